@@ -1,0 +1,120 @@
+import type { KvTxn } from '../vfs/meta/kv.js';
+
+/** A block's id: allocated by the block store, never reused, fits in 2^53. */
+export type BlockId = number;
+
+/**
+ * A layout names how a block is split: k data shards + m parity shards, each on a different
+ * device. `mirror:N` = rs(1, N-1) with copies; `raid0:N` = rs(N, 0); `raid5:N` = rs(N-1, 1);
+ * `raid6:N` = rs(N-2, 2); `raid10:N` = mirror pairs striped; `rs:K+M` any K ≤ 16, M ≤ 4.
+ */
+export interface Layout {
+  /** The text form, e.g. 'rs:4+2'. */
+  readonly name: string;
+  readonly k: number;
+  readonly m: number;
+  /** Devices the pool needs at least. */
+  readonly devices: number;
+}
+
+/** Flags recorded per block (room for issue 5: compression, encryption, dedup). */
+export const enum BlockFlags {
+  None = 0,
+  Compressed = 1 << 0,
+  Encrypted = 1 << 1,
+  Deduped = 1 << 2,
+}
+
+/** Shards written to segments but not yet visible: commit it into the txn that writes the extent. */
+export interface StagedBlock {
+  readonly id: BlockId;
+  /** Logical length of the block, bytes. */
+  readonly length: number;
+  /** Bytes stored across all devices (shards + parity + headers). */
+  readonly physical: number;
+}
+
+export interface DeviceStatus {
+  index: number;
+  path: string;
+  state: 'online' | 'missing' | 'faulted' | 'rebuilding';
+  /** Bytes of the file system under the device folder. */
+  capacity: number;
+  free: number;
+  /** Bytes in this device's segment files. */
+  used: number;
+  readErrors: number;
+  checksumErrors: number;
+}
+
+export interface PoolStats {
+  layout: string;
+  devices: DeviceStatus[];
+  /** Usable capacity for file data, bytes, after parity: sum(free) * k/(k+m) + logical used. */
+  capacity: number;
+  /** Usable bytes still free for file data, after parity. */
+  free: number;
+  /** Logical bytes in live blocks. */
+  logicalUsed: number;
+  /** Bytes in segment files on all devices (live + dead). */
+  physicalUsed: number;
+  /** Bytes of shards no block refers to, reclaimable by compaction. */
+  dead: number;
+  blocks: number;
+  /** Long work in progress, for `dw pool status`. */
+  task?: { kind: 'scrub' | 'rebuild' | 'reclaim'; done: number; total: number };
+}
+
+export interface ScrubReport {
+  blocksChecked: number;
+  shardsChecked: number;
+  /** Shards whose checksum or header failed, or that were missing. */
+  badShards: number;
+  /** Of those, rewritten from redundancy. */
+  repaired: number;
+  /** Blocks with fewer than k good shards: data lost (reported, never returned as data). */
+  unrecoverable: number;
+}
+
+export interface ProgressFn {
+  (done: number, total: number): void;
+}
+
+/**
+ * The block store (ARCHITECTURE.md, "BlockStore"). Extents name a BlockId only; the block table
+ * row maps it to shard places and checksums, so repair and compaction change one row.
+ *
+ * Errors: VfsError with Errno.EIO (fewer than k good shards, or device I/O failed on write
+ * with no spare device), Errno.ENOSPC (devices full).
+ */
+export interface BlockStore {
+  readonly layout: Layout;
+  /**
+   * Encodes `data` (worker pool: parity + checksums) and appends each shard to a segment on a
+   * different device. The block is invisible until `commit` stages its row into a transaction
+   * and that transaction commits; shards of a block never committed are reclaimed as dead.
+   */
+  put(data: Uint8Array, flags?: number): Promise<StagedBlock>;
+  /** Stages the block row (refcount 1) into txn. */
+  commit(staged: StagedBlock, txn: KvTxn): Promise<void>;
+  /** Adds a reference (a copy, a snapshot, a dedup hit), in txn. */
+  ref(id: BlockId, txn: KvTxn): Promise<void>;
+  /** Drops a reference in txn; at zero the row goes and its shards become dead space. */
+  release(id: BlockId, txn: KvTxn): Promise<void>;
+  /**
+   * The block's bytes (exactly its logical length). Verifies every shard read; repairs bad or
+   * missing shards from parity in the background. Throws EIO if fewer than k shards are good.
+   */
+  get(id: BlockId): Promise<Buffer>;
+  /** fdatasync of every segment file appended to since the last sync. */
+  sync(): Promise<void>;
+  /** Reads every shard of every block, verifies, and (repair=true) rewrites bad ones. */
+  scrub(opts?: { repair?: boolean; onProgress?: ProgressFn }): Promise<ScrubReport>;
+  /** Replaces device `index` by the folder `newPath` and rebuilds its shards there from the others. */
+  replaceDevice(index: number, newPath: string, onProgress?: ProgressFn): Promise<{ rebuiltShards: number }>;
+  /** Compacts segments whose dead share is above `threshold` (0..1); returns bytes freed. */
+  reclaim(opts?: { threshold?: number; onProgress?: ProgressFn }): Promise<{ freedBytes: number; segmentsCompacted: number }>;
+  stats(): Promise<PoolStats>;
+  /** Waits for background repairs, syncs, closes files and the worker pool. */
+  close(): Promise<void>;
+}

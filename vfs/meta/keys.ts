@@ -1,0 +1,104 @@
+/**
+ * The whole metadata key schema, in one table. Every key starts with one prefix byte;
+ * integers in keys are big-endian unsigned so that byte order is numeric order.
+ * Values are encoded by the module named in the last column.
+ *
+ * | prefix | key layout                                | value                                          | owner            |
+ * |--------|-------------------------------------------|------------------------------------------------|------------------|
+ * | 'S'    | 'S' name(utf8)                            | superblock values: 'version', 'volumeId'        | vfs/meta         |
+ * | 'C'    | 'C' name(utf8)                            | i64 LE counter (KvTxn.incrBy): 'nextIno',       | vfs/meta, raid   |
+ * |        |                                           | 'inodes', 'usedBytes', 'nextBlock', 'dead/<dev>/<seg>' |          |
+ * | 'I'    | 'I' ino(u64)                              | inode record (vfs/meta/inode.ts)               | vfs/meta         |
+ * | 'D'    | 'D' parent(u64) name(utf8, ≤255 bytes)    | dirent: ino(u64) type(u8) cookie(u64)          | vfs/meta         |
+ * | 'd'    | 'd' parent(u64) cookie(u64)               | name(utf8): readdir order with stable cookies  | vfs/meta         |
+ * | 'X'    | 'X' ino(u64) name(utf8)                   | xattr value bytes                              | vfs/meta         |
+ * | 'E'    | 'E' ino(u64) offset(u64, bytes)           | extent: blockId(u64) length(u32) flags(u32)    | vfs/meta         |
+ * | 'O'    | 'O' ino(u64)                              | empty: unlinked inode still open (orphan)      | vfs/meta         |
+ * | 'U'    | 'U' name(utf8)                            | user record JSON (gateway/users.ts)            | gateway          |
+ * | 'B'    | 'B' blockId(u64)                          | block row: layout, refs, shard places, sums    | raid (raid/blocktable.ts) |
+ * | 'G'    | 'G' dev(u16) seg(u32) blockId(u64)        | empty: index of the blocks with a shard in a segment | raid       |
+ * | 'P'    | 'P' name(utf8)                            | pool state (devices, layout, rebuild progress) | raid             |
+ *
+ * Inode 1 is the root directory. Inode numbers are never reused; a generation (in the inode
+ * record) is kept too so that an NFS handle `volume | ino | generation` is never ambiguous.
+ */
+
+export const PREFIX = {
+  super: 0x53, // 'S'
+  counter: 0x43, // 'C'
+  inode: 0x49, // 'I'
+  dirent: 0x44, // 'D'
+  dirCookie: 0x64, // 'd'
+  xattr: 0x58, // 'X'
+  extent: 0x45, // 'E'
+  orphan: 0x4f, // 'O'
+  user: 0x55, // 'U'
+  block: 0x42, // 'B'
+  segIndex: 0x47, // 'G'
+  pool: 0x50, // 'P'
+} as const;
+
+export const ROOT_INO = 1;
+
+function u64(n: number | bigint): Buffer {
+  const b = Buffer.allocUnsafe(8);
+  b.writeBigUInt64BE(BigInt(n), 0);
+  return b;
+}
+
+function withPrefix(p: number, ...parts: Buffer[]): Buffer {
+  return Buffer.concat([Buffer.of(p), ...parts]);
+}
+
+/** The key just past every key that starts with `prefix` (for scan ends). */
+export function prefixEnd(prefix: Buffer): Buffer {
+  const b = Buffer.from(prefix);
+  for (let i = b.length - 1; i >= 0; i--) {
+    if (b[i]! < 0xff) {
+      b[i]!++;
+      return b.subarray(0, i + 1);
+    }
+  }
+  return Buffer.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
+}
+
+export const keys = {
+  superblock: (name: string) => withPrefix(PREFIX.super, Buffer.from(name, 'utf8')),
+  counter: (name: string) => withPrefix(PREFIX.counter, Buffer.from(name, 'utf8')),
+  inode: (ino: number) => withPrefix(PREFIX.inode, u64(ino)),
+  dirent: (parent: number, name: string) => withPrefix(PREFIX.dirent, u64(parent), Buffer.from(name, 'utf8')),
+  direntPrefix: (parent: number) => withPrefix(PREFIX.dirent, u64(parent)),
+  dirCookie: (parent: number, cookie: number) => withPrefix(PREFIX.dirCookie, u64(parent), u64(cookie)),
+  dirCookiePrefix: (parent: number) => withPrefix(PREFIX.dirCookie, u64(parent)),
+  xattr: (ino: number, name: string) => withPrefix(PREFIX.xattr, u64(ino), Buffer.from(name, 'utf8')),
+  xattrPrefix: (ino: number) => withPrefix(PREFIX.xattr, u64(ino)),
+  extent: (ino: number, offset: number) => withPrefix(PREFIX.extent, u64(ino), u64(offset)),
+  extentPrefix: (ino: number) => withPrefix(PREFIX.extent, u64(ino)),
+  orphan: (ino: number) => withPrefix(PREFIX.orphan, u64(ino)),
+  orphanPrefix: () => Buffer.of(PREFIX.orphan),
+  user: (name: string) => withPrefix(PREFIX.user, Buffer.from(name, 'utf8')),
+  userPrefix: () => Buffer.of(PREFIX.user),
+  block: (id: number) => withPrefix(PREFIX.block, u64(id)),
+  blockPrefix: () => Buffer.of(PREFIX.block),
+  segIndex: (dev: number, seg: number, id: number) => {
+    const b = Buffer.allocUnsafe(1 + 2 + 4 + 8);
+    b[0] = PREFIX.segIndex;
+    b.writeUInt16BE(dev, 1);
+    b.writeUInt32BE(seg, 3);
+    b.writeBigUInt64BE(BigInt(id), 7);
+    return b;
+  },
+  segIndexPrefix: (dev: number, seg?: number) => {
+    const b = Buffer.allocUnsafe(seg === undefined ? 3 : 7);
+    b[0] = PREFIX.segIndex;
+    b.writeUInt16BE(dev, 1);
+    if (seg !== undefined) b.writeUInt32BE(seg, 3);
+    return b;
+  },
+  pool: (name: string) => withPrefix(PREFIX.pool, Buffer.from(name, 'utf8')),
+};
+
+/** Reads the u64 at `offset` of a key as a number (inode numbers, offsets, block ids fit in 2^53). */
+export function readU64(key: Buffer, offset: number): number {
+  return Number(key.readBigUInt64BE(offset));
+}

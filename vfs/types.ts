@@ -1,0 +1,242 @@
+/**
+ * The VFS contracts every protocol builds on (ARCHITECTURE.md, "VFS, inode level" and "path level").
+ * All calls are async and throw `VfsError` (vfs/errno.ts) on failure; each method lists the
+ * Errno values it can throw besides EIO (which any call may throw on a storage fault).
+ */
+
+/** Who is asking. Every VFS call takes one; permission checks use uid/gid/groups. */
+export interface Ctx {
+  uid: number;
+  gid: number;
+  /** Supplementary groups. */
+  groups: readonly number[];
+  /** Stable id of the client connection (locks, leases, logs), e.g. 'sftp:127.0.0.1:50312'. */
+  clientId: string;
+}
+
+/** Root context for the gateway's own work (admin, scrub); bypasses permission checks. */
+export const ROOT_CTX: Ctx = { uid: 0, gid: 0, groups: [], clientId: 'gateway' };
+
+/** File type bits (the S_IFMT part of `mode`), as POSIX. */
+export const S_IFMT = 0o170000;
+export const S_IFREG = 0o100000;
+export const S_IFDIR = 0o040000;
+export const S_IFLNK = 0o120000;
+export const S_IFIFO = 0o010000;
+export const S_IFCHR = 0o020000;
+export const S_IFBLK = 0o060000;
+export const S_IFSOCK = 0o140000;
+
+export type FileType = 'file' | 'dir' | 'symlink' | 'fifo' | 'chr' | 'blk' | 'sock';
+
+/** Inode attributes. Times are nanoseconds since the Unix epoch. */
+export interface Attr {
+  /** Inode number: stable for the life of the file, never reused. */
+  ino: number;
+  /** Generation: with ino, names this file uniquely forever (NFS file handles). */
+  gen: number;
+  /** Type bits | permission bits (incl. setuid 0o4000, setgid 0o2000, sticky 0o1000). */
+  mode: number;
+  type: FileType;
+  nlink: number;
+  uid: number;
+  gid: number;
+  /** Bytes. */
+  size: number;
+  /** 512-byte units allocated (logical bytes in extents, rounded up). */
+  blocks: number;
+  /** Device number for chr/blk nodes, else 0. */
+  rdev: number;
+  atimeNs: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  birthtimeNs: bigint;
+}
+
+/** setattr changes; absent fields are left alone. 'now' = the server's clock. */
+export interface SetAttr {
+  /** Permission bits only (type bits ignored). */
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  /** Truncate or extend (sparse) to this many bytes. Files only (EISDIR, EINVAL). */
+  size?: number;
+  atimeNs?: bigint | 'now';
+  mtimeNs?: bigint | 'now';
+}
+
+export interface OpenFlags {
+  read?: boolean;
+  write?: boolean;
+  /** Every write goes to the end of the file. */
+  append?: boolean;
+  /** Set size to 0 on open (needs write permission). */
+  truncate?: boolean;
+}
+
+/** Open file handle number; valid until release(). */
+export type Fh = number;
+
+export interface DirEntry {
+  name: string;
+  ino: number;
+  type: FileType;
+  /** Pass back to readdir to continue after this entry; stable across calls and restarts. */
+  cookie: number;
+  /** Present when readdir was asked for attributes (readdirplus). */
+  attr?: Attr;
+}
+
+export interface StatFs {
+  /** Bytes per block for the counts below. */
+  bsize: number;
+  blocks: number;
+  bfree: number;
+  /** Free blocks for unprivileged users. */
+  bavail: number;
+  files: number;
+  ffree: number;
+  /** Longest name, bytes (255). */
+  namemax: number;
+}
+
+/** A POSIX byte-range lock. end is exclusive; end = Infinity means to end of file. */
+export interface LockRange {
+  type: 'read' | 'write';
+  start: number;
+  end: number;
+  /** Lock owner (a process, an open file, a WebDAV lock token…); with ctx.clientId, names the holder. */
+  owner: string;
+}
+
+export interface Vfs {
+  /** Errno: ENOENT, ENOTDIR, EACCES (no search permission on parent), ENAMETOOLONG. */
+  lookup(ctx: Ctx, parent: number, name: string): Promise<Attr>;
+  /** Errno: ENOENT, ESTALE (ino never existed or gen differs, when gen given). */
+  getattr(ctx: Ctx, ino: number, gen?: number): Promise<Attr>;
+  /** Errno: EPERM (not owner / chown rules), EACCES, EISDIR/EINVAL (size on non-file), EFBIG, EROFS. */
+  setattr(ctx: Ctx, ino: number, changes: SetAttr): Promise<Attr>;
+  /** Creates a regular file and opens it. Errno: EEXIST (exclusive and exists), ENOENT, ENOTDIR, EACCES, ENAMETOOLONG, EINVAL, ENOSPC, EDQUOT. */
+  create(ctx: Ctx, parent: number, name: string, mode: number, flags: OpenFlags & { exclusive?: boolean }): Promise<{ attr: Attr; fh: Fh }>;
+  /** Creates a fifo, socket or device node (or regular file). Errno as create. */
+  mknod(ctx: Ctx, parent: number, name: string, mode: number, rdev: number): Promise<Attr>;
+  /** Errno as create. */
+  mkdir(ctx: Ctx, parent: number, name: string, mode: number): Promise<Attr>;
+  /** Errno: ENOENT, EISDIR, EACCES, EPERM (sticky dir), EBUSY. */
+  unlink(ctx: Ctx, parent: number, name: string): Promise<void>;
+  /** Errno: ENOENT, ENOTDIR, ENOTEMPTY, EACCES, EPERM, EBUSY (root), EINVAL ('.'). */
+  rmdir(ctx: Ctx, parent: number, name: string): Promise<void>;
+  /**
+   * POSIX rename: replaces an existing target atomically unless noreplace.
+   * Errno: ENOENT, EEXIST (noreplace), ENOTEMPTY, EISDIR, ENOTDIR, EINVAL (dir into itself), EXDEV, EACCES, EPERM.
+   */
+  rename(ctx: Ctx, parent: number, name: string, newParent: number, newName: string, opts?: { noreplace?: boolean }): Promise<void>;
+  /** Hard link. Errno: EEXIST, EPERM (directory), EMLINK, ENOENT, EACCES. */
+  link(ctx: Ctx, ino: number, newParent: number, newName: string): Promise<Attr>;
+  /** Errno as create. */
+  symlink(ctx: Ctx, parent: number, name: string, target: string): Promise<Attr>;
+  /** Errno: EINVAL (not a symlink). */
+  readlink(ctx: Ctx, ino: number): Promise<string>;
+  /** Errno: EACCES, EISDIR (write on dir), ENOENT. */
+  open(ctx: Ctx, ino: number, flags: OpenFlags): Promise<Fh>;
+  /** Up to length bytes at offset (fewer at end of file). Errno: EBADF, EISDIR. */
+  read(ctx: Ctx, fh: Fh, offset: number, length: number): Promise<Buffer>;
+  /** Returns bytes written (all of data). Errno: EBADF, EFBIG, ENOSPC, EDQUOT, EROFS. */
+  write(ctx: Ctx, fh: Fh, offset: number, data: Uint8Array): Promise<number>;
+  /** Commits buffered writes (metadata in one batch with size and times). */
+  flush(ctx: Ctx, fh: Fh): Promise<void>;
+  /** flush + data and metadata durable on disk (survives power loss, not only kill -9). */
+  fsync(ctx: Ctx, fh: Fh, dataOnly?: boolean): Promise<void>;
+  /** flush + forget the handle. Never throws EBADF for a handle already released. */
+  release(ctx: Ctx, fh: Fh): Promise<void>;
+  /** Entries after `cookie` (0 = from the start; '.' and '..' not included), at most `limit`. Errno: ENOTDIR, EACCES. */
+  readdir(ctx: Ctx, ino: number, cookie: number, limit: number, plus?: boolean): Promise<DirEntry[]>;
+  statfs(ctx: Ctx, ino: number): Promise<StatFs>;
+  /** Errno: ENODATA (absent), ERANGE. Names are namespaced like Linux: 'user.x', 'trusted.x', 'system.x'. */
+  getxattr(ctx: Ctx, ino: number, name: string): Promise<Buffer>;
+  /** Errno: EEXIST (create and exists), ENODATA (replace and absent), EPERM, EACCES, ERANGE (value > 64 KiB), ENOSPC. */
+  setxattr(ctx: Ctx, ino: number, name: string, value: Uint8Array, flags?: { create?: boolean; replace?: boolean }): Promise<void>;
+  listxattr(ctx: Ctx, ino: number): Promise<string[]>;
+  /** Errno: ENODATA. */
+  removexattr(ctx: Ctx, ino: number, name: string): Promise<void>;
+  /** Takes a byte-range lock. Errno: EAGAIN (conflict and not wait), EDEADLK. */
+  lock(ctx: Ctx, ino: number, range: LockRange, wait?: boolean): Promise<void>;
+  /** Releases the owner's locks in [start, end). */
+  unlock(ctx: Ctx, ino: number, range: Omit<LockRange, 'type'>): Promise<void>;
+  /** The first conflicting lock, or null. */
+  testlock(ctx: Ctx, ino: number, range: LockRange): Promise<(LockRange & { clientId: string }) | null>;
+}
+
+/** Result of resolving a path. */
+export interface Resolved {
+  attr: Attr;
+  /** Parent directory's inode (the root is its own parent). */
+  parent: number;
+  /** Last component ('' for the root). */
+  name: string;
+}
+
+/**
+ * The path layer for WebDAV, SFTP and S3. Paths are '/'-separated and relative to the export
+ * root; they are normalized lexically ('.' dropped, '..' clamped at the root) so that no path
+ * names anything outside the export. Symlinks inside paths are followed within the export
+ * (absolute targets are taken from the export root); the last component is followed only where
+ * the method says so. Errno: EINVAL (NUL byte or empty component after decoding), ENAMETOOLONG
+ * (component > 255 bytes or path > 4096 bytes), ELOOP (more than 40 symlinks), plus each method's own.
+ */
+export interface PathVfs {
+  readonly vfs: Vfs;
+  /** Normalized form of a path: '/a/b'. Throws EINVAL/ENAMETOOLONG. */
+  normalize(path: string): string;
+  resolve(ctx: Ctx, path: string, opts?: { followLast?: boolean }): Promise<Resolved>;
+  /** follows the last symlink */
+  stat(ctx: Ctx, path: string): Promise<Attr>;
+  lstat(ctx: Ctx, path: string): Promise<Attr>;
+  /** All entries with attributes (no '.'/'..'). */
+  readdir(ctx: Ctx, path: string): Promise<DirEntry[]>;
+  mkdir(ctx: Ctx, path: string, mode?: number): Promise<Attr>;
+  /** Opens (creating if `create`) a file; truncate/append/exclusive as flags. */
+  open(ctx: Ctx, path: string, flags: OpenFlags & { create?: boolean; exclusive?: boolean }, mode?: number): Promise<{ attr: Attr; fh: Fh }>;
+  unlink(ctx: Ctx, path: string): Promise<void>;
+  rmdir(ctx: Ctx, path: string): Promise<void>;
+  /** Removes a file, symlink or whole directory tree (WebDAV DELETE). */
+  removeTree(ctx: Ctx, path: string): Promise<void>;
+  rename(ctx: Ctx, from: string, to: string, opts?: { noreplace?: boolean }): Promise<void>;
+  /**
+   * Server-side copy of a file or tree (WebDAV COPY). Blocks are shared by reference, not
+   * copied. depth 0 copies a directory without its members. Errno: EEXIST (overwrite false).
+   */
+  copy(ctx: Ctx, from: string, to: string, opts: { overwrite: boolean; depth: 0 | 'infinity' }): Promise<void>;
+  symlink(ctx: Ctx, target: string, path: string): Promise<Attr>;
+  readlink(ctx: Ctx, path: string): Promise<string>;
+  link(ctx: Ctx, existing: string, path: string): Promise<Attr>;
+  setattr(ctx: Ctx, path: string, changes: SetAttr, opts?: { followLast?: boolean }): Promise<Attr>;
+  statfs(ctx: Ctx, path: string): Promise<StatFs>;
+  getxattr(ctx: Ctx, path: string, name: string): Promise<Buffer>;
+  setxattr(ctx: Ctx, path: string, name: string, value: Uint8Array): Promise<void>;
+  listxattr(ctx: Ctx, path: string): Promise<string[]>;
+  removexattr(ctx: Ctx, path: string, name: string): Promise<void>;
+}
+
+/** A logged-in user as the gateway's user table knows it. */
+export interface Principal {
+  name: string;
+  uid: number;
+  gid: number;
+  groups: number[];
+}
+
+/**
+ * How protocol servers check logins; the gateway implements it over its user table.
+ * Each check resolves the principal, or null when the login is refused (unknown user or wrong secret).
+ */
+export interface Authenticator {
+  checkPassword(user: string, password: string): Promise<Principal | null>;
+  /** `key` is the public key blob in SSH wire format (algorithm name + key data). */
+  checkPublicKey(user: string, algo: string, key: Buffer): Promise<Principal | null>;
+}
+
+/** A ctx for a principal on a connection. */
+export function ctxFor(p: Principal, clientId: string): Ctx {
+  return { uid: p.uid, gid: p.gid, groups: p.groups, clientId };
+}
