@@ -1,0 +1,173 @@
+import { Errno, VfsError } from './errno.js';
+import type { BlockStore } from '../raid/types.js';
+import { decodeExtent } from './meta/inode.js';
+import { keys } from './meta/keys.js';
+import type { MetaStore } from './meta/metastore.js';
+import { MAX_FILE_SIZE, nowNs } from './meta/metastore.js';
+
+/** A record being written: its full content from byte 0 of the record up to `len`. */
+interface Rec {
+  buf: Buffer;
+  len: number;
+  /** Handed to a commit: further writes go to a copy. */
+  sealed: boolean;
+}
+
+/** How many records of one file may be encoding/committing at once before writes wait. */
+const MAX_INFLIGHT = 4;
+
+/**
+ * The write buffer of one open file (ARCHITECTURE.md "Data path"): writes land in whole-record
+ * buffers (read-modify-write of a partly written record, as ZFS does); a full record is encoded
+ * and stored at once in the background, the rest on flush. Each record's extent, the block's row,
+ * the file's size and mtime commit in one metadata transaction, in write order.
+ */
+export class OpenFile {
+  handles = 0;
+  private recs = new Map<number, Rec>();
+  /** Size including buffered writes. */
+  size: number;
+  private mtimeNs: bigint | null = null;
+  /** Commits in order: each record's metadata transaction waits for the one before. */
+  private chain: Promise<void> = Promise.resolve();
+  private inflight: Promise<void>[] = [];
+  private error: VfsError | null = null;
+
+  constructor(readonly ino: number, readonly recordSize: number, committedSize: number, private readonly meta: MetaStore, private readonly blocks: BlockStore) {
+    this.size = committedSize;
+  }
+
+  get dirty(): boolean {
+    return this.recs.size > 0 || this.inflight.length > 0 || this.mtimeNs !== null;
+  }
+
+  /** Pending mtime for getattr while writes are buffered. */
+  get pendingMtime(): bigint | null {
+    return this.mtimeNs;
+  }
+
+  private async loadRecord(idx: number): Promise<Buffer> {
+    const v = await this.meta.kv.get(keys.extent(this.ino, idx * this.recordSize));
+    if (!v) return Buffer.alloc(0);
+    const e = decodeExtent(v);
+    const data = await this.blocks.get(e.blockId);
+    return data.subarray(0, Math.min(e.length, data.length));
+  }
+
+  /** Writes data at offset into record buffers; stores full records in the background. */
+  async write(offset: number, data: Uint8Array): Promise<void> {
+    if (this.error) throw this.error;
+    if (offset < 0 || !Number.isSafeInteger(offset)) throw new VfsError(Errno.EINVAL, 'bad offset');
+    if (offset + data.length > MAX_FILE_SIZE) throw new VfsError(Errno.EFBIG, 'file too large');
+    if (data.length === 0) return;
+    const rs = this.recordSize;
+    let pos = 0;
+    while (pos < data.length) {
+      const at = offset + pos;
+      const idx = Math.floor(at / rs);
+      const inRec = at - idx * rs;
+      const n = Math.min(rs - inRec, data.length - pos);
+      let rec = this.recs.get(idx);
+      if (!rec || rec.sealed) {
+        const base = rec ? rec.buf.subarray(0, rec.len) : inRec === 0 && n === rs ? Buffer.alloc(0) : await this.loadRecord(idx);
+        // A concurrent write may have created the record while we loaded it.
+        const again = this.recs.get(idx);
+        if (again && !again.sealed) rec = again;
+        else {
+          const buf = Buffer.alloc(Math.max(base.length, Math.min(rs, inRec + n)));
+          base.copy(buf);
+          rec = { buf, len: base.length, sealed: false };
+          this.recs.set(idx, rec);
+        }
+      }
+      const need = inRec + n;
+      if (need > rec.buf.length) {
+        const grown = Buffer.alloc(Math.min(rs, Math.max(need, rec.buf.length * 2)));
+        rec.buf.copy(grown, 0, 0, rec.len);
+        rec.buf = grown;
+      }
+      Buffer.from(data.buffer, data.byteOffset + pos, n).copy(rec.buf, inRec);
+      rec.len = Math.max(rec.len, need);
+      pos += n;
+      if (rec.len === rs) await this.store(idx, rec);
+    }
+    this.size = Math.max(this.size, offset + data.length);
+    this.mtimeNs = nowNs();
+  }
+
+  /** Reads [offset, offset+length) clamped to the size, through the buffers, holes as zeros. */
+  async read(offset: number, length: number): Promise<Buffer> {
+    if (offset < 0 || length < 0) throw new VfsError(Errno.EINVAL, 'bad offset or length');
+    const end = Math.min(this.size, offset + length);
+    if (end <= offset) return Buffer.alloc(0);
+    const out = Buffer.alloc(end - offset);
+    const rs = this.recordSize;
+    for (let at = offset; at < end; ) {
+      const idx = Math.floor(at / rs);
+      const inRec = at - idx * rs;
+      const n = Math.min(rs - inRec, end - at);
+      const rec = this.recs.get(idx);
+      const src = rec ? rec.buf.subarray(0, rec.len) : await this.loadRecord(idx);
+      if (inRec < src.length) src.copy(out, at - offset, inRec, Math.min(src.length, inRec + n));
+      at += n;
+    }
+    return out;
+  }
+
+  /** Seals a record and queues its store + commit; waits when too many are in flight. */
+  private async store(idx: number, rec: Rec): Promise<void> {
+    rec.sealed = true;
+    const data = rec.buf.subarray(0, rec.len);
+    const staged = this.blocks.put(data);
+    staged.catch(() => undefined);
+    const prev = this.chain;
+    const mtime = this.mtimeNs ?? nowNs();
+    const done = prev.then(async () => {
+      const s = await staged;
+      await this.meta.txn(async (m) => {
+        const n = await m.mustInode(this.ino, Errno.ESTALE);
+        await m.setExtent(n, idx * this.recordSize, { blockId: s.id, length: rec.len, flags: 0 });
+        await this.blocks.commit(s, m.tx);
+        n.size = Math.max(n.size, idx * this.recordSize + rec.len);
+        n.mtimeNs = n.ctimeNs = mtime;
+        m.putInode(n);
+      });
+      if (this.recs.get(idx) === rec) this.recs.delete(idx);
+    }).catch((err: unknown) => {
+      this.error ??= err instanceof VfsError ? err : new VfsError(Errno.EIO, String(err));
+    });
+    this.chain = done;
+    this.inflight.push(done);
+    done.finally(() => { this.inflight = this.inflight.filter((p) => p !== done); });
+    while (this.inflight.length > MAX_INFLIGHT) await this.inflight[0];
+  }
+
+  /**
+   * Stores every buffered record and commits the size and mtime; resolves when all of it is
+   * committed (survives kill -9). Throws the first error of a background store (EIO, ENOSPC…).
+   */
+  async flush(): Promise<void> {
+    for (const [idx, rec] of [...this.recs]) if (!rec.sealed) await this.store(idx, rec);
+    await this.chain;
+    if (this.error) {
+      const e = this.error;
+      this.error = null;
+      throw e;
+    }
+    if (this.mtimeNs !== null) {
+      const size = this.size, mtime = this.mtimeNs;
+      await this.meta.txn(async (m) => {
+        const n = await m.mustInode(this.ino, Errno.ESTALE);
+        if (size > n.size) n.size = size;
+        n.mtimeNs = n.ctimeNs = mtime;
+        m.putInode(n);
+      });
+      if (this.mtimeNs === mtime && this.recs.size === 0) this.mtimeNs = null;
+    }
+  }
+
+  /** After a truncate committed by the MetaStore: drop buffered data past the new size. */
+  truncated(size: number): void {
+    this.size = size;
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * vfs/: the filesystem every protocol serves. Protocols import this module (and vfs/types.ts,
+ * vfs/errno.ts) only — never vfs/meta/ or raid/.
+ */
+import { MemoryBlockStore } from '../raid/memory.js';
+import type { BlockStore } from '../raid/types.js';
+import type { KvStore } from './meta/kv.js';
+import { MemoryKv } from './meta/memory.js';
+import { MetaStore } from './meta/metastore.js';
+import { PathLayer } from './paths.js';
+import type { PathVfs, Vfs } from './types.js';
+import { VfsImpl } from './vfs.js';
+
+export * from './types.js';
+export * from './errno.js';
+export { VfsImpl } from './vfs.js';
+export { PathLayer, components } from './paths.js';
+
+/** 1 MiB: the default record size of files (ARCHITECTURE.md "Data path"). */
+export const DEFAULT_RECORD_SIZE = 1 << 20;
+
+export interface VfsInstance {
+  vfs: Vfs;
+  paths: PathVfs;
+  /** The implementation, for the gateway (flushAll, locks, cloneFile). */
+  impl: VfsImpl;
+  /** Flushes open files, then closes the block store and the KV store. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the filesystem over a KV store and a block store: creates the root on an empty store,
+ * frees inodes left unlinked-but-open by a crash. `recordSize` (bytes, power of two, 4 KiB–16 MiB)
+ * applies to files created from now on.
+ */
+export async function openVfs(opts: { kv: KvStore; blocks: BlockStore; recordSize?: number }): Promise<VfsInstance> {
+  const rs = opts.recordSize ?? DEFAULT_RECORD_SIZE;
+  if (!(rs >= 4096 && rs <= 16 << 20 && (rs & (rs - 1)) === 0)) throw new RangeError('recordSize must be a power of two from 4 KiB to 16 MiB');
+  const meta = new MetaStore(opts.kv, opts.blocks, rs);
+  await meta.init();
+  const impl = new VfsImpl(meta, opts.blocks);
+  await impl.recover();
+  const paths = new PathLayer(impl);
+  return {
+    vfs: impl,
+    paths,
+    impl,
+    async close() {
+      await impl.flushAll();
+      await opts.blocks.close();
+      await opts.kv.close();
+    },
+  };
+}
+
+/** A VFS on the memory engines (MemoryKv + MemoryBlockStore): for tests and demos, not durable. */
+export async function createMemoryVfs(opts: { recordSize?: number; capacity?: number } = {}): Promise<VfsInstance> {
+  return openVfs({ kv: new MemoryKv(), blocks: new MemoryBlockStore({ capacity: opts.capacity }), recordSize: opts.recordSize });
+}

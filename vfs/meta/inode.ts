@@ -1,0 +1,126 @@
+import { Errno, VfsError } from '../errno.js';
+
+/** File type bits (S_IFMT) as POSIX; repeated from vfs/types.ts because vfs/meta sits below vfs. */
+export const S_IFMT = 0o170000;
+export const S_IFREG = 0o100000;
+export const S_IFDIR = 0o040000;
+export const S_IFLNK = 0o120000;
+
+/**
+ * An inode as stored under key 'I' ino (vfs/meta/keys.ts). Times are ns since the epoch.
+ * `parent` is kept for directories only (they have one parent; rename checks ancestry with it).
+ * `nextCookie` is the next readdir cookie a directory hands out (cookies 1, 2 stand for '.', '..').
+ */
+export interface Inode {
+  ino: number;
+  gen: number;
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  rdev: number;
+  size: number;
+  /** Logical bytes held in extents (for st_blocks and quotas). */
+  allocated: number;
+  atimeNs: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  birthtimeNs: bigint;
+  parent: number;
+  nextCookie: number;
+  /** Bytes per record for this file's extents. */
+  recordSize: number;
+  /** Symlink target ('' for others). */
+  target: string;
+}
+
+const VERSION = 1;
+const FIXED = 1 + 8 + 4 + 4 + 4 + 4 + 4 + 4 + 8 + 8 + 8 * 4 + 8 + 8 + 4 + 2;
+
+/** Encodes an inode record: fixed little-endian fields then the symlink target (≤ 4095 bytes). */
+export function encodeInode(n: Inode): Buffer {
+  const target = Buffer.from(n.target, 'utf8');
+  const b = Buffer.alloc(FIXED + target.length);
+  let o = 0;
+  b.writeUInt8(VERSION, o); o += 1;
+  b.writeBigUInt64LE(BigInt(n.ino), o); o += 8;
+  b.writeUInt32LE(n.gen >>> 0, o); o += 4;
+  b.writeUInt32LE(n.mode >>> 0, o); o += 4;
+  b.writeUInt32LE(n.nlink >>> 0, o); o += 4;
+  b.writeUInt32LE(n.uid >>> 0, o); o += 4;
+  b.writeUInt32LE(n.gid >>> 0, o); o += 4;
+  b.writeUInt32LE(n.rdev >>> 0, o); o += 4;
+  b.writeBigUInt64LE(BigInt(n.size), o); o += 8;
+  b.writeBigUInt64LE(BigInt(n.allocated), o); o += 8;
+  for (const t of [n.atimeNs, n.mtimeNs, n.ctimeNs, n.birthtimeNs]) { b.writeBigInt64LE(t, o); o += 8; }
+  b.writeBigUInt64LE(BigInt(n.parent), o); o += 8;
+  b.writeBigUInt64LE(BigInt(n.nextCookie), o); o += 8;
+  b.writeUInt32LE(n.recordSize >>> 0, o); o += 4;
+  b.writeUInt16LE(target.length, o); o += 2;
+  target.copy(b, o);
+  return b;
+}
+
+/** Decodes a record written by encodeInode; a short or unknown record is EIO (corrupt metadata). */
+export function decodeInode(b: Buffer): Inode {
+  if (b.length < FIXED || b[0] !== VERSION) throw new VfsError(Errno.EIO, 'corrupt inode record');
+  let o = 1;
+  const u64 = () => { const v = Number(b.readBigUInt64LE(o)); o += 8; return v; };
+  const u32 = () => { const v = b.readUInt32LE(o); o += 4; return v; };
+  const i64 = () => { const v = b.readBigInt64LE(o); o += 8; return v; };
+  const ino = u64(), gen = u32(), mode = u32(), nlink = u32(), uid = u32(), gid = u32(), rdev = u32();
+  const size = u64(), allocated = u64();
+  const atimeNs = i64(), mtimeNs = i64(), ctimeNs = i64(), birthtimeNs = i64();
+  const parent = u64(), nextCookie = u64(), recordSize = u32();
+  const tlen = b.readUInt16LE(o); o += 2;
+  if (o + tlen > b.length) throw new VfsError(Errno.EIO, 'corrupt inode record');
+  const target = b.toString('utf8', o, o + tlen);
+  return { ino, gen, mode, nlink, uid, gid, rdev, size, allocated, atimeNs, mtimeNs, ctimeNs, birthtimeNs, parent, nextCookie, recordSize, target };
+}
+
+export const isDir = (n: Inode) => (n.mode & S_IFMT) === S_IFDIR;
+export const isReg = (n: Inode) => (n.mode & S_IFMT) === S_IFREG;
+export const isLnk = (n: Inode) => (n.mode & S_IFMT) === S_IFLNK;
+
+/** A directory entry as stored under 'D' parent name: ino, type bits (mode >> 12), cookie. */
+export interface Dirent { ino: number; type: number; cookie: number }
+
+export function encodeDirent(d: Dirent): Buffer {
+  const b = Buffer.alloc(17);
+  b.writeBigUInt64LE(BigInt(d.ino), 0);
+  b.writeUInt8(d.type, 8);
+  b.writeBigUInt64LE(BigInt(d.cookie), 9);
+  return b;
+}
+export function decodeDirent(b: Buffer): Dirent {
+  if (b.length < 17) throw new VfsError(Errno.EIO, 'corrupt directory entry');
+  return { ino: Number(b.readBigUInt64LE(0)), type: b.readUInt8(8), cookie: Number(b.readBigUInt64LE(9)) };
+}
+/** The readdir index row under 'd' parent cookie: ino, type, name. */
+export function encodeCookieRow(ino: number, type: number, name: string): Buffer {
+  const n = Buffer.from(name, 'utf8');
+  const b = Buffer.alloc(9 + n.length);
+  b.writeBigUInt64LE(BigInt(ino), 0);
+  b.writeUInt8(type, 8);
+  n.copy(b, 9);
+  return b;
+}
+export function decodeCookieRow(b: Buffer): { ino: number; type: number; name: string } {
+  if (b.length < 9) throw new VfsError(Errno.EIO, 'corrupt directory index');
+  return { ino: Number(b.readBigUInt64LE(0)), type: b.readUInt8(8), name: b.toString('utf8', 9) };
+}
+
+/** An extent under 'E' ino offset: the block holding bytes [offset, offset+length) of the file. */
+export interface Extent { blockId: number; length: number; flags: number }
+
+export function encodeExtent(e: Extent): Buffer {
+  const b = Buffer.alloc(16);
+  b.writeBigUInt64LE(BigInt(e.blockId), 0);
+  b.writeUInt32LE(e.length, 8);
+  b.writeUInt32LE(e.flags, 12);
+  return b;
+}
+export function decodeExtent(b: Buffer): Extent {
+  if (b.length < 16) throw new VfsError(Errno.EIO, 'corrupt extent');
+  return { blockId: Number(b.readBigUInt64LE(0)), length: b.readUInt32LE(8), flags: b.readUInt32LE(12) };
+}

@@ -1,0 +1,416 @@
+import { randomInt } from 'node:crypto';
+import { Errno, VfsError } from '../errno.js';
+import type { KvStore, TxnOptions } from './kv.js';
+import { keys, prefixEnd, ROOT_INO } from './keys.js';
+import type { Inode } from './inode.js';
+import { decodeInode, isDir, isLnk, isReg, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from './inode.js';
+import type { BlockRefs } from './metatxn.js';
+import { COUNTERS, MetaTxn, nowNs } from './metatxn.js';
+import type { Cred } from './perm.js';
+import { checkAccess, checkName, checkOwner, checkSticky, inGroup, mayAccess, R_OK, W_OK, X_OK } from './perm.js';
+
+export { MetaTxn, nowNs } from './metatxn.js';
+export type { BlockRefs } from './metatxn.js';
+
+/** Changes for setattr; see vfs/types.ts SetAttr. */
+export interface MetaSetAttr {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  size?: number;
+  atimeNs?: bigint | 'now';
+  mtimeNs?: bigint | 'now';
+}
+
+const MAX_LINKS = 65000;
+const MAX_TARGET = 4095;
+const MAX_XATTR_VALUE = 64 * 1024;
+export const MAX_FILE_SIZE = 2 ** 50;
+
+/**
+ * The namespace over the KV store: every public method is one serialized transaction and
+ * applies POSIX checks (names, permissions, sticky bit, link counts) before it writes.
+ * Errors are VfsError with the Errno each method of `Vfs` (vfs/types.ts) documents.
+ */
+export class MetaStore {
+  constructor(readonly kv: KvStore, private readonly refs: BlockRefs, readonly defaultRecordSize: number) {}
+
+  /** Runs fn in one transaction with typed row access. */
+  txn<T>(fn: (m: MetaTxn) => Promise<T>, opts?: TxnOptions): Promise<T> {
+    return this.kv.txn((tx) => fn(new MetaTxn(tx, this.refs)), opts);
+  }
+
+  /** Creates the root directory (mode 01777, owned by root) on an empty store. Idempotent. */
+  async init(): Promise<void> {
+    await this.txn(async (m) => {
+      if (await m.inode(ROOT_INO)) return;
+      await m.tx.incrBy(keys.counter(COUNTERS.nextIno), BigInt(ROOT_INO));
+      await m.tx.incrBy(keys.counter(COUNTERS.inodes), 1n);
+      m.tx.set(keys.superblock('version'), Buffer.from('1'));
+      m.tx.set(keys.superblock('volumeId'), Buffer.from(randomInt(1, 2 ** 31).toString()));
+      m.putInode(this.newInode(ROOT_INO, S_IFDIR | 0o1777, { uid: 0, gid: 0, groups: [] }, ROOT_INO));
+    });
+  }
+
+  /** Inodes unlinked while open when the process stopped; the VFS frees them at start. */
+  async orphans(): Promise<number[]> {
+    const out: number[] = [];
+    const p = keys.orphanPrefix();
+    for await (const [k] of this.kv.scan(p, prefixEnd(p))) out.push(Number(k.readBigUInt64BE(1)));
+    return out;
+  }
+
+  private newInode(ino: number, mode: number, c: Cred, parent: number, dir?: Inode): Inode {
+    const t = nowNs();
+    let gid = c.gid;
+    if (dir && dir.mode & 0o2000) {
+      gid = dir.gid; // setgid directory: new entries take its group, new directories keep the bit
+      if ((mode & S_IFMT) === S_IFDIR) mode |= 0o2000;
+    }
+    return {
+      ino, gen: randomInt(1, 2 ** 31), mode, nlink: (mode & S_IFMT) === S_IFDIR ? 2 : 1, uid: c.uid, gid, rdev: 0,
+      size: 0, allocated: 0, atimeNs: t, mtimeNs: t, ctimeNs: t, birthtimeNs: t, parent, nextCookie: 3,
+      recordSize: this.defaultRecordSize, target: '',
+    };
+  }
+
+  async getInode(ino: number): Promise<Inode | undefined> {
+    return this.txnRead((m) => m.inode(ino));
+  }
+
+  /** Read-only work through the same typed view (runs serialized, like every transaction). */
+  private txnRead<T>(fn: (m: MetaTxn) => Promise<T>): Promise<T> {
+    return this.txn(fn);
+  }
+
+  private async dirFor(m: MetaTxn, c: Cred, ino: number, mask: number): Promise<Inode> {
+    const dir = await m.mustInode(ino);
+    if (!isDir(dir)) throw new VfsError(Errno.ENOTDIR, 'not a directory');
+    checkAccess(c, dir, mask);
+    return dir;
+  }
+
+  async lookup(c: Cred, parent: number, name: string): Promise<Inode> {
+    return this.txnRead(async (m) => {
+      const dir = await this.dirFor(m, c, parent, X_OK);
+      if (name === '.') return dir;
+      if (name === '..') return m.mustInode(dir.parent);
+      checkName(name);
+      const d = await m.dirent(parent, name);
+      if (!d) throw new VfsError(Errno.ENOENT, `no entry ${JSON.stringify(name)}`);
+      return m.mustInode(d.ino);
+    });
+  }
+
+  /**
+   * Creates a file, directory, symlink or node. With `openExisting`, an existing non-directory
+   * entry is returned instead (existed=true) unless `exclusive`.
+   */
+  async create(c: Cred, parent: number, name: string, mode: number, opts: { rdev?: number; target?: string; exclusive?: boolean; openExisting?: boolean } = {}): Promise<{ inode: Inode; existed: boolean }> {
+    checkName(name);
+    if (opts.target !== undefined) {
+      if (opts.target.length === 0) throw new VfsError(Errno.ENOENT, 'empty symlink target');
+      if (Buffer.byteLength(opts.target) > MAX_TARGET || opts.target.includes('\0')) throw new VfsError(Errno.ENAMETOOLONG, 'symlink target too long');
+    }
+    return this.txn(async (m) => {
+      const dir = await this.dirFor(m, c, parent, X_OK);
+      const d = await m.dirent(parent, name);
+      if (d) {
+        if (!opts.openExisting || opts.exclusive) throw new VfsError(Errno.EEXIST, `${JSON.stringify(name)} exists`);
+        const existing = await m.mustInode(d.ino);
+        if (isDir(existing)) throw new VfsError(Errno.EISDIR, `${JSON.stringify(name)} is a directory`);
+        return { inode: existing, existed: true };
+      }
+      checkAccess(c, dir, W_OK | X_OK);
+      const ino = await m.allocIno();
+      const n = this.newInode(ino, mode, c, parent, dir);
+      n.rdev = opts.rdev ?? 0;
+      if (opts.target !== undefined) { n.target = opts.target; n.size = Buffer.byteLength(opts.target); }
+      if (isDir(n)) dir.nlink++;
+      m.addEntry(dir, name, n);
+      dir.mtimeNs = dir.ctimeNs = n.ctimeNs;
+      m.putInode(dir);
+      m.putInode(n);
+      return { inode: n, existed: false };
+    });
+  }
+
+  async link(c: Cred, ino: number, newParent: number, newName: string): Promise<Inode> {
+    checkName(newName);
+    return this.txn(async (m) => {
+      const n = await m.mustInode(ino);
+      if (isDir(n)) throw new VfsError(Errno.EPERM, 'hard links to directories are not allowed');
+      if (n.nlink === 0) throw new VfsError(Errno.ENOENT, 'file was removed');
+      if (n.nlink >= MAX_LINKS) throw new VfsError(Errno.EMLINK, 'too many links');
+      const dir = await this.dirFor(m, c, newParent, W_OK | X_OK);
+      if (await m.dirent(newParent, newName)) throw new VfsError(Errno.EEXIST, `${JSON.stringify(newName)} exists`);
+      n.nlink++;
+      n.ctimeNs = nowNs();
+      m.addEntry(dir, newName, n);
+      dir.mtimeNs = dir.ctimeNs = n.ctimeNs;
+      m.putInode(dir);
+      m.putInode(n);
+      return n;
+    });
+  }
+
+  /**
+   * Removes a non-directory entry. When the last link goes and `isOpen(ino)`, the inode stays
+   * as an orphan until its last handle is released (POSIX unlink of an open file).
+   */
+  async unlink(c: Cred, parent: number, name: string, isOpen: (ino: number) => boolean): Promise<void> {
+    checkName(name);
+    await this.txn(async (m) => {
+      const dir = await this.dirFor(m, c, parent, W_OK | X_OK);
+      const d = await m.dirent(parent, name);
+      if (!d) throw new VfsError(Errno.ENOENT, `no entry ${JSON.stringify(name)}`);
+      const n = await m.mustInode(d.ino);
+      if (isDir(n)) throw new VfsError(Errno.EISDIR, `${JSON.stringify(name)} is a directory`);
+      checkSticky(c, dir, n);
+      m.removeEntry(parent, name, d);
+      dir.mtimeNs = dir.ctimeNs = nowNs();
+      m.putInode(dir);
+      await this.dropLink(m, n, isOpen);
+    });
+  }
+
+  private async dropLink(m: MetaTxn, n: Inode, isOpen: (ino: number) => boolean): Promise<void> {
+    n.nlink--;
+    n.ctimeNs = nowNs();
+    if (n.nlink > 0) m.putInode(n);
+    else if (isOpen(n.ino)) {
+      m.putInode(n);
+      m.tx.set(keys.orphan(n.ino), Buffer.alloc(0));
+    } else await m.freeInode(n);
+  }
+
+  async rmdir(c: Cred, parent: number, name: string): Promise<void> {
+    if (name === '.') throw new VfsError(Errno.EINVAL, 'cannot remove "."');
+    if (name === '..') throw new VfsError(Errno.ENOTEMPTY, 'cannot remove ".."');
+    checkName(name);
+    await this.txn(async (m) => {
+      const dir = await this.dirFor(m, c, parent, W_OK | X_OK);
+      const d = await m.dirent(parent, name);
+      if (!d) throw new VfsError(Errno.ENOENT, `no entry ${JSON.stringify(name)}`);
+      const n = await m.mustInode(d.ino);
+      if (!isDir(n)) throw new VfsError(Errno.ENOTDIR, `${JSON.stringify(name)} is not a directory`);
+      if (!(await m.isEmptyDir(n.ino))) throw new VfsError(Errno.ENOTEMPTY, `${JSON.stringify(name)} is not empty`);
+      checkSticky(c, dir, n);
+      m.removeEntry(parent, name, d);
+      dir.nlink--;
+      dir.mtimeNs = dir.ctimeNs = nowNs();
+      m.putInode(dir);
+      await m.freeInode(n);
+    });
+  }
+
+  /** POSIX rename(2) (POSIX.1-2017 rename): atomic replace of the target, with every rule's errno. */
+  async rename(c: Cred, parent: number, name: string, newParent: number, newName: string, isOpen: (ino: number) => boolean, opts: { noreplace?: boolean } = {}): Promise<void> {
+    if (name === '.' || name === '..' || newName === '.' || newName === '..') throw new VfsError(Errno.EINVAL, 'cannot rename "." or ".."');
+    checkName(name);
+    checkName(newName);
+    await this.txn(async (m) => {
+      const src = await this.dirFor(m, c, parent, W_OK | X_OK);
+      const dst = parent === newParent ? src : await this.dirFor(m, c, newParent, W_OK | X_OK);
+      const d = await m.dirent(parent, name);
+      if (!d) throw new VfsError(Errno.ENOENT, `no entry ${JSON.stringify(name)}`);
+      const n = await m.mustInode(d.ino);
+      checkSticky(c, src, n);
+      const td = await m.dirent(newParent, newName);
+      if (td && td.ino === n.ino) {
+        if (opts.noreplace) throw new VfsError(Errno.EEXIST, `${JSON.stringify(newName)} exists`);
+        return; // same file: POSIX says do nothing
+      }
+      const movingDir = isDir(n);
+      if (movingDir && parent !== newParent) {
+        // A directory may not move below itself; its '..' changes, so it needs write permission.
+        for (let a = newParent; ; ) {
+          if (a === n.ino) throw new VfsError(Errno.EINVAL, 'cannot move a directory into itself');
+          if (a === ROOT_INO) break;
+          a = (await m.mustInode(a)).parent;
+        }
+        checkAccess(c, n, W_OK);
+      }
+      const t = nowNs();
+      if (td) {
+        if (opts.noreplace) throw new VfsError(Errno.EEXIST, `${JSON.stringify(newName)} exists`);
+        const victim = await m.mustInode(td.ino);
+        checkSticky(c, dst, victim);
+        if (movingDir && !isDir(victim)) throw new VfsError(Errno.ENOTDIR, `${JSON.stringify(newName)} is not a directory`);
+        if (!movingDir && isDir(victim)) throw new VfsError(Errno.EISDIR, `${JSON.stringify(newName)} is a directory`);
+        m.removeEntry(newParent, newName, td);
+        if (isDir(victim)) {
+          if (!(await m.isEmptyDir(victim.ino))) throw new VfsError(Errno.ENOTEMPTY, `${JSON.stringify(newName)} is not empty`);
+          dst.nlink--;
+          await m.freeInode(victim);
+        } else await this.dropLink(m, victim, isOpen);
+      }
+      m.removeEntry(parent, name, d);
+      if (movingDir && parent !== newParent) {
+        src.nlink--;
+        dst.nlink++;
+        n.parent = newParent;
+      }
+      m.addEntry(dst, newName, n);
+      n.ctimeNs = t;
+      src.mtimeNs = src.ctimeNs = dst.mtimeNs = dst.ctimeNs = t;
+      m.putInode(n);
+      m.putInode(src);
+      if (dst !== src) m.putInode(dst);
+    });
+  }
+
+  /**
+   * chmod/chown/truncate/utimens with Linux's rules: chmod and explicit times by the owner;
+   * chown to another user by root only, to another group by an owner who belongs to it; chown
+   * clears set-id bits; truncate needs write permission; times 'now' need owner or write permission.
+   */
+  async setattr(c: Cred, ino: number, ch: MetaSetAttr, opts: { handleWritable?: boolean } = {}): Promise<Inode> {
+    return this.txn(async (m) => {
+      const n = await m.mustInode(ino, Errno.ESTALE);
+      const t = nowNs();
+      if (ch.size !== undefined) {
+        if (isDir(n)) throw new VfsError(Errno.EISDIR, 'cannot truncate a directory');
+        if (!isReg(n)) throw new VfsError(Errno.EINVAL, 'can only truncate regular files');
+        if (ch.size < 0 || !Number.isSafeInteger(ch.size)) throw new VfsError(Errno.EINVAL, 'bad size');
+        if (ch.size > MAX_FILE_SIZE) throw new VfsError(Errno.EFBIG, 'file too large');
+        if (!opts.handleWritable) checkAccess(c, n, W_OK);
+        if (ch.size < n.size) await m.truncateExtents(n, ch.size);
+        n.size = ch.size;
+        n.mtimeNs = n.ctimeNs = t;
+        if (c.uid !== 0) n.mode &= ~(0o4000 | (n.mode & 0o010 ? 0o2000 : 0)); // write clears set-id (Linux file_remove_privs)
+      }
+      if (ch.uid !== undefined || ch.gid !== undefined) {
+        const uid = ch.uid ?? n.uid, gid = ch.gid ?? n.gid;
+        if (c.uid !== 0) {
+          if (uid !== n.uid) throw new VfsError(Errno.EPERM, 'only root may change the owner');
+          if (c.uid !== n.uid) throw new VfsError(Errno.EPERM, 'only the owner may change the group');
+          if (gid !== n.gid && !inGroup(c, gid)) throw new VfsError(Errno.EPERM, 'not a member of that group');
+        }
+        if (!isDir(n) && (uid !== n.uid || gid !== n.gid || c.uid !== 0)) n.mode &= ~(0o4000 | (n.mode & 0o010 ? 0o2000 : 0));
+        n.uid = uid;
+        n.gid = gid;
+        n.ctimeNs = t;
+      }
+      if (ch.mode !== undefined) {
+        checkOwner(c, n);
+        let mode = ch.mode & 0o7777;
+        if (c.uid !== 0 && !inGroup(c, n.gid)) mode &= ~0o2000;
+        n.mode = (n.mode & S_IFMT) | mode;
+        n.ctimeNs = t;
+      }
+      for (const which of ['atimeNs', 'mtimeNs'] as const) {
+        const v = ch[which];
+        if (v === undefined) continue;
+        if (v === 'now') {
+          if (c.uid !== 0 && c.uid !== n.uid && !mayAccess(c, n, W_OK)) throw new VfsError(Errno.EACCES, 'permission denied');
+          n[which] = t;
+        } else {
+          checkOwner(c, n);
+          n[which] = v;
+        }
+        n.ctimeNs = t;
+      }
+      m.putInode(n);
+      return n;
+    });
+  }
+
+  /** Entries after cookie, at most limit, with their inodes when `plus`. */
+  async readdir(c: Cred, ino: number, cookie: number, limit: number, plus: boolean): Promise<{ name: string; ino: number; type: number; cookie: number; inode?: Inode }[]> {
+    return this.txnRead(async (m) => {
+      await this.dirFor(m, c, ino, R_OK);
+      const rows = await m.entries(ino, cookie, limit);
+      if (!plus) return rows;
+      const inodes = await m.tx.getMany(rows.map((r) => keys.inode(r.ino)));
+      return rows.map((r, i) => ({ ...r, inode: inodes[i] ? decodeInode(inodes[i]!) : undefined })).filter((r) => r.inode !== undefined);
+    });
+  }
+
+  async readlink(ino: number): Promise<string> {
+    const n = await this.txnRead((m) => m.mustInode(ino, Errno.ESTALE));
+    if (!isLnk(n)) throw new VfsError(Errno.EINVAL, 'not a symbolic link');
+    return n.target;
+  }
+
+  // ---- extended attributes (Linux xattr(7) namespaces) ----
+
+  private xattrCheck(c: Cred, n: Inode, name: string, write: boolean): void {
+    if (name.length === 0 || Buffer.byteLength(name) > 255) throw new VfsError(Errno.ERANGE, 'bad attribute name length');
+    const ns = name.slice(0, name.indexOf('.') + 1);
+    if (ns === 'user.') {
+      if (!isReg(n) && !isDir(n)) throw new VfsError(Errno.EPERM, 'user attributes only on files and directories');
+      checkAccess(c, n, write ? W_OK : R_OK);
+    } else if (ns === 'trusted.') {
+      if (c.uid !== 0) throw new VfsError(Errno.EPERM, 'trusted attributes are root only');
+    } else if (ns === 'security.' || ns === 'system.') {
+      if (write) checkOwner(c, n);
+    } else throw new VfsError(Errno.EOPNOTSUPP, `attribute namespace of ${JSON.stringify(name)} not supported`);
+  }
+
+  async getxattr(c: Cred, ino: number, name: string): Promise<Buffer> {
+    return this.txnRead(async (m) => {
+      const n = await m.mustInode(ino, Errno.ESTALE);
+      this.xattrCheck(c, n, name, false);
+      const v = await m.tx.get(keys.xattr(ino, name));
+      if (!v) throw new VfsError(Errno.ENODATA, `no attribute ${JSON.stringify(name)}`);
+      return v;
+    });
+  }
+
+  async setxattr(c: Cred, ino: number, name: string, value: Uint8Array, flags: { create?: boolean; replace?: boolean } = {}): Promise<void> {
+    if (value.length > MAX_XATTR_VALUE) throw new VfsError(Errno.ERANGE, 'attribute value larger than 64 KiB');
+    await this.txn(async (m) => {
+      const n = await m.mustInode(ino, Errno.ESTALE);
+      this.xattrCheck(c, n, name, true);
+      const exists = (await m.tx.get(keys.xattr(ino, name))) !== undefined;
+      if (flags.create && exists) throw new VfsError(Errno.EEXIST, 'attribute exists');
+      if (flags.replace && !exists) throw new VfsError(Errno.ENODATA, 'no such attribute');
+      m.tx.set(keys.xattr(ino, name), Buffer.from(value));
+      n.ctimeNs = nowNs();
+      m.putInode(n);
+    });
+  }
+
+  async listxattr(c: Cred, ino: number): Promise<string[]> {
+    return this.txnRead(async (m) => {
+      const n = await m.mustInode(ino, Errno.ESTALE);
+      const p = keys.xattrPrefix(ino);
+      const out: string[] = [];
+      for await (const [k] of m.tx.scan(p, prefixEnd(p))) {
+        const name = k.toString('utf8', p.length);
+        if (name.startsWith('trusted.') && c.uid !== 0) continue;
+        if (name.startsWith('user.') && !mayAccess(c, n, R_OK)) continue;
+        out.push(name);
+      }
+      return out;
+    });
+  }
+
+  async removexattr(c: Cred, ino: number, name: string): Promise<void> {
+    await this.txn(async (m) => {
+      const n = await m.mustInode(ino, Errno.ESTALE);
+      this.xattrCheck(c, n, name, true);
+      if (!(await m.tx.get(keys.xattr(ino, name)))) throw new VfsError(Errno.ENODATA, `no attribute ${JSON.stringify(name)}`);
+      m.tx.delete(keys.xattr(ino, name));
+      n.ctimeNs = nowNs();
+      m.putInode(n);
+    });
+  }
+
+  /** Frees an orphan whose last handle closed (or at start, after a crash). */
+  async freeOrphan(ino: number): Promise<void> {
+    await this.txn(async (m) => {
+      const n = await m.inode(ino);
+      if (n && n.nlink === 0) await m.freeInode(n);
+      else m.tx.delete(keys.orphan(ino));
+    });
+  }
+
+  /** Counters for statfs: inodes in use and logical bytes in extents. */
+  async usage(): Promise<{ inodes: number; usedBytes: number }> {
+    return this.txnRead(async (m) => ({ inodes: await m.counter(COUNTERS.inodes), usedBytes: await m.counter(COUNTERS.usedBytes) }));
+  }
+}
+
+export { S_IFDIR, S_IFLNK, S_IFREG, S_IFMT };

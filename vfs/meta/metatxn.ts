@@ -1,0 +1,150 @@
+import { Errno, VfsError } from '../errno.js';
+import type { KvTxn } from './kv.js';
+import { decodeCounter } from './kv.js';
+import { keys, prefixEnd, readU64 } from './keys.js';
+import type { Dirent, Extent, Inode } from './inode.js';
+import {
+  decodeCookieRow, decodeDirent, decodeExtent, decodeInode, encodeCookieRow, encodeDirent, encodeExtent, encodeInode, isReg, S_IFMT,
+} from './inode.js';
+
+/** What MetaStore needs of the block store: reference counting inside the same transaction. */
+export interface BlockRefs {
+  ref(id: number, txn: KvTxn): Promise<void>;
+  release(id: number, txn: KvTxn): Promise<void>;
+}
+
+/** Current time in ns since the epoch. */
+export function nowNs(): bigint {
+  return BigInt(Date.now()) * 1_000_000n;
+}
+
+/** Counter names under 'C' (vfs/meta/keys.ts). */
+export const COUNTERS = { nextIno: 'nextIno', inodes: 'inodes', usedBytes: 'usedBytes' } as const;
+
+/**
+ * Typed access to the metadata rows inside one KV transaction: inodes, entries, extents,
+ * xattrs, orphans and counters. Every write is buffered in the transaction and lands atomically.
+ */
+export class MetaTxn {
+  constructor(readonly tx: KvTxn, private readonly refs: BlockRefs) {}
+
+  async inode(ino: number): Promise<Inode | undefined> {
+    const v = await this.tx.get(keys.inode(ino));
+    return v ? decodeInode(v) : undefined;
+  }
+
+  /** The inode, or throws `errno` (ENOENT by default; ESTALE for handles). */
+  async mustInode(ino: number, errno: Errno = Errno.ENOENT): Promise<Inode> {
+    const n = await this.inode(ino);
+    if (!n) throw new VfsError(errno, `inode ${ino} does not exist`);
+    return n;
+  }
+
+  putInode(n: Inode): void {
+    this.tx.set(keys.inode(n.ino), encodeInode(n));
+  }
+
+  async allocIno(): Promise<number> {
+    const n = await this.tx.incrBy(keys.counter(COUNTERS.nextIno), 1n);
+    await this.tx.incrBy(keys.counter(COUNTERS.inodes), 1n);
+    return Number(n);
+  }
+
+  async dirent(parent: number, name: string): Promise<Dirent | undefined> {
+    const v = await this.tx.get(keys.dirent(parent, name));
+    return v ? decodeDirent(v) : undefined;
+  }
+
+  /** Adds name → child in dir (dir.nextCookie advances; the caller writes dir back). */
+  addEntry(dir: Inode, name: string, child: Inode): void {
+    const cookie = dir.nextCookie++;
+    const type = (child.mode & S_IFMT) >> 12;
+    this.tx.set(keys.dirent(dir.ino, name), encodeDirent({ ino: child.ino, type, cookie }));
+    this.tx.set(keys.dirCookie(dir.ino, cookie), encodeCookieRow(child.ino, type, name));
+  }
+
+  removeEntry(dirIno: number, name: string, d: Dirent): void {
+    this.tx.delete(keys.dirent(dirIno, name));
+    this.tx.delete(keys.dirCookie(dirIno, d.cookie));
+  }
+
+  async isEmptyDir(ino: number): Promise<boolean> {
+    const p = keys.direntPrefix(ino);
+    for await (const _ of this.tx.scan(p, prefixEnd(p), { limit: 1 })) return false;
+    return true;
+  }
+
+  /** Entries after `cookie`, in cookie order. */
+  async entries(dir: number, cookie: number, limit: number): Promise<{ name: string; ino: number; type: number; cookie: number }[]> {
+    const out = [];
+    const p = keys.dirCookiePrefix(dir);
+    for await (const [k, v] of this.tx.scan(keys.dirCookie(dir, cookie + 1), prefixEnd(p), { limit })) {
+      out.push({ ...decodeCookieRow(v), cookie: readU64(k, 9) });
+    }
+    return out;
+  }
+
+  /** Extents with from <= offset < to, ascending, as [offset, extent]. */
+  async extents(ino: number, from = 0, to = Number.MAX_SAFE_INTEGER): Promise<[number, Extent][]> {
+    const out: [number, Extent][] = [];
+    const end = to >= Number.MAX_SAFE_INTEGER ? prefixEnd(keys.extentPrefix(ino)) : keys.extent(ino, to);
+    for await (const [k, v] of this.tx.scan(keys.extent(ino, from), end)) out.push([readU64(k, 9), decodeExtent(v)]);
+    return out;
+  }
+
+  /** Sets the extent at offset, releasing the block it replaces; adjusts n.allocated and the used-bytes counter. */
+  async setExtent(n: Inode, offset: number, e: Extent): Promise<void> {
+    const old = await this.tx.get(keys.extent(n.ino, offset));
+    let delta = e.length;
+    if (old) {
+      const o = decodeExtent(old);
+      delta -= o.length;
+      if (o.blockId !== e.blockId) await this.refs.release(o.blockId, this.tx);
+    }
+    this.tx.set(keys.extent(n.ino, offset), encodeExtent(e));
+    n.allocated += delta;
+    await this.tx.incrBy(keys.counter(COUNTERS.usedBytes), BigInt(delta));
+  }
+
+  /** Drops extents at or past `size` and shortens the one that straddles it. */
+  async truncateExtents(n: Inode, size: number): Promise<void> {
+    const start = Math.max(0, size - n.recordSize);
+    for (const [off, e] of await this.extents(n.ino, start)) {
+      if (off >= size) {
+        await this.refs.release(e.blockId, this.tx);
+        this.tx.delete(keys.extent(n.ino, off));
+        n.allocated -= e.length;
+        await this.tx.incrBy(keys.counter(COUNTERS.usedBytes), BigInt(-e.length));
+      } else if (off + e.length > size) {
+        const cut = off + e.length - size;
+        this.tx.set(keys.extent(n.ino, off), encodeExtent({ ...e, length: size - off }));
+        n.allocated -= cut;
+        await this.tx.incrBy(keys.counter(COUNTERS.usedBytes), BigInt(-cut));
+      }
+    }
+  }
+
+  /** Copies every extent of `from` to `to` by reference (blocks are shared, counted once more). */
+  async cloneExtents(from: Inode, to: Inode): Promise<void> {
+    for (const [off, e] of await this.extents(from.ino)) {
+      await this.refs.ref(e.blockId, this.tx);
+      this.tx.set(keys.extent(to.ino, off), encodeExtent(e));
+      to.allocated += e.length;
+      await this.tx.incrBy(keys.counter(COUNTERS.usedBytes), BigInt(e.length));
+    }
+  }
+
+  /** Deletes an inode with no links and no open handles: its extents (blocks released), xattrs, orphan mark. */
+  async freeInode(n: Inode): Promise<void> {
+    if (isReg(n)) await this.truncateExtents(n, 0);
+    const xp = keys.xattrPrefix(n.ino);
+    for await (const [k] of this.tx.scan(xp, prefixEnd(xp))) this.tx.delete(k);
+    this.tx.delete(keys.orphan(n.ino));
+    this.tx.delete(keys.inode(n.ino));
+    await this.tx.incrBy(keys.counter(COUNTERS.inodes), -1n);
+  }
+
+  async counter(name: string): Promise<number> {
+    return Number(decodeCounter(await this.tx.get(keys.counter(name))));
+  }
+}
