@@ -1,6 +1,8 @@
 import { Errno, VfsError } from '../errno.js';
 import type { KvStore, KvTxn, ScanOptions, TxnOptions } from './kv.js';
-import { decodeCounter, encodeCounter } from './kv.js';
+import { type KvReader, mergeScan, openTxn, runHooks, SerialQueue } from './txn.js';
+
+export { mergeScan, SerialQueue } from './txn.js';
 
 /** Sorted array of [key, value]; binary search on Buffer.compare. */
 class SortedMap {
@@ -37,31 +39,6 @@ class SortedMap {
   }
 }
 
-/** Pending writes of a transaction: value, or null for a delete. */
-type Pending = Map<string, { key: Buffer; value: Buffer | null }>;
-
-/** Merges committed entries with pending writes, in order; shared by the engines. */
-export function mergeScan(committed: [Buffer, Buffer][], pending: Pending, begin: Buffer, end: Buffer, opts: ScanOptions = {}): [Buffer, Buffer][] {
-  const over = [...pending.values()].filter((p) => Buffer.compare(p.key, begin) >= 0 && Buffer.compare(p.key, end) < 0);
-  const merged = new Map<string, [Buffer, Buffer | null]>();
-  for (const [k, v] of committed) merged.set(k.toString('latin1'), [k, v]);
-  for (const p of over) merged.set(p.key.toString('latin1'), [p.key, p.value]);
-  let out = [...merged.values()].filter((e): e is [Buffer, Buffer] => e[1] !== null).sort((a, b) => Buffer.compare(a[0], b[0]));
-  if (opts.reverse) out.reverse();
-  if (opts.limit !== undefined) out = out.slice(0, opts.limit);
-  return out;
-}
-
-/** An async mutex that runs queued work one at a time, in order. */
-export class SerialQueue {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.tail.then(fn, fn);
-    this.tail = next.catch(() => undefined);
-    return next;
-  }
-}
-
 /** In-memory engine: the reference semantics for KvStore, used by unit tests. Not durable. */
 export class MemoryKv implements KvStore {
   readonly engine = 'memory';
@@ -72,50 +49,49 @@ export class MemoryKv implements KvStore {
   private check(): void {
     if (this.closed) throw new VfsError(Errno.EIO, 'kv store is closed');
   }
+  /** Committed state; returns copies so callers cannot mutate stored values. */
+  private reader: KvReader = {
+    get: async (key) => copy(this.data.get(key)),
+    getMany: async (keys) => keys.map((k) => copy(this.data.get(k))),
+    scan: (begin, end, opts: ScanOptions = {}) => {
+      let rows = this.data.range(begin, end);
+      if (opts.reverse) rows.reverse();
+      if (opts.limit !== undefined) rows = rows.slice(0, opts.limit);
+      return (async function* () {
+        for (const [k, v] of rows) yield [Buffer.from(k), Buffer.from(v)] as [Buffer, Buffer];
+      })();
+    },
+  };
+
   async get(key: Buffer): Promise<Buffer | undefined> {
     this.check();
-    return this.data.get(key);
+    return this.reader.get(key);
   }
   async getMany(keys: Buffer[]): Promise<(Buffer | undefined)[]> {
     this.check();
-    return keys.map((k) => this.data.get(k));
+    return this.reader.getMany(keys);
   }
   async *scan(begin: Buffer, end: Buffer, opts: ScanOptions = {}): AsyncIterable<[Buffer, Buffer]> {
     this.check();
-    yield* mergeScan(this.data.range(begin, end), new Map(), begin, end, opts);
+    if (Buffer.compare(begin, end) >= 0) return;
+    yield* mergeScan(this.reader.scan(begin, end, opts), [], opts);
   }
-  txn<T>(fn: (tx: KvTxn) => Promise<T>, _opts?: TxnOptions): Promise<T> {
+  async txn<T>(fn: (tx: KvTxn) => Promise<T>, _opts?: TxnOptions): Promise<T> {
     this.check();
     return this.queue.run(async () => {
-      const pending: Pending = new Map();
-      const hooks: (() => void)[] = [];
-      const data = this.data;
-      const read = (key: Buffer) => {
-        const p = pending.get(key.toString('latin1'));
-        return p ? (p.value ?? undefined) : data.get(key);
-      };
-      const tx: KvTxn = {
-        get: async (key) => read(key),
-        getMany: async (ks) => ks.map(read),
-        scan: (begin, end, opts) => (async function* () {
-          yield* mergeScan(data.range(begin, end), pending, begin, end, opts);
-        })(),
-        set: (key, value) => { pending.set(key.toString('latin1'), { key: Buffer.from(key), value: Buffer.from(value) }); },
-        delete: (key) => { pending.set(key.toString('latin1'), { key: Buffer.from(key), value: null }); },
-        incrBy: async (key, delta) => {
-          const n = decodeCounter(read(key)) + delta;
-          pending.set(key.toString('latin1'), { key: Buffer.from(key), value: n === 0n ? null : encodeCounter(n) });
-          return n;
-        },
-        onCommit: (f) => { hooks.push(f); },
-      };
-      const result = await fn(tx);
-      this.check();
-      for (const p of pending.values()) {
-        if (p.value === null) data.delete(p.key);
-        else data.set(p.key, p.value);
+      const t = openTxn(this.reader);
+      let result: T;
+      try {
+        result = await fn(t.tx);
+      } finally {
+        t.finish();
       }
-      for (const h of hooks) h();
+      this.check();
+      for (const p of t.pending.entries()) {
+        if (p.value === null) this.data.delete(p.key);
+        else this.data.set(p.key, p.value);
+      }
+      runHooks(t.hooks);
       return result;
     });
   }
@@ -123,4 +99,8 @@ export class MemoryKv implements KvStore {
   async close(): Promise<void> {
     this.closed = true;
   }
+}
+
+function copy(b: Buffer | undefined): Buffer | undefined {
+  return b === undefined ? undefined : Buffer.from(b);
 }

@@ -78,9 +78,18 @@ export class MetaStore {
     return this.txnRead((m) => m.inode(ino));
   }
 
-  /** Read-only work through the same typed view (runs serialized, like every transaction). */
+  /**
+   * Read-only work through the same typed view, on committed state, without queueing behind
+   * write transactions. Each read sees the latest commit; a concurrent rename may be seen half
+   * way between two reads (a lookup then reports ENOENT, as it would a moment later).
+   */
   private txnRead<T>(fn: (m: MetaTxn) => Promise<T>): Promise<T> {
-    return this.txn(fn);
+    const kv = this.kv;
+    const ro = (): never => { throw new VfsError(Errno.EIO, 'write in a read-only view'); };
+    return fn(new MetaTxn({
+      get: (k) => kv.get(k), getMany: (ks) => kv.getMany(ks), scan: (b, e, o) => kv.scan(b, e, o),
+      set: ro, delete: ro, incrBy: ro, onCommit: ro,
+    }, this.refs));
   }
 
   private async dirFor(m: MetaTxn, c: Cred, ino: number, mask: number): Promise<Inode> {
