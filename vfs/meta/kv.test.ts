@@ -1,0 +1,24 @@
+/** Runs the shared KvStore suite (test/suites/kvSuite.ts) against every engine. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { kvSuite } from '../../test/suites/kvSuite.js';
+import { MemoryKv } from './memory.js';
+import { openRocksKv } from './rocksdb.js';
+
+kvSuite('memory', async () => {
+  const kv = new MemoryKv();
+  return { kv, cleanup: () => kv.close() };
+});
+
+kvSuite('rocksdb', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'dw-kv-'));
+  const kv = await openRocksKv(join(dir, 'meta'));
+  return {
+    kv,
+    async cleanup() {
+      await kv.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
