@@ -28,6 +28,9 @@ export class OpenFile {
   /** Size including buffered writes. */
   size: number;
   private mtimeNs: bigint | null = null;
+  /** What the last commit wrote, so flush skips a transaction that would change nothing. */
+  private committedSize = -1;
+  private committedMtime: bigint | null = null;
   /** Commits in order: each record's metadata transaction waits for the one before. */
   private chain: Promise<void> = Promise.resolve();
   private inflight: Promise<void>[] = [];
@@ -131,6 +134,8 @@ export class OpenFile {
         n.size = Math.max(n.size, idx * this.recordSize + rec.len);
         n.mtimeNs = n.ctimeNs = mtime;
         m.putInode(n);
+        this.committedSize = n.size;
+        this.committedMtime = mtime;
       });
       if (this.recs.get(idx) === rec) this.recs.delete(idx);
     }).catch((err: unknown) => {
@@ -156,12 +161,16 @@ export class OpenFile {
     }
     if (this.mtimeNs !== null) {
       const size = this.size, mtime = this.mtimeNs;
-      await this.meta.txn(async (m) => {
-        const n = await m.mustInode(this.ino, Errno.ESTALE);
-        if (size > n.size) n.size = size;
-        n.mtimeNs = n.ctimeNs = mtime;
-        m.putInode(n);
-      });
+      if (size > this.committedSize || mtime !== this.committedMtime) {
+        await this.meta.txn(async (m) => {
+          const n = await m.mustInode(this.ino, Errno.ESTALE);
+          if (size > n.size) n.size = size;
+          n.mtimeNs = n.ctimeNs = mtime;
+          m.putInode(n);
+          this.committedSize = n.size;
+          this.committedMtime = mtime;
+        });
+      }
       if (this.mtimeNs === mtime && this.recs.size === 0) this.mtimeNs = null;
     }
   }
@@ -169,5 +178,6 @@ export class OpenFile {
   /** After a truncate committed by the MetaStore: drop buffered data past the new size. */
   truncated(size: number): void {
     this.size = size;
+    this.committedSize = size;
   }
 }
