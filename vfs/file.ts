@@ -77,7 +77,8 @@ export class OpenFile {
         const again = this.recs.get(idx);
         if (again && !again.sealed) rec = again;
         else {
-          const buf = Buffer.alloc(Math.max(base.length, Math.min(rs, inRec + n)));
+          // Unzeroed: bytes past rec.len are never read, and a gap is zeroed when a write skips ahead.
+          const buf = Buffer.allocUnsafe(Math.max(base.length, Math.min(rs, inRec + n)));
           base.copy(buf);
           rec = { buf, len: base.length, sealed: false };
           this.recs.set(idx, rec);
@@ -85,10 +86,11 @@ export class OpenFile {
       }
       const need = inRec + n;
       if (need > rec.buf.length) {
-        const grown = Buffer.alloc(Math.min(rs, Math.max(need, rec.buf.length * 2)));
+        const grown = Buffer.allocUnsafe(Math.min(rs, Math.max(need, rec.buf.length * 2)));
         rec.buf.copy(grown, 0, 0, rec.len);
         rec.buf = grown;
       }
+      if (inRec > rec.len) rec.buf.fill(0, rec.len, inRec);
       Buffer.from(data.buffer, data.byteOffset + pos, n).copy(rec.buf, inRec);
       rec.len = Math.max(rec.len, need);
       pos += n;
