@@ -53,7 +53,8 @@ export class MemoryBlockStore implements BlockStore {
   async get(id: BlockId): Promise<Buffer> {
     const b = this.blocks.get(id);
     if (!b) throw new VfsError(Errno.EIO, `block ${id} not found`);
-    return b;
+    return Buffer.from(b); // a copy: callers may modify what they get
+
   }
   async sync(): Promise<void> {}
   async scrub(): Promise<ScrubReport> {

@@ -7,7 +7,11 @@
  * |--------|-------------------------------------------|------------------------------------------------|------------------|
  * | 'S'    | 'S' name(utf8)                            | superblock values: 'version', 'volumeId'        | vfs/meta         |
  * | 'C'    | 'C' name(utf8)                            | i64 LE counter (KvTxn.incrBy): 'nextIno',       | vfs/meta, raid   |
- * |        |                                           | 'inodes', 'usedBytes', 'nextBlock', 'dead/<dev>/<seg>' |          |
+ * |        |                                           | 'inodes', 'usedBytes' (vfs/meta); raid (raid/store.ts): |         |
+ * |        |                                           | 'nextBlock', 'nextSeg' (leased id high-water marks), |            |
+ * |        |                                           | 'raid/blocks', 'raid/logical' (live blocks, bytes), |             |
+ * |        |                                           | 'live/<dev>/<seg>' (bytes of live shard records; |               |
+ * |        |                                           |  dead = segment file size - 64 - live)         |                  |
  * | 'I'    | 'I' ino(u64)                              | inode record (vfs/meta/inode.ts)               | vfs/meta         |
  * | 'D'    | 'D' parent(u64) name(utf8, ≤255 bytes)    | dirent: ino(u64) type(u8) cookie(u64)          | vfs/meta         |
  * | 'd'    | 'd' parent(u64) cookie(u64)               | name(utf8): readdir order with stable cookies  | vfs/meta         |
@@ -17,7 +21,7 @@
  * | 'U'    | 'U' name(utf8)                            | user record JSON (gateway/users.ts)            | gateway          |
  * | 'B'    | 'B' blockId(u64)                          | block row: layout, refs, shard places, sums    | raid (raid/blocktable.ts) |
  * | 'G'    | 'G' dev(u16) seg(u32) blockId(u64)        | empty: index of the blocks with a shard in a segment | raid       |
- * | 'P'    | 'P' name(utf8)                            | pool state (devices, layout, rebuild progress) | raid             |
+ * | 'P'    | 'P' name(utf8)                            | 'pool': pool state JSON (devices, layout, rebuild) | raid (raid/poolstate.ts) |
  *
  * Inode 1 is the root directory. Inode numbers are never reused; a generation (in the inode
  * record) is kept too so that an NFS handle `volume | ino | generation` is never ambiguous.

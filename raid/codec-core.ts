@@ -1,0 +1,164 @@
+import { createRequire } from 'node:module';
+import { checksum } from './format.js';
+import type { LayoutKind } from './layout.js';
+
+const require = createRequire(import.meta.url);
+const RS: typeof import('@ronomon/reed-solomon') = require('@ronomon/reed-solomon');
+
+/**
+ * The codec work itself, shared by the in-thread codec and the piscina worker: parity and
+ * checksums over one "job buffer" holding all k+m shards of a block back to back
+ * (slot j at j*shardSize), so a job moves to a worker and back as one transferred ArrayBuffer.
+ *
+ * Bit masks name shards: bit j = shard j (k+m ≤ 32, always used as unsigned).
+ */
+export interface CodecParams {
+  kind: LayoutKind;
+  k: number;
+  m: number;
+  /** Bytes per shard, a multiple of 8. */
+  shardSize: number;
+}
+
+/** Result of decoding: which shards verified, which were rebuilt, and their new checksums. */
+export interface DecodeResult {
+  /** Shards present whose checksum matched. */
+  good: number;
+  /** Shards rebuilt from the good ones (data shards needed + wanted shards). */
+  rebuilt: number;
+  /** Whether every data shard is now valid (good or rebuilt). */
+  ok: boolean;
+  /** Checksum of every shard slot that is good or rebuilt (0n elsewhere). */
+  sums: bigint[];
+}
+
+const contexts = new Map<string, Buffer>();
+function context(k: number, m: number): Buffer {
+  const key = `${k}+${m}`;
+  let c = contexts.get(key);
+  if (!c) contexts.set(key, (c = RS.create(k, m)));
+  return c;
+}
+
+const bit = (j: number) => (2 ** j) >>> 0;
+const has = (mask: number, j: number) => ((mask >>> j) & 1) === 1;
+
+/** Copies a block's bytes into the data slots of a job buffer and zeroes the padding after them. */
+export function fillJob(p: CodecParams, buf: Uint8Array, data: Uint8Array): void {
+  buf.set(data, 0);
+  buf.fill(0, data.length, p.k * p.shardSize);
+}
+
+/** Bytes of a job buffer for these params. */
+export function jobBytes(p: CodecParams): number {
+  return (p.k + p.m) * p.shardSize;
+}
+
+function rsRun(p: CodecParams, buf: Uint8Array, sources: number, targets: number): Promise<void> {
+  const { k, m, shardSize } = p;
+  return new Promise((resolve, reject) => {
+    RS.encode(context(k, m), sources >>> 0, targets >>> 0, buf, 0, k * shardSize, buf, k * shardSize, m * shardSize, (err) => {
+      if (err) reject(err);
+      else resolve();
+    });
+  });
+}
+
+function slot(p: CodecParams, buf: Uint8Array, j: number): Uint8Array {
+  return buf.subarray(j * p.shardSize, (j + 1) * p.shardSize);
+}
+
+/**
+ * Computes the m parity shards from the k data shards already in `buf` and returns the
+ * checksum of every shard (k+m numbers).
+ */
+export async function encodeJob(p: CodecParams, buf: Uint8Array): Promise<bigint[]> {
+  const n = p.k + p.m;
+  if (buf.length < jobBytes(p)) throw new RangeError('job buffer too small');
+  if (p.m > 0) {
+    if (p.kind === 'rs') {
+      let sources = 0, targets = 0;
+      for (let j = 0; j < p.k; j++) sources |= bit(j);
+      for (let j = p.k; j < n; j++) targets |= bit(j);
+      await rsRun(p, buf, sources, targets);
+    } else if (p.kind === 'copy') {
+      for (let j = p.k; j < n; j++) buf.copyWithin(j * p.shardSize, (j % p.k) * p.shardSize, (j % p.k + 1) * p.shardSize);
+    }
+  }
+  const sums: bigint[] = [];
+  for (let j = 0; j < n; j++) sums.push(checksum(slot(p, buf, j)));
+  return sums;
+}
+
+/**
+ * Verifies the `present` shards of `buf` against `expected` checksums, then rebuilds every
+ * data shard that is not good plus every shard in `want` that is not good, if the good ones
+ * suffice. Shards neither good nor rebuilt may be overwritten with scratch data.
+ */
+export async function decodeJob(p: CodecParams, buf: Uint8Array, present: number, want: number, expected: readonly bigint[]): Promise<DecodeResult> {
+  const n = p.k + p.m;
+  if (buf.length < jobBytes(p)) throw new RangeError('job buffer too small');
+  const sums = new Array<bigint>(n).fill(0n);
+  let good = 0;
+  for (let j = 0; j < n; j++) {
+    if (!has(present, j)) continue;
+    const s = checksum(slot(p, buf, j));
+    if (s === expected[j]) {
+      good = (good | bit(j)) >>> 0;
+      sums[j] = s;
+    }
+  }
+  let targets = 0;
+  for (let j = 0; j < n; j++) {
+    if (has(good, j)) continue;
+    if (j < p.k || has(want, j)) targets = (targets | bit(j)) >>> 0;
+  }
+  if (targets === 0) return { good, rebuilt: 0, ok: true, sums };
+  let rebuilt = 0;
+  if (p.kind === 'rs') {
+    let count = 0;
+    for (let j = 0; j < n; j++) if (has(good, j)) count++;
+    if (count < p.k) return { good, rebuilt: 0, ok: false, sums };
+    await rsRun(p, buf, good, targets);
+    rebuilt = targets;
+  } else if (p.kind === 'copy') {
+    for (let j = 0; j < n; j++) {
+      if (!has(targets, j)) continue;
+      const d = j % p.k;
+      let src = -1;
+      for (let c = d; c < n; c += p.k) if (has(good, c)) { src = c; break; }
+      if (src < 0) continue;
+      buf.copyWithin(j * p.shardSize, src * p.shardSize, (src + 1) * p.shardSize);
+      rebuilt = (rebuilt | bit(j)) >>> 0;
+    }
+  }
+  for (let j = 0; j < n; j++) if (has(rebuilt, j)) sums[j] = checksum(slot(p, buf, j));
+  let ok = true;
+  for (let j = 0; j < p.k; j++) if (!has(good, j) && !has(rebuilt, j)) ok = false;
+  return { good, rebuilt, ok, sums };
+}
+
+/** A task sent to the piscina worker: the job buffer is transferred, never copied. */
+export type WorkerTask =
+  | { op: 'encode'; p: CodecParams; ab: ArrayBuffer }
+  | { op: 'decode'; p: CodecParams; ab: ArrayBuffer; present: number; want: number; expected: bigint[] };
+
+/** Bytes after the shard slots in a worker job buffer: 32 u64 sums, then good, rebuilt, ok (u32). */
+export const TAIL_BYTES = 8 * 32 + 4 * 3;
+
+/** Writes a result into the tail of a worker job buffer. */
+export function writeTail(buf: Buffer, p: CodecParams, r: DecodeResult): void {
+  const at = jobBytes(p);
+  for (let j = 0; j < p.k + p.m; j++) buf.writeBigUInt64LE(r.sums[j]!, at + 8 * j);
+  buf.writeUInt32LE(r.good >>> 0, at + 256);
+  buf.writeUInt32LE(r.rebuilt >>> 0, at + 260);
+  buf.writeUInt32LE(r.ok ? 1 : 0, at + 264);
+}
+
+/** Reads the result a worker wrote into the tail. */
+export function readTail(buf: Buffer, p: CodecParams): DecodeResult {
+  const at = jobBytes(p);
+  const sums: bigint[] = [];
+  for (let j = 0; j < p.k + p.m; j++) sums.push(buf.readBigUInt64LE(at + 8 * j));
+  return { sums, good: buf.readUInt32LE(at + 256), rebuilt: buf.readUInt32LE(at + 260), ok: buf.readUInt32LE(at + 264) === 1 };
+}

@@ -1,0 +1,59 @@
+/**
+ * The codec contract, run against the in-thread and the worker-pool codec: parity from data,
+ * checksum verification, and reconstruction from any recoverable subset of shards.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import fc from 'fast-check';
+import { type Codec, fillJob, InlineCodec, WorkerCodec } from './codec.js';
+import { shardSizeFor } from './format.js';
+import { parseLayout, recoverable } from './layout.js';
+
+const LAYOUTS = ['rs:4+2', 'rs:8+3', 'raid5:3', 'raid6:6', 'rs:16+4', 'mirror:3', 'raid10:6', 'raid0:3', 'rs:1+1'];
+
+const codecs: Codec[] = [new InlineCodec(), new WorkerCodec(2)];
+after(async () => { for (const c of codecs) await c.close(); });
+
+for (const codec of codecs) {
+  describe(`codec: ${codec.name}`, () => {
+    test('property: any recoverable set of good shards rebuilds every shard exactly; others report not ok', async () => {
+      await fc.assert(fc.asyncProperty(
+        fc.constantFrom(...LAYOUTS),
+        fc.uint8Array({ minLength: 0, maxLength: 70_000 }),
+        fc.array(fc.constantFrom('good', 'absent', 'corrupt'), { minLength: 20, maxLength: 20 }),
+        async (name, data, fate) => {
+          const l = parseLayout(name);
+          const n = l.k + l.m;
+          const p = { kind: l.kind, k: l.k, m: l.m, shardSize: shardSizeFor(data.length, l.k) };
+          let buf = codec.alloc(p);
+          fillJob(p, buf, data);
+          const enc = await codec.encode(p, buf);
+          buf = enc.buf;
+          assert.equal(enc.sums.length, n);
+          const original = Buffer.from(buf.subarray(0, n * p.shardSize));
+          let present = 0;
+          const good: boolean[] = [];
+          for (let j = 0; j < n; j++) {
+            const f = fate[j]!;
+            const slot = buf.subarray(j * p.shardSize, (j + 1) * p.shardSize);
+            if (f === 'absent') slot.fill(0);
+            else present |= 2 ** j;
+            if (f === 'corrupt') slot[j % p.shardSize] = slot[j % p.shardSize]! ^ 0xff;
+            good.push(f === 'good');
+          }
+          present >>>= 0;
+          const all = (2 ** n - 1) >>> 0;
+          const r = await codec.decode(p, buf, present, all, enc.sums);
+          for (let j = 0; j < n; j++) assert.equal(((r.good >>> j) & 1) === 1, good[j], `shard ${j} verified as ${fate[j]}`);
+          assert.equal(r.ok, recoverable(l, good));
+          if (!r.ok) return;
+          assert.ok(r.buf.subarray(0, data.length).equals(data), 'data identical');
+          for (let j = 0; j < n; j++) {
+            assert.ok(r.buf.subarray(j * p.shardSize, (j + 1) * p.shardSize).equals(original.subarray(j * p.shardSize, (j + 1) * p.shardSize)), `shard ${j} identical`);
+            assert.equal(r.sums[j], enc.sums[j]);
+          }
+        },
+      ), { numRuns: codec.name === 'worker' ? 150 : 300 });
+    });
+  });
+}

@@ -1,0 +1,323 @@
+import { constants as fsc } from 'node:fs';
+import { type FileHandle, mkdir, open, readdir, readFile, rename, stat, statfs, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Errno, VfsError } from '../vfs/errno.js';
+import { encodeSegmentHeader, parseSegmentFileName, SEGMENT_HEADER_BYTES, segmentFileName } from './format.js';
+
+/** Name of the label file each device folder carries. */
+export const LABEL_FILE = 'dw-device.json';
+
+export interface DeviceLabel {
+  format: 1;
+  poolId: string;
+  index: number;
+}
+
+/** Reads a device folder's label; undefined if the folder or label is absent or unreadable. */
+export async function readLabel(dir: string): Promise<DeviceLabel | undefined> {
+  try {
+    const v = JSON.parse(await readFile(join(dir, LABEL_FILE), 'utf8')) as Partial<DeviceLabel>;
+    if (v && typeof v.poolId === 'string' && typeof v.index === 'number') return { format: 1, poolId: v.poolId, index: v.index };
+  } catch {
+    /* absent or garbage: no label */
+  }
+  return undefined;
+}
+
+/** Writes the label atomically (temp file + rename) and fsyncs it. */
+export async function writeLabel(dir: string, label: DeviceLabel): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const tmp = join(dir, `${LABEL_FILE}.tmp`);
+  await writeFile(tmp, JSON.stringify(label) + '\n', { flush: true });
+  await rename(tmp, join(dir, LABEL_FILE));
+}
+
+interface Handle {
+  fh: FileHandle;
+  inUse: number;
+  closing?: boolean;
+}
+
+/** Maps a Node fs error to the Errno the block store reports. */
+export function ioErrno(err: unknown): Errno {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT' ? Errno.ENOSPC : Errno.EIO;
+}
+
+const MAX_OPEN = 64;
+
+/**
+ * One device: a folder holding a label and append-only segment files. Appends are serialized
+ * per device; reads use a small cache of open file handles. A device that fails an I/O is
+ * marked 'faulted' by the store; one whose folder or label is missing at open is 'missing'.
+ */
+export class Device {
+  state: 'online' | 'missing' | 'faulted' | 'rebuilding' = 'missing';
+  readErrors = 0;
+  checksumErrors = 0;
+  /** Size in bytes of each segment file on this device. */
+  readonly segments = new Map<number, number>();
+  private active: { segment: number; size: number } | undefined;
+  private handles = new Map<number, Handle>();
+  private dirty = new Set<number>();
+  private appendQueue: Promise<unknown> = Promise.resolve();
+  /** Appends not yet recorded by their writer, per segment: reclaim leaves these segments alone. */
+  private pins = new Map<number, number>();
+
+  constructor(
+    readonly index: number,
+    public path: string,
+    private readonly poolId: Buffer,
+    private readonly segmentBytes: number,
+    /** Allocates a fresh segment number (never reused across the pool's life). */
+    private readonly nextSegment: () => Promise<number>,
+  ) {}
+
+  /** Checks the label and lists segment files. Sets state 'online' or 'missing'. */
+  async open(poolIdText: string): Promise<void> {
+    const label = await readLabel(this.path);
+    if (!label || label.poolId !== poolIdText || label.index !== this.index) {
+      this.state = 'missing';
+      return;
+    }
+    try {
+      for (const name of await readdir(this.path)) {
+        const seg = parseSegmentFileName(name);
+        if (seg === undefined) continue;
+        this.segments.set(seg, (await stat(join(this.path, name))).size);
+      }
+      this.state = 'online';
+    } catch {
+      this.state = 'missing';
+    }
+  }
+
+  get usable(): boolean {
+    return this.state === 'online' || this.state === 'rebuilding';
+  }
+
+  /** Bytes in this device's segment files. */
+  get used(): number {
+    let n = 0;
+    for (const s of this.segments.values()) n += s;
+    return n;
+  }
+
+  /** The segment currently appended to (never compacted), if any. */
+  get activeSegment(): number | undefined {
+    return this.active?.segment;
+  }
+
+  segmentPath(seg: number): string {
+    return join(this.path, segmentFileName(seg));
+  }
+
+  private async handle(seg: number, create = false): Promise<Handle> {
+    let h = this.handles.get(seg);
+    if (h && !h.closing) {
+      this.handles.delete(seg);
+      this.handles.set(seg, h); // LRU order
+      return h;
+    }
+    const fh = await open(this.segmentPath(seg), create ? fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL : fsc.O_RDWR);
+    h = { fh, inUse: 0 };
+    this.handles.set(seg, h);
+    if (this.handles.size > MAX_OPEN) {
+      for (const [s, old] of this.handles) {
+        if (this.handles.size <= MAX_OPEN) break;
+        if (old.inUse === 0 && s !== this.active?.segment && !this.dirty.has(s)) {
+          this.handles.delete(s);
+          old.closing = true;
+          void old.fh.close().catch(() => undefined);
+        }
+      }
+    }
+    return h;
+  }
+
+  private async withHandle<T>(seg: number, fn: (fh: FileHandle) => Promise<T>): Promise<T> {
+    const h = await this.handle(seg);
+    h.inUse++;
+    try {
+      return await fn(h.fh);
+    } finally {
+      h.inUse--;
+      if (h.closing && h.inUse === 0) void h.fh.close().catch(() => undefined);
+    }
+  }
+
+  private async roll(): Promise<void> {
+    const segment = await this.nextSegment();
+    const h = await this.handle(segment, true);
+    const hdr = encodeSegmentHeader({ poolId: this.poolId, device: this.index, segment, created: Date.now() });
+    await h.fh.write(hdr, 0, hdr.length, 0);
+    this.active = { segment, size: SEGMENT_HEADER_BYTES };
+    this.segments.set(segment, SEGMENT_HEADER_BYTES);
+    this.dirty.add(segment);
+    this.dirDirty = true;
+  }
+
+  /** A segment file was created since the last sync: the folder's entries need an fsync too. */
+  private dirDirty = false;
+
+  /**
+   * Appends one record (the buffers back to back) to the active segment, rolling over to a new
+   * segment when it would pass the segment size. Resolves once the bytes are in the page cache.
+   * Throws VfsError ENOSPC when the file system is full, EIO on other failures.
+   */
+  append(parts: Buffer[]): Promise<{ segment: number; offset: number; unpin: () => void }> {
+    const len = parts.reduce((a, b) => a + b.length, 0);
+    const run = async () => {
+      if (!this.usable) throw new VfsError(Errno.EIO, `device ${this.index} is ${this.state}`);
+      try {
+        if (!this.active || (this.active.size + len > this.segmentBytes && this.active.size > SEGMENT_HEADER_BYTES)) await this.roll();
+        const a = this.active!;
+        const offset = a.size;
+        a.size += len; // reserve the range before writing
+        this.pins.set(a.segment, (this.pins.get(a.segment) ?? 0) + 1);
+        let pinned = true;
+        const unpin = () => {
+          if (!pinned) return;
+          pinned = false;
+          const c = (this.pins.get(a.segment) ?? 1) - 1;
+          if (c > 0) this.pins.set(a.segment, c);
+          else this.pins.delete(a.segment);
+        };
+        try {
+          await this.withHandle(a.segment, async (fh) => {
+          let pos = offset;
+          let bufs = parts;
+          while (bufs.length) {
+            const { bytesWritten } = await fh.writev(bufs, pos);
+            pos += bytesWritten;
+            let skip = bytesWritten;
+            const rest: Buffer[] = [];
+            for (const b of bufs) {
+              if (skip >= b.length) { skip -= b.length; continue; }
+              rest.push(skip ? b.subarray(skip) : b);
+              skip = 0;
+            }
+            if (bytesWritten === 0 && rest.length) throw new Error('short write');
+            bufs = rest;
+          }
+        });
+        } catch (err) {
+          unpin();
+          throw err;
+        }
+        this.segments.set(a.segment, Math.max(this.segments.get(a.segment) ?? 0, a.size));
+        this.dirty.add(a.segment);
+        return { segment: a.segment, offset, unpin };
+      } catch (err) {
+        if (err instanceof VfsError) throw err;
+        // A failed append leaves the tail unknown: start a new segment next time.
+        this.active = undefined;
+        throw new VfsError(ioErrno(err), `device ${this.index}: write failed: ${(err as Error).message}`);
+      }
+    };
+    const p = this.appendQueue.then(run, run);
+    this.appendQueue = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Whether an append into `seg` is not yet recorded by its writer. */
+  pinned(seg: number): boolean {
+    return (this.pins.get(seg) ?? 0) > 0;
+  }
+
+  /** Stops appending to `seg` if it is the active segment (the next append starts a new one). */
+  retire(seg: number): Promise<void> {
+    const run = async () => {
+      if (this.active?.segment === seg) this.active = undefined;
+    };
+    const p = this.appendQueue.then(run, run);
+    this.appendQueue = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Reads exactly `length` bytes at `offset` of segment `seg` into `into` at `at`. Throws on any failure or short read. */
+  async read(seg: number, offset: number, length: number, into: Buffer, at: number): Promise<void> {
+    if (this.state === 'missing') throw new VfsError(Errno.EIO, `device ${this.index} is missing`);
+    await this.withHandle(seg, async (fh) => {
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await fh.read(into, at + done, length - done, offset + done);
+        if (bytesRead === 0) throw new VfsError(Errno.EIO, `device ${this.index}: segment ${seg} is short`);
+        done += bytesRead;
+      }
+    });
+  }
+
+  /** fdatasync of every segment written since the last sync. */
+  async sync(): Promise<void> {
+    const segs = [...this.dirty];
+    this.dirty.clear();
+    if (this.dirDirty) {
+      this.dirDirty = false;
+      try {
+        const dir = await open(this.path, fsc.O_RDONLY | fsc.O_DIRECTORY);
+        try { await dir.sync(); } finally { await dir.close(); }
+      } catch (err) {
+        this.dirDirty = true;
+        throw new VfsError(Errno.EIO, `device ${this.index}: sync of the folder failed: ${(err as Error).message}`);
+      }
+    }
+    for (const seg of segs) {
+      try {
+        await this.withHandle(seg, (fh) => fh.datasync());
+      } catch (err) {
+        if (this.segments.has(seg)) {
+          this.dirty.add(seg);
+          throw new VfsError(Errno.EIO, `device ${this.index}: sync failed: ${(err as Error).message}`);
+        }
+      }
+    }
+  }
+
+  /** Deletes a (compacted) segment file. Never the active one. */
+  async deleteSegment(seg: number): Promise<void> {
+    if (seg === this.active?.segment) throw new Error('cannot delete the active segment');
+    const h = this.handles.get(seg);
+    this.handles.delete(seg);
+    this.dirty.delete(seg);
+    if (h) {
+      h.closing = true;
+      if (h.inUse === 0) await h.fh.close().catch(() => undefined);
+    }
+    this.segments.delete(seg);
+    await unlink(this.segmentPath(seg)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
+  }
+
+  /** Capacity and free bytes of the file system under the folder, and its st_dev (to share free space). */
+  async space(): Promise<{ capacity: number; free: number; fsId: string }> {
+    try {
+      const s = await statfs(this.path);
+      const st = await stat(this.path);
+      return { capacity: s.blocks * s.bsize, free: s.bavail * s.bsize, fsId: String(st.dev) };
+    } catch {
+      return { capacity: 0, free: 0, fsId: `missing-${this.index}` };
+    }
+  }
+
+  /** Syncs and closes every handle. Appends after close reopen lazily in a new segment. */
+  async close(): Promise<void> {
+    await this.appendQueue;
+    await this.sync().catch(() => undefined);
+    for (const h of this.handles.values()) {
+      h.closing = true;
+      if (h.inUse === 0) await h.fh.close().catch(() => undefined);
+    }
+    this.handles.clear();
+    this.active = undefined;
+  }
+
+  /** Points this device at a new folder (after replaceDevice wrote its label). */
+  async reset(path: string, poolIdText: string): Promise<void> {
+    await this.close();
+    this.segments.clear();
+    this.path = path;
+    await this.open(poolIdText);
+  }
+}

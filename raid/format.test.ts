@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { ABSENT, type BlockRow, decodeRow, decodeRowStrict, encodeRow } from './blocktable.js';
+import { decodeSegmentHeader, decodeShardHeader, encodeSegmentHeader, encodeShardHeader, SHARD_HEADER_BYTES, type ShardHeader } from './format.js';
+import { ByteReader, DecodeError } from './reader.js';
+import { Errno, VfsError } from '../vfs/errno.js';
+
+const header = fc.record({
+  flags: fc.integer({ min: 0, max: 255 }),
+  k: fc.integer({ min: 1, max: 16 }),
+  m: fc.integer({ min: 0, max: 16 }),
+  blockId: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+  shardLength: fc.integer({ min: 0, max: 64 << 20 }),
+  payloadSum: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+  idx: fc.nat(),
+  len: fc.nat(),
+}).map(({ idx, len, ...h }): ShardHeader => ({ ...h, shardIndex: idx % (h.k + h.m), blockLength: len % (h.shardLength * h.k + 1) }));
+
+describe('shard header', () => {
+  test('property: encode then decode gives the same header, at any offset', () => {
+    fc.assert(fc.property(header, fc.nat(64), (h, pad) => {
+      const buf = Buffer.concat([Buffer.alloc(pad, 7), encodeShardHeader(h), Buffer.alloc(3)]);
+      const d = decodeShardHeader(buf, pad);
+      assert.ok(d.ok, !d.ok ? d.reason : '');
+      assert.deepEqual(d.value, h);
+    }), { numRuns: 1000 });
+  });
+
+  test('property: garbage never throws, and never decodes unless it is a valid header', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 120 }), fc.integer({ min: -5, max: 130 }), (bytes, off) => {
+      const d = decodeShardHeader(bytes, off);
+      if (d.ok) assert.deepEqual(encodeShardHeader(d.value), Buffer.from(bytes.subarray(off, off + SHARD_HEADER_BYTES)));
+    }), { numRuns: 3000 });
+  });
+
+  test('property: any single flipped bit is detected', () => {
+    fc.assert(fc.property(header, fc.nat(SHARD_HEADER_BYTES * 8 - 1), (h, bit) => {
+      const b = encodeShardHeader(h);
+      b[bit >> 3] = b[bit >> 3]! ^ (1 << (bit & 7));
+      assert.equal(decodeShardHeader(b).ok, false);
+    }), { numRuns: 1000 });
+  });
+
+  test('truncated and non-byte input are refused', () => {
+    const b = encodeShardHeader({ flags: 0, shardIndex: 1, k: 4, m: 2, blockId: 9, blockLength: 10, shardLength: 8, payloadSum: 1n });
+    for (let n = 0; n < SHARD_HEADER_BYTES; n++) assert.equal(decodeShardHeader(b.subarray(0, n)).ok, false);
+    assert.equal(decodeShardHeader('nope' as unknown as Uint8Array).ok, false);
+  });
+});
+
+describe('segment header', () => {
+  test('round trip, and garbage never throws', () => {
+    const h = { poolId: Buffer.alloc(16, 3), device: 5, segment: 77, created: 1_700_000_000_000 };
+    const d = decodeSegmentHeader(encodeSegmentHeader(h));
+    assert.ok(d.ok);
+    assert.deepEqual(d.value, h);
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 100 }), (bytes) => {
+      decodeSegmentHeader(bytes);
+    }), { numRuns: 2000 });
+  });
+});
+
+const place = fc.record({
+  device: fc.integer({ min: 0, max: 0xffff }),
+  segment: fc.oneof(fc.integer({ min: 1, max: 0xfffffffe }), fc.constant(ABSENT)),
+  offset: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+  sum: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+});
+const row = fc.record({
+  kind: fc.constantFrom('rs', 'copy', 'stripe' as const),
+  k: fc.integer({ min: 1, max: 16 }),
+  m: fc.integer({ min: 0, max: 4 }),
+  flags: fc.integer({ min: 0, max: 255 }),
+  refs: fc.integer({ min: 0, max: 0xffffffff }),
+  shardSize: fc.integer({ min: 8, max: 1 << 20 }),
+  len: fc.nat(),
+  places: fc.array(place, { minLength: 20, maxLength: 20 }),
+}).map(({ len, places, ...r }): BlockRow => ({ ...r, length: len % (r.shardSize * r.k + 1), shards: places.slice(0, r.k + r.m).map((p) => ({ ...p })) }));
+
+describe('block row', () => {
+  test('property: encode then decode gives the same row', () => {
+    fc.assert(fc.property(row, (r) => {
+      assert.deepEqual(decodeRowStrict(encodeRow(r)), r);
+    }), { numRuns: 1000 });
+  });
+
+  test('property: garbage and truncation give DecodeError (EIO through decodeRow), never anything else', () => {
+    fc.assert(fc.property(fc.oneof(fc.uint8Array({ maxLength: 200 }), row.chain((r) => {
+      const b = encodeRow(r);
+      return fc.nat(b.length - 1).map((n) => new Uint8Array(b.subarray(0, n)));
+    })), (bytes) => {
+      try {
+        decodeRowStrict(bytes);
+      } catch (e) {
+        assert.ok(e instanceof DecodeError, String(e));
+        assert.throws(() => decodeRow(bytes, 1), (x: unknown) => x instanceof VfsError && x.errno === Errno.EIO);
+      }
+    }), { numRuns: 3000 });
+  });
+});
+
+describe('ByteReader', () => {
+  test('never reads past its window and enforces explicit maxima', () => {
+    const r = new ByteReader(Buffer.from([1, 2, 3, 4, 5]), 1, 3);
+    assert.equal(r.u8(), 2);
+    assert.equal(r.u16(), 3 | (4 << 8));
+    assert.throws(() => r.u8(), DecodeError);
+    assert.throws(() => new ByteReader(Buffer.alloc(2), 3), DecodeError);
+    assert.throws(() => new ByteReader(Buffer.alloc(2), 0, 3), DecodeError);
+    assert.throws(() => new ByteReader(Buffer.alloc(10)).bytes(8, 4), DecodeError);
+    const big = Buffer.alloc(8, 0xff);
+    assert.throws(() => new ByteReader(big).u53(), DecodeError);
+  });
+});

@@ -1,0 +1,10 @@
+/**
+ * The block store (raid/): erasure-coded blocks over device folders. See raid/README.md.
+ * vfs/ uses it through BlockStore; gateway/ creates and opens pools.
+ */
+export { parseLayout, faultTolerance, type PoolLayout, type LayoutKind } from './layout.js';
+export { createPool, openPool, poolExists, DEFAULT_SEGMENT_BYTES, type CreatePoolOptions, type OpenPoolOptions } from './pool.js';
+export { readPoolState, type PoolState } from './poolstate.js';
+export { MemoryBlockStore } from './memory.js';
+export type { Logger } from './store.js';
+export * from './types.js';

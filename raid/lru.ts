@@ -1,0 +1,41 @@
+/** A least-recently-used map bounded by total bytes (each entry's size given on set). */
+export class ByteLru<K, V> {
+  private map = new Map<K, { value: V; size: number }>();
+  private bytes = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  get size(): number {
+    return this.bytes;
+  }
+  get(key: K): V | undefined {
+    const e = this.map.get(key);
+    if (!e) return undefined;
+    this.map.delete(key);
+    this.map.set(key, e);
+    return e.value;
+  }
+  /** Adds or replaces; entries larger than a quarter of the budget are not kept. */
+  set(key: K, value: V, size: number): void {
+    this.delete(key);
+    if (size > this.maxBytes / 4) return;
+    this.map.set(key, { value, size });
+    this.bytes += size;
+    for (const [k, e] of this.map) {
+      if (this.bytes <= this.maxBytes) break;
+      this.map.delete(k);
+      this.bytes -= e.size;
+    }
+  }
+  delete(key: K): void {
+    const e = this.map.get(key);
+    if (e) {
+      this.map.delete(key);
+      this.bytes -= e.size;
+    }
+  }
+  clear(): void {
+    this.map.clear();
+    this.bytes = 0;
+  }
+}

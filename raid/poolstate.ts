@@ -1,0 +1,53 @@
+import { Errno, VfsError } from '../vfs/errno.js';
+import type { KvStore, KvTxn } from '../vfs/meta/kv.js';
+import { keys } from '../vfs/meta/keys.js';
+
+/**
+ * The pool state row: key 'P' 'pool' (vfs/meta/keys.ts), value JSON:
+ * `{ format: 1, id, layout, devices: [path…], segmentBytes, created, rebuilding? }`.
+ * `rebuilding` names a device whose replacement was started and not finished.
+ */
+export interface PoolState {
+  format: 1;
+  /** Pool id: 32 hex digits (16 bytes), also in every device label and segment header. */
+  id: string;
+  layout: string;
+  devices: string[];
+  segmentBytes: number;
+  created: number;
+  rebuilding?: number;
+}
+
+export const POOL_KEY = keys.pool('pool');
+
+/** Parses the pool row; a malformed row is EIO (metadata corruption). */
+export function decodePoolState(v: Buffer): PoolState {
+  let s: Partial<PoolState>;
+  try {
+    s = JSON.parse(v.toString('utf8')) as Partial<PoolState>;
+  } catch {
+    throw new VfsError(Errno.EIO, 'pool state row is not valid JSON');
+  }
+  if (!s || s.format !== 1 || typeof s.id !== 'string' || !/^[0-9a-f]{32}$/.test(s.id) || typeof s.layout !== 'string' ||
+    !Array.isArray(s.devices) || !s.devices.every((d) => typeof d === 'string') ||
+    typeof s.segmentBytes !== 'number' || !(s.segmentBytes >= 4096)) {
+    throw new VfsError(Errno.EIO, 'pool state row is malformed');
+  }
+  return s as PoolState;
+}
+
+export async function readPoolState(kv: KvStore | KvTxn): Promise<PoolState | undefined> {
+  const v = await kv.get(POOL_KEY);
+  return v ? decodePoolState(v) : undefined;
+}
+
+/** Changes the pool row in one transaction. */
+export async function updatePoolState(kv: KvStore, fn: (s: PoolState) => void): Promise<PoolState> {
+  return kv.txn(async (tx) => {
+    const s = await readPoolState(tx);
+    if (!s) throw new VfsError(Errno.ENOENT, 'no pool');
+    fn(s);
+    tx.set(POOL_KEY, Buffer.from(JSON.stringify(s)));
+    return s;
+  }, { sync: true });
+}

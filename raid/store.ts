@@ -1,0 +1,531 @@
+import { Errno, VfsError } from '../vfs/errno.js';
+import type { KvStore, KvTxn } from '../vfs/meta/kv.js';
+import { keys, prefixEnd } from '../vfs/meta/keys.js';
+import { ABSENT, type BlockRow, decodeRow, encodeRow, type ShardPlace } from './blocktable.js';
+import { type Codec, type CodecParams, fillJob } from './codec.js';
+import type { Device } from './device.js';
+import { decodeShardHeader, encodeShardHeader, SHARD_HEADER_BYTES, shardSizeFor, MAX_SHARD_BYTES } from './format.js';
+import { type PoolLayout, recoverable } from './layout.js';
+import { ByteLru } from './lru.js';
+import { reclaimPool, replacePoolDevice, scrubPool, poolStats } from './maintenance.js';
+import type { BlockId, BlockStore, PoolStats, ProgressFn, ScrubReport, StagedBlock } from './types.js';
+
+export interface Logger {
+  info: (...args: any[]) => void;
+  warn: (...args: any[]) => void;
+  error: (...args: any[]) => void;
+}
+
+export const COUNTER = {
+  nextBlock: keys.counter('nextBlock'),
+  nextSeg: keys.counter('nextSeg'),
+  blocks: keys.counter('raid/blocks'),
+  logical: keys.counter('raid/logical'),
+  /** Live bytes (shard records referenced by rows) in segment `seg` of device `dev`. */
+  live: (dev: number, seg: number) => keys.counter(`live/${dev}/${seg}`),
+  livePrefix: keys.counter('live/'),
+};
+
+const EMPTY = Buffer.alloc(0);
+const ID_LEASE = 4096;
+const SEG_LEASE = 16;
+
+interface Staged {
+  row: BlockRow;
+  at: number;
+}
+
+/** Result of reading a block's shards. */
+export interface ReadResult {
+  /** The whole job buffer; data is its first `length` bytes. Valid iff ok. */
+  buf: Buffer;
+  ok: boolean;
+  /** Shards that verified. */
+  good: boolean[];
+  /** Shards rebuilt by the codec (data shards needed, plus `want`). */
+  rebuilt: boolean[];
+  sums: bigint[];
+  /** Number of shards read from devices. */
+  read: number;
+  /** A data shard was not good, or a shard tried was unreadable or bad: worth a repair. */
+  suspect: boolean;
+}
+
+export const recordBytes = (row: { shardSize: number }) => SHARD_HEADER_BYTES + row.shardSize;
+export const placed = (s: ShardPlace) => s.segment !== ABSENT;
+/** The layout a row was written with (normally the pool's). */
+export const layoutOf = (row: BlockRow): PoolLayout => ({ name: `${row.kind}:${row.k}+${row.m}`, kind: row.kind, k: row.k, m: row.m, devices: row.k + row.m });
+const samePlace = (a: ShardPlace, b: ShardPlace) => a.device === b.device && a.segment === b.segment && a.offset === b.offset;
+
+/** Id allocator leasing ranges from a KV counter, so put() rarely runs a transaction. */
+class Lease {
+  private ranges: [number, number][] = [];
+  private pending: Promise<void> | undefined;
+  constructor(private kv: KvStore, private key: Buffer, private size: number) {}
+  private refill(): Promise<void> {
+    this.pending ??= this.kv.txn((tx) => tx.incrBy(this.key, BigInt(this.size)))
+      .then((high) => { this.ranges.push([Number(high) - this.size + 1, Number(high) + 1]); })
+      .finally(() => { this.pending = undefined; });
+    return this.pending;
+  }
+  private remaining(): number {
+    return this.ranges.reduce((a, r) => a + r[1] - r[0], 0);
+  }
+  /** The next number (≥ 1, never handed out twice in the pool's life). */
+  async take(): Promise<number> {
+    for (;;) {
+      const r = this.ranges[0];
+      if (r && r[0] < r[1]) {
+        const v = r[0]++;
+        if (this.remaining() < this.size / 4 && !this.pending) void this.refill().catch(() => undefined);
+        return v;
+      }
+      if (r) { this.ranges.shift(); continue; }
+      await this.refill();
+    }
+  }
+  /** Leases a first range now (at open, outside any caller's transaction). */
+  async prime(): Promise<void> {
+    if (!this.remaining()) await this.refill();
+  }
+}
+
+/**
+ * The erasure-coded block store over device folders (issue 2, "Block store"). See raid/README.md
+ * for the on-disk format, rows, degraded behaviour and repair. Created by openPool().
+ */
+export class RaidBlockStore implements BlockStore {
+  readonly cache: ByteLru<BlockId, Buffer>;
+  readonly staged = new Map<BlockId, Staged>();
+  /** Segments compacted away ("dev/seg"): a staged row naming one can no longer commit. */
+  readonly deadSegments = new Set<string>();
+  task: PoolStats['task'];
+  readonly ids: Lease;
+  readonly segs: Lease;
+  private repairQueue = new Set<BlockId>();
+  private repairing: Promise<void> | undefined;
+  private closed = false;
+  /** Serializes maintenance (scrub, replace, reclaim) with each other. */
+  private maint: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly kv: KvStore,
+    readonly layout: PoolLayout,
+    readonly devices: Device[],
+    readonly codec: Codec,
+    readonly poolId: string,
+    readonly log: Logger,
+    opts: { cacheBytes?: number; stagedGraceMs?: number } = {},
+  ) {
+    this.cache = new ByteLru(opts.cacheBytes ?? 64 << 20);
+    this.stagedGraceMs = opts.stagedGraceMs ?? 10 * 60_000;
+    this.ids = new Lease(kv, COUNTER.nextBlock, ID_LEASE);
+    this.segs = new Lease(kv, COUNTER.nextSeg, SEG_LEASE);
+  }
+  readonly stagedGraceMs: number;
+
+  private check(): void {
+    if (this.closed) throw new VfsError(Errno.EIO, 'block store is closed');
+  }
+
+  params(row: { kind: PoolLayout['kind']; k: number; m: number; shardSize: number }): CodecParams {
+    return { kind: row.kind, k: row.k, m: row.m, shardSize: row.shardSize };
+  }
+
+  /**
+   * Encodes and writes the shards; see BlockStore.put. Shard j of block id goes to device
+   * (j + id) mod n. A device that is missing or fails the write gets no shard (the row marks the
+   * place ABSENT: a degraded write, fixed by scrub or replaceDevice) as long as the written
+   * shards can still recover the block; otherwise EIO. ENOSPC from any device fails the put.
+   */
+  async put(data: Uint8Array, flags = 0): Promise<StagedBlock> {
+    this.check();
+    const { k, m, kind } = this.layout;
+    if (data.length > 0xffffffff || shardSizeFor(data.length, k) > MAX_SHARD_BYTES) {
+      throw new VfsError(Errno.EFBIG, `block of ${data.length} bytes is too large`);
+    }
+    const id = await this.ids.take();
+    const shardSize = shardSizeFor(data.length, k);
+    const p: CodecParams = { kind, k, m, shardSize };
+    let buf = this.codec.alloc(p);
+    fillJob(p, buf, data);
+    const enc = await this.codec.encode(p, buf);
+    buf = enc.buf;
+    const n = k + m;
+    const row: BlockRow = { kind, k, m, flags: flags & 0xff, refs: 1, length: data.length, shardSize, shards: [] };
+    for (let j = 0; j < n; j++) row.shards.push({ device: (j + id) % n, segment: ABSENT, offset: 0, sum: enc.sums[j]! });
+    const unpins: (() => void)[] = [];
+    const results = await Promise.allSettled(row.shards.map(async (s, j) => {
+      const dev = this.devices[s.device]!;
+      if (!dev.usable) return;
+      const hdr = encodeShardHeader({ flags: row.flags, shardIndex: j, k, m, blockId: id, blockLength: data.length, shardLength: shardSize, payloadSum: s.sum });
+      const at = await dev.append([hdr, buf.subarray(j * shardSize, (j + 1) * shardSize)]);
+      s.segment = at.segment;
+      s.offset = at.offset;
+      unpins.push(at.unpin);
+    }));
+    this.codec.free(buf); // every append has finished with it
+    try {
+      return this.finishPut(id, row, results);
+    } finally {
+      for (const u of unpins) u();
+    }
+  }
+
+  private finishPut(id: BlockId, row: BlockRow, results: PromiseSettledResult<void>[]): StagedBlock {
+    let nospc: unknown;
+    results.forEach((r, j) => {
+      if (r.status === 'fulfilled') return;
+      const dev = this.devices[row.shards[j]!.device]!;
+      if (r.reason instanceof VfsError && r.reason.errno === Errno.ENOSPC) nospc = r.reason;
+      else if (dev.state === 'online') {
+        dev.state = 'faulted';
+        this.log.error({ device: dev.index, err: String(r.reason) }, 'raid: device write failed; marked faulted');
+      }
+    });
+    const written = row.shards.map(placed);
+    if (nospc) {
+      this.pin(id, row, 0); // the written shards are dead space; let reclaim take them at once
+      throw nospc;
+    }
+    if (!recoverable(this.layout, written)) {
+      this.pin(id, row, 0);
+      throw new VfsError(Errno.EIO, `too few devices online to write a block (layout ${this.layout.name})`);
+    }
+    this.pin(id, row, Date.now());
+    const physical = written.filter(Boolean).length * recordBytes(row);
+    return { id, length: row.length, physical };
+  }
+
+  private pin(id: BlockId, row: BlockRow, at: number): void {
+    this.staged.set(id, { row, at });
+  }
+
+  /** Segments ("dev/seg") holding shards of staged blocks younger than the grace period. */
+  pinnedSegments(now = Date.now()): Set<string> {
+    const out = new Set<string>();
+    for (const [id, s] of this.staged) {
+      if (now - s.at > this.stagedGraceMs) {
+        this.staged.delete(id);
+        continue;
+      }
+      for (const p of s.row.shards) if (placed(p)) out.add(`${p.device}/${p.segment}`);
+    }
+    return out;
+  }
+
+  /** Adds the G index rows and live-byte counters of a row's placed shards (delta +1 or -1). */
+  async account(tx: KvTxn, id: BlockId, row: BlockRow, sign: 1 | -1): Promise<void> {
+    const rec = BigInt(recordBytes(row) * sign);
+    for (const s of row.shards) {
+      if (!placed(s)) continue;
+      if (sign > 0) tx.set(keys.segIndex(s.device, s.segment, id), EMPTY);
+      else tx.delete(keys.segIndex(s.device, s.segment, id));
+      await tx.incrBy(COUNTER.live(s.device, s.segment), rec);
+    }
+    await tx.incrBy(COUNTER.blocks, BigInt(sign));
+    await tx.incrBy(COUNTER.logical, BigInt(row.length * sign));
+  }
+
+  async commit(staged: StagedBlock, txn: KvTxn): Promise<void> {
+    this.check();
+    const s = this.staged.get(staged.id);
+    if (!s || s.at === 0) throw new VfsError(Errno.EIO, `block ${staged.id} is not staged (unknown, failed or expired)`);
+    for (const p of s.row.shards) {
+      if (placed(p) && this.deadSegments.has(`${p.device}/${p.segment}`)) {
+        throw new VfsError(Errno.EIO, `block ${staged.id} expired: its segment was compacted`);
+      }
+    }
+    txn.set(keys.block(staged.id), encodeRow(s.row));
+    await this.account(txn, staged.id, s.row, 1);
+    txn.onCommit(() => this.staged.delete(staged.id));
+  }
+
+  async ref(id: BlockId, txn: KvTxn): Promise<void> {
+    this.check();
+    const v = await txn.get(keys.block(id));
+    if (!v) throw new VfsError(Errno.EIO, `block ${id} has no row`);
+    const row = decodeRow(v, id);
+    if (row.refs >= 0xffffffff) throw new VfsError(Errno.EMLINK, `block ${id} has too many references`);
+    row.refs++;
+    txn.set(keys.block(id), encodeRow(row));
+  }
+
+  async release(id: BlockId, txn: KvTxn): Promise<void> {
+    this.check();
+    const v = await txn.get(keys.block(id));
+    if (!v) throw new VfsError(Errno.EIO, `block ${id} has no row`);
+    const row = decodeRow(v, id);
+    row.refs--;
+    if (row.refs > 0) {
+      txn.set(keys.block(id), encodeRow(row));
+      return;
+    }
+    txn.delete(keys.block(id));
+    await this.account(txn, id, row, -1);
+    txn.onCommit(() => this.cache.delete(id));
+  }
+
+  async getRow(id: BlockId): Promise<BlockRow | undefined> {
+    const v = await this.kv.get(keys.block(id));
+    return v ? decodeRow(v, id) : undefined;
+  }
+
+  async get(id: BlockId): Promise<Buffer> {
+    this.check();
+    const hit = this.cache.get(id);
+    if (hit) return Buffer.from(hit);
+    for (let attempt = 0; ; attempt++) {
+      const row = await this.getRow(id);
+      if (!row) throw new VfsError(Errno.EIO, `block ${id} not found`);
+      const r = await this.readShards(id, row, { all: false });
+      if (!r.ok) {
+        // A compaction or repair may have moved a shard under us: retry once with the new row.
+        const again = await this.kv.get(keys.block(id));
+        if (attempt === 0 && again && !again.equals(encodeRow(row))) continue;
+        throw new VfsError(Errno.EIO, `block ${id}: fewer than ${row.k} good shards`);
+      }
+      if (r.suspect) this.scheduleRepair(id);
+      const data = r.buf.subarray(0, row.length);
+      this.cache.set(id, data, r.buf.buffer.byteLength);
+      return Buffer.from(data);
+    }
+  }
+
+  /**
+   * Reads shards of a block into a job buffer and decodes. With all=false, data shards are read
+   * first and the others only if a data shard is missing or bad; with all=true every placed
+   * shard is read (scrub, repair). `exclude` names a device not to read (being rebuilt);
+   * `want` (bit mask) names shards to rebuild as well.
+   */
+  async readShards(id: BlockId, row: BlockRow, opts: { all: boolean; exclude?: number; want?: number }): Promise<ReadResult> {
+    const n = row.k + row.m;
+    const p = this.params(row);
+    let buf = this.codec.alloc(p);
+    const rec = recordBytes(row);
+    let present = 0;
+    let read = 0;
+    const tried = new Array<boolean>(n).fill(false);
+    const readOne = async (j: number) => {
+      tried[j] = true;
+      const s = row.shards[j]!;
+      const dev = this.devices[s.device];
+      if (!placed(s) || !dev || dev.state === 'missing' || s.device === opts.exclude) return;
+      const hdr = Buffer.allocUnsafe(SHARD_HEADER_BYTES);
+      try {
+        read++;
+        await dev.read(s.segment, s.offset, SHARD_HEADER_BYTES, hdr, 0);
+        const h = decodeShardHeader(hdr);
+        if (!h.ok || h.value.blockId !== id || h.value.shardIndex !== j || h.value.shardLength !== row.shardSize ||
+          h.value.blockLength !== row.length || h.value.payloadSum !== s.sum) {
+          dev.checksumErrors++;
+          return;
+        }
+        await dev.read(s.segment, s.offset + SHARD_HEADER_BYTES, rec - SHARD_HEADER_BYTES, buf, j * row.shardSize);
+        present = (present | (2 ** j)) >>> 0;
+      } catch {
+        dev.readErrors++;
+      }
+    };
+    const first = opts.all ? [...Array(n).keys()] : [...Array(row.k).keys()];
+    await Promise.all(first.map(readOne));
+    const want = (opts.want ?? 0) >>> 0;
+    let res = await this.codec.decode(p, buf, present, want, row.shards.map((s) => s.sum));
+    buf = res.buf;
+    const need = () => !res.ok || [...Array(n).keys()].some((j) => ((want >>> j) & 1) === 1 && !((res.good >>> j) & 1) && !((res.rebuilt >>> j) & 1));
+    if (need() && tried.some((t) => !t)) {
+      // Data shards were missing or bad: read the rest and decode again from every good shard.
+      present = res.good;
+      await Promise.all([...Array(n).keys()].filter((j) => !tried[j]).map(readOne));
+      res = await this.codec.decode(p, buf, present, want, row.shards.map((s) => s.sum));
+      buf = res.buf;
+    }
+    const good: boolean[] = [], rebuilt: boolean[] = [];
+    let suspect = false;
+    for (let j = 0; j < n; j++) {
+      good.push(((res.good >>> j) & 1) === 1);
+      rebuilt.push(((res.rebuilt >>> j) & 1) === 1);
+      if (((present >>> j) & 1) === 1 && !good[j]) this.devices[row.shards[j]!.device]!.checksumErrors++;
+      if (!good[j] && (j < row.k || tried[j]) && this.devices[row.shards[j]!.device]?.usable) suspect = true;
+    }
+    return { buf, ok: res.ok, good, rebuilt, sums: res.sums, read, suspect };
+  }
+
+  /**
+   * Rewrites the shards of block `id` that are not good (or all on device `exclude`), onto
+   * their own devices when usable. Updates the row only where it still names the old place.
+   * Returns shard counts; `lost` if fewer than the good shards needed remain.
+   */
+  repairBlock(id: BlockId, opts: { exclude?: number } = {}): Promise<{ checked: number; bad: number; repaired: number; lost: boolean } | undefined> {
+    // One repair per block at a time (background, scrub, rebuild and compaction may meet).
+    const prev = this.repairLocks.get(id) ?? Promise.resolve();
+    const run = prev.then(() => this.repairBlockNow(id, opts), () => this.repairBlockNow(id, opts));
+    const tail = run.catch(() => undefined);
+    this.repairLocks.set(id, tail);
+    void tail.then(() => { if (this.repairLocks.get(id) === tail) this.repairLocks.delete(id); });
+    return run;
+  }
+
+  private readonly repairLocks = new Map<BlockId, Promise<unknown>>();
+
+  private async repairBlockNow(id: BlockId, opts: { exclude?: number }): Promise<{ checked: number; bad: number; repaired: number; lost: boolean } | undefined> {
+    const row = await this.getRow(id);
+    if (!row) return undefined;
+    const n = row.k + row.m;
+    let want = 0;
+    for (let j = 0; j < n; j++) {
+      const dev = this.devices[row.shards[j]!.device];
+      if (dev?.usable) want = (want | (2 ** j)) >>> 0;
+    }
+    const r = await this.readShards(id, row, { all: true, exclude: opts.exclude, want });
+    const bad: number[] = [];
+    for (let j = 0; j < n; j++) if (!r.good[j]) bad.push(j);
+    if (!recoverable(layoutOf(row), r.good)) {
+      return { checked: n, bad: bad.length, repaired: 0, lost: true };
+    }
+    const fresh: { j: number; old: ShardPlace; now: ShardPlace }[] = [];
+    const unpins: (() => void)[] = [];
+    await Promise.all(bad.map(async (j) => {
+      const old = row.shards[j]!;
+      const dev = this.devices[old.device];
+      if (!dev?.usable || !r.rebuilt[j]) return;
+      if (r.sums[j] !== old.sum) {
+        this.log.error({ block: id, shard: j }, 'raid: rebuilt shard does not match its recorded checksum; not written');
+        return;
+      }
+      const hdr = encodeShardHeader({ flags: row.flags, shardIndex: j, k: row.k, m: row.m, blockId: id, blockLength: row.length, shardLength: row.shardSize, payloadSum: old.sum });
+      try {
+        const at = await dev.append([hdr, r.buf.subarray(j * row.shardSize, (j + 1) * row.shardSize)]);
+        unpins.push(at.unpin);
+        fresh.push({ j, old: { ...old }, now: { device: old.device, segment: at.segment, offset: at.offset, sum: old.sum } });
+      } catch (err) {
+        this.log.warn({ block: id, shard: j, err: String(err) }, 'raid: repair write failed');
+      }
+    }));
+    let repaired: number;
+    try {
+      repaired = await this.movePlaces(id, fresh);
+    } finally {
+      for (const u of unpins) u();
+    }
+    if (repaired > 0) this.cache.delete(id);
+    this.codec.free(r.buf);
+    return { checked: n, bad: bad.length, repaired, lost: false };
+  }
+
+  /** Points shard places of a row at new records, where the row still names the old ones. Returns how many moved. */
+  async movePlaces(id: BlockId, moves: { j: number; old: ShardPlace; now: ShardPlace }[]): Promise<number> {
+    if (!moves.length) return 0;
+    return this.kv.txn(async (tx) => {
+      const v = await tx.get(keys.block(id));
+      if (!v) return 0;
+      const row = decodeRow(v, id);
+      const rec = BigInt(recordBytes(row));
+      let moved = 0;
+      for (const { j, old, now } of moves) {
+        const cur = row.shards[j]!;
+        if (!samePlace(cur, old) || cur.sum !== now.sum) continue;
+        if (placed(cur)) {
+          tx.delete(keys.segIndex(cur.device, cur.segment, id));
+          await tx.incrBy(COUNTER.live(cur.device, cur.segment), -rec);
+        }
+        tx.set(keys.segIndex(now.device, now.segment, id), EMPTY);
+        await tx.incrBy(COUNTER.live(now.device, now.segment), rec);
+        row.shards[j] = now;
+        moved++;
+      }
+      if (moved) tx.set(keys.block(id), encodeRow(row));
+      return moved;
+    });
+  }
+
+  scheduleRepair(id: BlockId): void {
+    if (this.closed || this.repairQueue.has(id)) return;
+    this.repairQueue.add(id);
+    this.repairing ??= (async () => {
+      while (this.repairQueue.size && !this.closed) {
+        const next = this.repairQueue.values().next().value as BlockId;
+        try {
+          const r = await this.repairBlock(next);
+          if (r?.repaired) this.log.info({ block: next, repaired: r.repaired }, 'raid: repaired shards in the background');
+        } catch (err) {
+          this.log.warn({ block: next, err: String(err) }, 'raid: background repair failed');
+        }
+        this.repairQueue.delete(next);
+      }
+      this.repairing = undefined;
+    })();
+  }
+
+  /** Waits until background repairs queued so far are done (tests, close). */
+  async idle(): Promise<void> {
+    while (this.repairing) await this.repairing;
+  }
+
+  /** Every block row, in id order, read page by page (rows may change between pages). */
+  async *rows(): AsyncGenerator<[BlockId, BlockRow]> {
+    let begin = keys.blockPrefix();
+    const end = prefixEnd(keys.blockPrefix());
+    for (;;) {
+      const page: [Buffer, Buffer][] = [];
+      for await (const e of this.kv.scan(begin, end, { limit: 256 })) page.push(e);
+      if (!page.length) return;
+      for (const [key, v] of page) {
+        const id = Number(key.readBigUInt64BE(1));
+        yield [id, decodeRow(v, id)];
+      }
+      begin = Buffer.concat([page[page.length - 1]![0], Buffer.of(0)]);
+    }
+  }
+
+  /** Runs maintenance work one at a time and records it as the pool's task. */
+  maintenance<T>(kind: NonNullable<PoolStats['task']>['kind'], fn: (progress: ProgressFn) => Promise<T>, onProgress?: ProgressFn): Promise<T> {
+    this.check();
+    const run = async () => {
+      this.task = { kind, done: 0, total: 0 };
+      try {
+        return await fn((done, total) => {
+          this.task = { kind, done, total };
+          onProgress?.(done, total);
+        });
+      } finally {
+        this.task = undefined;
+      }
+    };
+    const p = this.maint.then(run, run);
+    this.maint = p.catch(() => undefined);
+    return p;
+  }
+
+  async sync(): Promise<void> {
+    this.check();
+    await Promise.all(this.devices.map((d) => (d.state === 'missing' ? undefined : d.sync())));
+  }
+
+  scrub(opts: { repair?: boolean; onProgress?: ProgressFn } = {}): Promise<ScrubReport> {
+    return this.maintenance('scrub', (progress) => scrubPool(this, opts.repair ?? true, progress), opts.onProgress);
+  }
+
+  replaceDevice(index: number, newPath: string, onProgress?: ProgressFn): Promise<{ rebuiltShards: number }> {
+    return this.maintenance('rebuild', (progress) => replacePoolDevice(this, index, newPath, progress), onProgress);
+  }
+
+  reclaim(opts: { threshold?: number; onProgress?: ProgressFn } = {}): Promise<{ freedBytes: number; segmentsCompacted: number }> {
+    return this.maintenance('reclaim', (progress) => reclaimPool(this, opts.threshold ?? 0.5, progress), opts.onProgress);
+  }
+
+  stats(): Promise<PoolStats> {
+    this.check();
+    return poolStats(this);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.maint;
+    await this.idle();
+    this.closed = true;
+    for (const d of this.devices) await d.close();
+    await this.codec.close();
+    this.cache.clear();
+  }
+}
