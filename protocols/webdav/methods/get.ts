@@ -1,0 +1,91 @@
+/**
+ * GET and HEAD (RFC 9110 §9.3.1-2, RFC 4918 §9.4): files stream from the VFS in 1 MiB reads
+ * with backpressure; a single byte Range gives 206 (or 416), If-Range is honoured; a
+ * collection answers with a small HTML index.
+ */
+import { checkHttpConditions, etagOf } from '../conditions.js';
+import { DavError } from '../errors.js';
+import { contentTypeOf, httpDate } from '../props.js';
+import type { DavRequest } from '../session.js';
+import { parseRange, type ByteRange } from '../wire/headers.js';
+import { encodeHref, joinPath } from '../wire/url.js';
+import { esc } from '../wire/xml.js';
+
+/** Bytes per VFS read while streaming a body. */
+export const READ_CHUNK = 1 << 20;
+
+/** GET/HEAD handler. */
+export async function get(dr: DavRequest): Promise<void> {
+  const attr = await dr.statOrNull(dr.path);
+  if (!attr) throw new DavError(404, 'no such resource');
+  if (attr.type === 'dir') return listing(dr);
+  if (attr.type !== 'file') throw new DavError(403, 'not a regular file');
+  const etag = etagOf(attr);
+  const common = {
+    ETag: etag,
+    'Last-Modified': httpDate(attr.mtimeNs),
+    'Accept-Ranges': 'bytes',
+  };
+  if (checkHttpConditions(dr, attr) === 304) return dr.send(304, undefined, common);
+  let range: ByteRange | 'unsatisfiable' | null = parseRange(dr.header('range'), attr.size);
+  const ifRange = dr.header('if-range');
+  if (range !== null && ifRange !== undefined) {
+    const ok = ifRange.startsWith('"') ? ifRange === etag : Date.parse(ifRange) >= Number(attr.mtimeNs / 1_000_000n) - 999 && !Number.isNaN(Date.parse(ifRange));
+    if (!ok) range = null;
+  }
+  if (range === 'unsatisfiable') {
+    return dr.send(416, undefined, { ...common, 'Content-Range': `bytes */${attr.size}` });
+  }
+  const start = range ? range.start : 0;
+  const end = range ? range.end : attr.size - 1; // inclusive
+  const length = Math.max(0, end - start + 1);
+  const res = dr.res;
+  for (const [k, v] of Object.entries(common)) res.setHeader(k, v);
+  res.setHeader('Content-Type', contentTypeOf(dr.path));
+  res.setHeader('Content-Length', length);
+  if (range) res.setHeader('Content-Range', `bytes ${start}-${end}/${attr.size}`);
+  if (dr.method === 'HEAD' || length === 0) {
+    res.writeHead(range ? 206 : 200);
+    res.end();
+    return;
+  }
+  const { fh } = await dr.paths.open(dr.ctx, dr.path, { read: true });
+  try {
+    res.writeHead(range ? 206 : 200);
+    // Read-ahead: the next VFS read runs while the current chunk drains to the socket.
+    let off = start;
+    const stop = start + length;
+    const readAt = (o: number): Promise<Buffer> => dr.paths.vfs.read(dr.ctx, fh, o, Math.min(READ_CHUNK, stop - o));
+    let next: Promise<Buffer> | null = readAt(off);
+    while (next && !res.destroyed) {
+      const buf: Buffer = await next;
+      next = null;
+      if (buf.length === 0) break; // file shrank under us: the client sees a short body
+      off += buf.length;
+      if (off < stop) {
+        next = readAt(off);
+        next.catch(() => undefined); // observed by the next await
+      }
+      await dr.write(buf);
+    }
+    if (next) await next.catch(() => undefined);
+    if (off < stop) res.destroy(); // can't honour Content-Length: cut the connection
+    else res.end();
+  } finally {
+    await dr.paths.vfs.release(dr.ctx, fh).catch(() => undefined);
+  }
+}
+
+/** A minimal HTML index of a collection (GET on a collection). */
+async function listing(dr: DavRequest): Promise<void> {
+  const entries = await dr.paths.readdir(dr.ctx, dr.path);
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  let html = `<!DOCTYPE html><html><head><meta charset="utf-8"><title>Index of ${esc(dr.path)}</title></head><body><h1>Index of ${esc(dr.path)}</h1><ul>`;
+  if (dr.path !== '/') html += '<li><a href="../">../</a></li>';
+  for (const e of entries) {
+    const isDir = e.type === 'dir';
+    html += `<li><a href="${esc(encodeHref(joinPath(dr.path, e.name), isDir))}">${esc(e.name)}${isDir ? '/' : ''}</a></li>`;
+  }
+  html += '</ul></body></html>\n';
+  dr.send(200, html, { 'Content-Type': 'text/html; charset=utf-8' });
+}
