@@ -1,0 +1,83 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryBlockStore } from '../raid/memory.js';
+import type { ProgressFn, ScrubReport } from '../raid/types.js';
+import { MemoryKv } from '../vfs/meta/memory.js';
+import { checkLayout, runAdmin, type AdminEnv } from './admin.js';
+import { dataDir } from './datadir.js';
+import { CliError, UsageError } from './errors.js';
+import { UserStore } from './users.js';
+
+/** A memory pool whose scrub reports progress and then waits until released. */
+class SlowScrubStore extends MemoryBlockStore {
+  unblock!: () => void;
+  started!: Promise<void>;
+  private markStarted!: () => void;
+  constructor() {
+    super();
+    this.started = new Promise((r) => { this.markStarted = r; });
+  }
+  override async scrub(opts: { repair?: boolean; onProgress?: ProgressFn } = {}): Promise<ScrubReport> {
+    opts.onProgress?.(3, 10);
+    this.markStarted();
+    await new Promise<void>((r) => { this.unblock = r; });
+    opts.onProgress?.(10, 10);
+    return { blocksChecked: 10, shardsChecked: 60, badShards: 2, repaired: 2, unrecoverable: 0 };
+  }
+}
+
+function env(pool = new MemoryBlockStore()): AdminEnv {
+  const kv = new MemoryKv();
+  return { dir: dataDir('/nonexistent/dw'), kv, users: new UserStore(kv), serving: true, pool: async () => pool };
+}
+
+describe('admin methods', () => {
+  test('user methods check their params and do the work', async () => {
+    const e = env();
+    const u = (await runAdmin(e, 'user.add', { name: 'ann', password: 'pw' })) as { name: string; uid: number };
+    assert.equal(u.uid, 1000);
+    assert.ok(await e.users.checkPassword('ann', 'pw'));
+    await runAdmin(e, 'user.passwd', { name: 'ann', password: 'pw2' });
+    assert.equal(await e.users.checkPassword('ann', 'pw'), null);
+    assert.ok(await e.users.checkPassword('ann', 'pw2'));
+    assert.deepEqual(((await runAdmin(e, 'user.list', {})) as { name: string }[]).map((x) => x.name), ['ann']);
+    await runAdmin(e, 'user.remove', { name: 'ann' });
+    assert.deepEqual(await runAdmin(e, 'user.list', {}), []);
+    // params off the socket are untrusted: wrong types are usage errors
+    await assert.rejects(runAdmin(e, 'user.add', { name: 42, password: 'x' }), (err: unknown) => err instanceof UsageError && /missing user name/.test(err.message));
+    await assert.rejects(runAdmin(e, 'user.add', { name: 'x', password: ['a'] }), UsageError);
+    await assert.rejects(runAdmin(e, 'user.remove', { name: 'ghost' }), (err: unknown) => err instanceof CliError && err.code === 'ENOENT');
+    await assert.rejects(runAdmin(e, 'nope', {}), /unknown admin method/);
+    await assert.rejects(runAdmin(e, 'reclaim', { threshold: 2 }), /--threshold wants a number from 0 to 1/);
+  });
+
+  test('long work reports progress, shows as a task, and runs one at a time', async () => {
+    const pool = new SlowScrubStore();
+    const e = env(pool);
+    const seen: [number, number][] = [];
+    const scrub = runAdmin(e, 'scrub', {}, (d, t) => seen.push([d, t]));
+    await pool.started;
+    assert.deepEqual(e.task, { kind: 'scrub', done: 3, total: 10 });
+    await assert.rejects(runAdmin(e, 'reclaim', {}), (err: unknown) => err instanceof CliError && err.code === 'EBUSY' && /scrub is already running \(30%\)/.test(err.message));
+    pool.unblock();
+    const r = (await scrub) as ScrubReport;
+    assert.equal(r.repaired, 2);
+    assert.deepEqual(seen, [[3, 10], [10, 10]]);
+    assert.equal(e.task, undefined, 'task cleared when done');
+    assert.deepEqual(await runAdmin(e, 'reclaim', {}), await new MemoryBlockStore().reclaim());
+  });
+
+  test('device.replace resolves OLD by index or path, refuses unknown ones', async () => {
+    const e = env();
+    await assert.rejects(runAdmin(e, 'device.replace', { old: '7', new: '/tmp/x' }), (err: unknown) => err instanceof UsageError && /no device "7"/.test(err.message));
+    await assert.rejects(runAdmin(e, 'device.replace', { old: '0', new: 'relative/path' }), /absolute path/);
+  });
+
+  test('layout text is checked before anything is opened', () => {
+    assert.equal(checkLayout(' RS:4+2 '), 'rs:4+2');
+    assert.equal(checkLayout('raid6:6'), 'raid6:6');
+    for (const bad of ['rs:4', 'rs:17+1', 'raid5:2', 'zfs:3', '']) {
+      assert.throws(() => checkLayout(bad), (err: unknown) => err instanceof UsageError && /Layouts: mirror:N/.test(err.message), bad);
+    }
+  });
+});

@@ -1,0 +1,181 @@
+/**
+ * Admin operations, the same code whether they run inside `dw serve` (reached through the admin
+ * socket) or in the CLI process on a stopped data folder. Each takes JSON params (checked here,
+ * since they come off a socket) and returns a JSON result that cli.ts formats.
+ *
+ * Methods:
+ *   ping                                   → { pid, serving }
+ *   user.add { name, password?, sshKeys? } → UserInfo          (sshKeys: OpenSSH key text)
+ *   user.list                              → UserInfo[]
+ *   user.remove { name }                   → { name }
+ *   user.passwd { name, password }         → { name }
+ *   user.addkey { name, sshKeys }          → UserInfo
+ *   pool.create { layout, devices[] }      → { layout, devices }
+ *   pool.status                            → PoolStats & { serving, engine }
+ *   scrub { repair? = true }               → ScrubReport             (progress events)
+ *   device.replace { old, new }            → { index, old, new, rebuiltShards } (progress)
+ *   reclaim { threshold? }                 → { freedBytes, segmentsCompacted }  (progress)
+ */
+import { mkdir } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import type { BlockStore, PoolStats, ProgressFn } from '../raid/types.js';
+import { createPool, parseLayout, poolExists } from '../raid/index.js';
+import { VfsError } from '../vfs/errno.js';
+import type { KvStore } from '../vfs/meta/kv.js';
+import type { DataDir } from './datadir.js';
+import { CliError, UsageError } from './errors.js';
+import { UserStore } from './users.js';
+
+export type TaskKind = 'scrub' | 'rebuild' | 'reclaim';
+
+export interface AdminEnv {
+  dir: DataDir;
+  kv: KvStore;
+  users: UserStore;
+  /** The block store: the server's open one, or opened on first use in direct mode. */
+  pool(): Promise<BlockStore>;
+  /** True inside `dw serve`. */
+  serving: boolean;
+  /** Long work under way in this process, for pool.status and to refuse a second one. */
+  task?: { kind: TaskKind; done: number; total: number };
+}
+
+export interface PoolStatus extends PoolStats {
+  serving: boolean;
+  engine: string;
+}
+
+function str(params: Record<string, unknown>, key: string, what: string): string {
+  const v = params[key];
+  if (typeof v !== 'string' || !v) throw new UsageError(`missing ${what}`);
+  if (v.length > 1 << 16) throw new UsageError(`${what} is too long`);
+  return v;
+}
+
+function optStr(params: Record<string, unknown>, key: string, what: string): string | undefined {
+  return params[key] === undefined || params[key] === null ? undefined : str(params, key, what);
+}
+
+/** Parses layout text with raid's parser; a bad one is a UsageError naming the accepted forms. */
+export function checkLayout(text: string): string {
+  try {
+    return parseLayout(text).name;
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    const msg = /bad layout/.test(why) ? why : `bad layout "${text}": ${why}`;
+    throw new UsageError(`${msg}. Layouts: mirror:N, raid0:N, raid5:N, raid6:N, raid10:N, rs:K+M (K ≤ 16, M ≤ 4), e.g. rs:4+2`);
+  }
+}
+
+/** Turns VfsErrors from the block store into CliErrors with their errno name. */
+function asCli(err: unknown): never {
+  if (err instanceof VfsError) throw new CliError(err.message, err.code);
+  throw err;
+}
+
+async function longTask<T>(env: AdminEnv, kind: TaskKind, onProgress: ProgressFn, fn: (p: ProgressFn) => Promise<T>): Promise<T> {
+  if (env.task) {
+    const pct = env.task.total ? Math.floor((env.task.done / env.task.total) * 100) : 0;
+    throw new CliError(`a ${env.task.kind} is already running (${pct}%); wait for it to finish`, 'EBUSY');
+  }
+  const task = { kind, done: 0, total: 0 };
+  env.task = task;
+  try {
+    return await fn((done, total) => {
+      task.done = done;
+      task.total = total;
+      onProgress(done, total);
+    });
+  } catch (err) {
+    return asCli(err);
+  } finally {
+    env.task = undefined;
+  }
+}
+
+/** Runs one admin method. Throws UsageError (bad params), CliError (cannot be done). */
+export async function runAdmin(env: AdminEnv, method: string, params: Record<string, unknown>, onProgress: ProgressFn = () => {}): Promise<unknown> {
+  switch (method) {
+    case 'ping':
+      return { pid: process.pid, serving: env.serving };
+    case 'user.add':
+      return env.users.add(str(params, 'name', 'user name'), { password: optStr(params, 'password', 'password'), sshKeys: optStr(params, 'sshKeys', 'public key text') });
+    case 'user.list':
+      return env.users.list();
+    case 'user.remove': {
+      const name = str(params, 'name', 'user name');
+      await env.users.remove(name);
+      return { name };
+    }
+    case 'user.passwd': {
+      const name = str(params, 'name', 'user name');
+      await env.users.setPassword(name, str(params, 'password', 'password'));
+      return { name };
+    }
+    case 'user.addkey':
+      return env.users.addKeys(str(params, 'name', 'user name'), str(params, 'sshKeys', 'public key text'));
+    case 'pool.create':
+      return createPoolCmd(env, params);
+    case 'pool.status': {
+      if (!(await poolExists(env.kv))) throw new CliError(`no pool in ${env.dir.root} yet: \`dw serve --data ${env.dir.root}\` creates the default (rs:4+2 on six folders), or \`dw pool create\` makes one`, 'ENOENT');
+      const pool = await env.pool();
+      const stats = await pool.stats();
+      const task = stats.task ?? (env.task ? { ...env.task } : undefined);
+      return { ...stats, ...(task ? { task } : {}), serving: env.serving, engine: env.kv.engine } satisfies PoolStatus;
+    }
+    case 'scrub': {
+      const repair = params.repair === undefined ? true : params.repair === true;
+      const pool = await env.pool();
+      return longTask(env, 'scrub', onProgress, (p) => pool.scrub({ repair, onProgress: p }));
+    }
+    case 'device.replace': {
+      const oldRef = str(params, 'old', 'OLD device (index or path)');
+      const newPath = str(params, 'new', 'NEW device folder');
+      if (!isAbsolute(newPath)) throw new UsageError('NEW must be an absolute path');
+      const pool = await env.pool();
+      const devices = (await pool.stats()).devices;
+      const index = /^\d+$/.test(oldRef) ? Number(oldRef) : devices.findIndex((d) => d.path === resolve(oldRef));
+      const dev = devices.find((d) => d.index === index);
+      if (!dev) {
+        throw new UsageError(`no device "${oldRef}" in the pool; devices: ${devices.map((d) => `${d.index}=${d.path}`).join(', ')}`);
+      }
+      if (devices.some((d) => d.path === newPath)) throw new UsageError(`${newPath} is already a device of the pool`);
+      await mkdir(newPath, { recursive: true });
+      const r = await longTask(env, 'rebuild', onProgress, (p) => pool.replaceDevice(index, newPath, p));
+      return { index, old: dev.path, new: newPath, rebuiltShards: r.rebuiltShards };
+    }
+    case 'reclaim': {
+      const t = params.threshold;
+      if (t !== undefined && (typeof t !== 'number' || !(t >= 0 && t <= 1))) throw new UsageError('--threshold wants a number from 0 to 1');
+      const pool = await env.pool();
+      return longTask(env, 'reclaim', onProgress, (p) => pool.reclaim({ ...(t !== undefined ? { threshold: t } : {}), onProgress: p }));
+    }
+    default:
+      throw new UsageError(`unknown admin method "${method}"`);
+  }
+}
+
+async function createPoolCmd(env: AdminEnv, params: Record<string, unknown>): Promise<{ layout: string; devices: string[] }> {
+  const layout = checkLayout(str(params, 'layout', '--layout'));
+  const devs = params.devices;
+  if (!Array.isArray(devs) || devs.length === 0 || devs.some((d) => typeof d !== 'string' || !d)) {
+    throw new UsageError('give the device folders after the options: dw pool create --layout rs:4+2 DEV1 DEV2 ...');
+  }
+  const devices = (devs as string[]).map((d) => resolve(d));
+  if (new Set(devices).size !== devices.length) throw new UsageError('the same device folder is named twice');
+  if (await poolExists(env.kv)) {
+    const pool = await env.pool();
+    const st = await pool.stats();
+    throw new CliError(`a pool already exists in ${env.dir.root} (layout ${st.layout}, ${st.devices.length} devices); a data folder holds one pool, so it was left as it is`, 'EEXIST');
+  }
+  const need = parseLayout(layout).devices;
+  if (devices.length !== need) throw new UsageError(`layout ${layout} needs ${need} device folders; ${devices.length} given`);
+  for (const d of devices) await mkdir(d, { recursive: true });
+  try {
+    await createPool(env.kv, { layout, devices });
+  } catch (err) {
+    if (err instanceof VfsError && err.code === 'EINVAL') throw new UsageError(err.message);
+    return asCli(err);
+  }
+  return { layout, devices };
+}

@@ -1,0 +1,94 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { PassThrough } from 'node:stream';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatBytes, parseListen } from './args.js';
+import { loadConfig } from './config.js';
+import { dataDir } from './datadir.js';
+import { UsageError } from './errors.js';
+import { createLogger, formatLine } from './log.js';
+import { barText, createProgress, percent } from './progress.js';
+
+describe('cli values', () => {
+  test('parseListen: good forms', () => {
+    assert.deepEqual(parseListen('webdav', '127.0.0.1:8080'), { host: '127.0.0.1', port: 8080 });
+    assert.deepEqual(parseListen('webdav', '0.0.0.0:0'), { host: '0.0.0.0', port: 0 });
+    assert.deepEqual(parseListen('sftp', '[::1]:2222'), { host: '::1', port: 2222 });
+    assert.deepEqual(parseListen('sftp', 'localhost:22'), { host: 'localhost', port: 22 });
+    assert.deepEqual(parseListen('sftp', '2222'), { host: '127.0.0.1', port: 2222 });
+    assert.deepEqual(parseListen('sftp', ':2222'), { host: '127.0.0.1', port: 2222 });
+    assert.equal(parseListen('sftp', 'off'), null);
+  });
+
+  test('parseListen: bad forms name the flag and the fix', () => {
+    for (const bad of ['', 'host:', '127.0.0.1:65536', '127.0.0.1:-1', '::1:80', 'a b:80', '[zz]:80', '127.0.0.1:80x']) {
+      assert.throws(() => parseListen('webdav', bad), (e: unknown) => e instanceof UsageError && /--webdav wants HOST:PORT/.test(e.message), bad);
+    }
+  });
+
+  test('formatBytes', () => {
+    assert.equal(formatBytes(512), '512 B');
+    assert.equal(formatBytes(1536), '1.50 KiB');
+    assert.equal(formatBytes(3 * 1024 ** 3), '3.00 GiB');
+  });
+
+  test('data folder paths; long folders get a short socket path', () => {
+    const d = dataDir('/srv/dw');
+    assert.equal(d.meta, '/srv/dw/meta');
+    assert.equal(d.socket, '/srv/dw/admin.sock');
+    const long = dataDir(`/srv/${'x'.repeat(120)}`);
+    assert.ok(Buffer.byteLength(long.socket) < 100);
+    assert.equal(long.socket, dataDir(`/srv/${'x'.repeat(120)}`).socket, 'same folder, same socket');
+  });
+
+  test('config file: keys, relative TLS paths, errors', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dw-cfg-'));
+    try {
+      assert.deepEqual(loadConfig(undefined, join(dir, 'config.json')), {}, 'absent default file is fine');
+      assert.throws(() => loadConfig(join(dir, 'nope.json'), ''), /cannot read the config file/);
+      await writeFile(join(dir, 'c.json'), JSON.stringify({ webdav: '0.0.0.0:80', tlsCert: 'cert.pem', tlsKey: '/k.pem' }));
+      assert.deepEqual(loadConfig(join(dir, 'c.json'), ''), { webdav: '0.0.0.0:80', tlsCert: join(dir, 'cert.pem'), tlsKey: '/k.pem' });
+      await writeFile(join(dir, 'bad.json'), '{"webdvа": "x"}');
+      assert.throws(() => loadConfig(join(dir, 'bad.json'), ''), /unknown key/);
+      await writeFile(join(dir, 'bad2.json'), '{webdav');
+      assert.throws(() => loadConfig(join(dir, 'bad2.json'), ''), /not valid JSON/);
+      await writeFile(join(dir, 'bad3.json'), '{"sftp": 22}');
+      assert.throws(() => loadConfig(join(dir, 'bad3.json'), ''), /must be a string/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('log lines: JSON to a pipe, one human line on a terminal', () => {
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (c) => { text += c; });
+    const log = createLogger({ level: 'info', stream: out });
+    log.info({ url: 'http://x/' }, 'webdav listening');
+    log.debug('hidden');
+    const rec = JSON.parse(text.trim());
+    assert.equal(rec.msg, 'webdav listening');
+    assert.equal(rec.url, 'http://x/');
+    assert.equal(rec.level, 30);
+    const line = formatLine(JSON.stringify({ level: 40, time: Date.UTC(2024, 0, 1), msg: 'disk slow', device: 2, note: 'two words', pid: 1 }));
+    assert.match(line, /^\d\d:\d\d:\d\d\.\d{3} WARN  disk slow device=2 note="two words"\n$/);
+    assert.throws(() => createLogger({ level: 'loud' }), /--log-level wants one of/);
+  });
+
+  test('progress: bar text and percentages when not a terminal', () => {
+    assert.equal(percent(1, 3), 33);
+    assert.equal(percent(0, 0), 100);
+    assert.equal(barText('scrub', 5, 10, 10), 'scrub [#####-----]  50%  5/10');
+    const s = new PassThrough() as unknown as NodeJS.WriteStream;
+    let text = '';
+    (s as unknown as PassThrough).on('data', (c) => { text += c; });
+    const p = createProgress('scrub', s);
+    for (let i = 0; i <= 100; i++) p.update(i, 100);
+    p.end();
+    assert.equal(text.trim().split('\n').length, 11);
+    assert.match(text, /^scrub: 0% \(0\/100\)\nscrub: 10% \(10\/100\)\n/);
+    assert.match(text, /scrub: 100% \(100\/100\)\n$/);
+  });
+});

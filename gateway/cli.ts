@@ -1,0 +1,277 @@
+/**
+ * The `dw` command line (yargs). Entry: bin/dw.js → main(argv).
+ *
+ * Exit codes: 0 done; 1 the command could not be done (message on stderr); 2 bad input
+ * (unknown command or flag, bad value) with a message saying what to fix. Never a stack trace
+ * unless DW_DEBUG is set.
+ *
+ * Admin commands (user, pool, scrub, device, reclaim) go through DIR/admin.sock when a server
+ * runs there, and otherwise open the data folder directly (store.ts runDirect).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import yargs, { type Argv } from 'yargs';
+import type { PoolStatus } from './admin.js';
+import { checkSocketOwner, dataDir, ensureDataDir, requireExistingDataDir } from './datadir.js';
+import { CliError, UsageError } from './errors.js';
+import { formatPoolStatus, formatScrub, formatUsers } from './format.js';
+import { createLogger, LOG_LEVELS } from './log.js';
+import { createProgress } from './progress.js';
+import { callAdmin, NO_SERVER } from './rpc.js';
+import type { ScrubReport } from '../raid/types.js';
+import type { UserInfo } from './users.js';
+
+const VERSION = (() => {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+})();
+
+interface Out {
+  out(line: string): void;
+  err(line: string): void;
+}
+const stdio: Out = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
+
+/** --data, else $DW_DATA, else ./dw-data if it exists; UsageError when none. */
+function pickData(data: unknown, forServe: boolean): string {
+  if (typeof data === 'string' && data) return data;
+  if (process.env.DW_DATA) return process.env.DW_DATA;
+  if (!forServe && existsSync('dw-data')) return 'dw-data';
+  throw new UsageError(forServe
+    ? 'missing --data DIR: say where to keep the data, e.g. `dw serve --data ./dw-data` (the folder is created if needed)'
+    : 'missing --data DIR: name the data folder that `dw serve --data DIR` uses (or set DW_DATA)');
+}
+
+/** Runs an admin method through the socket if a server answers there, else directly. */
+async function admin(data: unknown, method: string, params: Record<string, unknown>, progressLabel?: string, opts: { create?: boolean } = {}): Promise<unknown> {
+  const d = dataDir(pickData(data, false));
+  const prog = progressLabel ? createProgress(progressLabel) : undefined;
+  const onProgress = prog ? (done: number, total: number) => prog.update(done, total) : undefined;
+  try {
+    checkSocketOwner(d);
+    let r = await callAdmin(d.socket, method, params, onProgress);
+    if (r === NO_SERVER) {
+      if (opts.create) await ensureDataDir(d);
+      else requireExistingDataDir(d);
+      const { runDirect } = await import('./store.js');
+      r = await runDirect(d, method, params, onProgress);
+    }
+    return r;
+  } finally {
+    prog?.end();
+  }
+}
+
+function readKeyFile(file: string): string {
+  try {
+    const st = readFileSync(file);
+    if (st.length > 1 << 20) throw new UsageError(`${file} is larger than 1 MiB: pass an OpenSSH public key file`);
+    return st.toString('utf8');
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`cannot read the key file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** --password P, or with --password-stdin the first line of standard input (keeps it out of `ps`). */
+function readPassword(p: unknown, fromStdin: unknown): string | undefined {
+  if (fromStdin) {
+    if (p !== undefined) throw new UsageError('give either --password P or --password-stdin, not both');
+    return readFileSync(0, 'utf8').split(/\r?\n/)[0] ?? '';
+  }
+  if (p === undefined) return undefined;
+  if (typeof p !== 'string') throw new UsageError('--password wants a value');
+  return p;
+}
+
+function passwordOpts<T>(y: Argv<T>) {
+  return y
+    .option('password', { alias: 'p', type: 'string', describe: 'password' })
+    .option('password-stdin', { type: 'boolean', describe: 'read the password from the first line of standard input' });
+}
+
+/** A positional the handler requires; UsageError with the command's form when it is missing. */
+function need(v: unknown, what: string, usage: string): string {
+  if (v === undefined || v === null || v === '') throw new UsageError(`missing ${what}: ${usage}`);
+  return String(v);
+}
+
+function dataOpt<T>(y: Argv<T>) {
+  return y.option('data', { alias: 'd', type: 'string', describe: 'data folder (default $DW_DATA, or ./dw-data if it exists)' });
+}
+
+function jsonOpt<T>(y: Argv<T>) {
+  return y.option('json', { type: 'boolean', default: false, describe: 'print JSON' });
+}
+
+/** Builds the yargs parser; `io` receives normal output; exit code goes in `state.code`. */
+export function buildCli(argv: string[], io: Out = stdio, state: { code: number } = { code: 0 }) {
+  const print = (json: boolean, value: unknown, human: () => string[]) => {
+    if (json) io.out(JSON.stringify(value, null, 2));
+    else for (const l of human()) io.out(l);
+  };
+  return yargs(argv)
+    .scriptName('dw')
+    .usage('$0 <command> [options]\n\nDataWarehouse storage gateway: one pool of disks, erasure coded, served over WebDAV and SFTP.')
+    .command('serve', 'run the gateway on a data folder (creates the default rs:4+2 pool on first start)', (y) =>
+      y.option('data', { alias: 'd', type: 'string', describe: 'data folder, created if needed (default $DW_DATA)' })
+        .option('webdav', { type: 'string', describe: 'WebDAV listen HOST:PORT or "off" (default 127.0.0.1:8080; 0.0.0.0:PORT for all interfaces; port 0 = any free)' })
+        .option('sftp', { type: 'string', describe: 'SFTP listen HOST:PORT or "off" (default 127.0.0.1:2222)' })
+        .option('metrics', { type: 'string', describe: 'Prometheus /metrics on HOST:PORT (default off)' })
+        .option('config', { type: 'string', describe: 'settings file (JSON; default DIR/config.json if present)' })
+        .option('tls-cert', { type: 'string', describe: 'PEM certificate: serve WebDAV over HTTPS' })
+        .option('tls-key', { type: 'string', describe: 'PEM private key for --tls-cert' })
+        .option('log-level', { type: 'string', choices: LOG_LEVELS as unknown as string[], describe: 'log level (default info, or "logLevel" in the config)' }),
+    async (a) => {
+      state.code = await serveCommand({
+        data: pickData(a.data, true), webdav: a.webdav, sftp: a.sftp, metrics: a.metrics, config: a.config,
+        tlsCert: a['tls-cert'], tlsKey: a['tls-key'], logLevel: a['log-level'],
+      }, io);
+    })
+    .command('user', 'manage users (add, list, remove, passwd, add-key)', (y) =>
+      dataOpt(y)
+        .command('add [name]', 'add a user with a password and/or SSH public keys', (yy) =>
+          passwordOpts(yy.positional('name', { type: 'string', describe: 'user name (letters, digits, _ . -)' }))
+            .option('ssh-key', { type: 'string', describe: 'OpenSSH public key file (.pub or authorized_keys)' }),
+        async (a) => {
+          const u = (await admin(a.data, 'user.add', {
+            name: need(a.name, 'NAME', 'dw user add NAME --password P [--ssh-key FILE]'), password: readPassword(a.password, a['password-stdin']), sshKeys: a['ssh-key'] ? readKeyFile(a['ssh-key']) : undefined,
+          })) as UserInfo;
+          io.out(`added user ${u.name} (uid ${u.uid})`);
+        })
+        .command('list', 'list users', (yy) => jsonOpt(yy), async (a) => {
+          const users = (await admin(a.data, 'user.list', {})) as UserInfo[];
+          print(a.json, users, () => formatUsers(users));
+        })
+        .command(['remove [name]', 'rm [name]'], 'remove a user (their files keep their uid)', (yy) => yy.positional('name', { type: 'string' }), async (a) => {
+          await admin(a.data, 'user.remove', { name: need(a.name, 'NAME', 'dw user remove NAME') });
+          io.out(`removed user ${a.name}`);
+        })
+        .command('passwd [name]', 'set a user\'s password', (yy) =>
+          passwordOpts(yy.positional('name', { type: 'string' })),
+        async (a) => {
+          const password = readPassword(a.password, a['password-stdin']);
+          if (password === undefined) throw new UsageError('give the new password: dw user passwd NAME --password P (or --password-stdin)');
+          await admin(a.data, 'user.passwd', { name: need(a.name, 'NAME', 'dw user passwd NAME --password P'), password });
+          io.out(`password of ${a.name} changed`);
+        })
+        .command('add-key [name]', 'add SSH public keys to a user', (yy) =>
+          yy.positional('name', { type: 'string' }).option('ssh-key', { type: 'string', demandOption: 'give the key file with --ssh-key FILE' }),
+        async (a) => {
+          const u = (await admin(a.data, 'user.addkey', { name: need(a.name, 'NAME', 'dw user add-key NAME --ssh-key FILE'), sshKeys: readKeyFile(a['ssh-key']) })) as UserInfo;
+          io.out(`${u.name} now has ${u.sshKeys.length} ssh key(s)`);
+        })
+        .demandCommand(1, 'name a user command: add, list, remove, passwd, add-key'))
+    .command('pool', 'create a pool or show its status', (y) =>
+      dataOpt(y)
+        .command('create [devices..]', 'create the pool of a new data folder on device folders', (yy) =>
+          yy.positional('devices', { type: 'string', array: true, describe: 'device folders (one per disk)' })
+            .option('layout', { alias: 'l', type: 'string', demandOption: 'give the layout with --layout, e.g. --layout rs:4+2', describe: 'mirror:N, raid0:N, raid5:N, raid6:N, raid10:N or rs:K+M' }),
+        async (a) => {
+          const { checkLayout } = await import('./admin.js');
+          const layout = checkLayout(a.layout);
+          if (!a.devices?.length) throw new UsageError('missing device folders: dw pool create --layout rs:4+2 DEV1 DEV2 ... (one folder per disk)');
+          const devices = a.devices.map((p) => resolve(String(p)));
+          const r = (await admin(a.data, 'pool.create', { layout, devices }, undefined, { create: true })) as { layout: string; devices: string[] };
+          io.out(`created pool ${r.layout} on ${r.devices.length} devices:`);
+          for (const [i, p] of r.devices.entries()) io.out(`  ${i}  ${p}`);
+        })
+        .command('status', 'layout, devices, capacity, dead space, running scrub/rebuild', (yy) => jsonOpt(yy), async (a) => {
+          const s = (await admin(a.data, 'pool.status', {})) as PoolStatus;
+          print(a.json, s, () => formatPoolStatus(s));
+        })
+        .demandCommand(1, 'name a pool command: create or status'))
+    .command('scrub', 'read and verify every shard; rewrite bad ones from redundancy', (y) =>
+      jsonOpt(dataOpt(y)).option('repair', { type: 'boolean', default: true, describe: 'rewrite bad shards (--no-repair only reports)' }),
+    async (a) => {
+      const r = (await admin(a.data, 'scrub', { repair: a.repair }, 'scrub')) as ScrubReport;
+      print(a.json, r, () => formatScrub(r));
+      if (r.unrecoverable > 0) state.code = 1;
+    })
+    .command('device', 'replace a device', (y) =>
+      dataOpt(y)
+        .command('replace [old] [new]', 'rebuild device OLD (index or path) onto the folder NEW', (yy) =>
+          yy.positional('old', { type: 'string', describe: 'device index (see dw pool status) or its path' }).positional('new', { type: 'string', describe: 'new device folder' }),
+        async (a) => {
+          const usage = 'dw device replace OLD NEW (OLD: device index from `dw pool status`, or its path; NEW: the new folder)';
+          const oldRef = need(a.old, 'OLD', usage);
+          const r = (await admin(a.data, 'device.replace', { old: oldRef, new: resolve(need(a.new, 'NEW', usage)) }, 'rebuild')) as { index: number; old: string; new: string; rebuiltShards: number };
+          io.out(`device ${r.index} replaced: ${r.old} -> ${r.new}; rebuilt ${r.rebuiltShards} shards`);
+        })
+        .demandCommand(1, 'name a device command: replace'))
+    .command('reclaim', 'compact segments to free the space of dead shards', (y) =>
+      jsonOpt(dataOpt(y)).option('threshold', { type: 'number', describe: 'compact segments whose dead share is above this (0-1)' }),
+    async (a) => {
+      const r = (await admin(a.data, 'reclaim', a.threshold === undefined ? {} : { threshold: a.threshold }, 'reclaim')) as { freedBytes: number; segmentsCompacted: number };
+      print(a.json, r, () => [`reclaim: compacted ${r.segmentsCompacted} segments, freed ${r.freedBytes} bytes`]);
+    })
+    .demandCommand(1, 'name a command (serve, user, pool, scrub, device, reclaim)')
+    .strict()
+    .help()
+    .alias('help', 'h')
+    .version(VERSION)
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .exitProcess(false)
+    .fail((msg, err) => {
+      if (err) throw err;
+      const unknown = /^Unknown arguments?: (.*)$/.exec(msg ?? '');
+      throw new UsageError(unknown ? `unknown command or option: ${unknown[1]}` : msg || 'bad command line');
+    });
+}
+
+interface ServeArgs {
+  data: string; webdav?: string; sftp?: string; metrics?: string; config?: string; tlsCert?: string; tlsKey?: string; logLevel?: string;
+}
+
+/** `dw serve`: runs until SIGTERM/SIGINT, then stops cleanly. Resolves with the exit code. */
+async function serveCommand(a: ServeArgs, io: Out): Promise<number> {
+  const { loadConfig } = await import('./config.js');
+  const { bannerLines, startGateway } = await import('./serve.js');
+  const cfg = loadConfig(a.config, dataDir(a.data).config);
+  const log = createLogger({ level: a.logLevel ?? cfg.logLevel ?? 'info' });
+  const gw = await startGateway(a, log);
+  for (const l of bannerLines(gw.info)) io.err(l);
+  return new Promise<number>((resolveExit) => {
+    let stopping = false;
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (stopping) {
+        log.warn({ signal: sig }, 'second signal: exiting without finishing the shutdown');
+        process.exit(1);
+      }
+      stopping = true;
+      log.info({ signal: sig }, 'signal received');
+      gw.stop().then(() => resolveExit(0), (err: unknown) => { log.error({ err }, 'shutdown failed'); resolveExit(1); });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    process.on('uncaughtException', (err) => {
+      log.fatal({ err }, 'uncaught exception: exiting');
+      process.exit(70);
+    });
+  });
+}
+
+/** Parses and runs argv (without node and script); returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const state = { code: 0 };
+  try {
+    await buildCli(argv, stdio, state).parseAsync();
+    return state.code;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      stdio.err(`dw: ${err.message}`);
+      stdio.err('Run `dw --help` (or `dw COMMAND --help`) for usage.');
+      return 2;
+    }
+    if (err instanceof CliError) {
+      stdio.err(`dw: ${err.message}`);
+      return err.exitCode;
+    }
+    if (process.env.DW_DEBUG) stdio.err(String((err as Error)?.stack ?? err));
+    else stdio.err(`dw: ${(err as Error)?.message ?? String(err)}`);
+    return 1;
+  }
+}

@@ -1,0 +1,54 @@
+/** Human-readable text for admin results (the --json forms print the results as they are). */
+import type { ScrubReport } from '../raid/types.js';
+import type { PoolStatus } from './admin.js';
+import { formatBytes } from './args.js';
+import { percent } from './progress.js';
+import type { UserInfo } from './users.js';
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
+}
+
+export function formatUsers(users: UserInfo[]): string[] {
+  if (!users.length) return ['no users (add one: dw user add NAME --password P)'];
+  return table([
+    ['NAME', 'UID', 'GID', 'LOGIN', 'CREATED'],
+    ...users.map((u) => [
+      u.name, String(u.uid), String(u.gid),
+      [u.hasPassword ? 'password' : '', u.sshKeys.length ? `${u.sshKeys.length} ssh key${u.sshKeys.length > 1 ? 's' : ''}` : ''].filter(Boolean).join(', ') || 'none',
+      u.created.slice(0, 19).replace('T', ' '),
+    ]),
+  ]);
+}
+
+export function formatPoolStatus(s: PoolStatus): string[] {
+  const lines = [
+    `pool:     ${s.layout}, ${s.devices.length} devices, ${s.serving ? 'server running' : 'server stopped'}`,
+    `capacity: ${formatBytes(s.capacity)} usable, ${formatBytes(s.free)} free (after parity)`,
+    `used:     ${formatBytes(s.logicalUsed)} of file data in ${s.blocks} blocks, ${formatBytes(s.physicalUsed)} on the devices`,
+    `dead:     ${formatBytes(s.dead)} reclaimable (dw reclaim)`,
+  ];
+  if (s.task) lines.push(`task:     ${s.task.kind} running, ${percent(s.task.done, s.task.total)}% (${s.task.done}/${s.task.total})`);
+  const bad = s.devices.filter((d) => d.state !== 'online');
+  lines.push(`health:   ${bad.length ? `DEGRADED: ${bad.map((d) => `device ${d.index} ${d.state}`).join(', ')}` : 'all devices online'}`);
+  lines.push('');
+  lines.push(...table([
+    ['DEV', 'STATE', 'USED', 'FREE', 'ERRORS', 'PATH'],
+    ...s.devices.map((d) => [String(d.index), d.state, formatBytes(d.used), formatBytes(d.free), `${d.readErrors + d.checksumErrors}`, d.path]),
+  ]));
+  return lines;
+}
+
+export function formatScrub(r: ScrubReport): string[] {
+  const lines = [
+    `scrub: checked ${r.blocksChecked} blocks (${r.shardsChecked} shards)`,
+    `  bad shards found: ${r.badShards}`,
+    `  repaired:         ${r.repaired}`,
+    `  unrecoverable:    ${r.unrecoverable} blocks`,
+  ];
+  if (r.unrecoverable > 0) lines.push('  DATA LOSS: some blocks have fewer good shards than the layout needs; reads of them return EIO');
+  else if (r.badShards === 0) lines.push('  all shards good');
+  else if (r.repaired === r.badShards) lines.push('  every bad shard was rewritten from redundancy');
+  return lines;
+}

@@ -1,0 +1,92 @@
+/**
+ * Prometheus metrics on `--metrics HOST:PORT` (off by default): GET /metrics returns the text
+ * exposition format (prom-client) with the default process metrics (CPU, memory, event loop
+ * lag, GC) prefixed `dw_`, and pool gauges read from BlockStore.stats() at scrape time:
+ *   dw_pool_capacity_bytes, dw_pool_free_bytes, dw_pool_logical_used_bytes,
+ *   dw_pool_physical_used_bytes, dw_pool_dead_bytes, dw_pool_blocks,
+ *   dw_device_used_bytes{device}, dw_device_online{device} (1 online, 0 otherwise),
+ *   dw_device_errors_total{device,kind} (read|checksum),
+ *   dw_pool_task_progress_ratio{kind} (0-1 while a scrub/rebuild/reclaim runs).
+ */
+import { createServer, type Server } from 'node:http';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PoolStats } from '../raid/types.js';
+
+export interface MetricsServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** A registry with process metrics and pool gauges filled from `stats()` on each scrape. */
+export function createRegistry(stats: () => Promise<PoolStats>): Registry {
+  const reg = new Registry();
+  collectDefaultMetrics({ register: reg, prefix: 'dw_' });
+  let cached: Promise<PoolStats | null> | null = null;
+  // One stats() call per scrape, shared by all gauges.
+  const current = () => {
+    cached ??= stats().catch(() => null).finally(() => setImmediate(() => { cached = null; }));
+    return cached;
+  };
+  const simple: [string, string, (s: PoolStats) => number][] = [
+    ['dw_pool_capacity_bytes', 'Usable capacity for file data after parity, bytes', (s) => s.capacity],
+    ['dw_pool_free_bytes', 'Usable bytes still free for file data, after parity', (s) => s.free],
+    ['dw_pool_logical_used_bytes', 'Logical bytes in live blocks', (s) => s.logicalUsed],
+    ['dw_pool_physical_used_bytes', 'Bytes in segment files on all devices', (s) => s.physicalUsed],
+    ['dw_pool_dead_bytes', 'Bytes of shards no block refers to (reclaimable)', (s) => s.dead],
+    ['dw_pool_blocks', 'Live blocks', (s) => s.blocks],
+  ];
+  for (const [name, help, get] of simple) {
+    new Gauge({ name, help, registers: [reg], async collect() { const s = await current(); if (s) this.set(get(s)); } });
+  }
+  new Gauge({
+    name: 'dw_device_used_bytes', help: 'Bytes in the device segment files', labelNames: ['device'], registers: [reg],
+    async collect() { const s = await current(); this.reset(); for (const d of s?.devices ?? []) this.set({ device: String(d.index) }, d.used); },
+  });
+  new Gauge({
+    name: 'dw_device_online', help: '1 when the device is online, 0 when missing, faulted or rebuilding', labelNames: ['device'], registers: [reg],
+    async collect() { const s = await current(); this.reset(); for (const d of s?.devices ?? []) this.set({ device: String(d.index) }, d.state === 'online' ? 1 : 0); },
+  });
+  new Gauge({
+    name: 'dw_device_errors_total', help: 'Read and checksum errors seen on the device since start', labelNames: ['device', 'kind'], registers: [reg],
+    async collect() {
+      const s = await current();
+      this.reset();
+      for (const d of s?.devices ?? []) {
+        this.set({ device: String(d.index), kind: 'read' }, d.readErrors);
+        this.set({ device: String(d.index), kind: 'checksum' }, d.checksumErrors);
+      }
+    },
+  });
+  new Gauge({
+    name: 'dw_pool_task_progress_ratio', help: 'Progress of a running scrub, rebuild or reclaim (0-1)', labelNames: ['kind'], registers: [reg],
+    async collect() {
+      const s = await current();
+      this.reset();
+      if (s?.task) this.set({ kind: s.task.kind }, s.task.total > 0 ? s.task.done / s.task.total : 0);
+    },
+  });
+  return reg;
+}
+
+/** Serves GET /metrics from `reg` on host:port (port 0 = any free port; the bound one is returned). */
+export async function startMetricsServer(reg: Registry, host: string, port: number): Promise<MetricsServer> {
+  const server: Server = createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try GET /metrics\n');
+      return;
+    }
+    reg.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': reg.contentType }).end(text),
+      (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${err.message}\n`),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => { server.off('error', reject); resolve(); });
+  });
+  const addr = server.address();
+  return {
+    port: typeof addr === 'object' && addr ? addr.port : port,
+    close: () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }),
+  };
+}

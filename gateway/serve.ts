@@ -1,0 +1,224 @@
+/**
+ * `dw serve`: the gateway process. Opens DIR's metadata (RocksDB) and pool (creating the
+ * embedded default on the first start), the VFS, then the WebDAV and SFTP servers, the admin
+ * socket and optionally /metrics. stop() undoes it in the safe order: stop accepting, close the
+ * servers, flush the VFS, sync and close the block store and the KV, remove socket and pid file.
+ */
+import { readFile } from 'node:fs/promises';
+import type { BlockStore } from '../raid/types.js';
+import { openVfs, type VfsInstance } from '../vfs/index.js';
+import type { KvStore } from '../vfs/meta/kv.js';
+import { generateHostKey, startSftpServer } from '../protocols/sftp/index.js';
+import { startWebdavServer } from '../protocols/webdav/index.js';
+import { runAdmin, type AdminEnv } from './admin.js';
+import { clientHost, formatHostPort, parseListen, type ListenAddr } from './args.js';
+import { loadConfig } from './config.js';
+import { dataDir, ensureDataDir, loadOrCreateHostKey, removePid, writePid, type DataDir } from './datadir.js';
+import { CliError, UsageError } from './errors.js';
+import type { Logger } from './log.js';
+import { createRegistry, startMetricsServer, type MetricsServer } from './metrics.js';
+import { listenAdmin, type AdminServer, callAdmin, NO_SERVER } from './rpc.js';
+import { ensureDefaultPool, openKv, openPoolOf } from './store.js';
+import { randomPassword, UserStore } from './users.js';
+
+export interface ServeOptions {
+  data: string;
+  webdav?: string;
+  sftp?: string;
+  metrics?: string;
+  config?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+/** What the banner shows; also returned to tests. */
+export interface ServeInfo {
+  dataDir: string;
+  layout: string;
+  devices: number;
+  poolCreated: boolean;
+  webdavUrl?: string;
+  sftp?: { host: string; port: number };
+  metricsUrl?: string;
+  adminSocket: string;
+  /** PEM certificate WebDAV serves, when TLS is on (for curl --cacert). */
+  tlsCert?: string;
+  /** Set only on the start that created the first user. */
+  adminPassword?: string;
+}
+
+export interface Gateway {
+  info: ServeInfo;
+  /** Idempotent; resolves when everything is closed and flushed. */
+  stop(): Promise<void>;
+}
+
+interface Closer { name: string; close(): Promise<void> }
+
+/** Resolves the effective listen addresses from flags, config file and defaults. */
+export function resolveServeOptions(o: ServeOptions, d: DataDir) {
+  const cfg = loadConfig(o.config, d.config);
+  const webdav = parseListen('webdav', o.webdav ?? cfg.webdav ?? '127.0.0.1:8080');
+  const sftp = parseListen('sftp', o.sftp ?? cfg.sftp ?? '127.0.0.1:2222');
+  const metricsText = o.metrics ?? cfg.metrics;
+  const metrics = metricsText ? parseListen('metrics', metricsText) : null;
+  const tlsCert = o.tlsCert ?? cfg.tlsCert;
+  const tlsKey = o.tlsKey ?? cfg.tlsKey;
+  if (!!tlsCert !== !!tlsKey) throw new UsageError('TLS needs both --tls-cert FILE and --tls-key FILE');
+  if (!webdav && !sftp) throw new UsageError('both --webdav and --sftp are off: nothing to serve');
+  return { cfg, webdav, sftp, metrics, tlsCert, tlsKey };
+}
+
+async function withTimeout(p: Promise<unknown>, ms: number, log: Logger, what: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<void>((resolve) => { timer = setTimeout(() => { log.warn({ what, ms }, 'close timed out; going on'); resolve(); }, ms); });
+  await Promise.race([p.then(() => {}, (err: unknown) => { log.warn({ err, what }, 'close failed'); }), t]);
+  clearTimeout(timer);
+}
+
+function listenError(err: unknown, what: string, addr: ListenAddr, flag: string): never {
+  const e = err as NodeJS.ErrnoException;
+  if (e?.code === 'EADDRINUSE' || e?.code === 'EACCES' || e?.code === 'EADDRNOTAVAIL') {
+    const why = e.code === 'EADDRINUSE' ? 'the address is in use' : e.code === 'EACCES' ? 'permission denied (ports below 1024 need root)' : 'no such local address';
+    throw new CliError(`cannot listen on ${formatHostPort(addr.host, addr.port)} for ${what}: ${why}; pick another with --${flag} HOST:PORT`, e.code);
+  }
+  throw err;
+}
+
+/** Starts the gateway on the data folder. Throws UsageError/CliError on bad options or a busy folder. */
+export async function startGateway(o: ServeOptions, log: Logger): Promise<Gateway> {
+  const d = dataDir(o.data);
+  const opts = resolveServeOptions(o, d);
+  await ensureDataDir(d);
+  // Another server on this folder answers on its socket: say so before touching anything.
+  if ((await callAdmin(d.socket, 'ping', {}).catch(() => NO_SERVER)) !== NO_SERVER) {
+    throw new CliError(`a dw server is already serving ${d.root} (its admin socket ${d.socket} answers); stop it first`, 'EBUSY');
+  }
+  const closers: Closer[] = [];
+  let kv: KvStore | undefined;
+  let pool: BlockStore | undefined;
+  let vfsi: VfsInstance | undefined;
+  let stopped: Promise<void> | undefined;
+
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      log.info('stopping: closing servers');
+      // Stop accepting first (admin socket, protocols, metrics), newest first.
+      for (const c of [...closers].reverse()) await withTimeout(c.close(), 10_000, log, c.name);
+      if (vfsi) {
+        log.info('flushing files and syncing the pool');
+        await withTimeout(vfsi.impl.flushAll(), 60_000, log, 'vfs flush');
+        if (pool) await withTimeout(pool.sync(), 60_000, log, 'pool sync');
+        if (kv) await withTimeout(kv.sync(), 30_000, log, 'kv sync');
+        await withTimeout(vfsi.close(), 60_000, log, 'vfs close');
+      } else {
+        if (pool) await withTimeout(pool.close(), 60_000, log, 'pool close');
+        if (kv) await withTimeout(kv.close(), 30_000, log, 'kv close');
+      }
+      await removePid(d);
+      log.info('stopped');
+    })();
+    return stopped;
+  };
+
+  try {
+    kv = await openKv(d);
+    const poolCreated = await ensureDefaultPool(kv, d);
+    if (poolCreated) log.info({ layout: 'rs:4+2', devices: d.devices }, 'created the default pool');
+    pool = await openPoolOf(kv, log.child({ component: 'raid' }));
+    const users = new UserStore(kv);
+    const { key: hostKey, created: keyCreated } = await loadOrCreateHostKey(d, generateHostKey);
+    if (keyCreated) log.info({ path: d.hostKey }, 'generated the SFTP host key');
+    vfsi = await openVfs({ kv, blocks: pool });
+    const stats = await pool.stats();
+    const info: ServeInfo = { dataDir: d.root, layout: stats.layout, devices: stats.devices.length, poolCreated, adminSocket: d.socket };
+
+    if (opts.webdav) {
+      const a = opts.webdav;
+      const tls = opts.tlsCert && opts.tlsKey ? { cert: await readTls(opts.tlsCert, 'certificate'), key: await readTls(opts.tlsKey, 'key') } : undefined;
+      const srv = await startWebdavServer({ paths: vfsi.paths, auth: users, host: a.host, port: a.port, ...(tls ? { tls } : {}), logger: log.child({ proto: 'webdav' }) })
+        .catch((err: unknown) => listenError(err, 'WebDAV', a, 'webdav'));
+      closers.push({ name: 'webdav', close: () => srv.close() });
+      if (opts.tlsCert && tls) info.tlsCert = opts.tlsCert;
+      info.webdavUrl = `${tls ? 'https' : 'http'}://${formatHostPort(clientHost(a.host), srv.port)}/`;
+    }
+    if (opts.sftp) {
+      const a = opts.sftp;
+      const srv = await startSftpServer({ paths: vfsi.paths, auth: users, host: a.host, port: a.port, hostKeys: [hostKey], logger: log.child({ proto: 'sftp' }) })
+        .catch((err: unknown) => listenError(err, 'SFTP', a, 'sftp'));
+      closers.push({ name: 'sftp', close: () => srv.close() });
+      info.sftp = { host: a.host, port: srv.port };
+    }
+    if (opts.metrics) {
+      const a = opts.metrics;
+      const p = pool;
+      const m: MetricsServer = await startMetricsServer(createRegistry(() => p.stats()), a.host, a.port).catch((err: unknown) => listenError(err, 'metrics', a, 'metrics'));
+      closers.push({ name: 'metrics', close: () => m.close() });
+      info.metricsUrl = `http://${formatHostPort(clientHost(a.host), m.port)}/metrics`;
+      log.info({ url: info.metricsUrl }, 'metrics listening');
+    }
+    const openPoolNow = pool;
+    const env: AdminEnv = { dir: d, kv, users, serving: true, pool: async () => openPoolNow };
+    const admin: AdminServer = await listenAdmin(d.socket, (method, params, onProgress) => {
+      log.info({ method }, 'admin request');
+      return runAdmin(env, method, params, onProgress);
+    }, log);
+    closers.push({ name: 'admin socket', close: () => admin.close() });
+    await writePid(d);
+    // The first user is made last, once every listener is up, so a start that fails (a port in
+    // use) never creates a password that no banner showed.
+    if (!(await users.any())) {
+      info.adminPassword = randomPassword();
+      await users.add('admin', { password: info.adminPassword });
+      log.info({ user: 'admin' }, 'created the first user');
+    }
+    log.info({ dataDir: d.root, layout: info.layout, webdav: info.webdavUrl, sftpPort: info.sftp?.port, socket: d.socket }, 'serving');
+    return { info, stop };
+  } catch (err) {
+    await stop().catch(() => {});
+    throw err;
+  }
+}
+
+async function readTls(path: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw new UsageError(`cannot read the TLS ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** The lines `dw serve` prints for a person: where to connect and how to log in. */
+export function bannerLines(info: ServeInfo): string[] {
+  const user = info.adminPassword ? 'admin' : 'USER';
+  const pass = info.adminPassword ?? 'PASSWORD';
+  const dataFlag = `--data ${shellQuote(info.dataDir)}`;
+  const lines = [`DataWarehouse is serving ${info.dataDir} (pool ${info.layout} on ${info.devices} devices${info.poolCreated ? ', created now' : ''})`];
+  if (info.webdavUrl) lines.push(`  WebDAV:  ${info.webdavUrl}`);
+  if (info.sftp) lines.push(`  SFTP:    ${clientHost(info.sftp.host)} port ${info.sftp.port}`);
+  if (info.metricsUrl) lines.push(`  Metrics: ${info.metricsUrl}`);
+  if (info.adminPassword) {
+    lines.push('', `  First user created: admin, password ${info.adminPassword}`, '  (shown only this once: note it, or change it with `dw user passwd admin --password NEW ' + dataFlag + '`)');
+  }
+  lines.push('', '  Log in:');
+  if (info.webdavUrl) {
+    const ca = info.tlsCert ? ` --cacert ${shellQuote(info.tlsCert)}` : '';
+    lines.push(`    curl${ca} -u ${user}:${pass} ${info.webdavUrl}`);
+    lines.push(`    curl${ca} -u ${user}:${pass} -T FILE ${info.webdavUrl}`);
+  }
+  if (info.sftp) {
+    const h = clientHost(info.sftp.host);
+    lines.push(`    sftp -P ${info.sftp.port} ${user}@${h.includes(':') ? `[${h}]` : h}`);
+  }
+  lines.push(
+    '',
+    `  Add users:  dw user add NAME --password P [--ssh-key KEY.pub] ${dataFlag}`,
+    `  Pool:       dw pool status ${dataFlag}`,
+    '  Stop:       Ctrl-C (or kill -TERM ' + process.pid + ')',
+  );
+  return lines;
+}
+
+function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./:@%+=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,85 @@
+/**
+ * Opening the stores of a data folder: the RocksDB metadata KV and the block store pool,
+ * with the embedded default pool (six folders DIR/devices/d0..d5 in rs:4+2) made on first use
+ * by `dw serve`. Also the "direct" admin mode: run one admin method on a stopped data folder.
+ */
+import { mkdir } from 'node:fs/promises';
+import { createPool, openPool, poolExists } from '../raid/index.js';
+import type { BlockStore } from '../raid/types.js';
+import { VfsError } from '../vfs/errno.js';
+import type { KvStore } from '../vfs/meta/kv.js';
+import { openRocksKv } from '../vfs/meta/rocksdb.js';
+import { runAdmin, type AdminEnv } from './admin.js';
+import { type DataDir, defaultDevices, readPid } from './datadir.js';
+import { CliError } from './errors.js';
+import { createLogger, type Logger } from './log.js';
+import { UserStore } from './users.js';
+
+export const DEFAULT_LAYOUT = 'rs:4+2';
+
+/**
+ * Opens DIR/meta. A store locked by another process becomes a CliError that says which
+ * process (from DIR/dw.pid) and what to do.
+ */
+export async function openKv(d: DataDir): Promise<KvStore> {
+  try {
+    return await openRocksKv(d.meta);
+  } catch (err) {
+    if (err instanceof VfsError && err.code === 'EBUSY') {
+      const pid = readPid(d);
+      throw new CliError(
+        `the data folder ${d.root} is in use by another dw process${pid ? ` (pid ${pid})` : ''} that does not answer on its admin socket ${d.socket}; ` +
+          'wait for it to finish or stop it (kill -TERM), then try again',
+        'EBUSY',
+      );
+    }
+    if (err instanceof VfsError) throw new CliError(err.message, err.code);
+    throw err;
+  }
+}
+
+/** Creates the embedded default pool if the KV has none; returns true when it did. */
+export async function ensureDefaultPool(kv: KvStore, d: DataDir): Promise<boolean> {
+  if (await poolExists(kv)) return false;
+  const devices = defaultDevices(d);
+  for (const dev of devices) await mkdir(dev, { recursive: true });
+  await createPool(kv, { layout: DEFAULT_LAYOUT, devices });
+  return true;
+}
+
+/** Opens the pool recorded in the KV; CliError with the errno name when it cannot. */
+export async function openPoolOf(kv: KvStore, logger: Logger): Promise<BlockStore> {
+  try {
+    return await openPool(kv, { logger });
+  } catch (err) {
+    if (err instanceof VfsError) throw new CliError(`cannot open the pool: ${err.message}`, err.code);
+    throw err;
+  }
+}
+
+/**
+ * Runs one admin method with the data folder opened in this process (no server running):
+ * opens the KV (and the pool only if the method asks for it), runs, then syncs and closes all.
+ */
+export async function runDirect(d: DataDir, method: string, params: Record<string, unknown>, onProgress?: (done: number, total: number) => void): Promise<unknown> {
+  const kv = await openKv(d);
+  let pool: BlockStore | undefined;
+  const env: AdminEnv = {
+    dir: d,
+    kv,
+    users: new UserStore(kv),
+    serving: false,
+    // Warnings from the pool (a missing device, a repaired shard) go to stderr as single lines.
+    pool: async () => (pool ??= await openPoolOf(kv, createLogger({ level: 'warn', stream: process.stderr, pretty: true }))),
+  };
+  try {
+    return await runAdmin(env, method, params, onProgress);
+  } finally {
+    if (pool) {
+      await pool.sync().catch(() => {});
+      await pool.close();
+    }
+    await kv.sync().catch(() => {});
+    await kv.close();
+  }
+}

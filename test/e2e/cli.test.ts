@@ -1,0 +1,250 @@
+// End-to-end tests of the `dw` command: spawn `node bin/dw.js` for real on temp data folders,
+// talk to the running gateway with curl, and stop everything that was started.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { open, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cleanupAll, curl, dw, serve, tempDir, type Run } from './gateway-harness.js';
+
+after(cleanupAll);
+
+function noStack(r: Run): void {
+  assert.doesNotMatch(r.stderr, /^\s+at .+:\d+:\d+\)?$/m, `stack trace in:\n${r.stderr}`);
+}
+
+/** The server's ed25519 host key line, as ssh-keyscan sees it. */
+function keyscan(port: number): string {
+  const r = spawnSync('ssh-keyscan', ['-p', String(port), '-t', 'ed25519', '127.0.0.1'], { encoding: 'utf8', timeout: 30_000 });
+  const line = r.stdout.split('\n').find((l) => l.includes('ssh-ed25519'));
+  assert.ok(line, `ssh-keyscan: ${r.stderr}`);
+  return line.split(' ').slice(1).join(' ');
+}
+
+describe('dw cli', () => {
+  test('--help works from any folder and lists the commands', async () => {
+    const r = await dw(['--help'], { cwd: '/' });
+    assert.equal(r.code, 0, r.stderr);
+    for (const c of ['serve', 'user', 'pool', 'scrub', 'device', 'reclaim']) assert.match(r.stdout, new RegExp(`dw ${c}`));
+    const s = await dw(['serve', '--help']);
+    assert.match(s.stdout, /--webdav/);
+  });
+
+  test('bad input: says what to fix, exit code 2, no stack trace', async () => {
+    const dir = await tempDir();
+    const cases: [string[], RegExp][] = [
+      [['frobnicate'], /unknown command or option: frobnicate/],
+      [[], /name a command/],
+      [['scrub', '--data', dir, '--bogus'], /unknown command or option: bogus/],
+      [['serve'], /missing --data DIR/],
+      [['serve', '--data', dir, '--webdav', 'localhost:99999'], /--webdav wants HOST:PORT.*not a port number/],
+      [['serve', '--data', dir, '--sftp', 'nonsense'], /--sftp wants HOST:PORT/],
+      [['serve', '--data', dir, '--log-level', 'loud'], /log-level/],
+      [['pool', 'create', '--data', dir, '--layout', 'rs:4+9', 'a', 'b'], /bad layout 'rs:4\+9'.*M \(parity shards\) must be 0\.\.4/],
+      [['pool', 'create', '--data', dir, '--layout', 'rs:4+2'], /missing device folders/],
+      [['pool', 'create', '--data', dir, 'a'], /--layout/],
+      [['user', 'add', '--data', dir], /missing NAME/],
+      [['user', 'list', '--data', join(dir, 'nope')], /no data folder at .*nope/],
+      [['user', 'list'], /missing --data DIR/],
+      [['pool', 'status', '--data', dir], /holds no DataWarehouse metadata/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await dw(args);
+      assert.equal(r.code, 2, `dw ${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
+      assert.match(r.stderr, re, `dw ${args.join(' ')}`);
+      noStack(r);
+    }
+  });
+
+  test('stopped folder: pool create/status and users, directly', async () => {
+    const dir = await tempDir();
+    const data = join(dir, 'data');
+    const devs = ['a', 'b', 'c'].map((n) => join(dir, n));
+    let r = await dw(['pool', 'create', '--data', data, '--layout', 'rs:2+1', ...devs]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /created pool rs:2\+1 on 3 devices/);
+    r = await dw(['pool', 'create', '--data', data, '--layout', 'mirror:2', ...devs.slice(0, 2)]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /a pool already exists .*rs:2\+1/);
+    noStack(r);
+    r = await dw(['pool', 'status', '--data', data, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const st = JSON.parse(r.stdout);
+    assert.equal(st.layout, 'rs:2+1');
+    assert.equal(st.serving, false);
+    assert.deepEqual(st.devices.map((d: { path: string }) => d.path), devs);
+    assert.ok(st.devices.every((d: { state: string }) => d.state === 'online'));
+    r = await dw(['pool', 'status', '--data', data]);
+    assert.match(r.stdout, /pool: +rs:2\+1, 3 devices, server stopped/);
+
+    const keyFile = join(dir, 'k.pub');
+    await writeFile(keyFile, 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFmOvMGTwlH2zE2Bbw22KHSI7kpiBfBEIvY1+EbOMxGf me@host\n');
+    r = await dw(['user', 'add', 'alice', '--password-stdin', '--ssh-key', keyFile, '--data', data], { input: 'pw-from-stdin\n' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /added user alice \(uid 1000\)/);
+    r = await dw(['user', 'add', 'alice', '--password', 'x', '--data', data]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /user alice already exists/);
+    r = await dw(['user', 'add', 'bad/name', '--password', 'x', '--data', data]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /invalid user name/);
+    r = await dw(['user', 'list', '--json'], { env: { DW_DATA: data } });
+    assert.equal(r.code, 0, r.stderr);
+    const users = JSON.parse(r.stdout);
+    assert.deepEqual(users.map((u: { name: string }) => u.name), ['alice']);
+    assert.equal(users[0].sshKeys.length, 1);
+    assert.equal(users[0].hasPassword, true);
+    r = await dw(['user', 'remove', 'alice', '--data', data]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await dw(['user', 'remove', 'alice', '--data', data]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /no user named alice/);
+  });
+
+  test('serve: banner, curl login, admin over the socket, SIGTERM, restart keeps data', async () => {
+    const dir = join(await tempDir(), 'data');
+    let srv = await serve(dir);
+    try {
+      assert.match(srv.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+      assert.ok(srv.sftpPort > 0);
+      assert.ok(srv.password, `first start prints the admin password:\n${srv.stderr()}`);
+      assert.match(srv.stderr(), /curl -u admin:\S+ http:\/\/127\.0\.0\.1:\d+\//);
+      assert.match(srv.stderr(), /sftp -P \d+ admin@127\.0\.0\.1/);
+      assert.match(srv.stderr(), /dw user add NAME/);
+      const serving = srv.stdout().split('\n').map((l) => (l ? JSON.parse(l) : {})).find((r) => r.msg === 'serving');
+      assert.equal(serving?.webdav, srv.url, 'stdout carries pino JSON logs');
+      for (const d of ['d0', 'd1', 'd2', 'd3', 'd4', 'd5']) assert.ok(existsSync(join(dir, 'devices', d)));
+      const keyMode = (await stat(join(dir, 'ssh_host_ed25519_key'))).mode & 0o777;
+      assert.equal(keyMode, 0o600);
+      assert.ok((await stat(join(dir, 'admin.sock'))).isSocket());
+
+      // WebDAV with the printed credentials
+      const body = 'hello from the e2e test\n'.repeat(1000);
+      const file = join(dir, '..', 'up.txt');
+      await writeFile(file, body);
+      let c = curl(['-u', `admin:${srv.password}`, '-T', file, `${srv.url}hello.txt`]);
+      assert.match(c.status, /^20[14]$/, `PUT: ${c.status} ${c.body}`);
+      c = curl(['-u', `admin:${srv.password}`, `${srv.url}hello.txt`]);
+      assert.equal(c.status, '200');
+      assert.equal(c.body, body);
+      assert.equal(curl(['-u', 'admin:wrong', `${srv.url}hello.txt`]).status, '401');
+
+      // SFTP with the same user table and the kept host key
+      const got = join(dir, '..', 'got.txt');
+      // (no -b: batch mode turns password logins off; sftp reads the commands from stdin instead)
+      const sf = spawnSync('sshpass', ['-p', srv.password!, 'sftp', '-P', String(srv.sftpPort), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
+        '-o', 'PubkeyAuthentication=no', 'admin@127.0.0.1'], { encoding: 'utf8', timeout: 60_000, input: `get hello.txt ${got}\n` });
+      assert.equal(sf.status, 0, sf.stderr);
+      assert.equal(await readFile(got, 'utf8'), body);
+      const hostKey1 = keyscan(srv.sftpPort);
+
+      // admin commands go through the socket (a direct open would fail: the server holds the lock)
+      let r = await dw(['user', 'add', 'bob', '--password', 'bobpw', '--data', dir]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(curl(['-u', 'bob:bobpw', '-o', '/dev/null', `${srv.url}hello.txt`]).status, '200', 'new user logs in at once');
+      // a user with an SSH key logs in over SFTP with that key (ssh-keygen makes a real OpenSSH key)
+      const key = join(dir, '..', 'carol_key');
+      const kg = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'carol@test', '-f', key], { encoding: 'utf8' });
+      assert.equal(kg.status, 0, kg.stderr);
+      r = await dw(['user', 'add', 'carol', '--ssh-key', `${key}.pub`, '--data', dir]);
+      assert.equal(r.code, 0, r.stderr);
+      const keyed = spawnSync('sftp', ['-b', '-', '-i', key, '-P', String(srv.sftpPort), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
+        '-o', 'IdentitiesOnly=yes', 'carol@127.0.0.1'], { encoding: 'utf8', timeout: 60_000, input: 'ls -l /hello.txt\n' });
+      assert.equal(keyed.status, 0, keyed.stderr);
+      assert.match(keyed.stdout, /hello\.txt/);
+      const wrongKey = spawnSync('sftp', ['-b', '-', '-i', key, '-P', String(srv.sftpPort), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
+        '-o', 'IdentitiesOnly=yes', 'bob@127.0.0.1'], { encoding: 'utf8', timeout: 60_000, input: 'ls\n' });
+      assert.notEqual(wrongKey.status, 0, 'carol\'s key does not log in as bob');
+
+      r = await dw(['pool', 'status', '--json', '--data', dir]);
+      assert.equal(r.code, 0, r.stderr);
+      const st = JSON.parse(r.stdout);
+      assert.equal(st.serving, true);
+      assert.equal(st.layout, 'rs:4+2');
+      assert.equal(st.devices.length, 6);
+      assert.ok(st.blocks >= 1);
+      r = await dw(['scrub', '--json', '--data', dir]);
+      assert.equal(r.code, 0, r.stderr);
+      const sc = JSON.parse(r.stdout);
+      assert.ok(sc.blocksChecked >= 1);
+      assert.equal(sc.badShards, 0);
+      r = await dw(['pool', 'create', '--data', dir, '--layout', 'rs:2+1', 'x', 'y', 'z']);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /a pool already exists/);
+
+      // a second server on the same folder is refused
+      r = await dw(['serve', '--data', dir, '--webdav', '127.0.0.1:0', '--sftp', '127.0.0.1:0']);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /already serving/);
+      noStack(r);
+
+      // another folder on a port in use: a clear error, and no first user made whose password nobody saw
+      const other = join(dir, '..', 'other');
+      r = await dw(['serve', '--data', other, '--webdav', new URL(srv.url).host, '--sftp', 'off']);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /cannot listen on 127\.0\.0\.1:\d+ for WebDAV: the address is in use; pick another with --webdav/);
+      noStack(r);
+      r = await dw(['user', 'list', '--json', '--data', other]);
+      assert.deepEqual(JSON.parse(r.stdout), []);
+
+      // the server holds the store but its socket is gone: direct mode says who holds it
+      await unlink(join(dir, 'admin.sock'));
+      r = await dw(['user', 'list', '--data', dir]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, new RegExp(`in use by another dw process \\(pid ${srv.proc.pid}\\)`));
+      noStack(r);
+
+      assert.equal(await srv.stop(), 0, srv.stderr());
+      assert.match(srv.stdout(), /"msg":"stopped"/);
+      assert.ok(!existsSync(join(dir, 'dw.pid')));
+
+      // stopped: admin commands open the folder directly
+      r = await dw(['user', 'list', '--data', dir]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^admin +1000 /m);
+      assert.match(r.stdout, /^bob +1001 .*password/m);
+      assert.match(r.stdout, /^carol +1002 .*1 ssh key/m);
+
+      // stopped: corrupt the one block's shards on two devices; `dw scrub` finds and repairs both
+      for (const dev of ['d1', 'd4']) {
+        const segs = (await readdir(join(dir, 'devices', dev))).filter((n) => n.startsWith('seg-'));
+        assert.equal(segs.length, 1);
+        const fh = await open(join(dir, 'devices', dev, segs[0]!), 'r+');
+        await fh.write(Buffer.alloc(16, 0xee), 0, 16, 64 + 40 + 100);
+        await fh.close();
+      }
+      r = await dw(['scrub', '--json', '--data', dir]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /^scrub: 100% \(1\/1\)$/m, 'progress as percentages when not on a terminal');
+      const fixed = JSON.parse(r.stdout);
+      assert.equal(fixed.badShards, 2);
+      assert.equal(fixed.repaired, 2);
+      assert.equal(fixed.unrecoverable, 0);
+      r = await dw(['scrub', '--data', dir]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /bad shards found: 0/);
+
+      // restart: same data, no new admin password
+      srv = await serve(dir, ['--metrics', '127.0.0.1:0']);
+      assert.equal(srv.password, undefined);
+      const metricsUrl = /Metrics:\s+(\S+)/.exec(srv.stderr())?.[1];
+      assert.ok(metricsUrl, srv.stderr());
+      const m = curl([metricsUrl]);
+      assert.equal(m.status, '200');
+      assert.match(m.body, /^dw_pool_capacity_bytes \d+/m);
+      assert.match(m.body, /^dw_pool_blocks [1-9]\d*$/m);
+      assert.match(m.body, /^dw_device_online\{device="5"\} 1$/m);
+      assert.match(m.body, /^dw_process_resident_memory_bytes \d+/m);
+      assert.doesNotMatch(srv.stderr(), /created now/);
+      c = curl(['-u', 'bob:bobpw', `${srv.url}hello.txt`]);
+      assert.equal(c.status, '200');
+      assert.equal(c.body, body);
+      assert.equal(keyscan(srv.sftpPort), hostKey1, 'same SFTP host key after a restart');
+      assert.equal(await srv.stop(), 0, srv.stderr());
+      assert.ok(!existsSync(join(dir, 'admin.sock')), 'socket removed on exit');
+    } finally {
+      if (srv.proc.exitCode === null) srv.proc.kill('SIGKILL');
+    }
+  });
+});
