@@ -30,6 +30,7 @@ import { join } from 'node:path';
 import RocksDB from 'rocksdb-native';
 import { Errno, VfsError } from '../errno.js';
 import type { KvStore, KvTxn, ScanOptions, TxnOptions } from './kv.js';
+import { CachedKv } from './cache.js';
 import { type KvReader, mergeScan, openTxn, runHooks, SerialQueue } from './txn.js';
 
 export interface RocksKvOptions {
@@ -37,6 +38,11 @@ export interface RocksKvOptions {
   readOnly?: boolean;
   /** Memtable size in bytes (default 16 MiB); tests use a small one to force WAL rotation. */
   memtableBytes?: number;
+  /**
+   * Bytes of the write-through read cache (vfs/meta/cache.ts) in front of the store (default
+   * 64 MiB; 0 turns it off). Never used read-only: another process owns the store then.
+   */
+  cacheBytes?: number;
 }
 
 /**
@@ -63,7 +69,9 @@ export async function openRocksKv(dir: string, opts: RocksKvOptions = {}): Promi
   } catch (err) {
     throw openError(dir, err);
   }
-  return new RocksKv(db, dir, readOnly);
+  const kv = new RocksKv(db, dir, readOnly);
+  const cacheBytes = readOnly ? 0 : opts.cacheBytes ?? 64 << 20;
+  return cacheBytes > 0 ? new CachedKv(kv, cacheBytes) : kv;
 }
 
 function openError(dir: string, err: unknown): VfsError {

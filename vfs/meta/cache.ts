@@ -1,0 +1,144 @@
+import type { KvStore, KvTxn, ScanOptions, TxnOptions } from './kv.js';
+import { decodeCounter } from './kv.js';
+
+/** Marks a key known to be absent. */
+const ABSENT = Symbol('absent');
+type Cached = Buffer | typeof ABSENT;
+
+/**
+ * A write-through read cache in front of any KvStore engine, for a store that one process owns
+ * (the embedded gateway): point reads of hot keys (inodes, entries, counters, extents, block
+ * rows) come from memory, and every committed transaction updates the cache with exactly the
+ * writes it applied, so the cache never disagrees with the store.
+ *
+ * Coherence: a value read from the engine outside a transaction is cached only if no
+ * transaction committed while the read was under way (a commit counter is compared); inside a
+ * transaction (serialized) reads of keys the transaction has not written are committed state.
+ * Scans are not cached. Bounded by bytes, oldest entries out first.
+ */
+export class CachedKv implements KvStore {
+  readonly engine: string;
+  private map = new Map<string, Cached>();
+  private bytes = 0;
+  private commits = 0;
+
+  constructor(private readonly inner: KvStore, private readonly maxBytes = 64 << 20) {
+    this.engine = inner.engine;
+  }
+
+  private static id(key: Buffer): string {
+    return key.toString('latin1');
+  }
+
+  /** A cached value. Hits do not reorder: eviction is first-in first-out, which costs nothing per hit. */
+  private hit(id: string): Cached | undefined {
+    return this.map.get(id);
+  }
+
+  private store(id: string, v: Cached): void {
+    const old = this.map.get(id);
+    if (old !== undefined) { this.bytes -= id.length + (old === ABSENT ? 0 : old.length) + 64; this.map.delete(id); }
+    this.map.set(id, v);
+    this.bytes += id.length + (v === ABSENT ? 0 : v.length) + 64;
+    while (this.bytes > this.maxBytes) {
+      const [oldest, ov] = this.map.entries().next().value as [string, Cached];
+      this.map.delete(oldest);
+      this.bytes -= oldest.length + (ov === ABSENT ? 0 : ov.length) + 64;
+    }
+  }
+
+  private static out(v: Cached): Buffer | undefined {
+    return v === ABSENT ? undefined : Buffer.from(v);
+  }
+
+  async get(key: Buffer): Promise<Buffer | undefined> {
+    const id = CachedKv.id(key);
+    const c = this.hit(id);
+    if (c !== undefined) return CachedKv.out(c);
+    const before = this.commits;
+    const v = await this.inner.get(key);
+    if (this.commits === before) this.store(id, v ? Buffer.from(v) : ABSENT);
+    return v;
+  }
+
+  async getMany(keys: Buffer[]): Promise<(Buffer | undefined)[]> {
+    const out: (Buffer | undefined)[] = new Array(keys.length);
+    const miss: number[] = [];
+    keys.forEach((k, i) => {
+      const c = this.hit(CachedKv.id(k));
+      if (c === undefined) miss.push(i);
+      else out[i] = CachedKv.out(c);
+    });
+    if (miss.length) {
+      const before = this.commits;
+      const got = await this.inner.getMany(miss.map((i) => keys[i]!));
+      miss.forEach((i, j) => {
+        out[i] = got[j];
+        if (this.commits === before) this.store(CachedKv.id(keys[i]!), got[j] ? Buffer.from(got[j]!) : ABSENT);
+      });
+    }
+    return out;
+  }
+
+  scan(begin: Buffer, end: Buffer, opts?: ScanOptions): AsyncIterable<[Buffer, Buffer]> {
+    return this.inner.scan(begin, end, opts);
+  }
+
+  txn<T>(fn: (tx: KvTxn) => Promise<T>, opts?: TxnOptions): Promise<T> {
+    return this.inner.txn(async (tx) => {
+      const written = new Set<string>();
+      const getOne = async (key: Buffer): Promise<Buffer | undefined> => {
+        const id = CachedKv.id(key);
+        if (written.has(id)) return tx.get(key);
+        const c = this.hit(id);
+        if (c !== undefined) return CachedKv.out(c);
+        const v = await tx.get(key);
+        if (!written.has(id)) this.store(id, v ? Buffer.from(v) : ABSENT);
+        return v;
+      };
+      const view: KvTxn = {
+        get: getOne,
+        getMany: async (ks) => Promise.all(ks.map(getOne)),
+        scan: (b, e, o) => tx.scan(b, e, o),
+        set: (k, v) => { written.add(CachedKv.id(k)); tx.set(k, v); },
+        delete: (k) => { written.add(CachedKv.id(k)); tx.delete(k); },
+        incrBy: async (k, d) => {
+          const id = CachedKv.id(k);
+          if (!written.has(id)) {
+            // Let the engine read the committed counter from our cache when we have it.
+            const c = this.hit(id);
+            written.add(id);
+            if (c !== undefined) {
+              const cur = decodeCounter(c === ABSENT ? undefined : c);
+              const n = cur + d;
+              if (n < -(2n ** 63n) || n >= 2n ** 63n) return tx.incrBy(k, d); // the engine reports the overflow
+              if (n === 0n) tx.delete(k);
+              else { const b = Buffer.allocUnsafe(8); b.writeBigInt64LE(n); tx.set(k, b); }
+              return n;
+            }
+          }
+          return tx.incrBy(k, d);
+        },
+        onCommit: (f) => tx.onCommit(f),
+      };
+      // Registered first, so the cache is current before any caller's hook runs.
+      let apply = () => {};
+      tx.onCommit(() => { this.commits++; apply(); });
+      const result = await fn(view);
+      const keys = [...written];
+      const pending = await Promise.all(keys.map((id) => tx.get(Buffer.from(id, 'latin1'))));
+      apply = () => keys.forEach((id, i) => this.store(id, pending[i] ? Buffer.from(pending[i]!) : ABSENT));
+      return result;
+    }, opts);
+  }
+
+  sync(): Promise<void> {
+    return this.inner.sync();
+  }
+
+  close(): Promise<void> {
+    this.map.clear();
+    this.bytes = 0;
+    return this.inner.close();
+  }
+}
