@@ -110,7 +110,14 @@ function releasePool(threads: number): void {
   e.timer.unref();
 }
 
-/** Runs codec work in a piscina pool of `threads` workers (default: min(4, cores)). */
+/**
+ * Jobs up to this many bytes (all shards) run in the calling thread even with the worker codec:
+ * for a small file's block the round trip to a worker (~0.2 ms) costs far more than the
+ * parity and checksums themselves (a few microseconds at GB/s).
+ */
+export const INLINE_MAX_BYTES = 64 << 10;
+
+/** Runs codec work in a piscina pool of `threads` workers (default: min(4, cores)); small jobs inline. */
 export class WorkerCodec implements Codec {
   readonly name = 'worker' as const;
   private pool: Piscina;
@@ -140,10 +147,12 @@ export class WorkerCodec implements Codec {
     return ab;
   }
   async encode(p: CodecParams, buf: Buffer): Promise<{ buf: Buffer; sums: bigint[] }> {
+    if (jobBytes(p) <= INLINE_MAX_BYTES) return { buf, sums: await encodeJob(p, buf.subarray(0, jobBytes(p))) };
     const { buf: out, r } = await this.run({ op: 'encode', p, ab: this.own(buf) }, p);
     return { buf: out, sums: r.sums };
   }
   async decode(p: CodecParams, buf: Buffer, present: number, want: number, expected: readonly bigint[]): Promise<DecodeResult & { buf: Buffer }> {
+    if (jobBytes(p) <= INLINE_MAX_BYTES) return { buf, ...(await decodeJob(p, buf.subarray(0, jobBytes(p)), present, want, expected)) };
     const { buf: out, r } = await this.run({ op: 'decode', p, ab: this.own(buf), present, want, expected: [...expected] }, p);
     return { buf: out, ...r };
   }
