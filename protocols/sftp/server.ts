@@ -8,7 +8,7 @@
  * hardlink or fsync. We take the subsystem as a plain channel instead (ssh2 hands one out
  * when no 'sftp' listener is registered) and speak the protocol ourselves.
  */
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import ssh2 from 'ssh2';
 import type { AuthContext, Connection, ServerChannel, Session } from 'ssh2';
 import type { Logger } from 'pino';
@@ -161,15 +161,24 @@ export async function startSftpServer(opts: SftpServerOptions): Promise<SftpServ
   });
   server.on('error', (err: Error) => log?.error({ err }, 'sftp: server error'));
 
+  // We accept TCP ourselves so that every socket has TCP_NODELAY (ssh2 leaves Nagle on, and
+  // small replies then wait for the client's delayed ACK, ~40 ms each), and hand it to ssh2.
+  const sockets = new Set<Socket>();
+  const listener = createServer({ noDelay: true }, (sock) => {
+    sockets.add(sock);
+    sock.once('close', () => sockets.delete(sock));
+    server.injectSocket(sock);
+  });
+  listener.on('error', (err: Error) => log?.error({ err }, 'sftp: listener error'));
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error): void => reject(err);
-    server.once('error', onError);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', onError);
+    listener.once('error', onError);
+    listener.listen(opts.port, opts.host, () => {
+      listener.off('error', onError);
       resolve();
     });
   });
-  const port = (server.address() as AddressInfo).port;
+  const port = (listener.address() as AddressInfo).port;
   log?.info({ host: opts.host, port }, 'sftp: listening');
 
   let closing: Promise<void> | undefined;
@@ -177,11 +186,11 @@ export async function startSftpServer(opts: SftpServerOptions): Promise<SftpServ
     port,
     close(): Promise<void> {
       closing ??= (async () => {
-        const stopped = new Promise<void>((r) => server.close(() => r()));
+        const stopped = new Promise<void>((r) => listener.close(() => r()));
         for (const c of connections) c.end();
         // A peer that ignores our disconnect must not hold close() forever.
         const force = setTimeout(() => {
-          for (const c of connections) (c as unknown as { _sock?: Socket })._sock?.destroy();
+          for (const s of sockets) s.destroy();
         }, 2000);
         await Promise.allSettled([...sessions]);
         await stopped;
