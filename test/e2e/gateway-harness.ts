@@ -1,7 +1,7 @@
 /**
  * Shared set-up for end-to-end tests of the whole gateway: runs `node bin/dw.js` for real on
  * temp data folders, starts `dw serve` on kernel-picked ports, and drives real clients
- * (curl, OpenSSH sftp, rclone over WebDAV, lftp over SFTP). Everything started is tracked and
+ * (curl for WebDAV, OpenSSH sftp, lftp over SFTP). Everything started is tracked and
  * stopped by `cleanupAll()` (call it from an `after` hook).
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
@@ -99,18 +99,60 @@ export function sftpCommands(port: number, user: string, password: string, comma
     { encoding: 'utf8', timeout: 900_000, input: commands, maxBuffer: 64 << 20, ...(cwd ? { cwd } : {}) });
 }
 
-/** rclone against the WebDAV endpoint as remote `dw:` (configured through the environment). */
-export function rclone(url: string, user: string, password: string, args: string[]): SpawnSyncReturns<string> {
-  const obscured = spawnSync('rclone', ['obscure', password], { encoding: 'utf8' }).stdout.trim();
-  return spawnSync('rclone', [...args, '--config', '/dev/null', '--transfers', '4', '--checkers', '4'], {
-    encoding: 'utf8', timeout: 900_000, maxBuffer: 64 << 20,
-    env: { ...process.env, RCLONE_CONFIG_DW_TYPE: 'webdav', RCLONE_CONFIG_DW_URL: url, RCLONE_CONFIG_DW_VENDOR: 'other', RCLONE_CONFIG_DW_USER: user, RCLONE_CONFIG_DW_PASS: obscured },
-  });
-}
-
 /** lftp over SFTP (it keeps symlinks in `mirror`), with the same host-key options as sftp. */
 export function lftp(port: number, user: string, password: string, script: string): SpawnSyncReturns<string> {
   const connect = `ssh -a -x ${SSH_OPTS.join(' ')}`;
   const full = `set sftp:connect-program "${connect}"; set net:max-retries 1; set net:timeout 30; set cmd:fail-exit yes; open -u ${user},${password} -p ${port} sftp://127.0.0.1; ${script}`;
   return spawnSync('lftp', ['-c', full], { encoding: 'utf8', timeout: 900_000, maxBuffer: 64 << 20 });
+}
+
+/** A string quoted for a curl config file. */
+function curlQuote(s: string): string {
+  return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/** '/a b/c' → '/a%20b/c' (each path segment percent-encoded). */
+export function urlPath(path: string): string {
+  return path.split('/').map(encodeURIComponent).join('/');
+}
+
+/**
+ * Uploads a local tree's directories and regular files (not symlinks) by WebDAV with one curl
+ * process: MKCOL for every directory in order, then PUT of every file, 8 at a time
+ * (`--parallel`). Returns the HTTP status of every request; each should be 201 or 204.
+ */
+export function curlUploadTree(base: string, user: string, password: string, dirs: string[], files: [local: string, remote: string][]): { statuses: string[]; stderr: string } {
+  const head = `user = ${curlQuote(`${user}:${password}`)}\nsilent\nshow-error\noutput = "/dev/null"\nwrite-out = "%{http_code}\\n"\n`;
+  const url = (p: string) => `url = ${curlQuote(new URL(urlPath(p), base).href)}\n`;
+  const run = (args: string[], config: string) => spawnSync('curl', [...args, '-K', '-'], { input: config, encoding: 'utf8', timeout: 900_000, maxBuffer: 64 << 20 });
+  const mk = run([], dirs.map((d) => `${head}request = "MKCOL"\n${url(d)}`).join('next\n'));
+  const put = run(['--parallel', '--parallel-max', '8'], files.map(([l, r]) => `${head}upload-file = ${curlQuote(l)}\n${url(r)}`).join('next\n'));
+  return { statuses: (mk.stdout + put.stdout).split('\n').filter(Boolean), stderr: mk.stderr + put.stderr };
+}
+
+/**
+ * Downloads a tree by WebDAV with curl: one PROPFIND (Depth: infinity) lists it, then every
+ * file is fetched by GET, 8 at a time (`--parallel`). Returns the HTTP status of every GET.
+ */
+export async function curlDownloadTree(base: string, user: string, password: string, remoteDir: string, localDir: string): Promise<{ statuses: string[]; stderr: string }> {
+  const { XMLParser } = await import('fast-xml-parser');
+  const { mkdirSync } = await import('node:fs');
+  const list = spawnSync('curl', ['-sS', '-u', `${user}:${password}`, '-X', 'PROPFIND', '-H', 'Depth: infinity', new URL(urlPath(remoteDir) + '/', base).href],
+    { encoding: 'utf8', timeout: 900_000, maxBuffer: 256 << 20 });
+  const doc = new XMLParser({ removeNSPrefix: true, isArray: (name) => name === 'response' || name === 'propstat' }).parse(list.stdout);
+  const prefix = remoteDir.replace(/\/$/, '');
+  const files: [string, string][] = [];
+  for (const r of doc.multistatus?.response ?? []) {
+    const path = decodeURIComponent(String(r.href)).replace(/\/$/, '');
+    const rel = path.slice(prefix.length).replace(/^\//, '');
+    const isDir = (r.propstat as { prop?: { resourcetype?: unknown } }[]).some((p) => typeof p.prop?.resourcetype === 'object' && p.prop.resourcetype !== null && 'collection' in p.prop.resourcetype);
+    if (isDir) mkdirSync(join(localDir, rel), { recursive: true });
+    else files.push([path, join(localDir, rel)]);
+  }
+  const head = `user = ${curlQuote(`${user}:${password}`)}\nsilent\nshow-error\nwrite-out = "%{http_code}\\n"\n`;
+  const get = spawnSync('curl', ['--parallel', '--parallel-max', '8', '-K', '-'], {
+    input: files.map(([r, l]) => `${head}url = ${curlQuote(new URL(urlPath(r), base).href)}\noutput = ${curlQuote(l)}\n`).join('next\n'),
+    encoding: 'utf8', timeout: 900_000, maxBuffer: 64 << 20,
+  });
+  return { statuses: get.stdout.split('\n').filter(Boolean), stderr: list.stderr + get.stderr };
 }

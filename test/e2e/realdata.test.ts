@@ -1,6 +1,6 @@
 /**
  * Issue 2, acceptance 3: a real tree goes in by OpenSSH `sftp -r` and comes back by WebDAV
- * (rclone), and the other way round; every file's sha256 matches; symlinks survive SFTP
+ * (curl: PROPFIND Depth infinity, then GETs), and the other way round (curl MKCOL + PUT in, `sftp -r` out); every file's sha256 matches; symlinks survive SFTP
  * (lftp mirror, which creates and reads them with SYMLINK/READLINK; OpenSSH's `put -r`/`get -r`
  * skip symlinks by design). CI moves /usr/share/doc + /usr/share/zoneinfo + a 64 MiB file;
  * DW_ACCEPT_FULL=1 moves all of /usr/share + a 1 GiB file.
@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { cleanupAll, lftp, rclone, serve, sftpCommands, tempDir } from './gateway-harness.js';
+import { cleanupAll, curlDownloadTree, curlUploadTree, lftp, serve, sftpCommands, tempDir } from './gateway-harness.js';
 import { copyTrees, diff, manifest, only, randomFile } from './tree.js';
 
 const FULL = process.env.DW_ACCEPT_FULL === '1';
@@ -18,7 +18,9 @@ const BIG = FULL ? 1 << 30 : 64 << 20;
 
 after(cleanupAll);
 
-test(`real data: ${SOURCES.join(' + ')} + ${BIG >> 20} MiB by sftp -r in, WebDAV out, and back; symlinks over SFTP`, { timeout: 3_600_000 }, async () => {
+test(`real data: ${SOURCES.join(' + ')} + ${BIG >> 20} MiB by sftp -r in, WebDAV out, and back; symlinks over SFTP`, { timeout: 3_600_000 }, async (t) => {
+  let t0 = Date.now();
+  const phase = (what: string) => { t.diagnostic(`${what}: ${((Date.now() - t0) / 1000).toFixed(1)} s`); t0 = Date.now(); };
   const tmp = await tempDir();
   const src = join(tmp, 'src');
   await mkdir(src);
@@ -32,6 +34,7 @@ test(`real data: ${SOURCES.join(' + ')} + ${BIG >> 20} MiB by sftp -r in, WebDAV
   const files = only(want, 'f');
   assert.ok(files.size > 1000, `a real tree has thousands of files (${files.size})`);
 
+  phase('build tree + manifest');
   const srv = await serve(join(tmp, 'data'));
   try {
     const pw = srv.password!;
@@ -39,21 +42,28 @@ test(`real data: ${SOURCES.join(' + ')} + ${BIG >> 20} MiB by sftp -r in, WebDAV
     // 1. sftp -r in, WebDAV out
     const put = sftpCommands(srv.sftpPort, 'admin', pw, `put -r ${src} /in\n`);
     assert.equal(put.status, 0, put.stderr.slice(-2000));
+    phase('sftp put -r');
     const out1 = join(tmp, 'out1');
-    const get1 = rclone(srv.url, 'admin', pw, ['copy', 'dw:in', out1]);
-    assert.equal(get1.status, 0, get1.stderr.slice(-2000));
+    const get1 = await curlDownloadTree(srv.url, 'admin', pw, '/in', out1);
+    assert.equal(get1.statuses.length, files.size, get1.stderr.slice(-2000));
+    assert.deepEqual(get1.statuses.filter((s) => s !== '200'), [], 'every GET succeeds');
     assert.deepEqual(diff(files, only(await manifest(out1), 'f')), [], 'every file by sftp -r in and WebDAV out');
+    phase('curl PROPFIND + GET out over WebDAV + check');
 
     // 2. WebDAV in, sftp -r out
-    const put2 = rclone(srv.url, 'admin', pw, ['copy', src, 'dw:in2']);
-    assert.equal(put2.status, 0, put2.stderr.slice(-2000));
+    const dirs = ['/in2', ...[...only(want, 'd').keys()].map((d) => `/in2/${d}`)];
+    const put2 = curlUploadTree(srv.url, 'admin', pw, dirs, [...files.keys()].map((f) => [join(src, f), `/in2/${f}`]));
+    assert.equal(put2.statuses.length, dirs.length + files.size, put2.stderr.slice(-2000));
+    assert.deepEqual(put2.statuses.filter((s) => s !== '201' && s !== '204'), [], 'every MKCOL and PUT succeeds');
+    phase('curl MKCOL + PUT in over WebDAV');
     const out2 = join(tmp, 'out2');
     const get2 = sftpCommands(srv.sftpPort, 'admin', pw, `get -r /in2 ${out2}\n`);
     assert.equal(get2.status, 0, get2.stderr.slice(-2000));
     assert.deepEqual(diff(files, only(await manifest(out2), 'f')), [], 'every file by WebDAV in and sftp -r out');
+    phase('sftp get -r + check');
 
     // 3. symlinks (and their trees) survive SFTP both ways
-    const links = new Map([...want].filter(([k]) => k.startsWith('zoneinfo/') || k.startsWith('links/')));
+    const links = new Map([...want].filter(([k]) => /^(zoneinfo|links)(\/|$)/.test(k)));
     assert.ok(only(links, 'l').size > 100, 'zoneinfo brings hundreds of symlinks');
     const m = lftp(srv.sftpPort, 'admin', pw, `mirror -R ${join(src, 'zoneinfo')} /l/zoneinfo; mirror -R ${join(src, 'links')} /l/links`);
     assert.equal(m.status, 0, m.stderr.slice(-2000));
@@ -61,6 +71,7 @@ test(`real data: ${SOURCES.join(' + ')} + ${BIG >> 20} MiB by sftp -r in, WebDAV
     const back = lftp(srv.sftpPort, 'admin', pw, `mirror /l ${out3}`);
     assert.equal(back.status, 0, back.stderr.slice(-2000));
     assert.deepEqual(diff(links, await manifest(out3)), [], 'files, directories and symlink targets by SFTP');
+    phase('lftp mirror both ways + check');
   } finally {
     assert.equal(await srv.stop(), 0, srv.stderr().slice(-2000));
   }
