@@ -163,6 +163,14 @@ export class MetaStore {
     });
   }
 
+  /** The directory (writable and searchable by c), the entry and its inode, for unlink/rmdir. */
+  private async entryToRemove(m: MetaTxn, c: Cred, parent: number, name: string) {
+    const dir = await this.dirFor(m, c, parent, W_OK | X_OK);
+    const d = await m.dirent(parent, name);
+    if (!d) throw new VfsError(Errno.ENOENT, `no entry ${JSON.stringify(name)}`);
+    return { dir, d, n: await m.mustInode(d.ino) };
+  }
+
   /**
    * Removes a non-directory entry. When the last link goes and `isOpen(ino)`, the inode stays
    * as an orphan until its last handle is released (POSIX unlink of an open file).
@@ -170,10 +178,7 @@ export class MetaStore {
   async unlink(c: Cred, parent: number, name: string, isOpen: (ino: number) => boolean): Promise<void> {
     checkName(name);
     await this.txn(async (m) => {
-      const dir = await this.dirFor(m, c, parent, W_OK | X_OK);
-      const d = await m.dirent(parent, name);
-      if (!d) throw new VfsError(Errno.ENOENT, `no entry ${JSON.stringify(name)}`);
-      const n = await m.mustInode(d.ino);
+      const { dir, d, n } = await this.entryToRemove(m, c, parent, name);
       if (isDir(n)) throw new VfsError(Errno.EISDIR, `${JSON.stringify(name)} is a directory`);
       checkSticky(c, dir, n);
       m.removeEntry(parent, name, d);
@@ -198,10 +203,7 @@ export class MetaStore {
     if (name === '..') throw new VfsError(Errno.ENOTEMPTY, 'cannot remove ".."');
     checkName(name);
     await this.txn(async (m) => {
-      const dir = await this.dirFor(m, c, parent, W_OK | X_OK);
-      const d = await m.dirent(parent, name);
-      if (!d) throw new VfsError(Errno.ENOENT, `no entry ${JSON.stringify(name)}`);
-      const n = await m.mustInode(d.ino);
+      const { dir, d, n } = await this.entryToRemove(m, c, parent, name);
       if (!isDir(n)) throw new VfsError(Errno.ENOTDIR, `${JSON.stringify(name)} is not a directory`);
       if (!(await m.isEmptyDir(n.ino))) throw new VfsError(Errno.ENOTEMPTY, `${JSON.stringify(name)} is not empty`);
       checkSticky(c, dir, n);
