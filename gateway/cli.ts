@@ -114,6 +114,8 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
     else for (const l of human()) io.out(l);
   };
   return yargs(argv)
+    // A flag given twice takes its last value (`--sftp 127.0.0.1:0 --sftp off`), as in most CLIs.
+    .parserConfiguration({ 'duplicate-arguments-array': false })
     .scriptName('dw')
     .usage('$0 <command> [options]\n\nDataWarehouse storage gateway: one pool of disks, erasure coded, served over WebDAV and SFTP.')
     .command('serve', 'run the gateway on a data folder (creates the default rs:4+2 pool on first start)', (y) =>

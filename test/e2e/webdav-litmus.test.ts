@@ -1,11 +1,13 @@
-// litmus (the WebDAV conformance suite, Debian package `litmus`) against our server on the
-// memory VFS with one user: every test of basic, copymove, props, locks and http must pass.
+// litmus (the WebDAV conformance suite, Debian package `litmus`) against our server with one
+// user, on the memory VFS and through the real gateway (`dw serve`: RocksDB + rs:4+2 pool):
+// every test of basic, copymove, props, locks and http must pass.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cleanupAll, serve, tempDir } from './gateway-harness.js';
 import { TEST_PASSWORD, TEST_USER, startTestServer, type TestServer } from '../../protocols/webdav/test-helpers.js';
 
 const SUITES = ['basic', 'copymove', 'props', 'locks', 'http'];
@@ -29,13 +31,27 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'dw-litmus-'));
 });
 after(async () => {
+  await cleanupAll();
   await s.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('litmus: every test of basic, copymove, props, locks and http passes', { timeout: 300_000 }, async () => {
+test('litmus on the memory VFS: every test of basic, copymove, props, locks and http passes', { timeout: 300_000 }, async () => {
+  await litmus(s.url, TEST_USER, TEST_PASSWORD);
+});
+
+test('litmus through dw serve (RocksDB + rs:4+2): every test passes', { timeout: 300_000 }, async () => {
+  const srv = await serve(join(await tempDir(), 'data'), ['--sftp', 'off']);
+  try {
+    await litmus(srv.url, 'admin', srv.password!);
+  } finally {
+    assert.equal(await srv.stop(), 0);
+  }
+});
+
+async function litmus(url: string, user: string, password: string): Promise<void> {
   // -k keeps going after a failed suite (and makes litmus exit 0), so the summaries decide.
-  const { out } = await run('litmus', ['-k', s.url, TEST_USER, TEST_PASSWORD], dir);
+  const { out } = await run('litmus', ['-k', url, user, password], dir);
   const results = new Map<string, { run: number; passed: number; failed: number }>();
   for (const m of out.matchAll(/<- summary for `(\w+)': of (\d+) tests run: (\d+) passed, (\d+) failed/g)) {
     results.set(m[1]!, { run: Number(m[2]), passed: Number(m[3]), failed: Number(m[4]) });
@@ -50,4 +66,4 @@ test('litmus: every test of basic, copymove, props, locks and http passes', { ti
   const total = [...results.values()].reduce((a, r) => a + r.passed, 0);
   assert.ok(total >= 104, `only ${total} litmus tests ran`);
   assert.doesNotMatch(out, /WARNING/, `litmus warnings:\n${failures}`);
-});
+}
