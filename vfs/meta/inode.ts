@@ -1,10 +1,8 @@
 import { Errno, VfsError } from '../errno.js';
 
-/** File type bits (S_IFMT) as POSIX; repeated from vfs/types.ts because vfs/meta sits below vfs. */
-export const S_IFMT = 0o170000;
-export const S_IFREG = 0o100000;
-export const S_IFDIR = 0o040000;
-export const S_IFLNK = 0o120000;
+import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../types.js';
+
+export { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG };
 
 /**
  * An inode as stored under key 'I' ino (vfs/meta/keys.ts). Times are ns since the epoch.

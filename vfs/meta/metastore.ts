@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { Errno, VfsError } from '../errno.js';
+import type { SetAttr } from '../types.js';
 import type { KvStore, TxnOptions } from './kv.js';
 import { keys, prefixEnd, ROOT_INO } from './keys.js';
 import type { Inode } from './inode.js';
@@ -12,15 +13,6 @@ import { checkAccess, checkName, checkOwner, checkSticky, inGroup, mayAccess, R_
 export { MetaTxn, nowNs } from './metatxn.js';
 export type { BlockRefs } from './metatxn.js';
 
-/** Changes for setattr; see vfs/types.ts SetAttr. */
-export interface MetaSetAttr {
-  mode?: number;
-  uid?: number;
-  gid?: number;
-  size?: number;
-  atimeNs?: bigint | 'now';
-  mtimeNs?: bigint | 'now';
-}
 
 const MAX_LINKS = 65000;
 const MAX_TARGET = 4095;
@@ -276,7 +268,7 @@ export class MetaStore {
    * chown to another user by root only, to another group by an owner who belongs to it; chown
    * clears set-id bits; truncate needs write permission; times 'now' need owner or write permission.
    */
-  async setattr(c: Cred, ino: number, ch: MetaSetAttr, opts: { handleWritable?: boolean } = {}): Promise<Inode> {
+  async setattr(c: Cred, ino: number, ch: SetAttr, opts: { handleWritable?: boolean } = {}): Promise<Inode> {
     return this.txn(async (m) => {
       const n = await m.mustInode(ino, Errno.ESTALE);
       const t = nowNs();
