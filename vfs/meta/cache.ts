@@ -37,7 +37,9 @@ export class CachedKv implements KvStore {
 
   private store(id: string, v: Cached): void {
     const old = this.map.get(id);
-    if (old !== undefined) { this.bytes -= id.length + (old === ABSENT ? 0 : old.length) + 64; this.map.delete(id); }
+    // Updated in place (no delete + re-add): hot keys such as counters and a directory's inode
+    // change on every create, and deleting from a V8 Map leaves entries its lookups walk past.
+    if (old !== undefined) this.bytes -= id.length + (old === ABSENT ? 0 : old.length) + 64;
     this.map.set(id, v);
     this.bytes += id.length + (v === ABSENT ? 0 : v.length) + 64;
     while (this.bytes > this.maxBytes) {
