@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # 256 MiB sftp put and get: our SFTP server against OpenSSH sshd (Debian's sftp-server, started by
 # shared/peers/peer), with the same OpenSSH `sftp` client, the same key and the same local files.
+# (The full side-by-side run against the real gateway, Apache and sshd is scripts/bench/all.sh.)
 # Prints MiB/s for each and the ratio ours / OpenSSH (best of RUNS runs each).
 #   bash scripts/bench/sftp.sh
 # Environment: SIZE_MIB (256), RUNS (2), CIPHER (client default when empty), PEER (path of the peer

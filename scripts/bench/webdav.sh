@@ -2,6 +2,7 @@
 # WebDAV benchmark, side by side with Apache mod_dav on this machine, same client (curl):
 #   256 MiB PUT and GET, and 10,000 files of 4 KiB uploaded (4 curl processes, connection reuse).
 # Prints MiB/s (files/s for small files) per server and the ratio ours / Apache.
+# (The full side-by-side run against the real gateway, Apache and sshd is scripts/bench/all.sh.)
 #   bash scripts/bench/webdav.sh [--vfs memory|MODULE] [--size-mib N] [--files N]
 # --vfs (or env DW_WEBDAV_VFS) picks our server's VFS factory (see scripts/bench/webdav-server.ts):
 # 'memory' (default) or a module exporting createVfs() — e.g. the real pool.
