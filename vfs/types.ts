@@ -229,6 +229,9 @@ export interface Principal {
 /**
  * How protocol servers check logins; the gateway implements it over its user table.
  * Each check resolves the principal, or null when the login is refused (unknown user or wrong secret).
+ * Protocols call it on every request that carries credentials (HTTP Basic) and cache nothing, so
+ * a removed user or a changed password takes effect at once; implementations make a repeated
+ * successful check cheap (the gateway remembers verified secrets keyed by the stored hash).
  */
 export interface Authenticator {
   checkPassword(user: string, password: string): Promise<Principal | null>;

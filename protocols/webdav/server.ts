@@ -3,12 +3,11 @@
  * Authenticator, request-target decoding, dispatch by a table keyed by method, and one place
  * that turns errors into replies (DavError / VfsError → status, anything else → 500).
  */
-import { createHash } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { ctxFor, type Authenticator, type PathVfs, type Principal } from '../../vfs/types.js';
+import { ctxFor, type Authenticator, type PathVfs } from '../../vfs/types.js';
 import { VfsError } from '../../vfs/errno.js';
 import { DavError, statusOf, type ErrnoContext } from './errors.js';
 import { LockDb } from './locks.js';
@@ -63,28 +62,6 @@ export const METHODS: Readonly<Record<string, Handler>> = {
 };
 
 const REALM = 'DataWarehouse WebDAV';
-/** How long a successful login is remembered (ms) so that password hashing is not paid per request. */
-const AUTH_CACHE_MS = 60_000;
-const AUTH_CACHE_MAX = 1024;
-
-/** Remembers recent successful Basic logins, keyed by a hash of the credentials. */
-class AuthCache {
-  private m = new Map<string, { p: Principal; until: number }>();
-  constructor(private readonly auth: Authenticator) {}
-  async check(user: string, password: string): Promise<Principal | null> {
-    const key = createHash('sha256').update(user).update('\0').update(password).digest('base64');
-    const hit = this.m.get(key);
-    const now = Date.now();
-    if (hit && hit.until > now) return hit.p;
-    const p = await this.auth.checkPassword(user, password);
-    if (p) {
-      if (this.m.size >= AUTH_CACHE_MAX) this.m.delete(this.m.keys().next().value!);
-      this.m.set(key, { p, until: now + AUTH_CACHE_MS });
-    } else this.m.delete(key);
-    return p;
-  }
-}
-
 /** Drains (small) or refuses (large) an unread request body before an early reply. */
 function discardBody(req: IncomingMessage, res: ServerResponse): void {
   if (req.readableEnded || req.complete) return;
@@ -114,13 +91,13 @@ function replyError(req: IncomingMessage, res: ServerResponse, err: unknown, log
 }
 
 /** Handles one request end to end. Never throws. */
-async function handle(state: DavServerState, auth: AuthCache, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(state: DavServerState, auth: Authenticator, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const method = req.method ?? '';
   const handler = Object.hasOwn(METHODS, method) ? METHODS[method] : undefined;
   try {
     if (!handler) throw new DavError(501, `method ${method.slice(0, 32)} not implemented`);
     const creds = parseBasicAuth(req.headers.authorization);
-    const principal = creds ? await auth.check(creds.user, creds.password) : null;
+    const principal = creds ? await auth.checkPassword(creds.user, creds.password) : null;
     if (!principal) {
       discardBody(req, res);
       res.setHeader('WWW-Authenticate', `Basic realm="${REALM}", charset="UTF-8"`);
@@ -156,7 +133,7 @@ export async function startWebdavServer(opts: WebdavServerOptions): Promise<Webd
     log: opts.logger,
     scheme: opts.tls ? 'https' : 'http',
   };
-  const auth = new AuthCache(opts.auth);
+  const auth = opts.auth;
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     void handle(state, auth, req, res);
   };
