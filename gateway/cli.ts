@@ -108,21 +108,22 @@ function jsonOpt<T>(y: Argv<T>) {
 }
 
 /** Builds the yargs parser; `io` receives normal output; exit code goes in `state.code`. */
+/** A flag given twice takes its last value (`--sftp 127.0.0.1:0 --sftp off`), as in most CLIs. */
+const lastValue = (v: unknown) => (Array.isArray(v) ? v[v.length - 1] : v);
+
 export function buildCli(argv: string[], io: Out = stdio, state: { code: number } = { code: 0 }) {
   const print = (json: boolean, value: unknown, human: () => string[]) => {
     if (json) io.out(JSON.stringify(value, null, 2));
     else for (const l of human()) io.out(l);
   };
   return yargs(argv)
-    // A flag given twice takes its last value (`--sftp 127.0.0.1:0 --sftp off`), as in most CLIs.
-    .parserConfiguration({ 'duplicate-arguments-array': false })
     .scriptName('dw')
     .usage('$0 <command> [options]\n\nDataWarehouse storage gateway: one pool of disks, erasure coded, served over WebDAV and SFTP.')
     .command('serve', 'run the gateway on a data folder (creates the default rs:4+2 pool on first start)', (y) =>
       y.option('data', { alias: 'd', type: 'string', describe: 'data folder, created if needed (default $DW_DATA)' })
-        .option('webdav', { type: 'string', describe: 'WebDAV listen HOST:PORT or "off" (default 127.0.0.1:8080; 0.0.0.0:PORT for all interfaces; port 0 = any free)' })
-        .option('sftp', { type: 'string', describe: 'SFTP listen HOST:PORT or "off" (default 127.0.0.1:2222)' })
-        .option('metrics', { type: 'string', describe: 'Prometheus /metrics on HOST:PORT (default off)' })
+        .option('webdav', { type: 'string', coerce: lastValue, describe: 'WebDAV listen HOST:PORT or "off" (default 127.0.0.1:8080; 0.0.0.0:PORT for all interfaces; port 0 = any free)' })
+        .option('sftp', { type: 'string', coerce: lastValue, describe: 'SFTP listen HOST:PORT or "off" (default 127.0.0.1:2222)' })
+        .option('metrics', { type: 'string', coerce: lastValue, describe: 'Prometheus /metrics on HOST:PORT (default off)' })
         .option('config', { type: 'string', describe: 'settings file (JSON; default DIR/config.json if present)' })
         .option('tls-cert', { type: 'string', describe: 'PEM certificate: serve WebDAV over HTTPS' })
         .option('tls-key', { type: 'string', describe: 'PEM private key for --tls-cert' })
