@@ -8,15 +8,9 @@
  * benchmark can run against the real pool instead of the memory VFS (env DW_SFTP_VFS too).
  */
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { createMemoryVfs, type Authenticator, type PathVfs, type Principal } from '../../vfs/index.js';
+import type { Authenticator, Principal } from '../../vfs/index.js';
+import { arg, openBenchVfs, stopOnSignal } from './launch-common.js';
 import { generateHostKey, startSftpServer } from '../../protocols/sftp/index.js';
-
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
-}
 
 const user = arg('user', 'bench');
 const password = arg('password', 'bench-pw');
@@ -33,17 +27,8 @@ const auth: Authenticator = {
   async checkPublicKey(u, _algo, key) { return u === user && keyBlob !== null && key.equals(keyBlob) ? principal : null; },
 };
 
-let inst: { paths: PathVfs; close(): Promise<void> };
-if (which === 'memory') inst = await createMemoryVfs();
-else {
-  const mod = await import(pathToFileURL(resolve(which)).href);
-  inst = await (mod.createVfs ?? mod.default)();
-}
-// Give the benchmark user the export root (the VFS root belongs to uid 0).
-await inst.paths.setattr({ uid: 0, gid: 0, groups: [], clientId: 'bench' }, '/', { uid: principal.uid, gid: principal.gid, mode: 0o755 });
+const inst = await openBenchVfs(which, principal);
 const hostKeys = [hostKeyFile ? readFileSync(hostKeyFile) : generateHostKey()];
 const srv = await startSftpServer({ paths: inst.paths, auth, host: '127.0.0.1', port, hostKeys });
 process.stdout.write(`${srv.port}\n`);
-const stop = async (): Promise<void> => { await srv.close(); await inst.close(); process.exit(0); };
-process.on('SIGTERM', () => void stop());
-process.on('SIGINT', () => void stop());
+stopOnSignal(srv, inst);

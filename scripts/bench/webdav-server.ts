@@ -6,15 +6,9 @@
  *   `() => Promise<{ paths: PathVfs; close(): Promise<void> }>` — the pluggable factory, so the
  * benchmark can run against the real pool instead of the memory VFS (env DW_WEBDAV_VFS too).
  */
-import { pathToFileURL } from 'node:url';
-import { resolve } from 'node:path';
-import { createMemoryVfs, type Authenticator, type PathVfs, type Principal } from '../../vfs/index.js';
+import type { Authenticator, Principal } from '../../vfs/index.js';
+import { arg, openBenchVfs, stopOnSignal } from './launch-common.js';
 import { startWebdavServer } from '../../protocols/webdav/index.js';
-
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
-}
 
 const user = arg('user', 'bench');
 const password = arg('password', 'bench-pw');
@@ -27,16 +21,7 @@ const auth: Authenticator = {
   async checkPublicKey() { return null; },
 };
 
-let inst: { paths: PathVfs; close(): Promise<void> };
-if (which === 'memory') inst = await createMemoryVfs();
-else {
-  const mod = await import(pathToFileURL(resolve(which)).href);
-  inst = await (mod.createVfs ?? mod.default)();
-}
-// Give the benchmark user the export root (the memory VFS root belongs to uid 0).
-await inst.paths.setattr({ uid: 0, gid: 0, groups: [], clientId: 'bench' }, '/', { uid: principal.uid, gid: principal.gid, mode: 0o755 });
+const inst = await openBenchVfs(which, principal);
 const srv = await startWebdavServer({ paths: inst.paths, auth, host: '127.0.0.1', port });
 process.stdout.write(srv.url + '\n');
-const stop = async (): Promise<void> => { await srv.close(); await inst.close(); process.exit(0); };
-process.on('SIGTERM', () => void stop());
-process.on('SIGINT', () => void stop());
+stopOnSignal(srv, inst);
