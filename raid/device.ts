@@ -236,14 +236,32 @@ export class Device {
   }
 
   /** Reads exactly `length` bytes at `offset` of segment `seg` into `into` at `at`. Throws on any failure or short read. */
-  async read(seg: number, offset: number, length: number, into: Buffer, at: number): Promise<void> {
+  read(seg: number, offset: number, length: number, into: Buffer, at: number): Promise<void> {
+    return this.readv(seg, offset, [into.subarray(at, at + length)]);
+  }
+
+  /**
+   * Fills the buffers, back to back, from `offset` of segment `seg` (one readv system call in
+   * the usual case: a shard's header and payload land in separate buffers with one read).
+   * Throws on any failure or short read.
+   */
+  async readv(seg: number, offset: number, bufs: Buffer[]): Promise<void> {
     if (this.state === 'missing') throw new VfsError(Errno.EIO, `device ${this.index} is missing`);
     await this.withHandle(seg, async (fh) => {
-      let done = 0;
-      while (done < length) {
-        const { bytesRead } = await fh.read(into, at + done, length - done, offset + done);
+      let pos = offset;
+      let rest = bufs.filter((b) => b.length > 0);
+      while (rest.length) {
+        const { bytesRead } = await fh.readv(rest, pos);
         if (bytesRead === 0) throw new VfsError(Errno.EIO, `device ${this.index}: segment ${seg} is short`);
-        done += bytesRead;
+        pos += bytesRead;
+        let skip = bytesRead;
+        const next: Buffer[] = [];
+        for (const b of rest) {
+          if (skip >= b.length) { skip -= b.length; continue; }
+          next.push(skip ? b.subarray(skip) : b);
+          skip = 0;
+        }
+        rest = next;
       }
     });
   }

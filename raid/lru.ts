@@ -39,3 +39,12 @@ export class ByteLru<K, V> {
     this.bytes = 0;
   }
 }
+
+/** Copies src[from, from+length) (clamped to src) into `into` at `at`; returns the bytes copied. */
+export function copyRange(src: Uint8Array, from: number, length: number, into: Uint8Array, at: number): number {
+  if (from < 0 || length < 0 || at < 0) throw new RangeError('negative offset or length');
+  const end = Math.min(src.length, from + length);
+  if (end <= from) return 0;
+  into.set(src.subarray(from, end), at);
+  return end - from;
+}

@@ -1,6 +1,7 @@
 import { Errno, VfsError } from '../vfs/errno.js';
 import type { KvTxn } from '../vfs/meta/kv.js';
 import { keys } from '../vfs/meta/keys.js';
+import { copyRange } from './lru.js';
 import type { BlockId, BlockStore, Layout, PoolStats, ScrubReport, StagedBlock } from './types.js';
 
 /**
@@ -54,7 +55,11 @@ export class MemoryBlockStore implements BlockStore {
     const b = this.blocks.get(id);
     if (!b) throw new VfsError(Errno.EIO, `block ${id} not found`);
     return Buffer.from(b); // a copy: callers may modify what they get
-
+  }
+  async readInto(id: BlockId, from: number, length: number, into: Buffer, at: number): Promise<number> {
+    const b = this.blocks.get(id);
+    if (!b) throw new VfsError(Errno.EIO, `block ${id} not found`);
+    return copyRange(b, from, length, into, at);
   }
   async sync(): Promise<void> {}
   async scrub(): Promise<ScrubReport> {

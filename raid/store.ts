@@ -6,7 +6,7 @@ import { type Codec, type CodecParams, fillJob } from './codec.js';
 import type { Device } from './device.js';
 import { decodeShardHeader, encodeShardHeader, SHARD_HEADER_BYTES, shardSizeFor, MAX_SHARD_BYTES } from './format.js';
 import { type PoolLayout, recoverable } from './layout.js';
-import { ByteLru } from './lru.js';
+import { ByteLru, copyRange } from './lru.js';
 import { reclaimPool, replacePoolDevice, scrubPool, poolStats } from './maintenance.js';
 import type { BlockId, BlockStore, PoolStats, ProgressFn, ScrubReport, StagedBlock } from './types.js';
 
@@ -272,9 +272,30 @@ export class RaidBlockStore implements BlockStore {
   }
 
   async get(id: BlockId): Promise<Buffer> {
+    return Buffer.from(await this.view(id)); // a copy: callers may modify what they get
+  }
+
+  async readInto(id: BlockId, from: number, length: number, into: Buffer, at: number): Promise<number> {
+    return copyRange(await this.view(id), from, length, into, at);
+  }
+
+  /** The block's bytes as kept in the cache (never modified; callers copy what they keep). */
+  private view(id: BlockId): Promise<Buffer> {
     this.check();
     const hit = this.cache.get(id);
-    if (hit) return Buffer.from(hit);
+    if (hit) return Promise.resolve(hit);
+    // Concurrent reads of one block (pipelined reads of one record) share one load.
+    let p = this.loading.get(id);
+    if (!p) {
+      p = this.load(id).finally(() => this.loading.delete(id));
+      this.loading.set(id, p);
+    }
+    return p;
+  }
+
+  private readonly loading = new Map<BlockId, Promise<Buffer>>();
+
+  private async load(id: BlockId): Promise<Buffer> {
     for (let attempt = 0; ; attempt++) {
       const row = await this.getRow(id);
       if (!row) throw new VfsError(Errno.EIO, `block ${id} not found`);
@@ -288,7 +309,7 @@ export class RaidBlockStore implements BlockStore {
       if (r.suspect) this.scheduleRepair(id);
       const data = r.buf.subarray(0, row.length);
       this.cache.set(id, data, r.buf.buffer.byteLength);
-      return Buffer.from(data);
+      return data;
     }
   }
 
@@ -302,7 +323,6 @@ export class RaidBlockStore implements BlockStore {
     const n = row.k + row.m;
     const p = this.params(row);
     let buf = this.codec.alloc(p);
-    const rec = recordBytes(row);
     let present = 0;
     let read = 0;
     const tried = new Array<boolean>(n).fill(false);
@@ -314,14 +334,15 @@ export class RaidBlockStore implements BlockStore {
       const hdr = Buffer.allocUnsafe(SHARD_HEADER_BYTES);
       try {
         read++;
-        await dev.read(s.segment, s.offset, SHARD_HEADER_BYTES, hdr, 0);
+        // Header and payload in one read; the payload counts only if the header checks out.
+        const slot = buf.subarray(j * row.shardSize, (j + 1) * row.shardSize);
+        await dev.readv(s.segment, s.offset, [hdr, slot]);
         const h = decodeShardHeader(hdr);
         if (!h.ok || h.value.blockId !== id || h.value.shardIndex !== j || h.value.shardLength !== row.shardSize ||
           h.value.blockLength !== row.length || h.value.payloadSum !== s.sum) {
           dev.checksumErrors++;
           return;
         }
-        await dev.read(s.segment, s.offset + SHARD_HEADER_BYTES, rec - SHARD_HEADER_BYTES, buf, j * row.shardSize);
         present = (present | (2 ** j)) >>> 0;
       } catch {
         dev.readErrors++;

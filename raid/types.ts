@@ -106,6 +106,12 @@ export interface BlockStore {
    * missing shards from parity in the background. Throws EIO if fewer than k shards are good.
    */
   get(id: BlockId): Promise<Buffer>;
+  /**
+   * Copies bytes [from, from+length) of the block (clamped to its length) into `into` at `at`,
+   * without copying the rest of the block (a 256 KiB SFTP read of a 1 MiB record copies 256 KiB).
+   * Returns the number of bytes copied. Same checks and errors as get().
+   */
+  readInto(id: BlockId, from: number, length: number, into: Buffer, at: number): Promise<number>;
   /** fdatasync of every segment file appended to since the last sync. */
   sync(): Promise<void>;
   /** Reads every shard of every block, verifies, and (repair=true) rewrites bad ones. */

@@ -105,18 +105,36 @@ export class OpenFile {
     if (offset < 0 || length < 0) throw new VfsError(Errno.EINVAL, 'bad offset or length');
     const end = Math.min(this.size, offset + length);
     if (end <= offset) return Buffer.alloc(0);
-    const out = Buffer.alloc(end - offset);
+    const out = Buffer.allocUnsafe(end - offset); // every byte below is copied or zeroed
     const rs = this.recordSize;
+    const loads: Promise<void>[] = [];
     for (let at = offset; at < end; ) {
       const idx = Math.floor(at / rs);
       const inRec = at - idx * rs;
       const n = Math.min(rs - inRec, end - at);
+      const dst = at - offset;
       const rec = this.recs.get(idx);
-      const src = rec ? rec.buf.subarray(0, rec.len) : await this.loadRecord(idx);
-      if (inRec < src.length) src.copy(out, at - offset, inRec, Math.min(src.length, inRec + n));
+      if (rec) {
+        const got = inRec < rec.len ? rec.buf.copy(out, dst, inRec, Math.min(rec.len, inRec + n)) : 0;
+        if (got < n) out.fill(0, dst + got, dst + n);
+      } else {
+        loads.push(this.readRecord(idx, inRec, n, out, dst));
+      }
       at += n;
     }
+    await Promise.all(loads);
     return out;
+  }
+
+  /** Copies n bytes of record idx from inRec into out at dst (bytes past the extent, or a hole, are zeros). */
+  private async readRecord(idx: number, inRec: number, n: number, out: Buffer, dst: number): Promise<void> {
+    const v = await this.meta.kv.get(keys.extent(this.ino, idx * this.recordSize));
+    let got = 0;
+    if (v) {
+      const e = decodeExtent(v);
+      if (inRec < e.length) got = await this.blocks.readInto(e.blockId, inRec, Math.min(n, e.length - inRec), out, dst);
+    }
+    if (got < n) out.fill(0, dst + got, dst + n);
   }
 
   /** Seals a record and queues its store + commit; waits when too many are in flight. */

@@ -1,17 +1,21 @@
 /**
  * Moves bytes between an SSH channel (any Duplex) and an SftpSession: frames packets,
- * answers them one at a time in arrival order (draft-02 section 6.1 lets a server reorder,
- * but OpenSSH clients pipeline up to 64 requests on one handle and expect them applied in
- * order), applies backpressure both ways, and releases every handle when the channel ends.
+ * answers them in arrival order (draft-02 section 6.1 lets a server reorder, but OpenSSH
+ * clients pipeline up to 64 requests on one handle and expect them applied in order; only runs
+ * of READs, which change nothing, are worked on together), applies backpressure both ways, and
+ * releases every handle when the channel ends.
  */
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { SSH_FXP } from './wire/constants.js';
 import { FramingError, PacketFramer } from './wire/framer.js';
 import { ProtocolError, type SftpSession } from './session.js';
 
 /** Incoming bytes queued before we stop reading (the SSH window then stops the client). */
 const QUEUE_HIGH_BYTES = 4 * 1024 * 1024;
 const QUEUE_LOW_BYTES = 1 * 1024 * 1024;
+/** Consecutive SSH_FXP_READ requests answered concurrently (their replies still go in order). */
+const READ_WINDOW = 16;
 
 /**
  * Serves one 'sftp' subsystem channel until it closes. Resolves once the session's handles are
@@ -54,24 +58,37 @@ export function serveSftpChannel(channel: Duplex, session: SftpSession, log?: Lo
     } catch { /* already gone */ }
   };
 
+  const take = (): Buffer => {
+    const pkt = queue.shift()!;
+    queuedBytes -= pkt.length;
+    if (paused && queuedBytes <= QUEUE_LOW_BYTES) {
+      paused = false;
+      channel.resume();
+    }
+    return pkt;
+  };
+
   const pump = async (): Promise<void> => {
     if (running) return;
     running = true;
+    // Replies in arrival order; consecutive READs run together (up to READ_WINDOW), anything
+    // else runs alone, after everything before it and before anything after it.
+    const inflight: Array<{ read: boolean; reply: Promise<Buffer | ProtocolError> }> = [];
     try {
-      while (!finished && queue.length) {
-        const pkt = queue.shift()!;
-        queuedBytes -= pkt.length;
-        if (paused && queuedBytes <= QUEUE_LOW_BYTES) {
-          paused = false;
-          channel.resume();
+      while (!finished) {
+        while (queue.length && inflight.length < READ_WINDOW) {
+          const read = queue[0]![0] === SSH_FXP.READ;
+          if (inflight.length && !(read && inflight.every((e) => e.read))) break;
+          const reply = session.handlePacket(take()).catch((err: unknown) => {
+            if (err instanceof ProtocolError) return err;
+            throw err;
+          });
+          inflight.push({ read, reply });
         }
-        let reply: Buffer;
-        try {
-          reply = await session.handlePacket(pkt);
-        } catch (err) {
-          if (err instanceof ProtocolError) return fail(err);
-          throw err;
-        }
+        const next = inflight.shift();
+        if (!next) break;
+        const reply = await next.reply;
+        if (reply instanceof ProtocolError) return fail(reply);
         if (finished) break;
         if (!channel.write(reply)) {
           await new Promise<void>((resolve) => {
@@ -85,6 +102,8 @@ export function serveSftpChannel(channel: Duplex, session: SftpSession, log?: Lo
       log?.error({ err }, 'sftp: unexpected error in channel loop');
       fail(err);
     } finally {
+      // Replies no longer wanted (channel gone): let the handlers finish, quietly.
+      for (const e of inflight) void e.reply.catch(() => undefined);
       running = false;
       finishIfIdle();
     }

@@ -112,6 +112,33 @@ export function blockStoreSuite(factory: BlockStoreFactory): void {
       }
     });
 
+    test('readInto copies just the asked range, clamped to the block; concurrent readers of a cold block agree', async () => {
+      const h = await factory.create();
+      try {
+        const data = bytes((1 << 20) + 3, 42);
+        const id = await putCommit(h, data);
+        const out = Buffer.alloc(300_000, 0xee);
+        assert.equal(await h.store.readInto(id, 5, 200_000, out, 7), 200_000);
+        assert.ok(out.subarray(7, 200_007).equals(data.subarray(5, 200_005)));
+        assert.equal(out[6], 0xee, 'nothing written before `at`');
+        assert.equal(out[200_007], 0xee, 'nothing written past the range');
+        assert.equal(await h.store.readInto(id, data.length - 10, 100, out, 0), 10, 'clamped at the end of the block');
+        assert.ok(out.subarray(0, 10).equals(data.subarray(data.length - 10)));
+        assert.equal(await h.store.readInto(id, data.length + 5, 100, out, 0), 0, 'past the end: nothing');
+        await assert.rejects(h.store.readInto(id, -1, 10, out, 0), RangeError);
+        // Many readers at once (as pipelined SFTP READs of one record): one load, same bytes.
+        const other = await putCommit(h, bytes(700_001, 43));
+        const parts = await Promise.all(Array.from({ length: 8 }, async (_, i) => {
+          const b = Buffer.alloc(100_000);
+          const n = await h.store.readInto(other, i * 100_000, 100_000, b, 0);
+          return b.subarray(0, n);
+        }));
+        assert.ok(Buffer.concat(parts).equals(bytes(700_001, 43)));
+      } finally {
+        await h.cleanup();
+      }
+    });
+
     test('concurrent puts and commits all read back', async () => {
       const h = await factory.create();
       try {
