@@ -93,6 +93,7 @@ export interface BlockStore {
    * Encodes `data` (worker pool: parity + checksums) and appends each shard to a segment on a
    * different device. The block is invisible until `commit` stages its row into a transaction
    * and that transaction commits; shards of a block never committed are reclaimed as dead.
+   * Once the returned promise settles, the store no longer reads `data` (the caller may reuse it).
    */
   put(data: Uint8Array, flags?: number): Promise<StagedBlock>;
   /** Stages the block row (refcount 1) into txn. */

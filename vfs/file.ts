@@ -13,6 +13,25 @@ interface Rec {
   sealed: boolean;
 }
 
+/**
+ * Spare whole-record buffers, reused across files: a big upload would otherwise allocate a fresh
+ * 1 MiB buffer per record, and those allocations were a large part of the PUT path's GC time.
+ */
+const spareRecords: Buffer[] = [];
+const SPARE_RECORDS = 16;
+
+function takeRecordBuffer(size: number): Buffer {
+  const b = spareRecords.pop();
+  if (b && b.length === size) return b;
+  return Buffer.allocUnsafeSlow(size);
+}
+
+function giveRecordBuffer(buf: Buffer, size: number): void {
+  if (buf.length !== size || buf.byteOffset !== 0 || spareRecords.length >= SPARE_RECORDS) return;
+  if (spareRecords.length && spareRecords[0]!.length !== size) spareRecords.length = 0; // record size changed
+  spareRecords.push(buf);
+}
+
 /** How many records of one file may be encoding/committing at once before writes wait. */
 const MAX_INFLIGHT = 4;
 
@@ -78,7 +97,9 @@ export class OpenFile {
         if (again && !again.sealed) rec = again;
         else {
           // Unzeroed: bytes past rec.len are never read, and a gap is zeroed when a write skips ahead.
-          const buf = Buffer.allocUnsafe(Math.max(base.length, Math.min(rs, inRec + n)));
+          // Past the first record the file is a big one: take a whole record at once (growing by
+          // doubling from 64 KiB would copy nearly a record more per record).
+          const buf = idx > 0 ? takeRecordBuffer(rs) : Buffer.allocUnsafe(Math.max(base.length, Math.min(rs, inRec + n)));
           base.copy(buf);
           rec = { buf, len: base.length, sealed: false };
           this.recs.set(idx, rec);
@@ -157,7 +178,12 @@ export class OpenFile {
         this.committedSize = n.size;
         this.committedMtime = mtime;
       });
-      if (this.recs.get(idx) === rec) this.recs.delete(idx);
+      if (this.recs.get(idx) === rec) {
+        this.recs.delete(idx);
+        // Nothing holds the buffer now: the block store copied it in put(), reads copy out
+        // synchronously, and a later write to this record starts from the committed block.
+        giveRecordBuffer(rec.buf, this.recordSize);
+      }
     }).catch((err: unknown) => {
       this.error ??= err instanceof VfsError ? err : new VfsError(Errno.EIO, String(err));
     });

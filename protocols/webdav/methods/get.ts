@@ -13,6 +13,8 @@ import { esc } from '../wire/xml.js';
 
 /** Bytes per VFS read while streaming a body. */
 export const READ_CHUNK = 1 << 20;
+/** VFS reads in flight ahead of the socket while streaming a body. */
+const READ_AHEAD = 4;
 
 /** GET/HEAD handler. */
 export async function get(dr: DavRequest): Promise<void> {
@@ -52,23 +54,30 @@ export async function get(dr: DavRequest): Promise<void> {
   const { fh } = await dr.paths.open(dr.ctx, dr.path, { read: true });
   try {
     res.writeHead(range ? 206 : 200);
-    // Read-ahead: the next VFS read runs while the current chunk drains to the socket.
+    // Read-ahead: up to READ_AHEAD VFS reads run while the current chunk drains to the socket
+    // (each 1 MiB read waits on shard reads and a decode in a worker: several keep both busy).
     let off = start;
+    let asked = start;
     const stop = start + length;
-    const readAt = (o: number): Promise<Buffer> => dr.paths.vfs.read(dr.ctx, fh, o, Math.min(READ_CHUNK, stop - o));
-    let next: Promise<Buffer> | null = readAt(off);
-    while (next && !res.destroyed) {
-      const buf: Buffer = await next;
-      next = null;
+    const ahead: Promise<Buffer>[] = [];
+    const refill = () => {
+      while (ahead.length < READ_AHEAD && asked < stop) {
+        const p = dr.paths.vfs.read(dr.ctx, fh, asked, Math.min(READ_CHUNK, stop - asked));
+        p.catch(() => undefined); // observed when its turn comes
+        ahead.push(p);
+        asked += Math.min(READ_CHUNK, stop - asked);
+      }
+    };
+    refill();
+    while (ahead.length && !res.destroyed) {
+      const buf: Buffer = await ahead.shift()!;
       if (buf.length === 0) break; // file shrank under us: the client sees a short body
       off += buf.length;
-      if (off < stop) {
-        next = readAt(off);
-        next.catch(() => undefined); // observed by the next await
-      }
+      if (buf.length < READ_CHUNK && off < stop) break; // shrank mid-way: stop at the short read
+      refill();
       await dr.write(buf);
     }
-    if (next) await next.catch(() => undefined);
+    await Promise.allSettled(ahead);
     if (off < stop) res.destroy(); // can't honour Content-Length: cut the connection
     else res.end();
   } finally {
