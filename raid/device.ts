@@ -1,4 +1,4 @@
-import { constants as fsc } from 'node:fs';
+import { constants as fsc, writevSync } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, readFile, rename, stat, statfs, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Errno, VfsError } from '../vfs/errno.js';
@@ -45,6 +45,44 @@ export function ioErrno(err: unknown): Errno {
 }
 
 const MAX_OPEN = 64;
+/** Most bytes and buffers one group append writes with one writev (IOV_MAX is 1024 on Linux). */
+const MAX_GROUP_BYTES = 8 << 20;
+const MAX_GROUP_PARTS = 512;
+
+interface PendingAppend {
+  parts: Buffer[];
+  len: number;
+  resolve: (r: { segment: number; offset: number; unpin: () => void }) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Group appends up to this many bytes are written with a synchronous writev from the event loop.
+ * A small write into the page cache takes about 2 us that way, against 10-30 us of CPU for the
+ * thread-pool round trip of an asynchronous one (measured on this 2-core VM), so small files go
+ * several times cheaper; big shards still go through the pool, where the copy into the page cache
+ * runs beside the event loop. (RocksDB appends its WAL from the writing thread the same way.)
+ */
+const SYNC_WRITE_MAX = 64 << 10;
+
+/** Writes the buffers back to back at `pos`, going on after short writes. */
+async function writeAll(fh: FileHandle, parts: Buffer[], pos: number): Promise<void> {
+  let bufs = parts;
+  const total = parts.reduce((a, b) => a + b.length, 0);
+  while (bufs.length) {
+    const bytesWritten = total <= SYNC_WRITE_MAX ? writevSync(fh.fd, bufs, pos) : (await fh.writev(bufs, pos)).bytesWritten;
+    pos += bytesWritten;
+    let skip = bytesWritten;
+    const rest: Buffer[] = [];
+    for (const b of bufs) {
+      if (skip >= b.length) { skip -= b.length; continue; }
+      rest.push(skip ? b.subarray(skip) : b);
+      skip = 0;
+    }
+    if (bytesWritten === 0 && rest.length) throw new Error('short write');
+    bufs = rest;
+  }
+}
 
 /**
  * One device: a folder holding a label and append-only segment files. Appends are serialized
@@ -164,60 +202,87 @@ export class Device {
    * Appends one record (the buffers back to back) to the active segment, rolling over to a new
    * segment when it would pass the segment size. Resolves once the bytes are in the page cache.
    * Throws VfsError ENOSPC when the file system is full, EIO on other failures.
+   *
+   * Appends that arrive while one is being written are written together, with one writev
+   * (group append): many small files stored at once cost one system call per device, not one per
+   * shard (the thread-pool round trip of each call was a fifth of the small-file CPU time).
    */
   append(parts: Buffer[]): Promise<{ segment: number; offset: number; unpin: () => void }> {
     const len = parts.reduce((a, b) => a + b.length, 0);
-    const run = async () => {
-      if (!this.usable) throw new VfsError(Errno.EIO, `device ${this.index} is ${this.state}`);
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ parts, len, resolve, reject });
+      if (this.waiting.length === 1) {
+        const p = this.appendQueue.then(() => this.writeWaiting());
+        this.appendQueue = p.catch(() => undefined);
+      }
+    });
+  }
+
+  private waiting: PendingAppend[] = [];
+
+  /** Writes every append queued so far, in order, grouped into as few writev calls as fit a segment. */
+  private async writeWaiting(): Promise<void> {
+    const batch = this.waiting;
+    this.waiting = [];
+    let i = 0;
+    while (i < batch.length) {
+      if (!this.usable) {
+        for (; i < batch.length; i++) batch[i]!.reject(new VfsError(Errno.EIO, `device ${this.index} is ${this.state}`));
+        return;
+      }
+      const first = batch[i]!;
       try {
-        if (!this.active || (this.active.size + len > this.segmentBytes && this.active.size > SEGMENT_HEADER_BYTES)) await this.roll();
-        const a = this.active!;
-        const offset = a.size;
-        a.size += len; // reserve the range before writing
-        this.pins.set(a.segment, (this.pins.get(a.segment) ?? 0) + 1);
+        if (!this.active || (this.active.size + first.len > this.segmentBytes && this.active.size > SEGMENT_HEADER_BYTES)) await this.roll();
+      } catch (err) {
+        this.active = undefined; // a failed roll leaves no usable segment: try a new one next time
+        first.reject(new VfsError(ioErrno(err), `device ${this.index}: write failed: ${(err as Error).message}`));
+        i++;
+        continue;
+      }
+      const a = this.active!;
+      const group = [first];
+      let end = a.size + first.len;
+      let count = first.parts.length;
+      for (i++; i < batch.length; i++) {
+        const b = batch[i]!;
+        if (end + b.len > this.segmentBytes || end - a.size + b.len > MAX_GROUP_BYTES || count + b.parts.length > MAX_GROUP_PARTS) break;
+        group.push(b);
+        end += b.len;
+        count += b.parts.length;
+      }
+      const offset = a.size;
+      a.size = end; // reserve the range before writing
+      this.pins.set(a.segment, (this.pins.get(a.segment) ?? 0) + group.length);
+      try {
+        await this.withHandle(a.segment, (fh) => writeAll(fh, group.flatMap((g) => g.parts), offset));
+      } catch (err) {
+        this.unpinSegment(a.segment, group.length);
+        // A failed append leaves the tail unknown: start a new segment next time.
+        this.active = undefined;
+        const e = err instanceof VfsError ? err : new VfsError(ioErrno(err), `device ${this.index}: write failed: ${(err as Error).message}`);
+        for (const g of group) g.reject(e);
+        continue;
+      }
+      this.segments.set(a.segment, Math.max(this.segments.get(a.segment) ?? 0, end));
+      this.dirty.add(a.segment);
+      let at = offset;
+      for (const g of group) {
         let pinned = true;
         const unpin = () => {
           if (!pinned) return;
           pinned = false;
-          const c = (this.pins.get(a.segment) ?? 1) - 1;
-          if (c > 0) this.pins.set(a.segment, c);
-          else this.pins.delete(a.segment);
+          this.unpinSegment(a.segment, 1);
         };
-        try {
-          await this.withHandle(a.segment, async (fh) => {
-          let pos = offset;
-          let bufs = parts;
-          while (bufs.length) {
-            const { bytesWritten } = await fh.writev(bufs, pos);
-            pos += bytesWritten;
-            let skip = bytesWritten;
-            const rest: Buffer[] = [];
-            for (const b of bufs) {
-              if (skip >= b.length) { skip -= b.length; continue; }
-              rest.push(skip ? b.subarray(skip) : b);
-              skip = 0;
-            }
-            if (bytesWritten === 0 && rest.length) throw new Error('short write');
-            bufs = rest;
-          }
-        });
-        } catch (err) {
-          unpin();
-          throw err;
-        }
-        this.segments.set(a.segment, Math.max(this.segments.get(a.segment) ?? 0, a.size));
-        this.dirty.add(a.segment);
-        return { segment: a.segment, offset, unpin };
-      } catch (err) {
-        if (err instanceof VfsError) throw err;
-        // A failed append leaves the tail unknown: start a new segment next time.
-        this.active = undefined;
-        throw new VfsError(ioErrno(err), `device ${this.index}: write failed: ${(err as Error).message}`);
+        g.resolve({ segment: a.segment, offset: at, unpin });
+        at += g.len;
       }
-    };
-    const p = this.appendQueue.then(run, run);
-    this.appendQueue = p.catch(() => undefined);
-    return p;
+    }
+  }
+
+  private unpinSegment(seg: number, n: number): void {
+    const c = (this.pins.get(seg) ?? n) - n;
+    if (c > 0) this.pins.set(seg, c);
+    else this.pins.delete(seg);
   }
 
   /** Whether an append into `seg` is not yet recorded by its writer. */

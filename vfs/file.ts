@@ -91,7 +91,10 @@ export class OpenFile {
       const n = Math.min(rs - inRec, data.length - pos);
       let rec = this.recs.get(idx);
       if (!rec || rec.sealed) {
-        const base = rec ? rec.buf.subarray(0, rec.len) : inRec === 0 && n === rs ? Buffer.alloc(0) : await this.loadRecord(idx);
+        // Nothing to load for a whole-record write, or for a record wholly past the end of the file
+        // (no extent lies at or past the committed size, which is never above this.size).
+        const fresh = (inRec === 0 && n === rs) || idx * rs >= this.size;
+        const base = rec ? rec.buf.subarray(0, rec.len) : fresh ? Buffer.alloc(0) : await this.loadRecord(idx);
         // A concurrent write may have created the record while we loaded it.
         const again = this.recs.get(idx);
         if (again && !again.sealed) rec = again;

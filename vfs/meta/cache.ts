@@ -21,6 +21,7 @@ export class CachedKv implements KvStore {
   private map = new Map<string, Cached>();
   private bytes = 0;
   private commits = 0;
+  private evictions = 0;
 
   constructor(private readonly inner: KvStore, private readonly maxBytes = 64 << 20) {
     this.engine = inner.engine;
@@ -45,8 +46,24 @@ export class CachedKv implements KvStore {
     while (this.bytes > this.maxBytes) {
       const [oldest, ov] = this.map.entries().next().value as [string, Cached];
       this.map.delete(oldest);
+      this.evictions++;
       this.bytes -= oldest.length + (ov === ABSENT ? 0 : ov.length) + 64;
     }
+  }
+
+  private mark(): { commits: number; evictions: number } {
+    return { commits: this.commits, evictions: this.evictions };
+  }
+
+  /**
+   * Whether a value read from the engine since `mark` may be cached. Yes if nothing committed
+   * meanwhile. Otherwise yes only if the key is still not cached and nothing was evicted: every
+   * commit caches each key it writes, so a key absent from the cache was not written meanwhile.
+   * (With many uploads at once commits never pause, and without this no new name's absence,
+   * looked up before each create, would ever be cached.)
+   */
+  private stillValid(mark: { commits: number; evictions: number }, id: string): boolean {
+    return this.commits === mark.commits || (this.evictions === mark.evictions && !this.map.has(id));
   }
 
   private static out(v: Cached): Buffer | undefined {
@@ -57,9 +74,9 @@ export class CachedKv implements KvStore {
     const id = CachedKv.id(key);
     const c = this.hit(id);
     if (c !== undefined) return CachedKv.out(c);
-    const before = this.commits;
+    const mark = this.mark();
     const v = await this.inner.get(key);
-    if (this.commits === before) this.store(id, v ? Buffer.from(v) : ABSENT);
+    if (this.stillValid(mark, id)) this.store(id, v ? Buffer.from(v) : ABSENT);
     return v;
   }
 
@@ -72,11 +89,11 @@ export class CachedKv implements KvStore {
       else out[i] = CachedKv.out(c);
     });
     if (miss.length) {
-      const before = this.commits;
+      const mark = this.mark();
       const got = await this.inner.getMany(miss.map((i) => keys[i]!));
       miss.forEach((i, j) => {
         out[i] = got[j];
-        if (this.commits === before) this.store(CachedKv.id(keys[i]!), got[j] ? Buffer.from(got[j]!) : ABSENT);
+        if (this.stillValid(mark, CachedKv.id(keys[i]!))) this.store(CachedKv.id(keys[i]!), got[j] ? Buffer.from(got[j]!) : ABSENT);
       });
     }
     return out;

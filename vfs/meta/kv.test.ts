@@ -1,4 +1,6 @@
-/** Runs the shared KvStore suite (test/suites/kvSuite.ts) against every engine. */
+/** Runs the shared KvStore suite (test/suites/kvSuite.ts) against every engine; CachedKv coherence when reads race commits. */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,4 +41,55 @@ kvSuite('rocksdb (with its default read cache)', async () => {
       await rm(dir, { recursive: true, force: true });
     },
   };
+});
+
+describe('CachedKv coherence with reads racing commits', () => {
+  /** A MemoryKv whose committed reads take a while, so commits can land while one is under way. */
+  function slowInner(): { kv: MemoryKv; reads: () => number; gate: () => () => void } {
+    const kv = new MemoryKv();
+    let reads = 0;
+    let hold: Promise<void> | undefined;
+    const get = kv.get.bind(kv);
+    kv.get = async (k) => {
+      reads++;
+      const v = await get(k); // the value as of the read's start
+      if (hold) await hold;
+      return v;
+    };
+    return {
+      kv, reads: () => reads,
+      gate: () => {
+        let open!: () => void;
+        hold = new Promise((r) => (open = r));
+        return () => { hold = undefined; open(); };
+      },
+    };
+  }
+  const K = Buffer.from('Dkey'), OTHER = Buffer.from('Dother');
+
+  test('a read that a commit of the same key overtakes does not cache the old value', async () => {
+    const s = slowInner();
+    const kv = new CachedKv(s.kv);
+    await kv.txn(async (tx) => tx.set(K, Buffer.from('old')));
+    const cold = new CachedKv(s.kv); // a cache that has not seen K
+    const open = s.gate();
+    const reading = cold.get(K);
+    await cold.txn(async (tx) => tx.set(K, Buffer.from('new')));
+    open();
+    assert.equal((await reading)?.toString(), 'old', 'the read saw the state at its start');
+    assert.equal((await cold.get(K))?.toString(), 'new', 'the cache kept the committed value');
+  });
+
+  test('an absent key read while other keys commit is cached as absent', async () => {
+    const s = slowInner();
+    const kv = new CachedKv(s.kv);
+    const open = s.gate();
+    const reading = kv.get(K);
+    await kv.txn(async (tx) => tx.set(OTHER, Buffer.from('x')));
+    open();
+    assert.equal(await reading, undefined);
+    const before = s.reads();
+    assert.equal(await kv.get(K), undefined);
+    assert.equal(s.reads(), before, 'answered from the cache');
+  });
 });

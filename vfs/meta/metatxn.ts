@@ -94,7 +94,8 @@ export class MetaTxn {
 
   /** Sets the extent at offset, releasing the block it replaces; adjusts n.allocated and the used-bytes counter. */
   async setExtent(n: Inode, offset: number, e: Extent): Promise<void> {
-    const old = await this.tx.get(keys.extent(n.ino, offset));
+    // No extent lies at or past the size (truncate drops them): a file growing at its end has no old one.
+    const old = offset < n.size ? await this.tx.get(keys.extent(n.ino, offset)) : undefined;
     let delta = e.length;
     if (old) {
       const o = decodeExtent(old);
