@@ -7,6 +7,7 @@ import type { BlockStore } from '../raid/types.js';
 import type { KvStore } from './meta/kv.js';
 import { MemoryKv } from './meta/memory.js';
 import { MetaStore } from './meta/metastore.js';
+import { SnapshotStore } from './meta/snapshots.js';
 import { PathLayer } from './paths.js';
 import type { PathVfs, Vfs } from './types.js';
 import { VfsImpl } from './vfs.js';
@@ -15,6 +16,7 @@ export * from './types.js';
 export * from './errno.js';
 export { VfsImpl } from './vfs.js';
 export { PathLayer, components } from './paths.js';
+export type { SnapshotInfo, SnapshotStore } from './meta/snapshots.js';
 
 /** 1 MiB: the default record size of files (ARCHITECTURE.md "Data path"). */
 export const DEFAULT_RECORD_SIZE = 1 << 20;
@@ -24,6 +26,13 @@ export interface VfsInstance {
   paths: PathVfs;
   /** The implementation, for the gateway (flushAll, locks, cloneFile). */
   impl: VfsImpl;
+  /** Snapshots of the tree (create, list, delete; vfs/meta/snapshots.ts). */
+  snapshots: SnapshotStore;
+  /**
+   * The tree as it was at snapshot `name`, read-only (writes fail with EROFS). Throws ENOENT
+   * if there is no such snapshot.
+   */
+  snapshotVfs(name: string): { vfs: Vfs; paths: PathVfs };
   /** Flushes open files, then closes the block store and the KV store. */
   close(): Promise<void>;
 }
@@ -36,7 +45,8 @@ export interface VfsInstance {
 export async function openVfs(opts: { kv: KvStore; blocks: BlockStore; recordSize?: number }): Promise<VfsInstance> {
   const rs = opts.recordSize ?? DEFAULT_RECORD_SIZE;
   if (!(rs >= 4096 && rs <= 16 << 20 && (rs & (rs - 1)) === 0)) throw new RangeError('recordSize must be a power of two from 4 KiB to 16 MiB');
-  const meta = new MetaStore(opts.kv, opts.blocks, rs);
+  const snapshots = await SnapshotStore.open(opts.kv, opts.blocks);
+  const meta = new MetaStore(snapshots, opts.blocks, rs);
   await meta.init();
   const impl = new VfsImpl(meta, opts.blocks);
   await impl.recover();
@@ -45,6 +55,12 @@ export async function openVfs(opts: { kv: KvStore; blocks: BlockStore; recordSiz
     vfs: impl,
     paths,
     impl,
+    snapshots,
+    snapshotVfs(name: string) {
+      const view = snapshots.view(name);
+      const simpl = new VfsImpl(new MetaStore(view, opts.blocks, rs), opts.blocks);
+      return { vfs: simpl, paths: new PathLayer(simpl) };
+    },
     async close() {
       await impl.flushAll();
       await opts.blocks.close();

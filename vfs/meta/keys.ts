@@ -22,6 +22,16 @@
  * | 'B'    | 'B' blockId(u64)                          | block row: layout, refs, shard places, sums    | raid (raid/blocktable.ts) |
  * | 'G'    | 'G' dev(u16) seg(u32) blockId(u64)        | empty: index of the blocks with a shard in a segment | raid       |
  * | 'P'    | 'P' name(utf8)                            | 'pool': pool state JSON (devices, layout, rebuild) | raid (raid/poolstate.ts) |
+ * | 'N'    | 'N' name(utf8)                            | snapshot record JSON (vfs/meta/snapshots.ts)   | vfs/meta         |
+ * | 'H'    | 'H' key 0x00 epoch(u32)                   | history: the value `key` (an I, D, d, X or E key) had at snapshot `epoch` and at every older snapshot after the previous H entry of that key: 0x00 = absent, 0x01 + value | vfs/meta |
+ * | 'h'    | 'h' epoch(u32) key                        | empty: dead list, the H entries labelled `epoch` | vfs/meta         |
+ *
+ * Snapshots (vfs/meta/snapshots.ts): the live rows are never versioned. The first write after
+ * snapshot L to an I, D, d, X or E row that existed at L copies its old value to H key L (an
+ * E row's block gains a reference). Reading row K at snapshot S takes the H entry of K with the
+ * smallest epoch ≥ S, else the live row; rows of inodes numbered at or past the snapshot's
+ * nextIno did not exist then. The ' 0x00 ' separator keeps one key's entries together: names
+ * never hold NUL and the other versioned keys have fixed lengths.
  *
  * Inode 1 is the root directory. Inode numbers are never reused; a generation (in the inode
  * record) is kept too so that an NFS handle `volume | ino | generation` is never ambiguous.
@@ -40,7 +50,13 @@ export const PREFIX = {
   block: 0x42, // 'B'
   segIndex: 0x47, // 'G'
   pool: 0x50, // 'P'
+  snapshot: 0x4e, // 'N'
+  history: 0x48, // 'H'
+  deadList: 0x68, // 'h'
 } as const;
+
+/** Prefixes of the rows snapshots version (keyed by inode: I, E, X; by parent directory: D, d). */
+export const VERSIONED_PREFIXES: readonly number[] = [PREFIX.inode, PREFIX.dirent, PREFIX.dirCookie, PREFIX.xattr, PREFIX.extent];
 
 export const ROOT_INO = 1;
 
@@ -100,7 +116,20 @@ export const keys = {
     return b;
   },
   pool: (name: string) => withPrefix(PREFIX.pool, Buffer.from(name, 'utf8')),
+  snapshot: (name: string) => withPrefix(PREFIX.snapshot, Buffer.from(name, 'utf8')),
+  snapshotPrefix: () => Buffer.of(PREFIX.snapshot),
+  history: (key: Buffer, epoch: number) => withPrefix(PREFIX.history, key, Buffer.of(0), u32(epoch)),
+  /** Every H entry of `key`. */
+  historyOf: (key: Buffer) => withPrefix(PREFIX.history, key, Buffer.of(0)),
+  deadList: (epoch: number, key: Buffer) => withPrefix(PREFIX.deadList, u32(epoch), key),
+  deadListPrefix: (epoch: number) => withPrefix(PREFIX.deadList, u32(epoch)),
 };
+
+function u32(n: number): Buffer {
+  const b = Buffer.allocUnsafe(4);
+  b.writeUInt32BE(n, 0);
+  return b;
+}
 
 /** Reads the u64 at `offset` of a key as a number (inode numbers, offsets, block ids fit in 2^53). */
 export function readU64(key: Buffer, offset: number): number {

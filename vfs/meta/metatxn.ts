@@ -28,6 +28,17 @@ export const COUNTERS = { nextIno: 'nextIno', inodes: 'inodes', usedBytes: 'used
 export class MetaTxn {
   constructor(readonly tx: KvTxn, private readonly refs: BlockRefs) {}
 
+  /**
+   * Before an extent row changes and its block may be released: lets a snapshot-keeping
+   * transaction (vfs/meta/snapshots.ts) copy the row, with a reference to its block, first.
+   * Other rows are copied when the transaction ends; an extent must be copied before its
+   * block's last reference could go.
+   */
+  private preserve(key: Buffer): Promise<void> {
+    const t = this.tx as KvTxn & { preserve?: (key: Buffer) => Promise<void> };
+    return t.preserve ? t.preserve(key) : Promise.resolve();
+  }
+
   async inode(ino: number): Promise<Inode | undefined> {
     const v = await this.tx.get(keys.inode(ino));
     return v ? decodeInode(v) : undefined;
@@ -100,6 +111,7 @@ export class MetaTxn {
     if (old) {
       const o = decodeExtent(old);
       delta -= o.length;
+      await this.preserve(keys.extent(n.ino, offset));
       if (o.blockId !== e.blockId) await this.refs.release(o.blockId, this.tx);
     }
     this.tx.set(keys.extent(n.ino, offset), encodeExtent(e));
@@ -111,6 +123,7 @@ export class MetaTxn {
   async truncateExtents(n: Inode, size: number): Promise<void> {
     const start = Math.max(0, size - n.recordSize);
     for (const [off, e] of await this.extents(n.ino, start)) {
+      if (off + e.length > size) await this.preserve(keys.extent(n.ino, off));
       if (off >= size) {
         await this.refs.release(e.blockId, this.tx);
         this.tx.delete(keys.extent(n.ino, off));

@@ -1,0 +1,395 @@
+/**
+ * Snapshots of the metadata (ARCHITECTURE.md "Snapshots"; issue 3), without copying the tree.
+ *
+ * Live rows are never versioned, so the live tree reads exactly as fast with snapshots as
+ * without. A snapshot is one record ('N' name: its epoch, and the inode counter when taken).
+ * The first write after the newest snapshot L to a row that existed at L (an inode, entry,
+ * cookie, xattr or extent row; keys.ts) copies the row's old value to a history entry
+ * 'H' key 0x00 L, listed in L's dead list 'h' L key. An extent copied this way takes a
+ * reference on its block, so the block outlives the live file (invariant 2).
+ *
+ * Reading row K at snapshot S: the H entry of K with the smallest epoch ≥ S, else the live row.
+ * (An entry labelled E holds the value K had at E and at every snapshot after the previous H
+ * entry of K.) Rows of inodes numbered at or past S's inode counter did not exist at S; they are
+ * never copied for S and never shown in S, which keeps creating files cheap after a snapshot.
+ *
+ * Deleting snapshot S walks S's dead list only (work in proportion to what changed, never to
+ * the tree): an entry still needed by an older snapshot is relabelled to the newest of those,
+ * the others are dropped and their blocks released. Creating a snapshot writes one record:
+ * constant time whatever the number of files.
+ *
+ * Transactions are serialized by the engine (kv.ts), so "the committed value" of a row inside
+ * a transaction is what the store answers outside it.
+ */
+import { Errno, VfsError } from '../errno.js';
+import type { KvStore, KvTxn, ScanOptions, TxnOptions } from './kv.js';
+import { decodeCounter } from './kv.js';
+import { keys, PREFIX, prefixEnd, readU64, VERSIONED_PREFIXES } from './keys.js';
+import { decodeExtent } from './inode.js';
+import type { BlockRefs } from './metatxn.js';
+import { COUNTERS, nowNs } from './metatxn.js';
+
+/** One snapshot, as recorded under 'N' name. */
+export interface SnapshotInfo {
+  name: string;
+  /** Never reused in the store's life; orders snapshots. */
+  epoch: number;
+  /** Inodes numbered from here on did not exist when the snapshot was taken. */
+  nextIno: number;
+  /** When taken, ns since the Unix epoch (decimal string). */
+  createdNs: string;
+  /** Live usage when taken: bytes in files, and inodes. */
+  usedBytes: number;
+  inodes: number;
+  /** 'deleting' while `delete` walks its dead list (resumed at open after a crash). */
+  state: 'ready' | 'deleting';
+}
+
+const EMPTY = Buffer.alloc(0);
+const ABSENT = Buffer.of(0);
+/** Dead-list entries handled per transaction while deleting a snapshot. */
+const DELETE_BATCH = 512;
+const EPOCH_COUNTER = 'snapEpoch';
+const MAX_SNAPSHOT_NAME = 255;
+
+/** Throws EINVAL unless `name` is a usable snapshot name (a path component: no '/', NUL, '.' or '..'). */
+export function checkSnapshotName(name: string): void {
+  if (!name || name === '.' || name === '..' || name.includes('/') || name.includes('\0') || Buffer.byteLength(name) > MAX_SNAPSHOT_NAME) {
+    throw new VfsError(Errno.EINVAL, `bad snapshot name ${JSON.stringify(name)}: 1 to ${MAX_SNAPSHOT_NAME} bytes, no '/', not '.' or '..'`);
+  }
+}
+
+const VERSIONED = new Set(VERSIONED_PREFIXES);
+
+/** Whether a row is one snapshots version (it starts with its owner inode's number). */
+function isVersioned(key: Buffer): boolean {
+  return key.length >= 9 && VERSIONED.has(key[0]!);
+}
+
+/** The inode a versioned row belongs to: itself (I, E, X) or its directory (D, d). */
+function ownerIno(key: Buffer): number {
+  return readU64(key, 1);
+}
+
+function encodeHistory(v: Buffer | undefined): Buffer {
+  return v ? Buffer.concat([Buffer.of(1), v]) : ABSENT;
+}
+
+function decodeHistory(v: Buffer): Buffer | undefined {
+  return v[0] === 1 ? v.subarray(1) : undefined;
+}
+
+/** The epoch at the end of an H key. */
+function historyEpoch(hk: Buffer): number {
+  return hk.readUInt32BE(hk.length - 4);
+}
+
+/** The row key inside an H key. */
+function historyRow(hk: Buffer): Buffer {
+  return hk.subarray(1, hk.length - 5);
+}
+
+/** A transaction that keeps history for the newest snapshot; see the file comment. */
+class PreservingTxn {
+  private done = new Set<string>();
+  private touched: Buffer[] = [];
+  readonly tx: KvTxn & { preserve(key: Buffer): Promise<void> };
+
+  constructor(private readonly inner: KvTxn, private readonly snap: SnapshotInfo, private readonly committed: KvStore, private readonly refs: BlockRefs) {
+    const touch = (k: Buffer) => {
+      if (isVersioned(k) && ownerIno(k) < snap.nextIno) this.touched.push(Buffer.from(k));
+    };
+    this.tx = {
+      get: (k) => inner.get(k),
+      getMany: (ks) => inner.getMany(ks),
+      scan: (b, e, o) => inner.scan(b, e, o),
+      set: (k, v) => { touch(k); inner.set(k, v); },
+      delete: (k) => { touch(k); inner.delete(k); },
+      incrBy: (k, d) => inner.incrBy(k, d),
+      onCommit: (f) => inner.onCommit(f),
+      preserve: (k) => this.preserve(k),
+    };
+  }
+
+  /** Copies the committed value of `key` to its H entry for the newest snapshot, once. */
+  async preserve(key: Buffer): Promise<void> {
+    if (!isVersioned(key) || ownerIno(key) >= this.snap.nextIno) return;
+    const id = key.toString('latin1');
+    if (this.done.has(id)) return;
+    this.done.add(id);
+    const hk = keys.history(key, this.snap.epoch);
+    if (await this.inner.get(hk)) return; // copied by an earlier transaction
+    const old = await this.committed.get(key);
+    this.inner.set(hk, encodeHistory(old));
+    this.inner.set(keys.deadList(this.snap.epoch, key), EMPTY);
+    if (old && key[0] === PREFIX.extent) await this.refs.ref(decodeExtent(old).blockId, this.inner);
+  }
+
+  /** Copies every row written in the transaction that is not copied yet. */
+  async finish(): Promise<void> {
+    for (const k of this.touched) {
+      if (k[0] === PREFIX.extent && !this.done.has(k.toString('latin1'))) {
+        // An extent row written without preserve(): only new extents (no old row) may be.
+        const old = await this.committed.get(k);
+        if (old) throw new VfsError(Errno.EIO, 'internal: an extent changed under a snapshot without being preserved first');
+      }
+      await this.preserve(k);
+    }
+  }
+}
+
+/**
+ * The live store with snapshots: a KvStore whose transactions keep history for the newest
+ * snapshot, plus create/list/delete and read-only views of each snapshot. Open with `open()`.
+ */
+export class SnapshotStore implements KvStore {
+  readonly engine: string;
+  /** Every snapshot record, by epoch (ready and deleting). */
+  private all: SnapshotInfo[] = [];
+
+  private constructor(readonly inner: KvStore, private readonly refs: BlockRefs) {
+    this.engine = inner.engine;
+  }
+
+  /** Wraps `inner`; finishes deletions a crash interrupted. */
+  static async open(inner: KvStore, refs: BlockRefs): Promise<SnapshotStore> {
+    const s = new SnapshotStore(inner, refs);
+    const p = keys.snapshotPrefix();
+    for await (const [, v] of inner.scan(p, prefixEnd(p))) s.all.push(JSON.parse(v.toString('utf8')) as SnapshotInfo);
+    s.all.sort((a, b) => a.epoch - b.epoch);
+    for (const snap of s.all.filter((x) => x.state === 'deleting')) await s.finishDelete(snap);
+    return s;
+  }
+
+  /** Ready snapshots, oldest first. */
+  list(): SnapshotInfo[] {
+    return this.all.filter((s) => s.state === 'ready').map((s) => ({ ...s }));
+  }
+
+  /** A ready snapshot by name, or undefined. */
+  find(name: string): SnapshotInfo | undefined {
+    const s = this.all.find((x) => x.name === name && x.state === 'ready');
+    return s ? { ...s } : undefined;
+  }
+
+  private latest(): SnapshotInfo | undefined {
+    for (let i = this.all.length - 1; i >= 0; i--) if (this.all[i]!.state === 'ready') return this.all[i];
+    return undefined;
+  }
+
+  get(key: Buffer): Promise<Buffer | undefined> {
+    return this.inner.get(key);
+  }
+  getMany(ks: Buffer[]): Promise<(Buffer | undefined)[]> {
+    return this.inner.getMany(ks);
+  }
+  scan(begin: Buffer, end: Buffer, opts?: ScanOptions): AsyncIterable<[Buffer, Buffer]> {
+    return this.inner.scan(begin, end, opts);
+  }
+  sync(): Promise<void> {
+    return this.inner.sync();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  txn<T>(fn: (tx: KvTxn) => Promise<T>, opts?: TxnOptions): Promise<T> {
+    return this.inner.txn(async (tx) => {
+      const snap = this.latest();
+      if (!snap) return fn(tx);
+      const p = new PreservingTxn(tx, snap, this.inner, this.refs);
+      const r = await fn(p.tx);
+      await p.finish();
+      return r;
+    }, opts);
+  }
+
+  /**
+   * Takes snapshot `name` of the whole tree: one record, constant time. Throws EINVAL for a bad
+   * name, EEXIST if the name is taken.
+   */
+  async create(name: string): Promise<SnapshotInfo> {
+    checkSnapshotName(name);
+    return this.inner.txn(async (tx) => {
+      if (await tx.get(keys.snapshot(name))) throw new VfsError(Errno.EEXIST, `snapshot ${name} exists`);
+      const epoch = Number(await tx.incrBy(keys.counter(EPOCH_COUNTER), 1n));
+      const info: SnapshotInfo = {
+        name, epoch,
+        nextIno: Number(decodeCounter(await tx.get(keys.counter(COUNTERS.nextIno)))) + 1,
+        createdNs: nowNs().toString(),
+        usedBytes: Number(decodeCounter(await tx.get(keys.counter(COUNTERS.usedBytes)))),
+        inodes: Number(decodeCounter(await tx.get(keys.counter(COUNTERS.inodes)))),
+        state: 'ready',
+      };
+      tx.set(keys.snapshot(name), Buffer.from(JSON.stringify(info)));
+      tx.onCommit(() => this.all.push(info)); // epochs only grow: the list stays ordered
+      return { ...info };
+    }, { sync: true });
+  }
+
+  /**
+   * Deletes snapshot `name`: history only it needed goes, with the blocks only that history
+   * held. Throws ENOENT if there is no such snapshot. Resumes after a crash (see open).
+   */
+  async delete(name: string): Promise<void> {
+    const snap = this.all.find((x) => x.name === name && x.state === 'ready');
+    if (!snap) throw new VfsError(Errno.ENOENT, `no snapshot ${name}`);
+    await this.inner.txn(async (tx) => {
+      const marked = { ...snap, state: 'deleting' as const };
+      tx.set(keys.snapshot(name), Buffer.from(JSON.stringify(marked)));
+      tx.onCommit(() => { snap.state = 'deleting'; });
+    }, { sync: true });
+    await this.finishDelete(snap);
+  }
+
+  private async finishDelete(snap: SnapshotInfo): Promise<void> {
+    const prefix = keys.deadListPrefix(snap.epoch);
+    for (;;) {
+      const batch: Buffer[] = [];
+      for await (const [k] of this.inner.scan(prefix, prefixEnd(prefix), { limit: DELETE_BATCH })) batch.push(k.subarray(prefix.length));
+      if (!batch.length) break;
+      // The newest ready snapshot older than this one: it may still need entries labelled here.
+      const older = this.all.filter((x) => x.state === 'ready' && x.epoch < snap.epoch).at(-1);
+      await this.inner.txn(async (tx) => {
+        for (const row of batch) {
+          const hk = keys.history(row, snap.epoch);
+          const v = await tx.get(hk);
+          tx.delete(hk);
+          tx.delete(keys.deadList(snap.epoch, row));
+          if (!v) continue;
+          if (older && ownerIno(row) < older.nextIno && !(await this.hasEntryBetween(tx, row, older.epoch, snap.epoch))) {
+            // `older` read this row through the entry: relabel it.
+            tx.set(keys.history(row, older.epoch), v);
+            tx.set(keys.deadList(older.epoch, row), EMPTY);
+            continue;
+          }
+          const old = decodeHistory(v);
+          if (old && row[0] === PREFIX.extent) await this.refs.release(decodeExtent(old).blockId, tx);
+        }
+      });
+    }
+    await this.inner.txn(async (tx) => {
+      tx.delete(keys.snapshot(snap.name));
+      tx.onCommit(() => { this.all = this.all.filter((x) => x !== snap); });
+    }, { sync: true });
+  }
+
+  /** Whether row has an H entry with from ≤ epoch < to (then snapshot `from` reads that one). */
+  private async hasEntryBetween(tx: KvTxn, row: Buffer, from: number, to: number): Promise<boolean> {
+    for await (const _ of tx.scan(keys.history(row, from), keys.history(row, to), { limit: 1 })) return true;
+    return false;
+  }
+
+  /** A read-only view of the tree as it was at snapshot `name`. Throws ENOENT if there is none. */
+  view(name: string): KvStore {
+    const snap = this.find(name);
+    if (!snap) throw new VfsError(Errno.ENOENT, `no snapshot ${name}`);
+    return new SnapshotView(this.inner, snap);
+  }
+
+  /** Blocks' worth of history each snapshot holds: logical bytes of extents copied into its dead list. */
+  async heldBytes(name: string): Promise<number> {
+    const snap = this.find(name);
+    if (!snap) throw new VfsError(Errno.ENOENT, `no snapshot ${name}`);
+    const prefix = keys.deadListPrefix(snap.epoch);
+    let bytes = 0;
+    for await (const [k] of this.inner.scan(Buffer.concat([prefix, Buffer.of(PREFIX.extent)]), prefixEnd(Buffer.concat([prefix, Buffer.of(PREFIX.extent)])))) {
+      const v = await this.inner.get(keys.history(k.subarray(prefix.length), snap.epoch));
+      const old = v && decodeHistory(v);
+      if (old) bytes += decodeExtent(old).length;
+    }
+    return bytes;
+  }
+}
+
+/** The store as it was at one snapshot: reads only; every write is EROFS. */
+export class SnapshotView implements KvStore {
+  readonly engine: string;
+  constructor(private readonly live: KvStore, readonly snap: SnapshotInfo) {
+    this.engine = live.engine;
+  }
+
+  /** Whether a versioned row cannot have existed at the snapshot. */
+  private born(key: Buffer): boolean {
+    return isVersioned(key) && ownerIno(key) >= this.snap.nextIno;
+  }
+
+  async get(key: Buffer): Promise<Buffer | undefined> {
+    if (!isVersioned(key)) return this.live.get(key);
+    if (this.born(key)) return undefined;
+    for await (const [, v] of this.live.scan(keys.history(key, this.snap.epoch), prefixEnd(keys.historyOf(key)), { limit: 1 })) return decodeHistory(v);
+    return this.live.get(key);
+  }
+
+  async getMany(ks: Buffer[]): Promise<(Buffer | undefined)[]> {
+    return Promise.all(ks.map((k) => this.get(k)));
+  }
+
+  /** Live rows merged with the history that applies at the snapshot, in key order. */
+  async *scan(begin: Buffer, end: Buffer, opts: ScanOptions = {}): AsyncIterable<[Buffer, Buffer]> {
+    if (opts.reverse) throw new VfsError(Errno.EOPNOTSUPP, 'reverse scans of a snapshot');
+    let left = opts.limit ?? Infinity;
+    if (left <= 0) return;
+    if (!isVersioned(begin)) {
+      for await (const e of this.live.scan(begin, end, opts)) yield e;
+      return;
+    }
+    const live = this.live.scan(begin, end)[Symbol.asyncIterator]();
+    const hist = this.historyIn(begin, end)[Symbol.asyncIterator]();
+    let l = await live.next();
+    let h = await hist.next();
+    try {
+      while (left > 0 && (!l.done || !h.done)) {
+        const c = l.done ? 1 : h.done ? -1 : Buffer.compare(l.value[0], h.value[0]);
+        let out: [Buffer, Buffer | undefined];
+        if (c < 0) {
+          out = this.born(l.value[0]) ? [l.value[0], undefined] : l.value;
+          l = await live.next();
+        } else {
+          out = h.value;
+          if (c === 0) l = await live.next();
+          h = await hist.next();
+        }
+        if (out[1] !== undefined) {
+          left--;
+          yield out as [Buffer, Buffer];
+        }
+      }
+    } finally {
+      await live.return?.();
+      await hist.return?.();
+    }
+  }
+
+  /**
+   * For each row in [begin, end) with an H entry labelled at or after the snapshot: the row and
+   * the value it had then (undefined: absent), in row order.
+   */
+  private async *historyIn(begin: Buffer, end: Buffer): AsyncIterable<[Buffer, Buffer | undefined]> {
+    const hb = Buffer.concat([Buffer.of(PREFIX.history), begin]);
+    const he = Buffer.concat([Buffer.of(PREFIX.history), end]);
+    let row: Buffer | undefined;
+    let taken = false;
+    for await (const [hk, v] of this.live.scan(hb, he)) {
+      const r = historyRow(hk);
+      if (!row || !r.equals(row)) {
+        row = Buffer.from(r);
+        taken = false;
+      }
+      if (taken || historyEpoch(hk) < this.snap.epoch || this.born(row)) continue;
+      taken = true; // the smallest epoch ≥ the snapshot's
+      yield [row, decodeHistory(v)];
+    }
+  }
+
+  txn<T>(fn: (tx: KvTxn) => Promise<T>): Promise<T> {
+    const ro = (): never => { throw new VfsError(Errno.EROFS, `snapshot ${this.snap.name} is read-only`); };
+    return fn({
+      get: (k) => this.get(k), getMany: (ks) => this.getMany(ks), scan: (b, e, o) => this.scan(b, e, o),
+      set: ro, delete: ro, incrBy: ro, onCommit: ro,
+    });
+  }
+
+  async sync(): Promise<void> {}
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,181 @@
+/**
+ * Snapshots (vfs/meta/snapshots.ts, issue 3): a model-based random test, where snapshots taken
+ * and deleted between random tree operations must each show exactly the model tree of their
+ * moment, and space that returns exactly when the last snapshot goes; plus focused cases on the
+ * erasure-coded pool and RocksDB (old content readable, writes refused, blocks freed).
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { createPool, openPool } from '../raid/index.js';
+import { cloneNode, compareTree, Model, type Node, type Op, opArb, run } from '../test/model-tree.js';
+import { createMemoryVfs, Errno, openVfs, ROOT_CTX, type VfsInstance } from './index.js';
+import { openRocksKv } from './meta/rocksdb.js';
+import type { MemoryBlockStore } from '../raid/memory.js';
+
+type SnapOp = { op: 'snap' } | { op: 'dropSnap'; pick: number };
+/** Shallow paths and mostly successful operations, so that snapshots see trees that then change. */
+const shallow = fc.array(fc.constantFrom('a', 'b', 'c'), { minLength: 1, maxLength: 2 }).map((p) => '/' + p.join('/'));
+const treeOpArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('mkdir' as const), path: shallow }) },
+  { weight: 4, arbitrary: fc.record({ op: fc.constant('write' as const), path: shallow, offset: fc.integer({ min: 0, max: 9000 }), len: fc.integer({ min: 0, max: 9000 }), seed: fc.integer({ min: 1, max: 255 }) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('truncate' as const), path: shallow, size: fc.integer({ min: 0, max: 12000 }) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('unlink' as const), path: shallow }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('rmdir' as const), path: shallow }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('rename' as const), from: shallow, to: shallow }) },
+);
+const stepArb = fc.oneof(
+  { weight: 5, arbitrary: fc.oneof(opArb, treeOpArb, treeOpArb) },
+  { weight: 2, arbitrary: fc.constant<SnapOp>({ op: 'snap' }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('dropSnap' as const), pick: fc.nat() }) },
+);
+
+async function removeAll(v: VfsInstance, path: string): Promise<void> {
+  for (const e of await v.paths.readdir(ROOT_CTX, path)) {
+    const p = `${path === '/' ? '' : path}/${e.name}`;
+    if (e.type === 'dir') {
+      await removeAll(v, p);
+      await v.paths.rmdir(ROOT_CTX, p);
+    } else await v.paths.unlink(ROOT_CTX, p);
+  }
+}
+
+test('snapshots agree with copies of a model tree over random operations; deleting them all frees every block', async () => {
+  let seq = 0;
+  await fc.assert(
+    fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 60 }), async (steps) => {
+      const v = await createMemoryVfs({ recordSize: 4096 });
+      const model = new Model();
+      const snaps: { name: string; tree: Node }[] = [];
+      for (const s of steps) {
+        if (s.op === 'snap') {
+          const name = `s${++seq}`;
+          await v.snapshots.create(name);
+          snaps.push({ name, tree: cloneNode(model.root) });
+        } else if (s.op === 'dropSnap') {
+          if (!snaps.length) continue;
+          const [gone] = snaps.splice(s.pick % snaps.length, 1);
+          await v.snapshots.delete(gone!.name);
+        } else {
+          const want = model.apply(s);
+          const got = await run(v.vfs, v.paths, s);
+          assert.equal(got === 'ok' ? 'ok' : Errno[got], want === 'ok' ? 'ok' : Errno[want], JSON.stringify(s));
+        }
+      }
+      await compareTree(v.vfs, v.paths, model.root, '/');
+      for (const s of snaps) {
+        const sv = v.snapshotVfs(s.name);
+        await compareTree(sv.vfs, sv.paths, s.tree, '/');
+      }
+      assert.deepEqual(v.snapshots.list().map((s) => s.name), snaps.map((s) => s.name));
+      // Remove the live tree, then the snapshots: every block must be gone.
+      await removeAll(v, '/');
+      for (const s of snaps) await v.snapshots.delete(s.name);
+      const blocks = (v.impl.blocks as MemoryBlockStore);
+      assert.equal((await blocks.stats()).blocks, 0, 'no block outlives the last reference');
+      await v.close();
+    }),
+    { numRuns: 300 },
+  );
+});
+
+describe('snapshots on RocksDB and the rs:4+2 pool', () => {
+  async function open(dir: string): Promise<VfsInstance> {
+    const kv = await openRocksKv(join(dir, 'meta'));
+    const devices = Array.from({ length: 6 }, (_, i) => join(dir, `d${i}`));
+    if (!(await kv.get(Buffer.from('Ppool')))) {
+      for (const d of devices) await mkdir(d, { recursive: true });
+      await createPool(kv, { layout: 'rs:4+2', devices });
+    }
+    return openVfs({ kv, blocks: await openPool(kv, {}) });
+  }
+
+  test('old content stays readable after overwrite, delete and rename; writes to a snapshot are EROFS; survives a reopen', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dw-snap-'));
+    try {
+      let v = await open(dir);
+      const put = async (p: string, data: Buffer) => {
+        const { fh } = await v.paths.open(ROOT_CTX, p, { write: true, create: true, truncate: true });
+        await v.vfs.write(ROOT_CTX, fh, 0, data);
+        await v.vfs.release(ROOT_CTX, fh);
+      };
+      const get = async (x: { vfs: VfsInstance['vfs']; paths: VfsInstance['paths'] }, p: string) => {
+        const { fh, attr } = await x.paths.open(ROOT_CTX, p, { read: true });
+        try { return await x.vfs.read(ROOT_CTX, fh, 0, attr.size); } finally { await x.vfs.release(ROOT_CTX, fh); }
+      };
+      const big = Buffer.from(Buffer.alloc(3 << 20).map((_, i) => (i * 7) & 0xff));
+      await v.paths.mkdir(ROOT_CTX, '/docs');
+      await put('/docs/a.bin', big);
+      await put('/docs/b.txt', Buffer.from('version one'));
+      await v.paths.setxattr(ROOT_CTX, '/docs/b.txt', 'user.note', Buffer.from('old note'));
+      await v.snapshots.create('before');
+      await put('/docs/a.bin', Buffer.from('overwritten'));
+      await v.paths.unlink(ROOT_CTX, '/docs/b.txt');
+      await v.paths.rename(ROOT_CTX, '/docs', '/papers');
+      await put('/papers/new.txt', Buffer.from('made after'));
+      await v.close();
+
+      v = await open(dir); // history and the snapshot record are durable
+      const s = v.snapshotVfs('before');
+      assert.ok((await get(s, '/docs/a.bin')).equals(big), 'overwritten file reads its old 3 MiB');
+      assert.equal((await get(s, '/docs/b.txt')).toString(), 'version one', 'deleted file is still there');
+      assert.equal((await s.paths.getxattr(ROOT_CTX, '/docs/b.txt', 'user.note')).toString(), 'old note');
+      assert.deepEqual((await s.paths.readdir(ROOT_CTX, '/')).map((e) => e.name), ['docs'], 'the rename did not happen there');
+      assert.deepEqual((await s.paths.readdir(ROOT_CTX, '/docs')).map((e) => e.name).sort(), ['a.bin', 'b.txt']);
+      assert.equal((await get(v, '/papers/a.bin')).toString(), 'overwritten', 'the live tree moved on');
+      await assert.rejects(s.paths.open(ROOT_CTX, '/docs/c.txt', { write: true, create: true }), (e: { errno?: Errno }) => e.errno === Errno.EROFS);
+      await assert.rejects(s.paths.unlink(ROOT_CTX, '/docs/b.txt'), (e: { errno?: Errno }) => e.errno === Errno.EROFS);
+      assert.ok((await v.snapshots.heldBytes('before')) >= big.length, 'the snapshot holds the overwritten file');
+
+      // Space: the snapshot keeps the old blocks; deleting it releases them.
+      const withSnap = await v.impl.blocks.stats();
+      await v.snapshots.delete('before');
+      const after = await v.impl.blocks.stats();
+      assert.ok(withSnap.logicalUsed - after.logicalUsed >= big.length + 'version one'.length, `released ${withSnap.logicalUsed - after.logicalUsed} bytes`);
+      assert.throws(() => v.snapshotVfs('before'), (e: { errno?: Errno }) => e.errno === Errno.ENOENT);
+      await v.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('deleting a newer snapshot keeps what an older one reads through it; deleting the older one then frees it', async () => {
+    const v = await createMemoryVfs({ recordSize: 4096 });
+    const put = async (p: string, data: string) => {
+      const { fh } = await v.paths.open(ROOT_CTX, p, { write: true, create: true, truncate: true });
+      await v.vfs.write(ROOT_CTX, fh, 0, Buffer.from(data));
+      await v.vfs.release(ROOT_CTX, fh);
+    };
+    const read = async (name: string, p: string) => {
+      const s = v.snapshotVfs(name);
+      const { fh, attr } = await s.paths.open(ROOT_CTX, p, { read: true });
+      try { return (await s.vfs.read(ROOT_CTX, fh, 0, attr.size)).toString(); } finally { await s.vfs.release(ROOT_CTX, fh); }
+    };
+    await put('/a', 'one');
+    await v.snapshots.create('s1');
+    await v.snapshots.create('s2'); // nothing changed in between: s1 and s2 share every entry
+    await put('/a', 'two');
+    assert.equal(await read('s1', '/a'), 'one');
+    await v.snapshots.delete('s2');
+    assert.equal(await read('s1', '/a'), 'one', 'the entry s1 needed was relabelled, not dropped');
+    const blocks = v.impl.blocks as MemoryBlockStore;
+    assert.equal((await blocks.stats()).blocks, 2, 'old and new content');
+    await v.snapshots.delete('s1');
+    assert.equal((await blocks.stats()).blocks, 1, 'only the live content is left');
+    await v.close();
+  });
+
+  test('names: bad ones are EINVAL, a taken one EEXIST, an unknown one ENOENT', async () => {
+    const v = await createMemoryVfs();
+    for (const bad of ['', '.', '..', 'a/b', 'x\0y', 'n'.repeat(256)]) {
+      await assert.rejects(v.snapshots.create(bad), (e: { errno?: Errno }) => e.errno === Errno.EINVAL, JSON.stringify(bad));
+    }
+    await v.snapshots.create('daily-2026-11-29');
+    await assert.rejects(v.snapshots.create('daily-2026-11-29'), (e: { errno?: Errno }) => e.errno === Errno.EEXIST);
+    await assert.rejects(v.snapshots.delete('nope'), (e: { errno?: Errno }) => e.errno === Errno.ENOENT);
+    await v.close();
+  });
+});
