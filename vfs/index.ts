@@ -48,7 +48,7 @@ export async function openVfs(opts: { kv: KvStore; blocks: BlockStore; recordSiz
   const snapshots = await SnapshotStore.open(opts.kv, opts.blocks);
   const meta = new MetaStore(snapshots, opts.blocks, rs);
   await meta.init();
-  const impl = new VfsImpl(meta, opts.blocks);
+  const impl = new VfsImpl(meta, opts.blocks, snapshots);
   await impl.recover();
   const paths = new PathLayer(impl);
   return {

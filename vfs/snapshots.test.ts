@@ -168,6 +168,65 @@ describe('snapshots on RocksDB and the rs:4+2 pool', () => {
     await v.close();
   });
 
+  test('/.snapshots through the live path layer: hidden from /, lists snapshots, reads old bytes, refuses writes, restores by copy', async () => {
+    const v = await createMemoryVfs({ recordSize: 4096 });
+    const { paths, vfs } = v;
+    const put = async (p: string, data: string) => {
+      const { fh } = await paths.open(ROOT_CTX, p, { write: true, create: true, truncate: true });
+      await vfs.write(ROOT_CTX, fh, 0, Buffer.from(data));
+      await vfs.release(ROOT_CTX, fh);
+    };
+    const read = async (p: string) => {
+      const { fh, attr } = await paths.open(ROOT_CTX, p, { read: true });
+      try { return (await vfs.read(ROOT_CTX, fh, 0, attr.size)).toString(); } finally { await vfs.release(ROOT_CTX, fh); }
+    };
+    const errno = (e: unknown) => (e as { errno?: Errno }).errno;
+    await paths.mkdir(ROOT_CTX, '/d');
+    await put('/d/f', 'first');
+    await v.snapshots.create('mon');
+    await put('/d/f', 'second version');
+    await v.snapshots.create('tue');
+    await paths.unlink(ROOT_CTX, '/d/f');
+
+    assert.deepEqual((await paths.readdir(ROOT_CTX, '/')).map((e) => e.name), ['d'], '/.snapshots is hidden from the listing');
+    assert.equal((await paths.stat(ROOT_CTX, '/.snapshots')).type, 'dir', 'but reachable by path');
+    assert.deepEqual((await paths.readdir(ROOT_CTX, '/.snapshots')).map((e) => e.name), ['mon', 'tue']);
+    assert.equal(await read('/.snapshots/mon/d/f'), 'first');
+    assert.equal(await read('/.snapshots/tue/d/f'), 'second version');
+    const a = await paths.stat(ROOT_CTX, '/.snapshots/mon/d/f');
+    const b = await paths.stat(ROOT_CTX, '/.snapshots/tue/d/f');
+    assert.notEqual(a.ino, b.ino, 'each snapshot has its own inode numbers');
+    assert.equal((await vfs.getattr(ROOT_CTX, a.ino)).size, 5, 'inode-level calls reach the snapshot too');
+
+    for (const [what, p] of [
+      ['write', paths.open(ROOT_CTX, '/.snapshots/mon/d/f', { write: true })],
+      ['create', paths.open(ROOT_CTX, '/.snapshots/mon/d/new', { write: true, create: true })],
+      ['unlink', paths.unlink(ROOT_CTX, '/.snapshots/mon/d/f')],
+      ['mkdir', paths.mkdir(ROOT_CTX, '/.snapshots/mon/x')],
+      ['rename out', paths.rename(ROOT_CTX, '/.snapshots/mon/d/f', '/g')],
+      ['chmod', paths.setattr(ROOT_CTX, '/.snapshots/mon/d/f', { mode: 0o600 })],
+      ['setxattr', paths.setxattr(ROOT_CTX, '/.snapshots/mon/d/f', 'user.x', Buffer.from('1'))],
+      ['rmdir a snapshot', paths.rmdir(ROOT_CTX, '/.snapshots/mon')],
+      ['rmdir /.snapshots', paths.rmdir(ROOT_CTX, '/.snapshots')],
+    ] as const) {
+      await assert.rejects(p, (e) => errno(e) === Errno.EROFS, what);
+    }
+    await assert.rejects(paths.mkdir(ROOT_CTX, '/.snapshots'), (e) => errno(e) === Errno.EEXIST);
+    await assert.rejects(paths.link(ROOT_CTX, '/.snapshots/mon/d/f', '/hard'), (e) => errno(e) === Errno.EXDEV);
+    await assert.rejects(paths.stat(ROOT_CTX, '/.snapshots/wed'), (e) => errno(e) === Errno.ENOENT);
+
+    // Restore: copy the old version back into the live tree (blocks shared, not rewritten).
+    await paths.copy(ROOT_CTX, '/.snapshots/mon/d/f', '/d/f', { overwrite: false, depth: 0 });
+    assert.equal(await read('/d/f'), 'first');
+    const blocks = v.impl.blocks as MemoryBlockStore;
+    assert.equal((await blocks.stats()).blocks, 2, 'the copy shares the snapshot\'s block');
+
+    // A snapshot deleted while its inode is known: ESTALE.
+    await v.snapshots.delete('tue');
+    await assert.rejects(vfs.getattr(ROOT_CTX, b.ino), (e) => errno(e) === Errno.ESTALE);
+    await v.close();
+  });
+
   test('names: bad ones are EINVAL, a taken one EEXIST, an unknown one ENOENT', async () => {
     const v = await createMemoryVfs();
     for (const bad of ['', '.', '..', 'a/b', 'x\0y', 'n'.repeat(256)]) {

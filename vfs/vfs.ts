@@ -5,6 +5,8 @@ import { LockTable } from './locks.js';
 import type { Inode } from './meta/inode.js';
 import { isDir, isReg, S_IFMT, S_IFREG } from './meta/inode.js';
 import { MetaStore } from './meta/metastore.js';
+import { INO_SPACE, ROOT_INO, SNAPDIR_INO } from './meta/keys.js';
+import type { SnapshotStore } from './meta/snapshots.js';
 import { checkAccess, R_OK, W_OK } from './meta/perm.js';
 import type { Attr, Ctx, DirEntry, Fh, FileType, LockRange, OpenFlags, SetAttr, StatFs, Vfs } from './types.js';
 
@@ -20,17 +22,69 @@ interface Handle {
   file: OpenFile | null;
 }
 
+/** One tree the VFS serves: the live one (epoch 0) or a snapshot (read-only). */
+interface Space {
+  meta: MetaStore;
+  epoch: number;
+  /** Added to the tree's own inode numbers in everything the VFS returns. */
+  tag: number;
+}
+
+/** Name of the virtual directory in the root that holds the snapshots (issue 3). */
+export const SNAPDIR_NAME = '.snapshots';
+
 /**
  * The inode-level VFS (vfs/types.ts `Vfs`): MetaStore for the namespace and its checks, open
  * file write buffers for the data path, the lock table, and statfs from the block store.
+ *
+ * Snapshots: inode numbers carry their tree, `epoch * INO_SPACE + ino` (keys.ts), so every
+ * protocol, path- or inode-level, reaches snapshot S at `/.snapshots/NAME` (a virtual, read-only
+ * directory, hidden from listings of `/` but found by lookup) with no code of its own.
+ * Everything under it is read-only: changes fail with EROFS, before any permission check, as
+ * on a read-only mount. A snapshot deleted while in use answers ESTALE.
  */
 export class VfsImpl implements Vfs {
   readonly locks = new LockTable();
   private handles = new Map<Fh, Handle>();
+  /** Open files by their VFS inode number (tagged). */
   private files = new Map<number, OpenFile>();
   private nextFh = 1;
+  private readonly live: Space;
+  private readonly spaces = new Map<number, Space>();
 
-  constructor(readonly meta: MetaStore, readonly blocks: BlockStore) {}
+  constructor(readonly meta: MetaStore, readonly blocks: BlockStore, private readonly snapshots?: SnapshotStore) {
+    this.live = { meta, epoch: 0, tag: 0 };
+  }
+
+  /** The tree an inode number belongs to, and the number inside it. Throws ESTALE for a deleted snapshot. */
+  private space(ino: number): { sp: Space; local: number } {
+    const epoch = Math.floor(ino / INO_SPACE);
+    const local = ino - epoch * INO_SPACE;
+    if (epoch === 0) return { sp: this.live, local };
+    let sp = this.spaces.get(epoch);
+    if (!sp || !this.snapshots?.byEpoch(epoch)) {
+      if (!this.snapshots) throw new VfsError(Errno.ESTALE, `stale inode ${ino}`);
+      this.spaces.delete(epoch);
+      sp = { meta: new MetaStore(this.snapshots.viewByEpoch(epoch), this.blocks, this.meta.defaultRecordSize), epoch, tag: epoch * INO_SPACE };
+      this.spaces.set(epoch, sp);
+    }
+    return { sp, local };
+  }
+
+  /** As space(), for a change: EROFS in a snapshot and in /.snapshots. */
+  private writable(ino: number, name?: string): { sp: Space; local: number } {
+    if (ino === SNAPDIR_INO) throw new VfsError(Errno.EROFS, 'snapshots are read-only');
+    const r = this.space(ino);
+    if (r.sp.epoch !== 0) throw new VfsError(Errno.EROFS, 'snapshots are read-only');
+    if (name === SNAPDIR_NAME && r.local === ROOT_INO && this.snapshots) throw new VfsError(Errno.EROFS, `/${SNAPDIR_NAME} is read-only`);
+    return r;
+  }
+
+  /** As writable(), for making an entry: EEXIST for /.snapshots (it is there). */
+  private creatable(parent: number, name: string): { sp: Space; local: number } {
+    if (name === SNAPDIR_NAME && parent === ROOT_INO && this.snapshots) throw new VfsError(Errno.EEXIST, `/${SNAPDIR_NAME} exists`);
+    return this.writable(parent);
+  }
 
   /** Frees inodes left unlinked-but-open by a previous process. */
   async recover(): Promise<number> {
@@ -39,103 +93,159 @@ export class VfsImpl implements Vfs {
     return orphans.length;
   }
 
-  toAttr(n: Inode): Attr {
-    const f = this.files.get(n.ino);
+  toAttr(n: Inode, sp: Space = this.live): Attr {
+    const ino = n.ino + sp.tag;
+    const f = this.files.get(ino);
     const size = f ? Math.max(f.size, isReg(n) ? 0 : n.size) : n.size;
     const mtime = f?.pendingMtime ?? n.mtimeNs;
     return {
-      ino: n.ino, gen: n.gen, mode: n.mode, type: typeOf(n.mode), nlink: n.nlink, uid: n.uid, gid: n.gid,
+      ino, gen: n.gen, mode: n.mode, type: typeOf(n.mode), nlink: n.nlink, uid: n.uid, gid: n.gid,
       size, blocks: Math.ceil(n.allocated / 512), rdev: n.rdev,
       atimeNs: n.atimeNs, mtimeNs: mtime, ctimeNs: mtime > n.ctimeNs ? mtime : n.ctimeNs, birthtimeNs: n.birthtimeNs,
     };
   }
 
-  private isOpen = (ino: number) => (this.files.get(ino)?.handles ?? 0) > 0;
+  /** The virtual /.snapshots directory: read and search for everyone, owned by root. */
+  private async snapdirAttr(): Promise<Attr> {
+    const root = await this.meta.getInode(ROOT_INO);
+    const t = root?.birthtimeNs ?? 0n;
+    return {
+      ino: SNAPDIR_INO, gen: 1, mode: 0o040555, type: 'dir', nlink: 2 + (this.snapshots?.list().length ?? 0), uid: 0, gid: 0,
+      size: 0, blocks: 0, rdev: 0, atimeNs: t, mtimeNs: t, ctimeNs: t, birthtimeNs: t,
+    };
+  }
+
+  /** The root directory of snapshot `epoch`, as seen at /.snapshots/NAME. */
+  private async snapshotRoot(epoch: number): Promise<Attr> {
+    const { sp } = this.space(epoch * INO_SPACE + ROOT_INO);
+    const n = await sp.meta.getInode(ROOT_INO);
+    if (!n) throw new VfsError(Errno.ESTALE, 'snapshot root is gone');
+    return this.toAttr(n, sp);
+  }
+
+  private isOpenIn = (sp: Space) => (ino: number) => (this.files.get(ino + sp.tag)?.handles ?? 0) > 0;
 
   async lookup(ctx: Ctx, parent: number, name: string): Promise<Attr> {
-    return this.toAttr(await this.meta.lookup(ctx, parent, name));
+    if (parent === SNAPDIR_INO) {
+      if (name === '.') return this.snapdirAttr();
+      if (name === '..') return this.getattr(ctx, ROOT_INO);
+      const snap = this.snapshots?.find(name);
+      if (!snap) throw new VfsError(Errno.ENOENT, `no snapshot ${name}`);
+      return this.snapshotRoot(snap.epoch);
+    }
+    if (parent === ROOT_INO && name === SNAPDIR_NAME && this.snapshots) return this.snapdirAttr();
+    const { sp, local } = this.space(parent);
+    return this.toAttr(await sp.meta.lookup(ctx, local, name), sp);
   }
 
   async getattr(_ctx: Ctx, ino: number, gen?: number): Promise<Attr> {
-    const n = await this.meta.getInode(ino);
+    if (ino === SNAPDIR_INO && this.snapshots) return this.snapdirAttr();
+    const { sp, local } = this.space(ino);
+    const n = await sp.meta.getInode(local);
     if (!n || (gen !== undefined && n.gen !== gen)) throw new VfsError(Errno.ESTALE, `stale file handle for inode ${ino}`);
-    return this.toAttr(n);
+    return this.toAttr(n, sp);
   }
 
   async setattr(ctx: Ctx, ino: number, ch: SetAttr, handleWritable = false): Promise<Attr> {
+    const { sp, local } = this.writable(ino);
     const f = this.files.get(ino);
     if (ch.size !== undefined && f) await f.flush();
-    const n = await this.meta.setattr(ctx, ino, ch, { handleWritable });
+    const n = await sp.meta.setattr(ctx, local, ch, { handleWritable });
     if (ch.size !== undefined && f) f.truncated(n.size);
-    return this.toAttr(n);
+    return this.toAttr(n, sp);
   }
 
   async create(ctx: Ctx, parent: number, name: string, mode: number, flags: OpenFlags & { exclusive?: boolean }): Promise<{ attr: Attr; fh: Fh }> {
-    const { inode, existed } = await this.meta.create(ctx, parent, name, S_IFREG | (mode & 0o7777), { exclusive: flags.exclusive, openExisting: true });
+    const { local } = this.creatable(parent, name);
+    const { inode, existed } = await this.meta.create(ctx, local, name, S_IFREG | (mode & 0o7777), { exclusive: flags.exclusive, openExisting: true });
     if (existed) {
       const fh = await this.open(ctx, inode.ino, flags);
       return { attr: await this.getattr(ctx, inode.ino), fh };
     }
-    const fh = this.addHandle(inode, { ...flags, truncate: false });
+    const fh = this.addHandle(inode, this.live, { ...flags, truncate: false });
     return { attr: this.toAttr(inode), fh };
   }
 
   async mknod(ctx: Ctx, parent: number, name: string, mode: number, rdev: number): Promise<Attr> {
+    const { local } = this.creatable(parent, name);
     const t = mode & S_IFMT;
     if (t === 0o040000 || t === 0o120000) throw new VfsError(Errno.EINVAL, 'use mkdir or symlink');
-    const { inode } = await this.meta.create(ctx, parent, name, (t || S_IFREG) | (mode & 0o7777), { rdev });
+    const { inode } = await this.meta.create(ctx, local, name, (t || S_IFREG) | (mode & 0o7777), { rdev });
     return this.toAttr(inode);
   }
 
   async mkdir(ctx: Ctx, parent: number, name: string, mode: number): Promise<Attr> {
-    return this.toAttr((await this.meta.create(ctx, parent, name, 0o040000 | (mode & 0o7777))).inode);
+    const { local } = this.creatable(parent, name);
+    return this.toAttr((await this.meta.create(ctx, local, name, 0o040000 | (mode & 0o7777))).inode);
   }
 
   async unlink(ctx: Ctx, parent: number, name: string): Promise<void> {
-    await this.meta.unlink(ctx, parent, name, this.isOpen);
+    const { local } = this.writable(parent, name);
+    await this.meta.unlink(ctx, local, name, this.isOpenIn(this.live));
   }
 
   async rmdir(ctx: Ctx, parent: number, name: string): Promise<void> {
-    await this.meta.rmdir(ctx, parent, name);
+    const { local } = this.writable(parent, name);
+    await this.meta.rmdir(ctx, local, name);
   }
 
   async rename(ctx: Ctx, parent: number, name: string, newParent: number, newName: string, opts?: { noreplace?: boolean }): Promise<void> {
-    await this.meta.rename(ctx, parent, name, newParent, newName, this.isOpen, opts);
+    const a = this.writable(parent, name);
+    const b = this.writable(newParent, newName);
+    await this.meta.rename(ctx, a.local, name, b.local, newName, this.isOpenIn(this.live), opts);
   }
 
   async link(ctx: Ctx, ino: number, newParent: number, newName: string): Promise<Attr> {
-    return this.toAttr(await this.meta.link(ctx, ino, newParent, newName));
+    const src = this.space(ino);
+    if (src.sp.epoch !== 0 || ino === SNAPDIR_INO) throw new VfsError(Errno.EXDEV, 'cannot link across a snapshot');
+    const { local } = this.creatable(newParent, newName);
+    return this.toAttr(await this.meta.link(ctx, src.local, local, newName));
   }
 
   async symlink(ctx: Ctx, parent: number, name: string, target: string): Promise<Attr> {
-    return this.toAttr((await this.meta.create(ctx, parent, name, 0o120777, { target })).inode);
+    const { local } = this.creatable(parent, name);
+    return this.toAttr((await this.meta.create(ctx, local, name, 0o120777, { target })).inode);
   }
 
   async readlink(_ctx: Ctx, ino: number): Promise<string> {
-    return this.meta.readlink(ino);
+    if (ino === SNAPDIR_INO) throw new VfsError(Errno.EINVAL, 'not a symlink');
+    const { sp, local } = this.space(ino);
+    return sp.meta.readlink(local);
   }
 
   async open(ctx: Ctx, ino: number, flags: OpenFlags): Promise<Fh> {
-    const n = await this.meta.getInode(ino);
-    if (!n) throw new VfsError(Errno.ENOENT, `inode ${ino} does not exist`);
     const writing = flags.write || flags.append || flags.truncate;
+    if (ino === SNAPDIR_INO && this.snapshots) {
+      if (writing) throw new VfsError(Errno.EROFS, 'snapshots are read-only');
+      return this.addVirtualHandle(ino, flags);
+    }
+    const { sp, local } = writing ? this.writable(ino) : this.space(ino);
+    const n = await sp.meta.getInode(local);
+    if (!n) throw new VfsError(Errno.ENOENT, `inode ${ino} does not exist`);
     if (isDir(n) && writing) throw new VfsError(Errno.EISDIR, 'is a directory');
     checkAccess(ctx, n, (flags.read || !writing ? R_OK : 0) | (writing ? W_OK : 0));
     if (flags.truncate && isReg(n) && n.size > 0) {
       await this.setattr(ctx, ino, { size: 0 }, true);
     }
-    return this.addHandle((await this.meta.getInode(ino)) ?? n, flags);
+    return this.addHandle((await sp.meta.getInode(local)) ?? n, sp, flags);
   }
 
-  private addHandle(n: Inode, flags: OpenFlags): Fh {
+  private addHandle(n: Inode, sp: Space, flags: OpenFlags): Fh {
+    const ino = n.ino + sp.tag;
     let file: OpenFile | null = null;
     if (isReg(n)) {
-      file = this.files.get(n.ino) ?? new OpenFile(n.ino, n.recordSize, n.size, this.meta, this.blocks);
-      this.files.set(n.ino, file);
+      file = this.files.get(ino) ?? new OpenFile(n.ino, n.recordSize, n.size, sp.meta, this.blocks);
+      this.files.set(ino, file);
       file.handles++;
     }
     const fh = this.nextFh++;
-    this.handles.set(fh, { ino: n.ino, flags, file });
+    this.handles.set(fh, { ino, flags, file });
+    return fh;
+  }
+
+  private addVirtualHandle(ino: number, flags: OpenFlags): Fh {
+    const fh = this.nextFh++;
+    this.handles.set(fh, { ino, flags, file: null });
     return fh;
   }
 
@@ -182,18 +292,35 @@ export class VfsImpl implements Vfs {
       f.handles--;
       if (f.handles === 0 && this.files.get(h.ino) === f) {
         this.files.delete(h.ino);
-        const n = await this.meta.getInode(h.ino);
-        if (n && n.nlink === 0) await this.meta.freeOrphan(h.ino);
+        if (h.ino < INO_SPACE) {
+          const n = await this.meta.getInode(h.ino);
+          if (n && n.nlink === 0) await this.meta.freeOrphan(h.ino);
+        }
       }
       this.locks.releaseOwner(h.ino, `fh:${fh}`, ctx.clientId);
     }
   }
 
+  /**
+   * Entries after `cookie`. In /.snapshots: one directory per snapshot, oldest first, the cookie
+   * being the snapshot's epoch (stable while others come and go).
+   */
   async readdir(ctx: Ctx, ino: number, cookie: number, limit: number, plus = false): Promise<DirEntry[]> {
-    const rows = await this.meta.readdir(ctx, ino, cookie, limit, plus);
+    if (ino === SNAPDIR_INO && this.snapshots) {
+      const out: DirEntry[] = [];
+      for (const s of this.snapshots.list()) {
+        if (s.epoch <= cookie || out.length >= limit) continue;
+        const e: DirEntry = { name: s.name, ino: s.epoch * INO_SPACE + ROOT_INO, type: 'dir', cookie: s.epoch };
+        if (plus) e.attr = await this.snapshotRoot(s.epoch);
+        out.push(e);
+      }
+      return out;
+    }
+    const { sp, local } = this.space(ino);
+    const rows = await sp.meta.readdir(ctx, local, cookie, limit, plus);
     return rows.map((r) => ({
-      name: r.name, ino: r.ino, type: TYPES[r.type] ?? 'file', cookie: r.cookie,
-      ...(r.inode ? { attr: this.toAttr(r.inode) } : {}),
+      name: r.name, ino: r.ino + sp.tag, type: TYPES[r.type] ?? 'file', cookie: r.cookie,
+      ...(r.inode ? { attr: this.toAttr(r.inode, sp) } : {}),
     }));
   }
 
@@ -210,16 +337,22 @@ export class VfsImpl implements Vfs {
   }
 
   async getxattr(ctx: Ctx, ino: number, name: string): Promise<Buffer> {
-    return this.meta.getxattr(ctx, ino, name);
+    if (ino === SNAPDIR_INO) throw new VfsError(Errno.ENODATA, 'no such attribute');
+    const { sp, local } = this.space(ino);
+    return sp.meta.getxattr(ctx, local, name);
   }
   async setxattr(ctx: Ctx, ino: number, name: string, value: Uint8Array, flags?: { create?: boolean; replace?: boolean }): Promise<void> {
-    await this.meta.setxattr(ctx, ino, name, value, flags);
+    const { local } = this.writable(ino);
+    await this.meta.setxattr(ctx, local, name, value, flags);
   }
   async listxattr(ctx: Ctx, ino: number): Promise<string[]> {
-    return this.meta.listxattr(ctx, ino);
+    if (ino === SNAPDIR_INO) return [];
+    const { sp, local } = this.space(ino);
+    return sp.meta.listxattr(ctx, local);
   }
   async removexattr(ctx: Ctx, ino: number, name: string): Promise<void> {
-    await this.meta.removexattr(ctx, ino, name);
+    const { local } = this.writable(ino);
+    await this.meta.removexattr(ctx, local, name);
   }
 
   async lock(ctx: Ctx, ino: number, range: LockRange, wait = false): Promise<void> {
@@ -237,24 +370,29 @@ export class VfsImpl implements Vfs {
    * at the same blocks (each block's count goes up). Errno: as create, plus EISDIR.
    */
   async cloneFile(ctx: Ctx, ino: number, parent: number, name: string): Promise<Attr> {
+    if (ino === SNAPDIR_INO) throw new VfsError(Errno.EISDIR, 'not a regular file');
+    const { sp, local: srcIno } = this.space(ino);
+    const { local: dir } = this.creatable(parent, name);
     await this.files.get(ino)?.flush();
-    const src = await this.meta.getInode(ino);
+    const src = await sp.meta.getInode(srcIno);
     if (!src) throw new VfsError(Errno.ENOENT, 'source vanished');
     if (!isReg(src)) throw new VfsError(Errno.EISDIR, 'not a regular file');
     checkAccess(ctx, src, R_OK);
-    const { inode } = await this.meta.create(ctx, parent, name, S_IFREG | (src.mode & 0o777));
+    // From a snapshot too (a restore): the extents are read there and referenced again here.
+    const extents = sp.epoch === 0 ? undefined : await sp.meta.extentsOf(srcIno);
+    const { inode } = await this.meta.create(ctx, dir, name, S_IFREG | (src.mode & 0o777));
     const copy = await this.meta.txn(async (m) => {
-      const from = await m.mustInode(ino);
       const to = await m.mustInode(inode.ino);
-      await m.cloneExtents(from, to);
+      const from = extents ? src : await m.mustInode(srcIno);
+      await m.cloneExtents(from, to, extents);
       to.size = from.size;
       to.recordSize = from.recordSize;
       m.putInode(to);
       return to;
     });
-    for (const x of await this.meta.listxattr(ctx, ino).catch(() => [] as string[])) {
+    for (const x of await sp.meta.listxattr(ctx, srcIno).catch(() => [] as string[])) {
       if (!x.startsWith('user.')) continue;
-      await this.meta.setxattr(ctx, inode.ino, x, await this.meta.getxattr(ctx, ino, x));
+      await this.meta.setxattr(ctx, inode.ino, x, await sp.meta.getxattr(ctx, srcIno, x));
     }
     return this.toAttr(copy);
   }

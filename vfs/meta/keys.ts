@@ -60,6 +60,15 @@ export const VERSIONED_PREFIXES: readonly number[] = [PREFIX.inode, PREFIX.diren
 
 export const ROOT_INO = 1;
 
+/**
+ * Inode numbers the VFS shows carry the tree they belong to: `epoch * INO_SPACE + ino`, where
+ * epoch 0 is the live tree and epoch S the snapshot S (vfs/vfs.ts). So the live tree's inode
+ * numbers stay below INO_SPACE - 2 (2^36: 68 billion) and snapshot epochs below 2^17.
+ */
+export const INO_SPACE = 2 ** 36;
+/** The virtual directory /.snapshots, in the live tree's space. */
+export const SNAPDIR_INO = INO_SPACE - 1;
+
 function u64(n: number | bigint): Buffer {
   const b = Buffer.allocUnsafe(8);
   b.writeBigUInt64BE(BigInt(n), 0);

@@ -3,7 +3,7 @@ import { Errno, VfsError } from '../errno.js';
 import type { SetAttr } from '../types.js';
 import type { KvStore, TxnOptions } from './kv.js';
 import { keys, prefixEnd, ROOT_INO } from './keys.js';
-import type { Inode } from './inode.js';
+import type { Extent, Inode } from './inode.js';
 import { decodeInode, isDir, isLnk, isReg, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from './inode.js';
 import type { BlockRefs } from './metatxn.js';
 import { COUNTERS, MetaTxn, nowNs } from './metatxn.js';
@@ -64,6 +64,11 @@ export class MetaStore {
       size: 0, allocated: 0, atimeNs: t, mtimeNs: t, ctimeNs: t, birthtimeNs: t, parent, nextCookie: 3,
       recordSize: this.defaultRecordSize, target: '',
     };
+  }
+
+  /** Every extent of a file, as [offset, extent], from committed state. */
+  async extentsOf(ino: number): Promise<[number, Extent][]> {
+    return this.txnRead((m) => m.extents(ino));
   }
 
   async getInode(ino: number): Promise<Inode | undefined> {

@@ -1,7 +1,7 @@
 import { Errno, VfsError } from '../errno.js';
 import type { KvTxn } from './kv.js';
 import { decodeCounter } from './kv.js';
-import { keys, prefixEnd, readU64 } from './keys.js';
+import { keys, prefixEnd, readU64, SNAPDIR_INO } from './keys.js';
 import type { Dirent, Extent, Inode } from './inode.js';
 import {
   decodeCookieRow, decodeDirent, decodeExtent, decodeInode, encodeCookieRow, encodeDirent, encodeExtent, encodeInode, isReg, S_IFMT,
@@ -57,6 +57,7 @@ export class MetaTxn {
 
   async allocIno(): Promise<number> {
     const n = await this.tx.incrBy(keys.counter(COUNTERS.nextIno), 1n);
+    if (n >= BigInt(SNAPDIR_INO - 1)) throw new VfsError(Errno.ENOSPC, 'no inode numbers left');
     await this.tx.incrBy(keys.counter(COUNTERS.inodes), 1n);
     return Number(n);
   }
@@ -138,9 +139,9 @@ export class MetaTxn {
     }
   }
 
-  /** Copies every extent of `from` to `to` by reference (blocks are shared, counted once more). */
-  async cloneExtents(from: Inode, to: Inode): Promise<void> {
-    for (const [off, e] of await this.extents(from.ino)) {
+  /** Copies every extent of `from` (or the `extents` given, read elsewhere: a snapshot) to `to` by reference (blocks are shared, counted once more). */
+  async cloneExtents(from: Inode, to: Inode, extents?: [number, Extent][]): Promise<void> {
+    for (const [off, e] of extents ?? await this.extents(from.ino)) {
       await this.refs.ref(e.blockId, this.tx);
       this.tx.set(keys.extent(to.ino, off), encodeExtent(e));
       to.allocated += e.length;

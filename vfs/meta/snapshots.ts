@@ -51,6 +51,8 @@ const ABSENT = Buffer.of(0);
 const DELETE_BATCH = 512;
 const EPOCH_COUNTER = 'snapEpoch';
 const MAX_SNAPSHOT_NAME = 255;
+/** Epochs tag inode numbers above 2^36 (keys.ts INO_SPACE), so they stay below 2^17. */
+const MAX_EPOCH = 2 ** 17;
 
 /** Throws EINVAL unless `name` is a usable snapshot name (a path component: no '/', NUL, '.' or '..'). */
 export function checkSnapshotName(name: string): void {
@@ -213,6 +215,7 @@ export class SnapshotStore implements KvStore {
     return this.inner.txn(async (tx) => {
       if (await tx.get(keys.snapshot(name))) throw new VfsError(Errno.EEXIST, `snapshot ${name} exists`);
       const epoch = Number(await tx.incrBy(keys.counter(EPOCH_COUNTER), 1n));
+      if (epoch >= MAX_EPOCH) throw new VfsError(Errno.ENOSPC, 'no snapshot numbers left');
       const info: SnapshotInfo = {
         name, epoch,
         nextIno: Number(decodeCounter(await tx.get(keys.counter(COUNTERS.nextIno)))) + 1,
@@ -280,10 +283,23 @@ export class SnapshotStore implements KvStore {
     return false;
   }
 
+  /** A ready snapshot by epoch, or undefined. */
+  byEpoch(epoch: number): SnapshotInfo | undefined {
+    const s = this.all.find((x) => x.epoch === epoch && x.state === 'ready');
+    return s ? { ...s } : undefined;
+  }
+
   /** A read-only view of the tree as it was at snapshot `name`. Throws ENOENT if there is none. */
   view(name: string): KvStore {
     const snap = this.find(name);
     if (!snap) throw new VfsError(Errno.ENOENT, `no snapshot ${name}`);
+    return new SnapshotView(this.inner, snap);
+  }
+
+  /** The view of snapshot `epoch` (for the VFS's inode spaces). Throws ESTALE if it is gone. */
+  viewByEpoch(epoch: number): SnapshotView {
+    const snap = this.byEpoch(epoch);
+    if (!snap) throw new VfsError(Errno.ESTALE, `snapshot ${epoch} no longer exists`);
     return new SnapshotView(this.inner, snap);
   }
 
