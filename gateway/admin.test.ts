@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { MemoryBlockStore } from '../raid/memory.js';
 import type { ProgressFn, ScrubReport } from '../raid/types.js';
 import { MemoryKv } from '../vfs/meta/memory.js';
+import { SnapshotStore } from '../vfs/meta/snapshots.js';
 import { checkLayout, runAdmin, type AdminEnv } from './admin.js';
 import { dataDir } from './datadir.js';
 import { CliError, UsageError } from './errors.js';
@@ -28,10 +29,29 @@ class SlowScrubStore extends MemoryBlockStore {
 
 function env(pool = new MemoryBlockStore()): AdminEnv {
   const kv = new MemoryKv();
-  return { dir: dataDir('/nonexistent/dw'), kv, users: new UserStore(kv), serving: true, pool: async () => pool };
+  let snaps: SnapshotStore | undefined;
+  return {
+    dir: dataDir('/nonexistent/dw'), kv, users: new UserStore(kv), serving: true, pool: async () => pool,
+    snapshots: async () => (snaps ??= await SnapshotStore.open(kv, pool)),
+  };
 }
 
 describe('admin methods', () => {
+  test('snapshot methods: create, list with space held, delete; bad names are usage errors', async () => {
+    const e = env();
+    const made = (await runAdmin(e, 'snapshot.create', { name: 'nightly' })) as { name: string; epoch: number };
+    assert.equal(made.name, 'nightly');
+    const list = (await runAdmin(e, 'snapshot.list', {})) as { name: string; heldBytes: number; created: string }[];
+    assert.deepEqual(list.map((x) => [x.name, x.heldBytes]), [['nightly', 0]]);
+    assert.ok(!Number.isNaN(Date.parse(list[0]!.created)));
+    await assert.rejects(runAdmin(e, 'snapshot.create', { name: 'nightly' }), (err: CliError) => err.code === 'EEXIST');
+    await assert.rejects(runAdmin(e, 'snapshot.create', { name: 'a/b' }), UsageError);
+    await assert.rejects(runAdmin(e, 'snapshot.create', {}), UsageError);
+    assert.deepEqual(await runAdmin(e, 'snapshot.delete', { name: 'nightly' }), { name: 'nightly' });
+    await assert.rejects(runAdmin(e, 'snapshot.delete', { name: 'nightly' }), (err: CliError) => err.code === 'ENOENT');
+    assert.deepEqual(await runAdmin(e, 'snapshot.list', {}), []);
+  });
+
   test('user methods check their params and do the work', async () => {
     const e = env();
     const u = (await runAdmin(e, 'user.add', { name: 'ann', password: 'pw' })) as { name: string; uid: number };

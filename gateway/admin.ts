@@ -15,6 +15,9 @@
  *   scrub { repair? = true }               → ScrubReport             (progress events)
  *   device.replace { old, new }            → { index, old, new, rebuiltShards } (progress)
  *   reclaim { threshold? }                 → { freedBytes, segmentsCompacted }  (progress)
+ *   snapshot.create { name }               → SnapshotInfo
+ *   snapshot.list                          → SnapshotListing[]  (oldest first, with space held)
+ *   snapshot.delete { name }               → { name }
  */
 import { mkdir } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
@@ -22,6 +25,7 @@ import type { BlockStore, PoolStats, ProgressFn } from '../raid/types.js';
 import { createPool, parseLayout, poolExists } from '../raid/index.js';
 import { VfsError } from '../vfs/errno.js';
 import type { KvStore } from '../vfs/meta/kv.js';
+import type { SnapshotInfo, SnapshotStore } from '../vfs/meta/snapshots.js';
 import type { DataDir } from './datadir.js';
 import { CliError, UsageError } from './errors.js';
 import { UserStore } from './users.js';
@@ -34,6 +38,8 @@ export interface AdminEnv {
   users: UserStore;
   /** The block store: the server's open one, or opened on first use in direct mode. */
   pool(): Promise<BlockStore>;
+  /** The live tree's snapshots: the server's, or opened on first use in direct mode. */
+  snapshots(): Promise<SnapshotStore>;
   /** True inside `dw serve`. */
   serving: boolean;
   /** Long work under way in this process, for pool.status and to refuse a second one. */
@@ -43,6 +49,23 @@ export interface AdminEnv {
 export interface PoolStatus extends PoolStats {
   serving: boolean;
   engine: string;
+  /** Each snapshot and the file bytes only its history holds (freed when it is deleted). */
+  snapshots: { name: string; created: string; heldBytes: number }[];
+}
+
+export interface SnapshotListing extends SnapshotInfo {
+  /** ISO time it was taken. */
+  created: string;
+  /** File bytes in extents its history keeps (what deleting it can free, at most). */
+  heldBytes: number;
+}
+
+async function listSnapshots(snaps: SnapshotStore): Promise<SnapshotListing[]> {
+  const out: SnapshotListing[] = [];
+  for (const s of snaps.list()) {
+    out.push({ ...s, created: new Date(Number(BigInt(s.createdNs) / 1_000_000n)).toISOString(), heldBytes: await snaps.heldBytes(s.name) });
+  }
+  return out;
 }
 
 function str(params: Record<string, unknown>, key: string, what: string): string {
@@ -65,6 +88,12 @@ export function checkLayout(text: string): string {
     const msg = /bad layout/.test(why) ? why : `bad layout "${text}": ${why}`;
     throw new UsageError(`${msg}. Layouts: mirror:N, raid0:N, raid5:N, raid6:N, raid10:N, rs:K+M (K ≤ 16, M ≤ 4), e.g. rs:4+2`);
   }
+}
+
+/** A bad snapshot name is a usage error; the rest (EEXIST, ENOENT) a CliError with the errno name. */
+function asSnapshotError(err: unknown): never {
+  if (err instanceof VfsError && err.code === 'EINVAL') throw new UsageError(err.message);
+  return asCli(err);
 }
 
 /** Turns VfsErrors from the block store into CliErrors with their errno name. */
@@ -121,7 +150,8 @@ export async function runAdmin(env: AdminEnv, method: string, params: Record<str
       const pool = await env.pool();
       const stats = await pool.stats();
       const task = stats.task ?? (env.task ? { ...env.task } : undefined);
-      return { ...stats, ...(task ? { task } : {}), serving: env.serving, engine: env.kv.engine } satisfies PoolStatus;
+      const snapshots = (await listSnapshots(await env.snapshots())).map((x) => ({ name: x.name, created: x.created, heldBytes: x.heldBytes }));
+      return { ...stats, ...(task ? { task } : {}), serving: env.serving, engine: env.kv.engine, snapshots } satisfies PoolStatus;
     }
     case 'scrub': {
       const repair = params.repair === undefined ? true : params.repair === true;
@@ -149,6 +179,17 @@ export async function runAdmin(env: AdminEnv, method: string, params: Record<str
       if (t !== undefined && (typeof t !== 'number' || !(t >= 0 && t <= 1))) throw new UsageError('--threshold wants a number from 0 to 1');
       const pool = await env.pool();
       return longTask(env, 'reclaim', onProgress, (p) => pool.reclaim({ ...(t !== undefined ? { threshold: t } : {}), onProgress: p }));
+    }
+    case 'snapshot.create': {
+      const snaps = await env.snapshots();
+      return snaps.create(str(params, 'name', 'snapshot NAME')).catch(asSnapshotError);
+    }
+    case 'snapshot.list':
+      return listSnapshots(await env.snapshots());
+    case 'snapshot.delete': {
+      const name = str(params, 'name', 'snapshot NAME');
+      await (await env.snapshots()).delete(name).catch(asSnapshotError);
+      return { name };
     }
     default:
       throw new UsageError(`unknown admin method "${method}"`);

@@ -5,7 +5,7 @@
  * (unknown command or flag, bad value) with a message saying what to fix. Never a stack trace
  * unless DW_DEBUG is set.
  *
- * Admin commands (user, pool, scrub, device, reclaim) go through DIR/admin.sock when a server
+ * Admin commands (user, pool, scrub, device, reclaim, snapshot) go through DIR/admin.sock when a server
  * runs there, and otherwise open the data folder directly (store.ts runDirect).
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -14,7 +14,7 @@ import yargs, { type Argv } from 'yargs';
 import type { PoolStatus } from './admin.js';
 import { checkSocketOwner, dataDir, ensureDataDir, requireExistingDataDir } from './datadir.js';
 import { CliError, UsageError } from './errors.js';
-import { formatPoolStatus, formatScrub, formatUsers } from './format.js';
+import { formatPoolStatus, formatScrub, formatSnapshots, formatUsers } from './format.js';
 import { createLogger, LOG_LEVELS } from './log.js';
 import { createProgress } from './progress.js';
 import { callAdmin, NO_SERVER } from './rpc.js';
@@ -211,7 +211,22 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
       const r = (await admin(a.data, 'reclaim', a.threshold === undefined ? {} : { threshold: a.threshold }, 'reclaim')) as { freedBytes: number; segmentsCompacted: number };
       print(a.json, r, () => [`reclaim: compacted ${r.segmentsCompacted} segments, freed ${r.freedBytes} bytes`]);
     })
-    .demandCommand(1, 'name a command (serve, user, pool, scrub, device, reclaim)')
+    .command('snapshot', 'take, list and delete snapshots of the tree (read-only, at /.snapshots/NAME)', (y) =>
+      dataOpt(y)
+        .command('create [name]', 'take a snapshot of the whole tree (constant time)', (yy) => yy.positional('name', { type: 'string', describe: 'snapshot name (no /)' }), async (a) => {
+          const r = (await admin(a.data, 'snapshot.create', { name: need(a.name, 'NAME', 'dw snapshot create NAME') })) as { name: string };
+          io.out(`snapshot ${r.name} created; read it at /.snapshots/${r.name}/`);
+        })
+        .command(['list', 'ls'], 'list snapshots, oldest first, with the space each holds', (yy) => jsonOpt(yy), async (a) => {
+          const r = (await admin(a.data, 'snapshot.list', {})) as { name: string; created: string; heldBytes: number }[];
+          print(a.json, r, () => formatSnapshots(r));
+        })
+        .command(['delete [name]', 'rm [name]'], 'delete a snapshot; space only it held is freed', (yy) => yy.positional('name', { type: 'string' }), async (a) => {
+          await admin(a.data, 'snapshot.delete', { name: need(a.name, 'NAME', 'dw snapshot delete NAME') });
+          io.out(`snapshot ${a.name} deleted`);
+        })
+        .demandCommand(1, 'name a snapshot command: create, list or delete'))
+    .demandCommand(1, 'name a command (serve, user, pool, scrub, device, reclaim, snapshot)')
     .strict()
     .help()
     .alias('help', 'h')

@@ -37,6 +37,10 @@ export function formatPoolStatus(s: PoolStatus): string[] {
     ['DEV', 'STATE', 'USED', 'FREE', 'ERRORS', 'PATH'],
     ...s.devices.map((d) => [String(d.index), d.state, formatBytes(d.used), formatBytes(d.free), `${d.readErrors + d.checksumErrors}`, d.path]),
   ]));
+  if (s.snapshots?.length) {
+    lines.push('');
+    lines.push(...formatSnapshots(s.snapshots));
+  }
   return lines;
 }
 
@@ -51,4 +55,13 @@ export function formatScrub(r: ScrubReport): string[] {
   else if (r.badShards === 0) lines.push('  all shards good');
   else if (r.repaired === r.badShards) lines.push('  every bad shard was rewritten from redundancy');
   return lines;
+}
+
+/** Snapshots with the space each holds (what deleting it can free). */
+export function formatSnapshots(snaps: { name: string; created: string; heldBytes: number }[]): string[] {
+  if (!snaps.length) return ['no snapshots (take one: dw snapshot create NAME)'];
+  return table([
+    ['SNAPSHOT', 'CREATED', 'HELD'],
+    ...snaps.map((x) => [x.name, x.created.slice(0, 19).replace('T', ' '), formatBytes(x.heldBytes)]),
+  ]);
 }

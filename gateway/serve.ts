@@ -158,7 +158,8 @@ export async function startGateway(o: ServeOptions, log: Logger): Promise<Gatewa
       log.info({ url: info.metricsUrl }, 'metrics listening');
     }
     const openPoolNow = pool;
-    const env: AdminEnv = { dir: d, kv, users, serving: true, pool: async () => openPoolNow };
+    const snapshotsNow = vfsi.snapshots;
+    const env: AdminEnv = { dir: d, kv, users, serving: true, pool: async () => openPoolNow, snapshots: async () => snapshotsNow };
     const admin: AdminServer = await listenAdmin(d.socket, (method, params, onProgress) => {
       log.info({ method }, 'admin request');
       return runAdmin(env, method, params, onProgress);

@@ -9,6 +9,7 @@ import type { BlockStore } from '../raid/types.js';
 import { VfsError } from '../vfs/errno.js';
 import type { KvStore } from '../vfs/meta/kv.js';
 import { openRocksKv } from '../vfs/meta/rocksdb.js';
+import { SnapshotStore } from '../vfs/meta/snapshots.js';
 import { runAdmin, type AdminEnv } from './admin.js';
 import { type DataDir, defaultDevices, readPid } from './datadir.js';
 import { CliError } from './errors.js';
@@ -64,6 +65,7 @@ export async function openPoolOf(kv: KvStore, logger: Logger): Promise<BlockStor
 export async function runDirect(d: DataDir, method: string, params: Record<string, unknown>, onProgress?: (done: number, total: number) => void): Promise<unknown> {
   const kv = await openKv(d);
   let pool: BlockStore | undefined;
+  let snaps: SnapshotStore | undefined;
   const env: AdminEnv = {
     dir: d,
     kv,
@@ -71,6 +73,7 @@ export async function runDirect(d: DataDir, method: string, params: Record<strin
     serving: false,
     // Warnings from the pool (a missing device, a repaired shard) go to stderr as single lines.
     pool: async () => (pool ??= await openPoolOf(kv, createLogger({ level: 'warn', stream: process.stderr, pretty: true }))),
+    snapshots: async () => (snaps ??= await SnapshotStore.open(kv, await env.pool())),
   };
   try {
     return await runAdmin(env, method, params, onProgress);
