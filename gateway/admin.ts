@@ -18,6 +18,7 @@
  *   snapshot.create { name }               → SnapshotInfo
  *   snapshot.list                          → SnapshotListing[]  (oldest first, with space held)
  *   snapshot.delete { name }               → { name }
+ *   snapshot.rollback { name, destroyNewer? } → { name, restored, removed, destroyed[] }
  */
 import { mkdir } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
@@ -40,6 +41,8 @@ export interface AdminEnv {
   pool(): Promise<BlockStore>;
   /** The live tree's snapshots: the server's, or opened on first use in direct mode. */
   snapshots(): Promise<SnapshotStore>;
+  /** Inside `dw serve`: runs fn with the VFS's changes held off (VfsImpl.exclusive). */
+  exclusive?: <T>(fn: () => Promise<T>) => Promise<T>;
   /** True inside `dw serve`. */
   serving: boolean;
   /** Long work under way in this process, for pool.status and to refuse a second one. */
@@ -190,6 +193,13 @@ export async function runAdmin(env: AdminEnv, method: string, params: Record<str
       const name = str(params, 'name', 'snapshot NAME');
       await (await env.snapshots()).delete(name).catch(asSnapshotError);
       return { name };
+    }
+    case 'snapshot.rollback': {
+      const name = str(params, 'name', 'snapshot NAME');
+      const snaps = await env.snapshots();
+      const run = () => snaps.rollback(name, { destroyNewer: params.destroyNewer === true });
+      const r = await (env.exclusive ? env.exclusive(run) : run()).catch(asSnapshotError);
+      return { name, ...r };
     }
     default:
       throw new UsageError(`unknown admin method "${method}"`);

@@ -225,7 +225,14 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
           await admin(a.data, 'snapshot.delete', { name: need(a.name, 'NAME', 'dw snapshot delete NAME') });
           io.out(`snapshot ${a.name} deleted`);
         })
-        .demandCommand(1, 'name a snapshot command: create, list or delete'))
+        .command('rollback [name]', 'return the live tree to a snapshot (the newest, or with --destroy-newer any)', (yy) =>
+          yy.positional('name', { type: 'string' }).option('destroy-newer', { type: 'boolean', default: false, describe: 'delete snapshots newer than NAME first' }),
+        async (a) => {
+          const r = (await admin(a.data, 'snapshot.rollback', { name: need(a.name, 'NAME', 'dw snapshot rollback NAME'), destroyNewer: a['destroy-newer'] })) as { name: string; restored: number; removed: number; destroyed: string[] };
+          if (r.destroyed.length) io.out(`deleted newer snapshots: ${r.destroyed.join(', ')}`);
+          io.out(`rolled back to ${r.name}: ${r.restored} rows restored, ${r.removed} inodes made since removed`);
+        })
+        .demandCommand(1, 'name a snapshot command: create, list, delete or rollback'))
     .demandCommand(1, 'name a command (serve, user, pool, scrub, device, reclaim, snapshot)')
     .strict()
     .help()

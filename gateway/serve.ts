@@ -159,7 +159,8 @@ export async function startGateway(o: ServeOptions, log: Logger): Promise<Gatewa
     }
     const openPoolNow = pool;
     const snapshotsNow = vfsi.snapshots;
-    const env: AdminEnv = { dir: d, kv, users, serving: true, pool: async () => openPoolNow, snapshots: async () => snapshotsNow };
+    const vfsNow = vfsi.impl;
+    const env: AdminEnv = { dir: d, kv, users, serving: true, pool: async () => openPoolNow, snapshots: async () => snapshotsNow, exclusive: (fn) => vfsNow.exclusive(fn) };
     const admin: AdminServer = await listenAdmin(d.socket, (method, params, onProgress) => {
       log.info({ method }, 'admin request');
       return runAdmin(env, method, params, onProgress);

@@ -16,7 +16,7 @@ import { createMemoryVfs, Errno, openVfs, ROOT_CTX, type VfsInstance } from './i
 import { openRocksKv } from './meta/rocksdb.js';
 import type { MemoryBlockStore } from '../raid/memory.js';
 
-type SnapOp = { op: 'snap' } | { op: 'dropSnap'; pick: number };
+type SnapOp = { op: 'snap' } | { op: 'dropSnap'; pick: number } | { op: 'rollback'; pick: number };
 /** Shallow paths and mostly successful operations, so that snapshots see trees that then change. */
 const shallow = fc.array(fc.constantFrom('a', 'b', 'c'), { minLength: 1, maxLength: 2 }).map((p) => '/' + p.join('/'));
 const treeOpArb: fc.Arbitrary<Op> = fc.oneof(
@@ -31,6 +31,7 @@ const stepArb = fc.oneof(
   { weight: 5, arbitrary: fc.oneof(opArb, treeOpArb, treeOpArb) },
   { weight: 2, arbitrary: fc.constant<SnapOp>({ op: 'snap' }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('dropSnap' as const), pick: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('rollback' as const), pick: fc.nat() }) },
 );
 
 async function removeAll(v: VfsInstance, path: string): Promise<void> {
@@ -43,7 +44,7 @@ async function removeAll(v: VfsInstance, path: string): Promise<void> {
   }
 }
 
-test('snapshots agree with copies of a model tree over random operations; deleting them all frees every block', async () => {
+test('snapshots (create, delete, rollback) agree with copies of a model tree over random operations; deleting them all frees every block', async () => {
   let seq = 0;
   await fc.assert(
     fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 60 }), async (steps) => {
@@ -59,6 +60,13 @@ test('snapshots agree with copies of a model tree over random operations; deleti
           if (!snaps.length) continue;
           const [gone] = snaps.splice(s.pick % snaps.length, 1);
           await v.snapshots.delete(gone!.name);
+        } else if (s.op === 'rollback') {
+          if (!snaps.length) continue;
+          const i = s.pick % snaps.length;
+          await v.impl.exclusive(() => v.snapshots.rollback(snaps[i]!.name, { destroyNewer: true }));
+          snaps.splice(i + 1);
+          model.root = cloneNode(snaps[i]!.tree);
+          await compareTree(v.vfs, v.paths, model.root, '/');
         } else {
           const want = model.apply(s);
           const got = await run(v.vfs, v.paths, s);
@@ -82,7 +90,7 @@ test('snapshots agree with copies of a model tree over random operations; deleti
   );
 });
 
-describe('snapshots on RocksDB and the rs:4+2 pool', () => {
+describe('snapshots: focused cases (RocksDB + rs:4+2 pool, and memory)', () => {
   async function open(dir: string): Promise<VfsInstance> {
     const kv = await openRocksKv(join(dir, 'meta'));
     const devices = Array.from({ length: 6 }, (_, i) => join(dir, `d${i}`));
@@ -224,6 +232,35 @@ describe('snapshots on RocksDB and the rs:4+2 pool', () => {
     // A snapshot deleted while its inode is known: ESTALE.
     await v.snapshots.delete('tue');
     await assert.rejects(vfs.getattr(ROOT_CTX, b.ino), (e) => errno(e) === Errno.ESTALE);
+    await v.close();
+  });
+
+  test('rollback: the newest snapshot only, unless newer ones are destroyed; usage returns; refused while a file is open', async () => {
+    const v = await createMemoryVfs({ recordSize: 4096 });
+    const put = async (p: string, data: string) => {
+      const { fh } = await v.paths.open(ROOT_CTX, p, { write: true, create: true, truncate: true });
+      await v.vfs.write(ROOT_CTX, fh, 0, Buffer.from(data));
+      await v.vfs.release(ROOT_CTX, fh);
+    };
+    const errno = (e: unknown) => (e as { errno?: Errno }).errno;
+    await put('/keep', 'kept');
+    await v.snapshots.create('a');
+    const usage = await v.impl.statfs(ROOT_CTX, 1);
+    await put('/keep', 'changed');
+    await put('/new', 'made later');
+    await v.snapshots.create('b');
+    await assert.rejects(v.snapshots.rollback('a'), (e) => errno(e) === Errno.EBUSY && /\bb\b/.test(String(e)));
+    const { fh } = await v.paths.open(ROOT_CTX, '/keep', { read: true });
+    await assert.rejects(v.impl.exclusive(() => v.snapshots.rollback('a', { destroyNewer: true })), (e) => errno(e) === Errno.EBUSY);
+    await v.vfs.release(ROOT_CTX, fh);
+    const r = await v.impl.exclusive(() => v.snapshots.rollback('a', { destroyNewer: true }));
+    assert.deepEqual(r.destroyed, ['b']);
+    assert.deepEqual((await v.paths.readdir(ROOT_CTX, '/')).map((e) => e.name), ['keep']);
+    const k = await v.paths.open(ROOT_CTX, '/keep', { read: true });
+    assert.equal((await v.vfs.read(ROOT_CTX, k.fh, 0, 100)).toString(), 'kept');
+    await v.vfs.release(ROOT_CTX, k.fh);
+    assert.deepEqual(await v.impl.statfs(ROOT_CTX, 1), usage, 'usage is what it was at the snapshot');
+    assert.deepEqual(v.snapshots.list().map((x) => x.name), ['a']);
     await v.close();
   });
 

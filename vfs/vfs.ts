@@ -71,8 +71,27 @@ export class VfsImpl implements Vfs {
     return { sp, local };
   }
 
+  /** Set while a rollback rewrites the live tree: changes wait for nothing, they fail EBUSY. */
+  private frozen = false;
+
+  /**
+   * Runs fn (a rollback) with no file open and every change refused with EBUSY meanwhile.
+   * Throws EBUSY at once if a file is open.
+   */
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.files.size) throw new VfsError(Errno.EBUSY, `${this.files.size} file(s) are open; close them (or stop the clients) and try again`);
+    if (this.frozen) throw new VfsError(Errno.EBUSY, 'a rollback is already running');
+    this.frozen = true;
+    try {
+      return await fn();
+    } finally {
+      this.frozen = false;
+    }
+  }
+
   /** As space(), for a change: EROFS in a snapshot and in /.snapshots. */
   private writable(ino: number, name?: string): { sp: Space; local: number } {
+    if (this.frozen) throw new VfsError(Errno.EBUSY, 'the tree is being rolled back to a snapshot');
     if (ino === SNAPDIR_INO) throw new VfsError(Errno.EROFS, 'snapshots are read-only');
     const r = this.space(ino);
     if (r.sp.epoch !== 0) throw new VfsError(Errno.EROFS, 'snapshots are read-only');

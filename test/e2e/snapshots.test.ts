@@ -3,6 +3,7 @@
  * - write, `dw snapshot create`, overwrite / delete / rename, then read the old content at
  *   /.snapshots/NAME/ by WebDAV (curl) and by SFTP (OpenSSH sftp): byte-identical; writes
  *   there are refused by both.
+ * - `dw snapshot rollback` through the running server brings the old tree back.
  * - space: fill, snapshot, delete everything: the pool's file data stays; delete the snapshot,
  *   `dw reclaim`: the used space returns to the baseline (rows: logical bytes exactly; devices:
  *   within the segment overhead, see the assertion).
@@ -89,6 +90,18 @@ test('snapshots by WebDAV and SFTP: old bytes at /.snapshots/NAME, writes refuse
     const emptied = await poolStatus(data);
     assert.ok(emptied.logicalUsed >= 5 << 20, `the snapshot holds big.bin (${emptied.logicalUsed} bytes used)`);
     assert.ok(emptied.snapshots.find((s) => s.name === 'before')!.heldBytes >= 5 << 20, 'pool status shows what the snapshot holds');
+
+    // Rollback through the running server brings the old tree back; then empty it again.
+    const rb = await dw(['snapshot', 'rollback', 'before', '--data', data]);
+    assert.equal(rb.code, 0, rb.stderr);
+    assert.match(rb.stdout, /rolled back to before/);
+    const back1 = join(tmp, 'rolled.bin');
+    const dl2 = spawnSync('curl', ['-sS', ...auth, '-o', back1, '-w', '%{http_code}', url('/proj/big.bin')], { encoding: 'utf8' });
+    assert.equal(dl2.stdout, '200', dl2.stderr);
+    assert.ok((await readFile(back1)).equals(await readFile(join(local, 'big.bin'))), 'rolled back: big.bin is live again');
+    assert.equal(curl([...auth, url('/proj/small.txt')]).body, 'the first version\n');
+    assert.equal(curl([...auth, url('/renamed/small.txt')]).status, '404', 'the rename is undone');
+    assert.equal(curl([...auth, '-X', 'DELETE', url('/proj/')]).status, '204');
 
     const del = await dw(['snapshot', 'delete', 'before', '--data', data]);
     assert.equal(del.code, 0, del.stderr);

@@ -23,7 +23,7 @@
  */
 import { Errno, VfsError } from '../errno.js';
 import type { KvStore, KvTxn, ScanOptions, TxnOptions } from './kv.js';
-import { decodeCounter } from './kv.js';
+import { decodeCounter, encodeCounter } from './kv.js';
 import { keys, PREFIX, prefixEnd, readU64, VERSIONED_PREFIXES } from './keys.js';
 import { decodeExtent } from './inode.js';
 import type { BlockRefs } from './metatxn.js';
@@ -43,6 +43,8 @@ export interface SnapshotInfo {
   inodes: number;
   /** 'deleting' while `delete` walks its dead list (resumed at open after a crash). */
   state: 'ready' | 'deleting';
+  /** Set while `rollback` returns the live tree to this snapshot (resumed at open after a crash). */
+  rollingBack?: boolean;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -160,6 +162,7 @@ export class SnapshotStore implements KvStore {
     for await (const [, v] of inner.scan(p, prefixEnd(p))) s.all.push(JSON.parse(v.toString('utf8')) as SnapshotInfo);
     s.all.sort((a, b) => a.epoch - b.epoch);
     for (const snap of s.all.filter((x) => x.state === 'deleting')) await s.finishDelete(snap);
+    for (const snap of s.all.filter((x) => x.state === 'ready' && x.rollingBack)) await s.finishRollback(snap);
     return s;
   }
 
@@ -275,6 +278,86 @@ export class SnapshotStore implements KvStore {
       tx.delete(keys.snapshot(snap.name));
       tx.onCommit(() => { this.all = this.all.filter((x) => x !== snap); });
     }, { sync: true });
+  }
+
+  /**
+   * Returns the live tree to snapshot `name` (ZFS rollback): every row changed since goes back
+   * to its value then, rows of inodes made since go, usage counters return to the snapshot's.
+   * Only the newest snapshot can be rolled back to: newer ones must go first (`destroyNewer`
+   * deletes them), else EBUSY naming them. The snapshot stays, now equal to the live tree.
+   * Work is in proportion to what changed since; resumed at open after a crash. The caller
+   * keeps other writers out meanwhile (VfsImpl.exclusive). Throws ENOENT for no such snapshot.
+   */
+  async rollback(name: string, opts: { destroyNewer?: boolean } = {}): Promise<{ restored: number; removed: number; destroyed: string[] }> {
+    const snap = this.all.find((x) => x.name === name && x.state === 'ready');
+    if (!snap) throw new VfsError(Errno.ENOENT, `no snapshot ${name}`);
+    const newer = this.all.filter((x) => x.state === 'ready' && x.epoch > snap.epoch);
+    if (newer.length && !opts.destroyNewer) {
+      throw new VfsError(Errno.EBUSY, `snapshots newer than ${name} exist (${newer.map((x) => x.name).join(', ')}): delete them first, or roll back with --destroy-newer`);
+    }
+    for (const n of newer) await this.delete(n.name);
+    await this.inner.txn(async (tx) => {
+      tx.set(keys.snapshot(name), Buffer.from(JSON.stringify({ ...snap, rollingBack: true })));
+      tx.onCommit(() => { snap.rollingBack = true; });
+    }, { sync: true });
+    return { ...(await this.finishRollback(snap)), destroyed: newer.map((x) => x.name) };
+  }
+
+  private async finishRollback(snap: SnapshotInfo): Promise<{ restored: number; removed: number }> {
+    let restored = 0, removed = 0;
+    // 1. Rows changed since the snapshot: their H entries labelled with it hold the old values.
+    const prefix = keys.deadListPrefix(snap.epoch);
+    for (;;) {
+      const batch: Buffer[] = [];
+      for await (const [k] of this.inner.scan(prefix, prefixEnd(prefix), { limit: DELETE_BATCH })) batch.push(k.subarray(prefix.length));
+      if (!batch.length) break;
+      await this.inner.txn(async (tx) => {
+        for (const row of batch) {
+          const hk = keys.history(row, snap.epoch);
+          const v = await tx.get(hk);
+          tx.delete(hk);
+          tx.delete(keys.deadList(snap.epoch, row));
+          if (!v) continue;
+          const old = decodeHistory(v);
+          const cur = await tx.get(row);
+          if (row[0] === PREFIX.extent) {
+            // The live extent's block loses the live reference; the entry's reference moves to live.
+            if (cur) await this.refs.release(decodeExtent(cur).blockId, tx);
+          }
+          if (old) tx.set(row, old);
+          else tx.delete(row);
+          restored++;
+        }
+      });
+    }
+    // 2. Rows of inodes made since the snapshot (never copied: they did not exist then).
+    const from = Buffer.alloc(8);
+    from.writeBigUInt64BE(BigInt(snap.nextIno));
+    for (const p of [PREFIX.inode, PREFIX.extent, PREFIX.xattr, PREFIX.dirent, PREFIX.dirCookie, PREFIX.orphan]) {
+      const begin = Buffer.concat([Buffer.of(p), from]);
+      const end = Buffer.of(p + 1);
+      for (;;) {
+        const batch: [Buffer, Buffer][] = [];
+        for await (const e of this.inner.scan(begin, end, { limit: DELETE_BATCH })) batch.push(e);
+        if (!batch.length) break;
+        await this.inner.txn(async (tx) => {
+          for (const [k, v] of batch) {
+            if (p === PREFIX.extent) await this.refs.release(decodeExtent(v).blockId, tx);
+            tx.delete(k);
+            if (p === PREFIX.inode) removed++;
+          }
+        });
+      }
+    }
+    // 3. Usage back to the snapshot's, and done.
+    await this.inner.txn(async (tx) => {
+      tx.set(keys.counter(COUNTERS.usedBytes), encodeCounter(BigInt(snap.usedBytes)));
+      tx.set(keys.counter(COUNTERS.inodes), encodeCounter(BigInt(snap.inodes)));
+      const { rollingBack: _, ...rest } = snap;
+      tx.set(keys.snapshot(snap.name), Buffer.from(JSON.stringify(rest)));
+      tx.onCommit(() => { delete snap.rollingBack; });
+    }, { sync: true });
+    return { restored, removed };
   }
 
   /** Whether row has an H entry with from ≤ epoch < to (then snapshot `from` reads that one). */
