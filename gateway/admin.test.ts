@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { MemoryBlockStore } from '../raid/memory.js';
 import type { ProgressFn, ScrubReport } from '../raid/types.js';
 import { MemoryKv } from '../vfs/meta/memory.js';
-import { SnapshotStore } from '../vfs/meta/snapshots.js';
+import { openVfs, ROOT_CTX, type VfsInstance } from '../vfs/index.js';
 import { checkLayout, runAdmin, type AdminEnv } from './admin.js';
 import { dataDir } from './datadir.js';
 import { CliError, UsageError } from './errors.js';
@@ -29,14 +29,43 @@ class SlowScrubStore extends MemoryBlockStore {
 
 function env(pool = new MemoryBlockStore()): AdminEnv {
   const kv = new MemoryKv();
-  let snaps: SnapshotStore | undefined;
-  return {
+  let v: VfsInstance | undefined;
+  const e: AdminEnv = {
     dir: dataDir('/nonexistent/dw'), kv, users: new UserStore(kv), serving: true, pool: async () => pool,
-    snapshots: async () => (snaps ??= await SnapshotStore.open(kv, pool)),
+    vfs: async () => (v ??= await openVfs({ kv, blocks: pool, recordSize: 4096 })),
+    snapshots: async () => (await e.vfs()).snapshots,
   };
+  return e;
 }
 
 describe('admin methods', () => {
+  test('versions and restore: a file across snapshots, brought back from one', async () => {
+    const e = env();
+    const v = await e.vfs();
+    const put = async (data: string) => {
+      const { fh } = await v.paths.open(ROOT_CTX, '/notes.txt', { write: true, create: true, truncate: true });
+      await v.vfs.write(ROOT_CTX, fh, 0, Buffer.from(data));
+      await v.vfs.release(ROOT_CTX, fh);
+    };
+    await put('v1');
+    await runAdmin(e, 'snapshot.create', { name: 'one' });
+    await runAdmin(e, 'snapshot.create', { name: 'two' });
+    await put('version 2');
+    await runAdmin(e, 'snapshot.create', { name: 'three' });
+    await v.paths.unlink(ROOT_CTX, '/notes.txt');
+    const vs = (await runAdmin(e, 'versions', { path: '/notes.txt' })) as { snapshot: string | null; size: number; sameAsPrevious: boolean; path: string }[];
+    assert.deepEqual(vs.map((x) => [x.snapshot, x.size, x.sameAsPrevious]), [['one', 2, false], ['two', 2, true], ['three', 9, false]]);
+    assert.equal(vs[0]!.path, '/.snapshots/one/notes.txt');
+    assert.deepEqual(await runAdmin(e, 'restore', { path: '/notes.txt', from: 'one' }), { path: '/notes.txt', from: 'one', to: '/notes.txt' });
+    const { fh, attr } = await v.paths.open(ROOT_CTX, '/notes.txt', { read: true });
+    assert.equal((await v.vfs.read(ROOT_CTX, fh, 0, attr.size)).toString(), 'v1');
+    await v.vfs.release(ROOT_CTX, fh);
+    await assert.rejects(runAdmin(e, 'restore', { path: '/notes.txt', from: 'nope' }), (err: CliError) => err.code === 'ENOENT');
+    await assert.rejects(runAdmin(e, 'versions', { path: 'relative' }), UsageError);
+    await assert.rejects(runAdmin(e, 'versions', { path: '/a/../../etc' }), UsageError);
+    await assert.rejects(runAdmin(e, 'versions', { path: '/never' }), (err: CliError) => err.code === 'ENOENT');
+  });
+
   test('snapshot methods: create, list with space held, delete; bad names are usage errors', async () => {
     const e = env();
     const made = (await runAdmin(e, 'snapshot.create', { name: 'nightly' })) as { name: string; epoch: number };

@@ -19,12 +19,15 @@
  *   snapshot.list                          → SnapshotListing[]  (oldest first, with space held)
  *   snapshot.delete { name }               → { name }
  *   snapshot.rollback { name, destroyNewer? } → { name, restored, removed, destroyed[] }
+ *   versions { path }                      → FileVersion[]  (the file in each snapshot, then live)
+ *   restore { path, from, to? }            → { path, from, to }  (copy back by block reference)
  */
 import { mkdir } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import type { BlockStore, PoolStats, ProgressFn } from '../raid/types.js';
 import { createPool, parseLayout, poolExists } from '../raid/index.js';
 import { VfsError } from '../vfs/errno.js';
+import { ROOT_CTX, type Attr, type VfsInstance } from '../vfs/index.js';
 import type { KvStore } from '../vfs/meta/kv.js';
 import type { SnapshotInfo, SnapshotStore } from '../vfs/meta/snapshots.js';
 import type { DataDir } from './datadir.js';
@@ -41,6 +44,8 @@ export interface AdminEnv {
   pool(): Promise<BlockStore>;
   /** The live tree's snapshots: the server's, or opened on first use in direct mode. */
   snapshots(): Promise<SnapshotStore>;
+  /** The file tree (the server's, or opened on first use in direct mode). */
+  vfs(): Promise<VfsInstance>;
   /** Inside `dw serve`: runs fn with the VFS's changes held off (VfsImpl.exclusive). */
   exclusive?: <T>(fn: () => Promise<T>) => Promise<T>;
   /** True inside `dw serve`. */
@@ -56,11 +61,56 @@ export interface PoolStatus extends PoolStats {
   snapshots: { name: string; created: string; heldBytes: number }[];
 }
 
+/** One version of a file: in a snapshot (oldest first) or live (snapshot null, last). */
+export interface FileVersion {
+  snapshot: string | null;
+  /** Where to read it: /.snapshots/NAME/PATH, or PATH. */
+  path: string;
+  type: string;
+  size: number;
+  mtime: string;
+  /** The same content and times as the version listed before it. */
+  sameAsPrevious: boolean;
+}
+
 export interface SnapshotListing extends SnapshotInfo {
   /** ISO time it was taken. */
   created: string;
   /** File bytes in extents its history keeps (what deleting it can free, at most). */
   heldBytes: number;
+}
+
+/** An export path for versions/restore: absolute, no `..` escaping (normalized by the VFS). */
+function absPath(p: string): string {
+  if (!p.startsWith('/')) throw new UsageError(`give the path inside the export, starting with / (got "${p}")`);
+  if (p.split('/').includes('..')) throw new UsageError(`the path may not contain .. (got "${p}")`);
+  return p.replace(/\/+$/, '') || '/';
+}
+
+/** Gives the restored tree the owners it had in the snapshot (the copy was made as root). */
+async function copyOwners(v: VfsInstance, src: string, dst: string): Promise<void> {
+  const a = await v.paths.lstat(ROOT_CTX, src);
+  await v.paths.setattr(ROOT_CTX, dst, { uid: a.uid, gid: a.gid, ...(a.type === 'symlink' ? {} : { mode: a.mode & 0o7777 }) }, { followLast: false });
+  if (a.type !== 'dir') return;
+  for (const e of await v.paths.readdir(ROOT_CTX, src)) await copyOwners(v, `${src}/${e.name}`, `${dst}/${e.name}`);
+}
+
+async function fileVersions(v: VfsInstance, path: string): Promise<FileVersion[]> {
+  const out: FileVersion[] = [];
+  let prev: Attr | undefined;
+  const add = (snapshot: string | null, at: string, a: Attr | undefined) => {
+    if (!a) { prev = undefined; return; }
+    const same = !!prev && prev.type === a.type && prev.size === a.size && prev.mtimeNs === a.mtimeNs && prev.ctimeNs === a.ctimeNs;
+    out.push({ snapshot, path: at, type: a.type, size: a.size, mtime: new Date(Number(a.mtimeNs / 1_000_000n)).toISOString(), sameAsPrevious: same });
+    prev = a;
+  };
+  for (const s of v.snapshots.list()) {
+    const at = `/.snapshots/${s.name}${path}`;
+    add(s.name, at, await v.paths.lstat(ROOT_CTX, at).catch(() => undefined));
+  }
+  add(null, path, await v.paths.lstat(ROOT_CTX, path).catch(() => undefined));
+  if (!out.length) throw new CliError(`${path} is in no snapshot and not in the live tree`, 'ENOENT');
+  return out;
 }
 
 async function listSnapshots(snaps: SnapshotStore): Promise<SnapshotListing[]> {
@@ -200,6 +250,19 @@ export async function runAdmin(env: AdminEnv, method: string, params: Record<str
       const run = () => snaps.rollback(name, { destroyNewer: params.destroyNewer === true });
       const r = await (env.exclusive ? env.exclusive(run) : run()).catch(asSnapshotError);
       return { name, ...r };
+    }
+    case 'versions':
+      return fileVersions(await env.vfs(), absPath(str(params, 'path', 'PATH')));
+    case 'restore': {
+      const path = absPath(str(params, 'path', 'PATH'));
+      const from = str(params, 'from', '--from SNAPSHOT');
+      const to = params.to === undefined || params.to === null ? path : absPath(str(params, 'to', '--to PATH'));
+      const v = await env.vfs();
+      if (!v.snapshots.find(from)) throw new CliError(`no snapshot ${from} (dw snapshot list)`, 'ENOENT');
+      const src = `/.snapshots/${from}${path}`;
+      await v.paths.copy(ROOT_CTX, src, to, { overwrite: true, depth: 'infinity' }).catch(asCli);
+      await copyOwners(v, src, to).catch(asCli);
+      return { path, from, to };
     }
     default:
       throw new UsageError(`unknown admin method "${method}"`);

@@ -11,10 +11,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import yargs, { type Argv } from 'yargs';
-import type { PoolStatus } from './admin.js';
+import type { FileVersion, PoolStatus } from './admin.js';
 import { checkSocketOwner, dataDir, ensureDataDir, requireExistingDataDir } from './datadir.js';
 import { CliError, UsageError } from './errors.js';
-import { formatPoolStatus, formatScrub, formatSnapshots, formatUsers } from './format.js';
+import { formatPoolStatus, formatScrub, formatSnapshots, formatUsers, formatVersions } from './format.js';
 import { createLogger, LOG_LEVELS } from './log.js';
 import { createProgress } from './progress.js';
 import { callAdmin, NO_SERVER } from './rpc.js';
@@ -233,7 +233,22 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
           io.out(`rolled back to ${r.name}: ${r.restored} rows restored, ${r.removed} inodes made since removed`);
         })
         .demandCommand(1, 'name a snapshot command: create, list, delete or rollback'))
-    .demandCommand(1, 'name a command (serve, user, pool, scrub, device, reclaim, snapshot)')
+    .command('versions [path]', 'list the versions of a file (or folder) across snapshots, then the live one', (y) =>
+      jsonOpt(dataOpt(y)).positional('path', { type: 'string', describe: 'path inside the export, e.g. /docs/report.odt' }),
+    async (a) => {
+      const r = (await admin(a.data, 'versions', { path: need(a.path, 'PATH', 'dw versions PATH') })) as FileVersion[];
+      print(a.json, r, () => formatVersions(r));
+    })
+    .command('restore [path]', 'bring a file or folder back from a snapshot (shares its blocks; replaces the live one)', (y) =>
+      dataOpt(y).positional('path', { type: 'string', describe: 'path inside the export' })
+        .option('from', { type: 'string', describe: 'snapshot name (dw snapshot list)' })
+        .option('to', { type: 'string', describe: 'restore to this path instead of PATH' }),
+    async (a) => {
+      const usage = 'dw restore PATH --from SNAPSHOT [--to PATH]';
+      const r = (await admin(a.data, 'restore', { path: need(a.path, 'PATH', usage), from: need(a.from, '--from SNAPSHOT', usage), ...(a.to ? { to: a.to } : {}) })) as { path: string; from: string; to: string };
+      io.out(`restored ${r.to} from snapshot ${r.from}`);
+    })
+    .demandCommand(1, 'name a command (serve, user, pool, scrub, device, reclaim, snapshot, versions, restore)')
     .strict()
     .help()
     .alias('help', 'h')

@@ -1,6 +1,6 @@
 /** Human-readable text for admin results (the --json forms print the results as they are). */
 import type { ScrubReport } from '../raid/types.js';
-import type { PoolStatus } from './admin.js';
+import type { FileVersion, PoolStatus } from './admin.js';
 import { formatBytes } from './args.js';
 import { percent } from './progress.js';
 import type { UserInfo } from './users.js';
@@ -63,5 +63,13 @@ export function formatSnapshots(snaps: { name: string; created: string; heldByte
   return table([
     ['SNAPSHOT', 'CREATED', 'HELD'],
     ...snaps.map((x) => [x.name, x.created.slice(0, 19).replace('T', ' '), formatBytes(x.heldBytes)]),
+  ]);
+}
+
+/** A file's versions, oldest first, the live one last. */
+export function formatVersions(vs: FileVersion[]): string[] {
+  return table([
+    ['VERSION', 'SIZE', 'MODIFIED', 'READ AT'],
+    ...vs.map((v) => [v.snapshot ?? '(live)', v.type === 'dir' ? 'dir' : formatBytes(v.size), v.mtime.slice(0, 19).replace('T', ' '), v.sameAsPrevious ? '(same as above)' : v.path]),
   ]);
 }

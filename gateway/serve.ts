@@ -160,7 +160,8 @@ export async function startGateway(o: ServeOptions, log: Logger): Promise<Gatewa
     const openPoolNow = pool;
     const snapshotsNow = vfsi.snapshots;
     const vfsNow = vfsi.impl;
-    const env: AdminEnv = { dir: d, kv, users, serving: true, pool: async () => openPoolNow, snapshots: async () => snapshotsNow, exclusive: (fn) => vfsNow.exclusive(fn) };
+    const vfsNowInstance = vfsi;
+    const env: AdminEnv = { dir: d, kv, users, serving: true, pool: async () => openPoolNow, snapshots: async () => snapshotsNow, vfs: async () => vfsNowInstance, exclusive: (fn) => vfsNow.exclusive(fn) };
     const admin: AdminServer = await listenAdmin(d.socket, (method, params, onProgress) => {
       log.info({ method }, 'admin request');
       return runAdmin(env, method, params, onProgress);

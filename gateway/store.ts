@@ -9,7 +9,7 @@ import type { BlockStore } from '../raid/types.js';
 import { VfsError } from '../vfs/errno.js';
 import type { KvStore } from '../vfs/meta/kv.js';
 import { openRocksKv } from '../vfs/meta/rocksdb.js';
-import { SnapshotStore } from '../vfs/meta/snapshots.js';
+import { openVfs, type VfsInstance } from '../vfs/index.js';
 import { runAdmin, type AdminEnv } from './admin.js';
 import { type DataDir, defaultDevices, readPid } from './datadir.js';
 import { CliError } from './errors.js';
@@ -65,7 +65,7 @@ export async function openPoolOf(kv: KvStore, logger: Logger): Promise<BlockStor
 export async function runDirect(d: DataDir, method: string, params: Record<string, unknown>, onProgress?: (done: number, total: number) => void): Promise<unknown> {
   const kv = await openKv(d);
   let pool: BlockStore | undefined;
-  let snaps: SnapshotStore | undefined;
+  let vfsi: VfsInstance | undefined;
   const env: AdminEnv = {
     dir: d,
     kv,
@@ -73,11 +73,13 @@ export async function runDirect(d: DataDir, method: string, params: Record<strin
     serving: false,
     // Warnings from the pool (a missing device, a repaired shard) go to stderr as single lines.
     pool: async () => (pool ??= await openPoolOf(kv, createLogger({ level: 'warn', stream: process.stderr, pretty: true }))),
-    snapshots: async () => (snaps ??= await SnapshotStore.open(kv, await env.pool())),
+    vfs: async () => (vfsi ??= await openVfs({ kv, blocks: await env.pool() })),
+    snapshots: async () => (await env.vfs()).snapshots,
   };
   try {
     return await runAdmin(env, method, params, onProgress);
   } finally {
+    await vfsi?.impl.flushAll();
     if (pool) {
       await pool.sync().catch(() => {});
       await pool.close();

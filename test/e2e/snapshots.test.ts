@@ -91,6 +91,15 @@ test('snapshots by WebDAV and SFTP: old bytes at /.snapshots/NAME, writes refuse
     assert.ok(emptied.logicalUsed >= 5 << 20, `the snapshot holds big.bin (${emptied.logicalUsed} bytes used)`);
     assert.ok(emptied.snapshots.find((s) => s.name === 'before')!.heldBytes >= 5 << 20, 'pool status shows what the snapshot holds');
 
+    // dw versions lists the file in the snapshot and live (gone); dw restore brings it back.
+    const vs = await dw(['versions', '/proj/small.txt', '--data', data]);
+    assert.equal(vs.code, 0, vs.stderr);
+    assert.match(vs.stdout, /before\s+18 B?/);
+    const rs = await dw(['restore', '/proj/small.txt', '--from', 'before', '--to', '/restored.txt', '--data', data]);
+    assert.equal(rs.code, 0, rs.stderr);
+    assert.equal(curl([...auth, url('/restored.txt')]).body, 'the first version\n');
+    assert.equal(curl([...auth, '-X', 'DELETE', url('/restored.txt')]).status, '204');
+
     // Rollback through the running server brings the old tree back; then empty it again.
     const rb = await dw(['snapshot', 'rollback', 'before', '--data', data]);
     assert.equal(rb.code, 0, rb.stderr);
