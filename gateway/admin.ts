@@ -19,6 +19,9 @@
  *   snapshot.list                          → SnapshotListing[]  (oldest first, with space held)
  *   snapshot.delete { name }               → { name }
  *   snapshot.rollback { name, destroyNewer? } → { name, restored, removed, destroyed[] }
+ *   schedule.set { name, every, keep }     → Schedule   (every: 15m, 1h, 1d, 1w, hourly, daily, weekly)
+ *   schedule.list                          → Schedule[]
+ *   schedule.remove { name }               → { name }
  *   versions { path }                      → FileVersion[]  (the file in each snapshot, then live)
  *   restore { path, from, to? }            → { path, from, to }  (copy back by block reference)
  */
@@ -33,6 +36,7 @@ import type { SnapshotInfo, SnapshotStore } from '../vfs/meta/snapshots.js';
 import type { DataDir } from './datadir.js';
 import { CliError, UsageError } from './errors.js';
 import { UserStore } from './users.js';
+import { loadSchedules, parseEvery, removeSchedule, setSchedule } from './schedule.js';
 
 export type TaskKind = 'scrub' | 'rebuild' | 'reclaim';
 
@@ -250,6 +254,18 @@ export async function runAdmin(env: AdminEnv, method: string, params: Record<str
       const run = () => snaps.rollback(name, { destroyNewer: params.destroyNewer === true });
       const r = await (env.exclusive ? env.exclusive(run) : run()).catch(asSnapshotError);
       return { name, ...r };
+    }
+    case 'schedule.set': {
+      const keep = params.keep;
+      if (typeof keep !== 'number') throw new UsageError('--keep wants a whole number from 1 to 10000');
+      return setSchedule(env.kv, { name: str(params, 'name', 'schedule NAME'), everyMs: parseEvery(str(params, 'every', '--every')), keep });
+    }
+    case 'schedule.list':
+      return loadSchedules(env.kv);
+    case 'schedule.remove': {
+      const name = str(params, 'name', 'schedule NAME');
+      await removeSchedule(env.kv, name).catch(asCli);
+      return { name };
     }
     case 'versions':
       return fileVersions(await env.vfs(), absPath(str(params, 'path', 'PATH')));

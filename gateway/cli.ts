@@ -12,9 +12,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import type { FileVersion, PoolStatus } from './admin.js';
+import type { Schedule } from './schedule.js';
 import { checkSocketOwner, dataDir, ensureDataDir, requireExistingDataDir } from './datadir.js';
 import { CliError, UsageError } from './errors.js';
-import { formatPoolStatus, formatScrub, formatSnapshots, formatUsers, formatVersions } from './format.js';
+import { formatPeriod, formatPoolStatus, formatScrub, formatSnapshots, formatUsers, formatVersions } from './format.js';
 import { createLogger, LOG_LEVELS } from './log.js';
 import { createProgress } from './progress.js';
 import { callAdmin, NO_SERVER } from './rpc.js';
@@ -232,7 +233,26 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
           if (r.destroyed.length) io.out(`deleted newer snapshots: ${r.destroyed.join(', ')}`);
           io.out(`rolled back to ${r.name}: ${r.restored} rows restored, ${r.removed} inodes made since removed`);
         })
-        .demandCommand(1, 'name a snapshot command: create, list, delete or rollback'))
+        .command('schedule', 'take snapshots on a schedule and keep the newest N (runs in dw serve)', (yy) =>
+          yy.command('add [name]', 'add or change a schedule: snapshots NAME-<UTC time> every period', (z) =>
+            z.positional('name', { type: 'string', describe: 'schedule name, e.g. hourly' })
+              .option('every', { type: 'string', describe: 'period: 15m, 1h, 1d, 1w (or hourly, daily, weekly)' })
+              .option('keep', { type: 'number', describe: 'how many of its snapshots to keep' }),
+          async (a) => {
+            const usage = 'dw snapshot schedule add NAME --every 1h --keep 24';
+            const r = (await admin(a.data, 'schedule.set', { name: need(a.name, 'NAME', usage), every: need(a.every, '--every', usage), keep: a.keep ?? NaN })) as Schedule;
+            io.out(`schedule ${r.name}: a snapshot every ${formatPeriod(r.everyMs)}, keeping ${r.keep}`);
+          })
+            .command(['list', 'ls'], 'list schedules', (z) => jsonOpt(z), async (a) => {
+              const r = (await admin(a.data, 'schedule.list', {})) as Schedule[];
+              print(a.json, r, () => (r.length ? r.map((x) => `${x.name}: every ${formatPeriod(x.everyMs)}, keep ${x.keep}`) : ['no schedules (add one: dw snapshot schedule add hourly --every 1h --keep 24)']));
+            })
+            .command(['remove [name]', 'rm [name]'], 'remove a schedule (its snapshots stay)', (z) => z.positional('name', { type: 'string' }), async (a) => {
+              await admin(a.data, 'schedule.remove', { name: need(a.name, 'NAME', 'dw snapshot schedule remove NAME') });
+              io.out(`schedule ${a.name} removed; its snapshots stay`);
+            })
+            .demandCommand(1, 'name a schedule command: add, list or remove'))
+        .demandCommand(1, 'name a snapshot command: create, list, delete, rollback or schedule'))
     .command('versions [path]', 'list the versions of a file (or folder) across snapshots, then the live one', (y) =>
       jsonOpt(dataOpt(y)).positional('path', { type: 'string', describe: 'path inside the export, e.g. /docs/report.odt' }),
     async (a) => {

@@ -73,3 +73,9 @@ export function formatVersions(vs: FileVersion[]): string[] {
     ...vs.map((v) => [v.snapshot ?? '(live)', v.type === 'dir' ? 'dir' : formatBytes(v.size), v.mtime.slice(0, 19).replace('T', ' '), v.sameAsPrevious ? '(same as above)' : v.path]),
   ]);
 }
+
+/** 3600000 → '1h', 86400000 → '1d', 900000 → '15m'. */
+export function formatPeriod(ms: number): string {
+  for (const [u, n] of [['w', 604_800_000], ['d', 86_400_000], ['h', 3_600_000], ['m', 60_000]] as const) if (ms % n === 0) return `${ms / n}${u}`;
+  return `${ms} ms`;
+}

@@ -19,6 +19,7 @@ import type { Logger } from './log.js';
 import { createRegistry, startMetricsServer, type MetricsServer } from './metrics.js';
 import { listenAdmin, type AdminServer, callAdmin, NO_SERVER } from './rpc.js';
 import { ensureDefaultPool, openKv, openPoolOf } from './store.js';
+import { loadSchedules, runSchedules, SCHEDULE_TICK_MS } from './schedule.js';
 import { randomPassword, UserStore } from './users.js';
 
 export interface ServeOptions {
@@ -29,6 +30,28 @@ export interface ServeOptions {
   config?: string;
   tlsCert?: string;
   tlsKey?: string;
+}
+
+/** Runs the snapshot schedules (gateway/schedule.ts) now and every SCHEDULE_TICK_MS. */
+function startSchedules(kv: KvStore, v: VfsInstance, log: Logger): Closer {
+  let running: Promise<void> | undefined;
+  const tick = () => {
+    running ??= (async () => {
+      try {
+        const r = await runSchedules(v.snapshots, await loadSchedules(kv), new Date());
+        for (const n of r.created) log.info({ snapshot: n }, 'scheduled snapshot taken');
+        for (const n of r.deleted) log.info({ snapshot: n }, 'scheduled snapshot expired and deleted');
+      } catch (err) {
+        log.warn({ err: String(err) }, 'snapshot schedule failed; retrying at the next check');
+      } finally {
+        running = undefined;
+      }
+    })();
+  };
+  const timer = setInterval(tick, SCHEDULE_TICK_MS);
+  timer.unref();
+  tick();
+  return { name: 'snapshot schedules', close: async () => { clearInterval(timer); await running; } };
 }
 
 /** What the banner shows; also returned to tests. */
@@ -167,6 +190,7 @@ export async function startGateway(o: ServeOptions, log: Logger): Promise<Gatewa
       return runAdmin(env, method, params, onProgress);
     }, log);
     closers.push({ name: 'admin socket', close: () => admin.close() });
+    closers.push(startSchedules(kv, vfsi, log));
     await writePid(d);
     // The first user is made last, once every listener is up, so a start that fails (a port in
     // use) never creates a password that no banner showed.

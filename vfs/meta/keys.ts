@@ -5,7 +5,7 @@
  *
  * | prefix | key layout                                | value                                          | owner            |
  * |--------|-------------------------------------------|------------------------------------------------|------------------|
- * | 'S'    | 'S' name(utf8)                            | superblock values: 'version', 'volumeId'        | vfs/meta         |
+ * | 'S'    | 'S' name(utf8)                            | superblock values: 'version', 'volumeId' (vfs/meta); 'snapshotSchedules' JSON (gateway/schedule.ts) | vfs/meta, gateway |
  * | 'C'    | 'C' name(utf8)                            | i64 LE counter (KvTxn.incrBy): 'nextIno',       | vfs/meta, raid   |
  * |        |                                           | 'inodes', 'usedBytes' (vfs/meta); raid (raid/store.ts): |         |
  * |        |                                           | 'nextBlock', 'nextSeg' (leased id high-water marks), |            |
