@@ -55,8 +55,12 @@ export class OpenFile {
   private inflight: Promise<void>[] = [];
   private error: VfsError | null = null;
 
+  /** The file's size in the metadata as far as this object knows (at open, then after each commit). */
+  private durableSize: number;
+
   constructor(readonly ino: number, readonly recordSize: number, committedSize: number, private readonly meta: MetaStore, private readonly blocks: BlockStore) {
     this.size = committedSize;
+    this.durableSize = committedSize;
   }
 
   get dirty(): boolean {
@@ -179,6 +183,7 @@ export class OpenFile {
         n.mtimeNs = n.ctimeNs = mtime;
         m.putInode(n);
         this.committedSize = n.size;
+        this.durableSize = n.size;
         this.committedMtime = mtime;
       });
       if (this.recs.get(idx) === rec) {
@@ -204,8 +209,13 @@ export class OpenFile {
     for (const [idx, rec] of [...this.recs]) if (!rec.sealed) await this.store(idx, rec);
     await this.chain;
     if (this.error) {
+      // A record failed (EDQUOT, ENOSPC, EIO): nothing buffered is kept, so the file stays as
+      // last committed — never grown over a hole where the refused data would have been.
       const e = this.error;
       this.error = null;
+      this.recs.clear();
+      this.size = this.durableSize;
+      this.mtimeNs = null;
       throw e;
     }
     if (this.mtimeNs !== null) {
@@ -217,6 +227,7 @@ export class OpenFile {
           n.mtimeNs = n.ctimeNs = mtime;
           m.putInode(n);
           this.committedSize = n.size;
+          this.durableSize = n.size;
           this.committedMtime = mtime;
         });
       }
@@ -228,5 +239,6 @@ export class OpenFile {
   truncated(size: number): void {
     this.size = size;
     this.committedSize = size;
+    this.durableSize = size;
   }
 }

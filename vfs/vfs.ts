@@ -343,12 +343,22 @@ export class VfsImpl implements Vfs {
     }));
   }
 
-  async statfs(_ctx: Ctx, _ino: number): Promise<StatFs> {
+  /**
+   * The pool's capacity and free space; for a user under a byte quota (theirs, their group's,
+   * or a directory quota above `ino`), the tightest one: its limit as the size, its room as free.
+   */
+  async statfs(ctx: Ctx, ino: number): Promise<StatFs> {
     const s = await this.blocks.stats();
     const u = await this.meta.usage();
     const bsize = 4096;
-    const total = Math.max(s.capacity, u.usedBytes);
-    const free = Math.max(0, Math.min(s.free, total - u.usedBytes));
+    let total = Math.max(s.capacity, u.usedBytes);
+    let free = Math.max(0, Math.min(s.free, total - u.usedBytes));
+    const local = ino === SNAPDIR_INO || ino >= INO_SPACE ? ROOT_INO : ino;
+    const q = await this.meta.quotaRoom(ctx.uid, ctx.gid, local);
+    if (q && q.limit - q.used < free) {
+      total = Math.min(total, q.limit);
+      free = Math.max(0, q.limit - q.used);
+    }
     return {
       bsize, blocks: Math.floor(total / bsize), bfree: Math.floor(free / bsize), bavail: Math.floor(free / bsize),
       files: u.inodes + 2 ** 32, ffree: 2 ** 32, namemax: 255,

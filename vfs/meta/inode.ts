@@ -30,6 +30,12 @@ export interface Inode {
   recordSize: number;
   /** Symlink target ('' for others). */
   target: string;
+  /**
+   * The innermost directory quota the inode counts against (vfs/meta/quota.ts): that directory's
+   * inode number, or 0. A directory with a quota of its own carries its own number. Set at
+   * creation from the parent; older records without it read as 0.
+   */
+  project: number;
 }
 
 const VERSION = 1;
@@ -38,7 +44,7 @@ const FIXED = 1 + 8 + 4 + 4 + 4 + 4 + 4 + 4 + 8 + 8 + 8 * 4 + 8 + 8 + 4 + 2;
 /** Encodes an inode record: fixed little-endian fields then the symlink target (≤ 4095 bytes). */
 export function encodeInode(n: Inode): Buffer {
   const target = Buffer.from(n.target, 'utf8');
-  const b = Buffer.alloc(FIXED + target.length);
+  const b = Buffer.alloc(FIXED + target.length + (n.project ? 8 : 0));
   let o = 0;
   b.writeUInt8(VERSION, o); o += 1;
   b.writeBigUInt64LE(BigInt(n.ino), o); o += 8;
@@ -55,7 +61,8 @@ export function encodeInode(n: Inode): Buffer {
   b.writeBigUInt64LE(BigInt(n.nextCookie), o); o += 8;
   b.writeUInt32LE(n.recordSize >>> 0, o); o += 4;
   b.writeUInt16LE(target.length, o); o += 2;
-  target.copy(b, o);
+  target.copy(b, o); o += target.length;
+  if (n.project) b.writeBigUInt64LE(BigInt(n.project), o); // optional trailer
   return b;
 }
 
@@ -73,7 +80,9 @@ export function decodeInode(b: Buffer): Inode {
   const tlen = b.readUInt16LE(o); o += 2;
   if (o + tlen > b.length) throw new VfsError(Errno.EIO, 'corrupt inode record');
   const target = b.toString('utf8', o, o + tlen);
-  return { ino, gen, mode, nlink, uid, gid, rdev, size, allocated, atimeNs, mtimeNs, ctimeNs, birthtimeNs, parent, nextCookie, recordSize, target };
+  o += tlen;
+  const project = b.length >= o + 8 ? Number(b.readBigUInt64LE(o)) : 0;
+  return { ino, gen, mode, nlink, uid, gid, rdev, size, allocated, atimeNs, mtimeNs, ctimeNs, birthtimeNs, parent, nextCookie, recordSize, target, project };
 }
 
 export const isDir = (n: Inode) => (n.mode & S_IFMT) === S_IFDIR;

@@ -25,6 +25,7 @@
  * | 'N'    | 'N' name(utf8)                            | snapshot record JSON (vfs/meta/snapshots.ts)   | vfs/meta         |
  * | 'H'    | 'H' key 0x00 epoch(u32)                   | history: the value `key` (an I, D, d, X or E key) had at snapshot `epoch` and at every older snapshot after the previous H entry of that key: 0x00 = absent, 0x01 + value | vfs/meta |
  * | 'h'    | 'h' epoch(u32) key                        | empty: dead list, the H entries labelled `epoch` | vfs/meta         |
+ * | 'Q'    | 'Q' kind(u8: 'u' 'g' 'd') id(u64)         | quota rule JSON (vfs/meta/quota.ts); usage in counters 'C' q/<kind>/<id>/{bytes,inodes,bytesOver,inodesOver} | vfs/meta |
  *
  * Snapshots (vfs/meta/snapshots.ts): the live rows are never versioned. The first write after
  * snapshot L to an I, D, d, X or E row that existed at L copies its old value to H key L (an
@@ -53,6 +54,7 @@ export const PREFIX = {
   snapshot: 0x4e, // 'N'
   history: 0x48, // 'H'
   deadList: 0x68, // 'h'
+  quota: 0x51, // 'Q'
 } as const;
 
 /** Prefixes of the rows snapshots version (keyed by inode: I, E, X; by parent directory: D, d). */
@@ -132,6 +134,7 @@ export const keys = {
   historyOf: (key: Buffer) => withPrefix(PREFIX.history, key, Buffer.of(0)),
   deadList: (epoch: number, key: Buffer) => withPrefix(PREFIX.deadList, u32(epoch), key),
   deadListPrefix: (epoch: number) => withPrefix(PREFIX.deadList, u32(epoch)),
+  quota: (kind: number, id: number) => withPrefix(PREFIX.quota, Buffer.of(kind), u64(id)),
 };
 
 function u32(n: number): Buffer {

@@ -7,6 +7,7 @@ import type { Extent, Inode } from './inode.js';
 import { decodeInode, isDir, isLnk, isReg, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from './inode.js';
 import type { BlockRefs } from './metatxn.js';
 import { COUNTERS, MetaTxn, nowNs } from './metatxn.js';
+import { charge, childProject, containerOf, getRule, getUsage, listRules, projectChain, putRule, setUsage, type QuotaKind, type QuotaLimits, type QuotaRule, type QuotaUsage } from './quota.js';
 import type { Cred } from './perm.js';
 import { checkAccess, checkName, checkOwner, checkSticky, inGroup, mayAccess, R_OK, W_OK, X_OK } from './perm.js';
 
@@ -40,7 +41,9 @@ export class MetaStore {
       await m.tx.incrBy(keys.counter(COUNTERS.inodes), 1n);
       m.tx.set(keys.superblock('version'), Buffer.from('1'));
       m.tx.set(keys.superblock('volumeId'), Buffer.from(randomInt(1, 2 ** 31).toString()));
-      m.putInode(this.newInode(ROOT_INO, S_IFDIR | 0o1777, { uid: 0, gid: 0, groups: [] }, ROOT_INO));
+      const root = this.newInode(ROOT_INO, S_IFDIR | 0o1777, { uid: 0, gid: 0, groups: [] }, ROOT_INO);
+      m.putInode(root);
+      await charge(m.tx, root, 0, 1);
     });
   }
 
@@ -62,7 +65,7 @@ export class MetaStore {
     return {
       ino, gen: randomInt(1, 2 ** 31), mode, nlink: (mode & S_IFMT) === S_IFDIR ? 2 : 1, uid: c.uid, gid, rdev: 0,
       size: 0, allocated: 0, atimeNs: t, mtimeNs: t, ctimeNs: t, birthtimeNs: t, parent, nextCookie: 3,
-      recordSize: this.defaultRecordSize, target: '',
+      recordSize: this.defaultRecordSize, target: '', project: dir?.project ?? 0,
     };
   }
 
@@ -130,6 +133,7 @@ export class MetaStore {
       checkAccess(c, dir, W_OK | X_OK);
       const ino = await m.allocIno();
       const n = this.newInode(ino, mode, c, parent, dir);
+      await charge(m.tx, n, 0, 1);
       n.rdev = opts.rdev ?? 0;
       if (opts.target !== undefined) { n.target = opts.target; n.size = Buffer.byteLength(opts.target); }
       if (isDir(n)) dir.nlink++;
@@ -230,6 +234,9 @@ export class MetaStore {
         return; // same file: POSIX says do nothing
       }
       const movingDir = isDir(n);
+      if (parent !== newParent && (await containerOf(m.tx, n)) !== childProject(dst)) {
+        throw new VfsError(Errno.EXDEV, 'the move would cross a directory quota boundary; copy and delete instead');
+      }
       if (movingDir && parent !== newParent) {
         // A directory may not move below itself; its '..' changes, so it needs write permission.
         for (let a = newParent; ; ) {
@@ -296,6 +303,11 @@ export class MetaStore {
           if (gid !== n.gid && !inGroup(c, gid)) throw new VfsError(Errno.EPERM, 'not a member of that group');
         }
         if (!isDir(n) && (uid !== n.uid || gid !== n.gid || c.uid !== 0)) n.mode &= ~(0o4000 | (n.mode & 0o010 ? 0o2000 : 0));
+        if (uid !== n.uid || gid !== n.gid) {
+          // The file's bytes and inode move to the new owner's and group's quotas.
+          await charge(m.tx, { uid: n.uid, gid: n.gid, project: 0 }, -n.allocated, -1);
+          await charge(m.tx, { uid, gid, project: 0 }, n.allocated, 1);
+        }
         n.uid = uid;
         n.gid = gid;
         n.ctimeNs = t;
@@ -412,6 +424,84 @@ export class MetaStore {
       const n = await m.inode(ino);
       if (n && n.nlink === 0) await m.freeInode(n);
       else m.tx.delete(keys.orphan(ino));
+    });
+  }
+
+  /**
+   * Sets (or replaces) a quota's limits. kind 'dir': id is a directory's inode number; the first
+   * time, its subtree is tagged with it and counted, in one pass and one transaction (nested
+   * quota directories below keep their own and now count in this one too). Throws ENOENT,
+   * ENOTDIR, EINVAL (negative or non-integer limits).
+   */
+  async setQuota(kind: QuotaKind, id: number, limits: QuotaLimits): Promise<QuotaRule> {
+    for (const v of Object.values(limits)) if (!Number.isSafeInteger(v) || v < 0) throw new VfsError(Errno.EINVAL, 'quota limits are whole numbers ≥ 0 (0: no limit)');
+    if (!Number.isSafeInteger(id) || id < 0) throw new VfsError(Errno.EINVAL, 'bad quota id');
+    return this.txn(async (m) => {
+      const old = await getRule(m.tx, kind, id);
+      if (old || kind !== 'dir') {
+        const r: QuotaRule = { kind, id, outer: old?.outer ?? 0, ...limits };
+        putRule(m.tx, r);
+        return r;
+      }
+      const dir = await m.mustInode(id);
+      if (!isDir(dir)) throw new VfsError(Errno.ENOTDIR, 'a directory quota needs a directory');
+      const outer = dir.project;
+      const r: QuotaRule = { kind, id, outer, ...limits };
+      let bytes = 0, inodes = 0;
+      const seen = new Set<number>();
+      const stack = [id];
+      while (stack.length) {
+        const x = await m.mustInode(stack.pop()!);
+        if (seen.has(x.ino)) continue;
+        seen.add(x.ino);
+        bytes += x.allocated;
+        inodes++;
+        if (x.project === outer) {
+          x.project = id;
+          m.putInode(x);
+        } else if (x.project === x.ino) {
+          const inner = await getRule(m.tx, 'dir', x.ino);
+          if (inner && inner.outer === outer) putRule(m.tx, { ...inner, outer: id });
+        }
+        if (isDir(x)) for (const e of await m.entries(x.ino, 0, Number.MAX_SAFE_INTEGER)) stack.push(e.ino);
+      }
+      putRule(m.tx, r);
+      await setUsage(m.tx, 'dir', id, bytes, inodes);
+      return r;
+    });
+  }
+
+  /** A quota's rule (if any) and usage. */
+  async getQuota(kind: QuotaKind, id: number): Promise<{ rule: QuotaRule | undefined; usage: QuotaUsage }> {
+    return this.txnRead(async (m) => ({ rule: await getRule(m.tx, kind, id), usage: await getUsage(m.tx, kind, id) }));
+  }
+
+  /** Every rule with its usage. */
+  async listQuotas(): Promise<{ rule: QuotaRule; usage: QuotaUsage }[]> {
+    const out: { rule: QuotaRule; usage: QuotaUsage }[] = [];
+    for (const rule of await listRules(this.kv)) out.push({ rule, usage: await getUsage(this.kv, rule.kind, rule.id) });
+    return out;
+  }
+
+  /**
+   * The byte limit that binds a user at inode `ino` (their own, their group's, or a directory
+   * quota above ino), as the limit and its usage: the one with the least room left; undefined
+   * if none applies. For statfs as seen by that user.
+   */
+  async quotaRoom(uid: number, gid: number, ino: number): Promise<{ limit: number; used: number } | undefined> {
+    return this.txnRead(async (m) => {
+      const n = await m.inode(ino);
+      const t: [QuotaKind, number][] = [['user', uid], ['group', gid]];
+      for (const p of await projectChain(m.tx, n?.project ?? 0)) t.push(['dir', p]);
+      let best: { limit: number; used: number } | undefined;
+      for (const [kind, id] of t) {
+        const r = await getRule(m.tx, kind, id);
+        const limit = r?.bytesHard || r?.bytesSoft || 0;
+        if (!limit) continue;
+        const used = (await getUsage(m.tx, kind, id)).bytes;
+        if (!best || limit - used < best.limit - best.used) best = { limit, used };
+      }
+      return best;
     });
   }
 

@@ -2,6 +2,7 @@ import { Errno, VfsError } from '../errno.js';
 import type { KvTxn } from './kv.js';
 import { decodeCounter } from './kv.js';
 import { keys, prefixEnd, readU64, SNAPDIR_INO } from './keys.js';
+import { charge } from './quota.js';
 import type { Dirent, Extent, Inode } from './inode.js';
 import {
   decodeCookieRow, decodeDirent, decodeExtent, decodeInode, encodeCookieRow, encodeDirent, encodeExtent, encodeInode, isReg, S_IFMT,
@@ -118,6 +119,7 @@ export class MetaTxn {
     this.tx.set(keys.extent(n.ino, offset), encodeExtent(e));
     n.allocated += delta;
     await this.tx.incrBy(keys.counter(COUNTERS.usedBytes), BigInt(delta));
+    await charge(this.tx, n, delta, 0);
   }
 
   /** Drops extents at or past `size` and shortens the one that straddles it. */
@@ -130,11 +132,13 @@ export class MetaTxn {
         this.tx.delete(keys.extent(n.ino, off));
         n.allocated -= e.length;
         await this.tx.incrBy(keys.counter(COUNTERS.usedBytes), BigInt(-e.length));
+        await charge(this.tx, n, -e.length, 0);
       } else if (off + e.length > size) {
         const cut = off + e.length - size;
         this.tx.set(keys.extent(n.ino, off), encodeExtent({ ...e, length: size - off }));
         n.allocated -= cut;
         await this.tx.incrBy(keys.counter(COUNTERS.usedBytes), BigInt(-cut));
+        await charge(this.tx, n, -cut, 0);
       }
     }
   }
@@ -146,6 +150,7 @@ export class MetaTxn {
       this.tx.set(keys.extent(to.ino, off), encodeExtent(e));
       to.allocated += e.length;
       await this.tx.incrBy(keys.counter(COUNTERS.usedBytes), BigInt(e.length));
+      await charge(this.tx, to, e.length, 0);
     }
   }
 
@@ -157,6 +162,7 @@ export class MetaTxn {
     this.tx.delete(keys.orphan(n.ino));
     this.tx.delete(keys.inode(n.ino));
     await this.tx.incrBy(keys.counter(COUNTERS.inodes), -1n);
+    await charge(this.tx, n, 0, -1);
   }
 
   async counter(name: string): Promise<number> {

@@ -28,6 +28,7 @@ import { keys, PREFIX, prefixEnd, readU64, VERSIONED_PREFIXES } from './keys.js'
 import { decodeExtent } from './inode.js';
 import type { BlockRefs } from './metatxn.js';
 import { COUNTERS, nowNs } from './metatxn.js';
+import { recountUsage } from './quota.js';
 
 /** One snapshot, as recorded under 'N' name. */
 export interface SnapshotInfo {
@@ -349,7 +350,8 @@ export class SnapshotStore implements KvStore {
         });
       }
     }
-    // 3. Usage back to the snapshot's, and done.
+    // 3. Usage back to the snapshot's (per user, group and directory: recounted), and done.
+    await recountUsage(this.inner);
     await this.inner.txn(async (tx) => {
       tx.set(keys.counter(COUNTERS.usedBytes), encodeCounter(BigInt(snap.usedBytes)));
       tx.set(keys.counter(COUNTERS.inodes), encodeCounter(BigInt(snap.inodes)));
