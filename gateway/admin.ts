@@ -22,6 +22,11 @@
  *   schedule.set { name, every, keep }     → Schedule   (every: 15m, 1h, 1d, 1w, hourly, daily, weekly)
  *   schedule.list                          → Schedule[]
  *   schedule.remove { name }               → { name }
+ *   quota.set { kind, who, bytes?, inodes?, softBytes?, softInodes?, graceMs? } → QuotaReport
+ *                                          (kind: user | group | dir; who: user name or uid, gid or user
+ *                                           name, or a directory path; unset limits keep their value)
+ *   quota.get { kind, who }                → QuotaReport
+ *   quota.list                             → QuotaReport[]
  *   versions { path }                      → FileVersion[]  (the file in each snapshot, then live)
  *   restore { path, from, to? }            → { path, from, to }  (copy back by block reference)
  */
@@ -33,6 +38,7 @@ import { VfsError } from '../vfs/errno.js';
 import { ROOT_CTX, type Attr, type VfsInstance } from '../vfs/index.js';
 import type { KvStore } from '../vfs/meta/kv.js';
 import type { SnapshotInfo, SnapshotStore } from '../vfs/meta/snapshots.js';
+import { DEFAULT_GRACE_MS, type QuotaKind, type QuotaLimits, type QuotaUsage } from '../vfs/meta/quota.js';
 import type { DataDir } from './datadir.js';
 import { CliError, UsageError } from './errors.js';
 import { UserStore } from './users.js';
@@ -65,6 +71,16 @@ export interface PoolStatus extends PoolStats {
   snapshots: { name: string; created: string; heldBytes: number }[];
 }
 
+/** A quota rule with its usage, as `dw quota` shows it. */
+export interface QuotaReport {
+  kind: QuotaKind;
+  id: number;
+  /** User name, group, or directory path. */
+  who: string;
+  limits: QuotaLimits;
+  usage: QuotaUsage;
+}
+
 /** One version of a file: in a snapshot (oldest first) or live (snapshot null, last). */
 export interface FileVersion {
   snapshot: string | null;
@@ -89,6 +105,33 @@ function absPath(p: string): string {
   if (!p.startsWith('/')) throw new UsageError(`give the path inside the export, starting with / (got "${p}")`);
   if (p.split('/').includes('..')) throw new UsageError(`the path may not contain .. (got "${p}")`);
   return p.replace(/\/+$/, '') || '/';
+}
+
+function quotaKind(params: Record<string, unknown>): QuotaKind {
+  const k = params.kind;
+  if (k !== 'user' && k !== 'group' && k !== 'dir') throw new UsageError('name what the quota is for: --user NAME, --group GID or --dir PATH');
+  return k;
+}
+
+/** A user (name or uid), group (gid or a user name: their group) or directory (path) → its id. */
+async function quotaTarget(env: AdminEnv, v: VfsInstance, kind: QuotaKind, who: string): Promise<{ id: number; who: string }> {
+  if (kind === 'dir') {
+    const path = absPath(who);
+    const a = await v.paths.stat(ROOT_CTX, path).catch(asCli);
+    if (a.type !== 'dir') throw new CliError(`${path} is not a directory`, 'ENOTDIR');
+    if (a.ino >= 2 ** 36 - 1) throw new CliError('snapshots cannot have quotas', 'EROFS');
+    return { id: a.ino, who: path };
+  }
+  if (/^\d+$/.test(who)) return { id: Number(who), who };
+  const u = await env.users.get(who);
+  if (!u) throw new CliError(`no user ${who} (dw user list), and not a number`, 'ENOENT');
+  return { id: kind === 'user' ? u.uid : u.gid, who };
+}
+
+async function quotaReport(v: VfsInstance, kind: QuotaKind, id: number, who: string): Promise<QuotaReport> {
+  const { rule, usage } = await v.impl.meta.getQuota(kind, id);
+  const limits = { bytesHard: rule?.bytesHard ?? 0, bytesSoft: rule?.bytesSoft ?? 0, inodesHard: rule?.inodesHard ?? 0, inodesSoft: rule?.inodesSoft ?? 0, graceMs: rule?.graceMs ?? 0 };
+  return { kind, id, who, limits, usage };
 }
 
 /** Gives the restored tree the owners it had in the snapshot (the copy was made as root). */
@@ -266,6 +309,38 @@ export async function runAdmin(env: AdminEnv, method: string, params: Record<str
       const name = str(params, 'name', 'schedule NAME');
       await removeSchedule(env.kv, name).catch(asCli);
       return { name };
+    }
+    case 'quota.set': {
+      const kind = quotaKind(params);
+      const v = await env.vfs();
+      const { id, who } = await quotaTarget(env, v, kind, str(params, 'who', 'who the quota is for'));
+      const old = (await v.impl.meta.getQuota(kind, id)).rule;
+      const num = (k: string, def: number) => {
+        const x = params[k];
+        if (x === undefined || x === null) return def;
+        if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) throw new UsageError(`${k} wants a whole number ≥ 0`);
+        return x;
+      };
+      const limits: QuotaLimits = {
+        bytesHard: num('bytes', old?.bytesHard ?? 0), bytesSoft: num('softBytes', old?.bytesSoft ?? 0),
+        inodesHard: num('inodes', old?.inodesHard ?? 0), inodesSoft: num('softInodes', old?.inodesSoft ?? 0),
+        graceMs: num('graceMs', old?.graceMs ?? DEFAULT_GRACE_MS),
+      };
+      await v.impl.meta.setQuota(kind, id, limits, who).catch(asCli);
+      return quotaReport(v, kind, id, who);
+    }
+    case 'quota.get': {
+      const kind = quotaKind(params);
+      const v = await env.vfs();
+      const { id, who } = await quotaTarget(env, v, kind, str(params, 'who', 'who the quota is for'));
+      return quotaReport(v, kind, id, who);
+    }
+    case 'quota.list': {
+      const v = await env.vfs();
+      return (await v.impl.meta.listQuotas()).map(({ rule, usage }) => ({
+        kind: rule.kind, id: rule.id, who: rule.label ?? String(rule.id), usage,
+        limits: { bytesHard: rule.bytesHard, bytesSoft: rule.bytesSoft, inodesHard: rule.inodesHard, inodesSoft: rule.inodesSoft, graceMs: rule.graceMs },
+      } satisfies QuotaReport));
     }
     case 'versions':
       return fileVersions(await env.vfs(), absPath(str(params, 'path', 'PATH')));

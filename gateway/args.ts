@@ -62,3 +62,21 @@ export function formatBytes(n: number): string {
   while (Math.abs(v) >= 1024 && u < units.length - 1) { v /= 1024; u++; }
   return u === 0 ? `${v} B` : `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
 }
+
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
+
+/** '10M', '10MiB', '1.5G', '4096' → bytes (binary units). UsageError naming `flag` otherwise. */
+export function parseSize(flag: string, text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?$/i.exec(text.trim());
+  const n = m ? Math.round(Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]!) : NaN;
+  if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`${flag} wants a size like 500M, 10G or 4096 (bytes); got "${text}"`);
+  return n;
+}
+
+/** '100k' → 100000, '2M' → 2000000, '50' → 50 (decimal units, for counts). */
+export function parseCount(flag: string, text: string): number {
+  const m = /^(\d+)\s*([kKmM]?)$/.exec(text.trim());
+  const n = m ? Number(m[1]) * ({ '': 1, k: 1e3, m: 1e6 } as Record<string, number>)[m[2]!.toLowerCase()]! : NaN;
+  if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`${flag} wants a count like 100000 or 100k; got "${text}"`);
+  return n;
+}

@@ -5,17 +5,18 @@
  * (unknown command or flag, bad value) with a message saying what to fix. Never a stack trace
  * unless DW_DEBUG is set.
  *
- * Admin commands (user, pool, scrub, device, reclaim, snapshot) go through DIR/admin.sock when a server
+ * Admin commands (user, pool, scrub, device, reclaim, snapshot, quota, …) go through DIR/admin.sock when a server
  * runs there, and otherwise open the data folder directly (store.ts runDirect).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import yargs, { type Argv } from 'yargs';
-import type { FileVersion, PoolStatus } from './admin.js';
-import type { Schedule } from './schedule.js';
+import type { FileVersion, PoolStatus, QuotaReport } from './admin.js';
+import { parseEvery, type Schedule } from './schedule.js';
+import { parseCount, parseSize } from './args.js';
 import { checkSocketOwner, dataDir, ensureDataDir, requireExistingDataDir } from './datadir.js';
 import { CliError, UsageError } from './errors.js';
-import { formatPeriod, formatPoolStatus, formatScrub, formatSnapshots, formatUsers, formatVersions } from './format.js';
+import { formatPeriod, formatPoolStatus, formatQuotas, formatScrub, formatSnapshots, formatUsers, formatVersions } from './format.js';
 import { createLogger, LOG_LEVELS } from './log.js';
 import { createProgress } from './progress.js';
 import { callAdmin, NO_SERVER } from './rpc.js';
@@ -253,6 +254,47 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
             })
             .demandCommand(1, 'name a schedule command: add, list or remove'))
         .demandCommand(1, 'name a snapshot command: create, list, delete, rollback or schedule'))
+    .command('quota', 'set, show and list quotas per user, group or directory tree', (y) => {
+      const target = <T>(z: Argv<T>) => z
+        .option('user', { type: 'string', describe: 'a user name or uid' })
+        .option('group', { type: 'string', describe: 'a gid, or a user name for their group' })
+        .option('dir', { type: 'string', describe: 'a directory path inside the export (its whole tree)' });
+      const pick = (a: { user?: string; group?: string; dir?: string }, usage: string): { kind: string; who: string } => {
+        const given = (['user', 'group', 'dir'] as const).filter((k) => a[k] !== undefined);
+        if (given.length !== 1) throw new UsageError(`name exactly one of --user, --group, --dir: ${usage}`);
+        return { kind: given[0]!, who: String(a[given[0]!]) };
+      };
+      return dataOpt(y)
+        .command('set', 'set limits (hard; --soft-* with --grace); 0 removes a limit, unset ones stay', (z) =>
+          target(z)
+            .option('bytes', { type: 'string', describe: 'hard byte limit: 500M, 10G …' })
+            .option('inodes', { type: 'string', describe: 'hard limit on files and directories: 100000, 100k …' })
+            .option('soft-bytes', { type: 'string', describe: 'soft byte limit (may be passed for --grace)' })
+            .option('soft-inodes', { type: 'string', describe: 'soft inode limit' })
+            .option('grace', { type: 'string', describe: 'how long a soft limit may be passed: 15m, 1h, 7d (default 7d)' }),
+        async (a) => {
+          const usage = 'dw quota set --user NAME|--group GID|--dir PATH [--bytes 10G] [--inodes 100k] [--soft-bytes 8G --grace 7d]';
+          const t = pick(a, usage);
+          const params: Record<string, unknown> = { ...t };
+          if (a.bytes !== undefined) params.bytes = parseSize('--bytes', a.bytes);
+          if (a.inodes !== undefined) params.inodes = parseCount('--inodes', a.inodes);
+          if (a['soft-bytes'] !== undefined) params.softBytes = parseSize('--soft-bytes', a['soft-bytes']);
+          if (a['soft-inodes'] !== undefined) params.softInodes = parseCount('--soft-inodes', a['soft-inodes']);
+          if (a.grace !== undefined) params.graceMs = parseEvery(a.grace);
+          if (Object.keys(params).length === 2) throw new UsageError(`give at least one limit: ${usage}`);
+          const r = (await admin(a.data, 'quota.set', params)) as QuotaReport;
+          for (const line of formatQuotas([r])) io.out(line);
+        })
+        .command('get', 'show one quota and its usage', (z) => jsonOpt(target(z)), async (a) => {
+          const r = (await admin(a.data, 'quota.get', pick(a, 'dw quota get --user NAME|--group GID|--dir PATH'))) as QuotaReport;
+          print(a.json, r, () => formatQuotas([r]));
+        })
+        .command(['list', 'ls'], 'list every quota with its usage', (z) => jsonOpt(z), async (a) => {
+          const r = (await admin(a.data, 'quota.list', {})) as QuotaReport[];
+          print(a.json, r, () => (r.length ? formatQuotas(r) : ['no quotas (set one: dw quota set --user alice --bytes 10G)']));
+        })
+        .demandCommand(1, 'name a quota command: set, get or list');
+    })
     .command('versions [path]', 'list the versions of a file (or folder) across snapshots, then the live one', (y) =>
       jsonOpt(dataOpt(y)).positional('path', { type: 'string', describe: 'path inside the export, e.g. /docs/report.odt' }),
     async (a) => {
@@ -268,7 +310,7 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
       const r = (await admin(a.data, 'restore', { path: need(a.path, 'PATH', usage), from: need(a.from, '--from SNAPSHOT', usage), ...(a.to ? { to: a.to } : {}) })) as { path: string; from: string; to: string };
       io.out(`restored ${r.to} from snapshot ${r.from}`);
     })
-    .demandCommand(1, 'name a command (serve, user, pool, scrub, device, reclaim, snapshot, versions, restore)')
+    .demandCommand(1, 'name a command (serve, user, pool, scrub, device, reclaim, snapshot, quota, versions, restore)')
     .strict()
     .help()
     .alias('help', 'h')

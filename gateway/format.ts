@@ -1,6 +1,6 @@
 /** Human-readable text for admin results (the --json forms print the results as they are). */
 import type { ScrubReport } from '../raid/types.js';
-import type { FileVersion, PoolStatus } from './admin.js';
+import type { FileVersion, PoolStatus, QuotaReport } from './admin.js';
 import { formatBytes } from './args.js';
 import { percent } from './progress.js';
 import type { UserInfo } from './users.js';
@@ -78,4 +78,17 @@ export function formatVersions(vs: FileVersion[]): string[] {
 export function formatPeriod(ms: number): string {
   for (const [u, n] of [['w', 604_800_000], ['d', 86_400_000], ['h', 3_600_000], ['m', 60_000]] as const) if (ms % n === 0) return `${ms / n}${u}`;
   return `${ms} ms`;
+}
+
+/** Quotas with usage against each limit (0: none, shown as -). */
+export function formatQuotas(qs: QuotaReport[]): string[] {
+  const lim = (n: number, f: (n: number) => string) => (n ? f(n) : '-');
+  const over = (since: number) => (since ? ` (over soft since ${new Date(since).toISOString().slice(0, 16).replace('T', ' ')})` : '');
+  return table([
+    ['KIND', 'WHO', 'BYTES USED', 'HARD', 'SOFT', 'INODES', 'HARD', 'SOFT'],
+    ...qs.map((q) => [
+      q.kind, q.who, formatBytes(q.usage.bytes) + over(q.usage.bytesOverSince), lim(q.limits.bytesHard, formatBytes), lim(q.limits.bytesSoft, formatBytes),
+      String(q.usage.inodes) + over(q.usage.inodesOverSince), lim(q.limits.inodesHard, String), lim(q.limits.inodesSoft, String),
+    ]),
+  ]);
 }

@@ -433,20 +433,20 @@ export class MetaStore {
    * quota directories below keep their own and now count in this one too). Throws ENOENT,
    * ENOTDIR, EINVAL (negative or non-integer limits).
    */
-  async setQuota(kind: QuotaKind, id: number, limits: QuotaLimits): Promise<QuotaRule> {
+  async setQuota(kind: QuotaKind, id: number, limits: QuotaLimits, label?: string): Promise<QuotaRule> {
     for (const v of Object.values(limits)) if (!Number.isSafeInteger(v) || v < 0) throw new VfsError(Errno.EINVAL, 'quota limits are whole numbers ≥ 0 (0: no limit)');
     if (!Number.isSafeInteger(id) || id < 0) throw new VfsError(Errno.EINVAL, 'bad quota id');
     return this.txn(async (m) => {
       const old = await getRule(m.tx, kind, id);
       if (old || kind !== 'dir') {
-        const r: QuotaRule = { kind, id, outer: old?.outer ?? 0, ...limits };
+        const r: QuotaRule = { kind, id, outer: old?.outer ?? 0, ...limits, ...(label ? { label } : {}) };
         putRule(m.tx, r);
         return r;
       }
       const dir = await m.mustInode(id);
       if (!isDir(dir)) throw new VfsError(Errno.ENOTDIR, 'a directory quota needs a directory');
       const outer = dir.project;
-      const r: QuotaRule = { kind, id, outer, ...limits };
+      const r: QuotaRule = { kind, id, outer, ...limits, ...(label ? { label } : {}) };
       let bytes = 0, inodes = 0;
       const seen = new Set<number>();
       const stack = [id];

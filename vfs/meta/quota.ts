@@ -37,6 +37,8 @@ export interface QuotaRule extends QuotaLimits {
   id: number;
   /** dir: the project the directory itself counts in (0: none). */
   outer: number;
+  /** What the admin named (a user name, a group, the directory's path when set): for listings. */
+  label?: string;
 }
 
 export interface QuotaUsage {
