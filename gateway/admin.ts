@@ -27,6 +27,10 @@
  *                                           name, or a directory path; unset limits keep their value)
  *   quota.get { kind, who }                → QuotaReport
  *   quota.list                             → QuotaReport[]
+ *   retention.set { path, periodMs, graceMs? } → RetentionReport   (only lengthens: EPERM otherwise)
+ *   retention.get { path }                 → RetentionReport
+ *   hold.add { path, name }                → RetentionReport
+ *   hold.remove { path, name }             → RetentionReport
  *   versions { path }                      → FileVersion[]  (the file in each snapshot, then live)
  *   restore { path, from, to? }            → { path, from, to }  (copy back by block reference)
  */
@@ -81,6 +85,18 @@ export interface QuotaReport {
   usage: QuotaUsage;
 }
 
+/** A path's retention: its directory's rule, its seal, its holds. */
+export interface RetentionReport {
+  path: string;
+  /** The retention directory's period and grace (ms), if the path is under one. */
+  periodMs?: number;
+  graceMs?: number;
+  /** A file: immutable from/until (ISO), if sealed. */
+  sealedFrom?: string;
+  retainedUntil?: string;
+  holds: string[];
+}
+
 /** One version of a file: in a snapshot (oldest first) or live (snapshot null, last). */
 export interface FileVersion {
   snapshot: string | null;
@@ -132,6 +148,24 @@ async function quotaReport(v: VfsInstance, kind: QuotaKind, id: number, who: str
   const { rule, usage } = await v.impl.meta.getQuota(kind, id);
   const limits = { bytesHard: rule?.bytesHard ?? 0, bytesSoft: rule?.bytesSoft ?? 0, inodesHard: rule?.inodesHard ?? 0, inodesSoft: rule?.inodesSoft ?? 0, graceMs: rule?.graceMs ?? 0 };
   return { kind, id, who, limits, usage };
+}
+
+/** The inode of a live path (not in a snapshot). */
+async function liveIno(v: VfsInstance, path: string): Promise<number> {
+  const a = await v.paths.lstat(ROOT_CTX, path).catch(asCli);
+  if (a.ino >= 2 ** 36 - 1) throw new CliError('snapshots are read-only', 'EROFS');
+  return a.ino;
+}
+
+async function retentionReport(v: VfsInstance, path: string): Promise<RetentionReport> {
+  const r = await v.impl.meta.retentionOf(await liveIno(v, path)).catch(asCli);
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return {
+    path,
+    ...(r.rule ? { periodMs: r.rule.periodMs, graceMs: r.rule.graceMs } : {}),
+    ...(r.seal ? { sealedFrom: iso(r.seal.sealAtMs), retainedUntil: iso(r.seal.untilMs) } : {}),
+    holds: r.holds.map((h) => h.name),
+  };
 }
 
 /** Gives the restored tree the owners it had in the snapshot (the copy was made as root). */
@@ -341,6 +375,27 @@ export async function runAdmin(env: AdminEnv, method: string, params: Record<str
         kind: rule.kind, id: rule.id, who: rule.label ?? String(rule.id), usage,
         limits: { bytesHard: rule.bytesHard, bytesSoft: rule.bytesSoft, inodesHard: rule.inodesHard, inodesSoft: rule.inodesSoft, graceMs: rule.graceMs },
       } satisfies QuotaReport));
+    }
+    case 'retention.set': {
+      const path = absPath(str(params, 'path', 'PATH'));
+      const periodMs = params.periodMs, graceMs = params.graceMs ?? 0;
+      if (typeof periodMs !== 'number' || typeof graceMs !== 'number') throw new UsageError('--period wants a duration like 30d (and --grace like 1h)');
+      const v = await env.vfs();
+      const ino = await liveIno(v, path);
+      await v.impl.meta.setRetention(ino, periodMs, graceMs, path).catch(asSnapshotError);
+      return retentionReport(v, path);
+    }
+    case 'retention.get':
+      return retentionReport(await env.vfs(), absPath(str(params, 'path', 'PATH')));
+    case 'hold.add':
+    case 'hold.remove': {
+      const path = absPath(str(params, 'path', 'PATH'));
+      const name = str(params, 'name', '--name');
+      const v = await env.vfs();
+      const ino = await liveIno(v, path);
+      const op = method === 'hold.add' ? v.impl.meta.addHold(ino, name) : v.impl.meta.removeHold(ino, name);
+      await op.catch(asSnapshotError);
+      return retentionReport(v, path);
     }
     case 'versions':
       return fileVersions(await env.vfs(), absPath(str(params, 'path', 'PATH')));

@@ -80,3 +80,13 @@ export function parseCount(flag: string, text: string): number {
   if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`${flag} wants a count like 100000 or 100k; got "${text}"`);
   return n;
 }
+
+const DURATION_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 365 * 86_400_000 };
+
+/** '90s', '15m', '1h', '30d', '2w', '7y' → ms. UsageError naming `flag` otherwise. */
+export function parseDuration(flag: string, text: string): number {
+  const m = /^(\d{1,6})([smhdwy])$/.exec(text.trim());
+  const ms = m ? Number(m[1]) * DURATION_UNITS[m[2]!]! : NaN;
+  if (!Number.isSafeInteger(ms)) throw new UsageError(`${flag} wants a duration like 90s, 15m, 1h, 30d, 2w or 7y; got "${text}"`);
+  return ms;
+}

@@ -11,12 +11,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import yargs, { type Argv } from 'yargs';
-import type { FileVersion, PoolStatus, QuotaReport } from './admin.js';
+import type { FileVersion, PoolStatus, QuotaReport, RetentionReport } from './admin.js';
 import { parseEvery, type Schedule } from './schedule.js';
-import { parseCount, parseSize } from './args.js';
+import { parseCount, parseDuration, parseSize } from './args.js';
 import { checkSocketOwner, dataDir, ensureDataDir, requireExistingDataDir } from './datadir.js';
 import { CliError, UsageError } from './errors.js';
-import { formatPeriod, formatPoolStatus, formatQuotas, formatScrub, formatSnapshots, formatUsers, formatVersions } from './format.js';
+import { formatPeriod, formatPoolStatus, formatQuotas, formatRetention, formatScrub, formatSnapshots, formatUsers, formatVersions } from './format.js';
 import { createLogger, LOG_LEVELS } from './log.js';
 import { createProgress } from './progress.js';
 import { callAdmin, NO_SERVER } from './rpc.js';
@@ -295,6 +295,38 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
         })
         .demandCommand(1, 'name a quota command: set, get or list');
     })
+    .command('retention', 'WORM: files under a directory become immutable once closed, for a period', (y) =>
+      dataOpt(y)
+        .command('set [path]', 'give a directory (its whole tree) a retention period; it can only be extended', (z) =>
+          z.positional('path', { type: 'string', describe: 'directory inside the export' })
+            .option('period', { type: 'string', describe: 'how long files stay immutable: 30d, 7y …' })
+            .option('grace', { type: 'string', describe: 'time after a close during which the file may still change (default 0s)' }),
+        async (a) => {
+          const usage = 'dw retention set PATH --period 30d [--grace 1h]';
+          const params = { path: need(a.path, 'PATH', usage), periodMs: parseDuration('--period', need(a.period, '--period', usage)), graceMs: a.grace ? parseDuration('--grace', a.grace) : 0 };
+          const r = (await admin(a.data, 'retention.set', params)) as RetentionReport;
+          for (const line of formatRetention(r)) io.out(line);
+        })
+        .command('get [path]', 'show the retention of a directory or file (period, seal, holds)', (z) => jsonOpt(z.positional('path', { type: 'string' })), async (a) => {
+          const r = (await admin(a.data, 'retention.get', { path: need(a.path, 'PATH', 'dw retention get PATH') })) as RetentionReport;
+          print(a.json, r, () => formatRetention(r));
+        })
+        .demandCommand(1, 'name a retention command: set or get'))
+    .command('hold', 'legal holds: keep files immutable, past their retention, until removed', (y) =>
+      dataOpt(y)
+        .command('add [path]', 'hold a file, or every file of a retention directory', (z) =>
+          z.positional('path', { type: 'string' }).option('name', { type: 'string', default: 'legal-hold', describe: 'a name for the hold (a case number …)' }),
+        async (a) => {
+          const r = (await admin(a.data, 'hold.add', { path: need(a.path, 'PATH', 'dw hold add PATH [--name NAME]'), name: a.name })) as RetentionReport;
+          for (const line of formatRetention(r)) io.out(line);
+        })
+        .command('remove [path]', 'release a hold', (z) =>
+          z.positional('path', { type: 'string' }).option('name', { type: 'string', default: 'legal-hold', describe: 'the hold\'s name' }),
+        async (a) => {
+          const r = (await admin(a.data, 'hold.remove', { path: need(a.path, 'PATH', 'dw hold remove PATH [--name NAME]'), name: a.name })) as RetentionReport;
+          for (const line of formatRetention(r)) io.out(line);
+        })
+        .demandCommand(1, 'name a hold command: add or remove'))
     .command('versions [path]', 'list the versions of a file (or folder) across snapshots, then the live one', (y) =>
       jsonOpt(dataOpt(y)).positional('path', { type: 'string', describe: 'path inside the export, e.g. /docs/report.odt' }),
     async (a) => {
@@ -310,7 +342,7 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
       const r = (await admin(a.data, 'restore', { path: need(a.path, 'PATH', usage), from: need(a.from, '--from SNAPSHOT', usage), ...(a.to ? { to: a.to } : {}) })) as { path: string; from: string; to: string };
       io.out(`restored ${r.to} from snapshot ${r.from}`);
     })
-    .demandCommand(1, 'name a command (serve, user, pool, scrub, device, reclaim, snapshot, quota, versions, restore)')
+    .demandCommand(1, 'name a command (serve, user, pool, scrub, device, reclaim, snapshot, quota, retention, hold, versions, restore)')
     .strict()
     .help()
     .alias('help', 'h')

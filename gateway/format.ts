@@ -1,6 +1,6 @@
 /** Human-readable text for admin results (the --json forms print the results as they are). */
 import type { ScrubReport } from '../raid/types.js';
-import type { FileVersion, PoolStatus, QuotaReport } from './admin.js';
+import type { FileVersion, PoolStatus, QuotaReport, RetentionReport } from './admin.js';
 import { formatBytes } from './args.js';
 import { percent } from './progress.js';
 import type { UserInfo } from './users.js';
@@ -76,7 +76,7 @@ export function formatVersions(vs: FileVersion[]): string[] {
 
 /** 3600000 → '1h', 86400000 → '1d', 900000 → '15m'. */
 export function formatPeriod(ms: number): string {
-  for (const [u, n] of [['w', 604_800_000], ['d', 86_400_000], ['h', 3_600_000], ['m', 60_000]] as const) if (ms % n === 0) return `${ms / n}${u}`;
+  for (const [u, n] of [['w', 604_800_000], ['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) if (ms % n === 0) return `${ms / n}${u}`;
   return `${ms} ms`;
 }
 
@@ -91,4 +91,13 @@ export function formatQuotas(qs: QuotaReport[]): string[] {
       String(q.usage.inodes) + over(q.usage.inodesOverSince), lim(q.limits.inodesHard, String), lim(q.limits.inodesSoft, String),
     ]),
   ]);
+}
+
+/** A path's retention in a few lines. */
+export function formatRetention(r: RetentionReport): string[] {
+  const lines = [`${r.path}:`];
+  lines.push(r.periodMs !== undefined ? `  retention: ${formatPeriod(r.periodMs)} after close${r.graceMs ? ` + ${formatPeriod(r.graceMs)} grace` : ''}` : '  retention: none');
+  if (r.retainedUntil) lines.push(`  immutable: from ${r.sealedFrom!.slice(0, 19).replace('T', ' ')} until ${r.retainedUntil.slice(0, 19).replace('T', ' ')} UTC`);
+  lines.push(`  holds:     ${r.holds.length ? r.holds.join(', ') : 'none'}`);
+  return lines;
 }

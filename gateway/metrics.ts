@@ -18,8 +18,12 @@ export interface MetricsServer {
 }
 
 /** A registry with process metrics and pool gauges filled from `stats()` on each scrape. */
-export function createRegistry(stats: () => Promise<PoolStats>): Registry {
+export function createRegistry(stats: () => Promise<PoolStats>, retentionRefusals: () => number = () => 0): Registry {
   const reg = new Registry();
+  new Gauge({
+    name: 'dw_retention_refusals_total', help: 'Changes refused by retention or a legal hold (EPERM) since the server started',
+    registers: [reg], collect() { this.set(retentionRefusals()); },
+  });
   collectDefaultMetrics({ register: reg, prefix: 'dw_' });
   let cached: Promise<PoolStats | null> | null = null;
   // One stats() call per scrape, shared by all gauges.

@@ -153,6 +153,8 @@ export async function startGateway(o: ServeOptions, log: Logger): Promise<Gatewa
     const { key: hostKey, created: keyCreated } = await loadOrCreateHostKey(d, generateHostKey);
     if (keyCreated) log.info({ path: d.hostKey }, 'generated the SFTP host key');
     vfsi = await openVfs({ kv, blocks: pool });
+    const vfsRefusals = vfsi.impl.meta;
+    vfsRefusals.onRetentionRefusal = (message) => log.warn({ reason: message }, 'retention: change refused');
     const stats = await pool.stats();
     const info: ServeInfo = { dataDir: d.root, layout: stats.layout, devices: stats.devices.length, poolCreated, adminSocket: d.socket };
 
@@ -175,7 +177,7 @@ export async function startGateway(o: ServeOptions, log: Logger): Promise<Gatewa
     if (opts.metrics) {
       const a = opts.metrics;
       const p = pool;
-      const m: MetricsServer = await startMetricsServer(createRegistry(() => p.stats()), a.host, a.port).catch((err: unknown) => listenError(err, 'metrics', a, 'metrics'));
+      const m: MetricsServer = await startMetricsServer(createRegistry(() => p.stats(), () => vfsRefusals.retentionRefusals), a.host, a.port).catch((err: unknown) => listenError(err, 'metrics', a, 'metrics'));
       closers.push({ name: 'metrics', close: () => m.close() });
       info.metricsUrl = `http://${formatHostPort(clientHost(a.host), m.port)}/metrics`;
       log.info({ url: info.metricsUrl }, 'metrics listening');

@@ -43,6 +43,8 @@ const MAX_INFLIGHT = 4;
  */
 export class OpenFile {
   handles = 0;
+  /** Opened for writing under a retention directory: seal it when the last handle closes. */
+  sealOnClose = false;
   private recs = new Map<number, Rec>();
   /** Size including buffered writes. */
   size: number;

@@ -243,6 +243,7 @@ export class VfsImpl implements Vfs {
     if (!n) throw new VfsError(Errno.ENOENT, `inode ${ino} does not exist`);
     if (isDir(n) && writing) throw new VfsError(Errno.EISDIR, 'is a directory');
     checkAccess(ctx, n, (flags.read || !writing ? R_OK : 0) | (writing ? W_OK : 0));
+    if (writing && n.worm) await sp.meta.checkWritable(local);
     if (flags.truncate && isReg(n) && n.size > 0) {
       await this.setattr(ctx, ino, { size: 0 }, true);
     }
@@ -257,6 +258,7 @@ export class VfsImpl implements Vfs {
       this.files.set(ino, file);
       file.handles++;
     }
+    if (file && (flags.write || flags.append || flags.truncate) && n.worm) file.sealOnClose = true;
     const fh = this.nextFh++;
     this.handles.set(fh, { ino, flags, file });
     return fh;
@@ -314,6 +316,7 @@ export class VfsImpl implements Vfs {
         if (h.ino < INO_SPACE) {
           const n = await this.meta.getInode(h.ino);
           if (n && n.nlink === 0) await this.meta.freeOrphan(h.ino);
+          else if (n && f.sealOnClose) await this.meta.sealOnClose(h.ino); // retention starts at the last close
         }
       }
       this.locks.releaseOwner(h.ino, `fh:${fh}`, ctx.clientId);

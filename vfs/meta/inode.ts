@@ -36,6 +36,8 @@ export interface Inode {
    * creation from the parent; older records without it read as 0.
    */
   project: number;
+  /** The retention (WORM) directory the inode is under (vfs/meta/retention.ts), or 0; like project. */
+  worm: number;
 }
 
 const VERSION = 1;
@@ -44,7 +46,8 @@ const FIXED = 1 + 8 + 4 + 4 + 4 + 4 + 4 + 4 + 8 + 8 + 8 * 4 + 8 + 8 + 4 + 2;
 /** Encodes an inode record: fixed little-endian fields then the symlink target (≤ 4095 bytes). */
 export function encodeInode(n: Inode): Buffer {
   const target = Buffer.from(n.target, 'utf8');
-  const b = Buffer.alloc(FIXED + target.length + (n.project ? 8 : 0));
+  const trailer = n.worm ? 16 : n.project ? 8 : 0;
+  const b = Buffer.alloc(FIXED + target.length + trailer);
   let o = 0;
   b.writeUInt8(VERSION, o); o += 1;
   b.writeBigUInt64LE(BigInt(n.ino), o); o += 8;
@@ -62,7 +65,9 @@ export function encodeInode(n: Inode): Buffer {
   b.writeUInt32LE(n.recordSize >>> 0, o); o += 4;
   b.writeUInt16LE(target.length, o); o += 2;
   target.copy(b, o); o += target.length;
-  if (n.project) b.writeBigUInt64LE(BigInt(n.project), o); // optional trailer
+  // Optional trailer (older records end before it): project, then worm.
+  if (trailer >= 8) b.writeBigUInt64LE(BigInt(n.project), o);
+  if (trailer >= 16) b.writeBigUInt64LE(BigInt(n.worm), o + 8);
   return b;
 }
 
@@ -82,7 +87,8 @@ export function decodeInode(b: Buffer): Inode {
   const target = b.toString('utf8', o, o + tlen);
   o += tlen;
   const project = b.length >= o + 8 ? Number(b.readBigUInt64LE(o)) : 0;
-  return { ino, gen, mode, nlink, uid, gid, rdev, size, allocated, atimeNs, mtimeNs, ctimeNs, birthtimeNs, parent, nextCookie, recordSize, target, project };
+  const worm = b.length >= o + 16 ? Number(b.readBigUInt64LE(o + 8)) : 0;
+  return { ino, gen, mode, nlink, uid, gid, rdev, size, allocated, atimeNs, mtimeNs, ctimeNs, birthtimeNs, parent, nextCookie, recordSize, target, project, worm };
 }
 
 export const isDir = (n: Inode) => (n.mode & S_IFMT) === S_IFDIR;

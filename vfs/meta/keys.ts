@@ -25,6 +25,9 @@
  * | 'N'    | 'N' name(utf8)                            | snapshot record JSON (vfs/meta/snapshots.ts)   | vfs/meta         |
  * | 'H'    | 'H' key 0x00 epoch(u32)                   | history: the value `key` (an I, D, d, X or E key) had at snapshot `epoch` and at every older snapshot after the previous H entry of that key: 0x00 = absent, 0x01 + value | vfs/meta |
  * | 'h'    | 'h' epoch(u32) key                        | empty: dead list, the H entries labelled `epoch` | vfs/meta         |
+ * | 'W'    | 'W' dir(u64)                              | retention rule JSON: period, grace (vfs/meta/retention.ts) | vfs/meta |
+ * | 'R'    | 'R' ino(u64)                              | seal JSON: immutable from sealAtMs until untilMs | vfs/meta       |
+ * | 'L'    | 'L' ino(u64) name(utf8)                   | legal hold JSON on a file or a retention directory | vfs/meta     |
  * | 'Q'    | 'Q' kind(u8: 'u' 'g' 'd') id(u64)         | quota rule JSON (vfs/meta/quota.ts); usage in counters 'C' q/<kind>/<id>/{bytes,inodes,bytesOver,inodesOver} | vfs/meta |
  *
  * Snapshots (vfs/meta/snapshots.ts): the live rows are never versioned. The first write after
@@ -55,6 +58,9 @@ export const PREFIX = {
   history: 0x48, // 'H'
   deadList: 0x68, // 'h'
   quota: 0x51, // 'Q'
+  retention: 0x57, // 'W'
+  seal: 0x52, // 'R'
+  hold: 0x4c, // 'L'
 } as const;
 
 /** Prefixes of the rows snapshots version (keyed by inode: I, E, X; by parent directory: D, d). */
@@ -135,6 +141,11 @@ export const keys = {
   deadList: (epoch: number, key: Buffer) => withPrefix(PREFIX.deadList, u32(epoch), key),
   deadListPrefix: (epoch: number) => withPrefix(PREFIX.deadList, u32(epoch)),
   quota: (kind: number, id: number) => withPrefix(PREFIX.quota, Buffer.of(kind), u64(id)),
+  retention: (dir: number) => withPrefix(PREFIX.retention, u64(dir)),
+  retentionPrefix: () => Buffer.of(PREFIX.retention),
+  seal: (ino: number) => withPrefix(PREFIX.seal, u64(ino)),
+  hold: (ino: number, name: string) => withPrefix(PREFIX.hold, u64(ino), Buffer.from(name, 'utf8')),
+  holdPrefix: (ino: number) => withPrefix(PREFIX.hold, u64(ino)),
 };
 
 function u32(n: number): Buffer {

@@ -7,6 +7,7 @@ import type { Extent, Inode } from './inode.js';
 import { decodeInode, isDir, isLnk, isReg, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from './inode.js';
 import type { BlockRefs } from './metatxn.js';
 import { COUNTERS, MetaTxn, nowNs } from './metatxn.js';
+import { addHold, checkMutable, getRetention, getSeal, listHolds, removeHold, sealOnClose, setRetention, type Hold, type RetentionRule, type SealState } from './retention.js';
 import { charge, childProject, containerOf, getRule, getUsage, listRules, projectChain, putRule, setUsage, type QuotaKind, type QuotaLimits, type QuotaRule, type QuotaUsage } from './quota.js';
 import type { Cred } from './perm.js';
 import { checkAccess, checkName, checkOwner, checkSticky, inGroup, mayAccess, R_OK, W_OK, X_OK } from './perm.js';
@@ -28,9 +29,21 @@ export const MAX_FILE_SIZE = 2 ** 50;
 export class MetaStore {
   constructor(readonly kv: KvStore, private readonly refs: BlockRefs, readonly defaultRecordSize: number) {}
 
+  /** Retention refusals (EPERM) so far, and a hook the gateway logs them with. */
+  retentionRefusals = 0;
+  onRetentionRefusal: ((message: string) => void) | undefined;
+
+  private noteRefusal(err: unknown): never {
+    if (err instanceof VfsError && err.errno === Errno.EPERM && err.message.startsWith('retention:')) {
+      this.retentionRefusals++;
+      this.onRetentionRefusal?.(err.message);
+    }
+    throw err;
+  }
+
   /** Runs fn in one transaction with typed row access. */
   txn<T>(fn: (m: MetaTxn) => Promise<T>, opts?: TxnOptions): Promise<T> {
-    return this.kv.txn((tx) => fn(new MetaTxn(tx, this.refs)), opts);
+    return this.kv.txn((tx) => fn(new MetaTxn(tx, this.refs)), opts).catch((e: unknown) => this.noteRefusal(e));
   }
 
   /** Creates the root directory (mode 01777, owned by root) on an empty store. Idempotent. */
@@ -65,7 +78,7 @@ export class MetaStore {
     return {
       ino, gen: randomInt(1, 2 ** 31), mode, nlink: (mode & S_IFMT) === S_IFDIR ? 2 : 1, uid: c.uid, gid, rdev: 0,
       size: 0, allocated: 0, atimeNs: t, mtimeNs: t, ctimeNs: t, birthtimeNs: t, parent, nextCookie: 3,
-      recordSize: this.defaultRecordSize, target: '', project: dir?.project ?? 0,
+      recordSize: this.defaultRecordSize, target: '', project: dir?.project ?? 0, worm: dir?.worm ?? 0,
     };
   }
 
@@ -182,6 +195,7 @@ export class MetaStore {
       const { dir, d, n } = await this.entryToRemove(m, c, parent, name);
       if (isDir(n)) throw new VfsError(Errno.EISDIR, `${JSON.stringify(name)} is a directory`);
       checkSticky(c, dir, n);
+      await checkMutable(m.tx, n, 'delete');
       m.removeEntry(parent, name, d);
       dir.mtimeNs = dir.ctimeNs = nowNs();
       m.putInode(dir);
@@ -228,6 +242,7 @@ export class MetaStore {
       if (!d) throw new VfsError(Errno.ENOENT, `no entry ${JSON.stringify(name)}`);
       const n = await m.mustInode(d.ino);
       checkSticky(c, src, n);
+      await checkMutable(m.tx, n, 'rename');
       const td = await m.dirent(newParent, newName);
       if (td && td.ino === n.ino) {
         if (opts.noreplace) throw new VfsError(Errno.EEXIST, `${JSON.stringify(newName)} exists`);
@@ -236,6 +251,9 @@ export class MetaStore {
       const movingDir = isDir(n);
       if (parent !== newParent && (await containerOf(m.tx, n)) !== childProject(dst)) {
         throw new VfsError(Errno.EXDEV, 'the move would cross a directory quota boundary; copy and delete instead');
+      }
+      if (parent !== newParent && n.worm !== n.ino && n.worm !== dst.worm) {
+        throw new VfsError(Errno.EXDEV, 'the move would cross a retention directory boundary; copy instead');
       }
       if (movingDir && parent !== newParent) {
         // A directory may not move below itself; its '..' changes, so it needs write permission.
@@ -251,6 +269,7 @@ export class MetaStore {
         if (opts.noreplace) throw new VfsError(Errno.EEXIST, `${JSON.stringify(newName)} exists`);
         const victim = await m.mustInode(td.ino);
         checkSticky(c, dst, victim);
+        await checkMutable(m.tx, victim, 'replace');
         if (movingDir && !isDir(victim)) throw new VfsError(Errno.ENOTDIR, `${JSON.stringify(newName)} is not a directory`);
         if (!movingDir && isDir(victim)) throw new VfsError(Errno.EISDIR, `${JSON.stringify(newName)} is a directory`);
         m.removeEntry(newParent, newName, td);
@@ -290,6 +309,7 @@ export class MetaStore {
         if (ch.size < 0 || !Number.isSafeInteger(ch.size)) throw new VfsError(Errno.EINVAL, 'bad size');
         if (ch.size > MAX_FILE_SIZE) throw new VfsError(Errno.EFBIG, 'file too large');
         if (!opts.handleWritable) checkAccess(c, n, W_OK);
+        await checkMutable(m.tx, n, 'truncate');
         if (ch.size < n.size) await m.truncateExtents(n, ch.size);
         n.size = ch.size;
         n.mtimeNs = n.ctimeNs = t;
@@ -503,6 +523,67 @@ export class MetaStore {
       }
       return best;
     });
+  }
+
+  /** EPERM if the file may not be opened for writing now (retention, legal hold). */
+  async checkWritable(ino: number): Promise<void> {
+    await this.txnRead(async (m) => {
+      const n = await m.inode(ino);
+      if (n) await checkMutable(m.tx, n, 'write');
+    }).catch((e: unknown) => this.noteRefusal(e));
+  }
+
+  /** After the last writer closed the file: starts its retention if it is under a retention directory. */
+  async sealOnClose(ino: number): Promise<void> {
+    const n = await this.getInode(ino);
+    if (!n?.worm) return;
+    await this.txn(async (m) => {
+      const cur = await m.inode(ino);
+      if (cur) await sealOnClose(m.tx, cur);
+    });
+  }
+
+  /** Sets a directory's retention period and grace (ms); see retention.ts. EPERM to shorten, ENOTDIR. */
+  async setRetention(dir: number, periodMs: number, graceMs: number, label?: string): Promise<RetentionRule> {
+    if (!Number.isSafeInteger(periodMs) || periodMs <= 0 || !Number.isSafeInteger(graceMs) || graceMs < 0) throw new VfsError(Errno.EINVAL, 'retention wants a period > 0 and a grace ≥ 0');
+    return this.txn(async (m) => {
+      const d = await m.mustInode(dir);
+      return setRetention(m.tx, d, periodMs, graceMs, {
+        label,
+        put: (n) => m.putInode(n),
+        walk: async (visit) => {
+          const seen = new Set<number>();
+          const stack = [dir];
+          while (stack.length) {
+            const x = await m.mustInode(stack.pop()!);
+            if (seen.has(x.ino)) continue;
+            seen.add(x.ino);
+            await visit(x);
+            if (isDir(x)) for (const e of await m.entries(x.ino, 0, Number.MAX_SAFE_INTEGER)) stack.push(e.ino);
+          }
+        },
+      });
+    });
+  }
+
+  /** A directory's retention rule and a file's seal and holds (for `dw retention get`). */
+  async retentionOf(ino: number): Promise<{ rule: RetentionRule | undefined; seal: SealState | undefined; holds: Hold[]; worm: number }> {
+    return this.txnRead(async (m) => {
+      const n = await m.mustInode(ino);
+      return { rule: await getRetention(m.tx, n.worm || ino), seal: await getSeal(m.tx, ino), holds: await listHolds(m.tx, ino), worm: n.worm };
+    });
+  }
+
+  async addHold(ino: number, name: string): Promise<void> {
+    await this.txn(async (m) => {
+      const n = await m.mustInode(ino);
+      if (!n.worm) throw new VfsError(Errno.EINVAL, 'a legal hold applies to a retention directory or a file under one (dw retention set first)');
+      await addHold(m.tx, ino, name);
+    });
+  }
+
+  async removeHold(ino: number, name: string): Promise<void> {
+    await this.txn(async (m) => removeHold(m.tx, ino, name));
   }
 
   /** Counters for statfs: inodes in use and logical bytes in extents. */
