@@ -249,12 +249,6 @@ export class MetaStore {
         return; // same file: POSIX says do nothing
       }
       const movingDir = isDir(n);
-      if (parent !== newParent && (await containerOf(m.tx, n)) !== childProject(dst)) {
-        throw new VfsError(Errno.EXDEV, 'the move would cross a directory quota boundary; copy and delete instead');
-      }
-      if (parent !== newParent && n.worm !== n.ino && n.worm !== dst.worm) {
-        throw new VfsError(Errno.EXDEV, 'the move would cross a retention directory boundary; copy instead');
-      }
       if (movingDir && parent !== newParent) {
         // A directory may not move below itself; its '..' changes, so it needs write permission.
         for (let a = newParent; ; ) {
@@ -278,6 +272,13 @@ export class MetaStore {
           dst.nlink--;
           await m.freeInode(victim);
         } else await this.dropLink(m, victim, isOpen);
+      }
+      // (After the checks on the target, so that a protected target reports EPERM.)
+      if (parent !== newParent && (await containerOf(m.tx, n)) !== childProject(dst)) {
+        throw new VfsError(Errno.EXDEV, 'the move would cross a directory quota boundary; copy and delete instead');
+      }
+      if (parent !== newParent && n.worm !== n.ino && n.worm !== dst.worm) {
+        throw new VfsError(Errno.EXDEV, 'the move would cross a retention directory boundary; copy instead');
       }
       m.removeEntry(parent, name, d);
       if (movingDir && parent !== newParent) {
