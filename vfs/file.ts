@@ -176,6 +176,9 @@ export class OpenFile {
     const prev = this.chain;
     const mtime = this.mtimeNs ?? nowNs();
     const done = prev.then(async () => {
+      // After a failed record, later ones must not commit: the file would get a hole where the
+      // refused data should be. They are dropped with the rest at the next flush.
+      if (this.error) return;
       const s = await staged;
       await this.meta.txn(async (m) => {
         const n = await m.mustInode(this.ino, Errno.ESTALE);
