@@ -23,8 +23,21 @@ export const LIVE_PROPS = [
 ] as const;
 export type LiveProp = (typeof LIVE_PROPS)[number];
 
+/**
+ * RFC 4331 quota properties of a collection: computed from statfs as the user sees it (their
+ * quota, their group's or a directory quota, else the pool). Not part of allprop (RFC 4331 §1).
+ */
+export const QUOTA_PROPS = ['quota-available-bytes', 'quota-used-bytes'] as const;
+
 export function isLive(ns: string, local: string): boolean {
-  return ns === DAV_NS && (LIVE_PROPS as readonly string[]).includes(local);
+  return ns === DAV_NS && ((LIVE_PROPS as readonly string[]).includes(local) || (QUOTA_PROPS as readonly string[]).includes(local));
+}
+
+/** The value of a quota property for a collection, or undefined (a file: not defined here). */
+export async function quotaValue(paths: PathVfs, ctx: Ctx, path: string, attr: Attr, local: string): Promise<string | undefined> {
+  if (attr.type !== 'dir') return undefined;
+  const s = await paths.statfs(ctx, path);
+  return local === 'quota-available-bytes' ? String(s.bavail * s.bsize) : String((s.blocks - s.bfree) * s.bsize);
 }
 
 /** Extension → media type for getcontenttype and GET. */

@@ -48,6 +48,11 @@ test('a 10 MiB directory quota stops 11 MiB uploads by WebDAV (507) and SFTP; us
     assert.equal(set.code, 0, set.stderr);
     assert.match(set.stdout, /dir\s+\/q\s+0 B\s+10(\.0)? MiB/);
     assert.equal(curl([...auth, '-T', join(local, 'four.bin'), url('/q/four.bin')]).status, '201');
+    // RFC 4331 properties show the directory quota to WebDAV clients (Finder, Explorer, davfs2).
+    const qp = curl([...auth, '-X', 'PROPFIND', '-H', 'Depth: 0', '-H', 'Content-Type: application/xml', '--data',
+      '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:quota-available-bytes/><D:quota-used-bytes/></D:prop></D:propfind>', url('/q/')]);
+    assert.match(qp.body, /<D:quota-available-bytes>6291456<\/D:quota-available-bytes>/, qp.body);
+    assert.match(qp.body, /<D:quota-used-bytes>4194304<\/D:quota-used-bytes>/);
 
     // WebDAV: 507, and no partial file left behind.
     const big = curl([...auth, '-T', join(local, 'eleven.bin'), url('/q/eleven.bin')]);

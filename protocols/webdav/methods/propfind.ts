@@ -6,7 +6,7 @@
 import type { Attr } from '../../../vfs/types.js';
 import { DavError } from '../errors.js';
 import { MULTISTATUS_CLOSE, MULTISTATUS_OPEN, PropstatBuilder } from '../multistatus.js';
-import { LIVE_PROPS, getDead, isLive, listDead, liveValue, type LiveProp } from '../props.js';
+import { LIVE_PROPS, QUOTA_PROPS, getDead, isLive, listDead, liveValue, quotaValue, type LiveProp } from '../props.js';
 import type { DavRequest } from '../session.js';
 import { parseDepth } from '../wire/headers.js';
 import { LIMITS } from '../wire/reader.js';
@@ -51,7 +51,9 @@ async function responseFor(dr: DavRequest, path: string, attr: Attr, q: Request)
   } else {
     for (const p of q.props) {
       if (isLive(p.ns, p.local)) {
-        const v = liveValue(p.local as LiveProp, path, attr, dr.locks);
+        const v = (QUOTA_PROPS as readonly string[]).includes(p.local)
+          ? await quotaValue(dr.paths, dr.ctx, path, attr, p.local)
+          : liveValue(p.local as LiveProp, path, attr, dr.locks);
         if (v === undefined) b.add(404, `<D:${p.local}/>`);
         else b.add(200, `<D:${p.local}>${v}</D:${p.local}>`);
         continue;
