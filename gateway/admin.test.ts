@@ -66,6 +66,21 @@ describe('admin methods', () => {
     await assert.rejects(runAdmin(e, 'versions', { path: '/never' }), (err: CliError) => err.code === 'ENOENT');
   });
 
+  test('snapshot of one folder (--path): /.snapshots/NAME shows that folder as it was; no rollback', async () => {
+    const e = env();
+    const v = await e.vfs();
+    await v.paths.mkdir(ROOT_CTX, '/proj');
+    const { fh } = await v.paths.open(ROOT_CTX, '/proj/plan.txt', { write: true, create: true });
+    await v.vfs.write(ROOT_CTX, fh, 0, Buffer.from('draft'));
+    await v.vfs.release(ROOT_CTX, fh);
+    const made = (await runAdmin(e, 'snapshot.create', { name: 'proj-1', path: '/proj' })) as { path?: string };
+    assert.equal(made.path, '/proj');
+    await v.paths.unlink(ROOT_CTX, '/proj/plan.txt');
+    assert.deepEqual((await v.paths.readdir(ROOT_CTX, '/.snapshots/proj-1')).map((x) => x.name), ['plan.txt']);
+    await assert.rejects(runAdmin(e, 'snapshot.rollback', { name: 'proj-1' }), UsageError);
+    await assert.rejects(runAdmin(e, 'snapshot.create', { name: 'x', path: '/nope' }), (err: CliError) => err.code === 'ENOENT');
+  });
+
   test('snapshot methods: create, list with space held, delete; bad names are usage errors', async () => {
     const e = env();
     const made = (await runAdmin(e, 'snapshot.create', { name: 'nightly' })) as { name: string; epoch: number };

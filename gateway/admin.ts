@@ -15,7 +15,7 @@
  *   scrub { repair? = true }               → ScrubReport             (progress events)
  *   device.replace { old, new }            → { index, old, new, rebuiltShards } (progress)
  *   reclaim { threshold? }                 → { freedBytes, segmentsCompacted }  (progress)
- *   snapshot.create { name }               → SnapshotInfo
+ *   snapshot.create { name, path? }        → SnapshotInfo   (path: /.snapshots/NAME shows that folder)
  *   snapshot.list                          → SnapshotListing[]  (oldest first, with space held)
  *   snapshot.delete { name }               → { name }
  *   snapshot.rollback { name, destroyNewer? } → { name, restored, removed, destroyed[] }
@@ -316,7 +316,16 @@ export async function runAdmin(env: AdminEnv, method: string, params: Record<str
     }
     case 'snapshot.create': {
       const snaps = await env.snapshots();
-      return snaps.create(str(params, 'name', 'snapshot NAME')).catch(asSnapshotError);
+      const path = optStr(params, 'path', '--path');
+      let root: { rootIno?: number; path?: string } = {};
+      if (path) {
+        const v = await env.vfs();
+        const p = absPath(path);
+        const a = await v.paths.stat(ROOT_CTX, p).catch(asCli);
+        if (a.type !== 'dir') throw new CliError(`${p} is not a directory`, 'ENOTDIR');
+        root = { rootIno: await liveIno(v, p), path: p };
+      }
+      return snaps.create(str(params, 'name', 'snapshot NAME'), root).catch(asSnapshotError);
     }
     case 'snapshot.list':
       return listSnapshots(await env.snapshots());

@@ -215,9 +215,11 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
     })
     .command('snapshot', 'take, list and delete snapshots of the tree (read-only, at /.snapshots/NAME)', (y) =>
       dataOpt(y)
-        .command('create [name]', 'take a snapshot of the whole tree (constant time)', (yy) => yy.positional('name', { type: 'string', describe: 'snapshot name (no /)' }), async (a) => {
-          const r = (await admin(a.data, 'snapshot.create', { name: need(a.name, 'NAME', 'dw snapshot create NAME') })) as { name: string };
-          io.out(`snapshot ${r.name} created; read it at /.snapshots/${r.name}/`);
+        .command('create [name]', 'take a snapshot of the tree, or of one folder with --path (constant time)', (yy) =>
+          yy.positional('name', { type: 'string', describe: 'snapshot name (no /)' }).option('path', { type: 'string', describe: 'a folder inside the export: /.snapshots/NAME shows it' }),
+        async (a) => {
+          const r = (await admin(a.data, 'snapshot.create', { name: need(a.name, 'NAME', 'dw snapshot create NAME [--path DIR]'), ...(a.path ? { path: a.path } : {}) })) as { name: string; path?: string };
+          io.out(`snapshot ${r.name}${r.path ? ` of ${r.path}` : ''} created; read it at /.snapshots/${r.name}/`);
         })
         .command(['list', 'ls'], 'list snapshots, oldest first, with the space each holds', (yy) => jsonOpt(yy), async (a) => {
           const r = (await admin(a.data, 'snapshot.list', {})) as { name: string; created: string; heldBytes: number }[];

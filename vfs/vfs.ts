@@ -136,8 +136,9 @@ export class VfsImpl implements Vfs {
 
   /** The root directory of snapshot `epoch`, as seen at /.snapshots/NAME. */
   private async snapshotRoot(epoch: number): Promise<Attr> {
-    const { sp } = this.space(epoch * INO_SPACE + ROOT_INO);
-    const n = await sp.meta.getInode(ROOT_INO);
+    const root = this.snapshots?.byEpoch(epoch)?.rootIno ?? ROOT_INO; // a --path snapshot shows its folder
+    const { sp } = this.space(epoch * INO_SPACE + root);
+    const n = await sp.meta.getInode(root);
     if (!n) throw new VfsError(Errno.ESTALE, 'snapshot root is gone');
     return this.toAttr(n, sp);
   }
@@ -332,7 +333,7 @@ export class VfsImpl implements Vfs {
       const out: DirEntry[] = [];
       for (const s of this.snapshots.list()) {
         if (s.epoch <= cookie || out.length >= limit) continue;
-        const e: DirEntry = { name: s.name, ino: s.epoch * INO_SPACE + ROOT_INO, type: 'dir', cookie: s.epoch };
+        const e: DirEntry = { name: s.name, ino: s.epoch * INO_SPACE + (s.rootIno ?? ROOT_INO), type: 'dir', cookie: s.epoch };
         if (plus) e.attr = await this.snapshotRoot(s.epoch);
         out.push(e);
       }

@@ -46,6 +46,12 @@ export interface SnapshotInfo {
   state: 'ready' | 'deleting';
   /** Set while `rollback` returns the live tree to this snapshot (resumed at open after a crash). */
   rollingBack?: boolean;
+  /**
+   * `--path` snapshots: the directory (inode, and its path when taken) that /.snapshots/NAME shows.
+   * The whole tree is kept all the same (it costs only the rows that change); no rollback.
+   */
+  rootIno?: number;
+  path?: string;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -214,7 +220,7 @@ export class SnapshotStore implements KvStore {
    * Takes snapshot `name` of the whole tree: one record, constant time. Throws EINVAL for a bad
    * name, EEXIST if the name is taken.
    */
-  async create(name: string): Promise<SnapshotInfo> {
+  async create(name: string, opts: { rootIno?: number; path?: string } = {}): Promise<SnapshotInfo> {
     checkSnapshotName(name);
     return this.inner.txn(async (tx) => {
       if (await tx.get(keys.snapshot(name))) throw new VfsError(Errno.EEXIST, `snapshot ${name} exists`);
@@ -227,6 +233,7 @@ export class SnapshotStore implements KvStore {
         usedBytes: Number(decodeCounter(await tx.get(keys.counter(COUNTERS.usedBytes)))),
         inodes: Number(decodeCounter(await tx.get(keys.counter(COUNTERS.inodes)))),
         state: 'ready',
+        ...(opts.rootIno && opts.rootIno !== 1 ? { rootIno: opts.rootIno, ...(opts.path ? { path: opts.path } : {}) } : {}),
       };
       tx.set(keys.snapshot(name), Buffer.from(JSON.stringify(info)));
       tx.onCommit(() => this.all.push(info)); // epochs only grow: the list stays ordered
@@ -292,6 +299,7 @@ export class SnapshotStore implements KvStore {
   async rollback(name: string, opts: { destroyNewer?: boolean } = {}): Promise<{ restored: number; removed: number; destroyed: string[] }> {
     const snap = this.all.find((x) => x.name === name && x.state === 'ready');
     if (!snap) throw new VfsError(Errno.ENOENT, `no snapshot ${name}`);
+    if (snap.rootIno) throw new VfsError(Errno.EINVAL, `snapshot ${name} was taken of ${snap.path ?? 'a folder'} only: bring files back with dw restore instead`);
     const newer = this.all.filter((x) => x.state === 'ready' && x.epoch > snap.epoch);
     if (newer.length && !opts.destroyNewer) {
       throw new VfsError(Errno.EBUSY, `snapshots newer than ${name} exist (${newer.map((x) => x.name).join(', ')}): delete them first, or roll back with --destroy-newer`);
