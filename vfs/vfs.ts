@@ -427,6 +427,7 @@ export class VfsImpl implements Vfs {
       if (!x.startsWith('user.')) continue;
       await this.meta.setxattr(ctx, inode.ino, x, await sp.meta.getxattr(ctx, srcIno, x));
     }
+    if (copy.worm) await this.meta.sealOnClose(copy.ino); // a copy into a retention directory is a closed file there
     return this.toAttr(copy);
   }
 

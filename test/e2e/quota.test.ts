@@ -77,8 +77,18 @@ test('a 10 MiB directory quota stops 11 MiB uploads by WebDAV (507) and SFTP; us
     let q = await quota(data, '/q');
     assert.equal(q.usage.bytes, [...sizes(srv, pw, '/q').values()].reduce((a, b) => a + b, 0), 'usage = bytes of the files');
 
-    // kill -9 in the middle of an upload (rate-limited so it is surely under way), then restart.
+    // WebDAV MOVE into the quota directory: a copy and delete underneath (EXDEV), still within the limit.
     assert.equal(curl([...auth, '-X', 'DELETE', url('/q/eleven-sftp.bin')]).status, '204');
+    assert.equal(curl([...auth, '-T', join(local, 'four.bin'), url('/m1.bin')]).status, '201');
+    assert.equal(curl([...auth, '-T', join(local, 'four.bin'), url('/m2.bin')]).status, '201');
+    assert.equal(curl([...auth, '-X', 'MOVE', '-H', `Destination: ${url('/q/m1.bin')}`, url('/m1.bin')]).status, '201');
+    assert.equal((await quota(data, '/q')).usage.bytes, 8 << 20);
+    assert.equal(curl([...auth, '-X', 'MOVE', '-H', `Destination: ${url('/q/m2.bin')}`, url('/m2.bin')]).status, '507', 'past the limit');
+    assert.equal(curl([...auth, '-I', url('/m2.bin')]).status, '200', 'the refused move left the source');
+    assert.equal(curl([...auth, '-I', url('/q/m2.bin')]).status, '404', 'and no partial copy');
+    assert.equal(curl([...auth, '-X', 'DELETE', url('/q/m1.bin')]).status, '204');
+
+    // kill -9 in the middle of an upload (rate-limited so it is surely under way), then restart.
     const slow = spawn('curl', ['-sS', ...auth, '--limit-rate', '1M', '-T', join(local, 'five.bin'), url('/q/five.bin')], { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 2500));
     await srv.kill();

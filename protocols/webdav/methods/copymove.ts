@@ -6,6 +6,7 @@
  */
 import { checkHttpConditions, checkWrite, type WriteScope } from '../conditions.js';
 import { DavError } from '../errors.js';
+import { Errno, VfsError } from '../../../vfs/errno.js';
 import type { DavRequest } from '../session.js';
 import { parseDepth, parseOverwrite } from '../wire/headers.js';
 import { isWithin, parentPath, parseDestination } from '../wire/url.js';
@@ -36,7 +37,18 @@ export async function copyMove(dr: DavRequest): Promise<void> {
   await checkWrite(dr, scopes);
   if (destAttr) await dr.paths.removeTree(dr.ctx, dest);
   if (move) {
-    await dr.paths.rename(dr.ctx, src, dest);
+    try {
+      await dr.paths.rename(dr.ctx, src, dest);
+    } catch (e) {
+      // Across a directory-quota or retention boundary a rename is EXDEV: copy (by block
+      // reference, so cheap) and delete, as across file systems; undo the copy if that fails.
+      if (!(e instanceof VfsError) || e.errno !== Errno.EXDEV) throw e;
+      await dr.paths.copy(dr.ctx, src, dest, { overwrite: false, depth: 'infinity' }).catch(async (err: unknown) => {
+        await dr.paths.removeTree(dr.ctx, dest).catch(() => undefined);
+        throw err;
+      });
+      await dr.paths.removeTree(dr.ctx, src);
+    }
     dr.locks.removeWithin(src);
   } else {
     await dr.paths.copy(dr.ctx, src, dest, { overwrite: false, depth: depth === 0 ? 0 : 'infinity' });
