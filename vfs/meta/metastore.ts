@@ -469,12 +469,7 @@ export class MetaStore {
       const outer = dir.project;
       const r: QuotaRule = { kind, id, outer, ...limits, ...(label ? { label } : {}) };
       let bytes = 0, inodes = 0;
-      const seen = new Set<number>();
-      const stack = [id];
-      while (stack.length) {
-        const x = await m.mustInode(stack.pop()!);
-        if (seen.has(x.ino)) continue;
-        seen.add(x.ino);
+      await walkTree(m, id, async (x) => {
         bytes += x.allocated;
         inodes++;
         if (x.project === outer) {
@@ -484,8 +479,7 @@ export class MetaStore {
           const inner = await getRule(m.tx, 'dir', x.ino);
           if (inner && inner.outer === outer) putRule(m.tx, { ...inner, outer: id });
         }
-        if (isDir(x)) for (const e of await m.entries(x.ino, 0, Number.MAX_SAFE_INTEGER)) stack.push(e.ino);
-      }
+      });
       putRule(m.tx, r);
       await setUsage(m.tx, 'dir', id, bytes, inodes);
       return r;
@@ -552,17 +546,7 @@ export class MetaStore {
       return setRetention(m.tx, d, periodMs, graceMs, {
         label,
         put: (n) => m.putInode(n),
-        walk: async (visit) => {
-          const seen = new Set<number>();
-          const stack = [dir];
-          while (stack.length) {
-            const x = await m.mustInode(stack.pop()!);
-            if (seen.has(x.ino)) continue;
-            seen.add(x.ino);
-            await visit(x);
-            if (isDir(x)) for (const e of await m.entries(x.ino, 0, Number.MAX_SAFE_INTEGER)) stack.push(e.ino);
-          }
-        },
+        walk: (visit) => walkTree(m, dir, visit),
       });
     });
   }
@@ -590,6 +574,19 @@ export class MetaStore {
   /** Counters for statfs: inodes in use and logical bytes in extents. */
   async usage(): Promise<{ inodes: number; usedBytes: number }> {
     return this.txnRead(async (m) => ({ inodes: await m.counter(COUNTERS.inodes), usedBytes: await m.counter(COUNTERS.usedBytes) }));
+  }
+}
+
+/** Visits every inode of the tree under `root` (root first), each once (hard links), in one transaction. */
+async function walkTree(m: MetaTxn, root: number, visit: (n: Inode) => Promise<void>): Promise<void> {
+  const seen = new Set<number>();
+  const stack = [root];
+  while (stack.length) {
+    const x = await m.mustInode(stack.pop()!);
+    if (seen.has(x.ino)) continue;
+    seen.add(x.ino);
+    await visit(x);
+    if (isDir(x)) for (const e of await m.entries(x.ino, 0, Number.MAX_SAFE_INTEGER)) stack.push(e.ino);
   }
 }
 

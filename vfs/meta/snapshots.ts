@@ -257,31 +257,18 @@ export class SnapshotStore implements KvStore {
   }
 
   private async finishDelete(snap: SnapshotInfo): Promise<void> {
-    const prefix = keys.deadListPrefix(snap.epoch);
-    for (;;) {
-      const batch: Buffer[] = [];
-      for await (const [k] of this.inner.scan(prefix, prefixEnd(prefix), { limit: DELETE_BATCH })) batch.push(k.subarray(prefix.length));
-      if (!batch.length) break;
+    await this.drainDeadList(snap, async (tx, row, v) => {
       // The newest ready snapshot older than this one: it may still need entries labelled here.
       const older = this.all.filter((x) => x.state === 'ready' && x.epoch < snap.epoch).at(-1);
-      await this.inner.txn(async (tx) => {
-        for (const row of batch) {
-          const hk = keys.history(row, snap.epoch);
-          const v = await tx.get(hk);
-          tx.delete(hk);
-          tx.delete(keys.deadList(snap.epoch, row));
-          if (!v) continue;
-          if (older && ownerIno(row) < older.nextIno && !(await this.hasEntryBetween(tx, row, older.epoch, snap.epoch))) {
-            // `older` read this row through the entry: relabel it.
-            tx.set(keys.history(row, older.epoch), v);
-            tx.set(keys.deadList(older.epoch, row), EMPTY);
-            continue;
-          }
-          const old = decodeHistory(v);
-          if (old && row[0] === PREFIX.extent) await this.refs.release(decodeExtent(old).blockId, tx);
-        }
-      });
-    }
+      if (older && ownerIno(row) < older.nextIno && !(await this.hasEntryBetween(tx, row, older.epoch, snap.epoch))) {
+        // `older` read this row through the entry: relabel it.
+        tx.set(keys.history(row, older.epoch), v);
+        tx.set(keys.deadList(older.epoch, row), EMPTY);
+        return;
+      }
+      const old = decodeHistory(v);
+      if (old && row[0] === PREFIX.extent) await this.refs.release(decodeExtent(old).blockId, tx);
+    });
     await this.inner.txn(async (tx) => {
       tx.delete(keys.snapshot(snap.name));
       tx.onCommit(() => { this.all = this.all.filter((x) => x !== snap); });
@@ -315,30 +302,15 @@ export class SnapshotStore implements KvStore {
   private async finishRollback(snap: SnapshotInfo): Promise<{ restored: number; removed: number }> {
     let restored = 0, removed = 0;
     // 1. Rows changed since the snapshot: their H entries labelled with it hold the old values.
-    const prefix = keys.deadListPrefix(snap.epoch);
-    for (;;) {
-      const batch: Buffer[] = [];
-      for await (const [k] of this.inner.scan(prefix, prefixEnd(prefix), { limit: DELETE_BATCH })) batch.push(k.subarray(prefix.length));
-      if (!batch.length) break;
-      await this.inner.txn(async (tx) => {
-        for (const row of batch) {
-          const hk = keys.history(row, snap.epoch);
-          const v = await tx.get(hk);
-          tx.delete(hk);
-          tx.delete(keys.deadList(snap.epoch, row));
-          if (!v) continue;
-          const old = decodeHistory(v);
-          const cur = await tx.get(row);
-          if (row[0] === PREFIX.extent) {
-            // The live extent's block loses the live reference; the entry's reference moves to live.
-            if (cur) await this.refs.release(decodeExtent(cur).blockId, tx);
-          }
-          if (old) tx.set(row, old);
-          else tx.delete(row);
-          restored++;
-        }
-      });
-    }
+    await this.drainDeadList(snap, async (tx, row, v) => {
+      const old = decodeHistory(v);
+      const cur = await tx.get(row);
+      // An extent: the live block loses the live reference; the entry's reference moves to live.
+      if (row[0] === PREFIX.extent && cur) await this.refs.release(decodeExtent(cur).blockId, tx);
+      if (old) tx.set(row, old);
+      else tx.delete(row);
+      restored++;
+    });
     // 2. Rows of inodes made since the snapshot (never copied: they did not exist then).
     const from = Buffer.alloc(8);
     from.writeBigUInt64BE(BigInt(snap.nextIno));
@@ -368,6 +340,29 @@ export class SnapshotStore implements KvStore {
       tx.onCommit(() => { delete snap.rollingBack; });
     }, { sync: true });
     return { restored, removed };
+  }
+
+  /**
+   * Takes every entry of snapshot `snap`'s dead list, in batches of DELETE_BATCH per transaction:
+   * deletes the entry and its H row, and hands the row and the H value to `fn` in that
+   * transaction. Ends when the list is empty (so it also takes entries added meanwhile).
+   */
+  private async drainDeadList(snap: SnapshotInfo, fn: (tx: KvTxn, row: Buffer, value: Buffer) => Promise<void>): Promise<void> {
+    const prefix = keys.deadListPrefix(snap.epoch);
+    for (;;) {
+      const batch: Buffer[] = [];
+      for await (const [k] of this.inner.scan(prefix, prefixEnd(prefix), { limit: DELETE_BATCH })) batch.push(k.subarray(prefix.length));
+      if (!batch.length) return;
+      await this.inner.txn(async (tx) => {
+        for (const row of batch) {
+          const hk = keys.history(row, snap.epoch);
+          const v = await tx.get(hk);
+          tx.delete(hk);
+          tx.delete(keys.deadList(snap.epoch, row));
+          if (v) await fn(tx, row, v);
+        }
+      });
+    }
   }
 
   /** Whether row has an H entry with from ≤ epoch < to (then snapshot `from` reads that one). */
