@@ -129,11 +129,27 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
         .option('config', { type: 'string', describe: 'settings file (JSON; default DIR/config.json if present)' })
         .option('tls-cert', { type: 'string', describe: 'PEM certificate: serve WebDAV over HTTPS' })
         .option('tls-key', { type: 'string', describe: 'PEM private key for --tls-cert' })
-        .option('log-level', { type: 'string', choices: LOG_LEVELS as unknown as string[], describe: 'log level (default info, or "logLevel" in the config)' }),
+        .option('log-level', { type: 'string', choices: LOG_LEVELS as unknown as string[], describe: 'log level (default info, or "logLevel" in the config)' })
+        .option('fuse', { type: 'string', describe: 'also mount the tree at this folder through FUSE' })
+        .option('allow-other', { type: 'boolean', describe: 'FUSE: let other users into the mount' })
+        .option('default-permissions', { type: 'boolean', describe: 'FUSE: let the kernel check permissions too' }),
     async (a) => {
       state.code = await serveCommand({
         data: pickData(a.data, true), webdav: a.webdav, sftp: a.sftp, metrics: a.metrics, config: a.config,
         tlsCert: a['tls-cert'], tlsKey: a['tls-key'], logLevel: a['log-level'],
+        fuse: a.fuse, allowOther: a['allow-other'], defaultPermissions: a['default-permissions'],
+      }, io);
+    })
+    .command('mount [mountpoint]', 'mount the tree as a local folder through FUSE (runs until SIGTERM, then unmounts)', (y) =>
+      y.positional('mountpoint', { type: 'string', describe: 'an empty folder; a stale mount left by a killed dw is cleared' })
+        .option('data', { alias: 'd', type: 'string', describe: 'data folder (default $DW_DATA)' })
+        .option('allow-other', { type: 'boolean', describe: 'let other users into the mount' })
+        .option('default-permissions', { type: 'boolean', describe: 'let the kernel check permissions too' })
+        .option('log-level', { type: 'string', choices: LOG_LEVELS as unknown as string[] }),
+    async (a) => {
+      state.code = await serveCommand({
+        data: pickData(a.data, true), webdav: 'off', sftp: 'off', logLevel: a['log-level'],
+        fuse: need(a.mountpoint, 'MOUNTPOINT', 'dw mount MOUNTPOINT --data DIR'), allowOther: a['allow-other'], defaultPermissions: a['default-permissions'],
       }, io);
     })
     .command('user', 'manage users (add, list, remove, passwd, add-key)', (y) =>
@@ -344,7 +360,7 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
       const r = (await admin(a.data, 'restore', { path: need(a.path, 'PATH', usage), from: need(a.from, '--from SNAPSHOT', usage), ...(a.to ? { to: a.to } : {}) })) as { path: string; from: string; to: string };
       io.out(`restored ${r.to} from snapshot ${r.from}`);
     })
-    .demandCommand(1, 'name a command (serve, user, pool, scrub, device, reclaim, snapshot, quota, retention, hold, versions, restore)')
+    .demandCommand(1, 'name a command (serve, mount, user, pool, scrub, device, reclaim, snapshot, quota, retention, hold, versions, restore)')
     .strict()
     .help()
     .alias('help', 'h')
@@ -360,6 +376,7 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
 
 interface ServeArgs {
   data: string; webdav?: string; sftp?: string; metrics?: string; config?: string; tlsCert?: string; tlsKey?: string; logLevel?: string;
+  fuse?: string; allowOther?: boolean; defaultPermissions?: boolean;
 }
 
 /** `dw serve`: runs until SIGTERM/SIGINT, then stops cleanly. Resolves with the exit code. */

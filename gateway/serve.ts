@@ -4,6 +4,7 @@
  * socket and optionally /metrics. stop() undoes it in the safe order: stop accepting, close the
  * servers, flush the VFS, sync and close the block store and the KV, remove socket and pid file.
  */
+import { resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import type { BlockStore } from '../raid/types.js';
 import { openVfs, type VfsInstance } from '../vfs/index.js';
@@ -30,6 +31,10 @@ export interface ServeOptions {
   config?: string;
   tlsCert?: string;
   tlsKey?: string;
+  /** Mount the tree here through FUSE (issue 4). */
+  fuse?: string;
+  allowOther?: boolean;
+  defaultPermissions?: boolean;
 }
 
 /** Runs the snapshot schedules (gateway/schedule.ts) now and every SCHEDULE_TICK_MS. */
@@ -63,6 +68,8 @@ export interface ServeInfo {
   webdavUrl?: string;
   sftp?: { host: string; port: number };
   metricsUrl?: string;
+  /** FUSE mount point. */
+  fuse?: string;
   adminSocket: string;
   /** PEM certificate WebDAV serves, when TLS is on (for curl --cacert). */
   tlsCert?: string;
@@ -88,8 +95,9 @@ export function resolveServeOptions(o: ServeOptions, d: DataDir) {
   const tlsCert = o.tlsCert ?? cfg.tlsCert;
   const tlsKey = o.tlsKey ?? cfg.tlsKey;
   if (!!tlsCert !== !!tlsKey) throw new UsageError('TLS needs both --tls-cert FILE and --tls-key FILE');
-  if (!webdav && !sftp) throw new UsageError('both --webdav and --sftp are off: nothing to serve');
-  return { cfg, webdav, sftp, metrics, tlsCert, tlsKey };
+  const fuse = o.fuse ? resolve(o.fuse) : undefined;
+  if (!webdav && !sftp && !fuse) throw new UsageError('both --webdav and --sftp are off and no --fuse mount point: nothing to serve');
+  return { cfg, webdav, sftp, metrics, tlsCert, tlsKey, fuse, allowOther: o.allowOther ?? false, defaultPermissions: o.defaultPermissions ?? false };
 }
 
 async function withTimeout(p: Promise<unknown>, ms: number, log: Logger, what: string): Promise<void> {
@@ -174,6 +182,14 @@ export async function startGateway(o: ServeOptions, log: Logger): Promise<Gatewa
       closers.push({ name: 'sftp', close: () => srv.close() });
       info.sftp = { host: a.host, port: srv.port };
     }
+    if (opts.fuse) {
+      const { mountFuse } = await import('../protocols/fuse/index.js');
+      const m = await mountFuse({ vfs: vfsi.vfs, mountpoint: opts.fuse, allowOther: opts.allowOther, defaultPermissions: opts.defaultPermissions, log: log.child({ proto: 'fuse' }) })
+        .catch((err: unknown) => { throw new CliError(`cannot mount ${opts.fuse}: ${(err as Error).message}`, 'EMOUNT'); });
+      closers.push({ name: 'fuse', close: () => m.close() });
+      info.fuse = opts.fuse;
+      log.info({ mountpoint: opts.fuse }, 'fuse mounted');
+    }
     if (opts.metrics) {
       const a = opts.metrics;
       const p = pool;
@@ -225,6 +241,7 @@ export function bannerLines(info: ServeInfo): string[] {
   const lines = [`DataWarehouse is serving ${info.dataDir} (pool ${info.layout} on ${info.devices} devices${info.poolCreated ? ', created now' : ''})`];
   if (info.webdavUrl) lines.push(`  WebDAV:  ${info.webdavUrl}`);
   if (info.sftp) lines.push(`  SFTP:    ${clientHost(info.sftp.host)} port ${info.sftp.port}`);
+  if (info.fuse) lines.push(`  FUSE:    mounted at ${info.fuse}`);
   if (info.metricsUrl) lines.push(`  Metrics: ${info.metricsUrl}`);
   if (info.adminPassword) {
     lines.push('', `  First user created: admin, password ${info.adminPassword}`, '  (shown only this once: note it, or change it with `dw user passwd admin --password NEW ' + dataFlag + '`)');

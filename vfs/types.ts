@@ -137,6 +137,8 @@ export interface Vfs {
   symlink(ctx: Ctx, parent: number, name: string, target: string): Promise<Attr>;
   /** Errno: EINVAL (not a symlink). */
   readlink(ctx: Ctx, ino: number): Promise<string>;
+  /** access(2): whether ctx may read (4), write (2), execute/search (1) ino. Errno: EACCES, EROFS (write in a snapshot), ENOENT. */
+  access(ctx: Ctx, ino: number, mask: number): Promise<void>;
   /** Errno: EACCES, EISDIR (write on dir), ENOENT. */
   open(ctx: Ctx, ino: number, flags: OpenFlags): Promise<Fh>;
   /** Up to length bytes at offset (fewer at end of file). Errno: EBADF, EISDIR. */

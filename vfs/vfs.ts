@@ -227,6 +227,18 @@ export class VfsImpl implements Vfs {
     return this.toAttr((await this.meta.create(ctx, local, name, 0o120777, { target })).inode);
   }
 
+  async access(ctx: Ctx, ino: number, mask: number): Promise<void> {
+    if (mask & W_OK && (ino === SNAPDIR_INO || ino >= INO_SPACE)) throw new VfsError(Errno.EROFS, 'snapshots are read-only');
+    if (ino === SNAPDIR_INO) {
+      if (mask & W_OK) throw new VfsError(Errno.EROFS, 'snapshots are read-only');
+      return;
+    }
+    const { sp, local } = this.space(ino);
+    const n = await sp.meta.getInode(local);
+    if (!n) throw new VfsError(Errno.ENOENT, `inode ${ino} does not exist`);
+    checkAccess(ctx, n, mask & 7);
+  }
+
   async readlink(_ctx: Ctx, ino: number): Promise<string> {
     if (ino === SNAPDIR_INO) throw new VfsError(Errno.EINVAL, 'not a symlink');
     const { sp, local } = this.space(ino);

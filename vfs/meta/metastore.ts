@@ -384,6 +384,10 @@ export class MetaStore {
       checkAccess(c, n, write ? W_OK : R_OK);
     } else if (ns === 'trusted.') {
       if (c.uid !== 0) throw new VfsError(Errno.EPERM, 'trusted attributes are root only');
+    } else if (name === 'system.posix_acl_access' || name === 'system.posix_acl_default') {
+      // POSIX ACLs are not implemented: say so, as ext4 mounted with noacl does, so that cp -a and
+      // tar fall back to chmod (storing them inertly would leave modes that the ACL would have set).
+      throw new VfsError(Errno.EOPNOTSUPP, 'POSIX ACLs are not supported');
     } else if (ns === 'security.' || ns === 'system.') {
       if (write) checkOwner(c, n);
     } else throw new VfsError(Errno.EOPNOTSUPP, `attribute namespace of ${JSON.stringify(name)} not supported`);

@@ -1,0 +1,209 @@
+/**
+ * One FUSE mount: each request from the kernel (through native/fuse3) is answered by the table
+ * of handlers keyed by op code (FUSE low-level API, libfuse3 fuse_lowlevel.h), on the inode-level
+ * VFS, whose inode numbers, generations and hard links pass through unchanged (root = 1 =
+ * FUSE_ROOT_ID). Unknown ops answer ENOSYS. Sans-IO apart from the `Replier` it is given.
+ */
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { Errno, VfsError } from '../../vfs/errno.js';
+import type { Attr, Ctx, Vfs } from '../../vfs/types.js';
+import { fuseErrno } from './errors.js';
+import { attrList, decodeSetattr, OP, OP_NAMES, openFlags, statfsList } from './wire/ops.js';
+
+/** The binding's reply functions (native/fuse3/binding.cc); `Req` is an opaque request. */
+export interface Replier {
+  replyErr(req: unknown, errno: number): void;
+  replyNone(req: unknown): void;
+  replyEntry(req: unknown, attr: number[], generation: number, entryTimeout: number, attrTimeout: number): void;
+  replyCreate(req: unknown, attr: number[], generation: number, entryTimeout: number, attrTimeout: number, fh: number, directIo: number): void;
+  replyAttr(req: unknown, attr: number[], timeout: number): void;
+  replyOpen(req: unknown, fh: number, directIo: number, keepCache: number): void;
+  replyBuf(req: unknown, data: Buffer): void;
+  replyWrite(req: unknown, count: number): void;
+  replyXattr(req: unknown, size: number): void;
+  replyLseek(req: unknown, offset: number): void;
+  replyReadlink(req: unknown, target: string): void;
+  replyStatfs(req: unknown, st: number[]): void;
+  replyDirents(req: unknown, size: number, entries: unknown[][], plus: boolean): number;
+}
+
+export interface FuseOptions {
+  /** Seconds the kernel may cache attributes and names (another protocol's change shows after this). */
+  timeout?: number;
+  log?: Logger;
+}
+
+/** A decoded request. */
+interface Call {
+  req: unknown;
+  n: number[];
+  s1: string;
+  s2: string;
+  data: Buffer | undefined;
+  ctx: Ctx;
+}
+
+type Handler = (s: FuseSession, c: Call) => Promise<void>;
+
+const SEEK_DATA = 3, SEEK_HOLE = 4, ENXIO = 6, RENAME_NOREPLACE = 1, XATTR_CREATE = 1, XATTR_REPLACE = 2;
+
+const ok = (s: FuseSession, c: Call) => s.r.replyErr(c.req, 0);
+
+/** The handlers, keyed by op code. */
+const OPS: Partial<Record<number, Handler>> = {
+  [OP.LOOKUP]: async (s, c) => s.entry(c, await s.vfs.lookup(c.ctx, c.n[0]!, c.s1)),
+  [OP.GETATTR]: async (s, c) => s.r.replyAttr(c.req, attrList(await s.vfs.getattr(c.ctx, c.n[0]!)), s.timeout),
+  [OP.SETATTR]: async (s, c) => {
+    const fh = c.n[10]!;
+    const impl = s.vfs as Vfs & { setattr(ctx: Ctx, ino: number, ch: object, handleWritable?: boolean): Promise<Attr> };
+    s.r.replyAttr(c.req, attrList(await impl.setattr(c.ctx, c.n[0]!, decodeSetattr(c.n), fh >= 0)), s.timeout);
+  },
+  [OP.READLINK]: async (s, c) => s.r.replyReadlink(c.req, await s.vfs.readlink(c.ctx, c.n[0]!)),
+  [OP.MKNOD]: async (s, c) => s.entry(c, await s.vfs.mknod(c.ctx, c.n[0]!, c.s1, c.n[1]!, c.n[2]!)),
+  [OP.MKDIR]: async (s, c) => s.entry(c, await s.vfs.mkdir(c.ctx, c.n[0]!, c.s1, c.n[1]!)),
+  [OP.UNLINK]: async (s, c) => { await s.vfs.unlink(c.ctx, c.n[0]!, c.s1); ok(s, c); },
+  [OP.RMDIR]: async (s, c) => { await s.vfs.rmdir(c.ctx, c.n[0]!, c.s1); ok(s, c); },
+  [OP.SYMLINK]: async (s, c) => s.entry(c, await s.vfs.symlink(c.ctx, c.n[0]!, c.s1, c.s2)),
+  [OP.RENAME]: async (s, c) => {
+    const flags = c.n[2]!;
+    if (flags & ~RENAME_NOREPLACE) throw new VfsError(Errno.EINVAL, 'RENAME_EXCHANGE and RENAME_WHITEOUT are not supported');
+    await s.vfs.rename(c.ctx, c.n[0]!, c.s1, c.n[1]!, c.s2, { noreplace: (flags & RENAME_NOREPLACE) !== 0 });
+    ok(s, c);
+  },
+  [OP.LINK]: async (s, c) => s.entry(c, await s.vfs.link(c.ctx, c.n[0]!, c.n[1]!, c.s1)),
+  [OP.OPEN]: async (s, c) => {
+    const f = openFlags(c.n[1]!);
+    s.r.replyOpen(c.req, await s.vfs.open(c.ctx, c.n[0]!, f), f.direct ? 1 : 0, 0);
+  },
+  [OP.READ]: async (s, c) => s.r.replyBuf(c.req, await s.vfs.read(c.ctx, c.n[1]!, c.n[2]!, c.n[3]!)),
+  [OP.WRITE]: async (s, c) => s.r.replyWrite(c.req, await s.vfs.write(c.ctx, c.n[1]!, c.n[2]!, c.data ?? Buffer.alloc(0))),
+  [OP.FLUSH]: async (s, c) => { await s.vfs.flush(c.ctx, c.n[1]!); ok(s, c); },
+  [OP.RELEASE]: async (s, c) => { await s.vfs.release(c.ctx, c.n[1]!); ok(s, c); },
+  [OP.FSYNC]: async (s, c) => { await s.vfs.fsync(c.ctx, c.n[1]!, c.n[2] !== 0); ok(s, c); },
+  [OP.OPENDIR]: async (s, c) => {
+    const a = await s.vfs.getattr(c.ctx, c.n[0]!);
+    if (a.type !== 'dir') throw new VfsError(Errno.ENOTDIR, 'not a directory');
+    s.r.replyOpen(c.req, await s.vfs.open(c.ctx, c.n[0]!, { read: true }), 0, 0);
+  },
+  [OP.READDIR]: (s, c) => s.readdir(c, false),
+  [OP.READDIRPLUS]: (s, c) => s.readdir(c, true),
+  [OP.RELEASEDIR]: async (s, c) => { await s.vfs.release(c.ctx, c.n[1]!); ok(s, c); },
+  [OP.FSYNCDIR]: async (s, c) => ok(s, c),
+  [OP.STATFS]: async (s, c) => s.r.replyStatfs(c.req, statfsList(await s.vfs.statfs(c.ctx, c.n[0]!))),
+  [OP.SETXATTR]: async (s, c) => {
+    const flags = c.n[1]!;
+    await s.vfs.setxattr(c.ctx, c.n[0]!, c.s1, c.data ?? Buffer.alloc(0), { create: (flags & XATTR_CREATE) !== 0, replace: (flags & XATTR_REPLACE) !== 0 });
+    ok(s, c);
+  },
+  [OP.GETXATTR]: async (s, c) => s.sized(c, await s.vfs.getxattr(c.ctx, c.n[0]!, c.s1), c.n[1]!),
+  [OP.LISTXATTR]: async (s, c) => {
+    const names = await s.vfs.listxattr(c.ctx, c.n[0]!);
+    s.sized(c, Buffer.from(names.map((n) => `${n}\0`).join(''), 'utf8'), c.n[1]!);
+  },
+  [OP.REMOVEXATTR]: async (s, c) => { await s.vfs.removexattr(c.ctx, c.n[0]!, c.s1); ok(s, c); },
+  [OP.ACCESS]: async (s, c) => { await s.vfs.access(c.ctx, c.n[0]!, c.n[1]!); ok(s, c); },
+  [OP.CREATE]: async (s, c) => {
+    const f = openFlags(c.n[2]!);
+    const { attr, fh } = await s.vfs.create(c.ctx, c.n[0]!, c.s1, c.n[1]!, f);
+    s.r.replyCreate(c.req, attrList(attr), attr.gen, s.timeout, s.timeout, fh, f.direct ? 1 : 0);
+  },
+  [OP.LSEEK]: async (s, c) => {
+    // Files have no holes the VFS reports yet: all data up to the size, one hole at the end.
+    const [ino = 0, , off = 0, whence = 0] = c.n;
+    const size = (await s.vfs.getattr(c.ctx, ino)).size;
+    if (whence !== SEEK_DATA && whence !== SEEK_HOLE) throw new VfsError(Errno.EINVAL, 'bad whence');
+    if (off >= size) return s.r.replyErr(c.req, ENXIO);
+    s.r.replyLseek(c.req, whence === SEEK_DATA ? off : size);
+  },
+};
+
+export class FuseSession {
+  readonly timeout: number;
+  private readonly log: Logger | undefined;
+  private groupsCache = new Map<number, { groups: number[]; at: number }>();
+
+  constructor(readonly vfs: Vfs, readonly r: Replier, opts: FuseOptions = {}) {
+    this.timeout = opts.timeout ?? 1;
+    this.log = opts.log;
+  }
+
+  /** Answers one request (called by the binding for every op). Never throws. */
+  handle(op: number, req: unknown, n: number[], s1: string, s2: string, data: Buffer | undefined, who: number[]): void {
+    const h = OPS[op];
+    if (!h) {
+      this.r.replyErr(req, Errno.ENOSYS);
+      return;
+    }
+    const [uid = 0, gid = 0, pid = 0] = who;
+    const c: Call = { req, n, s1, s2, data, ctx: { uid, gid, groups: this.groups(pid, gid), clientId: `fuse:${pid}` } };
+    this.inflight++;
+    h(this, c).catch((err: unknown) => {
+      if (!(err instanceof VfsError)) this.log?.error({ err, op: OP_NAMES[op] }, 'fuse: request failed unexpectedly');
+      this.r.replyErr(req, fuseErrno(err));
+    }).finally(() => {
+      if (--this.inflight === 0) for (const w of this.waiters.splice(0)) w();
+    });
+  }
+
+  private inflight = 0;
+  private waiters: (() => void)[] = [];
+
+  /** Resolves when no request is being answered (before unmounting), or after `ms`. */
+  drain(ms = 5000): Promise<void> {
+    if (this.inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.waiters.push(() => { clearTimeout(t); resolve(); });
+    });
+  }
+
+  /** Supplementary groups of the calling process (/proc/PID/status), cached for a second. */
+  private groups(pid: number, gid: number): number[] {
+    if (!pid) return [];
+    const now = Date.now();
+    const hit = this.groupsCache.get(pid);
+    if (hit && now - hit.at < 1000) return hit.groups;
+    let groups: number[] = [];
+    try {
+      const line = /^Groups:\s*(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '';
+      groups = line.split(/\s+/).filter(Boolean).map(Number).filter((g) => g !== gid);
+    } catch { /* the process is gone */ }
+    if (this.groupsCache.size > 4096) this.groupsCache.clear();
+    this.groupsCache.set(pid, { groups, at: now });
+    return groups;
+  }
+
+  entry(c: Call, a: Attr): void {
+    this.r.replyEntry(c.req, attrList(a), a.gen, this.timeout, this.timeout);
+  }
+
+  /** getxattr/listxattr: the size when asked for 0 bytes, ERANGE when it does not fit. */
+  sized(c: Call, value: Buffer, size: number): void {
+    if (size === 0) this.r.replyXattr(c.req, value.length);
+    else if (value.length > size) this.r.replyErr(c.req, Errno.ERANGE);
+    else this.r.replyBuf(c.req, value);
+  }
+
+  /** readdir(plus): '.' (offset 1), '..' (offset 2), then entries by their cookies (≥ 3). */
+  async readdir(c: Call, plus: boolean): Promise<void> {
+    const [ino = 0, , off = 0, size = 4096] = c.n;
+    const entries: unknown[][] = [];
+    const dirAttr = off < 2 || plus ? await this.vfs.getattr(c.ctx, ino) : undefined;
+    const add = (name: string, a: Pick<Attr, 'ino' | 'mode'> & Partial<Attr>, next: number) => {
+      // readdirplus wants full attributes; an entry without them (none here in practice) gets a zero timeout.
+      if (!plus) entries.push([name, a.ino, a.mode, next]);
+      else if ('gen' in a) entries.push([name, a.ino, a.mode, next, attrList(a as Attr), a.gen, this.timeout]);
+      else entries.push([name, a.ino, a.mode, next, attrList({ ...dirAttr!, ino: a.ino, mode: a.mode }), 0, 0]);
+    };
+    if (off < 1) add('.', dirAttr!, 1);
+    if (off < 2) add('..', dirAttr!, 2);
+    const room = Math.max(1, Math.floor(size / (plus ? 160 : 32)));
+    for (const e of await this.vfs.readdir(c.ctx, ino, Math.max(off, 2) === 2 ? 0 : off, room, plus)) {
+      const mode = e.attr?.mode ?? ({ dir: 0o040000, file: 0o100000, symlink: 0o120000, fifo: 0o010000, chr: 0o020000, blk: 0o060000, sock: 0o140000 }[e.type] ?? 0);
+      if (plus && e.attr) add(e.name, e.attr, e.cookie);
+      else add(e.name, { ino: e.ino, mode }, e.cookie);
+    }
+    this.r.replyDirents(c.req, size, entries, plus);
+  }
+}
