@@ -9,6 +9,8 @@
 #include <fuse_lowlevel.h>
 #include <node_api.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,7 +116,17 @@ static void ll_write(fuse_req_t r, fuse_ino_t ino, const char *buf, size_t size,
   c->len = size;
   enqueue(r, c);
 }
-static void ll_flush(fuse_req_t r, fuse_ino_t ino, struct fuse_file_info *fi) { Call *c = mk(OP_FLUSH); push(c, ino); push(c, (double)fi->fh); push(c, (double)fi->lock_owner); enqueue(r, c); }
+// Lock owners are kernel pointers (beyond 2^53): they cross as hex strings in s2.
+static std::string hex(uint64_t v) { char b[17]; snprintf(b, sizeof b, "%016llx", (unsigned long long)v); return b; }
+static void ll_flush(fuse_req_t r, fuse_ino_t ino, struct fuse_file_info *fi) { Call *c = mk(OP_FLUSH); push(c, ino); push(c, (double)fi->fh); c->s2 = hex(fi->lock_owner); enqueue(r, c); }
+// n: [ino, fh, type (F_RDLCK 0, F_WRLCK 1, F_UNLCK 2), start, len (0: to the end), pid, sleep]
+static void lk(fuse_req_t r, int op, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *l, int sleep) {
+  Call *c = mk(op); push(c, ino); push(c, (double)fi->fh); push(c, l->l_type); push(c, (double)l->l_start); push(c, (double)l->l_len); push(c, l->l_pid); push(c, sleep);
+  c->s2 = hex(fi->lock_owner);
+  enqueue(r, c);
+}
+static void ll_getlk(fuse_req_t r, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *l) { lk(r, OP_GETLK, ino, fi, l, 0); }
+static void ll_setlk(fuse_req_t r, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *l, int sleep) { lk(r, OP_SETLK, ino, fi, l, sleep); }
 static void ll_release(fuse_req_t r, fuse_ino_t ino, struct fuse_file_info *fi) { Call *c = mk(OP_RELEASE); push(c, ino); push(c, (double)fi->fh); enqueue(r, c); }
 static void ll_fsync(fuse_req_t r, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) { Call *c = mk(OP_FSYNC); push(c, ino); push(c, (double)fi->fh); push(c, datasync); enqueue(r, c); }
 static void ll_opendir(fuse_req_t r, fuse_ino_t ino, struct fuse_file_info *fi) { Call *c = mk(OP_OPENDIR); push(c, ino); push(c, fi->flags); enqueue(r, c); }
@@ -169,7 +181,7 @@ static const struct fuse_lowlevel_ops OPS = [] {
   o.fsync = ll_fsync; o.opendir = ll_opendir; o.readdir = ll_readdir; o.readdirplus = ll_readdirplus;
   o.releasedir = ll_releasedir; o.fsyncdir = ll_fsyncdir; o.statfs = ll_statfs; o.setxattr = ll_setxattr;
   o.getxattr = ll_getxattr; o.listxattr = ll_listxattr; o.removexattr = ll_removexattr; o.access = ll_access;
-  o.create = ll_create; o.fallocate = ll_fallocate; o.lseek = ll_lseek;
+  o.create = ll_create; o.fallocate = ll_fallocate; o.lseek = ll_lseek; o.getlk = ll_getlk; o.setlk = ll_setlk;
   return o;
 }();
 
@@ -413,6 +425,19 @@ static napi_value ReplyReadlink(napi_env env, napi_callback_info info) {
   fuse_reply_readlink(req_of(env, a[0]), buf);
   return nullptr;
 }
+// replyLock(req, type, start, len, pid): the conflicting lock (or F_UNLCK) for F_GETLK.
+static napi_value ReplyLock(napi_env env, napi_callback_info info) {
+  napi_value a[5]; get_args(env, info, 5, a);
+  struct flock l;
+  memset(&l, 0, sizeof l);
+  l.l_type = (short)num(env, a[1]);
+  l.l_whence = SEEK_SET;
+  l.l_start = (off_t)num(env, a[2]);
+  l.l_len = (off_t)num(env, a[3]);
+  l.l_pid = (pid_t)num(env, a[4]);
+  fuse_reply_lock(req_of(env, a[0]), &l);
+  return nullptr;
+}
 // replyStatfs(req, [bsize, frsize, blocks, bfree, bavail, files, ffree, favail, namemax])
 static napi_value ReplyStatfs(napi_env env, napi_callback_info info) {
   napi_value a[2]; get_args(env, info, 2, a);
@@ -489,6 +514,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"replyReadlink", nullptr, ReplyReadlink, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"replyStatfs", nullptr, ReplyStatfs, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"replyDirents", nullptr, ReplyDirents, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"replyLock", nullptr, ReplyLock, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
   return exports;

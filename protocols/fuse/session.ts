@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { Errno, VfsError } from '../../vfs/errno.js';
-import type { Attr, Ctx, Vfs } from '../../vfs/types.js';
+import type { Attr, Ctx, LockRange, Vfs } from '../../vfs/types.js';
 import { fuseErrno } from './errors.js';
 import { attrList, decodeSetattr, OP, OP_NAMES, openFlags, statfsList } from './wire/ops.js';
 
@@ -26,6 +26,7 @@ export interface Replier {
   replyReadlink(req: unknown, target: string): void;
   replyStatfs(req: unknown, st: number[]): void;
   replyDirents(req: unknown, size: number, entries: unknown[][], plus: boolean): number;
+  replyLock(req: unknown, type: number, start: number, len: number, pid: number): void;
 }
 
 export interface FuseOptions {
@@ -37,6 +38,7 @@ export interface FuseOptions {
 /** A decoded request. */
 interface Call {
   req: unknown;
+  pid: number;
   n: number[];
   s1: string;
   s2: string;
@@ -49,6 +51,19 @@ type Handler = (s: FuseSession, c: Call) => Promise<void>;
 const SEEK_DATA = 3, SEEK_HOLE = 4, ENXIO = 6, RENAME_NOREPLACE = 1, XATTR_CREATE = 1, XATTR_REPLACE = 2;
 
 const ok = (s: FuseSession, c: Call) => s.r.replyErr(c.req, 0);
+
+const F_RDLCK = 0, F_WRLCK = 1, F_UNLCK = 2;
+
+/** The POSIX lock owner (the kernel's files_struct, in hex) as the VFS lock table's owner. */
+const lockOwner = (c: Call) => `posix:${c.s2}`;
+
+/** [ino, fh, type, start, len, pid, sleep] → the VFS range (undefined for F_UNLCK). len 0 = to the end. */
+function lockRange(c: Call): { ino: number; range: LockRange | undefined } {
+  const [ino = 0, , type = F_UNLCK, start = 0, len = 0] = c.n;
+  if (start < 0 || len < 0) throw new VfsError(Errno.EINVAL, 'bad lock range');
+  const end = len === 0 ? Infinity : start + len;
+  return { ino, range: type === F_UNLCK ? undefined : { type: type === F_WRLCK ? 'write' : 'read', start, end, owner: lockOwner(c) } };
+}
 
 /** The handlers, keyed by op code. */
 const OPS: Partial<Record<number, Handler>> = {
@@ -78,7 +93,30 @@ const OPS: Partial<Record<number, Handler>> = {
   },
   [OP.READ]: async (s, c) => s.r.replyBuf(c.req, await s.vfs.read(c.ctx, c.n[1]!, c.n[2]!, c.n[3]!)),
   [OP.WRITE]: async (s, c) => s.r.replyWrite(c.req, await s.vfs.write(c.ctx, c.n[1]!, c.n[2]!, c.data ?? Buffer.alloc(0))),
-  [OP.FLUSH]: async (s, c) => { await s.vfs.flush(c.ctx, c.n[1]!); ok(s, c); },
+  [OP.FLUSH]: async (s, c) => {
+    await s.vfs.flush(c.ctx, c.n[1]!);
+    // close(2) drops every POSIX lock the process holds on the file (POSIX.1-2017 fcntl).
+    await s.vfs.unlock(c.ctx, c.n[0]!, { start: 0, end: Infinity, owner: lockOwner(c) });
+    ok(s, c);
+  },
+  [OP.GETLK]: async (s, c) => {
+    const { ino, range } = lockRange(c);
+    if (!range) throw new VfsError(Errno.EINVAL, 'F_GETLK needs F_RDLCK or F_WRLCK');
+    const held = await s.vfs.testlock(c.ctx, ino, range);
+    if (!held) return s.r.replyLock(c.req, F_UNLCK, range.start, c.n[4]!, 0);
+    const pid = s.ownerPids.get(held.owner) ?? 0;
+    s.r.replyLock(c.req, held.type === 'write' ? F_WRLCK : F_RDLCK, held.start, held.end === Infinity ? 0 : held.end - held.start, pid);
+  },
+  [OP.SETLK]: async (s, c) => {
+    const { ino, range } = lockRange(c);
+    if (!range) await s.vfs.unlock(c.ctx, ino, { start: c.n[3]!, end: c.n[4] ? c.n[3]! + c.n[4]! : Infinity, owner: lockOwner(c) });
+    else {
+      await s.vfs.lock(c.ctx, ino, range, c.n[6] === 1);
+      if (s.ownerPids.size > 10_000) s.ownerPids.clear(); // only for F_GETLK's l_pid: forgetting is harmless
+      s.ownerPids.set(range.owner, c.pid);
+    }
+    ok(s, c);
+  },
   [OP.RELEASE]: async (s, c) => { await s.vfs.release(c.ctx, c.n[1]!); ok(s, c); },
   [OP.FSYNC]: async (s, c) => { await s.vfs.fsync(c.ctx, c.n[1]!, c.n[2] !== 0); ok(s, c); },
   [OP.OPENDIR]: async (s, c) => {
@@ -120,6 +158,8 @@ const OPS: Partial<Record<number, Handler>> = {
 
 export class FuseSession {
   readonly timeout: number;
+  /** The process that took each POSIX lock owner's latest lock (F_GETLK reports it). */
+  readonly ownerPids = new Map<string, number>();
   private readonly log: Logger | undefined;
   private groupsCache = new Map<number, { groups: number[]; at: number }>();
 
@@ -136,7 +176,9 @@ export class FuseSession {
       return;
     }
     const [uid = 0, gid = 0, pid = 0] = who;
-    const c: Call = { req, n, s1, s2, data, ctx: { uid, gid, groups: this.groups(pid, gid), clientId: `fuse:${pid}` } };
+    // One client for the whole mount: POSIX lock holders are told apart by their owner (the
+    // kernel's files_struct), which the threads of one process share (their pids differ).
+    const c: Call = { req, n, s1, s2, data, pid, ctx: { uid, gid, groups: this.groups(pid, gid), clientId: 'fuse' } };
     this.inflight++;
     h(this, c).catch((err: unknown) => {
       if (!(err instanceof VfsError)) this.log?.error({ err, op: OP_NAMES[op] }, 'fuse: request failed unexpectedly');

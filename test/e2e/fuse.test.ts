@@ -2,12 +2,13 @@
  * Issue 4, first light: the tree mounted through the kernel with our libfuse3 binding
  * (`dw serve --fuse`, `dw mount`), driven by real programs (cp -a, tar, sha256sum, ln, mv, dd,
  * df) and node's fs: files, directories, hard links (same inode, link count), symlinks,
- * renames, truncation, unlink of an open file, O_APPEND and O_EXCL; the same bytes by WebDAV;
+ * renames, truncation, unlink of an open file, O_APPEND and O_EXCL, fcntl byte-range locks
+ * between processes (python3's fcntl.lockf); the same bytes by WebDAV;
  * snapshots at /.snapshots (EROFS), quotas (EDQUOT); SIGTERM unmounts; a mount left stale by
  * kill -9 is cleared by the next `dw mount`. Skipped, saying why, where FUSE is unavailable.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { appendFile, link, mkdir, open, readFile, readdir, rename, stat, symlink, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -70,6 +71,35 @@ test('FUSE mount: POSIX basics through the kernel, the same bytes by WebDAV, sna
     assert.match(sh(`df -P ${mp} | tail -1`), /^dw\s+\d+/, 'statfs');
     sh(`chmod 600 ${mp}/tree/big.bin`);
     assert.equal((await stat(join(mp, 'tree/big.bin'))).mode & 0o777, 0o600);
+
+    // POSIX byte-range locks (fcntl) on the VFS lock table: another process conflicts, close releases.
+    const lockPy = `
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+if sys.argv[2] == 'hold':
+    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 100, 0)
+    print('held', flush=True)
+    time.sleep(float(sys.argv[3]))
+else:
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 10, 50)
+        print('got')
+    except OSError as e:
+        print('busy', e.errno)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB, 10, 200)
+        print('other range ok')
+    except OSError as e:
+        print('other range busy', e.errno)
+`;
+    await writeFile(join(tmp, 'lock.py'), lockPy);
+    const lockFile = join(mp, 'tree', 'big.bin');
+    const holder = spawn('python3', [join(tmp, 'lock.py'), lockFile, 'hold', '3'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((r) => holder.stdout.once('data', () => r()));
+    const busy = spawnSync('python3', [join(tmp, 'lock.py'), lockFile, 'try'], { encoding: 'utf8' });
+    assert.match(busy.stdout, /^busy 11\nother range ok/, busy.stdout + busy.stderr);
+    await new Promise<void>((r) => holder.once('exit', () => r()));
+    assert.match(spawnSync('python3', [join(tmp, 'lock.py'), lockFile, 'try'], { encoding: 'utf8' }).stdout, /^got/, 'released when the holder exits');
 
     // Another protocol's change shows after the attribute timeout (1 s).
     await writeFile(join(tmp, 'new.txt'), 'from webdav\n');
