@@ -97,7 +97,7 @@ export function resolveServeOptions(o: ServeOptions, d: DataDir) {
   if (!!tlsCert !== !!tlsKey) throw new UsageError('TLS needs both --tls-cert FILE and --tls-key FILE');
   const fuse = o.fuse ? resolve(o.fuse) : undefined;
   if (!webdav && !sftp && !fuse) throw new UsageError('both --webdav and --sftp are off and no --fuse mount point: nothing to serve');
-  return { cfg, webdav, sftp, metrics, tlsCert, tlsKey, fuse, allowOther: o.allowOther ?? false, defaultPermissions: o.defaultPermissions ?? false };
+  return { cfg, webdav, sftp, metrics, tlsCert, tlsKey, fuse, allowOther: o.allowOther ?? false, defaultPermissions: o.defaultPermissions };
 }
 
 async function withTimeout(p: Promise<unknown>, ms: number, log: Logger, what: string): Promise<void> {

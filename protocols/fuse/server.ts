@@ -36,7 +36,11 @@ export interface FuseMountOptions {
   mountpoint: string;
   /** Let other users than the mounting one in (FUSE's allow_other). */
   allowOther?: boolean;
-  /** Let the kernel check permissions from the mode bits (FUSE's default_permissions); the VFS checks them in any case. */
+  /**
+   * Let the kernel check permissions from the mode bits (FUSE's default_permissions); the VFS
+   * checks them in any case, but without this the kernel skips the search permission of cached
+   * directories. On by default with allowOther (several users), off otherwise.
+   */
   defaultPermissions?: boolean;
   /** Attribute and name cache time, seconds. */
   timeout?: number;
@@ -71,7 +75,7 @@ export async function mountFuse(o: FuseMountOptions): Promise<FuseMount> {
   if (!st?.isDirectory()) throw new Error(`mount point ${o.mountpoint} is not a directory (create it first)`);
   const opts = ['fsname=dw', 'subtype=dw'];
   if (o.allowOther) opts.push('allow_other');
-  if (o.defaultPermissions) opts.push('default_permissions');
+  if (o.defaultPermissions ?? o.allowOther) opts.push('default_permissions');
   const session = new FuseSession(o.vfs, b, { timeout: o.timeout ?? 1, log: o.log });
   const handle = b.mount(o.mountpoint, ['-o', opts.join(',')], (op, req, n, s1, s2, data, who) => session.handle(op, req, n, s1, s2, data, who));
   let closed = false;

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { Errno, VfsError } from '../../vfs/errno.js';
 import type { Attr, Ctx, LockRange, Vfs } from '../../vfs/types.js';
 import { fuseErrno } from './errors.js';
-import { attrList, decodeSetattr, OP, OP_NAMES, openFlags, statfsList } from './wire/ops.js';
+import { attrList, decodeSetattr, OP, OP_NAMES, openFlags, SETATTR, statfsList } from './wire/ops.js';
 
 /** The binding's reply functions (native/fuse3/binding.cc); `Req` is an opaque request. */
 export interface Replier {
@@ -53,6 +53,7 @@ const SEEK_DATA = 3, SEEK_HOLE = 4, ENXIO = 6, RENAME_NOREPLACE = 1, XATTR_CREAT
 const ok = (s: FuseSession, c: Call) => s.r.replyErr(c.req, 0);
 
 const F_RDLCK = 0, F_WRLCK = 1, F_UNLCK = 2;
+const ROOT: Ctx = { uid: 0, gid: 0, groups: [], clientId: 'fuse' };
 
 /** The POSIX lock owner (the kernel's files_struct, in hex) as the VFS lock table's owner. */
 const lockOwner = (c: Call) => `posix:${c.s2}`;
@@ -71,8 +72,23 @@ const OPS: Partial<Record<number, Handler>> = {
   [OP.GETATTR]: async (s, c) => s.r.replyAttr(c.req, attrList(await s.vfs.getattr(c.ctx, c.n[0]!)), s.timeout),
   [OP.SETATTR]: async (s, c) => {
     const fh = c.n[10]!;
+    const ino = c.n[0]!;
     const impl = s.vfs as Vfs & { setattr(ctx: Ctx, ino: number, ch: object, handleWritable?: boolean): Promise<Attr> };
-    s.r.replyAttr(c.req, attrList(await impl.setattr(c.ctx, c.n[0]!, decodeSetattr(c.n), fh >= 0)), s.timeout);
+    const ch = decodeSetattr(c.n);
+    const valid = c.n[1]!;
+    if (ch.mode !== undefined || valid & (SETATTR.KILL_SUID | SETATTR.KILL_SGID)) {
+      // A write by another user makes the kernel drop set-user-ID/set-group-ID (file_remove_privs):
+      // a mode change that only clears those bits is the kernel's own, allowed to any writer.
+      const cur = await s.vfs.getattr(c.ctx, ino);
+      const killed = (cur.mode & 0o7777) & ~(0o4000 | 0o2000);
+      const only = ch.mode === undefined || ((ch.mode & 0o7777) === killed || (ch.mode & 0o7777) === ((cur.mode & 0o7777) & ~0o4000));
+      if (only && c.ctx.uid !== cur.uid && c.ctx.uid !== 0 && (ch.mode ?? killed) !== (cur.mode & 0o7777)) {
+        await impl.setattr(ROOT, ino, { mode: ch.mode ?? killed });
+        delete ch.mode;
+        if (!Object.keys(ch).length) return s.r.replyAttr(c.req, attrList(await s.vfs.getattr(c.ctx, ino)), s.timeout);
+      }
+    }
+    s.r.replyAttr(c.req, attrList(await impl.setattr(c.ctx, ino, ch, fh >= 0)), s.timeout);
   },
   [OP.READLINK]: async (s, c) => s.r.replyReadlink(c.req, await s.vfs.readlink(c.ctx, c.n[0]!)),
   [OP.MKNOD]: async (s, c) => s.entry(c, await s.vfs.mknod(c.ctx, c.n[0]!, c.s1, c.n[1]!, c.n[2]!)),

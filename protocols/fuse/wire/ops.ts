@@ -17,7 +17,7 @@ export type OpCode = (typeof OP)[keyof typeof OP];
 export const OP_NAMES: Record<number, string> = Object.fromEntries(Object.entries(OP).map(([k, v]) => [v, k]));
 
 /** FUSE_SET_ATTR_* (fuse_lowlevel.h). */
-export const SETATTR = { MODE: 1 << 0, UID: 1 << 1, GID: 1 << 2, SIZE: 1 << 3, ATIME: 1 << 4, MTIME: 1 << 5, ATIME_NOW: 1 << 7, MTIME_NOW: 1 << 8, CTIME: 1 << 10 } as const;
+export const SETATTR = { MODE: 1 << 0, UID: 1 << 1, GID: 1 << 2, SIZE: 1 << 3, ATIME: 1 << 4, MTIME: 1 << 5, ATIME_NOW: 1 << 7, MTIME_NOW: 1 << 8, CTIME: 1 << 10, KILL_SUID: 1 << 11, KILL_SGID: 1 << 12 } as const;
 
 /** open(2) flags on Linux x86-64/arm64. */
 export const O = { ACCMODE: 0o3, WRONLY: 0o1, RDWR: 0o2, CREAT: 0o100, EXCL: 0o200, TRUNC: 0o1000, APPEND: 0o2000, DIRECT: 0o40000 } as const;
