@@ -210,6 +210,9 @@ export class VfsImpl implements Vfs {
   }
 
   async rename(ctx: Ctx, parent: number, name: string, newParent: number, newName: string, opts?: { noreplace?: boolean }): Promise<void> {
+    // Between a snapshot and the live tree, as between two file systems (ZFS's .zfs/snapshot): EXDEV.
+    const inSnap = (ino: number) => ino === SNAPDIR_INO || ino >= INO_SPACE;
+    if (inSnap(parent) !== inSnap(newParent)) throw new VfsError(Errno.EXDEV, 'cannot move between a snapshot and the live tree');
     const a = this.writable(parent, name);
     const b = this.writable(newParent, newName);
     await this.meta.rename(ctx, a.local, name, b.local, newName, this.isOpenIn(this.live), opts);

@@ -54,6 +54,8 @@ const ok = (s: FuseSession, c: Call) => s.r.replyErr(c.req, 0);
 
 const F_RDLCK = 0, F_WRLCK = 1, F_UNLCK = 2;
 const ROOT: Ctx = { uid: 0, gid: 0, groups: [], clientId: 'fuse' };
+const FALLOC_KEEP_SIZE = 0x01, FALLOC_PUNCH_HOLE = 0x02, FALLOC_ZERO_RANGE = 0x10;
+const ZERO_CHUNK = Buffer.alloc(1 << 20);
 
 /** The POSIX lock owner (the kernel's files_struct, in hex) as the VFS lock table's owner. */
 const lockOwner = (c: Call) => `posix:${c.s2}`;
@@ -161,6 +163,24 @@ const OPS: Partial<Record<number, Handler>> = {
     const f = openFlags(c.n[2]!);
     const { attr, fh } = await s.vfs.create(c.ctx, c.n[0]!, c.s1, c.n[1]!, f);
     s.r.replyCreate(c.req, attrList(attr), attr.gen, s.timeout, s.timeout, fh, f.direct ? 1 : 0);
+  },
+  [OP.FALLOCATE]: async (s, c) => {
+    // fallocate(2): mode 0 reserves (here: grows the size), KEEP_SIZE alone does nothing to see,
+    // PUNCH_HOLE (with KEEP_SIZE) and ZERO_RANGE read back as zeros; blocks stay allocated.
+    const [ino = 0, fh = 0, mode = 0, off = 0, len = 0] = c.n;
+    if (off < 0 || len <= 0) throw new VfsError(Errno.EINVAL, 'bad fallocate range');
+    if (mode & ~(FALLOC_KEEP_SIZE | FALLOC_PUNCH_HOLE | FALLOC_ZERO_RANGE)) throw new VfsError(Errno.EOPNOTSUPP, 'fallocate mode not supported');
+    if (mode & FALLOC_PUNCH_HOLE && !(mode & FALLOC_KEEP_SIZE)) throw new VfsError(Errno.EOPNOTSUPP, 'PUNCH_HOLE needs KEEP_SIZE');
+    const size = (await s.vfs.getattr(c.ctx, ino)).size;
+    if (mode & (FALLOC_PUNCH_HOLE | FALLOC_ZERO_RANGE)) {
+      const end = mode & FALLOC_KEEP_SIZE ? Math.min(off + len, size) : off + len;
+      for (let at = off; at < end; at += ZERO_CHUNK.length) await s.vfs.write(c.ctx, fh, at, ZERO_CHUNK.subarray(0, Math.min(ZERO_CHUNK.length, end - at)));
+    } else if (!(mode & FALLOC_KEEP_SIZE) && off + len > size) {
+      await s.vfs.flush(c.ctx, fh);
+      const impl = s.vfs as Vfs & { setattr(ctx: Ctx, ino: number, ch: object, handleWritable?: boolean): Promise<Attr> };
+      await impl.setattr(c.ctx, ino, { size: off + len }, true);
+    }
+    ok(s, c);
   },
   [OP.LSEEK]: async (s, c) => {
     // Files have no holes the VFS reports yet: all data up to the size, one hole at the end.

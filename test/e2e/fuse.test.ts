@@ -113,6 +113,9 @@ else:
     assert.equal(await readFile(join(mp, '.snapshots/s1/from-dav.txt'), 'utf8'), 'from webdav\n');
     assert.ok(!(await readdir(mp)).includes('.snapshots'), 'hidden from the listing');
     await assert.rejects(writeFile(join(mp, '.snapshots/s1/x'), 'x'), { code: 'EROFS' });
+    await assert.rejects(rename(join(mp, '.snapshots/s1/tree/big.bin'), join(mp, 'back.bin')), { code: 'EXDEV' }, 'between a snapshot and the live tree, as between file systems');
+    sh(`mv ${mp}/.snapshots/s1/from-dav.txt ${mp}/restored.txt 2>/dev/null || true`); // mv copies on EXDEV, then cannot delete the source
+    assert.equal(await readFile(join(mp, 'restored.txt'), 'utf8'), 'from webdav\n');
     await mkdir(join(mp, 'q'));
     assert.equal((await dw(['quota', 'set', '--dir', '/q', '--bytes', '1M', '--data', data])).code, 0);
     const dd = spawnSync('dd', ['if=/dev/zero', `of=${mp}/q/z`, 'bs=64k', 'count=40', 'conv=fsync'], { encoding: 'utf8' });
