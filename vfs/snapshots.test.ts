@@ -211,7 +211,7 @@ describe('snapshots: focused cases (RocksDB + rs:4+2 pool, and memory)', () => {
       ['create', paths.open(ROOT_CTX, '/.snapshots/mon/d/new', { write: true, create: true })],
       ['unlink', paths.unlink(ROOT_CTX, '/.snapshots/mon/d/f')],
       ['mkdir', paths.mkdir(ROOT_CTX, '/.snapshots/mon/x')],
-      ['rename out', paths.rename(ROOT_CTX, '/.snapshots/mon/d/f', '/g')],
+      ['rename inside', paths.rename(ROOT_CTX, '/.snapshots/mon/d/f', '/.snapshots/mon/d/g')],
       ['chmod', paths.setattr(ROOT_CTX, '/.snapshots/mon/d/f', { mode: 0o600 })],
       ['setxattr', paths.setxattr(ROOT_CTX, '/.snapshots/mon/d/f', 'user.x', Buffer.from('1'))],
       ['rmdir a snapshot', paths.rmdir(ROOT_CTX, '/.snapshots/mon')],
@@ -220,6 +220,7 @@ describe('snapshots: focused cases (RocksDB + rs:4+2 pool, and memory)', () => {
       await assert.rejects(p, (e) => errno(e) === Errno.EROFS, what);
     }
     await assert.rejects(paths.mkdir(ROOT_CTX, '/.snapshots'), (e) => errno(e) === Errno.EEXIST);
+    await assert.rejects(paths.rename(ROOT_CTX, '/.snapshots/mon/d/f', '/g'), (e) => errno(e) === Errno.EXDEV, 'out of a snapshot: as across file systems');
     await assert.rejects(paths.link(ROOT_CTX, '/.snapshots/mon/d/f', '/hard'), (e) => errno(e) === Errno.EXDEV);
     await assert.rejects(paths.stat(ROOT_CTX, '/.snapshots/wed'), (e) => errno(e) === Errno.ENOENT);
 
