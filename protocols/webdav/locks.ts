@@ -1,7 +1,8 @@
 /**
  * WebDAV write locks (RFC 4918 §6, §7): an in-memory lock database keyed by URL path.
- * Locks do not survive a restart yet; a later issue moves them into the VFS lock table so
- * that other protocols see them too (see README).
+ * A lock on a file is also taken in the VFS lock table as a whole-file lock (write for
+ * exclusive, read for shared), so that it conflicts with FUSE (and later NFS/SMB) byte-range
+ * locks both ways. Locks do not survive a restart.
  */
 import { randomUUID } from 'node:crypto';
 import { isWithin } from './wire/url.js';
@@ -26,17 +27,30 @@ export interface DavLock {
   timeoutSec: number;
   /** Epoch ms when the lock lapses. */
   expiresAt: number;
+  /** A lock on a file is also held in the VFS lock table (whole file) under this inode. */
+  vfsIno?: number;
 }
 
 /** In-memory lock database. `now` is injectable for tests (epoch ms). */
 export class LockDb {
   private byToken = new Map<string, DavLock>();
 
+  /** Called for every lock that goes (UNLOCK, expiry, DELETE/MOVE of its resource). */
+  onRelease: ((lock: DavLock) => void) | undefined;
+
   constructor(private readonly now: () => number = Date.now) {}
+
+  private drop(token: string): boolean {
+    const l = this.byToken.get(token);
+    if (!l) return false;
+    this.byToken.delete(token);
+    this.onRelease?.(l);
+    return true;
+  }
 
   private purge(): void {
     const t = this.now();
-    for (const [k, l] of this.byToken) if (l.expiresAt <= t) this.byToken.delete(k);
+    for (const [k, l] of this.byToken) if (l.expiresAt <= t) this.drop(k);
   }
 
   /** Number of active locks. */
@@ -93,12 +107,12 @@ export class LockDb {
 
   /** Removes a lock; returns whether it existed. */
   remove(token: string): boolean {
-    return this.byToken.delete(token);
+    return this.drop(token);
   }
 
   /** Drops every lock rooted at `path` or below (after DELETE or MOVE of that resource). */
   removeWithin(path: string): void {
-    for (const l of this.within(path)) this.byToken.delete(l.token);
+    for (const l of this.within(path)) this.drop(l.token);
   }
 
   /** Seconds left on a lock (≥ 0). */

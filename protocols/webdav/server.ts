@@ -133,6 +133,11 @@ export async function startWebdavServer(opts: WebdavServerOptions): Promise<Webd
     log: opts.logger,
     scheme: opts.tls ? 'https' : 'http',
   };
+  // A WebDAV lock on a file is also in the VFS lock table (methods/lock.ts): release it there too.
+  state.locks.onRelease = (l) => {
+    if (l.vfsIno === undefined) return;
+    void opts.paths.vfs.unlock({ uid: 0, gid: 0, groups: [], clientId: 'webdav' }, l.vfsIno, { start: 0, end: Infinity, owner: l.token }).catch(() => undefined);
+  };
   const auth = opts.auth;
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     void handle(state, auth, req, res);

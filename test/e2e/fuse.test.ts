@@ -3,7 +3,7 @@
  * (`dw serve --fuse`, `dw mount`), driven by real programs (cp -a, tar, sha256sum, ln, mv, dd,
  * df) and node's fs: files, directories, hard links (same inode, link count), symlinks,
  * renames, truncation, unlink of an open file, O_APPEND and O_EXCL, fcntl byte-range locks
- * between processes (python3's fcntl.lockf); the same bytes by WebDAV;
+ * between processes (python3's fcntl.lockf) and against WebDAV LOCK both ways; the same bytes by WebDAV;
  * snapshots at /.snapshots (EROFS), quotas (EDQUOT); SIGTERM unmounts; a mount left stale by
  * kill -9 is cleared by the next `dw mount`. Skipped, saying why, where FUSE is unavailable.
  */
@@ -98,8 +98,19 @@ else:
     await new Promise<void>((r) => holder.stdout.once('data', () => r()));
     const busy = spawnSync('python3', [join(tmp, 'lock.py'), lockFile, 'try'], { encoding: 'utf8' });
     assert.match(busy.stdout, /^busy 11\nother range ok/, busy.stdout + busy.stderr);
+    // The same lock table as WebDAV LOCK: the FUSE lock refuses a WebDAV lock (423)…
+    const lockXml = '<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>';
+    const davLock = () => spawnSync('curl', ['-sS', ...auth, '-X', 'LOCK', '-H', 'Content-Type: application/xml', '--data', lockXml, '-D', '-', '-o', '/dev/null', '-w', '%{http_code}', new URL('/tree/big.bin', srv.url).href], { encoding: 'utf8' }).stdout;
+    assert.match(davLock(), /423$/, 'WebDAV LOCK refused while a FUSE lock is held');
     await new Promise<void>((r) => holder.once('exit', () => r()));
     assert.match(spawnSync('python3', [join(tmp, 'lock.py'), lockFile, 'try'], { encoding: 'utf8' }).stdout, /^got/, 'released when the holder exits');
+    // …and a WebDAV lock refuses the FUSE one until UNLOCK.
+    const granted = davLock();
+    assert.match(granted, /200$/);
+    const token = /Lock-Token: <([^>]+)>/i.exec(granted)![1]!;
+    assert.match(spawnSync('python3', [join(tmp, 'lock.py'), lockFile, 'try'], { encoding: 'utf8' }).stdout, /^busy 11/, 'FUSE lock refused while WebDAV holds one');
+    assert.equal(curl([...auth, '-X', 'UNLOCK', '-H', `Lock-Token: <${token}>`, new URL('/tree/big.bin', srv.url).href]).status, '204');
+    assert.match(spawnSync('python3', [join(tmp, 'lock.py'), lockFile, 'try'], { encoding: 'utf8' }).stdout, /^got/, 'free after UNLOCK');
 
     // Another protocol's change shows after the attribute timeout (1 s).
     await writeFile(join(tmp, 'new.txt'), 'from webdav\n');

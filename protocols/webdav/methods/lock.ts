@@ -86,6 +86,17 @@ export async function lock(dr: DavRequest): Promise<void> {
     principal: dr.principal.name,
     timeoutSec,
   });
+  if (attr && attr.type === 'file') {
+    // The same lock in the VFS lock table: a conflicting FUSE (or other protocol) lock refuses it.
+    try {
+      await dr.paths.vfs.lock(davLockCtx(dr), attr.ino, { type: scope === 'exclusive' ? 'write' : 'read', start: 0, end: Infinity, owner: l.token }, false);
+      l.vfsIno = attr.ino;
+    } catch (e) {
+      dr.locks.remove(l.token);
+      if (e instanceof VfsError && e.errno === Errno.EAGAIN) throw new DavError(423, 'the file is locked through another protocol', 'no-conflicting-lock');
+      throw e;
+    }
+  }
   dr.sendXml(created ? 201 : 200, lockBody(activeLockXml(l, dr.locks)), { 'Lock-Token': `<${l.token}>` });
 }
 
@@ -100,4 +111,9 @@ export async function unlock(dr: DavRequest): Promise<void> {
   if (l.principal !== dr.principal.name) throw new DavError(403, 'lock held by another principal', 'lock-token-matches-request-uri');
   dr.locks.remove(token);
   dr.send(204);
+}
+
+/** The VFS context WebDAV locks are held under (one client for all WebDAV locks; the token is the owner). */
+export function davLockCtx(dr: DavRequest): DavRequest['ctx'] {
+  return { ...dr.ctx, clientId: 'webdav' };
 }
