@@ -83,6 +83,15 @@ static Call *mk(int op) {
 
 static void push(Call *c, double v) { c->n[c->nn++] = v; }
 
+// Enqueues a call with a copy of data (the kernel's buffer is gone once the callback returns).
+static void enqueue_with(fuse_req_t r, Call *c, const char *data, size_t size) {
+  c->data = (char *)malloc(size ? size : 1);
+  if (!c->data) { delete c; fuse_reply_err(r, ENOMEM); return; }
+  memcpy(c->data, data, size);
+  c->len = size;
+  enqueue(r, c);
+}
+
 static void ll_lookup(fuse_req_t r, fuse_ino_t p, const char *name) { Call *c = mk(OP_LOOKUP); push(c, p); c->s1 = name; enqueue(r, c); }
 static void ll_forget(fuse_req_t r, fuse_ino_t ino, uint64_t n) { fuse_reply_none(r); (void)ino; (void)n; }
 static void ll_forget_multi(fuse_req_t r, size_t count, struct fuse_forget_data *f) { fuse_reply_none(r); (void)count; (void)f; }
@@ -110,11 +119,7 @@ static void ll_read(fuse_req_t r, fuse_ino_t ino, size_t size, off_t off, struct
 }
 static void ll_write(fuse_req_t r, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
   Call *c = mk(OP_WRITE); push(c, ino); push(c, (double)fi->fh); push(c, (double)off);
-  c->data = (char *)malloc(size ? size : 1);
-  if (!c->data) { delete c; fuse_reply_err(r, ENOMEM); return; }
-  memcpy(c->data, buf, size);
-  c->len = size;
-  enqueue(r, c);
+  enqueue_with(r, c, buf, size);
 }
 // Lock owners are kernel pointers (beyond 2^53): they cross as hex strings in s2.
 static std::string hex(uint64_t v) { char b[17]; snprintf(b, sizeof b, "%016llx", (unsigned long long)v); return b; }
@@ -141,11 +146,7 @@ static void ll_fsyncdir(fuse_req_t r, fuse_ino_t ino, int datasync, struct fuse_
 static void ll_statfs(fuse_req_t r, fuse_ino_t ino) { Call *c = mk(OP_STATFS); push(c, ino); enqueue(r, c); }
 static void ll_setxattr(fuse_req_t r, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags) {
   Call *c = mk(OP_SETXATTR); push(c, ino); push(c, flags); c->s1 = name;
-  c->data = (char *)malloc(size ? size : 1);
-  if (!c->data) { delete c; fuse_reply_err(r, ENOMEM); return; }
-  memcpy(c->data, value, size);
-  c->len = size;
-  enqueue(r, c);
+  enqueue_with(r, c, value, size);
 }
 static void ll_getxattr(fuse_req_t r, fuse_ino_t ino, const char *name, size_t size) { Call *c = mk(OP_GETXATTR); push(c, ino); push(c, (double)size); c->s1 = name; enqueue(r, c); }
 static void ll_listxattr(fuse_req_t r, fuse_ino_t ino, size_t size) { Call *c = mk(OP_LISTXATTR); push(c, ino); push(c, (double)size); enqueue(r, c); }
@@ -344,16 +345,20 @@ static napi_value ReplyNone(napi_env env, napi_callback_info info) {
   fuse_reply_none(req_of(env, a[0]));
   return nullptr;
 }
+// An entry from the arguments (attr, generation, entryTimeout, attrTimeout) at a[1..4].
+static void fill_entry(napi_env env, napi_value *a, struct fuse_entry_param *e) {
+  memset(e, 0, sizeof *e);
+  fill_stat(env, a[1], &e->attr);
+  e->ino = e->attr.st_ino;
+  e->generation = (uint64_t)num(env, a[2]);
+  e->entry_timeout = num(env, a[3]);
+  e->attr_timeout = num(env, a[4]);
+}
 // replyEntry(req, attr, generation, entryTimeout, attrTimeout)
 static napi_value ReplyEntry(napi_env env, napi_callback_info info) {
   napi_value a[5]; get_args(env, info, 5, a);
   struct fuse_entry_param e;
-  memset(&e, 0, sizeof e);
-  fill_stat(env, a[1], &e.attr);
-  e.ino = e.attr.st_ino;
-  e.generation = (uint64_t)num(env, a[2]);
-  e.entry_timeout = num(env, a[3]);
-  e.attr_timeout = num(env, a[4]);
+  fill_entry(env, a, &e);
   fuse_reply_entry(req_of(env, a[0]), &e);
   return nullptr;
 }
@@ -361,12 +366,7 @@ static napi_value ReplyEntry(napi_env env, napi_callback_info info) {
 static napi_value ReplyCreate(napi_env env, napi_callback_info info) {
   napi_value a[7]; get_args(env, info, 7, a);
   struct fuse_entry_param e;
-  memset(&e, 0, sizeof e);
-  fill_stat(env, a[1], &e.attr);
-  e.ino = e.attr.st_ino;
-  e.generation = (uint64_t)num(env, a[2]);
-  e.entry_timeout = num(env, a[3]);
-  e.attr_timeout = num(env, a[4]);
+  fill_entry(env, a, &e);
   struct fuse_file_info fi;
   memset(&fi, 0, sizeof fi);
   fi.fh = (uint64_t)num(env, a[5]);
