@@ -101,3 +101,11 @@ describe('users', () => {
     assert.equal(await verifyPassword('pw ', h1), false);
   });
 });
+
+test('generated passwords never start with - or _ (they would read as command-line options)', async () => {
+  const { randomPassword } = await import('./users.js');
+  for (let i = 0; i < 2000; i++) {
+    const p = randomPassword();
+    assert.match(p, /^[A-Za-z0-9][A-Za-z0-9_-]{19}$/);
+  }
+});

@@ -279,5 +279,10 @@ export class UserStore implements Authenticator {
 
 /** A random password for the first 'admin' user: 20 characters from a URL-safe alphabet. */
 export function randomPassword(): string {
-  return randomBytes(15).toString('base64url');
+  // base64url may begin with '-' or '_': such a password reads as an option to a command line
+  // (curl -u, litmus, sshpass -p) — found when litmus got one. Start with a letter or a digit.
+  for (;;) {
+    const p = randomBytes(15).toString('base64url');
+    if (/^[A-Za-z0-9]/.test(p)) return p;
+  }
 }
