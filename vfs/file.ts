@@ -65,6 +65,13 @@ export class OpenFile {
     this.durableSize = committedSize;
   }
 
+  /** Bytes in record buffers not committed yet (statfs counts them as used, as ext4 reserves delayed allocations). */
+  get pendingBytes(): number {
+    let n = 0;
+    for (const r of this.recs.values()) n += r.len;
+    return n;
+  }
+
   get dirty(): boolean {
     return this.recs.size > 0 || this.inflight.length > 0 || this.mtimeNs !== null;
   }

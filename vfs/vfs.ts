@@ -370,8 +370,12 @@ export class VfsImpl implements Vfs {
     const s = await this.blocks.stats();
     const u = await this.meta.usage();
     const bsize = 4096;
-    let total = Math.max(s.capacity, u.usedBytes);
-    let free = Math.max(0, Math.min(s.free, total - u.usedBytes));
+    // Data still in write buffers counts as used already (a client checking df after a write sees it).
+    let pending = 0;
+    for (const f of this.files.values()) pending += f.pendingBytes;
+    const used = u.usedBytes + pending;
+    let total = Math.max(s.capacity, used);
+    let free = Math.max(0, Math.min(s.free - pending, total - used));
     const local = ino === SNAPDIR_INO || ino >= INO_SPACE ? ROOT_INO : ino;
     const q = await this.meta.quotaRoom(ctx.uid, ctx.gid, local);
     if (q && q.limit - q.used < free) {

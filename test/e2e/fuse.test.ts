@@ -3,7 +3,8 @@
  * (`dw serve --fuse`, `dw mount`), driven by real programs (cp -a, tar, sha256sum, ln, mv, dd,
  * df) and node's fs: files, directories, hard links (same inode, link count), symlinks,
  * renames, truncation, unlink of an open file, O_APPEND and O_EXCL, fcntl byte-range locks
- * between processes (python3's fcntl.lockf) and against WebDAV LOCK both ways; the same bytes by WebDAV;
+ * between processes (python3's fcntl.lockf) and against WebDAV LOCK both ways; the same bytes by
+ * WebDAV and by SFTP, both ways;
  * snapshots at /.snapshots (EROFS), quotas (EDQUOT); SIGTERM unmounts; a mount left stale by
  * kill -9 is cleared by the next `dw mount`. Skipped, saying why, where FUSE is unavailable.
  */
@@ -14,7 +15,7 @@ import { appendFile, link, mkdir, open, readFile, readdir, rename, stat, symlink
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ADDON_PATH } from '../../protocols/fuse/server.js';
-import { cleanupAll, curl, dw, serve, tempDir } from './gateway-harness.js';
+import { cleanupAll, curl, dw, serve, sftpCommands, tempDir } from './gateway-harness.js';
 import { diff, manifest } from './tree.js';
 
 after(cleanupAll);
@@ -111,6 +112,13 @@ else:
     assert.match(spawnSync('python3', [join(tmp, 'lock.py'), lockFile, 'try'], { encoding: 'utf8' }).stdout, /^busy 11/, 'FUSE lock refused while WebDAV holds one');
     assert.equal(curl([...auth, '-X', 'UNLOCK', '-H', `Lock-Token: <${token}>`, new URL('/tree/big.bin', srv.url).href]).status, '204');
     assert.match(spawnSync('python3', [join(tmp, 'lock.py'), lockFile, 'try'], { encoding: 'utf8' }).stdout, /^got/, 'free after UNLOCK');
+
+    // SFTP sees a file written through FUSE at once, and FUSE sees an SFTP upload.
+    await writeFile(join(mp, 'via-fuse.txt'), 'written through FUSE\n');
+    const sget = sftpCommands(srv.sftpPort, 'admin', srv.password!, `get /via-fuse.txt ${tmp}/via-fuse.sftp\nput ${join(tmp, 'lock.py')} /via-sftp.py\n`);
+    assert.equal(sget.status, 0, sget.stderr);
+    assert.equal(await readFile(join(tmp, 'via-fuse.sftp'), 'utf8'), 'written through FUSE\n');
+    assert.equal(await readFile(join(mp, 'via-sftp.py'), 'utf8'), lockPy, 'a new name needs no cache time');
 
     // Another protocol's change shows after the attribute timeout (1 s).
     await writeFile(join(tmp, 'new.txt'), 'from webdav\n');
