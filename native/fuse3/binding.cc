@@ -83,6 +83,9 @@ static Call *mk(int op) {
 
 static void push(Call *c, double v) { c->n[c->nn++] = v; }
 
+// Lock owners are kernel pointers (beyond 2^53): they cross as hex strings in s2.
+static std::string hex(uint64_t v) { char b[17]; snprintf(b, sizeof b, "%016llx", (unsigned long long)v); return b; }
+
 // Enqueues a call with a copy of data (the kernel's buffer is gone once the callback returns).
 static void enqueue_with(fuse_req_t r, Call *c, const char *data, size_t size) {
   c->data = (char *)malloc(size ? size : 1);
@@ -121,8 +124,6 @@ static void ll_write(fuse_req_t r, fuse_ino_t ino, const char *buf, size_t size,
   Call *c = mk(OP_WRITE); push(c, ino); push(c, (double)fi->fh); push(c, (double)off);
   enqueue_with(r, c, buf, size);
 }
-// Lock owners are kernel pointers (beyond 2^53): they cross as hex strings in s2.
-static std::string hex(uint64_t v) { char b[17]; snprintf(b, sizeof b, "%016llx", (unsigned long long)v); return b; }
 static void ll_flush(fuse_req_t r, fuse_ino_t ino, struct fuse_file_info *fi) { Call *c = mk(OP_FLUSH); push(c, ino); push(c, (double)fi->fh); c->s2 = hex(fi->lock_owner); enqueue(r, c); }
 // n: [ino, fh, type (F_RDLCK 0, F_WRLCK 1, F_UNLCK 2), start, len (0: to the end), pid, sleep]
 static void lk(fuse_req_t r, int op, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *l, int sleep) {
@@ -132,7 +133,13 @@ static void lk(fuse_req_t r, int op, fuse_ino_t ino, struct fuse_file_info *fi, 
 }
 static void ll_getlk(fuse_req_t r, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *l) { lk(r, OP_GETLK, ino, fi, l, 0); }
 static void ll_setlk(fuse_req_t r, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *l, int sleep) { lk(r, OP_SETLK, ino, fi, l, sleep); }
-static void ll_release(fuse_req_t r, fuse_ino_t ino, struct fuse_file_info *fi) { Call *c = mk(OP_RELEASE); push(c, ino); push(c, (double)fi->fh); enqueue(r, c); }
+static void ll_release(fuse_req_t r, fuse_ino_t ino, struct fuse_file_info *fi) {
+  Call *c = mk(OP_RELEASE); push(c, ino); push(c, (double)fi->fh); push(c, fi->flock_release); c->s2 = hex(fi->lock_owner); enqueue(r, c);
+}
+// n: [ino, fh, op (LOCK_SH 1, LOCK_EX 2, LOCK_NB 4, LOCK_UN 8)]; s2: the open file's lock owner.
+static void ll_flock(fuse_req_t r, fuse_ino_t ino, struct fuse_file_info *fi, int op) {
+  Call *c = mk(OP_FLOCK); push(c, ino); push(c, (double)fi->fh); push(c, op); c->s2 = hex(fi->lock_owner); enqueue(r, c);
+}
 static void ll_fsync(fuse_req_t r, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) { Call *c = mk(OP_FSYNC); push(c, ino); push(c, (double)fi->fh); push(c, datasync); enqueue(r, c); }
 static void ll_opendir(fuse_req_t r, fuse_ino_t ino, struct fuse_file_info *fi) { Call *c = mk(OP_OPENDIR); push(c, ino); push(c, fi->flags); enqueue(r, c); }
 static void ll_readdir(fuse_req_t r, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
@@ -182,7 +189,7 @@ static const struct fuse_lowlevel_ops OPS = [] {
   o.fsync = ll_fsync; o.opendir = ll_opendir; o.readdir = ll_readdir; o.readdirplus = ll_readdirplus;
   o.releasedir = ll_releasedir; o.fsyncdir = ll_fsyncdir; o.statfs = ll_statfs; o.setxattr = ll_setxattr;
   o.getxattr = ll_getxattr; o.listxattr = ll_listxattr; o.removexattr = ll_removexattr; o.access = ll_access;
-  o.create = ll_create; o.fallocate = ll_fallocate; o.lseek = ll_lseek; o.getlk = ll_getlk; o.setlk = ll_setlk;
+  o.create = ll_create; o.fallocate = ll_fallocate; o.lseek = ll_lseek; o.getlk = ll_getlk; o.setlk = ll_setlk; o.flock = ll_flock;
   return o;
 }();
 

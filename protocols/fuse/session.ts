@@ -53,6 +53,7 @@ const SEEK_DATA = 3, SEEK_HOLE = 4, ENXIO = 6, RENAME_NOREPLACE = 1, XATTR_CREAT
 const ok = (s: FuseSession, c: Call) => s.r.replyErr(c.req, 0);
 
 const F_RDLCK = 0, F_WRLCK = 1, F_UNLCK = 2;
+const LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
 const ROOT: Ctx = { uid: 0, gid: 0, groups: [], clientId: 'fuse' };
 const FALLOC_KEEP_SIZE = 0x01, FALLOC_PUNCH_HOLE = 0x02, FALLOC_ZERO_RANGE = 0x10;
 const ZERO_CHUNK = Buffer.alloc(1 << 20);
@@ -135,7 +136,21 @@ const OPS: Partial<Record<number, Handler>> = {
     }
     ok(s, c);
   },
-  [OP.RELEASE]: async (s, c) => { await s.vfs.release(c.ctx, c.n[1]!); ok(s, c); },
+  [OP.RELEASE]: async (s, c) => {
+    await s.vfs.release(c.ctx, c.n[1]!);
+    // The last close of an open file description drops its flock (BSD flock(2) semantics).
+    if (c.n[2]) await s.vfs.unlock(c.ctx, c.n[0]!, { start: 0, end: Infinity, owner: `flock:${c.s2}` });
+    ok(s, c);
+  },
+  [OP.FLOCK]: async (s, c) => {
+    // flock(2) as a whole-file lock in the one VFS lock table, as NFS clients emulate it: it also
+    // meets fcntl and WebDAV locks on the file. Owner: the open file description.
+    const [ino = 0, , op = 0] = c.n;
+    const owner = `flock:${c.s2}`;
+    if (op & LOCK_UN) await s.vfs.unlock(c.ctx, ino, { start: 0, end: Infinity, owner });
+    else await s.vfs.lock(c.ctx, ino, { type: op & LOCK_EX ? 'write' : 'read', start: 0, end: Infinity, owner }, !(op & LOCK_NB));
+    ok(s, c);
+  },
   [OP.FSYNC]: async (s, c) => { await s.vfs.fsync(c.ctx, c.n[1]!, c.n[2] !== 0); ok(s, c); },
   [OP.OPENDIR]: async (s, c) => {
     const a = await s.vfs.getattr(c.ctx, c.n[0]!);

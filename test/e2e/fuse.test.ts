@@ -3,7 +3,7 @@
  * (`dw serve --fuse`, `dw mount`), driven by real programs (cp -a, tar, sha256sum, ln, mv, dd,
  * df) and node's fs: files, directories, hard links (same inode, link count), symlinks,
  * renames, truncation, unlink of an open file, O_APPEND and O_EXCL, fcntl byte-range locks
- * between processes (python3's fcntl.lockf) and against WebDAV LOCK both ways; the same bytes by
+ * between processes (python3's fcntl.lockf), flock(2), and against WebDAV LOCK both ways; the same bytes by
  * WebDAV and by SFTP, both ways;
  * snapshots at /.snapshots (EROFS), quotas (EDQUOT); SIGTERM unmounts; a mount left stale by
  * kill -9 is cleared by the next `dw mount`. Skipped, saying why, where FUSE is unavailable.
@@ -112,6 +112,14 @@ else:
     assert.match(spawnSync('python3', [join(tmp, 'lock.py'), lockFile, 'try'], { encoding: 'utf8' }).stdout, /^busy 11/, 'FUSE lock refused while WebDAV holds one');
     assert.equal(curl([...auth, '-X', 'UNLOCK', '-H', `Lock-Token: <${token}>`, new URL('/tree/big.bin', srv.url).href]).status, '204');
     assert.match(spawnSync('python3', [join(tmp, 'lock.py'), lockFile, 'try'], { encoding: 'utf8' }).stdout, /^got/, 'free after UNLOCK');
+
+    // flock(2) (util-linux flock) on the same table: another holder waits or fails, WebDAV LOCK too.
+    const flockHolder = spawn('flock', ['-x', lockFile, '-c', 'echo held; sleep 2'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((r) => flockHolder.stdout.once('data', () => r()));
+    assert.equal(spawnSync('flock', ['-n', '-s', lockFile, 'true']).status, 1, 'a second flock -n fails while held');
+    assert.match(davLock(), /423$/, 'WebDAV LOCK refused while flock is held');
+    await new Promise<void>((r) => flockHolder.once('exit', () => r()));
+    assert.equal(spawnSync('flock', ['-n', '-x', lockFile, 'true']).status, 0, 'free once the holder closed the file');
 
     // SFTP sees a file written through FUSE at once, and FUSE sees an SFTP upload.
     await writeFile(join(mp, 'via-fuse.txt'), 'written through FUSE\n');
