@@ -132,12 +132,13 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
         .option('log-level', { type: 'string', choices: LOG_LEVELS as unknown as string[], describe: 'log level (default info, or "logLevel" in the config)' })
         .option('fuse', { type: 'string', describe: 'also mount the tree at this folder through FUSE' })
         .option('allow-other', { type: 'boolean', describe: 'FUSE: let other users into the mount' })
-        .option('default-permissions', { type: 'boolean', describe: 'FUSE: let the kernel check permissions too' }),
+        .option('default-permissions', { type: 'boolean', describe: 'FUSE: let the kernel check permissions too' })
+        .option('show-snapshots', { type: 'boolean', describe: 'list /.snapshots in the root (it is reachable by name in any case)' }),
     async (a) => {
       state.code = await serveCommand({
         data: pickData(a.data, true), webdav: a.webdav, sftp: a.sftp, metrics: a.metrics, config: a.config,
         tlsCert: a['tls-cert'], tlsKey: a['tls-key'], logLevel: a['log-level'],
-        fuse: a.fuse, allowOther: a['allow-other'], defaultPermissions: a['default-permissions'],
+        fuse: a.fuse, allowOther: a['allow-other'], defaultPermissions: a['default-permissions'], showSnapshots: a['show-snapshots'],
       }, io);
     })
     .command('mount [mountpoint]', 'mount the tree as a local folder through FUSE (runs until SIGTERM, then unmounts)', (y) =>
@@ -376,7 +377,7 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
 
 interface ServeArgs {
   data: string; webdav?: string; sftp?: string; metrics?: string; config?: string; tlsCert?: string; tlsKey?: string; logLevel?: string;
-  fuse?: string; allowOther?: boolean; defaultPermissions?: boolean;
+  fuse?: string; allowOther?: boolean; defaultPermissions?: boolean; showSnapshots?: boolean;
 }
 
 /** `dw serve`: runs until SIGTERM/SIGINT, then stops cleanly. Resolves with the exit code. */

@@ -35,6 +35,8 @@ export interface ServeOptions {
   fuse?: string;
   allowOther?: boolean;
   defaultPermissions?: boolean;
+  /** List /.snapshots in the root (it is reachable by name in any case). */
+  showSnapshots?: boolean;
 }
 
 /** Runs the snapshot schedules (gateway/schedule.ts) now and every SCHEDULE_TICK_MS. */
@@ -161,6 +163,7 @@ export async function startGateway(o: ServeOptions, log: Logger): Promise<Gatewa
     const { key: hostKey, created: keyCreated } = await loadOrCreateHostKey(d, generateHostKey);
     if (keyCreated) log.info({ path: d.hostKey }, 'generated the SFTP host key');
     vfsi = await openVfs({ kv, blocks: pool });
+    vfsi.impl.showSnapshots = o.showSnapshots ?? false;
     const vfsRefusals = vfsi.impl.meta;
     vfsRefusals.onRetentionRefusal = (message) => log.warn({ reason: message }, 'retention: change refused');
     const stats = await pool.stats();

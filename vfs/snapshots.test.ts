@@ -198,6 +198,9 @@ describe('snapshots: focused cases (RocksDB + rs:4+2 pool, and memory)', () => {
 
     assert.deepEqual((await paths.readdir(ROOT_CTX, '/')).map((e) => e.name), ['d'], '/.snapshots is hidden from the listing');
     assert.equal((await paths.stat(ROOT_CTX, '/.snapshots')).type, 'dir', 'but reachable by path');
+    v.impl.showSnapshots = true; // dw serve --show-snapshots
+    assert.deepEqual((await paths.readdir(ROOT_CTX, '/')).map((e) => e.name), ['d', '.snapshots'], 'listed when asked for');
+    v.impl.showSnapshots = false;
     assert.deepEqual((await paths.readdir(ROOT_CTX, '/.snapshots')).map((e) => e.name), ['mon', 'tue']);
     assert.equal(await read('/.snapshots/mon/d/f'), 'first');
     assert.equal(await read('/.snapshots/tue/d/f'), 'second version');

@@ -32,6 +32,8 @@ interface Space {
 
 /** Name of the virtual directory in the root that holds the snapshots (issue 3). */
 export const SNAPDIR_NAME = '.snapshots';
+/** The readdir cookie of /.snapshots when the root lists it (after every real entry). */
+const SNAPDIR_COOKIE = Number.MAX_SAFE_INTEGER - 1;
 
 /**
  * The inode-level VFS (vfs/types.ts `Vfs`): MetaStore for the namespace and its checks, open
@@ -356,11 +358,19 @@ export class VfsImpl implements Vfs {
     }
     const { sp, local } = this.space(ino);
     const rows = await sp.meta.readdir(ctx, local, cookie, limit, plus);
-    return rows.map((r) => ({
+    const out: DirEntry[] = rows.map((r) => ({
       name: r.name, ino: r.ino + sp.tag, type: TYPES[r.type] ?? 'file', cookie: r.cookie,
       ...(r.inode ? { attr: this.toAttr(r.inode, sp) } : {}),
     }));
+    // `dw serve --show-snapshots`: /.snapshots is listed in the root too, last.
+    if (this.showSnapshots && this.snapshots && ino === ROOT_INO && out.length < limit && cookie < SNAPDIR_COOKIE) {
+      out.push({ name: SNAPDIR_NAME, ino: SNAPDIR_INO, type: 'dir', cookie: SNAPDIR_COOKIE, ...(plus ? { attr: await this.snapdirAttr() } : {}) });
+    }
+    return out;
   }
+
+  /** List /.snapshots in the root directory (it is always reachable by its name). */
+  showSnapshots = false;
 
   /**
    * The pool's capacity and free space; for a user under a byte quota (theirs, their group's,
