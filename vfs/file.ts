@@ -32,6 +32,8 @@ function giveRecordBuffer(buf: Buffer, size: number): void {
   spareRecords.push(buf);
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /** How many records of one file may be encoding/committing at once before writes wait. */
 const MAX_INFLIGHT = 4;
 
@@ -159,9 +161,23 @@ export class OpenFile {
       }
       at += n;
     }
+    // Sequential reading (this read starts where the last one ended): load the next record
+    // into the block cache now, so that it is ready when asked for (FUSE and SFTP read in pieces).
+    if (offset === this.nextRead && end < this.size) {
+      const next = Math.floor((end - 1) / rs) + 1;
+      if (next !== this.prefetched && next * rs < this.size && !this.recs.has(next)) {
+        this.prefetched = next;
+        void this.readRecord(next, 0, 0, EMPTY, 0).catch(() => undefined);
+      }
+    }
+    this.nextRead = end;
     await Promise.all(loads);
     return out;
   }
+
+  /** Where the last read ended, and the record last read ahead (sequential read-ahead). */
+  private nextRead = -1;
+  private prefetched = -1;
 
   /** Copies n bytes of record idx from inRec into out at dst (bytes past the extent, or a hole, are zeros). */
   private async readRecord(idx: number, inRec: number, n: number, out: Buffer, dst: number): Promise<void> {
@@ -169,6 +185,7 @@ export class OpenFile {
     let got = 0;
     if (v) {
       const e = decodeExtent(v);
+      // (n = 0: a read-ahead: the block store loads and caches the block, copying nothing.)
       if (inRec < e.length) got = await this.blocks.readInto(e.blockId, inRec, Math.min(n, e.length - inRec), out, dst);
     }
     if (got < n) out.fill(0, dst + got, dst + n);
