@@ -65,20 +65,24 @@ interface PendingAppend {
  */
 const SYNC_WRITE_MAX = 64 << 10;
 
-/** Writes the buffers back to back at `pos`, going on after short writes. */
-async function writeAll(fh: FileHandle, parts: Buffer[], pos: number): Promise<void> {
+/** The buffers left once the first `n` bytes of them are done (after a short readv/writev). */
+function after(bufs: Buffer[], n: number): Buffer[] {
+  const rest: Buffer[] = [];
+  for (const b of bufs) {
+    if (n >= b.length) { n -= b.length; continue; }
+    rest.push(n ? b.subarray(n) : b);
+    n = 0;
+  }
+  return rest;
+}
+
+/** Writes the buffers (`total` bytes) back to back at `pos`, going on after short writes. */
+async function writeAll(fh: FileHandle, parts: Buffer[], total: number, pos: number): Promise<void> {
   let bufs = parts;
-  const total = parts.reduce((a, b) => a + b.length, 0);
   while (bufs.length) {
     const bytesWritten = total <= SYNC_WRITE_MAX ? writevSync(fh.fd, bufs, pos) : (await fh.writev(bufs, pos)).bytesWritten;
     pos += bytesWritten;
-    let skip = bytesWritten;
-    const rest: Buffer[] = [];
-    for (const b of bufs) {
-      if (skip >= b.length) { skip -= b.length; continue; }
-      rest.push(skip ? b.subarray(skip) : b);
-      skip = 0;
-    }
+    const rest = after(bufs, bytesWritten);
     if (bytesWritten === 0 && rest.length) throw new Error('short write');
     bufs = rest;
   }
@@ -254,7 +258,7 @@ export class Device {
       a.size = end; // reserve the range before writing
       this.pins.set(a.segment, (this.pins.get(a.segment) ?? 0) + group.length);
       try {
-        await this.withHandle(a.segment, (fh) => writeAll(fh, group.flatMap((g) => g.parts), offset));
+        await this.withHandle(a.segment, (fh) => writeAll(fh, group.flatMap((g) => g.parts), end - offset, offset));
       } catch (err) {
         this.unpinSegment(a.segment, group.length);
         // A failed append leaves the tail unknown: start a new segment next time.
@@ -319,14 +323,7 @@ export class Device {
         const { bytesRead } = await fh.readv(rest, pos);
         if (bytesRead === 0) throw new VfsError(Errno.EIO, `device ${this.index}: segment ${seg} is short`);
         pos += bytesRead;
-        let skip = bytesRead;
-        const next: Buffer[] = [];
-        for (const b of rest) {
-          if (skip >= b.length) { skip -= b.length; continue; }
-          next.push(skip ? b.subarray(skip) : b);
-          skip = 0;
-        }
-        rest = next;
+        rest = after(rest, bytesRead);
       }
     });
   }

@@ -51,20 +51,20 @@ export class OpenFile {
   /** Size including buffered writes. */
   size: number;
   private mtimeNs: bigint | null = null;
-  /** What the last commit wrote, so flush skips a transaction that would change nothing. */
-  private committedSize = -1;
+  /**
+   * The size in the metadata as far as this object knows (at open, then what each commit wrote):
+   * flush skips a transaction that would change nothing, and a failed record rolls back to it.
+   */
+  private committedSize: number;
   private committedMtime: bigint | null = null;
   /** Commits in order: each record's metadata transaction waits for the one before. */
   private chain: Promise<void> = Promise.resolve();
   private inflight: Promise<void>[] = [];
   private error: VfsError | null = null;
 
-  /** The file's size in the metadata as far as this object knows (at open, then after each commit). */
-  private durableSize: number;
-
   constructor(readonly ino: number, readonly recordSize: number, committedSize: number, private readonly meta: MetaStore, private readonly blocks: BlockStore) {
     this.size = committedSize;
-    this.durableSize = committedSize;
+    this.committedSize = committedSize;
   }
 
   /** Bytes in record buffers not committed yet (statfs counts them as used, as ext4 reserves delayed allocations). */
@@ -212,7 +212,6 @@ export class OpenFile {
         n.mtimeNs = n.ctimeNs = mtime;
         m.putInode(n);
         this.committedSize = n.size;
-        this.durableSize = n.size;
         this.committedMtime = mtime;
       });
       if (this.recs.get(idx) === rec) {
@@ -243,7 +242,7 @@ export class OpenFile {
       const e = this.error;
       this.error = null;
       this.recs.clear();
-      this.size = this.durableSize;
+      this.size = this.committedSize;
       this.mtimeNs = null;
       throw e;
     }
@@ -256,7 +255,6 @@ export class OpenFile {
           n.mtimeNs = n.ctimeNs = mtime;
           m.putInode(n);
           this.committedSize = n.size;
-          this.durableSize = n.size;
           this.committedMtime = mtime;
         });
       }
@@ -268,6 +266,5 @@ export class OpenFile {
   truncated(size: number): void {
     this.size = size;
     this.committedSize = size;
-    this.durableSize = size;
   }
 }

@@ -234,10 +234,7 @@ export class VfsImpl implements Vfs {
 
   async access(ctx: Ctx, ino: number, mask: number): Promise<void> {
     if (mask & W_OK && (ino === SNAPDIR_INO || ino >= INO_SPACE)) throw new VfsError(Errno.EROFS, 'snapshots are read-only');
-    if (ino === SNAPDIR_INO) {
-      if (mask & W_OK) throw new VfsError(Errno.EROFS, 'snapshots are read-only');
-      return;
-    }
+    if (ino === SNAPDIR_INO) return;
     const { sp, local } = this.space(ino);
     const n = await sp.meta.getInode(local);
     if (!n) throw new VfsError(Errno.ENOENT, `inode ${ino} does not exist`);
