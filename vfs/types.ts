@@ -109,7 +109,23 @@ export interface LockRange {
   owner: string;
 }
 
+/**
+ * A change another client may hold in a cache: without `name`, the attributes or data of inode
+ * `ino`; with `name`, the entry `name` in directory `ino` (made, removed or renamed).
+ */
+export interface VfsChange {
+  ino: number;
+  name?: string;
+}
+
 export interface Vfs {
+  /**
+   * Calls `listener` after each change made through this VFS in the live tree, with the clientId
+   * of the ctx that made it, so a protocol whose clients cache (FUSE: the kernel) can tell them.
+   * Called synchronously: listeners must not block. Not called for snapshot rollback (the whole
+   * tree changes at once), which refuses to run while files are open. Returns the unsubscriber.
+   */
+  watch(listener: (change: VfsChange, clientId: string) => void): () => void;
   /** Errno: ENOENT, ENOTDIR, EACCES (no search permission on parent), ENAMETOOLONG. */
   lookup(ctx: Ctx, parent: number, name: string): Promise<Attr>;
   /** Errno: ENOENT, ESTALE (ino never existed or gen differs, when gen given). */

@@ -8,7 +8,7 @@ import { MetaStore } from './meta/metastore.js';
 import { INO_SPACE, ROOT_INO, SNAPDIR_INO } from './meta/keys.js';
 import type { SnapshotStore } from './meta/snapshots.js';
 import { checkAccess, R_OK, W_OK } from './meta/perm.js';
-import type { Attr, Ctx, DirEntry, Fh, FileType, LockRange, OpenFlags, SetAttr, StatFs, Vfs } from './types.js';
+import type { Attr, Ctx, DirEntry, Fh, FileType, LockRange, OpenFlags, SetAttr, StatFs, Vfs, VfsChange } from './types.js';
 
 const TYPES: Record<number, FileType> = { 0o10: 'file', 0o4: 'dir', 0o12: 'symlink', 0o1: 'fifo', 0o2: 'chr', 0o6: 'blk', 0o14: 'sock' };
 
@@ -53,9 +53,28 @@ export class VfsImpl implements Vfs {
   private nextFh = 1;
   private readonly live: Space;
   private readonly spaces = new Map<number, Space>();
+  private readonly watchers = new Set<(change: VfsChange, clientId: string) => void>();
 
   constructor(readonly meta: MetaStore, readonly blocks: BlockStore, private readonly snapshots?: SnapshotStore) {
     this.live = { meta, epoch: 0, tag: 0 };
+  }
+
+  watch(listener: (change: VfsChange, clientId: string) => void): () => void {
+    this.watchers.add(listener);
+    return () => this.watchers.delete(listener);
+  }
+
+  /** Tells the watchers about a change (the entry `name` of directory `ino`, or inode `ino` itself). */
+  private changed(ctx: Ctx, ino: number, name?: string): void {
+    if (!this.watchers.size) return;
+    const change: VfsChange = name === undefined ? { ino } : { ino, name };
+    for (const w of this.watchers) w(change, ctx.clientId);
+  }
+
+  /** A new, removed or renamed entry: its name and its directory's attributes. */
+  private entryChanged(ctx: Ctx, parent: number, name: string): void {
+    this.changed(ctx, parent, name);
+    this.changed(ctx, parent);
   }
 
   /** The tree an inode number belongs to, and the number inside it. Throws ESTALE for a deleted snapshot. */
@@ -174,12 +193,14 @@ export class VfsImpl implements Vfs {
     if (ch.size !== undefined && f) await f.flush();
     const n = await sp.meta.setattr(ctx, local, ch, { handleWritable });
     if (ch.size !== undefined && f) f.truncated(n.size);
+    this.changed(ctx, ino);
     return this.toAttr(n, sp);
   }
 
   async create(ctx: Ctx, parent: number, name: string, mode: number, flags: OpenFlags & { exclusive?: boolean }): Promise<{ attr: Attr; fh: Fh }> {
     const { local } = this.creatable(parent, name);
     const { inode, existed } = await this.meta.create(ctx, local, name, S_IFREG | (mode & 0o7777), { exclusive: flags.exclusive, openExisting: true });
+    if (!existed) this.entryChanged(ctx, parent, name);
     if (existed) {
       const fh = await this.open(ctx, inode.ino, flags);
       return { attr: await this.getattr(ctx, inode.ino), fh };
@@ -193,22 +214,27 @@ export class VfsImpl implements Vfs {
     const t = mode & S_IFMT;
     if (t === 0o040000 || t === 0o120000) throw new VfsError(Errno.EINVAL, 'use mkdir or symlink');
     const { inode } = await this.meta.create(ctx, local, name, (t || S_IFREG) | (mode & 0o7777), { rdev });
+    this.entryChanged(ctx, parent, name);
     return this.toAttr(inode);
   }
 
   async mkdir(ctx: Ctx, parent: number, name: string, mode: number): Promise<Attr> {
     const { local } = this.creatable(parent, name);
-    return this.toAttr((await this.meta.create(ctx, local, name, 0o040000 | (mode & 0o7777))).inode);
+    const { inode } = await this.meta.create(ctx, local, name, 0o040000 | (mode & 0o7777));
+    this.entryChanged(ctx, parent, name);
+    return this.toAttr(inode);
   }
 
   async unlink(ctx: Ctx, parent: number, name: string): Promise<void> {
     const { local } = this.writable(parent, name);
     await this.meta.unlink(ctx, local, name, this.isOpenIn(this.live));
+    this.entryChanged(ctx, parent, name);
   }
 
   async rmdir(ctx: Ctx, parent: number, name: string): Promise<void> {
     const { local } = this.writable(parent, name);
     await this.meta.rmdir(ctx, local, name);
+    this.entryChanged(ctx, parent, name);
   }
 
   async rename(ctx: Ctx, parent: number, name: string, newParent: number, newName: string, opts?: { noreplace?: boolean }): Promise<void> {
@@ -218,18 +244,25 @@ export class VfsImpl implements Vfs {
     const a = this.writable(parent, name);
     const b = this.writable(newParent, newName);
     await this.meta.rename(ctx, a.local, name, b.local, newName, this.isOpenIn(this.live), opts);
+    this.entryChanged(ctx, parent, name);
+    this.entryChanged(ctx, newParent, newName);
   }
 
   async link(ctx: Ctx, ino: number, newParent: number, newName: string): Promise<Attr> {
     const src = this.space(ino);
     if (src.sp.epoch !== 0 || ino === SNAPDIR_INO) throw new VfsError(Errno.EXDEV, 'cannot link across a snapshot');
     const { local } = this.creatable(newParent, newName);
-    return this.toAttr(await this.meta.link(ctx, src.local, local, newName));
+    const n = await this.meta.link(ctx, src.local, local, newName);
+    this.entryChanged(ctx, newParent, newName);
+    this.changed(ctx, ino); // its link count
+    return this.toAttr(n);
   }
 
   async symlink(ctx: Ctx, parent: number, name: string, target: string): Promise<Attr> {
     const { local } = this.creatable(parent, name);
-    return this.toAttr((await this.meta.create(ctx, local, name, 0o120777, { target })).inode);
+    const { inode } = await this.meta.create(ctx, local, name, 0o120777, { target });
+    this.entryChanged(ctx, parent, name);
+    return this.toAttr(inode);
   }
 
   async access(ctx: Ctx, ino: number, mask: number): Promise<void> {
@@ -298,11 +331,12 @@ export class VfsImpl implements Vfs {
     return h.file.read(offset, length);
   }
 
-  async write(_ctx: Ctx, fh: Fh, offset: number, data: Uint8Array): Promise<number> {
+  async write(ctx: Ctx, fh: Fh, offset: number, data: Uint8Array): Promise<number> {
     const h = this.handle(fh);
     if (!h.file) throw new VfsError(Errno.EISDIR, 'not a regular file');
     if (!h.flags.write && !h.flags.append) throw new VfsError(Errno.EBADF, 'handle not open for writing');
     await h.file.write(h.flags.append ? h.file.size : offset, data);
+    this.changed(ctx, h.ino);
     return data.length;
   }
 
@@ -403,6 +437,7 @@ export class VfsImpl implements Vfs {
   async setxattr(ctx: Ctx, ino: number, name: string, value: Uint8Array, flags?: { create?: boolean; replace?: boolean }): Promise<void> {
     const { local } = this.writable(ino);
     await this.meta.setxattr(ctx, local, name, value, flags);
+    this.changed(ctx, ino); // its ctime
   }
   async listxattr(ctx: Ctx, ino: number): Promise<string[]> {
     if (ino === SNAPDIR_INO) return [];
@@ -412,6 +447,7 @@ export class VfsImpl implements Vfs {
   async removexattr(ctx: Ctx, ino: number, name: string): Promise<void> {
     const { local } = this.writable(ino);
     await this.meta.removexattr(ctx, local, name);
+    this.changed(ctx, ino);
   }
 
   async lock(ctx: Ctx, ino: number, range: LockRange, wait = false): Promise<void> {
@@ -454,6 +490,7 @@ export class VfsImpl implements Vfs {
       await this.meta.setxattr(ctx, inode.ino, x, await sp.meta.getxattr(ctx, srcIno, x));
     }
     if (copy.worm) await this.meta.sealOnClose(copy.ino); // a copy into a retention directory is a closed file there
+    this.entryChanged(ctx, parent, name);
     return this.toAttr(copy);
   }
 

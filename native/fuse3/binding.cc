@@ -16,7 +16,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #define CHECK(call)                                                         \
@@ -50,13 +54,45 @@ struct Call {
   pid_t pid;
 };
 
+// A cache invalidation for the kernel: an inode's attributes and pages (name empty), or one
+// name in a directory. Sent from a thread of its own: the kernel may wait inside the notify
+// call for a request on the same inode to be answered, and the answer comes from JavaScript.
+struct Note {
+  fuse_ino_t ino;
+  std::string name;
+};
+
 struct Session {
   struct fuse_session *se;
   napi_threadsafe_function tsfn;
   pthread_t thread;
   bool running;
   std::string mountpoint;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Note> notes;
+  bool stopping = false;
+  std::thread notifier;
 };
+
+// More notes than this waiting are dropped: the kernel's caches then expire on their own
+// (the entry and attribute timeouts), so a burst costs staleness within the timeout, not memory.
+static const size_t MAX_NOTES = 65536;
+
+static void notify_loop(Session *s) {
+  std::unique_lock<std::mutex> lock(s->mu);
+  for (;;) {
+    s->cv.wait(lock, [s] { return s->stopping || !s->notes.empty(); });
+    if (s->stopping) return;
+    Note n = std::move(s->notes.front());
+    s->notes.pop_front();
+    lock.unlock();
+    // Errors (ENOENT: the kernel does not know the inode or name) need no answer.
+    if (n.name.empty()) fuse_lowlevel_notify_inval_inode(s->se, n.ino, 0, 0);
+    else fuse_lowlevel_notify_inval_entry(s->se, n.ino, n.name.c_str(), n.name.size());
+    lock.lock();
+  }
+}
 
 static void enqueue(fuse_req_t req, Call *c) {
   Session *s = (Session *)fuse_req_userdata(req);
@@ -313,7 +349,11 @@ static napi_value Mount(napi_env env, napi_callback_info info) {
   napi_create_string_utf8(env, "dw-fuse", NAPI_AUTO_LENGTH, &name);
   CHECK(napi_create_threadsafe_function(env, argv[2], nullptr, name, 0, 1, nullptr, nullptr, nullptr, call_js, &s->tsfn));
   s->running = true;
+  s->notifier = std::thread(notify_loop, s);
   if (pthread_create(&s->thread, nullptr, loop_thread, s) != 0) {
+    { std::lock_guard<std::mutex> g(s->mu); s->stopping = true; }
+    s->cv.notify_all();
+    s->notifier.join();
     fuse_session_unmount(s->se);
     fuse_session_destroy(s->se);
     napi_release_threadsafe_function(s->tsfn, napi_tsfn_abort);
@@ -335,10 +375,47 @@ static napi_value Unmount(napi_env env, napi_callback_info info) {
   Session *s = (Session *)p;
   if (!s || !s->running) return nullptr;
   s->running = false;
+  { std::lock_guard<std::mutex> g(s->mu); s->stopping = true; s->notes.clear(); }
+  s->cv.notify_all();
   fuse_session_exit(s->se);
   fuse_session_unmount(s->se);  // the kernel ends the connection; the loop's read returns
   pthread_join(s->thread, nullptr);
+  s->notifier.join();  // a notify in progress returns once the connection is gone
   fuse_session_destroy(s->se);
+  return nullptr;
+}
+
+static Session *session_of(napi_env env, napi_value v) {
+  void *p = nullptr;
+  napi_get_value_external(env, v, &p);
+  return (Session *)p;
+}
+
+static void add_note(Session *s, fuse_ino_t ino, std::string name) {
+  {
+    std::lock_guard<std::mutex> g(s->mu);
+    if (s->stopping || s->notes.size() >= MAX_NOTES) return;
+    s->notes.push_back(Note{ino, std::move(name)});
+  }
+  s->cv.notify_one();
+}
+
+// notifyInode(session, ino): the kernel drops its cached attributes and pages of ino.
+static napi_value NotifyInode(napi_env env, napi_callback_info info) {
+  napi_value a[2]; get_args(env, info, 2, a);
+  Session *s = session_of(env, a[0]);
+  if (s && s->running) add_note(s, (fuse_ino_t)num(env, a[1]), std::string());
+  return nullptr;
+}
+
+// notifyEntry(session, parent, name): the kernel drops its cached lookup of name in parent.
+static napi_value NotifyEntry(napi_env env, napi_callback_info info) {
+  napi_value a[3]; get_args(env, info, 3, a);
+  Session *s = session_of(env, a[0]);
+  char name[1024];
+  size_t n = 0;
+  if (napi_get_value_string_utf8(env, a[2], name, sizeof name, &n) != napi_ok || n == 0) return nullptr;
+  if (s && s->running) add_note(s, (fuse_ino_t)num(env, a[1]), std::string(name, n));
   return nullptr;
 }
 
@@ -508,6 +585,8 @@ static napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor d[] = {
     {"mount", nullptr, Mount, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"unmount", nullptr, Unmount, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"notifyInode", nullptr, NotifyInode, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"notifyEntry", nullptr, NotifyEntry, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"replyErr", nullptr, ReplyErr, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"replyNone", nullptr, ReplyNone, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"replyEntry", nullptr, ReplyEntry, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -14,6 +14,8 @@ import { FuseSession, type Replier } from './session.js';
 interface Binding extends Replier {
   mount(mountpoint: string, options: string[], handler: (op: number, req: unknown, n: number[], s1: string, s2: string, data: Buffer | undefined, who: number[]) => void): unknown;
   unmount(session: unknown): void;
+  notifyInode(session: unknown, ino: number): void;
+  notifyEntry(session: unknown, parent: number, name: string): void;
 }
 
 /** Where `npm run build:fuse` (and the install step) puts the addon. */
@@ -76,14 +78,22 @@ export async function mountFuse(o: FuseMountOptions): Promise<FuseMount> {
   const opts = ['fsname=dw', 'subtype=dw'];
   if (o.allowOther) opts.push('allow_other');
   if (o.defaultPermissions ?? o.allowOther) opts.push('default_permissions');
-  const session = new FuseSession(o.vfs, b, { timeout: o.timeout ?? 1, log: o.log });
-  const handle = b.mount(o.mountpoint, ['-o', opts.join(',')], (op, req, n, s1, s2, data, who) => session.handle(op, req, n, s1, s2, data, who));
+  let handle: unknown;
+  const notifier = { inode: (ino: number) => b.notifyInode(handle, ino), entry: (parent: number, name: string) => b.notifyEntry(handle, parent, name) };
+  const session = new FuseSession(o.vfs, b, { timeout: o.timeout ?? 1, log: o.log, notifier });
+  try {
+    handle = b.mount(o.mountpoint, ['-o', opts.join(',')], (op, req, n, s1, s2, data, who) => session.handle(op, req, n, s1, s2, data, who));
+  } catch (err) {
+    session.dispose();
+    throw err;
+  }
   let closed = false;
   return {
     mountpoint: o.mountpoint,
     async close() {
       if (closed) return;
       closed = true;
+      session.dispose();
       await session.drain(); // every request answered before the session goes
       b.unmount(handle);
     },

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { Errno, VfsError } from '../../vfs/errno.js';
-import type { Attr, Ctx, LockRange, Vfs } from '../../vfs/types.js';
+import type { Attr, Ctx, LockRange, Vfs, VfsChange } from '../../vfs/types.js';
 import { fuseErrno } from './errors.js';
 import { attrList, decodeSetattr, OP, OP_NAMES, openFlags, SETATTR, statfsList } from './wire/ops.js';
 
@@ -29,11 +29,28 @@ export interface Replier {
   replyLock(req: unknown, type: number, start: number, len: number, pid: number): void;
 }
 
+/** Cache invalidation notices to the kernel (binding.cc: sent from a thread of their own). */
+export interface Notifier {
+  /** The kernel drops its cached attributes and pages of ino. */
+  inode(ino: number): void;
+  /** The kernel drops its cached lookup of name in directory parent. */
+  entry(parent: number, name: string): void;
+}
+
 export interface FuseOptions {
-  /** Seconds the kernel may cache attributes and names (another protocol's change shows after this). */
+  /**
+   * Seconds the kernel may cache attributes and names. Changes made through other protocols are
+   * also pushed to the kernel at once when a notifier is given; this bounds what a lost notice costs.
+   */
   timeout?: number;
+  notifier?: Notifier;
   log?: Logger;
 }
+
+const send = (n: Notifier, ch: VfsChange) => (ch.name === undefined ? n.inode(ch.ino) : n.entry(ch.ino, ch.name));
+
+/** The clientId of this mount's requests in the VFS (its own changes need no notice). */
+const CLIENT_ID = 'fuse';
 
 /** A decoded request. */
 interface Call {
@@ -54,7 +71,7 @@ const ok = (s: FuseSession, c: Call) => s.r.replyErr(c.req, 0);
 
 const F_RDLCK = 0, F_WRLCK = 1, F_UNLCK = 2;
 const LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
-const ROOT: Ctx = { uid: 0, gid: 0, groups: [], clientId: 'fuse' };
+const ROOT: Ctx = { uid: 0, gid: 0, groups: [], clientId: CLIENT_ID };
 const FALLOC_KEEP_SIZE = 0x01, FALLOC_PUNCH_HOLE = 0x02, FALLOC_ZERO_RANGE = 0x10;
 const ZERO_CHUNK = Buffer.alloc(1 << 20);
 
@@ -217,6 +234,41 @@ export class FuseSession {
   constructor(readonly vfs: Vfs, readonly r: Replier, opts: FuseOptions = {}) {
     this.timeout = opts.timeout ?? 1;
     this.log = opts.log;
+    const notifier = opts.notifier;
+    if (notifier) this.unwatch = vfs.watch((ch, clientId) => this.changed(notifier, ch, clientId));
+  }
+
+  private unwatch: (() => void) | undefined;
+  /**
+   * Notices already sent in this turn of the event loop, by key, and those changed again since:
+   * the first change is told at once (before the other protocol answers its client), repeats
+   * once more at the end of the turn (SFTP's pipelined writes are one notice, not hundreds).
+   */
+  private sent = new Map<string, VfsChange>();
+  private again = new Set<string>();
+
+  private changed(notifier: Notifier, ch: VfsChange, clientId: string): void {
+    if (clientId === CLIENT_ID) return; // the kernel made this change itself
+    const key = ch.name === undefined ? `${ch.ino}` : `${ch.ino}/${ch.name}`;
+    if (this.sent.has(key)) {
+      this.again.add(key);
+      return;
+    }
+    if (!this.sent.size) {
+      setImmediate(() => {
+        for (const k of this.again) send(notifier, this.sent.get(k)!);
+        this.sent.clear();
+        this.again.clear();
+      });
+    }
+    this.sent.set(key, ch);
+    send(notifier, ch);
+  }
+
+  /** Stops sending notices (before unmounting). */
+  dispose(): void {
+    this.unwatch?.();
+    this.unwatch = undefined;
   }
 
   /** Answers one request (called by the binding for every op). Never throws. */
@@ -229,7 +281,7 @@ export class FuseSession {
     const [uid = 0, gid = 0, pid = 0] = who;
     // One client for the whole mount: POSIX lock holders are told apart by their owner (the
     // kernel's files_struct), which the threads of one process share (their pids differ).
-    const c: Call = { req, n, s1, s2, data, pid, ctx: { uid, gid, groups: this.groups(pid, gid), clientId: 'fuse' } };
+    const c: Call = { req, n, s1, s2, data, pid, ctx: { uid, gid, groups: this.groups(pid, gid), clientId: CLIENT_ID } };
     this.inflight++;
     h(this, c).catch((err: unknown) => {
       if (!(err instanceof VfsError)) this.log?.error({ err, op: OP_NAMES[op] }, 'fuse: request failed unexpectedly');

@@ -128,20 +128,36 @@ else:
     assert.equal(await readFile(join(tmp, 'via-fuse.sftp'), 'utf8'), 'written through FUSE\n');
     assert.equal(await readFile(join(mp, 'via-sftp.py'), 'utf8'), lockPy, 'a new name needs no cache time');
 
-    // Another protocol's change shows after the attribute timeout (1 s).
+    // Another protocol's change shows at once, though the kernel caches attributes, names and
+    // pages for 1 s: the VFS tells the FUSE session, which sends invalidation notices.
+    await mkdir(join(mp, 'sh'));
+    await writeFile(join(mp, 'sh/from-dav.txt'), 'old\n');
+    sh(`chmod 777 ${mp}/sh && chmod 666 ${mp}/sh/from-dav.txt`); // the WebDAV user may change them (the root is sticky)
+    assert.equal((await stat(join(mp, 'sh/from-dav.txt'))).size, 4);
+    assert.equal(await readFile(join(mp, 'sh/from-dav.txt'), 'utf8'), 'old\n', 'now cached: attributes and a page');
     await writeFile(join(tmp, 'new.txt'), 'from webdav\n');
-    assert.equal(curl([...auth, '-T', join(tmp, 'new.txt'), new URL('/from-dav.txt', srv.url).href]).status, '201');
-    await new Promise((r) => setTimeout(r, 1100));
-    assert.equal(await readFile(join(mp, 'from-dav.txt'), 'utf8'), 'from webdav\n');
+    assert.equal(curl([...auth, '-T', join(tmp, 'new.txt'), new URL('/sh/from-dav.txt', srv.url).href]).status, '204');
+    assert.equal((await stat(join(mp, 'sh/from-dav.txt'))).size, 12, 'new size at once');
+    assert.equal(await readFile(join(mp, 'sh/from-dav.txt'), 'utf8'), 'from webdav\n', 'new bytes at once');
+    await writeFile(join(mp, 'sh/gone.txt'), 'x');
+    assert.equal((await stat(join(mp, 'sh/gone.txt'))).size, 1, 'name cached');
+    assert.equal(curl([...auth, '-X', 'DELETE', new URL('/sh/gone.txt', srv.url).href]).status, '204');
+    await assert.rejects(stat(join(mp, 'sh/gone.txt')), { code: 'ENOENT' }, 'a name removed by WebDAV is gone at once');
+    await writeFile(join(mp, 'sh/moved.txt'), 'm');
+    await stat(join(mp, 'sh/moved.txt'));
+    const mv = sftpCommands(srv.sftpPort, 'admin', srv.password!, 'rename /sh/moved.txt /sh/moved2.txt\n');
+    assert.equal(mv.status, 0, mv.stderr);
+    await assert.rejects(stat(join(mp, 'sh/moved.txt')), { code: 'ENOENT' }, 'renamed by SFTP: the old name is gone at once');
+    assert.equal(await readFile(join(mp, 'sh/moved2.txt'), 'utf8'), 'm');
 
     // Snapshots at /.snapshots, read-only; quotas as EDQUOT.
     assert.equal((await dw(['snapshot', 'create', 's1', '--data', data])).code, 0);
-    await unlink(join(mp, 'from-dav.txt'));
-    assert.equal(await readFile(join(mp, '.snapshots/s1/from-dav.txt'), 'utf8'), 'from webdav\n');
+    await unlink(join(mp, 'sh/from-dav.txt'));
+    assert.equal(await readFile(join(mp, '.snapshots/s1/sh/from-dav.txt'), 'utf8'), 'from webdav\n');
     assert.ok(!(await readdir(mp)).includes('.snapshots'), 'hidden from the listing');
     await assert.rejects(writeFile(join(mp, '.snapshots/s1/x'), 'x'), { code: 'EROFS' });
     await assert.rejects(rename(join(mp, '.snapshots/s1/tree/big.bin'), join(mp, 'back.bin')), { code: 'EXDEV' }, 'between a snapshot and the live tree, as between file systems');
-    sh(`mv ${mp}/.snapshots/s1/from-dav.txt ${mp}/restored.txt 2>/dev/null || true`); // mv copies on EXDEV, then cannot delete the source
+    sh(`mv ${mp}/.snapshots/s1/sh/from-dav.txt ${mp}/restored.txt 2>/dev/null || true`); // mv copies on EXDEV, then cannot delete the source
     assert.equal(await readFile(join(mp, 'restored.txt'), 'utf8'), 'from webdav\n');
     await mkdir(join(mp, 'q'));
     assert.equal((await dw(['quota', 'set', '--dir', '/q', '--bytes', '1M', '--data', data])).code, 0);
