@@ -1,3 +1,4 @@
+import { totalmem } from 'node:os';
 import { Errno, VfsError } from './errno.js';
 import type { BlockStore } from '../raid/types.js';
 import { decodeExtent } from './meta/inode.js';
@@ -33,6 +34,28 @@ function giveRecordBuffer(buf: Buffer, size: number): void {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * Bytes of record buffers held by all open files together before a writer must store its
+ * least recently written records: the write-back budget, as ZFS's dirty data limit (there 10%
+ * of RAM, at most 4 GiB; here 5%, at most 1 GiB). Random writes into records already written
+ * stay in memory until then, or until flush, fsync or close, instead of storing a whole record
+ * per write. DW_DIRTY_MIB overrides it.
+ */
+let DIRTY_BUDGET = (Number(process.env.DW_DIRTY_MIB) || Math.min(1024, Math.floor(totalmem() / 20 / 1048576))) * 1048576;
+let dirtyBytes = 0;
+
+/** Sets the write-back budget in bytes (tests); returns the previous one. */
+export function setDirtyBudget(bytes: number): number {
+  const old = DIRTY_BUDGET;
+  DIRTY_BUDGET = bytes;
+  return old;
+}
+
+/** Record buffer bytes held now by every open file (for tests and statistics). */
+export function bufferedBytes(): number {
+  return dirtyBytes;
+}
 
 /** How many records of one file may be encoding/committing at once before writes wait. */
 const MAX_INFLIGHT = 4;
@@ -120,23 +143,61 @@ export class OpenFile {
           const buf = idx > 0 ? takeRecordBuffer(rs) : Buffer.allocUnsafe(Math.max(base.length, Math.min(rs, inRec + n)));
           base.copy(buf);
           rec = { buf, len: base.length, sealed: false };
-          this.recs.set(idx, rec);
+          this.setRec(idx, rec);
         }
       }
       const need = inRec + n;
       if (need > rec.buf.length) {
         const grown = Buffer.allocUnsafe(Math.min(rs, Math.max(need, rec.buf.length * 2)));
         rec.buf.copy(grown, 0, 0, rec.len);
+        dirtyBytes += grown.length - rec.buf.length;
         rec.buf = grown;
       }
       if (inRec > rec.len) rec.buf.fill(0, rec.len, inRec);
       Buffer.from(data.buffer, data.byteOffset + pos, n).copy(rec.buf, inRec);
+      const filled = need === rs && (rec.len < rs || pos > 0 || offset === this.nextWrite);
       rec.len = Math.max(rec.len, need);
       pos += n;
-      if (rec.len === rs) await this.store(idx, rec);
+      // A record that this write filled, or that a sequential writer reached the end of (a
+      // streaming writer), is stored at once, after the records buffered before it (commits go
+      // in the order records were first written). One rewritten here and there (a random
+      // writer) stays buffered for the next write to it.
+      if (filled) {
+        for (const [i, r] of this.recs) {
+          if (r === rec) break;
+          if (!r.sealed) await this.store(i, r);
+        }
+        await this.store(idx, rec);
+      }
     }
     this.size = Math.max(this.size, offset + data.length);
     this.mtimeNs = nowNs();
+    this.nextWrite = offset + data.length;
+    // Over the write-back budget: store this file's records, first written first.
+    for (const [idx, rec] of this.recs) {
+      if (dirtyBytes <= DIRTY_BUDGET) break;
+      if (!rec.sealed) await this.store(idx, rec);
+    }
+  }
+
+  /** Where the last write ended (a write starting there is sequential). */
+  private nextWrite = -1;
+
+  private setRec(idx: number, rec: Rec): void {
+    const old = this.recs.get(idx);
+    if (old) {
+      dirtyBytes -= old.buf.length;
+      this.recs.delete(idx); // to the end: the order is the order of first writes
+    }
+    dirtyBytes += rec.buf.length;
+    this.recs.set(idx, rec);
+  }
+
+  private dropRec(idx: number): void {
+    const old = this.recs.get(idx);
+    if (!old) return;
+    dirtyBytes -= old.buf.length;
+    this.recs.delete(idx);
   }
 
   /** Reads [offset, offset+length) clamped to the size, through the buffers, holes as zeros. */
@@ -215,7 +276,7 @@ export class OpenFile {
         this.committedMtime = mtime;
       });
       if (this.recs.get(idx) === rec) {
-        this.recs.delete(idx);
+        this.dropRec(idx);
         // Nothing holds the buffer now: the block store copied it in put(), reads copy out
         // synchronously, and a later write to this record starts from the committed block.
         giveRecordBuffer(rec.buf, this.recordSize);
@@ -241,7 +302,7 @@ export class OpenFile {
       // last committed — never grown over a hole where the refused data would have been.
       const e = this.error;
       this.error = null;
-      this.recs.clear();
+      for (const idx of [...this.recs.keys()]) this.dropRec(idx);
       this.size = this.committedSize;
       this.mtimeNs = null;
       throw e;
