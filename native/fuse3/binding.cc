@@ -207,9 +207,9 @@ static void ll_lseek(fuse_req_t r, fuse_ino_t ino, off_t off, int whence, struct
 
 static void ll_init(void *userdata, struct fuse_conn_info *conn) {
   (void)userdata;
-  // Big requests: up to 1 MiB per read and write (the kernel allows 256 pages).
+  // Big requests: up to 1 MiB per write (the kernel allows 256 pages per request).
   conn->max_write = 1 << 20;
-  conn->max_readahead = 1 << 20;
+  conn->max_readahead = 16 << 20;  // an upper bound: protocols/fuse/server.ts sets the read-ahead in sysfs
   if (conn->capable & FUSE_CAP_SPLICE_READ) conn->want &= ~FUSE_CAP_SPLICE_READ;
   if (conn->capable & FUSE_CAP_READDIRPLUS) conn->want |= FUSE_CAP_READDIRPLUS;
 }
