@@ -144,7 +144,7 @@ function plan(src: OpenFile, offIn: number, dst: OpenFile, offOut: number, n: nu
  * overlapping ranges of one file), EFBIG.
  */
 export async function copyRange(src: Side, offIn: number, dst: Side, offOut: number, length: number): Promise<number> {
-  if (!int(offIn) || !int(offOut) || !int(length)) throw new VfsError(Errno.EINVAL, 'bad copy range');
+  if (!int(offIn) || !int(offOut) || !(length >= 0)) throw new VfsError(Errno.EINVAL, 'bad copy range');
   await src.f.flush();
   if (dst.f !== src.f) await dst.f.flush();
   await dst.meta.checkWritable(dst.f.ino);
