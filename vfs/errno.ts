@@ -8,6 +8,8 @@ export enum Errno {
   EPERM = 1,
   ENOENT = 2,
   EIO = 5,
+  /** No such device or address; lseek(2) SEEK_DATA/SEEK_HOLE at or past the end of the file. */
+  ENXIO = 6,
   EBADF = 9,
   EAGAIN = 11,
   ENOMEM = 12,

@@ -97,6 +97,11 @@ export class OpenFile {
     return n;
   }
 
+  /** Indexes of the records held in write buffers (not committed yet): data that no extent shows. */
+  get bufferedRecords(): number[] {
+    return [...this.recs.keys()];
+  }
+
   get dirty(): boolean {
     return this.recs.size > 0 || this.inflight.length > 0 || this.mtimeNs !== null;
   }
@@ -321,6 +326,12 @@ export class OpenFile {
       }
       if (this.mtimeNs === mtime && this.recs.size === 0) this.mtimeNs = null;
     }
+  }
+
+  /** After the MetaStore committed a larger size itself (a copy by block reference). */
+  grown(size: number): void {
+    this.size = Math.max(this.size, size);
+    this.committedSize = Math.max(this.committedSize, size);
   }
 
   /** After a truncate committed by the MetaStore: drop buffered data past the new size. */

@@ -97,6 +97,38 @@ describe('quotas', () => {
     await v.close();
   });
 
+  test('copy_file_range counts in the destination owner\'s quota (EDQUOT, or a short count after progress); a punched hole gives bytes back', async () => {
+    const v = await setup();
+    await meta(v).setQuota('user', 1000, { ...NONE, bytesHard: 20_000 });
+    assert.equal(await write(v, ROOT_CTX, '/src', 16_384), 'ok');
+    assert.equal(await write(v, ALICE, '/mine', 8192), 'ok');
+    const s = await v.paths.open(ALICE, '/src', { read: true });
+    const d = await v.paths.open(ALICE, '/mine', { read: true, write: true });
+    const used = async () => (await meta(v).getQuota('user', 1000)).usage.bytes;
+    assert.equal(await v.vfs.copyFileRange(ALICE, s.fh, 0, d.fh, 8192, 8192), 8192, 'by reference, within the limit');
+    assert.equal(await used(), 16_384);
+    await assert.rejects(v.vfs.copyFileRange(ALICE, s.fh, 0, d.fh, 16_384, 16_384), (e) => errno(e) === Errno.EDQUOT, 'by reference, past the limit');
+    assert.equal(await used(), 16_384, 'nothing of the refused copy counts');
+    await assert.rejects(v.vfs.copyFileRange(ALICE, s.fh, 1, d.fh, 16_384, 16_000), (e) => errno(e) === Errno.EDQUOT, 'by read and write, past the limit');
+    assert.ok((await used()) <= 20_000);
+    await v.vfs.punchHole(ALICE, d.fh, 0, 8192);
+    assert.ok((await used()) <= 20_000 - 8192, 'the hole gave its bytes back');
+    assert.ok((await v.paths.stat(ALICE, '/mine')).size >= 16_384, 'the size stays');
+    await v.vfs.release(ALICE, d.fh);
+    await v.vfs.release(ALICE, s.fh);
+    // A copy bigger than one transaction's worth of records: the records before the limit are kept and counted.
+    await meta(v).setQuota('user', 1000, { ...NONE, bytesHard: 1_500_000 + (await used()) });
+    assert.equal(await write(v, ROOT_CTX, '/big', 2 << 20), 'ok');
+    const b = await v.paths.open(ALICE, '/big', { read: true });
+    const c = await v.paths.open(ALICE, '/copy', { write: true, create: true });
+    assert.equal(await v.vfs.copyFileRange(ALICE, b.fh, 0, c.fh, 0, 2 << 20), 1 << 20, 'a short count: the first megabyte');
+    await assert.rejects(v.vfs.copyFileRange(ALICE, b.fh, 1 << 20, c.fh, 1 << 20, 1 << 20), (e) => errno(e) === Errno.EDQUOT, 'then the error');
+    await v.vfs.release(ALICE, b.fh);
+    await v.vfs.release(ALICE, c.fh);
+    assert.equal((await v.paths.stat(ALICE, '/copy')).size, 1 << 20);
+    await v.close();
+  });
+
   test('soft limits may be passed for the grace period, then act as hard ones', async () => {
     const v = await setup();
     await meta(v).setQuota('user', 1000, { ...NONE, bytesSoft: 5000, graceMs: 30 });

@@ -96,3 +96,31 @@ test('legal holds: on a file or its retention directory, they keep it immutable 
   await assert.rejects(v.impl.meta.addHold((await v.paths.stat(ROOT_CTX, '/free')).ino, 'x'), (e) => errno(e) === Errno.EINVAL, 'only under retention');
   await v.close();
 });
+
+test('punching a hole and copy_file_range into a file are refused (EPERM) once it is sealed or held, even through a handle opened before', async () => {
+  const v = await createMemoryVfs();
+  await v.paths.mkdir(ROOT_CTX, '/w');
+  const dir = (await v.paths.stat(ROOT_CTX, '/w')).ino;
+  await v.impl.meta.setRetention(dir, 3_600_000, 100);
+  await put(v, '/src', 'source bytes');
+  await put(v, '/w/f', 'kept '.repeat(1000));
+  const s = await v.paths.open(ROOT_CTX, '/src', { read: true });
+  const h = await v.paths.open(ROOT_CTX, '/w/f', { read: true, write: true }); // within the grace period
+  await v.vfs.punchHole(ROOT_CTX, h.fh, 0, 5); // not sealed yet
+  assert.equal(await v.vfs.copyFileRange(ROOT_CTX, s.fh, 0, h.fh, 10, 6), 6);
+  const f = (await v.paths.stat(ROOT_CTX, '/w/f')).ino;
+  await v.impl.meta.addHold(f, 'case-7');
+  await assert.rejects(v.vfs.punchHole(ROOT_CTX, h.fh, 0, 100), (e) => errno(e) === Errno.EPERM && /legal hold/.test(String(e)), 'held: punch');
+  await assert.rejects(v.vfs.copyFileRange(ROOT_CTX, s.fh, 0, h.fh, 100, 12), (e) => errno(e) === Errno.EPERM, 'held: copy into it');
+  await v.impl.meta.removeHold(f, 'case-7');
+  await v.vfs.release(ROOT_CTX, h.fh); // sealed 100 ms after this close
+  const again = await v.paths.open(ROOT_CTX, '/w/f', { read: true, write: true });
+  await sleep(150);
+  await assert.rejects(v.vfs.punchHole(ROOT_CTX, again.fh, 0, 100), (e) => errno(e) === Errno.EPERM && /retained until/.test(String(e)), 'sealed: punch');
+  await assert.rejects(v.vfs.copyFileRange(ROOT_CTX, s.fh, 0, again.fh, 0, 12), (e) => errno(e) === Errno.EPERM, 'sealed: copy into it');
+  await v.vfs.release(ROOT_CTX, again.fh);
+  await v.vfs.release(ROOT_CTX, s.fh);
+  const kept = 'kept '.repeat(1000);
+  assert.equal(await get(v, '/w/f'), '\0'.repeat(5) + kept.slice(5, 10) + 'source' + kept.slice(16), 'only the changes made before the seal');
+  await v.close();
+});

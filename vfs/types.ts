@@ -161,6 +161,30 @@ export interface Vfs {
   read(ctx: Ctx, fh: Fh, offset: number, length: number): Promise<Buffer>;
   /** Returns bytes written (all of data). Errno: EBADF, EFBIG, ENOSPC, EDQUOT, EROFS. */
   write(ctx: Ctx, fh: Fh, offset: number, data: Uint8Array): Promise<number>;
+  /**
+   * lseek(2) SEEK_DATA ('data') / SEEK_HOLE ('hole'): the first byte offset ≥ `offset` that is
+   * data, or that lies in a hole. Holes are whole records (1 MiB by default) never written or
+   * punched; the end of the file counts as a hole, so 'hole' answers at most the size. Data
+   * still in write buffers counts. Works on any handle, in snapshots too.
+   * Errno: ENXIO (offset < 0 or ≥ size; 'data' with only holes after offset), EBADF, EINVAL (not a regular file).
+   */
+  seekData(ctx: Ctx, fh: Fh, offset: number, what: 'data' | 'hole'): Promise<number>;
+  /**
+   * fallocate(2) FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE: bytes [offset, offset + length)
+   * read as zeros afterwards, the size does not change (the range is clamped to it). Records
+   * wholly inside lose their blocks (quota usage and st_blocks go down; snapshots keep theirs);
+   * the edges get zeros written. Errno: EINVAL (offset < 0, length ≤ 0), EBADF (not open for
+   * writing), EISDIR, EROFS (snapshot), EPERM (retention, as for a write), EDQUOT, ENOSPC.
+   */
+  punchHole(ctx: Ctx, fh: Fh, offset: number, length: number): Promise<void>;
+  /**
+   * copy_file_range(2): copies up to `length` bytes from offset offIn of fhIn to offset offOut
+   * of fhOut and returns the count: fewer at the source's end, 0 at or past it, at most 1 GiB
+   * per call (call again for the rest). Aligned whole records are shared by block reference.
+   * Errno: EBADF (fhIn not readable, fhOut not writable or append), EISDIR, EINVAL (negative
+   * offsets, overlapping ranges of one file), EFBIG, EROFS, EPERM (retention), EDQUOT, ENOSPC.
+   */
+  copyFileRange(ctx: Ctx, fhIn: Fh, offIn: number, fhOut: Fh, offOut: number, length: number): Promise<number>;
   /** Commits buffered writes (metadata in one batch with size and times). */
   flush(ctx: Ctx, fh: Fh): Promise<void>;
   /** flush + data and metadata durable on disk (survives power loss, not only kill -9). */

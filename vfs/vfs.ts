@@ -8,6 +8,7 @@ import { MetaStore } from './meta/metastore.js';
 import { INO_SPACE, ROOT_INO, SNAPDIR_INO } from './meta/keys.js';
 import type { SnapshotStore } from './meta/snapshots.js';
 import { checkAccess, R_OK, W_OK } from './meta/perm.js';
+import { copyRange, punchHole, seekData } from './ranges.js';
 import type { Attr, Ctx, DirEntry, Fh, FileType, LockRange, OpenFlags, SetAttr, StatFs, Vfs, VfsChange } from './types.js';
 
 const TYPES: Record<number, FileType> = { 0o10: 'file', 0o4: 'dir', 0o12: 'symlink', 0o1: 'fifo', 0o2: 'chr', 0o6: 'blk', 0o14: 'sock' };
@@ -338,6 +339,44 @@ export class VfsImpl implements Vfs {
     await h.file.write(h.flags.append ? h.file.size : offset, data);
     this.changed(ctx, h.ino);
     return data.length;
+  }
+
+  /** A regular file's handle open for writing, in the live tree: EISDIR, EROFS, EBUSY (rollback), EBADF. */
+  private writeHandle(fh: Fh): { h: Handle; file: OpenFile; sp: Space } {
+    const h = this.handle(fh);
+    if (!h.file) throw new VfsError(Errno.EISDIR, 'not a regular file');
+    const { sp } = this.writable(h.ino);
+    if (!h.flags.write && !h.flags.append) throw new VfsError(Errno.EBADF, 'handle not open for writing');
+    return { h, file: h.file, sp };
+  }
+
+  async seekData(_ctx: Ctx, fh: Fh, offset: number, what: 'data' | 'hole'): Promise<number> {
+    const h = this.handle(fh);
+    if (!h.file) throw new VfsError(Errno.EINVAL, 'not a regular file');
+    return seekData(this.space(h.ino).sp.meta, h.file, offset, what);
+  }
+
+  async punchHole(ctx: Ctx, fh: Fh, offset: number, length: number): Promise<void> {
+    const { h, file, sp } = this.writeHandle(fh);
+    try {
+      await punchHole(sp.meta, file, offset, length);
+    } finally {
+      this.changed(ctx, h.ino); // also after a failure part-way: some records may have gone
+    }
+  }
+
+  async copyFileRange(ctx: Ctx, fhIn: Fh, offIn: number, fhOut: Fh, offOut: number, length: number): Promise<number> {
+    const a = this.handle(fhIn);
+    if (!a.file) throw new VfsError(Errno.EISDIR, 'not a regular file');
+    if (!a.flags.read && (a.flags.write || a.flags.append)) throw new VfsError(Errno.EBADF, 'source handle not open for reading');
+    const b = this.writeHandle(fhOut);
+    if (b.h.flags.append) throw new VfsError(Errno.EBADF, 'destination handle is open for appending');
+    const src = this.space(a.ino).sp;
+    try {
+      return await copyRange({ meta: src.meta, f: a.file, snapshot: src.epoch !== 0 }, offIn, { meta: b.sp.meta, f: b.file, snapshot: false }, offOut, length);
+    } finally {
+      this.changed(ctx, b.h.ino);
+    }
   }
 
   async flush(_ctx: Ctx, fh: Fh): Promise<void> {

@@ -25,6 +25,13 @@ test('watch: every kind of change, with the entry and the inode it touches, and 
     await v.vfs.read(dav, fh, 0, 5);
     await v.vfs.getattr(dav, f.ino);
     assert.deepEqual(take(), [], 'reads change nothing');
+    await v.vfs.punchHole(dav, fh, 0, 2);
+    assert.deepEqual(take(), [`webdav ${f.ino}`], 'a punched hole');
+    const { attr: c, fh: cfh } = await v.vfs.create(dav, dir.ino, 'c', 0o644, { read: true, write: true });
+    take();
+    assert.equal(await v.vfs.copyFileRange(dav, fh, 0, cfh, 0, 5), 5);
+    assert.deepEqual(take(), [`webdav ${c.ino}`], 'the destination of a copy');
+    await v.vfs.release(dav, cfh);
     await v.vfs.release(dav, fh);
     await v.vfs.setattr(ROOT_CTX, f.ino, { mode: 0o600 });
     assert.deepEqual(take(), [`${ROOT_CTX.clientId} ${f.ino}`]);
@@ -37,8 +44,9 @@ test('watch: every kind of change, with the entry and the inode it touches, and 
     assert.deepEqual(take(), [`webdav ${f.ino}`, `webdav ${f.ino}`]);
     await v.vfs.symlink(dav, 1, 'ln', 'g');
     await v.vfs.unlink(dav, 1, 'ln');
+    await v.vfs.unlink(dav, dir.ino, 'c');
     await v.vfs.rmdir(dav, 1, 'd');
-    assert.deepEqual(take(), ['webdav 1/ln', 'webdav 1', 'webdav 1/ln', 'webdav 1', 'webdav 1/d', 'webdav 1']);
+    assert.deepEqual(take(), ['webdav 1/ln', 'webdav 1', 'webdav 1/ln', 'webdav 1', `webdav ${dir.ino}/c`, `webdav ${dir.ino}`, 'webdav 1/d', 'webdav 1']);
 
     await assert.rejects(v.vfs.unlink(dav, 1, 'absent'));
     await assert.rejects(v.vfs.mkdir(dav, 1, 'g', 0o755));

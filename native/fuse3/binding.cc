@@ -204,6 +204,13 @@ static void ll_fallocate(fuse_req_t r, fuse_ino_t ino, int mode, off_t off, off_
 static void ll_lseek(fuse_req_t r, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi) {
   Call *c = mk(OP_LSEEK); push(c, ino); push(c, (double)fi->fh); push(c, (double)off); push(c, whence); enqueue(r, c);
 }
+// n: [ino_in, fh_in, off_in, ino_out, fh_out, off_out, len, flags]; answered with fuse_reply_write (replyWrite).
+static void ll_copy_file_range(fuse_req_t r, fuse_ino_t ino_in, off_t off_in, struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
+                               struct fuse_file_info *fi_out, size_t len, int flags) {
+  Call *c = mk(OP_COPY_FILE_RANGE); push(c, ino_in); push(c, (double)fi_in->fh); push(c, (double)off_in);
+  push(c, ino_out); push(c, (double)fi_out->fh); push(c, (double)off_out); push(c, (double)len); push(c, flags);
+  enqueue(r, c);
+}
 
 static void ll_init(void *userdata, struct fuse_conn_info *conn) {
   (void)userdata;
@@ -226,6 +233,7 @@ static const struct fuse_lowlevel_ops OPS = [] {
   o.releasedir = ll_releasedir; o.fsyncdir = ll_fsyncdir; o.statfs = ll_statfs; o.setxattr = ll_setxattr;
   o.getxattr = ll_getxattr; o.listxattr = ll_listxattr; o.removexattr = ll_removexattr; o.access = ll_access;
   o.create = ll_create; o.fallocate = ll_fallocate; o.lseek = ll_lseek; o.getlk = ll_getlk; o.setlk = ll_setlk; o.flock = ll_flock;
+  o.copy_file_range = ll_copy_file_range;
   return o;
 }();
 

@@ -7,7 +7,7 @@
 import { Errno, VfsError, type ErrnoName } from '../../vfs/errno.js';
 
 export const ERRNO_TO_FUSE: Record<ErrnoName, number> = {
-  EPERM: Errno.EPERM, ENOENT: Errno.ENOENT, EIO: Errno.EIO, EBADF: Errno.EBADF, EAGAIN: Errno.EAGAIN,
+  EPERM: Errno.EPERM, ENOENT: Errno.ENOENT, EIO: Errno.EIO, ENXIO: Errno.ENXIO, EBADF: Errno.EBADF, EAGAIN: Errno.EAGAIN,
   ENOMEM: Errno.ENOMEM, EACCES: Errno.EACCES, EBUSY: Errno.EBUSY, EEXIST: Errno.EEXIST, EXDEV: Errno.EXDEV,
   ENOTDIR: Errno.ENOTDIR, EISDIR: Errno.EISDIR, EINVAL: Errno.EINVAL, EFBIG: Errno.EFBIG, ENOSPC: Errno.ENOSPC,
   ESPIPE: Errno.ESPIPE, EROFS: Errno.EROFS, EMLINK: Errno.EMLINK, ERANGE: Errno.ERANGE, EDEADLK: Errno.EDEADLK,

@@ -65,7 +65,7 @@ interface Call {
 
 type Handler = (s: FuseSession, c: Call) => Promise<void>;
 
-const SEEK_DATA = 3, SEEK_HOLE = 4, ENXIO = 6, RENAME_NOREPLACE = 1, XATTR_CREATE = 1, XATTR_REPLACE = 2;
+const SEEK_DATA = 3, SEEK_HOLE = 4, RENAME_NOREPLACE = 1, XATTR_CREATE = 1, XATTR_REPLACE = 2;
 
 const ok = (s: FuseSession, c: Call) => s.r.replyErr(c.req, 0);
 
@@ -73,7 +73,6 @@ const F_RDLCK = 0, F_WRLCK = 1, F_UNLCK = 2;
 const LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
 const ROOT: Ctx = { uid: 0, gid: 0, groups: [], clientId: CLIENT_ID };
 const FALLOC_KEEP_SIZE = 0x01, FALLOC_PUNCH_HOLE = 0x02, FALLOC_ZERO_RANGE = 0x10;
-const ZERO_CHUNK = Buffer.alloc(1 << 20);
 
 /** The POSIX lock owner (the kernel's files_struct, in hex) as the VFS lock table's owner. */
 const lockOwner = (c: Call) => `posix:${c.s2}`;
@@ -197,17 +196,16 @@ const OPS: Partial<Record<number, Handler>> = {
     s.r.replyCreate(c.req, attrList(attr), attr.gen, s.timeout, s.timeout, fh, f.direct ? 1 : 0);
   },
   [OP.FALLOCATE]: async (s, c) => {
-    // fallocate(2): mode 0 reserves (here: grows the size), KEEP_SIZE alone does nothing to see,
-    // PUNCH_HOLE (with KEEP_SIZE) and ZERO_RANGE read back as zeros; blocks stay allocated.
+    // fallocate(2): mode 0 reserves (here: grows the size; blocks are not reserved), KEEP_SIZE
+    // alone does nothing to see. PUNCH_HOLE (with KEEP_SIZE) frees the records wholly inside the
+    // range and zeroes its edges (Vfs.punchHole); ZERO_RANGE does the same, then grows the size
+    // unless KEEP_SIZE. Either way the range reads back as zeros.
     const [ino = 0, fh = 0, mode = 0, off = 0, len = 0] = c.n;
     if (off < 0 || len <= 0) throw new VfsError(Errno.EINVAL, 'bad fallocate range');
     if (mode & ~(FALLOC_KEEP_SIZE | FALLOC_PUNCH_HOLE | FALLOC_ZERO_RANGE)) throw new VfsError(Errno.EOPNOTSUPP, 'fallocate mode not supported');
     if (mode & FALLOC_PUNCH_HOLE && !(mode & FALLOC_KEEP_SIZE)) throw new VfsError(Errno.EOPNOTSUPP, 'PUNCH_HOLE needs KEEP_SIZE');
-    const size = (await s.vfs.getattr(c.ctx, ino)).size;
-    if (mode & (FALLOC_PUNCH_HOLE | FALLOC_ZERO_RANGE)) {
-      const end = mode & FALLOC_KEEP_SIZE ? Math.min(off + len, size) : off + len;
-      for (let at = off; at < end; at += ZERO_CHUNK.length) await s.vfs.write(c.ctx, fh, at, ZERO_CHUNK.subarray(0, Math.min(ZERO_CHUNK.length, end - at)));
-    } else if (!(mode & FALLOC_KEEP_SIZE) && off + len > size) {
+    if (mode & (FALLOC_PUNCH_HOLE | FALLOC_ZERO_RANGE)) await s.vfs.punchHole(c.ctx, fh, off, len);
+    if (!(mode & FALLOC_KEEP_SIZE) && off + len > (await s.vfs.getattr(c.ctx, ino)).size) {
       await s.vfs.flush(c.ctx, fh);
       const impl = s.vfs as Vfs & { setattr(ctx: Ctx, ino: number, ch: object, handleWritable?: boolean): Promise<Attr> };
       await impl.setattr(c.ctx, ino, { size: off + len }, true);
@@ -215,12 +213,19 @@ const OPS: Partial<Record<number, Handler>> = {
     ok(s, c);
   },
   [OP.LSEEK]: async (s, c) => {
-    // Files have no holes the VFS reports yet: all data up to the size, one hole at the end.
-    const [ino = 0, , off = 0, whence = 0] = c.n;
-    const size = (await s.vfs.getattr(c.ctx, ino)).size;
+    // lseek(2) SEEK_DATA / SEEK_HOLE from the extent map (the kernel answers the other whences
+    // itself); ENXIO at or past the end of the file.
+    const [, fh = 0, off = 0, whence = 0] = c.n;
     if (whence !== SEEK_DATA && whence !== SEEK_HOLE) throw new VfsError(Errno.EINVAL, 'bad whence');
-    if (off >= size) return s.r.replyErr(c.req, ENXIO);
-    s.r.replyLseek(c.req, whence === SEEK_DATA ? off : size);
+    s.r.replyLseek(c.req, await s.vfs.seekData(c.ctx, fh, off, whence === SEEK_DATA ? 'data' : 'hole'));
+  },
+  [OP.COPY_FILE_RANGE]: async (s, c) => {
+    // copy_file_range(2) within the mount (across mounts the kernel copies itself, EXDEV aside):
+    // [inoIn, fhIn, offIn, inoOut, fhOut, offOut, len, flags] → the count copied (fewer at the
+    // source's end, 0 past it), answered as a write is.
+    const [, fhIn = 0, offIn = 0, , fhOut = 0, offOut = 0, len = 0, flags = 0] = c.n;
+    if (flags !== 0) throw new VfsError(Errno.EINVAL, 'copy_file_range flags must be 0');
+    s.r.replyWrite(c.req, await s.vfs.copyFileRange(c.ctx, fhIn, offIn, fhOut, offOut, len));
   },
 };
 

@@ -13,6 +13,8 @@ export const ERRNO_TO_HTTP: Record<ErrnoName, number> = {
   EPERM: 403,
   ENOENT: 404,
   EIO: 500,
+  // A position past the end of the data (RFC 9110 §15.5.17).
+  ENXIO: 416,
   EBADF: 500,
   EAGAIN: 503,
   ENOMEM: 503,

@@ -333,6 +333,160 @@ export function vfsSuite(name: string, factory: () => Promise<VfsFixture>): void
       assert.ok(s1.bfree < s0.bfree, `free space went down (${s0.bfree} -> ${s1.bfree})`);
     });
 
+    const MiB = 1 << 20;
+    const recordSizeOf = async (path: string) => (await fx.inst.impl.meta.getInode((await fx.inst.paths.stat(ROOT_CTX, path)).ino))!.recordSize;
+    const liveBlocks = async () => (await fx.inst.impl.blocks.stats()).blocks;
+    const userBytes = async (ctx: Ctx) => (await fx.inst.impl.meta.getQuota('user', ctx.uid)).usage.bytes;
+
+    test('seekData: data and holes by record, buffered writes included, the end a hole, ENXIO past it, the same in a snapshot', async () => {
+      const { dir } = await home();
+      const { vfs, paths, snapshots } = fx.inst;
+      const path = `${dir}/sparse`;
+      const { fh } = await paths.open(alice, path, { read: true, write: true, create: true });
+      await vfs.write(alice, fh, 0, Buffer.alloc(100, 1));
+      await vfs.write(alice, fh, 8 * MiB, Buffer.alloc(100, 2));
+      const rs = await recordSizeOf(path);
+      const check = async (when: string) => {
+        assert.equal(await vfs.seekData(alice, fh, 0, 'data'), 0, when);
+        assert.equal(await vfs.seekData(alice, fh, 0, 'hole'), rs, `${when}: the hole starts after the first record`);
+        assert.equal(await vfs.seekData(alice, fh, rs + 3, 'hole'), rs + 3, when);
+        assert.equal(await vfs.seekData(alice, fh, 50, 'data'), 50, when);
+        assert.equal(await vfs.seekData(alice, fh, rs, 'data'), 8 * MiB, when);
+        assert.equal(await vfs.seekData(alice, fh, 5 * MiB + 3, 'data'), 8 * MiB, when);
+        assert.equal(await vfs.seekData(alice, fh, 8 * MiB + 5, 'data'), 8 * MiB + 5, when);
+        assert.equal(await vfs.seekData(alice, fh, 8 * MiB, 'hole'), 8 * MiB + 100, `${when}: the end of the file is a hole`);
+        await rejects(vfs.seekData(alice, fh, 8 * MiB + 100, 'data'), Errno.ENXIO);
+        await rejects(vfs.seekData(alice, fh, 8 * MiB + 100, 'hole'), Errno.ENXIO);
+        await rejects(vfs.seekData(alice, fh, -1, 'data'), Errno.ENXIO);
+      };
+      await check('buffered');
+      await vfs.flush(alice, fh);
+      await check('committed');
+      await vfs.write(alice, fh, 4 * MiB + 10, Buffer.from('x'));
+      assert.equal(await vfs.seekData(alice, fh, rs, 'data'), 4 * MiB, 'a buffered write into a hole is data at once (from its record\'s start)');
+      assert.equal(await vfs.seekData(alice, fh, 4 * MiB, 'hole'), 4 * MiB + rs);
+      await vfs.release(alice, fh);
+      await paths.setattr(alice, path, { size: 12 * MiB }); // a sparse tail
+      const snap = `seek${dir.slice(2)}`;
+      await snapshots.create(snap);
+      for (const p of [path, `/.snapshots/${snap}${path}`]) {
+        const r = await paths.open(alice, p, { read: true });
+        assert.equal(await vfs.seekData(alice, r.fh, rs, 'data'), 4 * MiB, p);
+        assert.equal(await vfs.seekData(alice, r.fh, 8 * MiB, 'hole'), 8 * MiB + rs, `${p}: the records past the last write are a hole`);
+        await rejects(vfs.seekData(alice, r.fh, 8 * MiB + rs, 'data'), Errno.ENXIO);
+        assert.equal(await vfs.seekData(alice, r.fh, 12 * MiB - 1, 'hole'), 12 * MiB - 1);
+        await vfs.release(alice, r.fh);
+      }
+      await snapshots.delete(snap);
+    });
+
+    test('punchHole: whole records lose their blocks and quota bytes, edges read as zeros, the size stays; a snapshot keeps the old bytes', async () => {
+      const { dir } = await home();
+      const { vfs, paths, snapshots } = fx.inst;
+      const path = `${dir}/p`;
+      const data = randomBytes(3 * MiB + 5000);
+      await writeFile(alice, path, data);
+      const rs = await recordSizeOf(path);
+      const snap = `punch${dir.slice(2)}`;
+      await snapshots.create(snap);
+      const st0 = await paths.stat(alice, path);
+      const q0 = await userBytes(alice);
+      const { fh } = await paths.open(alice, path, { read: true, write: true });
+      await vfs.punchHole(alice, fh, MiB, MiB); // whole records
+      await vfs.punchHole(alice, fh, 100, 900); // inside the first record
+      await vfs.punchHole(alice, fh, 3 * MiB + 1000, 1 << 30); // the last record's tail and past the end
+      const model = Buffer.from(data);
+      model.fill(0, MiB, 2 * MiB);
+      model.fill(0, 100, 1000);
+      model.fill(0, 3 * MiB + 1000);
+      assert.ok((await vfs.read(alice, fh, 0, model.length + 10)).equals(model), 'punched bytes read as zeros, the rest unchanged');
+      assert.equal(await vfs.seekData(alice, fh, 0, 'hole'), MiB, 'the punched records are a hole');
+      assert.equal(await vfs.seekData(alice, fh, MiB, 'data'), 2 * MiB);
+      await rejects(vfs.punchHole(alice, fh, 0, 0), Errno.EINVAL);
+      await rejects(vfs.punchHole(alice, fh, -1, 10), Errno.EINVAL);
+      await vfs.release(alice, fh);
+      const st1 = await paths.stat(alice, path);
+      assert.equal(st1.size, data.length, 'the size stays');
+      assert.equal(st0.blocks - st1.blocks, MiB / 512, 'st_blocks went down by the punched records');
+      assert.equal(q0 - (await userBytes(alice)), MiB, 'the owner\'s quota usage went down by the punched bytes');
+      assert.ok((await readFile(alice, path)).equals(model), 'after close too');
+      const old = await paths.open(alice, `/.snapshots/${snap}${path}`, { read: true });
+      assert.ok((await vfs.read(alice, old.fh, 0, data.length)).equals(data), 'the snapshot keeps the punched bytes');
+      await rejects(vfs.punchHole(alice, old.fh, 0, 10), Errno.EROFS);
+      await vfs.release(alice, old.fh);
+      const ro = await paths.open(alice, path, { read: true });
+      await rejects(vfs.punchHole(alice, ro.fh, 0, 10), Errno.EBADF);
+      await vfs.release(alice, ro.fh);
+      // The snapshot held the punched records' blocks (and the edges' old ones): its deletion frees them.
+      const b0 = await liveBlocks();
+      await snapshots.delete(snap);
+      assert.equal(b0 - (await liveBlocks()), MiB / rs + 2, 'blocks freed with the snapshot');
+      // Without a snapshot, the blocks go at once.
+      const b1 = await liveBlocks();
+      const { fh: f2 } = await paths.open(alice, path, { write: true });
+      await vfs.punchHole(alice, f2, 0, 4 * MiB);
+      await vfs.release(alice, f2);
+      assert.equal(await liveBlocks(), b1 - (MiB / rs) * 2 - 1, 'every record of the file is freed');
+      assert.equal((await paths.stat(alice, path)).blocks, 0);
+      assert.ok((await readFile(alice, path)).equals(Buffer.alloc(data.length)));
+    });
+
+    test('copyFileRange: exact bytes, clamped at the source end, aligned records shared by reference (holes stay holes), unaligned ranges copied, from a snapshot too', async () => {
+      const { dir } = await home();
+      const { vfs, paths, snapshots } = fx.inst;
+      const src = Buffer.concat([randomBytes(MiB), Buffer.alloc(MiB), randomBytes(MiB + 1000)]);
+      const sw = await paths.open(alice, `${dir}/src`, { write: true, create: true });
+      await vfs.write(alice, sw.fh, 0, src.subarray(0, MiB));
+      await vfs.write(alice, sw.fh, 2 * MiB, src.subarray(2 * MiB));
+      await vfs.release(alice, sw.fh);
+      const s = await paths.open(alice, `${dir}/src`, { read: true });
+      const d = await paths.open(alice, `${dir}/dst`, { read: true, write: true, create: true });
+      const b0 = await liveBlocks();
+      const q0 = await userBytes(alice);
+      assert.equal(await vfs.copyFileRange(alice, s.fh, 0, d.fh, 0, 10 * MiB), src.length, 'clamped at the end of the source');
+      assert.equal(await liveBlocks(), b0, 'aligned records are shared, not copied');
+      assert.equal((await userBytes(alice)) - q0, 2 * MiB + 1000, 'the copy counts in the owner\'s quota as written bytes');
+      const model = Buffer.from(src);
+      assert.ok((await vfs.read(alice, d.fh, 0, 4 * MiB)).equals(model));
+      assert.equal(await vfs.seekData(alice, d.fh, 0, 'hole'), MiB, 'the source\'s hole came along');
+      assert.equal(await vfs.seekData(alice, d.fh, MiB, 'data'), 2 * MiB);
+      assert.equal(await vfs.copyFileRange(alice, s.fh, src.length, d.fh, 0, 100), 0, 'nothing at the source end');
+      assert.equal(await vfs.copyFileRange(alice, s.fh, src.length + 5, d.fh, 0, 100), 0, 'nothing past it');
+      assert.equal(await vfs.copyFileRange(alice, s.fh, src.length - 10, d.fh, 5, 100), 10, 'partial at the source end');
+      src.copy(model, 5, src.length - 10);
+      assert.equal(await vfs.copyFileRange(alice, s.fh, 12345, d.fh, MiB + 7, 2 * MiB), 2 * MiB, 'unaligned');
+      src.copy(model, MiB + 7, 12345, 12345 + 2 * MiB);
+      assert.equal(await vfs.copyFileRange(alice, s.fh, 0, d.fh, MiB, MiB + 500), MiB + 500, 'aligned, ending inside a record of the destination');
+      src.copy(model, MiB, 0, MiB + 500);
+      assert.ok((await vfs.read(alice, d.fh, 0, 4 * MiB)).equals(model), 'every copy landed, nothing else changed');
+      assert.equal((await paths.stat(alice, `${dir}/dst`)).size, src.length, 'the size only grows by copying past the end');
+      await rejects(vfs.copyFileRange(alice, d.fh, 0, d.fh, 100, 1000), Errno.EINVAL);
+      assert.equal(await vfs.copyFileRange(alice, d.fh, 0, d.fh, model.length, MiB), MiB, 'within one file, ranges apart');
+      const grown = Buffer.concat([model, model.subarray(0, MiB)]);
+      assert.ok((await vfs.read(alice, d.fh, 0, 5 * MiB)).equals(grown));
+      await rejects(vfs.copyFileRange(alice, s.fh, -1, d.fh, 0, 10), Errno.EINVAL);
+      await rejects(vfs.copyFileRange(alice, s.fh, 0, s.fh, 0, 10), Errno.EBADF); // not open for writing
+      const ap = await paths.open(alice, `${dir}/dst`, { append: true });
+      await rejects(vfs.copyFileRange(alice, s.fh, 0, ap.fh, 0, 10), Errno.EBADF);
+      await vfs.release(alice, ap.fh);
+      await vfs.release(alice, d.fh);
+      await vfs.release(alice, s.fh);
+      // From a snapshot: the old bytes, by reference.
+      const snap = `copy${dir.slice(2)}`;
+      await snapshots.create(snap);
+      await writeFile(alice, `${dir}/src`, Buffer.from('changed'));
+      const old = await paths.open(alice, `/.snapshots/${snap}${dir}/src`, { read: true });
+      const r = await paths.open(alice, `${dir}/restored`, { read: true, write: true, create: true });
+      const b1 = await liveBlocks();
+      assert.equal(await vfs.copyFileRange(alice, old.fh, 0, r.fh, 0, 1 << 30), src.length);
+      assert.equal(await liveBlocks(), b1, 'shared with the snapshot');
+      await rejects(vfs.copyFileRange(alice, r.fh, 0, old.fh, 0, 10), Errno.EROFS);
+      await vfs.release(alice, old.fh);
+      await vfs.release(alice, r.fh);
+      await snapshots.delete(snap);
+      assert.ok((await readFile(alice, `${dir}/restored`)).equals(src), 'still there after the snapshot went');
+    });
+
     test('data and tree survive a reopen', async (t) => {
       if (!fx.reopen) { t.skip('engine is not durable'); return; }
       const { dir } = await home();

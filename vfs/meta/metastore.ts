@@ -87,6 +87,60 @@ export class MetaStore {
     return this.txnRead((m) => m.extents(ino));
   }
 
+  /** Extents of a file with from <= offset < to, ascending, at most `limit` of them, from committed state. */
+  async extents(ino: number, from: number, to = Number.MAX_SAFE_INTEGER, limit?: number): Promise<[number, Extent][]> {
+    return this.txnRead((m) => m.extents(ino, from, to, limit));
+  }
+
+  /**
+   * fallocate(2) FALLOC_FL_PUNCH_HOLE on committed state: the extents lying wholly inside
+   * [from, to) go (their blocks released as truncate releases them; a snapshot keeps its
+   * copy), the size stays, mtime and ctime move. Bytes of a record only partly inside are the
+   * caller's to zero. Retention: EPERM, as for a write. Returns the bytes freed.
+   */
+  async punchHole(ino: number, from: number, to: number): Promise<number> {
+    return this.txn(async (m) => {
+      const n = await m.mustInode(ino, Errno.ESTALE);
+      if (!isReg(n)) throw new VfsError(Errno.EINVAL, 'holes are punched in regular files only');
+      await checkMutable(m.tx, n, 'write');
+      const freed = await m.dropExtents(n, from, to);
+      n.mtimeNs = n.ctimeNs = nowNs();
+      m.putInode(n);
+      return freed;
+    });
+  }
+
+  /**
+   * copy_file_range(2) by reference: bytes [srcOff, srcOff + length) of file `src` become bytes
+   * [dstOff, dstOff + length) of `dst`, record by record, each record's block shared (counted
+   * once more); a hole in the source makes a hole in the destination. Both offsets start a
+   * record (the files' record sizes are the same); the range ends at a record boundary, or at
+   * or past the destination's size (nothing of the destination's last record is kept past it).
+   * The source's extents are read in the same transaction, or given (`srcExtents`, read from a
+   * snapshot). Quotas count as for a write (EDQUOT: nothing applied); retention EPERM on the
+   * destination. Returns the destination's new size.
+   */
+  async shareRecords(src: number, srcOff: number, dst: number, dstOff: number, length: number, srcExtents?: [number, Extent][]): Promise<number> {
+    return this.txn(async (m) => {
+      const to = await m.mustInode(dst, Errno.ESTALE);
+      if (!isReg(to)) throw new VfsError(Errno.EINVAL, 'records are shared between regular files only');
+      await checkMutable(m.tx, to, 'write');
+      const rs = to.recordSize;
+      const end = dstOff + length;
+      if (srcOff % rs || dstOff % rs || length <= 0 || (end % rs && end < to.size)) throw new VfsError(Errno.EINVAL, 'a shared range is whole records');
+      const from = new Map(srcExtents ?? await m.extents(src, srcOff, srcOff + length));
+      for (let d = dstOff, s = srcOff; d < end; d += rs, s += rs) {
+        const e = from.get(s);
+        if (e) await m.shareExtent(to, d, { ...e, length: Math.min(e.length, end - d) });
+        else await m.dropExtents(to, d, d + rs);
+      }
+      to.size = Math.max(to.size, end);
+      to.mtimeNs = to.ctimeNs = nowNs();
+      m.putInode(to);
+      return to.size;
+    });
+  }
+
   async getInode(ino: number): Promise<Inode | undefined> {
     return this.txnRead((m) => m.inode(ino));
   }

@@ -97,11 +97,11 @@ export class MetaTxn {
     return out;
   }
 
-  /** Extents with from <= offset < to, ascending, as [offset, extent]. */
-  async extents(ino: number, from = 0, to = Number.MAX_SAFE_INTEGER): Promise<[number, Extent][]> {
+  /** Extents with from <= offset < to, ascending, as [offset, extent]; the first `limit` of them when given. */
+  async extents(ino: number, from = 0, to = Number.MAX_SAFE_INTEGER, limit?: number): Promise<[number, Extent][]> {
     const out: [number, Extent][] = [];
     const end = to >= Number.MAX_SAFE_INTEGER ? prefixEnd(keys.extentPrefix(ino)) : keys.extent(ino, to);
-    for await (const [k, v] of this.tx.scan(keys.extent(ino, from), end)) out.push([readU64(k, 9), decodeExtent(v)]);
+    for await (const [k, v] of this.tx.scan(keys.extent(ino, from), end, limit === undefined ? undefined : { limit })) out.push([readU64(k, 9), decodeExtent(v)]);
     return out;
   }
 
@@ -122,17 +122,49 @@ export class MetaTxn {
     await charge(this.tx, n, delta, 0);
   }
 
+  /**
+   * Sets the extent at offset to share `e`'s block (one more reference), as cloneExtents does
+   * for a whole file; the block it replaces is released, and n.allocated, the used-bytes
+   * counter and the quotas change as in setExtent (EDQUOT past a limit).
+   */
+  async shareExtent(n: Inode, offset: number, e: Extent): Promise<void> {
+    const old = offset < n.size ? await this.tx.get(keys.extent(n.ino, offset)) : undefined;
+    if (!old || decodeExtent(old).blockId !== e.blockId) await this.refs.ref(e.blockId, this.tx);
+    await this.setExtent(n, offset, e);
+  }
+
+  /** Removes one extent row (after preserve()): its block reference is released, and the bytes leave n.allocated, the used-bytes counter and the quotas. */
+  private async dropExtent(n: Inode, off: number, e: Extent): Promise<void> {
+    await this.refs.release(e.blockId, this.tx);
+    this.tx.delete(keys.extent(n.ino, off));
+    n.allocated -= e.length;
+    await this.tx.incrBy(keys.counter(COUNTERS.usedBytes), BigInt(-e.length));
+    await charge(this.tx, n, -e.length, 0);
+  }
+
+  /**
+   * Punches a hole: drops the extents lying wholly inside [from, to), as truncate drops those
+   * past the size (snapshots keep theirs). Extents that only overlap the range are left alone.
+   * Returns the bytes dropped.
+   */
+  async dropExtents(n: Inode, from: number, to: number): Promise<number> {
+    let dropped = 0;
+    for (const [off, e] of await this.extents(n.ino, from, to)) {
+      if (off + e.length > to) continue;
+      await this.preserve(keys.extent(n.ino, off));
+      await this.dropExtent(n, off, e);
+      dropped += e.length;
+    }
+    return dropped;
+  }
+
   /** Drops extents at or past `size` and shortens the one that straddles it. */
   async truncateExtents(n: Inode, size: number): Promise<void> {
     const start = Math.max(0, size - n.recordSize);
     for (const [off, e] of await this.extents(n.ino, start)) {
       if (off + e.length > size) await this.preserve(keys.extent(n.ino, off));
       if (off >= size) {
-        await this.refs.release(e.blockId, this.tx);
-        this.tx.delete(keys.extent(n.ino, off));
-        n.allocated -= e.length;
-        await this.tx.incrBy(keys.counter(COUNTERS.usedBytes), BigInt(-e.length));
-        await charge(this.tx, n, -e.length, 0);
+        await this.dropExtent(n, off, e);
       } else if (off + e.length > size) {
         const cut = off + e.length - size;
         this.tx.set(keys.extent(n.ino, off), encodeExtent({ ...e, length: size - off }));
