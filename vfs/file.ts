@@ -57,6 +57,9 @@ export function bufferedBytes(): number {
   return dirtyBytes;
 }
 
+/** Records loaded ahead of a sequential reader (4 MiB at the default record size). */
+const READ_AHEAD = 4;
+
 /** How many records of one file may be encoding/committing at once before writes wait. */
 const MAX_INFLIGHT = 4;
 
@@ -206,11 +209,11 @@ export class OpenFile {
   }
 
   /** Reads [offset, offset+length) clamped to the size, through the buffers, holes as zeros. */
-  async read(offset: number, length: number): Promise<Buffer> {
+  async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
     if (offset < 0 || length < 0) throw new VfsError(Errno.EINVAL, 'bad offset or length');
     const end = Math.min(this.size, offset + length);
     if (end <= offset) return Buffer.alloc(0);
-    const out = Buffer.allocUnsafe(end - offset); // every byte below is copied or zeroed
+    const out = into && into.length >= end - offset ? into.subarray(0, end - offset) : Buffer.allocUnsafe(end - offset); // every byte below is copied or zeroed
     const rs = this.recordSize;
     const loads: Promise<void>[] = [];
     for (let at = offset; at < end; ) {
@@ -227,14 +230,17 @@ export class OpenFile {
       }
       at += n;
     }
-    // Sequential reading (this read starts where the last one ended): load the next record
-    // into the block cache now, so that it is ready when asked for (FUSE and SFTP read in pieces).
-    if (offset === this.nextRead && end < this.size) {
-      const next = Math.floor((end - 1) / rs) + 1;
-      if (next !== this.prefetched && next * rs < this.size && !this.recs.has(next)) {
+    // Sequential reading (this read starts near where the last one ended: the kernel's read-ahead
+    // sends several requests at once, not always in order): load the next records into the
+    // block cache now, so that they are ready when asked for (FUSE and SFTP read in pieces).
+    if (Math.abs(offset - this.nextRead) <= READ_AHEAD * rs && end < this.size) {
+      const last = Math.min(Math.floor((end - 1) / rs) + READ_AHEAD, Math.ceil(this.size / rs) - 1);
+      for (let next = Math.max(this.prefetched + 1, Math.floor((end - 1) / rs) + 1); next <= last; next++) {
         this.prefetched = next;
-        void this.readRecord(next, 0, 0, EMPTY, 0).catch(() => undefined);
+        if (!this.recs.has(next)) void this.readRecord(next, 0, 0, EMPTY, 0).catch(() => undefined);
       }
+    } else if (end > offset) {
+      this.prefetched = Math.floor((end - 1) / rs); // a jump: read ahead from here next time
     }
     this.nextRead = end;
     await Promise.all(loads);

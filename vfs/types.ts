@@ -157,8 +157,11 @@ export interface Vfs {
   access(ctx: Ctx, ino: number, mask: number): Promise<void>;
   /** Errno: EACCES, EISDIR (write on dir), ENOENT. */
   open(ctx: Ctx, ino: number, flags: OpenFlags): Promise<Fh>;
-  /** Up to length bytes at offset (fewer at end of file). Errno: EBADF, EISDIR. */
-  read(ctx: Ctx, fh: Fh, offset: number, length: number): Promise<Buffer>;
+  /**
+   * Up to length bytes at offset (fewer at end of file). With `into` (at least length bytes),
+   * the bytes land there and the result is a view of it (no allocation per read). Errno: EBADF, EISDIR.
+   */
+  read(ctx: Ctx, fh: Fh, offset: number, length: number, into?: Buffer): Promise<Buffer>;
   /** Returns bytes written (all of data). Errno: EBADF, EFBIG, ENOSPC, EDQUOT, EROFS. */
   write(ctx: Ctx, fh: Fh, offset: number, data: Uint8Array): Promise<number>;
   /**

@@ -325,11 +325,11 @@ export class VfsImpl implements Vfs {
     return h;
   }
 
-  async read(_ctx: Ctx, fh: Fh, offset: number, length: number): Promise<Buffer> {
+  async read(_ctx: Ctx, fh: Fh, offset: number, length: number, into?: Buffer): Promise<Buffer> {
     const h = this.handle(fh);
     if (!h.file) throw new VfsError(Errno.EISDIR, 'not a regular file');
     if (!h.flags.read && (h.flags.write || h.flags.append)) throw new VfsError(Errno.EBADF, 'handle not open for reading');
-    return h.file.read(offset, length);
+    return h.file.read(offset, length, into);
   }
 
   async write(ctx: Ctx, fh: Fh, offset: number, data: Uint8Array): Promise<number> {

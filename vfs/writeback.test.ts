@@ -44,6 +44,9 @@ test('write-back: random rewrites within the budget read back exactly, before an
           assert.equal(bufferedBytes(), 0, 'nothing buffered once closed');
           const { fh: r } = await v.paths.open(ROOT_CTX, '/f', { read: true });
           assert.ok((await v.vfs.read(ROOT_CTX, r, 0, m.length + 10)).equals(m), 'the whole file after close, from the store');
+          const into = Buffer.alloc(m.length + 10, 0xaa);
+          const got = await v.vfs.read(ROOT_CTX, r, 3, m.length + 10, into);
+          assert.ok(got.equals(m.subarray(3)) && got.buffer === into.buffer, 'read into a given buffer: a view of it, clamped at the end');
           await v.vfs.release(ROOT_CTX, r);
         } finally {
           await v.close();

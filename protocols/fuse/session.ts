@@ -73,6 +73,8 @@ const F_RDLCK = 0, F_WRLCK = 1, F_UNLCK = 2;
 const LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
 const ROOT: Ctx = { uid: 0, gid: 0, groups: [], clientId: CLIENT_ID };
 const FALLOC_KEEP_SIZE = 0x01, FALLOC_PUNCH_HOLE = 0x02, FALLOC_ZERO_RANGE = 0x10;
+/** Reads up to this size (the kernel's largest, max_pages) use pooled buffers; at most READ_BUFS are kept. */
+const READ_BUF = 1 << 20, READ_BUFS = 16;
 
 /** The POSIX lock owner (the kernel's files_struct, in hex) as the VFS lock table's owner. */
 const lockOwner = (c: Call) => `posix:${c.s2}`;
@@ -126,7 +128,16 @@ const OPS: Partial<Record<number, Handler>> = {
     const f = openFlags(c.n[1]!);
     s.r.replyOpen(c.req, await s.vfs.open(c.ctx, c.n[0]!, f), f.direct ? 1 : 0, 0);
   },
-  [OP.READ]: async (s, c) => s.r.replyBuf(c.req, await s.vfs.read(c.ctx, c.n[1]!, c.n[2]!, c.n[3]!)),
+  [OP.READ]: async (s, c) => {
+    // replyBuf copies into the kernel before it returns: the buffer goes back to the pool then.
+    const size = c.n[3]!;
+    const buf = size <= READ_BUF ? s.readBuffers.pop() ?? Buffer.allocUnsafeSlow(READ_BUF) : undefined;
+    try {
+      s.r.replyBuf(c.req, await s.vfs.read(c.ctx, c.n[1]!, c.n[2]!, size, buf));
+    } finally {
+      if (buf && s.readBuffers.length < READ_BUFS) s.readBuffers.push(buf);
+    }
+  },
   [OP.WRITE]: async (s, c) => s.r.replyWrite(c.req, await s.vfs.write(c.ctx, c.n[1]!, c.n[2]!, c.data ?? Buffer.alloc(0))),
   [OP.FLUSH]: async (s, c) => {
     await s.vfs.flush(c.ctx, c.n[1]!);
@@ -233,6 +244,8 @@ export class FuseSession {
   readonly timeout: number;
   /** The process that took each POSIX lock owner's latest lock (F_GETLK reports it). */
   readonly ownerPids = new Map<string, number>();
+  /** Spare read buffers (a 1 GiB sequential read would otherwise allocate 1,024 of 1 MiB). */
+  readonly readBuffers: Buffer[] = [];
   private readonly log: Logger | undefined;
   private groupsCache = new Map<number, { groups: number[]; at: number }>();
 
