@@ -191,7 +191,12 @@ static void ll_setxattr(fuse_req_t r, fuse_ino_t ino, const char *name, const ch
   Call *c = mk(OP_SETXATTR); push(c, ino); push(c, flags); c->s1 = name;
   enqueue_with(r, c, value, size);
 }
-static void ll_getxattr(fuse_req_t r, fuse_ino_t ino, const char *name, size_t size) { Call *c = mk(OP_GETXATTR); push(c, ino); push(c, (double)size); c->s1 = name; enqueue(r, c); }
+// The kernel asks for security.capability before every write (to drop file capabilities); the VFS
+// keeps none (vfs/meta/metastore.ts refuses to set it), so the answer needs no trip to JavaScript.
+static void ll_getxattr(fuse_req_t r, fuse_ino_t ino, const char *name, size_t size) {
+  if (strcmp(name, "security.capability") == 0) { fuse_reply_err(r, ENODATA); return; }
+  Call *c = mk(OP_GETXATTR); push(c, ino); push(c, (double)size); c->s1 = name; enqueue(r, c);
+}
 static void ll_listxattr(fuse_req_t r, fuse_ino_t ino, size_t size) { Call *c = mk(OP_LISTXATTR); push(c, ino); push(c, (double)size); enqueue(r, c); }
 static void ll_removexattr(fuse_req_t r, fuse_ino_t ino, const char *name) { Call *c = mk(OP_REMOVEXATTR); push(c, ino); c->s1 = name; enqueue(r, c); }
 static void ll_access(fuse_req_t r, fuse_ino_t ino, int mask) { Call *c = mk(OP_ACCESS); push(c, ino); push(c, mask); enqueue(r, c); }
@@ -219,6 +224,9 @@ static void ll_init(void *userdata, struct fuse_conn_info *conn) {
   conn->max_readahead = 16 << 20;  // an upper bound: protocols/fuse/server.ts sets the read-ahead in sysfs
   if (conn->capable & FUSE_CAP_SPLICE_READ) conn->want &= ~FUSE_CAP_SPLICE_READ;
   if (conn->capable & FUSE_CAP_READDIRPLUS) conn->want |= FUSE_CAP_READDIRPLUS;
+  // Cached pages are dropped by our notices when another protocol changes a file, and at open;
+  // without this the kernel also asks GETATTR before every read that follows a write.
+  conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 }
 
 static const struct fuse_lowlevel_ops OPS = [] {

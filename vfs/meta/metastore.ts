@@ -442,6 +442,11 @@ export class MetaStore {
       // POSIX ACLs are not implemented: say so, as ext4 mounted with noacl does, so that cp -a and
       // tar fall back to chmod (storing them inertly would leave modes that the ACL would have set).
       throw new VfsError(Errno.EOPNOTSUPP, 'POSIX ACLs are not supported');
+    } else if (name === 'security.capability') {
+      // File capabilities are not kept (as on NFS): the kernel asks for this attribute before
+      // every write to a file, and FUSE answers "none" without a round trip (native/fuse3).
+      if (write) throw new VfsError(Errno.EOPNOTSUPP, 'file capabilities (security.capability) are not supported');
+      throw new VfsError(Errno.ENODATA, 'no file capabilities');
     } else if (ns === 'security.' || ns === 'system.') {
       if (write) checkOwner(c, n);
     } else throw new VfsError(Errno.EOPNOTSUPP, `attribute namespace of ${JSON.stringify(name)} not supported`);
