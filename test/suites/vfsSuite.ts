@@ -269,6 +269,10 @@ export function vfsSuite(name: string, factory: () => Promise<VfsFixture>): void
       await rejects(vfs.setxattr(bob, ino, 'user.color', Buffer.from('x')), Errno.EACCES);
       await rejects(vfs.setxattr(alice, ino, 'trusted.x', Buffer.from('x')), Errno.EPERM);
       await rejects(vfs.setxattr(alice, ino, 'bogus', Buffer.from('x')), Errno.EOPNOTSUPP);
+      await rejects(vfs.setxattr(alice, ino, 'security.capability', Buffer.from('x')), Errno.EOPNOTSUPP); // no file capabilities
+      await rejects(vfs.getxattr(alice, ino, 'security.capability'), Errno.ENODATA);
+      await vfs.setxattr(alice, ino, 'security.other', Buffer.from('kept'));
+      await vfs.removexattr(alice, ino, 'security.other');
       assert.deepEqual(await vfs.listxattr(alice, ino), ['user.color']);
       await vfs.removexattr(alice, ino, 'user.color');
       await rejects(vfs.getxattr(alice, ino, 'user.color'), Errno.ENODATA);
