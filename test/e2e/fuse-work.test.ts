@@ -3,7 +3,7 @@
  * `git clone` of this project's repository (fsck clean, same HEAD, clean status), `tar` of
  * /usr/share in and out (every file's sha256, every symlink identical), and a SQLite database
  * written by two processes at once, relying on POSIX locks (`PRAGMA integrity_check` ok, every
- * row there). `npm ci` and this project's test suite on the mount are still to come.
+ * row there). `npm ci` and this project's tests on the mount: test/e2e/fuse-project.test.ts.
  * Skipped, saying why, where FUSE is unavailable.
  */
 import assert from 'node:assert/strict';
