@@ -20,6 +20,7 @@ import type { Logger } from './log.js';
 import { createRegistry, startMetricsServer, type MetricsServer } from './metrics.js';
 import { listenAdmin, type AdminServer, callAdmin, NO_SERVER } from './rpc.js';
 import { ensureDefaultPool, openKv, openPoolOf } from './store.js';
+import { type AutoReclaimOptions, startAutoReclaim } from './autoreclaim.js';
 import { loadSchedules, runSchedules, SCHEDULE_TICK_MS } from './schedule.js';
 import { randomPassword, UserStore } from './users.js';
 
@@ -212,6 +213,7 @@ export async function startGateway(o: ServeOptions, log: Logger): Promise<Gatewa
     }, log);
     closers.push({ name: 'admin socket', close: () => admin.close() });
     closers.push(startSchedules(kv, vfsi, log));
+    closers.push(startAutoReclaim(env, pool, log.child({ component: 'reclaim' }), autoReclaimFromEnv()));
     await writePid(d);
     // The first user is made last, once every listener is up, so a start that fails (a port in
     // use) never creates a password that no banner showed.
@@ -226,6 +228,13 @@ export async function startGateway(o: ServeOptions, log: Logger): Promise<Gatewa
     await stop().catch(() => {});
     throw err;
   }
+}
+
+/** DW_RECLAIM_EVERY_MS, DW_RECLAIM_MIN_DEAD (bytes) and DW_RECLAIM_MIN_RATIO override the defaults (tests). */
+function autoReclaimFromEnv(): AutoReclaimOptions {
+  const n = (name: string) => (process.env[name] !== undefined && Number.isFinite(Number(process.env[name])) ? Number(process.env[name]) : undefined);
+  const everyMs = n('DW_RECLAIM_EVERY_MS'), minDeadBytes = n('DW_RECLAIM_MIN_DEAD'), minDeadRatio = n('DW_RECLAIM_MIN_RATIO');
+  return { ...(everyMs !== undefined ? { everyMs } : {}), ...(minDeadBytes !== undefined ? { minDeadBytes } : {}), ...(minDeadRatio !== undefined ? { minDeadRatio } : {}) };
 }
 
 async function readTls(path: string, what: string): Promise<Buffer> {
