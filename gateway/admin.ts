@@ -11,7 +11,7 @@
  *   user.passwd { name, password }         → { name }
  *   user.addkey { name, sshKeys }          → UserInfo
  *   pool.create { layout, devices[], compression? } → { layout, devices, compression }
- *                                          (compression: off | lz4 | zstd[:LEVEL]; default lz4)
+ *                                          (compression: off | lz4 | zstd[:LEVEL]; default off)
  *   pool.set { compression }               → { compression }   (new blocks only; stored ones keep theirs)
  *   pool.status                            → PoolStats & { serving, engine }
  *   scrub { repair? = true }               → ScrubReport             (progress events)

@@ -192,7 +192,7 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
         .command('create [devices..]', 'create the pool of a new data folder on device folders', (yy) =>
           yy.positional('devices', { type: 'string', array: true, describe: 'device folders (one per disk)' })
             .option('layout', { alias: 'l', type: 'string', demandOption: 'give the layout with --layout, e.g. --layout rs:4+2', describe: 'mirror:N, raid0:N, raid5:N, raid6:N, raid10:N or rs:K+M' })
-            .option('compression', { type: 'string', coerce: lastValue, describe: 'compression of new blocks: off, lz4, zstd or zstd:LEVEL (1-19; default lz4)' }),
+            .option('compression', { type: 'string', coerce: lastValue, describe: 'compression of new blocks: off, lz4, zstd or zstd:LEVEL (1-19; default off)' }),
         async (a) => {
           const { checkCompression, checkLayout } = await import('./admin.js');
           const layout = checkLayout(a.layout);

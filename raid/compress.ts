@@ -33,7 +33,7 @@ export type Compression =
 /** zstd level when the setting says plain `zstd`. */
 export const DEFAULT_ZSTD_LEVEL = 3;
 /** What `dw pool create` and `dw serve`'s default pool use (see raid/README.md for why). */
-export const DEFAULT_NEW_POOL_COMPRESSION = 'lz4';
+export const DEFAULT_NEW_POOL_COMPRESSION = 'off';
 export const OFF: Compression = { alg: 'off' };
 
 /**
