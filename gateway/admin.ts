@@ -10,7 +10,9 @@
  *   user.remove { name }                   → { name }
  *   user.passwd { name, password }         → { name }
  *   user.addkey { name, sshKeys }          → UserInfo
- *   pool.create { layout, devices[] }      → { layout, devices }
+ *   pool.create { layout, devices[], compression? } → { layout, devices, compression }
+ *                                          (compression: off | lz4 | zstd[:LEVEL]; default off)
+ *   pool.set { compression }               → { compression }   (new blocks only; stored ones keep theirs)
  *   pool.status                            → PoolStats & { serving, engine }
  *   scrub { repair? = true }               → ScrubReport             (progress events)
  *   device.replace { old, new }            → { index, old, new, rebuiltShards } (progress)
@@ -37,7 +39,7 @@
 import { mkdir } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import type { BlockStore, PoolStats, ProgressFn } from '../raid/types.js';
-import { createPool, parseLayout, poolExists } from '../raid/index.js';
+import { createPool, DEFAULT_NEW_POOL_COMPRESSION, formatCompression, parseCompression, parseLayout, poolExists } from '../raid/index.js';
 import { VfsError } from '../vfs/errno.js';
 import { ROOT_CTX, type Attr, type VfsInstance } from '../vfs/index.js';
 import type { KvStore } from '../vfs/meta/kv.js';
@@ -224,6 +226,15 @@ export function checkLayout(text: string): string {
   }
 }
 
+/** Parses a compression setting; a bad one is a UsageError naming the accepted forms. Returns the canonical text. */
+export function checkCompression(text: string): string {
+  try {
+    return formatCompression(parseCompression(text));
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+}
+
 /** A bad snapshot name is a usage error; the rest (EEXIST, ENOENT) a CliError with the errno name. */
 function asSnapshotError(err: unknown): never {
   if (err instanceof VfsError && err.code === 'EINVAL') throw new UsageError(err.message);
@@ -279,6 +290,13 @@ export async function runAdmin(env: AdminEnv, method: string, params: Record<str
       return env.users.addKeys(str(params, 'name', 'user name'), str(params, 'sshKeys', 'public key text'));
     case 'pool.create':
       return createPoolCmd(env, params);
+    case 'pool.set': {
+      if (!(await poolExists(env.kv))) throw new CliError(`no pool in ${env.dir.root} yet`, 'ENOENT');
+      const c = checkCompression(str(params, 'compression', 'compression setting'));
+      const pool = await env.pool();
+      await pool.setCompression(parseCompression(c)).catch(asCli);
+      return { compression: c };
+    }
     case 'pool.status': {
       if (!(await poolExists(env.kv))) throw new CliError(`no pool in ${env.dir.root} yet: \`dw serve --data ${env.dir.root}\` creates the default (rs:4+2 on six folders), or \`dw pool create\` makes one`, 'ENOENT');
       const pool = await env.pool();
@@ -424,8 +442,9 @@ export async function runAdmin(env: AdminEnv, method: string, params: Record<str
   }
 }
 
-async function createPoolCmd(env: AdminEnv, params: Record<string, unknown>): Promise<{ layout: string; devices: string[] }> {
+async function createPoolCmd(env: AdminEnv, params: Record<string, unknown>): Promise<{ layout: string; devices: string[]; compression: string }> {
   const layout = checkLayout(str(params, 'layout', '--layout'));
+  const compression = checkCompression(optStr(params, 'compression', '--compression') ?? DEFAULT_NEW_POOL_COMPRESSION);
   const devs = params.devices;
   if (!Array.isArray(devs) || devs.length === 0 || devs.some((d) => typeof d !== 'string' || !d)) {
     throw new UsageError('give the device folders after the options: dw pool create --layout rs:4+2 DEV1 DEV2 ...');
@@ -441,10 +460,10 @@ async function createPoolCmd(env: AdminEnv, params: Record<string, unknown>): Pr
   if (devices.length !== need) throw new UsageError(`layout ${layout} needs ${need} device folders; ${devices.length} given`);
   for (const d of devices) await mkdir(d, { recursive: true });
   try {
-    await createPool(env.kv, { layout, devices });
+    await createPool(env.kv, { layout, devices, compression });
   } catch (err) {
     if (err instanceof VfsError && err.code === 'EINVAL') throw new UsageError(err.message);
     return asCli(err);
   }
-  return { layout, devices };
+  return { layout, devices, compression };
 }

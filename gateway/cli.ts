@@ -187,25 +187,38 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
           io.out(`${u.name} now has ${u.sshKeys.length} ssh key(s)`);
         })
         .demandCommand(1, 'name a user command: add, list, remove, passwd, add-key'))
-    .command('pool', 'create a pool or show its status', (y) =>
+    .command('pool', 'create a pool, show its status or change its settings', (y) =>
       dataOpt(y)
         .command('create [devices..]', 'create the pool of a new data folder on device folders', (yy) =>
           yy.positional('devices', { type: 'string', array: true, describe: 'device folders (one per disk)' })
-            .option('layout', { alias: 'l', type: 'string', demandOption: 'give the layout with --layout, e.g. --layout rs:4+2', describe: 'mirror:N, raid0:N, raid5:N, raid6:N, raid10:N or rs:K+M' }),
+            .option('layout', { alias: 'l', type: 'string', demandOption: 'give the layout with --layout, e.g. --layout rs:4+2', describe: 'mirror:N, raid0:N, raid5:N, raid6:N, raid10:N or rs:K+M' })
+            .option('compression', { type: 'string', coerce: lastValue, describe: 'compression of new blocks: off, lz4, zstd or zstd:LEVEL (1-19; default off)' }),
         async (a) => {
-          const { checkLayout } = await import('./admin.js');
+          const { checkCompression, checkLayout } = await import('./admin.js');
           const layout = checkLayout(a.layout);
+          const compression = a.compression === undefined ? undefined : checkCompression(String(a.compression));
           if (!a.devices?.length) throw new UsageError('missing device folders: dw pool create --layout rs:4+2 DEV1 DEV2 ... (one folder per disk)');
           const devices = a.devices.map((p) => resolve(String(p)));
-          const r = (await admin(a.data, 'pool.create', { layout, devices }, undefined, { create: true })) as { layout: string; devices: string[] };
-          io.out(`created pool ${r.layout} on ${r.devices.length} devices:`);
+          const r = (await admin(a.data, 'pool.create', { layout, devices, ...(compression ? { compression } : {}) }, undefined, { create: true })) as { layout: string; devices: string[]; compression: string };
+          io.out(`created pool ${r.layout} on ${r.devices.length} devices, compression ${r.compression}:`);
           for (const [i, p] of r.devices.entries()) io.out(`  ${i}  ${p}`);
         })
         .command('status', 'layout, devices, capacity, dead space, running scrub/rebuild', (yy) => jsonOpt(yy), async (a) => {
           const s = (await admin(a.data, 'pool.status', {})) as PoolStatus;
           print(a.json, s, () => formatPoolStatus(s));
         })
-        .demandCommand(1, 'name a pool command: create or status'))
+        .command('set [setting]', 'change a pool setting: compression=off|lz4|zstd[:LEVEL] (new blocks only)', (yy) =>
+          yy.positional('setting', { type: 'string', describe: 'NAME=VALUE, e.g. compression=zstd:3' }),
+        async (a) => {
+          const usage = 'dw pool set compression=off|lz4|zstd[:LEVEL]';
+          const m = /^([a-z]+)=(.*)$/.exec(need(a.setting, 'NAME=VALUE', usage));
+          if (!m) throw new UsageError(`give the setting as NAME=VALUE: ${usage}`);
+          if (m[1] !== 'compression') throw new UsageError(`unknown pool setting "${m[1]}"; settings: compression`);
+          const { checkCompression } = await import('./admin.js');
+          const r = (await admin(a.data, 'pool.set', { compression: checkCompression(m[2]!) })) as { compression: string };
+          io.out(`compression is now ${r.compression} for new blocks; blocks already stored keep theirs`);
+        })
+        .demandCommand(1, 'name a pool command: create, status or set'))
     .command('scrub', 'read and verify every shard; rewrite bad ones from redundancy', (y) =>
       jsonOpt(dataOpt(y)).option('repair', { type: 'boolean', default: true, describe: 'rewrite bad shards (--no-repair only reports)' }),
     async (a) => {

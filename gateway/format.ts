@@ -22,11 +22,17 @@ export function formatUsers(users: UserInfo[]): string[] {
   ]);
 }
 
+/** logical / stored as '1.00x' ('1.00x' for an empty pool). */
+export function compressRatio(logical: number, stored: number): string {
+  return `${(stored > 0 ? logical / stored : 1).toFixed(2)}x`;
+}
+
 export function formatPoolStatus(s: PoolStatus): string[] {
   const lines = [
     `pool:     ${s.layout}, ${s.devices.length} devices, ${s.serving ? 'server running' : 'server stopped'}`,
     `capacity: ${formatBytes(s.capacity)} usable, ${formatBytes(s.free)} free (after parity)`,
     `used:     ${formatBytes(s.logicalUsed)} of file data in ${s.blocks} blocks, ${formatBytes(s.physicalUsed)} on the devices`,
+    `compress: ${s.compression} for new blocks; ${formatBytes(s.storedUsed)} stored before parity, ratio ${compressRatio(s.logicalUsed, s.storedUsed)}`,
     `dead:     ${formatBytes(s.dead)} reclaimable (dw reclaim)`,
   ];
   if (s.task) lines.push(`task:     ${s.task.kind} running, ${percent(s.task.done, s.task.total)}% (${s.task.done}/${s.task.total})`);

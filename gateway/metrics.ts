@@ -35,6 +35,7 @@ export function createRegistry(stats: () => Promise<PoolStats>, retentionRefusal
     ['dw_pool_capacity_bytes', 'Usable capacity for file data after parity, bytes', (s) => s.capacity],
     ['dw_pool_free_bytes', 'Usable bytes still free for file data, after parity', (s) => s.free],
     ['dw_pool_logical_used_bytes', 'Logical bytes in live blocks', (s) => s.logicalUsed],
+    ['dw_pool_stored_used_bytes', 'Bytes of live blocks as stored before parity (compressed where it helped)', (s) => s.storedUsed],
     ['dw_pool_physical_used_bytes', 'Bytes in segment files on all devices', (s) => s.physicalUsed],
     ['dw_pool_dead_bytes', 'Bytes of shards no block refers to (reclaimable)', (s) => s.dead],
     ['dw_pool_blocks', 'Live blocks', (s) => s.blocks],

@@ -4,7 +4,7 @@
  * by `dw serve`. Also the "direct" admin mode: run one admin method on a stopped data folder.
  */
 import { mkdir } from 'node:fs/promises';
-import { createPool, openPool, poolExists } from '../raid/index.js';
+import { createPool, DEFAULT_NEW_POOL_COMPRESSION, openPool, poolExists } from '../raid/index.js';
 import type { BlockStore } from '../raid/types.js';
 import { VfsError } from '../vfs/errno.js';
 import type { KvStore } from '../vfs/meta/kv.js';
@@ -44,7 +44,7 @@ export async function ensureDefaultPool(kv: KvStore, d: DataDir): Promise<boolea
   if (await poolExists(kv)) return false;
   const devices = defaultDevices(d);
   for (const dev of devices) await mkdir(dev, { recursive: true });
-  await createPool(kv, { layout: DEFAULT_LAYOUT, devices });
+  await createPool(kv, { layout: DEFAULT_LAYOUT, devices, compression: DEFAULT_NEW_POOL_COMPRESSION });
   return true;
 }
 

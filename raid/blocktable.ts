@@ -6,9 +6,16 @@ import { ByteReader, ByteWriter, DecodeError } from './reader.js';
 /**
  * The block table row (value of key 'B' blockId, vfs/meta/keys.ts). Little-endian:
  *
- *   version u8 (1) | kind u8 (0 rs, 1 copy, 2 stripe) | k u8 | m u8 | flags u8 | reserved u8
+ *   version u8 (1 or 2) | kind u8 (0 rs, 1 copy, 2 stripe) | k u8 | m u8 | flags u8 | alg u8
  *   refs u32 | length u32 (logical bytes) | shardSize u32 (payload bytes per shard)
+ *   version 2 only: stored u32 (bytes in the data shards before padding: the compressed length)
  *   then k+m shard places: device u16 | segment u32 | offset u64 | checksum u64 (xxhash64)  (22 bytes)
+ *
+ * Version 1 (every row before compression, and still every row of a block stored raw): `alg`
+ * is 0 (it was "reserved", always written 0) and stored = length. Version 2 is written only for
+ * a compressed block (flags has BlockFlags.Compressed, alg 1 lz4 or 2 zstd, stored < length
+ * rounded to shards): a build without compression refuses such a row as "unknown row version"
+ * (EIO) instead of returning compressed bytes as data.
  *
  * `offset` is where the shard record (header + payload) starts in the segment file. A place
  * whose segment is ABSENT was never written (degraded write) or was lost: scrub or device
@@ -27,23 +34,36 @@ export interface BlockRow {
   k: number;
   m: number;
   flags: number;
+  /** Compression algorithm of the stored bytes (compress.ts Alg): 0 = raw. */
+  alg: number;
   refs: number;
+  /** Logical bytes of the block (what get() returns). */
   length: number;
+  /** Bytes stored in the data shards before padding: the compressed length, or `length` when raw. */
+  stored: number;
   shardSize: number;
   shards: ShardPlace[];
 }
 
 export const ABSENT = 0xffffffff;
-const ROW_VERSION = 1;
+const ROW_RAW = 1;
+const ROW_PACKED = 2;
+/** BlockFlags.Compressed (types.ts; a const enum there, repeated here to keep this module's imports small). */
+const COMPRESSED = 1;
 const KINDS: LayoutKind[] = ['rs', 'copy', 'stripe'];
 const FIXED = 18;
 const PLACE = 22;
 
+/** Whether a row describes a compressed block (and is written as version 2). */
+export const isPacked = (row: { flags: number }) => (row.flags & COMPRESSED) !== 0;
+
 export function encodeRow(row: BlockRow): Buffer {
-  const b = Buffer.allocUnsafe(FIXED + PLACE * row.shards.length);
+  const packed = isPacked(row);
+  const b = Buffer.allocUnsafe(FIXED + (packed ? 4 : 0) + PLACE * row.shards.length);
   const w = new ByteWriter(b)
-    .u8(ROW_VERSION).u8(KINDS.indexOf(row.kind)).u8(row.k).u8(row.m).u8(row.flags).u8(0)
+    .u8(packed ? ROW_PACKED : ROW_RAW).u8(KINDS.indexOf(row.kind)).u8(row.k).u8(row.m).u8(row.flags).u8(packed ? row.alg : 0)
     .u32(row.refs).u32(row.length).u32(row.shardSize);
+  if (packed) w.u32(row.stored);
   for (const s of row.shards) w.u16(s.device).u32(s.segment).u53(s.offset).u64(s.sum);
   return b;
 }
@@ -52,23 +72,28 @@ export function encodeRow(row: BlockRow): Buffer {
 export function decodeRowStrict(buf: Uint8Array): BlockRow {
   const r = new ByteReader(buf);
   const version = r.u8('version');
-  if (version !== ROW_VERSION) throw new DecodeError(`unknown row version ${version}`);
+  if (version !== ROW_RAW && version !== ROW_PACKED) throw new DecodeError(`unknown row version ${version}`);
   const kind = KINDS[r.u8('kind')];
   if (!kind) throw new DecodeError('unknown layout kind');
   const k = r.u8('k'), m = r.u8('m');
   if (k < 1 || k + m > MAX_SHARDS) throw new DecodeError(`bad k/m ${k}/${m}`);
   const flags = r.u8('flags');
-  r.u8('reserved');
+  const algByte = r.u8('alg');
   const refs = r.u32('refs');
   const length = r.u32('length');
   const shardSize = r.u32('shard size');
-  if (shardSize > MAX_SHARD_BYTES || length > shardSize * k) throw new DecodeError('bad sizes');
+  const packed = version === ROW_PACKED;
+  const stored = packed ? r.u32('stored') : length;
+  const alg = packed ? algByte : 0;
+  if (packed !== ((flags & COMPRESSED) !== 0)) throw new DecodeError('compressed flag disagrees with the row version');
+  if (packed && (alg < 1 || alg > 2)) throw new DecodeError(`unknown compression algorithm ${alg}`);
+  if (shardSize > MAX_SHARD_BYTES || stored > shardSize * k || (!packed && length > shardSize * k)) throw new DecodeError('bad sizes');
   const shards: ShardPlace[] = [];
   for (let j = 0; j < k + m; j++) {
     shards.push({ device: r.u16('device'), segment: r.u32('segment'), offset: r.u53('offset'), sum: r.u64('checksum') });
   }
   if (r.remaining !== 0) throw new DecodeError('trailing bytes');
-  return { kind, k, m, flags, refs, length, shardSize, shards };
+  return { kind, k, m, flags, alg, refs, length, stored, shardSize, shards };
 }
 
 /** Decodes a row read from the KV; a malformed row is an EIO (metadata corruption). */

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
-import { checksum } from './format.js';
+import { compressBytes, type PackSpec, worthIt } from './compress.js';
+import { checksum, shardSizeFor } from './format.js';
 import type { LayoutKind } from './layout.js';
 
 const require = createRequire(import.meta.url);
@@ -138,27 +139,65 @@ export async function decodeJob(p: CodecParams, buf: Uint8Array, present: number
   return { good, rebuilt, ok, sums };
 }
 
+/** What packJob did: the stored bytes' algorithm (0 = raw), length and shard size. */
+export interface Packed {
+  /** Alg id (compress.ts): 0 when the block is stored raw. */
+  alg: number;
+  /** Bytes stored in the data slots before padding (= the logical length when raw). */
+  stored: number;
+  /** Shard size the stored bytes were laid out with (≤ the raw params' shardSize). */
+  shardSize: number;
+}
+
+/**
+ * Compresses the first `length` bytes of the job buffer (laid out by fillJob for the raw params
+ * `p`) with `spec`; if that shrinks the shards (compress.ts worthIt), writes the compressed bytes
+ * over the data slots with the smaller shard size and zeroes their padding, else leaves the raw
+ * layout. Then computes parity and checksums for the layout chosen. The buffer keeps its size;
+ * the slots of the chosen layout are its first (k+m)*packed.shardSize bytes.
+ */
+export async function packJob(p: CodecParams, buf: Uint8Array, length: number, spec: PackSpec | undefined): Promise<{ sums: bigint[]; packed: Packed }> {
+  if (spec && length > 0) {
+    const c = await compressBytes(spec, buf.subarray(0, length));
+    if (worthIt(c.length, length, p.k)) {
+      const q: CodecParams = { ...p, shardSize: shardSizeFor(c.length, p.k) };
+      buf.set(c, 0);
+      buf.fill(0, c.length, q.k * q.shardSize);
+      return { sums: await encodeJob(q, buf.subarray(0, jobBytes(q))), packed: { alg: spec.alg, stored: c.length, shardSize: q.shardSize } };
+    }
+  }
+  return { sums: await encodeJob(p, buf.subarray(0, jobBytes(p))), packed: { alg: 0, stored: length, shardSize: p.shardSize } };
+}
+
 /** A task sent to the piscina worker: the job buffer is transferred, never copied. */
 export type WorkerTask =
-  | { op: 'encode'; p: CodecParams; ab: ArrayBuffer }
+  | { op: 'encode'; p: CodecParams; ab: ArrayBuffer; pack?: { spec: PackSpec | undefined; length: number } }
   | { op: 'decode'; p: CodecParams; ab: ArrayBuffer; present: number; want: number; expected: bigint[] };
 
-/** Bytes after the shard slots in a worker job buffer: 32 u64 sums, then good, rebuilt, ok (u32). */
-export const TAIL_BYTES = 8 * 32 + 4 * 3;
+/**
+ * Bytes after the shard slots in a worker job buffer: 32 u64 sums, then good, rebuilt, ok (u32),
+ * then (encode with packing) alg u32, stored u32, shardSize u32. The tail sits after the slots
+ * of the params the caller sent (the raw layout), whatever layout packJob chose.
+ */
+export const TAIL_BYTES = 8 * 32 + 4 * 6;
 
 /** Writes a result into the tail of a worker job buffer. */
-export function writeTail(buf: Buffer, p: CodecParams, r: DecodeResult): void {
+export function writeTail(buf: Buffer, p: CodecParams, r: DecodeResult, packed?: Packed): void {
   const at = jobBytes(p);
   for (let j = 0; j < p.k + p.m; j++) buf.writeBigUInt64LE(r.sums[j]!, at + 8 * j);
   buf.writeUInt32LE(r.good >>> 0, at + 256);
   buf.writeUInt32LE(r.rebuilt >>> 0, at + 260);
   buf.writeUInt32LE(r.ok ? 1 : 0, at + 264);
+  buf.writeUInt32LE(packed?.alg ?? 0, at + 268);
+  buf.writeUInt32LE(packed?.stored ?? 0, at + 272);
+  buf.writeUInt32LE(packed?.shardSize ?? p.shardSize, at + 276);
 }
 
 /** Reads the result a worker wrote into the tail. */
-export function readTail(buf: Buffer, p: CodecParams): DecodeResult {
+export function readTail(buf: Buffer, p: CodecParams): DecodeResult & { packed: Packed } {
   const at = jobBytes(p);
   const sums: bigint[] = [];
   for (let j = 0; j < p.k + p.m; j++) sums.push(buf.readBigUInt64LE(at + 8 * j));
-  return { sums, good: buf.readUInt32LE(at + 256), rebuilt: buf.readUInt32LE(at + 260), ok: buf.readUInt32LE(at + 264) === 1 };
+  const packed = { alg: buf.readUInt32LE(at + 268), stored: buf.readUInt32LE(at + 272), shardSize: buf.readUInt32LE(at + 276) };
+  return { sums, good: buf.readUInt32LE(at + 256), rebuilt: buf.readUInt32LE(at + 260), ok: buf.readUInt32LE(at + 264) === 1, packed };
 }

@@ -1,8 +1,24 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { type CodecParams, type DecodeResult, decodeJob, encodeJob, jobBytes, readTail, TAIL_BYTES, type WorkerTask } from './codec-core.js';
+import { type CodecParams, type DecodeResult, decodeJob, jobBytes, type Packed, packJob, readTail, TAIL_BYTES, type WorkerTask } from './codec-core.js';
+import type { PackSpec } from './compress.js';
 
-export { fillJob, type CodecParams, type DecodeResult } from './codec-core.js';
+export { fillJob, type CodecParams, type DecodeResult, type Packed } from './codec-core.js';
+
+/** What to compress before parity: the first `length` bytes of the job, with `spec` (none: raw). */
+export interface PackRequest {
+  spec: PackSpec | undefined;
+  /** Logical bytes of the block in the data slots. */
+  length: number;
+}
+
+/** Result of encode: the job buffer to continue with, the k+m checksums and the layout chosen. */
+export interface EncodeResult {
+  buf: Buffer;
+  /** Checksum of each of the k+m shard slots of the chosen layout (slot j at j*packed.shardSize). */
+  sums: bigint[];
+  packed: Packed;
+}
 
 /**
  * Parity and checksum computation for the block store. Two implementations with one contract
@@ -22,8 +38,13 @@ export interface Codec {
   alloc(p: CodecParams): Buffer;
   /** Gives a job buffer back for reuse by alloc (the caller no longer uses it or any view of it). */
   free(buf: Buffer): void;
-  /** Fills the parity slots from the data slots; returns the checksum of each of the k+m shards. */
-  encode(p: CodecParams, buf: Buffer): Promise<{ buf: Buffer; sums: bigint[] }>;
+  /**
+   * With `pack`, first compresses the block in the data slots and keeps it compressed if that
+   * shrinks the shards (codec-core packJob; the layout then has a smaller shard size, reported
+   * in `packed`). Then fills the parity slots from the data slots and returns the checksum of
+   * each of the k+m shards. Without `pack` the layout is `p` (packed.alg 0).
+   */
+  encode(p: CodecParams, buf: Buffer, pack?: PackRequest): Promise<EncodeResult>;
   /**
    * Verifies the `present` slots (bit mask) against `expected` checksums and rebuilds the data
    * slots that are not good, and the `want` slots, when the good ones suffice (see decodeJob).
@@ -68,8 +89,8 @@ export class InlineCodec implements Codec {
   free(buf: Buffer): void {
     freeJob(buf);
   }
-  async encode(p: CodecParams, buf: Buffer): Promise<{ buf: Buffer; sums: bigint[] }> {
-    return { buf, sums: await encodeJob(p, buf.subarray(0, jobBytes(p))) };
+  async encode(p: CodecParams, buf: Buffer, pack?: PackRequest): Promise<EncodeResult> {
+    return { buf, ...(await packJob(p, buf.subarray(0, jobBytes(p)), pack?.length ?? p.k * p.shardSize, pack?.spec)) };
   }
   async decode(p: CodecParams, buf: Buffer, present: number, want: number, expected: readonly bigint[]): Promise<DecodeResult & { buf: Buffer }> {
     return { buf, ...(await decodeJob(p, buf.subarray(0, jobBytes(p)), present, want, expected)) };
@@ -146,7 +167,7 @@ export class WorkerCodec implements Codec {
   free(buf: Buffer): void {
     freeJob(buf);
   }
-  private async run(task: WorkerTask, p: CodecParams): Promise<{ buf: Buffer; r: DecodeResult }> {
+  private async run(task: WorkerTask, p: CodecParams): Promise<{ buf: Buffer; r: DecodeResult & { packed: Packed } }> {
     const out = (await this.pool.run(task, { transferList: [task.ab] })) as ArrayBuffer;
     const buf = Buffer.from(out);
     return { buf, r: readTail(buf, p) };
@@ -158,15 +179,16 @@ export class WorkerCodec implements Codec {
     Buffer.from(ab).set(buf);
     return ab;
   }
-  async encode(p: CodecParams, buf: Buffer): Promise<{ buf: Buffer; sums: bigint[] }> {
-    if (jobBytes(p) <= INLINE_MAX_BYTES) return { buf, sums: await encodeJob(p, buf.subarray(0, jobBytes(p))) };
-    const { buf: out, r } = await this.run({ op: 'encode', p, ab: this.own(buf) }, p);
-    return { buf: out, sums: r.sums };
+  async encode(p: CodecParams, buf: Buffer, pack?: PackRequest): Promise<EncodeResult> {
+    const length = pack?.length ?? p.k * p.shardSize;
+    if (jobBytes(p) <= INLINE_MAX_BYTES) return { buf, ...(await packJob(p, buf.subarray(0, jobBytes(p)), length, pack?.spec)) };
+    const { buf: out, r } = await this.run({ op: 'encode', p, ab: this.own(buf), pack: { spec: pack?.spec, length } }, p);
+    return { buf: out, sums: r.sums, packed: r.packed };
   }
   async decode(p: CodecParams, buf: Buffer, present: number, want: number, expected: readonly bigint[]): Promise<DecodeResult & { buf: Buffer }> {
     if (jobBytes(p) <= INLINE_MAX_BYTES || verifyOnly(p, present, want)) return { buf, ...(await decodeJob(p, buf.subarray(0, jobBytes(p)), present, want, expected)) };
     const { buf: out, r } = await this.run({ op: 'decode', p, ab: this.own(buf), present, want, expected: [...expected] }, p);
-    return { buf: out, ...r };
+    return { buf: out, good: r.good, rebuilt: r.rebuilt, ok: r.ok, sums: r.sums };
   }
   async close(): Promise<void> {
     if (this.closed) return;

@@ -27,6 +27,26 @@ describe('shard header', () => {
     }), { numRuns: 1000 });
   });
 
+  test('raw rows keep the version 1 bytes; compressed rows are version 2 with alg and stored length', () => {
+    const shards = [{ device: 0, segment: 1, offset: 64, sum: 5n }];
+    const raw = encodeRow({ kind: 'rs', k: 1, m: 0, flags: 0, alg: 0, refs: 1, length: 100, stored: 100, shardSize: 104, shards });
+    assert.equal(raw[0], 1);
+    assert.equal(raw.length, 18 + 22);
+    const packed = encodeRow({ kind: 'rs', k: 1, m: 0, flags: 1, alg: 2, refs: 1, length: 5000, stored: 100, shardSize: 104, shards });
+    assert.equal(packed[0], 2);
+    assert.equal(packed[5], 2, 'alg byte');
+    assert.equal(packed.readUInt32LE(18), 100, 'stored length after shardSize');
+    assert.equal(packed.length, 22 + 22);
+    assert.deepEqual(decodeRowStrict(packed).stored, 100);
+    // A version-1 row with the compressed flag, or a version-2 row without it, is corrupt.
+    const bad1 = Buffer.from(raw); bad1[4] = 1;
+    assert.throws(() => decodeRowStrict(bad1), DecodeError);
+    const bad2 = Buffer.from(packed); bad2[4] = 0;
+    assert.throws(() => decodeRowStrict(bad2), DecodeError);
+    const bad3 = Buffer.from(packed); bad3[5] = 9;
+    assert.throws(() => decodeRowStrict(bad3), /unknown compression algorithm 9/);
+  });
+
   test('property: garbage never throws, and never decodes unless it is a valid header', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 120 }), fc.integer({ min: -5, max: 130 }), (bytes, off) => {
       const d = decodeShardHeader(bytes, off);
@@ -75,14 +95,42 @@ const row = fc.record({
   refs: fc.integer({ min: 0, max: 0xffffffff }),
   shardSize: fc.integer({ min: 8, max: 1 << 20 }),
   len: fc.nat(),
+  alg: fc.constantFrom(1, 2),
+  big: fc.integer({ min: 0, max: 0xffffffff }),
   places: fc.array(place, { minLength: 20, maxLength: 20 }),
-}).map(({ len, places, ...r }): BlockRow => ({ ...r, length: len % (r.shardSize * r.k + 1), shards: places.slice(0, r.k + r.m).map((p) => ({ ...p })) }));
+}).map(({ len, alg, big, places, ...r }): BlockRow => {
+  const shards = places.slice(0, r.k + r.m).map((p) => ({ ...p }));
+  const fit = len % (r.shardSize * r.k + 1);
+  // A compressed row (flag bit 0, version 2): any logical length, stored bytes fit the shards.
+  // A raw one (version 1): no algorithm, stored = length.
+  return (r.flags & 1) ? { ...r, alg, length: big, stored: fit, shards } : { ...r, alg: 0, length: fit, stored: fit, shards };
+});
 
 describe('block row', () => {
   test('property: encode then decode gives the same row', () => {
     fc.assert(fc.property(row, (r) => {
       assert.deepEqual(decodeRowStrict(encodeRow(r)), r);
     }), { numRuns: 1000 });
+  });
+
+  test('raw rows keep the version 1 bytes; compressed rows are version 2 with alg and stored length', () => {
+    const shards = [{ device: 0, segment: 1, offset: 64, sum: 5n }];
+    const raw = encodeRow({ kind: 'rs', k: 1, m: 0, flags: 0, alg: 0, refs: 1, length: 100, stored: 100, shardSize: 104, shards });
+    assert.equal(raw[0], 1);
+    assert.equal(raw.length, 18 + 22);
+    const packed = encodeRow({ kind: 'rs', k: 1, m: 0, flags: 1, alg: 2, refs: 1, length: 5000, stored: 100, shardSize: 104, shards });
+    assert.equal(packed[0], 2);
+    assert.equal(packed[5], 2, 'alg byte');
+    assert.equal(packed.readUInt32LE(18), 100, 'stored length after shardSize');
+    assert.equal(packed.length, 22 + 22);
+    assert.deepEqual(decodeRowStrict(packed).stored, 100);
+    // A version-1 row with the compressed flag, or a version-2 row without it, is corrupt.
+    const bad1 = Buffer.from(raw); bad1[4] = 1;
+    assert.throws(() => decodeRowStrict(bad1), DecodeError);
+    const bad2 = Buffer.from(packed); bad2[4] = 0;
+    assert.throws(() => decodeRowStrict(bad2), DecodeError);
+    const bad3 = Buffer.from(packed); bad3[5] = 9;
+    assert.throws(() => decodeRowStrict(bad3), /unknown compression algorithm 9/);
   });
 
   test('property: garbage and truncation give DecodeError (EIO through decodeRow), never anything else', () => {

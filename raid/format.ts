@@ -16,9 +16,11 @@ import { ByteReader, ByteWriter, DecodeError } from './reader.js';
  *     7   1  k
  *     8   1  m
  *     9   1  checksum algorithm (2 = xxhash64 of the payload)
- *    10   2  reserved (0)
+ *    10   1  compression algorithm of the block (0 raw, 1 lz4, 2 zstd; informative: the row decides)
+ *    11   1  reserved (0)
  *    12   8  block id (u64 LE, < 2^53)
- *    20   4  block length (logical bytes)
+ *    20   4  block length as stored in the data shards (the logical length when raw, the
+ *            compressed length when the compressed flag is set)
  *    24   4  shard length (payload bytes that follow)
  *    28   8  payload checksum (xxhash64, seed 0)
  *    36   4  header checksum (crc32c of bytes 0..35)
@@ -44,8 +46,11 @@ export interface ShardHeader {
   k: number;
   m: number;
   blockId: number;
+  /** Bytes of the block as stored in the k data shards (compressed length if compressed). */
   blockLength: number;
   shardLength: number;
+  /** Compression algorithm (byte 10; 0 = raw). Informative: the block row is authoritative. */
+  alg?: number;
   /** xxhash64 of the payload. */
   payloadSum: bigint;
 }
@@ -64,7 +69,7 @@ export function headerChecksum(data: Uint8Array): number {
 export function encodeShardHeader(h: ShardHeader): Buffer {
   const b = Buffer.allocUnsafe(SHARD_HEADER_BYTES);
   new ByteWriter(b)
-    .u32(SHARD_MAGIC).u8(FORMAT_VERSION).u8(h.flags).u8(h.shardIndex).u8(h.k).u8(h.m).u8(CHECKSUM_XXH64).u16(0)
+    .u32(SHARD_MAGIC).u8(FORMAT_VERSION).u8(h.flags).u8(h.shardIndex).u8(h.k).u8(h.m).u8(CHECKSUM_XXH64).u8(h.alg ?? 0).u8(0)
     .u53(h.blockId).u32(h.blockLength).u32(h.shardLength).u64(h.payloadSum);
   b.writeUInt32LE(headerChecksum(b.subarray(0, 36)), 36);
   return b;
@@ -88,7 +93,8 @@ export function decodeShardHeader(buf: Uint8Array, offset = 0): Decoded<ShardHea
     const k = r.u8('k');
     const m = r.u8('m');
     const alg = r.u8('checksum algorithm');
-    r.u16('reserved');
+    const comp = r.u8('compression algorithm');
+    r.u8('reserved');
     const blockId = r.u53('block id');
     const blockLength = r.u32('block length');
     const shardLength = r.u32('shard length');
@@ -100,7 +106,7 @@ export function decodeShardHeader(buf: Uint8Array, offset = 0): Decoded<ShardHea
     if (shardIndex >= k + m) return { ok: false, reason: `shard index ${shardIndex} ≥ k+m` };
     if (shardLength > MAX_SHARD_BYTES) return { ok: false, reason: `shard length ${shardLength} too large` };
     if (blockLength > shardLength * k) return { ok: false, reason: 'block length exceeds k shards' };
-    return { ok: true, value: { flags, shardIndex, k, m, blockId, blockLength, shardLength, payloadSum } };
+    return { ok: true, value: { flags, shardIndex, k, m, blockId, blockLength, shardLength, payloadSum, ...(comp ? { alg: comp } : {}) } };
   } catch (e) {
     if (e instanceof DecodeError) return { ok: false, reason: e.message };
     throw e;

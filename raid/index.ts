@@ -5,6 +5,7 @@
 export { parseLayout, faultTolerance, type PoolLayout, type LayoutKind } from './layout.js';
 export { createPool, openPool, poolExists, DEFAULT_SEGMENT_BYTES, type CreatePoolOptions, type OpenPoolOptions } from './pool.js';
 export { readPoolState, type PoolState } from './poolstate.js';
+export { parseCompression, formatCompression, DEFAULT_NEW_POOL_COMPRESSION } from './compress.js';
 export { MemoryBlockStore } from './memory.js';
 export type { Logger } from './store.js';
 export * from './types.js';

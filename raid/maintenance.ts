@@ -9,6 +9,7 @@ import { updatePoolState } from './poolstate.js';
 import type { RaidBlockStore } from './store.js';
 import { COUNTER, layoutOf, recordBytes } from './store.js';
 import { decodeRow } from './blocktable.js';
+import { formatCompression } from './compress.js';
 import type { BlockId, DeviceStatus, PoolStats, ProgressFn, ScrubReport } from './types.js';
 
 /**
@@ -254,8 +255,10 @@ export async function poolStats(store: RaidBlockStore): Promise<PoolStats> {
   for (const g of groups.values()) free = Math.min(free, Math.floor((g.free * k) / g.n));
   if (!Number.isFinite(free)) free = 0;
   const logicalUsed = await counter(store, COUNTER.logical);
+  const storedUsed = logicalUsed - await counter(store, COUNTER.saved);
   return {
-    layout: store.layout.name, devices, capacity: free + logicalUsed, free, logicalUsed, physicalUsed, dead,
+    layout: store.layout.name, devices, capacity: free + logicalUsed, free, logicalUsed, storedUsed, compression: formatCompression(store.compression),
+    physicalUsed, dead,
     blocks: await counter(store, COUNTER.blocks), ...(store.task ? { task: { ...store.task } } : {}),
   };
 }

@@ -2,6 +2,7 @@ import { Errno, VfsError } from '../vfs/errno.js';
 import type { KvTxn } from '../vfs/meta/kv.js';
 import { keys } from '../vfs/meta/keys.js';
 import { copyRange } from './lru.js';
+import { type Compression, formatCompression, OFF } from './compress.js';
 import type { BlockId, BlockStore, Layout, PoolStats, ScrubReport, StagedBlock } from './types.js';
 
 /**
@@ -14,6 +15,8 @@ export class MemoryBlockStore implements BlockStore {
   private blocks = new Map<BlockId, Buffer>();
   private next = 1;
   private capacity: number;
+  /** Recorded for stats only: this store keeps blocks as given (stored = logical). */
+  private compression: Compression = OFF;
 
   constructor(opts: { capacity?: number } = {}) {
     this.capacity = opts.capacity ?? 1 << 30;
@@ -61,6 +64,9 @@ export class MemoryBlockStore implements BlockStore {
     if (!b) throw new VfsError(Errno.EIO, `block ${id} not found`);
     return copyRange(b, from, length, into, at);
   }
+  async setCompression(c: Compression): Promise<void> {
+    this.compression = c;
+  }
   async sync(): Promise<void> {}
   async scrub(): Promise<ScrubReport> {
     return { blocksChecked: this.blocks.size, shardsChecked: this.blocks.size, badShards: 0, repaired: 0, unrecoverable: 0 };
@@ -75,7 +81,7 @@ export class MemoryBlockStore implements BlockStore {
     const used = [...this.blocks.values()].reduce((a, b) => a + b.length, 0);
     return {
       layout: 'memory', devices: [], capacity: this.capacity, free: this.capacity - used,
-      logicalUsed: used, physicalUsed: used, dead: 0, blocks: this.blocks.size,
+      logicalUsed: used, storedUsed: used, compression: formatCompression(this.compression), physicalUsed: used, dead: 0, blocks: this.blocks.size,
     };
   }
   async close(): Promise<void> {}

@@ -5,8 +5,9 @@ import { Errno, VfsError } from '../vfs/errno.js';
 import type { KvStore } from '../vfs/meta/kv.js';
 import { makeCodec } from './codec.js';
 import { Device, LABEL_FILE, readLabel, writeLabel } from './device.js';
+import { formatCompression, parseCompression } from './compress.js';
 import { faultTolerance, parseLayout } from './layout.js';
-import { POOL_KEY, type PoolState, readPoolState } from './poolstate.js';
+import { compressionOf, POOL_KEY, type PoolState, readPoolState } from './poolstate.js';
 import { type Logger, RaidBlockStore } from './store.js';
 import type { BlockStore } from './types.js';
 
@@ -20,6 +21,12 @@ export interface CreatePoolOptions {
   devices: string[];
   /** Segment file size, bytes (default 256 MiB; ≥ 64 KiB). */
   segmentBytes?: number;
+  /**
+   * Compression of new blocks: 'off', 'lz4', 'zstd' or 'zstd:LEVEL' (compress.ts). Default
+   * 'off' here (a library caller gets exactly what it asks for); `dw pool create` and the
+   * default pool of `dw serve` pass compress.ts DEFAULT_NEW_POOL_COMPRESSION.
+   */
+  compression?: string;
 }
 
 export interface OpenPoolOptions {
@@ -57,6 +64,7 @@ export async function createPool(kv: KvStore, opts: CreatePoolOptions): Promise<
   if (!Number.isInteger(segmentBytes) || segmentBytes < 64 << 10 || segmentBytes > 2 ** 40) {
     throw new VfsError(Errno.EINVAL, `segment size must be 64 KiB..1 TiB, got ${segmentBytes}`);
   }
+  const compression = formatCompression(parseCompression(opts.compression ?? 'off'));
   if (await poolExists(kv)) throw new VfsError(Errno.EEXIST, 'a pool already exists');
   for (const p of paths) {
     const label = await readLabel(p);
@@ -69,7 +77,7 @@ export async function createPool(kv: KvStore, opts: CreatePoolOptions): Promise<
       await writeLabel(p, { format: 1, poolId: id, index });
       written.push(p);
     }
-    const state: PoolState = { format: 1, id, layout: layout.name, devices: paths, segmentBytes, created: Date.now() };
+    const state: PoolState = { format: 1, id, layout: layout.name, devices: paths, segmentBytes, created: Date.now(), compression };
     await kv.txn(async (tx) => {
       if (await tx.get(POOL_KEY)) throw new VfsError(Errno.EEXIST, 'a pool already exists');
       tx.set(POOL_KEY, Buffer.from(JSON.stringify(state)));
@@ -95,7 +103,7 @@ export async function openPool(kv: KvStore, opts: OpenPoolOptions = {}): Promise
   const devices = state.devices.map((p, i) => new Device(i, p, poolId, state.segmentBytes, () => store!.segs.take()));
   await Promise.all(devices.map((d) => d.open(state.id)));
   const codec = makeCodec(opts.codec ?? 'worker', opts.workers);
-  store = new RaidBlockStore(kv, layout, devices, codec, state.id, log, opts);
+  store = new RaidBlockStore(kv, layout, devices, codec, state.id, log, { ...opts, compression: compressionOf(state) });
   await store.ids.prime();
   await store.segs.prime();
   const missing = devices.filter((d) => d.state === 'missing');

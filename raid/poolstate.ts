@@ -1,11 +1,18 @@
 import { Errno, VfsError } from '../vfs/errno.js';
 import type { KvStore, KvTxn } from '../vfs/meta/kv.js';
 import { keys } from '../vfs/meta/keys.js';
+import { type Compression, OFF, parseCompression } from './compress.js';
 
 /**
  * The pool state row: key 'P' 'pool' (vfs/meta/keys.ts), value JSON:
- * `{ format: 1, id, layout, devices: [path…], segmentBytes, created, rebuilding? }`.
+ * `{ format: 1, id, layout, devices: [path…], segmentBytes, created, rebuilding?, compression? }`.
  * `rebuilding` names a device whose replacement was started and not finished.
+ *
+ * `compression` ('off', 'lz4', 'zstd:LEVEL'; compress.ts) is the setting for new blocks. Rows
+ * written before it existed have none and mean 'off', so an existing pool does not change. It is
+ * an optional field, not a format bump: an older build keeps the field when it rewrites the row
+ * (updatePoolState rewrites the whole object) and refuses compressed blocks themselves by their
+ * row version (blocktable.ts).
  */
 export interface PoolState {
   format: 1;
@@ -16,6 +23,12 @@ export interface PoolState {
   segmentBytes: number;
   created: number;
   rebuilding?: number;
+  compression?: string;
+}
+
+/** The pool's compression setting ('off' when the row has none). */
+export function compressionOf(s: PoolState): Compression {
+  return s.compression === undefined ? OFF : parseCompression(s.compression);
 }
 
 export const POOL_KEY = keys.pool('pool');
@@ -32,6 +45,13 @@ export function decodePoolState(v: Buffer): PoolState {
     !Array.isArray(s.devices) || !s.devices.every((d) => typeof d === 'string') ||
     typeof s.segmentBytes !== 'number' || !(s.segmentBytes >= 4096)) {
     throw new VfsError(Errno.EIO, 'pool state row is malformed');
+  }
+  if (s.compression !== undefined) {
+    try {
+      parseCompression(s.compression);
+    } catch {
+      throw new VfsError(Errno.EIO, `pool state row has an unknown compression setting ${JSON.stringify(s.compression)}`);
+    }
   }
   return s as PoolState;
 }

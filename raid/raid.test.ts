@@ -23,7 +23,7 @@ function raidFactory(name: string, codec: 'inline' | 'worker', engine: 'memory' 
       const layout = opts.layout ?? 'rs:4+2';
       const n = (await import('./layout.js')).parseLayout(layout).devices;
       const devices = Array.from({ length: n }, (_, i) => join(root, `dev${i}`));
-      await createPool(kv, { layout, devices, segmentBytes: opts.segmentBytes ?? 1 << 20 });
+      await createPool(kv, { layout, devices, segmentBytes: opts.segmentBytes ?? 1 << 20, ...(opts.compression ? { compression: opts.compression } : {}) });
       const open = () => openPool(kv, { codec, workers: 2, cacheBytes: 4 << 20 });
       let spare = 0;
       const h: Harness = {

@@ -1,14 +1,16 @@
 import { Errno, VfsError } from '../vfs/errno.js';
 import type { KvStore, KvTxn } from '../vfs/meta/kv.js';
 import { keys, prefixEnd } from '../vfs/meta/keys.js';
-import { ABSENT, type BlockRow, decodeRow, encodeRow, type ShardPlace } from './blocktable.js';
+import { ABSENT, type BlockRow, decodeRow, encodeRow, isPacked, type ShardPlace } from './blocktable.js';
 import { type Codec, type CodecParams, fillJob } from './codec.js';
+import { type Compression, decompressBlock, formatCompression, OFF, packSpec } from './compress.js';
 import type { Device } from './device.js';
 import { decodeShardHeader, encodeShardHeader, SHARD_HEADER_BYTES, shardSizeFor, MAX_SHARD_BYTES } from './format.js';
 import { type PoolLayout, recoverable } from './layout.js';
 import { ByteLru, copyRange } from './lru.js';
 import { reclaimPool, replacePoolDevice, scrubPool, poolStats } from './maintenance.js';
-import type { BlockId, BlockStore, PoolStats, ProgressFn, ScrubReport, StagedBlock } from './types.js';
+import { updatePoolState } from './poolstate.js';
+import { BlockFlags, type BlockId, type BlockStore, type PoolStats, type ProgressFn, type PutOptions, type ScrubReport, type StagedBlock } from './types.js';
 
 export interface Logger {
   info: (...args: any[]) => void;
@@ -21,6 +23,11 @@ export const COUNTER = {
   nextSeg: keys.counter('nextSeg'),
   blocks: keys.counter('raid/blocks'),
   logical: keys.counter('raid/logical'),
+  /**
+   * Logical minus stored bytes of live blocks: what compression saved. Kept as a saving rather
+   * than a stored total so pools from before compression (no such counter: 0) are right as they are.
+   */
+  saved: keys.counter('raid/saved'),
   /** Live bytes (shard records referenced by rows) in segment `seg` of device `dev`. */
   live: (dev: number, seg: number) => keys.counter(`live/${dev}/${seg}`),
   livePrefix: keys.counter('live/'),
@@ -115,14 +122,17 @@ export class RaidBlockStore implements BlockStore {
     readonly codec: Codec,
     readonly poolId: string,
     readonly log: Logger,
-    opts: { cacheBytes?: number; stagedGraceMs?: number } = {},
+    opts: { cacheBytes?: number; stagedGraceMs?: number; compression?: Compression } = {},
   ) {
+    this.compression = opts.compression ?? OFF;
     this.cache = new ByteLru(opts.cacheBytes ?? 64 << 20);
     this.stagedGraceMs = opts.stagedGraceMs ?? 10 * 60_000;
     this.ids = new Lease(kv, COUNTER.nextBlock, ID_LEASE);
     this.segs = new Lease(kv, COUNTER.nextSeg, SEG_LEASE);
   }
   readonly stagedGraceMs: number;
+  /** The pool's setting for new blocks (pool row); put()'s opts.compress overrides it. */
+  compression: Compression;
 
   private check(): void {
     if (this.closed) throw new VfsError(Errno.EIO, 'block store is closed');
@@ -138,27 +148,30 @@ export class RaidBlockStore implements BlockStore {
    * place ABSENT: a degraded write, fixed by scrub or replaceDevice) as long as the written
    * shards can still recover the block; otherwise EIO. ENOSPC from any device fails the put.
    */
-  async put(data: Uint8Array, flags = 0): Promise<StagedBlock> {
+  async put(data: Uint8Array, opts: PutOptions = {}): Promise<StagedBlock> {
     this.check();
     const { k, m, kind } = this.layout;
     if (data.length > 0xffffffff || shardSizeFor(data.length, k) > MAX_SHARD_BYTES) {
       throw new VfsError(Errno.EFBIG, `block of ${data.length} bytes is too large`);
     }
     const id = await this.ids.take();
-    const shardSize = shardSizeFor(data.length, k);
-    const p: CodecParams = { kind, k, m, shardSize };
+    const p: CodecParams = { kind, k, m, shardSize: shardSizeFor(data.length, k) };
     let buf = this.codec.alloc(p);
     fillJob(p, buf, data);
-    const enc = await this.codec.encode(p, buf);
+    // Compression runs in the codec (a worker for the worker codec), before parity: the job
+    // comes back laid out with the compressed bytes and a smaller shard size, or raw.
+    const enc = await this.codec.encode(p, buf, { spec: packSpec(opts.compress ?? this.compression), length: data.length });
     buf = enc.buf;
+    const { alg, stored, shardSize } = enc.packed;
     const n = k + m;
-    const row: BlockRow = { kind, k, m, flags: flags & 0xff, refs: 1, length: data.length, shardSize, shards: [] };
+    const flags = alg ? BlockFlags.Compressed : BlockFlags.None;
+    const row: BlockRow = { kind, k, m, flags, alg, refs: 1, length: data.length, stored, shardSize, shards: [] };
     for (let j = 0; j < n; j++) row.shards.push({ device: (j + id) % n, segment: ABSENT, offset: 0, sum: enc.sums[j]! });
     const unpins: (() => void)[] = [];
     const results = await Promise.allSettled(row.shards.map(async (s, j) => {
       const dev = this.devices[s.device]!;
       if (!dev.usable) return;
-      const hdr = encodeShardHeader({ flags: row.flags, shardIndex: j, k, m, blockId: id, blockLength: data.length, shardLength: shardSize, payloadSum: s.sum });
+      const hdr = encodeShardHeader({ flags: row.flags, shardIndex: j, k, m, blockId: id, blockLength: stored, shardLength: shardSize, payloadSum: s.sum, alg });
       const at = await dev.append([hdr, buf.subarray(j * shardSize, (j + 1) * shardSize)]);
       s.segment = at.segment;
       s.offset = at.offset;
@@ -194,7 +207,7 @@ export class RaidBlockStore implements BlockStore {
     }
     this.pin(id, row, Date.now());
     const physical = written.filter(Boolean).length * recordBytes(row);
-    return { id, length: row.length, physical };
+    return { id, length: row.length, physical, stored: row.stored };
   }
 
   private pin(id: BlockId, row: BlockRow, at: number): void {
@@ -225,6 +238,14 @@ export class RaidBlockStore implements BlockStore {
     }
     await tx.incrBy(COUNTER.blocks, BigInt(sign));
     await tx.incrBy(COUNTER.logical, BigInt(row.length * sign));
+    if (row.stored !== row.length) await tx.incrBy(COUNTER.saved, BigInt((row.length - row.stored) * sign));
+  }
+
+  async setCompression(c: Compression): Promise<void> {
+    this.check();
+    const text = formatCompression(c);
+    await updatePoolState(this.kv, (s) => { s.compression = text; });
+    this.compression = c;
   }
 
   async commit(staged: StagedBlock, txn: KvTxn): Promise<void> {
@@ -307,9 +328,20 @@ export class RaidBlockStore implements BlockStore {
         throw new VfsError(Errno.EIO, `block ${id}: fewer than ${row.k} good shards`);
       }
       if (r.suspect) this.scheduleRepair(id);
-      const data = r.buf.subarray(0, row.length);
-      this.cache.set(id, data, r.buf.buffer.byteLength);
-      return data;
+      if (!isPacked(row)) {
+        const data = r.buf.subarray(0, row.length);
+        this.cache.set(id, data, r.buf.buffer.byteLength);
+        return data;
+      }
+      // Checksums passed (readShards): only now are the stored bytes decompressed. The cache
+      // holds the decompressed block; the job buffer goes back for reuse.
+      try {
+        const data = await decompressBlock(row.alg, r.buf.subarray(0, row.stored), row.length, id);
+        this.cache.set(id, data, data.length);
+        return data;
+      } finally {
+        this.codec.free(r.buf);
+      }
     }
   }
 
@@ -339,7 +371,7 @@ export class RaidBlockStore implements BlockStore {
         await dev.readv(s.segment, s.offset, [hdr, slot]);
         const h = decodeShardHeader(hdr);
         if (!h.ok || h.value.blockId !== id || h.value.shardIndex !== j || h.value.shardLength !== row.shardSize ||
-          h.value.blockLength !== row.length || h.value.payloadSum !== s.sum) {
+          h.value.blockLength !== row.stored || h.value.payloadSum !== s.sum) {
           dev.checksumErrors++;
           return;
         }
@@ -414,7 +446,7 @@ export class RaidBlockStore implements BlockStore {
         this.log.error({ block: id, shard: j }, 'raid: rebuilt shard does not match its recorded checksum; not written');
         return;
       }
-      const hdr = encodeShardHeader({ flags: row.flags, shardIndex: j, k: row.k, m: row.m, blockId: id, blockLength: row.length, shardLength: row.shardSize, payloadSum: old.sum });
+      const hdr = encodeShardHeader({ flags: row.flags, shardIndex: j, k: row.k, m: row.m, blockId: id, blockLength: row.stored, shardLength: row.shardSize, payloadSum: old.sum, alg: row.alg });
       try {
         const at = await dev.append([hdr, r.buf.subarray(j * row.shardSize, (j + 1) * row.shardSize)]);
         unpins.push(at.unpin);

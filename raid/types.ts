@@ -1,4 +1,7 @@
 import type { KvTxn } from '../vfs/meta/kv.js';
+import type { Compression } from './compress.js';
+
+export type { Compression } from './compress.js';
 
 /** A block's id: allocated by the block store, never reused, fits in 2^53. */
 export type BlockId = number;
@@ -32,6 +35,17 @@ export interface StagedBlock {
   readonly length: number;
   /** Bytes stored across all devices (shards + parity + headers). */
   readonly physical: number;
+  /** Bytes of the block before parity as stored (compressed length, or `length` when raw). */
+  readonly stored?: number;
+}
+
+/** Options of one put(). */
+export interface PutOptions {
+  /**
+   * How to compress this block (before parity); the pool's setting when absent. Per-directory
+   * settings (issue 5) pass theirs here. A block that does not shrink is stored raw anyway.
+   */
+  compress?: Compression;
 }
 
 export interface DeviceStatus {
@@ -56,6 +70,14 @@ export interface PoolStats {
   free: number;
   /** Logical bytes in live blocks. */
   logicalUsed: number;
+  /**
+   * Bytes of live blocks as stored before parity: the compressed length of compressed blocks,
+   * the logical length of the others (no shard padding, headers or parity). logicalUsed /
+   * storedUsed is the compression ratio.
+   */
+  storedUsed: number;
+  /** The pool's compression setting for new blocks: 'off', 'lz4', 'zstd:3' … */
+  compression: string;
   /** Bytes in segment files on all devices (live + dead). */
   physicalUsed: number;
   /** Bytes of shards no block refers to, reclaimable by compaction. */
@@ -94,8 +116,15 @@ export interface BlockStore {
    * different device. The block is invisible until `commit` stages its row into a transaction
    * and that transaction commits; shards of a block never committed are reclaimed as dead.
    * Once the returned promise settles, the store no longer reads `data` (the caller may reuse it).
+   * The block is compressed first (opts.compress, else the pool's setting) and stored raw when
+   * that does not make its shards smaller.
    */
-  put(data: Uint8Array, flags?: number): Promise<StagedBlock>;
+  put(data: Uint8Array, opts?: PutOptions): Promise<StagedBlock>;
+  /**
+   * Changes the pool's compression setting (saved in the pool row) for blocks put from now on;
+   * blocks already stored keep theirs and read as before.
+   */
+  setCompression(c: Compression): Promise<void>;
   /** Stages the block row (refcount 1) into txn. */
   commit(staged: StagedBlock, txn: KvTxn): Promise<void>;
   /** Adds a reference (a copy, a snapshot, a dedup hit), in txn. */

@@ -3,7 +3,8 @@ import { existsSync, openSync, readdirSync, readSync, rmSync, statSync, writeSyn
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { decodeRow, type BlockRow } from '../../raid/blocktable.js';
-import { SHARD_HEADER_BYTES, segmentFileName } from '../../raid/format.js';
+import { compressStats, parseCompression } from '../../raid/compress.js';
+import { SHARD_HEADER_BYTES, segmentFileName, shardSizeFor } from '../../raid/format.js';
 import type { BlockId, BlockStore, StagedBlock } from '../../raid/types.js';
 import { Errno, VfsError } from '../../vfs/errno.js';
 import type { KvStore } from '../../vfs/meta/kv.js';
@@ -31,7 +32,8 @@ export interface BlockStoreFactory {
   name: string;
   /** True for stores with devices and redundancy: fault, scrub, rebuild and reclaim tests run. */
   faults: boolean;
-  create(opts?: { layout?: string; segmentBytes?: number }): Promise<Harness>;
+  /** compression: the pool's setting ('off', 'lz4', 'zstd:3'; raid stores only; default off). */
+  create(opts?: { layout?: string; segmentBytes?: number; compression?: string }): Promise<Harness>;
 }
 
 async function putCommit(h: Harness, data: Uint8Array): Promise<BlockId> {
@@ -83,6 +85,23 @@ function pairs(n: number): [number, number][] {
   const out: [number, number][] = [];
   for (let a = 0; a < n; a++) for (let b = a + 1; b < n; b++) out.push([a, b]);
   return out;
+}
+
+const WORDS = ['the', 'block', 'store', 'parity', 'shard', 'device', 'segment', 'compress', 'zstd', 'lz4', 'row', 'of', 'and', 'a',
+  'checksum', 'scrub', 'rebuild', 'pool', 'data', 'file', 'read', 'write', 'erasure', 'code', 'is', 'to', 'in', 'record'];
+
+/** Deterministic English-like text (compresses about 3-4x with lz4, more with zstd). */
+function text(n: number, seed: number): Buffer {
+  const r = bytes(Math.ceil(n / 4) + 16, seed);
+  const parts: string[] = [];
+  let len = 0;
+  for (let i = 0; len < n; i++) {
+    const w = WORDS[r[i % r.length]! % WORDS.length]!;
+    const sep = r[(i * 7) % r.length]! % 13 === 0 ? '.\n' : ' ';
+    parts.push(w + sep);
+    len += w.length + sep.length;
+  }
+  return Buffer.from(parts.join('')).subarray(0, n);
 }
 
 const SIZES = [0, 1, 7, 8, 9, 100, 4095, 4096, 4097, 65536, 100_003, 1 << 20, (1 << 20) + 3];
@@ -534,5 +553,212 @@ export function blockStoreSuite(factory: BlockStoreFactory): void {
         }
       });
     }
+
+    for (const setting of ['lz4', 'zstd:3']) {
+      test(`compression ${setting}: text round trips in fewer stored bytes; random data is stored raw; mixed`, async () => {
+        const h = await factory.create({ compression: setting });
+        try {
+          const sizes = [1, 100, 4096, 65_536, 100_003, 1 << 20];
+          const texts = sizes.map((n, i) => text(n, 2000 + i));
+          const randoms = sizes.map((n, i) => bytes(n, 2100 + i));
+          const tIds: BlockId[] = [], rIds: BlockId[] = [];
+          for (let i = 0; i < sizes.length; i++) { // mixed: text and random blocks interleaved
+            tIds.push(await putCommit(h, texts[i]!));
+            rIds.push(await putCommit(h, randoms[i]!));
+          }
+          const k = h.store.layout.k;
+          let storedText = 0;
+          for (const [i, id] of tIds.entries()) {
+            assert.ok((await h.store.get(id)).equals(texts[i]!), `text block of ${sizes[i]} bytes reads back`);
+            const row = await rowOf(h.kv, id);
+            if (sizes[i]! >= 4096) {
+              assert.equal(row.flags & 1, 1, `text block of ${sizes[i]} bytes is compressed`);
+              assert.equal(row.alg, setting === 'lz4' ? 1 : 2);
+              assert.ok(row.stored < row.length * 0.6, `stored ${row.stored} < 60% of ${row.length}`);
+              assert.ok(row.shardSize < shardSizeFor(row.length, k), 'smaller shards');
+            }
+            if (sizes[i]! < 8 * k) assert.equal(row.flags & 1, 0, 'a block that fits one alignment unit per shard stays raw');
+            storedText += row.stored;
+          }
+          for (const [i, id] of rIds.entries()) {
+            assert.ok((await h.store.get(id)).equals(randoms[i]!), `random block of ${sizes[i]} bytes reads back`);
+            const row = await rowOf(h.kv, id);
+            assert.equal(row.flags & 1, 0, 'random data is stored raw');
+            assert.equal(row.stored, row.length);
+            assert.equal(row.shardSize, shardSizeFor(row.length, k), 'no overhead: the raw layout');
+          }
+          const total = sizes.reduce((a, b) => a + b, 0);
+          const st = await h.store.stats();
+          assert.equal(st.compression, setting);
+          assert.equal(st.logicalUsed, 2 * total);
+          assert.equal(st.storedUsed, storedText + total, 'stored = compressed text + raw random');
+          assert.ok(storedText < total / 2, `text saved more than half (${storedText} of ${total})`);
+          // Dropping the cache forces reads from the shards again (decompressing).
+          h.store = await h.reopen!();
+          for (const [i, id] of tIds.entries()) assert.ok((await h.store.get(id)).equals(texts[i]!));
+        } finally {
+          await h.cleanup();
+        }
+      });
+    }
+
+    test('compression: random data costs no extra space against a pool with compression off (< 1%)', async () => {
+      const on = await factory.create({ compression: 'zstd:3' });
+      const off = await factory.create({ compression: 'off' });
+      try {
+        for (let i = 0; i < 8; i++) {
+          const d = bytes(50_000 + i * 40_000, 2200 + i);
+          await putCommit(on, d);
+          await putCommit(off, d);
+        }
+        const a = await on.store.stats(), b = await off.store.stats();
+        assert.equal(a.storedUsed, a.logicalUsed);
+        assert.equal(b.storedUsed, b.logicalUsed);
+        assert.ok(a.physicalUsed <= b.physicalUsed * 1.01, `${a.physicalUsed} vs ${b.physicalUsed}`);
+      } finally {
+        await on.cleanup();
+        await off.cleanup();
+      }
+    });
+
+    test('compression: a per-put setting overrides the pool (off on a zstd pool, lz4 on an off pool)', async () => {
+      const h = await factory.create({ compression: 'zstd:3' });
+      try {
+        const d = text(200_000, 2300);
+        const raw = (await h.store.put(d, { compress: parseCompression('off') }));
+        await h.kv.txn((tx) => h.store.commit(raw, tx));
+        assert.equal((await rowOf(h.kv, raw.id)).flags & 1, 0);
+        assert.equal(raw.stored, d.length);
+        await h.store.setCompression(parseCompression('off'));
+        const lz = await h.store.put(d, { compress: parseCompression('lz4') });
+        await h.kv.txn((tx) => h.store.commit(lz, tx));
+        assert.equal((await rowOf(h.kv, lz.id)).alg, 1);
+        assert.ok(lz.stored! < d.length / 2);
+        assert.ok((await h.store.get(raw.id)).equals(d));
+        assert.ok((await h.store.get(lz.id)).equals(d));
+      } finally {
+        await h.cleanup();
+      }
+    });
+
+    test('compression: scrub finds and repairs a flipped byte in a compressed shard (data and parity)', async () => {
+      const h = await factory.create({ compression: 'zstd:3' });
+      try {
+        const datas = [text(300_000, 2400), text(80_000, 2401)];
+        const ids: BlockId[] = [];
+        for (const d of datas) ids.push(await putCommit(h, d));
+        await h.store.close();
+        for (const [b, id] of ids.entries()) {
+          const row = await rowOf(h.kv, id);
+          assert.equal(row.flags & 1, 1);
+          const s = row.shards[b === 0 ? 1 : 5]!; // a data shard of one block, a parity shard of the other
+          corrupt(join(h.devices![s.device]!, segmentFileName(s.segment)), s.offset + SHARD_HEADER_BYTES + 11, 1);
+        }
+        h.store = await h.reopen!();
+        const r1 = await h.store.scrub({ repair: true });
+        assert.equal(r1.badShards, 2);
+        assert.equal(r1.repaired, 2);
+        assert.equal((await h.store.scrub({ repair: false })).badShards, 0);
+        h.store = await h.reopen!();
+        for (const [i, id] of ids.entries()) assert.ok((await h.store.get(id)).equals(datas[i]!));
+      } finally {
+        await h.cleanup();
+      }
+    });
+
+    test('compression: replaceDevice rebuilds compressed blocks; then any 2 others can go', async () => {
+      const h = await factory.create({ layout: 'rs:4+2', compression: 'lz4', segmentBytes: 64 << 10 });
+      try {
+        const datas = Array.from({ length: 6 }, (_, i) => (i % 2 ? bytes(30_000 + i, 2500 + i) : text(150_000 + i * 1000, 2500 + i)));
+        const ids: BlockId[] = [];
+        for (const d of datas) ids.push(await putCommit(h, d));
+        await h.store.close();
+        rmSync(h.devices![2]!, { recursive: true });
+        h.store = await h.reopen!();
+        const spare = h.spareFolder!();
+        assert.equal((await h.store.replaceDevice(2, spare)).rebuiltShards, ids.length);
+        h.devices![2] = spare;
+        assert.equal((await h.store.scrub({ repair: false })).badShards, 0);
+        await h.store.close();
+        rmSync(h.devices![0]!, { recursive: true });
+        rmSync(h.devices![5]!, { recursive: true });
+        h.store = await h.reopen!();
+        for (const [i, id] of ids.entries()) assert.ok((await h.store.get(id)).equals(datas[i]!), `block ${i}`);
+      } finally {
+        await h.cleanup();
+      }
+    });
+
+    test('compression: reclaim moves compressed shards as they are; blocks still read', async () => {
+      const h = await factory.create({ layout: 'rs:4+2', compression: 'zstd:3', segmentBytes: 64 << 10 });
+      try {
+        const datas = Array.from({ length: 10 }, (_, i) => text(60_000 + i * 7000, 2600 + i));
+        const ids: BlockId[] = [];
+        for (const d of datas) ids.push(await putCommit(h, d));
+        for (let i = 0; i < ids.length; i += 2) await h.kv.txn((tx) => h.store.release(ids[i]!, tx));
+        const r = await h.store.reclaim({ threshold: 0 });
+        assert.ok(r.segmentsCompacted > 0);
+        h.store = await h.reopen!();
+        for (let i = 1; i < ids.length; i += 2) assert.ok((await h.store.get(ids[i]!)).equals(datas[i]!));
+        const st = await h.store.stats();
+        assert.equal(st.logicalUsed, datas.filter((_, i) => i % 2).reduce((a, d) => a + d.length, 0));
+        assert.ok(st.storedUsed < st.logicalUsed / 2);
+      } finally {
+        await h.cleanup();
+      }
+    });
+
+    test('compression: the setting survives reopen; blocks written off stay readable after on, and the reverse', async () => {
+      const h = await factory.create({ compression: 'zstd:5' });
+      try {
+        const a = text(120_000, 2700), b = text(120_000, 2701), c = text(120_000, 2702);
+        const idA = await putCommit(h, a);
+        h.store = await h.reopen!();
+        assert.equal((await h.store.stats()).compression, 'zstd:5', 'kept across reopen');
+        await h.store.setCompression(parseCompression('off'));
+        const idB = await putCommit(h, b);
+        h.store = await h.reopen!();
+        assert.equal((await h.store.stats()).compression, 'off');
+        await h.store.setCompression(parseCompression('lz4'));
+        const idC = await putCommit(h, c);
+        h.store = await h.reopen!();
+        assert.equal((await h.store.stats()).compression, 'lz4');
+        assert.deepEqual([(await rowOf(h.kv, idA)).alg, (await rowOf(h.kv, idB)).alg, (await rowOf(h.kv, idC)).alg], [2, 0, 1]);
+        assert.ok((await h.store.get(idA)).equals(a));
+        assert.ok((await h.store.get(idB)).equals(b));
+        assert.ok((await h.store.get(idC)).equals(c));
+        const st = await h.store.stats();
+        const rows = [await rowOf(h.kv, idA), await rowOf(h.kv, idB), await rowOf(h.kv, idC)];
+        assert.equal(st.storedUsed, rows.reduce((x, r) => x + r.stored, 0));
+        // Releasing compressed blocks takes their saving off the counter again.
+        await h.kv.txn(async (tx) => { await h.store.release(idA, tx); await h.store.release(idC, tx); });
+        const st2 = await h.store.stats();
+        assert.equal(st2.storedUsed, st2.logicalUsed);
+        assert.equal(st2.logicalUsed, b.length);
+      } finally {
+        await h.cleanup();
+      }
+    });
+
+    test('compression: a compressed block with too few good shards is EIO and is never decompressed', async () => {
+      const h = await factory.create({ layout: 'rs:4+2', compression: 'zstd:3' });
+      try {
+        const d = text(400_000, 2800);
+        const id = await putCommit(h, d);
+        await h.store.close();
+        const row = await rowOf(h.kv, id);
+        for (const j of [0, 2, 4]) {
+          const s = row.shards[j]!;
+          corrupt(join(h.devices![s.device]!, segmentFileName(s.segment)), s.offset + SHARD_HEADER_BYTES + 100, 16);
+        }
+        h.store = await h.reopen!();
+        const before = compressStats.decompressCalls;
+        await assert.rejects(h.store.get(id), isEio);
+        assert.equal(compressStats.decompressCalls, before, 'no decompression of unverified bytes');
+        assert.equal((await h.store.scrub({ repair: true })).unrecoverable, 1);
+      } finally {
+        await h.cleanup();
+      }
+    });
   });
 }
