@@ -27,26 +27,6 @@ describe('shard header', () => {
     }), { numRuns: 1000 });
   });
 
-  test('raw rows keep the version 1 bytes; compressed rows are version 2 with alg and stored length', () => {
-    const shards = [{ device: 0, segment: 1, offset: 64, sum: 5n }];
-    const raw = encodeRow({ kind: 'rs', k: 1, m: 0, flags: 0, alg: 0, refs: 1, length: 100, stored: 100, shardSize: 104, shards });
-    assert.equal(raw[0], 1);
-    assert.equal(raw.length, 18 + 22);
-    const packed = encodeRow({ kind: 'rs', k: 1, m: 0, flags: 1, alg: 2, refs: 1, length: 5000, stored: 100, shardSize: 104, shards });
-    assert.equal(packed[0], 2);
-    assert.equal(packed[5], 2, 'alg byte');
-    assert.equal(packed.readUInt32LE(18), 100, 'stored length after shardSize');
-    assert.equal(packed.length, 22 + 22);
-    assert.deepEqual(decodeRowStrict(packed).stored, 100);
-    // A version-1 row with the compressed flag, or a version-2 row without it, is corrupt.
-    const bad1 = Buffer.from(raw); bad1[4] = 1;
-    assert.throws(() => decodeRowStrict(bad1), DecodeError);
-    const bad2 = Buffer.from(packed); bad2[4] = 0;
-    assert.throws(() => decodeRowStrict(bad2), DecodeError);
-    const bad3 = Buffer.from(packed); bad3[5] = 9;
-    assert.throws(() => decodeRowStrict(bad3), /unknown compression algorithm 9/);
-  });
-
   test('property: garbage never throws, and never decodes unless it is a valid header', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 120 }), fc.integer({ min: -5, max: 130 }), (bytes, off) => {
       const d = decodeShardHeader(bytes, off);
