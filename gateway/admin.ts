@@ -31,6 +31,10 @@
  *   quota.list                             → QuotaReport[]
  *   retention.set { path, periodMs, graceMs? } → RetentionReport   (only lengthens: EPERM otherwise)
  *   retention.get { path }                 → RetentionReport
+ *   compression.set { path, setting }      → CompressionReport   (setting: off | lz4 | zstd[:LEVEL] | inherit;
+ *                                          a directory; what is created below from now on gets it)
+ *   compression.get { path }               → CompressionReport & TreeBytes  (walks the tree: one row
+ *                                          read per extent, see vfs/compression.ts treeBytes)
  *   hold.add { path, name }                → RetentionReport
  *   hold.remove { path, name }             → RetentionReport
  *   versions { path }                      → FileVersion[]  (the file in each snapshot, then live)
@@ -39,7 +43,8 @@
 import { mkdir } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import type { BlockStore, PoolStats, ProgressFn } from '../raid/types.js';
-import { createPool, DEFAULT_NEW_POOL_COMPRESSION, formatCompression, parseCompression, parseLayout, poolExists } from '../raid/index.js';
+import { createPool, DEFAULT_NEW_POOL_COMPRESSION, formatCompression, parseCompression, parseLayout, poolExists, readPoolState } from '../raid/index.js';
+import { compressCode, compressionOfCode, formatDirCompression, parseDirCompression, treeBytes, type TreeBytes } from '../vfs/compression.js';
 import { VfsError } from '../vfs/errno.js';
 import { ROOT_CTX, type Attr, type VfsInstance } from '../vfs/index.js';
 import type { KvStore } from '../vfs/meta/kv.js';
@@ -85,6 +90,17 @@ export interface QuotaReport {
   who: string;
   limits: QuotaLimits;
   usage: QuotaUsage;
+}
+
+/** A directory's (or file's) compression setting, and with `get` its tree's logical vs stored bytes. */
+export interface CompressionReport {
+  path: string;
+  /** Its own setting: off, lz4, zstd:N, or inherit (the pool's). */
+  setting: string;
+  /** The pool's setting (what inherit means now). */
+  pool: string;
+  /** The tree's bytes (compression.get only). */
+  tree?: TreeBytes;
 }
 
 /** A path's retention: its directory's rule, its seal, its holds. */
@@ -168,6 +184,16 @@ async function retentionReport(v: VfsInstance, path: string): Promise<RetentionR
     ...(r.seal ? { sealedFrom: iso(r.seal.sealAtMs), retainedUntil: iso(r.seal.untilMs) } : {}),
     holds: r.holds.map((h) => h.name),
   };
+}
+
+async function compressionReport(env: AdminEnv, v: VfsInstance, path: string, withTree: boolean): Promise<CompressionReport> {
+  const ino = await liveIno(v, path);
+  const n = await v.impl.meta.getInode(ino);
+  if (!n) throw new CliError(`${path} is gone`, 'ENOENT');
+  const pool = (await readPoolState(env.kv))?.compression ?? 'off';
+  const r: CompressionReport = { path, setting: formatDirCompression(compressionOfCode(n.compress)), pool };
+  if (withTree) r.tree = await treeBytes(v.impl.meta, v.impl.blocks, ino).catch(asCli);
+  return r;
 }
 
 /** Gives the restored tree the owners it had in the snapshot (the copy was made as root). */
@@ -414,6 +440,23 @@ export async function runAdmin(env: AdminEnv, method: string, params: Record<str
     }
     case 'retention.get':
       return retentionReport(await env.vfs(), absPath(str(params, 'path', 'PATH')));
+    case 'compression.set': {
+      const path = absPath(str(params, 'path', 'PATH'));
+      let c;
+      try {
+        c = parseDirCompression(str(params, 'setting', 'the setting: off, lz4, zstd[:LEVEL] or inherit'));
+      } catch (err) {
+        throw new UsageError(err instanceof Error ? err.message : String(err));
+      }
+      const v = await env.vfs();
+      const a = await v.paths.stat(ROOT_CTX, path).catch(asCli);
+      if (a.type !== 'dir') throw new CliError(`${path} is not a directory: compression is set on a directory, for what is created in it`, 'ENOTDIR');
+      if (a.ino >= 2 ** 36 - 1) throw new CliError('snapshots are read-only', 'EROFS');
+      await v.impl.meta.setCompression(a.ino, compressCode(c)).catch(asCli);
+      return compressionReport(env, v, path, false);
+    }
+    case 'compression.get':
+      return compressionReport(env, await env.vfs(), absPath(str(params, 'path', 'PATH')), true);
     case 'hold.add':
     case 'hold.remove': {
       const path = absPath(str(params, 'path', 'PATH'));

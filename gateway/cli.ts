@@ -11,12 +11,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import yargs, { type Argv } from 'yargs';
-import type { FileVersion, PoolStatus, QuotaReport, RetentionReport } from './admin.js';
+import type { CompressionReport, FileVersion, PoolStatus, QuotaReport, RetentionReport } from './admin.js';
 import { parseEvery, type Schedule } from './schedule.js';
 import { parseCount, parseDuration, parseSize } from './args.js';
 import { checkSocketOwner, dataDir, ensureDataDir, requireExistingDataDir } from './datadir.js';
 import { CliError, UsageError } from './errors.js';
-import { formatPeriod, formatPoolStatus, formatQuotas, formatRetention, formatScrub, formatSnapshots, formatUsers, formatVersions } from './format.js';
+import { formatDirCompression, formatPeriod, formatPoolStatus, formatQuotas, formatRetention, formatScrub, formatSnapshots, formatUsers, formatVersions } from './format.js';
 import { createLogger, LOG_LEVELS } from './log.js';
 import { createProgress } from './progress.js';
 import { callAdmin, NO_SERVER } from './rpc.js';
@@ -344,6 +344,32 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
           print(a.json, r, () => formatRetention(r));
         })
         .demandCommand(1, 'name a retention command: set or get'))
+    .command('compression', 'per-directory compression: what is created below a directory gets its setting', (y) =>
+      dataOpt(y)
+        .command('set [setting]', 'set a directory\'s compression for files created in it from now on: off, lz4, zstd[:LEVEL] or inherit (the pool\'s)', (z) =>
+          z.positional('setting', { type: 'string', describe: 'off, lz4, zstd, zstd:LEVEL (1-19) or inherit' })
+            .option('dir', { type: 'string', describe: 'a directory path inside the export' }),
+        async (a) => {
+          const usage = 'dw compression set --dir PATH off|lz4|zstd[:LEVEL]|inherit';
+          const path = need(a.dir, '--dir PATH', usage);
+          const text = need(a.setting, 'the setting', usage);
+          const { parseDirCompression } = await import('../vfs/compression.js');
+          try {
+            parseDirCompression(text);
+          } catch (err) {
+            throw new UsageError(`${(err as Error).message}: ${usage}`);
+          }
+          const r = (await admin(a.data, 'compression.set', { path, setting: text })) as CompressionReport;
+          const what = r.setting === 'inherit' ? `inherit (the pool's setting, now ${r.pool})` : r.setting;
+          io.out(`${r.path}: compression ${what} for what is created in it from now on; files already there keep theirs`);
+        })
+        .command('get', 'show a directory\'s compression and its tree\'s logical vs stored bytes (walks the tree)', (z) =>
+          jsonOpt(z.option('dir', { type: 'string', describe: 'a directory (or file) path inside the export' })),
+        async (a) => {
+          const r = (await admin(a.data, 'compression.get', { path: need(a.dir, '--dir PATH', 'dw compression get --dir PATH') })) as CompressionReport;
+          print(a.json, r, () => formatDirCompression(r));
+        })
+        .demandCommand(1, 'name a compression command: set or get'))
     .command('hold', 'legal holds: keep files immutable, past their retention, until removed', (y) =>
       dataOpt(y)
         .command('add [path]', 'hold a file, or every file of a retention directory', (z) =>

@@ -1,6 +1,6 @@
 /** Human-readable text for admin results (the --json forms print the results as they are). */
 import type { ScrubReport } from '../raid/types.js';
-import type { FileVersion, PoolStatus, QuotaReport, RetentionReport } from './admin.js';
+import type { CompressionReport, FileVersion, PoolStatus, QuotaReport, RetentionReport } from './admin.js';
 import { formatBytes } from './args.js';
 import { percent } from './progress.js';
 import type { UserInfo } from './users.js';
@@ -105,5 +105,16 @@ export function formatRetention(r: RetentionReport): string[] {
   lines.push(r.periodMs !== undefined ? `  retention: ${formatPeriod(r.periodMs)} after close${r.graceMs ? ` + ${formatPeriod(r.graceMs)} grace` : ''}` : '  retention: none');
   if (r.retainedUntil) lines.push(`  immutable: from ${r.sealedFrom!.slice(0, 19).replace('T', ' ')} until ${r.retainedUntil.slice(0, 19).replace('T', ' ')} UTC`);
   lines.push(`  holds:     ${r.holds.length ? r.holds.join(', ') : 'none'}`);
+  return lines;
+}
+
+export function formatDirCompression(r: CompressionReport): string[] {
+  const lines = [`${r.path}:`];
+  lines.push(`  compression: ${r.setting === 'inherit' ? `inherit (the pool's: ${r.pool})` : r.setting}`);
+  if (r.tree) {
+    const t = r.tree;
+    lines.push(`  tree:        ${t.inodes} files and directories; ${formatBytes(t.logical)} of file data, ${formatBytes(t.stored)} stored before parity, ratio ${compressRatio(t.logical, t.stored)}`);
+    if (t.missing) lines.push(`  warning:     ${t.missing} extents name a block with no row (dw scrub)`);
+  }
   return lines;
 }

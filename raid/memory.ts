@@ -54,6 +54,9 @@ export class MemoryBlockStore implements BlockStore {
       txn.onCommit(() => this.blocks.delete(id));
     }
   }
+  async storedLength(id: BlockId): Promise<number | undefined> {
+    return this.blocks.get(id)?.length; // never compressed
+  }
   async get(id: BlockId): Promise<Buffer> {
     const b = this.blocks.get(id);
     if (!b) throw new VfsError(Errno.EIO, `block ${id} not found`);

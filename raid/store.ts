@@ -292,6 +292,10 @@ export class RaidBlockStore implements BlockStore {
     return v ? decodeRow(v, id) : undefined;
   }
 
+  async storedLength(id: BlockId): Promise<number | undefined> {
+    return (await this.getRow(id))?.stored;
+  }
+
   async get(id: BlockId): Promise<Buffer> {
     return Buffer.from(await this.view(id)); // a copy: callers may modify what they get
   }

@@ -142,6 +142,11 @@ export interface BlockStore {
    * Returns the number of bytes copied. Same checks and errors as get().
    */
   readInto(id: BlockId, from: number, length: number, into: Buffer, at: number): Promise<number>;
+  /**
+   * Bytes the committed block holds before parity (its compressed length, or its logical length
+   * when stored raw), from its row; undefined if there is no such block. One row read, no shard.
+   */
+  storedLength(id: BlockId): Promise<number | undefined>;
   /** fdatasync of every segment file appended to since the last sync. */
   sync(): Promise<void>;
   /** Reads every shard of every block, verifies, and (repair=true) rewrites bad ones. */

@@ -1,6 +1,6 @@
 import { totalmem } from 'node:os';
 import { Errno, VfsError } from './errno.js';
-import type { BlockStore } from '../raid/types.js';
+import type { BlockStore, Compression } from '../raid/types.js';
 import { decodeExtent } from './meta/inode.js';
 import { keys } from './meta/keys.js';
 import type { MetaStore } from './meta/metastore.js';
@@ -73,6 +73,8 @@ export class OpenFile {
   handles = 0;
   /** Opened for writing under a retention directory: seal it when the last handle closes. */
   sealOnClose = false;
+  /** The file's own compression setting (vfs/compression.ts); undefined: the pool's. */
+  compress: Compression | undefined;
   private recs = new Map<number, Rec>();
   /** Size including buffered writes. */
   size: number;
@@ -267,7 +269,7 @@ export class OpenFile {
   private async store(idx: number, rec: Rec): Promise<void> {
     rec.sealed = true;
     const data = rec.buf.subarray(0, rec.len);
-    const staged = this.blocks.put(data);
+    const staged = this.blocks.put(data, this.compress && { compress: this.compress });
     staged.catch(() => undefined);
     const prev = this.chain;
     const mtime = this.mtimeNs ?? nowNs();

@@ -96,6 +96,68 @@ describe('dw cli', () => {
     assert.equal(JSON.parse(r.stdout).compression, 'off');
   });
 
+  test('per-directory compression: dw compression set/get on a running server and a stopped folder; bad values', async () => {
+    const tmp = await tempDir();
+    const data = join(tmp, 'data');
+    const text = join(tmp, 'text.txt');
+    const size = 2_000_000;
+    await writeFile(text, Buffer.from(Array.from({ length: 200_000 }, (_, i) => `row ${i % 1009} of a log\n`).join('')).subarray(0, size));
+    const get = async (dir: string) => {
+      const r = await dw(['compression', 'get', '--dir', dir, '--json', '--data', data]);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as { path: string; setting: string; pool: string; tree: { inodes: number; logical: number; stored: number } };
+    };
+    const srv = await serve(data);
+    const auth = ['-u', `admin:${srv.password}`];
+    const url = (p: string) => new URL(p, srv.url).href;
+    try {
+      assert.equal(curl([...auth, '-X', 'MKCOL', url('/z/')]).status, '201');
+      let r = await dw(['compression', 'set', '--dir', '/z', 'zstd:5', '--data', data]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^\/z: compression zstd:5 for what is created in it from now on; files already there keep theirs$/m);
+      assert.equal(curl([...auth, '-X', 'MKCOL', url('/z/sub/')]).status, '201');
+      assert.equal(curl([...auth, '-T', text, url('/z/sub/a.txt')]).status, '201');
+      assert.equal(curl([...auth, '-T', text, url('/plain.txt')]).status, '201');
+      const sub = await get('/z/sub');
+      assert.equal(sub.setting, 'zstd:5', 'a directory made after the set inherits it');
+      assert.equal(sub.pool, 'off');
+      assert.equal(sub.tree.logical, size);
+      assert.ok(sub.tree.stored < size / 4, `stored ${sub.tree.stored} of ${size}`);
+      const root = await get('/');
+      assert.equal(root.setting, 'inherit');
+      assert.equal(root.tree.logical, 2 * size);
+      assert.equal(root.tree.stored - sub.tree.stored, size, '/plain.txt in the root (pool setting off) is stored raw');
+      for (const [args, re, code] of [
+        [['set', '--dir', '/z', 'gzip'], /bad compression "gzip": use off, lz4, zstd or zstd:LEVEL \(1\.\.19\), or inherit/, 2],
+        [['set', '--dir', '/z', 'zstd:20'], /zstd levels are 1\.\.19/, 2],
+        [['set', '--dir', '/z'], /missing the setting: dw compression set --dir PATH/, 2],
+        [['set', 'lz4'], /missing --dir PATH/, 2],
+        [['get'], /missing --dir PATH: dw compression get --dir PATH/, 2],
+        [['set', '--dir', '/plain.txt', 'lz4'], /\/plain\.txt is not a directory/, 1],
+        [['get', '--dir', '/nope'], /no entry "nope"/, 1],
+      ] as const) {
+        r = await dw(['compression', ...args, '--data', data]);
+        assert.equal(r.code, code, `dw compression ${args.join(' ')}: ${r.stderr}`);
+        assert.match(r.stderr, re, `dw compression ${args.join(' ')}`);
+        noStack(r);
+      }
+    } finally {
+      assert.equal(await srv.stop(), 0);
+    }
+    // Stopped folder: the same commands work directly.
+    let r = await dw(['compression', 'set', '--dir', '/z/sub', 'inherit', '--data', data]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\/z\/sub: compression inherit \(the pool's setting, now off\)/);
+    r = await dw(['compression', 'get', '--dir', '/z/sub', '--data', data]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /compression: inherit \(the pool's: off\)/);
+    assert.match(r.stdout, /tree: +2 files and directories; 1\.91 MiB of file data, .* stored before parity, ratio \d+\.\d\dx/);
+    assert.equal((await get('/z')).setting, 'zstd:5');
+    r = await dw(['compression', 'set', '--dir', '/z', 'LZ4', '--data', data]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await get('/z')).setting, 'lz4');
+  });
+
   test('stopped folder: pool create/status and users, directly', async () => {
     const dir = await tempDir();
     const data = join(dir, 'data');

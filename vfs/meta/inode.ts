@@ -38,7 +38,22 @@ export interface Inode {
   project: number;
   /** The retention (WORM) directory the inode is under (vfs/meta/retention.ts), or 0; like project. */
   worm: number;
+  /**
+   * The compression setting new blocks of this file get (a directory: what is created in it
+   * inherits), coded as COMPRESS_* below; 0 = none of its own, the pool's setting applies.
+   * Set at creation from the parent, like project and worm; `dw compression set --dir` changes
+   * a directory's only, so files already there keep the setting they were created with.
+   * Older records without it read as 0.
+   */
+  compress: number;
 }
+
+/**
+ * A per-directory/per-file compression setting as the u16 of the inode trailer: low byte the
+ * algorithm (0 none of its own: the pool's; 1 off; 2 lz4; 3 zstd), high byte the zstd level.
+ * vfs/meta does not know the codecs (raid/compress.ts does); vfs/compression.ts converts.
+ */
+export const COMPRESS_INHERIT = 0, COMPRESS_OFF = 1, COMPRESS_LZ4 = 2, COMPRESS_ZSTD = 3;
 
 const VERSION = 1;
 const FIXED = 1 + 8 + 4 + 4 + 4 + 4 + 4 + 4 + 8 + 8 + 8 * 4 + 8 + 8 + 4 + 2;
@@ -46,7 +61,7 @@ const FIXED = 1 + 8 + 4 + 4 + 4 + 4 + 4 + 4 + 8 + 8 + 8 * 4 + 8 + 8 + 4 + 2;
 /** Encodes an inode record: fixed little-endian fields then the symlink target (≤ 4095 bytes). */
 export function encodeInode(n: Inode): Buffer {
   const target = Buffer.from(n.target, 'utf8');
-  const trailer = n.worm ? 16 : n.project ? 8 : 0;
+  const trailer = n.compress ? 18 : n.worm ? 16 : n.project ? 8 : 0;
   const b = Buffer.alloc(FIXED + target.length + trailer);
   let o = 0;
   b.writeUInt8(VERSION, o); o += 1;
@@ -65,9 +80,11 @@ export function encodeInode(n: Inode): Buffer {
   b.writeUInt32LE(n.recordSize >>> 0, o); o += 4;
   b.writeUInt16LE(target.length, o); o += 2;
   target.copy(b, o); o += target.length;
-  // Optional trailer (older records end before it): project, then worm.
+  // Optional trailer (older records end before it, each field only as far as needed): project
+  // u64, worm u64, compress u16. A reader ignores bytes past the fields it knows.
   if (trailer >= 8) b.writeBigUInt64LE(BigInt(n.project), o);
   if (trailer >= 16) b.writeBigUInt64LE(BigInt(n.worm), o + 8);
+  if (trailer >= 18) b.writeUInt16LE(n.compress & 0xffff, o + 16);
   return b;
 }
 
@@ -88,7 +105,8 @@ export function decodeInode(b: Buffer): Inode {
   o += tlen;
   const project = b.length >= o + 8 ? Number(b.readBigUInt64LE(o)) : 0;
   const worm = b.length >= o + 16 ? Number(b.readBigUInt64LE(o + 8)) : 0;
-  return { ino, gen, mode, nlink, uid, gid, rdev, size, allocated, atimeNs, mtimeNs, ctimeNs, birthtimeNs, parent, nextCookie, recordSize, target, project, worm };
+  const compress = b.length >= o + 18 ? b.readUInt16LE(o + 16) : 0;
+  return { ino, gen, mode, nlink, uid, gid, rdev, size, allocated, atimeNs, mtimeNs, ctimeNs, birthtimeNs, parent, nextCookie, recordSize, target, project, worm, compress };
 }
 
 export const isDir = (n: Inode) => (n.mode & S_IFMT) === S_IFDIR;

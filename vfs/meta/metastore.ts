@@ -78,7 +78,7 @@ export class MetaStore {
     return {
       ino, gen: randomInt(1, 2 ** 31), mode, nlink: (mode & S_IFMT) === S_IFDIR ? 2 : 1, uid: c.uid, gid, rdev: 0,
       size: 0, allocated: 0, atimeNs: t, mtimeNs: t, ctimeNs: t, birthtimeNs: t, parent, nextCookie: 3,
-      recordSize: this.defaultRecordSize, target: '', project: dir?.project ?? 0, worm: dir?.worm ?? 0,
+      recordSize: this.defaultRecordSize, target: '', project: dir?.project ?? 0, worm: dir?.worm ?? 0, compress: dir?.compress ?? 0,
     };
   }
 
@@ -611,6 +611,25 @@ export class MetaStore {
         put: (n) => m.putInode(n),
         walk: (visit) => walkTree(m, dir, visit),
       });
+    });
+  }
+
+  /**
+   * Sets a directory's compression code (inode.ts COMPRESS_*; 0 = the pool's). Kept on the
+   * inode, not as a rule row like a quota: a file needs it at every record it stores, and the
+   * inode is already read at open, so no extra lookup; and like project/worm it is copied to what
+   * is created below at creation. Only this directory changes: entries already in it (files and
+   * subdirectories) keep the setting they were created with. Throws ENOENT, ENOTDIR.
+   */
+  async setCompression(dir: number, code: number): Promise<Inode> {
+    if (!Number.isInteger(code) || code < 0 || code > 0xffff) throw new VfsError(Errno.EINVAL, 'bad compression code');
+    return this.txn(async (m) => {
+      const d = await m.mustInode(dir);
+      if (!isDir(d)) throw new VfsError(Errno.ENOTDIR, 'compression is set on a directory');
+      d.compress = code;
+      d.ctimeNs = nowNs();
+      m.putInode(d);
+      return d;
     });
   }
 
