@@ -130,8 +130,12 @@ export interface Vfs {
   lookup(ctx: Ctx, parent: number, name: string): Promise<Attr>;
   /** Errno: ENOENT, ESTALE (ino never existed or gen differs, when gen given). */
   getattr(ctx: Ctx, ino: number, gen?: number): Promise<Attr>;
-  /** Errno: EPERM (not owner / chown rules), EACCES, EISDIR/EINVAL (size on non-file), EFBIG, EROFS. */
-  setattr(ctx: Ctx, ino: number, changes: SetAttr): Promise<Attr>;
+  /**
+   * Errno: EPERM (not owner / chown rules), EACCES, EISDIR/EINVAL (size on non-file), EFBIG, EROFS.
+   * `handleWritable`: the change comes through a handle already open for writing (ftruncate(2),
+   * fallocate(2)), whose write permission was checked at open.
+   */
+  setattr(ctx: Ctx, ino: number, changes: SetAttr, handleWritable?: boolean): Promise<Attr>;
   /** Creates a regular file and opens it. Errno: EEXIST (exclusive and exists), ENOENT, ENOTDIR, EACCES, ENAMETOOLONG, EINVAL, ENOSPC, EDQUOT. */
   create(ctx: Ctx, parent: number, name: string, mode: number, flags: OpenFlags & { exclusive?: boolean }): Promise<{ attr: Attr; fh: Fh }>;
   /** Creates a fifo, socket or device node (or regular file). Errno as create. */

@@ -94,7 +94,6 @@ const OPS: Partial<Record<number, Handler>> = {
   [OP.SETATTR]: async (s, c) => {
     const fh = c.n[10]!;
     const ino = c.n[0]!;
-    const impl = s.vfs as Vfs & { setattr(ctx: Ctx, ino: number, ch: object, handleWritable?: boolean): Promise<Attr> };
     const ch = decodeSetattr(c.n);
     const valid = c.n[1]!;
     if (ch.mode !== undefined || valid & (SETATTR.KILL_SUID | SETATTR.KILL_SGID)) {
@@ -104,12 +103,12 @@ const OPS: Partial<Record<number, Handler>> = {
       const killed = (cur.mode & 0o7777) & ~(0o4000 | 0o2000);
       const only = ch.mode === undefined || ((ch.mode & 0o7777) === killed || (ch.mode & 0o7777) === ((cur.mode & 0o7777) & ~0o4000));
       if (only && c.ctx.uid !== cur.uid && c.ctx.uid !== 0 && (ch.mode ?? killed) !== (cur.mode & 0o7777)) {
-        await impl.setattr(ROOT, ino, { mode: ch.mode ?? killed });
+        await s.vfs.setattr(ROOT, ino, { mode: ch.mode ?? killed });
         delete ch.mode;
         if (!Object.keys(ch).length) return s.r.replyAttr(c.req, attrList(await s.vfs.getattr(c.ctx, ino)), s.timeout);
       }
     }
-    s.r.replyAttr(c.req, attrList(await impl.setattr(c.ctx, ino, ch, fh >= 0)), s.timeout);
+    s.r.replyAttr(c.req, attrList(await s.vfs.setattr(c.ctx, ino, ch, fh >= 0)), s.timeout);
   },
   [OP.READLINK]: async (s, c) => s.r.replyReadlink(c.req, await s.vfs.readlink(c.ctx, c.n[0]!)),
   [OP.MKNOD]: async (s, c) => s.entry(c, await s.vfs.mknod(c.ctx, c.n[0]!, c.s1, c.n[1]!, c.n[2]!)),
@@ -218,8 +217,7 @@ const OPS: Partial<Record<number, Handler>> = {
     if (mode & (FALLOC_PUNCH_HOLE | FALLOC_ZERO_RANGE)) await s.vfs.punchHole(c.ctx, fh, off, len);
     if (!(mode & FALLOC_KEEP_SIZE) && off + len > (await s.vfs.getattr(c.ctx, ino)).size) {
       await s.vfs.flush(c.ctx, fh);
-      const impl = s.vfs as Vfs & { setattr(ctx: Ctx, ino: number, ch: object, handleWritable?: boolean): Promise<Attr> };
-      await impl.setattr(c.ctx, ino, { size: off + len }, true);
+      await s.vfs.setattr(c.ctx, ino, { size: off + len }, true);
     }
     ok(s, c);
   },
