@@ -47,7 +47,7 @@ describe('per-directory compression (RocksDB + rs:2+1 pool, pool setting lz4)', 
   /** The algorithm of every block of a file, in offset order. */
   const algs = async (path: string) => {
     const out: number[] = [];
-    for (const [, e] of await v.impl.meta.extentsOf(await ino(path))) out.push((await pool.getRow(e.blockId))!.alg);
+    for (const [, e] of await v.impl.meta.extents(await ino(path))) out.push((await pool.getRow(e.blockId))!.alg);
     return out;
   };
   const setDir = async (path: string, text: string) => v.impl.meta.setCompression(await ino(path), compressCode(parseDirCompression(text)));
@@ -75,7 +75,7 @@ describe('per-directory compression (RocksDB + rs:2+1 pool, pool setting lz4)', 
     assert.deepEqual(await algs('/plain'), [1]);
     assert.ok((await read('/z/a')).equals(TEXT));
     assert.ok((await read('/raw/a')).equals(TEXT));
-    const blockOf = async (path: string) => (await v.impl.meta.extentsOf(await ino(path)))[0]![1].blockId;
+    const blockOf = async (path: string) => (await v.impl.meta.extents(await ino(path)))[0]![1].blockId;
     assert.ok((await pool.storedLength(await blockOf('/z/a')))! < TEXT.length / 4, 'zstd block stored small');
     assert.equal(await pool.storedLength(await blockOf('/raw/a')), TEXT.length, 'raw block stored whole');
     assert.equal(await pool.storedLength(10 ** 12), undefined);

@@ -515,7 +515,7 @@ export class VfsImpl implements Vfs {
     if (!isReg(src)) throw new VfsError(Errno.EISDIR, 'not a regular file');
     checkAccess(ctx, src, R_OK);
     // From a snapshot too (a restore): the extents are read there and referenced again here.
-    const extents = sp.epoch === 0 ? undefined : await sp.meta.extentsOf(srcIno);
+    const extents = sp.epoch === 0 ? undefined : await sp.meta.extents(srcIno);
     const { inode } = await this.meta.create(ctx, dir, name, S_IFREG | (src.mode & 0o777));
     const copy = await this.meta.txn(async (m) => {
       const to = await m.mustInode(inode.ino);

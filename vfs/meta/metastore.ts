@@ -82,13 +82,8 @@ export class MetaStore {
     };
   }
 
-  /** Every extent of a file, as [offset, extent], from committed state. */
-  async extentsOf(ino: number): Promise<[number, Extent][]> {
-    return this.txnRead((m) => m.extents(ino));
-  }
-
-  /** Extents of a file with from <= offset < to, ascending, at most `limit` of them, from committed state. */
-  async extents(ino: number, from: number, to = Number.MAX_SAFE_INTEGER, limit?: number): Promise<[number, Extent][]> {
+  /** Extents of a file (all by default) with from <= offset < to, ascending, as [offset, extent], at most `limit` of them, from committed state. */
+  async extents(ino: number, from = 0, to = Number.MAX_SAFE_INTEGER, limit?: number): Promise<[number, Extent][]> {
     return this.txnRead((m) => m.extents(ino, from, to, limit));
   }
 
