@@ -202,11 +202,11 @@ export class VfsImpl implements Vfs {
   async create(ctx: Ctx, parent: number, name: string, mode: number, flags: OpenFlags & { exclusive?: boolean }): Promise<{ attr: Attr; fh: Fh }> {
     const { local } = this.creatable(parent, name);
     const { inode, existed } = await this.meta.create(ctx, local, name, S_IFREG | (mode & 0o7777), { exclusive: flags.exclusive, openExisting: true });
-    if (!existed) this.entryChanged(ctx, parent, name);
     if (existed) {
       const fh = await this.open(ctx, inode.ino, flags);
       return { attr: await this.getattr(ctx, inode.ino), fh };
     }
+    this.entryChanged(ctx, parent, name);
     const fh = this.addHandle(inode, this.live, { ...flags, truncate: false });
     return { attr: this.toAttr(inode), fh };
   }
@@ -328,10 +328,15 @@ export class VfsImpl implements Vfs {
   }
 
   async read(_ctx: Ctx, fh: Fh, offset: number, length: number, into?: Buffer): Promise<Buffer> {
+    return this.readHandle(fh).file.read(offset, length, into);
+  }
+
+  /** A regular file's handle open for reading: EISDIR, EBADF. */
+  private readHandle(fh: Fh): { h: Handle; file: OpenFile } {
     const h = this.handle(fh);
     if (!h.file) throw new VfsError(Errno.EISDIR, 'not a regular file');
     if (!h.flags.read && (h.flags.write || h.flags.append)) throw new VfsError(Errno.EBADF, 'handle not open for reading');
-    return h.file.read(offset, length, into);
+    return { h, file: h.file };
   }
 
   async write(ctx: Ctx, fh: Fh, offset: number, data: Uint8Array): Promise<number> {
@@ -368,12 +373,10 @@ export class VfsImpl implements Vfs {
   }
 
   async copyFileRange(ctx: Ctx, fhIn: Fh, offIn: number, fhOut: Fh, offOut: number, length: number): Promise<number> {
-    const a = this.handle(fhIn);
-    if (!a.file) throw new VfsError(Errno.EISDIR, 'not a regular file');
-    if (!a.flags.read && (a.flags.write || a.flags.append)) throw new VfsError(Errno.EBADF, 'source handle not open for reading');
+    const a = this.readHandle(fhIn);
     const b = this.writeHandle(fhOut);
     if (b.h.flags.append) throw new VfsError(Errno.EBADF, 'destination handle is open for appending');
-    const src = this.space(a.ino).sp;
+    const src = this.space(a.h.ino).sp;
     try {
       return await copyRange({ meta: src.meta, f: a.file, snapshot: src.epoch !== 0 }, offIn, { meta: b.sp.meta, f: b.file, snapshot: false }, offOut, length);
     } finally {
