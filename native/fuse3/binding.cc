@@ -3,7 +3,7 @@
 // thread-safe function, and JavaScript answers later with one of the reply functions, which call
 // fuse_reply_* from the JS thread (libfuse allows a reply from any thread). No file system logic
 // lives here: protocols/fuse/ decides everything. Attributes cross as a Float64Array-compatible
-// list of numbers (see ATTR_FIELDS in protocols/fuse/wire/attr.ts).
+// list of numbers (see attrList in protocols/fuse/wire/ops.ts).
 #define FUSE_USE_VERSION 35
 #define NAPI_VERSION 8
 #include <fuse_lowlevel.h>
@@ -435,11 +435,21 @@ static napi_value NotifyEntry(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-static napi_value ReplyErr(napi_env env, napi_callback_info info) {
-  napi_value a[2]; get_args(env, info, 2, a);
-  fuse_reply_err(req_of(env, a[0]), (int)num(env, a[1]));
-  return nullptr;
-}
+// The replies that take one number after the request: replyErr(req, errno), replyWrite(req, count),
+// replyXattr(req, size), replyLseek(req, offset).
+#define REPLY_WITH_NUMBER(Name, call)                                   \
+  static napi_value Name(napi_env env, napi_callback_info info) {       \
+    napi_value a[2]; get_args(env, info, 2, a);                         \
+    fuse_req_t req = req_of(env, a[0]);                                 \
+    double v = num(env, a[1]);                                          \
+    call;                                                               \
+    return nullptr;                                                     \
+  }
+REPLY_WITH_NUMBER(ReplyErr, fuse_reply_err(req, (int)v))
+REPLY_WITH_NUMBER(ReplyWrite, fuse_reply_write(req, (size_t)v))
+REPLY_WITH_NUMBER(ReplyXattr, fuse_reply_xattr(req, (size_t)v))
+REPLY_WITH_NUMBER(ReplyLseek, fuse_reply_lseek(req, (off_t)v))
+
 static napi_value ReplyNone(napi_env env, napi_callback_info info) {
   napi_value a[1]; get_args(env, info, 1, a);
   fuse_reply_none(req_of(env, a[0]));
@@ -500,21 +510,6 @@ static napi_value ReplyBuf(napi_env env, napi_callback_info info) {
   size_t len = 0;
   napi_get_buffer_info(env, a[1], &data, &len);
   fuse_reply_buf(req_of(env, a[0]), (const char *)data, len);
-  return nullptr;
-}
-static napi_value ReplyWrite(napi_env env, napi_callback_info info) {
-  napi_value a[2]; get_args(env, info, 2, a);
-  fuse_reply_write(req_of(env, a[0]), (size_t)num(env, a[1]));
-  return nullptr;
-}
-static napi_value ReplyXattr(napi_env env, napi_callback_info info) {
-  napi_value a[2]; get_args(env, info, 2, a);
-  fuse_reply_xattr(req_of(env, a[0]), (size_t)num(env, a[1]));
-  return nullptr;
-}
-static napi_value ReplyLseek(napi_env env, napi_callback_info info) {
-  napi_value a[2]; get_args(env, info, 2, a);
-  fuse_reply_lseek(req_of(env, a[0]), (off_t)num(env, a[1]));
   return nullptr;
 }
 static napi_value ReplyReadlink(napi_env env, napi_callback_info info) {
