@@ -26,14 +26,29 @@ export type Op =
   | { op: 'rmdir'; path: string }
   | { op: 'rename'; from: string; to: string };
 
-export const opArb: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ op: fc.constant('mkdir' as const), path: pathArb }),
-  fc.record({ op: fc.constant('write' as const), path: pathArb, offset: fc.integer({ min: 0, max: 20000 }), len: fc.integer({ min: 0, max: 12000 }), seed: fc.integer({ min: 0, max: 255 }) }),
-  fc.record({ op: fc.constant('truncate' as const), path: pathArb, size: fc.integer({ min: 0, max: 25000 }) }),
-  fc.record({ op: fc.constant('unlink' as const), path: pathArb }),
-  fc.record({ op: fc.constant('rmdir' as const), path: pathArb }),
-  fc.record({ op: fc.constant('rename' as const), from: pathArb, to: pathArb }),
-);
+/** How treeOps draws: the largest write offset and length and truncate size, the least seed, and the weight of each op. */
+export interface TreeOpShape {
+  offset: number;
+  len: number;
+  size: number;
+  seedMin?: number;
+  weights?: { mkdir: number; write: number; truncate: number; unlink: number; rmdir: number; rename: number };
+}
+
+/** Random tree operations on paths drawn from `path` (the model tests of vfs/ share it). */
+export function treeOps(path: fc.Arbitrary<string>, s: TreeOpShape): fc.Arbitrary<Op> {
+  const w = s.weights ?? { mkdir: 1, write: 1, truncate: 1, unlink: 1, rmdir: 1, rename: 1 };
+  return fc.oneof(
+    { weight: w.mkdir, arbitrary: fc.record({ op: fc.constant('mkdir' as const), path }) },
+    { weight: w.write, arbitrary: fc.record({ op: fc.constant('write' as const), path, offset: fc.integer({ min: 0, max: s.offset }), len: fc.integer({ min: 0, max: s.len }), seed: fc.integer({ min: s.seedMin ?? 0, max: 255 }) }) },
+    { weight: w.truncate, arbitrary: fc.record({ op: fc.constant('truncate' as const), path, size: fc.integer({ min: 0, max: s.size }) }) },
+    { weight: w.unlink, arbitrary: fc.record({ op: fc.constant('unlink' as const), path }) },
+    { weight: w.rmdir, arbitrary: fc.record({ op: fc.constant('rmdir' as const), path }) },
+    { weight: w.rename, arbitrary: fc.record({ op: fc.constant('rename' as const), from: path, to: path }) },
+  );
+}
+
+export const opArb: fc.Arbitrary<Op> = treeOps(pathArb, { offset: 20000, len: 12000, size: 25000 });
 
 export class Model {
   root: Node = { kind: 'dir', children: new Map() };

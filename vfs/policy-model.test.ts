@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { createMemoryVfs, Errno, ROOT_CTX, VfsError, type VfsInstance } from './index.js';
-import { compareTree, type Node as TreeNode } from '../test/model-tree.js';
+import { compareTree, type Node as TreeNode, type Op as TreeOp, treeOps } from '../test/model-tree.js';
 
 const RS = 4096;
 const LIMIT = 12_000;
@@ -21,23 +21,10 @@ const pathArb = fc.oneof(
   fc.array(names, { minLength: 1, maxLength: 2 }).map((p) => '/c/' + p.join('/')),
 );
 
-type Op =
-  | { op: 'mkdir'; path: string }
-  | { op: 'write'; path: string; offset: number; len: number; seed: number }
-  | { op: 'truncate'; path: string; size: number }
-  | { op: 'unlink'; path: string }
-  | { op: 'rmdir'; path: string }
-  | { op: 'rename'; from: string; to: string }
-  | { op: 'snap' }
-  | { op: 'dropSnap'; pick: number };
+type Op = TreeOp | { op: 'snap' } | { op: 'dropSnap'; pick: number };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('mkdir' as const), path: pathArb }) },
-  { weight: 5, arbitrary: fc.record({ op: fc.constant('write' as const), path: pathArb, offset: fc.integer({ min: 0, max: 14000 }), len: fc.integer({ min: 0, max: 14000 }), seed: fc.integer({ min: 1, max: 255 }) }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('truncate' as const), path: pathArb, size: fc.integer({ min: 0, max: 16000 }) }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('unlink' as const), path: pathArb }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('rmdir' as const), path: pathArb }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('rename' as const), from: pathArb, to: pathArb }) },
+  { weight: 14, arbitrary: treeOps(pathArb, { offset: 14000, len: 14000, size: 16000, seedMin: 1, weights: { mkdir: 2, write: 5, truncate: 2, unlink: 2, rmdir: 1, rename: 2 } }) },
   { weight: 1, arbitrary: fc.constant({ op: 'snap' as const }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('dropSnap' as const), pick: fc.nat() }) },
 );

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { createPool, openPool } from '../raid/index.js';
-import { cloneNode, compareTree, Model, type Node, type Op, opArb, run } from '../test/model-tree.js';
+import { cloneNode, compareTree, Model, type Node, type Op, opArb, run, treeOps } from '../test/model-tree.js';
 import { createMemoryVfs, Errno, openVfs, ROOT_CTX, type VfsInstance } from './index.js';
 import { openRocksKv } from './meta/rocksdb.js';
 import type { MemoryBlockStore } from '../raid/memory.js';
@@ -19,14 +19,7 @@ import type { MemoryBlockStore } from '../raid/memory.js';
 type SnapOp = { op: 'snap' } | { op: 'dropSnap'; pick: number } | { op: 'rollback'; pick: number };
 /** Shallow paths and mostly successful operations, so that snapshots see trees that then change. */
 const shallow = fc.array(fc.constantFrom('a', 'b', 'c'), { minLength: 1, maxLength: 2 }).map((p) => '/' + p.join('/'));
-const treeOpArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('mkdir' as const), path: shallow }) },
-  { weight: 4, arbitrary: fc.record({ op: fc.constant('write' as const), path: shallow, offset: fc.integer({ min: 0, max: 9000 }), len: fc.integer({ min: 0, max: 9000 }), seed: fc.integer({ min: 1, max: 255 }) }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('truncate' as const), path: shallow, size: fc.integer({ min: 0, max: 12000 }) }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('unlink' as const), path: shallow }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('rmdir' as const), path: shallow }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('rename' as const), from: shallow, to: shallow }) },
-);
+const treeOpArb: fc.Arbitrary<Op> = treeOps(shallow, { offset: 9000, len: 9000, size: 12000, seedMin: 1, weights: { mkdir: 2, write: 4, truncate: 1, unlink: 2, rmdir: 1, rename: 2 } });
 const stepArb = fc.oneof(
   { weight: 5, arbitrary: fc.oneof(opArb, treeOpArb, treeOpArb) },
   { weight: 2, arbitrary: fc.constant<SnapOp>({ op: 'snap' }) },
