@@ -37,7 +37,7 @@ const EMPTY = Buffer.alloc(0);
 
 /**
  * Bytes of record buffers held by all open files together before a writer must store its
- * least recently written records: the write-back budget, as ZFS's dirty data limit (there 10%
+ * earliest written records (the order commits keep): the write-back budget, as ZFS's dirty data limit (there 10%
  * of RAM, at most 4 GiB; here 5%, at most 1 GiB). Random writes into records already written
  * stay in memory until then, or until flush, fsync or close, instead of storing a whole record
  * per write. DW_DIRTY_MIB overrides it.

@@ -258,7 +258,7 @@ export class FuseSession {
   /**
    * Notices already sent in this turn of the event loop, by key, and those changed again since:
    * the first change is told at once (before the other protocol answers its client), repeats
-   * once more at the end of the turn (SFTP's pipelined writes are one notice, not hundreds).
+   * once more at the end of the turn (many writes to one file in one turn cost two notices).
    */
   private sent = new Map<string, VfsChange>();
   private again = new Set<string>();
