@@ -48,6 +48,7 @@ import { compressCode, compressionOfCode, formatDirCompression, parseDirCompress
 import { VfsError } from '../vfs/errno.js';
 import { ROOT_CTX, type Attr, type VfsInstance } from '../vfs/index.js';
 import type { KvStore } from '../vfs/meta/kv.js';
+import { SNAPDIR_INO } from '../vfs/meta/keys.js';
 import type { SnapshotInfo, SnapshotStore } from '../vfs/meta/snapshots.js';
 import { DEFAULT_GRACE_MS, type QuotaKind, type QuotaLimits, type QuotaUsage } from '../vfs/meta/quota.js';
 import type { DataDir } from './datadir.js';
@@ -171,7 +172,7 @@ async function quotaReport(v: VfsInstance, kind: QuotaKind, id: number, who: str
 /** The inode of a live path (not in a snapshot). */
 async function liveIno(v: VfsInstance, path: string): Promise<number> {
   const a = await v.paths.lstat(ROOT_CTX, path).catch(asCli);
-  if (a.ino >= 2 ** 36 - 1) throw new CliError('snapshots are read-only', 'EROFS');
+  if (a.ino >= SNAPDIR_INO) throw new CliError('snapshots are read-only', 'EROFS');
   return a.ino;
 }
 
@@ -449,10 +450,10 @@ export async function runAdmin(env: AdminEnv, method: string, params: Record<str
         throw new UsageError(err instanceof Error ? err.message : String(err));
       }
       const v = await env.vfs();
-      const a = await v.paths.stat(ROOT_CTX, path).catch(asCli);
-      if (a.type !== 'dir') throw new CliError(`${path} is not a directory: compression is set on a directory, for what is created in it`, 'ENOTDIR');
-      if (a.ino >= 2 ** 36 - 1) throw new CliError('snapshots are read-only', 'EROFS');
-      await v.impl.meta.setCompression(a.ino, compressCode(c)).catch(asCli);
+      await v.impl.meta.setCompression(await liveIno(v, path), compressCode(c)).catch((err: unknown) => {
+        if (err instanceof VfsError && err.code === 'ENOTDIR') throw new CliError(`${path} is not a directory: compression is set on a directory, for what is created in it`, 'ENOTDIR');
+        return asCli(err);
+      });
       return compressionReport(env, v, path, false);
     }
     case 'compression.get':
