@@ -106,6 +106,11 @@ export class ByteWriter {
     this.pos += 8;
     return this;
   }
+  bytes(v: Uint8Array): this {
+    this.buf.set(v, this.pos);
+    this.pos += v.length;
+    return this;
+  }
   zero(n: number): this {
     this.buf.fill(0, this.pos, this.pos + n);
     this.pos += n;
