@@ -29,10 +29,12 @@ export class MemoryBlockStore implements BlockStore {
     this.blocks.set(id, Buffer.from(data));
     return { id, length: data.length, physical: data.length };
   }
-  async commit(staged: StagedBlock, txn: KvTxn): Promise<void> {
+  /** Stores every block as given: PutOptions.dedup and compress are ignored (each put is a new block). */
+  async commit(staged: StagedBlock, txn: KvTxn): Promise<BlockId> {
     const v = Buffer.alloc(4);
     v.writeUInt32LE(1);
     txn.set(keys.block(staged.id), v);
+    return staged.id;
   }
   async ref(id: BlockId, txn: KvTxn): Promise<void> {
     const row = await txn.get(keys.block(id));

@@ -37,6 +37,11 @@ export interface StagedBlock {
   readonly physical: number;
   /** Bytes of the block before parity as stored (compressed length, or `length` when raw). */
   readonly stored?: number;
+  /**
+   * A dedup hit (put with opts.dedup found a committed block with the same content): nothing was
+   * written, `id` names that block, and commit adds a reference to it instead of a row.
+   */
+  readonly dedupHit?: boolean;
 }
 
 /** Options of one put(). */
@@ -46,6 +51,13 @@ export interface PutOptions {
    * settings (issue 5) pass theirs here. A block that does not shrink is stored raw anyway.
    */
   compress?: Compression;
+  /**
+   * Deduplicate (issue 5): the block is keyed by a hash of its content (SHA-256, or HMAC-SHA-256
+   * with the pool's dedup key when the pool is encrypted); a committed block with the same hash
+   * is referenced instead of storing another copy. The hash is recorded in the block's row so
+   * that its index entry goes with its last reference.
+   */
+  dedup?: boolean;
 }
 
 export interface DeviceStatus {
@@ -125,8 +137,14 @@ export interface BlockStore {
    * blocks already stored keep theirs and read as before.
    */
   setCompression(c: Compression): Promise<void>;
-  /** Stages the block row (refcount 1) into txn. */
-  commit(staged: StagedBlock, txn: KvTxn): Promise<void>;
+  /**
+   * Stages the block row (refcount 1) into txn, and returns the id the caller's extent must name:
+   * `staged.id`, except for a deduped block whose content another block committed meanwhile
+   * (then that block gains a reference and the staged shards become dead space). A dedup hit
+   * adds a reference to its block; if that block lost its last reference since put(), commit
+   * throws VfsError EAGAIN and the caller puts the data again.
+   */
+  commit(staged: StagedBlock, txn: KvTxn): Promise<BlockId>;
   /** Adds a reference (a copy, a snapshot, a dedup hit), in txn. */
   ref(id: BlockId, txn: KvTxn): Promise<void>;
   /** Drops a reference in txn; at zero the row goes and its shards become dead space. */

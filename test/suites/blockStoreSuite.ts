@@ -602,6 +602,65 @@ export function blockStoreSuite(factory: BlockStoreFactory): void {
       });
     }
 
+    test('dedup: equal contents are one block with a reference each; the last release drops block and index', async () => {
+      const h = await factory.create();
+      try {
+        const d = bytes(70_000, 2100);
+        const a = await h.store.put(d, { dedup: true });
+        assert.ok(!a.dedupHit);
+        const idA = await h.kv.txn((tx) => h.store.commit(a, tx));
+        const b = await h.store.put(Buffer.from(d), { dedup: true });
+        assert.ok(b.dedupHit, 'the second put of the same content is a hit');
+        assert.equal(b.id, idA);
+        assert.equal(b.physical, 0);
+        assert.equal(await h.kv.txn((tx) => h.store.commit(b, tx)), idA);
+        const row = await rowOf(h.kv, idA);
+        assert.equal(row.refs, 2);
+        assert.equal(row.flags & 4, 4, 'deduped flag');
+        assert.equal((await h.store.stats()).blocks, 1);
+        // A different content of the same length, and a put without dedup, are new blocks.
+        const c = await h.store.put(bytes(70_000, 2101), { dedup: true });
+        assert.ok(!c.dedupHit);
+        const plain = await h.store.put(d);
+        assert.notEqual(plain.id, idA);
+        await h.kv.txn(async (tx) => { await h.store.commit(c, tx); await h.store.commit(plain, tx); });
+        assert.ok((await h.store.get(idA)).equals(d));
+        await h.kv.txn((tx) => h.store.release(idA, tx));
+        assert.ok(await h.kv.get(keys.dedup((await rowOf(h.kv, idA)).hash!)), 'one reference left: still indexed');
+        await h.kv.txn((tx) => h.store.release(idA, tx));
+        assert.equal(await h.kv.get(keys.block(idA)), undefined);
+        assert.equal(await h.kv.get(keys.dedup(row.hash!)), undefined, 'index row gone with the block');
+        // The content is new again: a put stores it.
+        const again = await h.store.put(d, { dedup: true });
+        assert.ok(!again.dedupHit);
+        await h.kv.txn((tx) => h.store.commit(again, tx));
+        assert.ok((await h.store.get(again.id)).equals(d));
+      } finally {
+        await h.cleanup();
+      }
+    });
+
+    test('dedup: two puts of one content before either commits, and a hit whose block went before commit', async () => {
+      const h = await factory.create();
+      try {
+        const d = bytes(40_000, 2110);
+        const [x, y] = await Promise.all([h.store.put(d, { dedup: true }), h.store.put(d, { dedup: true })]);
+        assert.ok(!x.dedupHit && !y.dedupHit && x.id !== y.id);
+        // One transaction commits both (two equal chunks of one record): the second shares the first.
+        const [ix, iy] = await h.kv.txn(async (tx) => [await h.store.commit(x, tx), await h.store.commit(y, tx)]);
+        assert.equal(ix, x.id);
+        assert.equal(iy, x.id);
+        assert.equal((await rowOf(h.kv, x.id)).refs, 2);
+        assert.equal(await h.kv.get(keys.block(y.id)), undefined, 'the loser has no row: its shards are dead space');
+        const hit = await h.store.put(d, { dedup: true });
+        assert.ok(hit.dedupHit);
+        await h.kv.txn(async (tx) => { await h.store.release(x.id, tx); await h.store.release(x.id, tx); });
+        await assert.rejects(h.kv.txn((tx) => h.store.commit(hit, tx)), (e: unknown) => e instanceof VfsError && e.errno === Errno.EAGAIN);
+      } finally {
+        await h.cleanup();
+      }
+    });
+
     test('compression: random data costs no extra space against a pool with compression off (< 1%)', async () => {
       const on = await factory.create({ compression: 'zstd:3' });
       const off = await factory.create({ compression: 'off' });
