@@ -257,7 +257,7 @@ export async function poolStats(store: RaidBlockStore): Promise<PoolStats> {
   const logicalUsed = await counter(store, COUNTER.logical);
   const storedUsed = logicalUsed - await counter(store, COUNTER.saved);
   return {
-    layout: store.layout.name, devices, capacity: free + logicalUsed, free, logicalUsed, storedUsed, compression: formatCompression(store.compression),
+    layout: store.layout.name, devices, capacity: free + logicalUsed, free, logicalUsed, storedUsed, compression: formatCompression(store.compression), dedup: store.dedup,
     physicalUsed, dead,
     blocks: await counter(store, COUNTER.blocks), ...(store.task ? { task: { ...store.task } } : {}),
   };

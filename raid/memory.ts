@@ -69,6 +69,11 @@ export class MemoryBlockStore implements BlockStore {
     if (!b) throw new VfsError(Errno.EIO, `block ${id} not found`);
     return copyRange(b, from, length, into, at);
   }
+  /** Recorded only: this store does not deduplicate (files still cut their records into chunks). */
+  dedup = false;
+  async setDedup(on: boolean): Promise<void> {
+    this.dedup = on;
+  }
   async setCompression(c: Compression): Promise<void> {
     this.compression = c;
   }
@@ -86,7 +91,7 @@ export class MemoryBlockStore implements BlockStore {
     const used = [...this.blocks.values()].reduce((a, b) => a + b.length, 0);
     return {
       layout: 'memory', devices: [], capacity: this.capacity, free: this.capacity - used,
-      logicalUsed: used, storedUsed: used, compression: formatCompression(this.compression), physicalUsed: used, dead: 0, blocks: this.blocks.size,
+      logicalUsed: used, storedUsed: used, compression: formatCompression(this.compression), dedup: this.dedup, physicalUsed: used, dead: 0, blocks: this.blocks.size,
     };
   }
   async close(): Promise<void> {}

@@ -27,6 +27,8 @@ export interface CreatePoolOptions {
    * default pool of `dw serve` pass compress.ts DEFAULT_NEW_POOL_COMPRESSION.
    */
   compression?: string;
+  /** Deduplicate new records of files whose directories do not say otherwise (default false). */
+  dedup?: boolean;
 }
 
 export interface OpenPoolOptions {
@@ -77,7 +79,7 @@ export async function createPool(kv: KvStore, opts: CreatePoolOptions): Promise<
       await writeLabel(p, { format: 1, poolId: id, index });
       written.push(p);
     }
-    const state: PoolState = { format: 1, id, layout: layout.name, devices: paths, segmentBytes, created: Date.now(), compression };
+    const state: PoolState = { format: 1, id, layout: layout.name, devices: paths, segmentBytes, created: Date.now(), compression, ...(opts.dedup ? { dedup: true } : {}) };
     await kv.txn(async (tx) => {
       if (await tx.get(POOL_KEY)) throw new VfsError(Errno.EEXIST, 'a pool already exists');
       tx.set(POOL_KEY, Buffer.from(JSON.stringify(state)));
@@ -103,7 +105,7 @@ export async function openPool(kv: KvStore, opts: OpenPoolOptions = {}): Promise
   const devices = state.devices.map((p, i) => new Device(i, p, poolId, state.segmentBytes, () => store!.segs.take()));
   await Promise.all(devices.map((d) => d.open(state.id)));
   const codec = makeCodec(opts.codec ?? 'worker', opts.workers);
-  store = new RaidBlockStore(kv, layout, devices, codec, state.id, log, { ...opts, compression: compressionOf(state) });
+  store = new RaidBlockStore(kv, layout, devices, codec, state.id, log, { ...opts, compression: compressionOf(state), dedup: state.dedup ?? false });
   await store.ids.prime();
   await store.segs.prime();
   const missing = devices.filter((d) => d.state === 'missing');

@@ -13,6 +13,9 @@ import { type Compression, OFF, parseCompression } from './compress.js';
  * an optional field, not a format bump: an older build keeps the field when it rewrites the row
  * (updatePoolState rewrites the whole object) and refuses compressed blocks themselves by their
  * row version (blocktable.ts).
+ *
+ * `dedup` (true/false; absent = false) is whether files deduplicate their new records unless
+ * their directory says otherwise (issue 5; vfs/chunker.ts, raid/store.ts put({ dedup })).
  */
 export interface PoolState {
   format: 1;
@@ -24,6 +27,7 @@ export interface PoolState {
   created: number;
   rebuilding?: number;
   compression?: string;
+  dedup?: boolean;
 }
 
 /** The pool's compression setting ('off' when the row has none). */
@@ -53,6 +57,7 @@ export function decodePoolState(v: Buffer): PoolState {
       throw new VfsError(Errno.EIO, `pool state row has an unknown compression setting ${JSON.stringify(s.compression)}`);
     }
   }
+  if (s.dedup !== undefined && typeof s.dedup !== 'boolean') throw new VfsError(Errno.EIO, 'pool state row has a dedup setting that is not true or false');
   return s as PoolState;
 }
 

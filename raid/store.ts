@@ -129,9 +129,10 @@ export class RaidBlockStore implements BlockStore {
     readonly codec: Codec,
     readonly poolId: string,
     readonly log: Logger,
-    opts: { cacheBytes?: number; stagedGraceMs?: number; compression?: Compression } = {},
+    opts: { cacheBytes?: number; stagedGraceMs?: number; compression?: Compression; dedup?: boolean } = {},
   ) {
     this.compression = opts.compression ?? OFF;
+    this.dedup = opts.dedup ?? false;
     this.cache = new ByteLru(opts.cacheBytes ?? 64 << 20);
     this.stagedGraceMs = opts.stagedGraceMs ?? 10 * 60_000;
     this.ids = new Lease(kv, COUNTER.nextBlock, ID_LEASE);
@@ -140,6 +141,14 @@ export class RaidBlockStore implements BlockStore {
   readonly stagedGraceMs: number;
   /** The pool's setting for new blocks (pool row); put()'s opts.compress overrides it. */
   compression: Compression;
+  /** The pool's dedup setting (pool row): what files without a setting of their own do. */
+  dedup: boolean;
+
+  async setDedup(on: boolean): Promise<void> {
+    this.check();
+    await updatePoolState(this.kv, (s) => { s.dedup = on; });
+    this.dedup = on;
+  }
 
   private check(): void {
     if (this.closed) throw new VfsError(Errno.EIO, 'block store is closed');

@@ -90,6 +90,8 @@ export interface PoolStats {
   storedUsed: number;
   /** The pool's compression setting for new blocks: 'off', 'lz4', 'zstd:3' … */
   compression: string;
+  /** The pool's dedup setting for new records. */
+  dedup: boolean;
   /** Bytes in segment files on all devices (live + dead). */
   physicalUsed: number;
   /** Bytes of shards no block refers to, reclaimable by compaction. */
@@ -137,6 +139,13 @@ export interface BlockStore {
    * blocks already stored keep theirs and read as before.
    */
   setCompression(c: Compression): Promise<void>;
+  /**
+   * The pool's dedup setting (pool row 'dedup', default false): whether files whose directories
+   * have no setting of their own cut their records into chunks and put them with opts.dedup.
+   */
+  readonly dedup: boolean;
+  /** Changes the pool's dedup setting (saved in the pool row) for records stored from now on. */
+  setDedup(on: boolean): Promise<void>;
   /**
    * Stages the block row (refcount 1) into txn, and returns the id the caller's extent must name:
    * `staged.id`, except for a deduped block whose content another block committed meanwhile

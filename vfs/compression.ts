@@ -94,9 +94,11 @@ export async function treeBytes(meta: MetaStore, blocks: BlockStore, root: numbe
     for await (const [, v] of meta.kv.scan(p, prefixEnd(p))) {
       const e = decodeExtent(v);
       out.logical += e.length;
-      const s = await blocks.storedLength(e.blockId);
-      if (s === undefined) out.missing++;
-      out.stored += s ?? e.length;
+      for (const c of e.chunks ?? [e]) {
+        const s = await blocks.storedLength(c.blockId);
+        if (s === undefined) out.missing++;
+        out.stored += s ?? c.length;
+      }
     }
   }
   return out;

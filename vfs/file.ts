@@ -1,7 +1,8 @@
 import { totalmem } from 'node:os';
 import { Errno, VfsError } from './errno.js';
-import type { BlockStore, Compression } from '../raid/types.js';
-import { decodeExtent } from './meta/inode.js';
+import type { BlockStore, Compression, StagedBlock } from '../raid/types.js';
+import { type Chunk, decodeExtent, type Extent, MAX_CHUNKS } from './meta/inode.js';
+import { chunkEnds } from './chunker.js';
 import { keys } from './meta/keys.js';
 import type { MetaStore } from './meta/metastore.js';
 import { MAX_FILE_SIZE, nowNs } from './meta/metastore.js';
@@ -75,6 +76,11 @@ export class OpenFile {
   sealOnClose = false;
   /** The file's own compression setting (vfs/compression.ts); undefined: the pool's. */
   compress: Compression | undefined;
+  /**
+   * Deduplicate this file's records: cut into content-defined chunks, each looked up by content
+   * (issue 5). The file's own setting (its inode's, from its directory); undefined: the pool's.
+   */
+  dedup: boolean | undefined;
   private recs = new Map<number, Rec>();
   /** Size including buffered writes. */
   size: number;
@@ -120,8 +126,38 @@ export class OpenFile {
     const v = await this.meta.kv.get(keys.extent(this.ino, idx * this.recordSize));
     if (!v) return Buffer.alloc(0);
     const e = decodeExtent(v);
-    const data = await this.blocks.get(e.blockId);
-    return data.subarray(0, Math.min(e.length, data.length));
+    if (!e.chunks) {
+      const data = await this.blocks.get(e.blockId);
+      return data.subarray(0, Math.min(e.length, data.length));
+    }
+    const out = Buffer.alloc(e.length);
+    await this.readChunks(e, 0, e.length, out, 0);
+    return out;
+  }
+
+  /**
+   * Copies bytes [from, from+n) of a chunked extent into out at dst, reading the chunks it spans
+   * in parallel; returns the bytes copied (none past the extent's length). n = 0 is a read-ahead:
+   * every chunk from `from` on is loaded into the block cache, nothing copied.
+   */
+  private async readChunks(e: Extent, from: number, n: number, out: Buffer, dst: number): Promise<number> {
+    const end = Math.min(from + n, e.length);
+    const reads: Promise<number>[] = [];
+    let at = 0;
+    for (const c of e.chunks!) {
+      const cEnd = at + c.length;
+      if (n === 0) {
+        if (cEnd > from) reads.push(this.blocks.readInto(c.blockId, 0, 0, EMPTY, 0));
+      } else if (cEnd > from && at < end) {
+        const a = Math.max(from, at), b = Math.min(end, cEnd);
+        reads.push(this.blocks.readInto(c.blockId, a - at, b - a, out, dst + a - from));
+      }
+      at = cEnd;
+      if (n > 0 && at >= end) break;
+    }
+    let got = 0;
+    for (const g of await Promise.all(reads)) got += g;
+    return got;
   }
 
   /** Writes data at offset into record buffers; stores full records in the background. */
@@ -260,7 +296,8 @@ export class OpenFile {
     if (v) {
       const e = decodeExtent(v);
       // (n = 0: a read-ahead: the block store loads and caches the block, copying nothing.)
-      if (inRec < e.length) got = await this.blocks.readInto(e.blockId, inRec, Math.min(n, e.length - inRec), out, dst);
+      if (e.chunks) got = await this.readChunks(e, inRec, n, out, dst);
+      else if (inRec < e.length) got = await this.blocks.readInto(e.blockId, inRec, Math.min(n, e.length - inRec), out, dst);
     }
     if (got < n) out.fill(0, dst + got, dst + n);
   }
@@ -269,7 +306,7 @@ export class OpenFile {
   private async store(idx: number, rec: Rec): Promise<void> {
     rec.sealed = true;
     const data = rec.buf.subarray(0, rec.len);
-    const staged = this.blocks.put(data, this.compress && { compress: this.compress });
+    let staged = this.putRecord(data);
     staged.catch(() => undefined);
     const prev = this.chain;
     const mtime = this.mtimeNs ?? nowNs();
@@ -277,17 +314,30 @@ export class OpenFile {
       // After a failed record, later ones must not commit: the file would get a hole where the
       // refused data should be. They are dropped with the rest at the next flush.
       if (this.error) return;
-      const s = await staged;
-      await this.meta.txn(async (m) => {
-        const n = await m.mustInode(this.ino, Errno.ESTALE);
-        await m.setExtent(n, idx * this.recordSize, { blockId: s.id, length: rec.len, flags: 0 });
-        await this.blocks.commit(s, m.tx);
-        n.size = Math.max(n.size, idx * this.recordSize + rec.len);
-        n.mtimeNs = n.ctimeNs = mtime;
-        m.putInode(n);
-        this.committedSize = n.size;
-        this.committedMtime = mtime;
-      });
+      for (let attempt = 1; ; attempt++) {
+        const parts = await staged;
+        try {
+          await this.meta.txn(async (m) => {
+            const n = await m.mustInode(this.ino, Errno.ESTALE);
+            // Each block's row (or, for a dedup hit, its new reference) first: setExtent then
+            // releases what the record held before, and a block in both keeps its count.
+            const chunks: Chunk[] = [];
+            for (const s of parts) chunks.push({ blockId: await this.blocks.commit(s, m.tx), length: s.length });
+            const e: Extent = chunks.length === 1 ? { blockId: chunks[0]!.blockId, length: rec.len, flags: 0 } : { blockId: chunks[0]!.blockId, length: rec.len, flags: 0, chunks };
+            await m.setExtent(n, idx * this.recordSize, e);
+            n.size = Math.max(n.size, idx * this.recordSize + rec.len);
+            n.mtimeNs = n.ctimeNs = mtime;
+            m.putInode(n);
+            this.committedSize = n.size;
+            this.committedMtime = mtime;
+          });
+          break;
+        } catch (err) {
+          // A dedup hit's block lost its last reference between put and commit: store again.
+          if (!(err instanceof VfsError && err.errno === Errno.EAGAIN) || attempt >= 3) throw err;
+          staged = this.putRecord(data);
+        }
+      }
       if (this.recs.get(idx) === rec) {
         this.dropRec(idx);
         // Nothing holds the buffer now: the block store copied it in put(), reads copy out
@@ -301,6 +351,25 @@ export class OpenFile {
     this.inflight.push(done);
     done.finally(() => { this.inflight = this.inflight.filter((p) => p !== done); });
     while (this.inflight.length > MAX_INFLIGHT) await this.inflight[0];
+  }
+
+  /**
+   * Puts one record's bytes: one block, or with dedup on one block per content-defined chunk
+   * (vfs/chunker.ts; each a dedup lookup in the block store), in order.
+   */
+  private putRecord(data: Buffer): Promise<StagedBlock[]> {
+    const dedup = this.dedup ?? this.blocks.dedup;
+    const opts = { ...(this.compress && { compress: this.compress }), ...(dedup && { dedup: true }) };
+    if (!dedup) return this.blocks.put(data, opts).then((s) => [s]);
+    const ends = chunkEnds(data);
+    if (ends.length > MAX_CHUNKS) return this.blocks.put(data, opts).then((s) => [s]);
+    let start = 0;
+    const puts = ends.map((end) => {
+      const p = this.blocks.put(data.subarray(start, end), opts);
+      start = end;
+      return p;
+    });
+    return Promise.all(puts);
   }
 
   /**

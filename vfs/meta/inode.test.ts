@@ -7,7 +7,7 @@ import { COMPRESS_LZ4, COMPRESS_ZSTD, decodeInode, encodeInode, S_IFDIR, S_IFLNK
 const base: Inode = {
   ino: 42, gen: 7, mode: S_IFDIR | 0o755, nlink: 2, uid: 1000, gid: 100, rdev: 0, size: 0, allocated: 0,
   atimeNs: 1n, mtimeNs: 2n, ctimeNs: 3n, birthtimeNs: 4n, parent: 1, nextCookie: 3, recordSize: 1 << 20,
-  target: '', project: 0, worm: 0, compress: 0,
+  target: '', project: 0, worm: 0, compress: 0, dedup: 0,
 };
 
 describe('inode record', () => {

@@ -46,7 +46,16 @@ export interface Inode {
    * Older records without it read as 0.
    */
   compress: number;
+  /**
+   * Deduplication of this file's new records (a directory: of what is created in it), as
+   * DEDUP_*: 0 = the pool's setting. Set at creation from the parent, like compress; changed on
+   * a directory by `dw dedup set --dir`. Older records without it read as 0.
+   */
+  dedup: number;
 }
+
+/** Per-directory/per-file dedup setting (the u8 after compress in the inode trailer). */
+export const DEDUP_INHERIT = 0, DEDUP_OFF = 1, DEDUP_ON = 2;
 
 /**
  * A per-directory/per-file compression setting as the u16 of the inode trailer: low byte the
@@ -61,7 +70,7 @@ const FIXED = 1 + 8 + 4 + 4 + 4 + 4 + 4 + 4 + 8 + 8 + 8 * 4 + 8 + 8 + 4 + 2;
 /** Encodes an inode record: fixed little-endian fields then the symlink target (≤ 4095 bytes). */
 export function encodeInode(n: Inode): Buffer {
   const target = Buffer.from(n.target, 'utf8');
-  const trailer = n.compress ? 18 : n.worm ? 16 : n.project ? 8 : 0;
+  const trailer = n.dedup ? 19 : n.compress ? 18 : n.worm ? 16 : n.project ? 8 : 0;
   const b = Buffer.alloc(FIXED + target.length + trailer);
   let o = 0;
   b.writeUInt8(VERSION, o); o += 1;
@@ -81,10 +90,11 @@ export function encodeInode(n: Inode): Buffer {
   b.writeUInt16LE(target.length, o); o += 2;
   target.copy(b, o); o += target.length;
   // Optional trailer (older records end before it, each field only as far as needed): project
-  // u64, worm u64, compress u16. A reader ignores bytes past the fields it knows.
+  // u64, worm u64, compress u16, dedup u8. A reader ignores bytes past the fields it knows.
   if (trailer >= 8) b.writeBigUInt64LE(BigInt(n.project), o);
   if (trailer >= 16) b.writeBigUInt64LE(BigInt(n.worm), o + 8);
   if (trailer >= 18) b.writeUInt16LE(n.compress & 0xffff, o + 16);
+  if (trailer >= 19) b.writeUInt8(n.dedup & 0xff, o + 18);
   return b;
 }
 
@@ -106,7 +116,8 @@ export function decodeInode(b: Buffer): Inode {
   const project = b.length >= o + 8 ? Number(b.readBigUInt64LE(o)) : 0;
   const worm = b.length >= o + 16 ? Number(b.readBigUInt64LE(o + 8)) : 0;
   const compress = b.length >= o + 18 ? b.readUInt16LE(o + 16) : 0;
-  return { ino, gen, mode, nlink, uid, gid, rdev, size, allocated, atimeNs, mtimeNs, ctimeNs, birthtimeNs, parent, nextCookie, recordSize, target, project, worm, compress };
+  const dedup = b.length >= o + 19 ? b.readUInt8(o + 18) : 0;
+  return { ino, gen, mode, nlink, uid, gid, rdev, size, allocated, atimeNs, mtimeNs, ctimeNs, birthtimeNs, parent, nextCookie, recordSize, target, project, worm, compress, dedup };
 }
 
 export const isDir = (n: Inode) => (n.mode & S_IFMT) === S_IFDIR;
@@ -141,17 +152,63 @@ export function decodeCookieRow(b: Buffer): { ino: number; type: number; name: s
   return { ino: Number(b.readBigUInt64LE(0)), type: b.readUInt8(8), name: b.toString('utf8', 9) };
 }
 
-/** An extent under 'E' ino offset: the block holding bytes [offset, offset+length) of the file. */
-export interface Extent { blockId: number; length: number; flags: number }
+/** One chunk of a chunked extent: a block holding `length` bytes of the record, in order. */
+export interface Chunk { blockId: number; length: number }
+
+/**
+ * An extent under 'E' ino offset: the block holding bytes [offset, offset+length) of the file.
+ * A record of a deduplicated file is cut into chunks (vfs/chunker.ts), each its own block: its
+ * extent lists them in order (`chunks`, two or more; `blockId` is then the first one's) and the
+ * bytes are their concatenation, cut at `length` (a truncate may leave the last chunk longer).
+ * Every chunk holds one reference to its block, the same block as often as it is listed.
+ *
+ * Value, little-endian: blockId u64 | length u32 | flags u32, and when flags has
+ * EXTENT_CHUNKED: count u32 (2..MAX_CHUNKS) | count × (blockId u64 | length u32).
+ */
+export interface Extent { blockId: number; length: number; flags: number; chunks?: Chunk[] }
+
+/** Extent flag: the extent lists chunks (see Extent). */
+export const EXTENT_CHUNKED = 1;
+/** Most chunks one extent lists: a 16 MiB record cut at the 2 KiB minimum chunk size (vfs/chunker.ts). */
+export const MAX_CHUNKS = 8192;
+
+/** The blocks an extent holds a reference to, once per reference. */
+export function extentBlocks(e: Extent): number[] {
+  return e.chunks ? e.chunks.map((c) => c.blockId) : [e.blockId];
+}
 
 export function encodeExtent(e: Extent): Buffer {
-  const b = Buffer.alloc(16);
-  b.writeBigUInt64LE(BigInt(e.blockId), 0);
+  const chunks = e.chunks && e.chunks.length > 1 ? e.chunks : undefined;
+  if (chunks && chunks.length > MAX_CHUNKS) throw new VfsError(Errno.EFBIG, `an extent of ${chunks.length} chunks`);
+  const b = Buffer.alloc(16 + (chunks ? 4 + 12 * chunks.length : 0));
+  b.writeBigUInt64LE(BigInt(chunks ? chunks[0]!.blockId : e.blockId), 0);
   b.writeUInt32LE(e.length, 8);
-  b.writeUInt32LE(e.flags, 12);
+  b.writeUInt32LE(chunks ? (e.flags | EXTENT_CHUNKED) >>> 0 : (e.flags & ~EXTENT_CHUNKED) >>> 0, 12);
+  if (chunks) {
+    b.writeUInt32LE(chunks.length, 16);
+    chunks.forEach((c, i) => {
+      b.writeBigUInt64LE(BigInt(c.blockId), 20 + 12 * i);
+      b.writeUInt32LE(c.length, 28 + 12 * i);
+    });
+  }
   return b;
 }
+
+/** Decodes an extent row; anything malformed (short, a bad chunk count, trailing bytes) is EIO. */
 export function decodeExtent(b: Buffer): Extent {
   if (b.length < 16) throw new VfsError(Errno.EIO, 'corrupt extent');
-  return { blockId: Number(b.readBigUInt64LE(0)), length: b.readUInt32LE(8), flags: b.readUInt32LE(12) };
+  const e: Extent = { blockId: Number(b.readBigUInt64LE(0)), length: b.readUInt32LE(8), flags: b.readUInt32LE(12) };
+  if (!(e.flags & EXTENT_CHUNKED)) return e;
+  const count = b.length >= 20 ? b.readUInt32LE(16) : 0;
+  if (count < 2 || count > MAX_CHUNKS || b.length !== 20 + 12 * count) throw new VfsError(Errno.EIO, 'corrupt extent: bad chunk list');
+  const chunks: Chunk[] = [];
+  let total = 0;
+  for (let i = 0; i < count; i++) {
+    const c = { blockId: Number(b.readBigUInt64LE(20 + 12 * i)), length: b.readUInt32LE(28 + 12 * i) };
+    total += c.length;
+    chunks.push(c);
+  }
+  if (total < e.length) throw new VfsError(Errno.EIO, 'corrupt extent: chunks shorter than the extent');
+  e.chunks = chunks;
+  return e;
 }

@@ -4,7 +4,7 @@ import type { SetAttr } from '../types.js';
 import type { KvStore, TxnOptions } from './kv.js';
 import { keys, prefixEnd, ROOT_INO } from './keys.js';
 import type { Extent, Inode } from './inode.js';
-import { decodeInode, isDir, isLnk, isReg, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from './inode.js';
+import { decodeInode, DEDUP_INHERIT, DEDUP_OFF, DEDUP_ON, isDir, isLnk, isReg, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from './inode.js';
 import type { BlockRefs } from './metatxn.js';
 import { COUNTERS, MetaTxn, nowNs } from './metatxn.js';
 import { addHold, checkMutable, getRetention, getSeal, listHolds, removeHold, sealOnClose, setRetention, type Hold, type RetentionRule, type SealState } from './retention.js';
@@ -78,7 +78,7 @@ export class MetaStore {
     return {
       ino, gen: randomInt(1, 2 ** 31), mode, nlink: (mode & S_IFMT) === S_IFDIR ? 2 : 1, uid: c.uid, gid, rdev: 0,
       size: 0, allocated: 0, atimeNs: t, mtimeNs: t, ctimeNs: t, birthtimeNs: t, parent, nextCookie: 3,
-      recordSize: this.defaultRecordSize, target: '', project: dir?.project ?? 0, worm: dir?.worm ?? 0, compress: dir?.compress ?? 0,
+      recordSize: this.defaultRecordSize, target: '', project: dir?.project ?? 0, worm: dir?.worm ?? 0, compress: dir?.compress ?? 0, dedup: dir?.dedup ?? 0,
     };
   }
 
@@ -622,6 +622,22 @@ export class MetaStore {
       const d = await m.mustInode(dir);
       if (!isDir(d)) throw new VfsError(Errno.ENOTDIR, 'compression is set on a directory');
       d.compress = code;
+      d.ctimeNs = nowNs();
+      m.putInode(d);
+      return d;
+    });
+  }
+
+  /**
+   * Sets a directory's dedup code (inode.ts DEDUP_*; 0 = the pool's), as setCompression: for
+   * what is created in it from now on. Throws ENOENT, ENOTDIR, EINVAL.
+   */
+  async setDedup(dir: number, code: number): Promise<Inode> {
+    if (code !== DEDUP_INHERIT && code !== DEDUP_OFF && code !== DEDUP_ON) throw new VfsError(Errno.EINVAL, 'bad dedup code');
+    return this.txn(async (m) => {
+      const d = await m.mustInode(dir);
+      if (!isDir(d)) throw new VfsError(Errno.ENOTDIR, 'dedup is set on a directory');
+      d.dedup = code;
       d.ctimeNs = nowNs();
       m.putInode(d);
       return d;

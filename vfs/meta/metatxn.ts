@@ -3,9 +3,9 @@ import type { KvTxn } from './kv.js';
 import { decodeCounter } from './kv.js';
 import { keys, prefixEnd, readU64, SNAPDIR_INO } from './keys.js';
 import { charge } from './quota.js';
-import type { Dirent, Extent, Inode } from './inode.js';
+import type { Chunk, Dirent, Extent, Inode } from './inode.js';
 import {
-  decodeCookieRow, decodeDirent, decodeExtent, decodeInode, encodeCookieRow, encodeDirent, encodeExtent, encodeInode, isReg, S_IFMT,
+  decodeCookieRow, decodeDirent, decodeExtent, decodeInode, encodeCookieRow, encodeDirent, encodeExtent, encodeInode, extentBlocks, isReg, S_IFMT,
 } from './inode.js';
 
 /** What MetaStore needs of the block store: reference counting inside the same transaction. */
@@ -105,7 +105,11 @@ export class MetaTxn {
     return out;
   }
 
-  /** Sets the extent at offset, releasing the block it replaces; adjusts n.allocated and the used-bytes counter. */
+  /**
+   * Sets the extent at offset: the caller already holds one reference to each of e's blocks (a
+   * commit, or refAll) that passes to the row; the extent it replaces releases its blocks (so
+   * a block in both keeps its count). Adjusts n.allocated, the used-bytes counter and quotas.
+   */
   async setExtent(n: Inode, offset: number, e: Extent): Promise<void> {
     // No extent lies at or past the size (truncate drops them): a file growing at its end has no old one.
     const old = offset < n.size ? await this.tx.get(keys.extent(n.ino, offset)) : undefined;
@@ -114,7 +118,7 @@ export class MetaTxn {
       const o = decodeExtent(old);
       delta -= o.length;
       await this.preserve(keys.extent(n.ino, offset));
-      if (o.blockId !== e.blockId) await this.refs.release(o.blockId, this.tx);
+      await this.releaseAll(o); // after the caller referenced e's blocks: a block in both never drops to 0
     }
     this.tx.set(keys.extent(n.ino, offset), encodeExtent(e));
     n.allocated += delta;
@@ -128,14 +132,23 @@ export class MetaTxn {
    * counter and the quotas change as in setExtent (EDQUOT past a limit).
    */
   async shareExtent(n: Inode, offset: number, e: Extent): Promise<void> {
-    const old = offset < n.size ? await this.tx.get(keys.extent(n.ino, offset)) : undefined;
-    if (!old || decodeExtent(old).blockId !== e.blockId) await this.refs.ref(e.blockId, this.tx);
+    await this.refAll(e);
     await this.setExtent(n, offset, e);
+  }
+
+  /** One more reference to every block of the extent (each chunk's). */
+  async refAll(e: Extent): Promise<void> {
+    for (const id of extentBlocks(e)) await this.refs.ref(id, this.tx);
+  }
+
+  /** Drops the extent's reference to each of its blocks. */
+  async releaseAll(e: Extent): Promise<void> {
+    for (const id of extentBlocks(e)) await this.refs.release(id, this.tx);
   }
 
   /** Removes one extent row (after preserve()): its block reference is released, and the bytes leave n.allocated, the used-bytes counter and the quotas. */
   private async dropExtent(n: Inode, off: number, e: Extent): Promise<void> {
-    await this.refs.release(e.blockId, this.tx);
+    await this.releaseAll(e);
     this.tx.delete(keys.extent(n.ino, off));
     n.allocated -= e.length;
     await this.tx.incrBy(keys.counter(COUNTERS.usedBytes), BigInt(-e.length));
@@ -167,7 +180,7 @@ export class MetaTxn {
         await this.dropExtent(n, off, e);
       } else if (off + e.length > size) {
         const cut = off + e.length - size;
-        this.tx.set(keys.extent(n.ino, off), encodeExtent({ ...e, length: size - off }));
+        this.tx.set(keys.extent(n.ino, off), encodeExtent(await this.trimChunks({ ...e, length: size - off })));
         n.allocated -= cut;
         await this.tx.incrBy(keys.counter(COUNTERS.usedBytes), BigInt(-cut));
         await charge(this.tx, n, -cut, 0);
@@ -175,10 +188,25 @@ export class MetaTxn {
     }
   }
 
+  /** A shortened chunked extent keeps the chunks its length reaches; the others are released. */
+  private async trimChunks(e: Extent): Promise<Extent> {
+    if (!e.chunks) return e;
+    const keep: Chunk[] = [];
+    let at = 0;
+    for (const c of e.chunks) {
+      if (at < e.length || keep.length === 0) keep.push(c);
+      else await this.refs.release(c.blockId, this.tx);
+      at += c.length;
+    }
+    if (keep.length > 1) return { ...e, chunks: keep };
+    const { chunks: _, ...plain } = e;
+    return { ...plain, blockId: keep[0]!.blockId };
+  }
+
   /** Copies every extent of `from` (or the `extents` given, read elsewhere: a snapshot) to `to` by reference (blocks are shared, counted once more). */
   async cloneExtents(from: Inode, to: Inode, extents?: [number, Extent][]): Promise<void> {
     for (const [off, e] of extents ?? await this.extents(from.ino)) {
-      await this.refs.ref(e.blockId, this.tx);
+      await this.refAll(e);
       this.tx.set(keys.extent(to.ino, off), encodeExtent(e));
       to.allocated += e.length;
       await this.tx.incrBy(keys.counter(COUNTERS.usedBytes), BigInt(e.length));

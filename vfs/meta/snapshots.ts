@@ -25,7 +25,7 @@ import { Errno, VfsError } from '../errno.js';
 import type { KvStore, KvTxn, ScanOptions, TxnOptions } from './kv.js';
 import { decodeCounter, encodeCounter } from './kv.js';
 import { keys, PREFIX, prefixEnd, readU64, VERSIONED_PREFIXES } from './keys.js';
-import { decodeExtent } from './inode.js';
+import { decodeExtent, extentBlocks } from './inode.js';
 import type { BlockRefs } from './metatxn.js';
 import { COUNTERS, nowNs } from './metatxn.js';
 import { recountUsage } from './quota.js';
@@ -133,7 +133,7 @@ class PreservingTxn {
     const old = await this.committed.get(key);
     this.inner.set(hk, encodeHistory(old));
     this.inner.set(keys.deadList(this.snap.epoch, key), EMPTY);
-    if (old && key[0] === PREFIX.extent) await this.refs.ref(decodeExtent(old).blockId, this.inner);
+    if (old && key[0] === PREFIX.extent) for (const id of extentBlocks(decodeExtent(old))) await this.refs.ref(id, this.inner);
   }
 
   /** Copies every row written in the transaction that is not copied yet. */
@@ -267,7 +267,7 @@ export class SnapshotStore implements KvStore {
         return;
       }
       const old = decodeHistory(v);
-      if (old && row[0] === PREFIX.extent) await this.refs.release(decodeExtent(old).blockId, tx);
+      if (old && row[0] === PREFIX.extent) for (const id of extentBlocks(decodeExtent(old))) await this.refs.release(id, tx);
     });
     await this.inner.txn(async (tx) => {
       tx.delete(keys.snapshot(snap.name));
@@ -306,7 +306,7 @@ export class SnapshotStore implements KvStore {
       const old = decodeHistory(v);
       const cur = await tx.get(row);
       // An extent: the live block loses the live reference; the entry's reference moves to live.
-      if (row[0] === PREFIX.extent && cur) await this.refs.release(decodeExtent(cur).blockId, tx);
+      if (row[0] === PREFIX.extent && cur) for (const id of extentBlocks(decodeExtent(cur))) await this.refs.release(id, tx);
       if (old) tx.set(row, old);
       else tx.delete(row);
       restored++;
@@ -323,7 +323,7 @@ export class SnapshotStore implements KvStore {
         if (!batch.length) break;
         await this.inner.txn(async (tx) => {
           for (const [k, v] of batch) {
-            if (p === PREFIX.extent) await this.refs.release(decodeExtent(v).blockId, tx);
+            if (p === PREFIX.extent) for (const id of extentBlocks(decodeExtent(v))) await this.refs.release(id, tx);
             tx.delete(k);
             if (p === PREFIX.inode) removed++;
           }
