@@ -25,6 +25,18 @@ export interface ChunkSizes {
 /** The sizes dedup uses: 8 KiB average, 2 KiB to 64 KiB. */
 export const CHUNK_SIZES: ChunkSizes = { min: 2048, avg: 8192, max: 65536 };
 
+let current = CHUNK_SIZES;
+
+/**
+ * Sets the sizes files cut records with (tests: small chunks make small records chunked);
+ * returns the previous ones. Stored extents stay readable whatever the sizes (they list their chunks).
+ */
+export function setChunkSizes(sizes: ChunkSizes): ChunkSizes {
+  const old = current;
+  current = sizes;
+  return old;
+}
+
 const GEAR = (() => {
   const g = new Uint32Array(256);
   for (let i = 0; i < 256; i++) g[i] = createHash('sha256').update(`dw fastcdc gear ${i}`).digest().readUInt32LE(0);
@@ -40,7 +52,7 @@ function topMask(bits: number): number {
  * Ends of the chunks of data[0, length): ascending offsets, the last one = data.length (none for
  * empty data). Pure: the same bytes always give the same cuts.
  */
-export function chunkEnds(data: Uint8Array, sizes: ChunkSizes = CHUNK_SIZES): number[] {
+export function chunkEnds(data: Uint8Array, sizes: ChunkSizes = current): number[] {
   const { min, avg, max } = sizes;
   const bits = Math.round(Math.log2(avg));
   const maskS = topMask(bits + 2), maskL = topMask(bits - 2);

@@ -14,7 +14,10 @@ import { createPool, openPool } from '../raid/index.js';
 import { cloneNode, compareTree, Model, type Node, type Op, opArb, run, treeOps } from '../test/model-tree.js';
 import { createMemoryVfs, Errno, openVfs, ROOT_CTX, type VfsInstance } from './index.js';
 import { openRocksKv } from './meta/rocksdb.js';
-import type { MemoryBlockStore } from '../raid/memory.js';
+import { MemoryKv } from './meta/memory.js';
+import { setChunkSizes } from './chunker.js';
+import { decodeExtent } from './meta/inode.js';
+import { PREFIX, prefixEnd } from './meta/keys.js';
 
 type SnapOp = { op: 'snap' } | { op: 'dropSnap'; pick: number } | { op: 'rollback'; pick: number };
 /** Shallow paths and mostly successful operations, so that snapshots see trees that then change. */
@@ -37,51 +40,100 @@ async function removeAll(v: VfsInstance, path: string): Promise<void> {
   }
 }
 
-test('snapshots (create, delete, rollback) agree with copies of a model tree over random operations; deleting them all frees every block', async () => {
-  let seq = 0;
-  await fc.assert(
-    fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 60 }), async (steps) => {
-      const v = await createMemoryVfs({ recordSize: 4096 });
-      const model = new Model();
-      const snaps: { name: string; tree: Node }[] = [];
-      for (const s of steps) {
-        if (s.op === 'snap') {
-          const name = `s${++seq}`;
-          await v.snapshots.create(name);
-          snaps.push({ name, tree: cloneNode(model.root) });
-        } else if (s.op === 'dropSnap') {
-          if (!snaps.length) continue;
-          const [gone] = snaps.splice(s.pick % snaps.length, 1);
-          await v.snapshots.delete(gone!.name);
-        } else if (s.op === 'rollback') {
-          if (!snaps.length) continue;
-          const i = s.pick % snaps.length;
-          await v.impl.exclusive(() => v.snapshots.rollback(snaps[i]!.name, { destroyNewer: true }));
-          snaps.splice(i + 1);
-          model.root = cloneNode(snaps[i]!.tree);
+/**
+ * The model run: random steps, each snapshot compared with the model tree of its moment, then
+ * everything removed: no block (and no dedup index row) may outlive its last reference.
+ */
+function snapshotModel(name: string, make: () => Promise<{ v: VfsInstance; done: () => Promise<void>; before?: () => Promise<void> }>, numRuns: number, after?: () => void): void {
+  test(name, async () => {
+    let seq = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 60 }), async (steps) => {
+        const { v, done, before } = await make();
+        try {
+          const model = new Model();
+          const snaps: { name: string; tree: Node }[] = [];
+          for (const s of steps) {
+            if (s.op === 'snap') {
+              const name = `s${++seq}`;
+              await v.snapshots.create(name);
+              snaps.push({ name, tree: cloneNode(model.root) });
+            } else if (s.op === 'dropSnap') {
+              if (!snaps.length) continue;
+              const [gone] = snaps.splice(s.pick % snaps.length, 1);
+              await v.snapshots.delete(gone!.name);
+            } else if (s.op === 'rollback') {
+              if (!snaps.length) continue;
+              const i = s.pick % snaps.length;
+              await v.impl.exclusive(() => v.snapshots.rollback(snaps[i]!.name, { destroyNewer: true }));
+              snaps.splice(i + 1);
+              model.root = cloneNode(snaps[i]!.tree);
+              await compareTree(v.vfs, v.paths, model.root, '/');
+            } else {
+              const want = model.apply(s);
+              const got = await run(v.vfs, v.paths, s);
+              assert.equal(got === 'ok' ? 'ok' : Errno[got], want === 'ok' ? 'ok' : Errno[want], JSON.stringify(s));
+            }
+          }
           await compareTree(v.vfs, v.paths, model.root, '/');
-        } else {
-          const want = model.apply(s);
-          const got = await run(v.vfs, v.paths, s);
-          assert.equal(got === 'ok' ? 'ok' : Errno[got], want === 'ok' ? 'ok' : Errno[want], JSON.stringify(s));
+          for (const s of snaps) {
+            const sv = v.snapshotVfs(s.name);
+            await compareTree(sv.vfs, sv.paths, s.tree, '/');
+          }
+          assert.deepEqual(v.snapshots.list().map((s) => s.name), snaps.map((s) => s.name));
+          await before?.();
+          // Remove the live tree, then the snapshots: every block must be gone.
+          await removeAll(v, '/');
+          for (const s of snaps) await v.snapshots.delete(s.name);
+          assert.equal((await v.impl.blocks.stats()).blocks, 0, 'no block outlives the last reference');
+          const k = Buffer.of(PREFIX.dedup);
+          for await (const [key] of v.impl.meta.kv.scan(k, prefixEnd(k))) assert.fail(`dedup index row left: ${key.toString('hex')}`);
+        } finally {
+          await done();
         }
-      }
-      await compareTree(v.vfs, v.paths, model.root, '/');
-      for (const s of snaps) {
-        const sv = v.snapshotVfs(s.name);
-        await compareTree(sv.vfs, sv.paths, s.tree, '/');
-      }
-      assert.deepEqual(v.snapshots.list().map((s) => s.name), snaps.map((s) => s.name));
-      // Remove the live tree, then the snapshots: every block must be gone.
-      await removeAll(v, '/');
-      for (const s of snaps) await v.snapshots.delete(s.name);
-      const blocks = (v.impl.blocks as MemoryBlockStore);
-      assert.equal((await blocks.stats()).blocks, 0, 'no block outlives the last reference');
-      await v.close();
-    }),
-    { numRuns: 300 },
-  );
-});
+      }),
+      { numRuns },
+    );
+    after?.();
+  });
+}
+
+snapshotModel('snapshots (create, delete, rollback) agree with copies of a model tree over random operations; deleting them all frees every block',
+  async () => {
+    const v = await createMemoryVfs({ recordSize: 4096 });
+    return { v, done: () => v.close() };
+  }, 300);
+
+// The same with dedup on (raid pool, in-thread codec; 4 KiB records cut into 64 B-1 KiB chunks):
+// the model's writes are runs of one byte, so equal chunks abound, within a record and across
+// files and snapshots, and every reference count is exercised.
+snapshotModel('dedup: the snapshot model on a raid pool with dedup on; every block and index row goes with the last reference',
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dw-dedup-model-'));
+    const kv = new MemoryKv();
+    await createPool(kv, { layout: 'rs:2+1', devices: [0, 1, 2].map((i) => join(dir, `d${i}`)), dedup: true });
+    const pool = await openPool(kv, { codec: 'inline' });
+    const put = pool.put.bind(pool);
+    const commit = pool.commit.bind(pool);
+    pool.put = async (data, opts) => {
+      const s = await put(data, opts);
+      if (s.dedupHit) hits++;
+      return s;
+    };
+    pool.commit = async (s, tx) => {
+      const id = await commit(s, tx);
+      if (id !== s.id) hits++; // shared with a block committed after this one's put
+      return id;
+    };
+    const v = await openVfs({ kv, blocks: pool, recordSize: 4096 });
+    const sizes = setChunkSizes({ min: 64, avg: 256, max: 1024 });
+    const before = async () => {
+      const e = Buffer.of(PREFIX.extent);
+      for await (const [, val] of kv.scan(e, prefixEnd(e))) if (decodeExtent(val).chunks) chunked++;
+    };
+    return { v, before, done: async () => { setChunkSizes(sizes); await v.close(); await rm(dir, { recursive: true, force: true }); } };
+  }, 60, () => assert.ok(chunked > 10 && hits > 30, `records were cut into chunks (${chunked} chunked extents seen at the ends) and chunks were shared (${hits} dedup hits)`));
+let chunked = 0, hits = 0;
 
 describe('snapshots: focused cases (RocksDB + rs:4+2 pool, and memory)', () => {
   async function open(dir: string): Promise<VfsInstance> {
@@ -162,7 +214,7 @@ describe('snapshots: focused cases (RocksDB + rs:4+2 pool, and memory)', () => {
     assert.equal(await read('s1', '/a'), 'one');
     await v.snapshots.delete('s2');
     assert.equal(await read('s1', '/a'), 'one', 'the entry s1 needed was relabelled, not dropped');
-    const blocks = v.impl.blocks as MemoryBlockStore;
+    const blocks = v.impl.blocks;
     assert.equal((await blocks.stats()).blocks, 2, 'old and new content');
     await v.snapshots.delete('s1');
     assert.equal((await blocks.stats()).blocks, 1, 'only the live content is left');
@@ -223,7 +275,7 @@ describe('snapshots: focused cases (RocksDB + rs:4+2 pool, and memory)', () => {
     // Restore: copy the old version back into the live tree (blocks shared, not rewritten).
     await paths.copy(ROOT_CTX, '/.snapshots/mon/d/f', '/d/f', { overwrite: false, depth: 0 });
     assert.equal(await read('/d/f'), 'first');
-    const blocks = v.impl.blocks as MemoryBlockStore;
+    const blocks = v.impl.blocks;
     assert.equal((await blocks.stats()).blocks, 2, 'the copy shares the snapshot\'s block');
 
     // A snapshot deleted while its inode is known: ESTALE.
