@@ -133,7 +133,7 @@ describe('per-directory compression (RocksDB + rs:2+1 pool, pool setting lz4)', 
     assert.equal(z.inodes, 2);
     assert.equal(z.missing, 0);
     const r = await treeBytes(v.impl.meta, pool, await ino('/raw'));
-    assert.deepEqual(r, { inodes: 2, logical: TEXT.length, stored: TEXT.length, missing: 0 });
+    assert.deepEqual(r, { inodes: 2, logical: TEXT.length, stored: TEXT.length, missing: 0, unique: TEXT.length });
     await v.paths.link(ROOT_CTX, '/raw/a', '/raw/hard');
     assert.equal((await treeBytes(v.impl.meta, pool, await ino('/raw'))).logical, TEXT.length, 'a hard link is counted once');
     const t = await treeBytes(v.impl.meta, pool, await ino('/t'));

@@ -62,20 +62,26 @@ export interface TreeBytes {
   stored: number;
   /** Extents whose block had no row (should be 0; counted as stored raw). */
   missing: number;
+  /**
+   * Stored bytes of the distinct blocks (each counted once however many extents or chunks share
+   * it: what deduplication and clones leave of `stored`).
+   */
+  unique: number;
 }
 
 /**
  * Walks the live tree under `root` and adds up its files' logical bytes and their blocks' stored
- * bytes (one extent row scan per file and one block row read per extent: for 1 MiB records, about
- * one row read per MiB of data, no shard is read). A hard-linked file is counted once; a block
+ * bytes (one extent row scan per file and one block row read per block an extent names: for 1 MiB
+ * records, about one row read per MiB of data, per 8 KiB chunk in a dedup file; no shard is read). A hard-linked file is counted once; a block
  * shared by several extents (a clone) is counted once per extent referring to it; blocks held
  * only by snapshots are not counted. A block is counted whole even when its extent was cut
  * shorter by a truncate (that is the space it holds). Not one transaction: a tree changing during the walk gives
  * approximate totals. `onProgress(inodesDone)` is called every 1000 inodes.
  */
 export async function treeBytes(meta: MetaStore, blocks: BlockStore, root: number, onProgress?: (inodes: number) => void): Promise<TreeBytes> {
-  const out: TreeBytes = { inodes: 0, logical: 0, stored: 0, missing: 0 };
+  const out: TreeBytes = { inodes: 0, logical: 0, stored: 0, missing: 0, unique: 0 };
   const seen = new Set<number>();
+  const blocksSeen = new Set<number>();
   const stack = [root];
   while (stack.length) {
     const ino = stack.pop()!;
@@ -98,6 +104,10 @@ export async function treeBytes(meta: MetaStore, blocks: BlockStore, root: numbe
         const s = await blocks.storedLength(c.blockId);
         if (s === undefined) out.missing++;
         out.stored += s ?? c.length;
+        if (!blocksSeen.has(c.blockId)) {
+          blocksSeen.add(c.blockId);
+          out.unique += s ?? c.length;
+        }
       }
     }
   }

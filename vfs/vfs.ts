@@ -4,7 +4,8 @@ import { OpenFile } from './file.js';
 import { LockTable } from './locks.js';
 import type { Inode } from './meta/inode.js';
 import { compressionOfCode } from './compression.js';
-import { DEDUP_OFF, DEDUP_ON, isDir, isReg, S_IFMT, S_IFREG } from './meta/inode.js';
+import { isDir, isReg, S_IFMT, S_IFREG } from './meta/inode.js';
+import { dedupOfCode } from './dedup.js';
 import { MetaStore } from './meta/metastore.js';
 import { INO_SPACE, ROOT_INO, SNAPDIR_INO } from './meta/keys.js';
 import type { SnapshotStore } from './meta/snapshots.js';
@@ -307,7 +308,7 @@ export class VfsImpl implements Vfs {
       file = this.files.get(ino) ?? new OpenFile(n.ino, n.recordSize, n.size, sp.meta, this.blocks);
       this.files.set(ino, file);
       file.compress = compressionOfCode(n.compress); // the file's own setting (vfs/compression.ts)
-      file.dedup = n.dedup === DEDUP_ON ? true : n.dedup === DEDUP_OFF ? false : undefined;
+      file.dedup = dedupOfCode(n.dedup); // vfs/dedup.ts
       file.handles++;
     }
     if (file && (flags.write || flags.append || flags.truncate) && n.worm) file.sealOnClose = true;
