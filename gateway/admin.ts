@@ -10,9 +10,9 @@
  *   user.remove { name }                   → { name }
  *   user.passwd { name, password }         → { name }
  *   user.addkey { name, sshKeys }          → UserInfo
- *   pool.create { layout, devices[], compression? } → { layout, devices, compression }
- *                                          (compression: off | lz4 | zstd[:LEVEL]; default off)
- *   pool.set { compression }               → { compression }   (new blocks only; stored ones keep theirs)
+ *   pool.create { layout, devices[], compression?, dedup? } → { layout, devices, compression, dedup }
+ *                                          (compression: off | lz4 | zstd[:LEVEL]; default off; dedup: boolean, default false)
+ *   pool.set { compression?, dedup? }      → { compression?, dedup? }   (new blocks only; stored ones keep theirs)
  *   pool.status                            → PoolStats & { serving, engine }
  *   scrub { repair? = true }               → ScrubReport             (progress events)
  *   device.replace { old, new }            → { index, old, new, rebuiltShards } (progress)
@@ -34,7 +34,9 @@
  *   compression.set { path, setting }      → CompressionReport   (setting: off | lz4 | zstd[:LEVEL] | inherit;
  *                                          a directory; what is created below from now on gets it)
  *   compression.get { path }               → CompressionReport & TreeBytes  (walks the tree: one row
- *                                          read per extent, see vfs/compression.ts treeBytes)
+ *                                          read per block, see vfs/compression.ts treeBytes)
+ *   dedup.set { path, setting }            → CompressionReport   (setting: on | off | inherit; as compression.set)
+ *   dedup.get { path }                     → CompressionReport & TreeBytes
  *   hold.add { path, name }                → RetentionReport
  *   hold.remove { path, name }             → RetentionReport
  *   versions { path }                      → FileVersion[]  (the file in each snapshot, then live)
@@ -45,6 +47,9 @@ import { isAbsolute, resolve } from 'node:path';
 import type { BlockStore, PoolStats, ProgressFn } from '../raid/types.js';
 import { createPool, DEFAULT_NEW_POOL_COMPRESSION, formatCompression, parseCompression, parseLayout, poolExists, readPoolState } from '../raid/index.js';
 import { compressCode, compressionOfCode, formatDirCompression, parseDirCompression, treeBytes, type TreeBytes } from '../vfs/compression.js';
+import { formatDirDedup, parseDirDedup } from '../vfs/dedup.js';
+import type { Inode } from '../vfs/meta/inode.js';
+import type { PoolState } from '../raid/poolstate.js';
 import { VfsError } from '../vfs/errno.js';
 import { ROOT_CTX, type Attr, type VfsInstance } from '../vfs/index.js';
 import type { KvStore } from '../vfs/meta/kv.js';
@@ -93,10 +98,12 @@ export interface QuotaReport {
   usage: QuotaUsage;
 }
 
-/** A directory's (or file's) compression setting, and with `get` its tree's logical vs stored bytes. */
+/** A directory's (or file's) compression or dedup setting, and with `get` its tree's logical vs stored bytes. */
 export interface CompressionReport {
   path: string;
-  /** Its own setting: off, lz4, zstd:N, or inherit (the pool's). */
+  /** Which setting: compression or dedup. */
+  service: DirService;
+  /** Its own setting: compression off, lz4, zstd:N; dedup on, off; or inherit (the pool's). */
   setting: string;
   /** The pool's setting (what inherit means now). */
   pool: string;
@@ -187,14 +194,53 @@ async function retentionReport(v: VfsInstance, path: string): Promise<RetentionR
   };
 }
 
-async function compressionReport(env: AdminEnv, v: VfsInstance, path: string, withTree: boolean): Promise<CompressionReport> {
+/** The per-directory settings (issue 5): how each is parsed, shown, stored and what the pool says. */
+const DIR_SERVICES = {
+  compression: {
+    accepted: 'off, lz4, zstd[:LEVEL] or inherit',
+    parse: (t: string) => compressCode(parseDirCompression(t)),
+    format: (code: number) => formatDirCompression(compressionOfCode(code)),
+    code: (n: Inode) => n.compress,
+    set: (v: VfsInstance, ino: number, code: number) => v.impl.meta.setCompression(ino, code),
+    pool: (s: PoolState | undefined) => s?.compression ?? 'off',
+  },
+  dedup: {
+    accepted: 'on, off or inherit',
+    parse: parseDirDedup,
+    format: formatDirDedup,
+    code: (n: Inode) => n.dedup,
+    set: (v: VfsInstance, ino: number, code: number) => v.impl.meta.setDedup(ino, code),
+    pool: (s: PoolState | undefined) => (s?.dedup ? 'on' : 'off'),
+  },
+} as const;
+export type DirService = keyof typeof DIR_SERVICES;
+
+async function dirSettingReport(env: AdminEnv, v: VfsInstance, service: DirService, path: string, withTree: boolean): Promise<CompressionReport> {
   const ino = await liveIno(v, path);
   const n = await v.impl.meta.getInode(ino);
   if (!n) throw new CliError(`${path} is gone`, 'ENOENT');
-  const pool = (await readPoolState(env.kv))?.compression ?? 'off';
-  const r: CompressionReport = { path, setting: formatDirCompression(compressionOfCode(n.compress)), pool };
+  const d = DIR_SERVICES[service];
+  const r: CompressionReport = { path, service, setting: d.format(d.code(n)), pool: d.pool(await readPoolState(env.kv)) };
   if (withTree) r.tree = await treeBytes(v.impl.meta, v.impl.blocks, ino).catch(asCli);
   return r;
+}
+
+/** compression.set / dedup.set: a directory's setting for what is created in it from now on. */
+async function setDirSetting(env: AdminEnv, service: DirService, params: Record<string, unknown>): Promise<CompressionReport> {
+  const path = absPath(str(params, 'path', 'PATH'));
+  const d = DIR_SERVICES[service];
+  let code;
+  try {
+    code = d.parse(str(params, 'setting', `the setting: ${d.accepted}`));
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  const v = await env.vfs();
+  await d.set(v, await liveIno(v, path), code).catch((err: unknown) => {
+    if (err instanceof VfsError && err.code === 'ENOTDIR') throw new CliError(`${path} is not a directory: ${service} is set on a directory, for what is created in it`, 'ENOTDIR');
+    return asCli(err);
+  });
+  return dirSettingReport(env, v, service, path, false);
 }
 
 /** Gives the restored tree the owners it had in the snapshot (the copy was made as root). */
@@ -319,10 +365,15 @@ export async function runAdmin(env: AdminEnv, method: string, params: Record<str
       return createPoolCmd(env, params);
     case 'pool.set': {
       if (!(await poolExists(env.kv))) throw new CliError(`no pool in ${env.dir.root} yet`, 'ENOENT');
-      const c = checkCompression(str(params, 'compression', 'compression setting'));
+      const c = optStr(params, 'compression', 'compression setting');
+      const dedup = params.dedup;
+      if (dedup !== undefined && typeof dedup !== 'boolean') throw new UsageError('dedup must be true or false');
+      if (c === undefined && dedup === undefined) throw new UsageError('name a pool setting: compression or dedup');
+      const canon = c === undefined ? undefined : checkCompression(c);
       const pool = await env.pool();
-      await pool.setCompression(parseCompression(c)).catch(asCli);
-      return { compression: c };
+      if (canon !== undefined) await pool.setCompression(parseCompression(canon)).catch(asCli);
+      if (dedup !== undefined) await pool.setDedup(dedup).catch(asCli);
+      return { ...(canon !== undefined ? { compression: canon } : {}), ...(dedup !== undefined ? { dedup } : {}) };
     }
     case 'pool.status': {
       if (!(await poolExists(env.kv))) throw new CliError(`no pool in ${env.dir.root} yet: \`dw serve --data ${env.dir.root}\` creates the default (rs:4+2 on six folders), or \`dw pool create\` makes one`, 'ENOENT');
@@ -441,23 +492,12 @@ export async function runAdmin(env: AdminEnv, method: string, params: Record<str
     }
     case 'retention.get':
       return retentionReport(await env.vfs(), absPath(str(params, 'path', 'PATH')));
-    case 'compression.set': {
-      const path = absPath(str(params, 'path', 'PATH'));
-      let c;
-      try {
-        c = parseDirCompression(str(params, 'setting', 'the setting: off, lz4, zstd[:LEVEL] or inherit'));
-      } catch (err) {
-        throw new UsageError(err instanceof Error ? err.message : String(err));
-      }
-      const v = await env.vfs();
-      await v.impl.meta.setCompression(await liveIno(v, path), compressCode(c)).catch((err: unknown) => {
-        if (err instanceof VfsError && err.code === 'ENOTDIR') throw new CliError(`${path} is not a directory: compression is set on a directory, for what is created in it`, 'ENOTDIR');
-        return asCli(err);
-      });
-      return compressionReport(env, v, path, false);
-    }
+    case 'compression.set':
+    case 'dedup.set':
+      return setDirSetting(env, method === 'dedup.set' ? 'dedup' : 'compression', params);
     case 'compression.get':
-      return compressionReport(env, await env.vfs(), absPath(str(params, 'path', 'PATH')), true);
+    case 'dedup.get':
+      return dirSettingReport(env, await env.vfs(), method === 'dedup.get' ? 'dedup' : 'compression', absPath(str(params, 'path', 'PATH')), true);
     case 'hold.add':
     case 'hold.remove': {
       const path = absPath(str(params, 'path', 'PATH'));
@@ -486,9 +526,11 @@ export async function runAdmin(env: AdminEnv, method: string, params: Record<str
   }
 }
 
-async function createPoolCmd(env: AdminEnv, params: Record<string, unknown>): Promise<{ layout: string; devices: string[]; compression: string }> {
+async function createPoolCmd(env: AdminEnv, params: Record<string, unknown>): Promise<{ layout: string; devices: string[]; compression: string; dedup: boolean }> {
   const layout = checkLayout(str(params, 'layout', '--layout'));
   const compression = checkCompression(optStr(params, 'compression', '--compression') ?? DEFAULT_NEW_POOL_COMPRESSION);
+  if (params.dedup !== undefined && typeof params.dedup !== 'boolean') throw new UsageError('dedup must be true or false');
+  const dedup = params.dedup === true;
   const devs = params.devices;
   if (!Array.isArray(devs) || devs.length === 0 || devs.some((d) => typeof d !== 'string' || !d)) {
     throw new UsageError('give the device folders after the options: dw pool create --layout rs:4+2 DEV1 DEV2 ...');
@@ -504,10 +546,10 @@ async function createPoolCmd(env: AdminEnv, params: Record<string, unknown>): Pr
   if (devices.length !== need) throw new UsageError(`layout ${layout} needs ${need} device folders; ${devices.length} given`);
   for (const d of devices) await mkdir(d, { recursive: true });
   try {
-    await createPool(env.kv, { layout, devices, compression });
+    await createPool(env.kv, { layout, devices, compression, dedup });
   } catch (err) {
     if (err instanceof VfsError && err.code === 'EINVAL') throw new UsageError(err.message);
     return asCli(err);
   }
-  return { layout, devices, compression };
+  return { layout, devices, compression, dedup };
 }

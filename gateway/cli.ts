@@ -16,7 +16,7 @@ import { parseEvery, type Schedule } from './schedule.js';
 import { parseCount, parseDuration, parseSize } from './args.js';
 import { checkSocketOwner, dataDir, ensureDataDir, requireExistingDataDir } from './datadir.js';
 import { CliError, UsageError } from './errors.js';
-import { formatDirCompression, formatPeriod, formatPoolStatus, formatQuotas, formatRetention, formatScrub, formatSnapshots, formatUsers, formatVersions } from './format.js';
+import { formatDirSetting, formatPeriod, formatPoolStatus, formatQuotas, formatRetention, formatScrub, formatSnapshots, formatUsers, formatVersions } from './format.js';
 import { createLogger, LOG_LEVELS } from './log.js';
 import { createProgress } from './progress.js';
 import { callAdmin, NO_SERVER } from './rpc.js';
@@ -118,6 +118,37 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
     if (json) io.out(JSON.stringify(value, null, 2));
     else for (const l of human()) io.out(l);
   };
+  /** `dw compression set|get` and `dw dedup set|get`: a directory's setting for what is created in it. */
+  const dirSettingCommands = <T>(y: Argv<T>, service: 'compression' | 'dedup') => {
+    const forms = service === 'compression' ? 'off|lz4|zstd[:LEVEL]|inherit' : 'on|off|inherit';
+    return y
+      .command('set [setting]', `set a directory's ${service} for files created in it from now on: ${forms.replaceAll('|', ', ')} (inherit: the pool's)`, (z) =>
+        z.positional('setting', { type: 'string', describe: forms.replaceAll('|', ', ') })
+          .option('dir', { type: 'string', describe: 'a directory path inside the export' }),
+      async (a) => {
+        const usage = `dw ${service} set --dir PATH ${forms}`;
+        const path = need(a.dir, '--dir PATH', usage);
+        const text = need(a.setting, 'the setting', usage);
+        const { parseDirCompression } = await import('../vfs/compression.js');
+        const { parseDirDedup } = await import('../vfs/dedup.js');
+        try {
+          if (service === 'compression') parseDirCompression(text);
+          else parseDirDedup(text);
+        } catch (err) {
+          throw new UsageError(`${(err as Error).message}: ${usage}`);
+        }
+        const r = (await admin((a as { data?: string }).data, `${service}.set`, { path, setting: text })) as CompressionReport;
+        const what = r.setting === 'inherit' ? `inherit (the pool's setting, now ${r.pool})` : r.setting;
+        io.out(`${r.path}: ${service} ${what} for what is created in it from now on; files already there keep theirs`);
+      })
+      .command('get', `show a directory's ${service} and its tree's logical vs stored bytes (walks the tree)`, (z) =>
+        jsonOpt(z.option('dir', { type: 'string', describe: 'a directory (or file) path inside the export' })),
+      async (a) => {
+        const r = (await admin((a as { data?: string }).data, `${service}.get`, { path: need(a.dir, '--dir PATH', `dw ${service} get --dir PATH`) })) as CompressionReport;
+        print(a.json, r, () => formatDirSetting(r));
+      })
+      .demandCommand(1, `name a ${service} command: set or get`);
+  };
   return yargs(argv)
     .scriptName('dw')
     .usage('$0 <command> [options]\n\nDataWarehouse storage gateway: one pool of disks, erasure coded, served over WebDAV and SFTP.')
@@ -192,28 +223,35 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
         .command('create [devices..]', 'create the pool of a new data folder on device folders', (yy) =>
           yy.positional('devices', { type: 'string', array: true, describe: 'device folders (one per disk)' })
             .option('layout', { alias: 'l', type: 'string', demandOption: 'give the layout with --layout, e.g. --layout rs:4+2', describe: 'mirror:N, raid0:N, raid5:N, raid6:N, raid10:N or rs:K+M' })
-            .option('compression', { type: 'string', coerce: lastValue, describe: 'compression of new blocks: off, lz4, zstd or zstd:LEVEL (1-19; default off)' }),
+            .option('compression', { type: 'string', coerce: lastValue, describe: 'compression of new blocks: off, lz4, zstd or zstd:LEVEL (1-19; default off)' })
+            .option('dedup', { type: 'boolean', default: false, describe: 'deduplicate new files (directories can say otherwise: dw dedup set)' }),
         async (a) => {
           const { checkCompression, checkLayout } = await import('./admin.js');
           const layout = checkLayout(a.layout);
           const compression = a.compression === undefined ? undefined : checkCompression(String(a.compression));
           if (!a.devices?.length) throw new UsageError('missing device folders: dw pool create --layout rs:4+2 DEV1 DEV2 ... (one folder per disk)');
           const devices = a.devices.map((p) => resolve(String(p)));
-          const r = (await admin(a.data, 'pool.create', { layout, devices, ...(compression ? { compression } : {}) }, undefined, { create: true })) as { layout: string; devices: string[]; compression: string };
-          io.out(`created pool ${r.layout} on ${r.devices.length} devices, compression ${r.compression}:`);
+          const r = (await admin(a.data, 'pool.create', { layout, devices, dedup: a.dedup, ...(compression ? { compression } : {}) }, undefined, { create: true })) as { layout: string; devices: string[]; compression: string; dedup: boolean };
+          io.out(`created pool ${r.layout} on ${r.devices.length} devices, compression ${r.compression}, dedup ${r.dedup ? 'on' : 'off'}:`);
           for (const [i, p] of r.devices.entries()) io.out(`  ${i}  ${p}`);
         })
         .command('status', 'layout, devices, capacity, dead space, running scrub/rebuild', (yy) => jsonOpt(yy), async (a) => {
           const s = (await admin(a.data, 'pool.status', {})) as PoolStatus;
           print(a.json, s, () => formatPoolStatus(s));
         })
-        .command('set [setting]', 'change a pool setting: compression=off|lz4|zstd[:LEVEL] (new blocks only)', (yy) =>
-          yy.positional('setting', { type: 'string', describe: 'NAME=VALUE, e.g. compression=zstd:3' }),
+        .command('set [setting]', 'change a pool setting: compression=off|lz4|zstd[:LEVEL] or dedup=on|off (new blocks only)', (yy) =>
+          yy.positional('setting', { type: 'string', describe: 'NAME=VALUE, e.g. compression=zstd:3 or dedup=on' }),
         async (a) => {
-          const usage = 'dw pool set compression=off|lz4|zstd[:LEVEL]';
+          const usage = 'dw pool set compression=off|lz4|zstd[:LEVEL] or dw pool set dedup=on|off';
           const m = /^([a-z]+)=(.*)$/.exec(need(a.setting, 'NAME=VALUE', usage));
           if (!m) throw new UsageError(`give the setting as NAME=VALUE: ${usage}`);
-          if (m[1] !== 'compression') throw new UsageError(`unknown pool setting "${m[1]}"; settings: compression`);
+          if (m[1] === 'dedup') {
+            if (m[2] !== 'on' && m[2] !== 'off') throw new UsageError(`dedup is on or off, not "${m[2]}"`);
+            await admin(a.data, 'pool.set', { dedup: m[2] === 'on' });
+            io.out(`dedup is now ${m[2]} for new files' records (directories with a setting of their own keep it); blocks already stored stay as they are`);
+            return;
+          }
+          if (m[1] !== 'compression') throw new UsageError(`unknown pool setting "${m[1]}"; settings: compression, dedup`);
           const { checkCompression } = await import('./admin.js');
           const r = (await admin(a.data, 'pool.set', { compression: checkCompression(m[2]!) })) as { compression: string };
           io.out(`compression is now ${r.compression} for new blocks; blocks already stored keep theirs`);
@@ -344,32 +382,8 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
           print(a.json, r, () => formatRetention(r));
         })
         .demandCommand(1, 'name a retention command: set or get'))
-    .command('compression', 'per-directory compression: what is created below a directory gets its setting', (y) =>
-      dataOpt(y)
-        .command('set [setting]', 'set a directory\'s compression for files created in it from now on: off, lz4, zstd[:LEVEL] or inherit (the pool\'s)', (z) =>
-          z.positional('setting', { type: 'string', describe: 'off, lz4, zstd, zstd:LEVEL (1-19) or inherit' })
-            .option('dir', { type: 'string', describe: 'a directory path inside the export' }),
-        async (a) => {
-          const usage = 'dw compression set --dir PATH off|lz4|zstd[:LEVEL]|inherit';
-          const path = need(a.dir, '--dir PATH', usage);
-          const text = need(a.setting, 'the setting', usage);
-          const { parseDirCompression } = await import('../vfs/compression.js');
-          try {
-            parseDirCompression(text);
-          } catch (err) {
-            throw new UsageError(`${(err as Error).message}: ${usage}`);
-          }
-          const r = (await admin(a.data, 'compression.set', { path, setting: text })) as CompressionReport;
-          const what = r.setting === 'inherit' ? `inherit (the pool's setting, now ${r.pool})` : r.setting;
-          io.out(`${r.path}: compression ${what} for what is created in it from now on; files already there keep theirs`);
-        })
-        .command('get', 'show a directory\'s compression and its tree\'s logical vs stored bytes (walks the tree)', (z) =>
-          jsonOpt(z.option('dir', { type: 'string', describe: 'a directory (or file) path inside the export' })),
-        async (a) => {
-          const r = (await admin(a.data, 'compression.get', { path: need(a.dir, '--dir PATH', 'dw compression get --dir PATH') })) as CompressionReport;
-          print(a.json, r, () => formatDirCompression(r));
-        })
-        .demandCommand(1, 'name a compression command: set or get'))
+    .command('compression', 'per-directory compression: what is created below a directory gets its setting', (y) => dirSettingCommands(dataOpt(y), 'compression'))
+    .command('dedup', 'per-directory deduplication: files created below a directory store equal chunks once', (y) => dirSettingCommands(dataOpt(y), 'dedup'))
     .command('hold', 'legal holds: keep files immutable, past their retention, until removed', (y) =>
       dataOpt(y)
         .command('add [path]', 'hold a file, or every file of a retention directory', (z) =>

@@ -33,6 +33,7 @@ export function formatPoolStatus(s: PoolStatus): string[] {
     `capacity: ${formatBytes(s.capacity)} usable, ${formatBytes(s.free)} free (after parity)`,
     `used:     ${formatBytes(s.logicalUsed)} of file data in ${s.blocks} blocks, ${formatBytes(s.physicalUsed)} on the devices`,
     `compress: ${s.compression} for new blocks; ${formatBytes(s.storedUsed)} stored before parity, ratio ${compressRatio(s.logicalUsed, s.storedUsed)}`,
+    `dedup:    ${s.dedup ? 'on' : 'off'} for new files (dw dedup set --dir changes a directory)`,
     `dead:     ${formatBytes(s.dead)} reclaimable (dw reclaim)`,
   ];
   if (s.task) lines.push(`task:     ${s.task.kind} running, ${percent(s.task.done, s.task.total)}% (${s.task.done}/${s.task.total})`);
@@ -108,12 +109,15 @@ export function formatRetention(r: RetentionReport): string[] {
   return lines;
 }
 
-export function formatDirCompression(r: CompressionReport): string[] {
+/** `dw compression get` / `dw dedup get`: the setting, and the tree's logical, stored and distinct bytes. */
+export function formatDirSetting(r: CompressionReport): string[] {
   const lines = [`${r.path}:`];
-  lines.push(`  compression: ${r.setting === 'inherit' ? `inherit (the pool's: ${r.pool})` : r.setting}`);
+  const label = `${r.service}:`.padEnd(13);
+  lines.push(`  ${label}${r.setting === 'inherit' ? `inherit (the pool's: ${r.pool})` : r.setting}`);
   if (r.tree) {
     const t = r.tree;
     lines.push(`  tree:        ${t.inodes} files and directories; ${formatBytes(t.logical)} of file data, ${formatBytes(t.stored)} stored before parity, ratio ${compressRatio(t.logical, t.stored)}`);
+    if (t.unique < t.stored) lines.push(`  shared:      ${formatBytes(t.unique)} in distinct blocks (dedup and clones), ratio ${compressRatio(t.logical, t.unique)}`);
     if (t.missing) lines.push(`  warning:     ${t.missing} extents name a block with no row (dw scrub)`);
   }
   return lines;

@@ -3,6 +3,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { open, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -79,7 +80,7 @@ describe('dw cli', () => {
     for (const [args, re] of [
       [['pool', 'set', 'compression=gzip'], /bad compression "gzip": use off, lz4, zstd or zstd:LEVEL/],
       [['pool', 'set', 'compression=zstd:30'], /zstd levels are 1\.\.19/],
-      [['pool', 'set', 'dedup=on'], /unknown pool setting "dedup"/],
+      [['pool', 'set', 'encryption=on'], /unknown pool setting "encryption"; settings: compression, dedup/],
       [['pool', 'set'], /missing NAME=VALUE/],
     ] as const) {
       r = await dw([...args, '--data', data]);
@@ -91,9 +92,65 @@ describe('dw cli', () => {
     const data2 = join(dir, 'data2');
     r = await dw(['pool', 'create', '--data', data2, '--layout', 'mirror:2', join(dir, 'm1'), join(dir, 'm2')]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /compression off/);
+    assert.match(r.stdout, /compression off, dedup off/);
     r = await dw(['pool', 'status', '--data', data2, '--json']);
     assert.equal(JSON.parse(r.stdout).compression, 'off');
+  });
+
+  test('dedup: dw dedup set/get and dw pool set dedup=; copies over WebDAV store the data once; bad values', async () => {
+    const tmp = await tempDir();
+    const data = join(tmp, 'data');
+    const file = join(tmp, 'random.bin');
+    const size = 3_000_000;
+    await writeFile(file, randomBytes(size));
+    const get = async (dir: string) => {
+      const r = await dw(['dedup', 'get', '--dir', dir, '--json', '--data', data]);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as { setting: string; pool: string; tree: { logical: number; stored: number; unique: number } };
+    };
+    const srv = await serve(data);
+    const auth = ['-u', `admin:${srv.password}`];
+    const url = (p: string) => new URL(p, srv.url).href;
+    try {
+      assert.equal(curl([...auth, '-X', 'MKCOL', url('/backups/')]).status, '201');
+      let r = await dw(['dedup', 'set', '--dir', '/backups', 'on', '--data', data]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^\/backups: dedup on for what is created in it from now on; files already there keep theirs$/m);
+      for (let i = 0; i < 4; i++) assert.equal(curl([...auth, '-T', file, url(`/backups/copy${i}.bin`)]).status, '201');
+      assert.equal(curl([...auth, '-T', file, url('/elsewhere.bin')]).status, '201');
+      const b = await get('/backups');
+      assert.equal(b.setting, 'on');
+      assert.equal(b.pool, 'off');
+      assert.equal(b.tree.logical, 4 * size);
+      assert.ok(b.tree.unique < size * 1.01, `four copies keep ${b.tree.unique} distinct bytes for ${size}`);
+      const root = await get('/');
+      assert.ok(root.tree.unique >= 2 * size, 'the copy outside /backups is stored again');
+      const st = JSON.parse((await dw(['pool', 'status', '--json', '--data', data])).stdout) as { logicalUsed: number; dedup: boolean };
+      assert.equal(st.dedup, false);
+      assert.ok(st.logicalUsed < 2.1 * size, `pool holds ${st.logicalUsed} bytes of data for 5 copies of ${size}`);
+      r = await dw(['dedup', 'get', '--dir', '/backups', '--data', data]);
+      assert.match(r.stdout, /dedup: +on/);
+      assert.match(r.stdout, /shared: .* in distinct blocks \(dedup and clones\), ratio 4\.\d\dx/);
+      for (const [args, re, code] of [
+        [['dedup', 'set', '--dir', '/backups', 'yes'], /dedup setting must be on, off or inherit/, 2],
+        [['dedup', 'set', '--dir', '/elsewhere.bin', 'on'], /\/elsewhere\.bin is not a directory/, 1],
+        [['dedup', 'get'], /missing --dir PATH: dw dedup get --dir PATH/, 2],
+        [['pool', 'set', 'dedup=maybe'], /dedup is on or off, not "maybe"/, 2],
+      ] as const) {
+        r = await dw([...args, '--data', data]);
+        assert.equal(r.code, code, `dw ${args.join(' ')}: ${r.stderr}`);
+        assert.match(r.stderr, re, `dw ${args.join(' ')}`);
+        noStack(r);
+      }
+      r = await dw(['pool', 'set', 'dedup=on', '--data', data]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /dedup is now on for new files' records/);
+      assert.equal((await get('/')).pool, 'on');
+    } finally {
+      assert.equal(await srv.stop(), 0);
+    }
+    const r = await dw(['pool', 'status', '--data', data]);
+    assert.match(r.stdout, /dedup: +on for new files/);
   });
 
   test('per-directory compression: dw compression set/get on a running server and a stopped folder; bad values', async () => {
