@@ -15,6 +15,8 @@ import { cloneNode, compareTree, Model, type Node, type Op, opArb, run, treeOps 
 import { createMemoryVfs, Errno, openVfs, ROOT_CTX, type VfsInstance } from './index.js';
 import { openRocksKv } from './meta/rocksdb.js';
 import { MemoryKv } from './meta/memory.js';
+import { nameCipher } from './meta/names.js';
+import { randomBytes } from 'node:crypto';
 import { setChunkSizes } from './chunker.js';
 import { decodeExtent } from './meta/inode.js';
 import { PREFIX, prefixEnd } from './meta/keys.js';
@@ -104,10 +106,11 @@ snapshotModel('snapshots (create, delete, rollback) agree with copies of a model
     return { v, done: () => v.close() };
   }, 300);
 
-// The same with dedup on (raid pool, in-thread codec; 4 KiB records cut into 64 B-1 KiB chunks):
+// The same with dedup on and names encrypted, as on an encrypted pool (raid pool, in-thread
+// codec; 4 KiB records cut into 64 B-1 KiB chunks):
 // the model's writes are runs of one byte, so equal chunks abound, within a record and across
 // files and snapshots, and every reference count is exercised.
-snapshotModel('dedup: the snapshot model on a raid pool with dedup on; every block and index row goes with the last reference',
+snapshotModel('dedup: the snapshot model on a raid pool with dedup on and names encrypted; every block and index row goes with the last reference',
   async () => {
     const dir = await mkdtemp(join(tmpdir(), 'dw-dedup-model-'));
     const kv = new MemoryKv();
@@ -125,7 +128,7 @@ snapshotModel('dedup: the snapshot model on a raid pool with dedup on; every blo
       if (id !== s.id) hits++; // shared with a block committed after this one's put
       return id;
     };
-    const v = await openVfs({ kv, blocks: pool, recordSize: 4096 });
+    const v = await openVfs({ kv, blocks: pool, recordSize: 4096, names: nameCipher(randomBytes(32)) });
     const sizes = setChunkSizes({ min: 64, avg: 256, max: 1024 });
     const before = async () => {
       const e = Buffer.of(PREFIX.extent);

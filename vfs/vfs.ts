@@ -89,7 +89,7 @@ export class VfsImpl implements Vfs {
     if (!sp || !this.snapshots?.byEpoch(epoch)) {
       if (!this.snapshots) throw new VfsError(Errno.ESTALE, `stale inode ${ino}`);
       this.spaces.delete(epoch);
-      sp = { meta: new MetaStore(this.snapshots.viewByEpoch(epoch), this.blocks, this.meta.defaultRecordSize), epoch, tag: epoch * INO_SPACE };
+      sp = { meta: new MetaStore(this.snapshots.viewByEpoch(epoch), this.blocks, this.meta.defaultRecordSize, this.meta.names), epoch, tag: epoch * INO_SPACE };
       this.spaces.set(epoch, sp);
     }
     return { sp, local };

@@ -138,18 +138,18 @@ export function decodeDirent(b: Buffer): Dirent {
   if (b.length < 17) throw new VfsError(Errno.EIO, 'corrupt directory entry');
   return { ino: Number(b.readBigUInt64LE(0)), type: b.readUInt8(8), cookie: Number(b.readBigUInt64LE(9)) };
 }
-/** The readdir index row under 'd' parent cookie: ino, type, name. */
-export function encodeCookieRow(ino: number, type: number, name: string): Buffer {
-  const n = Buffer.from(name, 'utf8');
+/** The readdir index row under 'd' parent cookie: ino, type, name (utf8, or sealed: vfs/meta/names.ts). */
+export function encodeCookieRow(ino: number, type: number, name: Buffer): Buffer {
+  const n = name;
   const b = Buffer.alloc(9 + n.length);
   b.writeBigUInt64LE(BigInt(ino), 0);
   b.writeUInt8(type, 8);
   n.copy(b, 9);
   return b;
 }
-export function decodeCookieRow(b: Buffer): { ino: number; type: number; name: string } {
+export function decodeCookieRow(b: Buffer): { ino: number; type: number; name: Buffer } {
   if (b.length < 9) throw new VfsError(Errno.EIO, 'corrupt directory index');
-  return { ino: Number(b.readBigUInt64LE(0)), type: b.readUInt8(8), name: b.toString('utf8', 9) };
+  return { ino: Number(b.readBigUInt64LE(0)), type: b.readUInt8(8), name: b.subarray(9) };
 }
 
 /** One chunk of a chunked extent: a block holding `length` bytes of the record, in order. */

@@ -4,7 +4,8 @@ import type { SetAttr } from '../types.js';
 import type { KvStore, TxnOptions } from './kv.js';
 import { keys, prefixEnd, ROOT_INO } from './keys.js';
 import type { Extent, Inode } from './inode.js';
-import { decodeInode, DEDUP_INHERIT, DEDUP_OFF, DEDUP_ON, isDir, isLnk, isReg, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from './inode.js';
+import { type NameCipher, PLAIN_NAMES } from './names.js';
+import { DEDUP_INHERIT, DEDUP_OFF, DEDUP_ON, isDir, isLnk, isReg, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from './inode.js';
 import type { BlockRefs } from './metatxn.js';
 import { COUNTERS, MetaTxn, nowNs } from './metatxn.js';
 import { addHold, checkMutable, getRetention, getSeal, listHolds, removeHold, sealOnClose, setRetention, type Hold, type RetentionRule, type SealState } from './retention.js';
@@ -27,7 +28,8 @@ export const MAX_FILE_SIZE = 2 ** 50;
  * Errors are VfsError with the Errno each method of `Vfs` (vfs/types.ts) documents.
  */
 export class MetaStore {
-  constructor(readonly kv: KvStore, private readonly refs: BlockRefs, readonly defaultRecordSize: number) {}
+  /** `names`: how names, xattrs and symlink targets are kept (vfs/meta/names.ts; encrypted pools seal them). */
+  constructor(readonly kv: KvStore, private readonly refs: BlockRefs, readonly defaultRecordSize: number, readonly names: NameCipher = PLAIN_NAMES) {}
 
   /** Retention refusals (EPERM) so far, and a hook the gateway logs them with. */
   retentionRefusals = 0;
@@ -43,7 +45,7 @@ export class MetaStore {
 
   /** Runs fn in one transaction with typed row access. */
   txn<T>(fn: (m: MetaTxn) => Promise<T>, opts?: TxnOptions): Promise<T> {
-    return this.kv.txn((tx) => fn(new MetaTxn(tx, this.refs)), opts).catch((e: unknown) => this.noteRefusal(e));
+    return this.kv.txn((tx) => fn(new MetaTxn(tx, this.refs, this.names)), opts).catch((e: unknown) => this.noteRefusal(e));
   }
 
   /** Creates the root directory (mode 01777, owned by root) on an empty store. Idempotent. */
@@ -151,7 +153,7 @@ export class MetaStore {
     return fn(new MetaTxn({
       get: (k) => kv.get(k), getMany: (ks) => kv.getMany(ks), scan: (b, e, o) => kv.scan(b, e, o),
       set: ro, delete: ro, incrBy: ro, onCommit: ro,
-    }, this.refs));
+    }, this.refs, this.names));
   }
 
   private async dirFor(m: MetaTxn, c: Cred, ino: number, mask: number): Promise<Inode> {
@@ -413,7 +415,7 @@ export class MetaStore {
       const rows = await m.entries(ino, cookie, limit);
       if (!plus) return rows;
       const inodes = await m.tx.getMany(rows.map((r) => keys.inode(r.ino)));
-      return rows.map((r, i) => ({ ...r, inode: inodes[i] ? decodeInode(inodes[i]!) : undefined })).filter((r) => r.inode !== undefined);
+      return rows.map((r, i) => ({ ...r, inode: inodes[i] ? m.decodeInode(inodes[i]!) : undefined })).filter((r) => r.inode !== undefined);
     });
   }
 
@@ -451,7 +453,7 @@ export class MetaStore {
     return this.txnRead(async (m) => {
       const n = await m.mustInode(ino, Errno.ESTALE);
       this.xattrCheck(c, n, name, false);
-      const v = await m.tx.get(keys.xattr(ino, name));
+      const v = await m.getXattr(ino, name);
       if (!v) throw new VfsError(Errno.ENODATA, `no attribute ${JSON.stringify(name)}`);
       return v;
     });
@@ -462,10 +464,10 @@ export class MetaStore {
     await this.txn(async (m) => {
       const n = await m.mustInode(ino, Errno.ESTALE);
       this.xattrCheck(c, n, name, true);
-      const exists = (await m.tx.get(keys.xattr(ino, name))) !== undefined;
+      const exists = (await m.tx.get(m.xattrKey(ino, name))) !== undefined;
       if (flags.create && exists) throw new VfsError(Errno.EEXIST, 'attribute exists');
       if (flags.replace && !exists) throw new VfsError(Errno.ENODATA, 'no such attribute');
-      m.tx.set(keys.xattr(ino, name), Buffer.from(value));
+      m.setXattr(ino, name, value);
       n.ctimeNs = nowNs();
       m.putInode(n);
     });
@@ -474,10 +476,8 @@ export class MetaStore {
   async listxattr(c: Cred, ino: number): Promise<string[]> {
     return this.txnRead(async (m) => {
       const n = await m.mustInode(ino, Errno.ESTALE);
-      const p = keys.xattrPrefix(ino);
       const out: string[] = [];
-      for await (const [k] of m.tx.scan(p, prefixEnd(p))) {
-        const name = k.toString('utf8', p.length);
+      for (const name of await m.xattrNames(ino)) {
         if (name.startsWith('trusted.') && c.uid !== 0) continue;
         if (name.startsWith('user.') && !mayAccess(c, n, R_OK)) continue;
         out.push(name);
@@ -490,8 +490,8 @@ export class MetaStore {
     await this.txn(async (m) => {
       const n = await m.mustInode(ino, Errno.ESTALE);
       this.xattrCheck(c, n, name, true);
-      if (!(await m.tx.get(keys.xattr(ino, name)))) throw new VfsError(Errno.ENODATA, `no attribute ${JSON.stringify(name)}`);
-      m.tx.delete(keys.xattr(ino, name));
+      if (!(await m.tx.get(m.xattrKey(ino, name)))) throw new VfsError(Errno.ENODATA, `no attribute ${JSON.stringify(name)}`);
+      m.tx.delete(m.xattrKey(ino, name));
       n.ctimeNs = nowNs();
       m.putInode(n);
     });

@@ -4,6 +4,7 @@ import { decodeCounter } from './kv.js';
 import { keys, prefixEnd, readU64, SNAPDIR_INO } from './keys.js';
 import { charge } from './quota.js';
 import type { Chunk, Dirent, Extent, Inode } from './inode.js';
+import { type NameCipher, PLAIN_NAMES } from './names.js';
 import {
   decodeCookieRow, decodeDirent, decodeExtent, decodeInode, encodeCookieRow, encodeDirent, encodeExtent, encodeInode, extentBlocks, isReg, S_IFMT,
 } from './inode.js';
@@ -27,7 +28,7 @@ export const COUNTERS = { nextIno: 'nextIno', inodes: 'inodes', usedBytes: 'used
  * xattrs, orphans and counters. Every write is buffered in the transaction and lands atomically.
  */
 export class MetaTxn {
-  constructor(readonly tx: KvTxn, private readonly refs: BlockRefs) {}
+  constructor(readonly tx: KvTxn, private readonly refs: BlockRefs, readonly names: NameCipher = PLAIN_NAMES) {}
 
   /**
    * Before an extent row changes and its block may be released: lets a snapshot-keeping
@@ -42,7 +43,14 @@ export class MetaTxn {
 
   async inode(ino: number): Promise<Inode | undefined> {
     const v = await this.tx.get(keys.inode(ino));
-    return v ? decodeInode(v) : undefined;
+    return v ? this.decodeInode(v) : undefined;
+  }
+
+  /** An inode row as the VFS sees it: the symlink target opened on an encrypted pool (vfs/meta/names.ts). */
+  decodeInode(v: Buffer): Inode {
+    const n = decodeInode(v);
+    if (n.target && this.names.encrypted) n.target = this.names.open(Buffer.from(n.target, 'base64')).toString('utf8');
+    return n;
   }
 
   /** The inode, or throws `errno` (ENOENT by default; ESTALE for handles). */
@@ -53,7 +61,9 @@ export class MetaTxn {
   }
 
   putInode(n: Inode): void {
-    this.tx.set(keys.inode(n.ino), encodeInode(n));
+    // An encrypted pool keeps the symlink target sealed, as base64 in the record's target field.
+    const stored = n.target && this.names.encrypted ? { ...n, target: this.names.seal(Buffer.from(n.target, 'utf8')).toString('base64') } : n;
+    this.tx.set(keys.inode(n.ino), encodeInode(stored));
   }
 
   async allocIno(): Promise<number> {
@@ -64,7 +74,7 @@ export class MetaTxn {
   }
 
   async dirent(parent: number, name: string): Promise<Dirent | undefined> {
-    const v = await this.tx.get(keys.dirent(parent, name));
+    const v = await this.tx.get(keys.dirent(parent, this.names.key(name)));
     return v ? decodeDirent(v) : undefined;
   }
 
@@ -72,12 +82,12 @@ export class MetaTxn {
   addEntry(dir: Inode, name: string, child: Inode): void {
     const cookie = dir.nextCookie++;
     const type = (child.mode & S_IFMT) >> 12;
-    this.tx.set(keys.dirent(dir.ino, name), encodeDirent({ ino: child.ino, type, cookie }));
-    this.tx.set(keys.dirCookie(dir.ino, cookie), encodeCookieRow(child.ino, type, name));
+    this.tx.set(keys.dirent(dir.ino, this.names.key(name)), encodeDirent({ ino: child.ino, type, cookie }));
+    this.tx.set(keys.dirCookie(dir.ino, cookie), encodeCookieRow(child.ino, type, this.names.seal(Buffer.from(name, 'utf8'))));
   }
 
   removeEntry(dirIno: number, name: string, d: Dirent): void {
-    this.tx.delete(keys.dirent(dirIno, name));
+    this.tx.delete(keys.dirent(dirIno, this.names.key(name)));
     this.tx.delete(keys.dirCookie(dirIno, d.cookie));
   }
 
@@ -92,7 +102,8 @@ export class MetaTxn {
     const out = [];
     const p = keys.dirCookiePrefix(dir);
     for await (const [k, v] of this.tx.scan(keys.dirCookie(dir, cookie + 1), prefixEnd(p), { limit })) {
-      out.push({ ...decodeCookieRow(v), cookie: readU64(k, 9) });
+      const r = decodeCookieRow(v);
+      out.push({ ino: r.ino, type: r.type, name: this.names.open(r.name).toString('utf8'), cookie: readU64(k, 9) });
     }
     return out;
   }
@@ -225,7 +236,48 @@ export class MetaTxn {
     await charge(this.tx, n, 0, -1);
   }
 
+  /** The xattr row key of `name` on `ino` (its keyed hash on an encrypted pool). */
+  xattrKey(ino: number, name: string): Buffer {
+    return keys.xattr(ino, this.names.key(name));
+  }
+
+  /** An xattr's value, or undefined. Encrypted pools keep name and value sealed together in the row. */
+  async getXattr(ino: number, name: string): Promise<Buffer | undefined> {
+    const v = await this.tx.get(this.xattrKey(ino, name));
+    return v && this.names.encrypted ? decodeXattrRow(this.names.open(v)).value : v;
+  }
+
+  setXattr(ino: number, name: string, value: Uint8Array): void {
+    this.tx.set(this.xattrKey(ino, name), this.names.encrypted ? this.names.seal(encodeXattrRow(name, value)) : Buffer.from(value));
+  }
+
+  /** The xattr names of `ino`, in key order (hash order on an encrypted pool). */
+  async xattrNames(ino: number): Promise<string[]> {
+    const p = keys.xattrPrefix(ino);
+    const out: string[] = [];
+    for await (const [k, v] of this.tx.scan(p, prefixEnd(p))) {
+      out.push(this.names.encrypted ? decodeXattrRow(this.names.open(v)).name : k.toString('utf8', p.length));
+    }
+    return out;
+  }
+
   async counter(name: string): Promise<number> {
     return Number(decodeCounter(await this.tx.get(keys.counter(name))));
   }
+}
+
+/** Sealed xattr row contents on an encrypted pool: name length u16 LE | name utf8 | value. */
+function encodeXattrRow(name: string, value: Uint8Array): Buffer {
+  const n = Buffer.from(name, 'utf8');
+  const b = Buffer.allocUnsafe(2 + n.length + value.length);
+  b.writeUInt16LE(n.length, 0);
+  n.copy(b, 2);
+  b.set(value, 2 + n.length);
+  return b;
+}
+
+function decodeXattrRow(b: Buffer): { name: string; value: Buffer } {
+  const len = b.length >= 2 ? b.readUInt16LE(0) : -1;
+  if (len < 0 || 2 + len > b.length) throw new VfsError(Errno.EIO, 'corrupt xattr row');
+  return { name: b.toString('utf8', 2, 2 + len), value: b.subarray(2 + len) };
 }
