@@ -13,10 +13,10 @@
  * |        |                                           | 'live/<dev>/<seg>' (bytes of live shard records; |               |
  * |        |                                           |  dead = segment file size - 64 - live)         |                  |
  * | 'I'    | 'I' ino(u64)                              | inode record (vfs/meta/inode.ts)               | vfs/meta         |
- * | 'D'    | 'D' parent(u64) name(utf8, ≤255 bytes)    | dirent: ino(u64) type(u8) cookie(u64)          | vfs/meta         |
- * | 'd'    | 'd' parent(u64) cookie(u64)               | name(utf8): readdir order with stable cookies  | vfs/meta         |
- * | 'X'    | 'X' ino(u64) name(utf8)                   | xattr value bytes                              | vfs/meta         |
- * | 'E'    | 'E' ino(u64) offset(u64, bytes)           | extent: blockId(u64) length(u32) flags(u32)    | vfs/meta         |
+ * | 'D'    | 'D' parent(u64) name(utf8, ≤255 bytes)¹   | dirent: ino(u64) type(u8) cookie(u64)          | vfs/meta         |
+ * | 'd'    | 'd' parent(u64) cookie(u64)               | ino(u64) type(u8) name(utf8)¹: readdir order with stable cookies | vfs/meta |
+ * | 'X'    | 'X' ino(u64) name(utf8)¹                  | xattr value bytes¹                             | vfs/meta         |
+ * | 'E'    | 'E' ino(u64) offset(u64, bytes)           | extent: blockId(u64) length(u32) flags(u32), and with flags bit 0 the record's chunks: count(u32) × (blockId(u64) length(u32)) (vfs/meta/inode.ts) | vfs/meta |
  * | 'O'    | 'O' ino(u64)                              | empty: unlinked inode still open (orphan)      | vfs/meta         |
  * | 'U'    | 'U' name(utf8)                            | user record JSON (gateway/users.ts)            | gateway          |
  * | 'B'    | 'B' blockId(u64)                          | block row: layout, refs, shard places, sums    | raid (raid/blocktable.ts) |
@@ -30,6 +30,10 @@
  * | 'R'    | 'R' ino(u64)                              | seal JSON: immutable from sealAtMs until untilMs | vfs/meta       |
  * | 'L'    | 'L' ino(u64) name(utf8)                   | legal hold JSON on a file or a retention directory | vfs/meta     |
  * | 'Q'    | 'Q' kind(u8: 'u' 'g' 'd') id(u64)         | quota rule JSON (vfs/meta/quota.ts); usage in counters 'C' q/<kind>/<id>/{bytes,inodes,bytesOver,inodesOver} | vfs/meta |
+ *
+ * ¹ On an encrypted pool (vfs/meta/names.ts) a name in a key is its keyed hash (32 hex digits),
+ *   and names and values in rows are sealed (AES-256-GCM): the 'd' row's name, the 'X' row's
+ *   name and value together, and a symlink target in the 'I' record.
  *
  * Snapshots (vfs/meta/snapshots.ts): the live rows are never versioned. The first write after
  * snapshot L to an I, D, d, X or E row that existed at L copies its old value to H key L (an
