@@ -10,14 +10,13 @@ import { ByteReader, ByteWriter, DecodeError } from './reader.js';
  *   refs u32 | length u32 (logical bytes) | shardSize u32 (payload bytes per shard)
  *   version 2 only: stored u32 (bytes in the data shards before padding: the compressed and/or
  *                   encrypted length)
- *   version 2 with BlockFlags.Deduped only: content hash, 32 bytes (the dedup index key 'K')
  *   then k+m shard places: device u16 | segment u32 | offset u64 | checksum u64 (xxhash64)  (22 bytes)
  *
  * Version 1 (every row before issue 5, and still every row of a plain block): `alg` is 0 (it
  * was "reserved", always written 0) and stored = length. Version 2 is written for a block with
  * any of the flags Compressed (alg 1 lz4 or 2 zstd; 0 when not compressed), Encrypted (the
- * stored bytes are ciphertext: raid/README.md) or Deduped (the row carries the block's content
- * hash, so that the last release can drop its index row): a build that knows none of these
+ * stored bytes are ciphertext: raid/README.md) or Deduped (dedup index rows point into the block,
+ * listed under 'k' id, and go with its last reference: raid/dedup.ts): a build that knows none of these
  * refuses such a row as "unknown row version" (EIO) instead of returning stored bytes as data.
  *
  * `offset` is where the shard record (header + payload) starts in the segment file. A place
@@ -45,8 +44,6 @@ export interface BlockRow {
   /** Bytes stored in the data shards before padding: the compressed length, or `length` when raw. */
   stored: number;
   shardSize: number;
-  /** Content hash of a deduped block (32 bytes; the key of its 'K' index row), else absent. */
-  hash?: Buffer;
   shards: ShardPlace[];
 }
 
@@ -57,8 +54,6 @@ const ROW_PACKED = 2;
 const COMPRESSED = 1;
 const ENCRYPTED = 2;
 const DEDUPED = 4;
-/** Bytes of a deduped block's content hash in its row. */
-export const HASH_BYTES = 32;
 const KINDS: LayoutKind[] = ['rs', 'copy', 'stripe'];
 const FIXED = 18;
 const PLACE = 22;
@@ -70,14 +65,11 @@ const isV2 = (flags: number) => (flags & (COMPRESSED | ENCRYPTED | DEDUPED)) !==
 
 export function encodeRow(row: BlockRow): Buffer {
   const v2 = isV2(row.flags);
-  const deduped = (row.flags & DEDUPED) !== 0;
-  if (deduped && row.hash?.length !== HASH_BYTES) throw new Error('a deduped block row needs its 32-byte hash');
-  const b = Buffer.allocUnsafe(FIXED + (v2 ? 4 : 0) + (deduped ? HASH_BYTES : 0) + PLACE * row.shards.length);
+  const b = Buffer.allocUnsafe(FIXED + (v2 ? 4 : 0) + PLACE * row.shards.length);
   const w = new ByteWriter(b)
     .u8(v2 ? ROW_PACKED : ROW_RAW).u8(KINDS.indexOf(row.kind)).u8(row.k).u8(row.m).u8(row.flags).u8(row.flags & COMPRESSED ? row.alg : 0)
     .u32(row.refs).u32(row.length).u32(row.shardSize);
   if (v2) w.u32(row.stored);
-  if (deduped) w.bytes(row.hash!);
   for (const s of row.shards) w.u16(s.device).u32(s.segment).u53(s.offset).u64(s.sum);
   return b;
 }
@@ -103,14 +95,13 @@ export function decodeRowStrict(buf: Uint8Array): BlockRow {
   if (v2 !== isV2(flags)) throw new DecodeError('flags disagree with the row version');
   if (compressed && (alg < 1 || alg > 2)) throw new DecodeError(`unknown compression algorithm ${alg}`);
   if (!compressed && algByte !== 0) throw new DecodeError('compression algorithm on a block not compressed');
-  const hash = flags & DEDUPED ? Buffer.from(r.bytes(HASH_BYTES, HASH_BYTES, 'hash')) : undefined;
   if (shardSize > MAX_SHARD_BYTES || stored > shardSize * k || (!isPacked({ flags }) && (length > shardSize * k || stored !== length))) throw new DecodeError('bad sizes');
   const shards: ShardPlace[] = [];
   for (let j = 0; j < k + m; j++) {
     shards.push({ device: r.u16('device'), segment: r.u32('segment'), offset: r.u53('offset'), sum: r.u64('checksum') });
   }
   if (r.remaining !== 0) throw new DecodeError('trailing bytes');
-  return { kind, k, m, flags, alg, refs, length, stored, shardSize, ...(hash ? { hash } : {}), shards };
+  return { kind, k, m, flags, alg, refs, length, stored, shardSize, shards };
 }
 
 /** Decodes a row read from the KV; a malformed row is an EIO (metadata corruption). */

@@ -78,16 +78,13 @@ const row = fc.record({
   alg: fc.constantFrom(1, 2),
   big: fc.integer({ min: 0, max: 0xffffffff }),
   places: fc.array(place, { minLength: 20, maxLength: 20 }),
-  hash: fc.uint8Array({ minLength: 32, maxLength: 32 }),
-}).map(({ len, alg, big, places, hash, ...r }): BlockRow => {
+}).map(({ len, alg, big, places, ...r }): BlockRow => {
   const shards = places.slice(0, r.k + r.m).map((p) => ({ ...p }));
   const fit = len % (r.shardSize * r.k + 1);
-  // A deduped row (flag bit 2) carries its content hash.
-  const h = r.flags & 4 ? { hash: Buffer.from(hash) } : {};
   // A compressed or encrypted row (flag bits 0, 1): any logical length, stored bytes fit the
   // shards; an algorithm only when compressed. Otherwise no algorithm and stored = length.
-  if (r.flags & 3) return { ...r, alg: r.flags & 1 ? alg : 0, length: big, stored: fit, ...h, shards };
-  return { ...r, alg: 0, length: fit, stored: fit, ...h, shards };
+  if (r.flags & 3) return { ...r, alg: r.flags & 1 ? alg : 0, length: big, stored: fit, shards };
+  return { ...r, alg: 0, length: fit, stored: fit, shards };
 });
 
 describe('block row', () => {
@@ -108,12 +105,10 @@ describe('block row', () => {
     assert.equal(packed.readUInt32LE(18), 100, 'stored length after shardSize');
     assert.equal(packed.length, 22 + 22);
     assert.deepEqual(decodeRowStrict(packed).stored, 100);
-    // Dedup: version 2 with the 32-byte hash after the stored length.
-    const hash = Buffer.alloc(32, 7);
-    const deduped = encodeRow({ kind: 'rs', k: 1, m: 0, flags: 4, alg: 0, refs: 1, length: 100, stored: 100, shardSize: 104, hash, shards });
+    // Deduped (index rows point into it): version 2, so that a build without dedup refuses it.
+    const deduped = encodeRow({ kind: 'rs', k: 1, m: 0, flags: 4, alg: 0, refs: 1, length: 100, stored: 100, shardSize: 104, shards });
     assert.equal(deduped[0], 2);
-    assert.equal(deduped.length, 22 + 32 + 22);
-    assert.deepEqual(decodeRowStrict(deduped).hash, hash);
+    assert.equal(deduped.length, 22 + 22);
     // A version-1 row with the compressed flag, or a version-2 row without it, is corrupt.
     const bad1 = Buffer.from(raw); bad1[4] = 1;
     assert.throws(() => decodeRowStrict(bad1), DecodeError);

@@ -3,7 +3,9 @@ import type { KvTxn } from '../vfs/meta/kv.js';
 import { keys } from '../vfs/meta/keys.js';
 import { copyRange } from './lru.js';
 import { type Compression, formatCompression, OFF } from './compress.js';
-import type { BlockId, BlockStore, Layout, PoolStats, ScrubReport, StagedBlock } from './types.js';
+import type { BlockId, BlockStore, Layout, PoolStats, ScrubReport, Slice, StagedBlock, StagedChunks } from './types.js';
+
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Block store kept in memory, no redundancy: the engine for VFS unit tests where the point is
@@ -29,12 +31,26 @@ export class MemoryBlockStore implements BlockStore {
     this.blocks.set(id, Buffer.from(data));
     return { id, length: data.length, physical: data.length };
   }
-  /** Stores every block as given: PutOptions.dedup and compress are ignored (each put is a new block). */
-  async commit(staged: StagedBlock, txn: KvTxn): Promise<BlockId> {
+  async commit(staged: StagedBlock, txn: KvTxn, refs = 1): Promise<void> {
     const v = Buffer.alloc(4);
-    v.writeUInt32LE(1);
+    v.writeUInt32LE(refs);
     txn.set(keys.block(staged.id), v);
-    return staged.id;
+  }
+  /** No deduplication here: the record is one new block and each chunk a slice of it. */
+  async putChunks(data: Uint8Array, ends: number[]): Promise<StagedChunks> {
+    const container = await this.put(data);
+    let start = 0;
+    const chunks = ends.map((end) => {
+      const c = { hash: EMPTY, length: end - start, at: start };
+      start = end;
+      return c;
+    });
+    return { length: data.length, chunks, container };
+  }
+  async commitChunks(staged: StagedChunks, txn: KvTxn): Promise<Slice[]> {
+    const c = staged.container!;
+    await this.commit(c, txn, staged.chunks.length);
+    return staged.chunks.map((x) => ({ blockId: c.id, offset: x.at!, length: x.length }));
   }
   async ref(id: BlockId, txn: KvTxn): Promise<void> {
     const row = await txn.get(keys.block(id));

@@ -1,4 +1,3 @@
-import { createHash, createHmac } from 'node:crypto';
 import { Errno, VfsError } from '../vfs/errno.js';
 import type { KvStore, KvTxn } from '../vfs/meta/kv.js';
 import { keys, prefixEnd } from '../vfs/meta/keys.js';
@@ -11,7 +10,8 @@ import { type PoolLayout, recoverable } from './layout.js';
 import { ByteLru, copyRange } from './lru.js';
 import { reclaimPool, replacePoolDevice, scrubPool, poolStats } from './maintenance.js';
 import { updatePoolState } from './poolstate.js';
-import { BlockFlags, type BlockId, type BlockStore, type PoolStats, type ProgressFn, type PutOptions, type ScrubReport, type StagedBlock } from './types.js';
+import { commitChunks, dropIndexRows, putChunks } from './dedup.js';
+import { BlockFlags, type BlockId, type BlockStore, type Slice, type StagedChunks, type PoolStats, type ProgressFn, type PutOptions, type ScrubReport, type StagedBlock } from './types.js';
 
 export interface Logger {
   info: (...args: any[]) => void;
@@ -36,11 +36,7 @@ export const COUNTER = {
 
 const EMPTY = Buffer.alloc(0);
 
-function u64le(n: number): Buffer {
-  const b = Buffer.allocUnsafe(8);
-  b.writeBigUInt64LE(BigInt(n), 0);
-  return b;
-}
+
 const ID_LEASE = 4096;
 const SEG_LEASE = 16;
 
@@ -165,18 +161,15 @@ export class RaidBlockStore implements BlockStore {
    * shards can still recover the block; otherwise EIO. ENOSPC from any device fails the put.
    */
   async put(data: Uint8Array, opts: PutOptions = {}): Promise<StagedBlock> {
+    return this.putBlock(data, opts, BlockFlags.None);
+  }
+
+  /** put() with extra row flags (BlockFlags.Deduped for a dedup container, raid/dedup.ts). */
+  async putBlock(data: Uint8Array, opts: PutOptions, extraFlags: number): Promise<StagedBlock> {
     this.check();
     const { k, m, kind } = this.layout;
     if (data.length > 0xffffffff || shardSizeFor(data.length, k) > MAX_SHARD_BYTES) {
       throw new VfsError(Errno.EFBIG, `block of ${data.length} bytes is too large`);
-    }
-    let hash: Buffer | undefined;
-    if (opts.dedup) {
-      hash = this.contentHash(data);
-      const hit = await this.lookup(hash, data.length);
-      if (hit !== undefined) {
-        return { id: hit, length: data.length, physical: 0, stored: 0, dedupHit: true };
-      }
     }
     const id = await this.ids.take();
     const p: CodecParams = { kind, k, m, shardSize: shardSizeFor(data.length, k) };
@@ -188,8 +181,8 @@ export class RaidBlockStore implements BlockStore {
     buf = enc.buf;
     const { alg, stored, shardSize } = enc.packed;
     const n = k + m;
-    const flags = (alg ? BlockFlags.Compressed : BlockFlags.None) | (hash ? BlockFlags.Deduped : BlockFlags.None);
-    const row: BlockRow = { kind, k, m, flags, alg, refs: 1, length: data.length, stored, shardSize, ...(hash ? { hash } : {}), shards: [] };
+    const flags = (alg ? BlockFlags.Compressed : BlockFlags.None) | extraFlags;
+    const row: BlockRow = { kind, k, m, flags, alg, refs: 1, length: data.length, stored, shardSize, shards: [] };
     for (let j = 0; j < n; j++) row.shards.push({ device: (j + id) % n, segment: ABSENT, offset: 0, sum: enc.sums[j]! });
     const unpins: (() => void)[] = [];
     const results = await Promise.allSettled(row.shards.map(async (s, j) => {
@@ -272,39 +265,21 @@ export class RaidBlockStore implements BlockStore {
     this.compression = c;
   }
 
-  /**
-   * The dedup key of `data`: SHA-256, or HMAC-SHA-256 under the pool's dedup key when it has one
-   * (an encrypted pool: equal contents in two pools then get unrelated keys).
-   */
-  contentHash(data: Uint8Array): Buffer {
-    const key = this.dedupKey;
-    return (key ? createHmac('sha256', key) : createHash('sha256')).update(data).digest();
-  }
-
-  /** Secret keying content hashes (set by an encrypted pool), else undefined: plain SHA-256. */
+  /** Secret keying content hashes (set by an encrypted pool), else undefined: plain SHA-256 (raid/dedup.ts). */
   dedupKey: Buffer | undefined;
 
-  /** The committed block holding content `hash` of `length` bytes, if any. */
-  private async lookup(hash: Buffer, length: number, tx?: KvTxn): Promise<BlockId | undefined> {
-    const v = await (tx ?? this.kv).get(keys.dedup(hash));
-    if (!v || v.length !== 8) return undefined;
-    const id = Number(v.readBigUInt64LE(0));
-    const rowBytes = await (tx ?? this.kv).get(keys.block(id));
-    if (!rowBytes) return undefined;
-    const row = decodeRow(rowBytes, id);
-    return row.length === length && row.hash?.equals(hash) ? id : undefined;
+  putChunks(data: Uint8Array, ends: number[], opts: PutOptions = {}): Promise<StagedChunks> {
+    this.check();
+    return putChunks(this, data, ends, opts);
   }
 
-  async commit(staged: StagedBlock, txn: KvTxn): Promise<BlockId> {
+  commitChunks(staged: StagedChunks, txn: KvTxn): Promise<Slice[]> {
     this.check();
-    if (staged.dedupHit) {
-      const v = await txn.get(keys.block(staged.id));
-      if (!v) {
-        throw new VfsError(Errno.EAGAIN, `block ${staged.id} lost its last reference before the dedup hit committed: put the data again`);
-      }
-      await this.ref(staged.id, txn);
-      return staged.id;
-    }
+    return commitChunks(this, staged, txn);
+  }
+
+  async commit(staged: StagedBlock, txn: KvTxn, refs = 1): Promise<void> {
+    this.check();
     const s = this.staged.get(staged.id);
     if (!s || s.at === 0) throw new VfsError(Errno.EIO, `block ${staged.id} is not staged (unknown, failed or expired)`);
     for (const p of s.row.shards) {
@@ -312,22 +287,9 @@ export class RaidBlockStore implements BlockStore {
         throw new VfsError(Errno.EIO, `block ${staged.id} expired: its segment was compacted`);
       }
     }
-    const hash = s.row.hash;
-    if (hash) {
-      // Another block with this content committed since put() (or earlier in this transaction):
-      // share it; these shards were never referenced, so they are dead space for reclaim.
-      const other = await this.lookup(hash, s.row.length, txn);
-      if (other !== undefined) {
-        await this.ref(other, txn);
-        txn.onCommit(() => this.pin(staged.id, s.row, 0));
-        return other;
-      }
-      txn.set(keys.dedup(hash), u64le(staged.id));
-    }
-    txn.set(keys.block(staged.id), encodeRow(s.row));
+    txn.set(keys.block(staged.id), encodeRow({ ...s.row, refs }));
     await this.account(txn, staged.id, s.row, 1);
     txn.onCommit(() => this.staged.delete(staged.id));
-    return staged.id;
   }
 
   async ref(id: BlockId, txn: KvTxn): Promise<void> {
@@ -351,13 +313,7 @@ export class RaidBlockStore implements BlockStore {
       return;
     }
     txn.delete(keys.block(id));
-    if (row.hash) {
-      // Its index entry goes with it, unless the entry names another block (a race of two
-      // stores of the same content: the index keeps the first committed).
-      const k = keys.dedup(row.hash);
-      const v = await txn.get(k);
-      if (v && v.length === 8 && Number(v.readBigUInt64LE(0)) === id) txn.delete(k);
-    }
+    if (row.flags & BlockFlags.Deduped) await dropIndexRows(txn, id);
     await this.account(txn, id, row, -1);
     txn.onCommit(() => this.cache.delete(id));
   }

@@ -37,11 +37,24 @@ export interface StagedBlock {
   readonly physical: number;
   /** Bytes of the block before parity as stored (compressed length, or `length` when raw). */
   readonly stored?: number;
-  /**
-   * A dedup hit (put with opts.dedup found a committed block with the same content): nothing was
-   * written, `id` names that block, and commit adds a reference to it instead of a row.
-   */
-  readonly dedupHit?: boolean;
+}
+
+/** Where a chunk's bytes are: bytes [offset, offset+length) of block blockId. */
+export interface Slice {
+  readonly blockId: BlockId;
+  readonly offset: number;
+  readonly length: number;
+}
+
+/**
+ * A record put by putChunks, not yet visible: per chunk its content hash and either the slice
+ * the dedup index named (a hit) or its offset in `container`, the block holding the new chunks.
+ */
+export interface StagedChunks {
+  /** Bytes of the record. */
+  readonly length: number;
+  readonly chunks: readonly { readonly hash: Buffer; readonly length: number; readonly hit?: Slice; readonly at?: number }[];
+  readonly container?: StagedBlock;
 }
 
 /** Options of one put(). */
@@ -51,13 +64,6 @@ export interface PutOptions {
    * settings (issue 5) pass theirs here. A block that does not shrink is stored raw anyway.
    */
   compress?: Compression;
-  /**
-   * Deduplicate (issue 5): the block is keyed by a hash of its content (SHA-256, or HMAC-SHA-256
-   * with the pool's dedup key when the pool is encrypted); a committed block with the same hash
-   * is referenced instead of storing another copy. The hash is recorded in the block's row so
-   * that its index entry goes with its last reference.
-   */
-  dedup?: boolean;
 }
 
 export interface DeviceStatus {
@@ -146,14 +152,24 @@ export interface BlockStore {
   readonly dedup: boolean;
   /** Changes the pool's dedup setting (saved in the pool row) for records stored from now on. */
   setDedup(on: boolean): Promise<void>;
+  /** Stages the block row into txn with `refs` references (default 1). */
+  commit(staged: StagedBlock, txn: KvTxn, refs?: number): Promise<void>;
   /**
-   * Stages the block row (refcount 1) into txn, and returns the id the caller's extent must name:
-   * `staged.id`, except for a deduped block whose content another block committed meanwhile
-   * (then that block gains a reference and the staged shards become dead space). A dedup hit
-   * adds a reference to its block; if that block lost its last reference since put(), commit
-   * throws VfsError EAGAIN and the caller puts the data again.
+   * Deduplicated put of a record cut into chunks (issue 5; `ends`: ascending chunk end offsets,
+   * the last = data.length). Each chunk is keyed by a hash of its content (SHA-256, or
+   * HMAC-SHA-256 under the pool's dedup key when the pool is encrypted) and looked up in the
+   * dedup index (one batch read); the chunks not found are stored together as one block (the
+   * container), so a record costs one block however many chunks it has.
+   * Errors as put().
    */
-  commit(staged: StagedBlock, txn: KvTxn): Promise<BlockId>;
+  putChunks(data: Uint8Array, ends: number[], opts?: PutOptions): Promise<StagedChunks>;
+  /**
+   * Commits a putChunks in txn: one reference per chunk to the block holding it (a hit's block,
+   * or the container, whose row and index rows are written now), and returns each chunk's slice,
+   * in order. Throws VfsError EAGAIN when a hit's block lost its last reference since put (the
+   * caller puts the record again).
+   */
+  commitChunks(staged: StagedChunks, txn: KvTxn): Promise<Slice[]>;
   /** Adds a reference (a copy, a snapshot, a dedup hit), in txn. */
   ref(id: BlockId, txn: KvTxn): Promise<void>;
   /** Drops a reference in txn; at zero the row goes and its shards become dead space. */

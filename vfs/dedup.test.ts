@@ -11,7 +11,6 @@ import { createPool, openPool } from '../raid/index.js';
 import type { RaidBlockStore } from '../raid/store.js';
 import { treeBytes } from './compression.js';
 import { dedupOfCode, formatDirDedup, parseDirDedup } from './dedup.js';
-import { extentBlocks } from './meta/inode.js';
 import { PREFIX, prefixEnd } from './meta/keys.js';
 import { openRocksKv } from './meta/rocksdb.js';
 import { openVfs, ROOT_CTX, type VfsInstance } from './index.js';
@@ -51,8 +50,8 @@ describe('dedup (RocksDB + rs:2+1 pool, pool setting off, /d on)', () => {
     await v.vfs.release(ROOT_CTX, fh);
     return b;
   };
-  /** Every block a file's extents name, in order (chunks included). */
-  const blocksOf = async (path: string) => (await v.impl.meta.extents(await ino(path))).flatMap(([, e]) => extentBlocks(e));
+  /** Every chunk (block:offset:length) or block a file's extents name, in order. */
+  const blocksOf = async (path: string) => (await v.impl.meta.extents(await ino(path))).flatMap(([, e]) => e.chunks?.map((c) => `${c.blockId}:${c.offset}:${c.length}`) ?? [String(e.blockId)]);
   const dedupRows = async () => {
     let n = 0;
     const k = Buffer.of(PREFIX.dedup);
@@ -75,7 +74,8 @@ describe('dedup (RocksDB + rs:2+1 pool, pool setting off, /d on)', () => {
     assert.ok(once >= DATA.length && once < DATA.length * 1.01, `unique logical bytes ${once} for 5 copies of ${DATA.length}`);
     for (let i = 0; i < 5; i++) assert.ok((await read(`/d/copy${i}`)).equals(DATA), `copy${i} reads back`);
     const ids = await blocksOf('/d/copy0');
-    assert.ok(ids.length > 6 * 64, `records are cut into chunks (${ids.length} blocks)`);
+    assert.ok(ids.length > 6 * 64, `records are cut into chunks (${ids.length} chunks)`);
+    assert.equal(new Set(ids.map((x) => x.split(':')[0])).size, 7, 'the new chunks of a record are one block');
     assert.deepEqual(await blocksOf('/d/copy4'), ids, 'the same blocks, in the same order');
     await write('/plain', DATA);
     assert.equal((await blocksOf('/plain')).length, 7, 'a file outside /d: one block per record');

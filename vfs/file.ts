@@ -1,6 +1,6 @@
 import { totalmem } from 'node:os';
 import { Errno, VfsError } from './errno.js';
-import type { BlockStore, Compression, StagedBlock } from '../raid/types.js';
+import type { BlockStore, Compression, StagedBlock, StagedChunks } from '../raid/types.js';
 import { type Chunk, decodeExtent, type Extent, MAX_CHUNKS } from './meta/inode.js';
 import { chunkEnds } from './chunker.js';
 import { keys } from './meta/keys.js';
@@ -150,7 +150,7 @@ export class OpenFile {
         if (cEnd > from) reads.push(this.blocks.readInto(c.blockId, 0, 0, EMPTY, 0));
       } else if (cEnd > from && at < end) {
         const a = Math.max(from, at), b = Math.min(end, cEnd);
-        reads.push(this.blocks.readInto(c.blockId, a - at, b - a, out, dst + a - from));
+        reads.push(this.blocks.readInto(c.blockId, c.offset + a - at, b - a, out, dst + a - from));
       }
       at = cEnd;
       if (n > 0 && at >= end) break;
@@ -319,11 +319,16 @@ export class OpenFile {
         try {
           await this.meta.txn(async (m) => {
             const n = await m.mustInode(this.ino, Errno.ESTALE);
-            // Each block's row (or, for a dedup hit, its new reference) first: setExtent then
-            // releases what the record held before, and a block in both keeps its count.
-            const chunks: Chunk[] = [];
-            for (const s of parts) chunks.push({ blockId: await this.blocks.commit(s, m.tx), length: s.length });
-            const e: Extent = chunks.length === 1 ? { blockId: chunks[0]!.blockId, length: rec.len, flags: 0 } : { blockId: chunks[0]!.blockId, length: rec.len, flags: 0, chunks };
+            // The new references first (the block's row, or a dedup record's chunks): setExtent
+            // then releases what the record held before, and a block in both keeps its count.
+            let e: Extent;
+            if ('chunks' in parts) {
+              const chunks: Chunk[] = await this.blocks.commitChunks(parts, m.tx);
+              e = { blockId: chunks[0]!.blockId, length: rec.len, flags: 0, chunks };
+            } else {
+              await this.blocks.commit(parts, m.tx);
+              e = { blockId: parts.id, length: rec.len, flags: 0 };
+            }
             await m.setExtent(n, idx * this.recordSize, e);
             n.size = Math.max(n.size, idx * this.recordSize + rec.len);
             n.mtimeNs = n.ctimeNs = mtime;
@@ -354,22 +359,17 @@ export class OpenFile {
   }
 
   /**
-   * Puts one record's bytes: one block, or with dedup on one block per content-defined chunk
-   * (vfs/chunker.ts; each a dedup lookup in the block store), in order.
+   * Puts one record's bytes: one block, or with dedup on its content-defined chunks
+   * (vfs/chunker.ts) through BlockStore.putChunks (known chunks referenced, new ones stored as
+   * one block).
    */
-  private putRecord(data: Buffer): Promise<StagedBlock[]> {
+  private putRecord(data: Buffer): Promise<StagedBlock | StagedChunks> {
     const dedup = this.dedup ?? this.blocks.dedup;
-    const opts = { ...(this.compress && { compress: this.compress }), ...(dedup && { dedup: true }) };
-    if (!dedup) return this.blocks.put(data, opts).then((s) => [s]);
+    const opts = this.compress && { compress: this.compress };
+    if (!dedup) return this.blocks.put(data, opts);
     const ends = chunkEnds(data);
-    if (ends.length > MAX_CHUNKS) return this.blocks.put(data, opts).then((s) => [s]);
-    let start = 0;
-    const puts = ends.map((end) => {
-      const p = this.blocks.put(data.subarray(start, end), opts);
-      start = end;
-      return p;
-    });
-    return Promise.all(puts);
+    if (ends.length > MAX_CHUNKS) return this.blocks.put(data, opts);
+    return this.blocks.putChunks(data, ends, opts);
   }
 
   /**

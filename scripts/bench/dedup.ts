@@ -23,7 +23,6 @@ import { dataDir } from '../../gateway/datadir.js';
 import { createLogger } from '../../gateway/log.js';
 import { openKv, openPoolOf } from '../../gateway/store.js';
 import { openVfs, ROOT_CTX } from '../../vfs/index.js';
-import { extentBlocks } from '../../vfs/meta/inode.js';
 import { cleanupAll, dw, serve } from '../../test/e2e/gateway-harness.js';
 import { arg } from './launch-common.js';
 
@@ -99,7 +98,7 @@ try {
   // The extents, read with the server stopped: which of b's chunks are a's too.
   const kv = await openKv(dataDir(data));
   const v = await openVfs({ kv, blocks: await openPoolOf(kv, createLogger({ level: 'silent' })) });
-  const blocks = async (p: string) => (await v.impl.meta.extents((await v.paths.lstat(ROOT_CTX, p)).ino)).flatMap(([, e]) => extentBlocks(e));
+  const blocks = async (p: string) => (await v.impl.meta.extents((await v.paths.lstat(ROOT_CTX, p)).ino)).flatMap(([, e]) => (e.chunks ?? [{ ...e, offset: 0 }]).map((c) => `${c.blockId}:${c.offset}:${c.length}`));
   const setA = new Set(await blocks('/a.bin'));
   const chunksB = await blocks('/b.bin');
   const shared = chunksB.filter((id) => setA.has(id)).length;

@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { decodeRow, type BlockRow } from '../../raid/blocktable.js';
 import { compressStats, parseCompression } from '../../raid/compress.js';
 import { SHARD_HEADER_BYTES, segmentFileName, shardSizeFor } from '../../raid/format.js';
-import type { BlockId, BlockStore, StagedBlock } from '../../raid/types.js';
+import type { BlockId, BlockStore, Slice, StagedBlock } from '../../raid/types.js';
 import { Errno, VfsError } from '../../vfs/errno.js';
 import type { KvStore } from '../../vfs/meta/kv.js';
 import { keys } from '../../vfs/meta/keys.js';
@@ -602,60 +602,72 @@ export function blockStoreSuite(factory: BlockStoreFactory): void {
       });
     }
 
-    test('dedup: equal contents are one block with a reference each; the last release drops block and index', async () => {
+    test('dedup: a record\'s new chunks are one container; the same chunks again are hits; index rows go with the last reference', async () => {
       const h = await factory.create();
       try {
         const d = bytes(70_000, 2100);
-        const a = await h.store.put(d, { dedup: true });
-        assert.ok(!a.dedupHit);
-        const idA = await h.kv.txn((tx) => h.store.commit(a, tx));
-        const b = await h.store.put(Buffer.from(d), { dedup: true });
-        assert.ok(b.dedupHit, 'the second put of the same content is a hit');
-        assert.equal(b.id, idA);
-        assert.equal(b.physical, 0);
-        assert.equal(await h.kv.txn((tx) => h.store.commit(b, tx)), idA);
-        const row = await rowOf(h.kv, idA);
-        assert.equal(row.refs, 2);
-        assert.equal(row.flags & 4, 4, 'deduped flag');
+        const ends = [10_000, 30_000, 70_000];
+        const read = async (sl: Slice[]) => {
+          const out = Buffer.alloc(sl.reduce((a, x) => a + x.length, 0));
+          let at = 0;
+          for (const x of sl) at += await h.store.readInto(x.blockId, x.offset, x.length, out, at);
+          return out;
+        };
+        const s1 = await h.store.putChunks(d, ends);
+        assert.ok(s1.container && s1.chunks.every((c) => !c.hit));
+        const a = await h.kv.txn((tx) => h.store.commitChunks(s1, tx));
+        assert.deepEqual(a.map((x) => [x.offset, x.length]), [[0, 10_000], [10_000, 20_000], [30_000, 40_000]]);
+        const id = a[0]!.blockId;
+        assert.ok(a.every((x) => x.blockId === id), 'one container block');
+        assert.equal((await rowOf(h.kv, id)).refs, 3);
+        assert.equal((await rowOf(h.kv, id)).flags & 4, 4, 'deduped flag');
+        assert.ok((await read(a)).equals(d));
+        // The same content again: every chunk a hit, nothing written, three more references.
+        const s2 = await h.store.putChunks(Buffer.from(d), ends);
+        assert.equal(s2.container, undefined);
+        assert.deepEqual(await h.kv.txn((tx) => h.store.commitChunks(s2, tx)), a);
+        assert.equal((await rowOf(h.kv, id)).refs, 6);
         assert.equal((await h.store.stats()).blocks, 1);
-        // A different content of the same length, and a put without dedup, are new blocks.
-        const c = await h.store.put(bytes(70_000, 2101), { dedup: true });
-        assert.ok(!c.dedupHit);
-        const plain = await h.store.put(d);
-        assert.notEqual(plain.id, idA);
-        await h.kv.txn(async (tx) => { await h.store.commit(c, tx); await h.store.commit(plain, tx); });
-        assert.ok((await h.store.get(idA)).equals(d));
-        await h.kv.txn((tx) => h.store.release(idA, tx));
-        assert.ok(await h.kv.get(keys.dedup((await rowOf(h.kv, idA)).hash!)), 'one reference left: still indexed');
-        await h.kv.txn((tx) => h.store.release(idA, tx));
-        assert.equal(await h.kv.get(keys.block(idA)), undefined);
-        assert.equal(await h.kv.get(keys.dedup(row.hash!)), undefined, 'index row gone with the block');
-        // The content is new again: a put stores it.
-        const again = await h.store.put(d, { dedup: true });
-        assert.ok(!again.dedupHit);
-        await h.kv.txn((tx) => h.store.commit(again, tx));
-        assert.ok((await h.store.get(again.id)).equals(d));
+        // Two old chunks and a new one; and a record with two equal new chunks stored once.
+        const d2 = Buffer.concat([d.subarray(0, 30_000), bytes(20_000, 2101)]);
+        const b = await h.kv.txn(async (tx) => h.store.commitChunks(await h.store.putChunks(d2, [10_000, 30_000, 50_000]), tx));
+        assert.deepEqual(b.slice(0, 2), a.slice(0, 2));
+        assert.notEqual(b[2]!.blockId, id);
+        assert.ok((await read(b)).equals(d2));
+        const twice = Buffer.concat([bytes(5000, 2102), bytes(5000, 2102)]);
+        const t = await h.kv.txn(async (tx) => h.store.commitChunks(await h.store.putChunks(twice, [5000, 10_000]), tx));
+        assert.deepEqual(t[0], t[1], 'equal chunks of one record: one copy');
+        assert.equal((await rowOf(h.kv, t[0]!.blockId)).length, 5000);
+        // Release every reference to the first container: its row, index rows and list go.
+        await h.kv.txn(async (tx) => { for (let i = 0; i < 8; i++) await h.store.release(id, tx); });
+        assert.equal(await h.kv.get(keys.block(id)), undefined);
+        const left: string[] = [];
+        for await (const [k] of h.kv.scan(Buffer.of(0x4b), Buffer.of(0x4c))) left.push(k.toString('hex'));
+        assert.equal(left.length, 2, 'only the other containers\' chunks are indexed');
+        for await (const _ of h.kv.scan(keys.dedupOfPrefix(id), keys.dedupOfPrefix(id + 1))) assert.fail('a k row of the freed block is left');
+        // Its content is new again.
+        const again = await h.store.putChunks(d, ends);
+        assert.equal(again.chunks.filter((c) => c.hit).length, 0);
       } finally {
         await h.cleanup();
       }
     });
 
-    test('dedup: two puts of one content before either commits, and a hit whose block went before commit', async () => {
+    test('dedup: two puts of one content before either commits; a hit whose block went before commit is EAGAIN', async () => {
       const h = await factory.create();
       try {
         const d = bytes(40_000, 2110);
-        const [x, y] = await Promise.all([h.store.put(d, { dedup: true }), h.store.put(d, { dedup: true })]);
-        assert.ok(!x.dedupHit && !y.dedupHit && x.id !== y.id);
-        // One transaction commits both (two equal chunks of one record): the second shares the first.
-        const [ix, iy] = await h.kv.txn(async (tx) => [await h.store.commit(x, tx), await h.store.commit(y, tx)]);
-        assert.equal(ix, x.id);
-        assert.equal(iy, x.id);
-        assert.equal((await rowOf(h.kv, x.id)).refs, 2);
-        assert.equal(await h.kv.get(keys.block(y.id)), undefined, 'the loser has no row: its shards are dead space');
-        const hit = await h.store.put(d, { dedup: true });
-        assert.ok(hit.dedupHit);
-        await h.kv.txn(async (tx) => { await h.store.release(x.id, tx); await h.store.release(x.id, tx); });
-        await assert.rejects(h.kv.txn((tx) => h.store.commit(hit, tx)), (e: unknown) => e instanceof VfsError && e.errno === Errno.EAGAIN);
+        const [x, y] = await Promise.all([h.store.putChunks(d, [40_000]), h.store.putChunks(d, [40_000])]);
+        assert.ok(x.container && y.container && x.container.id !== y.container.id);
+        const [sx, sy] = await h.kv.txn(async (tx) => [await h.store.commitChunks(x, tx), await h.store.commitChunks(y, tx)]);
+        assert.equal(sx![0]!.blockId, x.container.id);
+        assert.equal(sy![0]!.blockId, y.container.id, 'the second keeps its own copy (not indexed)');
+        const hit = await h.store.putChunks(d, [40_000]);
+        assert.deepEqual(hit.chunks[0]!.hit, sx![0], 'the index names the first committed');
+        await h.kv.txn((tx) => h.store.release(x.container!.id, tx));
+        await assert.rejects(h.kv.txn((tx) => h.store.commitChunks(hit, tx)), (e: unknown) => e instanceof VfsError && e.errno === Errno.EAGAIN);
+        assert.ok((await h.store.get(y.container.id)).equals(d));
+        await assert.rejects(h.store.putChunks(d, [10, 5]), /ascend/);
       } finally {
         await h.cleanup();
       }

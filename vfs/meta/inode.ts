@@ -152,23 +152,26 @@ export function decodeCookieRow(b: Buffer): { ino: number; type: number; name: B
   return { ino: Number(b.readBigUInt64LE(0)), type: b.readUInt8(8), name: b.subarray(9) };
 }
 
-/** One chunk of a chunked extent: a block holding `length` bytes of the record, in order. */
-export interface Chunk { blockId: number; length: number }
+/** One chunk of a chunked extent: bytes [offset, offset+length) of a block, in record order. */
+export interface Chunk { blockId: number; offset: number; length: number }
 
 /**
  * An extent under 'E' ino offset: the block holding bytes [offset, offset+length) of the file.
- * A record of a deduplicated file is cut into chunks (vfs/chunker.ts), each its own block: its
- * extent lists them in order (`chunks`, two or more; `blockId` is then the first one's) and the
- * bytes are their concatenation, cut at `length` (a truncate may leave the last chunk longer).
- * Every chunk holds one reference to its block, the same block as often as it is listed.
+ * A record of a deduplicated file is cut into chunks (vfs/chunker.ts), each a slice of a block
+ * (raid/dedup.ts: the new chunks of a record share one block): its extent lists them in order
+ * (`chunks`; `blockId` is then the first one's) and the bytes are their concatenation, cut at
+ * `length` (a truncate may leave the last chunk longer). Every chunk holds one reference to its
+ * block, the same block as often as it is listed.
  *
  * Value, little-endian: blockId u64 | length u32 | flags u32, and when flags has
- * EXTENT_CHUNKED: count u32 (2..MAX_CHUNKS) | count × (blockId u64 | length u32).
+ * EXTENT_CHUNKED: count u32 (1..MAX_CHUNKS) | count × (blockId u64 | offset u32 | length u32).
  */
 export interface Extent { blockId: number; length: number; flags: number; chunks?: Chunk[] }
 
 /** Extent flag: the extent lists chunks (see Extent). */
 export const EXTENT_CHUNKED = 1;
+/** Bytes of one chunk entry. */
+const ENTRY = 16;
 /** Most chunks one extent lists: a 16 MiB record cut at the 2 KiB minimum chunk size (vfs/chunker.ts). */
 export const MAX_CHUNKS = 8192;
 
@@ -178,17 +181,18 @@ export function extentBlocks(e: Extent): number[] {
 }
 
 export function encodeExtent(e: Extent): Buffer {
-  const chunks = e.chunks && e.chunks.length > 1 ? e.chunks : undefined;
+  const chunks = e.chunks && e.chunks.length > 0 ? e.chunks : undefined;
   if (chunks && chunks.length > MAX_CHUNKS) throw new VfsError(Errno.EFBIG, `an extent of ${chunks.length} chunks`);
-  const b = Buffer.alloc(16 + (chunks ? 4 + 12 * chunks.length : 0));
+  const b = Buffer.alloc(16 + (chunks ? 4 + ENTRY * chunks.length : 0));
   b.writeBigUInt64LE(BigInt(chunks ? chunks[0]!.blockId : e.blockId), 0);
   b.writeUInt32LE(e.length, 8);
   b.writeUInt32LE(chunks ? (e.flags | EXTENT_CHUNKED) >>> 0 : (e.flags & ~EXTENT_CHUNKED) >>> 0, 12);
   if (chunks) {
     b.writeUInt32LE(chunks.length, 16);
     chunks.forEach((c, i) => {
-      b.writeBigUInt64LE(BigInt(c.blockId), 20 + 12 * i);
-      b.writeUInt32LE(c.length, 28 + 12 * i);
+      b.writeBigUInt64LE(BigInt(c.blockId), 20 + ENTRY * i);
+      b.writeUInt32LE(c.offset, 28 + ENTRY * i);
+      b.writeUInt32LE(c.length, 32 + ENTRY * i);
     });
   }
   return b;
@@ -200,11 +204,11 @@ export function decodeExtent(b: Buffer): Extent {
   const e: Extent = { blockId: Number(b.readBigUInt64LE(0)), length: b.readUInt32LE(8), flags: b.readUInt32LE(12) };
   if (!(e.flags & EXTENT_CHUNKED)) return e;
   const count = b.length >= 20 ? b.readUInt32LE(16) : 0;
-  if (count < 2 || count > MAX_CHUNKS || b.length !== 20 + 12 * count) throw new VfsError(Errno.EIO, 'corrupt extent: bad chunk list');
+  if (count < 1 || count > MAX_CHUNKS || b.length !== 20 + ENTRY * count) throw new VfsError(Errno.EIO, 'corrupt extent: bad chunk list');
   const chunks: Chunk[] = [];
   let total = 0;
   for (let i = 0; i < count; i++) {
-    const c = { blockId: Number(b.readBigUInt64LE(20 + 12 * i)), length: b.readUInt32LE(28 + 12 * i) };
+    const c = { blockId: Number(b.readBigUInt64LE(20 + ENTRY * i)), offset: b.readUInt32LE(28 + ENTRY * i), length: b.readUInt32LE(32 + ENTRY * i) };
     total += c.length;
     chunks.push(c);
   }

@@ -209,9 +209,7 @@ export class MetaTxn {
       else await this.refs.release(c.blockId, this.tx);
       at += c.length;
     }
-    if (keep.length > 1) return { ...e, chunks: keep };
-    const { chunks: _, ...plain } = e;
-    return { ...plain, blockId: keep[0]!.blockId };
+    return { ...e, chunks: keep };
   }
 
   /** Copies every extent of `from` (or the `extents` given, read elsewhere: a snapshot) to `to` by reference (blocks are shared, counted once more). */
