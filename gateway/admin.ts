@@ -52,8 +52,9 @@ import type { Inode } from '../vfs/meta/inode.js';
 import type { PoolState } from '../raid/poolstate.js';
 import { VfsError } from '../vfs/errno.js';
 import { ROOT_CTX, type Attr, type VfsInstance } from '../vfs/index.js';
-import type { KvStore } from '../vfs/meta/kv.js';
-import { SNAPDIR_INO } from '../vfs/meta/keys.js';
+import { decodeCounter, type KvStore } from '../vfs/meta/kv.js';
+import { keys, SNAPDIR_INO } from '../vfs/meta/keys.js';
+import { COUNTERS } from '../vfs/meta/metatxn.js';
 import type { SnapshotInfo, SnapshotStore } from '../vfs/meta/snapshots.js';
 import { DEFAULT_GRACE_MS, type QuotaKind, type QuotaLimits, type QuotaUsage } from '../vfs/meta/quota.js';
 import type { DataDir } from './datadir.js';
@@ -86,6 +87,11 @@ export interface PoolStatus extends PoolStats {
   engine: string;
   /** Each snapshot and the file bytes only its history holds (freed when it is deleted). */
   snapshots: { name: string; created: string; heldBytes: number }[];
+  /**
+   * Bytes the live files' extents hold (the 'usedBytes' counter): against logicalUsed (each
+   * block once) it shows what dedup and clones share.
+   */
+  referenced: number;
 }
 
 /** A quota rule with its usage, as `dw quota` shows it. */
@@ -381,7 +387,8 @@ export async function runAdmin(env: AdminEnv, method: string, params: Record<str
       const stats = await pool.stats();
       const task = stats.task ?? (env.task ? { ...env.task } : undefined);
       const snapshots = (await listSnapshots(await env.snapshots())).map((x) => ({ name: x.name, created: x.created, heldBytes: x.heldBytes }));
-      return { ...stats, ...(task ? { task } : {}), serving: env.serving, engine: env.kv.engine, snapshots } satisfies PoolStatus;
+      const referenced = Number(decodeCounter(await env.kv.get(keys.counter(COUNTERS.usedBytes))));
+      return { ...stats, ...(task ? { task } : {}), serving: env.serving, engine: env.kv.engine, snapshots, referenced } satisfies PoolStatus;
     }
     case 'scrub': {
       const repair = params.repair === undefined ? true : params.repair === true;

@@ -33,7 +33,7 @@ export function formatPoolStatus(s: PoolStatus): string[] {
     `capacity: ${formatBytes(s.capacity)} usable, ${formatBytes(s.free)} free (after parity)`,
     `used:     ${formatBytes(s.logicalUsed)} of file data in ${s.blocks} blocks, ${formatBytes(s.physicalUsed)} on the devices`,
     `compress: ${s.compression} for new blocks; ${formatBytes(s.storedUsed)} stored before parity, ratio ${compressRatio(s.logicalUsed, s.storedUsed)}`,
-    `dedup:    ${s.dedup ? 'on' : 'off'} for new files (dw dedup set --dir changes a directory)`,
+    `dedup:    ${s.dedup ? 'on' : 'off'} for new files (dw dedup set --dir changes a directory); the files hold ${formatBytes(s.referenced)}, ratio ${compressRatio(s.referenced, s.logicalUsed)} (dedup and clones)`,
     `dead:     ${formatBytes(s.dead)} reclaimable (dw reclaim)`,
   ];
   if (s.task) lines.push(`task:     ${s.task.kind} running, ${percent(s.task.done, s.task.total)}% (${s.task.done}/${s.task.total})`);
