@@ -72,8 +72,9 @@ export class MemoryBlockStore implements BlockStore {
       txn.onCommit(() => this.blocks.delete(id));
     }
   }
-  async storedLength(id: BlockId): Promise<number | undefined> {
-    return this.blocks.get(id)?.length; // never compressed
+  async sizes(id: BlockId): Promise<{ length: number; stored: number } | undefined> {
+    const b = this.blocks.get(id);
+    return b && { length: b.length, stored: b.length }; // never compressed
   }
   async get(id: BlockId): Promise<Buffer> {
     const b = this.blocks.get(id);

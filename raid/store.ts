@@ -323,8 +323,9 @@ export class RaidBlockStore implements BlockStore {
     return v ? decodeRow(v, id) : undefined;
   }
 
-  async storedLength(id: BlockId): Promise<number | undefined> {
-    return (await this.getRow(id))?.stored;
+  async sizes(id: BlockId): Promise<{ length: number; stored: number } | undefined> {
+    const row = await this.getRow(id);
+    return row && { length: row.length, stored: row.stored };
   }
 
   async get(id: BlockId): Promise<Buffer> {

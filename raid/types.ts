@@ -186,10 +186,11 @@ export interface BlockStore {
    */
   readInto(id: BlockId, from: number, length: number, into: Buffer, at: number): Promise<number>;
   /**
-   * Bytes the committed block holds before parity (its compressed length, or its logical length
-   * when stored raw), from its row; undefined if there is no such block. One row read, no shard.
+   * The committed block's logical length and the bytes it holds before parity (`stored`: its
+   * compressed length, or its logical length when stored raw), from its row; undefined if there
+   * is no such block. One row read, no shard.
    */
-  storedLength(id: BlockId): Promise<number | undefined>;
+  sizes(id: BlockId): Promise<{ length: number; stored: number } | undefined>;
   /** fdatasync of every segment file appended to since the last sync. */
   sync(): Promise<void>;
   /** Reads every shard of every block, verifies, and (repair=true) rewrites bad ones. */

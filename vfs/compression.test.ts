@@ -76,9 +76,9 @@ describe('per-directory compression (RocksDB + rs:2+1 pool, pool setting lz4)', 
     assert.ok((await read('/z/a')).equals(TEXT));
     assert.ok((await read('/raw/a')).equals(TEXT));
     const blockOf = async (path: string) => (await v.impl.meta.extents(await ino(path)))[0]![1].blockId;
-    assert.ok((await pool.storedLength(await blockOf('/z/a')))! < TEXT.length / 4, 'zstd block stored small');
-    assert.equal(await pool.storedLength(await blockOf('/raw/a')), TEXT.length, 'raw block stored whole');
-    assert.equal(await pool.storedLength(10 ** 12), undefined);
+    assert.ok((await pool.sizes(await blockOf('/z/a')))!.stored < TEXT.length / 4, 'zstd block stored small');
+    assert.deepEqual(await pool.sizes(await blockOf('/raw/a')), { length: TEXT.length, stored: TEXT.length }, 'raw block stored whole');
+    assert.equal(await pool.sizes(10 ** 12), undefined);
   });
 
   test('what is created below later inherits it, to any depth; existing entries keep theirs', async () => {

@@ -58,7 +58,7 @@ export interface TreeBytes {
   inodes: number;
   /** Bytes in the files' extents (what the files hold, holes excluded). */
   logical: number;
-  /** Bytes of their blocks as stored before parity: compressed length, or logical when raw. */
+  /** Bytes of their blocks as stored before parity: compressed length, or logical when raw (a dedup chunk: its share of its block's). */
   stored: number;
   /** Extents whose block had no row (should be 0; counted as stored raw). */
   missing: number;
@@ -101,12 +101,13 @@ export async function treeBytes(meta: MetaStore, blocks: BlockStore, root: numbe
       const e = decodeExtent(v);
       out.logical += e.length;
       for (const c of e.chunks ?? [e]) {
-        const s = await blocks.storedLength(c.blockId);
+        const s = await blocks.sizes(c.blockId);
         if (s === undefined) out.missing++;
-        out.stored += s ?? c.length;
+        // A chunk is a slice of its block: it counts its share of the block's stored bytes.
+        out.stored += s ? (e.chunks ? Math.round((s.stored * c.length) / Math.max(1, s.length)) : s.stored) : c.length;
         if (!blocksSeen.has(c.blockId)) {
           blocksSeen.add(c.blockId);
-          out.unique += s ?? c.length;
+          out.unique += s?.stored ?? c.length;
         }
       }
     }
