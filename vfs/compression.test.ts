@@ -11,6 +11,7 @@ import type { RaidBlockStore } from '../raid/store.js';
 import { compressCode, compressionOfCode, formatDirCompression, parseDirCompression, treeBytes } from './compression.js';
 import { openRocksKv } from './meta/rocksdb.js';
 import { openVfs, ROOT_CTX, type VfsInstance } from './index.js';
+import { fileOps } from '../test/vfs-files.js';
 
 /** 600 KB of text: compresses well under lz4 and zstd. */
 const TEXT = Buffer.from(Array.from({ length: 60_000 }, (_, i) => `line ${i % 997}\n`).join('')).subarray(0, 600_000);
@@ -32,18 +33,7 @@ describe('per-directory compression (RocksDB + rs:2+1 pool, pool setting lz4)', 
     await rm(dir, { recursive: true, force: true });
   });
 
-  const ino = async (path: string) => (await v.paths.lstat(ROOT_CTX, path)).ino;
-  const write = async (path: string, data: Buffer, offset = 0, create = true) => {
-    const { fh } = await v.paths.open(ROOT_CTX, path, { write: true, create, truncate: create && offset === 0 });
-    await v.vfs.write(ROOT_CTX, fh, offset, data);
-    await v.vfs.release(ROOT_CTX, fh);
-  };
-  const read = async (path: string) => {
-    const { fh, attr } = await v.paths.open(ROOT_CTX, path, { read: true });
-    const b = await v.vfs.read(ROOT_CTX, fh, 0, attr.size + 1);
-    await v.vfs.release(ROOT_CTX, fh);
-    return b;
-  };
+  const { ino, write, read } = fileOps(() => v);
   /** The algorithm of every block of a file, in offset order. */
   const algs = async (path: string) => {
     const out: number[] = [];

@@ -14,6 +14,7 @@ import { dedupOfCode, formatDirDedup, parseDirDedup } from './dedup.js';
 import { PREFIX, prefixEnd } from './meta/keys.js';
 import { openRocksKv } from './meta/rocksdb.js';
 import { openVfs, ROOT_CTX, type VfsInstance } from './index.js';
+import { fileOps } from '../test/vfs-files.js';
 
 const MiB = 1 << 20;
 /** 6 MiB + a bit of random bytes: six full records and a short one. */
@@ -38,18 +39,7 @@ describe('dedup (RocksDB + rs:2+1 pool, pool setting off, /d on)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const ino = async (path: string) => (await v.paths.lstat(ROOT_CTX, path)).ino;
-  const write = async (path: string, data: Buffer, offset = 0, create = true) => {
-    const { fh } = await v.paths.open(ROOT_CTX, path, { write: true, create, truncate: create && offset === 0 });
-    await v.vfs.write(ROOT_CTX, fh, offset, data);
-    await v.vfs.release(ROOT_CTX, fh);
-  };
-  const read = async (path: string) => {
-    const { fh, attr } = await v.paths.open(ROOT_CTX, path, { read: true });
-    const b = await v.vfs.read(ROOT_CTX, fh, 0, attr.size + 1);
-    await v.vfs.release(ROOT_CTX, fh);
-    return b;
-  };
+  const { ino, write, read } = fileOps(() => v);
   /** Every chunk (block:offset:length) or block a file's extents name, in order. */
   const blocksOf = async (path: string) => (await v.impl.meta.extents(await ino(path))).flatMap(([, e]) => e.chunks?.map((c) => `${c.blockId}:${c.offset}:${c.length}`) ?? [String(e.blockId)]);
   const dedupRows = async () => {

@@ -614,30 +614,24 @@ export class MetaStore {
    * inode, not as a rule row like a quota: a file needs it at every record it stores, and the
    * inode is already read at open, so no extra lookup; and like project/worm it is copied to what
    * is created below at creation. Only this directory changes: entries already in it (files and
-   * subdirectories) keep the setting they were created with. Throws ENOENT, ENOTDIR.
+   * subdirectories) keep the setting they were created with. Throws ENOENT, ENOTDIR, EINVAL.
    */
   async setCompression(dir: number, code: number): Promise<Inode> {
     if (!Number.isInteger(code) || code < 0 || code > 0xffff) throw new VfsError(Errno.EINVAL, 'bad compression code');
-    return this.txn(async (m) => {
-      const d = await m.mustInode(dir);
-      if (!isDir(d)) throw new VfsError(Errno.ENOTDIR, 'compression is set on a directory');
-      d.compress = code;
-      d.ctimeNs = nowNs();
-      m.putInode(d);
-      return d;
-    });
+    return this.setDirField(dir, 'compress', code);
   }
 
-  /**
-   * Sets a directory's dedup code (inode.ts DEDUP_*; 0 = the pool's), as setCompression: for
-   * what is created in it from now on. Throws ENOENT, ENOTDIR, EINVAL.
-   */
+  /** Sets a directory's dedup code (inode.ts DEDUP_*; 0 = the pool's), as setCompression. */
   async setDedup(dir: number, code: number): Promise<Inode> {
     if (code !== DEDUP_INHERIT && code !== DEDUP_OFF && code !== DEDUP_ON) throw new VfsError(Errno.EINVAL, 'bad dedup code');
+    return this.setDirField(dir, 'dedup', code);
+  }
+
+  private setDirField(dir: number, field: 'compress' | 'dedup', code: number): Promise<Inode> {
     return this.txn(async (m) => {
       const d = await m.mustInode(dir);
-      if (!isDir(d)) throw new VfsError(Errno.ENOTDIR, 'dedup is set on a directory');
-      d.dedup = code;
+      if (!isDir(d)) throw new VfsError(Errno.ENOTDIR, `${field === 'compress' ? 'compression' : 'dedup'} is set on a directory`);
+      d[field] = code;
       d.ctimeNs = nowNs();
       m.putInode(d);
       return d;
