@@ -4,7 +4,7 @@
 // wrong passphrase refused with nothing written; `dw key rotate` on a running server and offline.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { decodeRow, type BlockRow } from '../../raid/blocktable.js';
 import { keys, prefixEnd } from '../../vfs/meta/keys.js';
 import { openRocksKv } from '../../vfs/meta/rocksdb.js';
-import { cleanupAll, curl, dw, serve, type Server, tempDir } from './gateway-harness.js';
+import { cleanupAll, curl, DW, dw, serve, type Server, tempDir } from './gateway-harness.js';
 
 after(cleanupAll);
 
@@ -119,6 +119,31 @@ async function encryptedFolder(kind: 'passphrase' | 'keyfile'): Promise<{ root: 
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`created pool rs:2\\+1 on 3 devices, compression off, encryption aes-256-gcm \\(${kind === 'passphrase' ? 'passphrase' : 'key file'}\\)`));
   return { root, dir, devices, pass, key };
+}
+
+
+/**
+ * Runs `dw ARGS` on a pseudo-terminal (util-linux `script`) and answers its prompts in order:
+ * each time the output matches the next [prompt, answer], the answer and Enter are typed.
+ */
+function dwOnTty(args: string[], answers: [RegExp, string][]): Promise<{ code: number | null; out: string }> {
+  const cmd = [process.execPath, DW, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  return new Promise((resolve, reject) => {
+    const c = spawn('script', ['-qefc', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, DW_DATA: '', DW_PASSPHRASE: '', DW_KEY_FILE: '' } });
+    let out = '', seen = 0;
+    const timer = setTimeout(() => { c.kill('SIGKILL'); reject(new Error(`no exit; output so far:\n${out}`)); }, 60_000);
+    c.stdout.on('data', (d) => {
+      out += d;
+      const next = answers[0];
+      if (next && next[0].test(out.slice(seen))) {
+        seen = out.length;
+        answers.shift();
+        c.stdin.write(`${next[1]}\r`);
+      }
+    });
+    c.on('error', reject);
+    c.on('close', (code) => { clearTimeout(timer); resolve({ code, out }); });
+  });
 }
 
 describe('encryption at rest (dw CLI)', () => {
@@ -293,5 +318,24 @@ describe('encryption at rest (dw CLI)', () => {
     r = await dw(['key', 'rotate', '--data', f.dir, '--key-file', f.key]);
     assert.equal(r.code, 2, 'no new secret given');
     assert.match(r.stderr, /name the key file with --new-key-file FILE/);
+  });
+  test('on a terminal: the passphrase is asked (twice at create, not echoed); a wrong one is refused', { skip: spawnSync('script', ['--version']).status !== 0 && 'util-linux script is not installed' }, async () => {
+    const root = await tempDir();
+    const dir = join(root, 'data');
+    const devs = [0, 1, 2].map((i) => join(root, `d${i}`));
+    const pass = 'typed at the prompt';
+    let r = await dwOnTty(['pool', 'create', '--data', dir, '--layout', 'raid5:3', '--encryption', 'passphrase', ...devs], [[/New passphrase: /, pass], [/Repeat it: /, pass]]);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /encryption aes-256-gcm \(passphrase\)/);
+    assert.ok(!r.out.includes(pass), 'not echoed');
+    r = await dwOnTty(['pool', 'create', '--data', join(root, 'other'), '--layout', 'mirror:2', '--encryption', 'passphrase', join(root, 'x'), join(root, 'y')], [[/New passphrase: /, pass], [/Repeat it: /, 'something else']]);
+    assert.equal(r.code, 2);
+    assert.match(r.out, /the two passphrases differ/);
+    r = await dwOnTty(['pool', 'status', '--data', dir], [[/Passphrase for pool \w+: /, pass]]);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /encrypt: {2}aes-256-gcm/);
+    r = await dwOnTty(['pool', 'status', '--data', dir], [[/Passphrase for pool \w+: /, 'not the one']]);
+    assert.equal(r.code, 1);
+    assert.match(r.out, /dw: wrong passphrase for pool \w+: the data key did not unwrap/);
   });
 });
