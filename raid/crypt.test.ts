@@ -120,6 +120,8 @@ describe('key record (keys.ts)', () => {
     assert.equal(ring1.key(1)!.length, 32);
     assert.equal(ring1.dedupKey.length, 32);
     assert.ok(!ring1.dedupKey.equals(ring1.key(1)!), 'the dedup key is derived, not the data key');
+    assert.equal(ring1.namesKey.length, 32);
+    assert.ok(!ring1.namesKey.equals(ring1.dedupKey) && !ring1.namesKey.equals(ring1.key(1)!), 'the names key is its own');
     await assert.rejects(unlockKeyRecord(POOL, rec, { kind: 'passphrase', passphrase: 'wrong horse' }),
       isErr(Errno.EACCES, new RegExp(`^wrong passphrase for pool ${POOL}: the data key did not unwrap$`)));
     await assert.rejects(unlockKeyRecord('cd'.repeat(16), rec, { kind: 'passphrase', passphrase: 'correct horse' }), isErr(Errno.EACCES), 'bound to its pool id');

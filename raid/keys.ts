@@ -78,6 +78,7 @@ const SCRYPT_MAX_MEM = 1 << 30;
 const WRAP_AAD = 0x574b5744; // 'D' 'W' 'K' 'W'
 const HKDF_INFO = 'dw master key';
 const DEDUP_INFO = 'dw dedup hash';
+const NAMES_INFO = 'dw names key';
 const PASSPHRASE_MAX = 4096;
 
 function checkScrypt(s: ScryptParams): string | undefined {
@@ -231,10 +232,16 @@ export class Keyring implements BlockKeys {
    * 'dw dedup hash'), 32 bytes. Equal plaintexts in two pools get unrelated hashes.
    */
   readonly dedupKey: Buffer;
+  /**
+   * Secret for sealing names, xattrs and symlink targets in the metadata (vfs/meta/names.ts
+   * nameCipher): HKDF-SHA256(current data key, no salt, 'dw names key'), 32 bytes.
+   */
+  readonly namesKey: Buffer;
   constructor(readonly current: number, private readonly keys: Map<number, Buffer>) {
     const cur = keys.get(current);
     if (!cur) throw new RangeError(`no data key ${current}`);
     this.dedupKey = Buffer.from(hkdfSync('sha256', cur, Buffer.alloc(0), DEDUP_INFO, KEY_BYTES));
+    this.namesKey = Buffer.from(hkdfSync('sha256', cur, Buffer.alloc(0), NAMES_INFO, KEY_BYTES));
   }
   key(id: number): Buffer | undefined {
     return this.keys.get(id);

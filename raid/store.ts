@@ -134,6 +134,7 @@ export class RaidBlockStore implements BlockStore {
     this.dedup = opts.dedup ?? false;
     this.keys = opts.keys;
     this.dedupKey = opts.keys?.dedupKey;
+    this.namesKey = opts.keys?.namesKey;
     this.cache = new ByteLru(opts.cacheBytes ?? 64 << 20);
     this.stagedGraceMs = opts.stagedGraceMs ?? 10 * 60_000;
     this.ids = new Lease(kv, COUNTER.nextBlock, ID_LEASE);
@@ -146,6 +147,8 @@ export class RaidBlockStore implements BlockStore {
   dedup: boolean;
   /** An encrypted pool's data keys (keys.ts): every block put is sealed with the current one. Undefined: plaintext pool. */
   readonly keys: Keyring | undefined;
+  /** An encrypted pool's 32-byte key for sealing names in the metadata (keys.ts Keyring.namesKey); undefined for a plain pool. */
+  readonly namesKey: Buffer | undefined;
 
   async setDedup(on: boolean): Promise<void> {
     this.check();
