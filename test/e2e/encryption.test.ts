@@ -117,7 +117,7 @@ async function encryptedFolder(kind: 'passphrase' | 'keyfile'): Promise<{ root: 
   const r = await dw(['pool', 'create', '--data', dir, '--layout', 'rs:2+1', '--encryption', kind,
     ...(kind === 'passphrase' ? ['--passphrase-file', pass] : ['--key-file', key]), ...[0, 1, 2].map((i) => join(devices, `d${i}`))]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, new RegExp(`created pool rs:2\\+1 on 3 devices, compression off, encryption aes-256-gcm \\(${kind === 'passphrase' ? 'passphrase' : 'key file'}\\)`));
+  assert.match(r.stdout, new RegExp(`created pool rs:2\\+1 on 3 devices, compression off, dedup off, encryption aes-256-gcm \\(${kind === 'passphrase' ? 'passphrase' : 'key file'}\\)`));
   return { root, dir, devices, pass, key };
 }
 
