@@ -20,6 +20,7 @@ import { createPool, openPool, poolKeyStatus, readPoolState, rotatePoolKey, type
 import { decodeKeyRecord } from './keys.js';
 import type { RaidBlockStore } from './store.js';
 import type { BlockStore } from './types.js';
+import { openVfs, ROOT_CTX } from '../vfs/index.js';
 
 const isErr = (errno: Errno, re?: RegExp) => (e: unknown) => e instanceof VfsError && e.errno === errno && (!re || re.test(e.message));
 const FAST = { logN: 10, r: 8, p: 1 };
@@ -239,6 +240,34 @@ describe('encrypted pool: damage and keys', () => {
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
+  });
+
+  test('dedup on an encrypted pool (through the VFS): copies share chunks, hashes are keyed, every file reads, no plaintext on the devices', async () => {
+    await withPool('rs:2+1', 3, pass('dedup pw'), async (kv, devs) => {
+      const store = await openPool(kv, { codec: 'worker', workers: 2, unlock: unlockWith(pass('dedup pw')) }) as RaidBlockStore;
+      const v = await openVfs({ kv, blocks: store });
+      try {
+        await store.setDedup(true);
+        const data = plain(11, 3 << 20);
+        for (const name of ['/a', '/b']) {
+          const { fh } = await v.paths.open(ROOT_CTX, name, { write: true, create: true, truncate: true });
+          await v.vfs.write(ROOT_CTX, fh, 0, data);
+          await v.vfs.release(ROOT_CTX, fh);
+        }
+        const st = await store.stats();
+        assert.ok(st.logicalUsed < data.length * 1.5, `the copy shares its chunks (${st.logicalUsed} logical bytes for two ${data.length}-byte files)`);
+        store.cache.clear();
+        for (const name of ['/a', '/b']) {
+          const { fh, attr } = await v.paths.open(ROOT_CTX, name, { read: true });
+          assert.ok((await v.vfs.read(ROOT_CTX, fh, 0, attr.size + 1)).equals(data), `${name} reads back`);
+          await v.vfs.release(ROOT_CTX, fh);
+        }
+        await store.sync();
+        for (const [path, bytes] of snapshotFiles(devs)) if (path.endsWith('.dws')) assert.equal(bytes.indexOf(MARK), -1, `plaintext in ${path}`);
+      } finally {
+        await v.close();
+      }
+    }, 'rocksdb');
   });
 
   test('key-file pool: a wrong key is refused; the right one opens; rows are version 2 with the Encrypted flag', async () => {
