@@ -165,6 +165,9 @@ export async function startGateway(o: ServeOptions, log: Logger): Promise<Gatewa
     kv = await openKv(d);
     const poolCreated = await ensureDefaultPool(kv, d);
     if (poolCreated) log.info({ layout: 'rs:4+2', devices: d.devices }, 'created the default pool');
+    if (poolCreated && (o.keyFile || o.passphraseFile)) {
+      log.warn('the default pool is not encrypted: --key-file/--passphrase-file are not used; an encrypted pool is made with `dw pool create --encryption` before the first start');
+    }
     // An encrypted pool is unlocked here, before anything is written (openPool checks the key first).
     pool = await openPoolOf(kv, log.child({ component: 'raid' }), (req) => unlockSecret({ keyFile: o.keyFile, passphraseFile: o.passphraseFile }, req));
     const users = new UserStore(kv);

@@ -78,7 +78,6 @@ const interactive = () => process.stdin.isTTY === true && process.stderr.isTTY =
 export function prompt(question: string, hidden: boolean): Promise<string> {
   const stdin = process.stdin;
   return new Promise((resolve, reject) => {
-    process.stderr.write(question);
     let s = '';
     const finish = (err?: Error) => {
       stdin.off('data', onData);
@@ -102,9 +101,11 @@ export function prompt(question: string, hidden: boolean): Promise<string> {
       }
     };
     stdin.setEncoding('utf8');
+    // Echo off before the question shows: an answer typed the moment it appears is not echoed.
     if (stdin.isTTY) stdin.setRawMode(true);
     stdin.on('data', onData);
     stdin.resume();
+    process.stderr.write(question);
   });
 }
 
