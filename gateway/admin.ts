@@ -10,8 +10,9 @@
  *   user.remove { name }                   → { name }
  *   user.passwd { name, password }         → { name }
  *   user.addkey { name, sshKeys }          → UserInfo
- *   pool.create { layout, devices[], compression?, dedup? } → { layout, devices, compression, dedup }
- *                                          (compression: off | lz4 | zstd[:LEVEL]; default off; dedup: boolean, default false)
+ *   pool.create { layout, devices[], compression?, dedup?, encryption? } → { layout, devices, compression, dedup, encryption }
+ *                                          (compression: off | lz4 | zstd[:LEVEL]; default off; dedup: boolean, default false;
+ *                                           encryption: a SecretWire (unlock.ts), absent = off)
  *   pool.set { compression?, dedup? }      → { compression?, dedup? }   (new blocks only; stored ones keep theirs)
  *   pool.status                            → PoolStats & { serving, engine }
  *   scrub { repair? = true }               → ScrubReport             (progress events)
@@ -41,11 +42,14 @@
  *   hold.remove { path, name }             → RetentionReport
  *   versions { path }                      → FileVersion[]  (the file in each snapshot, then live)
  *   restore { path, from, to? }            → { path, from, to }  (copy back by block reference)
+ *   key.status                             → PoolKeyStatus  (no secret needed)
+ *   key.rotate { old, new }                → PoolKeyStatus  (SecretWire each: rewraps the data key
+ *                                          under `new` after checking `old`; no data rewritten)
  */
 import { mkdir } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import type { BlockStore, PoolStats, ProgressFn } from '../raid/types.js';
-import { createPool, DEFAULT_NEW_POOL_COMPRESSION, formatCompression, parseCompression, parseLayout, poolExists, readPoolState } from '../raid/index.js';
+import { createPool, DEFAULT_NEW_POOL_COMPRESSION, formatCompression, parseCompression, parseLayout, poolExists, poolKeyStatus, readPoolState, rotatePoolKey } from '../raid/index.js';
 import { compressCode, compressionOfCode, formatDirCompression, parseDirCompression, treeBytes, type TreeBytes } from '../vfs/compression.js';
 import { formatDirDedup, parseDirDedup } from '../vfs/dedup.js';
 import type { Inode } from '../vfs/meta/inode.js';
@@ -61,6 +65,7 @@ import type { DataDir } from './datadir.js';
 import { CliError, UsageError } from './errors.js';
 import { UserStore } from './users.js';
 import { loadSchedules, parseEvery, removeSchedule, setSchedule } from './schedule.js';
+import { fromWire } from './unlock.js';
 
 export type TaskKind = 'scrub' | 'rebuild' | 'reclaim';
 
@@ -528,13 +533,27 @@ export async function runAdmin(env: AdminEnv, method: string, params: Record<str
       await copyOwners(v, src, to).catch(asCli);
       return { path, from, to };
     }
+    case 'key.status':
+      return poolKeyStatus(env.kv).catch(asKeyError);
+    case 'key.rotate': {
+      const old = fromWire(params.old, 'current passphrase or key file');
+      const next = fromWire(params.new, 'new passphrase or key file');
+      return rotatePoolKey(env.kv, old, next).catch(asKeyError);
+    }
     default:
       throw new UsageError(`unknown admin method "${method}"`);
   }
 }
 
-async function createPoolCmd(env: AdminEnv, params: Record<string, unknown>): Promise<{ layout: string; devices: string[]; compression: string; dedup: boolean }> {
+/** Key errors (wrong secret, wrong kind, not encrypted, no pool) as CliErrors with their own message. */
+function asKeyError(err: unknown): never {
+  if (err instanceof VfsError && err.code === 'ENOENT') throw new CliError('no pool yet: `dw serve` creates the default one, `dw pool create` makes one', 'ENOENT');
+  return asCli(err);
+}
+
+async function createPoolCmd(env: AdminEnv, params: Record<string, unknown>): Promise<{ layout: string; devices: string[]; compression: string; dedup: boolean; encryption: string }> {
   const layout = checkLayout(str(params, 'layout', '--layout'));
+  const secret = params.encryption === undefined || params.encryption === null ? undefined : fromWire(params.encryption, 'passphrase or key file for --encryption');
   const compression = checkCompression(optStr(params, 'compression', '--compression') ?? DEFAULT_NEW_POOL_COMPRESSION);
   if (params.dedup !== undefined && typeof params.dedup !== 'boolean') throw new UsageError('dedup must be true or false');
   const dedup = params.dedup === true;
@@ -544,19 +563,19 @@ async function createPoolCmd(env: AdminEnv, params: Record<string, unknown>): Pr
   }
   const devices = (devs as string[]).map((d) => resolve(d));
   if (new Set(devices).size !== devices.length) throw new UsageError('the same device folder is named twice');
-  if (await poolExists(env.kv)) {
-    const pool = await env.pool();
-    const st = await pool.stats();
-    throw new CliError(`a pool already exists in ${env.dir.root} (layout ${st.layout}, ${st.devices.length} devices); a data folder holds one pool, so it was left as it is`, 'EEXIST');
+  const existing = await readPoolState(env.kv).catch(asCli);
+  if (existing) {
+    // From the row alone: an encrypted pool need not be unlocked to say it is there.
+    throw new CliError(`a pool already exists in ${env.dir.root} (layout ${existing.layout}, ${existing.devices.length} devices); a data folder holds one pool, so it was left as it is`, 'EEXIST');
   }
   const need = parseLayout(layout).devices;
   if (devices.length !== need) throw new UsageError(`layout ${layout} needs ${need} device folders; ${devices.length} given`);
   for (const d of devices) await mkdir(d, { recursive: true });
   try {
-    await createPool(env.kv, { layout, devices, compression, dedup });
+    await createPool(env.kv, { layout, devices, compression, dedup, ...(secret ? { encryption: { secret } } : {}) });
   } catch (err) {
     if (err instanceof VfsError && err.code === 'EINVAL') throw new UsageError(err.message);
     return asCli(err);
   }
-  return { layout, devices, compression, dedup };
+  return { layout, devices, compression, dedup, encryption: secret ? `aes-256-gcm (${secret.kind === 'passphrase' ? 'passphrase' : 'key file'})` : 'off' };
 }

@@ -8,7 +8,7 @@
  * Admin commands (user, pool, scrub, device, reclaim, snapshot, quota, …) go through DIR/admin.sock when a server
  * runs there, and otherwise open the data folder directly (store.ts runDirect).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import type { CompressionReport, FileVersion, PoolStatus, QuotaReport, RetentionReport } from './admin.js';
@@ -20,6 +20,8 @@ import { formatDirSetting, formatPeriod, formatPoolStatus, formatQuotas, formatR
 import { createLogger, LOG_LEVELS } from './log.js';
 import { createProgress } from './progress.js';
 import { callAdmin, NO_SERVER } from './rpc.js';
+import { type KeyFlags, newSecret, toWire, unlockSecret } from './unlock.js';
+import type { PoolKeyStatus } from '../raid/index.js';
 import type { ScrubReport } from '../raid/types.js';
 import type { UserInfo } from './users.js';
 
@@ -47,7 +49,14 @@ function pickData(data: unknown, forServe: boolean): string {
     : 'missing --data DIR: name the data folder that `dw serve --data DIR` uses (or set DW_DATA)');
 }
 
-/** Runs an admin method through the socket if a server answers there, else directly. */
+/** The global --key-file / --passphrase-file of this invocation (set by buildCli's middleware). */
+let keyFlags: KeyFlags = {};
+
+/**
+ * Runs an admin method through the socket if a server answers there, else directly (an
+ * encrypted pool is then unlocked in this process from --key-file, --passphrase-file, the
+ * environment or a prompt; a running server has its pool unlocked already).
+ */
 async function admin(data: unknown, method: string, params: Record<string, unknown>, progressLabel?: string, opts: { create?: boolean } = {}): Promise<unknown> {
   const d = dataDir(pickData(data, false));
   const prog = progressLabel ? createProgress(progressLabel) : undefined;
@@ -59,7 +68,7 @@ async function admin(data: unknown, method: string, params: Record<string, unkno
       if (opts.create) await ensureDataDir(d);
       else requireExistingDataDir(d);
       const { runDirect } = await import('./store.js');
-      r = await runDirect(d, method, params, onProgress);
+      r = await runDirect(d, method, params, onProgress, keyFlags);
     }
     return r;
   } finally {
@@ -152,6 +161,9 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
   return yargs(argv)
     .scriptName('dw')
     .usage('$0 <command> [options]\n\nDataWarehouse storage gateway: one pool of disks, erasure coded, served over WebDAV and SFTP.')
+    .option('key-file', { type: 'string', coerce: lastValue, describe: 'key file of an encrypted pool: 32 bytes or 64 hex digits (default $DW_KEY_FILE)' })
+    .option('passphrase-file', { type: 'string', coerce: lastValue, describe: 'file holding the passphrase of an encrypted pool (default $DW_PASSPHRASE, else asked on the terminal)' })
+    .middleware((a) => { keyFlags = { keyFile: a['key-file'] as string | undefined, passphraseFile: a['passphrase-file'] as string | undefined }; })
     .command('serve', 'run the gateway on a data folder (creates the default rs:4+2 pool on first start)', (y) =>
       y.option('data', { alias: 'd', type: 'string', describe: 'data folder, created if needed (default $DW_DATA)' })
         .option('webdav', { type: 'string', coerce: lastValue, describe: 'WebDAV listen HOST:PORT or "off" (default 127.0.0.1:8080; 0.0.0.0:PORT for all interfaces; port 0 = any free)' })
@@ -169,7 +181,7 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
       state.code = await serveCommand({
         data: pickData(a.data, true), webdav: a.webdav, sftp: a.sftp, metrics: a.metrics, config: a.config,
         tlsCert: a['tls-cert'], tlsKey: a['tls-key'], logLevel: a['log-level'],
-        fuse: a.fuse, allowOther: a['allow-other'], defaultPermissions: a['default-permissions'], showSnapshots: a['show-snapshots'],
+        fuse: a.fuse, allowOther: a['allow-other'], defaultPermissions: a['default-permissions'], showSnapshots: a['show-snapshots'], ...keyFlags,
       }, io);
     })
     .command('mount [mountpoint]', 'mount the tree as a local folder through FUSE (runs until SIGTERM, then unmounts)', (y) =>
@@ -181,7 +193,7 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
     async (a) => {
       state.code = await serveCommand({
         data: pickData(a.data, true), webdav: 'off', sftp: 'off', logLevel: a['log-level'],
-        fuse: need(a.mountpoint, 'MOUNTPOINT', 'dw mount MOUNTPOINT --data DIR'), allowOther: a['allow-other'], defaultPermissions: a['default-permissions'],
+        fuse: need(a.mountpoint, 'MOUNTPOINT', 'dw mount MOUNTPOINT --data DIR'), allowOther: a['allow-other'], defaultPermissions: a['default-permissions'], ...keyFlags,
       }, io);
     })
     .command('user', 'manage users (add, list, remove, passwd, add-key)', (y) =>
@@ -224,16 +236,27 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
           yy.positional('devices', { type: 'string', array: true, describe: 'device folders (one per disk)' })
             .option('layout', { alias: 'l', type: 'string', demandOption: 'give the layout with --layout, e.g. --layout rs:4+2', describe: 'mirror:N, raid0:N, raid5:N, raid6:N, raid10:N or rs:K+M' })
             .option('compression', { type: 'string', coerce: lastValue, describe: 'compression of new blocks: off, lz4, zstd or zstd:LEVEL (1-19; default off)' })
-            .option('dedup', { type: 'boolean', default: false, describe: 'deduplicate new files (directories can say otherwise: dw dedup set)' }),
+            .option('dedup', { type: 'boolean', default: false, describe: 'deduplicate new files (directories can say otherwise: dw dedup set)' })
+            .option('encryption', { type: 'string', coerce: lastValue, describe: 'encrypt every block (AES-256-GCM) under a passphrase (--passphrase-file, $DW_PASSPHRASE or asked) or a key file (--key-file, made if absent); default off' }),
         async (a) => {
           const { checkCompression, checkLayout } = await import('./admin.js');
           const layout = checkLayout(a.layout);
           const compression = a.compression === undefined ? undefined : checkCompression(String(a.compression));
           if (!a.devices?.length) throw new UsageError('missing device folders: dw pool create --layout rs:4+2 DEV1 DEV2 ... (one folder per disk)');
           const devices = a.devices.map((p) => resolve(String(p)));
-          const r = (await admin(a.data, 'pool.create', { layout, devices, dedup: a.dedup, ...(compression ? { compression } : {}) }, undefined, { create: true })) as { layout: string; devices: string[]; compression: string; dedup: boolean };
-          io.out(`created pool ${r.layout} on ${r.devices.length} devices, compression ${r.compression}, dedup ${r.dedup ? 'on' : 'off'}:`);
+          const enc = a.encryption === undefined ? 'off' : String(a.encryption);
+          if (enc !== 'off' && enc !== 'passphrase' && enc !== 'keyfile') throw new UsageError(`bad --encryption "${enc}": use passphrase, keyfile or off`);
+          const made = enc === 'off' ? undefined : await newSecret(enc, { ...keyFlags, envVar: 'DW_PASSPHRASE', keyFlag: '--key-file', passFlag: '--passphrase-file' });
+          let r: { layout: string; devices: string[]; compression: string; dedup: boolean; encryption: string };
+          try {
+            r = (await admin(a.data, 'pool.create', { layout, devices, dedup: a.dedup, ...(compression ? { compression } : {}), ...(made ? { encryption: toWire(made.secret) } : {}) }, undefined, { create: true })) as typeof r;
+          } catch (err) {
+            if (made?.created) rmSync(made.created, { force: true }); // a key for no pool
+            throw err;
+          }
+          io.out(`created pool ${r.layout} on ${r.devices.length} devices, compression ${r.compression}, dedup ${r.dedup ? 'on' : 'off'}, encryption ${r.encryption}:`);
           for (const [i, p] of r.devices.entries()) io.out(`  ${i}  ${p}`);
+          if (made?.created) io.out(`wrote a new random key to ${resolve(made.created)} (mode 0600): keep a copy somewhere safe; without it the data cannot be read`);
         })
         .command('status', 'layout, devices, capacity, dead space, running scrub/rebuild', (yy) => jsonOpt(yy), async (a) => {
           const s = (await admin(a.data, 'pool.status', {})) as PoolStatus;
@@ -414,7 +437,36 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
       const r = (await admin(a.data, 'restore', { path: need(a.path, 'PATH', usage), from: need(a.from, '--from SNAPSHOT', usage), ...(a.to ? { to: a.to } : {}) })) as { path: string; from: string; to: string };
       io.out(`restored ${r.to} from snapshot ${r.from}`);
     })
-    .demandCommand(1, 'name a command (serve, mount, user, pool, scrub, device, reclaim, snapshot, quota, retention, hold, versions, restore)')
+    .command('key', 'the keys of an encrypted pool: status, rotate', (y) =>
+      dataOpt(y)
+        .command('status', 'whether the pool is encrypted, and how its data key is wrapped', (yy) => jsonOpt(yy), async (a) => {
+          const r = (await admin(a.data, 'key.status', {})) as PoolKeyStatus;
+          print(a.json, r, () => [r.encrypted ? `pool ${r.poolId}: encrypted, ${r.description}` : `pool ${r.poolId}: not encrypted (encryption is chosen at \`dw pool create --encryption\`)`]);
+        })
+        .command('rotate', 'wrap the data key under a new passphrase or key file (no data is rewritten); the old one stops working', (yy) =>
+          yy.option('to', { type: 'string', coerce: lastValue, describe: 'kind of the new secret: passphrase or keyfile (default: the kind the pool has now)' })
+            .option('new-passphrase-file', { type: 'string', coerce: lastValue, describe: 'file holding the new passphrase (default $DW_NEW_PASSPHRASE, else asked twice)' })
+            .option('new-key-file', { type: 'string', coerce: lastValue, describe: 'the new key file (created with a random key if it does not exist)' }),
+        async (a) => {
+          const st = (await admin(a.data, 'key.status', {})) as PoolKeyStatus;
+          if (!st.encrypted) throw new CliError(`pool ${st.poolId} is not encrypted: there is no key to rotate (encryption is chosen at \`dw pool create --encryption\`)`, 'EINVAL');
+          const to = a.to ?? (a['new-key-file'] ? 'keyfile' : a['new-passphrase-file'] ? 'passphrase' : st.source!);
+          if (to !== 'passphrase' && to !== 'keyfile') throw new UsageError(`bad --to "${to}": use passphrase or keyfile`);
+          const old = await unlockSecret(keyFlags, { poolId: st.poolId, source: st.source! });
+          const made = await newSecret(to, { keyFile: a['new-key-file'], passphraseFile: a['new-passphrase-file'], envVar: 'DW_NEW_PASSPHRASE', keyFlag: '--new-key-file', passFlag: '--new-passphrase-file' });
+          let r: PoolKeyStatus;
+          try {
+            r = (await admin(a.data, 'key.rotate', { old: toWire(old), new: toWire(made.secret) })) as PoolKeyStatus;
+          } catch (err) {
+            if (made.created) rmSync(made.created, { force: true });
+            throw err;
+          }
+          const what = (s: string | undefined) => (s === 'passphrase' ? 'passphrase' : 'key file');
+          io.out(`pool ${r.poolId}: the data key is now wrapped under the new ${what(r.source)} (${r.description}); the old ${what(st.source)} no longer opens it; no data was rewritten`);
+          if (made.created) io.out(`wrote a new random key to ${resolve(made.created)} (mode 0600): keep a copy somewhere safe`);
+        })
+        .demandCommand(1, 'name a key command: status or rotate'))
+    .demandCommand(1, 'name a command (serve, mount, user, pool, scrub, device, reclaim, snapshot, quota, retention, hold, versions, restore, key)')
     .strict()
     .help()
     .alias('help', 'h')
@@ -430,7 +482,7 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
 
 interface ServeArgs {
   data: string; webdav?: string; sftp?: string; metrics?: string; config?: string; tlsCert?: string; tlsKey?: string; logLevel?: string;
-  fuse?: string; allowOther?: boolean; defaultPermissions?: boolean; showSnapshots?: boolean;
+  fuse?: string; allowOther?: boolean; defaultPermissions?: boolean; showSnapshots?: boolean; keyFile?: string; passphraseFile?: string;
 }
 
 /** `dw serve`: runs until SIGTERM/SIGINT, then stops cleanly. Resolves with the exit code. */

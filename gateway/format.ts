@@ -36,6 +36,7 @@ export function formatPoolStatus(s: PoolStatus): string[] {
     `dedup:    ${s.dedup ? 'on' : 'off'} for new files (dw dedup set --dir changes a directory); the files hold ${formatBytes(s.referenced)}, ratio ${compressRatio(s.referenced, s.logicalUsed)} (dedup and clones)`,
     `dead:     ${formatBytes(s.dead)} reclaimable (dw reclaim)`,
   ];
+  if (s.encryption && s.encryption !== 'off') lines.splice(4, 0, `encrypt:  ${s.encryption} per block, data key wrapped by the pool's passphrase or key file (dw key status)`);
   if (s.task) lines.push(`task:     ${s.task.kind} running, ${percent(s.task.done, s.task.total)}% (${s.task.done}/${s.task.total})`);
   const bad = s.devices.filter((d) => d.state !== 'online');
   lines.push(`health:   ${bad.length ? `DEGRADED: ${bad.map((d) => `device ${d.index} ${d.state}`).join(', ')}` : 'all devices online'}`);

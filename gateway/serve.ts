@@ -20,6 +20,7 @@ import type { Logger } from './log.js';
 import { createRegistry, startMetricsServer, type MetricsServer } from './metrics.js';
 import { listenAdmin, type AdminServer, callAdmin, NO_SERVER } from './rpc.js';
 import { ensureDefaultPool, openKv, openPoolOf } from './store.js';
+import { unlockSecret } from './unlock.js';
 import { type AutoReclaimOptions, startAutoReclaim } from './autoreclaim.js';
 import { loadSchedules, runSchedules, SCHEDULE_TICK_MS } from './schedule.js';
 import { randomPassword, UserStore } from './users.js';
@@ -38,6 +39,9 @@ export interface ServeOptions {
   defaultPermissions?: boolean;
   /** List /.snapshots in the root (it is reachable by name in any case). */
   showSnapshots?: boolean;
+  /** Secret of an encrypted pool (else $DW_KEY_FILE / $DW_PASSPHRASE or a prompt: unlock.ts). */
+  keyFile?: string;
+  passphraseFile?: string;
 }
 
 /** Runs the snapshot schedules (gateway/schedule.ts) now and every SCHEDULE_TICK_MS. */
@@ -68,6 +72,8 @@ export interface ServeInfo {
   layout: string;
   devices: number;
   poolCreated: boolean;
+  /** The pool is encrypted (and was unlocked). */
+  encrypted?: boolean;
   webdavUrl?: string;
   sftp?: { host: string; port: number };
   metricsUrl?: string;
@@ -159,7 +165,11 @@ export async function startGateway(o: ServeOptions, log: Logger): Promise<Gatewa
     kv = await openKv(d);
     const poolCreated = await ensureDefaultPool(kv, d);
     if (poolCreated) log.info({ layout: 'rs:4+2', devices: d.devices }, 'created the default pool');
-    pool = await openPoolOf(kv, log.child({ component: 'raid' }));
+    if (poolCreated && (o.keyFile || o.passphraseFile)) {
+      log.warn('the default pool is not encrypted: --key-file/--passphrase-file are not used; an encrypted pool is made with `dw pool create --encryption` before the first start');
+    }
+    // An encrypted pool is unlocked here, before anything is written (openPool checks the key first).
+    pool = await openPoolOf(kv, log.child({ component: 'raid' }), (req) => unlockSecret({ keyFile: o.keyFile, passphraseFile: o.passphraseFile }, req));
     const users = new UserStore(kv);
     const { key: hostKey, created: keyCreated } = await loadOrCreateHostKey(d, generateHostKey);
     if (keyCreated) log.info({ path: d.hostKey }, 'generated the SFTP host key');
@@ -168,7 +178,7 @@ export async function startGateway(o: ServeOptions, log: Logger): Promise<Gatewa
     const vfsRefusals = vfsi.impl.meta;
     vfsRefusals.onRetentionRefusal = (message) => log.warn({ reason: message }, 'retention: change refused');
     const stats = await pool.stats();
-    const info: ServeInfo = { dataDir: d.root, layout: stats.layout, devices: stats.devices.length, poolCreated, adminSocket: d.socket };
+    const info: ServeInfo = { dataDir: d.root, layout: stats.layout, devices: stats.devices.length, poolCreated, adminSocket: d.socket, ...(stats.encryption === 'aes-256-gcm' ? { encrypted: true } : {}) };
 
     if (opts.webdav) {
       const a = opts.webdav;
@@ -250,7 +260,7 @@ export function bannerLines(info: ServeInfo): string[] {
   const user = info.adminPassword ? 'admin' : 'USER';
   const pass = info.adminPassword ?? 'PASSWORD';
   const dataFlag = `--data ${shellQuote(info.dataDir)}`;
-  const lines = [`DataWarehouse is serving ${info.dataDir} (pool ${info.layout} on ${info.devices} devices${info.poolCreated ? ', created now' : ''})`];
+  const lines = [`DataWarehouse is serving ${info.dataDir} (pool ${info.layout} on ${info.devices} devices${info.encrypted ? ', encrypted' : ''}${info.poolCreated ? ', created now' : ''})`];
   if (info.webdavUrl) lines.push(`  WebDAV:  ${info.webdavUrl}`);
   if (info.sftp) lines.push(`  SFTP:    ${clientHost(info.sftp.host)} port ${info.sftp.port}`);
   if (info.fuse) lines.push(`  FUSE:    mounted at ${info.fuse}`);

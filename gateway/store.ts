@@ -4,7 +4,7 @@
  * by `dw serve`. Also the "direct" admin mode: run one admin method on a stopped data folder.
  */
 import { mkdir } from 'node:fs/promises';
-import { createPool, DEFAULT_NEW_POOL_COMPRESSION, openPool, poolExists } from '../raid/index.js';
+import { createPool, DEFAULT_NEW_POOL_COMPRESSION, openPool, poolExists, type Secret, type UnlockRequest } from '../raid/index.js';
 import type { BlockStore } from '../raid/types.js';
 import { VfsError } from '../vfs/errno.js';
 import type { KvStore } from '../vfs/meta/kv.js';
@@ -14,6 +14,7 @@ import { runAdmin, type AdminEnv } from './admin.js';
 import { type DataDir, defaultDevices, readPid } from './datadir.js';
 import { CliError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
+import { type KeyFlags, unlockSecret } from './unlock.js';
 import { UserStore } from './users.js';
 
 export const DEFAULT_LAYOUT = 'rs:4+2';
@@ -48,11 +49,17 @@ export async function ensureDefaultPool(kv: KvStore, d: DataDir): Promise<boolea
   return true;
 }
 
-/** Opens the pool recorded in the KV; CliError with the errno name when it cannot. */
-export async function openPoolOf(kv: KvStore, logger: Logger): Promise<BlockStore> {
+/**
+ * Opens the pool recorded in the KV; CliError with the errno name when it cannot. An encrypted
+ * pool is unlocked with `unlock`'s secret before anything is written; a wrong one is the
+ * one-line CliError "wrong passphrase for pool ID: the data key did not unwrap" (EACCES).
+ */
+export async function openPoolOf(kv: KvStore, logger: Logger, unlock?: (req: UnlockRequest) => Promise<Secret>): Promise<BlockStore> {
   try {
-    return await openPool(kv, { logger });
+    return await openPool(kv, { logger, ...(unlock ? { unlock } : {}) });
   } catch (err) {
+    // Key refusals say all there is to say (and are what a user greps for): no prefix.
+    if (err instanceof VfsError && (err.code === 'EACCES' || (err.code === 'EINVAL' && /^pool \w+ is locked with/.test(err.message)))) throw new CliError(err.message, 'EACCES');
     if (err instanceof VfsError) throw new CliError(`cannot open the pool: ${err.message}`, err.code);
     throw err;
   }
@@ -60,9 +67,11 @@ export async function openPoolOf(kv: KvStore, logger: Logger): Promise<BlockStor
 
 /**
  * Runs one admin method with the data folder opened in this process (no server running):
- * opens the KV (and the pool only if the method asks for it), runs, then syncs and closes all.
+ * opens the KV (and the pool only if the method asks for it, unlocking an encrypted one with the
+ * secret `keyFlags`, the environment or a prompt name: gateway/unlock.ts), runs, then syncs and
+ * closes all.
  */
-export async function runDirect(d: DataDir, method: string, params: Record<string, unknown>, onProgress?: (done: number, total: number) => void): Promise<unknown> {
+export async function runDirect(d: DataDir, method: string, params: Record<string, unknown>, onProgress?: (done: number, total: number) => void, keyFlags: KeyFlags = {}): Promise<unknown> {
   const kv = await openKv(d);
   let pool: BlockStore | undefined;
   let vfsi: VfsInstance | undefined;
@@ -72,7 +81,7 @@ export async function runDirect(d: DataDir, method: string, params: Record<strin
     users: new UserStore(kv),
     serving: false,
     // Warnings from the pool (a missing device, a repaired shard) go to stderr as single lines.
-    pool: async () => (pool ??= await openPoolOf(kv, createLogger({ level: 'warn', stream: process.stderr, pretty: true }))),
+    pool: async () => (pool ??= await openPoolOf(kv, createLogger({ level: 'warn', stream: process.stderr, pretty: true }), (req) => unlockSecret(keyFlags, req))),
     vfs: async () => (vfsi ??= await openVfs({ kv, blocks: await env.pool() })),
     snapshots: async () => (await env.vfs()).snapshots,
   };

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { compressBytes, type PackSpec, worthIt } from './compress.js';
+import { CRYPT_OVERHEAD, type SealSpec, sealInto } from './crypt.js';
 import { checksum, shardSizeFor } from './format.js';
 import type { LayoutKind } from './layout.js';
 
@@ -139,39 +140,55 @@ export async function decodeJob(p: CodecParams, buf: Uint8Array, present: number
   return { good, rebuilt, ok, sums };
 }
 
-/** What packJob did: the stored bytes' algorithm (0 = raw), length and shard size. */
+/** What packJob did: the stored bytes' compression algorithm (0 = none), length and shard size. */
 export interface Packed {
   /** Alg id (compress.ts): 0 when the block is stored raw. */
   alg: number;
-  /** Bytes stored in the data slots before padding (= the logical length when raw). */
+  /** Bytes stored in the data slots before padding (= the logical length when raw; + CRYPT_OVERHEAD when sealed). */
   stored: number;
   /** Shard size the stored bytes were laid out with (≤ the raw params' shardSize). */
   shardSize: number;
 }
 
 /**
- * Compresses the first `length` bytes of the job buffer (laid out by fillJob for the raw params
- * `p`) with `spec`; if that shrinks the shards (compress.ts worthIt), writes the compressed bytes
- * over the data slots with the smaller shard size and zeroes their padding, else leaves the raw
- * layout. Then computes parity and checksums for the layout chosen. The buffer keeps its size;
- * the slots of the chosen layout are its first (k+m)*packed.shardSize bytes.
+ * Lays out the first `length` bytes of the job buffer (placed by fillJob for the params `p`) as
+ * the block will be stored, then computes parity and checksums for that layout:
+ *
+ * 1. with `spec`, compresses them; the compressed bytes are kept only if that makes the shards
+ *    smaller (compress.ts worthIt, counting the encryption envelope on both sides when sealing);
+ * 2. with `seal`, encrypts the result (crypt.ts sealInto: key id ‖ nonce ‖ ciphertext ‖ tag);
+ * 3. writes the stored bytes over the data slots with the shard size they need and zeroes the
+ *    padding after them.
+ *
+ * Without either (or when compression does not pay and there is no seal) the raw layout `p` is
+ * kept as it is. When sealing, `p` must leave room for CRYPT_OVERHEAD more bytes than `length`
+ * (put() sizes it so); RangeError otherwise. The buffer keeps its size; the slots of the chosen
+ * layout are its first (k+m)*packed.shardSize bytes.
  */
-export async function packJob(p: CodecParams, buf: Uint8Array, length: number, spec: PackSpec | undefined): Promise<{ sums: bigint[]; packed: Packed }> {
+export async function packJob(p: CodecParams, buf: Uint8Array, length: number, spec: PackSpec | undefined, seal?: SealSpec): Promise<{ sums: bigint[]; packed: Packed }> {
+  let body: Uint8Array = buf.subarray(0, length);
+  let alg = 0;
   if (spec && length > 0) {
-    const c = await compressBytes(spec, buf.subarray(0, length));
-    if (worthIt(c.length, length, p.k)) {
-      const q: CodecParams = { ...p, shardSize: shardSizeFor(c.length, p.k) };
-      buf.set(c, 0);
-      buf.fill(0, c.length, q.k * q.shardSize);
-      return { sums: await encodeJob(q, buf.subarray(0, jobBytes(q))), packed: { alg: spec.alg, stored: c.length, shardSize: q.shardSize } };
+    const c = await compressBytes(spec, body);
+    const extra = seal ? CRYPT_OVERHEAD : 0;
+    if (worthIt(c.length + extra, length + extra, p.k)) {
+      body = c;
+      alg = spec.alg;
     }
   }
-  return { sums: await encodeJob(p, buf.subarray(0, jobBytes(p))), packed: { alg: 0, stored: length, shardSize: p.shardSize } };
+  if (!alg && !seal) return { sums: await encodeJob(p, buf.subarray(0, jobBytes(p))), packed: { alg: 0, stored: length, shardSize: p.shardSize } };
+  const stored = seal ? body.length + CRYPT_OVERHEAD : body.length;
+  const q: CodecParams = { ...p, shardSize: shardSizeFor(stored, p.k) };
+  if (q.shardSize > p.shardSize) throw new RangeError(`job buffer too small: ${stored} stored bytes need shards of ${q.shardSize}, the job has ${p.shardSize}`);
+  if (seal) sealInto(seal, alg, length, body, buf);
+  else buf.set(body, 0);
+  buf.fill(0, stored, q.k * q.shardSize);
+  return { sums: await encodeJob(q, buf.subarray(0, jobBytes(q))), packed: { alg, stored, shardSize: q.shardSize } };
 }
 
 /** A task sent to the piscina worker: the job buffer is transferred, never copied. */
 export type WorkerTask =
-  | { op: 'encode'; p: CodecParams; ab: ArrayBuffer; pack?: { spec: PackSpec | undefined; length: number } }
+  | { op: 'encode'; p: CodecParams; ab: ArrayBuffer; pack?: { spec: PackSpec | undefined; length: number; seal?: SealSpec } }
   | { op: 'decode'; p: CodecParams; ab: ArrayBuffer; present: number; want: number; expected: bigint[] };
 
 /**

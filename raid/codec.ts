@@ -2,14 +2,21 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { type CodecParams, type DecodeResult, decodeJob, jobBytes, type Packed, packJob, readTail, TAIL_BYTES, type WorkerTask } from './codec-core.js';
 import type { PackSpec } from './compress.js';
+import type { SealSpec } from './crypt.js';
 
 export { fillJob, type CodecParams, type DecodeResult, type Packed } from './codec-core.js';
 
-/** What to compress before parity: the first `length` bytes of the job, with `spec` (none: raw). */
+/**
+ * What to do before parity with the first `length` bytes of the job: compress with `spec` (none:
+ * raw), then encrypt with `seal` (none: plaintext). With `seal` the params must have room for
+ * crypt.ts CRYPT_OVERHEAD bytes more than `length`.
+ */
 export interface PackRequest {
   spec: PackSpec | undefined;
   /** Logical bytes of the block in the data slots. */
   length: number;
+  /** Encrypt the (compressed) bytes with this data key, bound to this block id (crypt.ts). */
+  seal?: SealSpec;
 }
 
 /** Result of encode: the job buffer to continue with, the k+m checksums and the layout chosen. */
@@ -40,8 +47,8 @@ export interface Codec {
   free(buf: Buffer): void;
   /**
    * With `pack`, first compresses the block in the data slots and keeps it compressed if that
-   * shrinks the shards (codec-core packJob; the layout then has a smaller shard size, reported
-   * in `packed`). Then fills the parity slots from the data slots and returns the checksum of
+   * shrinks the shards, then encrypts it if `pack.seal` says so (codec-core packJob; the layout
+   * then has its own shard size, reported in `packed`). Then fills the parity slots from the data slots and returns the checksum of
    * each of the k+m shards. Without `pack` the layout is `p` (packed.alg 0).
    */
   encode(p: CodecParams, buf: Buffer, pack?: PackRequest): Promise<EncodeResult>;
@@ -90,7 +97,7 @@ export class InlineCodec implements Codec {
     freeJob(buf);
   }
   async encode(p: CodecParams, buf: Buffer, pack?: PackRequest): Promise<EncodeResult> {
-    return { buf, ...(await packJob(p, buf.subarray(0, jobBytes(p)), pack?.length ?? p.k * p.shardSize, pack?.spec)) };
+    return { buf, ...(await packJob(p, buf.subarray(0, jobBytes(p)), pack?.length ?? p.k * p.shardSize, pack?.spec, pack?.seal)) };
   }
   async decode(p: CodecParams, buf: Buffer, present: number, want: number, expected: readonly bigint[]): Promise<DecodeResult & { buf: Buffer }> {
     return { buf, ...(await decodeJob(p, buf.subarray(0, jobBytes(p)), present, want, expected)) };
@@ -181,8 +188,8 @@ export class WorkerCodec implements Codec {
   }
   async encode(p: CodecParams, buf: Buffer, pack?: PackRequest): Promise<EncodeResult> {
     const length = pack?.length ?? p.k * p.shardSize;
-    if (jobBytes(p) <= INLINE_MAX_BYTES) return { buf, ...(await packJob(p, buf.subarray(0, jobBytes(p)), length, pack?.spec)) };
-    const { buf: out, r } = await this.run({ op: 'encode', p, ab: this.own(buf), pack: { spec: pack?.spec, length } }, p);
+    if (jobBytes(p) <= INLINE_MAX_BYTES) return { buf, ...(await packJob(p, buf.subarray(0, jobBytes(p)), length, pack?.spec, pack?.seal)) };
+    const { buf: out, r } = await this.run({ op: 'encode', p, ab: this.own(buf), pack: { spec: pack?.spec, length, ...(pack?.seal ? { seal: pack.seal } : {}) } }, p);
     return { buf: out, sums: r.sums, packed: r.packed };
   }
   async decode(p: CodecParams, buf: Buffer, present: number, want: number, expected: readonly bigint[]): Promise<DecodeResult & { buf: Buffer }> {

@@ -258,6 +258,7 @@ export async function poolStats(store: RaidBlockStore): Promise<PoolStats> {
   const storedUsed = logicalUsed - await counter(store, COUNTER.saved);
   return {
     layout: store.layout.name, devices, capacity: free + logicalUsed, free, logicalUsed, storedUsed, compression: formatCompression(store.compression), dedup: store.dedup,
+    encryption: store.keys ? 'aes-256-gcm' : 'off',
     physicalUsed, dead,
     blocks: await counter(store, COUNTER.blocks), ...(store.task ? { task: { ...store.task } } : {}),
   };

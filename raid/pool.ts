@@ -7,6 +7,7 @@ import { makeCodec } from './codec.js';
 import { Device, LABEL_FILE, readLabel, writeLabel } from './device.js';
 import { formatCompression, parseCompression } from './compress.js';
 import { faultTolerance, parseLayout } from './layout.js';
+import { decodeKeyRecord, describeKeyRecord, encodeKeyRecord, type KeyRecord, type Keyring, type KeySource, newKeyRecord, rewrapKeyRecord, type ScryptParams, type Secret, unlockKeyRecord } from './keys.js';
 import { compressionOf, POOL_KEY, type PoolState, readPoolState } from './poolstate.js';
 import { type Logger, RaidBlockStore } from './store.js';
 import type { BlockStore } from './types.js';
@@ -29,6 +30,19 @@ export interface CreatePoolOptions {
   compression?: string;
   /** Deduplicate new records of files whose directories do not say otherwise (default false). */
   dedup?: boolean;
+  /**
+   * Encrypt every block (AES-256-GCM, raid/README.md "Encryption"): a random data key is made and
+   * kept wrapped under the master key of `secret` (a passphrase through scrypt with `scrypt`'s
+   * cost, default keys.ts DEFAULT_SCRYPT; or a 32-byte key file). Chosen at creation only.
+   */
+  encryption?: { secret: Secret; scrypt?: ScryptParams };
+}
+
+/** What openPool tells the unlock callback. */
+export interface UnlockRequest {
+  poolId: string;
+  /** What the pool's master key comes from: the callback answers with a Secret of that kind. */
+  source: KeySource;
 }
 
 export interface OpenPoolOptions {
@@ -41,6 +55,11 @@ export interface OpenPoolOptions {
   logger?: Logger;
   /** How long a put() but not yet committed block keeps its segment from compaction (default 10 min). */
   stagedGraceMs?: number;
+  /**
+   * Called once, before anything is written, when the pool is encrypted: returns the passphrase
+   * or key file to unwrap its data keys with. Absent for an encrypted pool: EACCES.
+   */
+  unlock?: (req: UnlockRequest) => Promise<Secret>;
 }
 
 const silent: Logger = { info() {}, warn() {}, error() {} };
@@ -73,13 +92,15 @@ export async function createPool(kv: KvStore, opts: CreatePoolOptions): Promise<
     if (label) throw new VfsError(Errno.EEXIST, `${p} already belongs to pool ${label.poolId} (device ${label.index})`);
   }
   const id = randomBytes(16).toString('hex');
+  // The key record first (scrypt takes a moment; a bad secret fails before any label is written).
+  const encryption = opts.encryption ? encodeKeyRecord(await newKeyRecord(id, opts.encryption.secret, opts.encryption.scrypt)).toString('base64') : undefined;
   const written: string[] = [];
   try {
     for (const [index, p] of paths.entries()) {
       await writeLabel(p, { format: 1, poolId: id, index });
       written.push(p);
     }
-    const state: PoolState = { format: 1, id, layout: layout.name, devices: paths, segmentBytes, created: Date.now(), compression, ...(opts.dedup ? { dedup: true } : {}) };
+    const state: PoolState = { format: encryption ? 2 : 1, id, layout: layout.name, devices: paths, segmentBytes, created: Date.now(), compression, ...(opts.dedup ? { dedup: true } : {}), ...(encryption ? { encryption } : {}) };
     await kv.txn(async (tx) => {
       if (await tx.get(POOL_KEY)) throw new VfsError(Errno.EEXIST, 'a pool already exists');
       tx.set(POOL_KEY, Buffer.from(JSON.stringify(state)));
@@ -94,10 +115,16 @@ export async function createPool(kv: KvStore, opts: CreatePoolOptions): Promise<
  * Opens the pool recorded in the KV. Devices whose folder or label is missing (or labelled for
  * another pool or index) are marked 'missing': reads decode from the others, writes are
  * degraded (see raid/README.md). Throws VfsError ENOENT 'no pool' if the KV has none.
+ *
+ * An encrypted pool is unlocked first, before any write (id and segment leases, segment files):
+ * `opts.unlock` gives the secret; a wrong one is VfsError EACCES "wrong passphrase for pool ID:
+ * the data key did not unwrap" (EINVAL for a secret of the other kind, EACCES without `unlock`),
+ * and then nothing at all was written.
  */
 export async function openPool(kv: KvStore, opts: OpenPoolOptions = {}): Promise<BlockStore> {
   const state = await readPoolState(kv);
   if (!state) throw new VfsError(Errno.ENOENT, 'no pool');
+  const keys = await unlockPool(state, opts.unlock);
   const layout = parseLayout(state.layout);
   const log = opts.logger ?? silent;
   const poolId = Buffer.from(state.id, 'hex');
@@ -105,7 +132,7 @@ export async function openPool(kv: KvStore, opts: OpenPoolOptions = {}): Promise
   const devices = state.devices.map((p, i) => new Device(i, p, poolId, state.segmentBytes, () => store!.segs.take()));
   await Promise.all(devices.map((d) => d.open(state.id)));
   const codec = makeCodec(opts.codec ?? 'worker', opts.workers);
-  store = new RaidBlockStore(kv, layout, devices, codec, state.id, log, { ...opts, compression: compressionOf(state), dedup: state.dedup ?? false });
+  store = new RaidBlockStore(kv, layout, devices, codec, state.id, log, { ...opts, compression: compressionOf(state), dedup: state.dedup ?? false, ...(keys ? { keys } : {}) });
   await store.ids.prime();
   await store.segs.prime();
   const missing = devices.filter((d) => d.state === 'missing');
@@ -117,4 +144,55 @@ export async function openPool(kv: KvStore, opts: OpenPoolOptions = {}): Promise
     log.warn({ device: state.rebuilding }, 'raid: a device rebuild was interrupted; run scrub (or replace the device again) to finish it');
   }
   return store;
+}
+
+/** The keys of an encrypted pool (undefined for a plain one); throws as openPool says. Writes nothing. */
+async function unlockPool(state: PoolState, unlock: OpenPoolOptions['unlock']): Promise<Keyring | undefined> {
+  if (state.encryption === undefined) return undefined;
+  const rec = decodeKeyRecord(state.encryption);
+  if (!unlock) throw new VfsError(Errno.EACCES, `pool ${state.id} is encrypted: its ${rec.source === 'passphrase' ? 'passphrase' : 'key file'} is needed to open it`);
+  return unlockKeyRecord(state.id, rec, await unlock({ poolId: state.id, source: rec.source }));
+}
+
+/** What `dw key status` shows. */
+export interface PoolKeyStatus {
+  poolId: string;
+  encrypted: boolean;
+  /** Present when encrypted. */
+  source?: KeySource;
+  /** E.g. 'aes-256-gcm, passphrase (scrypt N=2^17 r=8 p=1), 1 data key'. */
+  description?: string;
+}
+
+/** The pool's encryption as recorded in its row (no secret needed). ENOENT without a pool. */
+export async function poolKeyStatus(kv: KvStore): Promise<PoolKeyStatus> {
+  const state = await readPoolState(kv);
+  if (!state) throw new VfsError(Errno.ENOENT, 'no pool');
+  if (state.encryption === undefined) return { poolId: state.id, encrypted: false };
+  const rec = decodeKeyRecord(state.encryption);
+  return { poolId: state.id, encrypted: true, source: rec.source, description: describeKeyRecord(rec) };
+}
+
+/**
+ * `dw key rotate`: rewraps the pool's data keys under the master key of `newSecret` (after
+ * unwrapping them with `oldSecret`), in one synced write of the pool row. Blocks are not
+ * touched; a running store keeps its keys in memory and needs nothing. Works on the KV alone
+ * (the pool need not be open). Throws EACCES for a wrong old secret, EINVAL for one of the other
+ * kind or a pool that is not encrypted, EAGAIN if the row changed meanwhile (another rotate).
+ */
+export async function rotatePoolKey(kv: KvStore, oldSecret: Secret, newSecret: Secret, scrypt?: ScryptParams): Promise<PoolKeyStatus> {
+  const state = await readPoolState(kv);
+  if (!state) throw new VfsError(Errno.ENOENT, 'no pool');
+  if (state.encryption === undefined) throw new VfsError(Errno.EINVAL, `pool ${state.id} is not encrypted: encryption is chosen when a pool is created`);
+  const before = state.encryption;
+  // The slow part (two key derivations) outside the transaction: metadata writes go on meanwhile.
+  const rec: KeyRecord = await rewrapKeyRecord(state.id, decodeKeyRecord(before), oldSecret, newSecret, scrypt);
+  const text = encodeKeyRecord(rec).toString('base64');
+  await kv.txn(async (tx) => {
+    const now = await readPoolState(tx);
+    if (!now || now.encryption !== before) throw new VfsError(Errno.EAGAIN, 'the pool\'s keys changed while rotating (another rotate?): try again');
+    now.encryption = text;
+    tx.set(POOL_KEY, Buffer.from(JSON.stringify(now)));
+  }, { sync: true });
+  return { poolId: state.id, encrypted: true, source: rec.source, description: describeKeyRecord(rec) };
 }

@@ -2,6 +2,7 @@ import { Errno, VfsError } from '../vfs/errno.js';
 import type { KvStore, KvTxn } from '../vfs/meta/kv.js';
 import { keys } from '../vfs/meta/keys.js';
 import { type Compression, OFF, parseCompression } from './compress.js';
+import { decodeKeyRecord } from './keys.js';
 
 /**
  * The pool state row: key 'P' 'pool' (vfs/meta/keys.ts), value JSON:
@@ -16,9 +17,15 @@ import { type Compression, OFF, parseCompression } from './compress.js';
  *
  * `dedup` (true/false; absent = false) is whether files deduplicate their new records unless
  * their directory says otherwise (issue 5; vfs/chunker.ts, raid/store.ts put({ dedup })).
+ *
+ * `encryption` (issue 5) is the pool's key record, base64 (keys.ts: the wrapped data keys and how
+ * the master key is derived); absent = not encrypted. An encrypted pool's row has `format: 2`,
+ * so a build from before encryption refuses to open it ("malformed") rather than ignoring the key
+ * and storing plaintext blocks in it; unencrypted pools keep format 1.
  */
 export interface PoolState {
-  format: 1;
+  /** 1, or 2 exactly when `encryption` is present. */
+  format: 1 | 2;
   /** Pool id: 32 hex digits (16 bytes), also in every device label and segment header. */
   id: string;
   layout: string;
@@ -28,6 +35,8 @@ export interface PoolState {
   rebuilding?: number;
   compression?: string;
   dedup?: boolean;
+  /** Key record (keys.ts encodeKeyRecord), base64; only on encrypted pools. */
+  encryption?: string;
 }
 
 /** The pool's compression setting ('off' when the row has none). */
@@ -45,7 +54,7 @@ export function decodePoolState(v: Buffer): PoolState {
   } catch {
     throw new VfsError(Errno.EIO, 'pool state row is not valid JSON');
   }
-  if (!s || s.format !== 1 || typeof s.id !== 'string' || !/^[0-9a-f]{32}$/.test(s.id) || typeof s.layout !== 'string' ||
+  if (!s || (s.format !== 1 && s.format !== 2) || (s.format === 2) !== (s.encryption !== undefined) || typeof s.id !== 'string' || !/^[0-9a-f]{32}$/.test(s.id) || typeof s.layout !== 'string' ||
     !Array.isArray(s.devices) || !s.devices.every((d) => typeof d === 'string') ||
     typeof s.segmentBytes !== 'number' || !(s.segmentBytes >= 4096)) {
     throw new VfsError(Errno.EIO, 'pool state row is malformed');
@@ -58,6 +67,7 @@ export function decodePoolState(v: Buffer): PoolState {
     }
   }
   if (s.dedup !== undefined && typeof s.dedup !== 'boolean') throw new VfsError(Errno.EIO, 'pool state row has a dedup setting that is not true or false');
+  if (s.encryption !== undefined) decodeKeyRecord(s.encryption); // EIO with the reason when corrupt
   return s as PoolState;
 }
 

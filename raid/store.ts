@@ -3,14 +3,17 @@ import type { KvStore, KvTxn } from '../vfs/meta/kv.js';
 import { keys, prefixEnd } from '../vfs/meta/keys.js';
 import { ABSENT, type BlockRow, decodeRow, encodeRow, isPacked, type ShardPlace } from './blocktable.js';
 import { type Codec, type CodecParams, fillJob } from './codec.js';
-import { type Compression, decompressBlock, formatCompression, OFF, packSpec } from './compress.js';
+import { type Compression, formatCompression, OFF, packSpec } from './compress.js';
+import { CRYPT_OVERHEAD } from './crypt.js';
 import type { Device } from './device.js';
 import { decodeShardHeader, encodeShardHeader, SHARD_HEADER_BYTES, shardSizeFor, MAX_SHARD_BYTES } from './format.js';
 import { type PoolLayout, recoverable } from './layout.js';
 import { ByteLru, copyRange } from './lru.js';
 import { reclaimPool, replacePoolDevice, scrubPool, poolStats } from './maintenance.js';
+import type { Keyring } from './keys.js';
 import { updatePoolState } from './poolstate.js';
 import { commitChunks, dropIndexRows, putChunks } from './dedup.js';
+import { unpackBlock } from './unpack.js';
 import { BlockFlags, type BlockId, type BlockStore, type Slice, type StagedChunks, type PoolStats, type ProgressFn, type PutOptions, type ScrubReport, type StagedBlock } from './types.js';
 
 export interface Logger {
@@ -125,10 +128,13 @@ export class RaidBlockStore implements BlockStore {
     readonly codec: Codec,
     readonly poolId: string,
     readonly log: Logger,
-    opts: { cacheBytes?: number; stagedGraceMs?: number; compression?: Compression; dedup?: boolean } = {},
+    opts: { cacheBytes?: number; stagedGraceMs?: number; compression?: Compression; dedup?: boolean; keys?: Keyring } = {},
   ) {
     this.compression = opts.compression ?? OFF;
     this.dedup = opts.dedup ?? false;
+    this.keys = opts.keys;
+    this.dedupKey = opts.keys?.dedupKey;
+    this.namesKey = opts.keys?.namesKey;
     this.cache = new ByteLru(opts.cacheBytes ?? 64 << 20);
     this.stagedGraceMs = opts.stagedGraceMs ?? 10 * 60_000;
     this.ids = new Lease(kv, COUNTER.nextBlock, ID_LEASE);
@@ -139,6 +145,10 @@ export class RaidBlockStore implements BlockStore {
   compression: Compression;
   /** The pool's dedup setting (pool row): what files without a setting of their own do. */
   dedup: boolean;
+  /** An encrypted pool's data keys (keys.ts): every block put is sealed with the current one. Undefined: plaintext pool. */
+  readonly keys: Keyring | undefined;
+  /** An encrypted pool's 32-byte key for sealing names in the metadata (keys.ts Keyring.namesKey); undefined for a plain pool. */
+  readonly namesKey: Buffer | undefined;
 
   async setDedup(on: boolean): Promise<void> {
     this.check();
@@ -168,20 +178,24 @@ export class RaidBlockStore implements BlockStore {
   async putBlock(data: Uint8Array, opts: PutOptions, extraFlags: number): Promise<StagedBlock> {
     this.check();
     const { k, m, kind } = this.layout;
-    if (data.length > 0xffffffff || shardSizeFor(data.length, k) > MAX_SHARD_BYTES) {
+    // An encrypted pool stores CRYPT_OVERHEAD bytes more per block (key id, nonce, tag: crypt.ts).
+    const extra = this.keys ? CRYPT_OVERHEAD : 0;
+    if (data.length + extra > 0xffffffff || shardSizeFor(data.length + extra, k) > MAX_SHARD_BYTES) {
       throw new VfsError(Errno.EFBIG, `block of ${data.length} bytes is too large`);
     }
     const id = await this.ids.take();
-    const p: CodecParams = { kind, k, m, shardSize: shardSizeFor(data.length, k) };
+    const p: CodecParams = { kind, k, m, shardSize: shardSizeFor(data.length + extra, k) };
     let buf = this.codec.alloc(p);
     fillJob(p, buf, data);
     // Compression runs in the codec (a worker for the worker codec), before parity: the job
     // comes back laid out with the compressed bytes and a smaller shard size, or raw.
-    const enc = await this.codec.encode(p, buf, { spec: packSpec(opts.compress ?? this.compression), length: data.length });
+    // Then encryption, also in the codec, when the pool has keys.
+    const seal = this.keys ? { key: this.keys.key(this.keys.current)!, keyId: this.keys.current, blockId: id } : undefined;
+    const enc = await this.codec.encode(p, buf, { spec: packSpec(opts.compress ?? this.compression), length: data.length, ...(seal ? { seal } : {}) });
     buf = enc.buf;
     const { alg, stored, shardSize } = enc.packed;
     const n = k + m;
-    const flags = (alg ? BlockFlags.Compressed : BlockFlags.None) | extraFlags;
+    const flags = (alg ? BlockFlags.Compressed : BlockFlags.None) | (seal ? BlockFlags.Encrypted : BlockFlags.None) | extraFlags;
     const row: BlockRow = { kind, k, m, flags, alg, refs: 1, length: data.length, stored, shardSize, shards: [] };
     for (let j = 0; j < n; j++) row.shards.push({ device: (j + id) % n, segment: ABSENT, offset: 0, sum: enc.sums[j]! });
     const unpins: (() => void)[] = [];
@@ -369,10 +383,11 @@ export class RaidBlockStore implements BlockStore {
         this.cache.set(id, data, r.buf.buffer.byteLength);
         return data;
       }
-      // Checksums passed (readShards): only now are the stored bytes decompressed. The cache
-      // holds the decompressed block; the job buffer goes back for reuse.
+      // Checksums passed (readShards): only now are the stored bytes decrypted (a tag failure is
+      // EIO) and decompressed (unpack.ts). The cache holds the plain block; the job buffer goes
+      // back for reuse.
       try {
-        const data = await decompressBlock(row.alg, r.buf.subarray(0, row.stored), row.length, id);
+        const data = await unpackBlock(row, r.buf.subarray(0, row.stored), id, this.keys);
         this.cache.set(id, data, data.length);
         return data;
       } finally {

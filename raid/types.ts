@@ -98,6 +98,8 @@ export interface PoolStats {
   compression: string;
   /** The pool's dedup setting for new records. */
   dedup: boolean;
+  /** 'aes-256-gcm' for an encrypted pool, 'off' otherwise (absent: a store without encryption). */
+  encryption?: string;
   /** Bytes in segment files on all devices (live + dead). */
   physicalUsed: number;
   /** Bytes of shards no block refers to, reclaimable by compaction. */
