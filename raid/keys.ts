@@ -228,20 +228,24 @@ function unwrap(master: Buffer, poolId: string, k: WrappedKey): Buffer | undefin
 /** The unwrapped data keys of an open pool: what the store seals and opens blocks with. */
 export class Keyring implements BlockKeys {
   /**
-   * Secret keying the pool's content hashes for dedup: HKDF-SHA256(current data key, no salt,
+   * Secret keying the pool's content hashes for dedup: HKDF-SHA256(first data key, no salt,
    * 'dw dedup hash'), 32 bytes. Equal plaintexts in two pools get unrelated hashes.
    */
   readonly dedupKey: Buffer;
   /**
    * Secret for sealing names, xattrs and symlink targets in the metadata (vfs/meta/names.ts
-   * nameCipher): HKDF-SHA256(current data key, no salt, 'dw names key'), 32 bytes.
+   * nameCipher): HKDF-SHA256(first data key, no salt, 'dw names key'), 32 bytes.
+   *
+   * Both come from the data key with the lowest id (the pool's first), not the current one: the
+   * dedup index and the sealed names stay valid when `dw key reencrypt` moves blocks to a new
+   * data key (which therefore keeps the first key in the record; raid/README.md "Encryption").
    */
   readonly namesKey: Buffer;
   constructor(readonly current: number, private readonly keys: Map<number, Buffer>) {
-    const cur = keys.get(current);
-    if (!cur) throw new RangeError(`no data key ${current}`);
-    this.dedupKey = Buffer.from(hkdfSync('sha256', cur, Buffer.alloc(0), DEDUP_INFO, KEY_BYTES));
-    this.namesKey = Buffer.from(hkdfSync('sha256', cur, Buffer.alloc(0), NAMES_INFO, KEY_BYTES));
+    if (!keys.get(current)) throw new RangeError(`no data key ${current}`);
+    const root = keys.get(Math.min(...keys.keys()))!;
+    this.dedupKey = Buffer.from(hkdfSync('sha256', root, Buffer.alloc(0), DEDUP_INFO, KEY_BYTES));
+    this.namesKey = Buffer.from(hkdfSync('sha256', root, Buffer.alloc(0), NAMES_INFO, KEY_BYTES));
   }
   key(id: number): Buffer | undefined {
     return this.keys.get(id);

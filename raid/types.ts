@@ -154,6 +154,11 @@ export interface BlockStore {
   readonly dedup: boolean;
   /** Changes the pool's dedup setting (saved in the pool row) for records stored from now on. */
   setDedup(on: boolean): Promise<void>;
+  /**
+   * An encrypted pool's 32-byte key for sealing names, xattrs and symlink targets in the
+   * metadata (openVfs passes it to vfs/meta/names.ts nameCipher); undefined for a plain pool.
+   */
+  readonly namesKey?: Buffer | undefined;
   /** Stages the block row into txn with `refs` references (default 1). */
   commit(staged: StagedBlock, txn: KvTxn, refs?: number): Promise<void>;
   /**

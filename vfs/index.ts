@@ -8,7 +8,7 @@ import type { KvStore } from './meta/kv.js';
 import { MemoryKv } from './meta/memory.js';
 import { MetaStore } from './meta/metastore.js';
 import { SnapshotStore } from './meta/snapshots.js';
-import type { NameCipher } from './meta/names.js';
+import { type NameCipher, nameCipher } from './meta/names.js';
 import { PathLayer } from './paths.js';
 import type { PathVfs, Vfs } from './types.js';
 import { VfsImpl } from './vfs.js';
@@ -42,13 +42,15 @@ export interface VfsInstance {
  * Opens the filesystem over a KV store and a block store: creates the root on an empty store,
  * frees inodes left unlinked-but-open by a crash. `recordSize` (bytes, power of two, 4 KiB–16 MiB)
  * applies to files created from now on. `names` seals names, xattrs and symlink targets in the
- * metadata (vfs/meta/names.ts nameCipher; an encrypted pool's gateway passes one).
+ * metadata (vfs/meta/names.ts nameCipher); by default an encrypted pool's (BlockStore.namesKey).
  */
 export async function openVfs(opts: { kv: KvStore; blocks: BlockStore; recordSize?: number; names?: NameCipher }): Promise<VfsInstance> {
   const rs = opts.recordSize ?? DEFAULT_RECORD_SIZE;
   if (!(rs >= 4096 && rs <= 16 << 20 && (rs & (rs - 1)) === 0)) throw new RangeError('recordSize must be a power of two from 4 KiB to 16 MiB');
   const snapshots = await SnapshotStore.open(opts.kv, opts.blocks);
-  const meta = new MetaStore(snapshots, opts.blocks, rs, opts.names);
+  // An encrypted pool seals names in the metadata with its names key (vfs/meta/names.ts).
+  const names = opts.names ?? (opts.blocks.namesKey ? nameCipher(opts.blocks.namesKey) : undefined);
+  const meta = new MetaStore(snapshots, opts.blocks, rs, names);
   await meta.init();
   const impl = new VfsImpl(meta, opts.blocks, snapshots);
   await impl.recover();
@@ -60,7 +62,7 @@ export async function openVfs(opts: { kv: KvStore; blocks: BlockStore; recordSiz
     snapshots,
     snapshotVfs(name: string) {
       const view = snapshots.view(name);
-      const simpl = new VfsImpl(new MetaStore(view, opts.blocks, rs, opts.names), opts.blocks);
+      const simpl = new VfsImpl(new MetaStore(view, opts.blocks, rs, names), opts.blocks);
       return { vfs: simpl, paths: new PathLayer(simpl) };
     },
     async close() {
