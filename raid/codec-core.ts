@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { compressBytes, type PackSpec, worthIt } from './compress.js';
+import { compressBytes, looksIncompressible, type PackSpec, worthIt } from './compress.js';
 import { CRYPT_OVERHEAD, type SealSpec, sealInto } from './crypt.js';
 import { checksum, shardSizeFor } from './format.js';
 import type { LayoutKind } from './layout.js';
@@ -168,7 +168,7 @@ export interface Packed {
 export async function packJob(p: CodecParams, buf: Uint8Array, length: number, spec: PackSpec | undefined, seal?: SealSpec): Promise<{ sums: bigint[]; packed: Packed }> {
   let body: Uint8Array = buf.subarray(0, length);
   let alg = 0;
-  if (spec && length > 0) {
+  if (spec && length > 0 && !looksIncompressible(body)) {
     const c = await compressBytes(spec, body);
     const extra = seal ? CRYPT_OVERHEAD : 0;
     if (worthIt(c.length + extra, length + extra, p.k)) {

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { Errno, VfsError } from '../vfs/errno.js';
-import { Alg, compressBytes, decompressBlock, formatCompression, parseCompression, worthIt } from './compress.js';
+import { randomBytes } from 'node:crypto';
+import { Alg, compressBytes, compressStats, decompressBlock, formatCompression, looksIncompressible, parseCompression, worthIt } from './compress.js';
 import { fillJob, jobBytes, packJob } from './codec-core.js';
 
 const isEio = (e: unknown) => e instanceof VfsError && e.errno === Errno.EIO;
@@ -43,6 +44,28 @@ describe('compression setting', () => {
     assert.equal(worthIt(97, 128, 4), false, 'ceil(97/4)=25 → 32, ceil(128/4)=32 → 32: no change');
     assert.equal(worthIt(96, 128, 4), true, '24 < 32');
     assert.equal(worthIt(1, 8, 1), false, 'the minimum shard is 8 bytes');
+  });
+});
+
+describe('early abort', () => {
+  test('looksIncompressible: random data yes; text, small blocks and a block with any compressible part no', () => {
+    const rnd = randomBytes(1 << 20);
+    assert.equal(looksIncompressible(rnd), true);
+    assert.equal(looksIncompressible(sample(1 << 20, 3)), false);
+    assert.equal(looksIncompressible(rnd.subarray(0, 100_000)), false, 'under 128 KiB: not sampled, compressed as before');
+    const half = Buffer.concat([rnd.subarray(0, 600_000), sample(448_576, 4)]);
+    assert.equal(looksIncompressible(half), false, 'text in the last part: the block is tried');
+  });
+
+  test('packJob stores a random block raw without compressing it (same result as before, zero cost)', async () => {
+    const rnd = randomBytes(512 << 10);
+    const q = { kind: 'rs' as const, k: 4, m: 2, shardSize: (512 << 10) / 4 };
+    const buf = Buffer.alloc(jobBytes(q));
+    fillJob(q, buf, rnd);
+    const calls = compressStats.compressCalls;
+    const r = await packJob(q, buf, rnd.length, { alg: Alg.Zstd, level: 3 });
+    assert.equal(compressStats.compressCalls, calls, 'the compressor was not called');
+    assert.deepEqual(r.packed, { alg: 0, stored: rnd.length, shardSize: q.shardSize });
   });
 });
 
