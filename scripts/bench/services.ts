@@ -7,7 +7,7 @@
  *
  * The file is the first N MiB (default 1024) of a tar of /usr/share and /usr/lib: text, binaries
  * and already-compressed files, as a real share holds (zstd -3 makes 1 GiB of it about 420 MiB).
- * Configurations: off, lz4, zstd:3, dedup, and those the pool supports beyond (see CONFIGS).
+ * Configurations: off, lz4, zstd:3, dedup, aes (AES-256-GCM, key file), and all three (CONFIGS).
  * Per configuration: PUT once, GET once (checked by sha256), the server's user+system CPU over
  * each (from /proc/PID/stat: all its threads, the codec workers included), and the bytes in the
  * device folders after the PUT. Record the table in docs/benchmarks.md.
@@ -23,13 +23,14 @@ import { arg } from './launch-common.js';
 
 const MiB = 1 << 20;
 const SIZE = Number(arg('size-mib', '1024')) * MiB;
-/** Name → extra `dw pool create` options. */
+/** Name → extra `dw pool create` options (KEY: the key file, made by create, given to serve too). */
 const CONFIGS: Record<string, string[]> = {
   off: [],
   lz4: ['--compression', 'lz4'],
   'zstd:3': ['--compression', 'zstd:3'],
   dedup: ['--dedup'],
-  'zstd:3+dedup': ['--compression', 'zstd:3', '--dedup'],
+  aes: ['--encryption', 'keyfile', '--key-file', 'KEY'],
+  'zstd:3+dedup+aes': ['--compression', 'zstd:3', '--dedup', '--encryption', 'keyfile', '--key-file', 'KEY'],
 };
 const chosen = arg('configs', Object.keys(CONFIGS).join(',')).split(',');
 const work = await mkdtemp(join(arg('dir', tmpdir()), 'dw-bench-services-'));
@@ -61,13 +62,14 @@ try {
   console.log(`file: ${(size / MiB).toFixed(0)} MiB of a tar of /usr/share and /usr/lib; zstd -3 makes it ${(Number(execSync(`zstd -3 -c ${file} | wc -c`).toString()) / MiB).toFixed(0)} MiB`);
   console.log('config        PUT MiB/s  PUT CPU s/GiB  GET MiB/s  GET CPU s/GiB  on devices');
   for (const name of chosen) {
-    const opts = CONFIGS[name];
+    const key = join(work, `${name}.key`);
+    const opts = CONFIGS[name]?.map((o) => (o === 'KEY' ? key : o));
     if (!opts) throw new Error(`unknown config ${name}; configs: ${Object.keys(CONFIGS).join(', ')}`);
     const data = join(work, `data-${name}`);
     const devs = Array.from({ length: 6 }, (_, i) => join(work, `${name}-dev${i}`));
     const c = await dw(['pool', 'create', '--data', data, '--layout', 'rs:4+2', ...opts, ...devs]);
     if (c.code !== 0) throw new Error(c.stderr);
-    const srv = await serve(data);
+    const srv = await serve(data, opts.includes(key) ? ['--key-file', key] : []);
     try {
       const url = new URL('/share.tar', srv.url).href;
       const auth = ['-u', `admin:${srv.password}`];
