@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import type { ChunkSizes } from './chunker.js';
 import { compressBytes, looksIncompressible, type PackSpec, worthIt } from './compress.js';
 import { CRYPT_OVERHEAD, type SealSpec, sealInto } from './crypt.js';
 import { checksum, shardSizeFor } from './format.js';
@@ -189,7 +190,8 @@ export async function packJob(p: CodecParams, buf: Uint8Array, length: number, s
 /** A task sent to the piscina worker: the job buffer is transferred, never copied. */
 export type WorkerTask =
   | { op: 'encode'; p: CodecParams; ab: ArrayBuffer; pack?: { spec: PackSpec | undefined; length: number; seal?: SealSpec } }
-  | { op: 'decode'; p: CodecParams; ab: ArrayBuffer; present: number; want: number; expected: bigint[] };
+  | { op: 'decode'; p: CodecParams; ab: ArrayBuffer; present: number; want: number; expected: bigint[] }
+  | { op: 'chunk'; ab: ArrayBuffer; sizes: ChunkSizes; key?: Uint8Array; ends?: number[] };
 
 /**
  * Bytes after the shard slots in a worker job buffer: 32 u64 sums, then good, rebuilt, ok (u32),

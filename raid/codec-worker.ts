@@ -1,4 +1,5 @@
 import { move } from 'piscina';
+import { chunkAndHash } from './chunker.js';
 import { decodeJob, jobBytes, packJob, type WorkerTask, writeTail } from './codec-core.js';
 
 /**
@@ -6,6 +7,11 @@ import { decodeJob, jobBytes, packJob, type WorkerTask, writeTail } from './code
  * ArrayBuffer back (moved, not copied), with the results written in its tail.
  */
 export default async function run(task: WorkerTask): Promise<unknown> {
+  if (task.op === 'chunk') {
+    // Dedup: cut points and content hashes of a record (raid/chunker.ts); the copy is dropped here.
+    const { ends, hashes } = chunkAndHash(new Uint8Array(task.ab), task.sizes, task.key, task.ends);
+    return { ends, hashes: hashes.buffer.slice(hashes.byteOffset, hashes.byteOffset + hashes.length) };
+  }
   const buf = Buffer.from(task.ab);
   const slots = buf.subarray(0, jobBytes(task.p));
   if (task.op === 'encode') {

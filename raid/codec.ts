@@ -3,6 +3,7 @@ import { Piscina } from 'piscina';
 import { type CodecParams, type DecodeResult, decodeJob, jobBytes, type Packed, packJob, readTail, TAIL_BYTES, type WorkerTask } from './codec-core.js';
 import type { PackSpec } from './compress.js';
 import type { SealSpec } from './crypt.js';
+import { type ChunkResult, chunkAndHash, type ChunkSizes } from './chunker.js';
 
 export { fillJob, type CodecParams, type DecodeResult, type Packed } from './codec-core.js';
 
@@ -57,6 +58,12 @@ export interface Codec {
    * slots that are not good, and the `want` slots, when the good ones suffice (see decodeJob).
    */
   decode(p: CodecParams, buf: Buffer, present: number, want: number, expected: readonly bigint[]): Promise<DecodeResult & { buf: Buffer }>;
+  /**
+   * Dedup: the content-defined cut points of `data` and each chunk's content hash (chunker.ts
+   * chunkAndHash; HMAC under `key` when given; `ends`: cut there instead). Reads `data` only
+   * until the promise settles (the worker codec copies it first).
+   */
+  chunk(data: Uint8Array, sizes: ChunkSizes, key?: Uint8Array, ends?: number[]): Promise<ChunkResult>;
   close(): Promise<void>;
 }
 
@@ -101,6 +108,9 @@ export class InlineCodec implements Codec {
   }
   async decode(p: CodecParams, buf: Buffer, present: number, want: number, expected: readonly bigint[]): Promise<DecodeResult & { buf: Buffer }> {
     return { buf, ...(await decodeJob(p, buf.subarray(0, jobBytes(p)), present, want, expected)) };
+  }
+  async chunk(data: Uint8Array, sizes: ChunkSizes, key?: Uint8Array, ends?: number[]): Promise<ChunkResult> {
+    return chunkAndHash(data, sizes, key, ends);
   }
   async close(): Promise<void> {}
 }
@@ -196,6 +206,13 @@ export class WorkerCodec implements Codec {
     if (jobBytes(p) <= INLINE_MAX_BYTES || verifyOnly(p, present, want)) return { buf, ...(await decodeJob(p, buf.subarray(0, jobBytes(p)), present, want, expected)) };
     const { buf: out, r } = await this.run({ op: 'decode', p, ab: this.own(buf), present, want, expected: [...expected] }, p);
     return { buf: out, good: r.good, rebuilt: r.rebuilt, ok: r.ok, sums: r.sums };
+  }
+  async chunk(data: Uint8Array, sizes: ChunkSizes, key?: Uint8Array, ends?: number[]): Promise<ChunkResult> {
+    if (data.length <= INLINE_MAX_BYTES) return chunkAndHash(data, sizes, key, ends);
+    const ab = new ArrayBuffer(data.length);
+    new Uint8Array(ab).set(data);
+    const r = (await this.pool.run({ op: 'chunk', ab, sizes, ...(key ? { key } : {}), ...(ends ? { ends } : {}) } satisfies WorkerTask, { transferList: [ab] })) as { ends: number[]; hashes: ArrayBuffer };
+    return { ends: r.ends, hashes: Buffer.from(r.hashes) };
   }
   async close(): Promise<void> {
     if (this.closed) return;

@@ -13,11 +13,11 @@
  * reference to the block its bytes are in; a container lives until its last chunk reference
  * goes, then its index rows go with it. Order per block: hash → compress → encrypt → shard.
  */
-import { createHash, createHmac } from 'node:crypto';
 import { Errno, VfsError } from '../vfs/errno.js';
 import type { KvTxn } from '../vfs/meta/kv.js';
 import { keys, prefixEnd } from '../vfs/meta/keys.js';
 import { decodeRow, encodeRow } from './blocktable.js';
+import { chunkSizes, HASH_BYTES } from './chunker.js';
 import type { RaidBlockStore } from './store.js';
 import { BlockFlags, type PutOptions, type Slice, type StagedChunks } from './types.js';
 
@@ -40,22 +40,18 @@ export function decodeIndexValue(v: Buffer | undefined): Slice | undefined {
 
 const sameSlice = (a: Slice, b: Slice) => a.blockId === b.blockId && a.offset === b.offset && a.length === b.length;
 
-/** SHA-256 of a chunk, or HMAC-SHA-256 under the pool's dedup key (encrypted pools). */
-export function contentHash(key: Buffer | undefined, data: Uint8Array): Buffer {
-  return (key ? createHmac('sha256', key) : createHash('sha256')).update(data).digest();
-}
-
-/** BlockStore.putChunks for the raid store: index lookups in one batch read, the new chunks in one container. */
-export async function putChunks(store: RaidBlockStore, data: Uint8Array, ends: number[], opts: PutOptions): Promise<StagedChunks> {
-  if (ends.length === 0 || ends[ends.length - 1] !== data.length || ends.some((e, i) => e <= (i ? ends[i - 1]! : 0))) {
+/**
+ * BlockStore.putChunks for the raid store: cut and hash in the codec (a worker for big
+ * records), index lookups in one batch read, the new chunks in one container.
+ */
+export async function putChunks(store: RaidBlockStore, data: Uint8Array, given: number[] | undefined, opts: PutOptions): Promise<StagedChunks> {
+  if (given && (given.length === 0 || given[given.length - 1] !== data.length || given.some((e, i) => e <= (i ? given[i - 1]! : 0)))) {
     throw new VfsError(Errno.EINVAL, 'chunk ends must ascend and end at the data length');
   }
-  const hashes: Buffer[] = [];
+  if (data.length === 0) throw new VfsError(Errno.EINVAL, 'an empty record has no chunks');
+  const { ends, hashes: all } = await store.codec.chunk(data, chunkSizes(), store.dedupKey, given);
+  const hashes = ends.map((_, i) => all.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES));
   let start = 0;
-  for (const end of ends) {
-    hashes.push(contentHash(store.dedupKey, data.subarray(start, end)));
-    start = end;
-  }
   const found = (await store.kv.getMany(hashes.map((h) => keys.dedup(h)))).map(decodeIndexValue);
   // An index row naming a block that is gone (a crash between commits cannot leave one, but an
   // older build could) is no hit: check the few blocks the hits name.
@@ -65,7 +61,6 @@ export async function putChunks(store: RaidBlockStore, data: Uint8Array, ends: n
   const parts: Uint8Array[] = [];
   const firstAt = new Map<string, number>();
   let size = 0;
-  start = 0;
   const chunks = ends.map((end, i) => {
     const length = end - start;
     const chunk = data.subarray(start, end);

@@ -3,7 +3,8 @@ import type { KvTxn } from '../vfs/meta/kv.js';
 import { keys } from '../vfs/meta/keys.js';
 import { copyRange } from './lru.js';
 import { type Compression, formatCompression, OFF } from './compress.js';
-import type { BlockId, BlockStore, Layout, PoolStats, ScrubReport, Slice, StagedBlock, StagedChunks } from './types.js';
+import type { BlockId, BlockStore, Layout, PoolStats, PutOptions, ScrubReport, Slice, StagedBlock, StagedChunks } from './types.js';
+import { chunkEnds } from './chunker.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -37,7 +38,8 @@ export class MemoryBlockStore implements BlockStore {
     txn.set(keys.block(staged.id), v);
   }
   /** No deduplication here: the record is one new block and each chunk a slice of it. */
-  async putChunks(data: Uint8Array, ends: number[]): Promise<StagedChunks> {
+  async putChunks(data: Uint8Array, _opts?: PutOptions, given?: number[]): Promise<StagedChunks> {
+    const ends = given ?? chunkEnds(data);
     const container = await this.put(data);
     let start = 0;
     const chunks = ends.map((end) => {

@@ -282,7 +282,7 @@ export class RaidBlockStore implements BlockStore {
   /** Secret keying content hashes (set by an encrypted pool), else undefined: plain SHA-256 (raid/dedup.ts). */
   dedupKey: Buffer | undefined;
 
-  putChunks(data: Uint8Array, ends: number[], opts: PutOptions = {}): Promise<StagedChunks> {
+  putChunks(data: Uint8Array, opts: PutOptions = {}, ends?: number[]): Promise<StagedChunks> {
     this.check();
     return putChunks(this, data, ends, opts);
   }

@@ -162,14 +162,14 @@ export interface BlockStore {
   /** Stages the block row into txn with `refs` references (default 1). */
   commit(staged: StagedBlock, txn: KvTxn, refs?: number): Promise<void>;
   /**
-   * Deduplicated put of a record cut into chunks (issue 5; `ends`: ascending chunk end offsets,
-   * the last = data.length). Each chunk is keyed by a hash of its content (SHA-256, or
-   * HMAC-SHA-256 under the pool's dedup key when the pool is encrypted) and looked up in the
-   * dedup index (one batch read); the chunks not found are stored together as one block (the
-   * container), so a record costs one block however many chunks it has.
-   * Errors as put().
+   * Deduplicated put of a record (issue 5): cut into content-defined chunks (raid/chunker.ts;
+   * or at `ends`, ascending chunk end offsets, the last = data.length), each keyed by a hash of
+   * its content (SHA-256, or HMAC-SHA-256 under the pool's dedup key when the pool is encrypted)
+   * — both in the codec (a worker for big records) — and looked up in the dedup index (one batch
+   * read); the chunks not found are stored together as one block (the container), so a record
+   * costs one block however many chunks it has. Errors as put(); EINVAL for empty data or bad `ends`.
    */
-  putChunks(data: Uint8Array, ends: number[], opts?: PutOptions): Promise<StagedChunks>;
+  putChunks(data: Uint8Array, opts?: PutOptions, ends?: number[]): Promise<StagedChunks>;
   /**
    * Commits a putChunks in txn: one reference per chunk to the block holding it (a hit's block,
    * or the container, whose row and index rows are written now), and returns each chunk's slice,

@@ -1,8 +1,7 @@
 import { totalmem } from 'node:os';
 import { Errno, VfsError } from './errno.js';
 import type { BlockStore, Compression, StagedBlock, StagedChunks } from '../raid/types.js';
-import { type Chunk, decodeExtent, type Extent, MAX_CHUNKS } from './meta/inode.js';
-import { chunkEnds } from './chunker.js';
+import { type Chunk, decodeExtent, type Extent } from './meta/inode.js';
 import { keys } from './meta/keys.js';
 import type { MetaStore } from './meta/metastore.js';
 import { MAX_FILE_SIZE, nowNs } from './meta/metastore.js';
@@ -359,17 +358,13 @@ export class OpenFile {
   }
 
   /**
-   * Puts one record's bytes: one block, or with dedup on its content-defined chunks
-   * (vfs/chunker.ts) through BlockStore.putChunks (known chunks referenced, new ones stored as
-   * one block).
+   * Puts one record's bytes: one block, or with dedup on through BlockStore.putChunks (cut into
+   * content-defined chunks: known ones referenced, new ones stored as one block).
    */
   private putRecord(data: Buffer): Promise<StagedBlock | StagedChunks> {
     const dedup = this.dedup ?? this.blocks.dedup;
     const opts = this.compress && { compress: this.compress };
-    if (!dedup) return this.blocks.put(data, opts);
-    const ends = chunkEnds(data);
-    if (ends.length > MAX_CHUNKS) return this.blocks.put(data, opts);
-    return this.blocks.putChunks(data, ends, opts);
+    return dedup ? this.blocks.putChunks(data, opts) : this.blocks.put(data, opts);
   }
 
   /**

@@ -17,7 +17,7 @@ import { openRocksKv } from './meta/rocksdb.js';
 import { MemoryKv } from './meta/memory.js';
 import { nameCipher } from './meta/names.js';
 import { randomBytes } from 'node:crypto';
-import { setChunkSizes } from './chunker.js';
+import { setChunkSizes } from '../raid/chunker.js';
 import { decodeExtent } from './meta/inode.js';
 import { PREFIX, prefixEnd } from './meta/keys.js';
 
@@ -117,8 +117,8 @@ snapshotModel('dedup: the snapshot model on a raid pool with dedup on and names 
     await createPool(kv, { layout: 'rs:2+1', devices: [0, 1, 2].map((i) => join(dir, `d${i}`)), dedup: true });
     const pool = await openPool(kv, { codec: 'inline' });
     const putChunks = pool.putChunks.bind(pool);
-    pool.putChunks = async (data, ends, opts) => {
-      const s = await putChunks(data, ends, opts);
+    pool.putChunks = async (data, opts, ends) => {
+      const s = await putChunks(data, opts, ends);
       const news = s.chunks.filter((c) => !c.hit);
       hits += s.chunks.length - new Set(news.map((c) => c.at)).size; // hits, and repeats stored once
 

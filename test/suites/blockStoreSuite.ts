@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import { decodeRow, type BlockRow } from '../../raid/blocktable.js';
 import { compressStats, parseCompression } from '../../raid/compress.js';
 import { SHARD_HEADER_BYTES, segmentFileName, shardSizeFor } from '../../raid/format.js';
+import { chunkEnds } from '../../raid/chunker.js';
 import type { BlockId, BlockStore, Slice, StagedBlock } from '../../raid/types.js';
 import { Errno, VfsError } from '../../vfs/errno.js';
 import type { KvStore } from '../../vfs/meta/kv.js';
@@ -613,7 +614,7 @@ export function blockStoreSuite(factory: BlockStoreFactory): void {
           for (const x of sl) at += await h.store.readInto(x.blockId, x.offset, x.length, out, at);
           return out;
         };
-        const s1 = await h.store.putChunks(d, ends);
+        const s1 = await h.store.putChunks(d, {}, ends);
         assert.ok(s1.container && s1.chunks.every((c) => !c.hit));
         const a = await h.kv.txn((tx) => h.store.commitChunks(s1, tx));
         assert.deepEqual(a.map((x) => [x.offset, x.length]), [[0, 10_000], [10_000, 20_000], [30_000, 40_000]]);
@@ -623,19 +624,19 @@ export function blockStoreSuite(factory: BlockStoreFactory): void {
         assert.equal((await rowOf(h.kv, id)).flags & 4, 4, 'deduped flag');
         assert.ok((await read(a)).equals(d));
         // The same content again: every chunk a hit, nothing written, three more references.
-        const s2 = await h.store.putChunks(Buffer.from(d), ends);
+        const s2 = await h.store.putChunks(Buffer.from(d), {}, ends);
         assert.equal(s2.container, undefined);
         assert.deepEqual(await h.kv.txn((tx) => h.store.commitChunks(s2, tx)), a);
         assert.equal((await rowOf(h.kv, id)).refs, 6);
         assert.equal((await h.store.stats()).blocks, 1);
         // Two old chunks and a new one; and a record with two equal new chunks stored once.
         const d2 = Buffer.concat([d.subarray(0, 30_000), bytes(20_000, 2101)]);
-        const b = await h.kv.txn(async (tx) => h.store.commitChunks(await h.store.putChunks(d2, [10_000, 30_000, 50_000]), tx));
+        const b = await h.kv.txn(async (tx) => h.store.commitChunks(await h.store.putChunks(d2, {}, [10_000, 30_000, 50_000]), tx));
         assert.deepEqual(b.slice(0, 2), a.slice(0, 2));
         assert.notEqual(b[2]!.blockId, id);
         assert.ok((await read(b)).equals(d2));
         const twice = Buffer.concat([bytes(5000, 2102), bytes(5000, 2102)]);
-        const t = await h.kv.txn(async (tx) => h.store.commitChunks(await h.store.putChunks(twice, [5000, 10_000]), tx));
+        const t = await h.kv.txn(async (tx) => h.store.commitChunks(await h.store.putChunks(twice, {}, [5000, 10_000]), tx));
         assert.deepEqual(t[0], t[1], 'equal chunks of one record: one copy');
         assert.equal((await rowOf(h.kv, t[0]!.blockId)).length, 5000);
         // Release every reference to the first container: its row, index rows and list go.
@@ -646,8 +647,26 @@ export function blockStoreSuite(factory: BlockStoreFactory): void {
         assert.equal(left.length, 2, 'only the other containers\' chunks are indexed');
         for await (const _ of h.kv.scan(keys.dedupOfPrefix(id), keys.dedupOfPrefix(id + 1))) assert.fail('a k row of the freed block is left');
         // Its content is new again.
-        const again = await h.store.putChunks(d, ends);
+        const again = await h.store.putChunks(d, {}, ends);
         assert.equal(again.chunks.filter((c) => c.hit).length, 0);
+      } finally {
+        await h.cleanup();
+      }
+    });
+
+    test('dedup: without ends the codec cuts content-defined chunks (as chunkEnds does) and hashes them; equal records are all hits', async () => {
+      const h = await factory.create();
+      try {
+        const d = bytes(1 << 20, 2120);
+        const s1 = await h.store.putChunks(d);
+        let at = 0;
+        assert.deepEqual(s1.chunks.map((c) => (at += c.length)), chunkEnds(d), 'the cuts are chunkEnds\'');
+        assert.ok(s1.chunks.length > 64, `${s1.chunks.length} chunks`);
+        const a = await h.kv.txn((tx) => h.store.commitChunks(s1, tx));
+        const s2 = await h.store.putChunks(Buffer.from(d));
+        assert.ok(s2.chunks.every((c) => c.hit), 'every chunk a hit');
+        assert.deepEqual(await h.kv.txn((tx) => h.store.commitChunks(s2, tx)), a);
+        await assert.rejects(h.store.putChunks(Buffer.alloc(0)), /empty/);
       } finally {
         await h.cleanup();
       }
@@ -657,17 +676,17 @@ export function blockStoreSuite(factory: BlockStoreFactory): void {
       const h = await factory.create();
       try {
         const d = bytes(40_000, 2110);
-        const [x, y] = await Promise.all([h.store.putChunks(d, [40_000]), h.store.putChunks(d, [40_000])]);
+        const [x, y] = await Promise.all([h.store.putChunks(d, {}, [40_000]), h.store.putChunks(d, {}, [40_000])]);
         assert.ok(x.container && y.container && x.container.id !== y.container.id);
         const [sx, sy] = await h.kv.txn(async (tx) => [await h.store.commitChunks(x, tx), await h.store.commitChunks(y, tx)]);
         assert.equal(sx![0]!.blockId, x.container.id);
         assert.equal(sy![0]!.blockId, y.container.id, 'the second keeps its own copy (not indexed)');
-        const hit = await h.store.putChunks(d, [40_000]);
+        const hit = await h.store.putChunks(d, {}, [40_000]);
         assert.deepEqual(hit.chunks[0]!.hit, sx![0], 'the index names the first committed');
         await h.kv.txn((tx) => h.store.release(x.container!.id, tx));
         await assert.rejects(h.kv.txn((tx) => h.store.commitChunks(hit, tx)), (e: unknown) => e instanceof VfsError && e.errno === Errno.EAGAIN);
         assert.ok((await h.store.get(y.container.id)).equals(d));
-        await assert.rejects(h.store.putChunks(d, [10, 5]), /ascend/);
+        await assert.rejects(h.store.putChunks(d, {}, [10, 5]), /ascend/);
       } finally {
         await h.cleanup();
       }

@@ -6,14 +6,15 @@
  * the cuts near it and leaves every later one where the same content is.
  *
  * Files are stored in records (OpenFile.recordSize, 1 MiB by default); a record of a dedup file is
- * cut into chunks, each its own block, and the record's extent lists them (vfs/meta/inode.ts). The
- * record's ends are cuts too: after an insertion the first and last chunk of each record differ
- * and the rest are shared (with 8 KiB chunks, about 126 of 128 per record).
+ * cut into chunks (BlockStore.putChunks, in a codec worker: chunkAndHash), and the record's extent
+ * lists their slices (vfs/meta/inode.ts). The record's ends are cuts too: after an insertion the
+ * first and last chunk of each record differ and the rest are shared (with 8 KiB chunks, about
+ * 126 of 128 per record).
  *
  * The gear table comes from SHA-256 of a fixed label, so cuts never change between versions
  * (a change would stop new data from matching what is stored).
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 
 /** Sizes in bytes: min ≤ a chunk ≤ max, about avg on average (a power of two). */
 export interface ChunkSizes {
@@ -28,13 +29,48 @@ export const CHUNK_SIZES: ChunkSizes = { min: 2048, avg: 8192, max: 65536 };
 let current = CHUNK_SIZES;
 
 /**
- * Sets the sizes files cut records with (tests: small chunks make small records chunked);
- * returns the previous ones. Stored extents stay readable whatever the sizes (they list their chunks).
+ * Sets the sizes records are cut with from now on, in this process (tests: small chunks make
+ * small records chunked); returns the previous ones. Stored extents stay readable whatever the
+ * sizes (they list their slices).
  */
 export function setChunkSizes(sizes: ChunkSizes): ChunkSizes {
   const old = current;
   current = sizes;
   return old;
+}
+
+/** The sizes in force (CHUNK_SIZES unless a test set others). */
+export function chunkSizes(): ChunkSizes {
+  return current;
+}
+
+/** Bytes of one chunk hash. */
+export const HASH_BYTES = 32;
+
+/** SHA-256 of a chunk, or HMAC-SHA-256 under the pool's dedup key (encrypted pools). */
+export function contentHash(key: Uint8Array | undefined, data: Uint8Array): Buffer {
+  return (key ? createHmac('sha256', key) : createHash('sha256')).update(data).digest();
+}
+
+/** Cut points and content hashes of a record: `hashes` holds HASH_BYTES per chunk, in order. */
+export interface ChunkResult {
+  ends: number[];
+  hashes: Buffer;
+}
+
+/**
+ * chunkEnds (or the `given` cut points), then contentHash of each chunk (the codec runs this, in
+ * a worker for big records).
+ */
+export function chunkAndHash(data: Uint8Array, sizes: ChunkSizes, key?: Uint8Array, given?: number[]): ChunkResult {
+  const ends = given ?? chunkEnds(data, sizes);
+  const hashes = Buffer.allocUnsafe(ends.length * HASH_BYTES);
+  let start = 0;
+  ends.forEach((end, i) => {
+    contentHash(key, data.subarray(start, end)).copy(hashes, i * HASH_BYTES);
+    start = end;
+  });
+  return { ends, hashes };
 }
 
 const GEAR = (() => {
