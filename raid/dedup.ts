@@ -1,7 +1,7 @@
 /**
  * Deduplication in the block store (issue 5; raid/README.md "Deduplication").
  *
- * A record of a dedup file arrives cut into content-defined chunks (vfs/chunker.ts). Each chunk
+ * A record of a dedup file is cut into content-defined chunks (raid/chunker.ts, in the codec). Each chunk
  * is keyed by its content hash in the dedup index:
  *
  *   'K' hash(32)             → blockId u64 | offset u32 | length u32 (LE): where the chunk's bytes are

@@ -16,7 +16,7 @@ import { decodeKeyRecord } from './keys.js';
  * row version (blocktable.ts).
  *
  * `dedup` (true/false; absent = false) is whether files deduplicate their new records unless
- * their directory says otherwise (issue 5; vfs/chunker.ts, raid/store.ts put({ dedup })).
+ * their directory says otherwise (issue 5; raid/dedup.ts putChunks).
  *
  * `encryption` (issue 5) is the pool's key record, base64 (keys.ts: the wrapped data keys and how
  * the master key is derived); absent = not encrypted. An encrypted pool's row has `format: 2`,

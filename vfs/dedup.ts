@@ -4,9 +4,8 @@
  * copied from the parent when a file or directory is created, as compression is
  * (vfs/compression.ts); `inherit` means the pool's setting (pool row `dedup`).
  *
- * A dedup file cuts each record it stores into content-defined chunks (vfs/chunker.ts) and puts
- * each with BlockStore.put(chunk, { dedup: true }): a chunk whose content the pool already holds
- * costs a reference, not a copy. Blocks stored before the setting changed keep how they were stored.
+ * A dedup file stores each record with BlockStore.putChunks: cut into content-defined chunks
+ * (raid/chunker.ts), a chunk whose content the pool already holds costs a reference, not a copy. Blocks stored before the setting changed keep how they were stored.
  */
 import { Errno, VfsError } from './errno.js';
 import { DEDUP_INHERIT, DEDUP_OFF, DEDUP_ON } from './meta/inode.js';

@@ -157,7 +157,7 @@ export interface Chunk { blockId: number; offset: number; length: number }
 
 /**
  * An extent under 'E' ino offset: the block holding bytes [offset, offset+length) of the file.
- * A record of a deduplicated file is cut into chunks (vfs/chunker.ts), each a slice of a block
+ * A record of a deduplicated file is cut into chunks (raid/chunker.ts), each a slice of a block
  * (raid/dedup.ts: the new chunks of a record share one block): its extent lists them in order
  * (`chunks`; `blockId` is then the first one's) and the bytes are their concatenation, cut at
  * `length` (a truncate may leave the last chunk longer). Every chunk holds one reference to its
@@ -172,7 +172,7 @@ export interface Extent { blockId: number; length: number; flags: number; chunks
 export const EXTENT_CHUNKED = 1;
 /** Bytes of one chunk entry. */
 const ENTRY = 16;
-/** Most chunks one extent lists: a 16 MiB record cut at the 2 KiB minimum chunk size (vfs/chunker.ts). */
+/** Most chunks one extent lists: a 16 MiB record cut at the 2 KiB minimum chunk size (raid/chunker.ts). */
 export const MAX_CHUNKS = 8192;
 
 /** The blocks an extent holds a reference to, once per reference. */
