@@ -45,16 +45,21 @@
  *   key.status                             → PoolKeyStatus  (no secret needed)
  *   key.rotate { old, new }                → PoolKeyStatus  (SecretWire each: rewraps the data key
  *                                          under `new` after checking `old`; no data rewritten)
+ *   key.reencrypt { secret, wait? }        → ReencryptReport (secret: SecretWire of the pool, checked;
+ *                                          adds a new data key and starts the walk moving every block
+ *                                          to it, or resumes one recorded; in `dw serve` it runs in the
+ *                                          background unless `wait` (then progress events until done);
+ *                                          on a stopped folder it always runs to the end, with progress)
  */
 import { mkdir } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import type { BlockStore, PoolStats, ProgressFn } from '../raid/types.js';
+import type { BlockStore, PoolStats, ProgressFn, ReencryptResult, ReencryptStatus } from '../raid/types.js';
 import { createPool, DEFAULT_NEW_POOL_COMPRESSION, formatCompression, parseCompression, parseLayout, poolExists, poolKeyStatus, readPoolState, rotatePoolKey } from '../raid/index.js';
 import { compressCode, compressionOfCode, formatDirCompression, parseDirCompression, treeBytes, type TreeBytes } from '../vfs/compression.js';
 import { formatDirDedup, parseDirDedup } from '../vfs/dedup.js';
 import type { Inode } from '../vfs/meta/inode.js';
 import type { PoolState } from '../raid/poolstate.js';
-import { VfsError } from '../vfs/errno.js';
+import { Errno, VfsError } from '../vfs/errno.js';
 import { ROOT_CTX, type Attr, type VfsInstance } from '../vfs/index.js';
 import { decodeCounter, type KvStore } from '../vfs/meta/kv.js';
 import { keys, SNAPDIR_INO } from '../vfs/meta/keys.js';
@@ -67,7 +72,30 @@ import { UserStore } from './users.js';
 import { loadSchedules, parseEvery, removeSchedule, setSchedule } from './schedule.js';
 import { fromWire } from './unlock.js';
 
-export type TaskKind = 'scrub' | 'rebuild' | 'reclaim';
+export type TaskKind = 'scrub' | 'rebuild' | 'reclaim' | 'reencrypt';
+
+/** A reencrypt walk running in this process: its end, and who wants its progress. */
+export interface ReencryptRun {
+  done: Promise<ReencryptResult>;
+  listeners: Set<ProgressFn>;
+}
+
+/** What `key.reencrypt` answers. */
+export interface ReencryptReport {
+  poolId: string;
+  /** A new data key was added now (false: a recorded reencrypt was resumed or joined). */
+  started: boolean;
+  /** The walk ran to its end (wait, or a stopped folder): every block is under `to`. */
+  finished: boolean;
+  /** The data key blocks move to. */
+  to: number;
+  /** Data keys the record keeps (when finished). */
+  keys?: number[];
+  /** Blocks rewritten by this run (when waited for). */
+  rewritten?: number;
+  /** The recorded walk when the command returned without waiting. */
+  status?: ReencryptStatus;
+}
 
 export interface AdminEnv {
   dir: DataDir;
@@ -85,7 +113,63 @@ export interface AdminEnv {
   serving: boolean;
   /** Long work under way in this process, for pool.status and to refuse a second one. */
   task?: { kind: TaskKind; done: number; total: number };
+  /** The reencrypt walk running in this process (reencryptInBackground). */
+  reencrypt?: ReencryptRun;
+  /** Where background work reports (dw serve). */
+  log?: { info: (o: object, msg: string) => void; error: (o: object, msg: string) => void };
 }
+
+/**
+ * Runs the pool's recorded reencrypt walk as this process's long task (one at a time with scrub,
+ * rebuild, reclaim), in the background: `dw serve` at start when one is recorded, and
+ * `key.reencrypt`. Returns the run already going if there is one. The end (or a failure) is
+ * logged; a failure leaves the walk recorded, to resume at the next start or `dw key reencrypt`.
+ */
+export function reencryptInBackground(env: AdminEnv, pool: BlockStore): ReencryptRun {
+  if (env.reencrypt) return env.reencrypt;
+  if (!pool.reencrypt) throw new CliError('this block store cannot reencrypt', 'ENOTSUP');
+  const listeners = new Set<ProgressFn>();
+  const walk = pool.reencrypt.bind(pool);
+  const done = longTask(env, 'reencrypt', (d, t) => { for (const l of listeners) l(d, t); }, (p) => walk(p));
+  const run: ReencryptRun = { done, listeners };
+  env.reencrypt = run;
+  done.then(
+    (r) => env.log?.info({ ...r }, r.finished ? 'reencrypt finished: every block is under the new data key' : 'reencrypt paused; it resumes at the next start'),
+    (err: unknown) => env.log?.error({ err: String((err as Error)?.message ?? err) }, 'reencrypt stopped; it resumes at the next start or `dw key reencrypt`'),
+  ).finally(() => { if (env.reencrypt === run) env.reencrypt = undefined; });
+  return run;
+}
+
+/** key.reencrypt (see the method table). */
+async function reencryptCmd(env: AdminEnv, params: Record<string, unknown>, onProgress: ProgressFn): Promise<ReencryptReport> {
+  const secret = fromWire(params.secret, 'passphrase or key file of the pool');
+  const wait = params.wait === true || !env.serving;
+  const state = await readPoolState(env.kv).catch(asCli);
+  if (!state) return asKeyError(new VfsError(Errno.ENOENT, 'no pool'));
+  if (state.encryption === undefined) throw new CliError(`pool ${state.id} is not encrypted: there is no data key to replace (encryption is chosen at \`dw pool create --encryption\`)`, 'EINVAL');
+  if (env.task && env.task.kind !== 'reencrypt') {
+    throw new CliError(`a ${env.task.kind} is running (${pctOf(env.task)}%); start the reencrypt when it has finished`, 'EBUSY');
+  }
+  const pool = await env.pool();
+  if (!pool.startReencrypt) throw new CliError('this block store cannot reencrypt', 'ENOTSUP');
+  const { started, status } = await pool.startReencrypt(secret).catch(asKeyError);
+  const running = env.reencrypt;
+  if (running && !wait) {
+    const t = env.task ?? { done: status.done, total: status.total };
+    throw new CliError(`a reencrypt to data key ${status.to} is already running (${pctOf(t)}%): follow it with \`dw key reencrypt --wait\` or \`dw key status\``, 'EBUSY');
+  }
+  const run = running ?? reencryptInBackground(env, pool);
+  if (!wait) return { poolId: state.id, started, finished: false, to: status.to, status };
+  run.listeners.add(onProgress);
+  try {
+    const r = await run.done;
+    return { poolId: state.id, started, finished: r.finished, to: r.to, keys: r.keys, rewritten: r.rewritten };
+  } finally {
+    run.listeners.delete(onProgress);
+  }
+}
+
+const pctOf = (t: { done: number; total: number }) => (t.total ? Math.min(100, Math.floor((t.done / t.total) * 100)) : 0);
 
 export interface PoolStatus extends PoolStats {
   serving: boolean;
@@ -333,8 +417,7 @@ function asCli(err: unknown): never {
 
 async function longTask<T>(env: AdminEnv, kind: TaskKind, onProgress: ProgressFn, fn: (p: ProgressFn) => Promise<T>): Promise<T> {
   if (env.task) {
-    const pct = env.task.total ? Math.floor((env.task.done / env.task.total) * 100) : 0;
-    throw new CliError(`a ${env.task.kind} is already running (${pct}%); wait for it to finish`, 'EBUSY');
+    throw new CliError(`a ${env.task.kind} is already running (${pctOf(env.task)}%); wait for it to finish`, 'EBUSY');
   }
   const task = { kind, done: 0, total: 0 };
   env.task = task;
@@ -540,6 +623,8 @@ export async function runAdmin(env: AdminEnv, method: string, params: Record<str
       const next = fromWire(params.new, 'new passphrase or key file');
       return rotatePoolKey(env.kv, old, next).catch(asKeyError);
     }
+    case 'key.reencrypt':
+      return reencryptCmd(env, params, onProgress);
     default:
       throw new UsageError(`unknown admin method "${method}"`);
   }

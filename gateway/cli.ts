@@ -11,12 +11,12 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import yargs, { type Argv } from 'yargs';
-import type { CompressionReport, FileVersion, PoolStatus, QuotaReport, RetentionReport } from './admin.js';
+import type { CompressionReport, FileVersion, PoolStatus, QuotaReport, ReencryptReport, RetentionReport } from './admin.js';
 import { parseEvery, type Schedule } from './schedule.js';
 import { parseCount, parseDuration, parseSize } from './args.js';
 import { checkSocketOwner, dataDir, ensureDataDir, requireExistingDataDir } from './datadir.js';
 import { CliError, UsageError } from './errors.js';
-import { formatDirSetting, formatPeriod, formatPoolStatus, formatQuotas, formatRetention, formatScrub, formatSnapshots, formatUsers, formatVersions } from './format.js';
+import { formatDirSetting, formatKeyStatus, formatPeriod, formatPoolStatus, formatQuotas, formatRetention, formatScrub, formatSnapshots, formatUsers, formatVersions } from './format.js';
 import { createLogger, LOG_LEVELS } from './log.js';
 import { createProgress } from './progress.js';
 import { callAdmin, NO_SERVER } from './rpc.js';
@@ -437,11 +437,29 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
       const r = (await admin(a.data, 'restore', { path: need(a.path, 'PATH', usage), from: need(a.from, '--from SNAPSHOT', usage), ...(a.to ? { to: a.to } : {}) })) as { path: string; from: string; to: string };
       io.out(`restored ${r.to} from snapshot ${r.from}`);
     })
-    .command('key', 'the keys of an encrypted pool: status, rotate', (y) =>
+    .command('key', 'the keys of an encrypted pool: status, rotate, reencrypt', (y) =>
       dataOpt(y)
-        .command('status', 'whether the pool is encrypted, and how its data key is wrapped', (yy) => jsonOpt(yy), async (a) => {
+        .command('status', 'whether the pool is encrypted, how its data keys are wrapped, and a reencrypt\'s progress', (yy) => jsonOpt(yy), async (a) => {
           const r = (await admin(a.data, 'key.status', {})) as PoolKeyStatus;
-          print(a.json, r, () => [r.encrypted ? `pool ${r.poolId}: encrypted, ${r.description}` : `pool ${r.poolId}: not encrypted (encryption is chosen at \`dw pool create --encryption\`)`]);
+          print(a.json, r, () => formatKeyStatus(r));
+        })
+        .command('reencrypt', 'rewrite every block under a new data key (in the background on a running server; resumes after a stop or crash)', (yy) =>
+          yy.option('wait', { type: 'boolean', default: false, describe: 'show progress until every block is moved (on a stopped data folder it always runs to the end)' }),
+        async (a) => {
+          const st = (await admin(a.data, 'key.status', {})) as PoolKeyStatus;
+          if (!st.encrypted) throw new CliError(`pool ${st.poolId} is not encrypted: there is no data key to replace (encryption is chosen at \`dw pool create --encryption\`)`, 'EINVAL');
+          const secret = await unlockSecret(keyFlags, { poolId: st.poolId, source: st.source! });
+          const r = (await admin(a.data, 'key.reencrypt', { secret: toWire(secret), wait: a.wait === true }, 'reencrypt')) as ReencryptReport;
+          if (r.finished) {
+            io.out(`pool ${r.poolId}: every block is now under data key ${r.to} (${r.rewritten ?? 0} blocks rewritten by this run); data keys kept: ${(r.keys ?? []).join(', ')}`);
+            if ((r.keys ?? []).length > 1) io.out(`key ${r.keys![0]} is the pool's first: no block uses it, but the dedup and name keys derive from it, so it stays`);
+            io.out('the old copies of the blocks are dead space until `dw reclaim` (or the server\'s automatic reclaim) frees them');
+          } else if (r.status) {
+            const how = r.started ? `started: new blocks use data key ${r.to} already` : `resumed (${r.status.done}/${r.status.total} blocks visited)`;
+            io.out(`pool ${r.poolId}: reencrypt to data key ${r.to} ${how}; it runs in the background: \`dw key status\` shows its progress, \`dw key reencrypt --wait\` follows it`);
+          } else {
+            io.out(`pool ${r.poolId}: the reencrypt to data key ${r.to} paused (the server is stopping); it resumes at the next start`);
+          }
         })
         .command('rotate', 'wrap the data key under a new passphrase or key file (no data is rewritten); the old one stops working', (yy) =>
           yy.option('to', { type: 'string', coerce: lastValue, describe: 'kind of the new secret: passphrase or keyfile (default: the kind the pool has now)' })
@@ -465,7 +483,7 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
           io.out(`pool ${r.poolId}: the data key is now wrapped under the new ${what(r.source)} (${r.description}); the old ${what(st.source)} no longer opens it; no data was rewritten`);
           if (made.created) io.out(`wrote a new random key to ${resolve(made.created)} (mode 0600): keep a copy somewhere safe`);
         })
-        .demandCommand(1, 'name a key command: status or rotate'))
+        .demandCommand(1, 'name a key command: status, rotate or reencrypt'))
     .demandCommand(1, 'name a command (serve, mount, user, pool, scrub, device, reclaim, snapshot, quota, retention, hold, versions, restore, key)')
     .strict()
     .help()

@@ -1,4 +1,5 @@
 /** Human-readable text for admin results (the --json forms print the results as they are). */
+import type { PoolKeyStatus } from '../raid/index.js';
 import type { ScrubReport } from '../raid/types.js';
 import type { CompressionReport, FileVersion, PoolStatus, QuotaReport, RetentionReport } from './admin.js';
 import { formatBytes } from './args.js';
@@ -120,6 +121,22 @@ export function formatDirSetting(r: CompressionReport): string[] {
     lines.push(`  tree:        ${t.inodes} files and directories; ${formatBytes(t.logical)} of file data, ${formatBytes(t.stored)} stored before parity, ratio ${compressRatio(t.logical, t.stored)}`);
     if (t.unique < t.stored) lines.push(`  shared:      ${formatBytes(t.unique)} in distinct blocks (dedup and clones), ratio ${compressRatio(t.logical, t.unique)}`);
     if (t.missing) lines.push(`  warning:     ${t.missing} extents name a block with no row (dw scrub)`);
+  }
+  return lines;
+}
+
+/** `dw key status`: the record, its data keys, and a reencrypt under way. */
+export function formatKeyStatus(r: PoolKeyStatus): string[] {
+  if (!r.encrypted) return [`pool ${r.poolId}: not encrypted (encryption is chosen at \`dw pool create --encryption\`)`];
+  const lines = [`pool ${r.poolId}: encrypted, ${r.description}`];
+  if (r.keys && r.current !== undefined) {
+    lines.push(`  data keys: ${r.keys.join(', ')}; new blocks are sealed with key ${r.current}`);
+    if (r.keys.length > 1 && !r.reencrypt) lines.push(`  key ${r.keys[0]} is the pool's first: no block uses it, the dedup and name keys derive from it`);
+  }
+  const re = r.reencrypt;
+  if (re) {
+    lines.push(`  reencrypt: moving every block from key ${re.from.join(', ')} to key ${re.to}: ${percent(re.done, re.total)}% (${re.done}/${re.total} blocks), started ${re.started.slice(0, 19).replace('T', ' ')} UTC`);
+    lines.push('  (runs in `dw serve`; after a stop or crash it resumes at the next start or `dw key reencrypt`)');
   }
   return lines;
 }

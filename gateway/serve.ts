@@ -11,7 +11,7 @@ import { openVfs, type VfsInstance } from '../vfs/index.js';
 import type { KvStore } from '../vfs/meta/kv.js';
 import { generateHostKey, startSftpServer } from '../protocols/sftp/index.js';
 import { startWebdavServer } from '../protocols/webdav/index.js';
-import { runAdmin, type AdminEnv } from './admin.js';
+import { reencryptInBackground, runAdmin, type AdminEnv } from './admin.js';
 import { clientHost, formatHostPort, parseListen, type ListenAddr } from './args.js';
 import { loadConfig } from './config.js';
 import { dataDir, ensureDataDir, loadOrCreateHostKey, removePid, writePid, type DataDir } from './datadir.js';
@@ -216,7 +216,7 @@ export async function startGateway(o: ServeOptions, log: Logger): Promise<Gatewa
     const snapshotsNow = vfsi.snapshots;
     const vfsNow = vfsi.impl;
     const vfsNowInstance = vfsi;
-    const env: AdminEnv = { dir: d, kv, users, serving: true, pool: async () => openPoolNow, snapshots: async () => snapshotsNow, vfs: async () => vfsNowInstance, exclusive: (fn) => vfsNow.exclusive(fn) };
+    const env: AdminEnv = { dir: d, kv, users, serving: true, pool: async () => openPoolNow, snapshots: async () => snapshotsNow, vfs: async () => vfsNowInstance, exclusive: (fn) => vfsNow.exclusive(fn), log: log.child({ component: 'reencrypt' }) };
     const admin: AdminServer = await listenAdmin(d.socket, (method, params, onProgress) => {
       log.info({ method }, 'admin request');
       return runAdmin(env, method, params, onProgress);
@@ -224,6 +224,12 @@ export async function startGateway(o: ServeOptions, log: Logger): Promise<Gatewa
     closers.push({ name: 'admin socket', close: () => admin.close() });
     closers.push(startSchedules(kv, vfsi, log));
     closers.push(startAutoReclaim(env, pool, log.child({ component: 'reclaim' }), autoReclaimFromEnv()));
+    // A `dw key reencrypt` cut short (a stop, a crash) goes on from its cursor, in the background.
+    const pending = await pool.reencryptStatus?.();
+    if (pending) {
+      log.info({ to: pending.to, done: pending.done, total: pending.total }, 'resuming the reencrypt recorded in the pool, in the background');
+      reencryptInBackground(env, pool);
+    }
     await writePid(d);
     // The first user is made last, once every listener is up, so a start that fails (a port in
     // use) never creates a password that no banner showed.

@@ -14,7 +14,7 @@ import { runAdmin, type AdminEnv } from './admin.js';
 import { type DataDir, defaultDevices, readPid } from './datadir.js';
 import { CliError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
-import { type KeyFlags, unlockSecret } from './unlock.js';
+import { fromWire, type KeyFlags, unlockSecret } from './unlock.js';
 import { UserStore } from './users.js';
 
 export const DEFAULT_LAYOUT = 'rs:4+2';
@@ -56,7 +56,7 @@ export async function ensureDefaultPool(kv: KvStore, d: DataDir): Promise<boolea
  */
 export async function openPoolOf(kv: KvStore, logger: Logger, unlock?: (req: UnlockRequest) => Promise<Secret>): Promise<BlockStore> {
   try {
-    return await openPool(kv, { logger, ...(unlock ? { unlock } : {}) });
+    return await openPool(kv, { logger, reencryptPauseMs: reencryptPauseFromEnv(), ...(unlock ? { unlock } : {}) });
   } catch (err) {
     // Key refusals say all there is to say (and are what a user greps for): no prefix.
     if (err instanceof VfsError && (err.code === 'EACCES' || (err.code === 'EINVAL' && /^pool \w+ is locked with/.test(err.message)))) throw new CliError(err.message, 'EACCES');
@@ -66,12 +66,24 @@ export async function openPoolOf(kv: KvStore, logger: Logger, unlock?: (req: Unl
 }
 
 /**
+ * DW_REENCRYPT_PAUSE_MS: a pause after each block a reencrypt walk rewrites, ms (0..10 000; for
+ * tests that must stop a walk in the middle, e.g. with kill -9). Unset or malformed: 0.
+ */
+export function reencryptPauseFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.DW_REENCRYPT_PAUSE_MS);
+  return Number.isFinite(n) && n > 0 ? Math.min(n, 10_000) : 0;
+}
+
+/**
  * Runs one admin method with the data folder opened in this process (no server running):
  * opens the KV (and the pool only if the method asks for it, unlocking an encrypted one with the
  * secret `keyFlags`, the environment or a prompt name: gateway/unlock.ts), runs, then syncs and
  * closes all.
  */
 export async function runDirect(d: DataDir, method: string, params: Record<string, unknown>, onProgress?: (done: number, total: number) => void, keyFlags: KeyFlags = {}): Promise<unknown> {
+  // `dw key reencrypt` sends the pool's secret along (it needs it to wrap the new key): the pool is
+  // unlocked with that one rather than asking again.
+  const given = method === 'key.reencrypt' && params.secret !== undefined ? fromWire(params.secret, 'passphrase or key file of the pool') : undefined;
   const kv = await openKv(d);
   let pool: BlockStore | undefined;
   let vfsi: VfsInstance | undefined;
@@ -81,7 +93,7 @@ export async function runDirect(d: DataDir, method: string, params: Record<strin
     users: new UserStore(kv),
     serving: false,
     // Warnings from the pool (a missing device, a repaired shard) go to stderr as single lines.
-    pool: async () => (pool ??= await openPoolOf(kv, createLogger({ level: 'warn', stream: process.stderr, pretty: true }), (req) => unlockSecret(keyFlags, req))),
+    pool: async () => (pool ??= await openPoolOf(kv, createLogger({ level: 'warn', stream: process.stderr, pretty: true }), (req) => (given ? Promise.resolve(given) : unlockSecret(keyFlags, req)))),
     vfs: async () => (vfsi ??= await openVfs({ kv, blocks: await env.pool() })),
     snapshots: async () => (await env.vfs()).snapshots,
   };

@@ -11,7 +11,8 @@ import { Errno, VfsError } from '../vfs/errno.js';
  * `stored` = plaintext bytes + CRYPT_OVERHEAD):
  *
  *   off  size  field
- *     0     4  data key id (u32 LE): which of the pool's data keys sealed it (keys.ts; 1 today)
+ *     0     4  data key id (u32 LE): which of the pool's data keys sealed it (keys.ts; 1 at creation,
+ *              the next after each `dw key reencrypt`, raid/reencrypt.ts)
  *     4    12  nonce (random, 96 bits, fresh per block)
  *    16     n  ciphertext of the block's bytes after compression (n = stored − 32)
  *  16+n    16  GCM tag
@@ -24,7 +25,7 @@ import { Errno, VfsError } from '../vfs/errno.js';
  *   'DWEB' | version u8 (1) | compression alg u8 | 0 u16 | key id u32 | block id u64 | logical length u32   (24 bytes)
  *
  * Random 96-bit nonces: NIST SP 800-38D bounds one key at 2^32 invocations, i.e. 4 PiB of 1 MiB
- * blocks per data key before `dw key reencrypt` (a later step) should move the pool to a new one.
+ * blocks per data key before `dw key reencrypt` should move the pool to a new one.
  */
 
 export const KEY_ID_BYTES = 4;

@@ -6,8 +6,8 @@ import { ByteReader, ByteWriter, DecodeError } from './reader.js';
 /**
  * The keys of an encrypted pool (issue 5, "Encryption at rest").
  *
- * Each pool has random 32-byte data keys (one today, id 1; `dw key reencrypt`, a later step,
- * adds the next) that seal blocks (crypt.ts). They are stored only wrapped: AES-256-GCM under a
+ * Each pool has random 32-byte data keys (id 1 at creation; `dw key reencrypt` adds the next
+ * and makes it current, raid/reencrypt.ts) that seal blocks (crypt.ts). They are stored only wrapped: AES-256-GCM under a
  * master key that is never stored, derived from
  *
  * - a passphrase: scrypt(passphrase as UTF-8 NFC, salt, N = 2^logN, r, p) → 32 bytes, or
@@ -241,14 +241,47 @@ export class Keyring implements BlockKeys {
    * data key (which therefore keeps the first key in the record; raid/README.md "Encryption").
    */
   readonly namesKey: Buffer;
-  constructor(readonly current: number, private readonly keys: Map<number, Buffer>) {
+  constructor(current: number, private readonly keys: Map<number, Buffer>) {
     if (!keys.get(current)) throw new RangeError(`no data key ${current}`);
-    const root = keys.get(Math.min(...keys.keys()))!;
+    this.cur = current;
+    this.root = Math.min(...keys.keys());
+    const root = keys.get(this.root)!;
     this.dedupKey = Buffer.from(hkdfSync('sha256', root, Buffer.alloc(0), DEDUP_INFO, KEY_BYTES));
     this.namesKey = Buffer.from(hkdfSync('sha256', root, Buffer.alloc(0), NAMES_INFO, KEY_BYTES));
   }
+  private cur: number;
+  /** Id of the pool's first data key (the lowest): the derived keys come from it, so it is never dropped. */
+  readonly root: number;
+  /** Id of the data key new blocks are sealed with. */
+  get current(): number {
+    return this.cur;
+  }
   key(id: number): Buffer | undefined {
     return this.keys.get(id);
+  }
+  /** Ids of the data keys held, ascending. */
+  ids(): number[] {
+    return [...this.keys.keys()].sort((a, b) => a - b);
+  }
+  /**
+   * `dw key reencrypt` start (raid/reencrypt.ts): adds data key `id` (a copy of `key`, 32 bytes)
+   * and seals new blocks with it from now on. Call only once the pool row that records it is written.
+   */
+  addCurrent(id: number, key: Buffer): void {
+    if (key.length !== KEY_BYTES || id <= this.root || this.keys.has(id)) throw new RangeError(`cannot add data key ${id}`);
+    this.keys.set(id, Buffer.from(key));
+    this.cur = id;
+  }
+  /** Forgets a retired data key (reencrypt finished); never the current or the first one. */
+  drop(id: number): void {
+    if (id === this.cur || id === this.root) throw new RangeError(`data key ${id} is still needed`);
+    this.keys.get(id)?.fill(0);
+    this.keys.delete(id);
+  }
+  /** Zeroes every key held (a keyring only used to check a secret). */
+  wipe(): void {
+    for (const k of this.keys.values()) k.fill(0);
+    this.keys.clear();
   }
 }
 
@@ -324,6 +357,40 @@ export async function rewrapKeyRecord(poolId: string, rec: KeyRecord, oldSecret:
   } finally {
     for (const k of keys.values()) k.fill(0);
   }
+}
+
+/**
+ * `dw key reencrypt` start: unwraps every data key of `rec` with `secret` (the check: EACCES for a
+ * wrong one, EINVAL for the other kind), makes a new random data key with the next id (highest + 1)
+ * and wraps it under the same master key (same salt and derivation: the other wrapped keys stay
+ * byte for byte), and makes it current. Returns the new record, the new key's id and its 32 bytes
+ * (the caller zeroes them). EINVAL when the record already holds the most keys it can (8).
+ */
+export async function addDataKey(poolId: string, rec: KeyRecord, secret: Secret): Promise<{ rec: KeyRecord; id: number; key: Buffer }> {
+  checkSecret(secret);
+  const mismatch = sourceMismatch(poolId, rec, secret);
+  if (mismatch) throw mismatch;
+  if (rec.keys.length >= MAX_KEYS) throw new VfsError(Errno.EINVAL, `pool ${poolId} already has ${MAX_KEYS} data keys, the most a key record holds`);
+  const master = await masterKey(rec, secret);
+  try {
+    for (const k of rec.keys) {
+      const dk = unwrap(master, poolId, k);
+      if (!dk) throw new VfsError(Errno.EACCES, wrongSecretMessage(poolId, rec.source));
+      dk.fill(0);
+    }
+    const id = Math.max(...rec.keys.map((k) => k.id)) + 1;
+    if (id > 0xffffffff) throw new VfsError(Errno.EINVAL, 'no data key id left');
+    const key = randomBytes(KEY_BYTES);
+    return { rec: { ...rec, current: id, keys: [...rec.keys, wrap(master, poolId, id, key)] }, id, key };
+  } finally {
+    master.fill(0);
+  }
+}
+
+/** The record without the data keys `ids` (reencrypt finished). RangeError for the current key or an absent id. */
+export function dropDataKeys(rec: KeyRecord, ids: readonly number[]): KeyRecord {
+  for (const id of ids) if (id === rec.current || !rec.keys.some((k) => k.id === id)) throw new RangeError(`cannot drop data key ${id}`);
+  return { ...rec, keys: rec.keys.filter((k) => !ids.includes(k.id)) };
 }
 
 /** Text of a record for `dw key status` / `dw pool status`: 'aes-256-gcm, passphrase (scrypt N=2^17 r=8 p=1), 1 data key'. */

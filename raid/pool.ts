@@ -10,7 +10,8 @@ import { faultTolerance, parseLayout } from './layout.js';
 import { decodeKeyRecord, describeKeyRecord, encodeKeyRecord, type KeyRecord, type Keyring, type KeySource, newKeyRecord, rewrapKeyRecord, type ScryptParams, type Secret, unlockKeyRecord } from './keys.js';
 import { compressionOf, POOL_KEY, type PoolState, readPoolState } from './poolstate.js';
 import { type Logger, RaidBlockStore } from './store.js';
-import type { BlockStore } from './types.js';
+import { reencryptStatus } from './reencrypt.js';
+import type { BlockStore, ReencryptStatus } from './types.js';
 
 /** Default segment file size before rolling over to a new one: 256 MiB. */
 export const DEFAULT_SEGMENT_BYTES = 256 << 20;
@@ -60,6 +61,11 @@ export interface OpenPoolOptions {
    * or key file to unwrap its data keys with. Absent for an encrypted pool: EACCES.
    */
   unlock?: (req: UnlockRequest) => Promise<Secret>;
+  /**
+   * Pause after each block a reencrypt walk rewrites, ms (default 0). For tests that must catch
+   * the walk in the middle (the gateway reads $DW_REENCRYPT_PAUSE_MS).
+   */
+  reencryptPauseMs?: number;
 }
 
 const silent: Logger = { info() {}, warn() {}, error() {} };
@@ -162,6 +168,12 @@ export interface PoolKeyStatus {
   source?: KeySource;
   /** E.g. 'aes-256-gcm, passphrase (scrypt N=2^17 r=8 p=1), 1 data key'. */
   description?: string;
+  /** Ids of the data keys in the key record, ascending (encrypted pools). */
+  keys?: number[];
+  /** The data key new blocks are sealed with. */
+  current?: number;
+  /** A `dw key reencrypt` under way (pool row), with progress; absent when none. */
+  reencrypt?: ReencryptStatus;
 }
 
 /** The pool's encryption as recorded in its row (no secret needed). ENOENT without a pool. */
@@ -170,7 +182,8 @@ export async function poolKeyStatus(kv: KvStore): Promise<PoolKeyStatus> {
   if (!state) throw new VfsError(Errno.ENOENT, 'no pool');
   if (state.encryption === undefined) return { poolId: state.id, encrypted: false };
   const rec = decodeKeyRecord(state.encryption);
-  return { poolId: state.id, encrypted: true, source: rec.source, description: describeKeyRecord(rec) };
+  const reencrypt = await reencryptStatus(kv);
+  return { poolId: state.id, encrypted: true, source: rec.source, description: describeKeyRecord(rec), keys: rec.keys.map((k) => k.id).sort((a, b) => a - b), current: rec.current, ...(reencrypt ? { reencrypt } : {}) };
 }
 
 /**
@@ -194,5 +207,5 @@ export async function rotatePoolKey(kv: KvStore, oldSecret: Secret, newSecret: S
     now.encryption = text;
     tx.set(POOL_KEY, Buffer.from(JSON.stringify(now)));
   }, { sync: true });
-  return { poolId: state.id, encrypted: true, source: rec.source, description: describeKeyRecord(rec) };
+  return { poolId: state.id, encrypted: true, source: rec.source, description: describeKeyRecord(rec), keys: rec.keys.map((k) => k.id).sort((a, b) => a - b), current: rec.current };
 }

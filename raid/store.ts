@@ -10,11 +10,12 @@ import { decodeShardHeader, encodeShardHeader, SHARD_HEADER_BYTES, shardSizeFor,
 import { type PoolLayout, recoverable } from './layout.js';
 import { ByteLru, copyRange } from './lru.js';
 import { reclaimPool, replacePoolDevice, scrubPool, poolStats } from './maintenance.js';
-import type { Keyring } from './keys.js';
+import type { Keyring, Secret } from './keys.js';
 import { updatePoolState } from './poolstate.js';
 import { commitChunks, dropIndexRows, putChunks } from './dedup.js';
 import { unpackBlock } from './unpack.js';
-import { BlockFlags, type BlockId, type BlockStore, type Slice, type StagedChunks, type PoolStats, type ProgressFn, type PutOptions, type ScrubReport, type StagedBlock } from './types.js';
+import { reencryptPool, reencryptStatus, startReencrypt } from './reencrypt.js';
+import { BlockFlags, type BlockId, type BlockStore, type Slice, type StagedChunks, type PoolStats, type ProgressFn, type PutOptions, type ReencryptResult, type ReencryptStatus, type ScrubReport, type StagedBlock } from './types.js';
 
 export interface Logger {
   info: (...args: any[]) => void;
@@ -46,6 +47,8 @@ const SEG_LEASE = 16;
 interface Staged {
   row: BlockRow;
   at: number;
+  /** Data key the block was sealed with (encrypted pools). */
+  keyId?: number;
 }
 
 /** Result of reading a block's shards. */
@@ -118,8 +121,17 @@ export class RaidBlockStore implements BlockStore {
   private repairQueue = new Set<BlockId>();
   private repairing: Promise<void> | undefined;
   private closed = false;
-  /** Serializes maintenance (scrub, replace, reclaim) with each other. */
+  /** Serializes maintenance (scrub, replace, reclaim, reencrypt) with each other. */
   private maint: Promise<unknown> = Promise.resolve();
+  /** Set by close(): long work (the reencrypt walk) stops at the next block, to resume at the next open. */
+  closing = false;
+  /**
+   * While a reencrypt walk runs (raid/reencrypt.ts): block ids below `frontier` were scanned, so a
+   * block staged under a retiring data key with such an id may no longer commit (EAGAIN).
+   */
+  reenc: { frontier: number } | undefined;
+  /** Pause after each block the reencrypt walk rewrites, ms (tests: DW_REENCRYPT_PAUSE_MS). */
+  reencryptPauseMs = 0;
 
   constructor(
     readonly kv: KvStore,
@@ -128,7 +140,7 @@ export class RaidBlockStore implements BlockStore {
     readonly codec: Codec,
     readonly poolId: string,
     readonly log: Logger,
-    opts: { cacheBytes?: number; stagedGraceMs?: number; compression?: Compression; dedup?: boolean; keys?: Keyring } = {},
+    opts: { cacheBytes?: number; stagedGraceMs?: number; compression?: Compression; dedup?: boolean; keys?: Keyring; reencryptPauseMs?: number } = {},
   ) {
     this.compression = opts.compression ?? OFF;
     this.dedup = opts.dedup ?? false;
@@ -138,6 +150,7 @@ export class RaidBlockStore implements BlockStore {
     this.cache = new ByteLru(opts.cacheBytes ?? 64 << 20);
     this.stagedGraceMs = opts.stagedGraceMs ?? 10 * 60_000;
     this.ids = new Lease(kv, COUNTER.nextBlock, ID_LEASE);
+    this.reencryptPauseMs = opts.reencryptPauseMs ?? 0;
     this.segs = new Lease(kv, COUNTER.nextSeg, SEG_LEASE);
   }
   readonly stagedGraceMs: number;
@@ -210,13 +223,13 @@ export class RaidBlockStore implements BlockStore {
     }));
     this.codec.free(buf); // every append has finished with it
     try {
-      return this.finishPut(id, row, results);
+      return this.finishPut(id, row, results, seal?.keyId);
     } finally {
       for (const u of unpins) u();
     }
   }
 
-  private finishPut(id: BlockId, row: BlockRow, results: PromiseSettledResult<void>[]): StagedBlock {
+  private finishPut(id: BlockId, row: BlockRow, results: PromiseSettledResult<void>[], keyId: number | undefined): StagedBlock {
     let nospc: unknown;
     results.forEach((r, j) => {
       if (r.status === 'fulfilled') return;
@@ -236,13 +249,13 @@ export class RaidBlockStore implements BlockStore {
       this.pin(id, row, 0);
       throw new VfsError(Errno.EIO, `too few devices online to write a block (layout ${this.layout.name})`);
     }
-    this.pin(id, row, Date.now());
+    this.pin(id, row, Date.now(), keyId);
     const physical = written.filter(Boolean).length * recordBytes(row);
     return { id, length: row.length, physical, stored: row.stored };
   }
 
-  private pin(id: BlockId, row: BlockRow, at: number): void {
-    this.staged.set(id, { row, at });
+  private pin(id: BlockId, row: BlockRow, at: number, keyId?: number): void {
+    this.staged.set(id, { row, at, ...(keyId !== undefined ? { keyId } : {}) });
   }
 
   /** Segments ("dev/seg") holding shards of staged blocks younger than the grace period. */
@@ -300,6 +313,12 @@ export class RaidBlockStore implements BlockStore {
       if (placed(p) && this.deadSegments.has(`${p.device}/${p.segment}`)) {
         throw new VfsError(Errno.EIO, `block ${staged.id} expired: its segment was compacted`);
       }
+    }
+    // Sealed under a data key being retired by a reencrypt whose walk has passed this id (or
+    // has finished): committing it would leave a block the walk never moves. Put it again.
+    if (s.keyId !== undefined && this.keys && s.keyId !== this.keys.current && !(this.reenc && staged.id >= this.reenc.frontier)) {
+      this.staged.delete(staged.id);
+      throw new VfsError(Errno.EAGAIN, `block ${staged.id} was sealed with data key ${s.keyId}, which a reencrypt retires: put it again`);
     }
     txn.set(keys.block(staged.id), encodeRow({ ...s.row, refs }));
     await this.account(txn, staged.id, s.row, 1);
@@ -386,13 +405,20 @@ export class RaidBlockStore implements BlockStore {
       // Checksums passed (readShards): only now are the stored bytes decrypted (a tag failure is
       // EIO) and decompressed (unpack.ts). The cache holds the plain block; the job buffer goes
       // back for reuse.
+      let data: Buffer;
       try {
-        const data = await unpackBlock(row, r.buf.subarray(0, row.stored), id, this.keys);
-        this.cache.set(id, data, data.length);
-        return data;
+        data = await unpackBlock(row, r.buf.subarray(0, row.stored), id, this.keys);
+      } catch (err) {
+        // A reencrypt may have moved the block to a new data key and dropped the old one while
+        // we read its old shards: retry once with the new row.
+        const again = await this.kv.get(keys.block(id));
+        if (attempt === 0 && again && !again.equals(encodeRow(row))) continue;
+        throw err;
       } finally {
         this.codec.free(r.buf);
       }
+      this.cache.set(id, data, data.length);
+      return data;
     }
   }
 
@@ -524,23 +550,34 @@ export class RaidBlockStore implements BlockStore {
       const v = await tx.get(keys.block(id));
       if (!v) return 0;
       const row = decodeRow(v, id);
-      const rec = BigInt(recordBytes(row));
+      const rec = recordBytes(row);
       let moved = 0;
       for (const { j, old, now } of moves) {
         const cur = row.shards[j]!;
         if (!samePlace(cur, old) || cur.sum !== now.sum) continue;
-        if (placed(cur)) {
-          tx.delete(keys.segIndex(cur.device, cur.segment, id));
-          await tx.incrBy(COUNTER.live(cur.device, cur.segment), -rec);
-        }
-        tx.set(keys.segIndex(now.device, now.segment, id), EMPTY);
-        await tx.incrBy(COUNTER.live(now.device, now.segment), rec);
+        await this.shiftPlace(tx, id, rec, cur, now);
         row.shards[j] = now;
         moved++;
       }
       if (moved) tx.set(keys.block(id), encodeRow(row));
       return moved;
     });
+  }
+
+  /**
+   * In tx: a shard record of block `id` (`rec` bytes with its header) moves from place `from` to
+   * `to` (either may be ABSENT): the 'G' index rows and the live-byte counters of both segments
+   * follow. The caller writes the row itself (movePlaces, the reencrypt walk).
+   */
+  async shiftPlace(tx: KvTxn, id: BlockId, rec: number, from: ShardPlace, to: ShardPlace): Promise<void> {
+    if (placed(from)) {
+      tx.delete(keys.segIndex(from.device, from.segment, id));
+      await tx.incrBy(COUNTER.live(from.device, from.segment), BigInt(-rec));
+    }
+    if (placed(to)) {
+      tx.set(keys.segIndex(to.device, to.segment, id), EMPTY);
+      await tx.incrBy(COUNTER.live(to.device, to.segment), BigInt(rec));
+    }
   }
 
   scheduleRepair(id: BlockId): void {
@@ -618,6 +655,26 @@ export class RaidBlockStore implements BlockStore {
     return this.maintenance('reclaim', (progress) => reclaimPool(this, opts.threshold ?? 0.5, progress), opts.onProgress);
   }
 
+  /**
+   * `dw key reencrypt` start (raid/reencrypt.ts startReencrypt): checks `secret`, adds a new data
+   * key and records the walk, or finds one recorded (`started` false). Errors there.
+   */
+  startReencrypt(secret: Secret): Promise<{ started: boolean; status: ReencryptStatus }> {
+    this.check();
+    return startReencrypt(this, secret);
+  }
+
+  /** Runs (or resumes) the recorded reencrypt walk to its end, as the pool's task 'reencrypt' (reencryptPool). */
+  reencrypt(onProgress?: ProgressFn): Promise<ReencryptResult> {
+    return this.maintenance('reencrypt', (progress) => reencryptPool(this, progress), onProgress);
+  }
+
+  /** The reencrypt recorded in the pool row, with progress; undefined when none. */
+  reencryptStatus(): Promise<ReencryptStatus | undefined> {
+    this.check();
+    return reencryptStatus(this.kv);
+  }
+
   stats(): Promise<PoolStats> {
     this.check();
     return poolStats(this);
@@ -625,6 +682,7 @@ export class RaidBlockStore implements BlockStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    this.closing = true;
     await this.maint;
     await this.idle();
     this.closed = true;

@@ -1,5 +1,6 @@
 import type { KvTxn } from '../vfs/meta/kv.js';
 import type { Compression } from './compress.js';
+import type { Secret } from './keys.js';
 
 export type { Compression } from './compress.js';
 
@@ -106,7 +107,7 @@ export interface PoolStats {
   dead: number;
   blocks: number;
   /** Long work in progress, for `dw pool status`. */
-  task?: { kind: 'scrub' | 'rebuild' | 'reclaim'; done: number; total: number };
+  task?: { kind: 'scrub' | 'rebuild' | 'reclaim' | 'reencrypt'; done: number; total: number };
 }
 
 export interface ScrubReport {
@@ -118,6 +119,36 @@ export interface ScrubReport {
   repaired: number;
   /** Blocks with fewer than k good shards: data lost (reported, never returned as data). */
   unrecoverable: number;
+}
+
+/** A reencrypt recorded in the pool row (raid/reencrypt.ts), as `dw key status` shows it. */
+export interface ReencryptStatus {
+  /** Data key every block moves to (the current one). */
+  to: number;
+  /** Data keys blocks move from. */
+  from: number[];
+  /** Block id the walk resumes from. */
+  cursor: number;
+  /** Block rows visited so far. */
+  done: number;
+  /** Blocks in the pool now (live blocks counter; `done` may pass it when blocks went meanwhile): done/total is the progress. */
+  total: number;
+  /** ISO time it was started. */
+  started: string;
+}
+
+/** What a reencrypt walk did (raid/reencrypt.ts reencryptPool). */
+export interface ReencryptResult {
+  /** The walk reached its end and the retired keys were dropped from the key record. */
+  finished: boolean;
+  /** Data key every block is now under (when finished). */
+  to: number;
+  /** Data keys the key record keeps afterwards. */
+  keys: number[];
+  /** Blocks rewritten by this run. */
+  rewritten: number;
+  /** Block rows visited by this run (rewritten, already under `to`, or gone). */
+  visited: number;
 }
 
 export interface ProgressFn {
@@ -207,6 +238,17 @@ export interface BlockStore {
   /** Compacts segments whose dead share is above `threshold` (0..1); returns bytes freed. */
   reclaim(opts?: { threshold?: number; onProgress?: ProgressFn }): Promise<{ freedBytes: number; segmentsCompacted: number }>;
   stats(): Promise<PoolStats>;
+  /**
+   * Encrypted raid pools (`dw key reencrypt`, raid/reencrypt.ts): checks `secret` (EACCES wrong,
+   * EINVAL other kind), then adds a new data key, makes it current and records the walk in the
+   * pool row (`started` true), or finds a walk already recorded (`started` false: resume it).
+   * EINVAL for a pool that is not encrypted.
+   */
+  startReencrypt?(secret: Secret): Promise<{ started: boolean; status: ReencryptStatus }>;
+  /** Runs (or resumes) the recorded walk to its end, one block at a time, as the task 'reencrypt'. Stops early (finished false) on close(). */
+  reencrypt?(onProgress?: ProgressFn): Promise<ReencryptResult>;
+  /** The recorded reencrypt with progress, or undefined. */
+  reencryptStatus?(): Promise<ReencryptStatus | undefined>;
   /** Waits for background repairs, syncs, closes files and the worker pool. */
   close(): Promise<void>;
 }
