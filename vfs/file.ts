@@ -337,7 +337,8 @@ export class OpenFile {
           });
           break;
         } catch (err) {
-          // A dedup hit's block lost its last reference between put and commit: store again.
+          // EAGAIN: a dedup hit's block lost its last reference between put and commit, or the
+          // block was sealed with a data key a reencrypt is retiring: store it again.
           if (!(err instanceof VfsError && err.errno === Errno.EAGAIN) || attempt >= 3) throw err;
           staged = this.putRecord(data);
         }
@@ -364,7 +365,7 @@ export class OpenFile {
   private putRecord(data: Buffer): Promise<StagedBlock | StagedChunks> {
     const dedup = this.dedup ?? this.blocks.dedup;
     const opts = this.compress && { compress: this.compress };
-    return dedup ? this.blocks.putChunks(data, opts) : this.blocks.put(data, opts);
+    return dedup && data.length > 0 ? this.blocks.putChunks(data, opts) : this.blocks.put(data, opts);
   }
 
   /**
