@@ -4,8 +4,9 @@
  * A record of a dedup file is cut into content-defined chunks (raid/chunker.ts, in the codec). Each chunk
  * is keyed by its content hash in the dedup index:
  *
- *   'K' hash(32)             → blockId u64 | offset u32 | length u32 (LE): where the chunk's bytes are
- *   'k' blockId(u64) hash(32) → empty: the index rows pointing into a block (dropped with it)
+ *   'K' hash(32)   → blockId u64 | offset u32 | length u32 (LE): where the chunk's bytes are
+ *   'k' blockId(u64) → the hashes (32 bytes each) of the 'K' rows written for a container, in
+ *                      one row (written once, with the container; dropped with it)
  *
  * The chunks the index does not know are stored together, in record order, as one block (the
  * container; BlockFlags.Deduped), so a record costs one block and one row however many chunks
@@ -15,13 +16,11 @@
  */
 import { Errno, VfsError } from '../vfs/errno.js';
 import type { KvTxn } from '../vfs/meta/kv.js';
-import { keys, prefixEnd } from '../vfs/meta/keys.js';
+import { keys } from '../vfs/meta/keys.js';
 import { decodeRow, encodeRow } from './blocktable.js';
 import { chunkSizes, HASH_BYTES } from './chunker.js';
 import type { RaidBlockStore } from './store.js';
 import { BlockFlags, type PutOptions, type Slice, type StagedChunks } from './types.js';
-
-const EMPTY = Buffer.alloc(0);
 
 /** The 'K' row value of a slice. */
 export function encodeIndexValue(s: Slice): Buffer {
@@ -114,23 +113,26 @@ export async function commitChunks(store: RaidBlockStore, staged: StagedChunks, 
     // copy stays the indexed one and this one is only referenced by this record).
     const distinct = [...new Map(news.map((x) => [x.hash.toString('hex'), x])).values()];
     const already = await txn.getMany(distinct.map((x) => keys.dedup(x.hash)));
+    const indexed: Buffer[] = [];
     distinct.forEach((x, i) => {
       if (already[i]) return;
       txn.set(keys.dedup(x.hash), encodeIndexValue({ blockId: c.id, offset: x.at!, length: x.length }));
-      txn.set(keys.dedupOf(c.id, x.hash), EMPTY);
+      indexed.push(x.hash);
     });
+    if (indexed.length) txn.set(keys.dedupOf(c.id), Buffer.concat(indexed));
   }
   return staged.chunks.map((x) => x.hit ?? { blockId: c!.id, offset: x.at!, length: x.length });
 }
 
-/** At a container's last reference: its index rows go (those still naming it) with their 'k' list. */
+/** At a container's last reference: its index rows go (those still naming it) with its 'k' list. */
 export async function dropIndexRows(txn: KvTxn, id: number): Promise<void> {
-  const p = keys.dedupOfPrefix(id);
-  const listed: Buffer[] = [];
-  for await (const [k] of txn.scan(p, prefixEnd(p))) listed.push(k);
-  const vals = await txn.getMany(listed.map((k) => keys.dedup(k.subarray(p.length))));
-  listed.forEach((k, i) => {
-    if (decodeIndexValue(vals[i])?.blockId === id) txn.delete(keys.dedup(k.subarray(p.length)));
-    txn.delete(k);
+  const list = await txn.get(keys.dedupOf(id));
+  if (!list) return;
+  const hashes: Buffer[] = [];
+  for (let at = 0; at + HASH_BYTES <= list.length; at += HASH_BYTES) hashes.push(list.subarray(at, at + HASH_BYTES));
+  const vals = await txn.getMany(hashes.map((h) => keys.dedup(h)));
+  hashes.forEach((h, i) => {
+    if (decodeIndexValue(vals[i])?.blockId === id) txn.delete(keys.dedup(h));
   });
+  txn.delete(keys.dedupOf(id));
 }

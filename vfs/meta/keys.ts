@@ -22,7 +22,7 @@
  * | 'B'    | 'B' blockId(u64)                          | block row: layout, refs, shard places, sums    | raid (raid/blocktable.ts) |
  * | 'G'    | 'G' dev(u16) seg(u32) blockId(u64)        | empty: index of the blocks with a shard in a segment | raid       |
  * | 'K'    | 'K' hash(32 bytes)                        | blockId(u64) offset(u32) length(u32): the dedup index, a chunk's content hash → where its bytes are | raid (raid/dedup.ts) |
- * | 'k'    | 'k' blockId(u64) hash(32 bytes)           | empty: the 'K' rows pointing into a block, dropped with its last reference | raid (raid/dedup.ts) |
+ * | 'k'    | 'k' blockId(u64)                          | hashes (32 bytes each) of the 'K' rows pointing into a dedup container, dropped with its last reference | raid (raid/dedup.ts) |
  * | 'P'    | 'P' name(utf8)                            | 'pool': pool state JSON (devices, layout, rebuild) | raid (raid/poolstate.ts) |
  * | 'N'    | 'N' name(utf8)                            | snapshot record JSON (vfs/meta/snapshots.ts)   | vfs/meta         |
  * | 'H'    | 'H' key 0x00 epoch(u32)                   | history: the value `key` (an I, D, d, X or E key) had at snapshot `epoch` and at every older snapshot after the previous H entry of that key: 0x00 = absent, 0x01 + value | vfs/meta |
@@ -125,8 +125,7 @@ export const keys = {
   userPrefix: () => Buffer.of(PREFIX.user),
   block: (id: number) => withPrefix(PREFIX.block, u64(id)),
   dedup: (hash: Uint8Array) => withPrefix(PREFIX.dedup, Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength)),
-  dedupOf: (id: number, hash: Uint8Array) => withPrefix(PREFIX.dedupOf, u64(id), Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength)),
-  dedupOfPrefix: (id: number) => withPrefix(PREFIX.dedupOf, u64(id)),
+  dedupOf: (id: number) => withPrefix(PREFIX.dedupOf, u64(id)),
   blockPrefix: () => Buffer.of(PREFIX.block),
   segIndex: (dev: number, seg: number, id: number) => {
     const b = Buffer.allocUnsafe(1 + 2 + 4 + 8);
