@@ -17,6 +17,12 @@ import { createPool, openPool } from '../../raid/index.js';
 import { openRocksKv } from '../../vfs/meta/rocksdb.js';
 import { openVfs, ROOT_CTX, type VfsInstance } from '../../vfs/index.js';
 import { startNfsServer, type NfsServer } from '../../protocols/nfs/index.js';
+import { decodeMntResult, encodeDirpath, MOUNT_PROC, MOUNT_PROG } from '../../protocols/nfs/wire/mount.js';
+import { encodeArgs, NFS3, NFS_PROG, PROC } from '../../protocols/nfs/wire/nfs3.js';
+import { frameRecord, RecordDecoder } from '../../protocols/nfs/wire/record.js';
+import { AUTH, decodeReply, encodeAuthSys, encodeCall } from '../../protocols/nfs/wire/rpc.js';
+import type { XdrReader } from '../../protocols/nfs/wire/xdr.js';
+import { connect } from 'node:net';
 import { diff, manifest } from './tree.js';
 
 interface Run { code: number | null; stdout: Buffer; stderr: string }
@@ -41,6 +47,25 @@ async function pool<T>(items: T[], n: number, job: (x: T) => Promise<void>): Pro
   }));
 }
 
+/** One RPC call over a fresh TCP connection as root (AUTH_SYS); the accepted results. */
+async function rpc(port: number, prog: number, proc: number, args: Uint8Array): Promise<XdrReader> {
+  const sock = connect(port, '127.0.0.1');
+  try {
+    const dec = new RecordDecoder();
+    const got = new Promise<Buffer>((resolve, reject) => {
+      sock.on('data', (d) => { const r = dec.push(d); if (r.length) resolve(r[0]!); });
+      sock.on('error', reject);
+    });
+    const cred = { flavor: AUTH.SYS, body: encodeAuthSys({ stamp: 1, machinename: 'e2e', uid: 0, gid: 0, gids: [] }) };
+    sock.write(frameRecord(encodeCall({ xid: 1, prog, vers: 3, proc, cred }, args)));
+    const rep = decodeReply(await got);
+    assert.ok(rep.kind === 'accepted' && rep.stat === 0);
+    return rep.results;
+  } finally {
+    sock.destroy();
+  }
+}
+
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 describe('NFSv3 with libnfs (nfs-ls, nfs-cp, nfs-cat)', () => {
@@ -51,14 +76,18 @@ describe('NFSv3 with libnfs (nfs-ls, nfs-cp, nfs-cat)', () => {
   const files: string[] = [];
   const dirs = new Set<string>();
 
+  async function start(): Promise<void> {
+    const kv = await openRocksKv(join(dir, 'meta'));
+    inst = await openVfs({ kv, blocks: await openPool(kv, { codec: 'worker', workers: 2 }) });
+    server = await startNfsServer({ vfs: inst.vfs, host: '127.0.0.1', port: 0 });
+  }
+
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'dw-nfs-e2e-'));
     const kv0 = await openRocksKv(join(dir, 'meta'));
     await createPool(kv0, { layout: 'rs:4+2', devices: Array.from({ length: 6 }, (_, i) => join(dir, `d${i}`)) });
     await kv0.close();
-    const kv = await openRocksKv(join(dir, 'meta'));
-    inst = await openVfs({ kv, blocks: await openPool(kv, { codec: 'worker', workers: 2 }) });
-    server = await startNfsServer({ vfs: inst.vfs, host: '127.0.0.1', port: 0 });
+    await start();
     url = (path) => `nfs://127.0.0.1${path}?version=3&nfsport=${server.port}&mountport=${server.port}`;
     // A local tree: 300 files in 3 levels of folders, from empty to 3 MiB (several WRITEs/READs each).
     const src = join(dir, 'src');
@@ -116,5 +145,29 @@ describe('NFSv3 with libnfs (nfs-ls, nfs-cp, nfs-cat)', () => {
     assert.notEqual(miss.code, 0);
     const noExport = await run('nfs-ls', [url('/no/such/dir')]);
     assert.notEqual(noExport.code, 0);
+  });
+
+  test('file handles stay valid across a restart of server and pool; a removed file\'s handle is stale', async () => {
+    const root = decodeMntResult(await rpc(server.port, MOUNT_PROG, MOUNT_PROC.MNT, encodeDirpath('/t/d1'))).fh!;
+    const look = async (name: string) => {
+      const r = await rpc(server.port, NFS_PROG, PROC.LOOKUP, encodeArgs(PROC.LOOKUP, { dir: root, name }));
+      assert.equal(r.uint(), NFS3.OK);
+      return r.opaque(64);
+    };
+    const s1 = await look('s1');
+    await server.close();
+    await inst.close();
+    await start();
+    const a = await rpc(server.port, NFS_PROG, PROC.GETATTR, encodeArgs(PROC.GETATTR, s1));
+    assert.equal(a.uint(), NFS3.OK, 'the handle taken before the restart works');
+    const ls = await run('nfs-ls', [url('/t/d1/s1')]);
+    assert.equal(ls.code, 0, ls.stderr);
+    const name = ls.stdout.toString().split('\n')[0]!.split(/\s+/).slice(5).join(' ');
+    const dirFh = s1;
+    const lr = await rpc(server.port, NFS_PROG, PROC.LOOKUP, encodeArgs(PROC.LOOKUP, { dir: dirFh, name }));
+    assert.equal(lr.uint(), NFS3.OK, name);
+    const fileFh = lr.opaque(64);
+    assert.equal((await rpc(server.port, NFS_PROG, PROC.REMOVE, encodeArgs(PROC.REMOVE, { dir: dirFh, name }))).uint(), NFS3.OK);
+    assert.equal((await rpc(server.port, NFS_PROG, PROC.GETATTR, encodeArgs(PROC.GETATTR, fileFh))).uint(), NFS3.ERR_STALE);
   });
 });
