@@ -17,6 +17,9 @@ import { NFS_PROG } from './wire/nfs3.js';
 import { PMAP_PROG } from './wire/portmap.js';
 import { DEFAULT_MAX_RECORD, frameRecord, RecordDecoder } from './wire/record.js';
 
+/** Reading from a connection pauses while this many reply bytes wait to be sent. */
+const MAX_UNSENT = 8 << 20;
+
 export interface NfsServerOptions {
   vfs: Vfs;
   /** Address to listen on, e.g. '127.0.0.1'. */
@@ -74,6 +77,10 @@ export async function startNfsServer(opts: NfsServerOptions): Promise<NfsServer>
     const peer = `${sock.remoteAddress}:${sock.remotePort}`;
     const decoder = new RecordDecoder(opts.maxRecord ?? DEFAULT_MAX_RECORD);
     let running = 0;
+    const maybeResume = (): void => {
+      if (running < maxInflight && sock.writableLength < MAX_UNSENT && sock.isPaused() && !sock.destroyed) sock.resume();
+    };
+    sock.on('drain', maybeResume);
     sock.on('data', (data: Buffer) => {
       let records: Buffer[];
       try {
@@ -88,10 +95,11 @@ export async function startNfsServer(opts: NfsServerOptions): Promise<NfsServer>
         if (running >= maxInflight) sock.pause();
         const p = answer(programs, rec, peer, log).then((reply) => {
           if (reply && !sock.destroyed) sock.write(frameRecord(reply));
+          if (sock.writableLength >= MAX_UNSENT) sock.pause(); // a client that does not read its replies
         }).catch((err: unknown) => log?.error({ err, peer }, 'nfs: reply failed')).finally(() => {
           inflight.delete(p);
           running--;
-          if (running < maxInflight && sock.isPaused() && !sock.destroyed) sock.resume();
+          maybeResume();
         });
         inflight.add(p);
       }

@@ -10,6 +10,9 @@ const LAST = 0x80000000;
 /** Default largest record accepted: 1 MiB of WRITE data plus room for headers. */
 export const DEFAULT_MAX_RECORD = (1 << 20) + 64 * 1024;
 
+/** Most fragments one record may have (empty fragments would otherwise cost memory for free). */
+export const MAX_FRAGMENTS = 1024;
+
 /** Reassembles records from a byte stream; a record above `maxRecord` bytes is an error. */
 export class RecordDecoder {
   private chunks: Buffer[] = [];
@@ -32,6 +35,7 @@ export class RecordDecoder {
       if (this.recordLen + len > this.maxRecord) throw new XdrError(`record too large: ${this.recordLen + len} bytes (max ${this.maxRecord})`);
       if (this.buffered < 4 + len) break;
       this.take(4);
+      if (this.fragments.length >= MAX_FRAGMENTS) throw new XdrError(`record of more than ${MAX_FRAGMENTS} fragments`);
       this.fragments.push(this.take(len));
       this.recordLen += len;
       if (mark & LAST) {

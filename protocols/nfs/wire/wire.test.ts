@@ -96,6 +96,7 @@ test('record marking: fragments reassemble across any split; too-large records a
   }));
   const d = new RecordDecoder(100);
   assert.throws(() => d.push(frameRecord(Buffer.alloc(101))), XdrError);
+  assert.throws(() => new RecordDecoder(100).push(Buffer.alloc(4 * 1025)), /fragments/, 'endless empty fragments');
   fc.assert(fc.property(bytes, (b) => onlyXdrErrors(() => new RecordDecoder(200).push(b))), { numRuns: 500 });
 });
 
