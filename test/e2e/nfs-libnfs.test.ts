@@ -6,7 +6,7 @@
  * libnfs as nfsport= and mountport= (no portmapper on 111 needed).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -24,6 +24,7 @@ import { AUTH, decodeReply, encodeAuthSys, encodeCall } from '../../protocols/nf
 import type { XdrReader } from '../../protocols/nfs/wire/xdr.js';
 import { connect } from 'node:net';
 import { diff, manifest } from './tree.js';
+import { cleanupAll, curl, serve, tempDir } from './gateway-harness.js';
 
 interface Run { code: number | null; stdout: Buffer; stderr: string }
 
@@ -169,5 +170,34 @@ describe('NFSv3 with libnfs (nfs-ls, nfs-cp, nfs-cat)', () => {
     const fileFh = lr.opaque(64);
     assert.equal((await rpc(server.port, NFS_PROG, PROC.REMOVE, encodeArgs(PROC.REMOVE, { dir: dirFh, name }))).uint(), NFS3.OK);
     assert.equal((await rpc(server.port, NFS_PROG, PROC.GETATTR, encodeArgs(PROC.GETATTR, fileFh))).uint(), NFS3.ERR_STALE);
+  });
+});
+
+describe('dw serve --nfs', () => {
+  after(cleanupAll);
+
+  test('one namespace: a file PUT over WebDAV reads over NFS, one copied in over NFS reads over WebDAV', async () => {
+    const data = await tempDir();
+    const srv = await serve(data, ['--nfs', '127.0.0.1:0']);
+    try {
+      const port = Number(/NFS:\s+\S+ port (\d+)/.exec(srv.stderr())?.[1]);
+      assert.ok(port > 0, srv.stderr());
+      // libnfs sends AUTH_SYS as uid/gid 1000, the first user's (admin), so WebDAV's admin owns what it writes.
+      const u = (path: string) => `nfs://127.0.0.1${path}?version=3&nfsport=${port}&mountport=${port}&uid=1000&gid=1000`;
+      const local = join(data, 'x.bin');
+      writeFileSync(local, randomBytes(300_000));
+      const put = curl(['-u', `admin:${srv.password}`, '-T', local, `${srv.url}dav/`.replace('dav/', 'in.bin')]);
+      assert.equal(put.status, '201', put.body);
+      const cat = await run('nfs-cat', [u('//in.bin')]);
+      assert.equal(cat.code, 0, cat.stderr);
+      assert.equal(sha(cat.stdout), sha(readFileSync(local)), 'nfs-cat of in.bin');
+      const cp = await run('nfs-cp', [local, u('//back.bin')]);
+      assert.equal(cp.code, 0, cp.stderr);
+      const get = spawnSync('curl', ['-sS', '-f', '-u', `admin:${srv.password}`, `${srv.url}back.bin`], { maxBuffer: 1 << 24 });
+      assert.equal(get.status, 0, get.stderr.toString());
+      assert.equal(sha(get.stdout), sha(readFileSync(local)), 'webdav GET of back.bin');
+    } finally {
+      assert.equal(await srv.stop(), 0);
+    }
   });
 });
