@@ -4,6 +4,7 @@
  *
  *   { "webdav": "127.0.0.1:8080",     listen address or "off"
  *     "sftp": "127.0.0.1:2222",       listen address or "off"
+ *     "nfs": "127.0.0.1:2049",        NFSv3 listen address, off unless set
  *     "metrics": "127.0.0.1:9100",    Prometheus /metrics, off unless set
  *     "tlsCert": "/path/cert.pem",    WebDAV over HTTPS when both are set
  *     "tlsKey": "/path/key.pem",
@@ -19,13 +20,14 @@ import { UsageError } from './errors.js';
 export interface FileConfig {
   webdav?: string;
   sftp?: string;
+  nfs?: string;
   metrics?: string;
   tlsCert?: string;
   tlsKey?: string;
   logLevel?: string;
 }
 
-const KEYS: readonly (keyof FileConfig)[] = ['webdav', 'sftp', 'metrics', 'tlsCert', 'tlsKey', 'logLevel'];
+const KEYS: readonly (keyof FileConfig)[] = ['webdav', 'sftp', 'nfs', 'metrics', 'tlsCert', 'tlsKey', 'logLevel'];
 const MAX_CONFIG_BYTES = 1 << 20;
 
 /**

@@ -10,6 +10,7 @@ import type { BlockStore } from '../raid/types.js';
 import { openVfs, type VfsInstance } from '../vfs/index.js';
 import type { KvStore } from '../vfs/meta/kv.js';
 import { generateHostKey, startSftpServer } from '../protocols/sftp/index.js';
+import { startNfsServer } from '../protocols/nfs/index.js';
 import { startWebdavServer } from '../protocols/webdav/index.js';
 import { reencryptInBackground, runAdmin, type AdminEnv } from './admin.js';
 import { clientHost, formatHostPort, parseListen, type ListenAddr } from './args.js';
@@ -29,6 +30,8 @@ export interface ServeOptions {
   data: string;
   webdav?: string;
   sftp?: string;
+  /** NFSv3 listen address (issue 6); off by default. */
+  nfs?: string;
   metrics?: string;
   config?: string;
   tlsCert?: string;
@@ -76,6 +79,7 @@ export interface ServeInfo {
   encrypted?: boolean;
   webdavUrl?: string;
   sftp?: { host: string; port: number };
+  nfs?: { host: string; port: number };
   metricsUrl?: string;
   /** FUSE mount point. */
   fuse?: string;
@@ -99,14 +103,16 @@ export function resolveServeOptions(o: ServeOptions, d: DataDir) {
   const cfg = loadConfig(o.config, d.config);
   const webdav = parseListen('webdav', o.webdav ?? cfg.webdav ?? '127.0.0.1:8080');
   const sftp = parseListen('sftp', o.sftp ?? cfg.sftp ?? '127.0.0.1:2222');
+  const nfsText = o.nfs ?? cfg.nfs;
+  const nfs = nfsText ? parseListen('nfs', nfsText) : null;
   const metricsText = o.metrics ?? cfg.metrics;
   const metrics = metricsText ? parseListen('metrics', metricsText) : null;
   const tlsCert = o.tlsCert ?? cfg.tlsCert;
   const tlsKey = o.tlsKey ?? cfg.tlsKey;
   if (!!tlsCert !== !!tlsKey) throw new UsageError('TLS needs both --tls-cert FILE and --tls-key FILE');
   const fuse = o.fuse ? resolve(o.fuse) : undefined;
-  if (!webdav && !sftp && !fuse) throw new UsageError('both --webdav and --sftp are off and no --fuse mount point: nothing to serve');
-  return { cfg, webdav, sftp, metrics, tlsCert, tlsKey, fuse, allowOther: o.allowOther ?? false, defaultPermissions: o.defaultPermissions };
+  if (!webdav && !sftp && !fuse && !nfs) throw new UsageError('both --webdav and --sftp are off and no --fuse mount point: nothing to serve');
+  return { cfg, webdav, sftp, nfs, metrics, tlsCert, tlsKey, fuse, allowOther: o.allowOther ?? false, defaultPermissions: o.defaultPermissions };
 }
 
 async function withTimeout(p: Promise<unknown>, ms: number, log: Logger, what: string): Promise<void> {
@@ -196,6 +202,13 @@ export async function startGateway(o: ServeOptions, log: Logger): Promise<Gatewa
       closers.push({ name: 'sftp', close: () => srv.close() });
       info.sftp = { host: a.host, port: srv.port };
     }
+    if (opts.nfs) {
+      const a = opts.nfs;
+      const srv = await startNfsServer({ vfs: vfsi.vfs, host: a.host, port: a.port, logger: log.child({ proto: 'nfs' }) })
+        .catch((err: unknown) => listenError(err, 'NFS', a, 'nfs'));
+      closers.push({ name: 'nfs', close: () => srv.close() });
+      info.nfs = { host: a.host, port: srv.port };
+    }
     if (opts.fuse) {
       const { mountFuse } = await import('../protocols/fuse/index.js');
       const m = await mountFuse({ vfs: vfsi.vfs, mountpoint: opts.fuse, allowOther: opts.allowOther, defaultPermissions: opts.defaultPermissions, log: log.child({ proto: 'fuse' }) })
@@ -269,6 +282,7 @@ export function bannerLines(info: ServeInfo): string[] {
   const lines = [`DataWarehouse is serving ${info.dataDir} (pool ${info.layout} on ${info.devices} devices${info.encrypted ? ', encrypted' : ''}${info.poolCreated ? ', created now' : ''})`];
   if (info.webdavUrl) lines.push(`  WebDAV:  ${info.webdavUrl}`);
   if (info.sftp) lines.push(`  SFTP:    ${clientHost(info.sftp.host)} port ${info.sftp.port}`);
+  if (info.nfs) lines.push(`  NFS:     ${clientHost(info.nfs.host)} port ${info.nfs.port} (v3; MOUNT and PORTMAP on the same port)`);
   if (info.fuse) lines.push(`  FUSE:    mounted at ${info.fuse}`);
   if (info.metricsUrl) lines.push(`  Metrics: ${info.metricsUrl}`);
   if (info.adminPassword) {
@@ -284,6 +298,7 @@ export function bannerLines(info: ServeInfo): string[] {
     const h = clientHost(info.sftp.host);
     lines.push(`    sftp -P ${info.sftp.port} ${user}@${h.includes(':') ? `[${h}]` : h}`);
   }
+  if (info.nfs) lines.push(`    nfs-ls "nfs://${clientHost(info.nfs.host)}/?version=3&nfsport=${info.nfs.port}&mountport=${info.nfs.port}"`);
   lines.push(
     '',
     `  Add users:  dw user add NAME --password P [--ssh-key KEY.pub] ${dataFlag}`,

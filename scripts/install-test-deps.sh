@@ -5,5 +5,5 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends litmus openssh-client sshpass curl ca-certificates lftp fuse3 libfuse3-dev pkg-config >/dev/null
+apt-get install -y -qq --no-install-recommends litmus openssh-client sshpass curl ca-certificates lftp fuse3 libfuse3-dev pkg-config libnfs-utils >/dev/null
 echo "test clients installed: $(command -v litmus) $(command -v sftp) $(command -v sshpass) $(command -v curl) $(command -v lftp)"

@@ -1,0 +1,30 @@
+/** The NFSv3 and MOUNT Errno tables are complete and hold only real status codes. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Errno, ERRNO_NAMES, VfsError } from '../../vfs/errno.js';
+import { ERRNO_TO_MNT3, ERRNO_TO_NFS3, mnt3Status, Nfs3StatusError, nfs3Status } from './errors.js';
+import { MNT3 } from './wire/mount.js';
+import { NFS3 } from './wire/nfs3.js';
+
+test('every Errno has an nfsstat3 and a mountstat3, errors all, and nothing else is in the tables', () => {
+  assert.deepEqual(Object.keys(ERRNO_TO_NFS3).sort(), [...ERRNO_NAMES].sort());
+  assert.deepEqual(Object.keys(ERRNO_TO_MNT3).sort(), [...ERRNO_NAMES].sort());
+  const nfs = new Set<number>(Object.values(NFS3)), mnt = new Set<number>(Object.values(MNT3));
+  for (const n of ERRNO_NAMES) {
+    assert.ok(nfs.has(ERRNO_TO_NFS3[n]) && ERRNO_TO_NFS3[n] !== NFS3.OK, n);
+    assert.ok(mnt.has(ERRNO_TO_MNT3[n]) && ERRNO_TO_MNT3[n] !== MNT3.OK, n);
+  }
+});
+
+test('the statuses clients act on: quota, retention, stale handles, exists, not empty', () => {
+  assert.equal(nfs3Status(new VfsError(Errno.EDQUOT)), NFS3.ERR_DQUOT);
+  assert.equal(nfs3Status(new VfsError(Errno.EPERM, 'retention')), NFS3.ERR_PERM);
+  assert.equal(nfs3Status(new VfsError(Errno.ESTALE)), NFS3.ERR_STALE);
+  assert.equal(nfs3Status(new VfsError(Errno.EEXIST)), NFS3.ERR_EXIST);
+  assert.equal(nfs3Status(new VfsError(Errno.ENOTEMPTY)), NFS3.ERR_NOTEMPTY);
+  assert.equal(nfs3Status(new VfsError(Errno.EROFS)), NFS3.ERR_ROFS);
+  assert.equal(nfs3Status(new Nfs3StatusError(NFS3.ERR_BADHANDLE)), NFS3.ERR_BADHANDLE);
+  assert.equal(nfs3Status(new TypeError('bug')), NFS3.ERR_SERVERFAULT);
+  assert.equal(mnt3Status(new VfsError(Errno.ENOENT)), MNT3.ERR_NOENT);
+  assert.equal(mnt3Status(new Error('x')), MNT3.ERR_SERVERFAULT);
+});

@@ -1,0 +1,97 @@
+/**
+ * The two helper programs a v3 client talks to before NFS itself: the built-in PORTMAP v2
+ * (RFC 1833 section 3: NULL, GETPORT, DUMP; it knows only this server's programs) and
+ * MOUNT v3 (RFC 1813 appendix I: NULL, MNT, DUMP, UMNT, UMNTALL, EXPORT). MNT resolves the
+ * path inside the one export "/" of the VFS and answers that directory's file handle.
+ */
+import type { Vfs } from '../../vfs/types.js';
+import { VfsError, Errno } from '../../vfs/errno.js';
+import { mnt3Status } from './errors.js';
+import type { Program } from './session.js';
+import { encodeFh } from './wire/fh.js';
+import { decodeDirpath, encodeExports, encodeMntResult, encodeMountList, MNT3, MOUNT_PROC, MOUNT_PROG, MOUNT_VERS, type MountEntry } from './wire/mount.js';
+import { NFS_PROG, NFS_VERS } from './wire/nfs3.js';
+import { decodeMapping, encodeDumpResult, encodeGetportResult, IPPROTO_TCP, PMAP_PROC, PMAP_PROG, PMAP_VERS, type Mapping } from './wire/portmap.js';
+import { AUTH } from './wire/rpc.js';
+
+const EMPTY = new Uint8Array(0);
+/** The VFS's root inode (FUSE_ROOT_ID too). */
+export const ROOT_INO = 1;
+
+/** PORTMAP v2 over the mappings `maps()` gives (read per call: ports are known after listen). */
+export function portmapProgram(maps: () => Mapping[]): Program {
+  return {
+    name: 'portmap',
+    versions: new Map([[PMAP_VERS, {
+      [PMAP_PROC.NULL]: () => EMPTY,
+      [PMAP_PROC.GETPORT]: ({ call }) => {
+        const m = decodeMapping(call.args);
+        call.args.end('mapping');
+        const hit = maps().find((x) => x.prog === m.prog && x.vers === m.vers && x.prot === m.prot);
+        return encodeGetportResult(hit?.port ?? 0);
+      },
+      [PMAP_PROC.DUMP]: ({ call }) => {
+        call.args.end('DUMP arguments');
+        return encodeDumpResult(maps());
+      },
+    }]]),
+  };
+}
+
+/** This server's programs as portmap mappings (TCP only). */
+export function mappings(port: number): Mapping[] {
+  return [
+    { prog: PMAP_PROG, vers: PMAP_VERS, prot: IPPROTO_TCP, port },
+    { prog: MOUNT_PROG, vers: MOUNT_VERS, prot: IPPROTO_TCP, port },
+    { prog: NFS_PROG, vers: NFS_VERS, prot: IPPROTO_TCP, port },
+  ];
+}
+
+/** MOUNT v3 over `vfs` with export id `exportId`. `mounts` is the DUMP list (kept in memory only). */
+export function mountProgram(vfs: Vfs, exportId: number, mounts: MountEntry[] = []): Program {
+  const host = (peer: string) => peer.slice(0, peer.lastIndexOf(':'));
+  return {
+    name: 'mount',
+    versions: new Map([[MOUNT_VERS, {
+      [MOUNT_PROC.NULL]: () => EMPTY,
+      [MOUNT_PROC.MNT]: async ({ call, ctx, peer }) => {
+        const path = decodeDirpath(call.args);
+        try {
+          // Resolve inside the export, component by component, never above its root.
+          let attr = await vfs.getattr(ctx, ROOT_INO);
+          for (const name of path.split('/').filter((c) => c && c !== '.')) {
+            if (name === '..') throw new VfsError(Errno.EINVAL, 'no ".." in a mount path');
+            attr = await vfs.lookup(ctx, attr.ino, name);
+          }
+          if (attr.type !== 'dir') throw new VfsError(Errno.ENOTDIR, 'not a directory');
+          if (!mounts.some((m) => m.hostname === host(peer) && m.directory === path)) {
+            if (mounts.length >= 1024) mounts.shift();
+            mounts.push({ hostname: host(peer), directory: path });
+          }
+          return encodeMntResult(MNT3.OK, encodeFh({ exportId, ino: attr.ino, gen: attr.gen }), [AUTH.SYS, AUTH.NONE]);
+        } catch (err) {
+          return encodeMntResult(mnt3Status(err));
+        }
+      },
+      [MOUNT_PROC.DUMP]: ({ call }) => {
+        call.args.end('DUMP arguments');
+        return encodeMountList(mounts);
+      },
+      [MOUNT_PROC.UMNT]: ({ call, peer }) => {
+        const path = decodeDirpath(call.args);
+        const i = mounts.findIndex((m) => m.hostname === host(peer) && m.directory === path);
+        if (i >= 0) mounts.splice(i, 1);
+        return EMPTY;
+      },
+      [MOUNT_PROC.UMNTALL]: ({ call, peer }) => {
+        call.args.end('UMNTALL arguments');
+        for (let i = mounts.length - 1; i >= 0; i--) if (mounts[i]!.hostname === host(peer)) mounts.splice(i, 1);
+        return EMPTY;
+      },
+      [MOUNT_PROC.EXPORT]: ({ call }) => {
+        call.args.end('EXPORT arguments');
+        return encodeExports([{ dir: '/', groups: [] }]);
+      },
+    }]]),
+  };
+}

@@ -1,0 +1,238 @@
+/**
+ * XDR (RFC 4506): the one bounds-checked reader and the writer every NFS-side codec goes
+ * through (sans-IO: bytes in, values out). Big-endian, every item padded to a multiple of
+ * four bytes (section 3). Every variable-length read names its maximum; anything short, too
+ * long, badly padded or not UTF-8 where text is required throws `XdrError`.
+ */
+
+/** Malformed XDR. The RPC layer answers GARBAGE_ARGS (or drops a call it cannot even parse). */
+export class XdrError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'XdrError';
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const pad4 = (n: number): number => (4 - (n & 3)) & 3;
+
+export class XdrReader {
+  private pos: number;
+
+  constructor(private readonly buf: Buffer, start = 0) {
+    if (start < 0 || start > buf.length) throw new XdrError('reader start out of range');
+    this.pos = start;
+  }
+
+  /** Bytes left unread. */
+  remaining(): number {
+    return this.buf.length - this.pos;
+  }
+
+  /** The offset of the next read. */
+  offset(): number {
+    return this.pos;
+  }
+
+  private need(n: number, what: string): void {
+    if (this.buf.length - this.pos < n) throw new XdrError(`truncated ${what}: need ${n} bytes, have ${this.buf.length - this.pos}`);
+  }
+
+  /** unsigned int (section 4.2). */
+  uint(what = 'uint'): number {
+    this.need(4, what);
+    const v = this.buf.readUInt32BE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  /** int (section 4.1). */
+  int(what = 'int'): number {
+    this.need(4, what);
+    const v = this.buf.readInt32BE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  /** unsigned hyper (section 4.5). */
+  uhyper(what = 'uhyper'): bigint {
+    this.need(8, what);
+    const v = this.buf.readBigUInt64BE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  /** hyper (section 4.5). */
+  hyper(what = 'hyper'): bigint {
+    this.need(8, what);
+    const v = this.buf.readBigInt64BE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  /** bool (section 4.4): 0 or 1, anything else is an error. */
+  bool(what = 'bool'): boolean {
+    const v = this.uint(what);
+    if (v > 1) throw new XdrError(`${what}: bad bool ${v}`);
+    return v === 1;
+  }
+
+  /** An enum value that must be one of `allowed` (section 4.3). */
+  enumOf<T extends number>(allowed: readonly T[], what = 'enum'): T {
+    const v = this.int(what);
+    if (!allowed.includes(v as T)) throw new XdrError(`${what}: bad value ${v}`);
+    return v as T;
+  }
+
+  /** Fixed-length opaque (section 4.9): `len` bytes plus padding, as a view. */
+  fixed(len: number, what = 'opaque'): Buffer {
+    this.need(len + pad4(len), what);
+    const v = this.buf.subarray(this.pos, this.pos + len);
+    this.pos += len;
+    this.skipPad(len, what);
+    return v;
+  }
+
+  private skipPad(len: number, what: string): void {
+    const p = pad4(len);
+    for (let i = 0; i < p; i++) if (this.buf[this.pos + i] !== 0) throw new XdrError(`${what}: nonzero padding`);
+    this.pos += p;
+  }
+
+  /** Variable-length opaque<max> (section 4.10), as a view into the buffer. */
+  opaque(max: number, what = 'opaque'): Buffer {
+    const len = this.uint(`${what} length`);
+    if (len > max) throw new XdrError(`${what} too long: ${len} bytes (max ${max})`);
+    return this.fixed(len, what);
+  }
+
+  /** string<max> (section 4.11), strictly UTF-8. */
+  string(max: number, what = 'string'): string {
+    const b = this.opaque(max, what);
+    try {
+      return utf8.decode(b);
+    } catch {
+      throw new XdrError(`${what} is not valid UTF-8`);
+    }
+  }
+
+  /** Variable-length array<max> (section 4.13) of items read by `item`. */
+  array<T>(max: number, item: (r: XdrReader) => T, what = 'array'): T[] {
+    const n = this.uint(`${what} count`);
+    if (n > max) throw new XdrError(`${what} too long: ${n} items (max ${max})`);
+    const out: T[] = [];
+    for (let i = 0; i < n; i++) out.push(item(this));
+    return out;
+  }
+
+  /** Optional-data `*T` (section 4.19): undefined when absent. */
+  optional<T>(item: (r: XdrReader) => T, what = 'optional'): T | undefined {
+    return this.bool(what) ? item(this) : undefined;
+  }
+
+  /** Throws unless everything was read (trailing bytes are garbage). */
+  end(what = 'message'): void {
+    if (this.pos !== this.buf.length) throw new XdrError(`${what}: ${this.buf.length - this.pos} trailing bytes`);
+  }
+}
+
+/** Appends XDR items to a growing buffer. */
+export class XdrWriter {
+  private buf: Buffer;
+  private pos = 0;
+
+  constructor(initial = 256) {
+    this.buf = Buffer.allocUnsafe(initial);
+  }
+
+  private room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  /** Bytes written so far. */
+  get length(): number {
+    return this.pos;
+  }
+
+  uint(v: number): this {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`uint out of range: ${v}`);
+    this.room(4);
+    this.buf.writeUInt32BE(v, this.pos);
+    this.pos += 4;
+    return this;
+  }
+
+  int(v: number): this {
+    if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) throw new RangeError(`int out of range: ${v}`);
+    this.room(4);
+    this.buf.writeInt32BE(v, this.pos);
+    this.pos += 4;
+    return this;
+  }
+
+  /** unsigned hyper from a bigint or a non-negative safe integer. */
+  uhyper(v: bigint | number): this {
+    this.room(8);
+    this.buf.writeBigUInt64BE(BigInt(v), this.pos);
+    this.pos += 8;
+    return this;
+  }
+
+  hyper(v: bigint | number): this {
+    this.room(8);
+    this.buf.writeBigInt64BE(BigInt(v), this.pos);
+    this.pos += 8;
+    return this;
+  }
+
+  bool(v: boolean): this {
+    return this.uint(v ? 1 : 0);
+  }
+
+  /** Fixed-length opaque: the bytes plus zero padding. */
+  fixed(b: Uint8Array): this {
+    const p = pad4(b.length);
+    this.room(b.length + p);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+    this.buf.fill(0, this.pos, this.pos + p);
+    this.pos += p;
+    return this;
+  }
+
+  /** Variable-length opaque: length, bytes, padding. */
+  opaque(b: Uint8Array): this {
+    return this.uint(b.length).fixed(b);
+  }
+
+  string(s: string): this {
+    return this.opaque(Buffer.from(s, 'utf8'));
+  }
+
+  array<T>(items: readonly T[], item: (w: XdrWriter, v: T) => void): this {
+    this.uint(items.length);
+    for (const v of items) item(this, v);
+    return this;
+  }
+
+  optional<T>(v: T | undefined, item: (w: XdrWriter, v: T) => void): this {
+    this.bool(v !== undefined);
+    if (v !== undefined) item(this, v);
+    return this;
+  }
+
+  /** Overwrites a uint at an earlier offset (record marks, counts known only at the end). */
+  patchUint(at: number, v: number): void {
+    this.buf.writeUInt32BE(v, at);
+  }
+
+  /** The bytes written (a view; the writer should not be used afterwards). */
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+}
