@@ -116,6 +116,11 @@ class OpenFiles {
   }
 }
 
+/** Procedures whose second execution would answer differently (or do harm): kept by the duplicate request cache. */
+export const NON_IDEMPOTENT: ReadonlySet<number> = new Set([
+  PROC.SETATTR, PROC.WRITE, PROC.CREATE, PROC.MKDIR, PROC.SYMLINK, PROC.MKNOD, PROC.REMOVE, PROC.RMDIR, PROC.RENAME, PROC.LINK,
+]);
+
 type Handler = (s: Nfs3Service, ctx: Ctx, args: never) => Promise<Uint8Array>;
 
 export class Nfs3Service {
@@ -138,7 +143,12 @@ export class Nfs3Service {
       const h = HANDLERS[p] as Handler | undefined;
       if (h) procs[p] = ({ call, ctx }) => h(this, ctx, decodeArgs(p as Proc, call.args) as never);
     }
-    return { name: 'nfs', versions: new Map([[NFS_VERS, procs]]) };
+    return {
+      name: 'nfs',
+      versions: new Map([[NFS_VERS, procs]]),
+      // Replies worth replaying to a retransmission; "retry later" (JUKEBOX) is not kept.
+      drc: { procs: NON_IDEMPOTENT, keep: (r) => r.length < 4 || Buffer.from(r.buffer, r.byteOffset, 4).readUInt32BE(0) !== NFS3.ERR_JUKEBOX },
+    };
   }
 
   close(): Promise<void> {

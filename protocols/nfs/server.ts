@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { Vfs } from '../../vfs/types.js';
 import { Nfs3Service } from './nfs3.js';
 import { mappings, mountProgram, portmapProgram } from './programs.js';
+import { ReplyCache } from './drc.js';
 import { answer, type Programs } from './session.js';
 import { MOUNT_PROG } from './wire/mount.js';
 import { NFS_PROG } from './wire/nfs3.js';
@@ -32,6 +33,8 @@ export interface NfsServerOptions {
   exportId?: number;
   /** Largest RPC record accepted (default 1 MiB + 64 KiB). */
   maxRecord?: number;
+  /** Duplicate request cache bounds (default 1024 replies, 120 s); `false` turns it off. */
+  drc?: { maxEntries?: number; maxAgeMs?: number } | false;
   /** Calls answered at once per connection (default 32). */
   maxInflight?: number;
   /** Milliseconds an idle cached open handle stays open (default 2000). */
@@ -68,6 +71,7 @@ export async function startNfsServer(opts: NfsServerOptions): Promise<NfsServer>
     [MOUNT_PROG, mountProgram(opts.vfs, exportId)],
     [NFS_PROG, nfs.program()],
   ]);
+  const drc = opts.drc === false ? undefined : new ReplyCache(opts.drc ?? {});
   const sockets = new Set<Socket>();
   const inflight = new Set<Promise<void>>();
 
@@ -93,7 +97,7 @@ export async function startNfsServer(opts: NfsServerOptions): Promise<NfsServer>
       for (const rec of records) {
         running++;
         if (running >= maxInflight) sock.pause();
-        const p = answer(programs, rec, peer, log).then((reply) => {
+        const p = answer(programs, rec, peer, log, drc).then((reply) => {
           if (reply && !sock.destroyed) sock.write(frameRecord(reply));
           if (sock.writableLength >= MAX_UNSENT) sock.pause(); // a client that does not read its replies
         }).catch((err: unknown) => log?.error({ err, peer }, 'nfs: reply failed')).finally(() => {
