@@ -5,7 +5,7 @@
  *   { "webdav": "127.0.0.1:8080",     listen address or "off"
  *     "sftp": "127.0.0.1:2222",       listen address or "off"
  *     "nfs": "127.0.0.1:2049",        NFSv3 listen address, off unless set; or an object:
- *     "nfs": { "listen": "127.0.0.1:2049",
+ *     "nfs": { "listen": "127.0.0.1:2049", "portmapPort": 111,   (a second port with PORTMAP v2, off unless set)
  *              "exports": [ { "path": "/", "clients": ["127.0.0.1", "10.0.0.0/8"],
  *                             "readOnly": false, "squash": "root", "anonUid": 65534, "anonGid": 65534 } ] },
  *     "metrics": "127.0.0.1:9100",    Prometheus /metrics, off unless set
@@ -27,6 +27,8 @@ export interface FileConfig {
   nfs?: string;
   /** From an object "nfs": its exports (checked). */
   nfsExports?: Export[];
+  /** From an object "nfs": a second port on the same address answering PORTMAP v2 (111 by convention). */
+  nfsPortmapPort?: number;
   metrics?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -74,10 +76,15 @@ export function loadConfig(file: string | undefined, fallback: string): FileConf
 }
 
 /** The object form of "nfs": { "listen": "HOST:PORT", "exports": [...] } (see protocols/nfs/exports.ts). */
-function nfsSection(path: string, o: Record<string, unknown>): Pick<FileConfig, 'nfs' | 'nfsExports'> {
-  const out: Pick<FileConfig, 'nfs' | 'nfsExports'> = {};
+function nfsSection(path: string, o: Record<string, unknown>): Pick<FileConfig, 'nfs' | 'nfsExports' | 'nfsPortmapPort'> {
+  const out: Pick<FileConfig, 'nfs' | 'nfsExports' | 'nfsPortmapPort'> = {};
   for (const k of Object.keys(o)) {
-    if (k !== 'listen' && k !== 'exports') throw new UsageError(`config file ${path}: unknown key "nfs.${k}" (known: nfs.listen, nfs.exports)`);
+    if (k !== 'listen' && k !== 'exports' && k !== 'portmapPort') throw new UsageError(`config file ${path}: unknown key "nfs.${k}" (known: nfs.listen, nfs.exports, nfs.portmapPort)`);
+  }
+  if (o.portmapPort !== undefined) {
+    const p = o.portmapPort;
+    if (typeof p !== 'number' || !Number.isInteger(p) || p < 1 || p > 65535) throw new UsageError(`config file ${path}: "nfs.portmapPort" must be a port number (1..65535)`);
+    out.nfsPortmapPort = p;
   }
   if (o.listen !== undefined) {
     if (typeof o.listen !== 'string') throw new UsageError(`config file ${path}: "nfs.listen" must be a string (HOST:PORT or "off")`);

@@ -206,7 +206,8 @@ export async function startGateway(o: ServeOptions, log: Logger): Promise<Gatewa
       const a = opts.nfs;
       // Without exports in the config: the whole namespace to the loopback addresses, root squashed.
       const exports = opts.cfg.nfsExports ?? parseExports([{ path: '/' }], 'nfs.exports');
-      const srv = await startNfsServer({ vfs: vfsi.vfs, host: a.host, port: a.port, exports, logger: log.child({ proto: 'nfs' }) })
+      const pm = opts.cfg.nfsPortmapPort;
+      const srv = await startNfsServer({ vfs: vfsi.vfs, host: a.host, port: a.port, exports, ...(pm ? { portmapPort: pm } : {}), logger: log.child({ proto: 'nfs' }) })
         .catch((err: unknown) => {
           if (err instanceof ExportConfigError) throw new UsageError(`nfs.exports: ${err.message}`);
           return listenError(err, 'NFS', a, 'nfs');
