@@ -56,6 +56,25 @@ describe('cli values', () => {
       assert.throws(() => loadConfig(join(dir, 'bad2.json'), ''), /not valid JSON/);
       await writeFile(join(dir, 'bad3.json'), '{"sftp": 22}');
       assert.throws(() => loadConfig(join(dir, 'bad3.json'), ''), /must be a string/);
+      // "nfs" as an object: listen, exports (checked, the field named), portmapPort.
+      await writeFile(join(dir, 'nfs.json'), JSON.stringify({ nfs: { listen: '127.0.0.1:2049', portmapPort: 111, exports: [{ path: '/p', clients: ['10.0.0.0/8'], readOnly: true }] } }));
+      const c = loadConfig(join(dir, 'nfs.json'), '');
+      assert.equal(c.nfs, '127.0.0.1:2049');
+      assert.equal(c.nfsPortmapPort, 111);
+      assert.deepEqual(c.nfsExports?.map((e) => [e.path, e.clients, e.readOnly, e.squash]), [['/p', ['10.0.0.0/8'], true, 'root']]);
+      const nfsBad: [unknown, RegExp][] = [
+        [{ nfs: { exports: [{ path: '/', clients: ['10.0.0.0/40'] }] } }, /nfs\.exports\[0\]\.clients\[0\]: "10\.0\.0\.0\/40" has a bad prefix length/],
+        [{ nfs: { exports: [{ path: '/', anonUid: 'nobody' }] } }, /nfs\.exports\[0\]\.anonUid must be an integer/],
+        [{ nfs: { exports: 'all' } }, /nfs\.exports must be a non-empty list/],
+        [{ nfs: { listen: 2049 } }, /"nfs\.listen" must be a string/],
+        [{ nfs: { portmapPort: 70000 } }, /"nfs\.portmapPort" must be a port number/],
+        [{ nfs: { export: [] } }, /unknown key "nfs\.export"/],
+        [{ nfs: 5 }, /"nfs" must be a string or an object/],
+      ];
+      for (const [v, re] of nfsBad) {
+        await writeFile(join(dir, 'nfsbad.json'), JSON.stringify(v));
+        assert.throws(() => loadConfig(join(dir, 'nfsbad.json'), ''), (err: Error) => err instanceof UsageError && re.test(err.message), JSON.stringify(v));
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

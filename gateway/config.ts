@@ -4,7 +4,10 @@
  *
  *   { "webdav": "127.0.0.1:8080",     listen address or "off"
  *     "sftp": "127.0.0.1:2222",       listen address or "off"
- *     "nfs": "127.0.0.1:2049",        NFSv3 listen address, off unless set
+ *     "nfs": "127.0.0.1:2049",        NFSv3 listen address, off unless set; or an object:
+ *     "nfs": { "listen": "127.0.0.1:2049", "portmapPort": 111,   (a second port with PORTMAP v2, off unless set)
+ *              "exports": [ { "path": "/", "clients": ["127.0.0.1", "10.0.0.0/8"],
+ *                             "readOnly": false, "squash": "root", "anonUid": 65534, "anonGid": 65534 } ] },
  *     "metrics": "127.0.0.1:9100",    Prometheus /metrics, off unless set
  *     "tlsCert": "/path/cert.pem",    WebDAV over HTTPS when both are set
  *     "tlsKey": "/path/key.pem",
@@ -15,19 +18,24 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { ExportConfigError, parseExports, type Export } from '../protocols/nfs/index.js';
 import { UsageError } from './errors.js';
 
 export interface FileConfig {
   webdav?: string;
   sftp?: string;
   nfs?: string;
+  /** From an object "nfs": its exports (checked). */
+  nfsExports?: Export[];
+  /** From an object "nfs": a second port on the same address answering PORTMAP v2 (111 by convention). */
+  nfsPortmapPort?: number;
   metrics?: string;
   tlsCert?: string;
   tlsKey?: string;
   logLevel?: string;
 }
 
-const KEYS: readonly (keyof FileConfig)[] = ['webdav', 'sftp', 'nfs', 'metrics', 'tlsCert', 'tlsKey', 'logLevel'];
+const KEYS: readonly string[] = ['webdav', 'sftp', 'nfs', 'metrics', 'tlsCert', 'tlsKey', 'logLevel'];
 const MAX_CONFIG_BYTES = 1 << 20;
 
 /**
@@ -57,8 +65,38 @@ export function loadConfig(file: string | undefined, fallback: string): FileConf
     if (!(KEYS as readonly string[]).includes(k)) {
       throw new UsageError(`config file ${path}: unknown key "${k}" (known: ${KEYS.join(', ')})`);
     }
-    if (typeof val !== 'string') throw new UsageError(`config file ${path}: "${k}" must be a string`);
-    out[k as keyof FileConfig] = k === 'tlsCert' || k === 'tlsKey' ? resolve(dirname(path), val) : val;
+    if (k === 'nfs' && val && typeof val === 'object' && !Array.isArray(val)) {
+      Object.assign(out, nfsSection(path, val as Record<string, unknown>));
+      continue;
+    }
+    if (typeof val !== 'string') throw new UsageError(`config file ${path}: "${k}" must be a string${k === 'nfs' ? ' or an object { "listen", "exports" }' : ''}`);
+    out[k as 'webdav'] = k === 'tlsCert' || k === 'tlsKey' ? resolve(dirname(path), val) : val;
+  }
+  return out;
+}
+
+/** The object form of "nfs": { "listen": "HOST:PORT", "exports": [...] } (see protocols/nfs/exports.ts). */
+function nfsSection(path: string, o: Record<string, unknown>): Pick<FileConfig, 'nfs' | 'nfsExports' | 'nfsPortmapPort'> {
+  const out: Pick<FileConfig, 'nfs' | 'nfsExports' | 'nfsPortmapPort'> = {};
+  for (const k of Object.keys(o)) {
+    if (k !== 'listen' && k !== 'exports' && k !== 'portmapPort') throw new UsageError(`config file ${path}: unknown key "nfs.${k}" (known: nfs.listen, nfs.exports, nfs.portmapPort)`);
+  }
+  if (o.portmapPort !== undefined) {
+    const p = o.portmapPort;
+    if (typeof p !== 'number' || !Number.isInteger(p) || p < 1 || p > 65535) throw new UsageError(`config file ${path}: "nfs.portmapPort" must be a port number (1..65535)`);
+    out.nfsPortmapPort = p;
+  }
+  if (o.listen !== undefined) {
+    if (typeof o.listen !== 'string') throw new UsageError(`config file ${path}: "nfs.listen" must be a string (HOST:PORT or "off")`);
+    out.nfs = o.listen;
+  }
+  if (o.exports !== undefined) {
+    try {
+      out.nfsExports = parseExports(o.exports, 'nfs.exports');
+    } catch (err) {
+      if (err instanceof ExportConfigError) throw new UsageError(`config file ${path}: ${err.message}`);
+      throw err;
+    }
   }
   return out;
 }

@@ -10,7 +10,7 @@ import type { BlockStore } from '../raid/types.js';
 import { openVfs, type VfsInstance } from '../vfs/index.js';
 import type { KvStore } from '../vfs/meta/kv.js';
 import { generateHostKey, startSftpServer } from '../protocols/sftp/index.js';
-import { startNfsServer } from '../protocols/nfs/index.js';
+import { ExportConfigError, parseExports, startNfsServer } from '../protocols/nfs/index.js';
 import { startWebdavServer } from '../protocols/webdav/index.js';
 import { reencryptInBackground, runAdmin, type AdminEnv } from './admin.js';
 import { clientHost, formatHostPort, parseListen, type ListenAddr } from './args.js';
@@ -204,8 +204,14 @@ export async function startGateway(o: ServeOptions, log: Logger): Promise<Gatewa
     }
     if (opts.nfs) {
       const a = opts.nfs;
-      const srv = await startNfsServer({ vfs: vfsi.vfs, host: a.host, port: a.port, logger: log.child({ proto: 'nfs' }) })
-        .catch((err: unknown) => listenError(err, 'NFS', a, 'nfs'));
+      // Without exports in the config: the whole namespace to the loopback addresses, root squashed.
+      const exports = opts.cfg.nfsExports ?? parseExports([{ path: '/' }], 'nfs.exports');
+      const pm = opts.cfg.nfsPortmapPort;
+      const srv = await startNfsServer({ vfs: vfsi.vfs, host: a.host, port: a.port, exports, ...(pm ? { portmapPort: pm } : {}), logger: log.child({ proto: 'nfs' }) })
+        .catch((err: unknown) => {
+          if (err instanceof ExportConfigError) throw new UsageError(`nfs.exports: ${err.message}`);
+          return listenError(err, 'NFS', a, 'nfs');
+        });
       closers.push({ name: 'nfs', close: () => srv.close() });
       info.nfs = { host: a.host, port: srv.port };
     }

@@ -2,3 +2,4 @@
 export { startNfsServer, type NfsServer, type NfsServerOptions } from './server.js';
 export { Nfs3Service } from './nfs3.js';
 export { answer, type Programs } from './session.js';
+export { ExportConfigError, ExportTable, parseExports, type Export, type Squash } from './exports.js';

@@ -11,7 +11,8 @@ import type { Logger } from 'pino';
 import { Errno, VfsError } from '../../vfs/errno.js';
 import { S_IFBLK, S_IFCHR, S_IFIFO, S_IFSOCK, type Attr, type Ctx, type Fh, type SetAttr, type Vfs } from '../../vfs/types.js';
 import { Nfs3StatusError, nfs3Status } from './errors.js';
-import type { Program, Procedure } from './session.js';
+import { ExportTable, squashCtx, type Export } from './exports.js';
+import { hostOf, type Program, type Procedure } from './session.js';
 import { decodeFh, encodeFh } from './wire/fh.js';
 import {
   ACCESS3, CREATE_MODE, decodeArgs, entry3Size, entryplus3Size, FSF3, FTYPE, MAX_IO, NFS3, NFS_VERS, PROC, STABLE,
@@ -21,6 +22,7 @@ import { XdrWriter } from './wire/xdr.js';
 
 const TYPE: Record<Attr['type'], number> = { file: FTYPE.REG, dir: FTYPE.DIR, blk: FTYPE.BLK, chr: FTYPE.CHR, symlink: FTYPE.LNK, sock: FTYPE.SOCK, fifo: FTYPE.FIFO };
 const NS = 1_000_000_000n;
+const ANON = 65534;
 const U32 = 0xffffffffn;
 
 const nfsTime = (ns: bigint): NfsTime => {
@@ -40,8 +42,10 @@ function safe(v: bigint, errno: Errno, what: string): number {
 }
 
 export interface Nfs3Options {
-  /** Export id in file handles and fsid in attributes. */
+  /** fsid in attributes; also the id of the default export (the whole VFS, to every client) when `exports` is not given. */
   exportId: number;
+  /** The exports (initialized: `ExportTable.init`). */
+  exports?: ExportTable;
   /** Milliseconds an unused open handle stays cached (default 2000). */
   idleMs?: number;
   log?: Logger;
@@ -116,10 +120,36 @@ class OpenFiles {
   }
 }
 
-type Handler = (s: Nfs3Service, ctx: Ctx, args: never) => Promise<Uint8Array>;
+/**
+ * The caller of one NFS call: the identity after the squash of the export its first file handle
+ * names, the client's address, and whether the procedure modifies (for read-only exports).
+ */
+export interface NfsCtx extends Ctx {
+  host: string;
+  exp?: Export;
+  modifies: boolean;
+}
+
+/** Each procedure's first file handle (every NFSv3 procedure but NULL has one): it picks the export. */
+const FIRST_FH: { [P in Proc]?: (a: import('./wire/nfs3.js').ArgsOf[P]) => Buffer } = {
+  [PROC.GETATTR]: (a) => a, [PROC.SETATTR]: (a) => a.fh, [PROC.LOOKUP]: (a) => a.dir, [PROC.ACCESS]: (a) => a.fh,
+  [PROC.READLINK]: (a) => a, [PROC.READ]: (a) => a.fh, [PROC.WRITE]: (a) => a.fh, [PROC.CREATE]: (a) => a.where.dir,
+  [PROC.MKDIR]: (a) => a.where.dir, [PROC.SYMLINK]: (a) => a.where.dir, [PROC.MKNOD]: (a) => a.where.dir,
+  [PROC.REMOVE]: (a) => a.dir, [PROC.RMDIR]: (a) => a.dir, [PROC.RENAME]: (a) => a.from.dir, [PROC.LINK]: (a) => a.fh,
+  [PROC.READDIR]: (a) => a.fh, [PROC.READDIRPLUS]: (a) => a.fh, [PROC.FSSTAT]: (a) => a, [PROC.FSINFO]: (a) => a,
+  [PROC.PATHCONF]: (a) => a, [PROC.COMMIT]: (a) => a.fh,
+};
+
+/** Procedures whose second execution would answer differently (or do harm): kept by the duplicate request cache. */
+export const NON_IDEMPOTENT: ReadonlySet<number> = new Set([
+  PROC.SETATTR, PROC.WRITE, PROC.CREATE, PROC.MKDIR, PROC.SYMLINK, PROC.MKNOD, PROC.REMOVE, PROC.RMDIR, PROC.RENAME, PROC.LINK,
+]);
+
+type Handler = (s: Nfs3Service, ctx: NfsCtx, args: never) => Promise<Uint8Array>;
 
 export class Nfs3Service {
   readonly exportId: number;
+  readonly exports: ExportTable;
   /** writeverf3: changes with each server start (section 3.3.7). */
   readonly verifier = randomBytes(8);
   readonly files: OpenFiles;
@@ -127,6 +157,7 @@ export class Nfs3Service {
 
   constructor(readonly vfs: Vfs, opts: Nfs3Options) {
     this.exportId = opts.exportId;
+    this.exports = opts.exports ?? ExportTable.open(opts.exportId);
     this.files = new OpenFiles(vfs, opts.idleMs ?? 2000);
     this.log = opts.log;
   }
@@ -136,24 +167,59 @@ export class Nfs3Service {
     const procs: Partial<Record<number, Procedure>> = {};
     for (const p of Object.values(PROC)) {
       const h = HANDLERS[p] as Handler | undefined;
-      if (h) procs[p] = ({ call, ctx }) => h(this, ctx, decodeArgs(p as Proc, call.args) as never);
+      if (h) {
+        procs[p] = ({ call, ctx, peer }) => {
+          const args = decodeArgs(p as Proc, call.args);
+          return h(this, this.callCtx(p as Proc, args, ctx, peer, !call.sys), args as never);
+        };
+      }
     }
-    return { name: 'nfs', versions: new Map([[NFS_VERS, procs]]) };
+    return {
+      name: 'nfs',
+      versions: new Map([[NFS_VERS, procs]]),
+      // Replies worth replaying to a retransmission; "retry later" (JUKEBOX) is not kept.
+      drc: { procs: NON_IDEMPOTENT, keep: (r) => r.length < 4 || Buffer.from(r.buffer, r.byteOffset, 4).readUInt32BE(0) !== NFS3.ERR_JUKEBOX },
+    };
   }
 
   close(): Promise<void> {
     return this.files.close();
   }
 
-  fh(a: Attr): Buffer {
-    return encodeFh({ exportId: this.exportId, ino: a.ino, gen: a.gen });
+  /** The caller of a call whose decoded arguments are `args`: squashed as the export of its first handle says. */
+  callCtx(p: Proc, args: unknown, ctx: Ctx, peer: string, authNone: boolean): NfsCtx {
+    const host = hostOf(peer);
+    const modifies = NON_IDEMPOTENT.has(p);
+    const first = (FIRST_FH[p] as ((a: unknown) => Buffer) | undefined)?.(args);
+    const h = first && decodeFh(first);
+    const exp = h ? this.exports.get(h.exportId) : undefined;
+    // A handle not ours, of no export or of one not for this client: resolve() answers it, as nobody.
+    if (!exp || !exp.allows(host)) return { uid: ANON, gid: ANON, groups: [], clientId: ctx.clientId, host, modifies };
+    return { ...squashCtx(exp, ctx, authNone), host, exp, modifies };
   }
 
-  /** The inode a handle names; BADHANDLE for a handle not ours, STALE for one whose file is gone. */
-  async resolve(ctx: Ctx, fh: Buffer): Promise<Attr> {
+  fh(ctx: NfsCtx, a: Attr): Buffer {
+    return encodeFh({ exportId: ctx.exp?.id ?? this.exportId, ino: a.ino, gen: a.gen });
+  }
+
+  /** The inode of the caller's export directory (`..` there is the directory itself). */
+  exportRoot(ctx: NfsCtx): number | undefined {
+    return ctx.exp && this.exports.root(ctx.exp.id);
+  }
+
+  /**
+   * The inode a handle names; BADHANDLE for a handle not ours, STALE for one of no export or
+   * whose file is gone, ACCES for an export the client is not listed for, XDEV for a second
+   * handle in another export than the first, ROFS for a change in a read-only export.
+   */
+  async resolve(ctx: NfsCtx, fh: Buffer): Promise<Attr> {
     const h = decodeFh(fh);
     if (!h) throw new Nfs3StatusError(NFS3.ERR_BADHANDLE, 'not a handle of this server');
-    if (h.exportId !== this.exportId) throw new Nfs3StatusError(NFS3.ERR_STALE, 'handle of another export');
+    const exp = this.exports.get(h.exportId);
+    if (!exp) throw new Nfs3StatusError(NFS3.ERR_STALE, 'handle of no export');
+    if (!exp.allows(ctx.host)) throw new Nfs3StatusError(NFS3.ERR_ACCES, 'export not for this client');
+    if (ctx.exp !== exp) throw new Nfs3StatusError(NFS3.ERR_XDEV, 'handles of two exports');
+    if (ctx.modifies && exp.readOnly) throw new Nfs3StatusError(NFS3.ERR_ROFS, 'read-only export');
     try {
       return await this.vfs.getattr(ctx, h.ino, h.gen);
     } catch (err) {
@@ -214,7 +280,7 @@ function setAttr(s: Sattr3): SetAttr {
 }
 
 /** Applies the sattr3 of a create to the new node (mode was given to the create itself). */
-async function applyCreateAttrs(s: Nfs3Service, ctx: Ctx, a: Attr, attr: Sattr3 | undefined): Promise<Attr> {
+async function applyCreateAttrs(s: Nfs3Service, ctx: NfsCtx, a: Attr, attr: Sattr3 | undefined): Promise<Attr> {
   if (!attr) return a;
   const { mode: _mode, ...rest } = attr;
   const ch = setAttr(rest);
@@ -228,25 +294,25 @@ async function applyCreateAttrs(s: Nfs3Service, ctx: Ctx, a: Attr, attr: Sattr3 
 const verfNs = (v: Buffer): bigint => BigInt(v.readUInt32BE(0)) * NS + BigInt(v.readUInt32BE(4) % 1e9);
 
 /** CREATE/MKDIR/SYMLINK/MKNOD success and failure bodies (section 3.3.8). */
-async function created(s: Nfs3Service, ctx: Ctx, dirFh: Buffer, make: (dir: Attr) => Promise<Attr>): Promise<Uint8Array> {
+async function created(s: Nfs3Service, ctx: NfsCtx, dirFh: Buffer, make: (dir: Attr) => Promise<Attr>): Promise<Uint8Array> {
   let dir: Attr | undefined;
   return reply(async (w) => {
     dir = await s.resolve(ctx, dirFh);
     const pre = wcc(dir);
     const a = await make(dir);
-    writePostOpFh(w, s.fh(a));
+    writePostOpFh(w, s.fh(ctx, a));
     writePostOpAttr(w, s.fattr(a));
     writeWcc(w, pre, await s.post(ctx, dir.ino));
   }, async (w) => writeWcc(w, undefined, await s.post(ctx, dir?.ino)));
 }
 
 /** Reads directory rows for READDIR(PLUS): '.' is cookie 1, '..' cookie 2, then the VFS's own cookies (≥ 3). */
-async function dirRows(s: Nfs3Service, ctx: Ctx, dir: Attr, cookie: bigint, limit: number, plus: boolean) {
+async function dirRows(s: Nfs3Service, ctx: NfsCtx, dir: Attr, cookie: bigint, limit: number, plus: boolean) {
   const c = safe(cookie, Errno.EINVAL, 'cookie');
   const rows: { name: string; ino: number; cookie: number; attr?: Attr }[] = [];
   if (c < 1) rows.push({ name: '.', ino: dir.ino, cookie: 1, attr: dir });
   if (c < 2) {
-    const up = await s.vfs.lookup(ctx, dir.ino, '..');
+    const up = dir.ino === s.exportRoot(ctx) ? dir : await s.vfs.lookup(ctx, dir.ino, '..');
     rows.push({ name: '..', ino: up.ino, cookie: 2, attr: up });
   }
   const got = await s.vfs.readdir(ctx, dir.ino, c <= 2 ? 0 : c, limit, plus);
@@ -254,7 +320,7 @@ async function dirRows(s: Nfs3Service, ctx: Ctx, dir: Attr, cookie: bigint, limi
   return { rows, more: got.length >= limit };
 }
 
-const HANDLERS: { [P in Proc]?: (s: Nfs3Service, ctx: Ctx, a: import('./wire/nfs3.js').ArgsOf[P]) => Promise<Uint8Array> } = {
+const HANDLERS: { [P in Proc]?: (s: Nfs3Service, ctx: NfsCtx, a: import('./wire/nfs3.js').ArgsOf[P]) => Promise<Uint8Array> } = {
   [PROC.NULL]: async () => new Uint8Array(0),
   [PROC.GETATTR]: (s, ctx, fh) => reply(async (w) => writeFattr3(w, s.fattr(await s.resolve(ctx, fh)))),
   [PROC.SETATTR]: async (s, ctx, a) => {
@@ -270,8 +336,9 @@ const HANDLERS: { [P in Proc]?: (s: Nfs3Service, ctx: Ctx, a: import('./wire/nfs
     let dir: Attr | undefined;
     return reply(async (w) => {
       dir = await s.resolve(ctx, a.dir);
-      const obj = await s.vfs.lookup(ctx, dir.ino, a.name);
-      w.opaque(s.fh(obj));
+      // Never above the export's directory.
+      const obj = a.name === '..' && dir.ino === s.exportRoot(ctx) ? dir : await s.vfs.lookup(ctx, dir.ino, a.name);
+      w.opaque(s.fh(ctx, obj));
       writePostOpAttr(w, s.fattr(obj));
       writePostOpAttr(w, s.fattr(dir));
     }, async (w) => writePostOpAttr(w, await s.post(ctx, dir?.ino)));
@@ -284,7 +351,7 @@ const HANDLERS: { [P in Proc]?: (s: Nfs3Service, ctx: Ctx, a: import('./wire/nfs
       const [r, wr, x] = await Promise.all([may(4), may(2), may(1)]);
       let granted = 0;
       if (r) granted |= ACCESS3.READ;
-      if (wr) granted |= ACCESS3.MODIFY | ACCESS3.EXTEND | (obj.type === 'dir' ? ACCESS3.DELETE : 0);
+      if (wr && !ctx.exp?.readOnly) granted |= ACCESS3.MODIFY | ACCESS3.EXTEND | (obj.type === 'dir' ? ACCESS3.DELETE : 0);
       if (x) granted |= obj.type === 'dir' ? ACCESS3.LOOKUP : ACCESS3.EXECUTE;
       writePostOpAttr(w, s.fattr(obj));
       w.uint(granted & a.access);
@@ -432,7 +499,7 @@ const HANDLERS: { [P in Proc]?: (s: Nfs3Service, ctx: Ctx, a: import('./wire/nfs
         n++;
         w.bool(true).uhyper(e.ino).string(e.name).uhyper(e.cookie);
         writePostOpAttr(w, e.attr && s.fattr(e.attr));
-        writePostOpFh(w, e.attr && s.fh(e.attr));
+        writePostOpFh(w, e.attr && s.fh(ctx, e.attr));
       }
       if (n === 0 && rows.length) throw new Nfs3StatusError(NFS3.ERR_TOOSMALL, 'maxcount too small for one entry');
       w.bool(false).bool(n === rows.length && !more);
@@ -480,7 +547,7 @@ const HANDLERS: { [P in Proc]?: (s: Nfs3Service, ctx: Ctx, a: import('./wire/nfs
 };
 
 /** REMOVE/RMDIR: the directory's wcc_data either way (section 3.3.12). */
-async function removed(s: Nfs3Service, ctx: Ctx, dirFh: Buffer, op: (dir: Attr) => Promise<void>): Promise<Uint8Array> {
+async function removed(s: Nfs3Service, ctx: NfsCtx, dirFh: Buffer, op: (dir: Attr) => Promise<void>): Promise<Uint8Array> {
   let dir: Attr | undefined;
   return reply(async (w) => {
     dir = await s.resolve(ctx, dirFh);

@@ -2,12 +2,13 @@
  * The two helper programs a v3 client talks to before NFS itself: the built-in PORTMAP v2
  * (RFC 1833 section 3: NULL, GETPORT, DUMP; it knows only this server's programs) and
  * MOUNT v3 (RFC 1813 appendix I: NULL, MNT, DUMP, UMNT, UMNTALL, EXPORT). MNT resolves the
- * path inside the one export "/" of the VFS and answers that directory's file handle.
+ * path inside the export it falls in (exports.ts) and answers that directory's file handle.
  */
 import type { Vfs } from '../../vfs/types.js';
 import { VfsError, Errno } from '../../vfs/errno.js';
 import { mnt3Status } from './errors.js';
-import type { Program } from './session.js';
+import { ExportTable, squashCtx } from './exports.js';
+import { hostOf, type Program } from './session.js';
 import { encodeFh } from './wire/fh.js';
 import { decodeDirpath, encodeExports, encodeMntResult, encodeMountList, MNT3, MOUNT_PROC, MOUNT_PROG, MOUNT_VERS, type MountEntry } from './wire/mount.js';
 import { NFS_PROG, NFS_VERS } from './wire/nfs3.js';
@@ -15,8 +16,7 @@ import { decodeMapping, encodeDumpResult, encodeGetportResult, IPPROTO_TCP, PMAP
 import { AUTH } from './wire/rpc.js';
 
 const EMPTY = new Uint8Array(0);
-/** The VFS's root inode (FUSE_ROOT_ID too). */
-export const ROOT_INO = 1;
+export { ROOT_INO } from './exports.js';
 
 /** PORTMAP v2 over the mappings `maps()` gives (read per call: ports are known after listen). */
 export function portmapProgram(maps: () => Mapping[]): Program {
@@ -47,28 +47,36 @@ export function mappings(port: number): Mapping[] {
   ];
 }
 
-/** MOUNT v3 over `vfs` with export id `exportId`. `mounts` is the DUMP list (kept in memory only). */
-export function mountProgram(vfs: Vfs, exportId: number, mounts: MountEntry[] = []): Program {
-  const host = (peer: string) => peer.slice(0, peer.lastIndexOf(':'));
+/**
+ * MOUNT v3 over `vfs` and its exports (a number: the whole VFS as export of that id, to every
+ * client). `mounts` is the DUMP list (kept in memory only). MNT finds the export the path falls
+ * in (the longest exported prefix); a path outside every export, or an export the client's
+ * address is not listed for, is MNT3ERR_ACCES.
+ */
+export function mountProgram(vfs: Vfs, exports: ExportTable | number, mounts: MountEntry[] = []): Program {
+  const table = typeof exports === 'number' ? ExportTable.open(exports) : exports;
   return {
     name: 'mount',
     versions: new Map([[MOUNT_VERS, {
       [MOUNT_PROC.NULL]: () => EMPTY,
       [MOUNT_PROC.MNT]: async ({ call, ctx, peer }) => {
         const path = decodeDirpath(call.args);
+        const host = hostOf(peer);
         try {
-          // Resolve inside the export, component by component, never above its root.
-          let attr = await vfs.getattr(ctx, ROOT_INO);
-          for (const name of path.split('/').filter((c) => c && c !== '.')) {
-            if (name === '..') throw new VfsError(Errno.EINVAL, 'no ".." in a mount path');
-            attr = await vfs.lookup(ctx, attr.ino, name);
-          }
+          const parts = path.split('/').filter((c) => c && c !== '.');
+          if (parts.includes('..')) throw new VfsError(Errno.EINVAL, 'no ".." in a mount path');
+          const e = table.forMount('/' + parts.join('/'));
+          if (!e || !e.allows(host)) return encodeMntResult(MNT3.ERR_ACCES);
+          const as = squashCtx(e, ctx, !call.sys);
+          // Resolve inside the export, component by component, never above its directory.
+          let attr = await vfs.getattr(as, table.root(e.id));
+          for (const name of parts.slice(e.path.split('/').filter(Boolean).length)) attr = await vfs.lookup(as, attr.ino, name);
           if (attr.type !== 'dir') throw new VfsError(Errno.ENOTDIR, 'not a directory');
-          if (!mounts.some((m) => m.hostname === host(peer) && m.directory === path)) {
+          if (!mounts.some((m) => m.hostname === host && m.directory === path)) {
             if (mounts.length >= 1024) mounts.shift();
-            mounts.push({ hostname: host(peer), directory: path });
+            mounts.push({ hostname: host, directory: path });
           }
-          return encodeMntResult(MNT3.OK, encodeFh({ exportId, ino: attr.ino, gen: attr.gen }), [AUTH.SYS, AUTH.NONE]);
+          return encodeMntResult(MNT3.OK, encodeFh({ exportId: e.id, ino: attr.ino, gen: attr.gen }), [AUTH.SYS, AUTH.NONE]);
         } catch (err) {
           return encodeMntResult(mnt3Status(err));
         }
@@ -79,18 +87,18 @@ export function mountProgram(vfs: Vfs, exportId: number, mounts: MountEntry[] = 
       },
       [MOUNT_PROC.UMNT]: ({ call, peer }) => {
         const path = decodeDirpath(call.args);
-        const i = mounts.findIndex((m) => m.hostname === host(peer) && m.directory === path);
+        const i = mounts.findIndex((m) => m.hostname === hostOf(peer) && m.directory === path);
         if (i >= 0) mounts.splice(i, 1);
         return EMPTY;
       },
       [MOUNT_PROC.UMNTALL]: ({ call, peer }) => {
         call.args.end('UMNTALL arguments');
-        for (let i = mounts.length - 1; i >= 0; i--) if (mounts[i]!.hostname === host(peer)) mounts.splice(i, 1);
+        for (let i = mounts.length - 1; i >= 0; i--) if (mounts[i]!.hostname === hostOf(peer)) mounts.splice(i, 1);
         return EMPTY;
       },
       [MOUNT_PROC.EXPORT]: ({ call }) => {
         call.args.end('EXPORT arguments');
-        return encodeExports([{ dir: '/', groups: [] }]);
+        return encodeExports(table.list.map((e) => ({ dir: e.path, groups: e.clients })));
       },
     }]]),
   };

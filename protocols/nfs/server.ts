@@ -11,6 +11,8 @@ import type { Logger } from 'pino';
 import type { Vfs } from '../../vfs/types.js';
 import { Nfs3Service } from './nfs3.js';
 import { mappings, mountProgram, portmapProgram } from './programs.js';
+import { ReplyCache } from './drc.js';
+import { ExportTable, type Export } from './exports.js';
 import { answer, type Programs } from './session.js';
 import { MOUNT_PROG } from './wire/mount.js';
 import { NFS_PROG } from './wire/nfs3.js';
@@ -28,10 +30,18 @@ export interface NfsServerOptions {
   port: number;
   /** A second port serving the same programs, for the portmapper (111 by convention); none by default. */
   portmapPort?: number;
-  /** Export id in file handles (default 1). Keep it stable so handles survive restarts. */
+  /**
+   * The exports (exports.ts: path, clients, readOnly, squash). Default: the whole VFS to every
+   * client with identities as sent, export id `exportId` — for tests and benchmarks; `dw serve`
+   * always passes a list.
+   */
+  exports?: readonly Export[];
+  /** fsid in attributes, and the default export's id (default 1). Keep it stable so handles survive restarts. */
   exportId?: number;
   /** Largest RPC record accepted (default 1 MiB + 64 KiB). */
   maxRecord?: number;
+  /** Duplicate request cache bounds (default 1024 replies, 120 s); `false` turns it off. */
+  drc?: { maxEntries?: number; maxAgeMs?: number } | false;
   /** Calls answered at once per connection (default 32). */
   maxInflight?: number;
   /** Milliseconds an idle cached open handle stays open (default 2000). */
@@ -61,13 +71,16 @@ export async function startNfsServer(opts: NfsServerOptions): Promise<NfsServer>
   const log = opts.logger;
   const exportId = opts.exportId ?? 1;
   const maxInflight = opts.maxInflight ?? 32;
-  const nfs = new Nfs3Service(opts.vfs, { exportId, idleMs: opts.idleMs, ...(log ? { log } : {}) });
+  const exports = opts.exports ? new ExportTable(opts.exports) : ExportTable.open(exportId);
+  await exports.init(opts.vfs);
+  const nfs = new Nfs3Service(opts.vfs, { exportId, exports, idleMs: opts.idleMs, ...(log ? { log } : {}) });
   let mainPort = 0;
   const programs: Programs = new Map([
     [PMAP_PROG, portmapProgram(() => mappings(mainPort))],
-    [MOUNT_PROG, mountProgram(opts.vfs, exportId)],
+    [MOUNT_PROG, mountProgram(opts.vfs, exports)],
     [NFS_PROG, nfs.program()],
   ]);
+  const drc = opts.drc === false ? undefined : new ReplyCache(opts.drc ?? {});
   const sockets = new Set<Socket>();
   const inflight = new Set<Promise<void>>();
 
@@ -93,7 +106,7 @@ export async function startNfsServer(opts: NfsServerOptions): Promise<NfsServer>
       for (const rec of records) {
         running++;
         if (running >= maxInflight) sock.pause();
-        const p = answer(programs, rec, peer, log).then((reply) => {
+        const p = answer(programs, rec, peer, log, drc).then((reply) => {
           if (reply && !sock.destroyed) sock.write(frameRecord(reply));
           if (sock.writableLength >= MAX_UNSENT) sock.pause(); // a client that does not read its replies
         }).catch((err: unknown) => log?.error({ err, peer }, 'nfs: reply failed')).finally(() => {

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { Ctx } from '../../vfs/types.js';
 import { ACCEPT, AUTH, AUTH_STAT, authErrorReply, decodeCall, errorReply, progMismatchReply, RpcBadCredError, RpcVersionError, rpcMismatchReply, successReply, type RpcCall } from './wire/rpc.js';
 import { XdrError } from './wire/xdr.js';
+import { ReplyCache } from './drc.js';
 
 /** uid/gid of AUTH_NONE callers (nobody / nogroup). */
 export const ANON_UID = 65534;
@@ -30,6 +31,11 @@ export type Procedure = (c: CallInfo) => Promise<Uint8Array> | Uint8Array;
 export interface Program {
   name: string;
   versions: Map<number, Partial<Record<number, Procedure>>>;
+  /**
+   * The non-idempotent procedures (of every version) whose replies the duplicate request cache
+   * keeps, and which of their results to keep (default all; e.g. not "retry later").
+   */
+  drc?: { procs: ReadonlySet<number>; keep?: (results: Uint8Array) => boolean };
 }
 
 export type Programs = Map<number, Program>;
@@ -45,7 +51,7 @@ export function ctxOf(call: RpcCall, peer: string): Ctx {
  * Answers one record. Returns the reply record, or undefined when the record is not a call at
  * all (nothing to answer; the connection stays open).
  */
-export async function answer(programs: Programs, record: Buffer, peer: string, log?: Logger): Promise<Buffer | undefined> {
+export async function answer(programs: Programs, record: Buffer, peer: string, log?: Logger, drc?: ReplyCache): Promise<Buffer | undefined> {
   let call: RpcCall;
   try {
     call = decodeCall(record);
@@ -65,14 +71,29 @@ export async function answer(programs: Programs, record: Buffer, peer: string, l
   }
   const proc = procs[call.proc];
   if (!proc) return errorReply(call.xid, ACCEPT.PROC_UNAVAIL);
-  try {
-    return successReply(call.xid, await proc({ call, ctx: ctxOf(call, peer), peer }));
-  } catch (err) {
-    if (err instanceof XdrError) {
-      log?.debug({ err: err.message, peer, prog: prog.name, proc: call.proc }, 'nfs: garbage arguments');
-      return errorReply(call.xid, ACCEPT.GARBAGE_ARGS);
+  let keep = true;
+  const run = async (): Promise<Buffer> => {
+    try {
+      const results = await proc({ call, ctx: ctxOf(call, peer), peer });
+      if (prog.drc?.keep && !prog.drc.keep(results)) keep = false;
+      return successReply(call.xid, results);
+    } catch (err) {
+      if (err instanceof XdrError) {
+        log?.debug({ err: err.message, peer, prog: prog.name, proc: call.proc }, 'nfs: garbage arguments');
+        return errorReply(call.xid, ACCEPT.GARBAGE_ARGS);
+      }
+      log?.error({ err, peer, prog: prog.name, proc: call.proc }, 'nfs: procedure failed unexpectedly');
+      keep = false;
+      return errorReply(call.xid, ACCEPT.SYSTEM_ERR);
     }
-    log?.error({ err, peer, prog: prog.name, proc: call.proc }, 'nfs: procedure failed unexpectedly');
-    return errorReply(call.xid, ACCEPT.SYSTEM_ERR);
-  }
+  };
+  if (!drc || !prog.drc?.procs.has(call.proc)) return run();
+  const key = ReplyCache.key(hostOf(peer), record, call.xid, call.prog, call.vers, call.proc);
+  return drc.run(key, run, () => keep);
+}
+
+/** The address part of 'address:port' (IPv6 addresses hold colons too). */
+export function hostOf(peer: string): string {
+  const i = peer.lastIndexOf(':');
+  return i < 0 ? peer : peer.slice(0, i);
 }

@@ -24,7 +24,7 @@ import { AUTH, decodeReply, encodeAuthSys, encodeCall } from '../../protocols/nf
 import type { XdrReader } from '../../protocols/nfs/wire/xdr.js';
 import { connect } from 'node:net';
 import { diff, manifest } from './tree.js';
-import { cleanupAll, curl, serve, tempDir } from './gateway-harness.js';
+import { cleanupAll, curl, DW, serve, tempDir } from './gateway-harness.js';
 
 interface Run { code: number | null; stdout: Buffer; stderr: string }
 
@@ -199,5 +199,26 @@ describe('dw serve --nfs', () => {
     } finally {
       assert.equal(await srv.stop(), 0);
     }
+  });
+
+  test('exports from config.json: a client not listed cannot mount; bad values name the field', async () => {
+    const data = await tempDir();
+    const cfg = join(data, 'nfs-config.json');
+    writeFileSync(cfg, JSON.stringify({ nfs: { exports: [{ path: '/', clients: ['10.0.0.0/8', 'fd00::/8'] }] } }));
+    const srv = await serve(data, ['--nfs', '127.0.0.1:0', '--config', cfg]);
+    try {
+      const port = Number(/NFS:\s+\S+ port (\d+)/.exec(srv.stderr())?.[1]);
+      assert.ok(port > 0, srv.stderr());
+      const ls = await run('nfs-ls', [`nfs://127.0.0.1/?version=3&nfsport=${port}&mountport=${port}`]);
+      assert.notEqual(ls.code, 0, 'refused');
+      const mnt = decodeMntResult(await rpc(port, MOUNT_PROG, MOUNT_PROC.MNT, encodeDirpath('/')));
+      assert.equal(mnt.status, 13, 'MNT3ERR_ACCES');
+    } finally {
+      assert.equal(await srv.stop(), 0);
+    }
+    writeFileSync(cfg, JSON.stringify({ nfs: { listen: '127.0.0.1:0', exports: [{ path: '/', squash: 'root_squash' }] } }));
+    const bad = spawnSync(process.execPath, [DW, 'serve', '--data', data, '--config', cfg], { encoding: 'utf8', timeout: 30_000 });
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /nfs\.exports\[0\]\.squash must be "root", "all" or "none"/);
   });
 });

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# NFSv3 benchmark (issue 6, acceptance 6), side by side with nfs-ganesha (VFS FSAL) on this
+# machine, same client (libnfs nfs-cp, version=3):
+#   a 200 MiB file written and read back (checked byte for byte), and 10,000 files of 4 KiB
+#   written (one nfs-cp process each, 4 at a time).
+# Prints MiB/s (files/s for small files) per server and the ratio ours / ganesha.
+#   bash scripts/bench/nfs.sh [--size-mib N] [--files N] [--par N]
+# Ours: `dw serve --nfs` on a fresh data folder (the real pool: RocksDB + the default layout),
+# export "/" to loopback with squash "none" (libnfs runs as root here).
+# ganesha: its own config in the work folder (NFS v3 and v4, VFS FSAL, No_Root_Squash) — the
+# shared peer script starts ganesha NFSv4-only. Ganesha's NFSv3 needs rpcbind; the script starts
+# it when nothing listens on port 111 and stops it at the end (rpcbind listens on all addresses).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+SIZE_MIB=200; FILES=10000; PAR=4
+while [ $# -gt 0 ]; do
+  case $1 in
+    --size-mib) SIZE_MIB=$2; shift 2 ;;
+    --files) FILES=$2; shift 2 ;;
+    --par) PAR=$2; shift 2 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+OUR_PORT=${DW_BENCH_OUR_PORT:-18530}; G_PORT=${DW_BENCH_GANESHA_PORT:-18531}; G_MNT=$((G_PORT + 1))
+WORK=$(mktemp -d /tmp/dw-bench-nfs.XXXXXX)
+OUR_PID=""; G_PID=""; RPCBIND_PID=""
+cleanup() {
+  [ -n "$OUR_PID" ] && kill "$OUR_PID" 2>/dev/null && wait "$OUR_PID" 2>/dev/null || true
+  [ -n "$G_PID" ] && kill "$G_PID" 2>/dev/null || true
+  [ -n "$RPCBIND_PID" ] && kill "$RPCBIND_PID" 2>/dev/null || true
+  sleep 0.5
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { t = b - a; if (t <= 0) t = 1e-9; printf "%.1f", n / t }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) print "n/a"; else printf "%.2fx", a / b }'; }
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_port() { for _ in $(seq 1 200); do listening "$1" && return 0; sleep 0.1; done; echo "nothing listens on $1" >&2; return 1; }
+
+echo "preparing a ${SIZE_MIB} MiB file and ${FILES} files of 4 KiB in $WORK"
+head -c $((SIZE_MIB << 20)) /dev/urandom >"$WORK/big.bin"
+WANT=$(sha256sum "$WORK/big.bin" | cut -d' ' -f1)
+mkdir -p "$WORK/small"
+head -c 4096 /dev/urandom >"$WORK/block"
+for i in $(seq 1 "$FILES"); do printf 'f%05d\n' "$i"; done >"$WORK/names"
+xargs -a "$WORK/names" -I{} cp "$WORK/block" "$WORK/small/{}"
+
+# Ours.
+mkdir -p "$WORK/dw"
+cat >"$WORK/dw.json" <<J
+{ "nfs": { "exports": [ { "path": "/", "clients": ["127.0.0.1", "::1"], "squash": "none" } ] } }
+J
+node bin/dw.js serve --data "$WORK/dw" --config "$WORK/dw.json" --webdav off --sftp off --nfs "127.0.0.1:$OUR_PORT" >"$WORK/our.out" 2>"$WORK/our.err" &
+OUR_PID=$!
+for _ in $(seq 1 300); do grep -q 'Stop: ' "$WORK/our.err" 2>/dev/null && break; sleep 0.1; done
+grep -q 'Stop: ' "$WORK/our.err" || { echo "our server did not start:"; cat "$WORK/our.err"; exit 1; }
+
+# nfs-ganesha, NFSv3 on TCP (MOUNT on its own port), VFS FSAL.
+if ! listening 111; then
+  mkdir -p /run/rpcbind
+  setsid /usr/sbin/rpcbind -f </dev/null >"$WORK/rpcbind.log" 2>&1 &
+  RPCBIND_PID=$!
+  wait_port 111
+fi
+G=$WORK/ganesha; mkdir -p "$G/export" "$G/recov" "$G/log"; chmod 777 "$G/export"
+cat >"$G/ganesha.conf" <<C
+NFS_CORE_PARAM { Bind_addr = 127.0.0.1; NFS_Port = $G_PORT; MNT_Port = $G_MNT; Protocols = 3, 4; Enable_NLM = false; Enable_RQUOTA = false; Enable_UDP = false; }
+NFS_KRB5 { Active_krb5 = false; }
+NFSv4 { Graceless = true; Lease_Lifetime = 10; RecoveryRoot = $G/recov; }
+EXPORT { Export_Id = 1; Path = $G/export; Pseudo = /export; Access_Type = RW; Squash = No_Root_Squash; SecType = sys; Protocols = 3, 4; Transports = TCP; FSAL { Name = VFS; } }
+LOG { Default_Log_Level = EVENT; }
+C
+setsid ganesha.nfsd -F -f "$G/ganesha.conf" -L "$G/log/ganesha.log" -p "$G/ganesha.pid" -N NIV_EVENT </dev/null >/dev/null 2>&1 &
+G_PID=$!
+wait_port "$G_PORT"; wait_port "$G_MNT"
+
+# bench NAME DIRURL QUERY → sets W_R R_R SMALL_R. DIRURL is the export root as libnfs wants it.
+bench() {
+  local name=$1 dir=$2 q=$3 t0 t1 t2 t3
+  t0=$(now)
+  nfs-cp "$WORK/big.bin" "$dir/big.bin?$q" >/dev/null
+  t1=$(now)
+  nfs-cp "$dir/big.bin?$q" "$WORK/back-$name.bin" >/dev/null
+  t2=$(now)
+  [ "$(sha256sum "$WORK/back-$name.bin" | cut -d' ' -f1)" = "$WANT" ] || { echo "$name: read back differs" >&2; exit 1; }
+  rm -f "$WORK/back-$name.bin"
+  # Small files: one nfs-cp (connect, MOUNT, LOOKUP, CREATE, WRITE, COMMIT) per file, PAR at a time.
+  t2=$(now)
+  xargs -a "$WORK/names" -P "$PAR" -I{} nfs-cp "$WORK/small/{}" "$dir/{}?$q" >/dev/null
+  t3=$(now)
+  W_R=$(rate "$SIZE_MIB" "$t0" "$t1"); R_R=$(rate "$SIZE_MIB" "$t1" "$t2"); SMALL_R=$(rate "$FILES" "$t2" "$t3")
+  printf '%-8s write %8s MiB/s   read %8s MiB/s   %d x 4 KiB files %8s files/s\n' "$name" "$W_R" "$R_R" "$FILES" "$SMALL_R"
+}
+
+echo "date $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, client: libnfs $(dpkg-query -W -f '${Version}' libnfs-utils 2>/dev/null || echo '?'), server ganesha $(dpkg-query -W -f '${Version}' nfs-ganesha 2>/dev/null || echo '?')"
+bench ours "nfs://127.0.0.1/" "version=3&nfsport=$OUR_PORT&mountport=$OUR_PORT"
+OW=$W_R; OR=$R_R; OS=$SMALL_R
+bench ganesha "nfs://127.0.0.1$G/export" "version=3&nfsport=$G_PORT&mountport=$G_MNT"
+GW=$W_R; GR=$R_R; GS=$SMALL_R
+# Count what landed, so a silent failure of nfs-cp does not pass as speed.
+N_OURS=$(nfs-ls "nfs://127.0.0.1/?version=3&nfsport=$OUR_PORT&mountport=$OUR_PORT" | grep -c ' f[0-9]' || true)
+N_G=$(find "$G/export" -name 'f*' -type f | wc -l)
+echo "files landed: ours $N_OURS, ganesha $N_G (of $FILES)"
+echo "ratio ours/ganesha: write $(ratio "$OW" "$GW")   read $(ratio "$OR" "$GR")   small files $(ratio "$OS" "$GS")"
