@@ -35,19 +35,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-now() { date +%s.%N; }
-rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { t = b - a; if (t <= 0) t = 1e-9; printf "%.1f", n / t }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) print "n/a"; else printf "%.2fx", a / b }'; }
+# shellcheck source=common.sh
+. scripts/bench/common.sh  # (the working folder is the repo root, above)
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 wait_port() { for _ in $(seq 1 200); do listening "$1" && return 0; sleep 0.1; done; echo "nothing listens on $1" >&2; return 1; }
 
 echo "preparing a ${SIZE_MIB} MiB file and ${FILES} files of 4 KiB in $WORK"
-head -c $((SIZE_MIB << 20)) /dev/urandom >"$WORK/big.bin"
-WANT=$(sha256sum "$WORK/big.bin" | cut -d' ' -f1)
-mkdir -p "$WORK/small"
-head -c 4096 /dev/urandom >"$WORK/block"
-for i in $(seq 1 "$FILES"); do printf 'f%05d\n' "$i"; done >"$WORK/names"
-xargs -a "$WORK/names" -I{} cp "$WORK/block" "$WORK/small/{}"
+prepare_files
 
 # Ours.
 mkdir -p "$WORK/dw"

@@ -30,18 +30,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-now() { date +%s.%N; }
-rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { t = b - a; if (t <= 0) t = 1e-9; printf "%.1f", n / t }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) print "n/a"; else printf "%.2fx", a / b }'; }
+# shellcheck source=common.sh
+. scripts/bench/common.sh  # (the working folder is the repo root, above)
 
 echo "preparing ${SIZE_MIB} MiB file and ${FILES} files of 4 KiB in $WORK"
-head -c $((SIZE_MIB << 20)) /dev/urandom >"$WORK/big.bin"
-WANT=$(sha256sum "$WORK/big.bin" | cut -d' ' -f1)
-mkdir -p "$WORK/small"
-# One 4 KiB random block, written under FILES names (content is irrelevant to the servers).
-head -c 4096 /dev/urandom >"$WORK/block"
-for i in $(seq 1 "$FILES"); do printf 'f%05d\n' "$i"; done >"$WORK/names"
-xargs -a "$WORK/names" -I{} cp "$WORK/block" "$WORK/small/{}"
+prepare_files
 
 # Our server (memory VFS or the given factory).
 node --import tsx scripts/bench/webdav-server.ts --port "$OUR_PORT" --user "$USER_" --password "$PASS" --vfs "$VFS" >"$WORK/our.out" 2>"$WORK/our.err" &
