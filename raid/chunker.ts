@@ -48,7 +48,7 @@ export function chunkSizes(): ChunkSizes {
 export const HASH_BYTES = 32;
 
 /** SHA-256 of a chunk, or HMAC-SHA-256 under the pool's dedup key (encrypted pools). */
-export function contentHash(key: Uint8Array | undefined, data: Uint8Array): Buffer {
+function contentHash(key: Uint8Array | undefined, data: Uint8Array): Buffer {
   return (key ? createHmac('sha256', key) : createHash('sha256')).update(data).digest();
 }
 

@@ -71,8 +71,8 @@ export interface TreeBytes {
 
 /**
  * Walks the live tree under `root` and adds up its files' logical bytes and their blocks' stored
- * bytes (one extent row scan per file and one block row read per block an extent names: for 1 MiB
- * records, about one row read per MiB of data, per 8 KiB chunk in a dedup file; no shard is read). A hard-linked file is counted once; a block
+ * bytes (one extent row scan per file and one row read per distinct block: for 1 MiB records,
+ * about one row read per MiB of data; no shard is read). A hard-linked file is counted once; a block
  * shared by several extents (a clone) is counted once per extent referring to it; blocks held
  * only by snapshots are not counted. A block is counted whole even when its extent was cut
  * shorter by a truncate (that is the space it holds). Not one transaction: a tree changing during the walk gives
@@ -82,6 +82,7 @@ export async function treeBytes(meta: MetaStore, blocks: BlockStore, root: numbe
   const out: TreeBytes = { inodes: 0, logical: 0, stored: 0, missing: 0, unique: 0 };
   const seen = new Set<number>();
   const blocksSeen = new Set<number>();
+  const sizesOf = new Map<number, { length: number; stored: number } | undefined>();
   const stack = [root];
   while (stack.length) {
     const ino = stack.pop()!;
@@ -101,7 +102,9 @@ export async function treeBytes(meta: MetaStore, blocks: BlockStore, root: numbe
       const e = decodeExtent(v);
       out.logical += e.length;
       for (const c of e.chunks ?? [e]) {
-        const s = await blocks.sizes(c.blockId);
+        // The chunks of a dedup record mostly share one block: one row read per block.
+        let s = sizesOf.get(c.blockId);
+        if (!sizesOf.has(c.blockId)) sizesOf.set(c.blockId, (s = await blocks.sizes(c.blockId)));
         if (s === undefined) out.missing++;
         // A chunk is a slice of its block: it counts its share of the block's stored bytes.
         out.stored += s ? (e.chunks ? Math.round((s.stored * c.length) / Math.max(1, s.length)) : s.stored) : c.length;

@@ -135,18 +135,23 @@ export class OpenFile {
   }
 
   /**
-   * Copies bytes [from, from+n) of a chunked extent into out at dst, reading the chunks it spans
-   * in parallel; returns the bytes copied (none past the extent's length). n = 0 is a read-ahead:
-   * every chunk from `from` on is loaded into the block cache, nothing copied.
+   * Copies bytes [from, from+n) of a chunked extent into out at dst, reading the blocks it spans
+   * in parallel; returns the bytes copied (none past the extent's length). Chunks that lie one
+   * after the other in the same block (a record stored once: all of them) are read as one run.
+   * n = 0 is a read-ahead: every block from `from` on is loaded into the block cache, nothing copied.
    */
   private async readChunks(e: Extent, from: number, n: number, out: Buffer, dst: number): Promise<number> {
     const end = Math.min(from + n, e.length);
     const reads: Promise<number>[] = [];
+    const ahead = new Set<number>();
     let at = 0;
-    for (const c of e.chunks!) {
+    for (const c of runs(e.chunks!)) {
       const cEnd = at + c.length;
       if (n === 0) {
-        if (cEnd > from) reads.push(this.blocks.readInto(c.blockId, 0, 0, EMPTY, 0));
+        if (cEnd > from && !ahead.has(c.blockId)) {
+          ahead.add(c.blockId);
+          reads.push(this.blocks.readInto(c.blockId, 0, 0, EMPTY, 0));
+        }
       } else if (cEnd > from && at < end) {
         const a = Math.max(from, at), b = Math.min(end, cEnd);
         reads.push(this.blocks.readInto(c.blockId, c.offset + a - at, b - a, out, dst + a - from));
@@ -412,4 +417,15 @@ export class OpenFile {
     this.size = size;
     this.committedSize = size;
   }
+}
+
+/** A chunk list with the chunks that continue each other in one block merged into runs. */
+function runs(chunks: readonly Chunk[]): Chunk[] {
+  const out: Chunk[] = [];
+  for (const c of chunks) {
+    const last = out[out.length - 1];
+    if (last && last.blockId === c.blockId && last.offset + last.length === c.offset) last.length += c.length;
+    else out.push({ ...c });
+  }
+  return out;
 }
