@@ -18,7 +18,7 @@ import { openRocksKv } from '../../vfs/meta/rocksdb.js';
 import { openVfs, ROOT_CTX, type VfsInstance } from '../../vfs/index.js';
 import { startNfsServer, type NfsServer } from '../../protocols/nfs/index.js';
 import { decodeMntResult, encodeDirpath, MOUNT_PROC, MOUNT_PROG } from '../../protocols/nfs/wire/mount.js';
-import { encodeArgs, NFS3, NFS_PROG, PROC } from '../../protocols/nfs/wire/nfs3.js';
+import { encodeArgs, NFS3, NFS_PROG, PROC, readFattr3, readPostOpAttr, STABLE } from '../../protocols/nfs/wire/nfs3.js';
 import { frameRecord, RecordDecoder } from '../../protocols/nfs/wire/record.js';
 import { AUTH, decodeReply, encodeAuthSys, encodeCall } from '../../protocols/nfs/wire/rpc.js';
 import type { XdrReader } from '../../protocols/nfs/wire/xdr.js';
@@ -49,7 +49,7 @@ async function pool<T>(items: T[], n: number, job: (x: T) => Promise<void>): Pro
 }
 
 /** One RPC call over a fresh TCP connection as root (AUTH_SYS); the accepted results. */
-async function rpc(port: number, prog: number, proc: number, args: Uint8Array): Promise<XdrReader> {
+async function rpc(port: number, prog: number, proc: number, args: Uint8Array, uid = 0): Promise<XdrReader> {
   const sock = connect(port, '127.0.0.1');
   try {
     const dec = new RecordDecoder();
@@ -57,7 +57,7 @@ async function rpc(port: number, prog: number, proc: number, args: Uint8Array): 
       sock.on('data', (d) => { const r = dec.push(d); if (r.length) resolve(r[0]!); });
       sock.on('error', reject);
     });
-    const cred = { flavor: AUTH.SYS, body: encodeAuthSys({ stamp: 1, machinename: 'e2e', uid: 0, gid: 0, gids: [] }) };
+    const cred = { flavor: AUTH.SYS, body: encodeAuthSys({ stamp: 1, machinename: 'e2e', uid, gid: uid, gids: [] }) };
     sock.write(frameRecord(encodeCall({ xid: 1, prog, vers: 3, proc, cred }, args)));
     const rep = decodeReply(await got);
     assert.ok(rep.kind === 'accepted' && rep.stat === 0);
@@ -196,6 +196,47 @@ describe('dw serve --nfs', () => {
       const get = spawnSync('curl', ['-sS', '-f', '-u', `admin:${srv.password}`, `${srv.url}back.bin`], { maxBuffer: 1 << 24 });
       assert.equal(get.status, 0, get.stderr.toString());
       assert.equal(sha(get.stdout), sha(readFileSync(local)), 'webdav GET of back.bin');
+    } finally {
+      assert.equal(await srv.stop(), 0);
+    }
+  });
+
+  test('a file handle taken before kill -9 works after the restart; a FILE_SYNC write answered before the kill is kept', async () => {
+    const data = await tempDir();
+    let srv = await serve(data, ['--nfs', '127.0.0.1:0']);
+    const portOf = () => Number(/NFS:\s+\S+ port (\d+)/.exec(srv.stderr())?.[1]);
+    let port = portOf();
+    const user = 1000; // the first user's uid (admin); root would be squashed
+    const body = randomBytes(700_000);
+    const local = join(data, 'k.bin');
+    writeFileSync(local, body);
+    const u = (p: string) => `nfs://127.0.0.1${p}?version=3&nfsport=${port}&mountport=${port}&uid=${user}&gid=${user}`;
+    try {
+      const cp = await run('nfs-cp', [local, u('//k.bin')]);
+      assert.equal(cp.code, 0, cp.stderr);
+      const root = decodeMntResult(await rpc(port, MOUNT_PROG, MOUNT_PROC.MNT, encodeDirpath('/'), user)).fh!;
+      const lr = await rpc(port, NFS_PROG, PROC.LOOKUP, encodeArgs(PROC.LOOKUP, { dir: root, name: 'k.bin' }), user);
+      assert.equal(lr.uint(), NFS3.OK);
+      const fh = lr.opaque(64);
+      // Overwrite 64 KiB in the middle with FILE_SYNC: durable once answered (RFC 1813 §3.3.7).
+      const patch = randomBytes(65_536);
+      const wr = await rpc(port, NFS_PROG, PROC.WRITE, encodeArgs(PROC.WRITE, { fh, offset: 300_000n, count: patch.length, stable: STABLE.FILE_SYNC, data: patch }), user);
+      assert.equal(wr.uint(), NFS3.OK);
+      patch.copy(body, 300_000);
+      await srv.kill();
+      srv = await serve(data, ['--nfs', '127.0.0.1:0']);
+      port = portOf();
+      const ga = await rpc(port, NFS_PROG, PROC.GETATTR, encodeArgs(PROC.GETATTR, fh), user);
+      assert.equal(ga.uint(), NFS3.OK, 'the handle taken before kill -9 is still valid');
+      assert.equal(readFattr3(ga).size, BigInt(body.length));
+      const rd = await rpc(port, NFS_PROG, PROC.READ, encodeArgs(PROC.READ, { fh, offset: 0n, count: body.length }), user);
+      assert.equal(rd.uint(), NFS3.OK);
+      readPostOpAttr(rd);
+      assert.equal(rd.uint(), body.length, 'count');
+      assert.equal(rd.bool(), true, 'eof');
+      assert.equal(sha(rd.opaque(1 << 20)), sha(body), 'READ through the old handle: the whole file, patch included');
+      const rootAgain = await rpc(port, NFS_PROG, PROC.GETATTR, encodeArgs(PROC.GETATTR, root), user);
+      assert.equal(rootAgain.uint(), NFS3.OK, 'the export root handle from before the kill');
     } finally {
       assert.equal(await srv.stop(), 0);
     }
