@@ -12,7 +12,7 @@ import { Errno, VfsError } from '../../vfs/errno.js';
 import { S_IFBLK, S_IFCHR, S_IFIFO, S_IFSOCK, type Attr, type Ctx, type Fh, type SetAttr, type Vfs } from '../../vfs/types.js';
 import { Nfs3StatusError, nfs3Status } from './errors.js';
 import { ExportTable, squashCtx, type Export } from './exports.js';
-import { hostOf, type Program, type Procedure } from './session.js';
+import { hostOf, type Program, type Procedure, type Results } from './session.js';
 import { decodeFh, encodeFh } from './wire/fh.js';
 import {
   ACCESS3, CREATE_MODE, decodeArgs, entry3Size, entryplus3Size, FSF3, FTYPE, MAX_IO, NFS3, NFS_VERS, PROC, STABLE,
@@ -145,7 +145,7 @@ export const NON_IDEMPOTENT: ReadonlySet<number> = new Set([
   PROC.SETATTR, PROC.WRITE, PROC.CREATE, PROC.MKDIR, PROC.SYMLINK, PROC.MKNOD, PROC.REMOVE, PROC.RMDIR, PROC.RENAME, PROC.LINK,
 ]);
 
-type Handler = (s: Nfs3Service, ctx: NfsCtx, args: never) => Promise<Uint8Array>;
+type Handler = (s: Nfs3Service, ctx: NfsCtx, args: never) => Promise<Results>;
 
 export class Nfs3Service {
   readonly exportId: number;
@@ -253,12 +253,12 @@ const wcc = (a: Attr | undefined): WccAttr | undefined => a && { size: BigInt(a.
  * Runs a procedure body: `ok` writes NFS3_OK and the resok part; on a thrown error the status
  * and `fail` (the resfail part, e.g. the directory's wcc_data) are written instead.
  */
-async function reply(ok: (w: XdrWriter) => Promise<void>, fail: (w: XdrWriter) => Promise<void> | void = () => undefined): Promise<Uint8Array> {
+async function reply(ok: (w: XdrWriter) => Promise<void>, fail: (w: XdrWriter) => Promise<void> | void = () => undefined): Promise<Results> {
   const w = new XdrWriter(256);
   try {
     w.uint(NFS3.OK);
     await ok(w);
-    return w.bytes();
+    return w.parts();
   } catch (err) {
     if (!(err instanceof VfsError) && !(err instanceof Nfs3StatusError)) throw err; // SYSTEM_ERR, logged by the dispatcher
     const f = new XdrWriter(128).uint(nfs3Status(err));
@@ -294,7 +294,7 @@ async function applyCreateAttrs(s: Nfs3Service, ctx: NfsCtx, a: Attr, attr: Satt
 const verfNs = (v: Buffer): bigint => BigInt(v.readUInt32BE(0)) * NS + BigInt(v.readUInt32BE(4) % 1e9);
 
 /** CREATE/MKDIR/SYMLINK/MKNOD success and failure bodies (section 3.3.8). */
-async function created(s: Nfs3Service, ctx: NfsCtx, dirFh: Buffer, make: (dir: Attr) => Promise<Attr>): Promise<Uint8Array> {
+async function created(s: Nfs3Service, ctx: NfsCtx, dirFh: Buffer, make: (dir: Attr) => Promise<Attr>): Promise<Results> {
   let dir: Attr | undefined;
   return reply(async (w) => {
     dir = await s.resolve(ctx, dirFh);
@@ -320,7 +320,7 @@ async function dirRows(s: Nfs3Service, ctx: NfsCtx, dir: Attr, cookie: bigint, l
   return { rows, more: got.length >= limit };
 }
 
-const HANDLERS: { [P in Proc]?: (s: Nfs3Service, ctx: NfsCtx, a: import('./wire/nfs3.js').ArgsOf[P]) => Promise<Uint8Array> } = {
+const HANDLERS: { [P in Proc]?: (s: Nfs3Service, ctx: NfsCtx, a: import('./wire/nfs3.js').ArgsOf[P]) => Promise<Results> } = {
   [PROC.NULL]: async () => new Uint8Array(0),
   [PROC.GETATTR]: (s, ctx, fh) => reply(async (w) => writeFattr3(w, s.fattr(await s.resolve(ctx, fh)))),
   [PROC.SETATTR]: async (s, ctx, a) => {
@@ -377,7 +377,7 @@ const HANDLERS: { [P in Proc]?: (s: Nfs3Service, ctx: NfsCtx, a: import('./wire/
       const data = off >= obj.size || count === 0 ? Buffer.alloc(0) : await s.files.use(ctx, obj.ino, false, (fh) => s.vfs.read(ctx, fh, off, count));
       const after = await s.vfs.getattr(ctx, obj.ino);
       writePostOpAttr(w, s.fattr(after));
-      w.uint(data.length).bool(off + data.length >= after.size).opaque(data);
+      w.uint(data.length).bool(off + data.length >= after.size).opaqueRef(data);
     }, (w) => writePostOpAttr(w, obj && s.fattr(obj)));
   },
   [PROC.WRITE]: async (s, ctx, a) => {
@@ -547,7 +547,7 @@ const HANDLERS: { [P in Proc]?: (s: Nfs3Service, ctx: NfsCtx, a: import('./wire/
 };
 
 /** REMOVE/RMDIR: the directory's wcc_data either way (section 3.3.12). */
-async function removed(s: Nfs3Service, ctx: NfsCtx, dirFh: Buffer, op: (dir: Attr) => Promise<void>): Promise<Uint8Array> {
+async function removed(s: Nfs3Service, ctx: NfsCtx, dirFh: Buffer, op: (dir: Attr) => Promise<void>): Promise<Results> {
   let dir: Attr | undefined;
   return reply(async (w) => {
     dir = await s.resolve(ctx, dirFh);

@@ -13,11 +13,11 @@ import { Nfs3Service } from './nfs3.js';
 import { mappings, mountProgram, portmapProgram } from './programs.js';
 import { ReplyCache } from './drc.js';
 import { ExportTable, type Export } from './exports.js';
-import { answer, type Programs } from './session.js';
+import { answerParts, type Programs } from './session.js';
 import { MOUNT_PROG } from './wire/mount.js';
 import { NFS_PROG } from './wire/nfs3.js';
 import { PMAP_PROG } from './wire/portmap.js';
-import { DEFAULT_MAX_RECORD, frameRecord, RecordDecoder } from './wire/record.js';
+import { DEFAULT_MAX_RECORD, recordMark, RecordDecoder } from './wire/record.js';
 
 /** Reading from a connection pauses while this many reply bytes wait to be sent. */
 const MAX_UNSENT = 8 << 20;
@@ -54,6 +54,15 @@ export interface NfsServer {
   portmapPort: number | undefined;
   /** Stops listening, closes every connection, releases cached open handles. */
   close(): Promise<void>;
+}
+
+/** Writes one reply record: the mark and the segments in one writev (no copy of READ data). */
+function writeRecord(sock: Socket, parts: Buffer[]): void {
+  const len = parts.reduce((n, b) => n + b.length, 0);
+  sock.cork();
+  sock.write(recordMark(len));
+  for (const b of parts) sock.write(b);
+  sock.uncork();
 }
 
 function listen(server: Server, host: string, port: number): Promise<number> {
@@ -106,8 +115,8 @@ export async function startNfsServer(opts: NfsServerOptions): Promise<NfsServer>
       for (const rec of records) {
         running++;
         if (running >= maxInflight) sock.pause();
-        const p = answer(programs, rec, peer, log, drc).then((reply) => {
-          if (reply && !sock.destroyed) sock.write(frameRecord(reply));
+        const p = answerParts(programs, rec, peer, log, drc).then((reply) => {
+          if (reply && !sock.destroyed) writeRecord(sock, reply);
           if (sock.writableLength >= MAX_UNSENT) sock.pause(); // a client that does not read its replies
         }).catch((err: unknown) => log?.error({ err, peer }, 'nfs: reply failed')).finally(() => {
           inflight.delete(p);

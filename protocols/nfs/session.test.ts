@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { createMemoryVfs, ROOT_CTX, type VfsInstance } from '../../vfs/index.js';
 import { Nfs3Service } from './nfs3.js';
 import { mappings, mountProgram, portmapProgram } from './programs.js';
-import { answer, type Programs } from './session.js';
+import { answer, answerParts, type Programs } from './session.js';
 import { startNfsServer } from './server.js';
 import { decodeExports, decodeMntResult, encodeDirpath, MNT3, MOUNT_PROC, MOUNT_PROG } from './wire/mount.js';
 import {
@@ -163,6 +163,30 @@ describe('NFS over encoded RPC calls (memory VFS)', () => {
     assert.equal(wcc.post?.size, 4n);
     assert.deepEqual(wcc.post?.mtime, { sec: 1000, nsec: 5 });
     assert.equal((await nfs3(PROC.SETATTR, { fh, attr: { mode: 0o600 }, guard: { sec: 1, nsec: 0 } })).status, NFS3.ERR_NOT_SYNC);
+  });
+
+  test('a large READ reply comes as segments with the data uncopied; joined, it is the reply answer() gives', async () => {
+    const dir = await rootFh();
+    const { status, r } = await nfs3(PROC.CREATE, { where: { dir, name: 'big-read' }, mode: CREATE_MODE.UNCHECKED, attr: {} });
+    assert.equal(status, NFS3.OK);
+    const fh = r.optional((x) => x.opaque(64))!;
+    const data = Buffer.alloc(300_000);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
+    assert.equal((await nfs3(PROC.WRITE, { fh, offset: 0n, count: data.length, stable: STABLE.FILE_SYNC, data })).status, NFS3.OK);
+    const call = encodeCall({ xid: 4242, prog: NFS_PROG, vers: 3, proc: PROC.READ, cred: ROOT }, encodeArgs(PROC.READ, { fh, offset: 1000n, count: 200_000 }));
+    const parts = await answerParts(programs, call, '127.0.0.1:999');
+    assert.ok(parts && parts.length >= 3, 'header, results, data, padding/tail');
+    assert.ok(parts.some((p) => p.length === 200_000), 'the data is one segment');
+    const whole = await answer(programs, call, '127.0.0.1:999');
+    assert.deepEqual(Buffer.concat(parts), whole);
+    const rep = decodeReply(whole!);
+    assert.ok(rep.kind === 'accepted' && rep.stat === ACCEPT.SUCCESS);
+    assert.equal(rep.results.uint(), NFS3.OK);
+    readPostOpAttr(rep.results);
+    assert.equal(rep.results.uint(), 200_000);
+    assert.equal(rep.results.bool(), false, 'not eof');
+    assert.deepEqual(rep.results.opaque(1 << 20), data.subarray(1000, 201_000));
+    rep.results.end();
   });
 
   test('names: MKDIR, LOOKUP, SYMLINK/READLINK, LINK, RENAME, REMOVE, RMDIR, MKNOD; stale and bad handles', async () => {
