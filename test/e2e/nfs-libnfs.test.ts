@@ -24,7 +24,7 @@ import { AUTH, decodeReply, encodeAuthSys, encodeCall } from '../../protocols/nf
 import type { XdrReader } from '../../protocols/nfs/wire/xdr.js';
 import { connect } from 'node:net';
 import { diff, manifest } from './tree.js';
-import { cleanupAll, curl, DW, serve, tempDir } from './gateway-harness.js';
+import { cleanupAll, curl, DW, dw, serve, tempDir } from './gateway-harness.js';
 
 interface Run { code: number | null; stdout: Buffer; stderr: string }
 
@@ -237,6 +237,81 @@ describe('dw serve --nfs', () => {
       assert.equal(sha(rd.opaque(1 << 20)), sha(body), 'READ through the old handle: the whole file, patch included');
       const rootAgain = await rpc(port, NFS_PROG, PROC.GETATTR, encodeArgs(PROC.GETATTR, root), user);
       assert.equal(rootAgain.uint(), NFS3.OK, 'the export root handle from before the kill');
+    } finally {
+      assert.equal(await srv.stop(), 0);
+    }
+  });
+
+  test('the pool\'s rules over NFS: old bytes under /.snapshots (read-only), quota as NFS3ERR_DQUOT, retention as NFS3ERR_PERM', async () => {
+    const data = await tempDir();
+    const srv = await serve(data, ['--nfs', '127.0.0.1:0']);
+    const port = Number(/NFS:\s+\S+ port (\d+)/.exec(srv.stderr())?.[1]);
+    const user = 1000; // the first user's uid (admin), who owns what WebDAV creates
+    const u = (p: string) => `nfs://127.0.0.1${p}?version=3&nfsport=${port}&mountport=${port}&uid=${user}&gid=${user}`;
+    const call = (proc: number, args: Uint8Array) => rpc(port, NFS_PROG, proc, args, user);
+    const auth = ['-u', `admin:${srv.password}`];
+    try {
+      for (const d of ['s', 'q', 'w']) assert.equal(curl([...auth, '-X', 'MKCOL', `${srv.url}${d}/`]).status, '201');
+      const oldBody = randomBytes(20_000);
+      const local = join(data, 'in.bin');
+      writeFileSync(local, oldBody);
+      assert.equal((await run('nfs-cp', [local, u('/s/a.bin')])).code, 0);
+      const snap = await dw(['snapshot', 'create', 'before', '--data', data]);
+      assert.equal(snap.code, 0, snap.stderr);
+      const root = decodeMntResult(await rpc(port, MOUNT_PROG, MOUNT_PROC.MNT, encodeDirpath('/'), user)).fh!;
+      const look = async (dir: Buffer, name: string): Promise<Buffer> => {
+        const r = await call(PROC.LOOKUP, encodeArgs(PROC.LOOKUP, { dir, name }));
+        assert.equal(r.uint(), NFS3.OK, `LOOKUP ${name}`);
+        return r.opaque(64);
+      };
+      // Rewrite the live file after the snapshot (libnfs's nfs-cp does not overwrite: GUARDED create).
+      const newBody = Buffer.from(oldBody);
+      const patch = randomBytes(8192);
+      patch.copy(newBody, 4096);
+      const live = await look(await look(root, 's'), 'a.bin');
+      const pw = await call(PROC.WRITE, encodeArgs(PROC.WRITE, { fh: live, offset: 4096n, count: patch.length, stable: STABLE.FILE_SYNC, data: patch }));
+      assert.equal(pw.uint(), NFS3.OK);
+      const old = await run('nfs-cat', [u('/.snapshots/before/s/a.bin')]);
+      assert.equal(old.code, 0, old.stderr);
+      assert.equal(sha(old.stdout), sha(oldBody), 'the snapshot keeps the old bytes');
+      assert.equal(sha((await run('nfs-cat', [u('/s/a.bin')])).stdout), sha(newBody), 'the live file has the new ones');
+      const ls = await run('nfs-ls', [u('/.snapshots/before/s')]);
+      assert.match(ls.stdout.toString(), /a\.bin/);
+      const snapS = await look(await look(await look(root, '.snapshots'), 'before'), 's');
+      const inSnap = await call(PROC.CREATE, encodeArgs(PROC.CREATE, { where: { dir: snapS, name: 'new.bin' }, mode: 0, attr: {} }));
+      assert.equal(inSnap.uint(), NFS3.ERR_ROFS, 'a snapshot is read-only');
+      assert.equal((await call(PROC.REMOVE, encodeArgs(PROC.REMOVE, { dir: snapS, name: 'a.bin' }))).uint(), NFS3.ERR_ROFS);
+
+      // Quota: 1 MiB on /q; the second MiB written is refused with NFS3ERR_DQUOT.
+      const q = await dw(['quota', 'set', '--dir', '/q', '--bytes', '1M', '--data', data]);
+      assert.equal(q.code, 0, q.stderr);
+      const qDir = await look(root, 'q');
+      const cr = await call(PROC.CREATE, encodeArgs(PROC.CREATE, { where: { dir: qDir, name: 'big.bin' }, mode: 0, attr: {} }));
+      assert.equal(cr.uint(), NFS3.OK);
+      const bigFh = cr.optional((x) => x.opaque(64))!;
+      const mib = randomBytes(1 << 20);
+      const w1 = await call(PROC.WRITE, encodeArgs(PROC.WRITE, { fh: bigFh, offset: 0n, count: 900_000, stable: STABLE.FILE_SYNC, data: mib.subarray(0, 900_000) }));
+      assert.equal(w1.uint(), NFS3.OK, 'under the quota');
+      const w2 = await call(PROC.WRITE, encodeArgs(PROC.WRITE, { fh: bigFh, offset: 900_000n, count: mib.length, stable: STABLE.FILE_SYNC, data: mib }));
+      assert.equal(w2.uint(), NFS3.ERR_DQUOT, 'over the quota');
+      writeFileSync(local, randomBytes(2 << 20));
+      const cpOver = await run('nfs-cp', [local, u('/q/over.bin')]);
+      assert.notEqual(cpOver.code, 0, 'nfs-cp of 2 MiB into a 1 MiB quota fails');
+
+      // Retention: a closed file in /w can be neither removed nor rewritten.
+      writeFileSync(local, Buffer.from('signed contract\n'));
+      assert.equal((await run('nfs-cp', [local, u('/w/doc.txt')])).code, 0);
+      // NFS has no close: the server's cached open handle goes after 2 s idle, and that is the
+      // close that starts a file's retention (RFC 1813 clients keep no open state).
+      await new Promise((r) => setTimeout(r, 3000));
+      const ret = await dw(['retention', 'set', '/w', '--period', '1h', '--data', data]);
+      assert.equal(ret.code, 0, ret.stderr);
+      const wDir = await look(root, 'w');
+      const doc = await look(wDir, 'doc.txt');
+      assert.equal((await call(PROC.REMOVE, encodeArgs(PROC.REMOVE, { dir: wDir, name: 'doc.txt' }))).uint(), NFS3.ERR_PERM, 'REMOVE under retention');
+      const rw = await call(PROC.WRITE, encodeArgs(PROC.WRITE, { fh: doc, offset: 0n, count: 4, stable: STABLE.FILE_SYNC, data: Buffer.from('void') }));
+      assert.equal(rw.uint(), NFS3.ERR_PERM, 'WRITE under retention');
+      assert.equal((await run('nfs-cat', [u('/w/doc.txt')])).stdout.toString(), 'signed contract\n');
     } finally {
       assert.equal(await srv.stop(), 0);
     }
