@@ -261,6 +261,15 @@ describe('NLM v4 over encoded RPC calls (memory VFS)', () => {
     const { ino, fh } = await s.file('notify');
     assert.equal(await s.lock(s.lk(fh, 'rebooter', 0n, 10n)), NLM4.GRANTED);
     assert.equal(await s.lock(s.lk(fh, 'stayer', 10n, 10n)), NLM4.GRANTED);
+    // From another machine, a notification cannot free this host's locks…
+    s.ok(await s.rpc(SM_PROG, SM_PROC.NOTIFY, encodeStatChge({ monName: 'rebooter', state: 5 }), '10.9.9.9:800'));
+    s.ok(await s.rpc(NLM_PROG, NLM_PROC.FREE_ALL, encodeNotify({ name: 'rebooter', state: 5 }), '10.9.9.9:800'));
+    assert.equal(held(s.v, ino).length, 2);
+    // …but a host's own notification (or a local statd's) does.
+    const far = s.lk(fh, 'farhost', 100n, 10n);
+    assert.equal(decodeRes(s.ok(await s.rpc(NLM_PROG, NLM_PROC.LOCK, encodeLockArgs({ cookie: Buffer.from('f'), block: false, exclusive: true, alock: far, reclaim: false, state: 1 }), '10.9.9.9:800'))).stat, NLM4.GRANTED);
+    s.ok(await s.rpc(SM_PROG, SM_PROC.NOTIFY, encodeStatChge({ monName: 'farhost', state: 3 }), '10.9.9.9:800'));
+    assert.equal(held(s.v, ino).length, 2);
     s.ok(await s.rpc(SM_PROG, SM_PROC.NOTIFY, encodeStatChge({ monName: 'rebooter', state: 5 })));
     assert.deepEqual(held(s.v, ino).map((h) => h.clientId), ['nlm:stayer@127.0.0.1']);
     assert.equal(await s.lock(s.lk(fh, 'other', 0n, 10n)), NLM4.GRANTED);

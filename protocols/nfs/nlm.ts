@@ -21,13 +21,17 @@
  * Each client host that is granted a (monitored) lock is recorded in the store before the
  * answer, so NSM can notify it after a restart (nsm.ts).
  *
+ * FREE_ALL (a client's lock manager restarted) releases every lock, share and queued request
+ * of the hosts with that caller_name — only those at the caller's address unless it calls from
+ * loopback.
+ *
  * SHARE/UNSHARE (DOS share reservations) live in a table of their own (the VFS has none):
  * a share conflicts when its access meets another holder's deny mode or the other way round.
  */
 import type { Logger } from 'pino';
 import { Errno, VfsError } from '../../vfs/errno.js';
 import type { Ctx, LockRange, Vfs } from '../../vfs/types.js';
-import { nlm4Status, Nlm4StatusError } from './errors.js';
+import { Nfs3StatusError, nlm4Status, Nlm4StatusError } from './errors.js';
 import { squashCtx } from './exports.js';
 import type { GraceStore } from './grace.js';
 import type { Nfs3Service, NfsCtx } from './nfs3.js';
@@ -91,6 +95,9 @@ interface Share {
   access: number;
 }
 
+/** True for a loopback address (a caller on this machine, trusted to speak for any host). */
+export const isLoopback = (a: string): boolean => a === '::1' || a.startsWith('127.') || a.startsWith('::ffff:127.');
+
 /** The VFS holder names of an NLM lock. */
 export const nlmClientId = (callerName: string, address: string): string => `nlm:${callerName}@${address}`;
 export const nlmOwner = (svid: number, oh: Uint8Array): string => `nlm:${svid}:${Buffer.from(oh).toString('hex')}`;
@@ -144,9 +151,10 @@ export class NlmService {
       [P.SHARE]: async (c) => this.share(c, decodeShareArgs(c.call.args)),
       [P.UNSHARE]: async (c) => this.unshare(c, decodeShareArgs(c.call.args)),
       [P.NM_LOCK]: async (c) => encodeRes(await this.lock(c, decodeLockArgs(c.call.args), { monitored: false, viaMsg: false })),
-      [P.FREE_ALL]: async ({ call }) => {
-        const n = decodeNotify(call.args);
-        await this.releaseHosts((h) => h.name === n.name);
+      [P.FREE_ALL]: async (c) => {
+        const n = decodeNotify(c.call.args);
+        const from = hostOf(c.peer);
+        await this.releaseHosts((h) => h.name === n.name && (isLoopback(from) || h.address === from));
         return EMPTY;
       },
     };
@@ -188,13 +196,11 @@ export class NlmService {
     this.blocked.clear();
   }
 
-  /** The host of a call, created on first use. */
+  /** The host of a call (registered by `track` once it holds something). */
   private host(callerName: string, peer: string): Host {
     const address = hostOf(peer);
     const id = nlmClientId(callerName, address);
-    let h = this.hosts.get(id);
-    if (!h) this.hosts.set(id, (h = { id, name: callerName, address, files: new Map() }));
-    return h;
+    return this.hosts.get(id) ?? { id, name: callerName, address, files: new Map() };
   }
 
   private holderCtx(hostId: string, base?: Ctx): Ctx {
@@ -279,6 +285,7 @@ export class NlmService {
       const owner = nlmOwner(a.alock.svid, a.alock.oh);
       this.blocked.delete(`${hostId}|${owner}|${ino}|${r.start}|${r.end}`);
       await this.vfs.unlock(ctx, ino, { ...r, owner });
+      if (r.start === 0 && r.end === Infinity) this.untrack(hostId, ino, owner); // all of that owner's locks there are gone
       this.kick();
       return { cookie: a.cookie, stat: NLM4.GRANTED };
     } catch (err) {
@@ -342,9 +349,8 @@ export class NlmService {
   }
 
   private status(err: unknown): Nlm4Stat {
-    const s = nlm4Status(err);
-    if (s === NLM4.FAILED && !(err instanceof VfsError) && !(err instanceof Nlm4StatusError)) this.opts.log?.debug({ err }, 'nlm: call failed');
-    return s;
+    if (!(err instanceof VfsError) && !(err instanceof Nlm4StatusError) && !(err instanceof Nfs3StatusError)) this.opts.log?.error({ err }, 'nlm: call failed unexpectedly');
+    return nlm4Status(err);
   }
 
   /** Records the host in stable storage (so NSM notifies it after a restart); false when that failed. */
@@ -363,6 +369,11 @@ export class NlmService {
     if (!owners) h.files.set(ino, (owners = new Set()));
     owners.add(owner);
     if (!this.hosts.has(h.id)) this.hosts.set(h.id, h);
+  }
+
+  private untrack(hostId: string, ino: number, owner: string): void {
+    const owners = this.hosts.get(hostId)?.files.get(ino);
+    if (owners?.delete(owner) && !owners.size) this.hosts.get(hostId)!.files.delete(ino);
   }
 
   /** Sends a _RES call back to the caller of a _MSG procedure, in the background. */

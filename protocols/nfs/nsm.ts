@@ -8,7 +8,9 @@
  *   few times with a growing delay; the clients then reclaim their locks during grace.
  * - SM_NOTIFY received (a client host rebooted): every NLM lock, share and queued request of
  *   the hosts whose caller_name or address equals mon_name is released (nlm.ts releaseHosts),
- *   and monitors registered for that name through SM_MON get their `status` callback.
+ *   and monitors registered for that name through SM_MON get their `status` callback. A
+ *   notification sent from another machine releases only hosts at the sender's own address
+ *   (one host cannot free another's locks); one from a loopback address (a local statd) any.
  * - SM_STAT answers stat_succ and this run's state; SM_MON / SM_UNMON / SM_UNMON_ALL keep a
  *   monitor list in memory (at most 1,024, loopback callers only — they are for local lock
  *   managers); SM_SIMU_CRASH (loopback only) moves to the next state number and notifies the
@@ -17,7 +19,7 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { GraceStore } from './grace.js';
-import type { NlmService } from './nlm.js';
+import { isLoopback, type NlmService } from './nlm.js';
 import { callViaPortmap } from './nlm-rpc.js';
 import { hostOf, type Program, type Procedure } from './session.js';
 import {
@@ -49,7 +51,6 @@ interface Monitor extends Mon {
   address: string;
 }
 
-const isLoopback = (a: string): boolean => a === '::1' || a.startsWith('127.') || a.startsWith('::ffff:127.');
 const sameId = (a: MyId, b: MyId): boolean => a.myName === b.myName && a.prog === b.prog && a.vers === b.vers && a.proc === b.proc;
 
 export class NsmService {
@@ -98,7 +99,9 @@ export class NsmService {
       },
       [SM_PROC.NOTIFY]: async ({ call, peer }) => {
         const s = decodeStatChge(call.args);
-        const n = await this.opts.nlm.releaseHosts((h) => h.name === s.monName || h.address === s.monName);
+        // A notification from afar speaks only for the host it comes from; a local statd for any.
+        const from = hostOf(peer);
+        const n = await this.opts.nlm.releaseHosts((h) => (h.name === s.monName || h.address === s.monName) && (isLoopback(from) || h.address === from));
         this.opts.log?.info({ host: s.monName, state: s.state, peer, released: n }, 'nsm: a client host rebooted, its locks are released');
         for (const m of this.monitors.filter((x) => x.monId.monName === s.monName)) {
           const { myId } = m.monId;
