@@ -280,6 +280,19 @@ describe('NLM v4 over encoded RPC calls (memory VFS)', () => {
     assert.equal(decodeStatRes(s.ok(await s.rpc(SM_PROG, SM_PROC.MON, mon))).res, SM_RES.SUCC);
   });
 
+  test('NM_LOCK is not recorded and never blocks; LOCK records its host before answering', async () => {
+    const { ino, fh } = await s.file('nm');
+    const grace = (s.nlm as unknown as { opts: { grace: GraceStore } }).opts.grace;
+    const before = grace.clients().length;
+    assert.equal(await s.lock(s.lk(fh, 'nmclient', 0n, 100n), { proc: NLM_PROC.NM_LOCK }), NLM4.GRANTED);
+    assert.equal(grace.clients().length, before, 'not monitored');
+    await s.v.vfs.lock(FUSE, ino, { type: 'write', start: 500, end: 600, owner: 'pid:9' });
+    assert.equal(await s.lock(s.lk(fh, 'nmclient', 500n, 1n), { proc: NLM_PROC.NM_LOCK, block: true }), NLM4.DENIED, 'no queue for NM_LOCK');
+    assert.equal(await s.lock(s.lk(fh, 'recorded', 1000n, 1n)), NLM4.GRANTED);
+    assert.ok(grace.clients().some((c) => c.id === 'nlm:recorded@127.0.0.1' && c.kind === 'nlm' && c.name === 'recorded' && c.address === '127.0.0.1'));
+    await s.v.vfs.unlock(FUSE, ino, { start: 0, end: Infinity, owner: 'pid:9' });
+  });
+
   test('bad handles, garbage, versions; fuzzed calls never crash', async () => {
     const { fh } = await s.file('gone');
     await s.v.vfs.unlink(ROOT_CTX, 1, 'gone');
@@ -358,6 +371,19 @@ describe('grace and restart: NSM notifies the previous clients, only reclaims du
     assert.deepEqual(g2.clients().map((c) => c.id).sort(), ['nlm:clientA@127.0.0.1', 'nlm:clientB@127.0.0.1']);
     await g2.close();
     await s2.close();
+
+    // A GRANTED callback that cannot be delivered (no portmapper there) releases the lock.
+    const g4 = await GraceStore.open({});
+    const s4 = await server(g4, 1);
+    const { ino: i4, fh: f4 } = await s4.file('f');
+    await s4.v.vfs.lock(FUSE, i4, { type: 'write', start: 0, end: Infinity, owner: 'pid:4' });
+    assert.equal(await s4.lock(s4.lk(f4, 'clientA'), { block: true }), NLM4.BLOCKED);
+    await s4.v.vfs.unlock(FUSE, i4, { start: 0, end: Infinity, owner: 'pid:4' });
+    // Taken off the queue (nothing left to cancel) and released when the callback failed.
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(await s4.cancel(s4.lk(f4, 'clientA')), NLM4.DENIED);
+    assert.equal(held(s4.v, i4).length, 0);
+    await s4.close();
 
     // A client whose statd cannot be reached: retried, then reported failed.
     const g3 = await GraceStore.open({ file, graceMs: 10 });
