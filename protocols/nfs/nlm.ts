@@ -434,6 +434,7 @@ export class NlmService {
     try {
       if (!(await this.monitor(b.host))) throw new Error('client host not recorded');
       if (b.viaMsg) {
+        if (this.grantedMsg.size >= 1024) this.grantedMsg.delete(this.grantedMsg.keys().next().value!); // the oldest stays granted
         this.grantedMsg.set(`${b.host.id}|${b.args.cookie.toString('hex')}`, b);
         await this.callback(b.host.address, NLM_PROC.GRANTED_MSG, args);
       } else {

@@ -1,7 +1,7 @@
 /**
  * The NFS server process side: TCP listeners that carry ONC RPC records (RFC 5531 section 11)
- * to the dispatcher (session.ts) serving PORTMAP v2, MOUNT v3 and NFS v3 from one table. The
- * main port serves all three; an optional second listener (e.g. 111 when allowed) serves the
+ * to the dispatcher (session.ts) serving PORTMAP v2, MOUNT v3, NFS v3 and (unless turned off)
+ * NLM v4 and NSM v1 from one table. The main port serves them all; an optional second listener (e.g. 111 when allowed) serves the
  * same table, so a client that asks the portmapper there learns the main port. Each
  * connection answers up to `maxInflight` calls at once (replies may go out of order, matched by
  * xid) and pauses reading beyond that. A record too large closes the connection.
