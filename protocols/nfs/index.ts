@@ -3,3 +3,6 @@ export { startNfsServer, type NfsServer, type NfsServerOptions } from './server.
 export { Nfs3Service } from './nfs3.js';
 export { answer, type Programs } from './session.js';
 export { ExportConfigError, ExportTable, parseExports, type Export, type Squash } from './exports.js';
+export { NlmService, type NlmOptions } from './nlm.js';
+export { NsmService, type NsmOptions } from './nsm.js';
+export { GraceStore, type ClientRecord, type GraceOptions } from './grace.js';

@@ -12,6 +12,8 @@ import { hostOf, type Program } from './session.js';
 import { encodeFh } from './wire/fh.js';
 import { decodeDirpath, encodeExports, encodeMntResult, encodeMountList, MNT3, MOUNT_PROC, MOUNT_PROG, MOUNT_VERS, type MountEntry } from './wire/mount.js';
 import { NFS_PROG, NFS_VERS } from './wire/nfs3.js';
+import { NLM_PROG, NLM_VERS4 } from './wire/nlm.js';
+import { SM_PROG, SM_VERS } from './wire/nsm.js';
 import { decodeMapping, encodeDumpResult, encodeGetportResult, IPPROTO_TCP, PMAP_PROC, PMAP_PROG, PMAP_VERS, type Mapping } from './wire/portmap.js';
 import { AUTH } from './wire/rpc.js';
 
@@ -38,12 +40,13 @@ export function portmapProgram(maps: () => Mapping[]): Program {
   };
 }
 
-/** This server's programs as portmap mappings (TCP only). */
-export function mappings(port: number): Mapping[] {
+/** This server's programs as portmap mappings (TCP only); `locks` adds NLM v4 and NSM v1 on the same port. */
+export function mappings(port: number, locks = false): Mapping[] {
   return [
     { prog: PMAP_PROG, vers: PMAP_VERS, prot: IPPROTO_TCP, port },
     { prog: MOUNT_PROG, vers: MOUNT_VERS, prot: IPPROTO_TCP, port },
     { prog: NFS_PROG, vers: NFS_VERS, prot: IPPROTO_TCP, port },
+    ...(locks ? [{ prog: NLM_PROG, vers: NLM_VERS4, prot: IPPROTO_TCP, port }, { prog: SM_PROG, vers: SM_VERS, prot: IPPROTO_TCP, port }] : []),
   ];
 }
 

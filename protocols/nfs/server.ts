@@ -1,7 +1,7 @@
 /**
  * The NFS server process side: TCP listeners that carry ONC RPC records (RFC 5531 section 11)
- * to the dispatcher (session.ts) serving PORTMAP v2, MOUNT v3 and NFS v3 from one table. The
- * main port serves all three; an optional second listener (e.g. 111 when allowed) serves the
+ * to the dispatcher (session.ts) serving PORTMAP v2, MOUNT v3, NFS v3 and (unless turned off)
+ * NLM v4 and NSM v1 from one table. The main port serves them all; an optional second listener (e.g. 111 when allowed) serves the
  * same table, so a client that asks the portmapper there learns the main port. Each
  * connection answers up to `maxInflight` calls at once (replies may go out of order, matched by
  * xid) and pauses reading beyond that. A record too large closes the connection.
@@ -14,6 +14,11 @@ import { mappings, mountProgram, portmapProgram } from './programs.js';
 import { ReplyCache } from './drc.js';
 import { ExportTable, type Export } from './exports.js';
 import { answerParts, type Programs } from './session.js';
+import { GraceStore } from './grace.js';
+import { NlmService } from './nlm.js';
+import { NsmService } from './nsm.js';
+import { NLM_PROG } from './wire/nlm.js';
+import { SM_PROG } from './wire/nsm.js';
 import { MOUNT_PROG } from './wire/mount.js';
 import { NFS_PROG } from './wire/nfs3.js';
 import { PMAP_PROG } from './wire/portmap.js';
@@ -46,12 +51,24 @@ export interface NfsServerOptions {
   maxInflight?: number;
   /** Milliseconds an idle cached open handle stays open (default 2000). */
   idleMs?: number;
+  /**
+   * NLM v4 byte-range locks and NSM v1 (nlm.ts, nsm.ts, grace.ts), on the same ports; on by
+   * default, `false` turns them off. `stateFile`: where client hosts holding locks are recorded
+   * (JSON, written atomically); without it there is no grace period and no SM_NOTIFY after a
+   * restart. `graceMs` (default 45,000): after a start with recorded clients, only reclaims
+   * are honoured that long. `peerPortmapPort` (default 111): the portmapper port on client hosts
+   * for GRANTED / _RES / SM_NOTIFY callbacks. `serverName` (default the OS host name): mon_name
+   * in SM_NOTIFY.
+   */
+  nlm?: false | { stateFile?: string; graceMs?: number; peerPortmapPort?: number; serverName?: string; callbackTimeoutMs?: number; pollMs?: number; notifyAttempts?: number; notifyRetryDelayMs?: number };
   logger?: Logger;
 }
 
 export interface NfsServer {
   port: number;
   portmapPort: number | undefined;
+  /** With NLM on: this run's NSM state number, and the SM_NOTIFY round to the previous run's clients (resolves when done). */
+  nlm?: { state: number; notified: Promise<{ delivered: string[]; failed: string[] }> };
   /** Stops listening, closes every connection, releases cached open handles. */
   close(): Promise<void>;
 }
@@ -84,11 +101,31 @@ export async function startNfsServer(opts: NfsServerOptions): Promise<NfsServer>
   await exports.init(opts.vfs);
   const nfs = new Nfs3Service(opts.vfs, { exportId, exports, idleMs: opts.idleMs, ...(log ? { log } : {}) });
   let mainPort = 0;
+  const lk = opts.nlm === false ? undefined : opts.nlm ?? {};
   const programs: Programs = new Map([
-    [PMAP_PROG, portmapProgram(() => mappings(mainPort))],
+    [PMAP_PROG, portmapProgram(() => mappings(mainPort, !!lk))],
     [MOUNT_PROG, mountProgram(opts.vfs, exports)],
     [NFS_PROG, nfs.program()],
   ]);
+  let grace: GraceStore | undefined, nlm: NlmService | undefined, nsm: NsmService | undefined;
+  if (lk) {
+    try {
+      grace = await GraceStore.open({ file: lk.stateFile, graceMs: lk.graceMs });
+    } catch (err) {
+      await nfs.close();
+      throw err;
+    }
+    const peer = { peerPortmapPort: lk.peerPortmapPort, serverName: lk.serverName, ...(log ? { log } : {}) };
+    nlm = new NlmService({ nfs, grace, ...peer, callbackTimeoutMs: lk.callbackTimeoutMs, pollMs: lk.pollMs });
+    nsm = new NsmService({ grace, nlm, ...peer, timeoutMs: lk.callbackTimeoutMs, attempts: lk.notifyAttempts, retryDelayMs: lk.notifyRetryDelayMs });
+    programs.set(NLM_PROG, nlm.program());
+    programs.set(SM_PROG, nsm.program());
+  }
+  const stopLocks = async (): Promise<void> => {
+    nlm?.close();
+    nsm?.close();
+    await grace?.close();
+  };
   const drc = opts.drc === false ? undefined : new ReplyCache(opts.drc ?? {});
   const sockets = new Set<Socket>();
   const inflight = new Set<Promise<void>>();
@@ -141,20 +178,23 @@ export async function startNfsServer(opts: NfsServerOptions): Promise<NfsServer>
       servers.push(pm);
       portmapPort = await listen(pm, opts.host, opts.portmapPort);
     }
-    log?.info({ port: mainPort, portmapPort }, 'nfs: listening');
+    log?.info({ port: mainPort, portmapPort, nsmState: grace?.state, graceMs: grace?.graceLeftMs() }, 'nfs: listening');
     return {
       port: mainPort,
       portmapPort,
+      ...(grace && nsm ? { nlm: { state: grace.state, notified: nsm.notifyAll() } } : {}),
       async close() {
         const closed = servers.map((s) => new Promise<void>((r) => s.close(() => r())));
         for (const s of sockets) s.destroy();
         await Promise.all(closed);
         await Promise.allSettled([...inflight]);
+        await stopLocks();
         await nfs.close();
       },
     };
   } catch (err) {
     for (const s of servers) s.close();
+    await stopLocks();
     await nfs.close();
     throw err;
   }
