@@ -74,7 +74,8 @@ except OSError as e:
 `;
 
 describe('NLM v4 in dw serve', () => {
-  test('NLM locks and WebDAV LOCK (and fcntl on the FUSE mount) exclude each other both ways', { timeout: 180_000 }, async () => {
+  test('NLM locks and WebDAV LOCK (and fcntl on the FUSE mount) exclude each other both ways', { timeout: 180_000 }, async (t) => {
+    if (noFuse) t.diagnostic(`the FUSE half is not run: ${noFuse}`);
     const tmp = await tempDir();
     const data = join(tmp, 'data');
     const mp = join(tmp, 'mnt');
