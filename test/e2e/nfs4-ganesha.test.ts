@@ -1,0 +1,12 @@
+/**
+ * The NFSv4.1 conformance suite (test/nfs4/suite.ts) against nfs-ganesha, the reference server:
+ * keeps our client and the suite's expectations honest until our own server runs the same suite.
+ * Skips when ganesha.nfsd is missing or we are not root.
+ */
+import { test } from 'node:test';
+import { ganeshaAvailable, startGanesha } from '../nfs4/ganesha.js';
+import { nfs4Suite } from '../nfs4/suite.js';
+
+const missing = ganeshaAvailable();
+if (missing) test('nfs4Suite against nfs-ganesha', (t) => { t.skip(missing); });
+else nfs4Suite('nfs-ganesha (VFS FSAL)', () => startGanesha({ lease: 10, graceful: true }));
