@@ -172,12 +172,17 @@ export function nfs4Suite(name: string, factory: Nfs4ServerFactory): void {
         expectStatus(cs.status, ['STALE_CLIENTID'], 'CREATE_SESSION for a destroyed client id');
       });
 
-      test('RECLAIM_COMPLETE once, a second time NFS4ERR_COMPLETE_ALREADY', async () => {
+      test('OPEN before RECLAIM_COMPLETE answers NFS4ERR_GRACE; RECLAIM_COMPLETE once, a second time NFS4ERR_COMPLETE_ALREADY', async () => {
         const s = await client();
+        const h = await home(s);
+        // RFC 8881 §18.51.3: non-reclaim locking operations before the RECLAIM_COMPLETE get NFS4ERR_GRACE
+        const early = await openIn(s, h.fh, 'early');
+        expectStatus(statusOfOp(early, 'OPEN'), ['GRACE'], 'OPEN of a new client before RECLAIM_COMPLETE');
         const c = await s.seq([ops.reclaimComplete()]);
         assert.equal(c.status, NFS4ERR.OK, summary(c));
         const again = await s.seq([ops.reclaimComplete()]);
         expectStatus(statusOfOp(again, 'RECLAIM_COMPLETE'), ['COMPLETE_ALREADY'], 'second RECLAIM_COMPLETE');
+        await mustOpen(s, h.fh, 'early');
       });
     });
 
@@ -409,7 +414,7 @@ export function nfs4Suite(name: string, factory: Nfs4ServerFactory): void {
     });
 
     describe('lease expiry', () => {
-      test('a client that stops renewing loses its lock to another client, and its next SEQUENCE says so', async () => {
+      test('a client that stops renewing loses its lock to another client, and its next SEQUENCE says so', async (t: TestContext) => {
         const { a, b, oa, ob, fh } = await (async () => {
           const a = await client(), b = await client();
           await a.ok([ops.reclaimComplete()]);
@@ -443,6 +448,7 @@ export function nfs4Suite(name: string, factory: Nfs4ServerFactory): void {
         // RFC 8881 §8.3, §18.46.3: the expired client's session may be gone (BADSESSION, DEADSESSION)
         // or SEQUENCE succeeds and sr_status_flags report revoked state
         const sq = await a.seq([]);
+        t.diagnostic(`the expired client's SEQUENCE: ${summary(sq)}${sq.results[0]?.status === NFS4ERR.OK ? ` flags 0x${resultOf(sq, 'SEQUENCE').statusFlags.toString(16)}` : ''}`);
         const st = sq.results[0]?.status;
         if (st === NFS4ERR.OK) {
           const flags = resultOf(sq, 'SEQUENCE').statusFlags;
