@@ -534,7 +534,7 @@ export function nfs4Suite(name: string, factory: Nfs4ServerFactory): void {
         expectStatus(failed.status, ['STALE'], `${failed.name} of a removed file's handle`);
       });
 
-      test('a malformed handle answers NFS4ERR_BADHANDLE', async () => {
+      test('a malformed handle answers NFS4ERR_BADHANDLE (a random full-size one BADHANDLE or STALE)', async () => {
         const s = await client();
         const short = await s.seq([ops.putfh(Buffer.from([1, 2, 3])), ops.getattr([FATTR4.TYPE])]);
         // RFC 8881 §15.1.2 (filehandle errors): a handle that fails the server's consistency checks
@@ -546,6 +546,11 @@ export function nfs4Suite(name: string, factory: Nfs4ServerFactory): void {
         const e = empty.results.find((x) => x.status !== NFS4ERR.OK);
         assert.ok(e, 'an empty handle was accepted');
         expectStatus(e.status, ['BADHANDLE'], `${e.name} of an empty handle`);
+        // 128 random bytes may or may not pass a server's consistency checks: BADHANDLE or STALE
+        const rnd = await s.seq([ops.putfh(randomBytes(128)), ops.getattr([FATTR4.TYPE])]);
+        const x = rnd.results.find((y) => y.status !== NFS4ERR.OK);
+        assert.ok(x, 'a random 128-byte handle was accepted');
+        expectStatus(x.status, ['BADHANDLE', 'STALE'], `${x.name} of a random 128-byte handle`);
       });
 
       test('GETATTR with no current filehandle answers NFS4ERR_NOFILEHANDLE', async () => {
