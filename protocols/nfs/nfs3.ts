@@ -48,6 +48,8 @@ export interface Nfs3Options {
   exports?: ExportTable;
   /** Milliseconds an unused open handle stays cached (default 2000). */
   idleMs?: number;
+  /** Most open handles cached; past it the least recently used idle ones are released (default 1024). */
+  maxOpen?: number;
   log?: Logger;
 }
 
@@ -60,13 +62,17 @@ interface Cached {
   lastUse: number;
 }
 
-/** Cached open handles, keyed by inode, caller and mode. */
-class OpenFiles {
+/**
+ * Cached open handles, keyed by inode, caller and mode, least recently used first. A handle goes
+ * after `idleMs` unused, or as soon as more than `maxOpen` are cached and it is idle (a client
+ * walking a big tree must not hold a VFS handle, and its buffers, per file it touched).
+ */
+export class OpenFiles {
   private map = new Map<string, Cached>();
   private pending = new Map<string, Promise<Cached>>();
   private timer: NodeJS.Timeout;
 
-  constructor(private readonly vfs: Vfs, private readonly idleMs: number) {
+  constructor(private readonly vfs: Vfs, private readonly idleMs: number, private readonly maxOpen = 1024) {
     this.timer = setInterval(() => void this.sweep(false), Math.max(100, idleMs / 2));
     this.timer.unref();
   }
@@ -81,11 +87,15 @@ class OpenFiles {
         p = this.vfs.open(ctx, ino, write ? { write: true } : { read: true }).then((fh) => {
           const v: Cached = { fh, ino, write, ctx, users: 0, lastUse: Date.now() };
           this.map.set(key, v);
+          if (this.map.size > this.maxOpen) this.evict(key);
           return v;
         }).finally(() => this.pending.delete(key));
         this.pending.set(key, p);
       }
       c = await p;
+    } else {
+      this.map.delete(key); // to the end: most recently used
+      this.map.set(key, c);
     }
     c.users++;
     try {
@@ -101,6 +111,21 @@ class OpenFiles {
     const ws = [...this.map.values()].filter((c) => c.ino === ino && c.write);
     for (const c of ws) await this.vfs.fsync(c.ctx, c.fh);
     if (!ws.length) await this.use(ctx, ino, false, (fh) => this.vfs.fsync(ctx, fh));
+  }
+
+  /** Handles cached now. */
+  get size(): number {
+    return this.map.size;
+  }
+
+  /** Releases the least recently used idle handles (not `keep`, just opened) until at most `maxOpen` are cached. */
+  private evict(keep: string): void {
+    for (const [k, c] of this.map) {
+      if (this.map.size <= this.maxOpen) break;
+      if (c.users > 0 || k === keep) continue;
+      this.map.delete(k);
+      void this.vfs.release(c.ctx, c.fh).catch(() => undefined);
+    }
   }
 
   /** Releases idle handles (all when `all`). */
@@ -158,7 +183,7 @@ export class Nfs3Service {
   constructor(readonly vfs: Vfs, opts: Nfs3Options) {
     this.exportId = opts.exportId;
     this.exports = opts.exports ?? ExportTable.open(opts.exportId);
-    this.files = new OpenFiles(vfs, opts.idleMs ?? 2000);
+    this.files = new OpenFiles(vfs, opts.idleMs ?? 2000, opts.maxOpen ?? 1024);
     this.log = opts.log;
   }
 

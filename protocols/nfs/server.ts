@@ -51,6 +51,8 @@ export interface NfsServerOptions {
   maxInflight?: number;
   /** Milliseconds an idle cached open handle stays open (default 2000). */
   idleMs?: number;
+  /** Most cached open VFS handles (default 1024; the least recently used idle ones go first). */
+  maxOpen?: number;
   /**
    * NLM v4 byte-range locks and NSM v1 (nlm.ts, nsm.ts, grace.ts), on the same ports; on by
    * default, `false` turns them off. `stateFile`: where client hosts holding locks are recorded
@@ -99,7 +101,7 @@ export async function startNfsServer(opts: NfsServerOptions): Promise<NfsServer>
   const maxInflight = opts.maxInflight ?? 32;
   const exports = opts.exports ? new ExportTable(opts.exports) : ExportTable.open(exportId);
   await exports.init(opts.vfs);
-  const nfs = new Nfs3Service(opts.vfs, { exportId, exports, idleMs: opts.idleMs, ...(log ? { log } : {}) });
+  const nfs = new Nfs3Service(opts.vfs, { exportId, exports, idleMs: opts.idleMs, maxOpen: opts.maxOpen, ...(log ? { log } : {}) });
   let mainPort = 0;
   const lk = opts.nlm === false ? undefined : opts.nlm ?? {};
   const programs: Programs = new Map([

@@ -308,6 +308,55 @@ describe('NFS over encoded RPC calls (memory VFS)', () => {
   });
 });
 
+describe('cached open handles', () => {
+  test('at most maxOpen handles stay open: the least recently used idle ones go first; reads and writes stay right', async () => {
+    const v = await createMemoryVfs();
+    const opened = new Set<number>();
+    const vfs = new Proxy(v.vfs, {
+      get(target, prop, recv) {
+        const f = Reflect.get(target, prop, recv);
+        if (prop === 'open') return async (...a: Parameters<typeof target.open>) => { const fh = await target.open(...a); opened.add(fh); return fh; };
+        if (prop === 'release') return async (...a: Parameters<typeof target.release>) => { opened.delete(a[1]); return target.release(...a); };
+        return typeof f === 'function' ? f.bind(target) : f;
+      },
+    });
+    const nfs = new Nfs3Service(vfs, { exportId: 7, idleMs: 60_000, maxOpen: 4 });
+    const programs: Programs = new Map([[MOUNT_PROG, mountProgram(vfs, 7)], [NFS_PROG, nfs.program()]]);
+    let x = 1;
+    const call = async <P extends Proc>(proc: P, args: ArgsOf[P]) => {
+      const rep = decodeReply((await answer(programs, encodeCall({ xid: x++, prog: NFS_PROG, vers: 3, proc, cred: ROOT }, encodeArgs(proc, args)), '127.0.0.1:1'))!);
+      assert.ok(rep.kind === 'accepted' && rep.stat === ACCEPT.SUCCESS, `proc ${proc} accepted: ${JSON.stringify(rep.kind === 'accepted' ? rep.stat : rep)}`);
+      assert.equal(rep.results.uint(), NFS3.OK, `proc ${proc}`);
+      return rep.results;
+    };
+    const mnt = decodeReply((await answer(programs, encodeCall({ xid: x++, prog: MOUNT_PROG, vers: 3, proc: MOUNT_PROC.MNT, cred: ROOT }, encodeDirpath('/')), '127.0.0.1:1'))!);
+    assert.ok(mnt.kind === 'accepted', 'MNT accepted');
+    const root = decodeMntResult(mnt.results).fh!;
+    const fhs: Buffer[] = [];
+    for (let i = 0; i < 12; i++) {
+      const r = await call(PROC.CREATE, { where: { dir: root, name: `f${i}` }, mode: CREATE_MODE.UNCHECKED, attr: {} });
+      fhs.push(r.optional((y) => y.opaque(64))!);
+    }
+    for (let i = 0; i < 12; i++) {
+      await call(PROC.WRITE, { fh: fhs[i]!, offset: 0n, count: 4, stable: STABLE.UNSTABLE, data: Buffer.from(`v${String(i).padStart(3, '0')}`) });
+      assert.ok(nfs.files.size <= 4, `${nfs.files.size} cached after file ${i}`);
+    }
+    await new Promise((r) => setTimeout(r, 50)); // evicted handles finish their release (flush)
+    assert.ok(opened.size <= 4, `${opened.size} VFS handles open`);
+    for (let i = 0; i < 12; i++) {
+      const r = await call(PROC.READ, { fh: fhs[i]!, offset: 0n, count: 100 });
+      readPostOpAttr(r);
+      r.uint();
+      r.bool();
+      assert.equal(r.opaque(100).toString(), `v${String(i).padStart(3, '0')}`, `file ${i} kept its unstable write`);
+    }
+    assert.ok(nfs.files.size <= 4);
+    await nfs.close();
+    assert.equal(opened.size, 0, 'close releases every handle');
+    await v.close();
+  });
+});
+
 describe('NFS TCP server', () => {
   test('fragmented records in, replies out; a too-large record closes the connection; close() ends all', async () => {
     const v = await createMemoryVfs();
