@@ -12,6 +12,7 @@ import { hostOf, type Program } from './session.js';
 import { encodeFh } from './wire/fh.js';
 import { decodeDirpath, encodeExports, encodeMntResult, encodeMountList, MNT3, MOUNT_PROC, MOUNT_PROG, MOUNT_VERS, type MountEntry } from './wire/mount.js';
 import { NFS_PROG, NFS_VERS } from './wire/nfs3.js';
+import { NFS4_VERSION } from './wire/nfs4.js';
 import { decodeMapping, encodeDumpResult, encodeGetportResult, IPPROTO_TCP, PMAP_PROC, PMAP_PROG, PMAP_VERS, type Mapping } from './wire/portmap.js';
 import { AUTH } from './wire/rpc.js';
 
@@ -38,12 +39,13 @@ export function portmapProgram(maps: () => Mapping[]): Program {
   };
 }
 
-/** This server's programs as portmap mappings (TCP only). */
-export function mappings(port: number): Mapping[] {
+/** This server's programs as portmap mappings (TCP only); NFS version 4 too when `nfs4`. */
+export function mappings(port: number, nfs4 = false): Mapping[] {
   return [
     { prog: PMAP_PROG, vers: PMAP_VERS, prot: IPPROTO_TCP, port },
     { prog: MOUNT_PROG, vers: MOUNT_VERS, prot: IPPROTO_TCP, port },
     { prog: NFS_PROG, vers: NFS_VERS, prot: IPPROTO_TCP, port },
+    ...(nfs4 ? [{ prog: NFS_PROG, vers: NFS4_VERSION, prot: IPPROTO_TCP, port }] : []),
   ];
 }
 

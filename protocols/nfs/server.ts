@@ -1,6 +1,6 @@
 /**
  * The NFS server process side: TCP listeners that carry ONC RPC records (RFC 5531 section 11)
- * to the dispatcher (session.ts) serving PORTMAP v2, MOUNT v3 and NFS v3 from one table. The
+ * to the dispatcher (session.ts) serving PORTMAP v2, MOUNT v3 and NFS v3 and v4 from one table. The
  * main port serves all three; an optional second listener (e.g. 111 when allowed) serves the
  * same table, so a client that asks the portmapper there learns the main port. Each
  * connection answers up to `maxInflight` calls at once (replies may go out of order, matched by
@@ -16,6 +16,8 @@ import { ExportTable, type Export } from './exports.js';
 import { answer, type Programs } from './session.js';
 import { MOUNT_PROG } from './wire/mount.js';
 import { NFS_PROG } from './wire/nfs3.js';
+import { NFS4_VERSION } from './wire/nfs4.js';
+import { Nfs4Service } from './v4/service.js';
 import { PMAP_PROG } from './wire/portmap.js';
 import { DEFAULT_MAX_RECORD, frameRecord, RecordDecoder } from './wire/record.js';
 
@@ -46,6 +48,18 @@ export interface NfsServerOptions {
   maxInflight?: number;
   /** Milliseconds an idle cached open handle stays open (default 2000). */
   idleMs?: number;
+  /** Serve NFSv4.0 and 4.1 (program 100003 version 4) next to v3; default true. */
+  nfs4?: boolean;
+  /** NFSv4 lease time in seconds (default 90). */
+  leaseSeconds?: number;
+  /** NFSv4 grace period after a restart, seconds (default: the lease time); only with `stateDir`. */
+  graceSeconds?: number;
+  /**
+   * Folder for the NFSv4 stable client record (nfs4-clients.json, written atomically): the
+   * clients that may reclaim their opens and locks in the grace period after a restart.
+   * Without it there is no grace period (and no reclaim).
+   */
+  stateDir?: string;
   logger?: Logger;
 }
 
@@ -74,11 +88,19 @@ export async function startNfsServer(opts: NfsServerOptions): Promise<NfsServer>
   const exports = opts.exports ? new ExportTable(opts.exports) : ExportTable.open(exportId);
   await exports.init(opts.vfs);
   const nfs = new Nfs3Service(opts.vfs, { exportId, exports, idleMs: opts.idleMs, ...(log ? { log } : {}) });
+  const v4 = opts.nfs4 === false ? undefined : new Nfs4Service(opts.vfs, {
+    exports, ...(log ? { log } : {}),
+    ...(opts.leaseSeconds !== undefined ? { leaseSeconds: opts.leaseSeconds } : {}),
+    ...(opts.graceSeconds !== undefined ? { graceSeconds: opts.graceSeconds } : {}),
+    ...(opts.stateDir !== undefined ? { stateDir: opts.stateDir } : {}),
+  });
   let mainPort = 0;
+  const nfsProgram = nfs.program();
+  if (v4) nfsProgram.versions.set(NFS4_VERSION, v4.procedures());
   const programs: Programs = new Map([
-    [PMAP_PROG, portmapProgram(() => mappings(mainPort))],
+    [PMAP_PROG, portmapProgram(() => mappings(mainPort, v4 !== undefined))],
     [MOUNT_PROG, mountProgram(opts.vfs, exports)],
-    [NFS_PROG, nfs.program()],
+    [NFS_PROG, nfsProgram],
   ]);
   const drc = opts.drc === false ? undefined : new ReplyCache(opts.drc ?? {});
   const sockets = new Set<Socket>();
@@ -142,11 +164,13 @@ export async function startNfsServer(opts: NfsServerOptions): Promise<NfsServer>
         await Promise.all(closed);
         await Promise.allSettled([...inflight]);
         await nfs.close();
+        await v4?.close();
       },
     };
   } catch (err) {
     for (const s of servers) s.close();
     await nfs.close();
+    await v4?.close();
     throw err;
   }
 }
