@@ -3,11 +3,9 @@
  * one codec per attribute we support, so fattr4 is encoded for GETATTR/READDIR and decoded for
  * SETATTR, CREATE, OPEN createattrs and VERIFY/NVERIFY from the same table. Sans-IO.
  */
-import { arrayOf, bool, fixed, u32, u64, union, voidT, type Codec } from './nfs4-xdr.js';
-import { nfstime4, specdata4, type Fattr4 } from './nfs4.js';
+import { bool, opaque, str, struct, u32, u64, union, voidT, type Codec } from './nfs4-xdr.js';
+import { bitmap4, NFS4_FHSIZE, nfstime4, specdata4, type Fattr4 } from './nfs4.js';
 import { XdrError, XdrReader, XdrWriter } from './xdr.js';
-import { bitmap4, NFS4_FHSIZE } from './nfs4.js';
-import { opaque, str, struct } from './nfs4-xdr.js';
 
 /** Attribute numbers (RFC 7530 §5.6–5.8, RFC 8881 §5.6–5.8). */
 export const FATTR4 = {
@@ -44,7 +42,6 @@ export const ATTR_CODECS: Record<number, Codec<any>> = {
   [FATTR4.TIME_MODIFY]: nfstime4, [FATTR4.TIME_MODIFY_SET]: settime4, [FATTR4.MOUNTED_ON_FILEID]: u64,
   [FATTR4.SUPPATTR_EXCLCREAT]: bitmap4,
 };
-void arrayOf; void fixed;
 
 /** Attributes a client may set (SETATTR, CREATE, OPEN): size, mode, owner, owner_group, atime, mtime. */
 export const SETTABLE: ReadonlySet<number> = new Set([FATTR4.SIZE, FATTR4.MODE, FATTR4.OWNER, FATTR4.OWNER_GROUP, FATTR4.TIME_ACCESS_SET, FATTR4.TIME_MODIFY_SET]);
@@ -72,13 +69,13 @@ export function bitmapOf(attrs: Iterable<number>): number[] {
 }
 
 /**
- * Encodes fattr4 for `requested` attributes: for each (ascending) that `value` answers (not
+ * Encodes fattr4 for `requested` attributes (any order; encoded ascending): for each that `value` answers (not
  * undefined), its value goes into attr_vals and its bit into attrmask.
  */
 export function encodeFattr(requested: readonly number[], value: (attr: number) => unknown): Fattr4 {
   const w = new XdrWriter(256);
   const set: number[] = [];
-  for (const a of requested) {
+  for (const a of [...new Set(requested)].sort((x, y) => x - y)) {
     const c = ATTR_CODECS[a];
     if (!c) continue;
     const v = value(a);
