@@ -50,7 +50,7 @@ export const SESSION_OPS: Partial<Record<number, OpDef>> = {
       }
       cl.lastRenew = Date.now();
       w.uhyper(cl.clientid).uint(cl.csSeq);
-      w.uint(EXCHGID4_FLAG.USE_NON_PNFS | (cl.confirmed ? EXCHGID4_FLAG.CONFIRMED_R : 0));
+      w.uint((EXCHGID4_FLAG.USE_NON_PNFS | (cl.confirmed ? EXCHGID4_FLAG.CONFIRMED_R : 0)) >>> 0);
       w.uint(SP4.NONE);
       w.uhyper(0n).opaque(c.s.serverOwner); // server_owner4
       w.opaque(c.s.serverOwner); // server scope

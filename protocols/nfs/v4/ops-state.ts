@@ -64,8 +64,18 @@ function sidOf(c: Compound, sid: Stateid4): Stateid4 {
   return sid;
 }
 
-function stateOf(c: Compound, sid: Stateid4, kind: State['kind'], n?: Node): State {
-  const st = c.s.state.find(sidOf(c, sid), c.minor);
+/**
+ * The state a stateid names, of `kind`, for the file `n`. With `seq` (4.0 seqid-carrying ops),
+ * the owner's seqid is checked first, so a retransmission replays its reply before the
+ * stateid's own seqid (already advanced by the first copy) is checked.
+ */
+function stateOf(c: Compound, sid: Stateid4, kind: State['kind'], n?: Node, seq?: number): State {
+  sid = sidOf(c, sid);
+  const st = c.s.state.find(sid, c.minor, seq === undefined);
+  if (seq !== undefined) {
+    seqid(c, st.owner, seq);
+    StateManager.checkSeqid(st, sid, c.minor);
+  }
   if (st.kind !== kind) throw new Nfs4Error(NFS4.ERR_BAD_STATEID, `not a ${kind} stateid`);
   if (n && n.ino !== st.ino) throw new Nfs4Error(NFS4.ERR_BAD_STATEID, 'stateid of another file');
   return st;
@@ -253,17 +263,15 @@ async function lock(c: Compound, a: Args4<typeof OP.LOCK>, w: XdrWriter): Promis
   let ls: LockState | undefined, open: OpenState, lo: Owner;
   if (locker.tag === 1) {
     const v = locker.v as { open_seqid: number; open_stateid: Stateid4; lock_seqid: number; lock_owner: StateOwner4 };
-    open = stateOf(c, v.open_stateid, 'open', n) as OpenState;
-    seqid(c, open.owner, v.open_seqid);
+    open = stateOf(c, v.open_stateid, 'open', n, v.open_seqid) as OpenState;
     if (c.minor === 0 && v.lock_owner.clientid !== open.client.clientid) throw new Nfs4Error(NFS4.ERR_BAD_STATEID, 'lock owner of another client');
     lo = owner(open.client.lockOwners, open.client, v.lock_owner.owner);
     if (c.minor === 0) lo.seqid = v.lock_seqid;
   } else {
     const v = locker.v as { lock_stateid: Stateid4; lock_seqid: number };
-    ls = stateOf(c, v.lock_stateid, 'lock', n) as LockState;
+    ls = stateOf(c, v.lock_stateid, 'lock', n, v.lock_seqid) as LockState;
     open = ls.open;
     lo = ls.owner;
-    seqid(c, lo, v.lock_seqid);
   }
   checkGrace(c, open.client, a.reclaim);
   const write = a.locktype === LOCK_TYPE.WRITE_LT || a.locktype === LOCK_TYPE.WRITEW_LT;
@@ -330,8 +338,7 @@ export const STATE_OPS: Partial<Record<number, OpDef>> = {
   [OP.OPEN_CONFIRM]: {
     only: 0,
     run: (c, a: Args4<typeof OP.OPEN_CONFIRM>, w) => {
-      const st = stateOf(c, a.open_stateid, 'open', current(c));
-      seqid(c, st.owner, a.seqid);
+      const st = stateOf(c, a.open_stateid, 'open', current(c), a.seqid);
       if (st.owner.confirmed) throw new Nfs4Error(NFS4.ERR_BAD_STATEID, 'open-owner already confirmed');
       st.owner.confirmed = true;
       st.seqid++;
@@ -340,8 +347,7 @@ export const STATE_OPS: Partial<Record<number, OpDef>> = {
   },
   [OP.OPEN_DOWNGRADE]: {
     run: (c, a: Args4<typeof OP.OPEN_DOWNGRADE>, w) => {
-      const st = stateOf(c, a.open_stateid, 'open', current(c)) as OpenState;
-      seqid(c, st.owner, a.seqid);
+      const st = stateOf(c, a.open_stateid, 'open', current(c), a.seqid) as OpenState;
       const access = a.share_access & OPEN4_SHARE_ACCESS_MASK;
       if (access < 1 || (access & ~st.access) || (a.share_deny & ~st.deny)) throw new Nfs4Error(NFS4.ERR_INVAL, 'not a downgrade');
       st.access = access;
@@ -352,8 +358,7 @@ export const STATE_OPS: Partial<Record<number, OpDef>> = {
   },
   [OP.CLOSE]: {
     run: async (c, a: Args4<typeof OP.CLOSE>, w) => {
-      const st = stateOf(c, a.open_stateid, 'open', current(c)) as OpenState;
-      seqid(c, st.owner, a.seqid);
+      const st = stateOf(c, a.open_stateid, 'open', current(c), a.seqid) as OpenState;
       await c.s.state.dropOpen(st);
       st.seqid++;
       writeStateid(w, { seqid: st.seqid, other: st.other });
@@ -408,8 +413,7 @@ export const STATE_OPS: Partial<Record<number, OpDef>> = {
   [OP.LOCKU]: {
     run: async (c, a: Args4<typeof OP.LOCKU>, w) => {
       const n = current(c);
-      const ls = stateOf(c, a.lock_stateid, 'lock', n) as LockState;
-      seqid(c, ls.owner, a.seqid);
+      const ls = stateOf(c, a.lock_stateid, 'lock', n, a.seqid) as LockState;
       const id = lockCtx(ls.owner, ls.open.ctx);
       const r = range(a.offset, a.length);
       await c.s.vfs.unlock(id.ctx, n.ino, { ...r, owner: id.owner });

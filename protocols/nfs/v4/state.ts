@@ -252,16 +252,20 @@ export class StateManager {
    * The state a stateid names (not a special one), checked: STALE_STATEID, BAD_STATEID,
    * EXPIRED, OLD_STATEID (an older seqid; seqid 0 in 4.1 means "the current one"). Renews the lease.
    */
-  find(sid: Stateid4, minor: number): State {
+  find(sid: Stateid4, minor: number, checkSeqid = true): State {
     if (sid.other.readUInt32BE(0) !== this.epoch) throw new Nfs4Error(NFS4.ERR_STALE_STATEID, 'stateid of another server instance');
     const st = this.states.get(hex(sid.other));
     if (!st) throw new Nfs4Error(this.expired.has(sid.other.readUInt32BE(4)) ? NFS4.ERR_EXPIRED : NFS4.ERR_BAD_STATEID, 'unknown stateid');
-    if (!(minor >= 1 && sid.seqid === 0)) {
-      if (sid.seqid > st.seqid) throw new Nfs4Error(NFS4.ERR_BAD_STATEID, 'stateid seqid from the future');
-      if (sid.seqid < st.seqid) throw new Nfs4Error(NFS4.ERR_OLD_STATEID, 'old stateid');
-    }
+    if (checkSeqid) StateManager.checkSeqid(st, sid, minor);
     st.client.lastRenew = Date.now();
     return st;
+  }
+
+  /** A stateid's seqid against its state's: newer is BAD_STATEID, older OLD_STATEID; 0 in 4.1 is "the current one". */
+  static checkSeqid(st: State, sid: Stateid4, minor: number): void {
+    if (minor >= 1 && sid.seqid === 0) return;
+    if (sid.seqid > st.seqid) throw new Nfs4Error(NFS4.ERR_BAD_STATEID, 'stateid seqid from the future');
+    if (sid.seqid < st.seqid) throw new Nfs4Error(NFS4.ERR_OLD_STATEID, 'old stateid');
   }
 
   /** NFS4ERR_SHARE_DENIED when access/deny conflict with another owner's opens of ino (RFC 7530 §9.9). */
