@@ -66,6 +66,8 @@ export interface NfsServerOptions {
 export interface NfsServer {
   port: number;
   portmapPort: number | undefined;
+  /** The NFSv4 service (its state, for tests and metrics); undefined with `nfs4: false`. */
+  nfs4: Nfs4Service | undefined;
   /** Stops listening, closes every connection, releases cached open handles. */
   close(): Promise<void>;
 }
@@ -158,6 +160,7 @@ export async function startNfsServer(opts: NfsServerOptions): Promise<NfsServer>
     return {
       port: mainPort,
       portmapPort,
+      nfs4: v4,
       async close() {
         const closed = servers.map((s) => new Promise<void>((r) => s.close(() => r())));
         for (const s of sockets) s.destroy();
