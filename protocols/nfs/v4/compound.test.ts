@@ -299,3 +299,43 @@ describe('NFSv4 exports: pseudo-fs, read-only, unlisted clients', () => {
   });
 });
 
+
+describe('NFSv4 exports: "/" for some clients, a sub-export for everyone', () => {
+  let v: VfsInstance;
+  let h: V4Harness;
+  before(async () => {
+    v = await createMemoryVfs();
+    for (const d of ['/secret', '/srv', '/srv/public']) await v.paths.mkdir(ROOT_CTX, d, 0o755);
+    h = await V4Harness.open(v.vfs, {
+      exportList: [makeExport({ path: '/', clients: ['127.0.0.1'], squash: 'none' }, 'e0'), makeExport({ path: '/srv/public', clients: ['*'] }, 'e1')],
+    });
+  });
+  after(async () => {
+    await h.close();
+    await v.close();
+  });
+
+  test('a listed client gets the real root; any other client only the pseudo-fs path to its export', async () => {
+    const rd = (peer: string, ...path: string[]) => h.compound([op(OP.PUTROOTFH, undefined), ...path.map((p) => op(OP.LOOKUP, name(p))), op(OP.READDIR, { cookie: 0n, cookieverf: Buffer.alloc(8), dircount: 0, maxcount: 4096, attr_request: [] })], { peer });
+    const local = await rd('127.0.0.1:1');
+    assert.deepEqual(local.results.at(-1)!.res.reply.entries.map((e: { name: string }) => e.name).sort(), ['secret', 'srv']);
+    const far = await rd('10.9.9.9:1');
+    assert.deepEqual(far.results.at(-1)!.res.reply.entries.map((e: { name: string }) => e.name), ['srv']);
+    const far2 = await rd('10.9.9.9:1', 'srv');
+    assert.deepEqual(far2.results.at(-1)!.res.reply.entries.map((e: { name: string }) => e.name), ['public']);
+    assert.equal((await rd('10.9.9.9:1', 'secret')).status, NFS4.ERR_NOENT);
+    assert.equal((await rd('10.9.9.9:1', 'srv', 'public')).status, NFS4.OK);
+    // The pseudo-fs has no files: OPEN there is ROFS (create) or ISDIR / NOENT.
+    const cid = await h.client40('far');
+    const open = (create: boolean, file: string) => op(OP.OPEN, {
+      seqid: 0, share_access: 1, share_deny: 0, owner: { clientid: cid, owner: name('o') },
+      openhow: create ? { tag: OPEN4_CREATE, v: { tag: CREATEMODE4.UNCHECKED4, v: encodeFattr([], () => undefined) } } : { tag: 0, v: undefined }, claim: { tag: 0, v: name(file) },
+    });
+    assert.equal((await h.compound([op(OP.PUTROOTFH, undefined), open(true, 'x')], { peer: '10.9.9.9:1' })).status, NFS4.ERR_ROFS);
+    assert.equal((await h.compound([op(OP.PUTROOTFH, undefined), op(OP.OPEN, { seqid: 1, share_access: 1, share_deny: 0, owner: { clientid: cid, owner: name('o') }, openhow: { tag: 0, v: undefined }, claim: { tag: 0, v: name('srv') } })], { peer: '10.9.9.9:1' })).status, NFS4.ERR_ISDIR);
+    // From the root export's directory LOOKUPP is NOENT; from the sub-export it leads back up.
+    assert.equal((await h.compound([op(OP.PUTROOTFH, undefined), op(OP.LOOKUPP, undefined)], { peer: '127.0.0.1:1' })).status, NFS4.ERR_NOENT);
+    const up = await h.compound([op(OP.PUTROOTFH, undefined), op(OP.LOOKUP, name('srv')), op(OP.LOOKUP, name('public')), op(OP.LOOKUPP, undefined), op(OP.GETATTR, bitmapOf([FATTR4.FSID]))], { peer: '10.9.9.9:1' });
+    assert.deepEqual(decodeFattr(up.results[4]!.res).get(FATTR4.FSID), { major: 0n, minor: 0n }, 'a pseudo directory');
+  });
+});

@@ -170,6 +170,7 @@ export async function compound(s: Nfs4Service, ci: CallInfo): Promise<Uint8Array
       if (status !== NFS4.OK) break;
     }
   }
+  s.log?.trace({ peer: ci.peer, minor: c.minor, ops: out.map((b) => `${b.readUInt32BE(0)}:${b.readUInt32BE(4)}`) }, 'nfs4: COMPOUND (op:status)');
   const reply = results(status, hdr.tag, out);
   if (c.slot) {
     c.slot.busy = false;

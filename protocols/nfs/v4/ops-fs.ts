@@ -61,8 +61,8 @@ export const FS_OPS: Partial<Record<number, OpDef>> = {
       c.curStateid = undefined;
     },
   },
-  [OP.PUTROOTFH]: { run: async (c) => { c.cur = await c.s.rootNode(); c.curStateid = undefined; } },
-  [OP.PUTPUBFH]: { run: async (c) => { c.cur = await c.s.rootNode(); c.curStateid = undefined; } },
+  [OP.PUTROOTFH]: { run: async (c) => { c.cur = await c.s.rootNode(c.host); c.curStateid = undefined; } },
+  [OP.PUTPUBFH]: { run: async (c) => { c.cur = await c.s.rootNode(c.host); c.curStateid = undefined; } },
   [OP.GETFH]: { run: (c, _a, w) => void w.opaque(current(c).fh) },
   [OP.SAVEFH]: {
     run: (c) => {
@@ -95,9 +95,9 @@ export const FS_OPS: Partial<Record<number, OpDef>> = {
       await dirOf(c, n);
       const exp = n.exp!;
       if (n.ino === c.s.exports.root(exp.id)) {
-        const rootExp = c.s.pseudo.rootExport;
+        const rootExp = c.s.rootExport;
         if (rootExp === exp) throw new Nfs4Error(NFS4.ERR_NOENT, 'the root has no parent');
-        if (rootExp) {
+        if (rootExp?.allows(c.host)) {
           const up = await c.s.vfs.lookup(ctxOf(c, n), n.ino, '..');
           c.cur = c.s.node(c.s.exportAt(rootExp, up.ino, c.host), up);
         } else c.cur = c.s.pseudoNode(c.s.pseudo.parentOfExport(exp)!);

@@ -178,6 +178,11 @@ async function open(c: Compound, a: Args4<typeof OP.OPEN>, w: XdrWriter): Promis
   const flags = StateManager.flags(access);
   if (claim.tag === CLAIM.NULL) {
     await dirOf(c, cur);
+    if (!cur.exp) {
+      // The pseudo-fs holds directories only.
+      if ((a.openhow as U).tag === OPEN4_CREATE) throw new Nfs4Error(NFS4.ERR_ROFS, 'the pseudo-fs is read-only');
+      throw new Nfs4Error(cur.pseudo!.children.has(fileName(claim.v as Buffer)) ? NFS4.ERR_ISDIR : NFS4.ERR_NOENT, 'not a file of an export');
+    }
     const name = fileName(claim.v as Buffer);
     before = await changeOf(c, cur);
     const how = a.openhow as U;

@@ -1,10 +1,9 @@
 /**
  * The NFSv4 pseudo-filesystem (RFC 7530 §7, RFC 8881 §7.3): PUTROOTFH's tree, whose directories
- * lead to each export's directory. With an export of "/", that export's directory is the root
- * and there are no pseudo nodes (other exports are directories below it, and LOOKUP switches to
- * their export when it reaches them). Otherwise the pseudo nodes are the proper prefixes of the
- * export paths; their handles use export id 0 (no export has it) and a node number that depends
- * only on the sorted list of export paths, so they stay valid across restarts of one config.
+ * lead to each export's directory. Its nodes are the proper prefixes of the export paths (the
+ * caller leaves out an export of "/", whose directory is the root for the clients it lists);
+ * their handles use export id 0 (no export has it) and a node number that depends only on the
+ * sorted list of export paths, so they stay valid across restarts of one config.
  */
 import type { Export } from '../exports.js';
 
@@ -21,12 +20,9 @@ export interface PseudoNode {
 
 export class PseudoFs {
   readonly nodes = new Map<number, PseudoNode>();
-  /** The export whose directory is the root ("/" exported), if any. */
-  readonly rootExport: Export | undefined;
 
+  /** `exports`: every export but one of "/". */
   constructor(exports: readonly Export[]) {
-    this.rootExport = exports.find((e) => e.path === '/');
-    if (this.rootExport) return;
     const dirs = new Set<string>(['/']);
     for (const e of exports) {
       const parts = e.path.split('/').filter(Boolean);
@@ -44,9 +40,8 @@ export class PseudoFs {
     }
   }
 
-  /** The pseudo node above an export's directory (for LOOKUPP there), if the export is not "/". */
+  /** The pseudo node above an export's directory (for LOOKUPP there). */
   parentOfExport(e: Export): PseudoNode | undefined {
-    if (this.rootExport) return undefined;
     const p = e.path.slice(0, e.path.lastIndexOf('/')) || '/';
     for (const n of this.nodes.values()) if (n.path === p) return n;
     return undefined;

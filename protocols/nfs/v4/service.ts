@@ -47,6 +47,8 @@ const NEEDS_STATFS = new Set<number>([FATTR4.FILES_AVAIL, FATTR4.FILES_FREE, FAT
 export class Nfs4Service {
   readonly exports: ExportTable;
   readonly pseudo: PseudoFs;
+  /** The export of "/", if any: PUTROOTFH's directory for the clients it lists (the pseudo-fs root for others). */
+  readonly rootExport: Export | undefined;
   readonly state: StateManager;
   /** writeverf4: new at each start (RFC 7530 §16.36.5). */
   readonly verifier = randomBytes(8);
@@ -57,7 +59,8 @@ export class Nfs4Service {
 
   constructor(readonly vfs: Vfs, opts: Nfs4Options) {
     this.exports = opts.exports;
-    this.pseudo = new PseudoFs(opts.exports.list);
+    this.rootExport = opts.exports.list.find((e) => e.path === '/');
+    this.pseudo = new PseudoFs(opts.exports.list.filter((e) => e !== this.rootExport));
     this.state = new StateManager(vfs, opts);
     this.log = opts.log;
   }
@@ -77,10 +80,10 @@ export class Nfs4Service {
     return this.state.close();
   }
 
-  /** The node PUTROOTFH sets. */
-  async rootNode(): Promise<Node> {
-    const e = this.pseudo.rootExport;
-    if (e) return this.node(e, await this.vfs.getattr(ROOT_CTX, this.exports.root(e.id)));
+  /** The node PUTROOTFH sets for a client at `host`: the directory of "/" when exported to it, else the pseudo-fs root. */
+  async rootNode(host: string): Promise<Node> {
+    const e = this.rootExport;
+    if (e?.allows(host)) return this.node(e, await this.vfs.getattr(ROOT_CTX, this.exports.root(e.id)));
     return this.pseudoNode(this.pseudo.nodes.get(1)!);
   }
 
