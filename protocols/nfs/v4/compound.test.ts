@@ -199,6 +199,18 @@ describe('NFSv4 COMPOUND over a memory VFS', () => {
     assert.equal((await h.compound([...pre, op(OP.READ, { stateid: { seqid: 1, other: Buffer.alloc(12, 9) }, offset: 0n, count: 1 })])).status, NFS4.ERR_STALE_STATEID);
   });
 
+  test('a COMPOUND whose reply would pass the limit stops with NFS4ERR_RESOURCE', async () => {
+    const { fh } = await v.paths.open(ROOT_CTX, '/big', { write: true, create: true }, 0o644);
+    await v.vfs.write(ROOT_CTX, fh, 0, Buffer.alloc(1 << 20, 7));
+    await v.vfs.release(ROOT_CTX, fh);
+    const rd = op(OP.READ, { stateid: ANON_SID, offset: 0n, count: 1 << 20 });
+    const r = await h.compound([op(OP.PUTROOTFH, undefined), op(OP.LOOKUP, name('big')), rd, rd, rd]);
+    assert.equal(r.status, NFS4.ERR_RESOURCE);
+    assert.deepEqual(r.results.map((x) => x.status), [NFS4.OK, NFS4.OK, NFS4.OK, NFS4.ERR_RESOURCE]);
+    assert.equal(r.results[2]!.res.data.length, 1 << 20);
+    await v.paths.unlink(ROOT_CTX, '/big');
+  });
+
   test('READDIR: attributes per entry, paging by cookie within maxcount, TOOSMALL', async () => {
     for (let i = 0; i < 150; i++) await v.paths.mkdir(ROOT_CTX, `/many-${String(i).padStart(3, '0')}`, 0o755);
     const names: string[] = [];

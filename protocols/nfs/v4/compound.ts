@@ -12,7 +12,7 @@ import type { Ctx } from '../../../vfs/types.js';
 import { Nfs4Error, nfs4Status } from '../errors.js';
 import type { CallInfo } from '../session.js';
 import { hostOf } from '../session.js';
-import { decodeCompoundHeader, decodeOpArgs, isKnownOp, NFS4, OP, type Stateid4 } from '../wire/nfs4.js';
+import { decodeCompoundHeader, decodeOpArgs, isKnownOp, MAX_IO, NFS4, OP, type Stateid4 } from '../wire/nfs4.js';
 import { XdrError, XdrWriter } from '../wire/xdr.js';
 import { FS_OPS } from './ops-fs.js';
 import { SESSION_OPS } from './ops-session.js';
@@ -63,6 +63,9 @@ export class CompoundReplay extends Error {
   }
 }
 
+/** The largest COMPOUND reply without a session (a 1 MiB READ and its headers fit). */
+export const MAX_REPLY = MAX_IO + 64 * 1024;
+
 /** The operations, by opcode. */
 export const OPS: Partial<Record<number, OpDef>> = { ...FS_OPS, ...STATE_OPS, ...SESSION_OPS };
 
@@ -97,6 +100,7 @@ export async function compound(s: Nfs4Service, ci: CallInfo): Promise<Uint8Array
   };
   const out: Buffer[] = [];
   let status: number = NFS4.OK;
+  let replyBytes = 0;
   {
     for (let i = 0; i < hdr.numOps; i++) {
       let op: number;
@@ -165,6 +169,13 @@ export async function compound(s: Nfs4Service, ci: CallInfo): Promise<Uint8Array
       if (so && c.minor === 0 && !NO_SEQID_BUMP.has(status)) {
         so.owner.seqid = so.seqid;
         so.owner.last = { seqid: so.seqid, bytes };
+      }
+      replyBytes += bytes.length + 4;
+      // A COMPOUND of many READs could build a reply of gigabytes: stop at the reply limit.
+      const limit = c.session ? c.session.maxresp : MAX_REPLY;
+      if (replyBytes > limit && status === NFS4.OK) {
+        status = c.session ? NFS4.ERR_REP_TOO_BIG : NFS4.ERR_RESOURCE;
+        bytes = u32(status);
       }
       out.push(Buffer.concat([u32(op), bytes]));
       if (status !== NFS4.OK) break;

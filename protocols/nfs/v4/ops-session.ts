@@ -35,6 +35,9 @@ export const SESSION_OPS: Partial<Record<number, OpDef>> = {
     run: async (c, a: Args4<typeof OP.EXCHANGE_ID>, w) => {
       const st = c.s.state;
       if ((a.state_protect as U).tag !== SP4.NONE) throw new Nfs4Error(NFS4.ERR_INVAL, 'only SP4_NONE state protection');
+      // The client may not claim CONFIRMED_R, nor flags outside the ones RFC 8881 §18.35.3 defines.
+      const known = EXCHGID4_FLAG.SUPP_MOVED_REFER | EXCHGID4_FLAG.SUPP_MOVED_MIGR | EXCHGID4_FLAG.BIND_PRINC_STATEID | EXCHGID4_FLAG.MASK_PNFS | EXCHGID4_FLAG.UPD_CONFIRMED_REC_A;
+      if (a.flags & ~known) throw new Nfs4Error(NFS4.ERR_INVAL, 'unknown EXCHANGE_ID flags');
       const owner = a.clientowner.co_ownerid, verf = a.clientowner.co_verifier;
       const same = st.byOwner(owner);
       const confirmed = same.find((x) => x.confirmed);

@@ -308,7 +308,7 @@ export const STATE_OPS: Partial<Record<number, OpDef>> = {
       const st = c.s.state;
       const same = st.byOwner(a.client.id);
       const confirmed = same.find((x) => x.confirmed);
-      for (const x of same) if (!x.confirmed) void st.dropClient(x, false);
+      for (const x of same) if (!x.confirmed) st.dropClient(x, false).catch(() => undefined); // an unconfirmed client holds no state
       let cl: Client;
       if (confirmed && confirmed.verifier.equals(a.client.verifier)) {
         // The same client instance updating its callback: same clientid, a new confirm verifier.

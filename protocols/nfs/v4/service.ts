@@ -61,7 +61,7 @@ export class Nfs4Service {
     this.exports = opts.exports;
     this.rootExport = opts.exports.list.find((e) => e.path === '/');
     this.pseudo = new PseudoFs(opts.exports.list.filter((e) => e !== this.rootExport));
-    this.state = new StateManager(vfs, opts);
+    this.state = new StateManager(vfs, opts, opts.log);
     this.log = opts.log;
   }
 

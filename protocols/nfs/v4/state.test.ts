@@ -251,6 +251,8 @@ describe('NFSv4.1 sessions', () => {
 
   test('session rules: OP_NOT_IN_SESSION, SEQUENCE_POS, NOT_ONLY_OP, 4.0-only ops NOTSUPP, BADSESSION', async () => {
     assert.equal((await h.compound([root], { minor: 1 })).status, NFS4.ERR_OP_NOT_IN_SESSION);
+    const claimsConfirmed = await h.compound([op(OP.EXCHANGE_ID, { clientowner: { co_verifier: Buffer.from('verifier'), co_ownerid: name('bad') }, flags: 0x80000000, state_protect: { tag: SP4.NONE, v: undefined }, client_impl_id: [] })], { minor: 1 });
+    assert.equal(claimsConfirmed.status, NFS4.ERR_INVAL);
     const { sid, clientid } = await session('rules');
     assert.equal((await h.compound([seq(sid, 1), seq(sid, 2)], { minor: 1 })).status, NFS4.ERR_SEQUENCE_POS);
     assert.equal((await h.compound([op(OP.DESTROY_CLIENTID, clientid), root], { minor: 1 })).status, NFS4.ERR_NOT_ONLY_OP);

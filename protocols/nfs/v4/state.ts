@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import type { Ctx, Fh, Vfs } from '../../../vfs/types.js';
 import { Nfs4Error } from '../errors.js';
 import { NFS4, OPEN4_SHARE_ACCESS, type Stateid4 } from '../wire/nfs4.js';
@@ -141,7 +142,7 @@ export class StateManager {
   private readonly file: string | undefined;
   private timer: NodeJS.Timeout;
 
-  constructor(private readonly vfs: Vfs, opts: StateOptions, private readonly onExpire?: (c: Client) => void) {
+  constructor(private readonly vfs: Vfs, opts: StateOptions, private readonly log?: Logger) {
     this.leaseMs = (opts.leaseSeconds ?? 90) * 1000;
     let prevEpoch = -1;
     this.previous = new Set();
@@ -163,7 +164,9 @@ export class StateManager {
     this.graceUntil = this.previous.size ? Date.now() + graceMs : 0;
     for (const c of this.previous) this.recorded.add(c);
     if (this.file) this.save();
-    this.timer = setInterval(() => void this.sweep(), Math.max(200, Math.min(this.leaseMs / 4, 10_000)));
+    this.timer = setInterval(() => {
+      this.sweep().catch((err: unknown) => this.log?.error({ err }, 'nfs4: lease sweep failed'));
+    }, Math.max(200, Math.min(this.leaseMs / 4, 10_000)));
     this.timer.unref();
   }
 
@@ -316,7 +319,7 @@ export class StateManager {
       if (this.expired.size > 4096) this.expired.delete(this.expired.values().next().value!);
     }
     if (c.confirmed && !this.byOwner(c.ownerId).some((x) => x.confirmed)) this.unrecord(c);
-    this.onExpire?.(c);
+    if (expired) this.log?.info({ clientid: c.clientid.toString(16) }, 'nfs4: lease expired, state released');
   }
 
   /** Expires clients whose lease ran out (unconfirmed ones too). */
