@@ -101,7 +101,7 @@ export async function compound(s: Nfs4Service, ci: CallInfo): Promise<Uint8Array
   const out: Buffer[] = [];
   let status: number = NFS4.OK;
   let replyBytes = 0;
-  {
+  try {
     for (let i = 0; i < hdr.numOps; i++) {
       let op: number;
       try {
@@ -180,11 +180,12 @@ export async function compound(s: Nfs4Service, ci: CallInfo): Promise<Uint8Array
       out.push(Buffer.concat([u32(op), bytes]));
       if (status !== NFS4.OK) break;
     }
+  } finally {
+    if (c.slot) c.slot.busy = false; // whatever happens, the slot takes the next request
   }
   s.log?.trace({ peer: ci.peer, minor: c.minor, ops: out.map((b) => `${b.readUInt32BE(0)}:${b.readUInt32BE(4)}`) }, 'nfs4: COMPOUND (op:status)');
   const reply = results(status, hdr.tag, out);
   if (c.slot) {
-    c.slot.busy = false;
     const sess = c.session!;
     // Every reply that fits is kept (cachethis or not); a retransmission of a larger one gets
     // NFS4ERR_RETRY_UNCACHED_REP from SEQUENCE (RFC 8881 §2.10.6.1.3).

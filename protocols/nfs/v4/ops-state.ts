@@ -71,7 +71,15 @@ function sidOf(c: Compound, sid: Stateid4): Stateid4 {
  */
 function stateOf(c: Compound, sid: Stateid4, kind: State['kind'], n?: Node, seq?: number): State {
   sid = sidOf(c, sid);
-  const st = c.s.state.find(sid, c.minor, seq === undefined);
+  let st: State;
+  try {
+    st = c.s.state.find(sid, c.minor, seq === undefined);
+  } catch (err) {
+    // A retransmitted CLOSE finds its state gone: its owner replays the kept reply.
+    const ow = seq !== undefined && c.minor === 0 ? c.s.state.closed.get(hex(sid.other)) : undefined;
+    if (ow?.last && ow.seqid === seq && ow.last.seqid === seq) throw new OpReplay(ow.last.bytes);
+    throw err;
+  }
   if (seq !== undefined) {
     seqid(c, st.owner, seq);
     StateManager.checkSeqid(st, sid, c.minor);

@@ -94,6 +94,8 @@ describe('NFSv4.0 state', () => {
     void up;
     const [, cl] = await h.ok([op(OP.PUTFH, fh), op(OP.CLOSE, { seqid: 10, open_stateid: { seqid: 3, other: conf.other } })]);
     assert.equal(cl.seqid, 4);
+    const [, cl2] = await h.ok([op(OP.PUTFH, fh), op(OP.CLOSE, { seqid: 10, open_stateid: { seqid: 3, other: conf.other } })]);
+    assert.deepEqual(cl2, cl, 'a retransmitted CLOSE replays its reply');
     assert.equal((await h.compound([op(OP.PUTFH, fh), op(OP.READ, { stateid: { seqid: 3, other: conf.other }, offset: 0n, count: 1 })])).status, NFS4.ERR_BAD_STATEID);
     // Errors that do not advance the seqid (BAD_STATEID) leave the next seqid at 11.
     assert.equal((await h.compound([op(OP.PUTFH, fh), op(OP.CLOSE, { seqid: 11, open_stateid: conf })])).status, NFS4.ERR_BAD_STATEID);

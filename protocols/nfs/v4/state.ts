@@ -132,6 +132,8 @@ export class StateManager {
   readonly sessions = new Map<string, Session>();
   /** Open states per inode (share reservations). */
   readonly byIno = new Map<number, Set<OpenState>>();
+  /** Closed open stateids → their owner (bounded), so a retransmitted CLOSE (4.0) replays its reply. */
+  readonly closed = new Map<string, Owner>();
   /** Client numbers whose lease expired (bounded), for NFS4ERR_EXPIRED. */
   readonly expired = new Set<number>();
   private nextClient = 1;
@@ -295,6 +297,8 @@ export class StateManager {
 
   /** Closes an open state: its locks, its VFS handles (flushing), its share reservation. */
   async dropOpen(o: OpenState): Promise<void> {
+    this.closed.set(o.key, o.owner);
+    if (this.closed.size > 4096) this.closed.delete(this.closed.keys().next().value!);
     for (const l of [...o.locks]) await this.dropLock(l);
     this.states.delete(o.key);
     o.owner.states.delete(o);
