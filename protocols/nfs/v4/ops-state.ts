@@ -180,7 +180,7 @@ async function open(c: Compound, a: Args4<typeof OP.OPEN>, w: XdrWriter): Promis
   if (reclaim && (claim.v as number) !== OPEN_DELEGATE.NONE) throw new Nfs4Error(NFS4.ERR_RECLAIM_BAD, 'no delegation to reclaim');
 
   const cur = current(c);
-  let fileNode: Node, attr: Attr, fh: Fh | undefined, created = false;
+  let fileNode: Node, attr: Attr, fh: Fh | undefined;
   let before = 0n, after = 0n, attrset: number[] = [];
   const ctx = ctxOf(c, cur);
   const flags = StateManager.flags(access);
@@ -201,8 +201,7 @@ async function open(c: Compound, a: Args4<typeof OP.OPEN>, w: XdrWriter): Promis
       const fattr: Fattr4 | undefined = cm.tag === CREATEMODE4.UNCHECKED4 || cm.tag === CREATEMODE4.GUARDED4 ? cm.v as Fattr4 : cm.tag === CREATEMODE4.EXCLUSIVE4_1 ? (cm.v as { cva_attrs: Fattr4 }).cva_attrs : undefined;
       const { ch, set } = fattr ? setAttrOf(fattr) : { ch: {}, set: [] as number[] };
       try {
-        const r = await c.s.vfs.create(ctx, cur.ino, name, ch.mode ?? 0o644, { ...flags, write: true, read: true, exclusive: cm.tag !== CREATEMODE4.UNCHECKED4 });
-        created = true;
+        const r = await c.s.vfs.create(ctx, cur.ino, name, ch.mode ?? 0o644, { read: true, write: true, exclusive: true });
         fh = r.fh;
         attr = r.attr;
         const { mode: _m, ...rest } = ch;
@@ -241,6 +240,16 @@ async function open(c: Compound, a: Args4<typeof OP.OPEN>, w: XdrWriter): Promis
     c.s.state.checkShare(attr.ino, access, deny, ow);
     let st = [...ow.states].find((x): x is OpenState => x.kind === 'open' && x.ino === attr.ino);
     const fctx = ctxOf(c, fileNode);
+    // The VFS handles first (the permission check), so a refused OPEN leaves no state behind.
+    let rd = st?.read ?? fh, wr = st?.write ?? fh;
+    const opened: Fh[] = [];
+    try {
+      if (flags.read && rd === undefined) opened.push(rd = await c.s.vfs.open(fctx, attr.ino, { read: true }));
+      if (flags.write && wr === undefined) opened.push(wr = await c.s.vfs.open(fctx, attr.ino, { write: true }));
+    } catch (err) {
+      for (const x of opened) await c.s.vfs.release(fctx, x).catch(() => undefined);
+      throw err;
+    }
     if (!st) {
       st = {
         kind: 'open', other: c.s.state.newStateid(), key: '', seqid: 0, client, owner: ow, ino: attr.ino, gen: attr.gen,
@@ -248,13 +257,9 @@ async function open(c: Compound, a: Args4<typeof OP.OPEN>, w: XdrWriter): Promis
       };
       c.s.state.addState(st);
     }
-    if (fh !== undefined) {
-      st.read ??= fh;
-      st.write ??= fh;
-      fh = undefined;
-    }
-    if (flags.read && st.read === undefined) st.read = await c.s.vfs.open(fctx, attr.ino, { read: true });
-    if (flags.write && st.write === undefined) st.write = await c.s.vfs.open(fctx, attr.ino, { write: true });
+    st.read = rd;
+    st.write = wr;
+    if (fh !== undefined && (st.read === fh || st.write === fh)) fh = undefined;
     st.access |= access;
     st.deny |= deny;
     st.seqid++;
@@ -264,7 +269,6 @@ async function open(c: Compound, a: Args4<typeof OP.OPEN>, w: XdrWriter): Promis
     w.array(bitmapOf(attrset), (x, v) => x.uint(v));
     w.uint(OPEN_DELEGATE.NONE);
     c.cur = fileNode;
-    void created;
   } finally {
     if (fh !== undefined) await c.s.vfs.release(ctx, fh);
   }

@@ -16,7 +16,7 @@ import { encodeFattr } from '../wire/nfs4-attr.js';
 import {
   CLAIM, CREATEMODE4, LOCK_TYPE, NFS4, OP, op, OPEN4_CREATE, OPEN4_NOCREATE, OPEN4_RESULT, SP4, STABLE4, type Op4, type Stateid4,
 } from '../wire/nfs4.js';
-import { V4Harness } from './testkit.js';
+import { sysCred, V4Harness } from './testkit.js';
 
 const name = (s: string) => Buffer.from(s);
 const ALL = 0xffffffffffffffffn;
@@ -313,5 +313,29 @@ describe('NFSv4.1 sessions', () => {
     assert.equal((await h.compound([seq(sid, 3)], { minor: 1 })).status, NFS4.ERR_BADSESSION);
     await h.ok([op(OP.DESTROY_CLIENTID, ex.clientid)], { minor: 1 });
     assert.equal((await h.compound([op(OP.CREATE_SESSION, { ...csArgs, sequence: 2 })], { minor: 1 })).status, NFS4.ERR_STALE_CLIENTID);
+  });
+});
+
+describe('NFSv4 OPEN permissions', () => {
+  test('OPEN create (UNCHECKED) of an existing file the caller may only read opens it for reading; a refused OPEN leaves no state', async () => {
+    const v = await createMemoryVfs();
+    const h = await V4Harness.open(v.vfs);
+    try {
+      await v.paths.setattr(ROOT_CTX, '/', { mode: 0o777 });
+      const { fh } = await v.paths.open(ROOT_CTX, '/ro.txt', { write: true, create: true }, 0o644);
+      await v.vfs.write(ROOT_CTX, fh, 0, Buffer.from('read only'));
+      await v.vfs.release(ROOT_CTX, fh);
+      const user = { cred: sysCred(1000, 1000) };
+      const cid = await h.client40('perm');
+      const r = await h.ok([root, openArgs(cid, 'u', 1, 'ro.txt', { create: true, access: 1 }), op(OP.READ, { stateid: { seqid: 0, other: Buffer.alloc(12) }, offset: 0n, count: 100 })], user);
+      assert.equal(r[2].data.toString(), 'read only');
+      const before = h.v4.state.states.size;
+      const denied = await h.compound([root, openArgs(cid, 'u2', 1, 'ro.txt', { access: 2 })], user);
+      assert.equal(denied.status, NFS4.ERR_ACCESS);
+      assert.equal(h.v4.state.states.size, before);
+    } finally {
+      await h.close();
+      await v.close();
+    }
   });
 });
