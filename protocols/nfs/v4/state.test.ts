@@ -15,6 +15,7 @@ import { createMemoryVfs, ROOT_CTX, type VfsInstance } from '../../../vfs/index.
 import { encodeFattr } from '../wire/nfs4-attr.js';
 import {
   CLAIM, CREATEMODE4, LOCK_TYPE, NFS4, OP, op, OPEN4_CREATE, OPEN4_NOCREATE, OPEN4_RESULT, SP4, STABLE4, type Op4, type Stateid4,
+  encodeCompound,
 } from '../wire/nfs4.js';
 import { sysCred, V4Harness } from './testkit.js';
 
@@ -333,6 +334,37 @@ describe('NFSv4 OPEN permissions', () => {
       const denied = await h.compound([root, openArgs(cid, 'u2', 1, 'ro.txt', { access: 2 })], user);
       assert.equal(denied.status, NFS4.ERR_ACCESS);
       assert.equal(h.v4.state.states.size, before);
+    } finally {
+      await h.close();
+      await v.close();
+    }
+  });
+});
+
+describe('NFSv4 fuzzed stateful COMPOUNDs', () => {
+  test('mutated OPEN/LOCK/CLOSE and 4.1 session COMPOUNDs get a reply and never SERVERFAULT', async () => {
+    const fc = (await import('fast-check')).default;
+    const v = await createMemoryVfs();
+    const h = await V4Harness.open(v.vfs, { leaseSeconds: 30 });
+    try {
+      const cid = await h.client40('fuzz');
+      const [, o, fh] = await h.ok([root, openArgs(cid, 'fo', 1, 'fz', { create: true }), op(OP.GETFH, undefined)]);
+      const chan = { ca_headerpadsize: 0, ca_maxrequestsize: 1 << 20, ca_maxresponsesize: 1 << 20, ca_maxresponsesize_cached: 8192, ca_maxoperations: 8, ca_maxrequests: 4, ca_rdma_ird: [] };
+      const valid = [
+        encodeCompound('f', 0, [root, openArgs(cid, 'fo2', 1, 'fz2', { create: true, deny: 1 }), op(OP.GETFH, undefined)]),
+        encodeCompound('f', 0, [op(OP.PUTFH, fh), lockNew(cid, o.stateid, 2, 'fl', LOCK_TYPE.WRITE_LT, 0n, 10n), op(OP.LOCKU, { locktype: 1, seqid: 1, lock_stateid: o.stateid, offset: 0n, length: 1n })]),
+        encodeCompound('f', 0, [op(OP.PUTFH, fh), op(OP.OPEN_CONFIRM, { open_stateid: o.stateid, seqid: 2 }), op(OP.CLOSE, { seqid: 3, open_stateid: o.stateid }), op(OP.RELEASE_LOCKOWNER, { clientid: cid, owner: name('fl') })]),
+        encodeCompound('f', 1, [op(OP.EXCHANGE_ID, { clientowner: { co_verifier: Buffer.from('verifier'), co_ownerid: name('fz41') }, flags: 0, state_protect: { tag: SP4.NONE, v: undefined }, client_impl_id: [] })]),
+        encodeCompound('f', 1, [op(OP.CREATE_SESSION, { clientid: cid, sequence: 1, flags: 0, fore_chan_attrs: chan, back_chan_attrs: chan, cb_program: 0, sec_parms: [] })]),
+        encodeCompound('f', 1, [op(OP.SEQUENCE, { sessionid: Buffer.alloc(16), sequenceid: 1, slotid: 0, highest_slotid: 0, cachethis: true }), root, op(OP.TEST_STATEID, [o.stateid]), op(OP.FREE_STATEID, o.stateid), op(OP.RECLAIM_COMPLETE, false)]),
+      ];
+      await fc.assert(fc.asyncProperty(fc.constantFrom(...valid), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 5 }), async (b0, flips) => {
+        const b = Buffer.from(b0);
+        for (const [i, x] of flips) b[i % b.length] = x;
+        const rep = await h.raw(b);
+        assert.equal(rep.kind, 'accepted');
+        if (rep.kind === 'accepted' && rep.stat === 0) assert.notEqual(rep.results.uint(), NFS4.ERR_SERVERFAULT, 'no unexpected fault');
+      }), { numRuns: Number(process.env.FUZZ_RUNS ?? 600) });
     } finally {
       await h.close();
       await v.close();
