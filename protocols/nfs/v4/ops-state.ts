@@ -174,6 +174,9 @@ async function open(c: Compound, a: Args4<typeof OP.OPEN>, w: XdrWriter): Promis
   seqid(c, ow, a.seqid);
   const access = a.share_access & OPEN4_SHARE_ACCESS_MASK, deny = a.share_deny;
   if (access < 1 || access > 3 || deny > 3) throw new Nfs4Error(NFS4.ERR_INVAL, 'bad share_access / share_deny');
+  // CLAIM_FH, its delegation forms and EXCLUSIVE4_1 are 4.1's (RFC 8881 §18.16).
+  const how0 = a.openhow as U;
+  if (c.minor === 0 && (claim.tag > CLAIM.DELEGATE_PREV || (how0.tag === OPEN4_CREATE && (how0.v as U).tag === CREATEMODE4.EXCLUSIVE4_1))) throw new Nfs4Error(NFS4.ERR_INVAL, 'a 4.1 form of OPEN in 4.0');
   const reclaim = claim.tag === CLAIM.PREVIOUS;
   if (claim.tag !== CLAIM.NULL && claim.tag !== CLAIM.PREVIOUS && claim.tag !== CLAIM.FH) throw new Nfs4Error(NFS4.ERR_NOTSUPP, 'delegation claims are not supported');
   checkGrace(c, client, reclaim);

@@ -334,6 +334,8 @@ describe('NFSv4 OPEN permissions', () => {
       const denied = await h.compound([root, openArgs(cid, 'u2', 1, 'ro.txt', { access: 2 })], user);
       assert.equal(denied.status, NFS4.ERR_ACCESS);
       assert.equal(h.v4.state.states.size, before);
+      const claimFh = op(OP.OPEN, { seqid: 2, share_access: 1, share_deny: 0, owner: { clientid: cid, owner: name('u2') }, openhow: { tag: OPEN4_NOCREATE, v: undefined }, claim: { tag: CLAIM.FH, v: undefined } });
+      assert.equal((await h.compound([root, op(OP.LOOKUP, name('ro.txt')), claimFh], user)).status, NFS4.ERR_INVAL, 'CLAIM_FH is 4.1 only');
     } finally {
       await h.close();
       await v.close();
