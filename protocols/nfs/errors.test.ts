@@ -1,8 +1,11 @@
-/** The NFSv3 and MOUNT Errno tables are complete and hold only real status codes. */
+/** The Errno tables (NFSv3, MOUNT, NLM v4, NFSv4) are complete and hold only real status codes. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Errno, ERRNO_NAMES, VfsError } from '../../vfs/errno.js';
-import { ERRNO_TO_MNT3, ERRNO_TO_NFS3, ERRNO_TO_NLM4, mnt3Status, Nfs3StatusError, nfs3Status, Nlm4StatusError, nlm4Status } from './errors.js';
+import {
+  ERRNO_TO_MNT3, ERRNO_TO_NFS3, ERRNO_TO_NFS4, ERRNO_TO_NLM4, mnt3Status, Nfs3StatusError, nfs3Status, Nfs4Error, nfs4Status, Nlm4StatusError, nlm4Status,
+} from './errors.js';
+import { NFS4 } from './wire/nfs4.js';
 import { MNT3 } from './wire/mount.js';
 import { NFS3 } from './wire/nfs3.js';
 import { NLM4 } from './wire/nlm.js';
@@ -45,4 +48,17 @@ test('every Errno has an nlm4_stats that is not NLM4_GRANTED; the statuses NLM c
   assert.equal(nlm4Status(new Nfs3StatusError(NFS3.ERR_ROFS)), NLM4.ROFS);
   assert.equal(nlm4Status(new Nlm4StatusError(NLM4.DENIED_GRACE_PERIOD)), NLM4.DENIED_GRACE_PERIOD);
   assert.equal(nlm4Status(new TypeError('bug')), NLM4.FAILED);
+});
+
+test('every Errno has an nfsstat4 error, and NFSv4 statuses clients act on', () => {
+  assert.deepEqual(Object.keys(ERRNO_TO_NFS4).sort(), [...ERRNO_NAMES].sort());
+  const v4 = new Set<number>(Object.values(NFS4));
+  for (const n of ERRNO_NAMES) assert.ok(v4.has(ERRNO_TO_NFS4[n]) && ERRNO_TO_NFS4[n] !== NFS4.OK, n);
+  assert.equal(nfs4Status(new VfsError(Errno.ESTALE)), NFS4.ERR_STALE);
+  assert.equal(nfs4Status(new VfsError(Errno.EACCES)), NFS4.ERR_ACCESS);
+  assert.equal(nfs4Status(new VfsError(Errno.EDQUOT)), NFS4.ERR_DQUOT);
+  assert.equal(nfs4Status(new VfsError(Errno.EAGAIN)), NFS4.ERR_DELAY);
+  assert.equal(nfs4Status(new VfsError(Errno.ENOTEMPTY)), NFS4.ERR_NOTEMPTY);
+  assert.equal(nfs4Status(new Nfs4Error(NFS4.ERR_SHARE_DENIED)), NFS4.ERR_SHARE_DENIED);
+  assert.equal(nfs4Status(new TypeError('bug')), NFS4.ERR_SERVERFAULT);
 });

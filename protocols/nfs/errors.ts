@@ -8,6 +8,7 @@ import { Errno, VfsError, type ErrnoName } from '../../vfs/errno.js';
 import { MNT3 } from './wire/mount.js';
 import { NFS3, type Nfsstat3 } from './wire/nfs3.js';
 import { NLM4, type Nlm4Stat } from './wire/nlm.js';
+import { NFS4, type Nfsstat4 } from './wire/nfs4.js';
 
 export const ERRNO_TO_NFS3: Record<ErrnoName, Nfsstat3> = {
   EPERM: NFS3.ERR_PERM,
@@ -117,4 +118,65 @@ export function nlm4Status(err: unknown): Nlm4Stat {
     if (err.status === NFS3.ERR_ROFS) return NLM4.ROFS;
   }
   return NLM4.FAILED;
+}
+
+/**
+ * Errno → nfsstat4 (RFC 7530 §13, RFC 8881 §15). Busy resources (EAGAIN, ETIMEDOUT) are
+ * NFS4ERR_DELAY (retry later); ESTALE NFS4ERR_STALE; EBADF (a VFS open-file number that went
+ * away under us, never a client's handle) NFS4ERR_DELAY too, so the client retries.
+ */
+export const ERRNO_TO_NFS4: Record<ErrnoName, Nfsstat4> = {
+  EPERM: NFS4.ERR_PERM,
+  ENOENT: NFS4.ERR_NOENT,
+  EIO: NFS4.ERR_IO,
+  ENXIO: NFS4.ERR_NXIO,
+  EBADF: NFS4.ERR_DELAY,
+  EAGAIN: NFS4.ERR_DELAY,
+  ENOMEM: NFS4.ERR_RESOURCE,
+  EACCES: NFS4.ERR_ACCESS,
+  // Removing a busy node (the root, a mount point).
+  EBUSY: NFS4.ERR_FILE_OPEN,
+  EEXIST: NFS4.ERR_EXIST,
+  EXDEV: NFS4.ERR_XDEV,
+  ENOTDIR: NFS4.ERR_NOTDIR,
+  EISDIR: NFS4.ERR_ISDIR,
+  EINVAL: NFS4.ERR_INVAL,
+  EFBIG: NFS4.ERR_FBIG,
+  ENOSPC: NFS4.ERR_NOSPC,
+  ESPIPE: NFS4.ERR_INVAL,
+  EROFS: NFS4.ERR_ROFS,
+  EMLINK: NFS4.ERR_MLINK,
+  ERANGE: NFS4.ERR_INVAL,
+  EDEADLK: NFS4.ERR_DEADLOCK,
+  ENAMETOOLONG: NFS4.ERR_NAMETOOLONG,
+  ENOLCK: NFS4.ERR_LOCK_NOTSUPP,
+  ENOSYS: NFS4.ERR_NOTSUPP,
+  ENOTEMPTY: NFS4.ERR_NOTEMPTY,
+  // A symlink where a directory was needed (RFC 7530 §16.12.4: LOOKUP through a symlink).
+  ELOOP: NFS4.ERR_SYMLINK,
+  ENODATA: NFS4.ERR_NOENT,
+  EOVERFLOW: NFS4.ERR_FBIG,
+  EOPNOTSUPP: NFS4.ERR_NOTSUPP,
+  ETIMEDOUT: NFS4.ERR_DELAY,
+  ESTALE: NFS4.ERR_STALE,
+  EDQUOT: NFS4.ERR_DQUOT,
+};
+
+/**
+ * Thrown by an NFSv4 operation to answer with a status no Errno names (NOFILEHANDLE,
+ * BAD_STATEID, SHARE_DENIED …). `body` writes the operation's result body for that status when
+ * it has one (LOCK4denied, SETATTR's attrsset, SETCLIENTID's clientaddr4).
+ */
+export class Nfs4Error extends Error {
+  constructor(readonly status: Nfsstat4, message?: string, readonly body?: (w: import('./wire/xdr.js').XdrWriter) => void) {
+    super(message ?? `nfsstat4 ${status}`);
+    this.name = 'Nfs4Error';
+  }
+}
+
+/** The nfsstat4 of anything an operation threw: Nfs4Error's own, a VfsError by its Errno, else SERVERFAULT. */
+export function nfs4Status(err: unknown): Nfsstat4 {
+  if (err instanceof Nfs4Error) return err.status;
+  if (err instanceof VfsError) return ERRNO_TO_NFS4[Errno[err.errno] as ErrnoName] ?? NFS4.ERR_SERVERFAULT;
+  return NFS4.ERR_SERVERFAULT;
 }

@@ -8,8 +8,9 @@ import { test } from 'node:test';
 import { createMemoryVfs } from '../../vfs/index.js';
 import { mountProgram, portmapProgram } from './programs.js';
 import type { Programs } from './session.js';
+import { startNfsServer } from './server.js';
 import { listenUdp } from './udp.js';
-import { decodeExports, MOUNT_PROC, MOUNT_PROG } from './wire/mount.js';
+import { decodeExports, decodeMntResult, encodeDirpath, MNT3, MOUNT_PROC, MOUNT_PROG } from './wire/mount.js';
 import { encodeMapping, IPPROTO_UDP, PMAP_PROC, PMAP_PROG, type Mapping } from './wire/portmap.js';
 import { ACCEPT, AUTH, decodeReply, encodeCall, type RpcReply } from './wire/rpc.js';
 import { XdrWriter } from './wire/xdr.js';
@@ -49,6 +50,29 @@ test('UDP: PORTMAP GETPORT and MOUNT EXPORT answer datagrams; NFS is PROG_UNAVAI
     assert.ok(again !== 'timeout' && again.kind === 'accepted', 'still serving after junk');
   } finally {
     await udp.close();
+    await v.close();
+  }
+});
+
+test('startNfsServer answers PORTMAP and MOUNT over UDP on its TCP port number (udp: false turns it off)', async () => {
+  const v = await createMemoryVfs();
+  const cred = { flavor: AUTH.NONE, body: Buffer.alloc(0) };
+  const srv = await startNfsServer({ vfs: v.vfs, host: '127.0.0.1', port: 0, nlm: false });
+  try {
+    const gp = await ask(srv.port, encodeCall({ xid: 9, prog: PMAP_PROG, vers: 2, proc: PMAP_PROC.GETPORT, cred }, mapping({ prog: MOUNT_PROG, vers: 3, prot: IPPROTO_UDP, port: 0 })));
+    assert.ok(gp !== 'timeout' && gp.kind === 'accepted' && gp.stat === ACCEPT.SUCCESS);
+    assert.equal(gp.results.uint(), srv.port, 'MOUNT over UDP is registered on the same port number');
+    const mnt = await ask(srv.port, encodeCall({ xid: 10, prog: MOUNT_PROG, vers: 3, proc: MOUNT_PROC.MNT, cred }, encodeDirpath('/')));
+    assert.ok(mnt !== 'timeout' && mnt.kind === 'accepted' && mnt.stat === ACCEPT.SUCCESS);
+    assert.equal(decodeMntResult(mnt.results).status, MNT3.OK, 'MNT over UDP');
+  } finally {
+    await srv.close();
+  }
+  const off = await startNfsServer({ vfs: v.vfs, host: '127.0.0.1', port: 0, nlm: false, udp: false });
+  try {
+    assert.equal(await ask(off.port, encodeCall({ xid: 11, prog: MOUNT_PROG, vers: 3, proc: MOUNT_PROC.NULL, cred }, new Uint8Array(0))), 'timeout');
+  } finally {
+    await off.close();
     await v.close();
   }
 });
