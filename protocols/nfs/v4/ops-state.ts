@@ -120,12 +120,27 @@ function lockCtx(o: Owner, ctx: Ctx): { ctx: Ctx; owner: string } {
   return { ctx: { ...ctx, clientId: id.clientId }, owner: id.owner };
 }
 
-/** Reclaims only in grace, and only by clients of the stable record that have not said RECLAIM_COMPLETE. */
+/**
+ * Reclaims only in grace, and only by clients of the stable record that have not said
+ * RECLAIM_COMPLETE. A 4.1 client's non-reclaim OPEN or LOCK before its RECLAIM_COMPLETE is
+ * NFS4ERR_GRACE whether the server is in grace or not (RFC 8881 §18.51.3).
+ */
 function checkGrace(c: Compound, client: Client, reclaim: boolean): void {
   const grace = c.s.state.inGrace();
   if (reclaim) {
     if (!grace || !client.mayReclaim || client.reclaimComplete) throw new Nfs4Error(NFS4.ERR_NO_GRACE, 'not in grace for this client');
   } else if (grace) throw new Nfs4Error(NFS4.ERR_GRACE, 'in the grace period after a restart');
+  else if (c.minor >= 1 && !client.reclaimComplete) throw new Nfs4Error(NFS4.ERR_GRACE, 'a non-reclaim lock before RECLAIM_COMPLETE (RFC 8881 §18.51.3)');
+}
+
+/** Every union of one or more of the (access | deny << 2) pairs (at most 16 values). */
+function unions(grants: ReadonlySet<number>): Set<number> {
+  const out = new Set<number>();
+  for (const g of grants) {
+    for (const u of [...out]) out.add(u | g);
+    out.add(g);
+  }
+  return out;
 }
 
 /** A VFS handle for I/O through a stateid: the open's own, or a fresh one (released by `done`). */
@@ -256,7 +271,7 @@ async function open(c: Compound, a: Args4<typeof OP.OPEN>, w: XdrWriter): Promis
     if (!st) {
       st = {
         kind: 'open', other: c.s.state.newStateid(), key: '', seqid: 0, client, owner: ow, ino: attr.ino, gen: attr.gen,
-        exportId: fileNode.exp!.id, access: 0, deny: 0, ctx: fctx, locks: new Set(),
+        exportId: fileNode.exp!.id, access: 0, deny: 0, grants: new Set(), ctx: fctx, locks: new Set(),
       };
       c.s.state.addState(st);
     }
@@ -265,6 +280,7 @@ async function open(c: Compound, a: Args4<typeof OP.OPEN>, w: XdrWriter): Promis
     if (fh !== undefined && (st.read === fh || st.write === fh)) fh = undefined;
     st.access |= access;
     st.deny |= deny;
+    st.grants.add(access | (deny << 2));
     st.seqid++;
     sidOut(c, st, w);
     writeChangeInfo(w, before, after);
@@ -370,8 +386,10 @@ export const STATE_OPS: Partial<Record<number, OpDef>> = {
       const st = stateOf(c, a.open_stateid, 'open', current(c), a.seqid) as OpenState;
       const access = a.share_access & OPEN4_SHARE_ACCESS_MASK;
       if (access < 1 || (access & ~st.access) || (a.share_deny & ~st.deny)) throw new Nfs4Error(NFS4.ERR_INVAL, 'not a downgrade');
+      if (!unions(st.grants).has(access | (a.share_deny << 2))) throw new Nfs4Error(NFS4.ERR_INVAL, 'not the modes of some of the OPENs of this state (RFC 8881 §18.18.3)');
       st.access = access;
       st.deny = a.share_deny;
+      st.grants = new Set([access | (a.share_deny << 2)]);
       st.seqid++;
       sidOut(c, st, w);
     },

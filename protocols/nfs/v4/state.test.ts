@@ -274,7 +274,10 @@ describe('NFSv4.1 sessions', () => {
     assert.deepEqual(again, first);
     assert.equal((await h.compound([seq(sid, 3)], { minor: 1 })).status, NFS4.ERR_SEQ_MISORDERED);
     await h.ok([seq(sid, 1, 1)], { minor: 1 });
-    await h.ok([seq(sid, 2)], { minor: 1 });
+    // A 4.1 client's first non-reclaim OPEN waits for its RECLAIM_COMPLETE (RFC 8881 §18.51.3).
+    const early = await h.compound([seq(sid, 2), root, openArgs(clientid, 'o', 0, 'early', { create: true })], { minor: 1 });
+    assert.equal(early.results[2]!.status, NFS4.ERR_GRACE);
+    await h.ok([seq(sid, 2, 1), op(OP.RECLAIM_COMPLETE, false)], { minor: 1 });
     // 4.1 opens: no seqid checks, no OPEN_CONFIRM; the current stateid flows to READ in the same COMPOUND.
     const cur = { seqid: 1, other: Buffer.alloc(12) };
     const r = await h.ok([seq(sid, 3), root, openArgs(clientid, 'o', 0, 'f41', { create: true }), op(OP.WRITE, { stateid: cur, offset: 0n, stable: 2, data: Buffer.from('v41') }), op(OP.READ, { stateid: cur, offset: 0n, count: 10 }), op(OP.GETFH, undefined)], { minor: 1 });

@@ -48,6 +48,11 @@ export interface OpenState extends StateBase {
   kind: 'open';
   access: number;
   deny: number;
+  /**
+   * The (access, deny) pairs the OPENs of this state asked for, as access | deny << 2: an
+   * OPEN_DOWNGRADE must land on the union of some of them (RFC 8881 §18.18.3).
+   */
+  grants: Set<number>;
   /** The opener's identity, for the VFS handles. */
   ctx: Ctx;
   read?: Fh;
