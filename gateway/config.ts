@@ -6,7 +6,8 @@
  *     "sftp": "127.0.0.1:2222",       listen address or "off"
  *     "nfs": "127.0.0.1:2049",        NFSv3 listen address, off unless set; or an object:
  *     "nfs": { "listen": "127.0.0.1:2049", "portmapPort": 111,   (a second port with PORTMAP v2, off unless set)
- *              "graceSeconds": 45,            NLM grace period after a restart (default 45)
+ *              "graceSeconds": 45,            grace period after a restart, NLM and NFSv4 (default: NLM 45, NFSv4 the lease)
+ *              "leaseSeconds": 90,            NFSv4 lease time (default 90)
  *              "peerPortmapPort": 111,        portmapper port on client hosts for NLM/NSM callbacks (default 111)
  *              "serverName": "nas1",          this server's name in SM_NOTIFY (default the OS host name)
  *              "exports": [ { "path": "/", "clients": ["127.0.0.1", "10.0.0.0/8"],
@@ -34,6 +35,8 @@ export interface FileConfig {
   nfsPortmapPort?: number;
   /** From an object "nfs": NLM grace period (seconds), client portmapper port, name in SM_NOTIFY. */
   nfsGraceSeconds?: number;
+  /** nfs.leaseSeconds: the NFSv4 lease time. */
+  nfsLeaseSeconds?: number;
   nfsPeerPortmapPort?: number;
   nfsServerName?: string;
   metrics?: string;
@@ -83,8 +86,8 @@ export function loadConfig(file: string | undefined, fallback: string): FileConf
 }
 
 /** The object form of "nfs": { "listen": "HOST:PORT", "exports": [...] } (see protocols/nfs/exports.ts). */
-type NfsKeys = 'nfs' | 'nfsExports' | 'nfsPortmapPort' | 'nfsGraceSeconds' | 'nfsPeerPortmapPort' | 'nfsServerName';
-const NFS_KEYS = ['listen', 'exports', 'portmapPort', 'graceSeconds', 'peerPortmapPort', 'serverName'];
+type NfsKeys = 'nfs' | 'nfsExports' | 'nfsPortmapPort' | 'nfsGraceSeconds' | 'nfsLeaseSeconds' | 'nfsPeerPortmapPort' | 'nfsServerName';
+const NFS_KEYS = ['listen', 'exports', 'portmapPort', 'graceSeconds', 'leaseSeconds', 'peerPortmapPort', 'serverName'];
 
 function nfsSection(path: string, o: Record<string, unknown>): Pick<FileConfig, NfsKeys> {
   const out: Pick<FileConfig, NfsKeys> = {};
@@ -101,6 +104,11 @@ function nfsSection(path: string, o: Record<string, unknown>): Pick<FileConfig, 
     const g = o.graceSeconds;
     if (typeof g !== 'number' || !Number.isFinite(g) || g < 0 || g > 3600) throw new UsageError(`config file ${path}: "nfs.graceSeconds" must be a number of seconds (0..3600)`);
     out.nfsGraceSeconds = g;
+  }
+  if (o.leaseSeconds !== undefined) {
+    const l = o.leaseSeconds;
+    if (typeof l !== 'number' || !Number.isInteger(l) || l < 1 || l > 3600) throw new UsageError(`config file ${path}: "nfs.leaseSeconds" must be a whole number of seconds (1..3600)`);
+    out.nfsLeaseSeconds = l;
   }
   if (o.serverName !== undefined) {
     if (typeof o.serverName !== 'string' || !o.serverName || o.serverName.length > 255) throw new UsageError(`config file ${path}: "nfs.serverName" must be a host name (1..255 characters)`);

@@ -207,7 +207,8 @@ export async function startGateway(o: ServeOptions, log: Logger): Promise<Gatewa
       // Without exports in the config: the whole namespace to the loopback addresses, root squashed.
       const exports = opts.cfg.nfsExports ?? parseExports([{ path: '/' }], 'nfs.exports');
       const pm = opts.cfg.nfsPortmapPort;
-      // NLM/NSM: client hosts holding locks are recorded in the data folder, for SM_NOTIFY and grace after a restart.
+      // Lock state for a grace period after a restart, in the data folder: the NLM client hosts
+      // holding locks (for SM_NOTIFY) and the NFSv4 clients' stable record. One grace covers both.
       const c = opts.cfg;
       const nlm = {
         stateFile: join(d.root, 'nfs-locks.json'),
@@ -215,7 +216,12 @@ export async function startGateway(o: ServeOptions, log: Logger): Promise<Gatewa
         ...(c.nfsPeerPortmapPort ? { peerPortmapPort: c.nfsPeerPortmapPort } : {}),
         ...(c.nfsServerName ? { serverName: c.nfsServerName } : {}),
       };
-      const srv = await startNfsServer({ vfs: vfsi.vfs, host: a.host, port: a.port, exports, nlm, ...(pm ? { portmapPort: pm } : {}), logger: log.child({ proto: 'nfs' }) })
+      const v4 = {
+        stateDir: join(d.root, 'nfs4-state'),
+        ...(c.nfsLeaseSeconds !== undefined ? { leaseSeconds: c.nfsLeaseSeconds } : {}),
+        ...(c.nfsGraceSeconds !== undefined ? { graceSeconds: c.nfsGraceSeconds } : {}),
+      };
+      const srv = await startNfsServer({ vfs: vfsi.vfs, host: a.host, port: a.port, exports, nlm, ...v4, ...(pm ? { portmapPort: pm } : {}), logger: log.child({ proto: 'nfs' }) })
         .catch((err: unknown) => {
           if (err instanceof ExportConfigError) throw new UsageError(`nfs.exports: ${err.message}`);
           return listenError(err, 'NFS', a, 'nfs');

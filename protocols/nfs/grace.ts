@@ -116,14 +116,25 @@ export class GraceStore {
     return this.prev;
   }
 
-  /** True while only reclaims may be honoured. */
-  inGrace(): boolean {
+  /**
+   * Another grace period on the same lock table (NFSv4's, set by startNfsServer): while it runs
+   * NLM honours only reclaims too, so that a v4 client's reclaim meets no new NLM lock.
+   */
+  sharedGrace: (() => boolean) | undefined;
+
+  /** True while this store's own grace period runs (after a start with recorded clients). */
+  ownGrace(): boolean {
     return this.graceEnd > 0 && this.now() < this.graceEnd;
   }
 
-  /** Milliseconds of grace left (0 when none). */
+  /** True while only reclaims may be honoured: this store's grace or the shared one. */
+  inGrace(): boolean {
+    return this.ownGrace() || (this.sharedGrace?.() ?? false);
+  }
+
+  /** Milliseconds of this store's own grace left (0 when none). */
   graceLeftMs(): number {
-    return this.inGrace() ? this.graceEnd - this.now() : 0;
+    return this.ownGrace() ? this.graceEnd - this.now() : 0;
   }
 
   /** The records as they stand now. */

@@ -89,8 +89,11 @@ export interface NfsServerOptions {
 export interface NfsServer {
   port: number;
   portmapPort: number | undefined;
-  /** With NLM on: this run's NSM state number, and the SM_NOTIFY round to the previous run's clients (resolves when done). */
-  nlm?: { state: number; notified: Promise<{ delivered: string[]; failed: string[] }> };
+  /**
+   * With NLM on: this run's NSM state number, the SM_NOTIFY round to the previous run's clients
+   * (resolves when done), and whether NLM honours only reclaims now.
+   */
+  nlm?: { state: number; notified: Promise<{ delivered: string[]; failed: string[] }>; inGrace: () => boolean };
   /** The NFSv4 service (its state, for tests and metrics); undefined with `nfs4: false`. */
   nfs4: Nfs4Service | undefined;
   /** Stops listening, closes every connection, releases cached open handles. */
@@ -152,6 +155,12 @@ export async function startNfsServer(opts: NfsServerOptions): Promise<NfsServer>
     nsm = new NsmService({ grace, nlm, ...peer, timeoutMs: lk.callbackTimeoutMs, attempts: lk.notifyAttempts, retryDelayMs: lk.notifyRetryDelayMs });
     programs.set(NLM_PROG, nlm.program());
     programs.set(SM_PROG, nsm.program());
+    // One lock table, one grace: while either protocol's clients reclaim, neither takes new locks.
+    if (v4) {
+      const g = grace;
+      g.sharedGrace = () => v4.state.ownGrace();
+      v4.state.sharedGrace = () => g.ownGrace();
+    }
   }
   const stopLocks = async (): Promise<void> => {
     nlm?.close();
@@ -219,7 +228,7 @@ export async function startNfsServer(opts: NfsServerOptions): Promise<NfsServer>
     return {
       port: mainPort,
       portmapPort,
-      ...(grace && nsm ? { nlm: { state: grace.state, notified: nsm.notifyAll() } } : {}),
+      ...(grace && nsm ? { nlm: { state: grace.state, notified: nsm.notifyAll(), inGrace: () => grace!.inGrace() } } : {}),
       nfs4: v4,
       async close() {
         const closed = servers.map((s) => new Promise<void>((r) => s.close(() => r())));

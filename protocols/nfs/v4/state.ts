@@ -177,8 +177,20 @@ export class StateManager {
     this.timer.unref();
   }
 
-  inGrace(): boolean {
+  /**
+   * Another grace period on the same lock table (NLM's, set by startNfsServer): while it runs
+   * NFSv4 honours only reclaims too, so that an NLM client's reclaim meets no new v4 lock.
+   */
+  sharedGrace: (() => boolean) | undefined;
+
+  /** True while this manager's own grace period runs (after a restart with recorded clients). */
+  ownGrace(): boolean {
     return Date.now() < this.graceUntil;
+  }
+
+  /** True while only reclaims are honoured: this manager's grace or the shared one. */
+  inGrace(): boolean {
+    return this.ownGrace() || (this.sharedGrace?.() ?? false);
   }
 
   /** Writes the stable record (atomically: temp file, fsync, rename, fsync of the folder). */
