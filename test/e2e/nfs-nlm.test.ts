@@ -3,7 +3,8 @@
  * its default RocksDB + rs:4+2 pool): NLM locks conflict with WebDAV LOCK (curl) and with POSIX
  * fcntl locks on the FUSE mount (python3 fcntl.lockf, when FUSE can be mounted), both ways;
  * after a kill -9 and a restart the gateway sends SM_NOTIFY to the client host's statd and
- * honours only reclaims during its grace period.
+ * honours only reclaims during its grace period. NFSv4 locks (our NFSv4.1 test client,
+ * test/nfs4) and WebDAV LOCK exclude each other the same way.
  *
  * The NLM client is a test RPC client built on our own wire codecs: Debian has no NLM client
  * tool that works without a kernel NFS mount. The client host's portmapper, NLM and statd are a
@@ -29,6 +30,8 @@ import { IPPROTO_TCP } from '../../protocols/nfs/wire/portmap.js';
 import { AUTH, encodeAuthSys } from '../../protocols/nfs/wire/rpc.js';
 import { XdrWriter } from '../../protocols/nfs/wire/xdr.js';
 import { cleanupAll, curl, serve, tempDir, type Server } from './gateway-harness.js';
+import { Nfs4Session } from '../nfs4/client.js';
+import { CLAIM, LOCK_TYPE, NFS4ERR, ops, resultOf, SHARE_ACCESS, SHARE_DENY } from '../nfs4/nfs4.js';
 
 after(cleanupAll);
 
@@ -121,6 +124,47 @@ time.sleep(2)`, join(mp, 'locked.bin')], { stdio: ['ignore', 'pipe', 'inherit'] 
         assert.equal(await nlmLock(port, lk(fh, 'e2e-client', 42, 50n, 10n)), NLM4.DENIED);
         await new Promise<void>((r) => holder.once('exit', () => r()));
         assert.equal(await nlmLock(port, lk(fh, 'e2e-client', 42, 50n, 10n)), NLM4.GRANTED);
+      }
+    } finally {
+      assert.equal(await srv.stop(), 0);
+    }
+  });
+
+  test('NFSv4 LOCK and WebDAV LOCK exclude each other both ways (our NFSv4.1 test client)', { timeout: 120_000 }, async () => {
+    const tmp = await tempDir();
+    const srv = await serve(join(tmp, 'data'), ['--nfs', '127.0.0.1:0']);
+    try {
+      const port = nfsPort(srv);
+      const local = join(tmp, 'f.bin');
+      writeFileSync(local, Buffer.alloc(4096, 2));
+      assert.equal(curl(['-u', `admin:${srv.password}`, '-T', local, new URL('/v4.bin', srv.url).href]).status, '201');
+      // AUTH_SYS as admin (uid 1000, who owns the file): the default export squashes root.
+      const s = await Nfs4Session.create('127.0.0.1', port, { cred: { uid: 1000, gid: 1000 } });
+      try {
+        await s.ok([ops.reclaimComplete()]);
+        const owner = { clientid: s.clientid, owner: Buffer.from('e2e-open') };
+        const o = await s.ok([ops.putrootfh(), ops.open({ access: SHARE_ACCESS.BOTH, deny: SHARE_DENY.NONE, owner, how: { create: false }, claim: { claim: CLAIM.NULL, name: 'v4.bin' } }), ops.getfh()]);
+        const open = resultOf(o, 'OPEN').stateid;
+        const fh = resultOf(o, 'GETFH').fh;
+        const locker = { newOwner: true as const, openSeqid: 0, openStateid: open, lockSeqid: 0, owner: { clientid: s.clientid, owner: Buffer.from('e2e-lock') } };
+
+        // WebDAV holds the file: the NFSv4 LOCK is NFS4ERR_DENIED.
+        const dav = davLock(srv, '/v4.bin');
+        assert.equal(dav.status, '200');
+        const denied = await s.seq([ops.putfh(fh), ops.lock(LOCK_TYPE.WRITE, false, 0, 100, locker)]);
+        assert.equal(denied.results.find((r) => r.name === 'LOCK')?.status, NFS4ERR.DENIED);
+        assert.equal(davUnlock(srv, '/v4.bin', dav.token!), '204');
+
+        // NFSv4 holds [0, 100): WebDAV LOCK is 423 until LOCKU.
+        const got = await s.ok([ops.putfh(fh), ops.lock(LOCK_TYPE.WRITE, false, 0, 100, locker)]);
+        const lockSid = resultOf(got, 'LOCK').stateid!;
+        assert.equal(davLock(srv, '/v4.bin').status, '423');
+        await s.ok([ops.putfh(fh), ops.locku(LOCK_TYPE.WRITE, lockSid, 0, 100)]);
+        const again = davLock(srv, '/v4.bin');
+        assert.equal(again.status, '200');
+        assert.equal(davUnlock(srv, '/v4.bin', again.token!), '204');
+      } finally {
+        await s.destroy();
       }
     } finally {
       assert.equal(await srv.stop(), 0);
