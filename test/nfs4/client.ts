@@ -134,9 +134,24 @@ export class Nfs4Session {
     this.slotSeq = Array.from({ length: c.fore.maxRequests }, () => 1);
   }
 
-  /** SEQUENCE (slot `slot`, its next seqid unless given) then `list`. The slot's seqid advances when SEQUENCE succeeded. */
-  async seq(list: readonly Op[], o: { slot?: number; seqid?: number; cacheThis?: boolean; xid?: number } = {}): Promise<Compound & { raw: Buffer }> {
+  /** Per slot, the call in flight (a slot carries one request at a time, RFC 8881 §2.10.6). */
+  private slotBusy = new Map<number, Promise<unknown>>();
+
+  /**
+   * SEQUENCE (slot `slot`, its next seqid unless given) then `list`. The slot's seqid advances
+   * when SEQUENCE succeeded. Without an explicit seqid a call waits for the slot's call in flight
+   * (keepAlive's timer shares slot 0 with the test's calls); with one it is sent at once (tests
+   * of retransmission and misordering).
+   */
+  seq(list: readonly Op[], o: { slot?: number; seqid?: number; cacheThis?: boolean; xid?: number } = {}): Promise<Compound & { raw: Buffer }> {
     const slot = o.slot ?? 0;
+    if (o.seqid !== undefined) return this.send(list, slot, o);
+    const run = (this.slotBusy.get(slot) ?? Promise.resolve()).then(() => this.send(list, slot, o));
+    this.slotBusy.set(slot, run.catch(() => undefined));
+    return run;
+  }
+
+  private async send(list: readonly Op[], slot: number, o: { seqid?: number; cacheThis?: boolean; xid?: number }): Promise<Compound & { raw: Buffer }> {
     const seqid = o.seqid ?? this.slotSeq[slot] ?? 1;
     const c = await this.conn.compound([ops.sequence(this.sessionid, seqid, slot, this.highestSlot, o.cacheThis ?? false), ...list], { cred: this.cred, xid: o.xid });
     const s = c.results[0];
