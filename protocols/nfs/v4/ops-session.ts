@@ -49,7 +49,7 @@ export const SESSION_OPS: Partial<Record<number, OpDef>> = {
       } else if (confirmed && confirmed.verifier.equals(verf)) cl = confirmed;
       else {
         for (const x of same) if (!x.confirmed) await st.dropClient(x, false);
-        cl = st.newClient(owner, verf, 1, String(c.rpc.uid));
+        cl = st.newClient(owner, verf, 1, `${c.authNone ? 'none' : 'sys'}:${c.rpc.uid}`);
       }
       cl.lastRenew = Date.now();
       w.uhyper(cl.clientid).uint(cl.csSeq);

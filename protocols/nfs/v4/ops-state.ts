@@ -323,13 +323,20 @@ export const STATE_OPS: Partial<Record<number, OpDef>> = {
       const st = c.s.state;
       const same = st.byOwner(a.client.id);
       const confirmed = same.find((x) => x.confirmed);
+      const principal = `${c.authNone ? 'none' : 'sys'}:${c.rpc.uid}`;
+      if (confirmed && confirmed.principal !== principal && Date.now() - confirmed.lastRenew <= st.leaseMs
+        && [...confirmed.openOwners.values(), ...confirmed.lockOwners.values()].some((o) => o.states.size > 0)) {
+        // Another principal's live client with state holds this id (RFC 7530 §16.33.5): its address.
+        const loc = (confirmed.callback as { cb_location?: { na_r_netid: string; na_r_addr: string } } | undefined)?.cb_location;
+        throw new Nfs4Error(NFS4.ERR_CLID_INUSE, 'client id in use by another principal', (x) => void x.string(loc?.na_r_netid ?? 'tcp').string(loc?.na_r_addr ?? ''));
+      }
       for (const x of same) if (!x.confirmed) st.dropClient(x, false).catch(() => undefined); // an unconfirmed client holds no state
       let cl: Client;
       if (confirmed && confirmed.verifier.equals(a.client.verifier)) {
         // The same client instance updating its callback: same clientid, a new confirm verifier.
         cl = confirmed;
         cl.confirmVerf = randomBytes(8);
-      } else cl = st.newClient(a.client.id, a.client.verifier, 0, String(c.rpc.uid));
+      } else cl = st.newClient(a.client.id, a.client.verifier, 0, principal);
       cl.callback = { ...a.callback, ident: a.callback_ident };
       w.uhyper(cl.clientid).fixed(cl.confirmVerf);
     },

@@ -60,6 +60,12 @@ describe('NFSv4.0 state', () => {
     const rebooted = await h.client40('x', Buffer.from('rebooted'));
     assert.notEqual(rebooted, sc.clientid);
     assert.equal((await h.compound([op(OP.RENEW, sc.clientid)])).status, NFS4.ERR_STALE_CLIENTID);
+    // Another principal may not take over an id whose client holds state.
+    const [, o] = await h.ok([root, openArgs(rebooted, 'o', 1, 'inuse', { create: true })]);
+    assert.ok(o.stateid);
+    const inuse = await h.compound([op(OP.SETCLIENTID, { client: { verifier: Buffer.from('verifier'), id: name('x') }, callback: { cb_program: 0, cb_location: { na_r_netid: 'tcp', na_r_addr: '' } }, callback_ident: 0 })], { cred: sysCred(1000, 1000) });
+    assert.equal(inuse.status, NFS4.ERR_CLID_INUSE);
+    assert.deepEqual(inuse.results[0]!.res, { netid: 'tcp', addr: '127.0.0.1.0.0' });
   });
 
   test('OPEN, OPEN_CONFIRM, WRITE, READ, CLOSE; seqid replay, BAD_SEQID, OLD and BAD stateids', async () => {
