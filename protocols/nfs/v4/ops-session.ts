@@ -146,6 +146,7 @@ export const SESSION_OPS: Partial<Record<number, OpDef>> = {
       const cl = c.session!.client;
       if (cl.reclaimComplete) throw new Nfs4Error(NFS4.ERR_COMPLETE_ALREADY, 'RECLAIM_COMPLETE twice');
       cl.reclaimComplete = true;
+      if (cl.mayReclaim) c.s.state.reclaimDone(cl);
     },
   },
   [OP.BIND_CONN_TO_SESSION]: {

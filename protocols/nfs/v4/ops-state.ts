@@ -120,12 +120,28 @@ function lockCtx(o: Owner, ctx: Ctx): { ctx: Ctx; owner: string } {
   return { ctx: { ...ctx, clientId: id.clientId }, owner: id.owner };
 }
 
-/** Reclaims only in grace, and only by clients of the stable record that have not said RECLAIM_COMPLETE. */
+/**
+ * Reclaims only in grace, and only by clients of the stable record that have not said
+ * RECLAIM_COMPLETE; other OPENs and LOCKs wait for the end of grace, and in 4.1 for the
+ * client's own RECLAIM_COMPLETE (RFC 8881 §18.51.3).
+ */
 function checkGrace(c: Compound, client: Client, reclaim: boolean): void {
   const grace = c.s.state.inGrace();
   if (reclaim) {
     if (!grace || !client.mayReclaim || client.reclaimComplete) throw new Nfs4Error(NFS4.ERR_NO_GRACE, 'not in grace for this client');
   } else if (grace) throw new Nfs4Error(NFS4.ERR_GRACE, 'in the grace period after a restart');
+  else if (c.minor >= 1 && !client.reclaimComplete) throw new Nfs4Error(NFS4.ERR_GRACE, 'no RECLAIM_COMPLETE from this client yet');
+}
+
+/** Whether (access, deny) is the union of some of `modes` (RFC 8881 §18.18.3, RFC 7530 §16.19.4). */
+function unionOfSome(modes: readonly { access: number; deny: number }[], access: number, deny: number): boolean {
+  const reach = new Set<number>();
+  for (const m of modes) {
+    const code = m.access | (m.deny << 2);
+    for (const r of [...reach]) reach.add(r | code);
+    reach.add(code);
+  }
+  return reach.has(access | (deny << 2));
 }
 
 /** A VFS handle for I/O through a stateid: the open's own, or a fresh one (released by `done`). */
@@ -256,7 +272,7 @@ async function open(c: Compound, a: Args4<typeof OP.OPEN>, w: XdrWriter): Promis
     if (!st) {
       st = {
         kind: 'open', other: c.s.state.newStateid(), key: '', seqid: 0, client, owner: ow, ino: attr.ino, gen: attr.gen,
-        exportId: fileNode.exp!.id, access: 0, deny: 0, ctx: fctx, locks: new Set(),
+        exportId: fileNode.exp!.id, access: 0, deny: 0, modes: [], ctx: fctx, locks: new Set(),
       };
       c.s.state.addState(st);
     }
@@ -265,6 +281,7 @@ async function open(c: Compound, a: Args4<typeof OP.OPEN>, w: XdrWriter): Promis
     if (fh !== undefined && (st.read === fh || st.write === fh)) fh = undefined;
     st.access |= access;
     st.deny |= deny;
+    if (!st.modes.some((m) => m.access === access && m.deny === deny)) st.modes.push({ access, deny });
     st.seqid++;
     sidOut(c, st, w);
     writeChangeInfo(w, before, after);
@@ -376,9 +393,10 @@ export const STATE_OPS: Partial<Record<number, OpDef>> = {
     run: (c, a: Args4<typeof OP.OPEN_DOWNGRADE>, w) => {
       const st = stateOf(c, a.open_stateid, 'open', current(c), a.seqid) as OpenState;
       const access = a.share_access & OPEN4_SHARE_ACCESS_MASK;
-      if (access < 1 || (access & ~st.access) || (a.share_deny & ~st.deny)) throw new Nfs4Error(NFS4.ERR_INVAL, 'not a downgrade');
+      if (access < 1 || !unionOfSome(st.modes, access, a.share_deny)) throw new Nfs4Error(NFS4.ERR_INVAL, 'not the modes of some of the OPENs');
       st.access = access;
       st.deny = a.share_deny;
+      st.modes = [{ access, deny: a.share_deny }];
       st.seqid++;
       sidOut(c, st, w);
     },

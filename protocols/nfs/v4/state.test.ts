@@ -120,6 +120,14 @@ describe('NFSv4.0 state', () => {
     const anon = { seqid: 0, other: Buffer.alloc(12) };
     assert.equal((await h.compound([op(OP.PUTFH, fh), op(OP.WRITE, { stateid: anon, offset: 0n, stable: 0, data: Buffer.from('x') })])).status, NFS4.ERR_LOCKED);
     await h.ok([op(OP.PUTFH, fh), op(OP.READ, { stateid: anon, offset: 0n, count: 1 })]);
+    // OPEN_DOWNGRADE goes only to the modes of some of the owner's OPENs: E opened READ, then BOTH.
+    const [, up, fe] = await h.ok([root, openArgs(cid, 'E', 1, 'downgrade', { access: 1, create: true }), op(OP.GETFH, undefined)]);
+    const [, ec] = await h.ok([op(OP.PUTFH, fe), op(OP.OPEN_CONFIRM, { open_stateid: up.stateid, seqid: 2 })]);
+    const [, e2] = await h.ok([root, openArgs(cid, 'E', 3, 'downgrade', { access: 3 })]);
+    assert.deepEqual(e2.stateid.other, ec.other);
+    assert.equal((await h.compound([op(OP.PUTFH, fe), op(OP.OPEN_DOWNGRADE, { open_stateid: e2.stateid, seqid: 4, share_access: 2, share_deny: 0 })])).status, NFS4.ERR_INVAL);
+    const [, dg] = await h.ok([op(OP.PUTFH, fe), op(OP.OPEN_DOWNGRADE, { open_stateid: e2.stateid, seqid: 5, share_access: 1, share_deny: 0 })]);
+    assert.equal((await h.compound([op(OP.PUTFH, fe), op(OP.WRITE, { stateid: dg, offset: 0n, stable: 0, data: Buffer.from('x') })])).status, NFS4.ERR_OPENMODE);
   });
 
   test('byte-range locks: conflicts between owners and with a VFS lock of another client; LOCKT, LOCKU, RELEASE_LOCKOWNER', async () => {
@@ -281,22 +289,25 @@ describe('NFSv4.1 sessions', () => {
     assert.equal((await h.compound([seq(sid, 3)], { minor: 1 })).status, NFS4.ERR_SEQ_MISORDERED);
     await h.ok([seq(sid, 1, 1)], { minor: 1 });
     await h.ok([seq(sid, 2)], { minor: 1 });
+    // A 4.1 client's first OPEN waits for its RECLAIM_COMPLETE (RFC 8881 §18.51.3).
+    assert.equal((await h.compound([seq(sid, 3), root, openArgs(clientid, 'o', 0, 'f41', { create: true })], { minor: 1 })).results[2]!.status, NFS4.ERR_GRACE);
+    await h.ok([seq(sid, 4), op(OP.RECLAIM_COMPLETE, false)], { minor: 1 });
     // 4.1 opens: no seqid checks, no OPEN_CONFIRM; the current stateid flows to READ in the same COMPOUND.
     const cur = { seqid: 1, other: Buffer.alloc(12) };
-    const r = await h.ok([seq(sid, 3), root, openArgs(clientid, 'o', 0, 'f41', { create: true }), op(OP.WRITE, { stateid: cur, offset: 0n, stable: 2, data: Buffer.from('v41') }), op(OP.READ, { stateid: cur, offset: 0n, count: 10 }), op(OP.GETFH, undefined)], { minor: 1 });
+    const r = await h.ok([seq(sid, 5), root, openArgs(clientid, 'o', 0, 'f41', { create: true }), op(OP.WRITE, { stateid: cur, offset: 0n, stable: 2, data: Buffer.from('v41') }), op(OP.READ, { stateid: cur, offset: 0n, count: 10 }), op(OP.GETFH, undefined)], { minor: 1 });
     assert.equal(r[2].rflags & OPEN4_RESULT.CONFIRM, 0);
     assert.equal(r[4].data.toString(), 'v41');
-    const r2 = await h.ok([seq(sid, 4), root, openArgs(clientid, 'o', 0, 'f41')], { minor: 1 });
+    const r2 = await h.ok([seq(sid, 6), root, openArgs(clientid, 'o', 0, 'f41')], { minor: 1 });
     assert.deepEqual(r2[2].stateid.other, r[2].stateid.other);
-    const [, ts] = await h.ok([seq(sid, 5), op(OP.TEST_STATEID, [r2[2].stateid, { seqid: 0, other: Buffer.alloc(12) }, { seqid: 1, other: Buffer.alloc(12, 3) }])], { minor: 1 });
+    const [, ts] = await h.ok([seq(sid, 7), op(OP.TEST_STATEID, [r2[2].stateid, { seqid: 0, other: Buffer.alloc(12) }, { seqid: 1, other: Buffer.alloc(12, 3) }])], { minor: 1 });
     assert.deepEqual(ts, [NFS4.OK, NFS4.ERR_BAD_STATEID, NFS4.ERR_STALE_STATEID]);
     // A lock stateid with no ranges left can be freed; an open cannot.
     const fh = r[5] as Buffer;
-    const [, , lk] = await h.ok([seq(sid, 6), op(OP.PUTFH, fh), lockNew(clientid, r2[2].stateid, 0, 'L', LOCK_TYPE.WRITE_LT, 0n, 5n)], { minor: 1 });
-    assert.equal((await h.compound([seq(sid, 7), op(OP.FREE_STATEID, lk)], { minor: 1 })).results[1]!.status, NFS4.ERR_LOCKS_HELD);
-    await h.ok([seq(sid, 8), op(OP.PUTFH, fh), op(OP.LOCKU, { locktype: 2, seqid: 0, lock_stateid: lk, offset: 0n, length: 5n })], { minor: 1 });
-    await h.ok([seq(sid, 9), op(OP.FREE_STATEID, { seqid: 0, other: lk.other })], { minor: 1 });
-    assert.equal((await h.compound([seq(sid, 10), op(OP.FREE_STATEID, r2[2].stateid)], { minor: 1 })).results[1]!.status, NFS4.ERR_LOCKS_HELD);
+    const [, , lk] = await h.ok([seq(sid, 8), op(OP.PUTFH, fh), lockNew(clientid, r2[2].stateid, 0, 'L', LOCK_TYPE.WRITE_LT, 0n, 5n)], { minor: 1 });
+    assert.equal((await h.compound([seq(sid, 9), op(OP.FREE_STATEID, lk)], { minor: 1 })).results[1]!.status, NFS4.ERR_LOCKS_HELD);
+    await h.ok([seq(sid, 10), op(OP.PUTFH, fh), op(OP.LOCKU, { locktype: 2, seqid: 0, lock_stateid: lk, offset: 0n, length: 5n })], { minor: 1 });
+    await h.ok([seq(sid, 11), op(OP.FREE_STATEID, { seqid: 0, other: lk.other })], { minor: 1 });
+    assert.equal((await h.compound([seq(sid, 12), op(OP.FREE_STATEID, r2[2].stateid)], { minor: 1 })).results[1]!.status, NFS4.ERR_LOCKS_HELD);
   });
 
   test('CREATE_SESSION replay and misorder; RECLAIM_COMPLETE once; DESTROY_SESSION; DESTROY_CLIENTID', async () => {
