@@ -57,10 +57,11 @@ describe('cli values', () => {
       await writeFile(join(dir, 'bad3.json'), '{"sftp": 22}');
       assert.throws(() => loadConfig(join(dir, 'bad3.json'), ''), /must be a string/);
       // "nfs" as an object: listen, exports (checked, the field named), portmapPort.
-      await writeFile(join(dir, 'nfs.json'), JSON.stringify({ nfs: { listen: '127.0.0.1:2049', portmapPort: 111, exports: [{ path: '/p', clients: ['10.0.0.0/8'], readOnly: true }] } }));
+      await writeFile(join(dir, 'nfs.json'), JSON.stringify({ nfs: { listen: '127.0.0.1:2049', portmapPort: 111, exports: [{ path: '/p', clients: ['10.0.0.0/8'], readOnly: true }], graceSeconds: 2.5, peerPortmapPort: 1111, serverName: 'nas1' } }));
       const c = loadConfig(join(dir, 'nfs.json'), '');
       assert.equal(c.nfs, '127.0.0.1:2049');
       assert.equal(c.nfsPortmapPort, 111);
+      assert.deepEqual([c.nfsGraceSeconds, c.nfsPeerPortmapPort, c.nfsServerName], [2.5, 1111, 'nas1']);
       assert.deepEqual(c.nfsExports?.map((e) => [e.path, e.clients, e.readOnly, e.squash]), [['/p', ['10.0.0.0/8'], true, 'root']]);
       const nfsBad: [unknown, RegExp][] = [
         [{ nfs: { exports: [{ path: '/', clients: ['10.0.0.0/40'] }] } }, /nfs\.exports\[0\]\.clients\[0\]: "10\.0\.0\.0\/40" has a bad prefix length/],
@@ -69,6 +70,9 @@ describe('cli values', () => {
         [{ nfs: { listen: 2049 } }, /"nfs\.listen" must be a string/],
         [{ nfs: { portmapPort: 70000 } }, /"nfs\.portmapPort" must be a port number/],
         [{ nfs: { export: [] } }, /unknown key "nfs\.export"/],
+        [{ nfs: { graceSeconds: -1 } }, /"nfs\.graceSeconds" must be a number of seconds/],
+        [{ nfs: { peerPortmapPort: 0 } }, /"nfs\.peerPortmapPort" must be a port number/],
+        [{ nfs: { serverName: '' } }, /"nfs\.serverName" must be a host name/],
         [{ nfs: 5 }, /"nfs" must be a string or an object/],
       ];
       for (const [v, re] of nfsBad) {

@@ -6,6 +6,9 @@
  *     "sftp": "127.0.0.1:2222",       listen address or "off"
  *     "nfs": "127.0.0.1:2049",        NFSv3 listen address, off unless set; or an object:
  *     "nfs": { "listen": "127.0.0.1:2049", "portmapPort": 111,   (a second port with PORTMAP v2, off unless set)
+ *              "graceSeconds": 45,            NLM grace period after a restart (default 45)
+ *              "peerPortmapPort": 111,        portmapper port on client hosts for NLM/NSM callbacks (default 111)
+ *              "serverName": "nas1",          this server's name in SM_NOTIFY (default the OS host name)
  *              "exports": [ { "path": "/", "clients": ["127.0.0.1", "10.0.0.0/8"],
  *                             "readOnly": false, "squash": "root", "anonUid": 65534, "anonGid": 65534 } ] },
  *     "metrics": "127.0.0.1:9100",    Prometheus /metrics, off unless set
@@ -29,6 +32,10 @@ export interface FileConfig {
   nfsExports?: Export[];
   /** From an object "nfs": a second port on the same address answering PORTMAP v2 (111 by convention). */
   nfsPortmapPort?: number;
+  /** From an object "nfs": NLM grace period (seconds), client portmapper port, name in SM_NOTIFY. */
+  nfsGraceSeconds?: number;
+  nfsPeerPortmapPort?: number;
+  nfsServerName?: string;
   metrics?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -76,15 +83,28 @@ export function loadConfig(file: string | undefined, fallback: string): FileConf
 }
 
 /** The object form of "nfs": { "listen": "HOST:PORT", "exports": [...] } (see protocols/nfs/exports.ts). */
-function nfsSection(path: string, o: Record<string, unknown>): Pick<FileConfig, 'nfs' | 'nfsExports' | 'nfsPortmapPort'> {
-  const out: Pick<FileConfig, 'nfs' | 'nfsExports' | 'nfsPortmapPort'> = {};
+type NfsKeys = 'nfs' | 'nfsExports' | 'nfsPortmapPort' | 'nfsGraceSeconds' | 'nfsPeerPortmapPort' | 'nfsServerName';
+const NFS_KEYS = ['listen', 'exports', 'portmapPort', 'graceSeconds', 'peerPortmapPort', 'serverName'];
+
+function nfsSection(path: string, o: Record<string, unknown>): Pick<FileConfig, NfsKeys> {
+  const out: Pick<FileConfig, NfsKeys> = {};
   for (const k of Object.keys(o)) {
-    if (k !== 'listen' && k !== 'exports' && k !== 'portmapPort') throw new UsageError(`config file ${path}: unknown key "nfs.${k}" (known: nfs.listen, nfs.exports, nfs.portmapPort)`);
+    if (!NFS_KEYS.includes(k)) throw new UsageError(`config file ${path}: unknown key "nfs.${k}" (known: ${NFS_KEYS.map((x) => `nfs.${x}`).join(', ')})`);
   }
-  if (o.portmapPort !== undefined) {
-    const p = o.portmapPort;
-    if (typeof p !== 'number' || !Number.isInteger(p) || p < 1 || p > 65535) throw new UsageError(`config file ${path}: "nfs.portmapPort" must be a port number (1..65535)`);
-    out.nfsPortmapPort = p;
+  for (const k of ['portmapPort', 'peerPortmapPort'] as const) {
+    const p = o[k];
+    if (p === undefined) continue;
+    if (typeof p !== 'number' || !Number.isInteger(p) || p < 1 || p > 65535) throw new UsageError(`config file ${path}: "nfs.${k}" must be a port number (1..65535)`);
+    out[k === 'portmapPort' ? 'nfsPortmapPort' : 'nfsPeerPortmapPort'] = p;
+  }
+  if (o.graceSeconds !== undefined) {
+    const g = o.graceSeconds;
+    if (typeof g !== 'number' || !Number.isFinite(g) || g < 0 || g > 3600) throw new UsageError(`config file ${path}: "nfs.graceSeconds" must be a number of seconds (0..3600)`);
+    out.nfsGraceSeconds = g;
+  }
+  if (o.serverName !== undefined) {
+    if (typeof o.serverName !== 'string' || !o.serverName || o.serverName.length > 255) throw new UsageError(`config file ${path}: "nfs.serverName" must be a host name (1..255 characters)`);
+    out.nfsServerName = o.serverName;
   }
   if (o.listen !== undefined) {
     if (typeof o.listen !== 'string') throw new UsageError(`config file ${path}: "nfs.listen" must be a string (HOST:PORT or "off")`);

@@ -4,7 +4,7 @@
  * socket and optionally /metrics. stop() undoes it in the safe order: stop accepting, close the
  * servers, flush the VFS, sync and close the block store and the KV, remove socket and pid file.
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import type { BlockStore } from '../raid/types.js';
 import { openVfs, type VfsInstance } from '../vfs/index.js';
@@ -207,7 +207,15 @@ export async function startGateway(o: ServeOptions, log: Logger): Promise<Gatewa
       // Without exports in the config: the whole namespace to the loopback addresses, root squashed.
       const exports = opts.cfg.nfsExports ?? parseExports([{ path: '/' }], 'nfs.exports');
       const pm = opts.cfg.nfsPortmapPort;
-      const srv = await startNfsServer({ vfs: vfsi.vfs, host: a.host, port: a.port, exports, ...(pm ? { portmapPort: pm } : {}), logger: log.child({ proto: 'nfs' }) })
+      // NLM/NSM: client hosts holding locks are recorded in the data folder, for SM_NOTIFY and grace after a restart.
+      const c = opts.cfg;
+      const nlm = {
+        stateFile: join(d.root, 'nfs-locks.json'),
+        ...(c.nfsGraceSeconds !== undefined ? { graceMs: c.nfsGraceSeconds * 1000 } : {}),
+        ...(c.nfsPeerPortmapPort ? { peerPortmapPort: c.nfsPeerPortmapPort } : {}),
+        ...(c.nfsServerName ? { serverName: c.nfsServerName } : {}),
+      };
+      const srv = await startNfsServer({ vfs: vfsi.vfs, host: a.host, port: a.port, exports, nlm, ...(pm ? { portmapPort: pm } : {}), logger: log.child({ proto: 'nfs' }) })
         .catch((err: unknown) => {
           if (err instanceof ExportConfigError) throw new UsageError(`nfs.exports: ${err.message}`);
           return listenError(err, 'NFS', a, 'nfs');
@@ -288,7 +296,7 @@ export function bannerLines(info: ServeInfo): string[] {
   const lines = [`DataWarehouse is serving ${info.dataDir} (pool ${info.layout} on ${info.devices} devices${info.encrypted ? ', encrypted' : ''}${info.poolCreated ? ', created now' : ''})`];
   if (info.webdavUrl) lines.push(`  WebDAV:  ${info.webdavUrl}`);
   if (info.sftp) lines.push(`  SFTP:    ${clientHost(info.sftp.host)} port ${info.sftp.port}`);
-  if (info.nfs) lines.push(`  NFS:     ${clientHost(info.nfs.host)} port ${info.nfs.port} (v3; MOUNT and PORTMAP on the same port)`);
+  if (info.nfs) lines.push(`  NFS:     ${clientHost(info.nfs.host)} port ${info.nfs.port} (v3; MOUNT, PORTMAP, NLM v4 and NSM on the same port)`);
   if (info.fuse) lines.push(`  FUSE:    mounted at ${info.fuse}`);
   if (info.metricsUrl) lines.push(`  Metrics: ${info.metricsUrl}`);
   if (info.adminPassword) {

@@ -328,8 +328,21 @@ export class Device {
     });
   }
 
-  /** fdatasync of every segment written since the last sync. */
-  async sync(): Promise<void> {
+  /** The sync calls in flight, in call order (each waits for the ones before it). */
+  private syncing: Promise<void> = Promise.resolve();
+
+  /**
+   * fdatasync of every segment written since the last sync; resolves when everything appended
+   * before the call is on disk. Calls made while one runs wait for it (it may have taken their
+   * segments from the dirty set), then the first of them syncs what is left for all of them.
+   */
+  sync(): Promise<void> {
+    const mine = this.syncing.catch(() => undefined).then(() => this.syncOnce());
+    this.syncing = mine;
+    return mine;
+  }
+
+  private async syncOnce(): Promise<void> {
     const segs = [...this.dirty];
     this.dirty.clear();
     if (this.dirDirty) {

@@ -10,6 +10,8 @@ import { MAX_FILE_SIZE, nowNs } from './meta/metastore.js';
 interface Rec {
   buf: Buffer;
   len: number;
+  /** The length the record had when buffered (its committed bytes; 0 for a new one). */
+  base: number;
   /** Handed to a commit: further writes go to a copy. */
   sealed: boolean;
 }
@@ -170,6 +172,12 @@ export class OpenFile {
     if (offset < 0 || !Number.isSafeInteger(offset)) throw new VfsError(Errno.EINVAL, 'bad offset');
     if (offset + data.length > MAX_FILE_SIZE) throw new VfsError(Errno.EFBIG, 'file too large');
     if (data.length === 0) return;
+    // Growing a record past the owner's room under a hard byte quota, counting what the buffered
+    // records already grow, is refused here (EDQUOT, after the records before it in this write),
+    // not only when the record is stored later: a client that never asks again (an NFS client
+    // ignoring COMMIT's status, a program not checking close) learns it from the write itself.
+    // The charge at commit still decides.
+    const room = await this.meta.writeRoom(this.ino);
     const rs = this.recordSize;
     let pos = 0;
     while (pos < data.length) {
@@ -178,6 +186,7 @@ export class OpenFile {
       const inRec = at - idx * rs;
       const n = Math.min(rs - inRec, data.length - pos);
       let rec = this.recs.get(idx);
+      let made = false;
       if (!rec || rec.sealed) {
         // Nothing to load for a whole-record write, or for a record wholly past the end of the file
         // (no extent lies at or past the committed size, which is never above this.size).
@@ -192,11 +201,22 @@ export class OpenFile {
           // doubling from 64 KiB would copy nearly a record more per record).
           const buf = idx > 0 ? takeRecordBuffer(rs) : Buffer.allocUnsafe(Math.max(base.length, Math.min(rs, inRec + n)));
           base.copy(buf);
-          rec = { buf, len: base.length, sealed: false };
+          // Its committed length, for the quota room it needs: what was loaded, or for a record
+          // overwritten whole the most it can have (an extent never passes the committed size).
+          const had = rec || !fresh ? base.length : Math.min(rs, Math.max(0, this.committedSize - idx * rs));
+          rec = { buf, len: base.length, base: had, sealed: false };
           this.setRec(idx, rec);
+          made = true;
         }
       }
       const need = inRec + n;
+      const adds = need - Math.max(rec.len, rec.base);
+      if (adds > 0 && room !== Infinity && this.pendingGrowth + adds > room) {
+        const want = this.pendingGrowth + adds;
+        if (made) this.dropRec(idx); // nothing written into it: it must not be stored
+        if (pos > 0) this.wrote(offset + pos);
+        throw new VfsError(Errno.EDQUOT, `quota exceeded: ${Math.max(0, room)} bytes left for the file's owner, the buffered writes need ${want}`);
+      }
       if (need > rec.buf.length) {
         const grown = Buffer.allocUnsafe(Math.min(rs, Math.max(need, rec.buf.length * 2)));
         rec.buf.copy(grown, 0, 0, rec.len);
@@ -220,14 +240,26 @@ export class OpenFile {
         await this.store(idx, rec);
       }
     }
-    this.size = Math.max(this.size, offset + data.length);
-    this.mtimeNs = nowNs();
-    this.nextWrite = offset + data.length;
+    this.wrote(offset + data.length);
     // Over the write-back budget: store this file's records, first written first.
     for (const [idx, rec] of this.recs) {
       if (dirtyBytes <= DIRTY_BUDGET) break;
       if (!rec.sealed) await this.store(idx, rec);
     }
+  }
+
+  /** After bytes up to `end` were written into the buffers. */
+  private wrote(end: number): void {
+    this.size = Math.max(this.size, end);
+    this.mtimeNs = nowNs();
+    this.nextWrite = end;
+  }
+
+  /** Bytes the buffered records add to the file's allocation when committed (quota room they need). */
+  private get pendingGrowth(): number {
+    let n = 0;
+    for (const r of this.recs.values()) n += Math.max(0, r.len - r.base);
+    return n;
   }
 
   /** Where the last write ended (a write starting there is sequential). */

@@ -54,6 +54,27 @@ describe('quotas', () => {
     await v.close();
   });
 
+  test('a buffered write past the room left is refused by write() itself, before any record is stored', async () => {
+    const v = await createMemoryVfs({ recordSize: 1 << 20 });
+    await v.paths.setattr(ROOT_CTX, '/', { mode: 0o777 });
+    await meta(v).setQuota('user', 1000, { ...NONE, bytesHard: 100_000 });
+    const { fh } = await v.paths.open(ALICE, '/buffered', { write: true, create: true });
+    // 1 MiB records: nothing below is stored before the flush; the refusal must come from write().
+    await v.vfs.write(ALICE, fh, 0, Buffer.alloc(60_000, 1));
+    await assert.rejects(v.vfs.write(ALICE, fh, 60_000, Buffer.alloc(60_000, 2)), (e) => errno(e) === Errno.EDQUOT);
+    await v.vfs.write(ALICE, fh, 60_000, Buffer.alloc(30_000, 3)); // still fits
+    await v.vfs.write(ALICE, fh, 0, Buffer.alloc(1000, 4)); // inside what is buffered: no new room needed
+    await v.vfs.flush(ALICE, fh);
+    await v.vfs.release(ALICE, fh);
+    assert.equal((await v.paths.stat(ALICE, '/buffered')).size, 90_000);
+    assert.equal((await meta(v).getQuota('user', 1000)).usage.bytes, 90_000);
+    // Another user's writes never ask (no rule of theirs); lifting the limit lifts the refusal.
+    assert.equal(await write(v, ROOT_CTX, '/big', 500_000), 'ok');
+    await meta(v).setQuota('user', 1000, { ...NONE });
+    assert.equal(await write(v, ALICE, '/buffered', 200_000, 90_000), 'ok');
+    await v.close();
+  });
+
   test('inode quota; group quota; chown moves usage and is refused past the new owner\'s limit', async () => {
     const v = await setup();
     await meta(v).setQuota('user', 1000, { ...NONE, inodesHard: 2 });

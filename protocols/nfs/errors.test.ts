@@ -1,11 +1,14 @@
-/** The NFSv3 and MOUNT Errno tables are complete and hold only real status codes. */
+/** The Errno tables (NFSv3, MOUNT, NLM v4, NFSv4) are complete and hold only real status codes. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Errno, ERRNO_NAMES, VfsError } from '../../vfs/errno.js';
-import { ERRNO_TO_MNT3, ERRNO_TO_NFS3, ERRNO_TO_NFS4, mnt3Status, Nfs3StatusError, nfs3Status, Nfs4Error, nfs4Status } from './errors.js';
+import {
+  ERRNO_TO_MNT3, ERRNO_TO_NFS3, ERRNO_TO_NFS4, ERRNO_TO_NLM4, mnt3Status, Nfs3StatusError, nfs3Status, Nfs4Error, nfs4Status, Nlm4StatusError, nlm4Status,
+} from './errors.js';
 import { NFS4 } from './wire/nfs4.js';
 import { MNT3 } from './wire/mount.js';
 import { NFS3 } from './wire/nfs3.js';
+import { NLM4 } from './wire/nlm.js';
 
 test('every Errno has an nfsstat3 and a mountstat3, errors all, and nothing else is in the tables', () => {
   assert.deepEqual(Object.keys(ERRNO_TO_NFS3).sort(), [...ERRNO_NAMES].sort());
@@ -28,6 +31,23 @@ test('the statuses clients act on: quota, retention, stale handles, exists, not 
   assert.equal(nfs3Status(new TypeError('bug')), NFS3.ERR_SERVERFAULT);
   assert.equal(mnt3Status(new VfsError(Errno.ENOENT)), MNT3.ERR_NOENT);
   assert.equal(mnt3Status(new Error('x')), MNT3.ERR_SERVERFAULT);
+});
+
+test('every Errno has an nlm4_stats that is not NLM4_GRANTED; the statuses NLM clients act on', () => {
+  assert.deepEqual(Object.keys(ERRNO_TO_NLM4).sort(), [...ERRNO_NAMES].sort());
+  const nlm = new Set<number>(Object.values(NLM4));
+  for (const n of ERRNO_NAMES) assert.ok(nlm.has(ERRNO_TO_NLM4[n]) && ERRNO_TO_NLM4[n] !== NLM4.GRANTED && ERRNO_TO_NLM4[n] !== NLM4.BLOCKED, n);
+  assert.equal(nlm4Status(new VfsError(Errno.EAGAIN)), NLM4.DENIED);
+  assert.equal(nlm4Status(new VfsError(Errno.EDEADLK)), NLM4.DEADLCK);
+  assert.equal(nlm4Status(new VfsError(Errno.ESTALE)), NLM4.STALE_FH);
+  assert.equal(nlm4Status(new VfsError(Errno.EROFS)), NLM4.ROFS);
+  assert.equal(nlm4Status(new VfsError(Errno.EFBIG)), NLM4.FBIG);
+  assert.equal(nlm4Status(new VfsError(Errno.ENOLCK)), NLM4.DENIED_NOLOCKS);
+  assert.equal(nlm4Status(new Nfs3StatusError(NFS3.ERR_STALE)), NLM4.STALE_FH);
+  assert.equal(nlm4Status(new Nfs3StatusError(NFS3.ERR_BADHANDLE)), NLM4.STALE_FH);
+  assert.equal(nlm4Status(new Nfs3StatusError(NFS3.ERR_ROFS)), NLM4.ROFS);
+  assert.equal(nlm4Status(new Nlm4StatusError(NLM4.DENIED_GRACE_PERIOD)), NLM4.DENIED_GRACE_PERIOD);
+  assert.equal(nlm4Status(new TypeError('bug')), NLM4.FAILED);
 });
 
 test('every Errno has an nfsstat4 error, and NFSv4 statuses clients act on', () => {

@@ -7,6 +7,7 @@
 import { Errno, VfsError, type ErrnoName } from '../../vfs/errno.js';
 import { MNT3 } from './wire/mount.js';
 import { NFS3, type Nfsstat3 } from './wire/nfs3.js';
+import { NLM4, type Nlm4Stat } from './wire/nlm.js';
 import { NFS4, type Nfsstat4 } from './wire/nfs4.js';
 
 export const ERRNO_TO_NFS3: Record<ErrnoName, Nfsstat3> = {
@@ -79,6 +80,44 @@ export function nfs3Status(err: unknown): Nfsstat3 {
 export function mnt3Status(err: unknown): Mountstat3 {
   if (err instanceof VfsError) return ERRNO_TO_MNT3[Errno[err.errno] as ErrnoName] ?? MNT3.ERR_SERVERFAULT;
   return MNT3.ERR_SERVERFAULT;
+}
+
+/**
+ * Errno → nlm4_stats (XNFS chapter 10, NLM v4) for the errors a lock call can meet: a conflict is
+ * NLM4_DENIED, a file gone NLM4_STALE_FH, a range beyond what the VFS addresses NLM4_FBIG, no
+ * room for more locks NLM4_DENIED_NOLOCKS, anything else the client cannot act on NLM4_FAILED.
+ */
+export const ERRNO_TO_NLM4: Record<ErrnoName, Nlm4Stat> = {
+  EPERM: NLM4.FAILED, ENOENT: NLM4.STALE_FH, EIO: NLM4.FAILED, ENXIO: NLM4.FAILED, EBADF: NLM4.STALE_FH,
+  EAGAIN: NLM4.DENIED, ENOMEM: NLM4.DENIED_NOLOCKS, EACCES: NLM4.FAILED, EBUSY: NLM4.DENIED, EEXIST: NLM4.FAILED,
+  EXDEV: NLM4.FAILED, ENOTDIR: NLM4.FAILED, EISDIR: NLM4.FAILED, EINVAL: NLM4.FAILED, EFBIG: NLM4.FBIG,
+  ENOSPC: NLM4.DENIED_NOLOCKS, ESPIPE: NLM4.FAILED, EROFS: NLM4.ROFS, EMLINK: NLM4.FAILED, ERANGE: NLM4.FBIG,
+  EDEADLK: NLM4.DEADLCK, ENAMETOOLONG: NLM4.FAILED, ENOLCK: NLM4.DENIED_NOLOCKS, ENOSYS: NLM4.FAILED,
+  ENOTEMPTY: NLM4.FAILED, ELOOP: NLM4.FAILED, ENODATA: NLM4.FAILED, EOVERFLOW: NLM4.FBIG, EOPNOTSUPP: NLM4.FAILED,
+  ETIMEDOUT: NLM4.DENIED, ESTALE: NLM4.STALE_FH, EDQUOT: NLM4.DENIED_NOLOCKS,
+};
+
+/** Thrown by an NLM handler to answer with an nlm4_stats no Errno names (e.g. NLM4_DENIED_GRACE_PERIOD). */
+export class Nlm4StatusError extends Error {
+  constructor(readonly status: Nlm4Stat, message?: string) {
+    super(message ?? `nlm4_stats ${status}`);
+    this.name = 'Nlm4StatusError';
+  }
+}
+
+/**
+ * The nlm4_stats for anything an NLM handler threw: its own status, a VfsError by its Errno, an
+ * NFSv3 handle status (BADHANDLE / STALE → NLM4_STALE_FH, ROFS → NLM4_ROFS, ACCES → NLM4_FAILED),
+ * NLM4_FAILED for anything else.
+ */
+export function nlm4Status(err: unknown): Nlm4Stat {
+  if (err instanceof Nlm4StatusError) return err.status;
+  if (err instanceof VfsError) return ERRNO_TO_NLM4[Errno[err.errno] as ErrnoName] ?? NLM4.FAILED;
+  if (err instanceof Nfs3StatusError) {
+    if (err.status === NFS3.ERR_STALE || err.status === NFS3.ERR_BADHANDLE) return NLM4.STALE_FH;
+    if (err.status === NFS3.ERR_ROFS) return NLM4.ROFS;
+  }
+  return NLM4.FAILED;
 }
 
 /**

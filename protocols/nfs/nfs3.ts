@@ -12,7 +12,7 @@ import { Errno, VfsError } from '../../vfs/errno.js';
 import { S_IFBLK, S_IFCHR, S_IFIFO, S_IFSOCK, type Attr, type Ctx, type Fh, type SetAttr, type Vfs } from '../../vfs/types.js';
 import { Nfs3StatusError, nfs3Status } from './errors.js';
 import { ExportTable, squashCtx, type Export } from './exports.js';
-import { hostOf, type Program, type Procedure } from './session.js';
+import { hostOf, type Program, type Procedure, type Results } from './session.js';
 import { decodeFh, encodeFh } from './wire/fh.js';
 import {
   ACCESS3, CREATE_MODE, decodeArgs, entry3Size, entryplus3Size, FSF3, FTYPE, MAX_IO, NFS3, NFS_VERS, PROC, STABLE,
@@ -48,6 +48,8 @@ export interface Nfs3Options {
   exports?: ExportTable;
   /** Milliseconds an unused open handle stays cached (default 2000). */
   idleMs?: number;
+  /** Most open handles cached; past it the least recently used idle ones are released (default 1024). */
+  maxOpen?: number;
   log?: Logger;
 }
 
@@ -60,13 +62,17 @@ interface Cached {
   lastUse: number;
 }
 
-/** Cached open handles, keyed by inode, caller and mode. */
-class OpenFiles {
+/**
+ * Cached open handles, keyed by inode, caller and mode, least recently used first. A handle goes
+ * after `idleMs` unused, or as soon as more than `maxOpen` are cached and it is idle (a client
+ * walking a big tree must not hold a VFS handle, and its buffers, per file it touched).
+ */
+export class OpenFiles {
   private map = new Map<string, Cached>();
   private pending = new Map<string, Promise<Cached>>();
   private timer: NodeJS.Timeout;
 
-  constructor(private readonly vfs: Vfs, private readonly idleMs: number) {
+  constructor(private readonly vfs: Vfs, private readonly idleMs: number, private readonly maxOpen = 1024) {
     this.timer = setInterval(() => void this.sweep(false), Math.max(100, idleMs / 2));
     this.timer.unref();
   }
@@ -81,11 +87,15 @@ class OpenFiles {
         p = this.vfs.open(ctx, ino, write ? { write: true } : { read: true }).then((fh) => {
           const v: Cached = { fh, ino, write, ctx, users: 0, lastUse: Date.now() };
           this.map.set(key, v);
+          if (this.map.size > this.maxOpen) this.evict(key);
           return v;
         }).finally(() => this.pending.delete(key));
         this.pending.set(key, p);
       }
       c = await p;
+    } else {
+      this.map.delete(key); // to the end: most recently used
+      this.map.set(key, c);
     }
     c.users++;
     try {
@@ -101,6 +111,21 @@ class OpenFiles {
     const ws = [...this.map.values()].filter((c) => c.ino === ino && c.write);
     for (const c of ws) await this.vfs.fsync(c.ctx, c.fh);
     if (!ws.length) await this.use(ctx, ino, false, (fh) => this.vfs.fsync(ctx, fh));
+  }
+
+  /** Handles cached now. */
+  get size(): number {
+    return this.map.size;
+  }
+
+  /** Releases the least recently used idle handles (not `keep`, just opened) until at most `maxOpen` are cached. */
+  private evict(keep: string): void {
+    for (const [k, c] of this.map) {
+      if (this.map.size <= this.maxOpen) break;
+      if (c.users > 0 || k === keep) continue;
+      this.map.delete(k);
+      void this.vfs.release(c.ctx, c.fh).catch(() => undefined);
+    }
   }
 
   /** Releases idle handles (all when `all`). */
@@ -145,7 +170,7 @@ export const NON_IDEMPOTENT: ReadonlySet<number> = new Set([
   PROC.SETATTR, PROC.WRITE, PROC.CREATE, PROC.MKDIR, PROC.SYMLINK, PROC.MKNOD, PROC.REMOVE, PROC.RMDIR, PROC.RENAME, PROC.LINK,
 ]);
 
-type Handler = (s: Nfs3Service, ctx: NfsCtx, args: never) => Promise<Uint8Array>;
+type Handler = (s: Nfs3Service, ctx: NfsCtx, args: never) => Promise<Results>;
 
 export class Nfs3Service {
   readonly exportId: number;
@@ -158,7 +183,7 @@ export class Nfs3Service {
   constructor(readonly vfs: Vfs, opts: Nfs3Options) {
     this.exportId = opts.exportId;
     this.exports = opts.exports ?? ExportTable.open(opts.exportId);
-    this.files = new OpenFiles(vfs, opts.idleMs ?? 2000);
+    this.files = new OpenFiles(vfs, opts.idleMs ?? 2000, opts.maxOpen ?? 1024);
     this.log = opts.log;
   }
 
@@ -253,12 +278,12 @@ const wcc = (a: Attr | undefined): WccAttr | undefined => a && { size: BigInt(a.
  * Runs a procedure body: `ok` writes NFS3_OK and the resok part; on a thrown error the status
  * and `fail` (the resfail part, e.g. the directory's wcc_data) are written instead.
  */
-async function reply(ok: (w: XdrWriter) => Promise<void>, fail: (w: XdrWriter) => Promise<void> | void = () => undefined): Promise<Uint8Array> {
+async function reply(ok: (w: XdrWriter) => Promise<void>, fail: (w: XdrWriter) => Promise<void> | void = () => undefined): Promise<Results> {
   const w = new XdrWriter(256);
   try {
     w.uint(NFS3.OK);
     await ok(w);
-    return w.bytes();
+    return w.parts();
   } catch (err) {
     if (!(err instanceof VfsError) && !(err instanceof Nfs3StatusError)) throw err; // SYSTEM_ERR, logged by the dispatcher
     const f = new XdrWriter(128).uint(nfs3Status(err));
@@ -294,7 +319,7 @@ async function applyCreateAttrs(s: Nfs3Service, ctx: NfsCtx, a: Attr, attr: Satt
 const verfNs = (v: Buffer): bigint => BigInt(v.readUInt32BE(0)) * NS + BigInt(v.readUInt32BE(4) % 1e9);
 
 /** CREATE/MKDIR/SYMLINK/MKNOD success and failure bodies (section 3.3.8). */
-async function created(s: Nfs3Service, ctx: NfsCtx, dirFh: Buffer, make: (dir: Attr) => Promise<Attr>): Promise<Uint8Array> {
+async function created(s: Nfs3Service, ctx: NfsCtx, dirFh: Buffer, make: (dir: Attr) => Promise<Attr>): Promise<Results> {
   let dir: Attr | undefined;
   return reply(async (w) => {
     dir = await s.resolve(ctx, dirFh);
@@ -320,7 +345,7 @@ async function dirRows(s: Nfs3Service, ctx: NfsCtx, dir: Attr, cookie: bigint, l
   return { rows, more: got.length >= limit };
 }
 
-const HANDLERS: { [P in Proc]?: (s: Nfs3Service, ctx: NfsCtx, a: import('./wire/nfs3.js').ArgsOf[P]) => Promise<Uint8Array> } = {
+const HANDLERS: { [P in Proc]?: (s: Nfs3Service, ctx: NfsCtx, a: import('./wire/nfs3.js').ArgsOf[P]) => Promise<Results> } = {
   [PROC.NULL]: async () => new Uint8Array(0),
   [PROC.GETATTR]: (s, ctx, fh) => reply(async (w) => writeFattr3(w, s.fattr(await s.resolve(ctx, fh)))),
   [PROC.SETATTR]: async (s, ctx, a) => {
@@ -377,7 +402,7 @@ const HANDLERS: { [P in Proc]?: (s: Nfs3Service, ctx: NfsCtx, a: import('./wire/
       const data = off >= obj.size || count === 0 ? Buffer.alloc(0) : await s.files.use(ctx, obj.ino, false, (fh) => s.vfs.read(ctx, fh, off, count));
       const after = await s.vfs.getattr(ctx, obj.ino);
       writePostOpAttr(w, s.fattr(after));
-      w.uint(data.length).bool(off + data.length >= after.size).opaque(data);
+      w.uint(data.length).bool(off + data.length >= after.size).opaqueRef(data);
     }, (w) => writePostOpAttr(w, obj && s.fattr(obj)));
   },
   [PROC.WRITE]: async (s, ctx, a) => {
@@ -547,7 +572,7 @@ const HANDLERS: { [P in Proc]?: (s: Nfs3Service, ctx: NfsCtx, a: import('./wire/
 };
 
 /** REMOVE/RMDIR: the directory's wcc_data either way (section 3.3.12). */
-async function removed(s: Nfs3Service, ctx: NfsCtx, dirFh: Buffer, op: (dir: Attr) => Promise<void>): Promise<Uint8Array> {
+async function removed(s: Nfs3Service, ctx: NfsCtx, dirFh: Buffer, op: (dir: Attr) => Promise<void>): Promise<Results> {
   let dir: Attr | undefined;
   return reply(async (w) => {
     dir = await s.resolve(ctx, dirFh);

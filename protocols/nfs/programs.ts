@@ -12,8 +12,10 @@ import { hostOf, type Program } from './session.js';
 import { encodeFh } from './wire/fh.js';
 import { decodeDirpath, encodeExports, encodeMntResult, encodeMountList, MNT3, MOUNT_PROC, MOUNT_PROG, MOUNT_VERS, type MountEntry } from './wire/mount.js';
 import { NFS_PROG, NFS_VERS } from './wire/nfs3.js';
+import { NLM_PROG, NLM_VERS4 } from './wire/nlm.js';
+import { SM_PROG, SM_VERS } from './wire/nsm.js';
 import { NFS4_VERSION } from './wire/nfs4.js';
-import { decodeMapping, encodeDumpResult, encodeGetportResult, IPPROTO_TCP, PMAP_PROC, PMAP_PROG, PMAP_VERS, type Mapping } from './wire/portmap.js';
+import { decodeMapping, encodeDumpResult, encodeGetportResult, IPPROTO_TCP, IPPROTO_UDP, PMAP_PROC, PMAP_PROG, PMAP_VERS, type Mapping } from './wire/portmap.js';
 import { AUTH } from './wire/rpc.js';
 
 const EMPTY = new Uint8Array(0);
@@ -39,13 +41,19 @@ export function portmapProgram(maps: () => Mapping[]): Program {
   };
 }
 
-/** This server's programs as portmap mappings (TCP only); NFS version 4 too when `nfs4`. */
-export function mappings(port: number, nfs4 = false): Mapping[] {
+/**
+ * This server's programs as portmap mappings: PORTMAP, MOUNT v3 and NFS v3 on TCP; `nfs4` adds
+ * NFS version 4, `locks` NLM v4 and NSM v1, all on the same port; `udp` adds PORTMAP and MOUNT
+ * over UDP on that port number.
+ */
+export function mappings(port: number, with_: { locks?: boolean; nfs4?: boolean; udp?: boolean } = {}): Mapping[] {
   return [
     { prog: PMAP_PROG, vers: PMAP_VERS, prot: IPPROTO_TCP, port },
     { prog: MOUNT_PROG, vers: MOUNT_VERS, prot: IPPROTO_TCP, port },
     { prog: NFS_PROG, vers: NFS_VERS, prot: IPPROTO_TCP, port },
-    ...(nfs4 ? [{ prog: NFS_PROG, vers: NFS4_VERSION, prot: IPPROTO_TCP, port }] : []),
+    ...(with_.nfs4 ? [{ prog: NFS_PROG, vers: NFS4_VERSION, prot: IPPROTO_TCP, port }] : []),
+    ...(with_.locks ? [{ prog: NLM_PROG, vers: NLM_VERS4, prot: IPPROTO_TCP, port }, { prog: SM_PROG, vers: SM_VERS, prot: IPPROTO_TCP, port }] : []),
+    ...(with_.udp ? [{ prog: PMAP_PROG, vers: PMAP_VERS, prot: IPPROTO_UDP, port }, { prog: MOUNT_PROG, vers: MOUNT_VERS, prot: IPPROTO_UDP, port }] : []),
   ];
 }
 

@@ -1,7 +1,7 @@
 /**
  * The NFS server process side: TCP listeners that carry ONC RPC records (RFC 5531 section 11)
- * to the dispatcher (session.ts) serving PORTMAP v2, MOUNT v3 and NFS v3 and v4 from one table. The
- * main port serves all three; an optional second listener (e.g. 111 when allowed) serves the
+ * to the dispatcher (session.ts) serving PORTMAP v2, MOUNT v3, NFS v3 and v4 and (unless turned
+ * off) NLM v4 and NSM v1 from one table. The main port serves them all; an optional second listener (e.g. 111 when allowed) serves the
  * same table, so a client that asks the portmapper there learns the main port. Each
  * connection answers up to `maxInflight` calls at once (replies may go out of order, matched by
  * xid) and pauses reading beyond that. A record too large closes the connection.
@@ -13,13 +13,19 @@ import { Nfs3Service } from './nfs3.js';
 import { mappings, mountProgram, portmapProgram } from './programs.js';
 import { ReplyCache } from './drc.js';
 import { ExportTable, type Export } from './exports.js';
-import { answer, type Programs } from './session.js';
+import { answerParts, type Programs } from './session.js';
+import { GraceStore } from './grace.js';
+import { NlmService } from './nlm.js';
+import { NsmService } from './nsm.js';
+import { NLM_PROG } from './wire/nlm.js';
+import { SM_PROG } from './wire/nsm.js';
 import { MOUNT_PROG } from './wire/mount.js';
 import { NFS_PROG } from './wire/nfs3.js';
 import { NFS4_VERSION } from './wire/nfs4.js';
 import { Nfs4Service } from './v4/service.js';
 import { PMAP_PROG } from './wire/portmap.js';
-import { DEFAULT_MAX_RECORD, frameRecord, RecordDecoder } from './wire/record.js';
+import { DEFAULT_MAX_RECORD, recordMark, RecordDecoder } from './wire/record.js';
+import { listenUdp, type UdpRpc } from './udp.js';
 
 /** Reading from a connection pauses while this many reply bytes wait to be sent. */
 const MAX_UNSENT = 8 << 20;
@@ -48,6 +54,23 @@ export interface NfsServerOptions {
   maxInflight?: number;
   /** Milliseconds an idle cached open handle stays open (default 2000). */
   idleMs?: number;
+  /**
+   * Also answer PORTMAP and MOUNT over UDP on the same port number(s) as TCP (default true):
+   * rpcinfo, showmount and mount.nfs ask over UDP first. NFS itself stays on TCP.
+   */
+  udp?: boolean;
+  /** Most cached open VFS handles (default 1024; the least recently used idle ones go first). */
+  maxOpen?: number;
+  /**
+   * NLM v4 byte-range locks and NSM v1 (nlm.ts, nsm.ts, grace.ts), on the same ports; on by
+   * default, `false` turns them off. `stateFile`: where client hosts holding locks are recorded
+   * (JSON, written atomically); without it there is no grace period and no SM_NOTIFY after a
+   * restart. `graceMs` (default 45,000): after a start with recorded clients, only reclaims
+   * are honoured that long. `peerPortmapPort` (default 111): the portmapper port on client hosts
+   * for GRANTED / _RES / SM_NOTIFY callbacks. `serverName` (default the OS host name): mon_name
+   * in SM_NOTIFY.
+   */
+  nlm?: false | { stateFile?: string; graceMs?: number; peerPortmapPort?: number; serverName?: string; callbackTimeoutMs?: number; pollMs?: number; notifyAttempts?: number; notifyRetryDelayMs?: number };
   /** Serve NFSv4.0 and 4.1 (program 100003 version 4) next to v3; default true. */
   nfs4?: boolean;
   /** NFSv4 lease time in seconds (default 90). */
@@ -66,10 +89,21 @@ export interface NfsServerOptions {
 export interface NfsServer {
   port: number;
   portmapPort: number | undefined;
+  /** With NLM on: this run's NSM state number, and the SM_NOTIFY round to the previous run's clients (resolves when done). */
+  nlm?: { state: number; notified: Promise<{ delivered: string[]; failed: string[] }> };
   /** The NFSv4 service (its state, for tests and metrics); undefined with `nfs4: false`. */
   nfs4: Nfs4Service | undefined;
   /** Stops listening, closes every connection, releases cached open handles. */
   close(): Promise<void>;
+}
+
+/** Writes one reply record: the mark and the segments in one writev (no copy of READ data). */
+function writeRecord(sock: Socket, parts: Buffer[]): void {
+  const len = parts.reduce((n, b) => n + b.length, 0);
+  sock.cork();
+  sock.write(recordMark(len));
+  for (const b of parts) sock.write(b);
+  sock.uncork();
 }
 
 function listen(server: Server, host: string, port: number): Promise<number> {
@@ -89,7 +123,7 @@ export async function startNfsServer(opts: NfsServerOptions): Promise<NfsServer>
   const maxInflight = opts.maxInflight ?? 32;
   const exports = opts.exports ? new ExportTable(opts.exports) : ExportTable.open(exportId);
   await exports.init(opts.vfs);
-  const nfs = new Nfs3Service(opts.vfs, { exportId, exports, idleMs: opts.idleMs, ...(log ? { log } : {}) });
+  const nfs = new Nfs3Service(opts.vfs, { exportId, exports, idleMs: opts.idleMs, maxOpen: opts.maxOpen, ...(log ? { log } : {}) });
   const v4 = opts.nfs4 === false ? undefined : new Nfs4Service(opts.vfs, {
     exports, ...(log ? { log } : {}),
     ...(opts.leaseSeconds !== undefined ? { leaseSeconds: opts.leaseSeconds } : {}),
@@ -97,13 +131,33 @@ export async function startNfsServer(opts: NfsServerOptions): Promise<NfsServer>
     ...(opts.stateDir !== undefined ? { stateDir: opts.stateDir } : {}),
   });
   let mainPort = 0;
+  const lk = opts.nlm === false ? undefined : opts.nlm ?? {};
   const nfsProgram = nfs.program();
   if (v4) nfsProgram.versions.set(NFS4_VERSION, v4.procedures());
   const programs: Programs = new Map([
-    [PMAP_PROG, portmapProgram(() => mappings(mainPort, v4 !== undefined))],
+    [PMAP_PROG, portmapProgram(() => mappings(mainPort, { locks: !!lk, nfs4: v4 !== undefined, udp: opts.udp !== false }))],
     [MOUNT_PROG, mountProgram(opts.vfs, exports)],
     [NFS_PROG, nfsProgram],
   ]);
+  let grace: GraceStore | undefined, nlm: NlmService | undefined, nsm: NsmService | undefined;
+  if (lk) {
+    try {
+      grace = await GraceStore.open({ file: lk.stateFile, graceMs: lk.graceMs });
+    } catch (err) {
+      await nfs.close();
+      throw err;
+    }
+    const peer = { peerPortmapPort: lk.peerPortmapPort, serverName: lk.serverName, ...(log ? { log } : {}) };
+    nlm = new NlmService({ nfs, grace, ...peer, callbackTimeoutMs: lk.callbackTimeoutMs, pollMs: lk.pollMs });
+    nsm = new NsmService({ grace, nlm, ...peer, timeoutMs: lk.callbackTimeoutMs, attempts: lk.notifyAttempts, retryDelayMs: lk.notifyRetryDelayMs });
+    programs.set(NLM_PROG, nlm.program());
+    programs.set(SM_PROG, nsm.program());
+  }
+  const stopLocks = async (): Promise<void> => {
+    nlm?.close();
+    nsm?.close();
+    await grace?.close();
+  };
   const drc = opts.drc === false ? undefined : new ReplyCache(opts.drc ?? {});
   const sockets = new Set<Socket>();
   const inflight = new Set<Promise<void>>();
@@ -130,8 +184,8 @@ export async function startNfsServer(opts: NfsServerOptions): Promise<NfsServer>
       for (const rec of records) {
         running++;
         if (running >= maxInflight) sock.pause();
-        const p = answer(programs, rec, peer, log, drc).then((reply) => {
-          if (reply && !sock.destroyed) sock.write(frameRecord(reply));
+        const p = answerParts(programs, rec, peer, log, drc).then((reply) => {
+          if (reply && !sock.destroyed) writeRecord(sock, reply);
           if (sock.writableLength >= MAX_UNSENT) sock.pause(); // a client that does not read its replies
         }).catch((err: unknown) => log?.error({ err, peer }, 'nfs: reply failed')).finally(() => {
           inflight.delete(p);
@@ -146,32 +200,41 @@ export async function startNfsServer(opts: NfsServerOptions): Promise<NfsServer>
   };
 
   const servers: Server[] = [];
+  const udps: UdpRpc[] = [];
+  // Over UDP only the programs a client asks before it opens TCP (udp.ts).
+  const udpPrograms: Programs = new Map([[PMAP_PROG, programs.get(PMAP_PROG)!], [MOUNT_PROG, programs.get(MOUNT_PROG)!]]);
   try {
     const main = createServer(onConnection);
     servers.push(main);
     mainPort = await listen(main, opts.host, opts.port);
+    if (opts.udp !== false) udps.push(await listenUdp(udpPrograms, opts.host, mainPort, log, drc));
     let portmapPort: number | undefined;
     if (opts.portmapPort !== undefined) {
       const pm = createServer(onConnection);
       servers.push(pm);
       portmapPort = await listen(pm, opts.host, opts.portmapPort);
+      if (opts.udp !== false) udps.push(await listenUdp(udpPrograms, opts.host, portmapPort, log, drc));
     }
-    log?.info({ port: mainPort, portmapPort }, 'nfs: listening');
+    log?.info({ port: mainPort, portmapPort, nsmState: grace?.state, graceMs: grace?.graceLeftMs() }, 'nfs: listening');
     return {
       port: mainPort,
       portmapPort,
+      ...(grace && nsm ? { nlm: { state: grace.state, notified: nsm.notifyAll() } } : {}),
       nfs4: v4,
       async close() {
         const closed = servers.map((s) => new Promise<void>((r) => s.close(() => r())));
         for (const s of sockets) s.destroy();
-        await Promise.all(closed);
+        await Promise.all([...closed, ...udps.map((u) => u.close())]);
         await Promise.allSettled([...inflight]);
+        await stopLocks();
         await nfs.close();
         await v4?.close();
       },
     };
   } catch (err) {
     for (const s of servers) s.close();
+    for (const u of udps) await u.close();
+    await stopLocks();
     await nfs.close();
     await v4?.close();
     throw err;

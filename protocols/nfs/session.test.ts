@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { createMemoryVfs, ROOT_CTX, type VfsInstance } from '../../vfs/index.js';
 import { Nfs3Service } from './nfs3.js';
 import { mappings, mountProgram, portmapProgram } from './programs.js';
-import { answer, type Programs } from './session.js';
+import { answer, answerParts, type Programs } from './session.js';
 import { startNfsServer } from './server.js';
 import { decodeExports, decodeMntResult, encodeDirpath, MNT3, MOUNT_PROC, MOUNT_PROG } from './wire/mount.js';
 import {
@@ -165,6 +165,30 @@ describe('NFS over encoded RPC calls (memory VFS)', () => {
     assert.equal((await nfs3(PROC.SETATTR, { fh, attr: { mode: 0o600 }, guard: { sec: 1, nsec: 0 } })).status, NFS3.ERR_NOT_SYNC);
   });
 
+  test('a large READ reply comes as segments with the data uncopied; joined, it is the reply answer() gives', async () => {
+    const dir = await rootFh();
+    const { status, r } = await nfs3(PROC.CREATE, { where: { dir, name: 'big-read' }, mode: CREATE_MODE.UNCHECKED, attr: {} });
+    assert.equal(status, NFS3.OK);
+    const fh = r.optional((x) => x.opaque(64))!;
+    const data = Buffer.alloc(300_000);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
+    assert.equal((await nfs3(PROC.WRITE, { fh, offset: 0n, count: data.length, stable: STABLE.FILE_SYNC, data })).status, NFS3.OK);
+    const call = encodeCall({ xid: 4242, prog: NFS_PROG, vers: 3, proc: PROC.READ, cred: ROOT }, encodeArgs(PROC.READ, { fh, offset: 1000n, count: 200_000 }));
+    const parts = await answerParts(programs, call, '127.0.0.1:999');
+    assert.ok(parts && parts.length >= 3, 'header, results, data, padding/tail');
+    assert.ok(parts.some((p) => p.length === 200_000), 'the data is one segment');
+    const whole = await answer(programs, call, '127.0.0.1:999');
+    assert.deepEqual(Buffer.concat(parts), whole);
+    const rep = decodeReply(whole!);
+    assert.ok(rep.kind === 'accepted' && rep.stat === ACCEPT.SUCCESS);
+    assert.equal(rep.results.uint(), NFS3.OK);
+    readPostOpAttr(rep.results);
+    assert.equal(rep.results.uint(), 200_000);
+    assert.equal(rep.results.bool(), false, 'not eof');
+    assert.deepEqual(rep.results.opaque(1 << 20), data.subarray(1000, 201_000));
+    rep.results.end();
+  });
+
   test('names: MKDIR, LOOKUP, SYMLINK/READLINK, LINK, RENAME, REMOVE, RMDIR, MKNOD; stale and bad handles', async () => {
     const root = await rootFh();
     assert.equal((await nfs3(PROC.MKDIR, { where: { dir: root, name: 'd' }, attr: { mode: 0o750 } })).status, NFS3.OK);
@@ -281,6 +305,55 @@ describe('NFS over encoded RPC calls (memory VFS)', () => {
     }), { numRuns: 500 });
     // The VFS is intact afterwards.
     assert.equal(typeof (await v.vfs.getattr(ROOT_CTX, 1)).ino, 'number');
+  });
+});
+
+describe('cached open handles', () => {
+  test('at most maxOpen handles stay open: the least recently used idle ones go first; reads and writes stay right', async () => {
+    const v = await createMemoryVfs();
+    const opened = new Set<number>();
+    const vfs = new Proxy(v.vfs, {
+      get(target, prop, recv) {
+        const f = Reflect.get(target, prop, recv);
+        if (prop === 'open') return async (...a: Parameters<typeof target.open>) => { const fh = await target.open(...a); opened.add(fh); return fh; };
+        if (prop === 'release') return async (...a: Parameters<typeof target.release>) => { opened.delete(a[1]); return target.release(...a); };
+        return typeof f === 'function' ? f.bind(target) : f;
+      },
+    });
+    const nfs = new Nfs3Service(vfs, { exportId: 7, idleMs: 60_000, maxOpen: 4 });
+    const programs: Programs = new Map([[MOUNT_PROG, mountProgram(vfs, 7)], [NFS_PROG, nfs.program()]]);
+    let x = 1;
+    const call = async <P extends Proc>(proc: P, args: ArgsOf[P]) => {
+      const rep = decodeReply((await answer(programs, encodeCall({ xid: x++, prog: NFS_PROG, vers: 3, proc, cred: ROOT }, encodeArgs(proc, args)), '127.0.0.1:1'))!);
+      assert.ok(rep.kind === 'accepted' && rep.stat === ACCEPT.SUCCESS, `proc ${proc} accepted: ${JSON.stringify(rep.kind === 'accepted' ? rep.stat : rep)}`);
+      assert.equal(rep.results.uint(), NFS3.OK, `proc ${proc}`);
+      return rep.results;
+    };
+    const mnt = decodeReply((await answer(programs, encodeCall({ xid: x++, prog: MOUNT_PROG, vers: 3, proc: MOUNT_PROC.MNT, cred: ROOT }, encodeDirpath('/')), '127.0.0.1:1'))!);
+    assert.ok(mnt.kind === 'accepted', 'MNT accepted');
+    const root = decodeMntResult(mnt.results).fh!;
+    const fhs: Buffer[] = [];
+    for (let i = 0; i < 12; i++) {
+      const r = await call(PROC.CREATE, { where: { dir: root, name: `f${i}` }, mode: CREATE_MODE.UNCHECKED, attr: {} });
+      fhs.push(r.optional((y) => y.opaque(64))!);
+    }
+    for (let i = 0; i < 12; i++) {
+      await call(PROC.WRITE, { fh: fhs[i]!, offset: 0n, count: 4, stable: STABLE.UNSTABLE, data: Buffer.from(`v${String(i).padStart(3, '0')}`) });
+      assert.ok(nfs.files.size <= 4, `${nfs.files.size} cached after file ${i}`);
+    }
+    await new Promise((r) => setTimeout(r, 50)); // evicted handles finish their release (flush)
+    assert.ok(opened.size <= 4, `${opened.size} VFS handles open`);
+    for (let i = 0; i < 12; i++) {
+      const r = await call(PROC.READ, { fh: fhs[i]!, offset: 0n, count: 100 });
+      readPostOpAttr(r);
+      r.uint();
+      r.bool();
+      assert.equal(r.opaque(100).toString(), `v${String(i).padStart(3, '0')}`, `file ${i} kept its unstable write`);
+    }
+    assert.ok(nfs.files.size <= 4);
+    await nfs.close();
+    assert.equal(opened.size, 0, 'close releases every handle');
+    await v.close();
   });
 });
 

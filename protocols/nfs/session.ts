@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino';
 import type { Ctx } from '../../vfs/types.js';
-import { ACCEPT, AUTH, AUTH_STAT, authErrorReply, decodeCall, errorReply, progMismatchReply, RpcBadCredError, RpcVersionError, rpcMismatchReply, successReply, type RpcCall } from './wire/rpc.js';
+import { ACCEPT, acceptedHeader, AUTH, AUTH_STAT, authErrorReply, decodeCall, errorReply, progMismatchReply, RpcBadCredError, RpcVersionError, rpcMismatchReply, successReply, type RpcCall } from './wire/rpc.js';
 import { XdrError } from './wire/xdr.js';
 import { ReplyCache } from './drc.js';
 
@@ -24,8 +24,11 @@ export interface CallInfo {
   peer: string;
 }
 
+/** Encoded results: one buffer, or segments in order (XdrWriter.parts(): READ data uncopied). */
+export type Results = Uint8Array | Uint8Array[];
+
 /** A procedure: decodes its arguments from call.args (throwing XdrError → GARBAGE_ARGS) and returns the encoded results. */
-export type Procedure = (c: CallInfo) => Promise<Uint8Array> | Uint8Array;
+export type Procedure = (c: CallInfo) => Promise<Results> | Results;
 
 /** One program: its procedures by version. */
 export interface Program {
@@ -52,44 +55,58 @@ export function ctxOf(call: RpcCall, peer: string): Ctx {
  * all (nothing to answer; the connection stays open).
  */
 export async function answer(programs: Programs, record: Buffer, peer: string, log?: Logger, drc?: ReplyCache): Promise<Buffer | undefined> {
+  const parts = await answerParts(programs, record, peer, log, drc);
+  return parts && (parts.length === 1 ? parts[0] : Buffer.concat(parts));
+}
+
+/** Below this many bytes a reply's segments are joined into one buffer (one small write). */
+const JOIN_BELOW = 64 * 1024;
+
+/** As `answer`, the reply as segments in order (large READ data is not copied). */
+export async function answerParts(programs: Programs, record: Buffer, peer: string, log?: Logger, drc?: ReplyCache): Promise<Buffer[] | undefined> {
+  const one = (b: Buffer | undefined): Buffer[] | undefined => b && [b];
   let call: RpcCall;
   try {
     call = decodeCall(record);
   } catch (err) {
-    if (err instanceof RpcVersionError) return rpcMismatchReply(err.xid);
-    if (err instanceof RpcBadCredError) return authErrorReply(err.xid, AUTH_STAT.BADCRED);
+    if (err instanceof RpcVersionError) return one(rpcMismatchReply(err.xid));
+    if (err instanceof RpcBadCredError) return one(authErrorReply(err.xid, AUTH_STAT.BADCRED));
     log?.debug({ err, peer }, 'nfs: undecodable RPC message dropped');
     return undefined;
   }
-  if (call.cred.flavor !== AUTH.NONE && call.cred.flavor !== AUTH.SYS) return authErrorReply(call.xid, AUTH_STAT.BADCRED);
+  if (call.cred.flavor !== AUTH.NONE && call.cred.flavor !== AUTH.SYS) return one(authErrorReply(call.xid, AUTH_STAT.BADCRED));
   const prog = programs.get(call.prog);
-  if (!prog) return errorReply(call.xid, ACCEPT.PROG_UNAVAIL);
+  if (!prog) return one(errorReply(call.xid, ACCEPT.PROG_UNAVAIL));
   const procs = prog.versions.get(call.vers);
   if (!procs) {
     const vs = [...prog.versions.keys()];
-    return progMismatchReply(call.xid, Math.min(...vs), Math.max(...vs));
+    return one(progMismatchReply(call.xid, Math.min(...vs), Math.max(...vs)));
   }
   const proc = procs[call.proc];
-  if (!proc) return errorReply(call.xid, ACCEPT.PROC_UNAVAIL);
+  if (!proc) return one(errorReply(call.xid, ACCEPT.PROC_UNAVAIL));
   let keep = true;
-  const run = async (): Promise<Buffer> => {
+  const run = async (): Promise<Buffer[]> => {
     try {
       const results = await proc({ call, ctx: ctxOf(call, peer), peer });
-      if (prog.drc?.keep && !prog.drc.keep(results)) keep = false;
-      return successReply(call.xid, results);
+      const list = Array.isArray(results) ? results : [results];
+      if (prog.drc?.keep && !prog.drc.keep(list[0] ?? new Uint8Array(0))) keep = false;
+      const size = list.reduce((n, b) => n + b.length, 0);
+      if (list.length === 1 || size < JOIN_BELOW) return [successReply(call.xid, list.length === 1 ? list[0]! : Buffer.concat(list, size))];
+      return [acceptedHeader(call.xid, ACCEPT.SUCCESS, 24).bytes(), ...list.map((b) => Buffer.from(b.buffer, b.byteOffset, b.length))];
     } catch (err) {
       if (err instanceof XdrError) {
         log?.debug({ err: err.message, peer, prog: prog.name, proc: call.proc }, 'nfs: garbage arguments');
-        return errorReply(call.xid, ACCEPT.GARBAGE_ARGS);
+        return [errorReply(call.xid, ACCEPT.GARBAGE_ARGS)];
       }
       log?.error({ err, peer, prog: prog.name, proc: call.proc }, 'nfs: procedure failed unexpectedly');
       keep = false;
-      return errorReply(call.xid, ACCEPT.SYSTEM_ERR);
+      return [errorReply(call.xid, ACCEPT.SYSTEM_ERR)];
     }
   };
   if (!drc || !prog.drc?.procs.has(call.proc)) return run();
   const key = ReplyCache.key(hostOf(peer), record, call.xid, call.prog, call.vers, call.proc);
-  return drc.run(key, run, () => keep);
+  // The cache keeps whole replies (the procedures it keeps answer a few hundred bytes).
+  return one(await drc.run(key, async () => { const p = await run(); return p.length === 1 ? p[0]! : Buffer.concat(p); }, () => keep));
 }
 
 /** The address part of 'address:port' (IPv6 addresses hold colons too). */

@@ -18,13 +18,13 @@ import { openRocksKv } from '../../vfs/meta/rocksdb.js';
 import { openVfs, ROOT_CTX, type VfsInstance } from '../../vfs/index.js';
 import { startNfsServer, type NfsServer } from '../../protocols/nfs/index.js';
 import { decodeMntResult, encodeDirpath, MOUNT_PROC, MOUNT_PROG } from '../../protocols/nfs/wire/mount.js';
-import { encodeArgs, NFS3, NFS_PROG, PROC } from '../../protocols/nfs/wire/nfs3.js';
+import { encodeArgs, NFS3, NFS_PROG, PROC, readFattr3, readPostOpAttr, STABLE } from '../../protocols/nfs/wire/nfs3.js';
 import { frameRecord, RecordDecoder } from '../../protocols/nfs/wire/record.js';
 import { AUTH, decodeReply, encodeAuthSys, encodeCall } from '../../protocols/nfs/wire/rpc.js';
 import type { XdrReader } from '../../protocols/nfs/wire/xdr.js';
 import { connect } from 'node:net';
 import { diff, manifest } from './tree.js';
-import { cleanupAll, curl, DW, serve, tempDir } from './gateway-harness.js';
+import { cleanupAll, curl, DW, dw, serve, tempDir } from './gateway-harness.js';
 
 interface Run { code: number | null; stdout: Buffer; stderr: string }
 
@@ -49,7 +49,7 @@ async function pool<T>(items: T[], n: number, job: (x: T) => Promise<void>): Pro
 }
 
 /** One RPC call over a fresh TCP connection as root (AUTH_SYS); the accepted results. */
-async function rpc(port: number, prog: number, proc: number, args: Uint8Array): Promise<XdrReader> {
+async function rpc(port: number, prog: number, proc: number, args: Uint8Array, uid = 0): Promise<XdrReader> {
   const sock = connect(port, '127.0.0.1');
   try {
     const dec = new RecordDecoder();
@@ -57,7 +57,7 @@ async function rpc(port: number, prog: number, proc: number, args: Uint8Array): 
       sock.on('data', (d) => { const r = dec.push(d); if (r.length) resolve(r[0]!); });
       sock.on('error', reject);
     });
-    const cred = { flavor: AUTH.SYS, body: encodeAuthSys({ stamp: 1, machinename: 'e2e', uid: 0, gid: 0, gids: [] }) };
+    const cred = { flavor: AUTH.SYS, body: encodeAuthSys({ stamp: 1, machinename: 'e2e', uid, gid: uid, gids: [] }) };
     sock.write(frameRecord(encodeCall({ xid: 1, prog, vers: 3, proc, cred }, args)));
     const rep = decodeReply(await got);
     assert.ok(rep.kind === 'accepted' && rep.stat === 0);
@@ -196,6 +196,122 @@ describe('dw serve --nfs', () => {
       const get = spawnSync('curl', ['-sS', '-f', '-u', `admin:${srv.password}`, `${srv.url}back.bin`], { maxBuffer: 1 << 24 });
       assert.equal(get.status, 0, get.stderr.toString());
       assert.equal(sha(get.stdout), sha(readFileSync(local)), 'webdav GET of back.bin');
+    } finally {
+      assert.equal(await srv.stop(), 0);
+    }
+  });
+
+  test('a file handle taken before kill -9 works after the restart; a FILE_SYNC write answered before the kill is kept', async () => {
+    const data = await tempDir();
+    let srv = await serve(data, ['--nfs', '127.0.0.1:0']);
+    const portOf = () => Number(/NFS:\s+\S+ port (\d+)/.exec(srv.stderr())?.[1]);
+    let port = portOf();
+    const user = 1000; // the first user's uid (admin); root would be squashed
+    const body = randomBytes(700_000);
+    const local = join(data, 'k.bin');
+    writeFileSync(local, body);
+    const u = (p: string) => `nfs://127.0.0.1${p}?version=3&nfsport=${port}&mountport=${port}&uid=${user}&gid=${user}`;
+    try {
+      const cp = await run('nfs-cp', [local, u('//k.bin')]);
+      assert.equal(cp.code, 0, cp.stderr);
+      const root = decodeMntResult(await rpc(port, MOUNT_PROG, MOUNT_PROC.MNT, encodeDirpath('/'), user)).fh!;
+      const lr = await rpc(port, NFS_PROG, PROC.LOOKUP, encodeArgs(PROC.LOOKUP, { dir: root, name: 'k.bin' }), user);
+      assert.equal(lr.uint(), NFS3.OK);
+      const fh = lr.opaque(64);
+      // Overwrite 64 KiB in the middle with FILE_SYNC: durable once answered (RFC 1813 §3.3.7).
+      const patch = randomBytes(65_536);
+      const wr = await rpc(port, NFS_PROG, PROC.WRITE, encodeArgs(PROC.WRITE, { fh, offset: 300_000n, count: patch.length, stable: STABLE.FILE_SYNC, data: patch }), user);
+      assert.equal(wr.uint(), NFS3.OK);
+      patch.copy(body, 300_000);
+      await srv.kill();
+      srv = await serve(data, ['--nfs', '127.0.0.1:0']);
+      port = portOf();
+      const ga = await rpc(port, NFS_PROG, PROC.GETATTR, encodeArgs(PROC.GETATTR, fh), user);
+      assert.equal(ga.uint(), NFS3.OK, 'the handle taken before kill -9 is still valid');
+      assert.equal(readFattr3(ga).size, BigInt(body.length));
+      const rd = await rpc(port, NFS_PROG, PROC.READ, encodeArgs(PROC.READ, { fh, offset: 0n, count: body.length }), user);
+      assert.equal(rd.uint(), NFS3.OK);
+      readPostOpAttr(rd);
+      assert.equal(rd.uint(), body.length, 'count');
+      assert.equal(rd.bool(), true, 'eof');
+      assert.equal(sha(rd.opaque(1 << 20)), sha(body), 'READ through the old handle: the whole file, patch included');
+      const rootAgain = await rpc(port, NFS_PROG, PROC.GETATTR, encodeArgs(PROC.GETATTR, root), user);
+      assert.equal(rootAgain.uint(), NFS3.OK, 'the export root handle from before the kill');
+    } finally {
+      assert.equal(await srv.stop(), 0);
+    }
+  });
+
+  test('the pool\'s rules over NFS: old bytes under /.snapshots (read-only), quota as NFS3ERR_DQUOT, retention as NFS3ERR_PERM', async () => {
+    const data = await tempDir();
+    const srv = await serve(data, ['--nfs', '127.0.0.1:0']);
+    const port = Number(/NFS:\s+\S+ port (\d+)/.exec(srv.stderr())?.[1]);
+    const user = 1000; // the first user's uid (admin), who owns what WebDAV creates
+    const u = (p: string) => `nfs://127.0.0.1${p}?version=3&nfsport=${port}&mountport=${port}&uid=${user}&gid=${user}`;
+    const call = (proc: number, args: Uint8Array) => rpc(port, NFS_PROG, proc, args, user);
+    const auth = ['-u', `admin:${srv.password}`];
+    try {
+      for (const d of ['s', 'q', 'w']) assert.equal(curl([...auth, '-X', 'MKCOL', `${srv.url}${d}/`]).status, '201');
+      const oldBody = randomBytes(20_000);
+      const local = join(data, 'in.bin');
+      writeFileSync(local, oldBody);
+      assert.equal((await run('nfs-cp', [local, u('/s/a.bin')])).code, 0);
+      const snap = await dw(['snapshot', 'create', 'before', '--data', data]);
+      assert.equal(snap.code, 0, snap.stderr);
+      const root = decodeMntResult(await rpc(port, MOUNT_PROG, MOUNT_PROC.MNT, encodeDirpath('/'), user)).fh!;
+      const look = async (dir: Buffer, name: string): Promise<Buffer> => {
+        const r = await call(PROC.LOOKUP, encodeArgs(PROC.LOOKUP, { dir, name }));
+        assert.equal(r.uint(), NFS3.OK, `LOOKUP ${name}`);
+        return r.opaque(64);
+      };
+      // Rewrite the live file after the snapshot (libnfs's nfs-cp does not overwrite: GUARDED create).
+      const newBody = Buffer.from(oldBody);
+      const patch = randomBytes(8192);
+      patch.copy(newBody, 4096);
+      const live = await look(await look(root, 's'), 'a.bin');
+      const pw = await call(PROC.WRITE, encodeArgs(PROC.WRITE, { fh: live, offset: 4096n, count: patch.length, stable: STABLE.FILE_SYNC, data: patch }));
+      assert.equal(pw.uint(), NFS3.OK);
+      const old = await run('nfs-cat', [u('/.snapshots/before/s/a.bin')]);
+      assert.equal(old.code, 0, old.stderr);
+      assert.equal(sha(old.stdout), sha(oldBody), 'the snapshot keeps the old bytes');
+      assert.equal(sha((await run('nfs-cat', [u('/s/a.bin')])).stdout), sha(newBody), 'the live file has the new ones');
+      const ls = await run('nfs-ls', [u('/.snapshots/before/s')]);
+      assert.match(ls.stdout.toString(), /a\.bin/);
+      const snapS = await look(await look(await look(root, '.snapshots'), 'before'), 's');
+      const inSnap = await call(PROC.CREATE, encodeArgs(PROC.CREATE, { where: { dir: snapS, name: 'new.bin' }, mode: 0, attr: {} }));
+      assert.equal(inSnap.uint(), NFS3.ERR_ROFS, 'a snapshot is read-only');
+      assert.equal((await call(PROC.REMOVE, encodeArgs(PROC.REMOVE, { dir: snapS, name: 'a.bin' }))).uint(), NFS3.ERR_ROFS);
+
+      // Quota: 1 MiB on /q; the second MiB written is refused with NFS3ERR_DQUOT.
+      const q = await dw(['quota', 'set', '--dir', '/q', '--bytes', '1M', '--data', data]);
+      assert.equal(q.code, 0, q.stderr);
+      const qDir = await look(root, 'q');
+      const cr = await call(PROC.CREATE, encodeArgs(PROC.CREATE, { where: { dir: qDir, name: 'big.bin' }, mode: 0, attr: {} }));
+      assert.equal(cr.uint(), NFS3.OK);
+      const bigFh = cr.optional((x) => x.opaque(64))!;
+      const mib = randomBytes(1 << 20);
+      const w1 = await call(PROC.WRITE, encodeArgs(PROC.WRITE, { fh: bigFh, offset: 0n, count: 900_000, stable: STABLE.FILE_SYNC, data: mib.subarray(0, 900_000) }));
+      assert.equal(w1.uint(), NFS3.OK, 'under the quota');
+      const w2 = await call(PROC.WRITE, encodeArgs(PROC.WRITE, { fh: bigFh, offset: 900_000n, count: mib.length, stable: STABLE.FILE_SYNC, data: mib }));
+      assert.equal(w2.uint(), NFS3.ERR_DQUOT, 'over the quota');
+      writeFileSync(local, randomBytes(2 << 20));
+      const cpOver = await run('nfs-cp', [local, u('/q/over.bin')]);
+      assert.notEqual(cpOver.code, 0, 'nfs-cp of 2 MiB into a 1 MiB quota fails');
+
+      // Retention: a closed file in /w can be neither removed nor rewritten.
+      writeFileSync(local, Buffer.from('signed contract\n'));
+      assert.equal((await run('nfs-cp', [local, u('/w/doc.txt')])).code, 0);
+      // NFS has no close: the server's cached open handle goes after 2 s idle, and that is the
+      // close that starts a file's retention (RFC 1813 clients keep no open state).
+      await new Promise((r) => setTimeout(r, 3000));
+      const ret = await dw(['retention', 'set', '/w', '--period', '1h', '--data', data]);
+      assert.equal(ret.code, 0, ret.stderr);
+      const wDir = await look(root, 'w');
+      const doc = await look(wDir, 'doc.txt');
+      assert.equal((await call(PROC.REMOVE, encodeArgs(PROC.REMOVE, { dir: wDir, name: 'doc.txt' }))).uint(), NFS3.ERR_PERM, 'REMOVE under retention');
+      const rw = await call(PROC.WRITE, encodeArgs(PROC.WRITE, { fh: doc, offset: 0n, count: 4, stable: STABLE.FILE_SYNC, data: Buffer.from('void') }));
+      assert.equal(rw.uint(), NFS3.ERR_PERM, 'WRITE under retention');
+      assert.equal((await run('nfs-cat', [u('/w/doc.txt')])).stdout.toString(), 'signed contract\n');
     } finally {
       assert.equal(await srv.stop(), 0);
     }

@@ -515,6 +515,7 @@ export class MetaStore {
   async setQuota(kind: QuotaKind, id: number, limits: QuotaLimits, label?: string): Promise<QuotaRule> {
     for (const v of Object.values(limits)) if (!Number.isSafeInteger(v) || v < 0) throw new VfsError(Errno.EINVAL, 'quota limits are whole numbers ≥ 0 (0: no limit)');
     if (!Number.isSafeInteger(id) || id < 0) throw new VfsError(Errno.EINVAL, 'bad quota id');
+    this.hardBytes = undefined;
     return this.txn(async (m) => {
       const old = await getRule(m.tx, kind, id);
       if (old || kind !== 'dir') {
@@ -575,6 +576,32 @@ export class MetaStore {
         if (!best || limit - used < best.limit - best.used) best = { limit, used };
       }
       return best;
+    });
+  }
+
+  /** Whether some quota rule has a hard byte limit; undefined until asked (setQuota forgets it). */
+  private hardBytes: boolean | undefined;
+
+  /**
+   * Bytes the owner of `ino` may still add under hard byte limits (the owner's user and group
+   * quotas and the directory quotas above the file): the least room of them, Infinity when none
+   * applies (at once, without a read, while no rule has a hard byte limit). For an early EDQUOT
+   * on buffered writes (File.write); the charge at commit stays the authority.
+   */
+  async writeRoom(ino: number): Promise<number> {
+    this.hardBytes ??= (await listRules(this.kv)).some((r) => r.bytesHard > 0);
+    if (!this.hardBytes) return Infinity;
+    return this.txnRead(async (m) => {
+      const n = await m.inode(ino);
+      if (!n) return Infinity;
+      const t: [QuotaKind, number][] = [['user', n.uid], ['group', n.gid]];
+      for (const p of await projectChain(m.tx, n.project)) t.push(['dir', p]);
+      let room = Infinity;
+      for (const [kind, id] of t) {
+        const r = await getRule(m.tx, kind, id);
+        if (r?.bytesHard) room = Math.min(room, r.bytesHard - (await getUsage(m.tx, kind, id)).bytes);
+      }
+      return room;
     });
   }
 

@@ -15,9 +15,18 @@ export interface BlockRefs {
   release(id: number, txn: KvTxn): Promise<void>;
 }
 
-/** Current time in ns since the epoch. */
+let lastNs = 0n;
+
+/**
+ * Current time in ns since the epoch, strictly increasing within the process: the wall clock has
+ * millisecond steps, so two changes in one millisecond get times 1 ns apart. Clients that take
+ * ctime/mtime as a change counter (the NFSv4 change attribute, NFSv3 wcc_data, make) then see
+ * every change.
+ */
 export function nowNs(): bigint {
-  return BigInt(Date.now()) * 1_000_000n;
+  const wall = BigInt(Date.now()) * 1_000_000n;
+  lastNs = wall > lastNs ? wall : lastNs + 1n;
+  return lastNs;
 }
 
 /** Counter names under 'C' (vfs/meta/keys.ts). */

@@ -72,6 +72,14 @@ export class RecordDecoder {
   }
 }
 
+/** The 4-byte mark of a record of `len` bytes sent as one last fragment. */
+export function recordMark(len: number): Buffer {
+  if (len > 0x7fffffff) throw new RangeError('record too large');
+  const out = Buffer.allocUnsafe(4);
+  out.writeUInt32BE((LAST | len) >>> 0, 0);
+  return out;
+}
+
 /** One record as a single last fragment, ready for the socket. */
 export function frameRecord(msg: Uint8Array): Buffer {
   if (msg.length > 0x7fffffff) throw new RangeError('record too large');

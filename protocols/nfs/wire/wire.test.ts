@@ -19,6 +19,21 @@ const onlyXdrErrors = (f: () => unknown): void => {
   }
 };
 
+test('XDR: opaqueRef encodes as opaque does, the payload referenced, not copied', () => {
+  for (const n of [0, 3, 4095, 4096, 70_001]) {
+    const data = Buffer.alloc(n, 7);
+    const ref = new XdrWriter(8).uint(1).opaqueRef(data).uint(2);
+    const copy = new XdrWriter(8).uint(1).opaque(data).uint(2);
+    assert.deepEqual(ref.bytes(), copy.bytes(), `size ${n}`);
+    assert.equal(ref.length, copy.length);
+    const parts = ref.parts();
+    assert.deepEqual(Buffer.concat(parts), copy.bytes());
+    if (n >= 4096) assert.ok(parts.some((p) => p.buffer === data.buffer), 'the payload is one of the parts');
+    else assert.equal(parts.length, 1);
+  }
+  assert.throws(() => new XdrWriter().opaqueRef(Buffer.alloc(5000)).patchUint(0, 1), RangeError);
+});
+
 test('XDR: integers, hypers, bools, padding, opaque and string limits', () => {
   const w = new XdrWriter(4).uint(0xffffffff).int(-2).uhyper(2n ** 64n - 1n).hyper(-5n).bool(true).opaque(Buffer.from('abcde')).string('héllo').fixed(Buffer.from([1, 2, 3]));
   const b = w.bytes();

@@ -136,10 +136,16 @@ export class XdrReader {
   }
 }
 
-/** Appends XDR items to a growing buffer. */
+/**
+ * Appends XDR items to a growing buffer. `opaqueRef` appends large payloads (READ data) by
+ * reference: `parts()` then gives the encoding as a list of buffers without copying them.
+ */
 export class XdrWriter {
   private buf: Buffer;
   private pos = 0;
+  /** Finished segments before `buf` (only after an opaqueRef). */
+  private done: Buffer[] = [];
+  private doneLen = 0;
 
   constructor(initial = 256) {
     this.buf = Buffer.allocUnsafe(initial);
@@ -156,7 +162,7 @@ export class XdrWriter {
 
   /** Bytes written so far. */
   get length(): number {
-    return this.pos;
+    return this.doneLen + this.pos;
   }
 
   uint(v: number): this {
@@ -226,13 +232,39 @@ export class XdrWriter {
     return this;
   }
 
-  /** Overwrites a uint at an earlier offset (record marks, counts known only at the end). */
+  /**
+   * Variable-length opaque whose bytes are not copied: the writer keeps a reference to `b` (which
+   * must not change until the encoding is sent). For payloads of many KiB (READ data).
+   */
+  opaqueRef(b: Uint8Array): this {
+    this.uint(b.length);
+    if (b.length < 4096) return this.fixed(b);
+    this.done.push(this.buf.subarray(0, this.pos), Buffer.from(b.buffer, b.byteOffset, b.length));
+    this.doneLen += this.pos + b.length;
+    this.buf = Buffer.allocUnsafe(256);
+    this.pos = 0;
+    const p = pad4(b.length);
+    this.room(p);
+    this.buf.fill(0, 0, p);
+    this.pos = p;
+    return this;
+  }
+
+  /** Overwrites a uint at an earlier offset (record marks, counts known only at the end) of the current segment. */
   patchUint(at: number, v: number): void {
+    if (this.done.length) throw new RangeError('patchUint after opaqueRef');
     this.buf.writeUInt32BE(v, at);
   }
 
-  /** The bytes written (a view; the writer should not be used afterwards). */
+  /** The bytes written, as one buffer (a view when no opaqueRef was used; the writer should not be used afterwards). */
   bytes(): Buffer {
-    return this.buf.subarray(0, this.pos);
+    const tail = this.buf.subarray(0, this.pos);
+    return this.done.length ? Buffer.concat([...this.done, tail], this.length) : tail;
+  }
+
+  /** The bytes written as segments, referenced payloads uncopied (the writer should not be used afterwards). */
+  parts(): Buffer[] {
+    const tail = this.buf.subarray(0, this.pos);
+    return this.done.length ? [...this.done, tail] : [tail];
   }
 }
