@@ -9,10 +9,24 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createMemoryVfs, ROOT_CTX } from '../../../vfs/index.js';
+import { Nfs4Session } from '../../../test/nfs4/client.js';
 import { nfs4Suite } from '../../../test/nfs4/suite.js';
 import { startNfsServer, type NfsServer } from '../server.js';
 
 const LEASE = 3;
+
+// The test client's keepAlive() sends lone SEQUENCEs on slot 0 from a timer while the test's own
+// seq() calls use slot 0 too, and seq() takes the slot's seqid before the reply comes: two calls
+// in flight carry the same seqid, and per RFC 8881 §2.10.6 the second is a retransmission (DELAY
+// while the first runs, else the first's reply) — the lease test then sees no LOCK result. Here
+// every session's seq() calls run one after another, which is what the client means.
+const queues = new WeakMap<Nfs4Session, Promise<unknown>>();
+const seq = Nfs4Session.prototype.seq;
+Nfs4Session.prototype.seq = function (this: Nfs4Session, ...args: Parameters<typeof seq>) {
+  const run = (queues.get(this) ?? Promise.resolve()).then(() => seq.apply(this, args));
+  queues.set(this, run.catch(() => undefined));
+  return run;
+};
 
 nfs4Suite('DataWarehouse NFSv4 over a memory VFS', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'dw-nfs4-suite-'));
