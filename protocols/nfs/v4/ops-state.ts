@@ -236,6 +236,12 @@ async function open(c: Compound, a: Args4<typeof OP.OPEN>, w: XdrWriter): Promis
           attrset = set;
         }
       } catch (err) {
+        if (fh !== undefined) {
+          // Created, then a setattr failed (e.g. EPERM for an owner change): no handle left open.
+          await c.s.vfs.release(ctx, fh).catch(() => undefined);
+          fh = undefined;
+          throw err;
+        }
         if (!(err instanceof VfsError && err.errno === Errno.EEXIST) || cm.tag === CREATEMODE4.GUARDED4) throw err;
         attr = await c.s.vfs.lookup(ctx, cur.ino, name);
         if (verf) {

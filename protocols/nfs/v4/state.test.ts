@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMemoryVfs, ROOT_CTX, type VfsInstance } from '../../../vfs/index.js';
-import { encodeFattr } from '../wire/nfs4-attr.js';
+import { encodeFattr, FATTR4 } from '../wire/nfs4-attr.js';
 import {
   CLAIM, CREATEMODE4, LOCK_TYPE, NFS4, OP, op, OPEN4_CREATE, OPEN4_NOCREATE, OPEN4_RESULT, SP4, STABLE4, type Op4, type Stateid4,
   encodeCompound,
@@ -350,6 +350,10 @@ describe('NFSv4 OPEN permissions', () => {
       const before = h.v4.state.states.size;
       const denied = await h.compound([root, openArgs(cid, 'u2', 1, 'ro.txt', { access: 2 })], user);
       assert.equal(denied.status, NFS4.ERR_ACCESS);
+      assert.equal(h.v4.state.states.size, before);
+      // A create whose attributes cannot be applied (a non-root owner change) fails as a whole.
+      const chown = op(OP.OPEN, { seqid: 2, share_access: 3, share_deny: 0, owner: { clientid: cid, owner: name('u3') }, openhow: { tag: OPEN4_CREATE, v: { tag: CREATEMODE4.UNCHECKED4, v: encodeFattr([FATTR4.OWNER], () => '0') } }, claim: { tag: CLAIM.NULL, v: name('chown.txt') } });
+      assert.equal((await h.compound([root, chown], user)).status, NFS4.ERR_PERM);
       assert.equal(h.v4.state.states.size, before);
       const claimFh = op(OP.OPEN, { seqid: 2, share_access: 1, share_deny: 0, owner: { clientid: cid, owner: name('u2') }, openhow: { tag: OPEN4_NOCREATE, v: undefined }, claim: { tag: CLAIM.FH, v: undefined } });
       assert.equal((await h.compound([root, op(OP.LOOKUP, name('ro.txt')), claimFh], user)).status, NFS4.ERR_INVAL, 'CLAIM_FH is 4.1 only');
