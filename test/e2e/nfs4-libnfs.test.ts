@@ -5,7 +5,7 @@
  * with nfs-cp and nfs-cat byte-identically; small files go in with nfs-cp (libnfs 4.0 itself
  * fails v4 writes of 3,945 bytes or more, a client quirk); errors reach the client; a file
  * handle from before a restart of server and pool still works, and the restart's grace period
- * refuses new opens until it ends.
+ * refuses new opens until it ends; with an export below the root, libnfs walks the pseudo-fs.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -21,6 +21,7 @@ import { createPool, openPool } from '../../raid/index.js';
 import { openRocksKv } from '../../vfs/meta/rocksdb.js';
 import { openVfs, ROOT_CTX, type VfsInstance } from '../../vfs/index.js';
 import { startNfsServer, type NfsServer } from '../../protocols/nfs/index.js';
+import { makeExport } from '../../protocols/nfs/exports.js';
 import { bitmapOf, decodeFattr, FATTR4 } from '../../protocols/nfs/wire/nfs4-attr.js';
 import { decodeCompoundRes, type CompoundRes } from '../../protocols/nfs/wire/nfs4-res.js';
 import { encodeCompound, NFS4, NFS4_VERSION, NFSPROC4_COMPOUND, OP, op, type Op4 } from '../../protocols/nfs/wire/nfs4.js';
@@ -169,6 +170,26 @@ describe('NFSv4.0 with libnfs (version=4: nfs-ls, nfs-cat, nfs-cp)', () => {
     assert.match(miss.stderr + miss.stdout.toString(), /NFS4ERR_NOENT/);
     const noDir = await run('nfs-ls', [url('/no/such/dir')]);
     assert.notEqual(noDir.code, 0);
+  });
+
+  test('with an export below the root, libnfs walks the pseudo-fs to it and reads through it', async () => {
+    const sub = await startNfsServer({ vfs: inst.vfs, host: '127.0.0.1', port: 0, exports: [makeExport({ path: '/t/d1', clients: ['127.0.0.1'], squash: 'none' }, 'e2e')], nlm: false, udp: false });
+    try {
+      const u = (path: string) => `nfs://127.0.0.1${path}?version=4&nfsport=${sub.port}`;
+      const ls = await run('nfs-ls', ['-R', u('/')]);
+      assert.equal(ls.code, 0, ls.stderr);
+      const lines = ls.stdout.toString().split('\n').filter(Boolean);
+      assert.ok(lines[0]!.startsWith('dr-xr-xr-x') && lines[0]!.endsWith(' t'), `a read-only pseudo directory first: ${lines[0]}`);
+      const inD1 = files.filter((f) => f.startsWith('t/d1/'));
+      assert.equal(lines.filter((l) => l.startsWith('-')).length, inD1.length, 'only the exported tree');
+      const cat = await run('nfs-cat', [u(`/${inD1[3]}`)]);
+      assert.equal(cat.code, 0, cat.stderr);
+      assert.equal(sha(cat.stdout), sha(readFileSync(join(dir, 'src', inD1[3]!))));
+      const outside = await run('nfs-cat', [u(`/${files.find((f) => f.startsWith('t/d2/'))}`)]);
+      assert.notEqual(outside.code, 0, 'nothing outside the export');
+    } finally {
+      await sub.close();
+    }
   });
 
   test('a file handle from before a restart of server and pool still works; grace, then libnfs reads again', async () => {

@@ -49,7 +49,7 @@ export const SESSION_OPS: Partial<Record<number, OpDef>> = {
       } else if (confirmed && confirmed.verifier.equals(verf)) cl = confirmed;
       else {
         for (const x of same) if (!x.confirmed) await st.dropClient(x, false);
-        cl = st.newClient(owner, verf, 1, String(c.rpc.uid));
+        cl = st.newClient(owner, verf, 1, `${c.authNone ? 'none' : 'sys'}:${c.rpc.uid}`);
       }
       cl.lastRenew = Date.now();
       w.uhyper(cl.clientid).uint(cl.csSeq);
@@ -146,6 +146,7 @@ export const SESSION_OPS: Partial<Record<number, OpDef>> = {
       const cl = c.session!.client;
       if (cl.reclaimComplete) throw new Nfs4Error(NFS4.ERR_COMPLETE_ALREADY, 'RECLAIM_COMPLETE twice');
       cl.reclaimComplete = true;
+      if (cl.mayReclaim) c.s.state.reclaimDone(cl);
     },
   },
   [OP.BIND_CONN_TO_SESSION]: {

@@ -122,25 +122,26 @@ function lockCtx(o: Owner, ctx: Ctx): { ctx: Ctx; owner: string } {
 
 /**
  * Reclaims only in grace, and only by clients of the stable record that have not said
- * RECLAIM_COMPLETE. A 4.1 client's non-reclaim OPEN or LOCK before its RECLAIM_COMPLETE is
- * NFS4ERR_GRACE whether the server is in grace or not (RFC 8881 §18.51.3).
+ * RECLAIM_COMPLETE; other OPENs and LOCKs wait for the end of grace, and in 4.1 for the
+ * client's own RECLAIM_COMPLETE (RFC 8881 §18.51.3).
  */
 function checkGrace(c: Compound, client: Client, reclaim: boolean): void {
   const grace = c.s.state.inGrace();
   if (reclaim) {
     if (!grace || !client.mayReclaim || client.reclaimComplete) throw new Nfs4Error(NFS4.ERR_NO_GRACE, 'not in grace for this client');
   } else if (grace) throw new Nfs4Error(NFS4.ERR_GRACE, 'in the grace period after a restart');
-  else if (c.minor >= 1 && !client.reclaimComplete) throw new Nfs4Error(NFS4.ERR_GRACE, 'a non-reclaim lock before RECLAIM_COMPLETE (RFC 8881 §18.51.3)');
+  else if (c.minor >= 1 && !client.reclaimComplete) throw new Nfs4Error(NFS4.ERR_GRACE, 'no RECLAIM_COMPLETE from this client yet');
 }
 
-/** Every union of one or more of the (access | deny << 2) pairs (at most 16 values). */
-function unions(grants: ReadonlySet<number>): Set<number> {
-  const out = new Set<number>();
-  for (const g of grants) {
-    for (const u of [...out]) out.add(u | g);
-    out.add(g);
+/** Whether (access, deny) is the union of some of `modes` (RFC 8881 §18.18.3, RFC 7530 §16.19.4). */
+function unionOfSome(modes: readonly { access: number; deny: number }[], access: number, deny: number): boolean {
+  const reach = new Set<number>();
+  for (const m of modes) {
+    const code = m.access | (m.deny << 2);
+    for (const r of [...reach]) reach.add(r | code);
+    reach.add(code);
   }
-  return out;
+  return reach.has(access | (deny << 2));
 }
 
 /** A VFS handle for I/O through a stateid: the open's own, or a fresh one (released by `done`). */
@@ -235,6 +236,12 @@ async function open(c: Compound, a: Args4<typeof OP.OPEN>, w: XdrWriter): Promis
           attrset = set;
         }
       } catch (err) {
+        if (fh !== undefined) {
+          // Created, then a setattr failed (e.g. EPERM for an owner change): no handle left open.
+          await c.s.vfs.release(ctx, fh).catch(() => undefined);
+          fh = undefined;
+          throw err;
+        }
         if (!(err instanceof VfsError && err.errno === Errno.EEXIST) || cm.tag === CREATEMODE4.GUARDED4) throw err;
         attr = await c.s.vfs.lookup(ctx, cur.ino, name);
         if (verf) {
@@ -271,7 +278,7 @@ async function open(c: Compound, a: Args4<typeof OP.OPEN>, w: XdrWriter): Promis
     if (!st) {
       st = {
         kind: 'open', other: c.s.state.newStateid(), key: '', seqid: 0, client, owner: ow, ino: attr.ino, gen: attr.gen,
-        exportId: fileNode.exp!.id, access: 0, deny: 0, grants: new Set(), ctx: fctx, locks: new Set(),
+        exportId: fileNode.exp!.id, access: 0, deny: 0, modes: [], ctx: fctx, locks: new Set(),
       };
       c.s.state.addState(st);
     }
@@ -280,7 +287,7 @@ async function open(c: Compound, a: Args4<typeof OP.OPEN>, w: XdrWriter): Promis
     if (fh !== undefined && (st.read === fh || st.write === fh)) fh = undefined;
     st.access |= access;
     st.deny |= deny;
-    st.grants.add(access | (deny << 2));
+    if (!st.modes.some((m) => m.access === access && m.deny === deny)) st.modes.push({ access, deny });
     st.seqid++;
     sidOut(c, st, w);
     writeChangeInfo(w, before, after);
@@ -339,13 +346,20 @@ export const STATE_OPS: Partial<Record<number, OpDef>> = {
       const st = c.s.state;
       const same = st.byOwner(a.client.id);
       const confirmed = same.find((x) => x.confirmed);
+      const principal = `${c.authNone ? 'none' : 'sys'}:${c.rpc.uid}`;
+      if (confirmed && confirmed.principal !== principal && Date.now() - confirmed.lastRenew <= st.leaseMs
+        && [...confirmed.openOwners.values(), ...confirmed.lockOwners.values()].some((o) => o.states.size > 0)) {
+        // Another principal's live client with state holds this id (RFC 7530 §16.33.5): its address.
+        const loc = (confirmed.callback as { cb_location?: { na_r_netid: string; na_r_addr: string } } | undefined)?.cb_location;
+        throw new Nfs4Error(NFS4.ERR_CLID_INUSE, 'client id in use by another principal', (x) => void x.string(loc?.na_r_netid ?? 'tcp').string(loc?.na_r_addr ?? ''));
+      }
       for (const x of same) if (!x.confirmed) st.dropClient(x, false).catch(() => undefined); // an unconfirmed client holds no state
       let cl: Client;
       if (confirmed && confirmed.verifier.equals(a.client.verifier)) {
         // The same client instance updating its callback: same clientid, a new confirm verifier.
         cl = confirmed;
         cl.confirmVerf = randomBytes(8);
-      } else cl = st.newClient(a.client.id, a.client.verifier, 0, String(c.rpc.uid));
+      } else cl = st.newClient(a.client.id, a.client.verifier, 0, principal);
       cl.callback = { ...a.callback, ident: a.callback_ident };
       w.uhyper(cl.clientid).fixed(cl.confirmVerf);
     },
@@ -385,11 +399,10 @@ export const STATE_OPS: Partial<Record<number, OpDef>> = {
     run: (c, a: Args4<typeof OP.OPEN_DOWNGRADE>, w) => {
       const st = stateOf(c, a.open_stateid, 'open', current(c), a.seqid) as OpenState;
       const access = a.share_access & OPEN4_SHARE_ACCESS_MASK;
-      if (access < 1 || (access & ~st.access) || (a.share_deny & ~st.deny)) throw new Nfs4Error(NFS4.ERR_INVAL, 'not a downgrade');
-      if (!unions(st.grants).has(access | (a.share_deny << 2))) throw new Nfs4Error(NFS4.ERR_INVAL, 'not the modes of some of the OPENs of this state (RFC 8881 §18.18.3)');
+      if (access < 1 || !unionOfSome(st.modes, access, a.share_deny)) throw new Nfs4Error(NFS4.ERR_INVAL, 'not the modes of some of the OPENs');
       st.access = access;
       st.deny = a.share_deny;
-      st.grants = new Set([access | (a.share_deny << 2)]);
+      st.modes = [{ access, deny: a.share_deny }];
       st.seqid++;
       sidOut(c, st, w);
     },

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMemoryVfs, ROOT_CTX, type VfsInstance } from '../../../vfs/index.js';
-import { encodeFattr } from '../wire/nfs4-attr.js';
+import { encodeFattr, FATTR4 } from '../wire/nfs4-attr.js';
 import {
   CLAIM, CREATEMODE4, LOCK_TYPE, NFS4, OP, op, OPEN4_CREATE, OPEN4_NOCREATE, OPEN4_RESULT, SP4, STABLE4, type Op4, type Stateid4,
   encodeCompound,
@@ -60,6 +60,12 @@ describe('NFSv4.0 state', () => {
     const rebooted = await h.client40('x', Buffer.from('rebooted'));
     assert.notEqual(rebooted, sc.clientid);
     assert.equal((await h.compound([op(OP.RENEW, sc.clientid)])).status, NFS4.ERR_STALE_CLIENTID);
+    // Another principal may not take over an id whose client holds state.
+    const [, o] = await h.ok([root, openArgs(rebooted, 'o', 1, 'inuse', { create: true })]);
+    assert.ok(o.stateid);
+    const inuse = await h.compound([op(OP.SETCLIENTID, { client: { verifier: Buffer.from('verifier'), id: name('x') }, callback: { cb_program: 0, cb_location: { na_r_netid: 'tcp', na_r_addr: '' } }, callback_ident: 0 })], { cred: sysCred(1000, 1000) });
+    assert.equal(inuse.status, NFS4.ERR_CLID_INUSE);
+    assert.deepEqual(inuse.results[0]!.res, { netid: 'tcp', addr: '127.0.0.1.0.0' });
   });
 
   test('OPEN, OPEN_CONFIRM, WRITE, READ, CLOSE; seqid replay, BAD_SEQID, OLD and BAD stateids', async () => {
@@ -114,6 +120,14 @@ describe('NFSv4.0 state', () => {
     const anon = { seqid: 0, other: Buffer.alloc(12) };
     assert.equal((await h.compound([op(OP.PUTFH, fh), op(OP.WRITE, { stateid: anon, offset: 0n, stable: 0, data: Buffer.from('x') })])).status, NFS4.ERR_LOCKED);
     await h.ok([op(OP.PUTFH, fh), op(OP.READ, { stateid: anon, offset: 0n, count: 1 })]);
+    // OPEN_DOWNGRADE goes only to the modes of some of the owner's OPENs: E opened READ, then BOTH.
+    const [, up, fe] = await h.ok([root, openArgs(cid, 'E', 1, 'downgrade', { access: 1, create: true }), op(OP.GETFH, undefined)]);
+    const [, ec] = await h.ok([op(OP.PUTFH, fe), op(OP.OPEN_CONFIRM, { open_stateid: up.stateid, seqid: 2 })]);
+    const [, e2] = await h.ok([root, openArgs(cid, 'E', 3, 'downgrade', { access: 3 })]);
+    assert.deepEqual(e2.stateid.other, ec.other);
+    assert.equal((await h.compound([op(OP.PUTFH, fe), op(OP.OPEN_DOWNGRADE, { open_stateid: e2.stateid, seqid: 4, share_access: 2, share_deny: 0 })])).status, NFS4.ERR_INVAL);
+    const [, dg] = await h.ok([op(OP.PUTFH, fe), op(OP.OPEN_DOWNGRADE, { open_stateid: e2.stateid, seqid: 5, share_access: 1, share_deny: 0 })]);
+    assert.equal((await h.compound([op(OP.PUTFH, fe), op(OP.WRITE, { stateid: dg, offset: 0n, stable: 0, data: Buffer.from('x') })])).status, NFS4.ERR_OPENMODE);
   });
 
   test('byte-range locks: conflicts between owners and with a VFS lock of another client; LOCKT, LOCKU, RELEASE_LOCKOWNER', async () => {
@@ -274,26 +288,26 @@ describe('NFSv4.1 sessions', () => {
     assert.deepEqual(again, first);
     assert.equal((await h.compound([seq(sid, 3)], { minor: 1 })).status, NFS4.ERR_SEQ_MISORDERED);
     await h.ok([seq(sid, 1, 1)], { minor: 1 });
-    // A 4.1 client's first non-reclaim OPEN waits for its RECLAIM_COMPLETE (RFC 8881 §18.51.3).
-    const early = await h.compound([seq(sid, 2), root, openArgs(clientid, 'o', 0, 'early', { create: true })], { minor: 1 });
-    assert.equal(early.results[2]!.status, NFS4.ERR_GRACE);
-    await h.ok([seq(sid, 2, 1), op(OP.RECLAIM_COMPLETE, false)], { minor: 1 });
+    await h.ok([seq(sid, 2)], { minor: 1 });
+    // A 4.1 client's first OPEN waits for its RECLAIM_COMPLETE (RFC 8881 §18.51.3).
+    assert.equal((await h.compound([seq(sid, 3), root, openArgs(clientid, 'o', 0, 'f41', { create: true })], { minor: 1 })).results[2]!.status, NFS4.ERR_GRACE);
+    await h.ok([seq(sid, 4), op(OP.RECLAIM_COMPLETE, false)], { minor: 1 });
     // 4.1 opens: no seqid checks, no OPEN_CONFIRM; the current stateid flows to READ in the same COMPOUND.
     const cur = { seqid: 1, other: Buffer.alloc(12) };
-    const r = await h.ok([seq(sid, 3), root, openArgs(clientid, 'o', 0, 'f41', { create: true }), op(OP.WRITE, { stateid: cur, offset: 0n, stable: 2, data: Buffer.from('v41') }), op(OP.READ, { stateid: cur, offset: 0n, count: 10 }), op(OP.GETFH, undefined)], { minor: 1 });
+    const r = await h.ok([seq(sid, 5), root, openArgs(clientid, 'o', 0, 'f41', { create: true }), op(OP.WRITE, { stateid: cur, offset: 0n, stable: 2, data: Buffer.from('v41') }), op(OP.READ, { stateid: cur, offset: 0n, count: 10 }), op(OP.GETFH, undefined)], { minor: 1 });
     assert.equal(r[2].rflags & OPEN4_RESULT.CONFIRM, 0);
     assert.equal(r[4].data.toString(), 'v41');
-    const r2 = await h.ok([seq(sid, 4), root, openArgs(clientid, 'o', 0, 'f41')], { minor: 1 });
+    const r2 = await h.ok([seq(sid, 6), root, openArgs(clientid, 'o', 0, 'f41')], { minor: 1 });
     assert.deepEqual(r2[2].stateid.other, r[2].stateid.other);
-    const [, ts] = await h.ok([seq(sid, 5), op(OP.TEST_STATEID, [r2[2].stateid, { seqid: 0, other: Buffer.alloc(12) }, { seqid: 1, other: Buffer.alloc(12, 3) }])], { minor: 1 });
+    const [, ts] = await h.ok([seq(sid, 7), op(OP.TEST_STATEID, [r2[2].stateid, { seqid: 0, other: Buffer.alloc(12) }, { seqid: 1, other: Buffer.alloc(12, 3) }])], { minor: 1 });
     assert.deepEqual(ts, [NFS4.OK, NFS4.ERR_BAD_STATEID, NFS4.ERR_STALE_STATEID]);
     // A lock stateid with no ranges left can be freed; an open cannot.
     const fh = r[5] as Buffer;
-    const [, , lk] = await h.ok([seq(sid, 6), op(OP.PUTFH, fh), lockNew(clientid, r2[2].stateid, 0, 'L', LOCK_TYPE.WRITE_LT, 0n, 5n)], { minor: 1 });
-    assert.equal((await h.compound([seq(sid, 7), op(OP.FREE_STATEID, lk)], { minor: 1 })).results[1]!.status, NFS4.ERR_LOCKS_HELD);
-    await h.ok([seq(sid, 8), op(OP.PUTFH, fh), op(OP.LOCKU, { locktype: 2, seqid: 0, lock_stateid: lk, offset: 0n, length: 5n })], { minor: 1 });
-    await h.ok([seq(sid, 9), op(OP.FREE_STATEID, { seqid: 0, other: lk.other })], { minor: 1 });
-    assert.equal((await h.compound([seq(sid, 10), op(OP.FREE_STATEID, r2[2].stateid)], { minor: 1 })).results[1]!.status, NFS4.ERR_LOCKS_HELD);
+    const [, , lk] = await h.ok([seq(sid, 8), op(OP.PUTFH, fh), lockNew(clientid, r2[2].stateid, 0, 'L', LOCK_TYPE.WRITE_LT, 0n, 5n)], { minor: 1 });
+    assert.equal((await h.compound([seq(sid, 9), op(OP.FREE_STATEID, lk)], { minor: 1 })).results[1]!.status, NFS4.ERR_LOCKS_HELD);
+    await h.ok([seq(sid, 10), op(OP.PUTFH, fh), op(OP.LOCKU, { locktype: 2, seqid: 0, lock_stateid: lk, offset: 0n, length: 5n })], { minor: 1 });
+    await h.ok([seq(sid, 11), op(OP.FREE_STATEID, { seqid: 0, other: lk.other })], { minor: 1 });
+    assert.equal((await h.compound([seq(sid, 12), op(OP.FREE_STATEID, r2[2].stateid)], { minor: 1 })).results[1]!.status, NFS4.ERR_LOCKS_HELD);
   });
 
   test('CREATE_SESSION replay and misorder; RECLAIM_COMPLETE once; DESTROY_SESSION; DESTROY_CLIENTID', async () => {
@@ -336,6 +350,10 @@ describe('NFSv4 OPEN permissions', () => {
       const before = h.v4.state.states.size;
       const denied = await h.compound([root, openArgs(cid, 'u2', 1, 'ro.txt', { access: 2 })], user);
       assert.equal(denied.status, NFS4.ERR_ACCESS);
+      assert.equal(h.v4.state.states.size, before);
+      // A create whose attributes cannot be applied (a non-root owner change) fails as a whole.
+      const chown = op(OP.OPEN, { seqid: 2, share_access: 3, share_deny: 0, owner: { clientid: cid, owner: name('u3') }, openhow: { tag: OPEN4_CREATE, v: { tag: CREATEMODE4.UNCHECKED4, v: encodeFattr([FATTR4.OWNER], () => '0') } }, claim: { tag: CLAIM.NULL, v: name('chown.txt') } });
+      assert.equal((await h.compound([root, chown], user)).status, NFS4.ERR_PERM);
       assert.equal(h.v4.state.states.size, before);
       const claimFh = op(OP.OPEN, { seqid: 2, share_access: 1, share_deny: 0, owner: { clientid: cid, owner: name('u2') }, openhow: { tag: OPEN4_NOCREATE, v: undefined }, claim: { tag: CLAIM.FH, v: undefined } });
       assert.equal((await h.compound([root, op(OP.LOOKUP, name('ro.txt')), claimFh], user)).status, NFS4.ERR_INVAL, 'CLAIM_FH is 4.1 only');

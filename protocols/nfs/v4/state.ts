@@ -48,11 +48,8 @@ export interface OpenState extends StateBase {
   kind: 'open';
   access: number;
   deny: number;
-  /**
-   * The (access, deny) pairs the OPENs of this state asked for, as access | deny << 2: an
-   * OPEN_DOWNGRADE must land on the union of some of them (RFC 8881 §18.18.3).
-   */
-  grants: Set<number>;
+  /** The distinct (access, deny) pairs of the OPENs in effect: OPEN_DOWNGRADE may go to a union of some of them. */
+  modes: { access: number; deny: number }[];
   /** The opener's identity, for the VFS handles. */
   ctx: Ctx;
   read?: Fh;
@@ -143,7 +140,8 @@ export class StateManager {
   readonly expired = new Set<number>();
   private nextClient = 1;
   private nextState = 1;
-  private readonly graceUntil: number;
+  private graceUntil: number;
+  private readonly reclaimed = new Set<string>();
   private readonly previous: Set<string>;
   private readonly recorded = new Set<string>();
   private readonly file: string | undefined;
@@ -191,6 +189,15 @@ export class StateManager {
   /** True while only reclaims are honoured: this manager's grace or the shared one. */
   inGrace(): boolean {
     return this.ownGrace() || (this.sharedGrace?.() ?? false);
+  }
+
+  /**
+   * A 4.1 client of the stable record said RECLAIM_COMPLETE: once every recorded client has,
+   * the grace period ends early (RFC 8881 §8.4.2 allows it).
+   */
+  reclaimDone(c: Client): void {
+    this.reclaimed.add(hex(c.ownerId));
+    if ([...this.previous].every((p) => this.reclaimed.has(p))) this.graceUntil = 0;
   }
 
   /** Writes the stable record (atomically: temp file, fsync, rename, fsync of the folder). */
