@@ -6,68 +6,25 @@
  * libnfs as nfsport= and mountport= (no portmapper on 111 needed).
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createPool, openPool } from '../../raid/index.js';
-import { openRocksKv } from '../../vfs/meta/rocksdb.js';
-import { openVfs, ROOT_CTX, type VfsInstance } from '../../vfs/index.js';
+import { ROOT_CTX, type VfsInstance } from '../../vfs/index.js';
 import { startNfsServer, type NfsServer } from '../../protocols/nfs/index.js';
 import { decodeMntResult, encodeDirpath, MOUNT_PROC, MOUNT_PROG } from '../../protocols/nfs/wire/mount.js';
 import { encodeArgs, NFS3, NFS_PROG, PROC, readFattr3, readPostOpAttr, STABLE } from '../../protocols/nfs/wire/nfs3.js';
-import { frameRecord, RecordDecoder } from '../../protocols/nfs/wire/record.js';
-import { AUTH, decodeReply, encodeAuthSys, encodeCall } from '../../protocols/nfs/wire/rpc.js';
-import type { XdrReader } from '../../protocols/nfs/wire/xdr.js';
-import { connect } from 'node:net';
 import { diff, manifest } from './tree.js';
 import { cleanupAll, curl, DW, dw, serve, tempDir } from './gateway-harness.js';
+import { createTestPool, openTestVfs, pool, rpcOnce, runBin, sha, writeLocalTree } from './nfs-harness.js';
 
-interface Run { code: number | null; stdout: Buffer; stderr: string }
+const run = runBin;
 
-function run(cmd: string, args: string[], timeoutMs = 20_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs, killSignal: 'SIGKILL' });
-    const out: Buffer[] = [];
-    let stderr = '';
-    c.stdout.on('data', (d: Buffer) => out.push(d));
-    c.stderr.on('data', (d) => { stderr += d; });
-    c.on('error', reject);
-    c.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr }));
-  });
-}
-
-/** Runs `jobs` at most `n` at a time. */
-async function pool<T>(items: T[], n: number, job: (x: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (next < items.length) await job(items[next++]!);
-  }));
-}
-
-/** One RPC call over a fresh TCP connection as root (AUTH_SYS); the accepted results. */
-async function rpc(port: number, prog: number, proc: number, args: Uint8Array, uid = 0): Promise<XdrReader> {
-  const sock = connect(port, '127.0.0.1');
-  try {
-    const dec = new RecordDecoder();
-    const got = new Promise<Buffer>((resolve, reject) => {
-      sock.on('data', (d) => { const r = dec.push(d); if (r.length) resolve(r[0]!); });
-      sock.on('error', reject);
-    });
-    const cred = { flavor: AUTH.SYS, body: encodeAuthSys({ stamp: 1, machinename: 'e2e', uid, gid: uid, gids: [] }) };
-    sock.write(frameRecord(encodeCall({ xid: 1, prog, vers: 3, proc, cred }, args)));
-    const rep = decodeReply(await got);
-    assert.ok(rep.kind === 'accepted' && rep.stat === 0);
-    return rep.results;
-  } finally {
-    sock.destroy();
-  }
-}
-
-const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+/** One RPC call over a fresh TCP connection as `uid` (default root): the accepted results. */
+const rpc = (port: number, prog: number, proc: number, args: Uint8Array, uid = 0) => rpcOnce(port, { prog, vers: 3, proc }, args, uid);
 
 describe('NFSv3 with libnfs (nfs-ls, nfs-cp, nfs-cat)', () => {
   let dir: string;
@@ -78,28 +35,18 @@ describe('NFSv3 with libnfs (nfs-ls, nfs-cp, nfs-cat)', () => {
   const dirs = new Set<string>();
 
   async function start(): Promise<void> {
-    const kv = await openRocksKv(join(dir, 'meta'));
-    inst = await openVfs({ kv, blocks: await openPool(kv, { codec: 'worker', workers: 2 }) });
+    inst = await openTestVfs(dir);
     server = await startNfsServer({ vfs: inst.vfs, host: '127.0.0.1', port: 0 });
   }
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'dw-nfs-e2e-'));
-    const kv0 = await openRocksKv(join(dir, 'meta'));
-    await createPool(kv0, { layout: 'rs:4+2', devices: Array.from({ length: 6 }, (_, i) => join(dir, `d${i}`)) });
-    await kv0.close();
+    await createTestPool(dir);
     await start();
     url = (path) => `nfs://127.0.0.1${path}?version=3&nfsport=${server.port}&mountport=${server.port}`;
     // A local tree: 300 files in 3 levels of folders, from empty to 3 MiB (several WRITEs/READs each).
     const src = join(dir, 'src');
-    for (let i = 0; i < 300; i++) {
-      const rel = `t/d${i % 6}/s${i % 4}/f${i}${i % 7 === 0 ? ' with space' : ''}.bin`;
-      const size = i === 0 ? 0 : i % 50 === 1 ? 3 * 1024 * 1024 + 17 : (i * 7919) % 40000;
-      mkdirSync(dirname(join(src, rel)), { recursive: true });
-      writeFileSync(join(src, rel), randomBytes(size));
-      files.push(rel);
-      for (let d = dirname(rel); d !== '.'; d = dirname(d)) dirs.add(d);
-    }
+    writeLocalTree(src, files, dirs);
   });
 
   after(async () => {

@@ -8,69 +8,29 @@
  * refuses new opens until it ends; with an export below the root, libnfs walks the pseudo-fs.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createPool, openPool } from '../../raid/index.js';
-import { openRocksKv } from '../../vfs/meta/rocksdb.js';
-import { openVfs, ROOT_CTX, type VfsInstance } from '../../vfs/index.js';
+import { ROOT_CTX, type VfsInstance } from '../../vfs/index.js';
 import { startNfsServer, type NfsServer } from '../../protocols/nfs/index.js';
 import { makeExport } from '../../protocols/nfs/exports.js';
 import { bitmapOf, decodeFattr, FATTR4 } from '../../protocols/nfs/wire/nfs4-attr.js';
 import { decodeCompoundRes, type CompoundRes } from '../../protocols/nfs/wire/nfs4-res.js';
 import { encodeCompound, NFS4, NFS4_VERSION, NFSPROC4_COMPOUND, OP, op, type Op4 } from '../../protocols/nfs/wire/nfs4.js';
 import { NFS_PROG } from '../../protocols/nfs/wire/nfs3.js';
-import { frameRecord, RecordDecoder } from '../../protocols/nfs/wire/record.js';
-import { AUTH, decodeReply, encodeAuthSys, encodeCall } from '../../protocols/nfs/wire/rpc.js';
 import { diff, manifest } from './tree.js';
+import { createTestPool, openTestVfs, pool, rpcOnce, runBin, sha, writeLocalTree } from './nfs-harness.js';
 
-interface Run { code: number | null; stdout: Buffer; stderr: string }
-
-function run(cmd: string, args: string[], timeoutMs = 30_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs, killSignal: 'SIGKILL' });
-    const out: Buffer[] = [];
-    let stderr = '';
-    c.stdout.on('data', (d: Buffer) => out.push(d));
-    c.stderr.on('data', (d) => { stderr += d; });
-    c.on('error', reject);
-    c.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr }));
-  });
-}
-
-async function pool<T>(items: T[], n: number, job: (x: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (next < items.length) await job(items[next++]!);
-  }));
-}
+const run = runBin;
 
 /** One NFSv4.0 COMPOUND over a fresh TCP connection as root. */
 async function compound(port: number, ops: Op4[]): Promise<CompoundRes> {
-  const sock = connect(port, '127.0.0.1');
-  try {
-    const dec = new RecordDecoder();
-    const got = new Promise<Buffer>((resolve, reject) => {
-      sock.on('data', (d) => { const r = dec.push(d); if (r.length) resolve(r[0]!); });
-      sock.on('error', reject);
-    });
-    const cred = { flavor: AUTH.SYS, body: encodeAuthSys({ stamp: 1, machinename: 'e2e', uid: 0, gid: 0, gids: [] }) };
-    sock.write(frameRecord(encodeCall({ xid: 1, prog: NFS_PROG, vers: NFS4_VERSION, proc: NFSPROC4_COMPOUND, cred }, encodeCompound('e2e', 0, ops))));
-    const rep = decodeReply(await got);
-    assert.ok(rep.kind === 'accepted' && rep.stat === 0);
-    return decodeCompoundRes(rep.results);
-  } finally {
-    sock.destroy();
-  }
+  return decodeCompoundRes(await rpcOnce(port, { prog: NFS_PROG, vers: NFS4_VERSION, proc: NFSPROC4_COMPOUND }, encodeCompound('e2e', 0, ops)));
 }
-
-const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 describe('NFSv4.0 with libnfs (version=4: nfs-ls, nfs-cat, nfs-cp)', () => {
   let dir: string;
@@ -81,29 +41,18 @@ describe('NFSv4.0 with libnfs (version=4: nfs-ls, nfs-cat, nfs-cp)', () => {
   const dirs = new Set<string>();
 
   async function start(): Promise<void> {
-    const kv = await openRocksKv(join(dir, 'meta'));
-    inst = await openVfs({ kv, blocks: await openPool(kv, { codec: 'worker', workers: 2 }) });
+    inst = await openTestVfs(dir);
     server = await startNfsServer({ vfs: inst.vfs, host: '127.0.0.1', port: 0, stateDir: join(dir, 'nfs-state'), leaseSeconds: 10, graceSeconds: 2 });
   }
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'dw-nfs4-e2e-'));
-    const kv0 = await openRocksKv(join(dir, 'meta'));
-    await createPool(kv0, { layout: 'rs:4+2', devices: Array.from({ length: 6 }, (_, i) => join(dir, `d${i}`)) });
-    await kv0.close();
+    await createTestPool(dir);
     await start();
     url = (path) => `nfs://127.0.0.1${path}?version=4&nfsport=${server.port}`;
     // 300 files in 3 levels of folders, empty to 3 MiB, written through the VFS (and kept locally to compare).
     const src = join(dir, 'src');
-    for (let i = 0; i < 300; i++) {
-      const rel = `t/d${i % 6}/s${i % 4}/f${i}${i % 7 === 0 ? ' with space' : ''}.bin`;
-      const size = i === 0 ? 0 : i % 50 === 1 ? 3 * 1024 * 1024 + 17 : (i * 7919) % 40000;
-      const data = randomBytes(size);
-      mkdirSync(dirname(join(src, rel)), { recursive: true });
-      writeFileSync(join(src, rel), data);
-      files.push(rel);
-      for (let d = dirname(rel); d !== '.'; d = dirname(d)) dirs.add(d);
-    }
+    writeLocalTree(src, files, dirs);
     for (const d of [...dirs].sort()) await inst.paths.mkdir(ROOT_CTX, `/${d}`, 0o777);
     for (const rel of files) {
       const { fh } = await inst.paths.open(ROOT_CTX, `/${rel}`, { write: true, create: true }, 0o644);

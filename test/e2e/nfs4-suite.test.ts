@@ -8,24 +8,20 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPool, openPool } from '../../raid/index.js';
-import { openRocksKv } from '../../vfs/meta/rocksdb.js';
-import { openVfs, ROOT_CTX, type VfsInstance } from '../../vfs/index.js';
+import { ROOT_CTX, type VfsInstance } from '../../vfs/index.js';
 import { startNfsServer, type NfsServer } from '../../protocols/nfs/index.js';
 import { nfs4Suite, type Nfs4Server } from '../nfs4/suite.js';
+import { createTestPool, openTestVfs } from './nfs-harness.js';
 
 const LEASE = 10;
 
 async function ours(graceful: boolean): Promise<Nfs4Server> {
   const dir = await mkdtemp(join(tmpdir(), 'dw-nfs4-suite-'));
-  const kv0 = await openRocksKv(join(dir, 'meta'));
-  await createPool(kv0, { layout: 'rs:4+2', devices: Array.from({ length: 6 }, (_, i) => join(dir, `d${i}`)) });
-  await kv0.close();
+  await createTestPool(dir);
   let inst: VfsInstance;
   let srv: NfsServer;
   const start = async (port: number): Promise<void> => {
-    const kv = await openRocksKv(join(dir, 'meta'));
-    inst = await openVfs({ kv, blocks: await openPool(kv, { codec: 'worker', workers: 2 }) });
+    inst = await openTestVfs(dir);
     srv = await startNfsServer({
       vfs: inst.vfs, host: '127.0.0.1', port, leaseSeconds: LEASE, graceSeconds: LEASE,
       ...(graceful ? { stateDir: join(dir, 'nfs-state') } : {}),
