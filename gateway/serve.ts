@@ -302,7 +302,7 @@ export function bannerLines(info: ServeInfo): string[] {
   const lines = [`DataWarehouse is serving ${info.dataDir} (pool ${info.layout} on ${info.devices} devices${info.encrypted ? ', encrypted' : ''}${info.poolCreated ? ', created now' : ''})`];
   if (info.webdavUrl) lines.push(`  WebDAV:  ${info.webdavUrl}`);
   if (info.sftp) lines.push(`  SFTP:    ${clientHost(info.sftp.host)} port ${info.sftp.port}`);
-  if (info.nfs) lines.push(`  NFS:     ${clientHost(info.nfs.host)} port ${info.nfs.port} (v3; MOUNT, PORTMAP, NLM v4 and NSM on the same port)`);
+  if (info.nfs) lines.push(`  NFS:     ${clientHost(info.nfs.host)} port ${info.nfs.port} (v3, v4.0, v4.1; MOUNT, PORTMAP, NLM v4 and NSM on the same port)`);
   if (info.fuse) lines.push(`  FUSE:    mounted at ${info.fuse}`);
   if (info.metricsUrl) lines.push(`  Metrics: ${info.metricsUrl}`);
   if (info.adminPassword) {
