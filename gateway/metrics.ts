@@ -7,9 +7,12 @@
  *   dw_device_used_bytes{device}, dw_device_online{device} (1 online, 0 otherwise),
  *   dw_device_errors_total{device,kind} (read|checksum),
  *   dw_pool_task_progress_ratio{kind} (0-1 while a scrub/rebuild/reclaim runs).
+ * With NFS on (nfsCallMetrics): dw_nfs_requests_total{program,version,procedure,outcome} and
+ * dw_nfs_request_duration_seconds{program,procedure} (a histogram).
  */
 import { createServer, type Server } from 'node:http';
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CallRecord } from '../protocols/nfs/index.js';
 import type { PoolStats } from '../raid/types.js';
 
 export interface MetricsServer {
@@ -71,6 +74,26 @@ export function createRegistry(stats: () => Promise<PoolStats>, retentionRefusal
     },
   });
   return reg;
+}
+
+/**
+ * NFS calls counted and timed on `reg`, as `startNfsServer({ onCall })` reports them: every RPC
+ * program of the NFS port (nfs, mount, portmap, nlm, nsm), procedure names as the RFCs spell
+ * them (NFSv4 counts COMPOUNDs), outcome `success` or the RPC error.
+ */
+export function nfsCallMetrics(reg: Registry): (c: CallRecord) => void {
+  const calls = new Counter({
+    name: 'dw_nfs_requests_total', help: 'RPC calls answered on the NFS port, by program, version, procedure and outcome',
+    labelNames: ['program', 'version', 'procedure', 'outcome'], registers: [reg],
+  });
+  const time = new Histogram({
+    name: 'dw_nfs_request_duration_seconds', help: 'Time from a decoded RPC call to its reply, seconds',
+    labelNames: ['program', 'procedure'], buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [reg],
+  });
+  return (c) => {
+    calls.inc({ program: c.program, version: String(c.version), procedure: c.procedure, outcome: c.outcome });
+    time.observe({ program: c.program, procedure: c.procedure }, c.seconds);
+  };
 }
 
 /** Serves GET /metrics from `reg` on host:port (port 0 = any free port; the bound one is returned). */

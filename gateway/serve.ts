@@ -18,7 +18,7 @@ import { loadConfig } from './config.js';
 import { dataDir, ensureDataDir, loadOrCreateHostKey, removePid, writePid, type DataDir } from './datadir.js';
 import { CliError, UsageError } from './errors.js';
 import type { Logger } from './log.js';
-import { createRegistry, startMetricsServer, type MetricsServer } from './metrics.js';
+import { createRegistry, nfsCallMetrics, startMetricsServer, type MetricsServer } from './metrics.js';
 import { listenAdmin, type AdminServer, callAdmin, NO_SERVER } from './rpc.js';
 import { ensureDefaultPool, openKv, openPoolOf } from './store.js';
 import { unlockSecret } from './unlock.js';
@@ -183,6 +183,9 @@ export async function startGateway(o: ServeOptions, log: Logger): Promise<Gatewa
     vfsi.impl.showSnapshots = o.showSnapshots ?? false;
     const vfsRefusals = vfsi.impl.meta;
     vfsRefusals.onRetentionRefusal = (message) => log.warn({ reason: message }, 'retention: change refused');
+    // The registry exists before the protocols so that they can count into it (NFS calls).
+    const statsPool = pool;
+    const registry = opts.metrics ? createRegistry(() => statsPool.stats(), () => vfsRefusals.retentionRefusals) : undefined;
     const stats = await pool.stats();
     const info: ServeInfo = { dataDir: d.root, layout: stats.layout, devices: stats.devices.length, poolCreated, adminSocket: d.socket, ...(stats.encryption === 'aes-256-gcm' ? { encrypted: true } : {}) };
 
@@ -221,7 +224,10 @@ export async function startGateway(o: ServeOptions, log: Logger): Promise<Gatewa
         ...(c.nfsLeaseSeconds !== undefined ? { leaseSeconds: c.nfsLeaseSeconds } : {}),
         ...(c.nfsGraceSeconds !== undefined ? { graceSeconds: c.nfsGraceSeconds } : {}),
       };
-      const srv = await startNfsServer({ vfs: vfsi.vfs, host: a.host, port: a.port, exports, nlm, ...v4, ...(pm ? { portmapPort: pm } : {}), logger: log.child({ proto: 'nfs' }) })
+      const srv = await startNfsServer({
+        vfs: vfsi.vfs, host: a.host, port: a.port, exports, nlm, ...v4, ...(pm ? { portmapPort: pm } : {}),
+        ...(registry ? { onCall: nfsCallMetrics(registry) } : {}), logger: log.child({ proto: 'nfs' }),
+      })
         .catch((err: unknown) => {
           if (err instanceof ExportConfigError) throw new UsageError(`nfs.exports: ${err.message}`);
           return listenError(err, 'NFS', a, 'nfs');
@@ -237,10 +243,9 @@ export async function startGateway(o: ServeOptions, log: Logger): Promise<Gatewa
       info.fuse = opts.fuse;
       log.info({ mountpoint: opts.fuse }, 'fuse mounted');
     }
-    if (opts.metrics) {
+    if (opts.metrics && registry) {
       const a = opts.metrics;
-      const p = pool;
-      const m: MetricsServer = await startMetricsServer(createRegistry(() => p.stats(), () => vfsRefusals.retentionRefusals), a.host, a.port).catch((err: unknown) => listenError(err, 'metrics', a, 'metrics'));
+      const m: MetricsServer = await startMetricsServer(registry, a.host, a.port).catch((err: unknown) => listenError(err, 'metrics', a, 'metrics'));
       closers.push({ name: 'metrics', close: () => m.close() });
       info.metricsUrl = `http://${formatHostPort(clientHost(a.host), m.port)}/metrics`;
       log.info({ url: info.metricsUrl }, 'metrics listening');

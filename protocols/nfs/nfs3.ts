@@ -12,7 +12,9 @@ import { Errno, VfsError } from '../../vfs/errno.js';
 import { S_IFBLK, S_IFCHR, S_IFIFO, S_IFSOCK, type Attr, type Ctx, type Fh, type SetAttr, type Vfs } from '../../vfs/types.js';
 import { Nfs3StatusError, nfs3Status } from './errors.js';
 import { ExportTable, squashCtx, type Export } from './exports.js';
-import { hostOf, type Program, type Procedure, type Results } from './session.js';
+import { hostOf, procNames, type Program, type Procedure, type Results } from './session.js';
+
+const NFS3_PROC_NAME = procNames(PROC);
 import { decodeFh, encodeFh } from './wire/fh.js';
 import {
   ACCESS3, CREATE_MODE, decodeArgs, entry3Size, entryplus3Size, FSF3, FTYPE, MAX_IO, NFS3, NFS_VERS, PROC, STABLE,
@@ -201,6 +203,8 @@ export class Nfs3Service {
     }
     return {
       name: 'nfs',
+      // Version 4 (added by startNfsServer) has NULL and COMPOUND (RFC 7530 §16).
+      procName: (v, p) => (v === NFS_VERS ? NFS3_PROC_NAME(p) : v !== 4 ? undefined : p === 0 ? 'NULL' : p === 1 ? 'COMPOUND' : undefined),
       versions: new Map([[NFS_VERS, procs]]),
       // Replies worth replaying to a retransmission; "retry later" (JUKEBOX) is not kept.
       drc: { procs: NON_IDEMPOTENT, keep: (r) => r.length < 4 || Buffer.from(r.buffer, r.byteOffset, 4).readUInt32BE(0) !== NFS3.ERR_JUKEBOX },

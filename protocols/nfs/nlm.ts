@@ -36,7 +36,7 @@ import { squashCtx } from './exports.js';
 import type { GraceStore } from './grace.js';
 import type { Nfs3Service, NfsCtx } from './nfs3.js';
 import { callViaPortmap } from './nlm-rpc.js';
-import { hostOf, type CallInfo, type Program, type Procedure } from './session.js';
+import { hostOf, procNames, type CallInfo, type Program, type Procedure } from './session.js';
 import { decodeFh } from './wire/fh.js';
 import {
   decodeCancArgs, decodeLockArgs, decodeNotify, decodeRes, decodeShareArgs, decodeTestArgs, decodeTestRes, decodeUnlockArgs,
@@ -44,6 +44,8 @@ import {
   type Nlm4Holder, type Nlm4Lock, type Nlm4LockArgs, type Nlm4Res, type Nlm4Stat, type Nlm4TestRes,
 } from './wire/nlm.js';
 import { AUTH, encodeAuthSys, type OpaqueAuth } from './wire/rpc.js';
+
+const NLM_NAME = procNames(NLM_PROC);
 
 const EMPTY = new Uint8Array(0);
 const ANON = 65534;
@@ -158,7 +160,7 @@ export class NlmService {
         return EMPTY;
       },
     };
-    return { name: 'nlm', versions: new Map([[NLM_VERS4, procs]]) };
+    return { name: 'nlm', versions: new Map([[NLM_VERS4, procs]]), procName: (_v, p) => NLM_NAME(p) };
   }
 
   /**

@@ -21,12 +21,14 @@ import type { Logger } from 'pino';
 import type { GraceStore } from './grace.js';
 import { isLoopback, type NlmService } from './nlm.js';
 import { callViaPortmap } from './nlm-rpc.js';
-import { hostOf, type Program, type Procedure } from './session.js';
+import { hostOf, procNames, type Program, type Procedure } from './session.js';
 import {
   decodeMon, decodeMonId, decodeMyId, decodeSmName, decodeStatChge, encodeSmStat, encodeStatChge, encodeStatRes, encodeStatus,
   SM_PROC, SM_PROG, SM_RES, SM_VERS, type Mon, type MyId,
 } from './wire/nsm.js';
 import { AUTH, encodeAuthSys, type OpaqueAuth } from './wire/rpc.js';
+
+const SM_NAME = procNames(SM_PROC);
 
 const EMPTY = new Uint8Array(0);
 const MAX_MONITORS = 1024;
@@ -110,7 +112,7 @@ export class NsmService {
         return EMPTY;
       },
     };
-    return { name: 'nsm', versions: new Map([[SM_VERS, procs]]) };
+    return { name: 'nsm', versions: new Map([[SM_VERS, procs]]), procName: (_v, p) => SM_NAME(p) };
   }
 
   /**

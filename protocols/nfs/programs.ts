@@ -8,7 +8,7 @@ import type { Vfs } from '../../vfs/types.js';
 import { VfsError, Errno } from '../../vfs/errno.js';
 import { mnt3Status } from './errors.js';
 import { ExportTable, squashCtx } from './exports.js';
-import { hostOf, type Program } from './session.js';
+import { hostOf, procNames, type Program } from './session.js';
 import { encodeFh } from './wire/fh.js';
 import { decodeDirpath, encodeExports, encodeMntResult, encodeMountList, MNT3, MOUNT_PROC, MOUNT_PROG, MOUNT_VERS, type MountEntry } from './wire/mount.js';
 import { NFS_PROG, NFS_VERS } from './wire/nfs3.js';
@@ -19,12 +19,15 @@ import { decodeMapping, encodeDumpResult, encodeGetportResult, IPPROTO_TCP, IPPR
 import { AUTH } from './wire/rpc.js';
 
 const EMPTY = new Uint8Array(0);
+const PMAP_NAME = procNames(PMAP_PROC);
+const MOUNT_NAME = procNames(MOUNT_PROC);
 export { ROOT_INO } from './exports.js';
 
 /** PORTMAP v2 over the mappings `maps()` gives (read per call: ports are known after listen). */
 export function portmapProgram(maps: () => Mapping[]): Program {
   return {
     name: 'portmap',
+    procName: (_v, p) => PMAP_NAME(p),
     versions: new Map([[PMAP_VERS, {
       [PMAP_PROC.NULL]: () => EMPTY,
       [PMAP_PROC.GETPORT]: ({ call }) => {
@@ -67,6 +70,7 @@ export function mountProgram(vfs: Vfs, exports: ExportTable | number, mounts: Mo
   const table = typeof exports === 'number' ? ExportTable.open(exports) : exports;
   return {
     name: 'mount',
+    procName: (_v, p) => MOUNT_NAME(p),
     versions: new Map([[MOUNT_VERS, {
       [MOUNT_PROC.NULL]: () => EMPTY,
       [MOUNT_PROC.MNT]: async ({ call, ctx, peer }) => {

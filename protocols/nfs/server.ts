@@ -13,7 +13,7 @@ import { Nfs3Service } from './nfs3.js';
 import { mappings, mountProgram, portmapProgram } from './programs.js';
 import { ReplyCache } from './drc.js';
 import { ExportTable, type Export } from './exports.js';
-import { answerParts, type Programs } from './session.js';
+import { answerParts, type CallRecord, type Programs } from './session.js';
 import { GraceStore } from './grace.js';
 import { NlmService } from './nlm.js';
 import { NsmService } from './nsm.js';
@@ -59,6 +59,8 @@ export interface NfsServerOptions {
    * rpcinfo, showmount and mount.nfs ask over UDP first. NFS itself stays on TCP.
    */
   udp?: boolean;
+  /** Hears of every RPC call answered (program, version, procedure, outcome, seconds): for metrics. */
+  onCall?: (c: CallRecord) => void;
   /** Most cached open VFS handles (default 1024; the least recently used idle ones go first). */
   maxOpen?: number;
   /**
@@ -193,7 +195,7 @@ export async function startNfsServer(opts: NfsServerOptions): Promise<NfsServer>
       for (const rec of records) {
         running++;
         if (running >= maxInflight) sock.pause();
-        const p = answerParts(programs, rec, peer, log, drc).then((reply) => {
+        const p = answerParts(programs, rec, peer, log, drc, opts.onCall).then((reply) => {
           if (reply && !sock.destroyed) writeRecord(sock, reply);
           if (sock.writableLength >= MAX_UNSENT) sock.pause(); // a client that does not read its replies
         }).catch((err: unknown) => log?.error({ err, peer }, 'nfs: reply failed')).finally(() => {
@@ -216,13 +218,13 @@ export async function startNfsServer(opts: NfsServerOptions): Promise<NfsServer>
     const main = createServer(onConnection);
     servers.push(main);
     mainPort = await listen(main, opts.host, opts.port);
-    if (opts.udp !== false) udps.push(await listenUdp(udpPrograms, opts.host, mainPort, log, drc));
+    if (opts.udp !== false) udps.push(await listenUdp(udpPrograms, opts.host, mainPort, log, drc, opts.onCall));
     let portmapPort: number | undefined;
     if (opts.portmapPort !== undefined) {
       const pm = createServer(onConnection);
       servers.push(pm);
       portmapPort = await listen(pm, opts.host, opts.portmapPort);
-      if (opts.udp !== false) udps.push(await listenUdp(udpPrograms, opts.host, portmapPort, log, drc));
+      if (opts.udp !== false) udps.push(await listenUdp(udpPrograms, opts.host, portmapPort, log, drc, opts.onCall));
     }
     log?.info({ port: mainPort, portmapPort, nsmState: grace?.state, graceMs: grace?.graceLeftMs() }, 'nfs: listening');
     return {

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { createMemoryVfs, ROOT_CTX, type VfsInstance } from '../../vfs/index.js';
 import { Nfs3Service } from './nfs3.js';
 import { mappings, mountProgram, portmapProgram } from './programs.js';
-import { answer, answerParts, type Programs } from './session.js';
+import { answer, answerParts, type CallRecord, type Programs } from './session.js';
 import { startNfsServer } from './server.js';
 import { decodeExports, decodeMntResult, encodeDirpath, MNT3, MOUNT_PROC, MOUNT_PROG } from './wire/mount.js';
 import {
@@ -87,6 +87,24 @@ describe('NFS over encoded RPC calls (memory VFS)', () => {
     assert.equal(await answer(programs, Buffer.from([0, 0, 0, 1, 0, 0, 0, 1]), 'x:1'), undefined);
     const g = await rpc(NFS_PROG, 3, PROC.NULL, undefined, { flavor: AUTH.NONE, body: Buffer.alloc(0) });
     assert.ok(g.kind === 'accepted' && g.stat === ACCEPT.SUCCESS && g.results.remaining() === 0);
+  });
+
+  test('every answered call is reported to the observer: program, version, procedure name, outcome, time', async () => {
+    const seen: CallRecord[] = [];
+    const call = (prog: number, vers: number, proc: number, args: Uint8Array = new Uint8Array(0)) =>
+      answerParts(programs, encodeCall({ xid: xid++, prog, vers, proc, cred: ROOT }, args), '127.0.0.1:999', undefined, undefined, (c) => seen.push(c));
+    await call(NFS_PROG, 3, PROC.FSINFO, encodeArgs(PROC.FSINFO, await rootFh()));
+    await call(NFS_PROG, 3, PROC.GETATTR, Buffer.from([0, 0, 1, 0]));
+    await call(NFS_PROG, 3, 22);
+    await call(NFS_PROG, 9, 0);
+    await call(123456, 1, 0);
+    await call(MOUNT_PROG, 3, MOUNT_PROC.EXPORT);
+    assert.deepEqual(seen.map((c) => [c.program, c.version, c.procedure, c.outcome]), [
+      ['nfs', 3, 'FSINFO', 'success'], ['nfs', 3, 'GETATTR', 'garbage_args'], ['nfs', 3, '22', 'proc_unavail'],
+      ['nfs', 9, '0', 'prog_mismatch'], ['123456', 1, '0', 'prog_unavail'], ['mount', 3, 'EXPORT', 'success'],
+    ]);
+    for (const c of seen) assert.ok(c.seconds >= 0 && c.seconds < 5);
+    assert.equal(seen.length, 6, 'one report per call, none for the MNT of rootFh (answered without an observer)');
   });
 
   test('PORTMAP GETPORT and DUMP; MOUNT MNT, EXPORT, DUMP, UMNT', async () => {

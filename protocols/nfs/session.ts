@@ -39,6 +39,8 @@ export interface Program {
    * keeps, and which of their results to keep (default all; e.g. not "retry later").
    */
   drc?: { procs: ReadonlySet<number>; keep?: (results: Uint8Array) => boolean };
+  /** The name of a procedure of a version (for logs and metrics), e.g. 'READ'. */
+  procName?: (version: number, proc: number) => string | undefined;
 }
 
 export type Programs = Map<number, Program>;
@@ -62,28 +64,52 @@ export async function answer(programs: Programs, record: Buffer, peer: string, l
 /** Below this many bytes a reply's segments are joined into one buffer (one small write). */
 const JOIN_BELOW = 64 * 1024;
 
-/** As `answer`, the reply as segments in order (large READ data is not copied). */
-export async function answerParts(programs: Programs, record: Buffer, peer: string, log?: Logger, drc?: ReplyCache): Promise<Buffer[] | undefined> {
-  const one = (b: Buffer | undefined): Buffer[] | undefined => b && [b];
-  let call: RpcCall;
+/** How a call was answered, for metrics: SUCCESS or the RPC error (RFC 5531 §9). */
+export type CallOutcome = 'success' | 'garbage_args' | 'system_err' | 'proc_unavail' | 'prog_mismatch' | 'prog_unavail' | 'auth_error' | 'rpc_mismatch';
+
+/** One answered call: program name (or number), version, procedure name (or number), outcome, seconds from decoding to reply. */
+export interface CallRecord { program: string; version: number; procedure: string; outcome: CallOutcome; seconds: number }
+
+/** As `answer`, the reply as segments in order (large READ data is not copied). `observe` hears of every call answered. */
+export async function answerParts(programs: Programs, record: Buffer, peer: string, log?: Logger, drc?: ReplyCache, observe?: (c: CallRecord) => void): Promise<Buffer[] | undefined> {
+  const t0 = observe ? performance.now() : 0;
+  let call: RpcCall | undefined;
+  let prog: Program | undefined;
+  const one = (b: Buffer | undefined, outcome: CallOutcome): Buffer[] | undefined => {
+    if (observe) {
+      observe({
+        program: prog?.name ?? String(call?.prog ?? '?'), version: call?.vers ?? 0,
+        procedure: call ? prog?.procName?.(call.vers, call.proc) ?? String(call.proc) : '?', outcome, seconds: (performance.now() - t0) / 1000,
+      });
+    }
+    return b && [b];
+  };
   try {
     call = decodeCall(record);
   } catch (err) {
-    if (err instanceof RpcVersionError) return one(rpcMismatchReply(err.xid));
-    if (err instanceof RpcBadCredError) return one(authErrorReply(err.xid, AUTH_STAT.BADCRED));
+    if (err instanceof RpcVersionError) return one(rpcMismatchReply(err.xid), 'rpc_mismatch');
+    if (err instanceof RpcBadCredError) return one(authErrorReply(err.xid, AUTH_STAT.BADCRED), 'auth_error');
     log?.debug({ err, peer }, 'nfs: undecodable RPC message dropped');
     return undefined;
   }
-  if (call.cred.flavor !== AUTH.NONE && call.cred.flavor !== AUTH.SYS) return one(authErrorReply(call.xid, AUTH_STAT.BADCRED));
-  const prog = programs.get(call.prog);
-  if (!prog) return one(errorReply(call.xid, ACCEPT.PROG_UNAVAIL));
+  if (call.cred.flavor !== AUTH.NONE && call.cred.flavor !== AUTH.SYS) return one(authErrorReply(call.xid, AUTH_STAT.BADCRED), 'auth_error');
+  prog = programs.get(call.prog);
+  if (!prog) return one(errorReply(call.xid, ACCEPT.PROG_UNAVAIL), 'prog_unavail');
   const procs = prog.versions.get(call.vers);
   if (!procs) {
     const vs = [...prog.versions.keys()];
-    return one(progMismatchReply(call.xid, Math.min(...vs), Math.max(...vs)));
+    return one(progMismatchReply(call.xid, Math.min(...vs), Math.max(...vs)), 'prog_mismatch');
   }
   const proc = procs[call.proc];
-  if (!proc) return one(errorReply(call.xid, ACCEPT.PROC_UNAVAIL));
+  if (!proc) return one(errorReply(call.xid, ACCEPT.PROC_UNAVAIL), 'proc_unavail');
+  const answered = await answerCall(prog, proc, call, record, peer, log, drc);
+  if (observe) one(undefined, answered.outcome);
+  return answered.parts;
+}
+
+/** Runs a decoded call's procedure (through the duplicate request cache when it keeps it). */
+async function answerCall(prog: Program, proc: Procedure, call: RpcCall, record: Buffer, peer: string, log?: Logger, drc?: ReplyCache): Promise<{ parts: Buffer[] | undefined; outcome: CallOutcome }> {
+  let outcome: CallOutcome = 'success';
   let keep = true;
   const run = async (): Promise<Buffer[]> => {
     try {
@@ -96,17 +122,26 @@ export async function answerParts(programs: Programs, record: Buffer, peer: stri
     } catch (err) {
       if (err instanceof XdrError) {
         log?.debug({ err: err.message, peer, prog: prog.name, proc: call.proc }, 'nfs: garbage arguments');
+        outcome = 'garbage_args';
         return [errorReply(call.xid, ACCEPT.GARBAGE_ARGS)];
       }
       log?.error({ err, peer, prog: prog.name, proc: call.proc }, 'nfs: procedure failed unexpectedly');
       keep = false;
+      outcome = 'system_err';
       return [errorReply(call.xid, ACCEPT.SYSTEM_ERR)];
     }
   };
-  if (!drc || !prog.drc?.procs.has(call.proc)) return run();
+  if (!drc || !prog.drc?.procs.has(call.proc)) return { parts: await run(), outcome };
   const key = ReplyCache.key(hostOf(peer), record, call.xid, call.prog, call.vers, call.proc);
   // The cache keeps whole replies (the procedures it keeps answer a few hundred bytes).
-  return one(await drc.run(key, async () => { const p = await run(); return p.length === 1 ? p[0]! : Buffer.concat(p); }, () => keep));
+  const reply = await drc.run(key, async () => { const p = await run(); return p.length === 1 ? p[0]! : Buffer.concat(p); }, () => keep);
+  return { parts: reply && [reply], outcome };
+}
+
+/** A procedure-number → name lookup from a table of names (PROC, MOUNT_PROC …), for `Program.procName`. */
+export function procNames(table: Readonly<Record<string, number>>): (proc: number) => string | undefined {
+  const m = new Map(Object.entries(table).map(([k, v]) => [v, k]));
+  return (proc) => m.get(proc);
 }
 
 /** The address part of 'address:port' (IPv6 addresses hold colons too). */

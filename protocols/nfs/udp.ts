@@ -8,7 +8,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { Logger } from 'pino';
 import type { ReplyCache } from './drc.js';
-import { answerParts, type Programs } from './session.js';
+import { answerParts, type CallRecord, type Programs } from './session.js';
 
 /** Largest datagram answered (a UDP payload can be at most 65,507 bytes over IPv4). */
 export const MAX_DATAGRAM = 65_507;
@@ -23,12 +23,12 @@ export interface UdpRpc {
  * given. A datagram that is not a call is dropped; a reply over the datagram limit is dropped and
  * logged (PORTMAP and MOUNT replies are far below it). Rejects when the address cannot be bound.
  */
-export function listenUdp(programs: Programs, host: string, port: number, log?: Logger, drc?: ReplyCache): Promise<UdpRpc> {
+export function listenUdp(programs: Programs, host: string, port: number, log?: Logger, drc?: ReplyCache, observe?: (c: CallRecord) => void): Promise<UdpRpc> {
   const sock: Socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false });
   const inflight = new Set<Promise<void>>();
   sock.on('message', (msg, rinfo) => {
     const peer = `${rinfo.address}:${rinfo.port}`;
-    const p = answerParts(programs, msg, peer, log, drc).then((parts) => {
+    const p = answerParts(programs, msg, peer, log, drc, observe).then((parts) => {
       if (!parts) return;
       const reply = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
       if (reply.length > MAX_DATAGRAM) {

@@ -125,7 +125,7 @@ describe('dw serve --nfs', () => {
 
   test('one namespace: a file PUT over WebDAV reads over NFS, one copied in over NFS reads over WebDAV', async () => {
     const data = await tempDir();
-    const srv = await serve(data, ['--nfs', '127.0.0.1:0']);
+    const srv = await serve(data, ['--nfs', '127.0.0.1:0', '--metrics', '127.0.0.1:0']);
     try {
       const port = Number(/NFS:\s+\S+ port (\d+)/.exec(srv.stderr())?.[1]);
       assert.ok(port > 0, srv.stderr());
@@ -143,6 +143,14 @@ describe('dw serve --nfs', () => {
       const get = spawnSync('curl', ['-sS', '-f', '-u', `admin:${srv.password}`, `${srv.url}back.bin`], { maxBuffer: 1 << 24 });
       assert.equal(get.status, 0, get.stderr.toString());
       assert.equal(sha(get.stdout), sha(readFileSync(local)), 'webdav GET of back.bin');
+      // The calls show in the metrics, by program and procedure.
+      const metricsUrl = /Metrics:\s+(\S+)/.exec(srv.stderr())?.[1];
+      assert.ok(metricsUrl, srv.stderr());
+      const m = curl([metricsUrl]).body;
+      assert.match(m, /^dw_nfs_requests_total\{program="mount",version="3",procedure="MNT",outcome="success"\} [1-9]\d*$/m);
+      assert.match(m, /^dw_nfs_requests_total\{program="nfs",version="3",procedure="READ",outcome="success"\} [1-9]\d*$/m);
+      assert.match(m, /^dw_nfs_requests_total\{program="nfs",version="3",procedure="WRITE",outcome="success"\} [1-9]\d*$/m);
+      assert.match(m, /^dw_nfs_request_duration_seconds_count\{program="nfs",procedure="WRITE"\} [1-9]\d*$/m);
     } finally {
       assert.equal(await srv.stop(), 0);
     }
