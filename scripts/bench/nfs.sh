@@ -73,20 +73,26 @@ G_PID=$!
 wait_port "$G_PORT"; wait_port "$G_MNT"
 
 # bench NAME DIRURL QUERY → sets W_R R_R SMALL_R. DIRURL is the export root as libnfs wants it.
+# Each timed step starts after `sync`, so that no earlier step's dirty pages are written back
+# during it (the input files are made just before the first server's run).
 bench() {
-  local name=$1 dir=$2 q=$3 t0 t1 t2 t3
+  local name=$1 dir=$2 q=$3 t0 t1 t2 t3 t4 t5
+  sync
   t0=$(now)
   nfs-cp "$WORK/big.bin" "$dir/big.bin?$q" >/dev/null
   t1=$(now)
-  nfs-cp "$dir/big.bin?$q" "$WORK/back-$name.bin" >/dev/null
+  sync
   t2=$(now)
+  nfs-cp "$dir/big.bin?$q" "$WORK/back-$name.bin" >/dev/null
+  t3=$(now)
   [ "$(sha256sum "$WORK/back-$name.bin" | cut -d' ' -f1)" = "$WANT" ] || { echo "$name: read back differs" >&2; exit 1; }
   rm -f "$WORK/back-$name.bin"
+  sync
   # Small files: one nfs-cp (connect, MOUNT, LOOKUP, CREATE, WRITE, COMMIT) per file, PAR at a time.
-  t2=$(now)
+  t4=$(now)
   xargs -a "$WORK/names" -P "$PAR" -I{} nfs-cp "$WORK/small/{}" "$dir/{}?$q" >/dev/null
-  t3=$(now)
-  W_R=$(rate "$SIZE_MIB" "$t0" "$t1"); R_R=$(rate "$SIZE_MIB" "$t1" "$t2"); SMALL_R=$(rate "$FILES" "$t2" "$t3")
+  t5=$(now)
+  W_R=$(rate "$SIZE_MIB" "$t0" "$t1"); R_R=$(rate "$SIZE_MIB" "$t2" "$t3"); SMALL_R=$(rate "$FILES" "$t4" "$t5")
   printf '%-8s write %8s MiB/s   read %8s MiB/s   %d x 4 KiB files %8s files/s\n' "$name" "$W_R" "$R_R" "$FILES" "$SMALL_R"
 }
 
