@@ -75,14 +75,14 @@ export async function answerParts(programs: Programs, record: Buffer, peer: stri
   const t0 = observe ? performance.now() : 0;
   let call: RpcCall | undefined;
   let prog: Program | undefined;
-  const one = (b: Buffer | undefined, outcome: CallOutcome): Buffer[] | undefined => {
-    if (observe) {
-      observe({
-        program: prog?.name ?? String(call?.prog ?? '?'), version: call?.vers ?? 0,
-        procedure: call ? prog?.procName?.(call.vers, call.proc) ?? String(call.proc) : '?', outcome, seconds: (performance.now() - t0) / 1000,
-      });
-    }
-    return b && [b];
+  const report = (outcome: CallOutcome): void => observe?.({
+    program: prog?.name ?? String(call?.prog ?? '?'), version: call?.vers ?? 0,
+    procedure: call ? prog?.procName?.(call.vers, call.proc) ?? String(call.proc) : '?', outcome, seconds: (performance.now() - t0) / 1000,
+  });
+  /** An RPC-level error reply, reported. */
+  const one = (b: Buffer, outcome: CallOutcome): Buffer[] => {
+    report(outcome);
+    return [b];
   };
   try {
     call = decodeCall(record);
@@ -103,7 +103,7 @@ export async function answerParts(programs: Programs, record: Buffer, peer: stri
   const proc = procs[call.proc];
   if (!proc) return one(errorReply(call.xid, ACCEPT.PROC_UNAVAIL), 'proc_unavail');
   const answered = await answerCall(prog, proc, call, record, peer, log, drc);
-  if (observe) one(undefined, answered.outcome);
+  report(answered.outcome);
   return answered.parts;
 }
 
