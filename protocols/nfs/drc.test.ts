@@ -1,6 +1,7 @@
 /**
  * The duplicate request cache: bounds, age, joining a running call, replies not kept; and through
- * the dispatcher, a retransmitted REMOVE / RENAME / MKDIR answers as the first call did.
+ * the dispatcher, a retransmitted REMOVE / RENAME / MKDIR answers as the first call did; over
+ * TCP, a retransmitted NFSv4.0 COMPOUND with a REMOVE too.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -12,6 +13,14 @@ import { answer, hostOf, type Programs } from './session.js';
 import { decodeMntResult, encodeDirpath, MOUNT_PROC, MOUNT_PROG } from './wire/mount.js';
 import { CREATE_MODE, encodeArgs, NFS3, NFS_PROG, PROC, type ArgsOf, type Proc } from './wire/nfs3.js';
 import { ACCEPT, AUTH, decodeReply, encodeAuthSys, encodeCall } from './wire/rpc.js';
+import { connect } from 'node:net';
+import { ROOT_CTX } from '../../vfs/index.js';
+import { startNfsServer } from './server.js';
+import { Nfs4Service } from './v4/service.js';
+import { encodeCompound, NFS4, NFSPROC4_COMPOUND, OP, op, type Op4 } from './wire/nfs4.js';
+import { decodeCompoundRes } from './wire/nfs4-res.js';
+import { frameRecord, RecordDecoder } from './wire/record.js';
+import { XdrError, XdrReader } from './wire/xdr.js';
 
 const ROOT = { flavor: AUTH.SYS, body: encodeAuthSys({ stamp: 1, machinename: 'test', uid: 0, gid: 0, gids: [] }) };
 const buf = (s: string) => Buffer.from(s);
@@ -142,5 +151,66 @@ describe('duplicate request cache in the dispatcher', () => {
     assert.equal((await send(look)).status, NFS3.ERR_NOENT);
     assert.equal((await send(look)).status, NFS3.ERR_NOENT);
     assert.equal(drc.size, before);
+  });
+});
+
+describe('duplicate request cache for NFSv4.0 COMPOUNDs', () => {
+  /** One call over a fresh TCP connection (a retransmission after a reconnect): the reply's results. */
+  async function over(port: number, msg: Buffer): Promise<Buffer> {
+    const sock = connect(port, '127.0.0.1');
+    try {
+      const dec = new RecordDecoder();
+      const got = new Promise<Buffer>((resolve, reject) => {
+        sock.on('data', (d) => { const r = dec.push(d); if (r.length) resolve(r[0]!); });
+        sock.on('error', reject);
+      });
+      sock.write(frameRecord(msg));
+      return await got;
+    } finally {
+      sock.destroy();
+    }
+  }
+  const status = (reply: Buffer): number => {
+    const r = decodeReply(reply);
+    assert.ok(r.kind === 'accepted' && r.stat === ACCEPT.SUCCESS);
+    return decodeCompoundRes(r.results).status;
+  };
+  const removeCall = (xid: number, minor: number, name: string) => encodeCall(
+    { xid, prog: NFS_PROG, vers: 4, proc: NFSPROC4_COMPOUND, cred: ROOT },
+    encodeCompound('drc', minor, [op(OP.PUTROOTFH, undefined), op(OP.REMOVE, Buffer.from(name))]),
+  );
+
+  test('a retransmitted 4.0 REMOVE answers NFS4_OK again (NFS4ERR_NOENT without the cache); reads are not kept', async () => {
+    for (const drc of [true, false]) {
+      const v = await createMemoryVfs();
+      const srv = await startNfsServer({ vfs: v.vfs, host: '127.0.0.1', port: 0, nlm: false, udp: false, ...(drc ? {} : { drc: false as const }) });
+      try {
+        for (const n of ['a', 'b']) {
+          const { fh } = await v.paths.open(ROOT_CTX, `/${n}`, { write: true, create: true });
+          await v.vfs.release(ROOT_CTX, fh);
+        }
+        const call = removeCall(77, 0, 'a');
+        const first = await over(srv.port, call);
+        assert.equal(status(first), NFS4.OK);
+        const again = await over(srv.port, call);
+        if (drc) {
+          assert.equal(status(again), NFS4.OK, 'the cached reply');
+          assert.deepEqual(again, first, 'byte for byte');
+        } else assert.equal(status(again), NFS4.ERR_NOENT, 'without the cache the REMOVE runs twice');
+        // A new xid is a new call: NOENT now.
+        assert.equal(status(await over(srv.port, removeCall(78, 0, 'a'))), NFS4.ERR_NOENT);
+      } finally {
+        await srv.close();
+        await v.close();
+      }
+    }
+  });
+
+  test('wantsReplyCache: 4.0 with a namespace or data change yes; reads, 4.1 and garbage no', () => {
+    const args = (minor: number, ops: Op4[]) => new XdrReader(encodeCompound('t', minor, ops));
+    assert.equal(Nfs4Service.wantsReplyCache(args(0, [op(OP.PUTROOTFH, undefined), op(OP.REMOVE, Buffer.from('x'))])), true);
+    assert.equal(Nfs4Service.wantsReplyCache(args(0, [op(OP.PUTROOTFH, undefined), op(OP.GETFH, undefined)])), false);
+    assert.equal(Nfs4Service.wantsReplyCache(args(1, [op(OP.PUTROOTFH, undefined), op(OP.REMOVE, Buffer.from('x'))])), false);
+    assert.throws(() => Nfs4Service.wantsReplyCache(new XdrReader(Buffer.from([0, 0, 0, 9]))), XdrError);
   });
 });

@@ -21,7 +21,7 @@ import { NLM_PROG } from './wire/nlm.js';
 import { SM_PROG } from './wire/nsm.js';
 import { MOUNT_PROG } from './wire/mount.js';
 import { NFS_PROG } from './wire/nfs3.js';
-import { NFS4_VERSION } from './wire/nfs4.js';
+import { NFS4_VERSION, NFSPROC4_COMPOUND } from './wire/nfs4.js';
 import { Nfs4Service } from './v4/service.js';
 import { PMAP_PROG } from './wire/portmap.js';
 import { DEFAULT_MAX_RECORD, recordMark, RecordDecoder } from './wire/record.js';
@@ -138,7 +138,18 @@ export async function startNfsServer(opts: NfsServerOptions): Promise<NfsServer>
   let mainPort = 0;
   const lk = opts.nlm === false ? undefined : opts.nlm ?? {};
   const nfsProgram = nfs.program();
-  if (v4) nfsProgram.versions.set(NFS4_VERSION, v4.procedures());
+  if (v4) {
+    nfsProgram.versions.set(NFS4_VERSION, v4.procedures());
+    // One duplicate request cache: v3's procedures as before, v4.0 COMPOUNDs by their operations.
+    const v3 = nfsProgram.drc;
+    if (v3) {
+      nfsProgram.drc = {
+        procs: v3.procs,
+        keep: (res, call) => (call.vers === NFS4_VERSION ? Nfs4Service.keepsReply(res) : v3.keep?.(res, call) ?? true),
+        want: (call, args) => (call.vers === NFS4_VERSION ? call.proc === NFSPROC4_COMPOUND && Nfs4Service.wantsReplyCache(args) : v3.procs.has(call.proc)),
+      };
+    }
+  }
   const programs: Programs = new Map([
     [PMAP_PROG, portmapProgram(() => mappings(mainPort, { locks: !!lk, nfs4: v4 !== undefined, udp: opts.udp !== false }))],
     [MOUNT_PROG, mountProgram(opts.vfs, exports)],

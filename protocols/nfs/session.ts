@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import type { Ctx } from '../../vfs/types.js';
 import { ACCEPT, acceptedHeader, AUTH, AUTH_STAT, authErrorReply, decodeCall, errorReply, progMismatchReply, RpcBadCredError, RpcVersionError, rpcMismatchReply, successReply, type RpcCall } from './wire/rpc.js';
-import { XdrError } from './wire/xdr.js';
+import { XdrError, XdrReader } from './wire/xdr.js';
 import { ReplyCache } from './drc.js';
 
 /** uid/gid of AUTH_NONE callers (nobody / nogroup). */
@@ -38,7 +38,16 @@ export interface Program {
    * The non-idempotent procedures (of every version) whose replies the duplicate request cache
    * keeps, and which of their results to keep (default all; e.g. not "retry later").
    */
-  drc?: { procs: ReadonlySet<number>; keep?: (results: Uint8Array) => boolean };
+  drc?: {
+    procs: ReadonlySet<number>;
+    keep?: (results: Uint8Array, call: RpcCall) => boolean;
+    /**
+     * Decides per call instead of `procs` (NFSv4.0 COMPOUNDs: by the operations inside). `args`
+     * is a reader of its own over the arguments; a decoding error means "no" (the procedure's
+     * own decoding answers GARBAGE_ARGS).
+     */
+    want?: (call: RpcCall, args: XdrReader) => boolean;
+  };
   /** The name of a procedure of a version (for logs and metrics), e.g. 'READ'. */
   procName?: (version: number, proc: number) => string | undefined;
 }
@@ -115,7 +124,7 @@ async function answerCall(prog: Program, proc: Procedure, call: RpcCall, record:
     try {
       const results = await proc({ call, ctx: ctxOf(call, peer), peer });
       const list = Array.isArray(results) ? results : [results];
-      if (prog.drc?.keep && !prog.drc.keep(list[0] ?? new Uint8Array(0))) keep = false;
+      if (prog.drc?.keep && !prog.drc.keep(list[0] ?? new Uint8Array(0), call)) keep = false;
       const size = list.reduce((n, b) => n + b.length, 0);
       if (list.length === 1 || size < JOIN_BELOW) return [successReply(call.xid, list.length === 1 ? list[0]! : Buffer.concat(list, size))];
       return [acceptedHeader(call.xid, ACCEPT.SUCCESS, 24).bytes(), ...list.map((b) => Buffer.from(b.buffer, b.byteOffset, b.length))];
@@ -131,11 +140,22 @@ async function answerCall(prog: Program, proc: Procedure, call: RpcCall, record:
       return [errorReply(call.xid, ACCEPT.SYSTEM_ERR)];
     }
   };
-  if (!drc || !prog.drc?.procs.has(call.proc)) return { parts: await run(), outcome };
+  if (!drc || !prog.drc || !wantsCache(prog.drc, call, record)) return { parts: await run(), outcome };
   const key = ReplyCache.key(hostOf(peer), record, call.xid, call.prog, call.vers, call.proc);
   // The cache keeps whole replies (the procedures it keeps answer a few hundred bytes).
   const reply = await drc.run(key, async () => { const p = await run(); return p.length === 1 ? p[0]! : Buffer.concat(p); }, () => keep);
   return { parts: reply && [reply], outcome };
+}
+
+/** Whether the duplicate request cache keeps this call's reply. */
+function wantsCache(d: NonNullable<Program['drc']>, call: RpcCall, record: Buffer): boolean {
+  if (!d.want) return d.procs.has(call.proc);
+  try {
+    return d.want(call, new XdrReader(record, call.args.offset()));
+  } catch (err) {
+    if (err instanceof XdrError) return false;
+    throw err;
+  }
 }
 
 /** A procedure-number → name lookup from a table of names (PROC, MOUNT_PROC …), for `Program.procName`. */

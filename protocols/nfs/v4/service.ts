@@ -13,7 +13,8 @@ import { ExportTable, squashCtx, type Export } from '../exports.js';
 import type { Procedure } from '../session.js';
 import { decodeFh, encodeFh } from '../wire/fh.js';
 import { ATTR_CODECS, bitmapOf, FATTR4, WRITE_ONLY } from '../wire/nfs4-attr.js';
-import { FH4_PERSISTENT, MAX_IO, NF4, NFS4, NFSPROC4_COMPOUND, NFSPROC4_NULL } from '../wire/nfs4.js';
+import { decodeCompoundHeader, decodeOpArgs, FH4_PERSISTENT, isKnownOp, MAX_IO, NF4, NFS4, NFSPROC4_COMPOUND, NFSPROC4_NULL, OP } from '../wire/nfs4.js';
+import type { XdrReader } from '../wire/xdr.js';
 import { compound } from './compound.js';
 import { PSEUDO_EXPORT_ID, PseudoFs, type PseudoNode } from './pseudo.js';
 import { StateManager, type StateOptions } from './state.js';
@@ -35,6 +36,8 @@ export interface Node {
 
 const TYPE: Record<Attr['type'], number> = { file: NF4.REG, dir: NF4.DIR, blk: NF4.BLK, chr: NF4.CHR, symlink: NF4.LNK, sock: NF4.SOCK, fifo: NF4.FIFO };
 const NS = 1_000_000_000n;
+/** 4.0 operations that change the namespace or data and have no seqid replay of their own. */
+const NOT_REPLAYED: ReadonlySet<number> = new Set([OP.CREATE, OP.LINK, OP.REMOVE, OP.RENAME, OP.SETATTR, OP.WRITE]);
 export const nfstime = (ns: bigint) => ({ seconds: ns / NS - (ns % NS < 0n ? 1n : 0n), nseconds: Number(((ns % NS) + NS) % NS) });
 const major = (rdev: number) => (rdev >>> 8) & 0xfff;
 const minor = (rdev: number) => (rdev & 0xff) | ((rdev >>> 12) & 0xfff00);
@@ -63,6 +66,31 @@ export class Nfs4Service {
     this.pseudo = new PseudoFs(opts.exports.list.filter((e) => e !== this.rootExport));
     this.state = new StateManager(vfs, opts, opts.log);
     this.log = opts.log;
+  }
+
+  /**
+   * Whether the duplicate request cache should keep a COMPOUND's reply (session.ts `drc.want`):
+   * a 4.0 COMPOUND (4.1 has the session's reply cache) with an operation whose second run would
+   * answer differently and that no seqid replays: CREATE, LINK, REMOVE, RENAME, SETATTR, WRITE.
+   * A retransmitted REMOVE then answers NFS4_OK again, not NFS4ERR_NOENT. Throws XdrError on
+   * arguments that do not decode.
+   */
+  static wantsReplyCache(args: XdrReader): boolean {
+    const hdr = decodeCompoundHeader(args);
+    if (hdr.minorversion !== 0) return false;
+    for (let i = 0; i < hdr.numOps; i++) {
+      const op = args.uint('opnum');
+      if (NOT_REPLAYED.has(op)) return true;
+      if (!isKnownOp(op, 0)) return false;
+      decodeOpArgs(op, args);
+    }
+    return false;
+  }
+
+  /** Replies the duplicate request cache keeps: not NFS4ERR_DELAY (retry later), at most 64 KiB. */
+  static keepsReply(results: Uint8Array): boolean {
+    if (results.length > 64 * 1024) return false;
+    return results.length < 4 || Buffer.from(results.buffer, results.byteOffset, 4).readUInt32BE(0) !== NFS4.ERR_DELAY;
   }
 
   /** The procedures of version 4, for the NFS program's version map. */
