@@ -70,7 +70,7 @@ export const SESSION_OPS: Partial<Record<number, OpDef>> = {
       if (!cl.confirmed) {
         for (const old of st.byOwner(cl.ownerId)) if (old !== cl) await st.dropClient(old, false);
         cl.confirmed = true;
-        st.record(cl);
+        await st.record(cl);
       }
       const f = a.fore_chan_attrs;
       const fore: ChannelAttrs4 = {

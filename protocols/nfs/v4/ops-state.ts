@@ -374,7 +374,7 @@ export const STATE_OPS: Partial<Record<number, OpDef>> = {
         // A rebooted client's new instance replaces the old one and its state (RFC 7530 §16.34.5).
         for (const old of st.byOwner(cl.ownerId)) if (old !== cl) await st.dropClient(old, false);
         cl.confirmed = true;
-        st.record(cl);
+        await st.record(cl);
       }
     },
   },

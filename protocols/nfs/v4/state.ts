@@ -9,11 +9,12 @@
  * NFS4ERR_EXPIRED; any other unknown stateid NFS4ERR_BAD_STATEID.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Ctx, Fh, Vfs } from '../../../vfs/types.js';
 import { Nfs4Error } from '../errors.js';
+import { writeAtomic } from '../grace.js';
 import { NFS4, OPEN4_SHARE_ACCESS, type Stateid4 } from '../wire/nfs4.js';
 
 export interface Reply {
@@ -168,7 +169,7 @@ export class StateManager {
     const graceMs = (opts.graceSeconds ?? this.leaseMs / 1000) * 1000;
     this.graceUntil = this.previous.size ? Date.now() + graceMs : 0;
     for (const c of this.previous) this.recorded.add(c);
-    if (this.file) this.save();
+    this.save().catch((err: unknown) => this.log?.error({ err }, 'nfs4: writing the client record failed'));
     this.timer = setInterval(() => {
       this.sweep().catch((err: unknown) => this.log?.error({ err }, 'nfs4: lease sweep failed'));
     }, Math.max(200, Math.min(this.leaseMs / 4, 10_000)));
@@ -200,36 +201,33 @@ export class StateManager {
     if ([...this.previous].every((p) => this.reclaimed.has(p))) this.graceUntil = 0;
   }
 
-  /** Writes the stable record (atomically: temp file, fsync, rename, fsync of the folder). */
-  private save(): void {
-    if (!this.file) return;
-    const tmp = `${this.file}.tmp`;
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      writeSync(fd, JSON.stringify({ epoch: this.epoch, clients: [...this.recorded] }));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.file);
-    try {
-      const d = openSync(join(this.file, '..'), 'r');
-      try { fsyncSync(d); } finally { closeSync(d); }
-    } catch {
-      // Folders cannot be fsynced on every platform.
-    }
+  /** Stable-record writes in order (each writes the record as it stands when its turn comes). */
+  private writing: Promise<void> = Promise.resolve();
+
+  /**
+   * Writes the stable record atomically (grace.ts's writeAtomic: temp file, fsync, rename, fsync
+   * of the folder), after the writes before it; resolves when this one is on disk.
+   */
+  private save(): Promise<void> {
+    const file = this.file;
+    if (!file) return Promise.resolve();
+    const run = this.writing.catch(() => undefined).then(() => writeAtomic(file, JSON.stringify({ epoch: this.epoch, clients: [...this.recorded] })));
+    this.writing = run;
+    return run;
   }
 
-  /** Records a confirmed client in stable storage (it may reclaim after a restart). */
-  record(c: Client): void {
+  /** Records a confirmed client in stable storage (it may reclaim after a restart); resolves once durable. */
+  async record(c: Client): Promise<void> {
     const k = hex(c.ownerId);
     if (this.recorded.has(k)) return;
     this.recorded.add(k);
-    this.save();
+    await this.save();
   }
 
   private unrecord(c: Client): void {
-    if (this.recorded.delete(hex(c.ownerId))) this.save();
+    if (this.recorded.delete(hex(c.ownerId))) {
+      this.save().catch((err: unknown) => this.log?.error({ err }, 'nfs4: writing the client record failed'));
+    }
   }
 
   newClient(ownerId: Buffer, verifier: Buffer, minor: number, principal: string): Client {
@@ -357,6 +355,7 @@ export class StateManager {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
+    await this.writing.catch(() => undefined);
     for (const c of [...this.clients.values()]) {
       for (const o of c.openOwners.values()) for (const st of [...o.states]) if (st.kind === 'open') await this.dropOpen(st);
     }
