@@ -13,14 +13,13 @@ import { answer, hostOf, type Programs } from './session.js';
 import { decodeMntResult, encodeDirpath, MOUNT_PROC, MOUNT_PROG } from './wire/mount.js';
 import { CREATE_MODE, encodeArgs, NFS3, NFS_PROG, PROC, type ArgsOf, type Proc } from './wire/nfs3.js';
 import { ACCEPT, AUTH, decodeReply, encodeAuthSys, encodeCall } from './wire/rpc.js';
-import { connect } from 'node:net';
 import { ROOT_CTX } from '../../vfs/index.js';
 import { startNfsServer } from './server.js';
 import { Nfs4Service } from './v4/service.js';
 import { encodeCompound, NFS4, NFSPROC4_COMPOUND, OP, op, type Op4 } from './wire/nfs4.js';
 import { decodeCompoundRes } from './wire/nfs4-res.js';
-import { frameRecord, RecordDecoder } from './wire/record.js';
 import { XdrError, XdrReader } from './wire/xdr.js';
+import { rpcRaw } from '../../test/e2e/nfs-harness.js';
 
 const ROOT = { flavor: AUTH.SYS, body: encodeAuthSys({ stamp: 1, machinename: 'test', uid: 0, gid: 0, gids: [] }) };
 const buf = (s: string) => Buffer.from(s);
@@ -155,21 +154,7 @@ describe('duplicate request cache in the dispatcher', () => {
 });
 
 describe('duplicate request cache for NFSv4.0 COMPOUNDs', () => {
-  /** One call over a fresh TCP connection (a retransmission after a reconnect): the reply's results. */
-  async function over(port: number, msg: Buffer): Promise<Buffer> {
-    const sock = connect(port, '127.0.0.1');
-    try {
-      const dec = new RecordDecoder();
-      const got = new Promise<Buffer>((resolve, reject) => {
-        sock.on('data', (d) => { const r = dec.push(d); if (r.length) resolve(r[0]!); });
-        sock.on('error', reject);
-      });
-      sock.write(frameRecord(msg));
-      return await got;
-    } finally {
-      sock.destroy();
-    }
-  }
+  const over = rpcRaw;
   const status = (reply: Buffer): number => {
     const r = decodeReply(reply);
     assert.ok(r.kind === 'accepted' && r.stat === ACCEPT.SUCCESS);

@@ -70,11 +70,8 @@ export function writeLocalTree(src: string, files: string[], dirs: Set<string>):
 
 export const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
-/**
- * One RPC call over a fresh TCP connection, AUTH_SYS as `uid` (gid the same); asserts the call
- * was accepted with SUCCESS and gives the results.
- */
-export async function rpcOnce(port: number, call: { prog: number; vers: number; proc: number }, args: Uint8Array, uid = 0): Promise<XdrReader> {
+/** Sends one RPC message over a fresh TCP connection (a retransmission after a reconnect looks so): the reply record. */
+export async function rpcRaw(port: number, msg: Buffer): Promise<Buffer> {
   const sock = connect(port, '127.0.0.1');
   try {
     const dec = new RecordDecoder();
@@ -82,12 +79,20 @@ export async function rpcOnce(port: number, call: { prog: number; vers: number; 
       sock.on('data', (d) => { const r = dec.push(d); if (r.length) resolve(r[0]!); });
       sock.on('error', reject);
     });
-    const cred = { flavor: AUTH.SYS, body: encodeAuthSys({ stamp: 1, machinename: 'e2e', uid, gid: uid, gids: [] }) };
-    sock.write(frameRecord(encodeCall({ xid: 1, ...call, cred }, args)));
-    const rep = decodeReply(await got);
-    assert.ok(rep.kind === 'accepted' && rep.stat === 0, 'the call is accepted');
-    return rep.results;
+    sock.write(frameRecord(msg));
+    return await got;
   } finally {
     sock.destroy();
   }
+}
+
+/**
+ * One RPC call over a fresh TCP connection, AUTH_SYS as `uid` (gid the same); asserts the call
+ * was accepted with SUCCESS and gives the results.
+ */
+export async function rpcOnce(port: number, call: { prog: number; vers: number; proc: number }, args: Uint8Array, uid = 0): Promise<XdrReader> {
+  const cred = { flavor: AUTH.SYS, body: encodeAuthSys({ stamp: 1, machinename: 'e2e', uid, gid: uid, gids: [] }) };
+  const rep = decodeReply(await rpcRaw(port, encodeCall({ xid: 1, ...call, cred }, args)));
+  assert.ok(rep.kind === 'accepted' && rep.stat === 0, 'the call is accepted');
+  return rep.results;
 }
