@@ -145,7 +145,7 @@ export async function startNfsServer(opts: NfsServerOptions): Promise<NfsServer>
     if (v3) {
       nfsProgram.drc = {
         procs: v3.procs,
-        keep: (res, call) => (call.vers === NFS4_VERSION ? Nfs4Service.keepsReply(res) : v3.keep?.(res, call) ?? true),
+        keep: (res, call, size) => (call.vers === NFS4_VERSION ? Nfs4Service.keepsReply(res, size) : v3.keep?.(res, call, size) ?? true),
         want: (call, args) => (call.vers === NFS4_VERSION ? call.proc === NFSPROC4_COMPOUND && Nfs4Service.wantsReplyCache(args) : v3.procs.has(call.proc)),
       };
     }

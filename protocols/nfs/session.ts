@@ -40,7 +40,8 @@ export interface Program {
    */
   drc?: {
     procs: ReadonlySet<number>;
-    keep?: (results: Uint8Array, call: RpcCall) => boolean;
+    /** Whether to keep a reply: its results' first segment (the status), the call, all results' bytes. */
+    keep?: (results: Uint8Array, call: RpcCall, size: number) => boolean;
     /**
      * Decides per call instead of `procs` (NFSv4.0 COMPOUNDs: by the operations inside). `args`
      * is a reader of its own over the arguments; a decoding error means "no" (the procedure's
@@ -124,8 +125,8 @@ async function answerCall(prog: Program, proc: Procedure, call: RpcCall, record:
     try {
       const results = await proc({ call, ctx: ctxOf(call, peer), peer });
       const list = Array.isArray(results) ? results : [results];
-      if (prog.drc?.keep && !prog.drc.keep(list[0] ?? new Uint8Array(0), call)) keep = false;
       const size = list.reduce((n, b) => n + b.length, 0);
+      if (prog.drc?.keep && !prog.drc.keep(list[0] ?? new Uint8Array(0), call, size)) keep = false;
       if (list.length === 1 || size < JOIN_BELOW) return [successReply(call.xid, list.length === 1 ? list[0]! : Buffer.concat(list, size))];
       return [acceptedHeader(call.xid, ACCEPT.SUCCESS, 24).bytes(), ...list.map((b) => Buffer.from(b.buffer, b.byteOffset, b.length))];
     } catch (err) {

@@ -14,7 +14,12 @@ import { bitmapOf, bitsOf, decodeFattr, encodeFattr, FATTR4 } from '../wire/nfs4
 import { ACCESS4, CREATEMODE4, encodeCompound, NF4, NFS4, OP, op, OPEN4_CREATE, STABLE4 } from '../wire/nfs4.js';
 import { ACCEPT } from '../wire/rpc.js';
 import { XdrWriter } from '../wire/xdr.js';
-import { sysCred, V4Harness } from './testkit.js';
+import { ROOT_CRED, sysCred, V4Harness } from './testkit.js';
+import { answer, answerParts } from '../session.js';
+import { decodeCompoundRes } from '../wire/nfs4-res.js';
+import { NFS_PROG } from '../wire/nfs3.js';
+import { NFS4_VERSION, NFSPROC4_COMPOUND } from '../wire/nfs4.js';
+import { decodeReply, encodeCall } from '../wire/rpc.js';
 
 const ANON_SID = { seqid: 0, other: Buffer.alloc(12) };
 const name = (s: string) => Buffer.from(s);
@@ -180,6 +185,28 @@ describe('NFSv4 COMPOUND over a memory VFS', () => {
     assert.equal((await h.compound([op(OP.PUTROOTFH, undefined), op(OP.REMOVE, name('dir'))])).status, NFS4.ERR_NOTEMPTY);
     await h.ok([op(OP.PUTROOTFH, undefined), op(OP.REMOVE, name('new'))]);
     assert.equal((await h.compound([op(OP.PUTROOTFH, undefined), op(OP.LOOKUP, name('new'))])).status, NFS4.ERR_NOENT);
+  });
+
+  test('a large READ reply comes as segments with the data uncopied; joined, it is the reply answer() gives', async () => {
+    const pre = [op(OP.PUTROOTFH, undefined), op(OP.LOOKUP, name('dir'))];
+    const data = Buffer.alloc(300_000);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 13) & 0xff;
+    const { fh } = await v.paths.open(ROOT_CTX, '/dir/big.bin', { write: true, create: true });
+    await v.vfs.write(ROOT_CTX, fh, 0, data);
+    await v.vfs.release(ROOT_CTX, fh);
+    const args = encodeCompound('t', 0, [...pre, op(OP.LOOKUP, name('big.bin')), op(OP.READ, { stateid: ANON_SID, offset: 1000n, count: 200_000 })]);
+    const call = encodeCall({ xid: 4243, prog: NFS_PROG, vers: NFS4_VERSION, proc: NFSPROC4_COMPOUND, cred: ROOT_CRED }, args);
+    const parts = await answerParts(h.programs, call, '127.0.0.1:700');
+    assert.ok(parts && parts.some((b) => b.length === 200_000), 'the data is one segment');
+    const whole = await answer(h.programs, call, '127.0.0.1:700');
+    assert.deepEqual(Buffer.concat(parts), whole);
+    const rep = decodeReply(whole!);
+    assert.ok(rep.kind === 'accepted' && rep.stat === ACCEPT.SUCCESS);
+    const res = decodeCompoundRes(rep.results);
+    assert.equal(res.status, NFS4.OK);
+    const rd = res.results[3]!.res as { eof: boolean; data: Buffer };
+    assert.equal(rd.eof, false);
+    assert.deepEqual(Buffer.from(rd.data), data.subarray(1000, 201_000));
   });
 
   test('READ, WRITE (stable and unstable) and COMMIT with the anonymous stateid', async () => {

@@ -83,22 +83,27 @@ export function sessionClient(c: Compound): Client | undefined {
   return c.session?.client;
 }
 
-function results(status: number, tag: Buffer, ops: Buffer[]): Buffer {
-  const w = new XdrWriter(64 + ops.reduce((n, b) => n + b.length, 0));
-  w.uint(status).opaque(tag).uint(ops.length);
-  for (const b of ops) w.fixed(b);
-  return Buffer.from(w.bytes());
+/**
+ * COMPOUND4res as segments: the header, then each op's result segments in order (READ data is
+ * one of them, uncopied: XdrWriter.opaqueRef).
+ */
+function results(status: number, tag: Buffer, ops: Buffer[][]): Buffer[] {
+  const head = new XdrWriter(16 + tag.length).uint(status).opaque(tag).uint(ops.length).bytes();
+  return [head, ...ops.flat()];
 }
 
-/** Answers one COMPOUND call: the encoded COMPOUND4res. */
-export async function compound(s: Nfs4Service, ci: CallInfo): Promise<Uint8Array> {
+const size = (parts: readonly Buffer[]): number => parts.reduce((n, b) => n + b.length, 0);
+
+/** Answers one COMPOUND call: the encoded COMPOUND4res, as segments. */
+export async function compound(s: Nfs4Service, ci: CallInfo): Promise<Buffer[]> {
   const r = ci.call.args;
   const hdr = decodeCompoundHeader(r); // XdrError: GARBAGE_ARGS
   if (hdr.minorversion > 1) return results(NFS4.ERR_MINOR_VERS_MISMATCH, hdr.tag, []);
   const c: Compound = {
     s, minor: hdr.minorversion, rpc: ci.ctx, authNone: !ci.call.sys, host: hostOf(ci.peer), peer: ci.peer, numOps: hdr.numOps,
   };
-  const out: Buffer[] = [];
+  /** Each op's result (nfs_resop4) as segments. */
+  const out: Buffer[][] = [];
   let status: number = NFS4.OK;
   let replyBytes = 0;
   try {
@@ -107,12 +112,12 @@ export async function compound(s: Nfs4Service, ci: CallInfo): Promise<Uint8Array
       try {
         op = r.uint('opnum');
       } catch {
-        out.push(opResult(OP.ILLEGAL, NFS4.ERR_BADXDR));
+        out.push([opResult(OP.ILLEGAL, NFS4.ERR_BADXDR)]);
         status = NFS4.ERR_BADXDR;
         break;
       }
       if (!isKnownOp(op, c.minor)) {
-        out.push(opResult(OP.ILLEGAL, NFS4.ERR_OP_ILLEGAL));
+        out.push([opResult(OP.ILLEGAL, NFS4.ERR_OP_ILLEGAL)]);
         status = NFS4.ERR_OP_ILLEGAL;
         break;
       }
@@ -122,14 +127,14 @@ export async function compound(s: Nfs4Service, ci: CallInfo): Promise<Uint8Array
         else if (i === 0 && SESSIONLESS.has(op) && hdr.numOps > 1) bad = NFS4.ERR_NOT_ONLY_OP;
         else if (i > 0 && op === OP.SEQUENCE) bad = NFS4.ERR_SEQUENCE_POS;
         if (bad !== undefined) {
-          out.push(opResult(op, bad));
+          out.push([opResult(op, bad)]);
           status = bad;
           break;
         }
       }
       const def = OPS[op];
       if (!def || (def.only !== undefined && def.only !== Math.min(c.minor, 1))) {
-        out.push(opResult(op, NFS4.ERR_NOTSUPP));
+        out.push([opResult(op, NFS4.ERR_NOTSUPP)]);
         status = NFS4.ERR_NOTSUPP;
         break;
       }
@@ -139,22 +144,23 @@ export async function compound(s: Nfs4Service, ci: CallInfo): Promise<Uint8Array
       } catch (err) {
         if (!(err instanceof XdrError)) throw err;
         s.log?.debug({ err: err.message, op, peer: ci.peer }, 'nfs4: bad op arguments');
-        out.push(opResult(op, NFS4.ERR_BADXDR));
+        out.push([opResult(op, NFS4.ERR_BADXDR)]);
         status = NFS4.ERR_BADXDR;
         break;
       }
-      const body = new XdrWriter(128);
-      let bytes: Buffer;
+      // The op's result from its status on (nfs_resop4 after the opcode), as segments.
+      let bytes: Buffer[];
       c.seqOwner = undefined;
       try {
+        const body = new XdrWriter(128).uint(NFS4.OK);
         await def.run(c, args, body);
         status = NFS4.OK;
-        bytes = Buffer.concat([u32(NFS4.OK), body.bytes()]);
+        bytes = body.parts();
       } catch (err) {
-        if (err instanceof CompoundReplay) return err.bytes;
+        if (err instanceof CompoundReplay) return [err.bytes];
         if (err instanceof OpReplay) {
-          bytes = err.bytes;
-          status = bytes.readUInt32BE(0);
+          bytes = [err.bytes];
+          status = err.bytes.readUInt32BE(0);
         } else {
           if (!(err instanceof Nfs4Error) && !(err instanceof VfsError)) {
             s.log?.error({ err, op, peer: ci.peer }, 'nfs4: operation failed unexpectedly');
@@ -162,34 +168,35 @@ export async function compound(s: Nfs4Service, ci: CallInfo): Promise<Uint8Array
           status = nfs4Status(err);
           const w = new XdrWriter(64).uint(status);
           if (err instanceof Nfs4Error && err.body) err.body(w);
-          bytes = Buffer.from(w.bytes());
+          bytes = [w.bytes()];
         }
       }
       const so = c.seqOwner as Compound['seqOwner'];
       if (so && c.minor === 0 && !NO_SEQID_BUMP.has(status)) {
         so.owner.seqid = so.seqid;
-        so.owner.last = { seqid: so.seqid, bytes };
+        // Seqid ops (OPEN, CLOSE, LOCK …) answer a few dozen bytes: kept whole for their replay.
+        so.owner.last = { seqid: so.seqid, bytes: bytes.length === 1 ? bytes[0]! : Buffer.concat(bytes) };
       }
-      replyBytes += bytes.length + 4;
+      replyBytes += size(bytes) + 4;
       // A COMPOUND of many READs could build a reply of gigabytes: stop at the reply limit.
       const limit = c.session ? c.session.maxresp : MAX_REPLY;
       if (replyBytes > limit && status === NFS4.OK) {
         status = c.session ? NFS4.ERR_REP_TOO_BIG : NFS4.ERR_RESOURCE;
-        bytes = u32(status);
+        bytes = [u32(status)];
       }
-      out.push(Buffer.concat([u32(op), bytes]));
+      out.push([u32(op), ...bytes]);
       if (status !== NFS4.OK) break;
     }
   } finally {
     if (c.slot) c.slot.busy = false; // whatever happens, the slot takes the next request
   }
-  s.log?.trace({ peer: ci.peer, minor: c.minor, ops: out.map((b) => `${b.readUInt32BE(0)}:${b.readUInt32BE(4)}`) }, 'nfs4: COMPOUND (op:status)');
+  s.log?.trace({ peer: ci.peer, minor: c.minor, ops: out.map((b) => `${b[0]!.readUInt32BE(0)}:${(b.length > 1 ? b[1]! : b[0]!.subarray(4)).readUInt32BE(0)}`) }, 'nfs4: COMPOUND (op:status)');
   const reply = results(status, hdr.tag, out);
   if (c.slot) {
     const sess = c.session!;
     // Every reply that fits is kept (cachethis or not); a retransmission of a larger one gets
     // NFS4ERR_RETRY_UNCACHED_REP from SEQUENCE (RFC 8881 §2.10.6.1.3).
-    c.slot.reply = reply.length <= sess.maxcached ? reply : undefined;
+    c.slot.reply = size(reply) <= sess.maxcached ? Buffer.concat(reply) : undefined;
   }
   return reply;
 }

@@ -426,7 +426,7 @@ export const STATE_OPS: Partial<Record<number, OpDef>> = {
         const count = Math.min(a.count, 1 << 20);
         const off = a.offset > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(a.offset);
         const data = off >= size || count === 0 ? Buffer.alloc(0) : await c.s.vfs.read(io.ctx, io.fh, off, count);
-        w.bool(off + data.length >= size).opaque(data);
+        w.bool(off + data.length >= size).opaqueRef(data);
       } finally {
         await io.done();
       }

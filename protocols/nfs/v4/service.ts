@@ -87,9 +87,9 @@ export class Nfs4Service {
     return false;
   }
 
-  /** Replies the duplicate request cache keeps: not NFS4ERR_DELAY (retry later), at most 64 KiB. */
-  static keepsReply(results: Uint8Array): boolean {
-    if (results.length > 64 * 1024) return false;
+  /** Replies the duplicate request cache keeps: not NFS4ERR_DELAY (retry later), at most 64 KiB in all (`size`). */
+  static keepsReply(results: Uint8Array, size: number): boolean {
+    if (size > 64 * 1024) return false;
     return results.length < 4 || Buffer.from(results.buffer, results.byteOffset, 4).readUInt32BE(0) !== NFS4.ERR_DELAY;
   }
 
