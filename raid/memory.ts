@@ -88,6 +88,13 @@ export class MemoryBlockStore implements BlockStore {
     if (!b) throw new VfsError(Errno.EIO, `block ${id} not found`);
     return copyRange(b, from, length, into, at);
   }
+  async view(id: BlockId): Promise<Buffer> {
+    const b = this.blocks.get(id);
+    if (!b) throw new VfsError(Errno.EIO, `block ${id} not found`);
+    return b; // never modified: put() keeps a copy of its own
+  }
+  /** Nothing to keep: every block of this store is in memory already. */
+  adopt(_id: BlockId, _data: Buffer): void {}
   /** Recorded only: this store does not deduplicate (files still cut their records into chunks). */
   dedup = false;
   async setDedup(on: boolean): Promise<void> {

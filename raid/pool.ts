@@ -51,7 +51,7 @@ export interface OpenPoolOptions {
   codec?: 'worker' | 'inline';
   /** Worker threads for the worker codec (default min(4, cores)). */
   workers?: number;
-  /** Bytes of decoded blocks kept in the LRU cache (default 64 MiB). */
+  /** Bytes of decoded blocks kept in the LRU cache (default DEFAULT_CACHE_BYTES of raid/store.ts: RAM / 16, 64 MiB to 2 GiB). */
   cacheBytes?: number;
   logger?: Logger;
   /** How long a put() but not yet committed block keeps its segment from compaction (default 10 min). */

@@ -1,3 +1,4 @@
+import { totalmem } from 'node:os';
 import { Errno, VfsError } from '../vfs/errno.js';
 import type { KvStore, KvTxn } from '../vfs/meta/kv.js';
 import { keys, prefixEnd } from '../vfs/meta/keys.js';
@@ -39,6 +40,17 @@ export const COUNTER = {
 };
 
 const EMPTY = Buffer.alloc(0);
+
+/** How many lately committed block ids adopt() remembers (a writer adopts right after its commit). */
+const ADOPTABLE = 4096;
+
+/**
+ * Bytes of decoded blocks the block cache keeps by default: a sixteenth of RAM, at most 2 GiB,
+ * at least 64 MiB (ZFS's ARC takes up to half; the kernel's page cache, which serves the files of
+ * servers on a local file system, takes what is free). DW_CACHE_MIB overrides it; the pool's
+ * `cacheBytes` option wins over both.
+ */
+export const DEFAULT_CACHE_BYTES = (Number(process.env.DW_CACHE_MIB) || Math.max(64, Math.min(2048, Math.floor(totalmem() / 16 / 1048576)))) * 1048576;
 
 
 const ID_LEASE = 4096;
@@ -147,7 +159,7 @@ export class RaidBlockStore implements BlockStore {
     this.keys = opts.keys;
     this.dedupKey = opts.keys?.dedupKey;
     this.namesKey = opts.keys?.namesKey;
-    this.cache = new ByteLru(opts.cacheBytes ?? 64 << 20);
+    this.cache = new ByteLru(opts.cacheBytes ?? DEFAULT_CACHE_BYTES);
     this.stagedGraceMs = opts.stagedGraceMs ?? 10 * 60_000;
     this.ids = new Lease(kv, COUNTER.nextBlock, ID_LEASE);
     this.reencryptPauseMs = opts.reencryptPauseMs ?? 0;
@@ -322,7 +334,11 @@ export class RaidBlockStore implements BlockStore {
     }
     txn.set(keys.block(staged.id), encodeRow({ ...s.row, refs }));
     await this.account(txn, staged.id, s.row, 1);
-    txn.onCommit(() => this.staged.delete(staged.id));
+    txn.onCommit(() => {
+      this.staged.delete(staged.id);
+      this.adoptable.add(staged.id);
+      if (this.adoptable.size > ADOPTABLE) this.adoptable.delete(this.adoptable.values().next().value as BlockId);
+    });
   }
 
   async ref(id: BlockId, txn: KvTxn): Promise<void> {
@@ -348,7 +364,10 @@ export class RaidBlockStore implements BlockStore {
     txn.delete(keys.block(id));
     if (row.flags & BlockFlags.Deduped) await dropIndexRows(txn, id);
     await this.account(txn, id, row, -1);
-    txn.onCommit(() => this.cache.delete(id));
+    txn.onCommit(() => {
+      this.cache.delete(id);
+      this.adoptable.delete(id);
+    });
   }
 
   async getRow(id: BlockId): Promise<BlockRow | undefined> {
@@ -369,8 +388,8 @@ export class RaidBlockStore implements BlockStore {
     return copyRange(await this.view(id), from, length, into, at);
   }
 
-  /** The block's bytes as kept in the cache (never modified; callers copy what they keep). */
-  private view(id: BlockId): Promise<Buffer> {
+  /** See BlockStore.view: the cached bytes, never modified; callers copy what they change. */
+  view(id: BlockId): Promise<Buffer> {
     this.check();
     const hit = this.cache.get(id);
     if (hit) return Promise.resolve(hit);
@@ -384,6 +403,16 @@ export class RaidBlockStore implements BlockStore {
   }
 
   private readonly loading = new Map<BlockId, Promise<Buffer>>();
+
+  /** Blocks committed lately and not adopted or released since (oldest first, at most ADOPTABLE). */
+  private readonly adoptable = new Set<BlockId>();
+
+  adopt(id: BlockId, data: Buffer): void {
+    // Only a block whose commit went through and that no release dropped since: never bytes the
+    // store cannot vouch for. The charge is what the bytes keep alive: their whole backing memory.
+    if (this.closed || !this.adoptable.delete(id) || this.cache.get(id)) return;
+    this.cache.set(id, data, Math.max(data.length, data.buffer.byteLength));
+  }
 
   private async load(id: BlockId): Promise<Buffer> {
     for (let attempt = 0; ; attempt++) {

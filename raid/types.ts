@@ -224,6 +224,20 @@ export interface BlockStore {
    */
   readInto(id: BlockId, from: number, length: number, into: Buffer, at: number): Promise<number>;
   /**
+   * The block's bytes (exactly its logical length) as the store keeps them in its block cache:
+   * shared with every other reader, so the caller must not modify them. No copy when the block is
+   * cached (a read that a whole record answers hands these bytes on as they are). Same checks and
+   * errors as get().
+   */
+  view(id: BlockId): Promise<Buffer>;
+  /**
+   * Keeps a block that was just committed in the block cache, from the caller's own copy of its
+   * bytes (exactly its logical length): a file read back soon after it was written costs no
+   * shard reads, as the page cache keeps what was written. The caller hands the buffer over and
+   * must not modify or reuse it afterwards. Ignored for a block the store does not know.
+   */
+  adopt(id: BlockId, data: Buffer): void;
+  /**
    * The committed block's logical length and the bytes it holds before parity (`stored`: its
    * compressed length, or its logical length when stored raw), from its row; undefined if there
    * is no such block. One row read, no shard.

@@ -282,15 +282,22 @@ export class OpenFile {
     this.recs.delete(idx);
   }
 
-  /** Reads [offset, offset+length) clamped to the size, through the buffers, holes as zeros. */
+  /**
+   * Reads [offset, offset+length) clamped to the size, through the buffers, holes as zeros.
+   * Without `into`, a range in one stored record comes back as a view of the cached block
+   * (BlockStore.view): shared, never to be modified.
+   */
   async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
     if (offset < 0 || length < 0) throw new VfsError(Errno.EINVAL, 'bad offset or length');
     const end = Math.min(this.size, offset + length);
     if (end <= offset) return Buffer.alloc(0);
-    const out = into && into.length >= end - offset ? into.subarray(0, end - offset) : Buffer.allocUnsafe(end - offset); // every byte below is copied or zeroed
     const rs = this.recordSize;
+    // Within one stored record and no buffer given: the block's own bytes, uncopied (BlockStore.view).
+    const first = Math.floor(offset / rs);
+    const shared = !into && first === Math.floor((end - 1) / rs) && !this.recs.has(first) ? this.viewRecord(first, offset - first * rs, end - offset) : undefined;
+    const out = shared ? EMPTY : into && into.length >= end - offset ? into.subarray(0, end - offset) : Buffer.allocUnsafe(end - offset); // every byte below is copied or zeroed
     const loads: Promise<void>[] = [];
-    for (let at = offset; at < end; ) {
+    for (let at = shared ? end : offset; at < end; ) {
       const idx = Math.floor(at / rs);
       const inRec = at - idx * rs;
       const n = Math.min(rs - inRec, end - at);
@@ -317,8 +324,26 @@ export class OpenFile {
       this.prefetched = Math.floor((end - 1) / rs); // a jump: read ahead from here next time
     }
     this.nextRead = end;
+    if (shared) {
+      const view = await shared;
+      if (view) return view;
+      // Not a plain stored range (a hole, a dedup record, bytes past the extent): copy as usual.
+      return this.read(offset, end - offset, Buffer.allocUnsafe(end - offset));
+    }
     await Promise.all(loads);
     return out;
+  }
+
+  /**
+   * Bytes [inRec, inRec+n) of stored record idx as a view of the block store's cached block
+   * (shared: never to be modified), or undefined when they are not one plain block's bytes.
+   */
+  private async viewRecord(idx: number, inRec: number, n: number): Promise<Buffer | undefined> {
+    const v = await this.meta.kv.get(keys.extent(this.ino, idx * this.recordSize));
+    if (!v) return undefined;
+    const e = decodeExtent(v);
+    if (e.chunks || inRec + n > e.length) return undefined;
+    return (await this.blocks.view(e.blockId)).subarray(inRec, inRec + n);
   }
 
   /** Where the last read ended, and the record last read ahead (sequential read-ahead). */
@@ -380,12 +405,16 @@ export class OpenFile {
           staged = this.putRecord(data);
         }
       }
-      if (this.recs.get(idx) === rec) {
-        this.dropRec(idx);
-        // Nothing holds the buffer now: the block store copied it in put(), reads copy out
-        // synchronously, and a later write to this record starts from the committed block.
-        giveRecordBuffer(rec.buf, this.recordSize);
-      }
+      const current = this.recs.get(idx) === rec;
+      if (current) this.dropRec(idx);
+      // Nothing else holds the buffer now: the block store copied it in put(), reads copy out
+      // synchronously, a later write to this record starts from the committed block, and a write
+      // after the seal went to a copy. Its bytes are the block's: they go to the block cache (a
+      // file read back soon after it was written is answered from memory), or, for a record cut
+      // into dedup chunks, back to the spare buffers.
+      const parts = await staged;
+      if (!('chunks' in parts)) this.blocks.adopt(parts.id, rec.buf.subarray(0, rec.len));
+      else if (current) giveRecordBuffer(rec.buf, this.recordSize);
     }).catch((err: unknown) => {
       this.error ??= err instanceof VfsError ? err : new VfsError(Errno.EIO, String(err));
     });

@@ -163,7 +163,9 @@ export interface Vfs {
   open(ctx: Ctx, ino: number, flags: OpenFlags): Promise<Fh>;
   /**
    * Up to length bytes at offset (fewer at end of file). With `into` (at least length bytes),
-   * the bytes land there and the result is a view of it (no allocation per read). Errno: EBADF, EISDIR.
+   * the bytes land there and the result is a view of it (no allocation per read). Without it the
+   * result may be a view of the block cache, shared with other readers (no copy when the range
+   * lies in one stored record): callers must never modify it. Errno: EBADF, EISDIR.
    */
   read(ctx: Ctx, fh: Fh, offset: number, length: number, into?: Buffer): Promise<Buffer>;
   /** Returns bytes written (all of data). Errno: EBADF, EFBIG, ENOSPC, EDQUOT, EROFS. */

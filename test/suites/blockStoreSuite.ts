@@ -132,6 +132,37 @@ export function blockStoreSuite(factory: BlockStoreFactory): void {
       }
     });
 
+    test('view: the block\'s bytes, shared; adopt keeps a committed block\'s bytes for reads, and ignores staged or unknown blocks', async () => {
+      const h = await factory.create();
+      try {
+        const data = bytes(100_003, 77);
+        const id = await putCommit(h, data);
+        const v1 = await h.store.view(id);
+        assert.ok(v1.equals(data), 'view reads the block');
+        assert.ok((await h.store.view(id)).equals(data), 'twice');
+        // A staged block is not adopted: the bytes offered are not what commit makes visible.
+        const s = await h.store.put(bytes(5000, 78));
+        h.store.adopt(s.id, bytes(5000, 79));
+        await h.kv.txn((tx) => h.store.commit(s, tx));
+        assert.ok((await h.store.view(s.id)).equals(bytes(5000, 78)), 'a staged block keeps its own bytes');
+        // Unknown ids stay unknown.
+        h.store.adopt(999_999, bytes(10, 1));
+        await assert.rejects(h.store.view(999_999), isEio);
+        if (h.devices) {
+          // Adopted after commit: read back from memory even when every shard is gone.
+          const d2 = bytes(70_000, 80);
+          const s2 = await h.store.put(d2);
+          await h.kv.txn((tx) => h.store.commit(s2, tx));
+          h.store.adopt(s2.id, Buffer.from(d2));
+          for (const dir of h.devices) for (const f of segFiles(dir)) rmSync(f);
+          assert.ok((await h.store.view(s2.id)).equals(d2), 'an adopted block is served from the cache');
+          assert.ok((await h.store.get(s2.id)).equals(d2));
+        }
+      } finally {
+        await h.cleanup();
+      }
+    });
+
     test('readInto copies just the asked range, clamped to the block; concurrent readers of a cold block agree', async () => {
       const h = await factory.create();
       try {

@@ -67,6 +67,30 @@ export function vfsSuite(name: string, factory: () => Promise<VfsFixture>): void
       }
     });
 
+    test('a read\'s bytes stay as read when the file is written again (reads may share cached blocks)', async () => {
+      const { dir } = await home();
+      const { vfs, paths } = fx.inst;
+      const path = `${dir}/shared`;
+      const data = randomBytes(3 * (1 << 20));
+      await writeFile(alice, path, data);
+      const { fh } = await paths.open(alice, path, { read: true, write: true });
+      // Whole records, parts of one record, and a range across two.
+      const ranges: [number, number][] = [[0, 1 << 20], [1 << 20, 1 << 20], [(1 << 20) + 100, 5000], [(1 << 20) - 10, 20]];
+      const got = await Promise.all(ranges.map(([off, len]) => vfs.read(alice, fh, off, len)));
+      ranges.forEach(([off, len], i) => assert.ok(got[i]!.equals(data.subarray(off, off + len)), `range ${off}+${len}`));
+      await vfs.write(alice, fh, 0, Buffer.alloc(2 << 20, 0xab));
+      await vfs.fsync(alice, fh, false);
+      ranges.forEach(([off, len], i) => assert.ok(got[i]!.equals(data.subarray(off, off + len)), `range ${off}+${len} after the overwrite`));
+      const again = await vfs.read(alice, fh, (1 << 20) + 100, 5000);
+      assert.ok(again.equals(Buffer.alloc(5000, 0xab)), 'a new read sees the new bytes');
+      // Two readers of the same range: one modifying its copy in place (as a caller with `into` may) does not change the other's.
+      const into = Buffer.alloc(1 << 20);
+      const a = await vfs.read(alice, fh, 2 << 20, 1 << 20, into);
+      a.fill(0);
+      assert.ok((await vfs.read(alice, fh, 2 << 20, 1 << 20)).equals(data.subarray(2 << 20, 3 << 20)));
+      await vfs.release(alice, fh);
+    });
+
     test('random-offset writes, overwrite and sparse holes read back as a model buffer', async () => {
       const { dir } = await home();
       const { vfs, paths } = fx.inst;
