@@ -294,3 +294,19 @@ test('TREE_CONNECT, TREE_DISCONNECT, LOGOFF, ECHO: round trips, path rules, fuzz
     });
   }), { numRuns: 300 });
 });
+
+test('fuzz: every wire decoder, given a valid header and a random body, returns or throws a WireError', () => {
+  const decoders: ((b: Buffer) => unknown)[] = [
+    decodeHeader, splitCompound, decodeSmb1Negotiate, decodeNegotiateRequest, decodeNegotiateResponse, decodeSessionSetupRequest,
+    decodeSessionSetupResponse, decodeTreeConnectRequest, decodeTreeConnectResponse, (b) => decodeEmptyBody(b),
+  ];
+  const hdr = encodeHeader(header({ command: 0 }));
+  fc.assert(fc.property(bytes(200), fc.integer({ min: 0, max: 70 }), fc.nat(0xffff), (body, size, sz) => {
+    const b = Buffer.concat([hdr, Buffer.from([sz & 0xff, sz >> 8]), body]);
+    b.writeUInt16LE([4, 9, 16, 25, 36, 65][size % 6]!, 64);
+    for (const d of decoders) {
+      onlyWireErrors(() => d(b));
+      onlyWireErrors(() => d(b.subarray(0, 64 + (size % (b.length - 63)))));
+    }
+  }), { numRuns: 1000 });
+});
