@@ -40,6 +40,9 @@ export class ExportConfigError extends Error {}
 const MAPPED_V4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
 
 /** An address as BlockList wants it: an IPv4-mapped IPv6 address (::ffff:a.b.c.d) as IPv4. */
+/** Client addresses a matcher remembers its answer for (then it starts over). */
+const MATCH_MEMO = 4096;
+
 function normalize(address: string): { addr: string; family: 'ipv4' | 'ipv6' } | undefined {
   const m = MAPPED_V4.exec(address);
   const a = m ? m[1]! : address.replace(/%.*$/, ''); // drop an IPv6 zone (fe80::1%eth0)
@@ -75,10 +78,20 @@ export function clientMatcher(specs: readonly string[], field = 'clients'): (add
     if (!/^\d{1,3}$/.test(bitsText) || bits > max) throw new ExportConfigError(`${f}: "${spec}" has a bad prefix length (0..${max})`);
     list.addSubnet(n.addr, bits, n.family);
   });
+  // Answers by address, remembered: every call checks its client's address (several times for
+  // some procedures), and BlockList.check builds a SocketAddress each time. The list never
+  // changes for this matcher; at most MATCH_MEMO addresses are kept.
+  const memo = new Map<string, boolean>();
   return (address: string) => {
     if (any) return true;
-    const n = normalize(address);
-    return !!n && list.check(n.addr, n.family);
+    let ok = memo.get(address);
+    if (ok === undefined) {
+      const n = normalize(address);
+      ok = !!n && list.check(n.addr, n.family);
+      if (memo.size >= MATCH_MEMO) memo.clear();
+      memo.set(address, ok);
+    }
+    return ok;
   };
 }
 
