@@ -2,7 +2,8 @@
 # NFSv3 benchmark (issue 6, acceptance 6), side by side with nfs-ganesha (VFS FSAL) on this
 # machine, same client (libnfs nfs-cp, version=3):
 #   a 200 MiB file written and read back (checked byte for byte), and 10,000 files of 4 KiB
-#   written (one nfs-cp process each, 4 at a time).
+#   written (one nfs-cp process each, 4 at a time); then the 200 MiB file read cold (the page
+#   cache dropped on the machine, our server restarted; needs root for drop_caches).
 # Prints MiB/s (files/s for small files) per server and the ratio ours / ganesha.
 #   bash scripts/bench/nfs.sh [--size-mib N] [--files N] [--par N]
 # Ours: `dw serve --nfs` on a fresh data folder (the real pool: RocksDB + the default layout),
@@ -48,10 +49,13 @@ mkdir -p "$WORK/dw"
 cat >"$WORK/dw.json" <<J
 { "nfs": { "exports": [ { "path": "/", "clients": ["127.0.0.1", "::1"], "squash": "none" } ] } }
 J
-node bin/dw.js serve --data "$WORK/dw" --config "$WORK/dw.json" --webdav off --sftp off --nfs "127.0.0.1:$OUR_PORT" >"$WORK/our.out" 2>"$WORK/our.err" &
-OUR_PID=$!
-for _ in $(seq 1 300); do grep -q 'Stop: ' "$WORK/our.err" 2>/dev/null && break; sleep 0.1; done
-grep -q 'Stop: ' "$WORK/our.err" || { echo "our server did not start:"; cat "$WORK/our.err"; exit 1; }
+start_ours() {
+  node bin/dw.js serve --data "$WORK/dw" --config "$WORK/dw.json" --webdav off --sftp off --nfs "127.0.0.1:$OUR_PORT" >"$WORK/our.out" 2>"$WORK/our.err" &
+  OUR_PID=$!
+  for _ in $(seq 1 300); do grep -q 'Stop: ' "$WORK/our.err" 2>/dev/null && break; sleep 0.1; done
+  grep -q 'Stop: ' "$WORK/our.err" || { echo "our server did not start:"; cat "$WORK/our.err"; exit 1; }
+}
+start_ours
 
 # nfs-ganesha, NFSv3 on TCP (MOUNT on its own port), VFS FSAL.
 if ! listening 111; then
@@ -101,8 +105,27 @@ bench ours "nfs://127.0.0.1/" "version=3&nfsport=$OUR_PORT&mountport=$OUR_PORT"
 OW=$W_R; OR=$R_R; OS=$SMALL_R
 bench ganesha "nfs://127.0.0.1$G/export" "version=3&nfsport=$G_PORT&mountport=$G_MNT"
 GW=$W_R; GR=$R_R; GS=$SMALL_R
+# Cold read: nothing of the file in memory on either side. The kernel's page cache is dropped
+# (ganesha's VFS FSAL keeps no file data of its own) and our server is restarted first (its block
+# cache lives in the process). cold NAME DIRURL QUERY → sets COLD_R.
+cold() {
+  local name=$1 dir=$2 q=$3 t0 t1
+  sync
+  echo 3 >/proc/sys/vm/drop_caches
+  t0=$(now)
+  nfs-cp "$dir/big.bin?$q" "$WORK/cold-$name.bin" >/dev/null
+  t1=$(now)
+  [ "$(sha256sum "$WORK/cold-$name.bin" | cut -d' ' -f1)" = "$WANT" ] || { echo "$name: cold read differs" >&2; exit 1; }
+  rm -f "$WORK/cold-$name.bin"
+  COLD_R=$(rate "$SIZE_MIB" "$t0" "$t1")
+}
+kill "$OUR_PID"; wait "$OUR_PID" 2>/dev/null || true
+start_ours
+cold ours "nfs://127.0.0.1/" "version=3&nfsport=$OUR_PORT&mountport=$OUR_PORT"; OC=$COLD_R
+cold ganesha "nfs://127.0.0.1$G/export" "version=3&nfsport=$G_PORT&mountport=$G_MNT"; GC=$COLD_R
+printf 'cold read (page cache dropped, our server restarted): ours %s MiB/s, ganesha %s MiB/s\n' "$OC" "$GC"
 # Count what landed, so a silent failure of nfs-cp does not pass as speed.
 N_OURS=$(nfs-ls "nfs://127.0.0.1/?version=3&nfsport=$OUR_PORT&mountport=$OUR_PORT" | grep -c ' f[0-9]' || true)
 N_G=$(find "$G/export" -name 'f*' -type f | wc -l)
 echo "files landed: ours $N_OURS, ganesha $N_G (of $FILES)"
-echo "ratio ours/ganesha: write $(ratio "$OW" "$GW")   read $(ratio "$OR" "$GR")   small files $(ratio "$OS" "$GS")"
+echo "ratio ours/ganesha: write $(ratio "$OW" "$GW")   read $(ratio "$OR" "$GR")   small files $(ratio "$OS" "$GS")   cold read $(ratio "$OC" "$GC")"
