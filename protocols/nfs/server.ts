@@ -206,7 +206,7 @@ export async function startNfsServer(opts: NfsServerOptions): Promise<NfsServer>
       for (const rec of records) {
         running++;
         if (running >= maxInflight) sock.pause();
-        const p = answerParts(programs, rec, peer, log, drc, opts.onCall).then((reply) => {
+        const p = answerParts(programs, rec, peer, log, drc, opts.onCall, sock.localAddress).then((reply) => {
           if (reply && !sock.destroyed) writeRecord(sock, reply);
           if (sock.writableLength >= MAX_UNSENT) sock.pause(); // a client that does not read its replies
         }).catch((err: unknown) => log?.error({ err, peer }, 'nfs: reply failed')).finally(() => {

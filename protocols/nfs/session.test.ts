@@ -15,7 +15,9 @@ import { decodeExports, decodeMntResult, encodeDirpath, MNT3, MOUNT_PROC, MOUNT_
 import {
   CREATE_MODE, encodeArgs, FTYPE, NFS3, NFS_PROG, PROC, readDirList, readFattr3, readPostOpAttr, readWcc, STABLE, type ArgsOf, type Proc,
 } from './wire/nfs3.js';
-import { decodeDumpResult, encodeMapping, PMAP_PROC, PMAP_PROG } from './wire/portmap.js';
+import {
+  decodeDumpResult, decodeRpcbDumpResult, encodeMapping, encodeRpcb, parseUniversalAddress, PMAP_PROC, PMAP_PROG, RPCB_PROC, type Rpcb, universalAddress,
+} from './wire/portmap.js';
 import { frameRecord, RecordDecoder } from './wire/record.js';
 import { ACCEPT, AUTH, decodeReply, encodeAuthSys, encodeCall, REJECT, type OpaqueAuth, type RpcReply } from './wire/rpc.js';
 import { XdrReader, XdrWriter } from './wire/xdr.js';
@@ -107,6 +109,52 @@ describe('NFS over encoded RPC calls (memory VFS)', () => {
     assert.equal(seen.length, 6, 'one report per call, none for the MNT of rootFh (answered without an observer)');
   });
 
+  test('rpcbind v3/v4 (RFC 1833 section 2): GETADDR, GETVERSADDR, DUMP, GETTIME, SET refused, the rest unavailable', async () => {
+    const q = (m: Partial<Rpcb>) => {
+      const w = new XdrWriter();
+      encodeRpcb(w, { prog: NFS_PROG, vers: 3, netid: 'tcp', addr: '', owner: '', ...m });
+      return w.bytes();
+    };
+    const uaddr = async (vers: number, proc: number, m: Partial<Rpcb>) => {
+      const rep = await rpc(PMAP_PROG, vers, proc, q(m));
+      assert.ok(rep.kind === 'accepted' && rep.stat === ACCEPT.SUCCESS);
+      return rep.results.string(255);
+    };
+    // 2049 = 8 * 256 + 1; the caller is on loopback, so is the address.
+    assert.equal(await uaddr(3, RPCB_PROC.GETADDR, {}), '127.0.0.1.8.1');
+    assert.equal(await uaddr(4, RPCB_PROC.GETADDR, { netid: '' }), '127.0.0.1.8.1', 'an empty netid is TCP');
+    assert.equal(await uaddr(3, RPCB_PROC.GETADDR, { vers: 4 }), '', 'v3: that version only');
+    assert.equal(await uaddr(4, RPCB_PROC.GETADDR, { vers: 4 }), '127.0.0.1.8.1', 'v4 GETADDR: another version of the program');
+    assert.equal(await uaddr(4, RPCB_PROC.GETVERSADDR, { vers: 4 }), '', 'GETVERSADDR: exactly the version');
+    assert.equal(await uaddr(4, RPCB_PROC.GETVERSADDR, { prog: MOUNT_PROG }), '127.0.0.1.8.1');
+    assert.equal(await uaddr(4, RPCB_PROC.GETADDR, { netid: 'udp' }), '', 'no NFS over UDP');
+    assert.equal(await uaddr(3, RPCB_PROC.GETADDR, { prog: 100099 }), '');
+    assert.deepEqual(parseUniversalAddress('127.0.0.1.8.1'), { host: '127.0.0.1', port: 2049 });
+    assert.deepEqual(parseUniversalAddress(universalAddress('::1', 65535)), { host: '::1', port: 65535 });
+
+    const dump = await rpc(PMAP_PROG, 4, RPCB_PROC.DUMP);
+    assert.ok(dump.kind === 'accepted');
+    const list = decodeRpcbDumpResult(dump.results);
+    assert.deepEqual(list.map((e) => `${e.prog}/${e.vers}/${e.netid}/${e.addr}/${e.owner}`).sort(), [
+      '100000/2/tcp/127.0.0.1.8.1/superuser', '100000/3/tcp/127.0.0.1.8.1/superuser', '100000/4/tcp/127.0.0.1.8.1/superuser',
+      '100003/3/tcp/127.0.0.1.8.1/superuser', '100005/3/tcp/127.0.0.1.8.1/superuser',
+    ]);
+    const set = await rpc(PMAP_PROG, 3, RPCB_PROC.SET, q({ prog: 200000, addr: '127.0.0.1.1.1', owner: 'x' }));
+    assert.ok(set.kind === 'accepted' && set.results.bool() === false, 'SET answers FALSE');
+    const t = await rpc(PMAP_PROG, 4, RPCB_PROC.GETTIME);
+    assert.ok(t.kind === 'accepted' && Math.abs(t.results.uint() - Date.now() / 1000) < 5);
+    for (const proc of [RPCB_PROC.CALLIT, RPCB_PROC.INDIRECT, RPCB_PROC.GETADDRLIST, RPCB_PROC.GETSTAT, RPCB_PROC.UADDR2TADDR]) {
+      const r = await rpc(PMAP_PROG, 4, proc);
+      assert.ok(r.kind === 'accepted' && r.stat === ACCEPT.PROC_UNAVAIL, `proc ${proc} unavailable`);
+    }
+    const v3vers = await rpc(PMAP_PROG, 3, RPCB_PROC.GETVERSADDR);
+    assert.ok(v3vers.kind === 'accepted' && v3vers.stat === ACCEPT.PROC_UNAVAIL, 'GETVERSADDR is v4 only');
+    const bad = await rpc(PMAP_PROG, 4, RPCB_PROC.GETADDR, q({}).subarray(0, 10));
+    assert.ok(bad.kind === 'accepted' && bad.stat === ACCEPT.GARBAGE_ARGS);
+    const tooNew = await rpc(PMAP_PROG, 5, RPCB_PROC.NULL);
+    assert.ok(tooNew.kind === 'accepted' && tooNew.stat === ACCEPT.PROG_MISMATCH);
+  });
+
   test('PORTMAP GETPORT and DUMP; MOUNT MNT, EXPORT, DUMP, UMNT', async () => {
     const w = new XdrWriter();
     encodeMapping(w, { prog: NFS_PROG, vers: 3, prot: 6, port: 0 });
@@ -117,7 +165,8 @@ describe('NFS over encoded RPC calls (memory VFS)', () => {
     const none = await rpc(PMAP_PROG, 2, PMAP_PROC.GETPORT, w2.bytes());
     assert.ok(none.kind === 'accepted' && none.results.uint() === 0);
     const dump = await rpc(PMAP_PROG, 2, PMAP_PROC.DUMP);
-    assert.ok(dump.kind === 'accepted' && decodeDumpResult(dump.results).length === 3);
+    // PORTMAP v2 and rpcbind v3 and v4, MOUNT v3, NFS v3.
+    assert.ok(dump.kind === 'accepted' && decodeDumpResult(dump.results).length === 5);
     const fh = await rootFh();
     assert.equal(fh.length, 24);
     const miss = await rpc(MOUNT_PROG, 3, MOUNT_PROC.MNT, encodeDirpath('/nope'));

@@ -22,6 +22,8 @@ export interface CallInfo {
   ctx: Ctx;
   /** 'address:port' of the client. */
   peer: string;
+  /** This server's own address the call came to (no port), when the transport knows it. */
+  local?: string;
 }
 
 /** Encoded results: one buffer, or segments in order (XdrWriter.parts(): READ data uncopied). */
@@ -81,7 +83,7 @@ export type CallOutcome = 'success' | 'garbage_args' | 'system_err' | 'proc_unav
 export interface CallRecord { program: string; version: number; procedure: string; outcome: CallOutcome; seconds: number }
 
 /** As `answer`, the reply as segments in order (large READ data is not copied). `observe` hears of every call answered. */
-export async function answerParts(programs: Programs, record: Buffer, peer: string, log?: Logger, drc?: ReplyCache, observe?: (c: CallRecord) => void): Promise<Buffer[] | undefined> {
+export async function answerParts(programs: Programs, record: Buffer, peer: string, log?: Logger, drc?: ReplyCache, observe?: (c: CallRecord) => void, local?: string): Promise<Buffer[] | undefined> {
   const t0 = observe ? performance.now() : 0;
   let call: RpcCall | undefined;
   let prog: Program | undefined;
@@ -112,18 +114,18 @@ export async function answerParts(programs: Programs, record: Buffer, peer: stri
   }
   const proc = procs[call.proc];
   if (!proc) return one(errorReply(call.xid, ACCEPT.PROC_UNAVAIL), 'proc_unavail');
-  const answered = await answerCall(prog, proc, call, record, peer, log, drc);
+  const answered = await answerCall(prog, proc, call, record, peer, log, drc, local);
   report(answered.outcome);
   return answered.parts;
 }
 
 /** Runs a decoded call's procedure (through the duplicate request cache when it keeps it). */
-async function answerCall(prog: Program, proc: Procedure, call: RpcCall, record: Buffer, peer: string, log?: Logger, drc?: ReplyCache): Promise<{ parts: Buffer[] | undefined; outcome: CallOutcome }> {
+async function answerCall(prog: Program, proc: Procedure, call: RpcCall, record: Buffer, peer: string, log?: Logger, drc?: ReplyCache, local?: string): Promise<{ parts: Buffer[] | undefined; outcome: CallOutcome }> {
   let outcome: CallOutcome = 'success';
   let keep = true;
   const run = async (): Promise<Buffer[]> => {
     try {
-      const results = await proc({ call, ctx: ctxOf(call, peer), peer });
+      const results = await proc({ call, ctx: ctxOf(call, peer), peer, ...(local ? { local } : {}) });
       const list = Array.isArray(results) ? results : [results];
       const size = list.reduce((n, b) => n + b.length, 0);
       if (prog.drc?.keep && !prog.drc.keep(list[0] ?? new Uint8Array(0), call, size)) keep = false;

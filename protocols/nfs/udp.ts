@@ -18,6 +18,8 @@ export interface UdpRpc {
   close(): Promise<void>;
 }
 
+const wildcard = (host: string): boolean => host === '' || host === '0.0.0.0' || host === '::';
+
 /**
  * Binds a UDP socket on host:port (0: any free port) answering each datagram with the programs
  * given. A datagram that is not a call is dropped; a reply over the datagram limit is dropped and
@@ -28,7 +30,8 @@ export function listenUdp(programs: Programs, host: string, port: number, log?: 
   const inflight = new Set<Promise<void>>();
   sock.on('message', (msg, rinfo) => {
     const peer = `${rinfo.address}:${rinfo.port}`;
-    const p = answerParts(programs, msg, peer, log, drc, observe).then((parts) => {
+    // The address the datagram came to is known only when bound to one (not a wildcard).
+    const p = answerParts(programs, msg, peer, log, drc, observe, wildcard(host) ? undefined : host).then((parts) => {
       if (!parts) return;
       const reply = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
       if (reply.length > MAX_DATAGRAM) {

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { decodeDirpath, decodeExports, decodeMntResult, encodeExports, encodeMntResult, MNT3 } from './mount.js';
 import { ARGS, CREATE_MODE, decodeArgs, encodeArgs, FTYPE, PROC, readDirList, readFattr3, readWcc, writeFattr3, writeWcc, type Fattr3, type Proc } from './nfs3.js';
-import { decodeDumpResult, decodeMapping, encodeDumpResult } from './portmap.js';
+import { decodeDumpResult, decodeMapping, decodeRpcb, decodeRpcbDumpResult, encodeDumpResult, encodeRpcbDumpResult, MAX_RPCB_STRING } from './portmap.js';
 import { frameRecord, RecordDecoder } from './record.js';
 import { ACCEPT, AUTH, decodeAuthSys, decodeCall, decodeReply, encodeAuthSys, encodeCall, errorReply, progMismatchReply, rpcMismatchReply, authErrorReply, RpcBadCredError, RpcVersionError } from './rpc.js';
 import { XdrError, XdrReader, XdrWriter } from './xdr.js';
@@ -115,7 +115,7 @@ test('record marking: fragments reassemble across any split; too-large records a
   fc.assert(fc.property(bytes, (b) => onlyXdrErrors(() => new RecordDecoder(200).push(b))), { numRuns: 500 });
 });
 
-test('PORTMAP and MOUNT results round-trip; their decoders take any bytes', () => {
+test('PORTMAP, rpcbind and MOUNT results round-trip; their decoders take any bytes', () => {
   const maps = [{ prog: 100003, vers: 3, prot: 6, port: 2049 }, { prog: 100005, vers: 3, prot: 6, port: 2049 }];
   assert.deepEqual(decodeDumpResult(new XdrReader(encodeDumpResult(maps))), maps);
   const fh = Buffer.alloc(24, 7);
@@ -123,9 +123,14 @@ test('PORTMAP and MOUNT results round-trip; their decoders take any bytes', () =
   assert.deepEqual(decodeMntResult(new XdrReader(encodeMntResult(MNT3.ERR_NOENT))), { status: 2 });
   const ex = [{ dir: '/', groups: ['*'] }, { dir: '/x', groups: [] }];
   assert.deepEqual(decodeExports(new XdrReader(encodeExports(ex))), ex);
+  const rpcbs = [{ prog: 100003, vers: 3, netid: 'tcp', addr: '127.0.0.1.8.1', owner: 'superuser' }, { prog: 100000, vers: 4, netid: 'udp6', addr: '::1.0.111', owner: '' }];
+  assert.deepEqual(decodeRpcbDumpResult(new XdrReader(encodeRpcbDumpResult(rpcbs))), rpcbs);
   fc.assert(fc.property(bytes, (b) => {
-    for (const f of [decodeMapping, decodeDumpResult, decodeMntResult, decodeExports, decodeDirpath]) onlyXdrErrors(() => f(new XdrReader(b)));
+    for (const f of [decodeMapping, decodeDumpResult, decodeRpcb, decodeRpcbDumpResult, decodeMntResult, decodeExports, decodeDirpath]) onlyXdrErrors(() => f(new XdrReader(b)));
   }), { numRuns: 500 });
+  // rpcb strings above MAX_RPCB_STRING are refused, not read.
+  const long = new XdrWriter().uint(1).uint(1).string('t'.repeat(MAX_RPCB_STRING + 1)).string('').string('').bytes();
+  assert.throws(() => decodeRpcb(new XdrReader(long)), XdrError);
 });
 
 const fh = Buffer.from('0102030405060708090a0b0c0d0e0f1011121314', 'hex');
