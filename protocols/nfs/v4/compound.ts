@@ -8,6 +8,7 @@
  * results. In 4.1 every COMPOUND starts with SEQUENCE (or is one of the session-less operations
  * alone), and its reply is kept in the session's slot for retransmissions.
  */
+import { crc32c } from '@node-rs/crc32';
 import type { Ctx } from '../../../vfs/types.js';
 import { Nfs4Error, nfs4Status } from '../errors.js';
 import type { CallInfo } from '../session.js';
@@ -39,6 +40,8 @@ export interface Compound {
   session?: Session;
   slot?: Slot;
   cacheThis?: boolean;
+  /** 4.1: digest of this request's COMPOUND arguments and caller (SEQUENCE tells a false retry by it). */
+  requestSum?: number;
   /** A 4.0 seqid-carrying op sets this; the loop then advances the owner's seqid and keeps the reply. */
   seqOwner?: { owner: Owner; seqid: number };
 }
@@ -97,10 +100,13 @@ const size = (parts: readonly Buffer[]): number => parts.reduce((n, b) => n + b.
 /** Answers one COMPOUND call: the encoded COMPOUND4res, as segments. */
 export async function compound(s: Nfs4Service, ci: CallInfo): Promise<Buffer[]> {
   const r = ci.call.args;
+  const body = r.rest();
   const hdr = decodeCompoundHeader(r); // XdrError: GARBAGE_ARGS
   if (hdr.minorversion > 1) return results(NFS4.ERR_MINOR_VERS_MISMATCH, hdr.tag, []);
   const c: Compound = {
     s, minor: hdr.minorversion, rpc: ci.ctx, authNone: !ci.call.sys, host: hostOf(ci.peer), peer: ci.peer, numOps: hdr.numOps,
+    // 4.1: what SEQUENCE compares a retry with (CRC-32C, hardware: ~0.05 ms per MiB of WRITE data).
+    ...(hdr.minorversion >= 1 ? { requestSum: requestSum(body, ci) } : {}),
   };
   /** Each op's result (nfs_resop4) as segments. */
   const out: Buffer[][] = [];
@@ -199,6 +205,12 @@ export async function compound(s: Nfs4Service, ci: CallInfo): Promise<Buffer[]> 
     c.slot.reply = size(reply) <= sess.maxcached ? Buffer.concat(reply) : undefined;
   }
   return reply;
+}
+
+/** The COMPOUND arguments' CRC-32C, chained with the caller's identity (uid, gid, AUTH flavour). */
+function requestSum(body: Buffer, ci: CallInfo): number {
+  const who = Buffer.from(`${ci.call.sys ? 'sys' : 'none'}:${ci.ctx.uid}:${ci.ctx.gid}`);
+  return crc32c(who, crc32c(body));
 }
 
 function u32(v: number): Buffer {

@@ -125,12 +125,16 @@ export const SESSION_OPS: Partial<Record<number, OpDef>> = {
       if (c.numOps > s.maxops) throw new Nfs4Error(NFS4.ERR_TOO_MANY_OPS, `${c.numOps} operations, at most ${s.maxops}`);
       const slot = s.slots[a.slotid]!;
       if (a.sequenceid === slot.seq) {
+        // A retry must be the same request (RFC 8881 §2.10.6.1.3.1): other operations or
+        // arguments, or another caller, under the same slot and sequence id is a false retry.
+        if (slot.sum !== undefined && slot.sum !== c.requestSum) throw new Nfs4Error(NFS4.ERR_SEQ_FALSE_RETRY, 'not the request this slot and sequence id answered');
         if (slot.busy) throw new Nfs4Error(NFS4.ERR_DELAY, 'the first copy is still running');
         if (slot.reply) throw new CompoundReplay(slot.reply);
         throw new Nfs4Error(NFS4.ERR_RETRY_UNCACHED_REP, 'reply was not kept');
       }
       if (a.sequenceid !== ((slot.seq + 1) >>> 0)) throw new Nfs4Error(NFS4.ERR_SEQ_MISORDERED, `sequenceid ${a.sequenceid}, slot at ${slot.seq}`);
       slot.seq = a.sequenceid;
+      slot.sum = c.requestSum;
       slot.busy = true;
       slot.reply = undefined;
       c.slot = slot;

@@ -286,6 +286,11 @@ describe('NFSv4.1 sessions', () => {
     // The same request again: the cached reply, not a second CREATE (which would be EXIST).
     const again = await h.ok([seq(sid, 1), root, op(OP.CREATE, { objtype: { tag: 2, v: undefined }, objname: name('once'), createattrs: noAttrs })], { minor: 1 });
     assert.deepEqual(again, first);
+    // Another request under the same slot and sequence id is a false retry (RFC 8881 §2.10.6.1.3.1), not the cached reply.
+    const other = await h.compound([seq(sid, 1), root, op(OP.CREATE, { objtype: { tag: 2, v: undefined }, objname: name('twice'), createattrs: noAttrs })], { minor: 1 });
+    assert.equal(other.status, NFS4.ERR_SEQ_FALSE_RETRY);
+    assert.equal((await h.compound([seq(sid, 1)], { minor: 1 })).status, NFS4.ERR_SEQ_FALSE_RETRY, 'fewer operations');
+    assert.deepEqual(await h.ok([seq(sid, 1), root, op(OP.CREATE, { objtype: { tag: 2, v: undefined }, objname: name('once'), createattrs: noAttrs })], { minor: 1 }), first, 'the true retry still replays');
     assert.equal((await h.compound([seq(sid, 3)], { minor: 1 })).status, NFS4.ERR_SEQ_MISORDERED);
     await h.ok([seq(sid, 1, 1)], { minor: 1 });
     await h.ok([seq(sid, 2)], { minor: 1 });

@@ -69,6 +69,8 @@ export interface Slot {
   seq: number;
   reply?: Buffer;
   busy: boolean;
+  /** Digest of the request that took `seq` (its COMPOUND arguments and caller): tells a false retry. */
+  sum?: number;
 }
 export interface Session {
   id: Buffer;

@@ -34,6 +34,11 @@ export class XdrReader {
     return this.pos;
   }
 
+  /** The bytes not read yet, as a view (the reader does not move). */
+  rest(): Buffer {
+    return this.buf.subarray(this.pos);
+  }
+
   private need(n: number, what: string): void {
     if (this.buf.length - this.pos < n) throw new XdrError(`truncated ${what}: need ${n} bytes, have ${this.buf.length - this.pos}`);
   }
