@@ -34,14 +34,34 @@ export class LockTable {
     return null;
   }
 
-  /** Takes the lock, waiting for conflicts to clear when `wait`; EAGAIN otherwise. */
-  async lock(ino: number, want: HeldLock, wait: boolean): Promise<void> {
+  /**
+   * Takes the lock, waiting for conflicts to clear when `wait` (waiters are woken in the order
+   * they came when a lock on the inode goes); EAGAIN otherwise. An aborted `signal` ends the
+   * wait: the promise rejects with the signal's reason and nothing is taken.
+   */
+  async lock(ino: number, want: HeldLock, wait: boolean, signal?: AbortSignal): Promise<void> {
     if (!(want.start >= 0) || !(want.end > want.start)) throw new VfsError(Errno.EINVAL, 'bad lock range');
     while (this.conflict(ino, want)) {
       if (!wait) throw new VfsError(Errno.EAGAIN, 'the range is locked by another holder');
-      await new Promise<void>((resolve) => {
+      signal?.throwIfAborted();
+      await new Promise<void>((resolve, reject) => {
         const q = this.waiters.get(ino) ?? [];
-        q.push({ want, resolve });
+        const onAbort = (): void => {
+          const list = this.waiters.get(ino);
+          const i = list ? list.indexOf(w) : -1;
+          if (i >= 0) list!.splice(i, 1);
+          if (list && !list.length) this.waiters.delete(ino);
+          reject(signal!.reason);
+        };
+        const w: Waiter = {
+          want,
+          resolve: () => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+          },
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        q.push(w);
         this.waiters.set(ino, q);
       });
     }

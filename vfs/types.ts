@@ -210,8 +210,12 @@ export interface Vfs {
   listxattr(ctx: Ctx, ino: number): Promise<string[]>;
   /** Errno: ENODATA. */
   removexattr(ctx: Ctx, ino: number, name: string): Promise<void>;
-  /** Takes a byte-range lock. Errno: EAGAIN (conflict and not wait), EDEADLK. */
-  lock(ctx: Ctx, ino: number, range: LockRange, wait?: boolean): Promise<void>;
+  /**
+   * Takes a byte-range lock; with `wait`, waits for conflicting locks to go (in arrival order
+   * with other waiters), until `signal` aborts (then rejects with its reason, nothing taken).
+   * Errno: EAGAIN (conflict and not wait), EDEADLK.
+   */
+  lock(ctx: Ctx, ino: number, range: LockRange, wait?: boolean, signal?: AbortSignal): Promise<void>;
   /** Releases the owner's locks in [start, end). */
   unlock(ctx: Ctx, ino: number, range: Omit<LockRange, 'type'>): Promise<void>;
   /** The first conflicting lock, or null. */

@@ -496,8 +496,8 @@ export class VfsImpl implements Vfs {
     this.changed(ctx, ino);
   }
 
-  async lock(ctx: Ctx, ino: number, range: LockRange, wait = false): Promise<void> {
-    await this.locks.lock(ino, { ...range, clientId: ctx.clientId }, wait);
+  async lock(ctx: Ctx, ino: number, range: LockRange, wait = false, signal?: AbortSignal): Promise<void> {
+    await this.locks.lock(ino, { ...range, clientId: ctx.clientId }, wait, signal);
   }
   async unlock(ctx: Ctx, ino: number, range: Omit<LockRange, 'type'>): Promise<void> {
     this.locks.unlock(ino, { ...range, clientId: ctx.clientId });

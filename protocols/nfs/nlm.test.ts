@@ -75,7 +75,7 @@ async function fakeClient() {
 async function server(grace: GraceStore, peerPortmapPort: number) {
   const v = await createMemoryVfs();
   const nfs = new Nfs3Service(v.vfs, { exportId: 7, idleMs: 50 });
-  const nlm = new NlmService({ nfs, grace, peerPortmapPort, callbackTimeoutMs: 1000, pollMs: 20 });
+  const nlm = new NlmService({ nfs, grace, peerPortmapPort, callbackTimeoutMs: 1000 });
   const nsm = new NsmService({ grace, nlm, peerPortmapPort, serverName: 'dwserver', timeoutMs: 1000, attempts: 2, retryDelayMs: 20 });
   const programs: Programs = new Map([[NLM_PROG, nlm.program()], [SM_PROG, nsm.program()]]);
   const file = async (name: string) => {
@@ -208,6 +208,23 @@ describe('NLM v4 over encoded RPC calls (memory VFS)', () => {
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(client.seen.granted.length, m);
     assert.equal(held(s.v, ino).length, 0);
+
+    // Waiters of every protocol queue in one line: the NLM request that blocked first gets the
+    // lock before a FUSE waiter that came after it, and the FUSE waiter gets it next.
+    await s.v.vfs.lock(FUSE, ino, { type: 'write', start: 0, end: Infinity, owner: 'pid:2' });
+    assert.equal(await s.lock(l, { block: true, cookie: Buffer.from('first') }), NLM4.BLOCKED);
+    const other = { ...FUSE, clientId: 'fuse:other' };
+    let fuseGot = false;
+    const fuseWait = s.v.vfs.lock(other, ino, { type: 'write', start: 0, end: Infinity, owner: 'pid:3' }, true).then(() => { fuseGot = true; });
+    const k = client.seen.granted.length;
+    await s.v.vfs.unlock(FUSE, ino, { start: 0, end: Infinity, owner: 'pid:2' });
+    await until(() => client.seen.granted.length > k);
+    assert.equal(client.seen.granted.at(-1)!.cookie.toString(), 'first');
+    assert.equal(fuseGot, false, 'the later FUSE waiter still waits');
+    assert.equal(await s.unlock(l), NLM4.GRANTED);
+    await fuseWait;
+    assert.equal(held(s.v, ino)[0]?.clientId, 'fuse:other');
+    await s.v.vfs.unlock(other, ino, { start: 0, end: Infinity, owner: 'pid:3' });
   });
 
   test('_MSG procedures answer void and send the _RES call back; a LOCK_MSG that blocks gets GRANTED_MSG', async () => {

@@ -10,9 +10,10 @@
  * uint64; length 0 is "to the end of the file"; an offset past 2^53 - 1 is NLM4_FBIG, an end
  * past it is "to the end of the file" (the VFS addresses no more).
  *
- * Blocking LOCK: a conflict answers NLM4_BLOCKED and queues the request; the queue is retried
- * every `pollMs` (the VFS lock table has no cancellable wait) and after every NLM UNLOCK. When
- * the lock is taken, the client's NLM (its port from the portmapper at its address) gets
+ * Blocking LOCK: a conflict answers NLM4_BLOCKED and the request waits in the VFS lock table
+ * (woken when a conflicting lock goes, whichever protocol held it, in arrival order with the
+ * other protocols' waiters); CANCEL, an UNLOCK of the same range, FREE_ALL or close end the
+ * wait (an AbortSignal). When the lock is taken, the client's NLM (its port from the portmapper at its address) gets
  * NLM_GRANTED (or NLM_GRANTED_MSG when the request came as LOCK_MSG); a callback that fails,
  * times out or is answered with anything but NLM4_GRANTED releases the lock again.
  *
@@ -60,8 +61,6 @@ export interface NlmOptions {
   peerPortmapPort?: number;
   /** Milliseconds each callback step may take (default 5,000). */
   callbackTimeoutMs?: number;
-  /** Milliseconds between retries of blocked locks (default 200). */
-  pollMs?: number;
   /** Most blocked requests queued at once (default 1,024); beyond: NLM4_DENIED_NOLOCKS. */
   maxBlocked?: number;
   /** Most share reservations (default 4,096); beyond: NLM4_DENIED_NOLOCKS. */
@@ -88,6 +87,8 @@ interface Blocked {
   range: LockRange;
   args: Nlm4LockArgs;
   viaMsg: boolean;
+  /** Ends the request's wait in the lock table. */
+  abort: AbortController;
 }
 
 interface Share {
@@ -120,8 +121,6 @@ export class NlmService {
   private grantedMsg = new Map<string, Blocked>();
   private shares = new Map<number, Share[]>();
   private shareCount = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private polling = false;
   private closed = false;
   private readonly cred: OpaqueAuth;
 
@@ -172,7 +171,7 @@ export class NlmService {
     const gone = [...this.hosts.values()].filter(pred);
     for (const h of gone) {
       this.hosts.delete(h.id);
-      for (const [k, b] of this.blocked) if (b.host.id === h.id) this.blocked.delete(k);
+      for (const b of [...this.blocked.values()]) if (b.host.id === h.id) this.dropBlocked(b.key);
       for (const [k, b] of this.grantedMsg) if (b.host.id === h.id) this.grantedMsg.delete(k);
       const ctx = this.holderCtx(h.id);
       for (const [ino, owners] of h.files) for (const owner of owners) await this.vfs.unlock(ctx, ino, { start: 0, end: Infinity, owner }).catch(() => undefined);
@@ -186,16 +185,22 @@ export class NlmService {
     // Hosts only recorded (from the previous run, not back yet) are forgotten too.
     const recorded = this.opts.grace.clients().filter((c) => c.kind === 'nlm' && pred({ id: c.id, name: c.name, address: c.address }));
     await this.opts.grace.remove(...gone.map((h) => h.id), ...recorded.map((c) => c.id)).catch((err: unknown) => this.opts.log?.warn({ err }, 'nlm: state file write failed'));
-    if (gone.length) this.kick();
     return gone.length;
   }
 
-  /** Stops retrying blocked requests (queued ones are dropped; locks stay in the VFS until it closes). */
+  /** Ends the waits of blocked requests (they are dropped; locks stay in the VFS until it closes). */
   close(): void {
     this.closed = true;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    this.blocked.clear();
+    for (const key of [...this.blocked.keys()]) this.dropBlocked(key);
+  }
+
+  /** Forgets a blocked request and ends its wait; whether there was one. */
+  private dropBlocked(key: string): boolean {
+    const b = this.blocked.get(key);
+    if (!b) return false;
+    this.blocked.delete(key);
+    b.abort.abort();
+    return true;
   }
 
   /** The host of a call (registered by `track` once it holds something). */
@@ -250,8 +255,9 @@ export class NlmService {
       } catch (err) {
         if (!(err instanceof VfsError && err.errno === Errno.EAGAIN) || !a.block || !how.monitored) throw err;
         if (this.blocked.size >= (this.opts.maxBlocked ?? 1024)) return res(NLM4.DENIED_NOLOCKS);
-        this.blocked.set(key, { key, host, ino, ctx, range, args: a, viaMsg: how.viaMsg });
-        this.schedule();
+        const b: Blocked = { key, host, ino, ctx, range, args: a, viaMsg: how.viaMsg, abort: new AbortController() };
+        this.blocked.set(key, b);
+        void this.wait(b);
         return res(NLM4.BLOCKED);
       }
       this.track(host, ino, range.owner);
@@ -272,7 +278,7 @@ export class NlmService {
       const { ino } = await this.resolve(c, a.alock.fh, hostId);
       const r = rangeOf(a.alock);
       const key = `${hostId}|${nlmOwner(a.alock.svid, a.alock.oh)}|${ino}|${r.start}|${r.end}`;
-      return { cookie: a.cookie, stat: this.blocked.delete(key) ? NLM4.GRANTED : NLM4.DENIED };
+      return { cookie: a.cookie, stat: this.dropBlocked(key) ? NLM4.GRANTED : NLM4.DENIED };
     } catch (err) {
       return { cookie: a.cookie, stat: this.status(err) };
     }
@@ -285,10 +291,9 @@ export class NlmService {
       const { ino, ctx } = await this.resolve(c, a.alock.fh, hostId);
       const r = rangeOf(a.alock);
       const owner = nlmOwner(a.alock.svid, a.alock.oh);
-      this.blocked.delete(`${hostId}|${owner}|${ino}|${r.start}|${r.end}`);
+      this.dropBlocked(`${hostId}|${owner}|${ino}|${r.start}|${r.end}`);
       await this.vfs.unlock(ctx, ino, { ...r, owner });
       if (r.start === 0 && r.end === Infinity) this.untrack(hostId, ino, owner); // all of that owner's locks there are gone
-      this.kick();
       return { cookie: a.cookie, stat: NLM4.GRANTED };
     } catch (err) {
       return { cookie: a.cookie, stat: this.status(err) };
@@ -306,7 +311,7 @@ export class NlmService {
     for (const [k, b] of this.grantedMsg) {
       if (b.host.address !== addr || !b.args.cookie.equals(r.cookie)) continue;
       this.grantedMsg.delete(k);
-      if (r.stat !== NLM4.GRANTED) await this.vfs.unlock(b.ctx, b.ino, b.range).then(() => this.kick(), () => undefined);
+      if (r.stat !== NLM4.GRANTED) await this.vfs.unlock(b.ctx, b.ino, b.range).catch(() => undefined);
       break;
     }
     return EMPTY;
@@ -388,46 +393,22 @@ export class NlmService {
     return callViaPortmap(address, this.opts.peerPortmapPort ?? 111, { prog: NLM_PROG, vers: NLM_VERS4, proc, cred: this.cred }, args, this.opts.callbackTimeoutMs ?? 5000);
   }
 
-  private schedule(): void {
-    if (this.timer || this.closed) return;
-    this.timer = setInterval(() => void this.poll(), this.opts.pollMs ?? 200);
-    this.timer.unref();
-  }
-
-  /** Retries the queue soon (after an unlock through NLM). */
-  private kick(): void {
-    if (this.blocked.size) setImmediate(() => void this.poll());
-  }
-
-  /** Tries each blocked request once; a lock taken is announced to its client. */
-  private async poll(): Promise<void> {
-    if (this.polling) return;
-    this.polling = true;
+  /** Waits in the lock table for a blocked request's lock; once taken, the client is told. */
+  private async wait(b: Blocked): Promise<void> {
     try {
-      for (const b of [...this.blocked.values()]) {
-        if (this.blocked.get(b.key) !== b) continue;
-        try {
-          await this.vfs.lock(b.ctx, b.ino, b.range, false);
-        } catch (err) {
-          if (err instanceof VfsError && err.errno === Errno.EAGAIN) continue;
-          this.blocked.delete(b.key); // the file is gone or similar: the client will time out and retry
-          continue;
-        }
-        if (this.blocked.get(b.key) !== b) { // cancelled while we took it
-          await this.vfs.unlock(b.ctx, b.ino, b.range).catch(() => undefined);
-          continue;
-        }
-        this.blocked.delete(b.key);
-        this.track(b.host, b.ino, b.range.owner);
-        void this.grant(b);
-      }
-    } finally {
-      this.polling = false;
-      if (!this.blocked.size && this.timer) {
-        clearInterval(this.timer);
-        this.timer = undefined;
-      }
+      await this.vfs.lock(b.ctx, b.ino, b.range, true, b.abort.signal);
+    } catch {
+      // Ended (CANCEL, UNLOCK, FREE_ALL, close): nothing was taken, nothing to tell.
+      if (this.blocked.get(b.key) === b) this.blocked.delete(b.key);
+      return;
     }
+    if (this.blocked.get(b.key) !== b || this.closed) {
+      await this.vfs.unlock(b.ctx, b.ino, b.range).catch(() => undefined);
+      return;
+    }
+    this.blocked.delete(b.key);
+    this.track(b.host, b.ino, b.range.owner);
+    void this.grant(b);
   }
 
   /** Tells the client its blocked lock is granted; releases it when that cannot be delivered. */
@@ -447,7 +428,6 @@ export class NlmService {
       this.opts.log?.info({ err: (err as Error).message, host: b.host.id }, 'nlm: GRANTED callback failed, lock released');
       this.grantedMsg.delete(`${b.host.id}|${b.args.cookie.toString('hex')}`);
       await this.vfs.unlock(b.ctx, b.ino, b.range).catch(() => undefined);
-      this.kick();
     }
   }
 }

@@ -72,7 +72,7 @@ export interface NfsServerOptions {
    * for GRANTED / _RES / SM_NOTIFY callbacks. `serverName` (default the OS host name): mon_name
    * in SM_NOTIFY.
    */
-  nlm?: false | { stateFile?: string; graceMs?: number; peerPortmapPort?: number; serverName?: string; callbackTimeoutMs?: number; pollMs?: number; notifyAttempts?: number; notifyRetryDelayMs?: number };
+  nlm?: false | { stateFile?: string; graceMs?: number; peerPortmapPort?: number; serverName?: string; callbackTimeoutMs?: number; notifyAttempts?: number; notifyRetryDelayMs?: number };
   /** Serve NFSv4.0 and 4.1 (program 100003 version 4) next to v3; default true. */
   nfs4?: boolean;
   /** NFSv4 lease time in seconds (default 90). */
@@ -164,7 +164,7 @@ export async function startNfsServer(opts: NfsServerOptions): Promise<NfsServer>
       throw err;
     }
     const peer = { peerPortmapPort: lk.peerPortmapPort, serverName: lk.serverName, ...(log ? { log } : {}) };
-    nlm = new NlmService({ nfs, grace, ...peer, callbackTimeoutMs: lk.callbackTimeoutMs, pollMs: lk.pollMs });
+    nlm = new NlmService({ nfs, grace, ...peer, callbackTimeoutMs: lk.callbackTimeoutMs });
     nsm = new NsmService({ grace, nlm, ...peer, timeoutMs: lk.callbackTimeoutMs, attempts: lk.notifyAttempts, retryDelayMs: lk.notifyRetryDelayMs });
     programs.set(NLM_PROG, nlm.program());
     programs.set(SM_PROG, nsm.program());

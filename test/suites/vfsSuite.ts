@@ -351,6 +351,36 @@ export function vfsSuite(name: string, factory: () => Promise<VfsFixture>): void
       assert.equal((await vfs.testlock(alice, ino, { type: 'read', start: 35, end: 36, owner: 'p1' }))?.clientId, bob.clientId);
     });
 
+    test('lock waits: woken in arrival order; an aborted wait rejects with its reason and takes nothing', async () => {
+      const { dir } = await home();
+      const { paths, vfs } = fx.inst;
+      await writeFile(alice, `${dir}/w`, Buffer.alloc(10));
+      const ino = (await paths.stat(alice, `${dir}/w`)).ino;
+      const all = { start: 0, end: Infinity };
+      await vfs.lock(alice, ino, { type: 'write', ...all, owner: 'a' });
+      const gave = new AbortController();
+      const aborted = vfs.lock(bob, ino, { type: 'write', ...all, owner: 'b' }, true, gave.signal);
+      const order: string[] = [];
+      const second = vfs.lock(carol, ino, { type: 'write', ...all, owner: 'c' }, true).then(() => { order.push('carol'); });
+      const third = vfs.lock(bob, ino, { type: 'write', ...all, owner: 'b2' }, true).then(() => { order.push('bob'); });
+      gave.abort(new Error('given up'));
+      await assert.rejects(aborted, /given up/);
+      await vfs.unlock(alice, ino, { ...all, owner: 'a' });
+      await second;
+      assert.deepEqual(order, ['carol'], 'the first waiter still queued gets it; the aborted one took nothing');
+      assert.equal((await vfs.testlock(alice, ino, { type: 'read', start: 0, end: 1, owner: 'a' }))?.clientId, carol.clientId);
+      await vfs.unlock(carol, ino, { ...all, owner: 'c' });
+      await third;
+      assert.deepEqual(order, ['carol', 'bob']);
+      await vfs.unlock(bob, ino, { ...all, owner: 'b2' });
+      const done = new AbortController();
+      done.abort(new Error('too late'));
+      await vfs.lock(alice, ino, { type: 'read', ...all, owner: 'a' }, true, done.signal); // no conflict: taken, the signal not looked at
+      await rejects(vfs.lock(bob, ino, { type: 'write', ...all, owner: 'b' }), Errno.EAGAIN);
+      await assert.rejects(vfs.lock(bob, ino, { type: 'write', ...all, owner: 'b' }, true, done.signal), /too late/);
+      await vfs.unlock(alice, ino, { ...all, owner: 'a' });
+    });
+
     test('statfs reports capacity and usage that moves with data', async () => {
       const { dir } = await home();
       const { paths } = fx.inst;
