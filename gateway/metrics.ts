@@ -8,11 +8,12 @@
  *   dw_device_errors_total{device,kind} (read|checksum),
  *   dw_pool_task_progress_ratio{kind} (0-1 while a scrub/rebuild/reclaim runs).
  * With NFS on (nfsCallMetrics): dw_nfs_requests_total{program,version,procedure,outcome} and
- * dw_nfs_request_duration_seconds{program,procedure} (a histogram).
+ * dw_nfs_request_duration_seconds{program,procedure} (a histogram), and
+ * dw_nfs4_operations_total{minor,operation,status} (nfs4OpMetrics).
  */
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { CallRecord } from '../protocols/nfs/index.js';
+import type { CallRecord, OpRecord } from '../protocols/nfs/index.js';
 import type { PoolStats } from '../raid/types.js';
 
 export interface MetricsServer {
@@ -94,6 +95,19 @@ export function nfsCallMetrics(reg: Registry): (c: CallRecord) => void {
     calls.inc({ program: c.program, version: String(c.version), procedure: c.procedure, outcome: c.outcome });
     time.observe({ program: c.program, procedure: c.procedure }, c.seconds);
   };
+}
+
+/**
+ * NFSv4 operations counted on `reg`, as `startNfsServer({ onOp })` reports them:
+ * dw_nfs4_operations_total{minor,operation,status}, names as RFC 8881 spells them (an operation
+ * that failed is the COMPOUND's last one run).
+ */
+export function nfs4OpMetrics(reg: Registry): (o: OpRecord) => void {
+  const ops = new Counter({
+    name: 'dw_nfs4_operations_total', help: 'NFSv4 operations run inside COMPOUNDs, by minor version, operation and status',
+    labelNames: ['minor', 'operation', 'status'], registers: [reg],
+  });
+  return (o) => ops.inc({ minor: String(o.minor), operation: o.op, status: o.status });
 }
 
 /** Serves GET /metrics from `reg` on host:port (port 0 = any free port; the bound one is returned). */

@@ -18,7 +18,7 @@ import { loadConfig } from './config.js';
 import { dataDir, ensureDataDir, loadOrCreateHostKey, removePid, writePid, type DataDir } from './datadir.js';
 import { CliError, UsageError } from './errors.js';
 import type { Logger } from './log.js';
-import { createRegistry, nfsCallMetrics, startMetricsServer, type MetricsServer } from './metrics.js';
+import { createRegistry, nfsCallMetrics, nfs4OpMetrics, startMetricsServer, type MetricsServer } from './metrics.js';
 import { listenAdmin, type AdminServer, callAdmin, NO_SERVER } from './rpc.js';
 import { ensureDefaultPool, openKv, openPoolOf } from './store.js';
 import { unlockSecret } from './unlock.js';
@@ -226,7 +226,7 @@ export async function startGateway(o: ServeOptions, log: Logger): Promise<Gatewa
       };
       const srv = await startNfsServer({
         vfs: vfsi.vfs, host: a.host, port: a.port, exports, nlm, ...v4, ...(pm ? { portmapPort: pm } : {}),
-        ...(registry ? { onCall: nfsCallMetrics(registry) } : {}), logger: log.child({ proto: 'nfs' }),
+        ...(registry ? { onCall: nfsCallMetrics(registry), onOp: nfs4OpMetrics(registry) } : {}), logger: log.child({ proto: 'nfs' }),
       })
         .catch((err: unknown) => {
           if (err instanceof ExportConfigError) throw new UsageError(`nfs.exports: ${err.message}`);

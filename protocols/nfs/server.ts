@@ -22,7 +22,7 @@ import { SM_PROG } from './wire/nsm.js';
 import { MOUNT_PROG } from './wire/mount.js';
 import { NFS_PROG } from './wire/nfs3.js';
 import { NFS4_VERSION, NFSPROC4_COMPOUND } from './wire/nfs4.js';
-import { Nfs4Service } from './v4/service.js';
+import { Nfs4Service, type OpRecord } from './v4/service.js';
 import { PMAP_PROG } from './wire/portmap.js';
 import { DEFAULT_MAX_RECORD, recordMark, RecordDecoder } from './wire/record.js';
 import { listenUdp, type UdpRpc } from './udp.js';
@@ -61,6 +61,8 @@ export interface NfsServerOptions {
   udp?: boolean;
   /** Hears of every RPC call answered (program, version, procedure, outcome, seconds): for metrics. */
   onCall?: (c: CallRecord) => void;
+  /** Hears of every NFSv4 operation run inside a COMPOUND (minor version, operation, status): for metrics. */
+  onOp?: (o: OpRecord) => void;
   /** Most cached open VFS handles (default 1024; the least recently used idle ones go first). */
   maxOpen?: number;
   /**
@@ -130,7 +132,7 @@ export async function startNfsServer(opts: NfsServerOptions): Promise<NfsServer>
   await exports.init(opts.vfs);
   const nfs = new Nfs3Service(opts.vfs, { exportId, exports, idleMs: opts.idleMs, maxOpen: opts.maxOpen, ...(log ? { log } : {}) });
   const v4 = opts.nfs4 === false ? undefined : new Nfs4Service(opts.vfs, {
-    exports, ...(log ? { log } : {}),
+    exports, ...(log ? { log } : {}), ...(opts.onOp ? { onOp: opts.onOp } : {}),
     ...(opts.leaseSeconds !== undefined ? { leaseSeconds: opts.leaseSeconds } : {}),
     ...(opts.graceSeconds !== undefined ? { graceSeconds: opts.graceSeconds } : {}),
     ...(opts.stateDir !== undefined ? { stateDir: opts.stateDir } : {}),

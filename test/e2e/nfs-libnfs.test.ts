@@ -143,7 +143,13 @@ describe('dw serve --nfs', () => {
       const get = spawnSync('curl', ['-sS', '-f', '-u', `admin:${srv.password}`, `${srv.url}back.bin`], { maxBuffer: 1 << 24 });
       assert.equal(get.status, 0, get.stderr.toString());
       assert.equal(sha(get.stdout), sha(readFileSync(local)), 'webdav GET of back.bin');
-      // The calls show in the metrics, by program and procedure.
+      // An NFSv4 read, and a lookup of a name that is not there.
+      const v4 = (path: string) => `nfs://127.0.0.1${path}?version=4&nfsport=${port}&uid=1000&gid=1000`;
+      const cat4 = await run('nfs-cat', [v4('//in.bin')]);
+      assert.equal(cat4.code, 0, cat4.stderr);
+      assert.equal(sha(cat4.stdout), sha(readFileSync(local)), 'nfs-cat over v4');
+      assert.notEqual((await run('nfs-cat', [v4('//missing.bin')])).code, 0);
+      // The calls show in the metrics, by program and procedure; NFSv4 also by operation.
       const metricsUrl = /Metrics:\s+(\S+)/.exec(srv.stderr())?.[1];
       assert.ok(metricsUrl, srv.stderr());
       const m = curl([metricsUrl]).body;
@@ -151,6 +157,10 @@ describe('dw serve --nfs', () => {
       assert.match(m, /^dw_nfs_requests_total\{program="nfs",version="3",procedure="READ",outcome="success"\} [1-9]\d*$/m);
       assert.match(m, /^dw_nfs_requests_total\{program="nfs",version="3",procedure="WRITE",outcome="success"\} [1-9]\d*$/m);
       assert.match(m, /^dw_nfs_request_duration_seconds_count\{program="nfs",procedure="WRITE"\} [1-9]\d*$/m);
+      assert.match(m, /^dw_nfs_requests_total\{program="nfs",version="4",procedure="COMPOUND",outcome="success"\} [1-9]\d*$/m);
+      assert.match(m, /^dw_nfs4_operations_total\{minor="0",operation="READ",status="NFS4_OK"\} [1-9]\d*$/m);
+      assert.match(m, /^dw_nfs4_operations_total\{minor="0",operation="PUTROOTFH",status="NFS4_OK"\} [1-9]\d*$/m);
+      assert.match(m, /^dw_nfs4_operations_total\{minor="0",operation="(LOOKUP|OPEN)",status="NFS4ERR_NOENT"\} [1-9]\d*$/m);
     } finally {
       assert.equal(await srv.stop(), 0);
     }

@@ -108,6 +108,7 @@ export async function compound(s: Nfs4Service, ci: CallInfo): Promise<Buffer[]> 
     // 4.1: what SEQUENCE compares a retry with (CRC-32C, hardware: ~0.05 ms per MiB of WRITE data).
     ...(hdr.minorversion >= 1 ? { requestSum: requestSum(body, ci) } : {}),
   };
+  const note = (op: number, st: number): void => s.onOp?.({ minor: c.minor, op: OP_NAME.get(op) ?? String(op), status: STATUS_NAME.get(st) ?? String(st) });
   /** Each op's result (nfs_resop4) as segments. */
   const out: Buffer[][] = [];
   let status: number = NFS4.OK;
@@ -120,11 +121,13 @@ export async function compound(s: Nfs4Service, ci: CallInfo): Promise<Buffer[]> 
       } catch {
         out.push([opResult(OP.ILLEGAL, NFS4.ERR_BADXDR)]);
         status = NFS4.ERR_BADXDR;
+        note(OP.ILLEGAL, status);
         break;
       }
       if (!isKnownOp(op, c.minor)) {
         out.push([opResult(OP.ILLEGAL, NFS4.ERR_OP_ILLEGAL)]);
         status = NFS4.ERR_OP_ILLEGAL;
+        note(OP.ILLEGAL, status);
         break;
       }
       if (c.minor >= 1) {
@@ -135,6 +138,7 @@ export async function compound(s: Nfs4Service, ci: CallInfo): Promise<Buffer[]> 
         if (bad !== undefined) {
           out.push([opResult(op, bad)]);
           status = bad;
+          note(op, status);
           break;
         }
       }
@@ -142,6 +146,7 @@ export async function compound(s: Nfs4Service, ci: CallInfo): Promise<Buffer[]> 
       if (!def || (def.only !== undefined && def.only !== Math.min(c.minor, 1))) {
         out.push([opResult(op, NFS4.ERR_NOTSUPP)]);
         status = NFS4.ERR_NOTSUPP;
+        note(op, status);
         break;
       }
       let args: unknown;
@@ -191,6 +196,7 @@ export async function compound(s: Nfs4Service, ci: CallInfo): Promise<Buffer[]> 
         bytes = [u32(status)];
       }
       out.push([u32(op), ...bytes]);
+      note(op, status);
       if (status !== NFS4.OK) break;
     }
   } finally {
@@ -206,6 +212,10 @@ export async function compound(s: Nfs4Service, ci: CallInfo): Promise<Buffer[]> 
   }
   return reply;
 }
+
+/** Operation and status names as RFC 8881 spells them ('READ', 'NFS4ERR_NOENT'), for metrics. */
+const OP_NAME = new Map(Object.entries(OP).map(([k, v]) => [v as number, k]));
+const STATUS_NAME = new Map(Object.entries(NFS4).map(([k, v]) => [v as number, k === 'OK' ? 'NFS4_OK' : `NFS4${k}`]));
 
 /** The COMPOUND arguments' CRC-32C, chained with the caller's identity (uid, gid, AUTH flavour). */
 function requestSum(body: Buffer, ci: CallInfo): number {

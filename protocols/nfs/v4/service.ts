@@ -22,7 +22,12 @@ import { StateManager, type StateOptions } from './state.js';
 export interface Nfs4Options extends StateOptions {
   exports: ExportTable;
   log?: Logger;
+  /** Hears of every operation a COMPOUND ran (its name and status as RFC 8881 spells them): for metrics. */
+  onOp?: (o: OpRecord) => void;
 }
+
+/** One NFSv4 operation run inside a COMPOUND: minor version, e.g. 'READ', e.g. 'NFS4_OK' or 'NFS4ERR_NOENT'. */
+export interface OpRecord { minor: number; op: string; status: string }
 
 /** A file handle made current by PUTFH, LOOKUP …: a VFS inode in an export, or a pseudo-fs node. */
 export interface Node {
@@ -58,6 +63,7 @@ export class Nfs4Service {
   /** server_owner4 / server scope (4.1). */
   readonly serverOwner = randomBytes(8);
   readonly log: Logger | undefined;
+  readonly onOp: ((o: OpRecord) => void) | undefined;
   readonly started = BigInt(Date.now()) * 1_000_000n;
 
   constructor(readonly vfs: Vfs, opts: Nfs4Options) {
@@ -66,6 +72,7 @@ export class Nfs4Service {
     this.pseudo = new PseudoFs(opts.exports.list.filter((e) => e !== this.rootExport));
     this.state = new StateManager(vfs, opts, opts.log);
     this.log = opts.log;
+    this.onOp = opts.onOp;
   }
 
   /**
