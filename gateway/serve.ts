@@ -179,7 +179,7 @@ export async function startGateway(o: ServeOptions, log: Logger): Promise<Gatewa
     const users = new UserStore(kv);
     const { key: hostKey, created: keyCreated } = await loadOrCreateHostKey(d, generateHostKey);
     if (keyCreated) log.info({ path: d.hostKey }, 'generated the SFTP host key');
-    vfsi = await openVfs({ kv, blocks: pool });
+    vfsi = await openVfs({ kv, blocks: pool, log: (msg) => log.info(msg) });
     vfsi.impl.showSnapshots = o.showSnapshots ?? false;
     const vfsRefusals = vfsi.impl.meta;
     vfsRefusals.onRetentionRefusal = (message) => log.warn({ reason: message }, 'retention: change refused');

@@ -43,15 +43,17 @@ export interface VfsInstance {
  * frees inodes left unlinked-but-open by a crash. `recordSize` (bytes, power of two, 4 KiB–16 MiB)
  * applies to files created from now on. `names` seals names, xattrs and symlink targets in the
  * metadata (vfs/meta/names.ts nameCipher); by default an encrypted pool's (BlockStore.namesKey).
+ * A store made before the caseless name index gets it built here, once, with progress lines to
+ * `log` (vfs/meta/foldindex.ts). Throws EIO for metadata of a newer format.
  */
-export async function openVfs(opts: { kv: KvStore; blocks: BlockStore; recordSize?: number; names?: NameCipher }): Promise<VfsInstance> {
+export async function openVfs(opts: { kv: KvStore; blocks: BlockStore; recordSize?: number; names?: NameCipher; log?: (msg: string) => void }): Promise<VfsInstance> {
   const rs = opts.recordSize ?? DEFAULT_RECORD_SIZE;
   if (!(rs >= 4096 && rs <= 16 << 20 && (rs & (rs - 1)) === 0)) throw new RangeError('recordSize must be a power of two from 4 KiB to 16 MiB');
   const snapshots = await SnapshotStore.open(opts.kv, opts.blocks);
   // An encrypted pool seals names in the metadata with its names key (vfs/meta/names.ts).
   const names = opts.names ?? (opts.blocks.namesKey ? nameCipher(opts.blocks.namesKey) : undefined);
   const meta = new MetaStore(snapshots, opts.blocks, rs, names);
-  await meta.init();
+  await meta.init(opts.log);
   const impl = new VfsImpl(meta, opts.blocks, snapshots);
   await impl.recover();
   const paths = new PathLayer(impl);

@@ -128,6 +128,20 @@ export interface Vfs {
   watch(listener: (change: VfsChange, clientId: string) => void): () => void;
   /** Errno: ENOENT, ENOTDIR, EACCES (no search permission on parent), ENAMETOOLONG. */
   lookup(ctx: Ctx, parent: number, name: string): Promise<Attr>;
+  /**
+   * Case-insensitive, case-preserving lookup, as Windows (SMB) names files: the entry named
+   * exactly `name` if there is one, else one whose name is equal to it after folding each UTF-16
+   * code unit to upper case ('readme.TXT' finds 'README.txt', 'ä' finds 'Ä'; 'ß' only itself),
+   * through an index of folded names (one short read, never a directory scan; in a snapshot taken
+   * before the index existed, a scan). Returns the entry's attributes and its real `name` (for
+   * the caller to report); `ambiguous` is true when several entries fold alike and none matched
+   * exactly: the one returned is the first by real name in UTF-8 byte order (on a pool with
+   * encrypted names, a fixed but arbitrary order), and the others are reachable only by their
+   * exact names. In the root, /.snapshots answers to any case after the real entries; in
+   * /.snapshots, snapshot names fold too. Errno as lookup: ENOENT, ENOTDIR, EACCES (no search
+   * permission on parent), ENAMETOOLONG, EINVAL (a name with '/' or NUL), ESTALE (a snapshot gone).
+   */
+  lookupCaseless(ctx: Ctx, parent: number, name: string): Promise<{ attr: Attr; name: string; ambiguous: boolean }>;
   /** Errno: ENOENT, ESTALE (ino never existed or gen differs, when gen given). */
   getattr(ctx: Ctx, ino: number, gen?: number): Promise<Attr>;
   /**

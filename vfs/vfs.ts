@@ -6,6 +6,7 @@ import type { Inode } from './meta/inode.js';
 import { compressionOfCode } from './compression.js';
 import { isDir, isReg, S_IFMT, S_IFREG } from './meta/inode.js';
 import { dedupOfCode } from './dedup.js';
+import { foldEquals } from './meta/fold.js';
 import { MetaStore } from './meta/metastore.js';
 import { INO_SPACE, ROOT_INO, SNAPDIR_INO } from './meta/keys.js';
 import type { SnapshotStore } from './meta/snapshots.js';
@@ -180,6 +181,28 @@ export class VfsImpl implements Vfs {
     if (parent === ROOT_INO && name === SNAPDIR_NAME && this.snapshots) return this.snapdirAttr();
     const { sp, local } = this.space(parent);
     return this.toAttr(await sp.meta.lookup(ctx, local, name), sp);
+  }
+
+  async lookupCaseless(ctx: Ctx, parent: number, name: string): Promise<{ attr: Attr; name: string; ambiguous: boolean }> {
+    if (parent === SNAPDIR_INO) {
+      if (name === '.' || name === '..') return { attr: await this.lookup(ctx, parent, name), name, ambiguous: false };
+      const all = this.snapshots?.list() ?? [];
+      const exact = all.find((s) => s.name === name);
+      const alike = exact ? [exact] : all.filter((s) => foldEquals(s.name, name)).sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
+      if (!alike.length) throw new VfsError(Errno.ENOENT, `no snapshot ${name}, in any case`);
+      return { attr: await this.snapshotRoot(alike[0]!.epoch), name: alike[0]!.name, ambiguous: alike.length > 1 };
+    }
+    const { sp, local } = this.space(parent);
+    const virtual = local === ROOT_INO && sp.epoch === 0 && this.snapshots !== undefined;
+    if (virtual && name === SNAPDIR_NAME) return { attr: await this.snapdirAttr(), name, ambiguous: false };
+    try {
+      const r = await sp.meta.lookupCaseless(ctx, local, name);
+      return { attr: this.toAttr(r.inode, sp), name: r.name, ambiguous: r.ambiguous };
+    } catch (e) {
+      // /.snapshots folds too, after the real entries of the root.
+      if (virtual && e instanceof VfsError && e.errno === Errno.ENOENT && foldEquals(name, SNAPDIR_NAME)) return { attr: await this.snapdirAttr(), name: SNAPDIR_NAME, ambiguous: false };
+      throw e;
+    }
   }
 
   async getattr(_ctx: Ctx, ino: number, gen?: number): Promise<Attr> {

@@ -545,6 +545,128 @@ export function vfsSuite(name: string, factory: () => Promise<VfsFixture>): void
       assert.ok((await readFile(alice, `${dir}/restored`)).equals(src), 'still there after the snapshot went');
     });
 
+    /** The real name lookupCaseless answers for `name` in directory `parent`. */
+    const caseless = async (ctx: Ctx, parent: number, name: string) => (await fx.inst.vfs.lookupCaseless(ctx, parent, name)).name;
+
+    test('lookupCaseless: the exact name, else the one that folds alike, with its real name; after create, link, rename, unlink, rmdir; errors as lookup', async () => {
+      const { dir, ino } = await home();
+      const { vfs, paths } = fx.inst;
+      await writeFile(alice, `${dir}/Report.TXT`, Buffer.from('r'));
+      const file = await paths.stat(alice, `${dir}/Report.TXT`);
+      for (const n of ['Report.TXT', 'report.txt', 'REPORT.TXT', 'rEPORT.tXt']) {
+        const r = await vfs.lookupCaseless(alice, ino, n);
+        assert.deepEqual([r.name, r.attr.ino, r.ambiguous], ['Report.TXT', file.ino, false], n);
+      }
+      await rejects(vfs.lookupCaseless(alice, ino, 'Report.TX'), Errno.ENOENT);
+      await paths.link(alice, `${dir}/Report.TXT`, `${dir}/Hard.Link`);
+      assert.equal(await caseless(alice, ino, 'HARD.LINK'), 'Hard.Link');
+      assert.equal((await vfs.lookupCaseless(alice, ino, 'hard.link')).attr.ino, file.ino);
+      await paths.rename(alice, `${dir}/Report.TXT`, `${dir}/Final.txt`);
+      await rejects(vfs.lookupCaseless(alice, ino, 'report.txt'), Errno.ENOENT);
+      assert.equal(await caseless(alice, ino, 'FINAL.TXT'), 'Final.txt');
+      // Across directories, and over an existing target (which leaves both indexes).
+      const sub = await paths.mkdir(alice, `${dir}/Sub`, 0o755);
+      await writeFile(alice, `${dir}/Sub/Victim`, Buffer.from('v'));
+      await paths.rename(alice, `${dir}/Final.txt`, `${dir}/Sub/Moved.Txt`);
+      await rejects(vfs.lookupCaseless(alice, ino, 'final.txt'), Errno.ENOENT);
+      assert.equal(await caseless(alice, sub.ino, 'moved.txt'), 'Moved.Txt');
+      await paths.rename(alice, `${dir}/Sub/Moved.Txt`, `${dir}/Sub/Victim`);
+      await rejects(vfs.lookupCaseless(alice, sub.ino, 'MOVED.TXT'), Errno.ENOENT);
+      const v = await vfs.lookupCaseless(alice, sub.ino, 'VICTIM');
+      assert.deepEqual([v.name, v.attr.ino], ['Victim', file.ino]);
+      assert.equal(await caseless(alice, ino, 'sub'), 'Sub');
+      await paths.unlink(alice, `${dir}/Hard.Link`);
+      await rejects(vfs.lookupCaseless(alice, ino, 'hard.link'), Errno.ENOENT);
+      await paths.mkdir(alice, `${dir}/Empty`, 0o755);
+      assert.equal(await caseless(alice, ino, 'EMPTY'), 'Empty');
+      await paths.rmdir(alice, `${dir}/Empty`);
+      await rejects(vfs.lookupCaseless(alice, ino, 'empty'), Errno.ENOENT);
+      // The same checks and errors as lookup.
+      assert.equal((await vfs.lookupCaseless(alice, sub.ino, '..')).attr.ino, ino);
+      assert.equal((await vfs.lookupCaseless(alice, sub.ino, '.')).attr.ino, sub.ino);
+      await rejects(vfs.lookupCaseless(alice, file.ino, 'x'), Errno.ENOTDIR);
+      await rejects(vfs.lookupCaseless(alice, ino, 'x'.repeat(256)), Errno.ENAMETOOLONG);
+      await vfs.setattr(alice, sub.ino, { mode: 0o700 });
+      await rejects(vfs.lookupCaseless(bob, sub.ino, 'victim'), Errno.EACCES);
+      await rejects(vfs.lookupCaseless(bob, sub.ino, 'Victim'), Errno.EACCES);
+    });
+
+    test('lookupCaseless: names that fold alike (the exact one wins, else the first), non-ASCII letters fold per code unit (Ä/ä; ß only itself)', async () => {
+      const { dir, ino } = await home();
+      const { vfs, paths } = fx.inst;
+      const plain = !fx.inst.impl.meta.names.encrypted;
+      await writeFile(alice, `${dir}/a`, Buffer.from('lower'));
+      await writeFile(alice, `${dir}/A`, Buffer.from('upper'));
+      assert.deepEqual((await paths.readdir(alice, dir)).map((e) => e.name).sort(), ['A', 'a'], 'both are listed');
+      for (const n of ['a', 'A']) {
+        const r = await vfs.lookupCaseless(alice, ino, n);
+        assert.deepEqual([r.name, r.ambiguous], [n, false], `exact ${n}`);
+        assert.equal(r.attr.ino, (await paths.stat(alice, `${dir}/${n}`)).ino);
+      }
+      await writeFile(alice, `${dir}/Readme`, Buffer.from('1'));
+      await writeFile(alice, `${dir}/README`, Buffer.from('2'));
+      const amb = await vfs.lookupCaseless(alice, ino, 'readme');
+      assert.equal(amb.ambiguous, true);
+      assert.ok(['Readme', 'README'].includes(amb.name));
+      if (plain) assert.equal(amb.name, 'README', 'the first in UTF-8 byte order');
+      assert.equal(amb.attr.ino, (await paths.stat(alice, `${dir}/${amb.name}`)).ino);
+      const other = amb.name === 'README' ? 'Readme' : 'README';
+      await paths.unlink(alice, `${dir}/${amb.name}`);
+      const one = await vfs.lookupCaseless(alice, ino, 'readme');
+      assert.deepEqual([one.name, one.ambiguous], [other, false], 'the other one, once alone');
+      await paths.mkdir(alice, `${dir}/Äpfel`, 0o755);
+      assert.equal(await caseless(alice, ino, 'äPFEL'), 'Äpfel');
+      assert.equal(await caseless(alice, ino, 'ÄPFEL'), 'Äpfel');
+      await writeFile(alice, `${dir}/straße`, Buffer.from('s'));
+      assert.equal(await caseless(alice, ino, 'STRAßE'), 'straße');
+      await rejects(vfs.lookupCaseless(alice, ino, 'STRASSE'), Errno.ENOENT);
+      await rejects(vfs.lookupCaseless(alice, ino, 'strasse'), Errno.ENOENT);
+      await writeFile(alice, `${dir}/ΣΟΦΙΑ`, Buffer.from('g'));
+      assert.equal(await caseless(alice, ino, 'σοφια'), 'ΣΟΦΙΑ');
+    });
+
+    test('lookupCaseless in a snapshot answers as the tree was, after the live tree changed', async () => {
+      const { dir, ino } = await home();
+      const { vfs, paths, snapshots } = fx.inst;
+      await writeFile(alice, `${dir}/Old.txt`, Buffer.from('old'));
+      await paths.mkdir(alice, `${dir}/Docs`, 0o755);
+      const snap = `caseless${dir.slice(2)}`;
+      await snapshots.create(snap);
+      await paths.rename(alice, `${dir}/Old.txt`, `${dir}/New.txt`);
+      await paths.rmdir(alice, `${dir}/Docs`);
+      await writeFile(alice, `${dir}/Added`, Buffer.from('new'));
+      assert.equal(await caseless(alice, ino, 'NEW.TXT'), 'New.txt');
+      assert.equal(await caseless(alice, ino, 'added'), 'Added');
+      for (const n of ['old.txt', 'docs']) await rejects(vfs.lookupCaseless(alice, ino, n), Errno.ENOENT);
+      const snapdir = await vfs.lookupCaseless(alice, 1, '.SNAPSHOTS');
+      assert.equal(snapdir.name, '.snapshots');
+      const root = await vfs.lookupCaseless(alice, snapdir.attr.ino, snap.toUpperCase());
+      assert.equal(root.name, snap);
+      const old = await vfs.lookupCaseless(alice, root.attr.ino, dir.slice(1).toUpperCase());
+      assert.equal(old.name, dir.slice(1));
+      assert.equal(await caseless(alice, old.attr.ino, 'OLD.TXT'), 'Old.txt');
+      assert.equal(await caseless(alice, old.attr.ino, 'docs'), 'Docs');
+      for (const n of ['new.txt', 'ADDED']) await rejects(vfs.lookupCaseless(alice, old.attr.ino, n), Errno.ENOENT);
+      await snapshots.delete(snap);
+      await rejects(vfs.lookupCaseless(alice, old.attr.ino, 'old.txt'), Errno.ESTALE);
+      assert.equal(await caseless(alice, ino, 'new.TXT'), 'New.txt', 'the live tree is unchanged by the deletion');
+    });
+
+    test('lookupCaseless index at rest: on an encrypted pool neither the folded nor the real name is in the metadata (plain: the folded name is an index key)', async () => {
+      const { dir, ino } = await home();
+      const real = `Quarterly-Forecast-${dir.slice(2)}-Zq81`;
+      await writeFile(alice, `${dir}/${real}`, Buffer.from('q'));
+      assert.equal(await caseless(alice, ino, real.toLowerCase()), real);
+      const folded = Buffer.from(real.toUpperCase()), plain = Buffer.from(real);
+      let foldedKey = false, inClear = false;
+      for await (const [k, v] of fx.inst.snapshots.scan(Buffer.alloc(0), Buffer.alloc(16, 0xff))) {
+        if (k.includes(folded)) foldedKey = true;
+        if (k.includes(folded) || v.includes(folded) || k.includes(plain) || v.includes(plain)) inClear = true;
+      }
+      if (fx.inst.impl.meta.names.encrypted) assert.ok(!inClear, 'no folded or real name in clear');
+      else assert.ok(foldedKey, 'control: the folded name is a key on a plain pool');
+    });
+
     test('data and tree survive a reopen', async (t) => {
       if (!fx.reopen) { t.skip('engine is not durable'); return; }
       const { dir } = await home();

@@ -5,7 +5,7 @@
  *
  * | prefix | key layout                                | value                                          | owner            |
  * |--------|-------------------------------------------|------------------------------------------------|------------------|
- * | 'S'    | 'S' name(utf8)                            | superblock values: 'version', 'volumeId' (vfs/meta); 'snapshotSchedules' JSON (gateway/schedule.ts) | vfs/meta, gateway |
+ * | 'S'    | 'S' name(utf8)                            | superblock values: 'version' (metadata format, decimal: '2' = the 'F' index is kept; vfs/meta/foldindex.ts), 'foldEpoch' (decimal: the snapshot epoch counter when the 'F' index was last built; absent while it is not usable), 'volumeId' (vfs/meta); 'snapshotSchedules' JSON (gateway/schedule.ts) | vfs/meta, gateway |
  * | 'C'    | 'C' name(utf8)                            | i64 LE counter (KvTxn.incrBy): 'nextIno',       | vfs/meta, raid   |
  * |        |                                           | 'inodes', 'usedBytes' (vfs/meta); raid (raid/store.ts): |         |
  * |        |                                           | 'nextBlock', 'nextSeg' (leased id high-water marks), |            |
@@ -15,6 +15,7 @@
  * | 'I'    | 'I' ino(u64)                              | inode record (vfs/meta/inode.ts)               | vfs/meta         |
  * | 'D'    | 'D' parent(u64) name(utf8, ≤255 bytes)¹   | dirent: ino(u64) type(u8) cookie(u64)          | vfs/meta         |
  * | 'd'    | 'd' parent(u64) cookie(u64)               | ino(u64) type(u8) name(utf8)¹: readdir order with stable cookies | vfs/meta |
+ * | 'F'    | 'F' parent(u64) fold(name)² '/' name¹     | the real name (utf8)¹: caseless lookup index, one row per 'D' row, written in the same transaction (vfs/meta/fold.ts) | vfs/meta |
  * | 'X'    | 'X' ino(u64) name(utf8)¹                  | xattr value bytes¹                             | vfs/meta         |
  * | 'E'    | 'E' ino(u64) offset(u64, bytes)           | extent: blockId(u64) length(u32) flags(u32), and with flags bit 0 the record's chunks: count(u32) × (blockId(u64) length(u32)) (vfs/meta/inode.ts) | vfs/meta |
  * | 'O'    | 'O' ino(u64)                              | empty: unlinked inode still open (orphan)      | vfs/meta         |
@@ -25,7 +26,7 @@
  * | 'k'    | 'k' blockId(u64)                          | hashes (32 bytes each) of the 'K' rows pointing into a dedup container, dropped with its last reference | raid (raid/dedup.ts) |
  * | 'P'    | 'P' name(utf8)                            | 'pool': pool state JSON (devices, layout, rebuild) | raid (raid/poolstate.ts) |
  * | 'N'    | 'N' name(utf8)                            | snapshot record JSON (vfs/meta/snapshots.ts)   | vfs/meta         |
- * | 'H'    | 'H' key 0x00 epoch(u32)                   | history: the value `key` (an I, D, d, X or E key) had at snapshot `epoch` and at every older snapshot after the previous H entry of that key: 0x00 = absent, 0x01 + value | vfs/meta |
+ * | 'H'    | 'H' key 0x00 epoch(u32)                   | history: the value `key` (an I, D, d, F, X or E key) had at snapshot `epoch` and at every older snapshot after the previous H entry of that key: 0x00 = absent, 0x01 + value | vfs/meta |
  * | 'h'    | 'h' epoch(u32) key                        | empty: dead list, the H entries labelled `epoch` | vfs/meta         |
  * | 'W'    | 'W' dir(u64)                              | retention rule JSON: period, grace (vfs/meta/retention.ts) | vfs/meta |
  * | 'R'    | 'R' ino(u64)                              | seal JSON: immutable from sealAtMs until untilMs | vfs/meta       |
@@ -35,9 +36,23 @@
  * ¹ On an encrypted pool (vfs/meta/names.ts) a name in a key is its keyed hash (32 hex digits),
  *   and names and values in rows are sealed (AES-256-GCM): the 'd' row's name, the 'X' row's
  *   name and value together, and a symlink target in the 'I' record.
+ * ² fold(name) is the name upper-cased per UTF-16 code unit, as Windows compares names
+ *   (vfs/meta/fold.ts). On an encrypted pool it is the keyed hash of '/' + fold(name) (the '/',
+ *   which no name holds, keeps it apart from the hash of a real name), so neither the folded
+ *   nor the real name is in clear. '/' never occurs in a name or a hash, so 'F' parent fold '/'
+ *   is the prefix of exactly the names that fold alike. A caseless lookup reads that prefix
+ *   with limit 2: the first row (the lowest real-name key part: UTF-8 byte order on a plain
+ *   pool, keyed-hash order on an encrypted one) is the one Windows clients see; a second row
+ *   means several names fold alike (created through FUSE/NFS as "a" and "A"), which the lookup
+ *   reports. An exact 'D' match is tried first and always wins.
+ *   Pools made before the index: format version 1 has no 'F' rows. The first open by a build
+ *   that keeps them rebuilds the whole index from the 'd' rows (progress logged), then writes
+ *   version '2' and 'foldEpoch'; snapshots with epoch ≤ foldEpoch predate the index, and a
+ *   caseless lookup in them scans the directory instead. A rollback to such a snapshot drops
+ *   'foldEpoch' (the live tree scans too) until the next open rebuilds the index.
  *
  * Snapshots (vfs/meta/snapshots.ts): the live rows are never versioned. The first write after
- * snapshot L to an I, D, d, X or E row that existed at L copies its old value to H key L (an
+ * snapshot L to an I, D, d, F, X or E row that existed at L copies its old value to H key L (an
  * E row's block gains a reference). Reading row K at snapshot S takes the H entry of K with the
  * smallest epoch ≥ S, else the live row; rows of inodes numbered at or past the snapshot's
  * nextIno did not exist then. The ' 0x00 ' separator keeps one key's entries together: names
@@ -53,6 +68,7 @@ export const PREFIX = {
   inode: 0x49, // 'I'
   dirent: 0x44, // 'D'
   dirCookie: 0x64, // 'd'
+  folded: 0x46, // 'F'
   xattr: 0x58, // 'X'
   extent: 0x45, // 'E'
   orphan: 0x4f, // 'O'
@@ -71,8 +87,8 @@ export const PREFIX = {
   hold: 0x4c, // 'L'
 } as const;
 
-/** Prefixes of the rows snapshots version (keyed by inode: I, E, X; by parent directory: D, d). */
-export const VERSIONED_PREFIXES: readonly number[] = [PREFIX.inode, PREFIX.dirent, PREFIX.dirCookie, PREFIX.xattr, PREFIX.extent];
+/** Prefixes of the rows snapshots version (keyed by inode: I, E, X; by parent directory: D, d, F). */
+export const VERSIONED_PREFIXES: readonly number[] = [PREFIX.inode, PREFIX.dirent, PREFIX.dirCookie, PREFIX.folded, PREFIX.xattr, PREFIX.extent];
 
 export const ROOT_INO = 1;
 
@@ -115,6 +131,10 @@ export const keys = {
   direntPrefix: (parent: number) => withPrefix(PREFIX.dirent, u64(parent)),
   dirCookie: (parent: number, cookie: number) => withPrefix(PREFIX.dirCookie, u64(parent), u64(cookie)),
   dirCookiePrefix: (parent: number) => withPrefix(PREFIX.dirCookie, u64(parent)),
+  /** The caseless index row of real name part `name` under folded part `folded` (vfs/meta/fold.ts). */
+  folded: (parent: number, folded: string, name: string) => withPrefix(PREFIX.folded, u64(parent), Buffer.from(`${folded}/${name}`, 'utf8')),
+  /** Every index row of `parent` whose name folds to `folded`. */
+  foldedPrefix: (parent: number, folded: string) => withPrefix(PREFIX.folded, u64(parent), Buffer.from(`${folded}/`, 'utf8')),
   xattr: (ino: number, name: string) => withPrefix(PREFIX.xattr, u64(ino), Buffer.from(name, 'utf8')),
   xattrPrefix: (ino: number) => withPrefix(PREFIX.xattr, u64(ino)),
   extent: (ino: number, offset: number) => withPrefix(PREFIX.extent, u64(ino), u64(offset)),

@@ -5,6 +5,7 @@ import type { KvStore, TxnOptions } from './kv.js';
 import { keys, prefixEnd, ROOT_INO } from './keys.js';
 import type { Extent, Inode } from './inode.js';
 import { type NameCipher, PLAIN_NAMES } from './names.js';
+import { findFolded, foldIndexRows, foldIndexUsable, prepareFoldIndex } from './foldindex.js';
 import { DEDUP_INHERIT, DEDUP_OFF, DEDUP_ON, isDir, isLnk, isReg, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from './inode.js';
 import type { BlockRefs } from './metatxn.js';
 import { COUNTERS, MetaTxn, nowNs } from './metatxn.js';
@@ -48,18 +49,23 @@ export class MetaStore {
     return this.kv.txn((tx) => fn(new MetaTxn(tx, this.refs, this.names)), opts).catch((e: unknown) => this.noteRefusal(e));
   }
 
-  /** Creates the root directory (mode 01777, owned by root) on an empty store. Idempotent. */
-  async init(): Promise<void> {
+  /**
+   * Creates the root directory (mode 01777, owned by root) on an empty store, and on a store
+   * made before the caseless index, builds it (once; vfs/meta/foldindex.ts), with progress lines
+   * to `log`. Idempotent. Throws EIO for a store of a newer metadata format.
+   */
+  async init(log?: (msg: string) => void): Promise<void> {
     await this.txn(async (m) => {
       if (await m.inode(ROOT_INO)) return;
       await m.tx.incrBy(keys.counter(COUNTERS.nextIno), BigInt(ROOT_INO));
       await m.tx.incrBy(keys.counter(COUNTERS.inodes), 1n);
-      m.tx.set(keys.superblock('version'), Buffer.from('1'));
+      for (const [k, v] of await foldIndexRows(m.tx)) m.tx.set(k, v);
       m.tx.set(keys.superblock('volumeId'), Buffer.from(randomInt(1, 2 ** 31).toString()));
       const root = this.newInode(ROOT_INO, S_IFDIR | 0o1777, { uid: 0, gid: 0, groups: [] }, ROOT_INO);
       m.putInode(root);
       await charge(m.tx, root, 0, 1);
     });
+    await prepareFoldIndex(this.kv, this.names, log);
   }
 
   /** Inodes unlinked while open when the process stopped; the VFS frees them at start. */
@@ -172,6 +178,30 @@ export class MetaStore {
       const d = await m.dirent(parent, name);
       if (!d) throw new VfsError(Errno.ENOENT, `no entry ${JSON.stringify(name)}`);
       return m.mustInode(d.ino);
+    });
+  }
+
+  /**
+   * Case-insensitive, case-preserving lookup (issue 7, Windows naming): the entry named exactly
+   * `name` if there is one, else the entry whose name folds like it (vfs/meta/fold.ts), found
+   * through the 'F' index in one short prefix scan. Returns the inode and the entry's real name;
+   * `ambiguous` is true when several entries fold like `name` and none is `name` itself (the
+   * one returned is the first in index order, vfs/meta/keys.ts ²). '.' and '..' as lookup.
+   * Errors as lookup: ENOENT, ENOTDIR, EACCES (no search permission), EINVAL, ENAMETOOLONG.
+   */
+  async lookupCaseless(c: Cred, parent: number, name: string): Promise<{ inode: Inode; name: string; ambiguous: boolean }> {
+    return this.txnRead(async (m) => {
+      const dir = await this.dirFor(m, c, parent, X_OK);
+      if (name === '.') return { inode: dir, name, ambiguous: false };
+      if (name === '..') return { inode: await m.mustInode(dir.parent), name, ambiguous: false };
+      checkName(name);
+      const exact = await m.dirent(parent, name);
+      if (exact) return { inode: await m.mustInode(exact.ino), name, ambiguous: false };
+      const hit = await findFolded(m, parent, name, await foldIndexUsable(this.kv));
+      // (A read outside a transaction may fall between a rename's rows: ENOENT, as a moment later.)
+      const d = hit && await m.dirent(parent, hit.name);
+      if (!hit || !d) throw new VfsError(Errno.ENOENT, `no entry ${JSON.stringify(name)}, in any case`);
+      return { inode: await m.mustInode(d.ino), name: hit.name, ambiguous: hit.ambiguous };
     });
   }
 

@@ -5,6 +5,7 @@ import { keys, prefixEnd, readU64, SNAPDIR_INO } from './keys.js';
 import { charge } from './quota.js';
 import type { Chunk, Dirent, Extent, Inode } from './inode.js';
 import { type NameCipher, PLAIN_NAMES } from './names.js';
+import { foldedKey, foldedValue } from './fold.js';
 import {
   decodeCookieRow, decodeDirent, decodeExtent, decodeInode, encodeCookieRow, encodeDirent, encodeExtent, encodeInode, extentBlocks, isReg, S_IFMT,
 } from './inode.js';
@@ -87,17 +88,24 @@ export class MetaTxn {
     return v ? decodeDirent(v) : undefined;
   }
 
-  /** Adds name → child in dir (dir.nextCookie advances; the caller writes dir back). */
+  /**
+   * Adds name → child in dir (dir.nextCookie advances; the caller writes dir back): the 'D' row,
+   * its readdir row 'd' and its caseless index row 'F' (vfs/meta/fold.ts). Every entry of the
+   * namespace is made here, so the three rows never disagree.
+   */
   addEntry(dir: Inode, name: string, child: Inode): void {
     const cookie = dir.nextCookie++;
     const type = (child.mode & S_IFMT) >> 12;
     this.tx.set(keys.dirent(dir.ino, this.names.key(name)), encodeDirent({ ino: child.ino, type, cookie }));
     this.tx.set(keys.dirCookie(dir.ino, cookie), encodeCookieRow(child.ino, type, this.names.seal(Buffer.from(name, 'utf8'))));
+    this.tx.set(foldedKey(this.names, dir.ino, name), foldedValue(this.names, name));
   }
 
+  /** Removes the entry's 'D', 'd' and 'F' rows (every entry goes here). */
   removeEntry(dirIno: number, name: string, d: Dirent): void {
     this.tx.delete(keys.dirent(dirIno, this.names.key(name)));
     this.tx.delete(keys.dirCookie(dirIno, d.cookie));
+    this.tx.delete(foldedKey(this.names, dirIno, name));
   }
 
   async isEmptyDir(ino: number): Promise<boolean> {

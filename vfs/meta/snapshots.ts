@@ -58,7 +58,8 @@ const EMPTY = Buffer.alloc(0);
 const ABSENT = Buffer.of(0);
 /** Dead-list entries handled per transaction while deleting a snapshot. */
 const DELETE_BATCH = 512;
-const EPOCH_COUNTER = 'snapEpoch';
+/** The counter ('C', keys.ts) that hands out snapshot epochs. */
+export const EPOCH_COUNTER = 'snapEpoch';
 const MAX_SNAPSHOT_NAME = 255;
 /** Epochs tag inode numbers above 2^36 (keys.ts INO_SPACE), so they stay below 2^17. */
 const MAX_EPOCH = 2 ** 17;
@@ -314,7 +315,7 @@ export class SnapshotStore implements KvStore {
     // 2. Rows of inodes made since the snapshot (never copied: they did not exist then).
     const from = Buffer.alloc(8);
     from.writeBigUInt64BE(BigInt(snap.nextIno));
-    for (const p of [PREFIX.inode, PREFIX.extent, PREFIX.xattr, PREFIX.dirent, PREFIX.dirCookie, PREFIX.orphan]) {
+    for (const p of [PREFIX.inode, PREFIX.extent, PREFIX.xattr, PREFIX.dirent, PREFIX.dirCookie, PREFIX.folded, PREFIX.orphan]) {
       const begin = Buffer.concat([Buffer.of(p), from]);
       const end = Buffer.of(p + 1);
       for (;;) {
@@ -333,6 +334,13 @@ export class SnapshotStore implements KvStore {
     // 3. Usage back to the snapshot's (per user, group and directory: recounted), and done.
     await recountUsage(this.inner);
     await this.inner.txn(async (tx) => {
+      // A snapshot older than the caseless index ('F', keys.ts ²) brought back entries the index
+      // never saw: the index is unusable until the next open rebuilds it (vfs/meta/foldindex.ts).
+      const foldEpoch = await tx.get(keys.superblock('foldEpoch'));
+      if (foldEpoch && snap.epoch <= Number(foldEpoch.toString('utf8'))) {
+        tx.delete(keys.superblock('foldEpoch'));
+        tx.set(keys.superblock('version'), Buffer.from('1'));
+      }
       tx.set(keys.counter(COUNTERS.usedBytes), encodeCounter(BigInt(snap.usedBytes)));
       tx.set(keys.counter(COUNTERS.inodes), encodeCounter(BigInt(snap.inodes)));
       const { rollingBack: _, ...rest } = snap;
