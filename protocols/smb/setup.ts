@@ -35,6 +35,11 @@ export type AccountLookup = (user: string) => Promise<SmbAccount | undefined>;
 const SERVER_CIPHERS = [CIPHER.AES_128_GCM, CIPHER.AES_128_CCM, CIPHER.AES_256_GCM, CIPHER.AES_256_CCM];
 const SERVER_SIGNING = [SIGNING_ALG.AES_GMAC, SIGNING_ALG.AES_CMAC, SIGNING_ALG.HMAC_SHA256];
 
+/** '2.0.2', '2.1', '3.0', '3.0.2', '3.1.1' (or the hex revision) for logs. */
+export function dialectName(d: number): string {
+  return ({ 0x0202: '2.0.2', 0x0210: '2.1', 0x0300: '3.0', 0x0302: '3.0.2', 0x0311: '3.1.1' } as Record<number, string>)[d] ?? `0x${d.toString(16)}`;
+}
+
 /** Capabilities the server announces for a dialect (no DFS, leasing, multichannel or persistent handles yet). */
 function capabilitiesFor(c: SmbConnection, dialect: number): number {
   let caps = 0;
@@ -93,7 +98,7 @@ export function handleNegotiate(c: SmbConnection, q: Request): Response {
     c.preauth = new PreauthHash().update(q.message);
   } else if (isSmb3(dialect) && req.capabilities & CAP.ENCRYPTION) c.cipher = CIPHER.AES_128_CCM;
   c.dialect = dialect;
-  c.log?.debug({ peer: c.opts.peer, dialect: dialect.toString(16), cipher: c.cipher }, 'smb: negotiated');
+  c.log?.debug({ peer: c.opts.peer, dialect: dialectName(dialect), cipher: c.cipher }, 'smb: negotiated');
   return {
     status: STATUS.SUCCESS,
     body: negotiateResponseFor(c, dialect, contexts),
@@ -215,7 +220,7 @@ async function authenticate(
   s.state = 'valid';
   s.auth = { stage: 'start' };
   s.preauth = undefined;
-  c.log?.info({ peer: c.opts.peer, user: s.principal.name, dialect: dialect.toString(16), signing: s.signingRequired, encrypted: q.encrypted }, 'smb: login');
+  c.log?.info({ peer: c.opts.peer, user: s.principal.name, dialect: dialectName(dialect), signing: s.signingRequired, encrypted: q.encrypted }, 'smb: login');
   const reply = a.spnego ? encodeNegTokenResp({ negState: NEG_STATE.ACCEPT_COMPLETED, ...(serverMic ? { mechListMIC: serverMic } : {}) }) : Buffer.alloc(0);
   // 3.3.5.5.3: the final response is signed for 3.1.1, and whenever the session signs.
   const sign = dialect === DIALECT.SMB311 || s.signingRequired;

@@ -3,6 +3,7 @@
  * (3.3.5.17) handlers.
  */
 import { STATUS, SmbStatusError } from './errors.js';
+import { HDR_FLAGS } from './wire/header.js';
 import { isSmb3 } from './wire/negotiate.js';
 import {
   decodeEmptyBody, decodeTreeConnectRequest, SHARE_FLAG, SHARE_TYPE, writeEmptyBody, writeTreeConnectResponse,
@@ -42,7 +43,7 @@ export function handleTreeConnect(c: SmbConnection, q: Request): Response {
   const treeId = s.allocTreeId();
   const maximalAccess = share?.readOnly ? ACCESS.READ : ACCESS.ALL;
   s.trees.set(treeId, { treeId, share, isIpc, encryptData, maximalAccess });
-  c.log?.debug({ peer: c.opts.peer, share: req.share, treeId }, 'smb: tree connect');
+  c.log?.info({ peer: c.opts.peer, user: s.principal?.name, share: share?.name ?? IPC_SHARE, treeId, signed: (q.header.flags & HDR_FLAGS.SIGNED) !== 0, encrypted: q.encrypted }, 'smb: tree connect');
   return {
     status: STATUS.SUCCESS, treeId,
     body: (w) => {
