@@ -76,6 +76,32 @@ describe('cli values', () => {
         [{ nfs: { serverName: '' } }, /"nfs\.serverName" must be a host name/],
         [{ nfs: 5 }, /"nfs" must be a string or an object/],
       ];
+      // "smb": a string, or an object with listen, shares (checked, the field named) and serverName.
+      await writeFile(join(dir, 'smb.json'), JSON.stringify({ smb: { listen: '127.0.0.1:4450', serverName: 'NAS1', shares: [{ name: 'data', path: '/d/./x/' }, { name: 'Vault', path: '/v', readOnly: true, requireEncryption: true }] } }));
+      const sc = loadConfig(join(dir, 'smb.json'), '');
+      assert.equal(sc.smb, '127.0.0.1:4450');
+      assert.equal(sc.smbServerName, 'NAS1');
+      assert.deepEqual(sc.smbShares, [
+        { name: 'data', path: '/d/x', readOnly: false, requireEncryption: false },
+        { name: 'Vault', path: '/v', readOnly: true, requireEncryption: true },
+      ]);
+      await writeFile(join(dir, 'smb2.json'), JSON.stringify({ smb: '0.0.0.0:445' }));
+      assert.deepEqual(loadConfig(join(dir, 'smb2.json'), ''), { smb: '0.0.0.0:445' });
+      nfsBad.push(
+        [{ smb: 445 }, /"smb" must be a string or an object \{ "listen", "shares", "serverName" \}/],
+        [{ smb: { listen: 445 } }, /"smb\.listen" must be a string/],
+        [{ smb: { share: [] } }, /unknown key "smb\.share" \(known: smb\.listen, smb\.shares, smb\.serverName\)/],
+        [{ smb: { shares: [] } }, /smb\.shares must be a non-empty list of shares/],
+        [{ smb: { shares: [{ name: 'a', path: 'rel' }] } }, /smb\.shares\[0\]\.path: "rel" must be an absolute path/],
+        [{ smb: { shares: [{ name: 'a', path: '/x/../y' }] } }, /smb\.shares\[0\]\.path: "\/x\/\.\.\/y" must not contain "\.\."/],
+        [{ smb: { shares: [{ name: 'a/b', path: '/' }] } }, /smb\.shares\[0\]\.name: "a\/b" must not contain/],
+        [{ smb: { shares: [{ name: 'ipc$', path: '/' }] } }, /smb\.shares\[0\]\.name: "ipc\$" is reserved/],
+        [{ smb: { shares: [{ name: 'Data', path: '/' }, { name: 'DATA', path: '/x' }] } }, /smb\.shares\[1\]\.name: "DATA" is also the name of smb\.shares\[0\]/],
+        [{ smb: { shares: [{ name: 'a', path: '/', readOnly: 'yes' }] } }, /smb\.shares\[0\]\.readOnly must be true or false/],
+        [{ smb: { shares: [{ name: 'a', path: '/', encrypt: true }] } }, /smb\.shares\[0\]: unknown key "encrypt"/],
+        [{ smb: { shares: [{ path: '/' }] } }, /smb\.shares\[0\]\.name must be a share name/],
+        [{ smb: { serverName: 'this-name-is-far-too-long' } }, /smb\.serverName must be a NetBIOS name/],
+      );
       for (const [v, re] of nfsBad) {
         await writeFile(join(dir, 'nfsbad.json'), JSON.stringify(v));
         assert.throws(() => loadConfig(join(dir, 'nfsbad.json'), ''), (err: Error) => err instanceof UsageError && re.test(err.message), JSON.stringify(v));

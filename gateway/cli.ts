@@ -169,6 +169,7 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
         .option('webdav', { type: 'string', coerce: lastValue, describe: 'WebDAV listen HOST:PORT or "off" (default 127.0.0.1:8080; 0.0.0.0:PORT for all interfaces; port 0 = any free)' })
         .option('sftp', { type: 'string', coerce: lastValue, describe: 'SFTP listen HOST:PORT or "off" (default 127.0.0.1:2222)' })
         .option('nfs', { type: 'string', coerce: lastValue, describe: 'NFSv3 (with MOUNT and PORTMAP) listen HOST:PORT or "off" (default off; exports in config.json "nfs", default / to loopback with root squash)' })
+        .option('smb', { type: 'string', coerce: lastValue, describe: 'SMB2/3 listen HOST:PORT or "off" (default off; partial: login and tree connect, no file access yet; shares in config.json "smb", default "dw" = /)' })
         .option('metrics', { type: 'string', coerce: lastValue, describe: 'Prometheus /metrics on HOST:PORT (default off)' })
         .option('config', { type: 'string', describe: 'settings file (JSON; default DIR/config.json if present)' })
         .option('tls-cert', { type: 'string', describe: 'PEM certificate: serve WebDAV over HTTPS' })
@@ -180,7 +181,7 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
         .option('show-snapshots', { type: 'boolean', describe: 'list /.snapshots in the root (it is reachable by name in any case)' }),
     async (a) => {
       state.code = await serveCommand({
-        data: pickData(a.data, true), webdav: a.webdav, sftp: a.sftp, nfs: a.nfs, metrics: a.metrics, config: a.config,
+        data: pickData(a.data, true), webdav: a.webdav, sftp: a.sftp, nfs: a.nfs, smb: a.smb, metrics: a.metrics, config: a.config,
         tlsCert: a['tls-cert'], tlsKey: a['tls-key'], logLevel: a['log-level'],
         fuse: a.fuse, allowOther: a['allow-other'], defaultPermissions: a['default-permissions'], showSnapshots: a['show-snapshots'], ...keyFlags,
       }, io);
@@ -500,7 +501,7 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
 }
 
 interface ServeArgs {
-  data: string; webdav?: string; sftp?: string; nfs?: string; metrics?: string; config?: string; tlsCert?: string; tlsKey?: string; logLevel?: string;
+  data: string; webdav?: string; sftp?: string; nfs?: string; smb?: string; metrics?: string; config?: string; tlsCert?: string; tlsKey?: string; logLevel?: string;
   fuse?: string; allowOther?: boolean; defaultPermissions?: boolean; showSnapshots?: boolean; keyFile?: string; passphraseFile?: string;
 }
 

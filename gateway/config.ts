@@ -12,6 +12,11 @@
  *              "serverName": "nas1",          this server's name in SM_NOTIFY (default the OS host name)
  *              "exports": [ { "path": "/", "clients": ["127.0.0.1", "10.0.0.0/8"],
  *                             "readOnly": false, "squash": "root", "anonUid": 65534, "anonGid": 65534 } ] },
+ *     "smb": "127.0.0.1:4450",        SMB2/3 listen address, off unless set; or an object:
+ *     "smb": { "listen": "0.0.0.0:445",
+ *              "serverName": "NAS1",          NetBIOS name in NTLM (default: the host name's first label)
+ *              "shares": [ { "name": "data", "path": "/", "readOnly": false, "requireEncryption": false } ] },
+ *                                             (default one share "dw" of "/"; IPC$ is always there)
  *     "metrics": "127.0.0.1:9100",    Prometheus /metrics, off unless set
  *     "tlsCert": "/path/cert.pem",    WebDAV over HTTPS when both are set
  *     "tlsKey": "/path/key.pem",
@@ -23,6 +28,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ExportConfigError, parseExports, type Export } from '../protocols/nfs/index.js';
+import { checkServerName, parseShares, ShareConfigError, type SmbShare } from '../protocols/smb/index.js';
 import { UsageError } from './errors.js';
 
 export interface FileConfig {
@@ -39,13 +45,19 @@ export interface FileConfig {
   nfsLeaseSeconds?: number;
   nfsPeerPortmapPort?: number;
   nfsServerName?: string;
+  /** SMB2/3 listen address (string, or "smb.listen"). */
+  smb?: string;
+  /** "smb.shares", checked. */
+  smbShares?: SmbShare[];
+  /** "smb.serverName", a NetBIOS name. */
+  smbServerName?: string;
   metrics?: string;
   tlsCert?: string;
   tlsKey?: string;
   logLevel?: string;
 }
 
-const KEYS: readonly string[] = ['webdav', 'sftp', 'nfs', 'metrics', 'tlsCert', 'tlsKey', 'logLevel'];
+const KEYS: readonly string[] = ['webdav', 'sftp', 'nfs', 'smb', 'metrics', 'tlsCert', 'tlsKey', 'logLevel'];
 const MAX_CONFIG_BYTES = 1 << 20;
 
 /**
@@ -79,7 +91,14 @@ export function loadConfig(file: string | undefined, fallback: string): FileConf
       Object.assign(out, nfsSection(path, val as Record<string, unknown>));
       continue;
     }
-    if (typeof val !== 'string') throw new UsageError(`config file ${path}: "${k}" must be a string${k === 'nfs' ? ' or an object { "listen", "exports" }' : ''}`);
+    if (k === 'smb' && val && typeof val === 'object' && !Array.isArray(val)) {
+      Object.assign(out, smbSection(path, val as Record<string, unknown>));
+      continue;
+    }
+    if (typeof val !== 'string') {
+      const obj = k === 'nfs' ? ' or an object { "listen", "exports" }' : k === 'smb' ? ' or an object { "listen", "shares", "serverName" }' : '';
+      throw new UsageError(`config file ${path}: "${k}" must be a string${obj}`);
+    }
     out[k as 'webdav'] = k === 'tlsCert' || k === 'tlsKey' ? resolve(dirname(path), val) : val;
   }
   return out;
@@ -125,6 +144,28 @@ function nfsSection(path: string, o: Record<string, unknown>): Pick<FileConfig, 
       if (err instanceof ExportConfigError) throw new UsageError(`config file ${path}: ${err.message}`);
       throw err;
     }
+  }
+  return out;
+}
+
+/** The object form of "smb": { "listen": "HOST:PORT", "shares": [...], "serverName": "NAS1" } (see protocols/smb/shares.ts). */
+const SMB_KEYS = ['listen', 'shares', 'serverName'];
+
+function smbSection(path: string, o: Record<string, unknown>): Pick<FileConfig, 'smb' | 'smbShares' | 'smbServerName'> {
+  const out: Pick<FileConfig, 'smb' | 'smbShares' | 'smbServerName'> = {};
+  for (const k of Object.keys(o)) {
+    if (!SMB_KEYS.includes(k)) throw new UsageError(`config file ${path}: unknown key "smb.${k}" (known: ${SMB_KEYS.map((x) => `smb.${x}`).join(', ')})`);
+  }
+  if (o.listen !== undefined) {
+    if (typeof o.listen !== 'string') throw new UsageError(`config file ${path}: "smb.listen" must be a string (HOST:PORT or "off")`);
+    out.smb = o.listen;
+  }
+  try {
+    if (o.shares !== undefined) out.smbShares = parseShares(o.shares, 'smb.shares');
+    if (o.serverName !== undefined) out.smbServerName = checkServerName(o.serverName, 'smb.serverName');
+  } catch (err) {
+    if (err instanceof ShareConfigError) throw new UsageError(`config file ${path}: ${err.message}`);
+    throw err;
   }
   return out;
 }

@@ -17,7 +17,7 @@ export function formatUsers(users: UserInfo[]): string[] {
     ['NAME', 'UID', 'GID', 'LOGIN', 'CREATED'],
     ...users.map((u) => [
       u.name, String(u.uid), String(u.gid),
-      [u.hasPassword ? 'password' : '', u.sshKeys.length ? `${u.sshKeys.length} ssh key${u.sshKeys.length > 1 ? 's' : ''}` : ''].filter(Boolean).join(', ') || 'none',
+      [u.hasPassword ? (u.smb === false ? 'password (not for SMB until set again)' : 'password') : '', u.sshKeys.length ? `${u.sshKeys.length} ssh key${u.sshKeys.length > 1 ? 's' : ''}` : ''].filter(Boolean).join(', ') || 'none',
       u.created.slice(0, 19).replace('T', ' '),
     ]),
   ]);

@@ -12,6 +12,7 @@ import type { KvStore } from '../vfs/meta/kv.js';
 import { generateHostKey, startSftpServer } from '../protocols/sftp/index.js';
 import { ExportConfigError, parseExports, startNfsServer } from '../protocols/nfs/index.js';
 import { startWebdavServer } from '../protocols/webdav/index.js';
+import { DEFAULT_SHARES, ShareConfigError, startSmbServer } from '../protocols/smb/index.js';
 import { reencryptInBackground, runAdmin, type AdminEnv } from './admin.js';
 import { clientHost, formatHostPort, parseListen, type ListenAddr } from './args.js';
 import { loadConfig } from './config.js';
@@ -32,6 +33,8 @@ export interface ServeOptions {
   sftp?: string;
   /** NFSv3 listen address (issue 6); off by default. */
   nfs?: string;
+  /** SMB2/3 listen address (issue 7, partial: login and tree connect); off by default. */
+  smb?: string;
   metrics?: string;
   config?: string;
   tlsCert?: string;
@@ -80,6 +83,7 @@ export interface ServeInfo {
   webdavUrl?: string;
   sftp?: { host: string; port: number };
   nfs?: { host: string; port: number };
+  smb?: { host: string; port: number; shares: string[] };
   metricsUrl?: string;
   /** FUSE mount point. */
   fuse?: string;
@@ -105,14 +109,16 @@ export function resolveServeOptions(o: ServeOptions, d: DataDir) {
   const sftp = parseListen('sftp', o.sftp ?? cfg.sftp ?? '127.0.0.1:2222');
   const nfsText = o.nfs ?? cfg.nfs;
   const nfs = nfsText ? parseListen('nfs', nfsText) : null;
+  const smbText = o.smb ?? cfg.smb;
+  const smb = smbText ? parseListen('smb', smbText) : null;
   const metricsText = o.metrics ?? cfg.metrics;
   const metrics = metricsText ? parseListen('metrics', metricsText) : null;
   const tlsCert = o.tlsCert ?? cfg.tlsCert;
   const tlsKey = o.tlsKey ?? cfg.tlsKey;
   if (!!tlsCert !== !!tlsKey) throw new UsageError('TLS needs both --tls-cert FILE and --tls-key FILE');
   const fuse = o.fuse ? resolve(o.fuse) : undefined;
-  if (!webdav && !sftp && !fuse && !nfs) throw new UsageError('both --webdav and --sftp are off and no --fuse mount point: nothing to serve');
-  return { cfg, webdav, sftp, nfs, metrics, tlsCert, tlsKey, fuse, allowOther: o.allowOther ?? false, defaultPermissions: o.defaultPermissions };
+  if (!webdav && !sftp && !fuse && !nfs && !smb) throw new UsageError('both --webdav and --sftp are off and no --fuse mount point: nothing to serve');
+  return { cfg, webdav, sftp, nfs, smb, metrics, tlsCert, tlsKey, fuse, allowOther: o.allowOther ?? false, defaultPermissions: o.defaultPermissions };
 }
 
 async function withTimeout(p: Promise<unknown>, ms: number, log: Logger, what: string): Promise<void> {
@@ -235,6 +241,20 @@ export async function startGateway(o: ServeOptions, log: Logger): Promise<Gatewa
       closers.push({ name: 'nfs', close: () => srv.close() });
       info.nfs = { host: a.host, port: srv.port };
     }
+    if (opts.smb) {
+      const a = opts.smb;
+      const shares = opts.cfg.smbShares ?? [...DEFAULT_SHARES];
+      const srv = await startSmbServer({
+        host: a.host, port: a.port, shares, paths: vfsi.paths, lookup: (user) => users.smbAccount(user),
+        ...(opts.cfg.smbServerName ? { serverName: opts.cfg.smbServerName } : {}), logger: log.child({ proto: 'smb' }),
+      })
+        .catch((err: unknown) => {
+          if (err instanceof ShareConfigError) throw new UsageError(`smb.shares: ${err.message}`);
+          return listenError(err, 'SMB', a, 'smb');
+        });
+      closers.push({ name: 'smb', close: () => srv.close() });
+      info.smb = { host: a.host, port: srv.port, shares: shares.map((x) => x.name) };
+    }
     if (opts.fuse) {
       const { mountFuse } = await import('../protocols/fuse/index.js');
       const m = await mountFuse({ vfs: vfsi.vfs, mountpoint: opts.fuse, allowOther: opts.allowOther, defaultPermissions: opts.defaultPermissions, log: log.child({ proto: 'fuse' }) })
@@ -308,6 +328,7 @@ export function bannerLines(info: ServeInfo): string[] {
   if (info.webdavUrl) lines.push(`  WebDAV:  ${info.webdavUrl}`);
   if (info.sftp) lines.push(`  SFTP:    ${clientHost(info.sftp.host)} port ${info.sftp.port}`);
   if (info.nfs) lines.push(`  NFS:     ${clientHost(info.nfs.host)} port ${info.nfs.port} (v3, v4.0, v4.1; MOUNT, PORTMAP, NLM v4 and NSM on the same port)`);
+  if (info.smb) lines.push(`  SMB:     ${clientHost(info.smb.host)} port ${info.smb.port} (SMB 2.0.2-3.1.1, partial: login and tree connect only, no file access yet; shares ${info.smb.shares.join(', ')})`);
   if (info.fuse) lines.push(`  FUSE:    mounted at ${info.fuse}`);
   if (info.metricsUrl) lines.push(`  Metrics: ${info.metricsUrl}`);
   if (info.adminPassword) {
@@ -322,6 +343,10 @@ export function bannerLines(info: ServeInfo): string[] {
   if (info.sftp) {
     const h = clientHost(info.sftp.host);
     lines.push(`    sftp -P ${info.sftp.port} ${user}@${h.includes(':') ? `[${h}]` : h}`);
+  }
+  if (info.smb) {
+    const h = clientHost(info.smb.host);
+    lines.push(`    smbclient //${h.includes(':') ? `[${h}]` : h}/${info.smb.shares[0]} -p ${info.smb.port} -U ${user}%${pass} -c exit`);
   }
   if (info.nfs) lines.push(`    nfs-ls "nfs://${clientHost(info.nfs.host)}/?version=3&nfsport=${info.nfs.port}&mountport=${info.nfs.port}"`);
   lines.push(

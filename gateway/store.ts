@@ -7,6 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { createPool, DEFAULT_NEW_POOL_COMPRESSION, openPool, poolExists, type Secret, type UnlockRequest } from '../raid/index.js';
 import type { BlockStore } from '../raid/types.js';
 import { VfsError } from '../vfs/errno.js';
+import { chmod, stat } from 'node:fs/promises';
 import type { KvStore } from '../vfs/meta/kv.js';
 import { openRocksKv } from '../vfs/meta/rocksdb.js';
 import { openVfs, type VfsInstance } from '../vfs/index.js';
@@ -21,11 +22,15 @@ export const DEFAULT_LAYOUT = 'rs:4+2';
 
 /**
  * Opens DIR/meta. A store locked by another process becomes a CliError that says which
- * process (from DIR/dw.pid) and what to do.
+ * process (from DIR/dw.pid) and what to do. DIR/meta is kept at mode 0700: it holds the user
+ * table, whose SMB NT hashes are password-equivalent (gateway/users.ts).
  */
 export async function openKv(d: DataDir): Promise<KvStore> {
   try {
-    return await openRocksKv(d.meta);
+    const kv = await openRocksKv(d.meta);
+    const st = await stat(d.meta).catch(() => undefined);
+    if (st && (st.mode & 0o077) !== 0) await chmod(d.meta, 0o700).catch(() => {});
+    return kv;
   } catch (err) {
     if (err instanceof VfsError && err.code === 'EBUSY') {
       const pid = readPid(d);

@@ -6,6 +6,8 @@ const sshUtils = ssh2.utils;
 import { MemoryKv } from '../vfs/meta/memory.js';
 import { keys } from '../vfs/meta/keys.js';
 import { CliError, UsageError } from './errors.js';
+import { ntHash } from '../protocols/smb/index.js';
+import { formatUsers } from './format.js';
 import { UserStore, hashPassword, parsePublicKeys, validateUserName, verifyPassword } from './users.js';
 
 function blobOf(pub: string): Buffer {
@@ -56,6 +58,34 @@ describe('users', () => {
     assert.ok(await users.checkPassword('alice', 'new one'));
     await users.remove('alice');
     assert.equal(await users.checkPassword('alice', 'new one'), null, 'removed user cannot log in');
+  });
+
+  test('SMB: the NT hash is stored with every password, follows password changes, and is missing for old records', async () => {
+    const kv = new MemoryKv();
+    const users = new UserStore(kv);
+    await users.add('alice', { password: 'Password01!' });
+    const a = await users.smbAccount('alice');
+    assert.deepEqual(a?.principal, { name: 'alice', uid: 1000, gid: 1000, groups: [1000] });
+    // MS-NLMP 3.3.1 NTOWFv1 of "Password01!" (Microsoft's SMB 3 signing blog example).
+    assert.equal(a?.ntHash?.toString('hex'), ntHash('Password01!').toString('hex'));
+    assert.deepEqual((await users.smbAccount('ALICE'))?.principal.name, 'alice', 'user names are tried in lower case too');
+    assert.equal(await users.smbAccount('nobody'), undefined);
+    assert.equal((await users.list())[0]!.smb, true);
+    await users.setPassword('alice', 'other');
+    assert.deepEqual((await users.smbAccount('alice'))?.ntHash, ntHash('other'));
+    // A record written before SMB support: no ntHash field.
+    const rec = JSON.parse((await kv.get(keys.user('alice')))!.toString('utf8'));
+    delete rec.ntHash;
+    await kv.txn(async (tx) => { tx.set(keys.user('alice'), Buffer.from(JSON.stringify(rec))); });
+    assert.equal((await users.smbAccount('alice'))?.ntHash, undefined);
+    assert.equal((await users.list())[0]!.smb, false);
+    assert.match(formatUsers(await users.list()).join('\n'), /password \(not for SMB until set again\)/);
+    assert.ok(await users.checkPassword('alice', 'other'), 'other protocols are unaffected');
+    await users.setPassword('alice', 'again');
+    assert.deepEqual((await users.smbAccount('alice'))?.ntHash, ntHash('again'));
+    // Keys-only users have no NT hash.
+    await users.add('dave', { sshKeys: sshUtils.generateKeyPairSync('ed25519').public });
+    assert.equal((await users.smbAccount('dave'))?.ntHash, undefined);
   });
 
   test('public key check compares key blobs', async () => {

@@ -8,17 +8,28 @@
  *     sshKeys: string[]   (OpenSSH public key lines, "type base64 [comment]"),
  *     created: ISO time }
  *
+ *     ntHash?: base64 of MD4(UTF-16LE(password)), 16 bytes: for SMB's NTLM only (see below),
+ *
  * uids are allocated from 1000 up (max existing + 1, inside the KV transaction); each user gets
  * a personal group with gid = uid. Passwords are hashed with scrypt and a random 16-byte salt;
  * the cost parameters are stored with the hash so they can be raised later without breaking
  * old records. Checks compare with timingSafeEqual, and an unknown user costs the same scrypt
  * work as a known one.
+ *
+ * The NT hash: NTLM (SMB's login, protocols/smb) proves knowledge of MD4(UTF-16LE(password))
+ * rather than of the password, so the server must keep that hash. It is password-equivalent —
+ * whoever reads it can log in over SMB as the user without knowing the password, as with
+ * Samba's passdb — and it is unsalted. It is written with every password (`dw user add`,
+ * `dw user passwd`, the first admin of `dw serve`) next to the scrypt hash, used for nothing but
+ * SMB, and dropped with the user. Users whose password was set before SMB support have none;
+ * SMB refuses them (and logs why) until the password is set again.
  */
 import { createHmac, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import ssh2 from 'ssh2';
 import type { KvStore } from '../vfs/meta/kv.js';
 import { keys, prefixEnd } from '../vfs/meta/keys.js';
 import type { Authenticator, Principal } from '../vfs/types.js';
+import { ntHash as ntHashOf, type SmbAccount } from '../protocols/smb/index.js';
 import { CliError, UsageError } from './errors.js';
 
 const sshUtils = ssh2.utils;
@@ -39,6 +50,8 @@ export interface UserRecord {
   gid: number;
   groups: number[];
   password?: PasswordHash;
+  /** base64 NT hash (password-equivalent; SMB only). Absent for passwords set before SMB support. */
+  ntHash?: string;
   sshKeys: string[];
   created: string;
 }
@@ -50,6 +63,8 @@ export interface UserInfo {
   gid: number;
   groups: number[];
   hasPassword: boolean;
+  /** The password can be used over SMB (an NT hash is stored with it). */
+  smb: boolean;
   sshKeys: string[];
   created: string;
 }
@@ -138,7 +153,7 @@ function keyBlob(line: string): Buffer | null {
 }
 
 function toInfo(r: UserRecord): UserInfo {
-  return { name: r.name, uid: r.uid, gid: r.gid, groups: [...r.groups], hasPassword: !!r.password, sshKeys: [...r.sshKeys], created: r.created };
+  return { name: r.name, uid: r.uid, gid: r.gid, groups: [...r.groups], hasPassword: !!r.password, smb: !!r.password && !!r.ntHash, sshKeys: [...r.sshKeys], created: r.created };
 }
 
 function toPrincipal(r: UserRecord): Principal {
@@ -203,7 +218,10 @@ export class UserStore implements Authenticator {
       for await (const [, v] of tx.scan(p, prefixEnd(p))) uid = Math.max(uid, decode(v).uid);
       uid += 1;
       const rec: UserRecord = { name, uid, gid: uid, groups: [uid], sshKeys, created: new Date().toISOString() };
-      if (password) rec.password = password;
+      if (password) {
+        rec.password = password;
+        rec.ntHash = ntHashOf(opts.password!).toString('base64');
+      }
       tx.set(keys.user(name), Buffer.from(JSON.stringify(rec)));
       return toInfo(rec);
     }, { sync: true });
@@ -222,7 +240,11 @@ export class UserStore implements Authenticator {
   async setPassword(name: string, password: string): Promise<void> {
     validateUserName(name);
     const h = await hashPassword(password);
-    await this.update(name, (r) => { r.password = h; });
+    const nt = ntHashOf(password).toString('base64');
+    await this.update(name, (r) => {
+      r.password = h;
+      r.ntHash = nt;
+    });
   }
 
   /** Adds public keys (OpenSSH text) to a user, skipping ones it already has. */
@@ -263,6 +285,18 @@ export class UserStore implements Authenticator {
     if (this.okCache.size >= 4096) this.okCache.clear();
     this.okCache.add(tag);
     return toPrincipal(rec);
+  }
+
+  /**
+   * The SMB view of a user (protocols/smb AccountLookup): the principal and the NT hash, which
+   * is undefined when the password predates SMB support or the user has none. User names are
+   * tried as given, then in lower case (Windows clients may change the case).
+   */
+  async smbAccount(user: string): Promise<SmbAccount | undefined> {
+    const rec = (await this.get(user)) ?? (user !== user.toLowerCase() ? await this.get(user.toLowerCase()) : undefined);
+    if (!rec) return undefined;
+    const nt = rec.password && rec.ntHash ? Buffer.from(rec.ntHash, 'base64') : undefined;
+    return { principal: toPrincipal(rec), ntHash: nt && nt.length === 16 ? nt : undefined };
   }
 
   /** Authenticator: the principal if the key blob (SSH wire format) is one of the user's keys. */

@@ -77,6 +77,7 @@ export const STATUS = {
   NETWORK_SESSION_EXPIRED: 0xc000035c,
   FILE_SYSTEM_LIMITATION: 0xc0000427,
   FILE_TOO_LARGE: 0xc0000904,
+  SMB_NO_PREAUTH_INTEGRITY_HASH_OVERLAP: 0xc05d0000,
 } as const;
 
 export type NtStatus = (typeof STATUS)[keyof typeof STATUS];

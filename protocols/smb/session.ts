@@ -1,0 +1,349 @@
+/**
+ * One SMB2 connection, sans-IO: a Direct TCP frame's payload in, the messages to send back
+ * (and whether to drop the connection) out; `handleFrame` never throws. It keeps the
+ * connection state of MS-SMB2 3.3.1.7 (dialect, pre-auth hash, cipher, signing algorithm,
+ * sessions, tree connects, the command sequence window) and dispatches by a table keyed by
+ * SMB2 command (3.3.5.2). Processing of one frame (3.3.5.2):
+ *
+ * - SMB1 NEGOTIATE (first frame only) → the 0x02FF or 0x0202 answer (3.3.5.3.1); any other SMB1 → close.
+ * - TRANSFORM_HEADER (3.x only) → decrypted with the session's key (3.3.5.2.1.1); failure → close;
+ *   the response is encrypted in turn (3.3.4.1.4).
+ * - the compound is split (3.3.5.2.7); a malformed header or chain → close.
+ * - each request: MessageId/CreditCharge window (3.3.5.2.3, 3.3.5.2.5; outside → close), session
+ *   lookup (3.3.5.2.9: USER_SESSION_DELETED), signature check (3.3.5.2.4: ACCESS_DENIED),
+ *   encryption demanded by the session or tree (ACCESS_DENIED), tree lookup (3.3.5.2.11:
+ *   NETWORK_NAME_DELETED), then the handler. A handler's SmbStatusError, or any decoding error
+ *   (STATUS_INVALID_PARAMETER), becomes an ERROR response (2.2.2); a command not built yet is
+ *   STATUS_NOT_SUPPORTED.
+ * - responses get credits, are signed when the request was or the session demands it
+ *   (3.3.4.1.1), chained (8-byte aligned), and encrypted when the request was.
+ */
+import type { Logger } from 'pino';
+import { STATUS, SmbStatusError, type NtStatus } from './errors.js';
+import { decryptMessage, DecryptError, encryptMessage } from './crypto/encrypt.js';
+import { signMessage, verifySignature } from './crypto/sign.js';
+import type { PreauthHash } from './crypto/keys.js';
+import type { ServerIdentity } from './auth/ntlm.js';
+import {
+  Command, HDR_FLAGS, SMB2_HEADER_SIZE, decodeSmb1Negotiate, header as mkHeader, protocolOf, smb1NegotiateAnswer, splitCompound,
+  writeHeader, type Smb2Header,
+} from './wire/header.js';
+import { DIALECT, isSmb3 } from './wire/negotiate.js';
+import { WireError, Writer } from './wire/reader.js';
+import { writeErrorResponse } from './wire/error.js';
+import { SequenceWindow, SmbSession, type TreeConnect } from './state.js';
+import type { SmbShare } from './shares.js';
+import type { AccountLookup } from './setup.js';
+import { handleNegotiate, handleSessionSetup, negotiateResponseFor } from './setup.js';
+import { handleEcho, handleLogoff, handleTreeConnect, handleTreeDisconnect } from './tree.js';
+
+/** What a connection needs from the server: shares, accounts, identity, limits. */
+export interface ConnectionOptions {
+  shares: readonly SmbShare[];
+  /** The gateway's user table, as SMB needs it (see AccountLookup). */
+  lookup: AccountLookup;
+  /** 16 bytes, the same for every connection of one server. */
+  serverGuid: Buffer;
+  /** NetBIOS/DNS names for NTLM's target info. */
+  identity: ServerIdentity;
+  /** Sign every session (RequireMessageSigning); default false (signing enabled, not required). */
+  requireSigning?: boolean;
+  /** MaxTransactSize/MaxReadSize/MaxWriteSize advertised (default 8 MiB). */
+  maxIo?: number;
+  /** Most credits a client may hold (default 512). */
+  maxCredits?: number;
+  /** Most sessions per connection (default 64). */
+  maxSessions?: number;
+  /** Dialects offered (default all of 2.0.2 … 3.1.1). */
+  dialects?: readonly number[];
+  /** 'address:port' for logs. */
+  peer: string;
+  log?: Logger;
+  /** Clock for SystemTime and NTLM timestamps (ms since the epoch). */
+  now?: () => number;
+}
+
+/** The outcome of one frame: messages to send (each one frame), then maybe close. */
+export interface FrameOutput {
+  replies: Buffer[];
+  close: boolean;
+}
+
+/** One request as a handler sees it. */
+export interface Request {
+  header: Smb2Header;
+  /** The request's bytes, header first (offsets count from byte 0). */
+  message: Buffer;
+  encrypted: boolean;
+  /** The verified session (every command but NEGOTIATE, SESSION_SETUP and an unbound ECHO). */
+  session: SmbSession | undefined;
+  tree: TreeConnect | undefined;
+}
+
+/** A handler's answer: the status, the body after the header, and header fields it decides. */
+export interface Response {
+  status: number;
+  body: (w: Writer) => void;
+  sessionId?: bigint;
+  treeId?: number;
+  /** Sign with this session (SESSION_SETUP's final response), whatever the request was. */
+  signWith?: SmbSession;
+  /** Hears the response bytes as sent (unsigned): for the pre-auth hash. */
+  sent?: (message: Buffer) => void;
+  /** Drop the connection after sending. */
+  close?: boolean;
+}
+
+export type Handler = (c: SmbConnection, q: Request) => Promise<Response> | Response;
+
+/** Thrown by a handler to drop the connection without an answer (protocol violations the spec answers so). */
+export class DisconnectError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DisconnectError';
+  }
+}
+
+/** Commands built so far; every other code is answered STATUS_NOT_SUPPORTED. */
+const HANDLERS: Partial<Record<number, Handler>> = {
+  [Command.NEGOTIATE]: handleNegotiate,
+  [Command.SESSION_SETUP]: handleSessionSetup,
+  [Command.LOGOFF]: handleLogoff,
+  [Command.TREE_CONNECT]: handleTreeConnect,
+  [Command.TREE_DISCONNECT]: handleTreeDisconnect,
+  [Command.ECHO]: handleEcho,
+};
+
+/** Commands that need no session (3.3.5.2.9 is skipped). */
+const SESSIONLESS = new Set<number>([Command.NEGOTIATE, Command.SESSION_SETUP, Command.ECHO]);
+/** Commands that need no tree connect. */
+const TREELESS = new Set<number>([Command.NEGOTIATE, Command.SESSION_SETUP, Command.LOGOFF, Command.TREE_CONNECT, Command.ECHO, Command.CANCEL]);
+
+export const DEFAULT_MAX_IO = 8 << 20;
+
+/** A connection's state and its frame handler. */
+export class SmbConnection {
+  /** Connection.Dialect; null before NEGOTIATE, 0x02FF after an SMB1 negotiate answered with the wildcard. */
+  dialect: number | null = null;
+  /** 3.1.1: the connection's pre-auth hash after NEGOTIATE. */
+  preauth: PreauthHash | undefined;
+  /** Connection.CipherId (0: no encryption possible). */
+  cipher = 0;
+  /** 3.1.1 SIGNING_CAPABILITIES choice, if the client sent the context. */
+  signingAlgorithmId: number | undefined;
+  clientCapabilities = 0;
+  clientSecurityMode = 0;
+  readonly sessions = new Map<bigint, SmbSession>();
+  readonly window: SequenceWindow;
+  readonly maxIo: number;
+  readonly maxSessions: number;
+  readonly dialects: readonly number[];
+  readonly log: Logger | undefined;
+  readonly now: () => number;
+
+  constructor(readonly opts: ConnectionOptions) {
+    this.window = new SequenceWindow(opts.maxCredits ?? 512);
+    this.maxIo = opts.maxIo ?? DEFAULT_MAX_IO;
+    this.maxSessions = opts.maxSessions ?? 64;
+    this.dialects = opts.dialects ?? [DIALECT.SMB202, DIALECT.SMB210, DIALECT.SMB300, DIALECT.SMB302, DIALECT.SMB311];
+    this.log = opts.log;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** True once a real dialect (not the 0x02FF wildcard) is chosen. */
+  get negotiated(): boolean {
+    return this.dialect !== null && this.dialect !== DIALECT.WILDCARD;
+  }
+
+  /** Handles one frame's payload. Never throws: anything unexpected drops the connection. */
+  async handleFrame(frame: Buffer): Promise<FrameOutput> {
+    try {
+      return await this.frame(frame);
+    } catch (err) {
+      if (err instanceof DisconnectError || err instanceof WireError || err instanceof DecryptError) {
+        this.log?.info({ peer: this.opts.peer, reason: err.message }, 'smb: dropping the connection');
+      } else {
+        this.log?.error({ peer: this.opts.peer, err }, 'smb: internal error, dropping the connection');
+      }
+      return { replies: [], close: true };
+    }
+  }
+
+  private async frame(frame: Buffer): Promise<FrameOutput> {
+    switch (protocolOf(frame)) {
+      case 'smb1':
+        return this.smb1(frame);
+      case 'smb2':
+        return this.messages(frame, undefined);
+      case 'transform': {
+        if (!this.negotiated || !isSmb3(this.dialect!) || this.cipher === 0) throw new DisconnectError('encrypted message on a connection without encryption');
+        let session: SmbSession | undefined;
+        const { message, sessionId } = decryptMessage(frame, (id) => {
+          session = this.sessions.get(id);
+          const key = session?.keys?.decryptionKey;
+          return key ? { cipher: this.cipher, key } : undefined;
+        });
+        if (protocolOf(message) !== 'smb2') throw new DisconnectError('decrypted message is not SMB2');
+        return this.messages(message, { session: session!, sessionId });
+      }
+      default:
+        throw new DisconnectError('not an SMB message');
+    }
+  }
+
+  /** MS-SMB2 3.3.5.3: an SMB1 NEGOTIATE is allowed as the very first message only. */
+  private smb1(frame: Buffer): FrameOutput {
+    if (this.dialect !== null) throw new DisconnectError('SMB1 message after NEGOTIATE');
+    const answer = smb1NegotiateAnswer(decodeSmb1Negotiate(frame), this.dialects.some((d) => d > DIALECT.SMB202));
+    if (answer === null || (answer === 0x0202 && !this.dialects.includes(DIALECT.SMB202))) throw new DisconnectError('SMB1 NEGOTIATE without an SMB2 dialect');
+    this.window.consume(0n, 1);
+    const credits = this.window.grant(1);
+    this.dialect = answer;
+    const h = mkHeader({ command: Command.NEGOTIATE, flags: HDR_FLAGS.SERVER_TO_REDIR, credits });
+    const w = new Writer();
+    writeHeader(w, h);
+    negotiateResponseFor(this, answer, [])(w);
+    return { replies: [w.finish()], close: false };
+  }
+
+  /** Handles an SMB2 message (maybe a compound); `enc` when it came out of a TRANSFORM_HEADER. */
+  private async messages(msg: Buffer, enc: { session: SmbSession; sessionId: bigint } | undefined): Promise<FrameOutput> {
+    const parts = splitCompound(msg);
+    if (parts.length > 1 && parts.some((p) => p.header.command === Command.NEGOTIATE)) throw new DisconnectError('NEGOTIATE inside a compound');
+    if (enc && parts.some((p) => p.header.sessionId !== enc.sessionId && !(p.header.flags & HDR_FLAGS.RELATED_OPERATIONS))) {
+      throw new DisconnectError('decrypted request names another session than its TRANSFORM_HEADER'); // 3.3.5.2.1.1
+    }
+    const out: { bytes: Buffer; sign: SmbSession | undefined }[] = [];
+    let close = false;
+    let prev: { sessionId: bigint; treeId: number } | undefined;
+    for (const [i, part] of parts.entries()) {
+      const h = part.header;
+      if (h.flags & HDR_FLAGS.SERVER_TO_REDIR) throw new DisconnectError('a response sent to the server');
+      if (h.command !== Command.NEGOTIATE && !this.negotiated) throw new DisconnectError(`command ${h.command} before NEGOTIATE`);
+      const related = (h.flags & HDR_FLAGS.RELATED_OPERATIONS) !== 0;
+      if (related && i > 0 && prev) {
+        // 3.3.5.2.7.2: a related request takes the previous request's session and tree.
+        if (h.sessionId === 0xffffffffffffffffn) h.sessionId = prev.sessionId;
+        if (h.treeId === 0xffffffff) h.treeId = prev.treeId;
+      }
+      // The command sequence window (3.3.5.2.3) and CreditCharge (3.3.5.2.5).
+      let status: number | null = null;
+      let charge = 1;
+      if (h.command !== Command.CANCEL) {
+        const multi = this.dialect !== DIALECT.SMB202;
+        charge = multi ? Math.max(1, h.creditCharge) : 1;
+        if (!this.window.accepts(h.messageId, charge)) throw new DisconnectError(`MessageId ${h.messageId} (charge ${charge}) outside the command sequence window`);
+        this.window.consume(h.messageId, charge);
+        const payload = Math.max(0, part.bytes.length - SMB2_HEADER_SIZE);
+        if (multi && charge < Math.ceil(payload / 65536)) status = STATUS.INVALID_PARAMETER;
+      } else {
+        continue; // CANCEL: nothing is pending (no async operations yet) and CANCEL has no response
+      }
+      if (related && i === 0) status = STATUS.INVALID_PARAMETER;
+      const res = status === null ? await this.request(h, part.bytes, enc !== undefined, enc?.session) : errorResponse(status);
+      const credits = this.window.grant(h.credits);
+      const rh = mkHeader({
+        command: h.command, status: res.resp.status, credits, creditCharge: h.creditCharge,
+        flags: HDR_FLAGS.SERVER_TO_REDIR | (related ? HDR_FLAGS.RELATED_OPERATIONS : 0) | (h.flags & HDR_FLAGS.PRIORITY_MASK),
+        messageId: h.messageId, processId: h.processId, treeId: res.resp.treeId ?? h.treeId, sessionId: res.resp.sessionId ?? h.sessionId,
+      });
+      const w = new Writer(128);
+      writeHeader(w, rh);
+      res.resp.body(w);
+      const bytes = w.finish();
+      res.resp.sent?.(bytes);
+      out.push({ bytes, sign: res.resp.signWith ?? (enc ? undefined : res.sign) });
+      prev = { sessionId: rh.sessionId, treeId: rh.treeId };
+      if (res.resp.close) {
+        close = true;
+        break;
+      }
+    }
+    if (!out.length) return { replies: [], close };
+    const reply = this.chain(out);
+    if (enc) {
+      const s = enc.session;
+      return { replies: [encryptMessage(reply, { cipher: this.cipher, key: s.keys!.encryptionKey!, sessionId: s.id, nonce: s.nonce(this.cipher) })], close };
+    }
+    return { replies: [reply], close };
+  }
+
+  /** Pads each part but the last to 8 bytes, sets NextCommand, signs each part (3.3.4.1.1, 3.3.4.1.3). */
+  private chain(parts: { bytes: Buffer; sign: SmbSession | undefined }[]): Buffer {
+    const bufs = parts.map((p, i) => {
+      const last = i === parts.length - 1;
+      const len = last ? p.bytes.length : (p.bytes.length + 7) & ~7;
+      const b = Buffer.alloc(len);
+      p.bytes.copy(b);
+      b.writeUInt32LE(last ? 0 : len, 20);
+      const s = p.sign;
+      if (s?.keys) signMessage(b, s.signingAlgorithm, s.keys.signingKey);
+      return b;
+    });
+    return bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs);
+  }
+
+  /**
+   * Verifies session, signature, encryption and tree for one request, then runs its handler.
+   * Returns the response and the session to sign it with (undefined: unsigned).
+   */
+  private async request(h: Smb2Header, message: Buffer, encrypted: boolean, encSession: SmbSession | undefined): Promise<{ resp: Response; sign: SmbSession | undefined }> {
+    const signed = (h.flags & HDR_FLAGS.SIGNED) !== 0;
+    let session: SmbSession | undefined;
+    const needsSession = !SESSIONLESS.has(h.command) || (h.command === Command.ECHO && (signed || (!encrypted && h.sessionId !== 0n)));
+    if (needsSession) {
+      session = this.sessions.get(h.sessionId);
+      if (!session) return { resp: errorResponse(STATUS.USER_SESSION_DELETED).resp, sign: undefined };
+      if (session.state !== 'valid' && h.command !== Command.LOGOFF) return { resp: errorResponse(STATUS.USER_SESSION_DELETED).resp, sign: undefined };
+      if (encrypted && encSession !== session) return { resp: errorResponse(STATUS.ACCESS_DENIED).resp, sign: undefined };
+      if (session.state === 'valid' && !encrypted) {
+        // 3.3.5.2.4: a signed request must verify; an unsigned one is refused where signing is required.
+        if (signed ? !verifySignature(message, session.signingAlgorithm, session.keys!.signingKey) : session.signingRequired) {
+          this.log?.info({ peer: this.opts.peer, command: h.command, signed }, 'smb: bad or missing signature');
+          return { resp: errorResponse(STATUS.ACCESS_DENIED).resp, sign: undefined };
+        }
+        if (session.encryptData) return { resp: errorResponse(STATUS.ACCESS_DENIED).resp, sign: undefined };
+      }
+    }
+    let tree: TreeConnect | undefined;
+    if (session && !TREELESS.has(h.command)) {
+      tree = session.trees.get(h.treeId);
+      if (!tree) return { resp: errorResponse(STATUS.NETWORK_NAME_DELETED).resp, sign: signFor(session, signed, encrypted) };
+      if (tree.encryptData && !encrypted) return { resp: errorResponse(STATUS.ACCESS_DENIED).resp, sign: signFor(session, signed, encrypted) };
+    }
+    const handler = HANDLERS[h.command];
+    let resp: Response;
+    if (!handler) resp = errorResponse(STATUS.NOT_SUPPORTED).resp;
+    else {
+      try {
+        resp = await handler(this, { header: h, message, encrypted, session, tree });
+      } catch (err) {
+        if (err instanceof SmbStatusError) resp = errorResponse(err.status).resp;
+        else if (err instanceof WireError) {
+          this.log?.debug({ peer: this.opts.peer, command: h.command, reason: err.message }, 'smb: malformed request');
+          resp = errorResponse(STATUS.INVALID_PARAMETER).resp;
+        } else throw err;
+      }
+    }
+    return { resp, sign: session ? signFor(session, signed, encrypted) : undefined };
+  }
+
+  /** A fresh non-zero session id not in use on this connection. */
+  newSessionId(): bigint {
+    for (;;) {
+      const id = BigInt.asUintN(64, BigInt(Math.floor(Math.random() * 2 ** 32)) << 32n | BigInt(Math.floor(Math.random() * 2 ** 32)));
+      if (id !== 0n && id !== 0xffffffffffffffffn && !this.sessions.has(id)) return id;
+    }
+  }
+}
+
+/** The session to sign a response with: when the request was signed or the session signs everything, never when encrypted. */
+function signFor(s: SmbSession, signed: boolean, encrypted: boolean): SmbSession | undefined {
+  if (encrypted || s.state !== 'valid' || !s.keys) return undefined;
+  return signed || s.signingRequired ? s : undefined;
+}
+
+/** An ERROR response (2.2.2) with `status`. */
+export function errorResponse(status: NtStatus | number): { resp: Response; sign: undefined } {
+  return { resp: { status, body: (w) => { writeErrorResponse(w); } }, sign: undefined };
+}

@@ -1,0 +1,212 @@
+/**
+ * A minimal sans-IO SMB2 client for the server's unit tests: it builds requests with the
+ * groundwork codecs, does the client side of NTLMv2 + SPNEGO (MS-NLMP 3.1.5, 3.3.2), derives
+ * the client's keys (MS-SMB2 3.2.5.3.1: its signing key is the server's, it encrypts with the
+ * server's decryption key), signs, encrypts, and feeds frames straight to an SmbConnection.
+ * Tests only.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import {
+  AV, computeMic, decodeAvPairs, decodeChallengeMessage, encodeAuthenticateMessage, encodeAvPairs, encodeNegotiateMessage, ntHash, NtlmMic,
+  ntlmv2Response, ntowfv2,
+} from '../auth/ntlm.js';
+import { rc4 } from '../auth/legacy.js';
+import { decodeSpnego, encodeMechTypes, encodeNegTokenInit, encodeNegTokenResp, OID_NTLMSSP } from '../auth/spnego.js';
+import { deriveServerKeys, PreauthHash, type SessionKeys } from '../crypto/keys.js';
+import { decryptMessage, encryptMessage, NonceSequence, cipherParams } from '../crypto/encrypt.js';
+import { signingAlgorithmFor, signMessage, verifySignature } from '../crypto/sign.js';
+import { decodeHeader, header, HDR_FLAGS, protocolOf, splitCompound, writeHeader, type Smb2Header } from '../wire/header.js';
+import {
+  CAP, CIPHER, CTX, decodeNegotiateResponse, DIALECT, findContext, HASH_SHA512, SECURITY_MODE, SIGNING_ALG, writeNegotiateRequest,
+  type NegotiateContext,
+} from '../wire/negotiate.js';
+import { Writer } from '../wire/reader.js';
+import { decodeSessionSetupResponse, writeSessionSetupRequest } from '../wire/session-setup.js';
+import { SmbConnection, type ConnectionOptions, type FrameOutput } from '../session.js';
+import type { SmbAccount } from '../setup.js';
+
+const OID_KRB5 = '1.2.840.113554.1.2.2';
+
+const alice: SmbAccount = { principal: { name: 'alice', uid: 1000, gid: 1000, groups: [1000] }, ntHash: ntHash('s3cret') };
+const old: SmbAccount = { principal: { name: 'old', uid: 1001, gid: 1001, groups: [1001] }, ntHash: undefined };
+
+/** A connection with three shares (Data, ro read-only, secret encryption-only) and users alice (s3cret) and old (no NT hash); log messages go to `logs`. */
+export function connection(o: Partial<ConnectionOptions> = {}, logs: string[] = []): SmbConnection {
+  const log = { info: (_o: unknown, m: string) => logs.push(m), warn: (_o: unknown, m: string) => logs.push(m), debug: () => {}, error: (_o: unknown, m: string) => logs.push(m) };
+  return new SmbConnection({
+    shares: [
+      { name: 'Data', path: '/', readOnly: false, requireEncryption: false },
+      { name: 'ro', path: '/pub', readOnly: true, requireEncryption: false },
+      { name: 'secret', path: '/s', readOnly: false, requireEncryption: true },
+    ],
+    lookup: async (u) => (u === 'alice' ? alice : u === 'old' ? old : undefined),
+    serverGuid: Buffer.alloc(16, 9), identity: { nbDomain: 'WORKGROUP', nbComputer: 'DW', dnsComputer: 'dw.test' }, peer: 'test',
+    log: log as never, ...o,
+  });
+}
+
+export interface Reply {
+  header: Smb2Header;
+  message: Buffer;
+  /** The response arrived in a TRANSFORM_HEADER. */
+  encrypted: boolean;
+}
+
+/** An SMB1 NEGOTIATE (MS-CIFS 2.2.4.52.1) offering `dialects`. */
+export function smb1Negotiate(dialects: string[]): Buffer {
+  const names = Buffer.concat(dialects.map((d) => Buffer.concat([Buffer.from([2]), Buffer.from(`${d}\0`, 'latin1')])));
+  const w = new Writer().u32(0x424d53ff).u8(0x72).zeros(27).u8(0).u16(names.length).bytes(names);
+  return w.finish();
+}
+
+/** One request message: header then body. */
+export function message(h: Partial<Smb2Header> & { command: number }, body: (w: Writer) => void): Buffer {
+  const w = new Writer();
+  writeHeader(w, header(h));
+  body(w);
+  return w.finish();
+}
+
+export class TestClient {
+  nextId = 0n;
+  dialect = 0;
+  cipher = 0;
+  signingAlg: number | undefined;
+  preauth: PreauthHash | undefined;
+  sessionId = 0n;
+  keys: SessionKeys | undefined;
+  signing = false;
+  private nonces: NonceSequence | undefined;
+
+  constructor(readonly conn: SmbConnection) {}
+
+  /** Sends a frame's payload, returns what came back. */
+  async raw(frame: Buffer): Promise<FrameOutput> {
+    return this.conn.handleFrame(frame);
+  }
+
+  /** Decrypts/splits a reply frame into its messages, checking signatures when this client signs. */
+  parse(frame: Buffer): Reply[] {
+    let msg = frame, encrypted = false;
+    if (protocolOf(frame) === 'transform') {
+      assert.ok(this.keys?.encryptionKey, 'encrypted reply without keys');
+      msg = decryptMessage(frame, () => ({ cipher: this.cipher, key: this.keys!.encryptionKey! })).message;
+      encrypted = true;
+    }
+    return splitCompound(msg).map((p) => ({ header: p.header, message: p.bytes, encrypted }));
+  }
+
+  /** Sends one request (signed and/or encrypted as asked) and returns the single reply. */
+  async send(command: number, body: (w: Writer) => void, o: { treeId?: number; sign?: boolean; encrypt?: boolean; credits?: number; messageId?: bigint; sessionId?: bigint; creditCharge?: number } = {}): Promise<Reply> {
+    const r = await this.sendAll(command, body, o);
+    assert.equal(r.length, 1, 'one reply');
+    return r[0]!;
+  }
+
+  async sendAll(command: number, body: (w: Writer) => void, o: { treeId?: number; sign?: boolean; encrypt?: boolean; credits?: number; messageId?: bigint; sessionId?: bigint; creditCharge?: number } = {}): Promise<Reply[]> {
+    const charge = o.creditCharge ?? 1;
+    const messageId = o.messageId ?? this.nextId;
+    this.nextId = messageId + BigInt(Math.max(1, charge));
+    let msg = message({ command, messageId, credits: o.credits ?? 8, creditCharge: this.dialect === DIALECT.SMB202 ? 0 : charge, sessionId: o.sessionId ?? this.sessionId, treeId: o.treeId ?? 0 }, body);
+    if (o.sign ?? (this.signing && !o.encrypt)) signMessage(msg, signingAlgorithmFor(this.dialect, this.signingAlg), this.keys!.signingKey);
+    if (o.encrypt) {
+      this.nonces ??= new NonceSequence(cipherParams(this.cipher).nonceLength);
+      msg = encryptMessage(msg, { cipher: this.cipher, key: this.keys!.decryptionKey!, sessionId: this.sessionId, nonce: this.nonces.next() });
+    }
+    const out = await this.raw(msg);
+    assert.equal(out.close, false, 'connection kept');
+    assert.equal(out.replies.length, 1, 'one frame back');
+    return this.parse(out.replies[0]!);
+  }
+
+  /** NEGOTIATE; for 3.1.1 with PREAUTH, ENCRYPTION (`ciphers`) and SIGNING (`signing`) contexts. */
+  async negotiate(dialects: number[], o: { ciphers?: number[]; signing?: number[]; caps?: number; securityMode?: number } = {}): Promise<Reply> {
+    const contexts: NegotiateContext[] = [{ type: CTX.PREAUTH_INTEGRITY, hashAlgorithms: [HASH_SHA512], salt: randomBytes(32) }];
+    if (o.ciphers) contexts.push({ type: CTX.ENCRYPTION, ciphers: o.ciphers });
+    if (o.signing) contexts.push({ type: CTX.SIGNING, algorithms: o.signing });
+    const req = message({ command: 0, messageId: this.nextId++, credits: 1 }, (w) => {
+      writeNegotiateRequest(w, {
+        securityMode: o.securityMode ?? SECURITY_MODE.SIGNING_ENABLED, capabilities: o.caps ?? CAP.ENCRYPTION | CAP.LARGE_MTU,
+        clientGuid: randomBytes(16), dialects, contexts: dialects.includes(DIALECT.SMB311) ? contexts : [],
+      });
+    });
+    const out = await this.raw(req);
+    const [r] = this.parse(out.replies[0]!);
+    const resp = decodeNegotiateResponse(r!.message);
+    this.dialect = resp.dialect;
+    if (resp.dialect === DIALECT.SMB311) {
+      this.preauth = new PreauthHash().update(req).update(r!.message);
+      this.cipher = findContext(resp.contexts, CTX.ENCRYPTION)?.ciphers[0] ?? 0;
+      this.signingAlg = findContext(resp.contexts, CTX.SIGNING)?.algorithms[0];
+    } else if (resp.capabilities & CAP.ENCRYPTION) this.cipher = CIPHER.AES_128_CCM;
+    return r!;
+  }
+
+  /**
+   * The two SESSION_SETUP rounds as a Windows client does them (SPNEGO NegTokenInit with the
+   * NTLM NEGOTIATE, then NegTokenResp with AUTHENTICATE, MIC and mechListMIC). Returns the
+   * final reply; on success the client holds the session's keys.
+   */
+  async login(user: string, password: string, o: { domain?: string; requireSigning?: boolean; mode?: 'spnego' | 'raw' | 'krb5-first' } = {}): Promise<Reply> {
+    const domain = o.domain ?? 'WORKGROUP';
+    const mode = o.mode ?? 'spnego';
+    const flags = 0xe2088297;
+    const negotiate = encodeNegotiateMessage(flags);
+    const mechs = mode === 'krb5-first' ? [OID_KRB5, OID_NTLMSSP] : [OID_NTLMSSP];
+    const mechTypesDer = encodeMechTypes(mechs);
+    const sm = SECURITY_MODE.SIGNING_ENABLED | (o.requireSigning ? SECURITY_MODE.SIGNING_REQUIRED : 0);
+    const setup = (blob: Buffer) => (w: Writer) => { writeSessionSetupRequest(w, { flags: 0, securityMode: sm, capabilities: 0, channel: 0, previousSessionId: 0n, securityBuffer: blob }); };
+    const preauth = this.preauth?.fork();
+    const round = async (blob: Buffer, sessionId: bigint): Promise<Reply> => {
+      const m = message({ command: 1, messageId: this.nextId++, credits: 8, sessionId }, setup(blob));
+      preauth?.update(m);
+      const [r] = this.parse((await this.raw(m)).replies[0]!);
+      if (r!.header.status === 0xc0000016) preauth?.update(r!.message);
+      return r!;
+    };
+    const firstBlob = mode === 'raw' ? negotiate : encodeNegTokenInit({ mechTypes: mechs, mechToken: mode === 'krb5-first' ? Buffer.from('not a kerberos ticket') : negotiate });
+    let r1 = await round(firstBlob, 0n);
+    assert.equal(r1.header.status, 0xc0000016, 'MORE_PROCESSING_REQUIRED');
+    this.sessionId = r1.header.sessionId;
+    if (mode === 'krb5-first') {
+      const sel = decodeSpnego(decodeSessionSetupResponse(r1.message).securityBuffer);
+      assert.ok(sel.kind === 'resp' && sel.resp.supportedMech === OID_NTLMSSP && !sel.resp.responseToken, 'NTLMSSP selected, no token');
+      r1 = await round(encodeNegTokenResp({ responseToken: negotiate }), this.sessionId);
+      assert.equal(r1.header.status, 0xc0000016);
+    }
+    const buf1 = decodeSessionSetupResponse(r1.message).securityBuffer;
+    const t = mode === 'raw' ? undefined : decodeSpnego(buf1);
+    assert.ok(mode === 'raw' || (t?.kind === 'resp' && t.resp.responseToken));
+    const challengeMsg = t?.kind === 'resp' ? t.resp.responseToken! : Buffer.from(buf1);
+    const c = decodeChallengeMessage(challengeMsg);
+    const pairs = [...decodeAvPairs(c.targetInfo).filter((p) => p.id !== AV.EOL), { id: AV.FLAGS, value: Buffer.from([2, 0, 0, 0]) }];
+    const time = decodeAvPairs(c.targetInfo).find((p) => p.id === AV.TIMESTAMP)!.value;
+    const nt = ntowfv2(ntHash(password), user, domain);
+    const resp = ntlmv2Response(nt, c.serverChallenge, randomBytes(8), time, encodeAvPairs(pairs));
+    const exported = randomBytes(16);
+    const a = { flags: c.flags, lmResponse: Buffer.alloc(24), ntResponse: resp.ntResponse, domain, user, workstation: 'TEST', encryptedRandomSessionKey: rc4(resp.sessionBaseKey, exported) };
+    const authenticate = encodeAuthenticateMessage({ ...a, mic: computeMic(exported, negotiate, challengeMsg, encodeAuthenticateMessage(a)) });
+    const mechListMIC = new NtlmMic(exported, 'client', c.flags).mic(mechTypesDer);
+    const r2 = await round(mode === 'raw' ? authenticate : encodeNegTokenResp({ responseToken: authenticate, mechListMIC }), this.sessionId);
+    if (r2.header.status === 0) {
+      this.keys = deriveServerKeys({ dialect: this.dialect, gssKey: exported, ...(preauth ? { preauthHash: preauth.value } : {}), ...(this.cipher ? { cipher: this.cipher } : {}) });
+      this.signing = !!o.requireSigning;
+      const buf2 = decodeSessionSetupResponse(r2.message).securityBuffer;
+      if (mode === 'raw') assert.equal(buf2.length, 0);
+      else {
+        const done = decodeSpnego(buf2);
+        assert.ok(done.kind === 'resp');
+        assert.deepEqual(done.resp.mechListMIC, new NtlmMic(exported, 'server', c.flags).mic(mechTypesDer), 'server mechListMIC');
+      }
+    }
+    return r2;
+  }
+
+  /** True if the reply is signed with this session's key. */
+  verify(r: Reply): boolean {
+    return (r.header.flags & HDR_FLAGS.SIGNED) !== 0 && verifySignature(r.message, signingAlgorithmFor(this.dialect, this.signingAlg), this.keys!.signingKey);
+  }
+}
+
+export { decodeHeader, SIGNING_ALG };
