@@ -36,6 +36,7 @@ import type { SmbShare } from './shares.js';
 import type { AccountLookup } from './setup.js';
 import { handleNegotiate, handleSessionSetup, negotiateResponseFor } from './setup.js';
 import { handleEcho, handleLogoff, handleTreeConnect, handleTreeDisconnect } from './tree.js';
+import { pipeClose, pipeCreate, pipeFlush, pipeIoctl, pipeQueryInfo, pipeRead, pipeWrite } from './pipe.js';
 
 /** What a connection needs from the server: shares, accounts, identity, limits. */
 export interface ConnectionOptions {
@@ -104,6 +105,20 @@ export class DisconnectError extends Error {
   }
 }
 
+/** A pipe-side handler may return null: "not a pipe operation", handled by the disk side instead. */
+export type PipeHandler = (c: SmbConnection, q: Request) => Promise<Response | null> | Response | null;
+
+/**
+ * Routes a command on a file by the tree's share type (MS-SMB2 3.3.1.6 Share.Type): IPC$ trees
+ * (named pipes, pipe.ts) to `pipe`, disk shares to `disk`; a `pipe` answer of null goes to `disk`.
+ */
+export function byShareType(h: { disk: Handler; pipe: PipeHandler }): Handler {
+  return async (c, q) => (q.tree?.isIpc ? await h.pipe(c, q) : null) ?? h.disk(c, q);
+}
+
+/** The disk side of a command not built yet. */
+const notBuilt: Handler = () => errorResponse(STATUS.NOT_SUPPORTED).resp;
+
 /** Commands built so far; every other code is answered STATUS_NOT_SUPPORTED. */
 const HANDLERS: Partial<Record<number, Handler>> = {
   [Command.NEGOTIATE]: handleNegotiate,
@@ -112,6 +127,13 @@ const HANDLERS: Partial<Record<number, Handler>> = {
   [Command.TREE_CONNECT]: handleTreeConnect,
   [Command.TREE_DISCONNECT]: handleTreeDisconnect,
   [Command.ECHO]: handleEcho,
+  [Command.CREATE]: byShareType({ disk: notBuilt, pipe: pipeCreate }),
+  [Command.CLOSE]: byShareType({ disk: notBuilt, pipe: pipeClose }),
+  [Command.FLUSH]: byShareType({ disk: notBuilt, pipe: pipeFlush }),
+  [Command.READ]: byShareType({ disk: notBuilt, pipe: pipeRead }),
+  [Command.WRITE]: byShareType({ disk: notBuilt, pipe: pipeWrite }),
+  [Command.IOCTL]: byShareType({ disk: notBuilt, pipe: pipeIoctl }),
+  [Command.QUERY_INFO]: byShareType({ disk: notBuilt, pipe: pipeQueryInfo }),
 };
 
 /** Commands that need no session (3.3.5.2.9 is skipped). */

@@ -22,7 +22,11 @@ import {
   type NegotiateContext,
 } from '../wire/negotiate.js';
 import { Writer } from '../wire/reader.js';
-import { decodeSessionSetupResponse, writeSessionSetupRequest } from '../wire/session-setup.js';
+import { decodeSessionSetupResponse, decodeTreeConnectResponse, writeSessionSetupRequest, writeTreeConnectRequest } from '../wire/session-setup.js';
+import {
+  decodeCreateResponse, decodeIoctlResponse, decodeReadResponse, decodeWriteResponse, writeCloseRequest, writeCreateRequest, writeFlushRequest,
+  writeIoctlRequest, writeQueryInfoRequest, writeReadRequest, writeWriteRequest,
+} from '../wire/pipe-io.js';
 import { SmbConnection, type ConnectionOptions, type FrameOutput } from '../session.js';
 import type { SmbAccount } from '../setup.js';
 
@@ -201,6 +205,57 @@ export class TestClient {
       }
     }
     return r2;
+  }
+
+  /** TREE_CONNECT to \\dw\`share`; returns the tree id (asserts success). */
+  async treeConnect(share: string, o: { encrypt?: boolean } = {}): Promise<number> {
+    const r = await this.send(3, (w) => { writeTreeConnectRequest(w, { flags: 0, path: `\\\\dw\\${share}` }); }, o);
+    assert.equal(r.header.status, 0, `tree connect to ${share}: 0x${r.header.status.toString(16)}`);
+    decodeTreeConnectResponse(r.message);
+    return r.header.treeId;
+  }
+
+  /** CREATE of `name` on a tree (FILE_OPEN, read/write access as smbclient asks for a pipe). Returns the reply and its FileId (when it succeeded). */
+  async create(treeId: number, name: string, o: { encrypt?: boolean } = {}): Promise<{ reply: Reply; fileId: Buffer | undefined }> {
+    const reply = await this.send(5, (w) => {
+      writeCreateRequest(w, {
+        oplockLevel: 0, impersonationLevel: 2, desiredAccess: 0x0012019f, fileAttributes: 0, shareAccess: 3, createDisposition: 1, createOptions: 0, name,
+      });
+    }, { treeId, ...o });
+    return { reply, fileId: reply.header.status === 0 ? decodeCreateResponse(reply.message).fileId : undefined };
+  }
+
+  /** WRITE `data` to an open; returns the status and Count. */
+  async write(treeId: number, fileId: Buffer, data: Buffer, o: { encrypt?: boolean } = {}): Promise<{ status: number; count: number }> {
+    const r = await this.send(9, (w) => { writeWriteRequest(w, fileId, data); }, { treeId, ...o });
+    return { status: r.header.status, count: r.header.status === 0 ? decodeWriteResponse(r.message).count : 0 };
+  }
+
+  /** READ up to `length` bytes; data is empty for an error status. */
+  async read(treeId: number, fileId: Buffer, length: number, o: { encrypt?: boolean } = {}): Promise<{ status: number; data: Buffer }> {
+    const r = await this.send(8, (w) => { writeReadRequest(w, { fileId, length }); }, { treeId, ...o });
+    const ok = r.header.status === 0 || r.header.status === 0x80000005;
+    return { status: r.header.status, data: ok ? Buffer.from(decodeReadResponse(r.message).data) : Buffer.alloc(0) };
+  }
+
+  /** IOCTL with `ctlCode` (an FSCTL unless `flags` says otherwise); output empty for an error status. */
+  async ioctl(treeId: number, fileId: Buffer, ctlCode: number, input: Buffer, maxOutputResponse: number, o: { encrypt?: boolean; flags?: number } = {}): Promise<{ status: number; output: Buffer; reply: Reply }> {
+    const r = await this.send(11, (w) => { writeIoctlRequest(w, { ctlCode, fileId, input, maxOutputResponse, ...(o.flags !== undefined ? { flags: o.flags } : {}) }); }, { treeId, ...o });
+    const ok = r.header.status === 0 || r.header.status === 0x80000005;
+    return { status: r.header.status, output: ok ? Buffer.from(decodeIoctlResponse(r.message).output) : Buffer.alloc(0), reply: r };
+  }
+
+  /** CLOSE (Flags 0, or POSTQUERY_ATTRIB with `post`). */
+  async close(treeId: number, fileId: Buffer, o: { post?: boolean } = {}): Promise<Reply> {
+    return this.send(6, (w) => { writeCloseRequest(w, o.post ? 1 : 0, fileId); }, { treeId });
+  }
+
+  async flush(treeId: number, fileId: Buffer): Promise<Reply> {
+    return this.send(7, (w) => { writeFlushRequest(w, fileId); }, { treeId });
+  }
+
+  async queryInfo(treeId: number, fileId: Buffer, infoType: number, fileInfoClass: number, outputBufferLength: number): Promise<Reply> {
+    return this.send(16, (w) => { writeQueryInfoRequest(w, { infoType, fileInfoClass, outputBufferLength, fileId }); }, { treeId });
   }
 
   /** True if the reply is signed with this session's key. */
