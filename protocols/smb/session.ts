@@ -36,6 +36,15 @@ import type { SmbShare } from './shares.js';
 import type { AccountLookup } from './setup.js';
 import { handleNegotiate, handleSessionSetup, negotiateResponseFor } from './setup.js';
 import { handleEcho, handleLogoff, handleTreeConnect, handleTreeDisconnect } from './tree.js';
+import { VfsError } from '../../vfs/errno.js';
+import { ntStatus } from './errors.js';
+import { InfoLengthError } from './wire/fscc.js';
+import { closeAll, OpenTable, type FileService } from './files.js';
+import { handleClose, handleCreate } from './create.js';
+import { handleFlush, handleRead, handleWrite } from './io.js';
+import { handleQueryDirectory } from './dir.js';
+import { handleQueryInfo, handleSetInfo } from './info.js';
+import { handleIoctl, withValidateNegotiate } from './ioctl.js';
 
 /** What a connection needs from the server: shares, accounts, identity, limits. */
 export interface ConnectionOptions {
@@ -56,6 +65,8 @@ export interface ConnectionOptions {
   maxSessions?: number;
   /** Dialects offered (default all of 2.0.2 … 3.1.1). */
   dialects?: readonly number[];
+  /** The VFS behind the disk shares; without it file commands answer STATUS_NOT_SUPPORTED. */
+  files?: FileService;
   /** 'address:port' for logs. */
   peer: string;
   log?: Logger;
@@ -104,8 +115,29 @@ export class DisconnectError extends Error {
   }
 }
 
+/**
+ * A handler that dispatches on the tree's share type: `disk` for disk shares, `pipe` for IPC$
+ * (named pipes). A missing side, or a disk share on a connection without a VFS, answers
+ * STATUS_NOT_SUPPORTED.
+ */
+export function byShareType(h: { disk?: Handler; pipe?: Handler }): Handler {
+  return (c, q) => {
+    const f = q.tree?.isIpc ? h.pipe : c.fileService ? h.disk : undefined;
+    return f ? f(c, q) : errorResponse(STATUS.NOT_SUPPORTED).resp;
+  };
+}
+
 /** Commands built so far; every other code is answered STATUS_NOT_SUPPORTED. */
 const HANDLERS: Partial<Record<number, Handler>> = {
+  [Command.CREATE]: byShareType({ disk: handleCreate }),
+  [Command.CLOSE]: byShareType({ disk: handleClose }),
+  [Command.FLUSH]: byShareType({ disk: handleFlush }),
+  [Command.READ]: byShareType({ disk: handleRead }),
+  [Command.WRITE]: byShareType({ disk: handleWrite }),
+  [Command.QUERY_DIRECTORY]: byShareType({ disk: handleQueryDirectory }),
+  [Command.QUERY_INFO]: byShareType({ disk: handleQueryInfo }),
+  [Command.SET_INFO]: byShareType({ disk: handleSetInfo }),
+  [Command.IOCTL]: withValidateNegotiate(byShareType({ disk: handleIoctl })),
   [Command.NEGOTIATE]: handleNegotiate,
   [Command.SESSION_SETUP]: handleSessionSetup,
   [Command.LOGOFF]: handleLogoff,
@@ -133,6 +165,12 @@ export class SmbConnection {
   signingAlgorithmId: number | undefined;
   clientCapabilities = 0;
   clientSecurityMode = 0;
+  /** The ClientGuid of NEGOTIATE (for VALIDATE_NEGOTIATE_INFO). */
+  clientGuid: Buffer | undefined;
+  /** The VFS side of the file commands (undefined: none). */
+  readonly fileService: FileService | undefined;
+  /** The connection's open table (3.3.1.7 Connection.OpenTable). */
+  readonly files = new OpenTable();
   readonly sessions = new Map<bigint, SmbSession>();
   readonly window: SequenceWindow;
   readonly maxIo: number;
@@ -148,6 +186,12 @@ export class SmbConnection {
     this.dialects = opts.dialects ?? [DIALECT.SMB202, DIALECT.SMB210, DIALECT.SMB300, DIALECT.SMB302, DIALECT.SMB311];
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
+    this.fileService = opts.files;
+  }
+
+  /** Closes every open of the connection (the socket is gone); never throws. */
+  async closeFiles(): Promise<void> {
+    await closeAll(this, () => true).catch(() => undefined);
   }
 
   /** True once a real dialect (not the 0x02FF wildcard) is chosen. */
@@ -209,6 +253,7 @@ export class SmbConnection {
   /** Handles an SMB2 message (maybe a compound); `enc` when it came out of a TRANSFORM_HEADER. */
   private async messages(msg: Buffer, enc: { session: SmbSession; sessionId: bigint } | undefined): Promise<FrameOutput> {
     const parts = splitCompound(msg);
+    this.files.compoundFileId = undefined;
     if (parts.length > 1 && parts.some((p) => p.header.command === Command.NEGOTIATE)) throw new DisconnectError('NEGOTIATE inside a compound');
     if (enc && parts.some((p) => p.header.sessionId !== enc.sessionId && !(p.header.flags & HDR_FLAGS.RELATED_OPERATIONS))) {
       throw new DisconnectError('decrypted request names another session than its TRANSFORM_HEADER'); // 3.3.5.2.1.1
@@ -234,7 +279,9 @@ export class SmbConnection {
         charge = multi ? Math.max(1, h.creditCharge) : 1;
         if (!this.window.accepts(h.messageId, charge)) throw new DisconnectError(`MessageId ${h.messageId} (charge ${charge}) outside the command sequence window`);
         this.window.consume(h.messageId, charge);
-        const payload = Math.max(0, part.bytes.length - SMB2_HEADER_SIZE);
+        // 3.3.5.2.5: READ and WRITE are charged by their Length (the data), other commands by their size.
+        const io = (h.command === Command.READ || h.command === Command.WRITE) && part.bytes.length >= SMB2_HEADER_SIZE + 8;
+        const payload = io ? part.bytes.readUInt32LE(SMB2_HEADER_SIZE + 4) : Math.max(0, part.bytes.length - SMB2_HEADER_SIZE);
         if (multi && charge < Math.ceil(payload / 65536)) status = STATUS.INVALID_PARAMETER;
       } else {
         continue; // CANCEL: nothing is pending (no async operations yet) and CANCEL has no response
@@ -319,6 +366,8 @@ export class SmbConnection {
         resp = await handler(this, { header: h, message, encrypted, session, tree });
       } catch (err) {
         if (err instanceof SmbStatusError) resp = errorResponse(err.status).resp;
+        else if (err instanceof VfsError) resp = errorResponse(ntStatus(err)).resp;
+        else if (err instanceof InfoLengthError) resp = errorResponse(STATUS.INFO_LENGTH_MISMATCH).resp;
         else if (err instanceof WireError) {
           this.log?.debug({ peer: this.opts.peer, command: h.command, reason: err.message }, 'smb: malformed request');
           resp = errorResponse(STATUS.INVALID_PARAMETER).resp;
