@@ -32,19 +32,20 @@ const RW = 0x0012019f; // FILE_GENERIC_READ | FILE_GENERIC_WRITE
 const READ = 0x00120089;
 const DELETE = 0x00010000;
 
-async function setup(dialect: number = DIALECT.SMB311, maxIo?: number): Promise<{ c: TestClient; tid: number; ro: number; v: VfsInstance }> {
+async function setup(dialect: number = DIALECT.SMB311, maxIo?: number): Promise<{ c: TestClient; tid: number; ro: number; v: VfsInstance; logs: string[] }> {
+  const logs: string[] = [];
   const v = await createMemoryVfs({ recordSize: 4096 });
   const home = await v.paths.mkdir(ROOT_CTX, '/home', 0o755);
   await v.vfs.setattr(ROOT_CTX, home.ino, { uid: 1000, gid: 1000 });
   const conn = connection({
     shares: [{ name: 'Data', path: '/home', readOnly: false, requireEncryption: false }, { name: 'ro', path: '/home', readOnly: true, requireEncryption: false }],
     files: shareFileService(v.paths), ...(maxIo ? { maxIo } : {}),
-  });
+  }, logs);
   const c = new TestClient(conn);
   await c.negotiate([dialect]);
   assert.equal((await c.login('alice', 's3cret')).header.status, 0);
   const tc = async (path: string) => (await c.send(Command.TREE_CONNECT, (w: Writer) => { writeTreeConnectRequest(w, { flags: 0, path }); })).header.treeId;
-  return { c, tid: await tc('\\\\dw\\data'), ro: await tc('\\\\dw\\RO'), v };
+  return { c, tid: await tc('\\\\dw\\data'), ro: await tc('\\\\dw\\RO'), v, logs };
 }
 
 const status = (r: { header: { status: number } }) => r.header.status;
@@ -367,7 +368,7 @@ describe('SMB2 file commands', () => {
   });
 
   test('fuzz: random and mutated file-command requests give a status or a dropped connection, never a throw', async () => {
-    const { c, tid } = await setup();
+    const { c, tid, logs } = await setup();
     await putFile(c, tid, 'z', Buffer.from('zz'));
     const f = await c.open(tid, { name: 'z', desiredAccess: RW });
     const fidBytes = Buffer.alloc(16);
@@ -386,5 +387,6 @@ describe('SMB2 file commands', () => {
       if (!out.close) assert.equal(out.replies.length, 1);
       return true;
     }), { numRuns: 400 });
+    assert.ok(!logs.some((l) => l.includes('internal error')), 'no handler threw anything but a status');
   });
 });
