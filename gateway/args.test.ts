@@ -77,13 +77,13 @@ describe('cli values', () => {
         [{ nfs: 5 }, /"nfs" must be a string or an object/],
       ];
       // "smb": a string, or an object with listen, shares (checked, the field named) and serverName.
-      await writeFile(join(dir, 'smb.json'), JSON.stringify({ smb: { listen: '127.0.0.1:4450', serverName: 'NAS1', shares: [{ name: 'data', path: '/d/./x/' }, { name: 'Vault', path: '/v', readOnly: true, requireEncryption: true }] } }));
+      await writeFile(join(dir, 'smb.json'), JSON.stringify({ smb: { listen: '127.0.0.1:4450', serverName: 'NAS1', shares: [{ name: 'data', path: '/d/./x/' }, { name: 'Vault', path: '/v', readOnly: true, requireEncryption: true, remark: 'Team vault' }] } }));
       const sc = loadConfig(join(dir, 'smb.json'), '');
       assert.equal(sc.smb, '127.0.0.1:4450');
       assert.equal(sc.smbServerName, 'NAS1');
       assert.deepEqual(sc.smbShares, [
         { name: 'data', path: '/d/x', readOnly: false, requireEncryption: false },
-        { name: 'Vault', path: '/v', readOnly: true, requireEncryption: true },
+        { name: 'Vault', path: '/v', readOnly: true, requireEncryption: true, remark: 'Team vault' },
       ]);
       await writeFile(join(dir, 'smb2.json'), JSON.stringify({ smb: '0.0.0.0:445' }));
       assert.deepEqual(loadConfig(join(dir, 'smb2.json'), ''), { smb: '0.0.0.0:445' });
@@ -100,6 +100,9 @@ describe('cli values', () => {
         [{ smb: { shares: [{ name: 'a', path: '/', readOnly: 'yes' }] } }, /smb\.shares\[0\]\.readOnly must be true or false/],
         [{ smb: { shares: [{ name: 'a', path: '/', encrypt: true }] } }, /smb\.shares\[0\]: unknown key "encrypt"/],
         [{ smb: { shares: [{ path: '/' }] } }, /smb\.shares\[0\]\.name must be a share name/],
+        [{ smb: { shares: [{ name: 'a', path: '/', remark: 5 }] } }, /smb\.shares\[0\]\.remark must be a text of at most 256 characters/],
+        [{ smb: { shares: [{ name: 'a', path: '/', remark: 'x'.repeat(257) }] } }, /smb\.shares\[0\]\.remark must be/],
+        [{ smb: { shares: [{ name: 'a', path: '/', remark: 'two\nlines' }] } }, /smb\.shares\[0\]\.remark must be/],
         [{ smb: { serverName: 'this-name-is-far-too-long' } }, /smb\.serverName must be a NetBIOS name/],
       );
       for (const [v, re] of nfsBad) {

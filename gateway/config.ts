@@ -15,7 +15,8 @@
  *     "smb": "127.0.0.1:4450",        SMB2/3 listen address, off unless set; or an object:
  *     "smb": { "listen": "0.0.0.0:445",
  *              "serverName": "NAS1",          NetBIOS name in NTLM (default: the host name's first label)
- *              "shares": [ { "name": "data", "path": "/", "readOnly": false, "requireEncryption": false } ] },
+ *              "shares": [ { "name": "data", "path": "/", "readOnly": false, "requireEncryption": false,
+ *                            "remark": "shown by smbclient -L" } ] },
  *                                             (default one share "dw" of "/"; IPC$ is always there)
  *     "metrics": "127.0.0.1:9100",    Prometheus /metrics, off unless set
  *     "tlsCert": "/path/cert.pem",    WebDAV over HTTPS when both are set

@@ -52,8 +52,8 @@ const status = (r: { header: { status: number } }) => r.header.status;
 
 async function putFile(c: TestClient, tid: number, name: string, data: Buffer): Promise<void> {
   const f = await c.open(tid, { name, desiredAccess: RW, disposition: DISPOSITION.OVERWRITE_IF, options: CREATE_OPTION.NON_DIRECTORY_FILE });
-  if (data.length) assert.equal(decodeWriteResponse((await c.write(tid, f.fileId, 0, data)).message), data.length);
-  assert.equal(status(await c.close(tid, f.fileId)), 0);
+  if (data.length) assert.equal(decodeWriteResponse((await c.writeFile(tid, f.fileId, 0, data)).message), data.length);
+  assert.equal(status(await c.closeFile(tid, f.fileId)), 0);
 }
 
 async function list(c: TestClient, tid: number, dir: string, pattern = '*'): Promise<string[]> {
@@ -67,14 +67,14 @@ async function list(c: TestClient, tid: number, dir: string, pattern = '*'): Pro
     }
     names.push(...decodeDirectory(37, decodeOutputBufferResponse(r.message)).map((e) => e.name));
   }
-  await c.close(tid, d.fileId);
+  await c.closeFile(tid, d.fileId);
   return names;
 }
 
 describe('SMB2 file commands', () => {
   test('CREATE dispositions, CreateAction, options and names', async () => {
     const { c, tid } = await setup();
-    const mk = (name: string, disposition: number, options = 0) => c.create(tid, { name, desiredAccess: RW, disposition, options });
+    const mk = (name: string, disposition: number, options = 0) => c.createFile(tid, { name, desiredAccess: RW, disposition, options });
     assert.equal(status(await mk('a.txt', DISPOSITION.OPEN)), STATUS.OBJECT_NAME_NOT_FOUND);
     assert.equal(status(await mk('nodir\\a.txt', DISPOSITION.OPEN_IF)), STATUS.OBJECT_PATH_NOT_FOUND);
     assert.equal(status(await mk('a.txt', DISPOSITION.OVERWRITE)), STATUS.OBJECT_NAME_NOT_FOUND);
@@ -83,7 +83,7 @@ describe('SMB2 file commands', () => {
       assert.equal(status(r), 0, `${name} ${disp}`);
       const cr = decodeCreateResponse(r.message);
       assert.equal(cr.createAction, action, `${name} disposition ${disp}`);
-      await c.close(tid, cr.fileId);
+      await c.closeFile(tid, cr.fileId);
       return cr;
     };
     await expectAction('A.txt', DISPOSITION.CREATE, CREATE_ACTION.CREATED);
@@ -120,57 +120,57 @@ describe('SMB2 file commands', () => {
     const f = await c.open(tid, { name: 'data.bin', desiredAccess: RW, disposition: DISPOSITION.CREATE });
     const big = Buffer.alloc(3 * 65536 + 17);
     for (let i = 0; i < big.length; i++) big[i] = (i * 7 + (i >> 9)) & 0xff;
-    assert.equal(decodeWriteResponse((await c.write(tid, f.fileId, 0, big)).message), big.length);
-    assert.equal(status(await c.write(tid, f.fileId, 0, Buffer.alloc(1))), 0);
+    assert.equal(decodeWriteResponse((await c.writeFile(tid, f.fileId, 0, big)).message), big.length);
+    assert.equal(status(await c.writeFile(tid, f.fileId, 0, Buffer.alloc(1))), 0);
     big[0] = 0;
-    assert.equal(status(await c.flush(tid, f.fileId)), 0);
-    assert.deepEqual(decodeReadResponse((await c.read(tid, f.fileId, 0, big.length)).message), big);
-    assert.deepEqual(decodeReadResponse((await c.read(tid, f.fileId, big.length - 5, 100)).message), big.subarray(big.length - 5), 'short read at the end');
-    assert.equal(status(await c.read(tid, f.fileId, big.length, 10)), STATUS.END_OF_FILE);
-    assert.equal(status(await c.read(tid, f.fileId, big.length - 5, 100, 50)), STATUS.END_OF_FILE, 'fewer than MinimumCount');
-    const cl = await c.close(tid, f.fileId, CLOSE_FLAG_POSTQUERY_ATTRIB);
+    assert.equal(status(await c.flushFile(tid, f.fileId)), 0);
+    assert.deepEqual(decodeReadResponse((await c.readFile(tid, f.fileId, 0, big.length)).message), big);
+    assert.deepEqual(decodeReadResponse((await c.readFile(tid, f.fileId, big.length - 5, 100)).message), big.subarray(big.length - 5), 'short read at the end');
+    assert.equal(status(await c.readFile(tid, f.fileId, big.length, 10)), STATUS.END_OF_FILE);
+    assert.equal(status(await c.readFile(tid, f.fileId, big.length - 5, 100, 50)), STATUS.END_OF_FILE, 'fewer than MinimumCount');
+    const cl = await c.closeFile(tid, f.fileId, CLOSE_FLAG_POSTQUERY_ATTRIB);
     const ca = decodeCloseResponse(cl.message);
     assert.equal(ca.flags, CLOSE_FLAG_POSTQUERY_ATTRIB);
     assert.equal(ca.endOfFile, BigInt(big.length));
-    assert.equal(status(await c.read(tid, f.fileId, 0, 1)), STATUS.FILE_CLOSED);
-    assert.equal(status(await c.close(tid, f.fileId)), STATUS.FILE_CLOSED);
+    assert.equal(status(await c.readFile(tid, f.fileId, 0, 1)), STATUS.FILE_CLOSED);
+    assert.equal(status(await c.closeFile(tid, f.fileId)), STATUS.FILE_CLOSED);
     // The one namespace: the same bytes through the VFS path layer.
     const r = await v.paths.open(ROOT_CTX, '/home/data.bin', { read: true });
     assert.deepEqual(await v.vfs.read(ROOT_CTX, r.fh, 0, big.length + 10), big);
     await v.vfs.release(ROOT_CTX, r.fh);
     // Read-only open refuses WRITE; a directory refuses READ.
     const ro = await c.open(tid, { name: 'DATA.BIN', desiredAccess: READ });
-    assert.equal(status(await c.write(tid, ro.fileId, 0, Buffer.from('x'))), STATUS.ACCESS_DENIED);
+    assert.equal(status(await c.writeFile(tid, ro.fileId, 0, Buffer.from('x'))), STATUS.ACCESS_DENIED);
     const d = await c.open(tid, { name: '', desiredAccess: READ, options: CREATE_OPTION.DIRECTORY_FILE });
-    assert.equal(status(await c.read(tid, d.fileId, 0, 1)), STATUS.INVALID_DEVICE_REQUEST);
+    assert.equal(status(await c.readFile(tid, d.fileId, 0, 1)), STATUS.INVALID_DEVICE_REQUEST);
     // Zero-byte file.
     await putFile(c, tid, 'empty', Buffer.alloc(0));
     const e = await c.open(tid, { name: 'EMPTY', desiredAccess: READ });
     assert.equal(e.endOfFile, 0n);
-    assert.equal(status(await c.read(tid, e.fileId, 0, 10)), STATUS.END_OF_FILE);
+    assert.equal(status(await c.readFile(tid, e.fileId, 0, 10)), STATUS.END_OF_FILE);
   });
 
   test('MaxReadSize / MaxWriteSize', async () => {
     const { c, tid } = await setup(DIALECT.SMB311, 65536);
     const f = await c.open(tid, { name: 'm', desiredAccess: RW, disposition: DISPOSITION.CREATE });
-    assert.equal(status(await c.write(tid, f.fileId, 0, Buffer.alloc(65536, 1))), 0);
-    assert.equal(status(await c.read(tid, f.fileId, 0, 65537)), STATUS.INVALID_PARAMETER, 'above MaxReadSize');
-    assert.equal(status(await c.write(tid, f.fileId, 0, Buffer.alloc(65537))), STATUS.INVALID_PARAMETER, 'above MaxWriteSize');
+    assert.equal(status(await c.writeFile(tid, f.fileId, 0, Buffer.alloc(65536, 1))), 0);
+    assert.equal(status(await c.readFile(tid, f.fileId, 0, 65537)), STATUS.INVALID_PARAMETER, 'above MaxReadSize');
+    assert.equal(status(await c.writeFile(tid, f.fileId, 0, Buffer.alloc(65537))), STATUS.INVALID_PARAMETER, 'above MaxWriteSize');
   });
 
   test('share modes, access checks, read-only share, delete on close', async () => {
     const { c, tid, ro, v } = await setup();
     await putFile(c, tid, 'f', Buffer.from('abc'));
     const a = await c.open(tid, { name: 'f', desiredAccess: READ, shareAccess: 1 });
-    assert.equal(status(await c.create(tid, { name: 'F', desiredAccess: RW, shareAccess: 7 })), STATUS.SHARING_VIOLATION, 'the first open shares read only');
+    assert.equal(status(await c.createFile(tid, { name: 'F', desiredAccess: RW, shareAccess: 7 })), STATUS.SHARING_VIOLATION, 'the first open shares read only');
     const b = await c.open(tid, { name: 'f', desiredAccess: READ, shareAccess: 1 });
-    assert.equal(status(await c.create(tid, { name: 'f', desiredAccess: DELETE, shareAccess: 7 })), STATUS.SHARING_VIOLATION, 'delete not shared');
+    assert.equal(status(await c.createFile(tid, { name: 'f', desiredAccess: DELETE, shareAccess: 7 })), STATUS.SHARING_VIOLATION, 'delete not shared');
     const a2 = await c.open(tid, { name: 'f', desiredAccess: 0x80, shareAccess: 0 }); // attribute-only opens never conflict
-    for (const x of [a, b, a2]) await c.close(tid, x.fileId);
+    for (const x of [a, b, a2]) await c.closeFile(tid, x.fileId);
     // Permissions: a root-owned 0644 file is read-only to alice.
     const rootFile = await v.paths.open(ROOT_CTX, '/home/rootfile', { create: true, write: true }, 0o644);
     await v.vfs.release(ROOT_CTX, rootFile.fh);
-    assert.equal(status(await c.create(tid, { name: 'rootfile', desiredAccess: RW })), STATUS.ACCESS_DENIED);
+    assert.equal(status(await c.createFile(tid, { name: 'rootfile', desiredAccess: RW })), STATUS.ACCESS_DENIED);
     const mx = await c.open(tid, { name: 'rootfile', desiredAccess: 0x02000000, contexts: [{ name: 'MxAc', data: Buffer.alloc(0) }, { name: 'QFid', data: Buffer.alloc(0) }, { name: 'ZZZZ', data: Buffer.alloc(3) }] });
     const mxac = mx.contexts.find((x) => x.name === 'MxAc')!;
     const max = mxac.data.readUInt32LE(4);
@@ -178,24 +178,24 @@ describe('SMB2 file commands', () => {
     assert.ok(max & 1 && !(max & 2), `read, no write: ${max.toString(16)}`);
     assert.equal(mx.contexts.find((x) => x.name === 'QFid')!.data.readBigUInt64LE(0), BigInt(rootFile.attr.ino));
     // Read-only share.
-    assert.equal(status(await c.create(ro, { name: 'new', desiredAccess: RW, disposition: DISPOSITION.CREATE })), STATUS.ACCESS_DENIED);
-    assert.equal(status(await c.create(ro, { name: 'f', desiredAccess: RW })), STATUS.ACCESS_DENIED);
+    assert.equal(status(await c.createFile(ro, { name: 'new', desiredAccess: RW, disposition: DISPOSITION.CREATE })), STATUS.ACCESS_DENIED);
+    assert.equal(status(await c.createFile(ro, { name: 'f', desiredAccess: RW })), STATUS.ACCESS_DENIED);
     const rf = await c.open(ro, { name: 'F', desiredAccess: READ });
-    assert.equal(decodeReadResponse((await c.read(ro, rf.fileId, 0, 10)).message).toString(), 'abc');
-    assert.equal(status(await c.create(ro, { name: 'f', desiredAccess: DELETE, options: CREATE_OPTION.DELETE_ON_CLOSE })), STATUS.ACCESS_DENIED);
+    assert.equal(decodeReadResponse((await c.readFile(ro, rf.fileId, 0, 10)).message).toString(), 'abc');
+    assert.equal(status(await c.createFile(ro, { name: 'f', desiredAccess: DELETE, options: CREATE_OPTION.DELETE_ON_CLOSE })), STATUS.ACCESS_DENIED);
     // Delete on close: needs DELETE; the name goes at the last close; a pending delete refuses new opens.
-    assert.equal(status(await c.create(tid, { name: 'f', desiredAccess: READ, options: CREATE_OPTION.DELETE_ON_CLOSE })), STATUS.ACCESS_DENIED);
+    assert.equal(status(await c.createFile(tid, { name: 'f', desiredAccess: READ, options: CREATE_OPTION.DELETE_ON_CLOSE })), STATUS.ACCESS_DENIED);
     const d1 = await c.open(tid, { name: 'F', desiredAccess: DELETE | READ, shareAccess: 7, options: CREATE_OPTION.DELETE_ON_CLOSE });
     const d2 = await c.open(tid, { name: 'f', desiredAccess: READ, shareAccess: 7 });
-    await c.close(tid, d1.fileId);
-    assert.equal(status(await c.create(tid, { name: 'f', desiredAccess: READ, shareAccess: 7 })), STATUS.DELETE_PENDING);
-    await c.close(tid, d2.fileId);
-    await c.close(ro, rf.fileId);
-    assert.equal(status(await c.create(tid, { name: 'f', desiredAccess: READ })), STATUS.OBJECT_NAME_NOT_FOUND);
+    await c.closeFile(tid, d1.fileId);
+    assert.equal(status(await c.createFile(tid, { name: 'f', desiredAccess: READ, shareAccess: 7 })), STATUS.DELETE_PENDING);
+    await c.closeFile(tid, d2.fileId);
+    await c.closeFile(ro, rf.fileId);
+    assert.equal(status(await c.createFile(tid, { name: 'f', desiredAccess: READ })), STATUS.OBJECT_NAME_NOT_FOUND);
     // Folders: delete-on-close of a non-empty folder is refused at CREATE.
     await c.open(tid, { name: 'dir', desiredAccess: RW, disposition: DISPOSITION.CREATE, options: CREATE_OPTION.DIRECTORY_FILE });
     await putFile(c, tid, 'dir\\x', Buffer.from('1'));
-    assert.equal(status(await c.create(tid, { name: 'dir', desiredAccess: DELETE, options: CREATE_OPTION.DIRECTORY_FILE | CREATE_OPTION.DELETE_ON_CLOSE })), STATUS.DIRECTORY_NOT_EMPTY);
+    assert.equal(status(await c.createFile(tid, { name: 'dir', desiredAccess: DELETE, options: CREATE_OPTION.DIRECTORY_FILE | CREATE_OPTION.DELETE_ON_CLOSE })), STATUS.DIRECTORY_NOT_EMPTY);
   });
 
   test('QUERY_DIRECTORY: classes, wildcards, cursor, single entry, restart, reopen, errors', async () => {
@@ -252,7 +252,7 @@ describe('SMB2 file commands', () => {
     const { c, tid } = await setup();
     await putFile(c, tid, 'q.txt', Buffer.from('0123456789'));
     const f = await c.open(tid, { name: 'Q.TXT', desiredAccess: RW });
-    const q = async (type: number, cls: number, len = 4096, add = 0) => c.queryInfo(tid, f.fileId, type, cls, len, add);
+    const q = async (type: number, cls: number, len = 4096, add = 0) => c.queryFileInfo(tid, f.fileId, type, cls, len, add);
     const std = decodeOutputBufferResponse((await q(INFO_TYPE.FILE, FILE_INFO.Standard)).message);
     assert.equal(std.length, 24);
     assert.equal(std.readBigUInt64LE(8), 10n, 'EndOfFile');
@@ -311,7 +311,7 @@ describe('SMB2 file commands', () => {
     await c.open(tid, { name: 'sub', desiredAccess: RW, disposition: DISPOSITION.CREATE, options: CREATE_OPTION.DIRECTORY_FILE });
     assert.equal(status(await c.setInfo(tid, f.fileId, INFO_TYPE.FILE, FILE_INFO.Rename, ren('\\sub\\moved'))), 0);
     assert.equal((await v.paths.stat(ROOT_CTX, '/home/sub/moved')).size, 100);
-    assert.equal(decodeOutputBufferResponse((await c.queryInfo(tid, f.fileId, INFO_TYPE.FILE, FILE_INFO.Name)).message).subarray(4).toString('utf16le'), '\\sub\\moved');
+    assert.equal(decodeOutputBufferResponse((await c.queryFileInfo(tid, f.fileId, INFO_TYPE.FILE, FILE_INFO.Name)).message).subarray(4).toString('utf16le'), '\\sub\\moved');
     assert.equal(status(await c.setInfo(tid, f.fileId, INFO_TYPE.FILE, FILE_INFO.Rename, ren('..\\..\\out'))), STATUS.OBJECT_PATH_SYNTAX_BAD);
     assert.equal(status(await c.setInfo(tid, f.fileId, INFO_TYPE.FILE, FILE_INFO.Rename, ren('b', true))), 0, 'replace');
     assert.equal((await v.paths.stat(ROOT_CTX, '/home/b')).size, 100);
@@ -324,9 +324,9 @@ describe('SMB2 file commands', () => {
     // Disposition: delete pending, gone at close; a non-empty folder refuses at set time.
     const del = Buffer.from([1]);
     assert.equal(status(await c.setInfo(tid, f.fileId, INFO_TYPE.FILE, FILE_INFO.Disposition, del)), 0);
-    const std = decodeOutputBufferResponse((await c.queryInfo(tid, f.fileId, INFO_TYPE.FILE, FILE_INFO.Standard)).message);
+    const std = decodeOutputBufferResponse((await c.queryFileInfo(tid, f.fileId, INFO_TYPE.FILE, FILE_INFO.Standard)).message);
     assert.equal(std[20], 1, 'DeletePending');
-    await c.close(tid, f.fileId);
+    await c.closeFile(tid, f.fileId);
     await assert.rejects(v.paths.stat(ROOT_CTX, '/home/b'));
     await putFile(c, tid, 'sub\\x', Buffer.from('x'));
     const d = await c.open(tid, { name: 'sub', desiredAccess: DELETE | READ, options: CREATE_OPTION.DIRECTORY_FILE });
@@ -336,11 +336,11 @@ describe('SMB2 file commands', () => {
   test('VALIDATE_NEGOTIATE_INFO (3.0), other IOCTLs, related compound CREATE+QUERY_INFO+CLOSE', async () => {
     const { c, tid } = await setup(DIALECT.SMB300);
     const input = encodeValidateNegotiateInfo({ capabilities: CAP.ENCRYPTION | CAP.LARGE_MTU, guid: c.clientGuid, securityMode: SECURITY_MODE.SIGNING_ENABLED, dialects: [DIALECT.SMB300] });
-    const r = await c.ioctl(tid, FSCTL.VALIDATE_NEGOTIATE_INFO, input);
+    const r = await c.ioctlFile(tid, FSCTL.VALIDATE_NEGOTIATE_INFO, input);
     assert.equal(status(r), 0);
     const out = decodeIoctlResponse(r.message).output;
     assert.equal(out.readUInt16LE(22), DIALECT.SMB300);
-    assert.equal(status(await c.ioctl(tid, 0x00090000, Buffer.alloc(0))), STATUS.INVALID_DEVICE_REQUEST);
+    assert.equal(status(await c.ioctlFile(tid, 0x00090000, Buffer.alloc(0))), STATUS.INVALID_DEVICE_REQUEST);
     await putFile(c, tid, 'cmp', Buffer.from('12345'));
     // Related compound: CREATE, QUERY_INFO and CLOSE on the all-ones FileId.
     const m1 = message({ command: Command.CREATE, messageId: c.nextId, sessionId: c.sessionId, treeId: tid, credits: 8 }, (w) => { writeCreateRequest(w, { name: 'CMP', desiredAccess: READ, disposition: DISPOSITION.OPEN }); });

@@ -1,7 +1,8 @@
 /**
  * SMB2/3 (issue 7), first slice: NEGOTIATE (2.0.2 … 3.1.1), SESSION_SETUP with SPNEGO + NTLMv2
  * against the gateway's users, signing and encryption, TREE_CONNECT/TREE_DISCONNECT, LOGOFF,
- * ECHO. No file access yet: CREATE and every file command answer STATUS_NOT_SUPPORTED.
+ * ECHO; named pipes on IPC$ with srvsvc, so `smbclient -L` lists the shares. No file access
+ * yet: CREATE and every file command on a disk share answer STATUS_NOT_SUPPORTED.
  * See README.md in this folder.
  *
  *   const srv = await startSmbServer({ host: '127.0.0.1', port: 0, lookup, shares });

@@ -5,7 +5,7 @@
  * STATUS_NOT_SUPPORTED (device IOCTLs) for now.
  */
 import { STATUS, SmbStatusError } from './errors.js';
-import { DisconnectError, type Handler, type Request, type Response, type SmbConnection } from './session.js';
+import { DisconnectError, type Request, type Response, type SmbConnection } from './session.js';
 import { SECURITY_MODE, selectDialect } from './wire/negotiate.js';
 import {
   decodeIoctlRequest, decodeValidateNegotiateInfo, encodeValidateNegotiateResponse, FSCTL, IOCTL_IS_FSCTL, writeIoctlResponse,
@@ -34,22 +34,9 @@ export function validateNegotiate(c: SmbConnection, q: Request, input: Buffer, m
   return { status: STATUS.SUCCESS, body: (w) => { writeIoctlResponse(w, FSCTL.VALIDATE_NEGOTIATE_INFO, fileId, out); } };
 }
 
-/** IOCTL on a disk share. */
+/** IOCTL on a disk share, and on IPC$ for what the pipe side leaves (pipe.ts answers the pipe FSCTLs). */
 export function handleIoctl(c: SmbConnection, q: Request): Response {
   const req = decodeIoctlRequest(q.message);
   if (req.ctlCode === FSCTL.VALIDATE_NEGOTIATE_INFO) return validateNegotiate(c, q, req.input, req.maxOutputResponse);
   throw new SmbStatusError(req.flags & IOCTL_IS_FSCTL ? STATUS.INVALID_DEVICE_REQUEST : STATUS.NOT_SUPPORTED);
-}
-
-/**
- * Wraps the IOCTL handler of a share type so FSCTL_VALIDATE_NEGOTIATE_INFO is answered on any
- * tree (clients send it on IPC$ too): the connection check is not a pipe's or a file's business.
- */
-export function withValidateNegotiate(inner: Handler | undefined): Handler {
-  return (c, q) => {
-    const req = decodeIoctlRequest(q.message);
-    if (req.ctlCode === FSCTL.VALIDATE_NEGOTIATE_INFO) return validateNegotiate(c, q, req.input, req.maxOutputResponse);
-    if (!inner) throw new SmbStatusError(STATUS.NOT_SUPPORTED);
-    return inner(c, q);
-  };
 }

@@ -44,7 +44,8 @@ import { handleClose, handleCreate } from './create.js';
 import { handleFlush, handleRead, handleWrite } from './io.js';
 import { handleQueryDirectory } from './dir.js';
 import { handleQueryInfo, handleSetInfo } from './info.js';
-import { handleIoctl, withValidateNegotiate } from './ioctl.js';
+import { handleIoctl } from './ioctl.js';
+import { pipeClose, pipeCreate, pipeFlush, pipeIoctl, pipeQueryInfo, pipeRead, pipeWrite } from './pipe.js';
 
 /** What a connection needs from the server: shares, accounts, identity, limits. */
 export interface ConnectionOptions {
@@ -115,29 +116,33 @@ export class DisconnectError extends Error {
   }
 }
 
+/** A pipe-side handler may return null: "not a pipe operation", handled by the disk side instead. */
+export type PipeHandler = (c: SmbConnection, q: Request) => Promise<Response | null> | Response | null;
+
 /**
- * A handler that dispatches on the tree's share type: `disk` for disk shares, `pipe` for IPC$
- * (named pipes). A missing side, or a disk share on a connection without a VFS, answers
- * STATUS_NOT_SUPPORTED.
+ * Routes a command on a file by the tree's share type (MS-SMB2 3.3.1.6 Share.Type): IPC$ trees
+ * (named pipes, pipe.ts) to `pipe`, disk shares to `disk`; a `pipe` answer of null, or no `pipe`
+ * side, goes to `disk`.
  */
-export function byShareType(h: { disk?: Handler; pipe?: Handler }): Handler {
-  return (c, q) => {
-    const f = q.tree?.isIpc ? h.pipe : c.fileService ? h.disk : undefined;
-    return f ? f(c, q) : errorResponse(STATUS.NOT_SUPPORTED).resp;
-  };
+export function byShareType(h: { disk: Handler; pipe?: PipeHandler }): Handler {
+  return async (c, q) => (q.tree?.isIpc && h.pipe ? await h.pipe(c, q) : null) ?? h.disk(c, q);
 }
+
+/** A disk-share handler that needs the VFS: STATUS_NOT_SUPPORTED on a connection without one. */
+const onDisk = (h: Handler): Handler => (c, q) => (c.fileService ? h(c, q) : errorResponse(STATUS.NOT_SUPPORTED).resp);
 
 /** Commands built so far; every other code is answered STATUS_NOT_SUPPORTED. */
 const HANDLERS: Partial<Record<number, Handler>> = {
-  [Command.CREATE]: byShareType({ disk: handleCreate }),
-  [Command.CLOSE]: byShareType({ disk: handleClose }),
-  [Command.FLUSH]: byShareType({ disk: handleFlush }),
-  [Command.READ]: byShareType({ disk: handleRead }),
-  [Command.WRITE]: byShareType({ disk: handleWrite }),
-  [Command.QUERY_DIRECTORY]: byShareType({ disk: handleQueryDirectory }),
-  [Command.QUERY_INFO]: byShareType({ disk: handleQueryInfo }),
-  [Command.SET_INFO]: byShareType({ disk: handleSetInfo }),
-  [Command.IOCTL]: withValidateNegotiate(byShareType({ disk: handleIoctl })),
+  [Command.CREATE]: byShareType({ disk: onDisk(handleCreate), pipe: pipeCreate }),
+  [Command.CLOSE]: byShareType({ disk: onDisk(handleClose), pipe: pipeClose }),
+  [Command.FLUSH]: byShareType({ disk: onDisk(handleFlush), pipe: pipeFlush }),
+  [Command.READ]: byShareType({ disk: onDisk(handleRead), pipe: pipeRead }),
+  [Command.WRITE]: byShareType({ disk: onDisk(handleWrite), pipe: pipeWrite }),
+  // pipeIoctl answers the pipe FSCTLs and gives the rest (VALIDATE_NEGOTIATE_INFO) to handleIoctl.
+  [Command.IOCTL]: byShareType({ disk: handleIoctl, pipe: pipeIoctl }),
+  [Command.QUERY_INFO]: byShareType({ disk: onDisk(handleQueryInfo), pipe: pipeQueryInfo }),
+  [Command.QUERY_DIRECTORY]: byShareType({ disk: onDisk(handleQueryDirectory) }),
+  [Command.SET_INFO]: byShareType({ disk: onDisk(handleSetInfo) }),
   [Command.NEGOTIATE]: handleNegotiate,
   [Command.SESSION_SETUP]: handleSessionSetup,
   [Command.LOGOFF]: handleLogoff,

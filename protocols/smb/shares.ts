@@ -23,6 +23,8 @@ export interface SmbShare {
    * get STATUS_ACCESS_DENIED at TREE_CONNECT, and every request on the tree must be encrypted.
    */
   requireEncryption: boolean;
+  /** The comment share listings show (srvsvc shi1_remark, `smbclient -L`'s Comment); ≤ 256 characters, no control characters. */
+  remark?: string;
 }
 
 /** The named-pipe share (always offered). */
@@ -33,7 +35,7 @@ export const DEFAULT_SHARES: readonly SmbShare[] = [{ name: 'dw', path: '/', rea
 // Windows share names: no control characters nor \ / : * ? " < > | (MS-FSCC 2.1.6 for the
 // characters; 80 characters as Windows' NetShareAdd allows).
 const BAD_NAME = /[\x00-\x1f\\/:*?"<>|]/;
-const SHARE_KEYS = ['name', 'path', 'readOnly', 'requireEncryption'];
+const SHARE_KEYS = ['name', 'path', 'readOnly', 'requireEncryption', 'remark'];
 
 function normalizePath(p: string, field: string): string {
   if (!p.startsWith('/')) throw new ShareConfigError(`${field}.path: "${p}" must be an absolute path in the DataWarehouse namespace, like "/" or "/projects"`);
@@ -57,7 +59,14 @@ function makeShare(v: unknown, field: string): SmbShare {
   for (const k of ['readOnly', 'requireEncryption'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new ShareConfigError(`${field}.${k} must be true or false`);
   }
-  return { name, path: normalizePath(path, field), readOnly: o.readOnly === true, requireEncryption: o.requireEncryption === true };
+  const { remark } = o;
+  if (remark !== undefined && (typeof remark !== 'string' || remark.length > 256 || /[\x00-\x1f]/.test(remark))) {
+    throw new ShareConfigError(`${field}.remark must be a text of at most 256 characters without control characters`);
+  }
+  return {
+    name, path: normalizePath(path, field), readOnly: o.readOnly === true, requireEncryption: o.requireEncryption === true,
+    ...(remark !== undefined ? { remark: remark as string } : {}),
+  };
 }
 
 /**

@@ -4,8 +4,9 @@
  * every dialect family negotiates, logs in with NTLMv2 and completes the tree connect, signed
  * (--client-protection=sign) and encrypted (--client-protection=encrypt) too; wrong passwords,
  * unknown users, unknown shares and unencrypted access to an encryption-only share are
- * refused with the NTSTATUS smbclient prints. `smbclient -L` logs in but lists no shares (no
- * srvsvc yet). File access is tested in smb-files.test.ts.
+ * refused with the NTSTATUS smbclient prints. `smbclient -L` (SMB 2 and 3, signed, encrypted)
+ * and rpcclient list the configured shares through the srvsvc pipe on IPC$. File access is
+ * tested in smb-files.test.ts.
  *
  * smbclient says nothing on a successful `-c exit`; a failed tree connect prints "tree connect
  * failed: NT_STATUS_…" and exits 1. The test therefore reads `-d 5` output (" session setup ok", " tconx ok")
@@ -54,7 +55,7 @@ describe('SMB with smbclient (login and tree connect)', () => {
     dir = await tempDir();
     const cfg = join(await tempDir(), 'config.json');
     writeFileSync(cfg, JSON.stringify({ smb: { serverName: 'DWTEST', shares: [
-      { name: 'dw', path: '/' }, { name: 'Pub', path: '/', readOnly: true }, { name: 'vault', path: '/', requireEncryption: true },
+      { name: 'dw', path: '/', remark: 'the whole namespace' }, { name: 'Pub', path: '/', readOnly: true }, { name: 'vault', path: '/', requireEncryption: true },
     ] } }));
     srv = await serve(dir, ['--smb', '127.0.0.1:0', '--config', cfg]);
     port = Number(/SMB:\s+127\.0\.0\.1 port (\d+)/.exec(srv.stderr())?.[1]);
@@ -139,15 +140,50 @@ describe('SMB with smbclient (login and tree connect)', () => {
     assert.doesNotMatch(e.out, /ACCESS_DENIED|tree connect failed/);
   });
 
-  test('not built yet: -L logs in but lists no shares (no srvsvc)', async () => {
-    const from = srv.stdout().length;
-    const l = smbclient(['-L', '//127.0.0.1', '-U', `admin%${pass}`]);
-    // What smbclient 4.17 prints today: the table header and no rows (its srvsvc pipe open on
-    // IPC$ gets NOT_SUPPORTED), then the SMB1 workgroup note; exit 0.
-    assert.equal(l.code, 0, l.out);
-    assert.match(l.out, /Sharename\s+Type\s+Comment\n\s+-+\s+-+\s+-+\n/);
-    assert.doesNotMatch(l.out, /\bdw\b|vault|LOGON_FAILURE/);
-    assert.ok(await logLine(from, (x) => x.msg === 'smb: tree connect' && x.share === 'IPC$'), 'it got through login to IPC$');
+  /** The rows of `smbclient -L`'s share table: [name, type, comment]. */
+  const shareTable = (out: string): string[][] => {
+    const m = /Sharename\s+Type\s+Comment\n\s+-+\s+-+\s+-+\n((?:\t.*\n)*)/.exec(out);
+    assert.ok(m, out);
+    return m[1]!.split('\n').filter(Boolean).map((l) => {
+      const r = /^\t(\S+)\s+(Disk|IPC|Printer)\s*(.*)$/.exec(l);
+      assert.ok(r, `row: ${JSON.stringify(l)}`);
+      return [r[1]!, r[2]!, r[3]!.trim()];
+    });
+  };
+  const EXPECTED = [['dw', 'Disk', 'the whole namespace'], ['Pub', 'Disk', ''], ['vault', 'Disk', ''], ['IPC$', 'IPC', 'IPC Service']];
+
+  for (const m of [['-m', 'SMB2'], ['-m', 'SMB3'], ['-m', 'SMB3', '--client-protection=encrypt'], ['-m', 'SMB2_02', '--client-protection=sign']]) {
+    test(`smbclient -L ${m.join(' ')}: lists every configured share (Disk, with its remark) and IPC$ over srvsvc`, async () => {
+      const from = srv.stdout().length;
+      const l = smbclient(['-L', '//127.0.0.1', '-U', `admin%${pass}`, ...m, '-d', '3']);
+      assert.equal(l.code, 0, l.out.slice(-2000));
+      assert.deepEqual(shareTable(l.out), EXPECTED, l.out.slice(-2000));
+      assert.doesNotMatch(l.out, /NT_STATUS_(?!INVALID_PARAMETER\n)|Error returning browse list/);
+      const tcon = await logLine(from, (x) => x.msg === 'smb: tree connect' && x.share === 'IPC$');
+      assert.ok(tcon, 'it went through IPC$');
+      if (m.includes('--client-protection=encrypt')) assert.equal(tcon.encrypted, true);
+    });
+  }
+
+  const rpcclient = (cmd: string): { code: number | null; out: string } => {
+    const r = spawnSync('rpcclient', ['-p', String(port), '-U', `admin%${pass}`, '-c', cmd, '127.0.0.1'], { encoding: 'utf8', timeout: 60_000 });
+    return { code: r.status, out: `${r.stdout}${r.stderr}` };
+  };
+  const hasRpcclient = spawnSync('sh', ['-c', 'command -v rpcclient']).status === 0;
+
+  test('rpcclient netshareenumall, netsharegetinfo, srvinfo over the srvsvc pipe', { skip: hasRpcclient ? false : 'rpcclient is not installed' }, () => {
+    const all = rpcclient('netshareenumall');
+    assert.equal(all.code, 0, all.out);
+    assert.deepEqual([...all.out.matchAll(/^netname: (.*)$/gm)].map((x) => x[1]), ['dw', 'Pub', 'vault', 'IPC$'], all.out);
+    assert.match(all.out, /netname: dw\n\tremark:\tthe whole namespace\n/);
+    const one = rpcclient('netsharegetinfo PUB 2');
+    assert.equal(one.code, 0, one.out);
+    assert.match(one.out, /^netname: Pub\n\tremark:\t\n\tpath:\t\n/m, 'names ignore case; the path is not shown');
+    assert.match(rpcclient('netsharegetinfo nosuch 1').out, /WERR_NERR_NETNAMENOTFOUND/);
+    const info = rpcclient('srvinfo');
+    assert.equal(info.code, 0, info.out);
+    assert.match(info.out, /^\s+DWTEST\s+Wk Sv NT SNT/m);
+    assert.match(info.out, /platform_id\s+:\s+500\n/);
   });
 
   test('users added and changed with dw user on the running server log in over SMB', async () => {

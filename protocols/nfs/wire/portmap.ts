@@ -34,12 +34,12 @@ export function encodeGetportResult(port: number): Buffer {
   return new XdrWriter(4).uint(port).bytes();
 }
 
-/** DUMP result: pmaplist, a linked list of optional mappings. */
-export function encodeDumpResult(maps: readonly Mapping[]): Buffer {
-  const w = new XdrWriter(16 + maps.length * 20);
-  for (const m of maps) {
+/** An XDR linked list (`*next` optional entries, as pmaplist and rpcblist): each item after TRUE, then FALSE. */
+function encodeList<T>(items: readonly T[], each: (w: XdrWriter, item: T) => void, perItem: number): Buffer {
+  const w = new XdrWriter(16 + items.length * perItem);
+  for (const m of items) {
     w.bool(true);
-    encodeMapping(w, m);
+    each(w, m);
   }
   return w.bool(false).bytes();
 }
@@ -47,13 +47,23 @@ export function encodeDumpResult(maps: readonly Mapping[]): Buffer {
 /** Longest DUMP list a decoder accepts. */
 export const MAX_PMAP_LIST = 1024;
 
-export function decodeDumpResult(r: XdrReader): Mapping[] {
-  const out: Mapping[] = [];
-  while (r.bool('pmaplist')) {
-    if (out.length >= MAX_PMAP_LIST) throw new XdrError('pmaplist too long');
-    out.push(decodeMapping(r));
+/** Decodes an XDR linked list of at most MAX_PMAP_LIST items; XdrError past that or on short input. */
+function decodeList<T>(r: XdrReader, each: (r: XdrReader) => T, what: string): T[] {
+  const out: T[] = [];
+  while (r.bool(what)) {
+    if (out.length >= MAX_PMAP_LIST) throw new XdrError(`${what} too long`);
+    out.push(each(r));
   }
   return out;
+}
+
+/** DUMP result: pmaplist, a linked list of optional mappings. */
+export function encodeDumpResult(maps: readonly Mapping[]): Buffer {
+  return encodeList(maps, encodeMapping, 20);
+}
+
+export function decodeDumpResult(r: XdrReader): Mapping[] {
+  return decodeList(r, decodeMapping, 'pmaplist');
 }
 
 /** rpcbind protocol versions 3 and 4 (RFC 1833 section 2). */
@@ -96,21 +106,11 @@ export function encodeUaddrResult(addr: string): Buffer {
 
 /** DUMP result (rpcblist_ptr): a linked list of optional rpcb entries. */
 export function encodeRpcbDumpResult(list: readonly Rpcb[]): Buffer {
-  const w = new XdrWriter(16 + list.length * 48);
-  for (const m of list) {
-    w.bool(true);
-    encodeRpcb(w, m);
-  }
-  return w.bool(false).bytes();
+  return encodeList(list, encodeRpcb, 48);
 }
 
 export function decodeRpcbDumpResult(r: XdrReader): Rpcb[] {
-  const out: Rpcb[] = [];
-  while (r.bool('rpcblist')) {
-    if (out.length >= MAX_PMAP_LIST) throw new XdrError('rpcblist too long');
-    out.push(decodeRpcb(r));
-  }
-  return out;
+  return decodeList(r, decodeRpcb, 'rpcblist');
 }
 
 /**

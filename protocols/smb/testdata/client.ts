@@ -17,17 +17,17 @@ import { deriveServerKeys, PreauthHash, type SessionKeys } from '../crypto/keys.
 import { decryptMessage, encryptMessage, NonceSequence, cipherParams } from '../crypto/encrypt.js';
 import { signingAlgorithmFor, signMessage, verifySignature } from '../crypto/sign.js';
 import { Command, decodeHeader, header, HDR_FLAGS, protocolOf, splitCompound, writeHeader, type Smb2Header } from '../wire/header.js';
-import {
-  ALL_ONES_FILE_ID, decodeCreateResponse, DISPOSITION, writeCloseRequest, writeCreateRequest, writeFlushRequest, writeIoctlRequest,
-  writeQueryDirectoryRequest, writeQueryInfoRequest, writeReadRequest, writeSetInfoRequest, writeWriteRequest, type CreateRequest,
-  type CreateResponse, type FileId,
-} from '../wire/files.js';
+import * as F from '../wire/files.js';
 import {
   CAP, CIPHER, CTX, decodeNegotiateResponse, DIALECT, findContext, HASH_SHA512, SECURITY_MODE, SIGNING_ALG, writeNegotiateRequest,
   type NegotiateContext,
 } from '../wire/negotiate.js';
 import { Writer } from '../wire/reader.js';
-import { decodeSessionSetupResponse, writeSessionSetupRequest } from '../wire/session-setup.js';
+import { decodeSessionSetupResponse, decodeTreeConnectResponse, writeSessionSetupRequest, writeTreeConnectRequest } from '../wire/session-setup.js';
+import {
+  decodeCreateResponse, decodeIoctlResponse, decodeReadResponse, decodeWriteResponse, writeCloseRequest, writeCreateRequest, writeFlushRequest,
+  writeIoctlRequest, writeQueryInfoRequest, writeReadRequest, writeWriteRequest,
+} from '../wire/pipe-io.js';
 import { SmbConnection, type ConnectionOptions, type FrameOutput } from '../session.js';
 import type { SmbAccount } from '../setup.js';
 
@@ -210,52 +210,103 @@ export class TestClient {
     return r2;
   }
 
-  // ---- File commands (MS-SMB2 2.2.13–2.2.40), on tree `treeId`. ----
+  // ---- Disk-share file commands (MS-SMB2 2.2.13–2.2.40; wire/files.ts), on tree `treeId`. ----
 
-  /** CREATE; returns the reply (decode with decodeCreateResponse on success). */
-  async create(treeId: number, q: Partial<CreateRequest> & { name: string; desiredAccess?: number; disposition?: number }): Promise<Reply> {
-    return this.send(Command.CREATE, (w) => { writeCreateRequest(w, { desiredAccess: 0x0012019f, disposition: DISPOSITION.OPEN, ...q }); }, { treeId });
+  /** CREATE; returns the reply (decode with F.decodeCreateResponse on success). */
+  async createFile(treeId: number, q: Partial<F.CreateRequest> & { name: string; desiredAccess?: number; disposition?: number }): Promise<Reply> {
+    return this.send(Command.CREATE, (w) => { F.writeCreateRequest(w, { desiredAccess: 0x0012019f, disposition: F.DISPOSITION.OPEN, ...q }); }, { treeId });
   }
 
   /** CREATE that must succeed; returns the FileId and the decoded response. */
-  async open(treeId: number, q: Partial<CreateRequest> & { name: string; desiredAccess?: number; disposition?: number }): Promise<CreateResponse> {
-    const r = await this.create(treeId, q);
+  async open(treeId: number, q: Partial<F.CreateRequest> & { name: string; desiredAccess?: number; disposition?: number }): Promise<F.CreateResponse> {
+    const r = await this.createFile(treeId, q);
     assert.equal(r.header.status, 0, `CREATE ${q.name}: 0x${r.header.status.toString(16)}`);
-    return decodeCreateResponse(r.message);
+    return F.decodeCreateResponse(r.message);
   }
 
-  async close(treeId: number, fileId: FileId, flags = 0): Promise<Reply> {
-    return this.send(Command.CLOSE, (w) => { writeCloseRequest(w, flags, fileId); }, { treeId });
+  async closeFile(treeId: number, fileId: F.FileId, flags = 0): Promise<Reply> {
+    return this.send(Command.CLOSE, (w) => { F.writeCloseRequest(w, flags, fileId); }, { treeId });
   }
 
-  async read(treeId: number, fileId: FileId, offset: number, length: number, minimumCount = 0): Promise<Reply> {
-    return this.send(Command.READ, (w) => { writeReadRequest(w, { fileId, offset: BigInt(offset), length, minimumCount }); }, { treeId, creditCharge: Math.max(1, Math.ceil(length / 65536)) });
+  async readFile(treeId: number, fileId: F.FileId, offset: number, length: number, minimumCount = 0): Promise<Reply> {
+    return this.send(Command.READ, (w) => { F.writeReadRequest(w, { fileId, offset: BigInt(offset), length, minimumCount }); }, { treeId, creditCharge: Math.max(1, Math.ceil(length / 65536)) });
   }
 
-  async write(treeId: number, fileId: FileId, offset: number | bigint, data: Uint8Array, flags = 0): Promise<Reply> {
-    return this.send(Command.WRITE, (w) => { writeWriteRequest(w, { fileId, offset: BigInt(offset), data, flags }); }, { treeId, creditCharge: Math.max(1, Math.ceil(data.length / 65536)) });
+  async writeFile(treeId: number, fileId: F.FileId, offset: number | bigint, data: Uint8Array, flags = 0): Promise<Reply> {
+    return this.send(Command.WRITE, (w) => { F.writeWriteRequest(w, { fileId, offset: BigInt(offset), data, flags }); }, { treeId, creditCharge: Math.max(1, Math.ceil(data.length / 65536)) });
   }
 
-  async flush(treeId: number, fileId: FileId): Promise<Reply> {
-    return this.send(Command.FLUSH, (w) => { writeFlushRequest(w, fileId); }, { treeId });
+  async flushFile(treeId: number, fileId: F.FileId): Promise<Reply> {
+    return this.send(Command.FLUSH, (w) => { F.writeFlushRequest(w, fileId); }, { treeId });
   }
 
-  async queryDirectory(treeId: number, fileId: FileId, o: { pattern?: string; infoClass?: number; flags?: number; outputBufferLength?: number } = {}): Promise<Reply> {
+  async queryDirectory(treeId: number, fileId: F.FileId, o: { pattern?: string; infoClass?: number; flags?: number; outputBufferLength?: number } = {}): Promise<Reply> {
     return this.send(Command.QUERY_DIRECTORY, (w) => {
-      writeQueryDirectoryRequest(w, { fileId, pattern: o.pattern ?? '*', infoClass: o.infoClass ?? 37, flags: o.flags ?? 0, outputBufferLength: o.outputBufferLength ?? 65536 });
+      F.writeQueryDirectoryRequest(w, { fileId, pattern: o.pattern ?? '*', infoClass: o.infoClass ?? 37, flags: o.flags ?? 0, outputBufferLength: o.outputBufferLength ?? 65536 });
     }, { treeId });
   }
 
-  async queryInfo(treeId: number, fileId: FileId, infoType: number, infoClass: number, outputBufferLength = 4096, additionalInformation = 0): Promise<Reply> {
-    return this.send(Command.QUERY_INFO, (w) => { writeQueryInfoRequest(w, { fileId, infoType, infoClass, outputBufferLength, additionalInformation }); }, { treeId });
+  async queryFileInfo(treeId: number, fileId: F.FileId, infoType: number, infoClass: number, outputBufferLength = 4096, additionalInformation = 0): Promise<Reply> {
+    return this.send(Command.QUERY_INFO, (w) => { F.writeQueryInfoRequest(w, { fileId, infoType, infoClass, outputBufferLength, additionalInformation }); }, { treeId });
   }
 
-  async setInfo(treeId: number, fileId: FileId, infoType: number, infoClass: number, buffer: Buffer, additionalInformation = 0): Promise<Reply> {
-    return this.send(Command.SET_INFO, (w) => { writeSetInfoRequest(w, { fileId, infoType, infoClass, buffer, additionalInformation }); }, { treeId });
+  async setInfo(treeId: number, fileId: F.FileId, infoType: number, infoClass: number, buffer: Buffer, additionalInformation = 0): Promise<Reply> {
+    return this.send(Command.SET_INFO, (w) => { F.writeSetInfoRequest(w, { fileId, infoType, infoClass, buffer, additionalInformation }); }, { treeId });
   }
 
-  async ioctl(treeId: number, ctlCode: number, input: Buffer, fileId: FileId = ALL_ONES_FILE_ID): Promise<Reply> {
-    return this.send(Command.IOCTL, (w) => { writeIoctlRequest(w, { ctlCode, fileId, input, maxOutputResponse: 65536, flags: 1 }); }, { treeId });
+  async ioctlFile(treeId: number, ctlCode: number, input: Buffer, fileId: F.FileId = F.ALL_ONES_FILE_ID): Promise<Reply> {
+    return this.send(Command.IOCTL, (w) => { F.writeIoctlRequest(w, { ctlCode, fileId, input, maxOutputResponse: 65536, flags: 1 }); }, { treeId });
+  }
+
+  /** TREE_CONNECT to \\dw\`share`; returns the tree id (asserts success). */
+  async treeConnect(share: string, o: { encrypt?: boolean } = {}): Promise<number> {
+    const r = await this.send(3, (w) => { writeTreeConnectRequest(w, { flags: 0, path: `\\\\dw\\${share}` }); }, o);
+    assert.equal(r.header.status, 0, `tree connect to ${share}: 0x${r.header.status.toString(16)}`);
+    decodeTreeConnectResponse(r.message);
+    return r.header.treeId;
+  }
+
+  /** CREATE of `name` on a tree (FILE_OPEN, read/write access as smbclient asks for a pipe). Returns the reply and its FileId (when it succeeded). */
+  async create(treeId: number, name: string, o: { encrypt?: boolean } = {}): Promise<{ reply: Reply; fileId: Buffer | undefined }> {
+    const reply = await this.send(5, (w) => {
+      writeCreateRequest(w, {
+        oplockLevel: 0, impersonationLevel: 2, desiredAccess: 0x0012019f, fileAttributes: 0, shareAccess: 3, createDisposition: 1, createOptions: 0, name,
+      });
+    }, { treeId, ...o });
+    return { reply, fileId: reply.header.status === 0 ? decodeCreateResponse(reply.message).fileId : undefined };
+  }
+
+  /** WRITE `data` to an open; returns the status and Count. */
+  async write(treeId: number, fileId: Buffer, data: Buffer, o: { encrypt?: boolean } = {}): Promise<{ status: number; count: number }> {
+    const r = await this.send(9, (w) => { writeWriteRequest(w, fileId, data); }, { treeId, ...o });
+    return { status: r.header.status, count: r.header.status === 0 ? decodeWriteResponse(r.message).count : 0 };
+  }
+
+  /** READ up to `length` bytes; data is empty for an error status. */
+  async read(treeId: number, fileId: Buffer, length: number, o: { encrypt?: boolean } = {}): Promise<{ status: number; data: Buffer }> {
+    const r = await this.send(8, (w) => { writeReadRequest(w, { fileId, length }); }, { treeId, ...o });
+    const ok = r.header.status === 0 || r.header.status === 0x80000005;
+    return { status: r.header.status, data: ok ? Buffer.from(decodeReadResponse(r.message).data) : Buffer.alloc(0) };
+  }
+
+  /** IOCTL with `ctlCode` (an FSCTL unless `flags` says otherwise); output empty for an error status. */
+  async ioctl(treeId: number, fileId: Buffer, ctlCode: number, input: Buffer, maxOutputResponse: number, o: { encrypt?: boolean; flags?: number } = {}): Promise<{ status: number; output: Buffer; reply: Reply }> {
+    const r = await this.send(11, (w) => { writeIoctlRequest(w, { ctlCode, fileId, input, maxOutputResponse, ...(o.flags !== undefined ? { flags: o.flags } : {}) }); }, { treeId, ...o });
+    const ok = r.header.status === 0 || r.header.status === 0x80000005;
+    return { status: r.header.status, output: ok ? Buffer.from(decodeIoctlResponse(r.message).output) : Buffer.alloc(0), reply: r };
+  }
+
+  /** CLOSE (Flags 0, or POSTQUERY_ATTRIB with `post`). */
+  async close(treeId: number, fileId: Buffer, o: { post?: boolean } = {}): Promise<Reply> {
+    return this.send(6, (w) => { writeCloseRequest(w, o.post ? 1 : 0, fileId); }, { treeId });
+  }
+
+  async flush(treeId: number, fileId: Buffer): Promise<Reply> {
+    return this.send(7, (w) => { writeFlushRequest(w, fileId); }, { treeId });
+  }
+
+  async queryInfo(treeId: number, fileId: Buffer, infoType: number, fileInfoClass: number, outputBufferLength: number): Promise<Reply> {
+    return this.send(16, (w) => { writeQueryInfoRequest(w, { infoType, fileInfoClass, outputBufferLength, fileId }); }, { treeId });
   }
 
   /** True if the reply is signed with this session's key. */
