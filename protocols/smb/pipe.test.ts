@@ -125,10 +125,12 @@ describe('named pipes on IPC$', () => {
     const rest = await c.read(tree, fileId, 65536);
     assert.equal(rest.status, STATUS.SUCCESS);
     assert.deepEqual(Buffer.concat([s.output, rest.data]).subarray(24), e.output.subarray(24), 'same answer but the call id');
-    // Not an FSCTL: NOT_SUPPORTED; a huge MaxOutputResponse: INVALID_PARAMETER; other FSCTLs go to the disk side (not built: NOT_SUPPORTED).
+    // Not an FSCTL: NOT_SUPPORTED; a huge MaxOutputResponse: INVALID_PARAMETER; other FSCTLs go to the disk side
+    // (ioctl.ts: a VALIDATE_NEGOTIATE_INFO without dialects does not decode → INVALID_PARAMETER; other codes INVALID_DEVICE_REQUEST).
     assert.equal((await c.ioctl(tree, fileId, FSCTL_PIPE.TRANSCEIVE, V.smbclientShareEnum1, 4280, { flags: 0 })).status, STATUS.NOT_SUPPORTED);
     assert.equal((await c.ioctl(tree, fileId, FSCTL_PIPE.TRANSCEIVE, V.smbclientShareEnum1, 0x7fffffff)).status, STATUS.INVALID_PARAMETER);
-    assert.equal((await c.ioctl(tree, fileId, 0x00140204, Buffer.alloc(24), 24)).status, STATUS.NOT_SUPPORTED);
+    assert.equal((await c.ioctl(tree, fileId, 0x00140204, Buffer.alloc(24), 24)).status, STATUS.INVALID_PARAMETER);
+    assert.equal((await c.ioctl(tree, fileId, 0x00090000, Buffer.alloc(0), 24)).status, STATUS.INVALID_DEVICE_REQUEST);
   });
 
   test('a reply of several fragments: the first by TRANSCEIVE, the others by READ (as smbclient does)', async () => {

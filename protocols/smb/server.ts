@@ -13,6 +13,7 @@ import { ROOT_CTX, type PathVfs } from '../../vfs/types.js';
 import { FrameDecoder, FrameError, frameHeader } from './transport.js';
 import { DEFAULT_MAX_IO, SmbConnection } from './session.js';
 import type { AccountLookup } from './setup.js';
+import type { FileService } from './files.js';
 import { DEFAULT_SHARES, ShareConfigError, type SmbShare } from './shares.js';
 
 export interface SmbServerOptions {
@@ -55,6 +56,23 @@ function netbiosName(): string {
   return n || 'DW';
 }
 
+/** The VFS side of the file commands over `paths`: each share's root inode, resolved once. */
+export function shareFileService(paths: PathVfs): FileService {
+  const roots = new Map<string, Promise<number>>();
+  return {
+    vfs: paths.vfs,
+    shareRoot(share) {
+      let p = roots.get(share.path);
+      if (!p) {
+        p = paths.resolve(ROOT_CTX, share.path).then((r) => r.attr.ino);
+        p.catch(() => roots.delete(share.path));
+        roots.set(share.path, p);
+      }
+      return p;
+    },
+  };
+}
+
 /**
  * Starts the server. Rejects when the address cannot be bound, or (with `paths`) when a
  * share's path is not a folder (ShareConfigError naming the share).
@@ -73,6 +91,7 @@ export async function startSmbServer(opts: SmbServerOptions): Promise<SmbServer>
   const serverGuid = randomBytes(16);
   const maxFrame = opts.maxFrame ?? DEFAULT_MAX_IO + 65536;
   const sockets = new Set<Socket>();
+  const files = opts.paths ? shareFileService(opts.paths) : undefined;
 
   const onConnection = (sock: Socket): void => {
     sockets.add(sock);
@@ -83,6 +102,7 @@ export async function startSmbServer(opts: SmbServerOptions): Promise<SmbServer>
       identity: { nbDomain: domain, nbComputer: serverName, dnsComputer: hostname() },
       ...(opts.requireSigning ? { requireSigning: true } : {}),
       ...(opts.maxCredits ? { maxCredits: opts.maxCredits } : {}),
+      ...(files ? { files } : {}),
     });
     const decoder = new FrameDecoder(maxFrame);
     const queue: Buffer[] = [];
@@ -133,7 +153,10 @@ export async function startSmbServer(opts: SmbServerOptions): Promise<SmbServer>
     });
     sock.on('drain', () => { if (sock.isPaused() && queue.length < MAX_QUEUED) sock.resume(); });
     sock.on('error', (err) => log?.debug({ peer, err: err.message }, 'smb: socket error'));
-    sock.on('close', () => sockets.delete(sock));
+    sock.on('close', () => {
+      sockets.delete(sock);
+      void conn.closeFiles();
+    });
   };
 
   const server = createServer(onConnection);

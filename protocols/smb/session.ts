@@ -36,6 +36,15 @@ import type { SmbShare } from './shares.js';
 import type { AccountLookup } from './setup.js';
 import { handleNegotiate, handleSessionSetup, negotiateResponseFor } from './setup.js';
 import { handleEcho, handleLogoff, handleTreeConnect, handleTreeDisconnect } from './tree.js';
+import { VfsError } from '../../vfs/errno.js';
+import { ntStatus } from './errors.js';
+import { InfoLengthError } from './wire/fscc.js';
+import { closeAll, OpenTable, type FileService } from './files.js';
+import { handleClose, handleCreate } from './create.js';
+import { handleFlush, handleRead, handleWrite } from './io.js';
+import { handleQueryDirectory } from './dir.js';
+import { handleQueryInfo, handleSetInfo } from './info.js';
+import { handleIoctl } from './ioctl.js';
 import { pipeClose, pipeCreate, pipeFlush, pipeIoctl, pipeQueryInfo, pipeRead, pipeWrite } from './pipe.js';
 
 /** What a connection needs from the server: shares, accounts, identity, limits. */
@@ -57,6 +66,8 @@ export interface ConnectionOptions {
   maxSessions?: number;
   /** Dialects offered (default all of 2.0.2 … 3.1.1). */
   dialects?: readonly number[];
+  /** The VFS behind the disk shares; without it file commands answer STATUS_NOT_SUPPORTED. */
+  files?: FileService;
   /** 'address:port' for logs. */
   peer: string;
   log?: Logger;
@@ -110,30 +121,34 @@ export type PipeHandler = (c: SmbConnection, q: Request) => Promise<Response | n
 
 /**
  * Routes a command on a file by the tree's share type (MS-SMB2 3.3.1.6 Share.Type): IPC$ trees
- * (named pipes, pipe.ts) to `pipe`, disk shares to `disk`; a `pipe` answer of null goes to `disk`.
+ * (named pipes, pipe.ts) to `pipe`, disk shares to `disk`; a `pipe` answer of null, or no `pipe`
+ * side, goes to `disk`.
  */
-export function byShareType(h: { disk: Handler; pipe: PipeHandler }): Handler {
-  return async (c, q) => (q.tree?.isIpc ? await h.pipe(c, q) : null) ?? h.disk(c, q);
+export function byShareType(h: { disk: Handler; pipe?: PipeHandler }): Handler {
+  return async (c, q) => (q.tree?.isIpc && h.pipe ? await h.pipe(c, q) : null) ?? h.disk(c, q);
 }
 
-/** The disk side of a command not built yet. */
-const notBuilt: Handler = () => errorResponse(STATUS.NOT_SUPPORTED).resp;
+/** A disk-share handler that needs the VFS: STATUS_NOT_SUPPORTED on a connection without one. */
+const onDisk = (h: Handler): Handler => (c, q) => (c.fileService ? h(c, q) : errorResponse(STATUS.NOT_SUPPORTED).resp);
 
 /** Commands built so far; every other code is answered STATUS_NOT_SUPPORTED. */
 const HANDLERS: Partial<Record<number, Handler>> = {
+  [Command.CREATE]: byShareType({ disk: onDisk(handleCreate), pipe: pipeCreate }),
+  [Command.CLOSE]: byShareType({ disk: onDisk(handleClose), pipe: pipeClose }),
+  [Command.FLUSH]: byShareType({ disk: onDisk(handleFlush), pipe: pipeFlush }),
+  [Command.READ]: byShareType({ disk: onDisk(handleRead), pipe: pipeRead }),
+  [Command.WRITE]: byShareType({ disk: onDisk(handleWrite), pipe: pipeWrite }),
+  // pipeIoctl answers the pipe FSCTLs and gives the rest (VALIDATE_NEGOTIATE_INFO) to handleIoctl.
+  [Command.IOCTL]: byShareType({ disk: handleIoctl, pipe: pipeIoctl }),
+  [Command.QUERY_INFO]: byShareType({ disk: onDisk(handleQueryInfo), pipe: pipeQueryInfo }),
+  [Command.QUERY_DIRECTORY]: byShareType({ disk: onDisk(handleQueryDirectory) }),
+  [Command.SET_INFO]: byShareType({ disk: onDisk(handleSetInfo) }),
   [Command.NEGOTIATE]: handleNegotiate,
   [Command.SESSION_SETUP]: handleSessionSetup,
   [Command.LOGOFF]: handleLogoff,
   [Command.TREE_CONNECT]: handleTreeConnect,
   [Command.TREE_DISCONNECT]: handleTreeDisconnect,
   [Command.ECHO]: handleEcho,
-  [Command.CREATE]: byShareType({ disk: notBuilt, pipe: pipeCreate }),
-  [Command.CLOSE]: byShareType({ disk: notBuilt, pipe: pipeClose }),
-  [Command.FLUSH]: byShareType({ disk: notBuilt, pipe: pipeFlush }),
-  [Command.READ]: byShareType({ disk: notBuilt, pipe: pipeRead }),
-  [Command.WRITE]: byShareType({ disk: notBuilt, pipe: pipeWrite }),
-  [Command.IOCTL]: byShareType({ disk: notBuilt, pipe: pipeIoctl }),
-  [Command.QUERY_INFO]: byShareType({ disk: notBuilt, pipe: pipeQueryInfo }),
 };
 
 /** Commands that need no session (3.3.5.2.9 is skipped). */
@@ -155,6 +170,12 @@ export class SmbConnection {
   signingAlgorithmId: number | undefined;
   clientCapabilities = 0;
   clientSecurityMode = 0;
+  /** The ClientGuid of NEGOTIATE (for VALIDATE_NEGOTIATE_INFO). */
+  clientGuid: Buffer | undefined;
+  /** The VFS side of the file commands (undefined: none). */
+  readonly fileService: FileService | undefined;
+  /** The connection's open table (3.3.1.7 Connection.OpenTable). */
+  readonly files = new OpenTable();
   readonly sessions = new Map<bigint, SmbSession>();
   readonly window: SequenceWindow;
   readonly maxIo: number;
@@ -170,6 +191,12 @@ export class SmbConnection {
     this.dialects = opts.dialects ?? [DIALECT.SMB202, DIALECT.SMB210, DIALECT.SMB300, DIALECT.SMB302, DIALECT.SMB311];
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
+    this.fileService = opts.files;
+  }
+
+  /** Closes every open of the connection (the socket is gone); never throws. */
+  async closeFiles(): Promise<void> {
+    await closeAll(this, () => true).catch(() => undefined);
   }
 
   /** True once a real dialect (not the 0x02FF wildcard) is chosen. */
@@ -231,6 +258,7 @@ export class SmbConnection {
   /** Handles an SMB2 message (maybe a compound); `enc` when it came out of a TRANSFORM_HEADER. */
   private async messages(msg: Buffer, enc: { session: SmbSession; sessionId: bigint } | undefined): Promise<FrameOutput> {
     const parts = splitCompound(msg);
+    this.files.compoundFileId = undefined;
     if (parts.length > 1 && parts.some((p) => p.header.command === Command.NEGOTIATE)) throw new DisconnectError('NEGOTIATE inside a compound');
     if (enc && parts.some((p) => p.header.sessionId !== enc.sessionId && !(p.header.flags & HDR_FLAGS.RELATED_OPERATIONS))) {
       throw new DisconnectError('decrypted request names another session than its TRANSFORM_HEADER'); // 3.3.5.2.1.1
@@ -256,7 +284,9 @@ export class SmbConnection {
         charge = multi ? Math.max(1, h.creditCharge) : 1;
         if (!this.window.accepts(h.messageId, charge)) throw new DisconnectError(`MessageId ${h.messageId} (charge ${charge}) outside the command sequence window`);
         this.window.consume(h.messageId, charge);
-        const payload = Math.max(0, part.bytes.length - SMB2_HEADER_SIZE);
+        // 3.3.5.2.5: READ and WRITE are charged by their Length (the data), other commands by their size.
+        const io = (h.command === Command.READ || h.command === Command.WRITE) && part.bytes.length >= SMB2_HEADER_SIZE + 8;
+        const payload = io ? part.bytes.readUInt32LE(SMB2_HEADER_SIZE + 4) : Math.max(0, part.bytes.length - SMB2_HEADER_SIZE);
         if (multi && charge < Math.ceil(payload / 65536)) status = STATUS.INVALID_PARAMETER;
       } else {
         continue; // CANCEL: nothing is pending (no async operations yet) and CANCEL has no response
@@ -341,6 +371,8 @@ export class SmbConnection {
         resp = await handler(this, { header: h, message, encrypted, session, tree });
       } catch (err) {
         if (err instanceof SmbStatusError) resp = errorResponse(err.status).resp;
+        else if (err instanceof VfsError) resp = errorResponse(ntStatus(err)).resp;
+        else if (err instanceof InfoLengthError) resp = errorResponse(STATUS.INFO_LENGTH_MISMATCH).resp;
         else if (err instanceof WireError) {
           this.log?.debug({ peer: this.opts.peer, command: h.command, reason: err.message }, 'smb: malformed request');
           resp = errorResponse(STATUS.INVALID_PARAMETER).resp;

@@ -41,7 +41,7 @@ export function dialectName(d: number): string {
 }
 
 /** Capabilities the server announces for a dialect (no DFS, leasing, multichannel or persistent handles yet). */
-function capabilitiesFor(c: SmbConnection, dialect: number): number {
+export function capabilitiesFor(c: SmbConnection, dialect: number): number {
   let caps = 0;
   if (dialect >= DIALECT.SMB210 && dialect !== DIALECT.WILDCARD) caps |= CAP.LARGE_MTU;
   if ((dialect === DIALECT.SMB300 || dialect === DIALECT.SMB302) && c.clientCapabilities & CAP.ENCRYPTION) caps |= CAP.ENCRYPTION;
@@ -79,6 +79,7 @@ export function handleNegotiate(c: SmbConnection, q: Request): Response {
   }
   c.clientCapabilities = req.capabilities;
   c.clientSecurityMode = req.securityMode;
+  c.clientGuid = Buffer.from(req.clientGuid);
   const contexts: NegotiateContext[] = [];
   if (dialect === DIALECT.SMB311) {
     const pre = findContext(req.contexts, CTX.PREAUTH_INTEGRITY);

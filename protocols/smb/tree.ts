@@ -10,6 +10,7 @@ import {
 } from './wire/session-setup.js';
 import type { Request, Response, SmbConnection } from './session.js';
 import { IPC_SHARE } from './shares.js';
+import { closeAll } from './files.js';
 
 /** Most tree connects per session. */
 export const MAX_TREES = 1024;
@@ -57,16 +58,19 @@ export function handleTreeConnect(c: SmbConnection, q: Request): Response {
 }
 
 /** TREE_DISCONNECT: the tree (already verified) is removed. */
-export function handleTreeDisconnect(_c: SmbConnection, q: Request): Response {
+export async function handleTreeDisconnect(c: SmbConnection, q: Request): Promise<Response> {
   decodeEmptyBody(q.message, 'TREE_DISCONNECT request');
+  const sid = q.session!.id, tid = q.tree!.treeId;
+  await closeAll(c, (o) => o.sessionId === sid && o.treeId === tid);
   q.session!.trees.delete(q.tree!.treeId);
   return empty();
 }
 
 /** LOGOFF: the session and its trees are removed; the response is still signed/encrypted with its keys. */
-export function handleLogoff(c: SmbConnection, q: Request): Response {
+export async function handleLogoff(c: SmbConnection, q: Request): Promise<Response> {
   decodeEmptyBody(q.message, 'LOGOFF request');
   const s = q.session!;
+  await closeAll(c, (o) => o.sessionId === s.id);
   s.trees.clear();
   c.sessions.delete(s.id);
   c.log?.debug({ peer: c.opts.peer, user: s.principal?.name }, 'smb: logoff');

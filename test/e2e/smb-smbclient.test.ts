@@ -5,8 +5,8 @@
  * (--client-protection=sign) and encrypted (--client-protection=encrypt) too; wrong passwords,
  * unknown users, unknown shares and unencrypted access to an encryption-only share are
  * refused with the NTSTATUS smbclient prints. `smbclient -L` (SMB 2 and 3, signed, encrypted)
- * and rpcclient list the configured shares through the srvsvc pipe on IPC$. File access is not
- * built yet: `ls` gets NT_STATUS_NOT_SUPPORTED.
+ * and rpcclient list the configured shares through the srvsvc pipe on IPC$. File access is
+ * tested in smb-files.test.ts.
  *
  * smbclient says nothing on a successful `-c exit`; a failed tree connect prints "tree connect
  * failed: NT_STATUS_…" and exits 1. The test therefore reads `-d 5` output (" session setup ok", " tconx ok")
@@ -60,7 +60,7 @@ describe('SMB with smbclient (login and tree connect)', () => {
     srv = await serve(dir, ['--smb', '127.0.0.1:0', '--config', cfg]);
     port = Number(/SMB:\s+127\.0\.0\.1 port (\d+)/.exec(srv.stderr())?.[1]);
     assert.ok(port > 1024, srv.stderr());
-    assert.match(srv.stderr(), /SMB:.*partial: login and tree connect only.*shares dw, Pub, vault/);
+    assert.match(srv.stderr(), /SMB:.*partial: file access.*shares dw, Pub, vault/);
     assert.ok(srv.password);
     pass = srv.password!;
   });
@@ -132,17 +132,12 @@ describe('SMB with smbclient (login and tree connect)', () => {
     assert.notEqual(r.code, 0);
     assert.match(r.out, /tree connect failed: NT_STATUS_ACCESS_DENIED/);
     // SMB 3.1.1 without --client-protection: the share's ENCRYPT_DATA flag makes smbclient
-    // encrypt what follows. `ls` then reaches the server encrypted and gets NOT_SUPPORTED (no
-    // file access yet) — not ACCESS_DENIED, which an unencrypted request would get.
+    // encrypt what follows. `ls` then reaches the server encrypted and lists the share — an
+    // unencrypted request would get ACCESS_DENIED.
     const e = smbclient(['//127.0.0.1/vault', '-U', `admin%${pass}`, '-m', 'SMB3', '-c', 'ls']);
-    assert.match(e.out, /NT_STATUS_NOT_SUPPORTED listing/);
+    assert.equal(e.code, 0, e.out);
+    assert.match(e.out, /blocks of size \d+\. \d+ blocks available/);
     assert.doesNotMatch(e.out, /ACCESS_DENIED|tree connect failed/);
-  });
-
-  test('not built yet: ls answers NT_STATUS_NOT_SUPPORTED', () => {
-    const ls = smbclient(['//127.0.0.1/dw', '-U', `admin%${pass}`, '-c', 'ls']);
-    assert.notEqual(ls.code, 0);
-    assert.match(ls.out, /NT_STATUS_NOT_SUPPORTED listing \\\*/);
   });
 
   /** The rows of `smbclient -L`'s share table: [name, type, comment]. */

@@ -16,7 +16,8 @@ import { decodeSpnego, encodeMechTypes, encodeNegTokenInit, encodeNegTokenResp, 
 import { deriveServerKeys, PreauthHash, type SessionKeys } from '../crypto/keys.js';
 import { decryptMessage, encryptMessage, NonceSequence, cipherParams } from '../crypto/encrypt.js';
 import { signingAlgorithmFor, signMessage, verifySignature } from '../crypto/sign.js';
-import { decodeHeader, header, HDR_FLAGS, protocolOf, splitCompound, writeHeader, type Smb2Header } from '../wire/header.js';
+import { Command, decodeHeader, header, HDR_FLAGS, protocolOf, splitCompound, writeHeader, type Smb2Header } from '../wire/header.js';
+import * as F from '../wire/files.js';
 import {
   CAP, CIPHER, CTX, decodeNegotiateResponse, DIALECT, findContext, HASH_SHA512, SECURITY_MODE, SIGNING_ALG, writeNegotiateRequest,
   type NegotiateContext,
@@ -81,6 +82,8 @@ export class TestClient {
   sessionId = 0n;
   keys: SessionKeys | undefined;
   signing = false;
+  /** The ClientGuid sent in NEGOTIATE. */
+  readonly clientGuid = randomBytes(16);
   private nonces: NonceSequence | undefined;
 
   constructor(readonly conn: SmbConnection) {}
@@ -132,7 +135,7 @@ export class TestClient {
     const req = message({ command: 0, messageId: this.nextId++, credits: 1 }, (w) => {
       writeNegotiateRequest(w, {
         securityMode: o.securityMode ?? SECURITY_MODE.SIGNING_ENABLED, capabilities: o.caps ?? CAP.ENCRYPTION | CAP.LARGE_MTU,
-        clientGuid: randomBytes(16), dialects, contexts: dialects.includes(DIALECT.SMB311) ? contexts : [],
+        clientGuid: this.clientGuid, dialects, contexts: dialects.includes(DIALECT.SMB311) ? contexts : [],
       });
     });
     const out = await this.raw(req);
@@ -205,6 +208,54 @@ export class TestClient {
       }
     }
     return r2;
+  }
+
+  // ---- Disk-share file commands (MS-SMB2 2.2.13–2.2.40; wire/files.ts), on tree `treeId`. ----
+
+  /** CREATE; returns the reply (decode with F.decodeCreateResponse on success). */
+  async createFile(treeId: number, q: Partial<F.CreateRequest> & { name: string; desiredAccess?: number; disposition?: number }): Promise<Reply> {
+    return this.send(Command.CREATE, (w) => { F.writeCreateRequest(w, { desiredAccess: 0x0012019f, disposition: F.DISPOSITION.OPEN, ...q }); }, { treeId });
+  }
+
+  /** CREATE that must succeed; returns the FileId and the decoded response. */
+  async open(treeId: number, q: Partial<F.CreateRequest> & { name: string; desiredAccess?: number; disposition?: number }): Promise<F.CreateResponse> {
+    const r = await this.createFile(treeId, q);
+    assert.equal(r.header.status, 0, `CREATE ${q.name}: 0x${r.header.status.toString(16)}`);
+    return F.decodeCreateResponse(r.message);
+  }
+
+  async closeFile(treeId: number, fileId: F.FileId, flags = 0): Promise<Reply> {
+    return this.send(Command.CLOSE, (w) => { F.writeCloseRequest(w, flags, fileId); }, { treeId });
+  }
+
+  async readFile(treeId: number, fileId: F.FileId, offset: number, length: number, minimumCount = 0): Promise<Reply> {
+    return this.send(Command.READ, (w) => { F.writeReadRequest(w, { fileId, offset: BigInt(offset), length, minimumCount }); }, { treeId, creditCharge: Math.max(1, Math.ceil(length / 65536)) });
+  }
+
+  async writeFile(treeId: number, fileId: F.FileId, offset: number | bigint, data: Uint8Array, flags = 0): Promise<Reply> {
+    return this.send(Command.WRITE, (w) => { F.writeWriteRequest(w, { fileId, offset: BigInt(offset), data, flags }); }, { treeId, creditCharge: Math.max(1, Math.ceil(data.length / 65536)) });
+  }
+
+  async flushFile(treeId: number, fileId: F.FileId): Promise<Reply> {
+    return this.send(Command.FLUSH, (w) => { F.writeFlushRequest(w, fileId); }, { treeId });
+  }
+
+  async queryDirectory(treeId: number, fileId: F.FileId, o: { pattern?: string; infoClass?: number; flags?: number; outputBufferLength?: number } = {}): Promise<Reply> {
+    return this.send(Command.QUERY_DIRECTORY, (w) => {
+      F.writeQueryDirectoryRequest(w, { fileId, pattern: o.pattern ?? '*', infoClass: o.infoClass ?? 37, flags: o.flags ?? 0, outputBufferLength: o.outputBufferLength ?? 65536 });
+    }, { treeId });
+  }
+
+  async queryFileInfo(treeId: number, fileId: F.FileId, infoType: number, infoClass: number, outputBufferLength = 4096, additionalInformation = 0): Promise<Reply> {
+    return this.send(Command.QUERY_INFO, (w) => { F.writeQueryInfoRequest(w, { fileId, infoType, infoClass, outputBufferLength, additionalInformation }); }, { treeId });
+  }
+
+  async setInfo(treeId: number, fileId: F.FileId, infoType: number, infoClass: number, buffer: Buffer, additionalInformation = 0): Promise<Reply> {
+    return this.send(Command.SET_INFO, (w) => { F.writeSetInfoRequest(w, { fileId, infoType, infoClass, buffer, additionalInformation }); }, { treeId });
+  }
+
+  async ioctlFile(treeId: number, ctlCode: number, input: Buffer, fileId: F.FileId = F.ALL_ONES_FILE_ID): Promise<Reply> {
+    return this.send(Command.IOCTL, (w) => { F.writeIoctlRequest(w, { ctlCode, fileId, input, maxOutputResponse: 65536, flags: 1 }); }, { treeId });
   }
 
   /** TREE_CONNECT to \\dw\`share`; returns the tree id (asserts success). */

@@ -1,0 +1,188 @@
+/**
+ * CREATE (MS-SMB2 3.3.5.9) and CLOSE (3.3.5.10) on disk shares.
+ *
+ * CREATE resolves the name from the share root case-insensitively (files.ts `walk`), applies
+ * the disposition, checks the desired access against the VFS (MAXIMUM_ALLOWED → the maximal
+ * access) and the share modes of the other opens, opens a VFS handle for data access and records
+ * the open. Create contexts are parsed; MxAc (maximal access) and QFid (the on-disk id) are
+ * answered, every other one ignored. No oplocks or leases are granted (OplockLevel NONE).
+ */
+import { ROOT_CTX, type Attr } from '../../vfs/types.js';
+import { Errno, VfsError } from '../../vfs/errno.js';
+import { STATUS, SmbStatusError } from './errors.js';
+import {
+  checkAccess, checkShareMode, closeOpen, ctxOf, fileIdOf, mapGeneric, MAX_OPENS, maximalAccess, nodeFor, nodesOf, openOf, splitPath, walk, WRITE_RIGHTS,
+  type Node, type Open,
+} from './files.js';
+import type { Request, Response, SmbConnection } from './session.js';
+import { fileInfoOf } from './wire/fscc.js';
+import { ACCESS } from './wire/security.js';
+import {
+  CLOSE_FLAG_POSTQUERY_ATTRIB, CREATE_ACTION, CREATE_OPTION, decodeCloseRequest, decodeCreateRequest, DISPOSITION, writeCloseResponse,
+  writeCreateResponse, type CreateContext,
+} from './wire/files.js';
+
+/** Permission bits of new files and folders (0666/0777 less a umask of 022). */
+export const NEW_FILE_MODE = 0o644;
+export const NEW_DIR_MODE = 0o755;
+
+const VALID_OPTIONS_MASK = 0x00ffffff;
+
+function vfsErrno(err: unknown, errno: Errno): boolean {
+  return err instanceof VfsError && err.errno === errno;
+}
+
+/**
+ * CREATE. Errors: a leading '\\' or contradictory options → STATUS_INVALID_PARAMETER; a missing
+ * folder on the way → OBJECT_PATH_NOT_FOUND; a missing last name with OPEN/OVERWRITE →
+ * OBJECT_NAME_NOT_FOUND; CREATE on an existing name → OBJECT_NAME_COLLISION; FILE_DIRECTORY_FILE
+ * on a file → NOT_A_DIRECTORY, FILE_NON_DIRECTORY_FILE on a folder → FILE_IS_A_DIRECTORY;
+ * refused access, delete-on-close without DELETE, or any write on a read-only share →
+ * ACCESS_DENIED; a share-mode conflict → SHARING_VIOLATION; a pending delete → DELETE_PENDING;
+ * VFS errors through errors.ts.
+ */
+export async function handleCreate(c: SmbConnection, q: Request): Promise<Response> {
+  const svc = c.fileService;
+  const tree = q.tree!;
+  if (!svc || !tree.share) throw new SmbStatusError(STATUS.NOT_SUPPORTED);
+  const req = decodeCreateRequest(q.message);
+  const opt = req.options;
+  if ((opt & CREATE_OPTION.DIRECTORY_FILE) && (opt & CREATE_OPTION.NON_DIRECTORY_FILE)) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
+  if (opt & ~VALID_OPTIONS_MASK) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
+  if ((opt & CREATE_OPTION.DIRECTORY_FILE) && ![DISPOSITION.CREATE, DISPOSITION.OPEN, DISPOSITION.OPEN_IF].includes(req.disposition as 1)) {
+    throw new SmbStatusError(STATUS.INVALID_PARAMETER);
+  }
+  if (opt & CREATE_OPTION.OPEN_BY_FILE_ID) throw new SmbStatusError(STATUS.NOT_SUPPORTED);
+  if (c.files.opens.size >= MAX_OPENS) throw new SmbStatusError(STATUS.TOO_MANY_OPENED_FILES);
+  const vfs = svc.vfs;
+  const ctx = ctxOf(c, q.session!);
+  const share = tree.share;
+  const readOnly = share.readOnly;
+  const root = await svc.shareRoot(share);
+  const parts = splitPath(req.name);
+  const w = await walk(vfs, ctx, root, parts);
+  let desired = mapGeneric(req.desiredAccess);
+  const deleteOnClose = (opt & CREATE_OPTION.DELETE_ON_CLOSE) !== 0;
+  if (deleteOnClose && !(desired & (ACCESS.DELETE | ACCESS.MAXIMUM_ALLOWED))) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+
+  let attr: Attr;
+  let action: number;
+  let fh: number | undefined;
+  let fhWritable = false;
+  const wantDir = (opt & CREATE_OPTION.DIRECTORY_FILE) !== 0;
+  let existing = w.found;
+  if (existing && existing.attr.type === 'symlink') throw new SmbStatusError(STATUS.ACCESS_DENIED); // symlinks are not followed for clients (no reparse error contexts yet)
+  if (existing) {
+    const node = nodeForExisting(c, existing.attr.ino);
+    if (node?.deletePending) throw new SmbStatusError(STATUS.DELETE_PENDING);
+    const isDir = existing.attr.type === 'dir';
+    if (req.disposition === DISPOSITION.CREATE) throw new SmbStatusError(STATUS.OBJECT_NAME_COLLISION);
+    if (wantDir && !isDir) throw new SmbStatusError(STATUS.NOT_A_DIRECTORY);
+    if ((opt & CREATE_OPTION.NON_DIRECTORY_FILE) && isDir) throw new SmbStatusError(STATUS.FILE_IS_A_DIRECTORY);
+    const overwrite = req.disposition === DISPOSITION.OVERWRITE || req.disposition === DISPOSITION.OVERWRITE_IF || req.disposition === DISPOSITION.SUPERSEDE;
+    if (overwrite && isDir) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
+    if (desired & ACCESS.MAXIMUM_ALLOWED) desired = (desired & ~ACCESS.MAXIMUM_ALLOWED) | await maximalAccess(vfs, ctx, existing.attr, w.parent, tree);
+    if (overwrite) desired |= ACCESS.FILE_WRITE_DATA;
+    if (readOnly && desired & WRITE_RIGHTS) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+    if ((desired & ~tree.maximalAccess & ~ACCESS.ACCESS_SYSTEM_SECURITY) !== 0 && readOnly) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+    await checkAccess(vfs, ctx, existing.attr, w.parent, desired);
+    checkShareMode(node, desired, req.shareAccess);
+    if (deleteOnClose && isDir) await ensureEmpty(c, existing.attr.ino);
+    if (!isDir && (desired & (ACCESS.FILE_READ_DATA | ACCESS.FILE_WRITE_DATA | ACCESS.FILE_APPEND_DATA | ACCESS.FILE_EXECUTE) || overwrite)) {
+      fhWritable = (desired & (ACCESS.FILE_WRITE_DATA | ACCESS.FILE_APPEND_DATA)) !== 0;
+      fh = await vfs.open(ctx, existing.attr.ino, { read: (desired & (ACCESS.FILE_READ_DATA | ACCESS.FILE_EXECUTE)) !== 0, write: fhWritable, truncate: overwrite });
+    }
+    attr = overwrite ? await vfs.getattr(ctx, existing.attr.ino) : existing.attr;
+    action = req.disposition === DISPOSITION.SUPERSEDE ? CREATE_ACTION.SUPERSEDED : overwrite ? CREATE_ACTION.OVERWRITTEN : CREATE_ACTION.OPENED;
+  } else {
+    if (!parts.length) throw new SmbStatusError(STATUS.OBJECT_NAME_INVALID);
+    if (req.disposition === DISPOSITION.OPEN || req.disposition === DISPOSITION.OVERWRITE) throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND);
+    if (readOnly) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+    const name = w.want;
+    if (wantDir) {
+      attr = await vfs.mkdir(ctx, w.parent, name, NEW_DIR_MODE);
+    } else {
+      fhWritable = true;
+      const r = await vfs.create(ctx, w.parent, name, NEW_FILE_MODE, { read: true, write: true, exclusive: true }).catch((err: unknown) => {
+        if (vfsErrno(err, Errno.EEXIST)) throw new SmbStatusError(STATUS.OBJECT_NAME_COLLISION);
+        throw err;
+      });
+      attr = r.attr;
+      fh = r.fh;
+    }
+    existing = { attr, name };
+    // The creator gets what it asked for (POSIX: creating grants the open, whatever the new mode says).
+    if (desired & ACCESS.MAXIMUM_ALLOWED) desired = (desired & ~ACCESS.MAXIMUM_ALLOWED) | FILE_ALL_ACCESS_FOR(tree.maximalAccess);
+    action = CREATE_ACTION.CREATED;
+  }
+  const realName = existing.name;
+  const path = parts.length ? [w.parentPath, realName].filter((s) => s !== '').join('\\') : '';
+  const node = nodeFor(vfs, attr.ino, { parent: w.parent, name: realName, path, isDir: attr.type === 'dir' });
+  const id = c.files.allocId();
+  const o: Open = {
+    id, sessionId: q.session!.id, treeId: tree.treeId, node, fh, fhWritable, access: desired, shareAccess: req.shareAccess,
+    deleteOnClose, ctx, position: 0n, mode: 0, dir: undefined, share,
+  };
+  node.opens.add(o);
+  c.files.opens.set(id, o);
+  c.files.compoundFileId = fileIdOf(o);
+  const contexts: CreateContext[] = [];
+  for (const cc of req.contexts) {
+    if (cc.name === 'MxAc') {
+      const mx = await maximalAccess(vfs, ctx, attr, w.parent, tree);
+      contexts.push({ name: 'MxAc', data: Buffer.from([0, 0, 0, 0, mx & 0xff, (mx >>> 8) & 0xff, (mx >>> 16) & 0xff, mx >>> 24]) });
+    } else if (cc.name === 'QFid') {
+      const b = Buffer.alloc(32);
+      b.writeBigUInt64LE(BigInt(attr.ino), 0);
+      contexts.push({ name: 'QFid', data: b });
+    }
+  }
+  const i = fileInfoOf(attr);
+  c.log?.debug({ peer: c.opts.peer, name: path, action, access: desired.toString(16) }, 'smb: create');
+  return {
+    status: STATUS.SUCCESS,
+    body: (wr) => {
+      writeCreateResponse(wr, {
+        oplockLevel: 0, createAction: action, creationTime: i.creationTime, lastAccessTime: i.lastAccessTime, lastWriteTime: i.lastWriteTime,
+        changeTime: i.changeTime, allocationSize: i.allocationSize, endOfFile: i.endOfFile, fileAttributes: i.attributes, fileId: fileIdOf(o), contexts,
+      });
+    },
+  };
+}
+
+/** What a creator may do with the file it made: everything the tree allows. */
+function FILE_ALL_ACCESS_FOR(treeMax: number): number {
+  return (0x001f01ff & treeMax) >>> 0;
+}
+
+function nodeForExisting(c: SmbConnection, ino: number): Node | undefined {
+  return nodesOf(c.fileService!.vfs).get(ino);
+}
+
+/** A folder about to be deleted must be empty: STATUS_DIRECTORY_NOT_EMPTY otherwise (MS-FSA 2.1.5.14.3). */
+export async function ensureEmpty(c: SmbConnection, ino: number): Promise<void> {
+  const e = await c.fileService!.vfs.readdir(ROOT_CTX, ino, 0, 1);
+  if (e.length) throw new SmbStatusError(STATUS.DIRECTORY_NOT_EMPTY);
+}
+
+/**
+ * CLOSE (3.3.5.10): the open goes; with SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB the response carries
+ * the attributes after the close (zeros when the close deleted the file). Unknown FileId →
+ * STATUS_FILE_CLOSED.
+ */
+export async function handleClose(c: SmbConnection, q: Request): Promise<Response> {
+  const req = decodeCloseRequest(q.message);
+  const o = openOf(c, q, req.fileId);
+  const want = (req.flags & CLOSE_FLAG_POSTQUERY_ATTRIB) !== 0;
+  const attr = await closeOpen(c, o, want);
+  const i = attr ? fileInfoOf(attr) : undefined;
+  return {
+    status: STATUS.SUCCESS,
+    body: (w) => {
+      writeCloseResponse(w, i && want ? {
+        creationTime: i.creationTime, lastAccessTime: i.lastAccessTime, lastWriteTime: i.lastWriteTime, changeTime: i.changeTime,
+        allocationSize: i.allocationSize, endOfFile: i.endOfFile, fileAttributes: i.attributes,
+      } : undefined);
+    },
+  };
+}

@@ -1,0 +1,236 @@
+/**
+ * QUERY_INFO (MS-SMB2 3.3.5.20) and SET_INFO (3.3.5.21) on disk shares: file classes and file
+ * system classes through wire/fscc.ts, security descriptors through wire/security.ts (owner,
+ * group and DACL mapped to uid, gid and mode).
+ *
+ * Output that does not fit OutputBufferLength: below the class's fixed size →
+ * STATUS_INFO_LENGTH_MISMATCH; a variable-length answer cut to the buffer →
+ * STATUS_BUFFER_OVERFLOW with the cut data (3.3.5.20.1); a security descriptor larger than the
+ * buffer → STATUS_BUFFER_TOO_SMALL with the needed size in the ERROR body (3.3.5.20.3).
+ */
+import { createHash } from 'node:crypto';
+import type { SetAttr } from '../../vfs/types.js';
+import { Errno, VfsError } from '../../vfs/errno.js';
+import { STATUS, SmbStatusError } from './errors.js';
+import { nodesOf, openOf, splitPath, walk, type Open } from './files.js';
+import { ensureEmpty } from './create.js';
+import type { Request, Response, SmbConnection } from './session.js';
+import { writeErrorResponse } from './wire/error.js';
+import {
+  decodeFileAllocationInformation, decodeFileBasicInformation, decodeFileDispositionInformation, decodeFileDispositionInformationEx,
+  decodeFileEndOfFileInformation, decodeFilePositionInformation, decodeFileRenameInformation, DEFAULT_FS_ATTRIBUTES,
+  encodeFsAttributeInformation, encodeFsDeviceInformation, encodeFsFullSizeInformation, encodeFsObjectIdInformation,
+  encodeFsSectorSizeInformation, encodeFsSizeInformation, encodeFsVolumeInformation, encodeQueryFileInfo, FILE_INFO, fileInfoOf,
+  FS_INFO, fsSizeOf, INFO_TYPE, nsToFiletime, QUERY_FILE_MIN_SIZE, QUERY_FS_MIN_SIZE, type SetTime,
+} from './wire/fscc.js';
+import {
+  ACCESS, decodeSecurityDescriptor, encodeSecurityDescriptor, posixFromSecurityDescriptor, securityDescriptorOf, selectSecurityInformation,
+  UnmappableSidError,
+} from './wire/security.js';
+import { decodeQueryInfoRequest, decodeSetInfoRequest, writeOutputBufferResponse, writeSetInfoResponse } from './wire/files.js';
+
+/** A stable 32-bit volume serial and 64-bit id per share name. */
+function volumeSerial(share: string): bigint {
+  return createHash('sha256').update(`dw-smb:${share.toUpperCase()}`).digest().readBigUInt64LE(0);
+}
+
+function answer(out: Buffer, max: number, minSize: number | undefined): Response {
+  if (minSize !== undefined && max < minSize) throw new SmbStatusError(STATUS.INFO_LENGTH_MISMATCH);
+  const cut = out.length > max ? out.subarray(0, max) : out;
+  return { status: out.length > max ? STATUS.BUFFER_OVERFLOW : STATUS.SUCCESS, body: (w) => { writeOutputBufferResponse(w, cut); } };
+}
+
+/**
+ * QUERY_INFO. FILE: the classes of fscc.ts `encodeQueryFileInfo` (FileAlternateNameInformation
+ * → OBJECT_NAME_NOT_FOUND: 8.3 names are off); FILESYSTEM: Volume, Size, Device, Attribute,
+ * FullSize, ObjectId, SectorSize; SECURITY: owner/group/DACL as AdditionalInformation asks
+ * (needs READ_CONTROL). Unknown class → INVALID_INFO_CLASS; QUOTA → NOT_SUPPORTED.
+ */
+export async function handleQueryInfo(c: SmbConnection, q: Request): Promise<Response> {
+  const req = decodeQueryInfoRequest(q.message);
+  const o = openOf(c, q, req.fileId);
+  const vfs = c.fileService!.vfs;
+  const max = Math.min(req.outputBufferLength, c.maxIo);
+  const attr = await vfs.getattr(o.ctx, o.node.ino);
+  switch (req.infoType) {
+    case INFO_TYPE.FILE: {
+      if (req.infoClass === FILE_INFO.AlternateName) throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND);
+      const min = QUERY_FILE_MIN_SIZE[req.infoClass];
+      if (min === undefined) throw new SmbStatusError(STATUS.INVALID_INFO_CLASS);
+      const name = req.infoClass === FILE_INFO.Name || req.infoClass === FILE_INFO.All ? `\\${o.node.path}` : o.node.path || '\\';
+      const out = encodeQueryFileInfo(req.infoClass, {
+        info: fileInfoOf(attr), name, volumeSerial: volumeSerial(o.share.name),
+        open: { accessMask: o.access, position: o.position, mode: o.mode, deletePending: o.node.deletePending },
+      });
+      if (!out) throw new SmbStatusError(STATUS.INVALID_INFO_CLASS);
+      return answer(out, max, min);
+    }
+    case INFO_TYPE.FILESYSTEM: {
+      const min = QUERY_FS_MIN_SIZE[req.infoClass];
+      if (min === undefined) throw new SmbStatusError(STATUS.INVALID_INFO_CLASS);
+      const serial = volumeSerial(o.share.name);
+      let out: Buffer;
+      switch (req.infoClass) {
+        case FS_INFO.Volume: {
+          const root = await vfs.getattr(o.ctx, await c.fileService!.shareRoot(o.share));
+          out = encodeFsVolumeInformation({ creationTime: nsToFiletime(root.birthtimeNs), serialNumber: Number(serial & 0xffffffffn), label: o.share.name, supportsObjects: false });
+          break;
+        }
+        case FS_INFO.Size: out = encodeFsSizeInformation(fsSizeOf(await vfs.statfs(o.ctx, o.node.ino))); break;
+        case FS_INFO.FullSize: out = encodeFsFullSizeInformation(fsSizeOf(await vfs.statfs(o.ctx, o.node.ino))); break;
+        case FS_INFO.Device: out = encodeFsDeviceInformation(); break;
+        case FS_INFO.Attribute: out = encodeFsAttributeInformation({ attributes: DEFAULT_FS_ATTRIBUTES, maxComponentNameLength: 255, fileSystemName: 'NTFS' }); break;
+        case FS_INFO.ObjectId: {
+          const id = Buffer.alloc(16);
+          id.writeBigUInt64LE(serial);
+          out = encodeFsObjectIdInformation(id);
+          break;
+        }
+        case FS_INFO.SectorSize: out = encodeFsSectorSizeInformation(); break;
+        default: throw new SmbStatusError(STATUS.INVALID_INFO_CLASS);
+      }
+      return answer(out, max, min);
+    }
+    case INFO_TYPE.SECURITY: {
+      if (!(o.access & ACCESS.READ_CONTROL)) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+      const sd = encodeSecurityDescriptor(selectSecurityInformation(securityDescriptorOf(attr), req.additionalInformation));
+      if (sd.length > max) {
+        const need = Buffer.alloc(4);
+        need.writeUInt32LE(sd.length);
+        return { status: STATUS.BUFFER_TOO_SMALL, body: (w) => { writeErrorResponse(w, { errorContextCount: 0, errorData: need }); } };
+      }
+      return answer(sd, max, undefined);
+    }
+    case INFO_TYPE.QUOTA: throw new SmbStatusError(STATUS.NOT_SUPPORTED);
+    default: throw new SmbStatusError(STATUS.INVALID_PARAMETER);
+  }
+}
+
+const ok = (): Response => ({ status: STATUS.SUCCESS, body: (w) => { writeSetInfoResponse(w); } });
+
+function need(o: Open, rights: number): void {
+  if (!(o.access & rights)) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+}
+
+function setTime(t: SetTime): bigint | undefined {
+  return t.kind === 'set' ? t.ns : undefined;
+}
+
+/**
+ * SET_INFO. FILE: Basic (access and write times; creation/change times and DOS attributes are
+ * not stored yet and are accepted without effect), EndOfFile (truncate/extend), Allocation
+ * (below the size truncates, else no effect), Rename (within the share, ReplaceIfExists,
+ * case-only renames), Disposition(Ex) (delete pending; a non-empty folder →
+ * DIRECTORY_NOT_EMPTY), Position; SECURITY: owner/group/DACL → uid/gid/mode (a SID outside the
+ * mapping → ACCESS_DENIED). Writes on a read-only share → ACCESS_DENIED; others through errors.ts.
+ */
+export async function handleSetInfo(c: SmbConnection, q: Request): Promise<Response> {
+  const req = decodeSetInfoRequest(q.message);
+  const o = openOf(c, q, req.fileId);
+  const vfs = c.fileService!.vfs;
+  if (o.share.readOnly && !(req.infoType === INFO_TYPE.FILE && req.infoClass === FILE_INFO.Position)) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+  if (req.infoType === INFO_TYPE.SECURITY) {
+    need(o, ACCESS.WRITE_DAC | ACCESS.WRITE_OWNER);
+    const attr = await vfs.getattr(o.ctx, o.node.ino);
+    let ch;
+    try {
+      ch = posixFromSecurityDescriptor(decodeSecurityDescriptor(req.buffer), req.additionalInformation, attr);
+    } catch (err) {
+      if (err instanceof UnmappableSidError) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+      throw err;
+    }
+    const s: SetAttr = {};
+    if (ch.uid !== undefined && ch.uid !== attr.uid) s.uid = ch.uid;
+    if (ch.gid !== undefined && ch.gid !== attr.gid) s.gid = ch.gid;
+    if (ch.mode !== undefined && (ch.mode & 0o7777) !== (attr.mode & 0o7777)) s.mode = ch.mode;
+    if (Object.keys(s).length) await vfs.setattr(o.ctx, o.node.ino, s);
+    return ok();
+  }
+  if (req.infoType !== INFO_TYPE.FILE) throw new SmbStatusError(req.infoType === INFO_TYPE.FILESYSTEM || req.infoType === INFO_TYPE.QUOTA ? STATUS.NOT_SUPPORTED : STATUS.INVALID_PARAMETER);
+  switch (req.infoClass) {
+    case FILE_INFO.Basic: {
+      need(o, ACCESS.FILE_WRITE_ATTRIBUTES);
+      const b = decodeFileBasicInformation(req.buffer);
+      const s: SetAttr = {};
+      const at = setTime(b.lastAccessTime), mt = setTime(b.lastWriteTime);
+      if (at !== undefined) s.atimeNs = at;
+      if (mt !== undefined) s.mtimeNs = mt;
+      if (Object.keys(s).length) await vfs.setattr(o.ctx, o.node.ino, s, o.fhWritable);
+      return ok();
+    }
+    case FILE_INFO.EndOfFile: case FILE_INFO.Allocation: {
+      need(o, ACCESS.FILE_WRITE_DATA);
+      if (o.node.isDir) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
+      const eof = req.infoClass === FILE_INFO.EndOfFile;
+      const v = eof ? decodeFileEndOfFileInformation(req.buffer) : decodeFileAllocationInformation(req.buffer);
+      if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new SmbStatusError(STATUS.DISK_FULL);
+      if (o.fh !== undefined) await vfs.flush(o.ctx, o.fh);
+      const size = (await vfs.getattr(o.ctx, o.node.ino)).size;
+      if (eof ? Number(v) !== size : Number(v) < size) await vfs.setattr(o.ctx, o.node.ino, { size: Number(v) }, o.fhWritable);
+      return ok();
+    }
+    case FILE_INFO.Position: {
+      o.position = decodeFilePositionInformation(req.buffer);
+      return ok();
+    }
+    case FILE_INFO.Disposition: case FILE_INFO.DispositionEx: {
+      const del = req.infoClass === FILE_INFO.Disposition ? decodeFileDispositionInformation(req.buffer).deletePending : (decodeFileDispositionInformationEx(req.buffer).flags & 1) !== 0;
+      need(o, ACCESS.DELETE);
+      if (del && o.node.isDir) await ensureEmpty(c, o.node.ino);
+      if (del && o.node.path === '') throw new SmbStatusError(STATUS.CANNOT_DELETE);
+      o.node.deletePending = del;
+      return ok();
+    }
+    case FILE_INFO.Rename: return rename(c, o, req.buffer);
+    default: {
+      if (req.infoClass === FILE_INFO.Link) throw new SmbStatusError(STATUS.NOT_SUPPORTED);
+      throw new SmbStatusError(STATUS.INVALID_INFO_CLASS);
+    }
+  }
+}
+
+/**
+ * FileRenameInformation (MS-SMB2 2.2.39, MS-FSA 2.1.5.15.15): FileName is a path from the share
+ * root (a leading '\\' allowed), or a bare name. RootDirectory ≠ 0 → INVALID_PARAMETER; an
+ * existing target without ReplaceIfExists → OBJECT_NAME_COLLISION; an existing folder as target,
+ * or a target open by anyone → ACCESS_DENIED; the open needs DELETE. A rename to a name that
+ * differs only in case renames in place.
+ */
+async function rename(c: SmbConnection, o: Open, buf: Buffer): Promise<Response> {
+  const vfs = c.fileService!.vfs;
+  const r = decodeFileRenameInformation(buf);
+  if (r.rootDirectory !== 0n) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
+  need(o, ACCESS.DELETE);
+  if (o.node.path === '') throw new SmbStatusError(STATUS.ACCESS_DENIED);
+  const parts = splitPath(r.fileName, { leadingSlash: true });
+  if (!parts.length) throw new SmbStatusError(STATUS.OBJECT_NAME_INVALID);
+  const root = await c.fileService!.shareRoot(o.share);
+  const w = await walk(vfs, o.ctx, root, parts);
+  // Other opens of this file that do not share delete refuse the rename (MS-FSA 2.1.5.15.15).
+  for (const other of o.node.opens) if (other !== o && !(other.shareAccess & 4)) throw new SmbStatusError(STATUS.SHARING_VIOLATION);
+  const t = w.found;
+  if (t && t.attr.ino === o.node.ino) {
+    if (t.name === w.want) return ok(); // same name: nothing to do
+  } else if (t) {
+    if (!r.replaceIfExists) throw new SmbStatusError(STATUS.OBJECT_NAME_COLLISION);
+    if (t.attr.type === 'dir') throw new SmbStatusError(STATUS.ACCESS_DENIED);
+    if (nodesOf(vfs).get(t.attr.ino)?.opens.size) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+    await vfs.rename(o.ctx, o.node.parent, o.node.name, w.parent, t.name);
+    if (t.name !== w.want) await vfs.rename(o.ctx, w.parent, t.name, w.parent, w.want);
+    return moved(o, w.parent, w.parentPath, w.want);
+  }
+  try {
+    await vfs.rename(o.ctx, o.node.parent, o.node.name, w.parent, w.want, { noreplace: !(t && t.attr.ino === o.node.ino) });
+  } catch (err) {
+    if (err instanceof VfsError && err.errno === Errno.EEXIST) throw new SmbStatusError(STATUS.OBJECT_NAME_COLLISION);
+    throw err;
+  }
+  return moved(o, w.parent, w.parentPath, w.want);
+}
+
+function moved(o: Open, parent: number, parentPath: string, name: string): Response {
+  o.node.parent = parent;
+  o.node.name = name;
+  o.node.path = [parentPath, name].filter((s) => s !== '').join('\\');
+  return ok();
+}

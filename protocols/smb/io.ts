@@ -1,0 +1,68 @@
+/**
+ * READ (MS-SMB2 3.3.5.12), WRITE (3.3.5.13) and FLUSH (3.3.5.11) on disk shares, through the
+ * open's VFS handle. Lengths are capped by the MaxReadSize / MaxWriteSize the server announced
+ * (SmbConnection.maxIo); CreditCharge is checked by the dispatcher. FLUSH is an fsync: answered
+ * only once the data is durable (invariant 1 of ARCHITECTURE.md). A WRITE with
+ * SMB2_WRITEFLAG_WRITE_THROUGH is fsynced before the answer too.
+ */
+import { STATUS, SmbStatusError } from './errors.js';
+import { openOf } from './files.js';
+import type { Request, Response, SmbConnection } from './session.js';
+import { ACCESS } from './wire/security.js';
+import {
+  decodeFlushRequest, decodeReadRequest, decodeWriteRequest, WRITE_FLAG, writeFlushResponse, writeReadResponse, writeWriteResponse,
+} from './wire/files.js';
+
+const MAX_OFFSET = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * READ: up to Length bytes at Offset. Errors: a folder → INVALID_DEVICE_REQUEST; no
+ * FILE_READ_DATA/EXECUTE on the open → ACCESS_DENIED; Length above MaxReadSize →
+ * INVALID_PARAMETER; at or past the end of the file (or fewer bytes than MinimumCount) →
+ * STATUS_END_OF_FILE; unknown FileId → FILE_CLOSED.
+ */
+export async function handleRead(c: SmbConnection, q: Request): Promise<Response> {
+  const req = decodeReadRequest(q.message);
+  const o = openOf(c, q, req.fileId);
+  if (o.node.isDir) throw new SmbStatusError(STATUS.INVALID_DEVICE_REQUEST);
+  if (!(o.access & (ACCESS.FILE_READ_DATA | ACCESS.FILE_EXECUTE)) || o.fh === undefined) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+  if (req.length > c.maxIo) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
+  if (req.offset > MAX_OFFSET) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
+  const vfs = c.fileService!.vfs;
+  const data = req.length === 0 ? Buffer.alloc(0) : await vfs.read(o.ctx, o.fh, Number(req.offset), req.length);
+  if ((req.length > 0 && data.length === 0) || data.length < req.minimumCount) throw new SmbStatusError(STATUS.END_OF_FILE);
+  o.position = req.offset + BigInt(data.length);
+  return { status: STATUS.SUCCESS, body: (w) => { writeReadResponse(w, data); } };
+}
+
+/**
+ * WRITE: the data at Offset (0xFFFFFFFFFFFFFFFF: at the end, for FILE_APPEND_DATA-only opens).
+ * Errors: a folder → INVALID_DEVICE_REQUEST; no FILE_WRITE_DATA/APPEND_DATA → ACCESS_DENIED;
+ * data longer than MaxWriteSize → INVALID_PARAMETER; VFS errors (DISK_FULL, QUOTA_EXCEEDED,
+ * MEDIA_WRITE_PROTECTED, …) through errors.ts.
+ */
+export async function handleWrite(c: SmbConnection, q: Request): Promise<Response> {
+  const req = decodeWriteRequest(q.message, c.maxIo);
+  const o = openOf(c, q, req.fileId);
+  if (o.node.isDir) throw new SmbStatusError(STATUS.INVALID_DEVICE_REQUEST);
+  if (!(o.access & (ACCESS.FILE_WRITE_DATA | ACCESS.FILE_APPEND_DATA)) || o.fh === undefined || !o.fhWritable) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+  const vfs = c.fileService!.vfs;
+  let offset = req.offset;
+  if (offset === 0xffffffffffffffffn) offset = BigInt((await vfs.getattr(o.ctx, o.node.ino)).size);
+  if (offset > MAX_OFFSET) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
+  const n = req.data.length ? await vfs.write(o.ctx, o.fh, Number(offset), req.data) : 0;
+  if (req.flags & WRITE_FLAG.WRITE_THROUGH) await vfs.fsync(o.ctx, o.fh);
+  o.position = offset + BigInt(n);
+  return { status: STATUS.SUCCESS, body: (w) => { writeWriteResponse(w, n); } };
+}
+
+/**
+ * FLUSH: fsync of the open's handle (data and metadata durable when answered). A folder or an
+ * attribute-only open has nothing buffered: SUCCESS. Unknown FileId → FILE_CLOSED.
+ */
+export async function handleFlush(c: SmbConnection, q: Request): Promise<Response> {
+  const req = decodeFlushRequest(q.message);
+  const o = openOf(c, q, req.fileId);
+  if (o.fh !== undefined) await c.fileService!.vfs.fsync(o.ctx, o.fh);
+  return { status: STATUS.SUCCESS, body: (w) => { writeFlushResponse(w); } };
+}
