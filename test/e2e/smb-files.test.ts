@@ -24,7 +24,7 @@ describe('SMB file access with smbclient', () => {
   /** smbclient on //127.0.0.1/SHARE with commands; stdout and stderr together. */
   const smb = (share: string, mode: string[], cmds: string, cwd = local, user = `admin%${pass}`): { code: number | null; out: string } => {
     const r = spawnSync('smbclient', [`//127.0.0.1/${share}`, '-p', String(port), '-U', user, ...mode, '-c', cmds], { encoding: 'utf8', timeout: 180_000, cwd });
-    return { code: r.status, out: `${r.stdout}${r.stderr}` };
+    return { code: r.status, out: `${r.stdout}${r.stderr}${r.signal ? ` (killed by ${r.signal})` : ""}${r.error ? ` (${r.error.message})` : ""}` };
   };
 
   /** Every file under `dir` (relative paths, sorted). */
@@ -116,8 +116,8 @@ describe('SMB file access with smbclient', () => {
   test('a file written over SMB reads identically over WebDAV (one namespace)', () => {
     const r = smb('dw', ['-m', 'SMB3'], 'mkdir dav; put onemeg dav\\Over.Smb');
     assert.equal(r.code, 0, r.out);
-    const got = spawnSync('curl', ['-sS', '-u', `admin:${pass}`, `${srv.url}dav/Over.Smb`], { timeout: 60_000 });
-    assert.equal(got.status, 0);
+    const got = spawnSync('curl', ['-sS', '-u', `admin:${pass}`, `${srv.url}dav/Over.Smb`], { timeout: 60_000, maxBuffer: 1 << 26 }); // the default 1 MiB cuts a 1 MiB + 1 body
+    assert.equal(got.status, 0, `${got.stderr} ${got.error?.message ?? ""}`);
     assert.ok(Buffer.from(got.stdout).equals(readFileSync(join(local, 'onemeg'))), 'same bytes over WebDAV');
     // And the other way: written over WebDAV, read over SMB by another case.
     const put = curl(['-u', `admin:${pass}`, '-T', join(local, 'zero'), `${srv.url}dav/from-dav`]);
