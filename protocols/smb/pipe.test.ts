@@ -16,7 +16,7 @@ import { decodeHeader, decodeResponse, PFC, PTYPE } from './rpc/dcerpc.js';
 import { connection, TestClient } from './testdata/client.js';
 import { SAMBA_RPC as V } from './testdata/rpc-vectors.js';
 import { joinResponse, readShareEnumOut } from './testdata/srvsvc-decoder.js';
-import { decodeCreateResponse, decodeQueryInfoResponse } from './wire/pipe-io.js';
+import { decodeCreateResponse, decodeOutputBufferResponse, type FileId } from './wire/files.js';
 import { CIPHER, DIALECT } from './wire/negotiate.js';
 
 const SHARES: SmbShare[] = [
@@ -38,7 +38,7 @@ async function ipcClient(o: { shares?: SmbShare[]; encrypt?: boolean; sign?: boo
 }
 
 /** Reads whole PDUs by READ until a LAST_FRAG one. */
-async function readPdus(c: TestClient, tree: number, fileId: Buffer, o = {}): Promise<Buffer[]> {
+async function readPdus(c: TestClient, tree: number, fileId: FileId, o = {}): Promise<Buffer[]> {
   const pdus: Buffer[] = [];
   for (;;) {
     const r = await c.read(tree, fileId, 65536, o);
@@ -58,7 +58,10 @@ describe('named pipes on IPC$', () => {
       const r = decodeCreateResponse(reply.message);
       assert.equal(r.createAction, 1); // FILE_OPENED
       assert.equal(r.fileAttributes, 0x80); // FILE_ATTRIBUTE_NORMAL
-      assert.equal(fileId!.length, 16);
+      // The 16 FileId bytes on the wire (2.2.14.1: Persistent, Volatile) are the FileId decoded.
+      assert.equal(reply.message.readBigUInt64LE(64 + 64), fileId!.persistent);
+      assert.equal(reply.message.readBigUInt64LE(64 + 72), fileId!.volatile);
+      assert.deepEqual(r.fileId, fileId);
     }
     for (const name of ['lsarpc', 'winreg', 'srvsvc2', '', 'PIPE\\srvsvc']) {
       assert.equal((await c.create(tree, name)).reply.header.status, STATUS.OBJECT_NAME_NOT_FOUND, name);
@@ -153,7 +156,7 @@ describe('named pipes on IPC$', () => {
     const { c, tree, fileId } = await ipcClient();
     const q = await c.queryInfo(tree, fileId, 1, 5, 24);
     assert.equal(q.header.status, STATUS.SUCCESS);
-    const std = decodeQueryInfoResponse(q.message);
+    const std = decodeOutputBufferResponse(q.message);
     assert.equal(std.length, 24);
     assert.equal(std.readBigUInt64LE(0), 4096n);
     assert.equal(std.readUInt32LE(16), 1);
@@ -162,7 +165,7 @@ describe('named pipes on IPC$', () => {
     assert.equal((await c.flush(tree, fileId)).header.status, STATUS.SUCCESS);
     const other = await c.treeConnect('IPC$');
     assert.equal((await c.read(other, fileId, 100)).status, STATUS.FILE_CLOSED, 'another tree');
-    assert.equal((await c.write(tree, Buffer.alloc(16, 7), V.smbclientBind)).status, STATUS.FILE_CLOSED, 'unknown FileId');
+    assert.equal((await c.write(tree, { persistent: 0x0707070707070707n, volatile: 0x0707070707070707n }, V.smbclientBind)).status, STATUS.FILE_CLOSED, 'unknown FileId');
     const cl = await c.close(tree, fileId, { post: true });
     assert.equal(cl.header.status, STATUS.SUCCESS);
     assert.equal(cl.message.readUInt16LE(64), 60);

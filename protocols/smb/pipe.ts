@@ -37,9 +37,9 @@ import { srvsvcPipe, type ShareEntry } from './rpc/srvsvc.js';
 import type { Writer } from './wire/reader.js';
 import {
   decodeCloseRequest, decodeCreateRequest, decodeFlushRequest, decodeIoctlRequest, decodeQueryInfoRequest, decodeReadRequest,
-  decodeWriteRequest, IOCTL_IS_FSCTL, writeCloseResponse, writeCreateResponse, writeFlushResponse, writeIoctlResponse,
-  writeQueryInfoResponse, writeReadResponse, writeWriteResponse,
-} from './wire/pipe-io.js';
+  decodeWriteRequest, fileIdKey, IOCTL_IS_FSCTL, writeCloseResponse, writeCreateResponse, writeFlushResponse, writeIoctlResponse,
+  writeOutputBufferResponse, writeReadResponse, writeWriteResponse, type FileId,
+} from './wire/files.js';
 
 /** Pipe FSCTL codes (MS-FSCC 2.3): FSCTL_PIPE_PEEK 2.3.33, FSCTL_PIPE_TRANSCEIVE 2.3.35. */
 export const FSCTL_PIPE = { PEEK: 0x0011400c, TRANSCEIVE: 0x0011c017 } as const;
@@ -80,8 +80,8 @@ function table(tree: TreeConnect): Map<string, PipeOpen> {
   return t;
 }
 
-function lookup(q: Request, fileId: Buffer): PipeOpen {
-  const o = opensByTree.get(q.tree!)?.get(fileId.toString('hex'));
+function lookup(q: Request, fileId: FileId): PipeOpen {
+  const o = opensByTree.get(q.tree!)?.get(fileIdKey(fileId));
   if (!o) throw new SmbStatusError(STATUS.FILE_CLOSED);
   return o;
 }
@@ -122,7 +122,7 @@ function feed(o: PipeOpen, bytes: Buffer): void {
   }
 }
 
-/** CREATE on IPC$ (3.3.5.9): opens a pipe by name; contexts and oplocks are ignored (none granted). */
+/** CREATE on IPC$ (3.3.5.9): opens a pipe by name; contexts (decoded, so checked) and oplocks are ignored (none granted). */
 export function pipeCreate(c: SmbConnection, q: Request): Response {
   const req = decodeCreateRequest(q.message);
   const endpoint = openEndpoint(c, req.name);
@@ -132,16 +132,19 @@ export function pipeCreate(c: SmbConnection, q: Request): Response {
   }
   const t = table(q.tree!);
   if (t.size >= MAX_PIPE_OPENS) throw new SmbStatusError(STATUS.INSUFFICIENT_RESOURCES);
-  let fileId: Buffer;
-  do fileId = randomBytes(16); while (t.has(fileId.toString('hex')) || fileId.every((b) => b === 0xff));
-  t.set(fileId.toString('hex'), { name: req.name, endpoint, queue: [], queued: 0 });
+  let fileId: FileId, raw: Buffer;
+  do {
+    raw = randomBytes(16);
+    fileId = { persistent: raw.readBigUInt64LE(0), volatile: raw.readBigUInt64LE(8) };
+  } while (t.has(fileIdKey(fileId)) || raw.every((b) => b === 0xff));
+  t.set(fileIdKey(fileId), { name: req.name, endpoint, queue: [], queued: 0 });
   c.log?.debug({ peer: c.opts.peer, pipe: req.name }, 'smb: pipe opened');
   return {
     status: STATUS.SUCCESS,
     body: (w: Writer) => {
       writeCreateResponse(w, {
         oplockLevel: 0, createAction: FILE_OPENED, creationTime: 0n, lastAccessTime: 0n, lastWriteTime: 0n, changeTime: 0n,
-        allocationSize: PIPE_ALLOCATION, endOfFile: 0n, fileAttributes: FILE_ATTRIBUTE_NORMAL, fileId,
+        allocationSize: PIPE_ALLOCATION, endOfFile: 0n, fileAttributes: FILE_ATTRIBUTE_NORMAL, fileId, contexts: [],
       });
     },
   };
@@ -151,11 +154,15 @@ export function pipeCreate(c: SmbConnection, q: Request): Response {
 export function pipeClose(_c: SmbConnection, q: Request): Response {
   const { flags, fileId } = decodeCloseRequest(q.message);
   lookup(q, fileId);
-  opensByTree.get(q.tree!)!.delete(fileId.toString('hex'));
+  opensByTree.get(q.tree!)!.delete(fileIdKey(fileId));
   const post = (flags & 1) !== 0; // SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB
   return {
     status: STATUS.SUCCESS,
-    body: (w) => { writeCloseResponse(w, post ? { flags: 1, allocationSize: PIPE_ALLOCATION, endOfFile: 0n, fileAttributes: FILE_ATTRIBUTE_NORMAL } : undefined); },
+    body: (w) => {
+      writeCloseResponse(w, post ? {
+        creationTime: 0n, lastAccessTime: 0n, lastWriteTime: 0n, changeTime: 0n, allocationSize: PIPE_ALLOCATION, endOfFile: 0n, fileAttributes: FILE_ATTRIBUTE_NORMAL,
+      } : undefined);
+    },
   };
 }
 
@@ -200,7 +207,7 @@ export function pipeIoctl(c: SmbConnection, q: Request): Response | null {
   if (req.flags !== IOCTL_IS_FSCTL) throw new SmbStatusError(STATUS.NOT_SUPPORTED);
   if (req.maxOutputResponse > c.maxIo || req.maxInputResponse > c.maxIo) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
   const o = lookup(q, req.fileId);
-  const fileId = Buffer.from(req.fileId);
+  const fileId = req.fileId;
   const answer = (status: number, out: Buffer): Response => ({ status, body: (w) => { writeIoctlResponse(w, req.ctlCode, fileId, out); } });
   if (req.ctlCode === FSCTL_PIPE.PEEK) {
     if (req.maxOutputResponse < 16) throw new SmbStatusError(STATUS.BUFFER_TOO_SMALL);
@@ -224,13 +231,13 @@ export function pipeIoctl(c: SmbConnection, q: Request): Response | null {
 export function pipeQueryInfo(_c: SmbConnection, q: Request): Response {
   const req = decodeQueryInfoRequest(q.message);
   const o = lookup(q, req.fileId);
-  if (req.infoType !== INFO_FILE || req.fileInfoClass !== FILE_STANDARD_INFORMATION) throw new SmbStatusError(STATUS.NOT_SUPPORTED);
+  if (req.infoType !== INFO_FILE || req.infoClass !== FILE_STANDARD_INFORMATION) throw new SmbStatusError(STATUS.NOT_SUPPORTED);
   if (req.outputBufferLength < 24) throw new SmbStatusError(STATUS.INFO_LENGTH_MISMATCH);
   const out = Buffer.alloc(24);
   out.writeBigUInt64LE(PIPE_ALLOCATION, 0); // AllocationSize
   out.writeBigUInt64LE(BigInt(o.queued), 8); // EndOfFile: the bytes waiting to be read
   out.writeUInt32LE(1, 16); // NumberOfLinks; DeletePending, Directory 0
-  return { status: STATUS.SUCCESS, body: (w) => { writeQueryInfoResponse(w, out); } };
+  return { status: STATUS.SUCCESS, body: (w) => { writeOutputBufferResponse(w, out); } };
 }
 
 /** The number of pipe opens on a tree (for tests and logs). */

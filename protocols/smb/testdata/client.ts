@@ -24,10 +24,6 @@ import {
 } from '../wire/negotiate.js';
 import { Writer } from '../wire/reader.js';
 import { decodeSessionSetupResponse, decodeTreeConnectResponse, writeSessionSetupRequest, writeTreeConnectRequest } from '../wire/session-setup.js';
-import {
-  decodeCreateResponse, decodeIoctlResponse, decodeReadResponse, decodeWriteResponse, writeCloseRequest, writeCreateRequest, writeFlushRequest,
-  writeIoctlRequest, writeQueryInfoRequest, writeReadRequest, writeWriteRequest,
-} from '../wire/pipe-io.js';
 import { SmbConnection, type ConnectionOptions, type FrameOutput } from '../session.js';
 import type { SmbAccount } from '../setup.js';
 
@@ -267,46 +263,46 @@ export class TestClient {
   }
 
   /** CREATE of `name` on a tree (FILE_OPEN, read/write access as smbclient asks for a pipe). Returns the reply and its FileId (when it succeeded). */
-  async create(treeId: number, name: string, o: { encrypt?: boolean } = {}): Promise<{ reply: Reply; fileId: Buffer | undefined }> {
+  async create(treeId: number, name: string, o: { encrypt?: boolean } = {}): Promise<{ reply: Reply; fileId: F.FileId | undefined }> {
     const reply = await this.send(5, (w) => {
-      writeCreateRequest(w, {
-        oplockLevel: 0, impersonationLevel: 2, desiredAccess: 0x0012019f, fileAttributes: 0, shareAccess: 3, createDisposition: 1, createOptions: 0, name,
+      F.writeCreateRequest(w, {
+        oplockLevel: 0, impersonationLevel: 2, desiredAccess: 0x0012019f, fileAttributes: 0, shareAccess: 3, disposition: 1, options: 0, name,
       });
     }, { treeId, ...o });
-    return { reply, fileId: reply.header.status === 0 ? decodeCreateResponse(reply.message).fileId : undefined };
+    return { reply, fileId: reply.header.status === 0 ? F.decodeCreateResponse(reply.message).fileId : undefined };
   }
 
   /** WRITE `data` to an open; returns the status and Count. */
-  async write(treeId: number, fileId: Buffer, data: Buffer, o: { encrypt?: boolean } = {}): Promise<{ status: number; count: number }> {
-    const r = await this.send(9, (w) => { writeWriteRequest(w, fileId, data); }, { treeId, ...o });
-    return { status: r.header.status, count: r.header.status === 0 ? decodeWriteResponse(r.message).count : 0 };
+  async write(treeId: number, fileId: F.FileId, data: Buffer, o: { encrypt?: boolean } = {}): Promise<{ status: number; count: number }> {
+    const r = await this.send(9, (w) => { F.writeWriteRequest(w, { fileId, offset: 0n, data }); }, { treeId, ...o });
+    return { status: r.header.status, count: r.header.status === 0 ? F.decodeWriteResponse(r.message) : 0 };
   }
 
   /** READ up to `length` bytes; data is empty for an error status. */
-  async read(treeId: number, fileId: Buffer, length: number, o: { encrypt?: boolean } = {}): Promise<{ status: number; data: Buffer }> {
-    const r = await this.send(8, (w) => { writeReadRequest(w, { fileId, length }); }, { treeId, ...o });
+  async read(treeId: number, fileId: F.FileId, length: number, o: { encrypt?: boolean } = {}): Promise<{ status: number; data: Buffer }> {
+    const r = await this.send(8, (w) => { F.writeReadRequest(w, { fileId, offset: 0n, length }); }, { treeId, ...o });
     const ok = r.header.status === 0 || r.header.status === 0x80000005;
-    return { status: r.header.status, data: ok ? Buffer.from(decodeReadResponse(r.message).data) : Buffer.alloc(0) };
+    return { status: r.header.status, data: ok ? Buffer.from(F.decodeReadResponse(r.message)) : Buffer.alloc(0) };
   }
 
   /** IOCTL with `ctlCode` (an FSCTL unless `flags` says otherwise); output empty for an error status. */
-  async ioctl(treeId: number, fileId: Buffer, ctlCode: number, input: Buffer, maxOutputResponse: number, o: { encrypt?: boolean; flags?: number } = {}): Promise<{ status: number; output: Buffer; reply: Reply }> {
-    const r = await this.send(11, (w) => { writeIoctlRequest(w, { ctlCode, fileId, input, maxOutputResponse, ...(o.flags !== undefined ? { flags: o.flags } : {}) }); }, { treeId, ...o });
+  async ioctl(treeId: number, fileId: F.FileId, ctlCode: number, input: Buffer, maxOutputResponse: number, o: { encrypt?: boolean; flags?: number } = {}): Promise<{ status: number; output: Buffer; reply: Reply }> {
+    const r = await this.send(11, (w) => { F.writeIoctlRequest(w, { ctlCode, fileId, input, maxOutputResponse, flags: o.flags ?? F.IOCTL_IS_FSCTL }); }, { treeId, ...o });
     const ok = r.header.status === 0 || r.header.status === 0x80000005;
-    return { status: r.header.status, output: ok ? Buffer.from(decodeIoctlResponse(r.message).output) : Buffer.alloc(0), reply: r };
+    return { status: r.header.status, output: ok ? Buffer.from(F.decodeIoctlResponse(r.message).output) : Buffer.alloc(0), reply: r };
   }
 
   /** CLOSE (Flags 0, or POSTQUERY_ATTRIB with `post`). */
-  async close(treeId: number, fileId: Buffer, o: { post?: boolean } = {}): Promise<Reply> {
-    return this.send(6, (w) => { writeCloseRequest(w, o.post ? 1 : 0, fileId); }, { treeId });
+  async close(treeId: number, fileId: F.FileId, o: { post?: boolean } = {}): Promise<Reply> {
+    return this.send(6, (w) => { F.writeCloseRequest(w, o.post ? 1 : 0, fileId); }, { treeId });
   }
 
-  async flush(treeId: number, fileId: Buffer): Promise<Reply> {
-    return this.send(7, (w) => { writeFlushRequest(w, fileId); }, { treeId });
+  async flush(treeId: number, fileId: F.FileId): Promise<Reply> {
+    return this.send(7, (w) => { F.writeFlushRequest(w, fileId); }, { treeId });
   }
 
-  async queryInfo(treeId: number, fileId: Buffer, infoType: number, fileInfoClass: number, outputBufferLength: number): Promise<Reply> {
-    return this.send(16, (w) => { writeQueryInfoRequest(w, { infoType, fileInfoClass, outputBufferLength, fileId }); }, { treeId });
+  async queryInfo(treeId: number, fileId: F.FileId, infoType: number, infoClass: number, outputBufferLength: number): Promise<Reply> {
+    return this.send(16, (w) => { F.writeQueryInfoRequest(w, { infoType, infoClass, outputBufferLength, fileId }); }, { treeId });
   }
 
   /** True if the reply is signed with this session's key. */

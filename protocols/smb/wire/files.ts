@@ -4,7 +4,9 @@
  * FSCTL_VALIDATE_NEGOTIATE_INFO, 2.2.31.4 / 2.2.32.6). Decoders take the whole message (header
  * first; offsets count from the header's first byte) and throw only `WireError`; the request
  * writers are the client's side, used by the tests and fuzzers. Information-class payloads are
- * `fscc.ts`'s business: these codecs only cut them out and wrap them.
+ * `fscc.ts`'s business: these codecs only cut them out and wrap them. Disk shares (create.ts,
+ * io.ts, dir.ts, info.ts, ioctl.ts) and named pipes on IPC$ (pipe.ts) use the same codecs;
+ * limits that differ per caller (WRITE data, IOCTL input) are the caller's argument.
  */
 import { SMB2_HEADER_SIZE } from './header.js';
 import { Reader, WireError, Writer } from './reader.js';
@@ -28,6 +30,11 @@ function body(msg: Buffer, size: number, what: string): Reader {
   const s = r.u16(`${what} StructureSize`);
   if (s !== size) throw new WireError(`${what}: StructureSize ${s}, expected ${size}`);
   return r;
+}
+
+/** A FileId as a map key (`persistent:volatile` in hex). */
+export function fileIdKey(f: FileId): string {
+  return `${f.persistent.toString(16)}:${f.volatile.toString(16)}`;
 }
 
 function readFileId(r: Reader): FileId {
@@ -247,13 +254,15 @@ export interface ReadRequest {
   offset: bigint;
   fileId: FileId;
   minimumCount: number;
+  /** Channel (2.2.19): SMB2_CHANNEL_NONE (0) unless RDMA. */
+  channel: number;
 }
 
 export function decodeReadRequest(msg: Buffer): ReadRequest {
   const r = body(msg, 49, 'READ request');
   r.skip(1, 'Padding');
-  const flags = r.u8(), length = r.u32(), offset = r.u64(), fileId = readFileId(r), minimumCount = r.u32();
-  return { flags, length, offset, fileId, minimumCount };
+  const flags = r.u8(), length = r.u32(), offset = r.u64(), fileId = readFileId(r), minimumCount = r.u32(), channel = r.u32();
+  return { flags, length, offset, fileId, minimumCount, channel };
 }
 
 export function writeReadRequest(w: Writer, q: { length: number; offset: bigint; fileId: FileId; minimumCount?: number }): Writer {
@@ -261,9 +270,9 @@ export function writeReadRequest(w: Writer, q: { length: number; offset: bigint;
   return writeFileId(w, q.fileId).u32(q.minimumCount ?? 0).u32(0).u32(0).u16(0).u16(0).u8(0);
 }
 
-/** READ response: the data right after the 16-byte fixed part (DataOffset 80). */
-export function writeReadResponse(w: Writer, data: Uint8Array): Writer {
-  w.u16(17).u8(SMB2_HEADER_SIZE + 16).u8(0).u32(data.length).u32(0).u32(0);
+/** READ response: the data right after the 16-byte fixed part (DataOffset 80); DataRemaining `remaining`. */
+export function writeReadResponse(w: Writer, data: Uint8Array, remaining = 0): Writer {
+  w.u16(17).u8(SMB2_HEADER_SIZE + 16).u8(0).u32(data.length).u32(remaining).u32(0);
   return data.length ? w.bytes(data) : w.u8(0);
 }
 
@@ -272,12 +281,14 @@ export function decodeReadResponse(msg: Buffer): Buffer {
   const off = r.u8();
   r.skip(1);
   const len = r.u32();
-  return r.at(off, len, 1 << 24, 'READ data');
+  return r.at(off, len, 1 << 24, 'READ data', SMB2_HEADER_SIZE + 16);
 }
 
 export interface WriteRequest {
   offset: bigint;
   fileId: FileId;
+  /** Channel (2.2.21): SMB2_CHANNEL_NONE (0) unless RDMA. */
+  channel: number;
   flags: number;
   data: Buffer;
 }
@@ -285,13 +296,14 @@ export interface WriteRequest {
 /** WRITE_FLAG (2.2.21). */
 export const WRITE_FLAG = { WRITE_THROUGH: 0x1, WRITE_UNBUFFERED: 0x2 } as const;
 
+/** WRITE request (2.2.21); `maxLength` bounds Length (the connection's MaxWriteSize). */
 export function decodeWriteRequest(msg: Buffer, maxLength: number): WriteRequest {
   const r = body(msg, 49, 'WRITE request');
-  const dataOff = r.u16('DataOffset'), length = r.u32('Length'), offset = r.u64(), fileId = readFileId(r);
-  r.skip(12, 'Channel/RemainingBytes/WriteChannelInfo');
+  const dataOff = r.u16('DataOffset'), length = r.u32('Length'), offset = r.u64(), fileId = readFileId(r), channel = r.u32('Channel');
+  r.skip(8, 'RemainingBytes/WriteChannelInfo');
   const flags = r.u32();
   const data = r.at(dataOff, length, maxLength, 'WRITE data', SMB2_HEADER_SIZE + 48);
-  return { offset, fileId, flags, data };
+  return { offset, fileId, channel, flags, data };
 }
 
 export function writeWriteRequest(w: Writer, q: { offset: bigint; fileId: FileId; data: Uint8Array; flags?: number }, hdrStart = 0): Writer {
@@ -350,7 +362,7 @@ export function writeOutputBufferResponse(w: Writer, out: Uint8Array): Writer {
 export function decodeOutputBufferResponse(msg: Buffer): Buffer {
   const r = body(msg, 9, 'QUERY_DIRECTORY/QUERY_INFO response');
   const off = r.u16(), len = r.u32();
-  return r.at(off, len, 1 << 24, 'OutputBuffer');
+  return r.at(off, len, 1 << 24, 'OutputBuffer', SMB2_HEADER_SIZE + 8);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -417,24 +429,26 @@ export interface IoctlRequest {
   ctlCode: number;
   fileId: FileId;
   input: Buffer;
+  maxInputResponse: number;
   maxOutputResponse: number;
   flags: number;
 }
 
-export function decodeIoctlRequest(msg: Buffer): IoctlRequest {
+/** IOCTL request (2.2.31); `maxInput` bounds InputCount (pipes pass MaxTransactSize). The request's output buffer is ignored. */
+export function decodeIoctlRequest(msg: Buffer, maxInput = MAX_AUX_BYTES): IoctlRequest {
   const r = body(msg, 57, 'IOCTL request');
   r.skip(2);
-  const ctlCode = r.u32(), fileId = readFileId(r), inOff = r.u32(), inLen = r.u32();
-  r.skip(12, 'MaxInputResponse/OutputOffset/OutputCount');
+  const ctlCode = r.u32(), fileId = readFileId(r), inOff = r.u32(), inLen = r.u32(), maxInputResponse = r.u32();
+  r.skip(8, 'OutputOffset/OutputCount');
   const maxOutputResponse = r.u32(), flags = r.u32();
-  const input = r.at(inOff, inLen, MAX_AUX_BYTES, 'IOCTL input', SMB2_HEADER_SIZE + 56);
-  return { ctlCode, fileId, input, maxOutputResponse, flags };
+  const input = r.at(inOff, inLen, maxInput, 'IOCTL input', SMB2_HEADER_SIZE + 56);
+  return { ctlCode, fileId, input, maxInputResponse, maxOutputResponse, flags };
 }
 
-export function writeIoctlRequest(w: Writer, q: IoctlRequest, hdrStart = 0): Writer {
+export function writeIoctlRequest(w: Writer, q: Omit<IoctlRequest, 'maxInputResponse'> & { maxInputResponse?: number }, hdrStart = 0): Writer {
   const inOff = w.length - hdrStart + 56;
   w.u16(57).u16(0).u32(q.ctlCode);
-  return writeFileId(w, q.fileId).u32(q.input.length ? inOff : 0).u32(q.input.length).u32(0).u32(0).u32(0).u32(q.maxOutputResponse).u32(q.flags).u32(0)
+  return writeFileId(w, q.fileId).u32(q.input.length ? inOff : 0).u32(q.input.length).u32(q.maxInputResponse ?? 0).u32(0).u32(0).u32(q.maxOutputResponse).u32(q.flags).u32(0)
     .bytes(q.input.length ? q.input : Buffer.alloc(1));
 }
 
@@ -445,14 +459,14 @@ export function writeIoctlResponse(w: Writer, ctlCode: number, fileId: FileId, o
   return output.length ? w.bytes(output) : w;
 }
 
-export function decodeIoctlResponse(msg: Buffer): { ctlCode: number; output: Buffer } {
+export function decodeIoctlResponse(msg: Buffer): { ctlCode: number; fileId: FileId; output: Buffer } {
   const r = body(msg, 49, 'IOCTL response');
   r.skip(2);
   const ctlCode = r.u32();
-  readFileId(r);
-  r.skip(8);
+  const fileId = readFileId(r);
+  r.skip(8, 'InputOffset/InputCount');
   const off = r.u32(), len = r.u32();
-  return { ctlCode, output: r.at(off, len, 1 << 24, 'IOCTL output') };
+  return { ctlCode, fileId, output: r.at(off, len, 1 << 24, 'IOCTL output', SMB2_HEADER_SIZE + 48) };
 }
 
 /** VALIDATE_NEGOTIATE_INFO request (2.2.31.4). */
