@@ -302,7 +302,7 @@ export class SmbConnection {
       const w = new Writer(128);
       writeHeader(w, rh);
       res.resp.body(w);
-      const bytes = w.finish();
+      const bytes = w.view(); // the writer is done with: no copy of READ data
       res.resp.sent?.(bytes);
       out.push({ bytes, sign: res.resp.signWith ?? (enc ? undefined : res.sign) });
       prev = { sessionId: rh.sessionId, treeId: rh.treeId };
@@ -325,8 +325,10 @@ export class SmbConnection {
     const bufs = parts.map((p, i) => {
       const last = i === parts.length - 1;
       const len = last ? p.bytes.length : (p.bytes.length + 7) & ~7;
-      const b = Buffer.alloc(len);
-      p.bytes.copy(b);
+      // Each part's bytes are this message's own (session.ts builds them just before): the last
+      // one, which needs no padding, is finished in place instead of copied.
+      const b = len === p.bytes.length ? p.bytes : Buffer.alloc(len);
+      if (b !== p.bytes) p.bytes.copy(b);
       b.writeUInt32LE(last ? 0 : len, 20);
       const s = p.sign;
       if (s?.keys) signMessage(b, s.signingAlgorithm, s.keys.signingKey);

@@ -168,7 +168,8 @@ export class Writer {
     if (this.pos + n <= this.buf.length) return;
     let size = this.buf.length * 2;
     while (size < this.pos + n) size *= 2;
-    const next = Buffer.alloc(size);
+    // Unzeroed: every method writes each byte it passes over, and only [0, pos) is ever handed out.
+    const next = Buffer.allocUnsafe(size);
     this.buf.copy(next, 0, 0, this.pos);
     this.buf = next;
   }
@@ -242,5 +243,13 @@ export class Writer {
   /** A copy of the bytes written. */
   finish(): Buffer {
     return Buffer.from(this.buf.subarray(0, this.pos));
+  }
+
+  /**
+   * The bytes written, not copied (a READ response carries up to 8 MiB): the writer must not be
+   * written to afterwards, and the view keeps the writer's whole buffer alive.
+   */
+  view(): Buffer {
+    return this.buf.subarray(0, this.pos);
   }
 }
