@@ -27,8 +27,8 @@ WORK=$(mktemp -d /tmp/dw-nfs-scale.XXXXXX)
 PID=""
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+# shellcheck source=bench/common.sh
+. scripts/bench/common.sh  # now, secs (the working folder is the repo root)
 
 mkdir -p "$WORK/dw"
 # qemu's nfs driver takes no ports in its URL: it asks the portmapper on 111, so ours answers there.

@@ -1,7 +1,10 @@
-# Shared by the side-by-side benchmarks (webdav.sh, nfs.sh): timing, rates and the input files.
+# Shared by the side-by-side benchmarks (webdav.sh, nfs.sh) and the scale scripts (nfs-scale.sh,
+# smb-scale.sh): timing, rates and the input files.
 # Source it after WORK, SIZE_MIB and FILES are set.
 
 now() { date +%s.%N; }
+# secs START END: seconds between two `now` readings, one decimal.
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 # rate N START END: N per second between two `now` readings, one decimal.
 rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { t = b - a; if (t <= 0) t = 1e-9; printf "%.1f", n / t }'; }
 # ratio OURS THEIRS: "1.23x", or n/a when THEIRS is 0.
