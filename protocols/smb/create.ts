@@ -5,7 +5,8 @@
  * the disposition, checks the desired access against the VFS (MAXIMUM_ALLOWED → the maximal
  * access) and the share modes of the other opens, opens a VFS handle for data access and records
  * the open. Create contexts are parsed; MxAc (maximal access) and QFid (the on-disk id) are
- * answered, every other one ignored. No oplocks or leases are granted (OplockLevel NONE).
+ * answered, DHnQ/DHnC go to durable.ts, every other one is ignored. Oplocks: oplock.ts breaks
+ * other opens' oplocks before the share-mode check and grants the new open's level.
  */
 import { ROOT_CTX, type Attr } from '../../vfs/types.js';
 import { Errno, VfsError } from '../../vfs/errno.js';
@@ -16,6 +17,8 @@ import {
 } from './files.js';
 import type { Request, Response, SmbConnection } from './session.js';
 import { fileInfoOf } from './wire/fscc.js';
+import { breakForOpen, grantOplock } from './oplock.js';
+import { grantDurable, newPersistentId, reconnectDurable, reconnectTarget, wantsDurable } from './durable.js';
 import { ACCESS } from './wire/security.js';
 import {
   CLOSE_FLAG_POSTQUERY_ATTRIB, CREATE_ACTION, CREATE_OPTION, decodeCloseRequest, decodeCreateRequest, DISPOSITION, writeCloseResponse,
@@ -54,6 +57,8 @@ export async function handleCreate(c: SmbConnection, q: Request): Promise<Respon
   }
   if (opt & CREATE_OPTION.OPEN_BY_FILE_ID) throw new SmbStatusError(STATUS.NOT_SUPPORTED);
   if (c.files.opens.size >= MAX_OPENS) throw new SmbStatusError(STATUS.TOO_MANY_OPENED_FILES);
+  const reconnect = reconnectTarget(req.contexts);
+  if (reconnect) return reconnectDurable(c, q, reconnect); // DHnC (3.3.5.9.7)
   const vfs = svc.vfs;
   const ctx = ctxOf(c, q.session!);
   const share = tree.share;
@@ -86,7 +91,8 @@ export async function handleCreate(c: SmbConnection, q: Request): Promise<Respon
     if (readOnly && desired & WRITE_RIGHTS) throw new SmbStatusError(STATUS.ACCESS_DENIED);
     if ((desired & ~tree.maximalAccess & ~ACCESS.ACCESS_SYSTEM_SECURITY) !== 0 && readOnly) throw new SmbStatusError(STATUS.ACCESS_DENIED);
     await checkAccess(vfs, ctx, existing.attr, w.parent, desired);
-    checkShareMode(node, desired, req.shareAccess);
+    await breakForOpen(c, node, desired, req.disposition); // oplocks of other opens (oplock.ts)
+    checkShareMode(nodeForExisting(c, existing.attr.ino), desired, req.shareAccess);
     if (deleteOnClose && isDir) await ensureEmpty(c, existing.attr.ino);
     if (!isDir && (desired & (ACCESS.FILE_READ_DATA | ACCESS.FILE_WRITE_DATA | ACCESS.FILE_APPEND_DATA | ACCESS.FILE_EXECUTE) || overwrite)) {
       fhWritable = (desired & (ACCESS.FILE_WRITE_DATA | ACCESS.FILE_APPEND_DATA)) !== 0;
@@ -120,13 +126,18 @@ export async function handleCreate(c: SmbConnection, q: Request): Promise<Respon
   const node = nodeFor(vfs, attr.ino, { parent: w.parent, name: realName, path, isDir: attr.type === 'dir' });
   const id = c.files.allocId();
   const o: Open = {
-    id, sessionId: q.session!.id, treeId: tree.treeId, node, fh, fhWritable, access: desired, shareAccess: req.shareAccess,
+    id, persistent: newPersistentId(), sessionId: q.session!.id, treeId: tree.treeId, node, fh, fhWritable, access: desired, shareAccess: req.shareAccess,
     deleteOnClose, ctx, position: 0n, mode: 0, dir: undefined, share,
   };
   node.opens.add(o);
   c.files.opens.set(id, o);
   c.files.compoundFileId = fileIdOf(o);
   const contexts: CreateContext[] = [];
+  const oplockLevel = grantOplock(c, o, req.oplockLevel);
+  if (wantsDurable(req.contexts)) {
+    const dh = grantDurable(o);
+    if (dh) contexts.push(dh);
+  }
   for (const cc of req.contexts) {
     if (cc.name === 'MxAc') {
       const mx = await maximalAccess(vfs, ctx, attr, w.parent, tree);
@@ -143,7 +154,7 @@ export async function handleCreate(c: SmbConnection, q: Request): Promise<Respon
     status: STATUS.SUCCESS,
     body: (wr) => {
       writeCreateResponse(wr, {
-        oplockLevel: 0, createAction: action, creationTime: i.creationTime, lastAccessTime: i.lastAccessTime, lastWriteTime: i.lastWriteTime,
+        oplockLevel, createAction: action, creationTime: i.creationTime, lastAccessTime: i.lastAccessTime, lastWriteTime: i.lastWriteTime,
         changeTime: i.changeTime, allocationSize: i.allocationSize, endOfFile: i.endOfFile, fileAttributes: i.attributes, fileId: fileIdOf(o), contexts,
       });
     },

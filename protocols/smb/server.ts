@@ -1,7 +1,9 @@
 /**
  * The SMB2/3 server process side: a TCP listener carrying Direct TCP frames (MS-SMB2 2.1,
  * transport.ts) to one SmbConnection per socket (session.ts). Frames of a connection are
- * handled one at a time, in order; reading pauses while frames wait or replies are unsent. A
+ * handled one at a time, in order, except that a request waiting on another client (an oplock
+ * break acknowledgment, `SmbConnection.park`) lets the next frames go on; server-initiated
+ * messages (oplock breaks) go out through `SmbConnection.pushMessage`; reading pauses while frames wait or replies are unsent. A
  * frame above `maxFrame`, a bad transport header or anything the connection refuses closes the
  * socket.
  */
@@ -104,6 +106,17 @@ export async function startSmbServer(opts: SmbServerOptions): Promise<SmbServer>
       ...(opts.maxCredits ? { maxCredits: opts.maxCredits } : {}),
       ...(files ? { files } : {}),
     });
+    const send = (r: Buffer): void => {
+      sock.cork();
+      sock.write(frameHeader(r.length));
+      sock.write(r);
+      sock.uncork();
+    };
+    conn.pushMessage = (m) => {
+      if (sock.destroyed || !sock.writable) return false;
+      send(m);
+      return true;
+    };
     const decoder = new FrameDecoder(maxFrame);
     const queue: Buffer[] = [];
     let busy = false;
@@ -113,19 +126,22 @@ export async function startSmbServer(opts: SmbServerOptions): Promise<SmbServer>
       try {
         while (queue.length && !sock.destroyed) {
           const frame = queue.shift()!;
-          const out = await conn.handleFrame(frame);
-          if (sock.destroyed) break;
-          for (const r of out.replies) {
-            sock.cork();
-            sock.write(frameHeader(r.length));
-            sock.write(r);
-            sock.uncork();
-          }
-          if (out.close) {
-            sock.end();
-            sock.destroySoon();
-            break;
-          }
+          // A request that waits on another client (an oplock break, oplock.ts) parks: its
+          // answer goes out when it comes, and the frames after it are handled meanwhile.
+          const park = conn.whenParked();
+          let closing = false;
+          const done = conn.handleFrame(frame).then((out) => {
+            if (sock.destroyed) return;
+            for (const r of out.replies) send(r);
+            if (out.close) {
+              closing = true;
+              sock.end();
+              sock.destroySoon();
+            }
+          });
+          await Promise.race([done, park.parked]);
+          park.cancel();
+          if (closing) break;
         }
       } finally {
         busy = false;

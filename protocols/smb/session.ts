@@ -45,6 +45,8 @@ import { handleFlush, handleRead, handleWrite } from './io.js';
 import { handleQueryDirectory } from './dir.js';
 import { handleQueryInfo, handleSetInfo } from './info.js';
 import { handleIoctl } from './ioctl.js';
+import { handleOplockBreak } from './oplock.js';
+import { detachDurable, unregisterSessions } from './durable.js';
 import { pipeClose, pipeCreate, pipeFlush, pipeIoctl, pipeQueryInfo, pipeRead, pipeWrite } from './pipe.js';
 
 /** What a connection needs from the server: shares, accounts, identity, limits. */
@@ -149,6 +151,7 @@ const HANDLERS: Partial<Record<number, Handler>> = {
   [Command.TREE_CONNECT]: handleTreeConnect,
   [Command.TREE_DISCONNECT]: handleTreeDisconnect,
   [Command.ECHO]: handleEcho,
+  [Command.OPLOCK_BREAK]: byShareType({ disk: onDisk(handleOplockBreak) }),
 };
 
 /** Commands that need no session (3.3.5.2.9 is skipped). */
@@ -194,8 +197,50 @@ export class SmbConnection {
     this.fileService = opts.files;
   }
 
-  /** Closes every open of the connection (the socket is gone); never throws. */
+  /**
+   * Sends a server-initiated message (oplock break notifications) on this connection; set by
+   * the transport (server.ts). Returns false when nothing can be sent (no transport, closed).
+   */
+  pushMessage: ((message: Buffer) => boolean) | undefined;
+  private parkWaiters: (() => void)[] = [];
+
+  /**
+   * Pushes `message` (a complete SMB2 message) for an open of session `sessionId`: encrypted
+   * when that session or one of its trees demands encryption (3.3.4.1.4), else as it is
+   * (oplock breaks are not signed, 3.3.4.6).
+   */
+  push(message: Buffer, sessionId: bigint): boolean {
+    if (!this.pushMessage) return false;
+    const s = this.sessions.get(sessionId);
+    const encrypt = s?.keys?.encryptionKey && this.cipher && (s.encryptData || [...s.trees.values()].some((t) => t.encryptData));
+    const out = encrypt ? encryptMessage(message, { cipher: this.cipher, key: s!.keys!.encryptionKey!, sessionId: s!.id, nonce: s!.nonce(this.cipher) }) : message;
+    return this.pushMessage(out);
+  }
+
+  /**
+   * A request of this connection is about to wait on another client (an oplock break): the
+   * transport may go on with the connection's next frames meanwhile (see `whenParked`).
+   */
+  park(): void {
+    for (const f of this.parkWaiters.splice(0)) f();
+  }
+
+  /** Resolves at the next `park()`; `cancel` drops the wait. For the transport's frame loop. */
+  whenParked(): { parked: Promise<void>; cancel: () => void } {
+    let f: () => void = () => {};
+    const parked = new Promise<void>((r) => { f = r; this.parkWaiters.push(r); });
+    return { parked, cancel: () => { this.parkWaiters = this.parkWaiters.filter((x) => x !== f); } };
+  }
+
+  /** The socket is gone: durable opens are kept for a reconnect (durable.ts), every other open is closed; never throws. */
   async closeFiles(): Promise<void> {
+    this.pushMessage = undefined;
+    try {
+      unregisterSessions(this);
+      detachDurable(this, () => true);
+    } catch (err) {
+      this.log?.error({ peer: this.opts.peer, err }, 'smb: keeping durable opens failed');
+    }
     await closeAll(this, () => true).catch(() => undefined);
   }
 
