@@ -91,7 +91,15 @@ export async function handleCreate(c: SmbConnection, q: Request): Promise<Respon
     if (readOnly && desired & WRITE_RIGHTS) throw new SmbStatusError(STATUS.ACCESS_DENIED);
     if ((desired & ~tree.maximalAccess & ~ACCESS.ACCESS_SYSTEM_SECURITY) !== 0 && readOnly) throw new SmbStatusError(STATUS.ACCESS_DENIED);
     await checkAccess(vfs, ctx, existing.attr, w.parent, desired);
-    await breakForOpen(c, node, desired, req.disposition); // oplocks of other opens (oplock.ts)
+    const shareConflict = (): boolean => {
+      try {
+        checkShareMode(nodeForExisting(c, existing!.attr.ino), desired, req.shareAccess);
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    await breakForOpen(c, node, desired, req.disposition, shareConflict); // oplocks of other opens (oplock.ts)
     checkShareMode(nodeForExisting(c, existing.attr.ino), desired, req.shareAccess);
     if (deleteOnClose && isDir) await ensureEmpty(c, existing.attr.ino);
     if (!isDir && (desired & (ACCESS.FILE_READ_DATA | ACCESS.FILE_WRITE_DATA | ACCESS.FILE_APPEND_DATA | ACCESS.FILE_EXECUTE) || overwrite)) {

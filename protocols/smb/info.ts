@@ -8,6 +8,7 @@
  * STATUS_BUFFER_OVERFLOW with the cut data (3.3.5.20.1); a security descriptor larger than the
  * buffer → STATUS_BUFFER_TOO_SMALL with the needed size in the ERROR body (3.3.5.20.3).
  */
+import { breakLevelIIForWrite } from './oplock.js';
 import { createHash } from 'node:crypto';
 import type { SetAttr } from '../../vfs/types.js';
 import { Errno, VfsError } from '../../vfs/errno.js';
@@ -164,6 +165,7 @@ export async function handleSetInfo(c: SmbConnection, q: Request): Promise<Respo
       const eof = req.infoClass === FILE_INFO.EndOfFile;
       const v = eof ? decodeFileEndOfFileInformation(req.buffer) : decodeFileAllocationInformation(req.buffer);
       if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new SmbStatusError(STATUS.DISK_FULL);
+      breakLevelIIForWrite(o); // LEVEL_II oplocks go to NONE (oplock.ts)
       if (o.fh !== undefined) await vfs.flush(o.ctx, o.fh);
       const size = (await vfs.getattr(o.ctx, o.node.ino)).size;
       if (eof ? Number(v) !== size : Number(v) < size) await vfs.setattr(o.ctx, o.node.ino, { size: Number(v) }, o.fhWritable);

@@ -9,12 +9,14 @@
  *   is the node's only open; otherwise LEVEL_II when the client asked for at least LEVEL_II and
  *   no other open holds (or is breaking from) EXCLUSIVE/BATCH; otherwise NONE. Directories get
  *   NONE (no directory oplocks, only leases can cache folders).
- * - Break on open (MS-FSA 2.1.5.1.2 / 2.1.4.12): an open that asks data or delete access
- *   ("stat opens" asking attributes only never break) breaks the other opens' EXCLUSIVE/BATCH
+ * - Break on open (MS-FSA 2.1.5.1.2 / 2.1.4.12): an open that asks more than
+ *   FILE_READ_ATTRIBUTES / FILE_WRITE_ATTRIBUTES / SYNCHRONIZE (a "stat open" breaks nothing) breaks the other opens' EXCLUSIVE/BATCH
  *   oplocks to LEVEL_II — to NONE when it overwrites or supersedes — and waits for the
  *   acknowledgment before the share-mode check, so a batch holder can close its cached handle
- *   first. An overwriting open also breaks LEVEL_II holders to NONE (no acknowledgment).
- * - Break on write (MS-FSA 2.1.4.12, write/set-EOF): LEVEL_II holders of other opens go to NONE.
+ *   first. When the share modes refuse the open anyway, only BATCH is broken (EXCLUSIVE stays
+ *   and the open fails). An overwriting open also breaks LEVEL_II holders to NONE (no
+ *   acknowledgment).
+ * - Break on write (MS-FSA 2.1.4.12): every LEVEL_II holder goes to NONE, the writer included.
  * - The break is a server-initiated OPLOCK_BREAK notification (2.2.23.1: MessageId all ones,
  *   SessionId and TreeId 0, unsigned) on the holder's connection (`SmbConnection.push`). The
  *   conflicting CREATE waits for the acknowledgment, for the holder's close, or for
@@ -77,26 +79,30 @@ export function onBreakDisconnected(f: (o: Open) => Promise<void>): void {
   closeDisconnected = f;
 }
 
-const DATA_OR_DELETE = ACCESS.FILE_READ_DATA | ACCESS.FILE_WRITE_DATA | ACCESS.FILE_APPEND_DATA | ACCESS.FILE_EXECUTE | ACCESS.DELETE;
+/** A "stat open" asks nothing but these and breaks no oplock (what Windows and smb2.oplock.statopen1 show). */
+const STAT_ACCESS = ACCESS.FILE_READ_ATTRIBUTES | ACCESS.FILE_WRITE_ATTRIBUTES | ACCESS.SYNCHRONIZE;
 
 /**
  * Breaks what a new open of `node` conflicts with and waits for the acknowledgments (see the
  * module comment). `access` is the new open's granted access, `disposition` its
  * CreateDisposition (the file existed). Called before the share-mode check.
  */
-export async function breakForOpen(c: SmbConnection, node: Node | undefined, access: number, disposition: number): Promise<void> {
+export async function breakForOpen(c: SmbConnection, node: Node | undefined, access: number, disposition: number, shareConflict: () => boolean): Promise<void> {
   if (!node || node.isDir) return;
   const overwrite = disposition === DISPOSITION.OVERWRITE || disposition === DISPOSITION.OVERWRITE_IF || disposition === DISPOSITION.SUPERSEDE;
-  if (!(access & DATA_OR_DELETE) && !overwrite) return; // a stat open breaks nothing
+  if ((access & ~STAT_ACCESS) === 0 && !overwrite) return; // a stat open breaks nothing
+  // MS-FSA 2.1.5.1.2: when the share modes refuse the open, only BATCH oplocks are broken (the
+  // holder may close its cached handle); EXCLUSIVE ones are left alone and the open fails.
+  const conflict = shareConflict();
   const waits: Promise<void>[] = [];
   for (const o of [...node.opens]) {
     const g = grants.get(o);
     if (!g) continue;
-    if (g.level === OPLOCK.BATCH || g.level === OPLOCK.EXCLUSIVE) {
+    if (g.level === OPLOCK.BATCH || (g.level === OPLOCK.EXCLUSIVE && !conflict)) {
       waits.push(startBreak(o, g, overwrite ? OPLOCK.NONE : OPLOCK.LEVEL_II));
     } else if (g.breakTo !== undefined) {
       waits.push(waitFor(g));
-    } else if (g.level === OPLOCK.LEVEL_II && overwrite) {
+    } else if (g.level === OPLOCK.LEVEL_II && overwrite && !conflict) {
       void startBreak(o, g, OPLOCK.NONE);
     }
   }
@@ -106,10 +112,12 @@ export async function breakForOpen(c: SmbConnection, node: Node | undefined, acc
   }
 }
 
-/** MS-FSA 2.1.4.12 for a write or a size change through `by`: other opens' LEVEL_II oplocks go to NONE (no acknowledgment). */
+/**
+ * MS-FSA 2.1.4.12 for a write or a size change through `by`: every LEVEL_II oplock of the
+ * file goes to NONE, the writer's own included (no acknowledgment).
+ */
 export function breakLevelIIForWrite(by: Open): void {
-  for (const o of by.node.opens) {
-    if (o === by) continue;
+  for (const o of [...by.node.opens]) {
     const g = grants.get(o);
     if (g && g.level === OPLOCK.LEVEL_II && g.breakTo === undefined) void startBreak(o, g, OPLOCK.NONE);
   }
