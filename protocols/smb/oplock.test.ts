@@ -1,0 +1,274 @@
+/**
+ * Oplocks, durable handles and session reconnect/re-authentication (oplock.ts, durable.ts),
+ * driven through two or three connections of one "server" (one VFS, one ServerGuid buffer)
+ * with the test client. Break notifications are captured from `SmbConnection.pushMessage`.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { createMemoryVfs, ROOT_CTX, type VfsInstance } from '../../vfs/index.js';
+import { STATUS } from './errors.js';
+import { shareFileService } from './server.js';
+import { connection, TestClient } from './testdata/client.js';
+import { DIALECT } from './wire/negotiate.js';
+import { Command, decodeHeader } from './wire/header.js';
+import { writeTreeConnectRequest } from './wire/session-setup.js';
+import { decodeCreateResponse, DISPOSITION, type FileId } from './wire/files.js';
+import { OPLOCK, setBreakTimeout, writeOplockAck } from './oplock.js';
+import { setDurableTimeout } from './durable.js';
+import { FILE_INFO, INFO_TYPE } from './wire/fscc.js';
+
+const FILE_INFO_POSITION = FILE_INFO.Position;
+import type { Writer } from './wire/reader.js';
+
+const ALL = 0x001f01df; // FILE_ALL_ACCESS without FILE_EXECUTE (new files are 0644)
+const RW = 0x0012019f;
+const SHARE_ALL = 7;
+const SHARE_RW = 3;
+
+interface Peer {
+  c: TestClient;
+  tid: number;
+  /** Break notifications pushed to this connection: [level, fileId]. */
+  breaks: { level: number; fileId: FileId }[];
+}
+
+async function server(): Promise<{ peer: () => Promise<Peer>; v: VfsInstance }> {
+  const v = await createMemoryVfs({ recordSize: 4096 });
+  const home = await v.paths.mkdir(ROOT_CTX, '/home', 0o777);
+  await v.vfs.setattr(ROOT_CTX, home.ino, { uid: 1000, gid: 1000 });
+  const files = shareFileService(v.paths);
+  const serverGuid = Buffer.alloc(16, 7);
+  const peer = async (): Promise<Peer> => {
+    const conn = connection({ shares: [{ name: 'Data', path: '/home', readOnly: false, requireEncryption: false }], files, serverGuid });
+    const breaks: Peer['breaks'] = [];
+    conn.pushMessage = (m) => {
+      const h = decodeHeader(m);
+      assert.equal(h.command, Command.OPLOCK_BREAK);
+      assert.equal(h.messageId, 0xffffffffffffffffn, 'MessageId all ones (2.2.23.1)');
+      assert.equal(h.sessionId, 0n);
+      breaks.push({ level: m[64 + 2]!, fileId: { persistent: m.readBigUInt64LE(64 + 8), volatile: m.readBigUInt64LE(64 + 16) } });
+      return true;
+    };
+    const c = new TestClient(conn);
+    await c.negotiate([DIALECT.SMB311]);
+    assert.equal((await c.login('alice', 's3cret')).header.status, 0);
+    const tid = (await c.send(Command.TREE_CONNECT, (w: Writer) => { writeTreeConnectRequest(w, { flags: 0, path: '\\\\dw\\data' }); })).header.treeId;
+    return { c, tid, breaks };
+  };
+  return { peer, v };
+}
+
+const open = (p: Peer, name: string, o: { oplock?: number; access?: number; share?: number; disposition?: number; contexts?: { name: string; data: Buffer }[] } = {}) =>
+  p.c.createFile(p.tid, {
+    name, desiredAccess: o.access ?? ALL, shareAccess: o.share ?? SHARE_ALL, disposition: o.disposition ?? DISPOSITION.OPEN_IF,
+    oplockLevel: o.oplock ?? OPLOCK.NONE, contexts: o.contexts ?? [],
+  });
+
+const ack = (p: Peer, fileId: FileId, level: number) => p.c.send(Command.OPLOCK_BREAK, (w) => { writeOplockAck(w, { level, fileId }); }, { treeId: p.tid });
+
+/** Lets pending promises (a CREATE waiting for an ack) run. */
+const tick = () => new Promise<void>((r) => setTimeout(r, 5));
+
+after(() => {
+  setBreakTimeout(35_000);
+  setDurableTimeout(60_000);
+});
+
+describe('oplocks', () => {
+  test('the only opener gets BATCH; a second opener waits until the holder acknowledges the break to LEVEL_II, then both hold LEVEL_II', async () => {
+    const { peer } = await server();
+    const a = await peer(), b = await peer();
+    const ra = decodeCreateResponse((await open(a, 'f', { oplock: OPLOCK.BATCH, share: SHARE_RW, access: RW })).message);
+    assert.equal(ra.oplockLevel, OPLOCK.BATCH);
+    let done = false;
+    const pending = open(b, 'f', { oplock: OPLOCK.BATCH, share: SHARE_RW, access: RW }).then((r) => { done = true; return r; });
+    await tick();
+    assert.equal(done, false, 'the CREATE waits for the acknowledgment');
+    assert.deepEqual(a.breaks, [{ level: OPLOCK.LEVEL_II, fileId: ra.fileId }]);
+    const r = await ack(a, ra.fileId, OPLOCK.LEVEL_II);
+    assert.equal(r.header.status, 0);
+    assert.equal(r.message[64 + 2], OPLOCK.LEVEL_II, 'the acknowledgment response carries the new level');
+    const rb = await pending;
+    assert.equal(rb.header.status, 0);
+    assert.equal(decodeCreateResponse(rb.message).oplockLevel, OPLOCK.LEVEL_II);
+    // An acknowledgment with no break pending is a protocol error (3.3.5.22.1).
+    assert.equal((await ack(a, ra.fileId, OPLOCK.NONE)).header.status, STATUS.INVALID_OPLOCK_PROTOCOL);
+  });
+
+  test('a write breaks every LEVEL_II oplock to NONE (the writer\'s own too) without waiting; acknowledging that is INVALID_OPLOCK_PROTOCOL', async () => {
+    const { peer } = await server();
+    const a = await peer(), b = await peer();
+    const ra = decodeCreateResponse((await open(a, 'w', { oplock: OPLOCK.LEVEL_II, share: SHARE_RW, access: RW })).message);
+    const rb = decodeCreateResponse((await open(b, 'w', { oplock: OPLOCK.LEVEL_II, share: SHARE_RW, access: RW })).message);
+    assert.equal(ra.oplockLevel, OPLOCK.LEVEL_II);
+    assert.equal(rb.oplockLevel, OPLOCK.LEVEL_II);
+    assert.equal((await a.c.writeFile(a.tid, ra.fileId, 0, Buffer.from('x'))).header.status, 0);
+    assert.deepEqual(a.breaks, [{ level: OPLOCK.NONE, fileId: ra.fileId }]);
+    assert.deepEqual(b.breaks, [{ level: OPLOCK.NONE, fileId: rb.fileId }]);
+    assert.equal((await ack(b, rb.fileId, OPLOCK.NONE)).header.status, STATUS.INVALID_OPLOCK_PROTOCOL);
+    // Nothing left to break.
+    assert.equal((await a.c.writeFile(a.tid, ra.fileId, 1, Buffer.from('y'))).header.status, 0);
+    assert.equal(a.breaks.length + b.breaks.length, 2);
+  });
+
+  test('EXCLUSIVE is not broken when the share modes refuse the open; BATCH is, and closing on the break lets the open through with BATCH', async () => {
+    const { peer } = await server();
+    const a = await peer(), b = await peer();
+    const x = decodeCreateResponse((await open(a, 'x', { oplock: OPLOCK.EXCLUSIVE, share: 0 })).message);
+    assert.equal(x.oplockLevel, OPLOCK.EXCLUSIVE);
+    assert.equal((await open(b, 'x', { oplock: OPLOCK.BATCH, share: 0 })).header.status, STATUS.SHARING_VIOLATION);
+    assert.equal(a.breaks.length, 0, 'no break for an open that fails its share check');
+
+    const y = decodeCreateResponse((await open(a, 'y', { oplock: OPLOCK.BATCH, share: 0 })).message);
+    const pending = open(b, 'y', { oplock: OPLOCK.BATCH, share: 0 });
+    await tick();
+    assert.deepEqual(a.breaks, [{ level: OPLOCK.LEVEL_II, fileId: y.fileId }]);
+    assert.equal((await a.c.closeFile(a.tid, y.fileId)).header.status, 0);
+    const r = await pending;
+    assert.equal(r.header.status, 0);
+    assert.equal(decodeCreateResponse(r.message).oplockLevel, OPLOCK.BATCH, 'the holder closed: the new open is alone');
+  });
+
+  test('a stat open (attributes and SYNCHRONIZE only) breaks nothing and gets no oplock next to a BATCH holder', async () => {
+    const { peer } = await server();
+    const a = await peer(), b = await peer();
+    const ra = decodeCreateResponse((await open(a, 's', { oplock: OPLOCK.BATCH })).message);
+    assert.equal(ra.oplockLevel, OPLOCK.BATCH);
+    const r = await open(b, 's', { oplock: OPLOCK.BATCH, access: 0x80 | 0x100 | 0x100000, disposition: DISPOSITION.OPEN });
+    assert.equal(r.header.status, 0);
+    assert.equal(decodeCreateResponse(r.message).oplockLevel, OPLOCK.NONE);
+    assert.equal(a.breaks.length, 0);
+  });
+
+  test('an unacknowledged break times out: the open goes on and the holder is left with NONE', async () => {
+    setBreakTimeout(30);
+    const keep = setInterval(() => {}, 10); // the server's break timer is unref'd (sockets keep a real server alive)
+    try {
+      const { peer } = await server();
+      const a = await peer(), b = await peer();
+      const ra = decodeCreateResponse((await open(a, 't', { oplock: OPLOCK.EXCLUSIVE })).message);
+      const rb = await open(b, 't', { oplock: OPLOCK.EXCLUSIVE });
+      assert.equal(rb.header.status, 0);
+      assert.equal(decodeCreateResponse(rb.message).oplockLevel, OPLOCK.LEVEL_II);
+      assert.equal(a.breaks.length, 1);
+      assert.equal((await ack(a, ra.fileId, OPLOCK.LEVEL_II)).header.status, STATUS.INVALID_OPLOCK_PROTOCOL, 'too late');
+    } finally {
+      clearInterval(keep);
+      setBreakTimeout(35_000);
+    }
+  });
+
+  test('an overwriting open breaks BATCH to NONE', async () => {
+    const { peer } = await server();
+    const a = await peer(), b = await peer();
+    const ra = decodeCreateResponse((await open(a, 'o', { oplock: OPLOCK.BATCH })).message);
+    const pending = open(b, 'o', { oplock: OPLOCK.BATCH, disposition: DISPOSITION.OVERWRITE_IF });
+    await tick();
+    assert.deepEqual(a.breaks, [{ level: OPLOCK.NONE, fileId: ra.fileId }]);
+    assert.equal((await ack(a, ra.fileId, OPLOCK.NONE)).header.status, 0);
+    assert.equal((await pending).header.status, 0);
+  });
+});
+
+describe('durable handles v1', () => {
+  const DHnQ = { name: 'DHnQ', data: Buffer.alloc(16) };
+  const DHnC = (f: FileId) => {
+    const d = Buffer.alloc(16);
+    d.writeBigUInt64LE(f.persistent, 0);
+    d.writeBigUInt64LE(f.volatile, 8);
+    return { name: 'DHnC', data: d };
+  };
+
+  test('granted with BATCH only; the open survives its connection and is reclaimed once, by a new connection of the same user, with its oplock', async () => {
+    const { peer } = await server();
+    const a = await peer();
+    const plain = decodeCreateResponse((await open(a, 'p', { oplock: OPLOCK.LEVEL_II, contexts: [DHnQ] })).message);
+    assert.equal(plain.contexts.some((x) => x.name === 'DHnQ'), false, 'no durability without BATCH');
+    const r = decodeCreateResponse((await open(a, 'd', { oplock: OPLOCK.BATCH, share: 0, contexts: [DHnQ] })).message);
+    assert.equal(r.oplockLevel, OPLOCK.BATCH);
+    assert.ok(r.contexts.some((x) => x.name === 'DHnQ'), 'DHnQ response context');
+    assert.equal((await a.c.writeFile(a.tid, r.fileId, 0, Buffer.from('kept'))).header.status, 0);
+    // A reconnect while the open is still connected fails (smb2.durable-open.reopen1).
+    assert.equal((await open(a, 'd', { contexts: [DHnC(r.fileId)] })).header.status, STATUS.OBJECT_NAME_NOT_FOUND);
+
+    await a.c.conn.closeFiles(); // the socket is gone
+    const b = await peer();
+    const rr = await open(b, 'd', { contexts: [DHnC(r.fileId)] });
+    assert.equal(rr.header.status, 0);
+    const re = decodeCreateResponse(rr.message);
+    assert.equal(re.fileId.persistent, r.fileId.persistent, 'same persistent FileId');
+    assert.equal(re.oplockLevel, OPLOCK.BATCH);
+    assert.ok(re.contexts.some((x) => x.name === 'DHnQ'));
+    const rd = await b.c.readFile(b.tid, re.fileId, 0, 4);
+    assert.equal(rd.header.status, 0);
+    // The share mode stayed in force while it was disconnected and still is; the BATCH holder
+    // hears a break first (it could close), acknowledges, and the open fails.
+    const c = await peer();
+    const pending = open(c, 'd', { oplock: OPLOCK.NONE, share: SHARE_ALL, disposition: DISPOSITION.OPEN });
+    await tick();
+    assert.deepEqual(b.breaks, [{ level: OPLOCK.LEVEL_II, fileId: re.fileId }]);
+    assert.equal((await ack(b, re.fileId, OPLOCK.LEVEL_II)).header.status, 0);
+    assert.equal((await pending).header.status, STATUS.SHARING_VIOLATION);
+    // Reclaimed once only.
+    assert.equal((await open(c, 'd', { contexts: [DHnC(r.fileId)] })).header.status, STATUS.OBJECT_NAME_NOT_FOUND);
+  });
+
+  test('another open breaking a disconnected durable open\'s BATCH closes it at once (3.3.4.6); a later reconnect finds nothing', async () => {
+    const { peer } = await server();
+    const a = await peer();
+    const r = decodeCreateResponse((await open(a, 'e', { oplock: OPLOCK.BATCH, contexts: [DHnQ] })).message);
+    await a.c.conn.closeFiles();
+    const b = await peer();
+    const rb = await open(b, 'e', { oplock: OPLOCK.BATCH, contexts: [DHnQ], disposition: DISPOSITION.OPEN });
+    assert.equal(rb.header.status, 0);
+    assert.equal(decodeCreateResponse(rb.message).oplockLevel, OPLOCK.BATCH);
+    const c = await peer();
+    assert.equal((await open(c, 'e', { contexts: [DHnC(r.fileId)] })).header.status, STATUS.OBJECT_NAME_NOT_FOUND);
+  });
+
+  test('a kept open is closed after the durable timeout', async () => {
+    setDurableTimeout(20);
+    const keep = setInterval(() => {}, 10); // the durable timer is unref'd
+    try {
+      const { peer } = await server();
+      const a = await peer();
+      const r = decodeCreateResponse((await open(a, 'g', { oplock: OPLOCK.BATCH, share: 0, contexts: [DHnQ] })).message);
+      await a.c.conn.closeFiles();
+      await new Promise((res) => setTimeout(res, 60));
+      const b = await peer();
+      assert.equal((await open(b, 'g', { contexts: [DHnC(r.fileId)] })).header.status, STATUS.OBJECT_NAME_NOT_FOUND);
+      assert.equal((await open(b, 'g', { share: 0, disposition: DISPOSITION.OPEN })).header.status, 0, 'no share mode left behind');
+    } finally {
+      clearInterval(keep);
+      setDurableTimeout(60_000);
+    }
+  });
+});
+
+describe('sessions', () => {
+  test('re-authentication on a live session keeps it, its keys and its opens', async () => {
+    const { peer } = await server();
+    const a = await peer();
+    const r = decodeCreateResponse((await open(a, 'r')).message);
+    const again = await a.c.login('alice', 's3cret', { reauth: true });
+    assert.equal(again.header.status, 0);
+    assert.equal(again.header.sessionId, a.c.sessionId);
+    const q = await a.c.queryFileInfo(a.tid, r.fileId, INFO_TYPE.FILE, FILE_INFO_POSITION);
+    assert.equal(q.header.status, 0, 'the open still works');
+    // A wrong password on re-authentication fails it.
+    assert.equal((await a.c.login('alice', 'wrong', { reauth: true })).header.status, STATUS.LOGON_FAILURE);
+  });
+
+  test('a login with PreviousSessionId ends that session on its connection and closes its (non-durable) opens', async () => {
+    const { peer } = await server();
+    const a = await peer();
+    const r = decodeCreateResponse((await open(a, 'prev', { share: 0 })).message);
+    const b = await peer();
+    // A fresh session on b's connection naming a's session as the previous one.
+    const setup = await b.c.login('alice', 's3cret', { previousSessionId: a.c.sessionId });
+    assert.equal(setup.header.status, 0);
+    assert.equal((await a.c.queryFileInfo(a.tid, r.fileId, INFO_TYPE.FILE, FILE_INFO_POSITION)).header.status, STATUS.USER_SESSION_DELETED);
+    const tid = (await b.c.send(Command.TREE_CONNECT, (w: Writer) => { writeTreeConnectRequest(w, { flags: 0, path: '\\\\dw\\data' }); })).header.treeId;
+    assert.equal((await b.c.createFile(tid, { name: 'prev', desiredAccess: ALL, shareAccess: 0, disposition: DISPOSITION.OPEN })).header.status, 0, 'the old open is gone');
+  });
+});
