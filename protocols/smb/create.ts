@@ -18,7 +18,7 @@ import {
 import type { Request, Response, SmbConnection } from './session.js';
 import { fileInfoOf } from './wire/fscc.js';
 import { breakForOpen, grantOplock } from './oplock.js';
-import { grantDurable, newPersistentId, reconnectDurable, reconnectTarget, wantsDurable } from './durable.js';
+import { durableRequest, grantDurable, newPersistentId, reconnectDurable, reconnectTarget } from './durable.js';
 import { ACCESS } from './wire/security.js';
 import {
   CLOSE_FLAG_POSTQUERY_ATTRIB, CREATE_ACTION, CREATE_OPTION, decodeCloseRequest, decodeCreateRequest, DISPOSITION, writeCloseResponse,
@@ -48,7 +48,11 @@ export async function handleCreate(c: SmbConnection, q: Request): Promise<Respon
   const svc = c.fileService;
   const tree = q.tree!;
   if (!svc || !tree.share) throw new SmbStatusError(STATUS.NOT_SUPPORTED);
-  const req = decodeCreateRequest(q.message);
+  const req = decodeCreateRequest(q.message, true);
+  // A durable reconnect (DHnC, DH2C) ignores every other field (3.3.5.9.7, 3.3.5.9.12).
+  const reconnect = reconnectTarget(req.contexts);
+  if (reconnect) return reconnectDurable(c, q, reconnect);
+  if (req.disposition > DISPOSITION.OVERWRITE_IF) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
   const opt = req.options;
   if ((opt & CREATE_OPTION.DIRECTORY_FILE) && (opt & CREATE_OPTION.NON_DIRECTORY_FILE)) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
   if (opt & ~VALID_OPTIONS_MASK) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
@@ -57,8 +61,6 @@ export async function handleCreate(c: SmbConnection, q: Request): Promise<Respon
   }
   if (opt & CREATE_OPTION.OPEN_BY_FILE_ID) throw new SmbStatusError(STATUS.NOT_SUPPORTED);
   if (c.files.opens.size >= MAX_OPENS) throw new SmbStatusError(STATUS.TOO_MANY_OPENED_FILES);
-  const reconnect = reconnectTarget(req.contexts);
-  if (reconnect) return reconnectDurable(c, q, reconnect); // DHnC (3.3.5.9.7)
   const vfs = svc.vfs;
   const ctx = ctxOf(c, q.session!);
   const share = tree.share;
@@ -142,8 +144,9 @@ export async function handleCreate(c: SmbConnection, q: Request): Promise<Respon
   c.files.compoundFileId = fileIdOf(o);
   const contexts: CreateContext[] = [];
   const oplockLevel = grantOplock(c, o, req.oplockLevel);
-  if (wantsDurable(req.contexts)) {
-    const dh = grantDurable(o);
+  const dreq = durableRequest(req.contexts);
+  if (dreq) {
+    const dh = grantDurable(o, dreq);
     if (dh) contexts.push(dh);
   }
   for (const cc of req.contexts) {

@@ -16,8 +16,16 @@
  * - Persistent FileIds come from one process-wide counter, so a FileId names one open among all
  *   connections of all servers of the process.
  *
- * Not done: durable v2 (DH2Q/DH2C, CreateGuid, replay), persistent handles, leases on
- * reconnect, keeping durable opens across a server restart.
+ * - Durable v2 (3.3.5.9.10, 3.3.5.9.12): DH2Q the same way, with a timeout (0 → 60 s, at most
+ *   300 s, Samba's values) that is the keeping time, answered in a DH2Q response context;
+ *   DH2C must name the CreateGuid too (a v2 open may also come back by DHnC; a v1 open not by
+ *   DH2C), and its response has no DH2Q. A reconnect ignores every CREATE field but its
+ *   context. Contradictory contexts → INVALID_PARAMETER.
+ *
+ * Not done: persistent handles (the PERSISTENT flag is never granted), replay
+ * (SMB2_FLAGS_REPLAY_OPERATION, CreateGuid lookups of live opens), app instance ids, the
+ * ClientGuid check of lease reconnects, leases at all, keeping durable opens across a server
+ * restart.
  */
 import { STATUS, SmbStatusError } from './errors.js';
 import { closeAll, closeOpen, ctxOf, fileIdOf, type Open } from './files.js';
@@ -49,12 +57,24 @@ interface Kept {
 
 /** Durable opens whose connection is gone, by persistent id. */
 const kept = new Map<bigint, Kept>();
+/** How an open was made durable: v1 (DHnQ) or v2 (DH2Q, with its CreateGuid and timeout). */
+interface Durability {
+  v2: { createGuid: Buffer; timeoutMs: number } | undefined;
+}
+
 /** Opens granted durability (cleared when they close). */
-const durable = new WeakSet<Open>();
+const durable = new WeakMap<Open, Durability>();
 
 export function isDurable(o: Open): boolean {
   return durable.has(o);
 }
+
+/** Largest durable v2 timeout granted (ms), and the one for a request of 0 (3.3.5.9.10 leaves both to the server; Samba's values). */
+export const DURABLE_V2_MAX_MS = 300_000;
+export const DURABLE_V2_DEFAULT_MS = 60_000;
+
+/** A durability request of a CREATE: v1 (DHnQ) or v2 (DH2Q, 2.2.13.2.11). */
+export type DurableRequest = { v: 1 } | { v: 2; timeoutMs: number; createGuid: Buffer };
 
 /** Breaking the oplock of a kept open closes it (registered when the first open is kept: no import-time side effects). */
 async function closeKept(o: Open): Promise<void> {
@@ -71,16 +91,41 @@ async function expire(k: Kept, why: string): Promise<void> {
   await closeOpen(k.owner, k.open, false).catch(() => undefined);
 }
 
-/** The DHnQ request context, if any (and not a reconnect). */
-export function wantsDurable(contexts: readonly CreateContext[]): boolean {
-  return contexts.some((x) => x.name === 'DHnQ') && !contexts.some((x) => x.name === 'DHnC');
+const has = (contexts: readonly CreateContext[], name: string) => contexts.some((x) => x.name === name);
+
+/**
+ * The durability a CREATE asks (undefined: none, or it is a reconnect). Contradictory contexts
+ * (3.3.5.9.10, 3.3.5.9.12: DH2Q with DHnQ, DHnC or DH2C; DH2C with DHnQ or DHnC) or a short
+ * DH2Q → STATUS_INVALID_PARAMETER.
+ */
+export function durableRequest(contexts: readonly CreateContext[]): DurableRequest | undefined {
+  const q1 = has(contexts, 'DHnQ'), c1 = has(contexts, 'DHnC'), q2 = contexts.find((x) => x.name === 'DH2Q'), c2 = has(contexts, 'DH2C');
+  if ((q2 && (q1 || c1 || c2)) || (c2 && (q1 || c1))) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
+  if (c1 || c2) return undefined;
+  if (q2) {
+    if (q2.data.length < 32) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
+    const t = q2.data.readUInt32LE(0);
+    return { v: 2, timeoutMs: t === 0 ? DURABLE_V2_DEFAULT_MS : Math.min(t, DURABLE_V2_MAX_MS), createGuid: Buffer.from(q2.data.subarray(16, 32)) };
+  }
+  return q1 ? { v: 1 } : undefined;
 }
 
 /** Makes `o` durable if it qualifies (BATCH oplock): returns the response context to add, or undefined. */
-export function grantDurable(o: Open): CreateContext | undefined {
+export function grantDurable(o: Open, req: DurableRequest): CreateContext | undefined {
   if (oplockLevelOf(o) !== OPLOCK.BATCH) return undefined;
-  durable.add(o);
-  return { name: 'DHnQ', data: Buffer.alloc(8) };
+  if (req.v === 1) {
+    durable.set(o, { v2: undefined });
+    return { name: 'DHnQ', data: Buffer.alloc(8) };
+  }
+  durable.set(o, { v2: { createGuid: req.createGuid, timeoutMs: req.timeoutMs } });
+  return { name: 'DH2Q', data: dh2qResponse(req.timeoutMs) };
+}
+
+/** The DH2Q response context data (2.2.14.2.12): Timeout, Flags (never persistent here). */
+function dh2qResponse(timeoutMs: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeUInt32LE(timeoutMs, 0);
+  return b;
 }
 
 /**
@@ -91,10 +136,11 @@ export function detachDurable(c: SmbConnection, pred: (o: Open) => boolean): num
   let n = 0;
   onBreakDisconnected(closeKept);
   for (const o of [...c.files.opens.values()]) {
-    if (!pred(o) || !durable.has(o) || o.persistent === undefined) continue;
+    const d = durable.get(o);
+    if (!pred(o) || !d || o.persistent === undefined) continue;
     c.files.opens.delete(o.id);
     setOplockConnection(o, undefined);
-    const k: Kept = { open: o, owner: c, timer: setTimeout(() => { void expire(k, 'durable timeout'); }, DURABLE_TIMEOUT_MS) };
+    const k: Kept = { open: o, owner: c, timer: setTimeout(() => { void expire(k, 'durable timeout'); }, d.v2?.timeoutMs ?? DURABLE_TIMEOUT_MS) };
     k.timer.unref?.();
     kept.set(o.persistent, k);
     n++;
@@ -114,20 +160,32 @@ export function forgetDurable(o: Open): void {
   }
 }
 
-/** The DHnC context's FileId, if the CREATE is a durable reconnect (2.2.13.2.4). */
-export function reconnectTarget(contexts: readonly CreateContext[]): { persistent: bigint; volatile: bigint } | undefined {
-  const x = contexts.find((y) => y.name === 'DHnC');
+/** What a reconnect names: the FileId, and for v2 the CreateGuid. */
+export interface ReconnectTarget {
+  persistent: bigint;
+  volatile: bigint;
+  createGuid: Buffer | undefined;
+}
+
+/** The DHnC (2.2.13.2.4) or DH2C (2.2.13.2.12) context's target, if the CREATE is a durable reconnect. */
+export function reconnectTarget(contexts: readonly CreateContext[]): ReconnectTarget | undefined {
+  durableRequest(contexts); // refuses contradictory contexts first
+  const x = contexts.find((y) => y.name === 'DHnC' || y.name === 'DH2C');
   if (!x) return undefined;
-  if (x.data.length < 16) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
-  return { persistent: x.data.readBigUInt64LE(0), volatile: x.data.readBigUInt64LE(8) };
+  const v2 = x.name === 'DH2C';
+  if (x.data.length < (v2 ? 36 : 16)) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
+  return { persistent: x.data.readBigUInt64LE(0), volatile: x.data.readBigUInt64LE(8), createGuid: v2 ? Buffer.from(x.data.subarray(16, 32)) : undefined };
 }
 
 /** CREATE with DHnC (3.3.5.9.7): reattaches a kept durable open to this connection, session and tree. */
-export async function reconnectDurable(c: SmbConnection, q: Request, target: { persistent: bigint }): Promise<Response> {
+export async function reconnectDurable(c: SmbConnection, q: Request, target: ReconnectTarget): Promise<Response> {
   const k = kept.get(target.persistent);
   const s: SmbSession = q.session!;
   if (!k) throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND);
   const o = k.open;
+  // A v1 open needs DHnC; a v2 open DH2C with its CreateGuid, or DHnC (smb2.durable-v2-open.reopen2b).
+  const v2 = durable.get(o)?.v2;
+  if (target.createGuid && (!v2 || !v2.createGuid.equals(target.createGuid))) throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND);
   const owner = o.ctx;
   const me = s.principal!;
   if (owner.uid !== me.uid) throw new SmbStatusError(STATUS.ACCESS_DENIED);
@@ -151,7 +209,8 @@ export async function reconnectDurable(c: SmbConnection, q: Request, target: { p
       writeCreateResponse(wr, {
         oplockLevel: level, createAction: CREATE_ACTION.OPENED, creationTime: i.creationTime, lastAccessTime: i.lastAccessTime, lastWriteTime: i.lastWriteTime,
         changeTime: i.changeTime, allocationSize: i.allocationSize, endOfFile: i.endOfFile, fileAttributes: i.attributes, fileId: fileIdOf(o),
-        contexts: [{ name: 'DHnQ', data: Buffer.alloc(8) }],
+        // v1 opens answer DHnQ; a v2 open's reconnect carries no DH2Q (what Samba and Windows do).
+        contexts: v2 ? [] : [{ name: 'DHnQ', data: Buffer.alloc(8) }],
       });
     },
   };
