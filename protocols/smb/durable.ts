@@ -5,8 +5,9 @@
  * - A CREATE with a DHnQ context whose open got a BATCH oplock is durable (Open.IsDurable);
  *   the response carries a DHnQ context (8 reserved bytes). Without BATCH the request is
  *   ignored, as Windows does (smb2.durable-open.open-oplock).
- * - When its connection goes (or its session is replaced by a reconnect), a durable open is
- *   kept, with its VFS handle, share-mode place and oplock, for `DURABLE_TIMEOUT_MS` (60 s, as
+ * - When its connection goes (or its session is replaced by a reconnect), a durable open that
+ *   still holds its BATCH oplock (a broken one, or a break that could not be sent, ends the
+ *   durability) is kept, with its VFS handle, share-mode place and oplock, for `DURABLE_TIMEOUT_MS` (60 s, as
  *   Samba; MS-SMB2 3.3.2.2 leaves the value to the server); then it is closed. Breaking its
  *   oplock meanwhile closes it at once (3.3.4.6).
  * - A CREATE with DHnC names the open by its FileId: one kept after a disconnect, of the same
@@ -137,7 +138,8 @@ export function detachDurable(c: SmbConnection, pred: (o: Open) => boolean): num
   onBreakDisconnected(closeKept);
   for (const o of [...c.files.opens.values()]) {
     const d = durable.get(o);
-    if (!pred(o) || !d || o.persistent === undefined) continue;
+    // Durability rests on the BATCH oplock: an open whose oplock was broken is not kept.
+    if (!pred(o) || !d || o.persistent === undefined || oplockLevelOf(o) !== OPLOCK.BATCH) continue;
     c.files.opens.delete(o.id);
     setOplockConnection(o, undefined);
     const k: Kept = { open: o, owner: c, timer: setTimeout(() => { void expire(k, 'durable timeout'); }, d.v2?.timeoutMs ?? DURABLE_TIMEOUT_MS) };
