@@ -127,7 +127,7 @@ describe('SMB2 server-side copy and sparse FSCTLs', () => {
     const dst = await openRw(c, tid, 'dst.bin');
     const key = await c.ioctl(tid, src, FSCTL_DATA.SRV_REQUEST_RESUME_KEY, Buffer.alloc(0), 65536);
     assert.equal(key.status, 0);
-    assert.equal(key.output.length, 28);
+    assert.equal(key.output.length, 32);
     const sourceKey = key.output.subarray(0, 24);
     assert.deepEqual((await c.ioctl(tid, src, FSCTL_DATA.SRV_REQUEST_RESUME_KEY, Buffer.alloc(0), 65536)).output.subarray(0, 24), sourceKey, 'one key per open');
     const chunks = [
@@ -147,6 +147,19 @@ describe('SMB2 server-side copy and sparse FSCTLs', () => {
     assert.equal((await c.ioctl(tid, dst, FSCTL_DATA.SRV_COPYCHUNK, encodeCopyChunkCopy({ sourceKey, chunks: many }), 65536)).status, STATUS.INVALID_PARAMETER);
     const past = await c.ioctl(tid, dst, FSCTL_DATA.SRV_COPYCHUNK, encodeCopyChunkCopy({ sourceKey, chunks: [{ sourceOffset: 59_999n, targetOffset: 0n, length: 2 }] }), 65536);
     assert.equal(past.status, STATUS.INVALID_VIEW_SIZE);
+    // The chunks before one past the source's end are copied and counted.
+    const part = await c.ioctl(tid, dst, FSCTL_DATA.SRV_COPYCHUNK, encodeCopyChunkCopy({ sourceKey, chunks: [
+      { sourceOffset: 0n, targetOffset: 60_000n, length: 1000 }, { sourceOffset: 59_000n, targetOffset: 61_000n, length: 2000 }] }), 65536);
+    assert.equal(part.status, STATUS.INVALID_VIEW_SIZE);
+    assert.deepEqual(decodeCopyChunkResponse(decodeIoctlResponse(part.reply.message).output), { chunksWritten: 1, chunkBytesWritten: 0, totalBytesWritten: 1000 });
+    assert.deepEqual((await c.read(tid, dst, 65536)).data, Buffer.concat([body, body.subarray(0, 1000)]));
+    // Source and target one file, overlapping ranges: the result is as if the chunk were read first.
+    const selfKey = (await c.ioctl(tid, dst, FSCTL_DATA.SRV_REQUEST_RESUME_KEY, Buffer.alloc(0), 65536)).output.subarray(0, 24);
+    const self = await c.ioctl(tid, dst, FSCTL_DATA.SRV_COPYCHUNK, encodeCopyChunkCopy({ sourceKey: selfKey, chunks: [{ sourceOffset: 0n, targetOffset: 500n, length: 4000 }] }), 65536);
+    assert.equal(self.status, 0);
+    const after = (await c.read(tid, dst, 65536)).data;
+    assert.deepEqual(after.subarray(500, 4500), body.subarray(0, 4000));
+    assert.deepEqual(after.subarray(0, 500), body.subarray(0, 500));
     const unknown = await c.ioctl(tid, dst, FSCTL_DATA.SRV_COPYCHUNK, encodeCopyChunkCopy({ sourceKey: Buffer.alloc(24, 9), chunks: [chunks[0]!] }), 65536);
     assert.equal(unknown.status, STATUS.OBJECT_NAME_NOT_FOUND);
     // COPYCHUNK (not _WRITE) wants read access on the target too; a read-only target is refused either way.
@@ -177,6 +190,10 @@ describe('SMB2 server-side copy and sparse FSCTLs', () => {
     assert.equal((await q(0n, 10n, 8)).status, STATUS.BUFFER_TOO_SMALL);
     assert.equal((await c.ioctl(tid, f, FSCTL_DATA.SET_ZERO_DATA, encodeZeroData({ fileOffset: 10n, beyondFinalZero: 5n }), 0)).status, STATUS.INVALID_PARAMETER);
     assert.equal((await c.ioctl(tid, f, FSCTL_DATA.SET_SPARSE, Buffer.alloc(0), 0)).status, 0);
+    const comp = await c.ioctl(tid, f, FSCTL_DATA.GET_COMPRESSION, Buffer.alloc(0), 2);
+    assert.deepEqual([comp.status, [...comp.output]], [0, [0, 0]], 'COMPRESSION_FORMAT_NONE');
+    assert.equal((await c.ioctl(tid, f, FSCTL_DATA.SET_COMPRESSION, Buffer.of(0, 0), 0)).status, 0);
+    assert.equal((await c.ioctl(tid, f, FSCTL_DATA.SET_COMPRESSION, Buffer.of(1, 0), 0)).status, STATUS.NOT_SUPPORTED);
     const ro = (await c.open(tid, { name: 's.bin', desiredAccess: READ })).fileId;
     assert.equal((await c.ioctl(tid, ro, FSCTL_DATA.SET_SPARSE, Buffer.of(1), 0)).status, STATUS.ACCESS_DENIED);
     assert.equal((await c.ioctl(tid, ro, FSCTL_DATA.SET_ZERO_DATA, encodeZeroData({ fileOffset: 0n, beyondFinalZero: 5n }), 0)).status, STATUS.ACCESS_DENIED);

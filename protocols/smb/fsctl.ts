@@ -3,8 +3,8 @@
  * (FSCTL_SRV_ENUMERATE_SNAPSHOTS, 3.3.5.15.1), server-side copy (FSCTL_SRV_REQUEST_RESUME_KEY
  * 3.3.5.15.7, FSCTL_SRV_COPYCHUNK and _WRITE 3.3.5.15.6, on the VFS's copy_file_range), and sparse
  * files (FSCTL_SET_SPARSE, FSCTL_SET_ZERO_DATA as a punched hole, FSCTL_QUERY_ALLOCATED_RANGES from
- * SEEK_DATA/SEEK_HOLE; MS-FSA 2.1.5.10.31, .37, .21). Every file is thin here, so SET_SPARSE
- * changes nothing and only checks the caller's access.
+ * SEEK_DATA/SEEK_HOLE; MS-FSA 2.1.5.10.31, .37, .21), compression state (always none). Every
+ * file is thin here, so SET_SPARSE changes nothing and only checks the caller's access.
  */
 import { randomBytes } from 'node:crypto';
 import { Errno, VfsError } from '../../vfs/errno.js';
@@ -15,7 +15,7 @@ import type { Request, Response, SmbConnection } from './session.js';
 import { type IoctlRequest, writeIoctlResponse } from './wire/files.js';
 import {
   decodeAllocatedRange, decodeCopyChunkCopy, decodeSetSparse, decodeZeroData, encodeAllocatedRanges, encodeCopyChunkResponse,
-  encodeResumeKey, encodeSnapshotArray, FSCTL_DATA, RESUME_KEY_BYTES, type AllocatedRange,
+  COMPRESSION_FORMAT_NONE, encodeResumeKey, encodeSnapshotArray, FSCTL_DATA, RESUME_KEY_BYTES, type AllocatedRange,
 } from './wire/fsctl.js';
 import { ACCESS } from './wire/security.js';
 
@@ -65,7 +65,8 @@ function requestResumeKey(c: SmbConnection, q: Request, req: IoctlRequest): Resp
  * STATUS_INVALID_PARAMETER with the limits as the response; no write access on the target (and
  * for COPYCHUNK no read access either), or no read access on the source → ACCESS_DENIED; an
  * unknown key → OBJECT_NAME_NOT_FOUND; a chunk reaching past the source's end →
- * INVALID_VIEW_SIZE (Windows' answer), after the chunks before it were copied.
+ * INVALID_VIEW_SIZE (Windows' answer) with the counts of the chunks before it, which were copied.
+ * Source and target may be one file, the ranges overlapping.
  */
 async function copyChunk(c: SmbConnection, q: Request, req: IoctlRequest): Promise<Response> {
   const vfs = vfsOf(c);
@@ -90,23 +91,30 @@ async function copyChunk(c: SmbConnection, q: Request, req: IoctlRequest): Promi
   if (!src || c.files.opens.get(src.id) !== src) throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND);
   if (!(src.access & ACCESS.FILE_READ_DATA) || src.fh === undefined) throw new SmbStatusError(STATUS.ACCESS_DENIED);
   const size = (await vfs.getattr(src.ctx, src.node.ino)).size;
-  let chunks = 0, bytes = 0;
+  let chunks = 0, bytes = 0, status: number = STATUS.SUCCESS;
   for (const k of copy.chunks) {
     if (k.sourceOffset + BigInt(k.length) > BigInt(size)) {
-      if (chunks === 0) throw new SmbStatusError(STATUS.INVALID_VIEW_SIZE);
+      status = STATUS.INVALID_VIEW_SIZE;
       break;
     }
+    const srcOff = Number(k.sourceOffset), dstOff = Number(k.targetOffset);
     let done = 0;
-    while (done < k.length) {
-      const n = await vfs.copyFileRange(dst.ctx, src.fh, Number(k.sourceOffset) + done, dst.fh, Number(k.targetOffset) + done, k.length - done);
-      if (n <= 0) break;
-      done += n;
+    if (src.node.ino === dst.node.ino && srcOff < dstOff + k.length && dstOff < srcOff + k.length) {
+      // Overlapping ranges of one file: copy_file_range refuses them; read the chunk, then write it.
+      const data = Buffer.from(await vfs.read(src.ctx, src.fh, srcOff, k.length));
+      done = data.length ? await vfs.write(dst.ctx, dst.fh, dstOff, data) : 0;
+    } else {
+      while (done < k.length) {
+        const n = await vfs.copyFileRange(dst.ctx, src.fh, srcOff + done, dst.fh, dstOff + done, k.length - done);
+        if (n <= 0) break;
+        done += n;
+      }
     }
     bytes += done;
     if (done < k.length) break;
     chunks++;
   }
-  return ok(req, encodeCopyChunkResponse({ chunksWritten: chunks, chunkBytesWritten: 0, totalBytesWritten: bytes }));
+  return ok(req, encodeCopyChunkResponse({ chunksWritten: chunks, chunkBytesWritten: 0, totalBytesWritten: bytes }), status);
 }
 
 /** FSCTL_SET_SPARSE: needs write-data, write-attributes or append access; not on a directory (INVALID_PARAMETER). */
@@ -145,11 +153,12 @@ async function queryAllocatedRanges(c: SmbConnection, q: Request, req: IoctlRequ
   if (req.input.length < 16) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
   const want = decodeAllocatedRange(req.input);
   if (want.offset < 0n || want.length < 0n) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
-  if (req.maxOutputResponse < 16) throw new SmbStatusError(STATUS.BUFFER_TOO_SMALL);
   if (o.node.isDir) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
   if (!(o.access & ACCESS.FILE_READ_DATA) || o.fh === undefined) throw new SmbStatusError(STATUS.ACCESS_DENIED);
   const max = Math.floor(req.maxOutputResponse / 16);
-  const end = Number(want.offset + want.length > BigInt(Number.MAX_SAFE_INTEGER) ? BigInt(Number.MAX_SAFE_INTEGER) : want.offset + want.length);
+  const size = (await vfs.getattr(o.ctx, o.node.ino)).size;
+  const asked = want.offset + want.length;
+  const end = Math.min(size, Number(asked > BigInt(Number.MAX_SAFE_INTEGER) ? BigInt(Number.MAX_SAFE_INTEGER) : asked));
   const out: AllocatedRange[] = [];
   let pos = Number(want.offset > BigInt(Number.MAX_SAFE_INTEGER) ? BigInt(Number.MAX_SAFE_INTEGER) : want.offset);
   let overflow = false;
@@ -163,11 +172,31 @@ async function queryAllocatedRanges(c: SmbConnection, q: Request, req: IoctlRequ
     }
     if (data >= end) break;
     const hole = await vfs.seekData(o.ctx, o.fh, data, 'hole');
+    if (max === 0) throw new SmbStatusError(STATUS.BUFFER_TOO_SMALL);
     if (out.length === max) { overflow = true; break; }
     out.push({ offset: BigInt(data), length: BigInt(Math.min(hole, end) - data) });
     pos = hole;
   }
   return ok(req, out.length ? encodeAllocatedRanges(out) : Buffer.alloc(0), overflow ? STATUS.BUFFER_OVERFLOW : STATUS.SUCCESS);
+}
+
+/**
+ * FSCTL_GET_COMPRESSION answers COMPRESSION_FORMAT_NONE (the pool compresses below the files,
+ * unseen); FSCTL_SET_COMPRESSION accepts NONE and refuses a format with NOT_SUPPORTED
+ * (MS-FSA 2.1.5.10.5, .10.33; the file system does not claim FILE_FILE_COMPRESSION).
+ */
+function getCompression(c: SmbConnection, q: Request, req: IoctlRequest): Response {
+  openOf(c, q, req.fileId);
+  if (req.maxOutputResponse < 2) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
+  return ok(req, Buffer.from([COMPRESSION_FORMAT_NONE, 0]));
+}
+
+function setCompression(c: SmbConnection, q: Request, req: IoctlRequest): Response {
+  const o = openOf(c, q, req.fileId);
+  if (req.input.length < 2) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
+  if (!(o.access & (ACCESS.FILE_WRITE_DATA | ACCESS.FILE_WRITE_ATTRIBUTES))) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+  if (req.input.readUInt16LE(0) !== COMPRESSION_FORMAT_NONE) throw new SmbStatusError(STATUS.NOT_SUPPORTED);
+  return ok(req, Buffer.alloc(0));
 }
 
 /** The disk-share FSCTLs this module answers, by control code. */
@@ -181,4 +210,6 @@ export const FSCTL_HANDLERS: ReadonlyMap<number, (c: SmbConnection, q: Request, 
   [FSCTL_DATA.SET_SPARSE, setSparse],
   [FSCTL_DATA.SET_ZERO_DATA, setZeroData],
   [FSCTL_DATA.QUERY_ALLOCATED_RANGES, queryAllocatedRanges],
+  [FSCTL_DATA.GET_COMPRESSION, getCompression],
+  [FSCTL_DATA.SET_COMPRESSION, setCompression],
 ]);

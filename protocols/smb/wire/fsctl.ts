@@ -16,7 +16,12 @@ export const FSCTL_DATA = {
   SET_SPARSE: 0x000900c4,
   SET_ZERO_DATA: 0x000980c8,
   QUERY_ALLOCATED_RANGES: 0x000940cf,
+  GET_COMPRESSION: 0x0009003c,
+  SET_COMPRESSION: 0x0009c040,
 } as const;
+
+/** COMPRESSION_FORMAT_NONE (MS-FSCC 2.3.12): the only state a file has here. */
+export const COMPRESSION_FORMAT_NONE = 0;
 
 // ---------------------------------------------------------------------------------------------
 // Previous versions (2.2.32.2)
@@ -83,10 +88,13 @@ export function parseGmtToken(s: string): number | undefined {
 /** The resume key's length (2.2.32.3). */
 export const RESUME_KEY_BYTES = 24;
 
-/** SRV_REQUEST_RESUME_KEY response: ResumeKey (24), ContextLength 0 and no context (2.2.32.3): 28 bytes. */
+/**
+ * SRV_REQUEST_RESUME_KEY response (2.2.32.3): ResumeKey (24), ContextLength 0, then 4 bytes of
+ * (empty) context, 32 bytes in all, as Windows sends it and clients (Samba's) expect.
+ */
 export function encodeResumeKey(key: Buffer): Buffer {
   if (key.length !== RESUME_KEY_BYTES) throw new RangeError('resume key must be 24 bytes');
-  return new Writer(28).bytes(key).u32(0).finish();
+  return new Writer(32).bytes(key).u32(0).zeros(4).finish();
 }
 
 export interface CopyChunk {
