@@ -117,8 +117,11 @@ const failure = (s: SmbSession, c: SmbConnection, status: NtStatus, why: string,
 /**
  * SESSION_SETUP (3.3.5.5). SessionId 0 starts a session (STATUS_INSUFFICIENT_RESOURCES past
  * the per-connection limit); another id continues one in progress (unknown →
- * STATUS_USER_SESSION_DELETED; an established session, i.e. re-authentication, and channel
- * binding → STATUS_REQUEST_NOT_ACCEPTED, not built). The security buffer is SPNEGO (or raw
+ * STATUS_USER_SESSION_DELETED) or re-authenticates an established one (3.3.5.5.2: the same
+ * exchange; the session stays valid with its keys meanwhile; another user → ACCESS_DENIED;
+ * a failure ends the session); channel binding → STATUS_REQUEST_NOT_ACCEPTED (not built).
+ * A new session with PreviousSessionId ends that session of the same user on whatever
+ * connection it lives (durable.ts `replacePreviousSession`). The security buffer is SPNEGO (or raw
  * NTLMSSP): NTLM NEGOTIATE → CHALLENGE with STATUS_MORE_PROCESSING_REQUIRED; AUTHENTICATE →
  * NTLMv2 checked against `lookup`, then STATUS_SUCCESS with the session's keys derived
  * (3.3.5.5.3) and, for 3.1.1 or a session that requires signing, the response signed. A wrong
