@@ -158,6 +158,23 @@ describe('oplocks', () => {
     }
   });
 
+  test('one connection holding both opens: the waiting CREATE parks its connection, and the acknowledgment on that connection completes it', async () => {
+    const { peer } = await server();
+    const a = await peer();
+    const r1 = decodeCreateResponse((await open(a, 'same', { oplock: OPLOCK.BATCH, share: SHARE_RW, access: RW })).message);
+    const park = a.c.conn.whenParked();
+    let parked = false;
+    void park.parked.then(() => { parked = true; });
+    const pending = open(a, 'same', { oplock: OPLOCK.BATCH, share: SHARE_RW, access: RW });
+    await tick();
+    assert.equal(parked, true, 'the connection parked (server.ts goes on with its next frames)');
+    assert.deepEqual(a.breaks, [{ level: OPLOCK.LEVEL_II, fileId: r1.fileId }]);
+    assert.equal((await ack(a, r1.fileId, OPLOCK.LEVEL_II)).header.status, 0);
+    const r2 = await pending;
+    assert.equal(r2.header.status, 0);
+    assert.equal(decodeCreateResponse(r2.message).oplockLevel, OPLOCK.LEVEL_II);
+  });
+
   test('an overwriting open breaks BATCH to NONE', async () => {
     const { peer } = await server();
     const a = await peer(), b = await peer();
@@ -224,6 +241,55 @@ describe('durable handles v1', () => {
     assert.equal(decodeCreateResponse(rb.message).oplockLevel, OPLOCK.BATCH);
     const c = await peer();
     assert.equal((await open(c, 'e', { contexts: [DHnC(r.fileId)] })).header.status, STATUS.OBJECT_NAME_NOT_FOUND);
+  });
+
+  test('a durable open that lost its BATCH oplock is not kept after a disconnect', async () => {
+    const { peer } = await server();
+    const a = await peer(), b = await peer();
+    const r = decodeCreateResponse((await open(a, 'lost', { oplock: OPLOCK.BATCH, contexts: [DHnQ] })).message);
+    assert.ok(r.contexts.some((x) => x.name === 'DHnQ'));
+    const pending = open(b, 'lost', { disposition: DISPOSITION.OPEN });
+    await tick();
+    assert.equal((await ack(a, r.fileId, OPLOCK.LEVEL_II)).header.status, 0);
+    assert.equal((await pending).header.status, 0);
+    await a.c.conn.closeFiles();
+    const c = await peer();
+    assert.equal((await open(c, 'lost', { contexts: [DHnC(r.fileId)] })).header.status, STATUS.OBJECT_NAME_NOT_FOUND);
+  });
+
+  test('durable v2: DH2Q answers its timeout (0 → 60 s, capped at 300 s); DH2C needs the CreateGuid and answers no DH2Q; contradictory contexts are INVALID_PARAMETER', async () => {
+    const { peer } = await server();
+    const a = await peer();
+    const guid = Buffer.alloc(16, 0x5a);
+    const dh2q = (timeout: number, g = guid) => {
+      const d = Buffer.alloc(32);
+      d.writeUInt32LE(timeout, 0);
+      g.copy(d, 16);
+      return { name: 'DH2Q', data: d };
+    };
+    const r = decodeCreateResponse((await open(a, 'v2', { oplock: OPLOCK.BATCH, contexts: [dh2q(0xffffffff)] })).message);
+    const resp = r.contexts.find((x) => x.name === 'DH2Q');
+    assert.ok(resp);
+    assert.equal(resp.data.readUInt32LE(0), 300_000);
+    const r0 = decodeCreateResponse((await open(a, 'v2b', { oplock: OPLOCK.BATCH, contexts: [dh2q(0, Buffer.alloc(16, 1))] })).message);
+    assert.equal(r0.contexts.find((x) => x.name === 'DH2Q')!.data.readUInt32LE(0), 60_000);
+    assert.equal((await open(a, 'v2c', { oplock: OPLOCK.BATCH, contexts: [dh2q(0), DHnQ] })).header.status, STATUS.INVALID_PARAMETER);
+    await a.c.conn.closeFiles();
+    const b = await peer();
+    const dh2c = (g: Buffer) => {
+      const d = Buffer.alloc(36);
+      d.writeBigUInt64LE(r.fileId.persistent, 0);
+      d.writeBigUInt64LE(r.fileId.volatile, 8);
+      g.copy(d, 16);
+      return { name: 'DH2C', data: d };
+    };
+    assert.equal((await open(b, '', { contexts: [dh2c(Buffer.alloc(16))] })).header.status, STATUS.OBJECT_NAME_NOT_FOUND, 'wrong CreateGuid');
+    assert.equal((await open(b, '', { contexts: [dh2c(guid), dh2q(0)] })).header.status, STATUS.INVALID_PARAMETER);
+    const rr = await open(b, '__ignored__', { contexts: [dh2c(guid)] });
+    assert.equal(rr.header.status, 0);
+    const re = decodeCreateResponse(rr.message);
+    assert.equal(re.fileId.persistent, r.fileId.persistent);
+    assert.equal(re.contexts.length, 0, 'no DH2Q on a reconnect');
   });
 
   test('a kept open is closed after the durable timeout', async () => {
