@@ -150,6 +150,13 @@ export function detachDurable(c: SmbConnection, pred: (o: Open) => boolean): num
   return n;
 }
 
+/** The server stops: every kept open of its connections (same ServerGuid buffer) is closed. */
+export async function dropKept(serverGuid: Buffer): Promise<void> {
+  for (const k of [...kept.values()]) {
+    if (k.owner.opts.serverGuid === serverGuid) await expire(k, 'server stopping');
+  }
+}
+
 /** A closed open is no longer durable. */
 export function forgetDurable(o: Open): void {
   durable.delete(o);

@@ -17,6 +17,7 @@ import { DEFAULT_MAX_IO, SmbConnection } from './session.js';
 import type { AccountLookup } from './setup.js';
 import type { FileService } from './files.js';
 import { DEFAULT_SHARES, ShareConfigError, type SmbShare } from './shares.js';
+import { dropKept } from './durable.js';
 
 export interface SmbServerOptions {
   /** Address to listen on, e.g. '127.0.0.1'. */
@@ -190,6 +191,7 @@ export async function startSmbServer(opts: SmbServerOptions): Promise<SmbServer>
       const closed = new Promise<void>((r) => server.close(() => r()));
       for (const s of sockets) s.destroy();
       await closed;
+      await dropKept(serverGuid); // durable opens kept for a reconnect that cannot come now
     },
   };
 }
