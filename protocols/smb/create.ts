@@ -17,7 +17,8 @@ import {
 } from './files.js';
 import type { Request, Response, SmbConnection } from './session.js';
 import { fileInfoOf } from './wire/fscc.js';
-import { breakForOpen, grantOplock } from './oplock.js';
+import { breakForOpen, grantOplock, OPLOCK, setOplockConnection } from './oplock.js';
+import { checkLeaseKey, clientGuidOf, grantLease, leaseRequest } from './lease.js';
 import { durableRequest, grantDurable, newPersistentId, reconnectDurable, reconnectTarget } from './durable.js';
 import { versionOf } from './previous.js';
 import { ACCESS } from './wire/security.js';
@@ -62,6 +63,7 @@ export async function handleCreate(c: SmbConnection, q: Request): Promise<Respon
   }
   if (opt & CREATE_OPTION.OPEN_BY_FILE_ID) throw new SmbStatusError(STATUS.NOT_SUPPORTED);
   if (c.files.opens.size >= MAX_OPENS) throw new SmbStatusError(STATUS.TOO_MANY_OPENED_FILES);
+  const lreq = leaseRequest(c, req.contexts); // RqLs (lease.ts)
   const vfs = svc.vfs;
   const ctx = ctxOf(c, q.session!);
   const share = tree.share;
@@ -103,7 +105,9 @@ export async function handleCreate(c: SmbConnection, q: Request): Promise<Respon
         return true;
       }
     };
-    await breakForOpen(c, node, desired, req.disposition, shareConflict); // oplocks of other opens (oplock.ts)
+    checkLeaseKey(c, lreq, node, existing.attr.ino);
+    const mine = lreq ? { clientGuid: clientGuidOf(c), key: lreq.key } : undefined;
+    await breakForOpen(c, node, desired, req.disposition, shareConflict, mine); // oplocks and leases of other opens (oplock.ts, lease.ts)
     checkShareMode(nodeForExisting(c, existing.attr.ino), desired, req.shareAccess);
     if (deleteOnClose && isDir) await ensureEmpty(c, existing.attr.ino);
     if (!isDir && (desired & (ACCESS.FILE_READ_DATA | ACCESS.FILE_WRITE_DATA | ACCESS.FILE_APPEND_DATA | ACCESS.FILE_EXECUTE) || overwrite)) {
@@ -114,6 +118,7 @@ export async function handleCreate(c: SmbConnection, q: Request): Promise<Respon
     action = req.disposition === DISPOSITION.SUPERSEDE ? CREATE_ACTION.SUPERSEDED : overwrite ? CREATE_ACTION.OVERWRITTEN : CREATE_ACTION.OPENED;
   } else {
     if (!parts.length) throw new SmbStatusError(STATUS.OBJECT_NAME_INVALID);
+    checkLeaseKey(c, lreq, undefined, undefined);
     if (req.disposition === DISPOSITION.OPEN || req.disposition === DISPOSITION.OVERWRITE) throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND);
     if (readOnly) throw new SmbStatusError(STATUS.ACCESS_DENIED);
     const name = w.want;
@@ -145,7 +150,13 @@ export async function handleCreate(c: SmbConnection, q: Request): Promise<Respon
   c.files.opens.set(id, o);
   c.files.compoundFileId = fileIdOf(o);
   const contexts: CreateContext[] = [];
-  const oplockLevel = grantOplock(c, o, req.oplockLevel);
+  let oplockLevel: number;
+  if (lreq && req.oplockLevel === OPLOCK.LEASE) {
+    setOplockConnection(o, c);
+    const g = grantLease(c, o, lreq);
+    oplockLevel = g.level;
+    if (g.context) contexts.push(g.context);
+  } else oplockLevel = grantOplock(c, o, req.oplockLevel === OPLOCK.LEASE ? OPLOCK.NONE : req.oplockLevel);
   const dreq = durableRequest(req.contexts);
   if (dreq) {
     const dh = grantDurable(o, dreq);

@@ -2,7 +2,7 @@
  * Durable handles v1 (MS-SMB2 3.3.5.9.6 DHnQ request, 3.3.5.9.7 DHnC reconnect) and the session
  * side of reconnecting (3.3.5.5.3 PreviousSessionId).
  *
- * - A CREATE with a DHnQ context whose open got a BATCH oplock is durable (Open.IsDurable);
+ * - A CREATE with a DHnQ context whose open got a BATCH oplock (or a lease with H) is durable (Open.IsDurable);
  *   the response carries a DHnQ context (8 reserved bytes). Without BATCH the request is
  *   ignored, as Windows does (smb2.durable-open.open-oplock).
  * - When its connection goes (or its session is replaced by a reconnect), a durable open that
@@ -23,14 +23,17 @@
  *   DH2C), and its response has no DH2Q. A reconnect ignores every CREATE field but its
  *   context. Contradictory contexts → INVALID_PARAMETER.
  *
+ * - With leases: durability needs H instead of BATCH; a leased open reconnects only from its
+ *   lease's ClientGuid, and the answer carries the lease.
+ *
  * Not done: persistent handles (the PERSISTENT flag is never granted), replay
- * (SMB2_FLAGS_REPLAY_OPERATION, CreateGuid lookups of live opens), app instance ids, the
- * ClientGuid check of lease reconnects, leases at all, keeping durable opens across a server
- * restart.
+ * (SMB2_FLAGS_REPLAY_OPERATION, CreateGuid lookups of live opens), app instance ids, keeping
+ * durable opens across a server restart.
  */
 import { STATUS, SmbStatusError } from './errors.js';
 import { closeAll, closeOpen, ctxOf, fileIdOf, type Open } from './files.js';
-import { onBreakDisconnected, oplockLevelOf, releaseOplock, setOplockConnection, OPLOCK } from './oplock.js';
+import { onBreakDisconnected, oplockLevelOf, releaseOplock, setOplockConnection } from './oplock.js';
+import { cachesHandle, clientGuidOf, leaseOf, leaseResponse, onLeaseBreakDisconnected } from './lease.js';
 import type { Request, Response, SmbConnection } from './session.js';
 import type { SmbSession } from './state.js';
 import { fileInfoOf } from './wire/fscc.js';
@@ -113,7 +116,7 @@ export function durableRequest(contexts: readonly CreateContext[]): DurableReque
 
 /** Makes `o` durable if it qualifies (BATCH oplock): returns the response context to add, or undefined. */
 export function grantDurable(o: Open, req: DurableRequest): CreateContext | undefined {
-  if (oplockLevelOf(o) !== OPLOCK.BATCH) return undefined;
+  if (!cachesHandle(o)) return undefined; // a BATCH oplock or a lease with H
   if (req.v === 1) {
     durable.set(o, { v2: undefined });
     return { name: 'DHnQ', data: Buffer.alloc(8) };
@@ -136,10 +139,11 @@ function dh2qResponse(timeoutMs: number): Buffer {
 export function detachDurable(c: SmbConnection, pred: (o: Open) => boolean): number {
   let n = 0;
   onBreakDisconnected(closeKept);
+  onLeaseBreakDisconnected(closeKept);
   for (const o of [...c.files.opens.values()]) {
     const d = durable.get(o);
     // Durability rests on the BATCH oplock: an open whose oplock was broken is not kept.
-    if (!pred(o) || !d || o.persistent === undefined || oplockLevelOf(o) !== OPLOCK.BATCH) continue;
+    if (!pred(o) || !d || o.persistent === undefined || !cachesHandle(o)) continue;
     c.files.opens.delete(o.id);
     setOplockConnection(o, undefined);
     const k: Kept = { open: o, owner: c, timer: setTimeout(() => { void expire(k, 'durable timeout'); }, d.v2?.timeoutMs ?? DURABLE_TIMEOUT_MS) };
@@ -199,6 +203,9 @@ export async function reconnectDurable(c: SmbConnection, q: Request, target: Rec
   const me = s.principal!;
   if (owner.uid !== me.uid) throw new SmbStatusError(STATUS.ACCESS_DENIED);
   if (o.share !== q.tree!.share && o.share.name !== q.tree!.share?.name) throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND);
+  // A leased open comes back only to the client that holds the lease (3.3.5.9.7: ClientGuid).
+  const lease = leaseOf(o);
+  if (lease && lease.clientGuid !== clientGuidOf(c)) throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND);
   clearTimeout(k.timer);
   kept.delete(target.persistent);
   o.id = c.files.allocId();
@@ -211,7 +218,7 @@ export async function reconnectDurable(c: SmbConnection, q: Request, target: Rec
   const attr = await c.fileService!.vfs.getattr(o.ctx, o.node.ino);
   const i = fileInfoOf(attr);
   c.log?.debug({ peer: c.opts.peer, name: o.node.path }, 'smb: durable reconnect');
-  const level = oplockLevelOf(o);
+  const level = lease ? 0xff : oplockLevelOf(o);
   return {
     status: STATUS.SUCCESS,
     body: (wr) => {
@@ -219,7 +226,7 @@ export async function reconnectDurable(c: SmbConnection, q: Request, target: Rec
         oplockLevel: level, createAction: CREATE_ACTION.OPENED, creationTime: i.creationTime, lastAccessTime: i.lastAccessTime, lastWriteTime: i.lastWriteTime,
         changeTime: i.changeTime, allocationSize: i.allocationSize, endOfFile: i.endOfFile, fileAttributes: i.attributes, fileId: fileIdOf(o),
         // v1 opens answer DHnQ; a v2 open's reconnect carries no DH2Q (what Samba and Windows do).
-        contexts: v2 ? [] : [{ name: 'DHnQ', data: Buffer.alloc(8) }],
+        contexts: [...(v2 ? [] : [{ name: 'DHnQ', data: Buffer.alloc(8) }]), ...(lease ? [leaseResponse(lease)] : [])],
       });
     },
   };

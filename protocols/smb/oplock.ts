@@ -27,8 +27,8 @@
  * - A disconnected durable open (durable.ts) cannot be told: breaking its oplock closes it
  *   (MS-SMB2 3.3.4.6).
  *
- * Not done: leases (RqLs is ignored, CAP_LEASING is not announced), breaks caused by rename,
- * delete or byte-range locks, encrypted break notifications on sessions that encrypt.
+ * Leases are lease.ts's; this module calls it for the lease side of the same events. Not done:
+ * breaks caused by rename, delete or byte-range locks.
  */
 import { STATUS, SmbStatusError } from './errors.js';
 import { Command, HDR_FLAGS, header as mkHeader, writeHeader } from './wire/header.js';
@@ -38,6 +38,7 @@ import { ACCESS } from './wire/security.js';
 import { DISPOSITION, type FileId } from './wire/files.js';
 import { fileIdOf, openOf, type Node, type Open } from './files.js';
 import type { Request, Response, SmbConnection } from './session.js';
+import { handleLeaseAck, isLeaseStatOpen, leaseBlocksLevelII, leaseBreaksForOpen, leaseBreaksForWrite, leaveLease, type LeaseKeyRef } from './lease.js';
 
 /** OplockLevel values (2.2.13). */
 export const OPLOCK = { NONE: 0, LEVEL_II: 1, EXCLUSIVE: 8, BATCH: 9, LEASE: 0xff } as const;
@@ -61,6 +62,13 @@ interface Grant {
 }
 
 const grants = new WeakMap<Open, Grant>();
+/** The connection of every disk open (undefined while a durable open is disconnected). */
+const conns = new WeakMap<Open, SmbConnection | undefined>();
+
+/** The connection to send an open's breaks to (undefined: none, e.g. a disconnected durable open). */
+export function connectionOf(o: Open): SmbConnection | undefined {
+  return conns.get(o);
+}
 
 /** The open's oplock level (NONE when it has none). */
 export function oplockLevelOf(o: Open): number {
@@ -69,6 +77,7 @@ export function oplockLevelOf(o: Open): number {
 
 /** The connection an open's breaks go to; durable.ts moves it on reconnect and clears it on disconnect. */
 export function setOplockConnection(o: Open, conn: SmbConnection | undefined): void {
+  conns.set(o, conn);
   const g = grants.get(o);
   if (g) g.conn = conn;
 }
@@ -87,15 +96,17 @@ const STAT_ACCESS = ACCESS.FILE_READ_ATTRIBUTES | ACCESS.FILE_WRITE_ATTRIBUTES |
  * module comment). `access` is the new open's granted access, `disposition` its
  * CreateDisposition (the file existed). Called before the share-mode check.
  */
-export async function breakForOpen(c: SmbConnection, node: Node | undefined, access: number, disposition: number, shareConflict: () => boolean): Promise<void> {
+export async function breakForOpen(c: SmbConnection, node: Node | undefined, access: number, disposition: number, shareConflict: () => boolean, leaseKey?: LeaseKeyRef): Promise<void> {
   if (!node || node.isDir) return;
   const overwrite = disposition === DISPOSITION.OVERWRITE || disposition === DISPOSITION.OVERWRITE_IF || disposition === DISPOSITION.SUPERSEDE;
-  if ((access & ~STAT_ACCESS) === 0 && !overwrite) return; // a stat open breaks nothing
+  const statForOplocks = (access & ~STAT_ACCESS) === 0 && !overwrite; // a stat open breaks nothing
+  const statForLeases = isLeaseStatOpen(access) && !overwrite;
+  if (statForOplocks && statForLeases) return;
   // MS-FSA 2.1.5.1.2: when the share modes refuse the open, only BATCH oplocks are broken (the
   // holder may close its cached handle); EXCLUSIVE ones are left alone and the open fails.
   const conflict = shareConflict();
-  const waits: Promise<void>[] = [];
-  for (const o of [...node.opens]) {
+  const waits: Promise<void>[] = statForLeases ? [] : leaseBreaksForOpen(node, { conflict, overwrite, except: leaseKey });
+  for (const o of statForOplocks ? [] : [...node.opens]) {
     const g = grants.get(o);
     if (!g) continue;
     if (g.level === OPLOCK.BATCH || (g.level === OPLOCK.EXCLUSIVE && !conflict)) {
@@ -117,6 +128,7 @@ export async function breakForOpen(c: SmbConnection, node: Node | undefined, acc
  * file goes to NONE, the writer's own included (no acknowledgment).
  */
 export function breakLevelIIForWrite(by: Open): void {
+  leaseBreaksForWrite(by);
   for (const o of [...by.node.opens]) {
     const g = grants.get(o);
     if (g && g.level === OPLOCK.LEVEL_II && g.breakTo === undefined) void startBreak(o, g, OPLOCK.NONE);
@@ -128,12 +140,13 @@ export function breakLevelIIForWrite(by: Open): void {
  * node.opens). Records the grant and returns the level for the CREATE response.
  */
 export function grantOplock(c: SmbConnection, o: Open, requested: number): number {
+  conns.set(o, c);
   let level: number = OPLOCK.NONE;
   if (!o.node.isDir && requested !== OPLOCK.NONE && requested !== OPLOCK.LEASE) {
     const others = [...o.node.opens].filter((x) => x !== o);
     const strong = others.some((x) => {
       const g = grants.get(x);
-      return g !== undefined && (g.level === OPLOCK.BATCH || g.level === OPLOCK.EXCLUSIVE || g.breakTo !== undefined);
+      return (g !== undefined && (g.level === OPLOCK.BATCH || g.level === OPLOCK.EXCLUSIVE || g.breakTo !== undefined)) || leaseBlocksLevelII(x);
     });
     if ((requested === OPLOCK.BATCH || requested === OPLOCK.EXCLUSIVE) && others.length === 0) level = requested;
     else if (!strong && (requested === OPLOCK.LEVEL_II || requested === OPLOCK.BATCH || requested === OPLOCK.EXCLUSIVE)) level = OPLOCK.LEVEL_II;
@@ -144,6 +157,7 @@ export function grantOplock(c: SmbConnection, o: Open, requested: number): numbe
 
 /** The open is gone (closed, or its connection and durability with it): waiters wake. */
 export function releaseOplock(o: Open): void {
+  leaveLease(o);
   const g = grants.get(o);
   if (!g) return;
   grants.delete(o);
@@ -210,7 +224,7 @@ export interface OplockAck {
 export function decodeOplockAck(msg: Buffer): OplockAck {
   const r = new Reader(msg, 0, msg.length, 0).skip(SMB2_HEADER_SIZE, 'header');
   const size = r.u16('StructureSize');
-  if (size !== 24) throw new WireError(`OPLOCK_BREAK acknowledgment: StructureSize ${size} (lease acknowledgments are not served)`);
+  if (size !== 24) throw new WireError(`OPLOCK_BREAK acknowledgment: StructureSize ${size}`);
   const level = r.u8();
   r.skip(5, 'Reserved');
   return { level, fileId: { persistent: r.u64('FileId.Persistent'), volatile: r.u64('FileId.Volatile') } };
@@ -230,6 +244,7 @@ export function writeOplockAck(w: Writer, a: OplockAck): Writer {
  * (2.2.25.1) carries the new level.
  */
 export function handleOplockBreak(c: SmbConnection, q: Request): Response {
+  if (q.message.length >= SMB2_HEADER_SIZE + 2 && q.message.readUInt16LE(SMB2_HEADER_SIZE) === 36) return handleLeaseAck(c, q);
   const ack = decodeOplockAck(q.message);
   const o = openOf(c, q, ack.fileId);
   const g = grants.get(o);

@@ -41,10 +41,10 @@ export function dialectName(d: number): string {
   return ({ 0x0202: '2.0.2', 0x0210: '2.1', 0x0300: '3.0', 0x0302: '3.0.2', 0x0311: '3.1.1' } as Record<number, string>)[d] ?? `0x${d.toString(16)}`;
 }
 
-/** Capabilities the server announces for a dialect (no DFS, leasing, multichannel or persistent handles yet). */
+/** Capabilities the server announces for a dialect (no DFS, directory leasing, multichannel or persistent handles yet). */
 export function capabilitiesFor(c: SmbConnection, dialect: number): number {
   let caps = 0;
-  if (dialect >= DIALECT.SMB210 && dialect !== DIALECT.WILDCARD) caps |= CAP.LARGE_MTU;
+  if (dialect >= DIALECT.SMB210 && dialect !== DIALECT.WILDCARD) caps |= CAP.LARGE_MTU | CAP.LEASING; // leases: lease.ts
   if ((dialect === DIALECT.SMB300 || dialect === DIALECT.SMB302) && c.clientCapabilities & CAP.ENCRYPTION) caps |= CAP.ENCRYPTION;
   return caps;
 }
