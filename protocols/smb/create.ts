@@ -53,7 +53,7 @@ export async function handleCreate(c: SmbConnection, q: Request): Promise<Respon
   const req = decodeCreateRequest(q.message, true);
   // A durable reconnect (DHnC, DH2C) ignores every other field (3.3.5.9.7, 3.3.5.9.12).
   const reconnect = reconnectTarget(req.contexts);
-  if (reconnect) return reconnectDurable(c, q, reconnect);
+  if (reconnect) return reconnectDurable(c, { ...q, contexts: req.contexts, name: req.name }, reconnect);
   if (req.disposition > DISPOSITION.OVERWRITE_IF) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
   const opt = req.options;
   if ((opt & CREATE_OPTION.DIRECTORY_FILE) && (opt & CREATE_OPTION.NON_DIRECTORY_FILE)) throw new SmbStatusError(STATUS.INVALID_PARAMETER);

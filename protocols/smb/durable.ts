@@ -33,7 +33,7 @@
 import { STATUS, SmbStatusError } from './errors.js';
 import { closeAll, closeOpen, ctxOf, fileIdOf, type Open } from './files.js';
 import { onBreakDisconnected, oplockLevelOf, releaseOplock, setOplockConnection } from './oplock.js';
-import { cachesHandle, clientGuidOf, leaseOf, leaseResponse, onLeaseBreakDisconnected } from './lease.js';
+import { cachesHandle, clientGuidOf, leaseOf, leaseRequest, leaseResponse, onLeaseBreakDisconnected } from './lease.js';
 import type { Request, Response, SmbConnection } from './session.js';
 import type { SmbSession } from './state.js';
 import { fileInfoOf } from './wire/fscc.js';
@@ -191,7 +191,7 @@ export function reconnectTarget(contexts: readonly CreateContext[]): ReconnectTa
 }
 
 /** CREATE with DHnC (3.3.5.9.7): reattaches a kept durable open to this connection, session and tree. */
-export async function reconnectDurable(c: SmbConnection, q: Request, target: ReconnectTarget): Promise<Response> {
+export async function reconnectDurable(c: SmbConnection, q: Request & { contexts?: readonly CreateContext[]; name?: string }, target: ReconnectTarget): Promise<Response> {
   const k = kept.get(target.persistent);
   const s: SmbSession = q.session!;
   if (!k) throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND);
@@ -204,8 +204,13 @@ export async function reconnectDurable(c: SmbConnection, q: Request, target: Rec
   if (owner.uid !== me.uid) throw new SmbStatusError(STATUS.ACCESS_DENIED);
   if (o.share !== q.tree!.share && o.share.name !== q.tree!.share?.name) throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND);
   // A leased open comes back only to the client that holds the lease (3.3.5.9.7: ClientGuid).
+  // A leased open also needs the same lease key and the same name (3.3.5.9.7, 3.3.5.9.12).
   const lease = leaseOf(o);
-  if (lease && lease.clientGuid !== clientGuidOf(c)) throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND);
+  if (lease) {
+    const want = leaseRequest(c, q.contexts ?? []);
+    if (lease.clientGuid !== clientGuidOf(c) || !want || !want.key.equals(lease.key)) throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND);
+    if (q.name !== undefined && q.name.replace(/^\\+/, '').toLowerCase() !== o.node.path.toLowerCase()) throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND);
+  }
   clearTimeout(k.timer);
   kept.delete(target.persistent);
   o.id = c.files.allocId();

@@ -140,7 +140,7 @@ export function grantLease(c: SmbConnection, o: Open, req: LeaseRequest): { leve
     l = undefined;
   }
   // Stat opens do not count (smb2.lease.statopen3); an open holding any oplock leaves R only (smb2.lease.oplock).
-  const others = [...o.node.opens].filter((x) => x !== o && (l === undefined || leaseOfOpen.get(x) !== l) && !isLeaseStatOpen(x.access));
+  const others = [...o.node.opens].filter((x) => x !== o && (l === undefined || leaseOfOpen.get(x) !== l) && (!isLeaseStatOpen(x.access) || leaseOfOpen.has(x)));
   let allowed = others.length ? LEASE.READ | LEASE.HANDLE : RWH;
   if (others.some((x) => oplockLevelOf(x) !== OPLOCK.NONE)) allowed = LEASE.READ;
   const want = valid(req.state);
@@ -209,11 +209,12 @@ function startBreak(l: Lease, to: number): Promise<void> {
   const live = [...l.opens].find((o) => connectionOf(o) !== undefined);
   if (!live) {
     // Every open of the lease is a disconnected durable one: nobody can hear the break.
+    // Every open of the lease is a disconnected durable one: nobody can hear the break, so
+    // they are closed (3.3.4.7; smb2.durable-open.lease: the new open then gets RWH).
     const close = closeDisconnected;
     const gone = [...l.opens];
     finish(l, to);
-    if (!(to & LEASE.HANDLE) && close) return Promise.all(gone.map((o) => close(o))).then(() => undefined);
-    return Promise.resolve();
+    return close ? Promise.all(gone.map((o) => close(o))).then(() => undefined) : Promise.resolve();
   }
   const c = connectionOf(live)!;
   const ackRequired = (l.state & (LEASE.WRITE | LEASE.HANDLE)) !== 0;
