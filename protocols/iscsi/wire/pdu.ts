@@ -272,7 +272,7 @@ export type Pdu = InitiatorPdu | TargetPdu;
 
 // ---- the layout table -----------------------------------------------------------------------
 
-type Kind = 'u8' | 'u16' | 'u32' | 'u64' | 'isid' | 'cdb';
+export type Kind = 'u8' | 'u16' | 'u32' | 'u64' | 'isid' | 'cdb';
 /** [name, byte offset in the BHS, kind]. */
 type Field = readonly [string, number, Kind];
 /** [name, mask in byte 1, shift]; shift -1 makes a boolean. */
@@ -363,6 +363,21 @@ const LAYOUTS: ReadonlyMap<number, Layout> = new Map<number, Layout>([
 /** The name of an opcode ("SCSI Command"), or undefined for an unknown one. */
 export function opName(op: number): string | undefined {
   return LAYOUTS.get(op)?.name;
+}
+
+/**
+ * The shape of one PDU's BHS as the codec table has it (tests, tools): each field's name and
+ * kind, each byte-1 flag's name and width (0 for a boolean), whether it has the I bit and data.
+ */
+export function describePdu(op: number): { name: string; initiator: boolean; immediate: boolean; data: boolean;
+  fields: Array<[string, Kind]>; bits: Array<[string, number]> } | undefined {
+  const l = LAYOUTS.get(op);
+  if (!l) return undefined;
+  return {
+    name: l.name, initiator: l.initiator, immediate: l.immediate, data: l.data,
+    fields: l.fields.map(([n, , k]) => [n, k]),
+    bits: l.bits.map(([n, mask, shift]) => [n, shift < 0 ? 0 : Math.log2((mask >>> shift) + 1)]),
+  };
 }
 
 /** The opcodes a target accepts from an initiator, the dispatch table's keys. */
@@ -590,7 +605,7 @@ function layoutFor(f: Frame, initiator: boolean): Layout {
   }
   if (layout.initiator !== initiator) {
     throw new PduError(`${layout.name} (0x${op.toString(16)}) sent by the ${initiator ? 'target' : 'initiator'}`,
-      initiator ? RejectReason.PROTOCOL_ERROR : RejectReason.PROTOCOL_ERROR, header);
+      RejectReason.PROTOCOL_ERROR, header);
   }
   return layout;
 }
