@@ -59,7 +59,7 @@ test('reader: any bytes through any read give a value or a WireError', () => {
   }), { numRuns: 300 });
 });
 
-test('digest: CRC32C examples of RFC 3720 appendix B.4 (kept by RFC 7143), least significant byte first on the wire', () => {
+test('digest: CRC32C examples of RFC 3720 appendix B.4 (the digest RFC 7143 keeps), least significant byte first on the wire', () => {
   const wire = (...parts: Buffer[]): string => {
     const b = Buffer.alloc(4);
     b.writeUInt32LE(digest(...parts), 0);

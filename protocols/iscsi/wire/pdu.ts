@@ -21,8 +21,11 @@ export const MAX_DATA_SEGMENT_FIELD = 0xffffff;
 /** MaxRecvDataSegmentLength bounds (13.12): 512 .. 2^24-1, default 8192 (also during login). */
 export const MIN_RECV_DATA_SEGMENT_LENGTH = 512;
 export const DEFAULT_RECV_DATA_SEGMENT_LENGTH = 8192;
-/** A hard cap the framer never exceeds whatever was negotiated: 16 MiB - 1 is the field's own. */
-export const FRAMER_HARD_MAX_DATA = 16 * 1024 * 1024 - 1;
+/**
+ * The framer's hard cap on one data segment, whatever a policy declares: 1 MiB. The field
+ * allows 16 MiB - 1, which per connection and per PDU in flight is too large a lever for a peer.
+ */
+export const FRAMER_HARD_MAX_DATA = 1024 * 1024;
 /** Longest AHS region: TotalAHSLength is a byte counting 4-byte words (11.2.1.4). */
 export const MAX_AHS_BYTES = 255 * 4;
 /** The reserved tag value (11.2.1.8 / 11.4): "no task" ITT / "no transfer" TTT. */
@@ -395,7 +398,7 @@ export function padLength(n: number): number {
 /**
  * CRC32C (Castagnoli, 13.1) of `parts` in order, as the number the RFC's examples show. On the
  * wire it goes least significant byte first: 32 zero bytes give 0x8a9136aa, sent aa 36 91 8a
- * (the examples of RFC 3720 appendix B.4, unchanged in 7143). `writeDigest` does that.
+ * (the examples of RFC 3720 appendix B.4; RFC 7143 keeps the digest). `writeDigest` does that.
  */
 export function digest(...parts: Uint8Array[]): number {
   let crc = 0;
