@@ -5,7 +5,8 @@ import fc from 'fast-check';
 import {
   AhsType, BHS_SIZE, bidiReadLength, decodeAhs, decodeInitiatorPdu, decodeLun, decodePduBytes, decodeSenseSegment, decodeTargetPdu,
   describePdu, digest, DigestError, dispatch, encodeAhs, encodeLun, encodePdu, encodeSenseSegment, fullCdb, INITIATOR_OPCODES,
-  LoginStatus, Op, opName, PduError, PduFramer, RejectReason, rejectFor, RESERVED_TAG, splitPdus, Stage, TARGET_OPCODES,
+  LoginStatus, Op, opName, PduError, PduFramer, r2tPdus, RejectReason, rejectFor, RESERVED_TAG, residual, scsiResponse, splitPdus,
+  Stage, TARGET_OPCODES, dataInPdus,
   type Frame, type Kind, type LoginRequest, type Pdu, type ScsiCommand,
 } from './pdu.js';
 import { Reader, WireError, Writer } from './reader.js';
@@ -355,4 +356,28 @@ test('login request with every header bit set decodes to the documented ranges',
   assert.equal(p.transit && p.cont, true);
   assert.equal(p.tsih, 0xffff);
   assert.equal(p.cid, 0xffff);
+});
+
+test('builders: SCSI Response with sense and residuals, Data-In split with phase collapse, R2Ts per burst', () => {
+  const sn = { statSN: 10, expCmdSN: 20, maxCmdSN: 84 };
+  const sense = buildSense({ key: SenseKey.ILLEGAL_REQUEST, asc: 0x24, ascq: 0 });
+  const rsp = scsiResponse({ ...sn, itt: 5, status: 0x02, sense, expected: 512, actual: 0 });
+  const back = decodePduBytes(encodePdu(rsp));
+  assert.deepEqual(back, rsp);
+  assert.deepEqual(decodeSenseSegment(rsp.data).sense, sense);
+  assert.equal(rsp.underflow && rsp.residualCount === 512, true);
+  assert.deepEqual(residual(100, 150), { overflow: true, underflow: false, residualCount: 50 });
+  assert.deepEqual(residual(8, 8), { overflow: false, underflow: false, residualCount: 0 });
+  const data = Buffer.from(Array.from({ length: 2500 }, (_, i) => i & 0xff));
+  const ins = dataInPdus(data, { ...sn, itt: 6, lun: encodeLun(1), maxSegment: 1024, status: 0, expected: 4096, firstDataSN: 3 });
+  assert.deepEqual(ins.map((p) => [p.dataSN, p.bufferOffset, p.data.length, p.final, p.statusPresent, p.statSN]),
+    [[3, 0, 1024, false, false, 0], [4, 1024, 1024, false, false, 0], [5, 2048, 452, true, true, 10]]);
+  assert.equal(ins[2]!.underflow && ins[2]!.residualCount === 4096 - 2500, true);
+  assert.deepEqual(Buffer.concat(ins.map((p) => p.data)), data);
+  for (const p of ins) assert.deepEqual(decodePduBytes(encodePdu(p)), p);
+  assert.equal(dataInPdus(Buffer.alloc(0), { ...sn, itt: 1, lun: 0n, maxSegment: 8192, status: 0 }).length, 1);
+  const r2ts = r2tPdus({ ...sn, itt: 7, lun: 0n, ttt: 0x100, offset: 65536, length: 300000, maxBurst: 262144, firstR2TSN: 0 });
+  assert.deepEqual(r2ts.map((r) => [r.ttt, r.r2tSN, r.bufferOffset, r.desiredDataTransferLength]),
+    [[0x100, 0, 65536, 262144], [0x101, 1, 327680, 37856]]);
+  assert.throws(() => r2tPdus({ ...sn, itt: 7, lun: 0n, ttt: 1, offset: 0, length: 1, maxBurst: 0 }), RangeError);
 });

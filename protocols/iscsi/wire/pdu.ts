@@ -788,3 +788,84 @@ export function decodeLun(lun: bigint): number | undefined {
   if (method === 1) return ((b0 & 0x3f) << 8) | b1;
   return undefined;
 }
+
+// ---- response builders (pure; the server fills in the sequence numbers) ---------------------
+
+/** StatSN/ExpCmdSN/MaxCmdSN as a target stamps them on a response (RFC 7143 section 4.2.2). */
+export interface SeqNumbers {
+  statSN: number;
+  expCmdSN: number;
+  maxCmdSN: number;
+}
+
+/**
+ * Residual of a transfer (RFC 7143 section 11.4.5): `expected` is the initiator's Expected Data
+ * Transfer Length, `actual` what the command wanted to move. Fewer → underflow with the
+ * difference; more → overflow with the bytes not transferred.
+ */
+export function residual(expected: number, actual: number): { overflow: boolean; underflow: boolean; residualCount: number } {
+  if (actual < expected) return { overflow: false, underflow: true, residualCount: expected - actual };
+  if (actual > expected) return { overflow: true, underflow: false, residualCount: actual - expected };
+  return { overflow: false, underflow: false, residualCount: 0 };
+}
+
+/**
+ * A SCSI Response (11.4) ending task `itt` with SCSI `status`; with `sense` (CHECK CONDITION)
+ * the data segment is SenseLength + sense (11.4.7). `expected`/`actual` in bytes set the
+ * residual flags and count.
+ */
+export function scsiResponse(o: SeqNumbers & { itt: number; status: number; sense?: Buffer; expected?: number; actual?: number;
+  expDataSN?: number; response?: number }): ScsiResponse {
+  const r = residual(o.expected ?? 0, o.actual ?? o.expected ?? 0);
+  return {
+    op: Op.SCSI_RESPONSE, bidiOverflow: false, bidiUnderflow: false, overflow: r.overflow, underflow: r.underflow,
+    response: o.response ?? IscsiResponse.COMMAND_COMPLETED, status: o.status, itt: o.itt, snackTag: 0, statSN: o.statSN,
+    expCmdSN: o.expCmdSN, maxCmdSN: o.maxCmdSN, expDataSN: o.expDataSN ?? 0, bidiResidualCount: 0, residualCount: r.residualCount,
+    ahs: [], data: o.sense && o.sense.length ? encodeSenseSegment(o.sense) : Buffer.alloc(0),
+  };
+}
+
+/**
+ * The Data-In PDUs (11.7) that carry `data` for task `itt`, each at most `maxSegment` bytes (the
+ * initiator's MaxRecvDataSegmentLength), DataSN from `firstDataSN`, BufferOffset counting up.
+ * With `status` the last PDU also carries it (S bit, phase collapse, 11.7.4; only when there is
+ * no sense data to send) and the residual against `expected`. Only that PDU carries `statSN`;
+ * without the S bit the field is reserved (11.7.4) and goes as 0.
+ */
+export function dataInPdus(data: Buffer, o: SeqNumbers & { itt: number; lun: bigint; maxSegment: number; firstDataSN?: number;
+  status?: number; expected?: number }): DataIn[] {
+  if (!Number.isInteger(o.maxSegment) || o.maxSegment < 1) throw new RangeError(`bad segment size ${o.maxSegment}`);
+  const out: DataIn[] = [];
+  const n = Math.max(1, Math.ceil(data.length / o.maxSegment));
+  for (let i = 0; i < n; i++) {
+    const last = i === n - 1;
+    const withStatus = last && o.status !== undefined;
+    const r = withStatus ? residual(o.expected ?? data.length, data.length) : { overflow: false, underflow: false, residualCount: 0 };
+    out.push({
+      op: Op.SCSI_DATA_IN, final: last, ack: false, overflow: r.overflow, underflow: r.underflow, statusPresent: withStatus,
+      status: withStatus ? o.status! : 0, lun: o.lun, itt: o.itt, ttt: RESERVED_TAG, statSN: withStatus ? o.statSN : 0,
+      expCmdSN: o.expCmdSN, maxCmdSN: o.maxCmdSN, dataSN: (o.firstDataSN ?? 0) + i, bufferOffset: i * o.maxSegment,
+      residualCount: r.residualCount, ahs: [], data: data.subarray(i * o.maxSegment, (i + 1) * o.maxSegment),
+    });
+  }
+  return out;
+}
+
+/**
+ * The R2Ts (11.8) that ask for bytes [offset, offset + length) of task `itt`, each for at most
+ * `maxBurst` bytes (MaxBurstLength), R2TSN from `firstR2TSN`, TTT from `ttt` upwards (one per
+ * R2T, so the Data-Out sequences can be told apart). StatSN is reserved in R2T: carry the next one.
+ */
+export function r2tPdus(o: SeqNumbers & { itt: number; lun: bigint; ttt: number; offset: number; length: number; maxBurst: number;
+  firstR2TSN?: number }): R2T[] {
+  if (!Number.isInteger(o.maxBurst) || o.maxBurst < 1) throw new RangeError(`bad burst size ${o.maxBurst}`);
+  const out: R2T[] = [];
+  for (let done = 0, i = 0; done < o.length; done += o.maxBurst, i++) {
+    out.push({
+      op: Op.R2T, lun: o.lun, itt: o.itt, ttt: (o.ttt + i) >>> 0, statSN: o.statSN, expCmdSN: o.expCmdSN, maxCmdSN: o.maxCmdSN,
+      r2tSN: (o.firstR2TSN ?? 0) + i, bufferOffset: o.offset + done, desiredDataTransferLength: Math.min(o.maxBurst, o.length - done),
+      ahs: [], data: Buffer.alloc(0),
+    });
+  }
+  return out;
+}
