@@ -420,7 +420,7 @@ export function decodeCdb(cdb: Buffer): Cdb {
       const long = op === ScsiOp.WRITE_SAME_16;
       const unmap = bit(b1, 3);
       const anchor = bit(b1, 4);
-      // SBC-3 5.42: ANCHOR set with UNMAP clear is an invalid field; PBDATA/LBDATA (bits 1-2) are obsolete here.
+      // SBC-3 5.42: ANCHOR set with UNMAP clear is an invalid field; PBDATA/LBDATA (bits 2, 1) are not supported here.
       if (anchor && !unmap) throw invalidFieldInCdb(1, 4, 'ANCHOR without UNMAP');
       if (b1 & 0x06) throw invalidFieldInCdb(1, b1 & 0x04 ? 2 : 1, 'PBDATA/LBDATA not supported');
       return {

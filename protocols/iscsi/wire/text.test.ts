@@ -132,7 +132,7 @@ test('negotiation: result functions, Reject, NotUnderstood, Irrelevant, FirstBur
     ['HeaderDigest', 'CRC32C'], ['DataDigest', Answer.REJECT], ['MaxBurstLength', '65536'], ['FirstBurstLength', '65536'],
     ['ImmediateData', 'No'], ['InitialR2T', 'Yes'], ['DefaultTime2Wait', '2'], ['ErrorRecoveryLevel', '0'], ['MaxConnections', Answer.REJECT],
     ['MaxOutstandingR2T', Answer.REJECT], ['Frobnicate', Answer.NOT_UNDERSTOOD], ['OFMarkInt', Answer.IRRELEVANT],
-    ['MaxRecvDataSegmentLength', Answer.REJECT], ['MaxRecvDataSegmentLength', '262144'],
+    ['MaxRecvDataSegmentLength', '262144'],
   ]);
   assert.deepEqual(n.rejected, ['DataDigest', 'MaxConnections', 'MaxOutstandingR2T', 'MaxRecvDataSegmentLength']);
   assert.equal(n.params.headerDigest, true);
@@ -192,6 +192,9 @@ test('fuzz: any bytes → pairs or TextError; any pairs → a negotiation or Tex
   fc.assert(fc.property(fc.array(fc.tuple(key, value), { maxLength: 12 }), fc.boolean(), (pairs, discovery) => {
     onlyTextErrors(() => {
       const n = negotiateOperational(pairs, defaultPolicy(), { discovery });
+      // No key twice in the answer, and our MaxRecvDataSegmentLength always declared.
+      assert.equal(new Set(n.replies.map(([k]) => k)).size, n.replies.length);
+      assert.ok(n.replies.some(([k]) => k === 'MaxRecvDataSegmentLength'));
       assert.ok(n.params.firstBurstLength <= n.params.maxBurstLength);
       assert.ok(n.params.maxBurstLength <= defaultPolicy().maxBurstLength);
     });

@@ -418,8 +418,10 @@ export function negotiateOperational(
     if (r.value === undefined) rejected.push(key);
     else applyParam(params, k, r.value);
     if (k === 'MaxRecvDataSegmentLength') {
-      replies.push([key, r.reply]);
-      if (r.value !== undefined) declaredOurs = true;
+      // Declarative (6.2.1): the answer is our own declaration, sent once even when the offer was
+      // bad (a key twice in one response is itself an error); `rejected` tells the caller.
+      replies.push([key, String(policy.maxRecvDataSegmentLength)]);
+      declaredOurs = true;
       continue;
     }
     if (k === 'FirstBurstLength') pending.push([replies.length, value]);
