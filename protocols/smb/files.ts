@@ -242,12 +242,12 @@ async function allowed(vfs: Vfs, ctx: Ctx, ino: number, mask: number): Promise<b
 
 /**
  * The maximal access of `ctx` to `attr` (MxAc, MAXIMUM_ALLOWED; 3.3.5.9): the POSIX r/w/x bits
- * as FILE_GENERIC_READ/WRITE/EXECUTE, DELETE when the parent is writable, the owner's
+ * as FILE_GENERIC_READ/WRITE/EXECUTE (r also gives FILE_GENERIC_EXECUTE on a file), DELETE when the parent is writable, the owner's
  * WRITE_DAC/WRITE_OWNER/FILE_WRITE_ATTRIBUTES, cut to the tree's maximal access.
  */
 export async function maximalAccess(vfs: Vfs, ctx: Ctx, attr: Attr, parent: number, tree: TreeConnect): Promise<number> {
   let m = ACCESS.READ_CONTROL | ACCESS.SYNCHRONIZE | ACCESS.FILE_READ_ATTRIBUTES | ACCESS.FILE_READ_EA;
-  if (await allowed(vfs, ctx, attr.ino, 4)) m |= FILE_GENERIC_READ;
+  if (await allowed(vfs, ctx, attr.ino, 4)) m |= FILE_GENERIC_READ | (attr.type === 'dir' ? 0 : FILE_GENERIC_EXECUTE);
   if (await allowed(vfs, ctx, attr.ino, 2)) m |= FILE_GENERIC_WRITE | (attr.type === 'dir' ? ACCESS.FILE_DELETE_CHILD : 0);
   if (await allowed(vfs, ctx, attr.ino, 1)) m |= FILE_GENERIC_EXECUTE;
   if (parent !== attr.ino && await allowed(vfs, ctx, parent, 3)) m |= ACCESS.DELETE;
@@ -257,7 +257,8 @@ export async function maximalAccess(vfs: Vfs, ctx: Ctx, attr: Attr, parent: numb
 
 /**
  * Checks a desired access (generic bits mapped, MAXIMUM_ALLOWED resolved by the caller) against
- * the VFS: read → r, write/append/EA → w, execute → x on the object; DELETE → w+x on the parent.
+ * the VFS: read → r, write/append/EA → w, execute → x on the object (on a file r also grants
+ * execute); DELETE → w+x on the parent.
  * Refused → STATUS_ACCESS_DENIED. Attribute and control rights are not checked here (the VFS
  * refuses the change itself when it comes).
  */
@@ -266,7 +267,12 @@ export async function checkAccess(vfs: Vfs, ctx: Ctx, attr: Attr, parent: number
   if (access & READ_BITS) mask |= 4;
   if (access & WRITE_BITS) mask |= 2;
   if (access & EXEC_BITS) mask |= 1;
-  if (mask && !(await allowed(vfs, ctx, attr.ino, mask))) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+  if (mask && !(await allowed(vfs, ctx, attr.ino, mask))) {
+    // On a file, FILE_EXECUTE only lets the client read the bytes to run them: read permission
+    // grants it as well as x (new files are 0644, and SEC_RIGHTS_FILE_ALL asks it).
+    const viaRead = attr.type !== 'dir' && (mask & 1) !== 0 && await allowed(vfs, ctx, attr.ino, (mask & ~1) | 4);
+    if (!viaRead) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+  }
   if (access & ACCESS.DELETE && parent !== attr.ino && !(await allowed(vfs, ctx, parent, 3))) throw new SmbStatusError(STATUS.ACCESS_DENIED);
 }
 

@@ -60,7 +60,7 @@ export interface ConnectionOptions {
   requireSigning?: boolean;
   /** MaxTransactSize/MaxReadSize/MaxWriteSize advertised (default 8 MiB). */
   maxIo?: number;
-  /** Most credits a client may hold (default 512). */
+  /** Most credits a client may hold, and the widest MessageId window (default 8192, as Windows Server 2016+ and Samba). */
   maxCredits?: number;
   /** Most sessions per connection (default 64). */
   maxSessions?: number;
@@ -157,6 +157,8 @@ const SESSIONLESS = new Set<number>([Command.NEGOTIATE, Command.SESSION_SETUP, C
 const TREELESS = new Set<number>([Command.NEGOTIATE, Command.SESSION_SETUP, Command.LOGOFF, Command.TREE_CONNECT, Command.ECHO, Command.CANCEL]);
 
 export const DEFAULT_MAX_IO = 8 << 20;
+/** Most credits a client may hold by default (3.3.1.2; smbtorture's smb2.credits asks 8192, as Windows Server 2016+ grants). */
+export const DEFAULT_MAX_CREDITS = 8192;
 
 /** A connection's state and its frame handler. */
 export class SmbConnection {
@@ -185,7 +187,7 @@ export class SmbConnection {
   readonly now: () => number;
 
   constructor(readonly opts: ConnectionOptions) {
-    this.window = new SequenceWindow(opts.maxCredits ?? 512);
+    this.window = new SequenceWindow(opts.maxCredits ?? DEFAULT_MAX_CREDITS);
     this.maxIo = opts.maxIo ?? DEFAULT_MAX_IO;
     this.maxSessions = opts.maxSessions ?? 64;
     this.dialects = opts.dialects ?? [DIALECT.SMB202, DIALECT.SMB210, DIALECT.SMB300, DIALECT.SMB302, DIALECT.SMB311];

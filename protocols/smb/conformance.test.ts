@@ -1,0 +1,103 @@
+/**
+ * Behaviours found with smbtorture's basic set (issue 7), each driven through the connection
+ * with the test client: credits up to 8192 and a skipped MessageId (smb2.credits), FILE_EXECUTE
+ * on files granted by read permission (smb2.connect, smb2.read), and the others named in each
+ * test.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { createMemoryVfs, ROOT_CTX, type VfsInstance } from '../../vfs/index.js';
+import { STATUS } from './errors.js';
+import { shareFileService } from './server.js';
+import { DEFAULT_MAX_CREDITS } from './session.js';
+import { SequenceWindow } from './state.js';
+import { connection, message, TestClient } from './testdata/client.js';
+import { DIALECT } from './wire/negotiate.js';
+import { Command } from './wire/header.js';
+import { writeEmptyBody, writeTreeConnectRequest } from './wire/session-setup.js';
+import { CREATE_OPTION, decodeCreateResponse, DISPOSITION } from './wire/files.js';
+import type { Writer } from './wire/reader.js';
+
+const SEC_RIGHTS_FILE_ALL = 0x001f01ff;
+const FILE_EXECUTE = 0x20;
+const READ = 0x00120089;
+const empty = (w: Writer) => { writeEmptyBody(w); };
+const status = (r: { header: { status: number } }) => r.header.status;
+
+async function setup(): Promise<{ c: TestClient; tid: number; v: VfsInstance }> {
+  const v = await createMemoryVfs({ recordSize: 4096 });
+  const home = await v.paths.mkdir(ROOT_CTX, '/home', 0o755);
+  await v.vfs.setattr(ROOT_CTX, home.ino, { uid: 1000, gid: 1000 });
+  const conn = connection({ shares: [{ name: 'Data', path: '/home', readOnly: false, requireEncryption: false }], files: shareFileService(v.paths) });
+  const c = new TestClient(conn);
+  await c.negotiate([DIALECT.SMB311]);
+  assert.equal((await c.login('alice', 's3cret')).header.status, 0);
+  const tid = (await c.send(Command.TREE_CONNECT, (w: Writer) => { writeTreeConnectRequest(w, { flags: 0, path: '\\\\dw\\data' }); })).header.treeId;
+  return { c, tid, v };
+}
+
+describe('smbtorture basic set: credits (3.3.1.1, 3.3.1.2)', () => {
+  test('a client asking 65535 credits holds 8192 by default', async () => {
+    assert.equal(DEFAULT_MAX_CREDITS, 8192);
+    const c = new TestClient(connection());
+    await c.negotiate([DIALECT.SMB311]);
+    const e = await c.send(Command.ECHO, empty, { credits: 65535 });
+    assert.equal(e.header.credits, 8192);
+    assert.equal(c.conn.window.outstanding, 8192);
+    const again = await c.send(Command.ECHO, empty, { credits: 65535 });
+    assert.equal(again.header.credits, 1, 'the one it used comes back, no more');
+  });
+
+  test('a skipped MessageId: later ids still work; the window spans at most maxCredits until the gap is used', () => {
+    const w = new SequenceWindow(8);
+    w.consume(0n, 1);
+    assert.equal(w.grant(100), 8);
+    // ids 1..8 granted; the client skips 1 and uses 2..8, asking one credit back each time.
+    const grants: number[] = [];
+    for (let id = 2n; id <= 8n; id++) {
+      assert.ok(w.accepts(id, 1), `id ${id}`);
+      w.consume(id, 1);
+      grants.push(w.grant(1));
+    }
+    assert.deepEqual(grants, [0, 0, 0, 0, 0, 0, 0], 'the span [1, 9) is full: nothing new while 1 is unused');
+    assert.equal(w.outstanding, 1, 'the skipped id is the credit the client still holds');
+    assert.ok(!w.accepts(9n, 1));
+    w.consume(1n, 1);
+    assert.equal(w.span, 0);
+    assert.equal(w.grant(100), 8, 'using the gap reopens the full window');
+    assert.ok(w.accepts(9n, 1) && w.accepts(16n, 1) && !w.accepts(17n, 1));
+  });
+
+  test('a skipped MessageId over the connection: the requests after it are answered, the gap id still accepted', async () => {
+    const c = new TestClient(connection({ maxCredits: 32 }));
+    await c.negotiate([DIALECT.SMB311]);
+    await c.send(Command.ECHO, empty, { credits: 32 });
+    const gap = c.nextId++;
+    for (let i = 0; i < 31; i++) assert.equal(status(await c.send(Command.ECHO, empty, { credits: 1 })), 0);
+    const r = await c.raw(message({ command: Command.ECHO, messageId: gap, credits: 32 }, empty));
+    assert.equal(r.close, false);
+    assert.equal(c.parse(r.replies[0]!)[0]!.header.credits, 32, 'the gap used: a full window again');
+  });
+});
+
+describe('smbtorture basic set: access checks', () => {
+  test('FILE_EXECUTE on a file is granted by read permission (SEC_RIGHTS_FILE_ALL on a 0644 file), not without it', async () => {
+    const { c, tid, v } = await setup();
+    const mk = await c.open(tid, { name: 'test9.dat', desiredAccess: SEC_RIGHTS_FILE_ALL, disposition: DISPOSITION.OPEN_IF });
+    assert.equal((await v.paths.stat(ROOT_CTX, '/home/test9.dat')).mode & 0o777, 0o644);
+    const again = await c.createFile(tid, { name: 'test9.dat', desiredAccess: SEC_RIGHTS_FILE_ALL, disposition: DISPOSITION.OPEN_IF, shareAccess: 7 });
+    assert.equal(status(again), 0, 'the owner reopens with every right');
+    await c.closeFile(tid, decodeCreateResponse(again.message).fileId);
+    await c.closeFile(tid, mk.fileId);
+    // Root-owned files: 0600 gives alice no read, so no execute either; 0644 gives both.
+    for (const [mode, want] of [[0o600, STATUS.ACCESS_DENIED], [0o644, 0]] as const) {
+      const f = await v.paths.open(ROOT_CTX, `/home/r${mode.toString(8)}`, { create: true, write: true }, mode);
+      await v.vfs.release(ROOT_CTX, f.fh);
+      assert.equal(status(await c.createFile(tid, { name: `r${mode.toString(8)}`, desiredAccess: FILE_EXECUTE })), want, mode.toString(8));
+    }
+    // A folder: FILE_EXECUTE is traverse, still x only.
+    const d = await v.paths.mkdir(ROOT_CTX, '/home/d644', 0o644);
+    void d;
+    assert.equal(status(await c.createFile(tid, { name: 'd644', desiredAccess: FILE_EXECUTE | READ, options: CREATE_OPTION.DIRECTORY_FILE })), STATUS.ACCESS_DENIED);
+  });
+});
