@@ -13,9 +13,9 @@ import { DEFAULT_MAX_CREDITS } from './session.js';
 import { SequenceWindow } from './state.js';
 import { connection, message, TestClient } from './testdata/client.js';
 import { DIALECT } from './wire/negotiate.js';
-import { Command } from './wire/header.js';
+import { Command, HDR_FLAGS, joinCompound } from './wire/header.js';
 import { writeEmptyBody, writeTreeConnectRequest } from './wire/session-setup.js';
-import { CREATE_OPTION, decodeCreateResponse, DISPOSITION } from './wire/files.js';
+import { ALL_ONES_FILE_ID, CREATE_OPTION, decodeCreateResponse, DISPOSITION, writeCloseRequest, writeCreateRequest } from './wire/files.js';
 import type { Writer } from './wire/reader.js';
 
 const SEC_RIGHTS_FILE_ALL = 0x001f01ff;
@@ -99,5 +99,49 @@ describe('smbtorture basic set: access checks', () => {
     const d = await v.paths.mkdir(ROOT_CTX, '/home/d644', 0o644);
     void d;
     assert.equal(status(await c.createFile(tid, { name: 'd644', desiredAccess: FILE_EXECUTE | READ, options: CREATE_OPTION.DIRECTORY_FILE })), STATUS.ACCESS_DENIED);
+  });
+});
+
+describe('smbtorture basic set: compounds (3.3.5.2.7)', () => {
+  const ALL_ONES_SESSION = 0xffffffffffffffffn;
+  async function compound(c: TestClient, tid: number, name: string, disposition: number, closes: boolean[]): Promise<number[]> {
+    const id = c.nextId;
+    const parts = [message({ command: Command.CREATE, messageId: id, sessionId: c.sessionId, treeId: tid, credits: 8 }, (w) => {
+      writeCreateRequest(w, { name, desiredAccess: SEC_RIGHTS_FILE_ALL, disposition, shareAccess: 7, options: CREATE_OPTION.NON_DIRECTORY_FILE });
+    })];
+    closes.forEach((related, i) => {
+      parts.push(message({
+        command: Command.CLOSE, messageId: id + BigInt(i + 1), flags: related ? HDR_FLAGS.RELATED_OPERATIONS : 0,
+        sessionId: related ? ALL_ONES_SESSION : c.sessionId, treeId: related ? 0xffffffff : tid, credits: 8,
+      }, (w) => { writeCloseRequest(w, 0, ALL_ONES_FILE_ID); }));
+    });
+    c.nextId += BigInt(parts.length);
+    const out = await c.raw(joinCompound(parts));
+    return c.parse(out.replies[0]!).map((p) => p.header.status);
+  }
+
+  test('the all-ones FileId in an unrelated request names no open: FILE_CLOSED (smb2.compound.unrelated1)', async () => {
+    const { c, tid } = await setup();
+    assert.deepEqual(await compound(c, tid, 'u1.dat', DISPOSITION.OPEN_IF, [false, false, false, false]),
+      [0, STATUS.FILE_CLOSED, STATUS.FILE_CLOSED, STATUS.FILE_CLOSED, STATUS.FILE_CLOSED]);
+    assert.deepEqual(await compound(c, tid, 'u2.dat', DISPOSITION.OPEN_IF, [true, true]), [0, 0, STATUS.FILE_CLOSED], 'related: the CREATE\'s open, closed once');
+  });
+
+  test('a related request after a failed CREATE fails with its status; an unrelated one does not (smb2.compound.invalid1)', async () => {
+    const { c, tid } = await setup();
+    assert.deepEqual(await compound(c, tid, 'missing.dat', DISPOSITION.OPEN, [true, true, false]),
+      [STATUS.OBJECT_NAME_NOT_FOUND, STATUS.OBJECT_NAME_NOT_FOUND, STATUS.OBJECT_NAME_NOT_FOUND, STATUS.FILE_CLOSED]);
+    // A related first request is INVALID_PARAMETER, and so is the related CLOSE after it.
+    const id = c.nextId;
+    c.nextId += 3n;
+    const mk = (command: number, i: bigint, related: boolean, body: (w: Writer) => void) => message({
+      command, messageId: id + i, flags: related ? HDR_FLAGS.RELATED_OPERATIONS : 0, sessionId: c.sessionId, treeId: tid, credits: 8,
+    }, body);
+    const out = await c.raw(joinCompound([
+      mk(Command.CREATE, 0n, true, (w) => { writeCreateRequest(w, { name: 'i1.dat', desiredAccess: SEC_RIGHTS_FILE_ALL, disposition: DISPOSITION.OPEN_IF }); }),
+      mk(Command.CLOSE, 1n, true, (w) => { writeCloseRequest(w, 0, ALL_ONES_FILE_ID); }),
+      mk(Command.CLOSE, 2n, false, (w) => { writeCloseRequest(w, 0, ALL_ONES_FILE_ID); }),
+    ]));
+    assert.deepEqual(c.parse(out.replies[0]!).map((p) => p.header.status), [STATUS.INVALID_PARAMETER, STATUS.INVALID_PARAMETER, STATUS.FILE_CLOSED]);
   });
 });
