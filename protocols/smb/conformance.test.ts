@@ -17,6 +17,9 @@ import { Command, HDR_FLAGS, joinCompound } from './wire/header.js';
 import { writeEmptyBody, writeTreeConnectRequest } from './wire/session-setup.js';
 import { ALL_ONES_FILE_ID, CREATE_OPTION, decodeCreateResponse, DISPOSITION, writeCloseRequest, writeCreateRequest } from './wire/files.js';
 import type { Writer } from './wire/reader.js';
+import { FILE_INFO, INFO_TYPE } from './wire/fscc.js';
+import { decodeOutputBufferResponse } from './wire/files.js';
+import { isShortName, shortNameOf } from './wire/short-name.js';
 
 const SEC_RIGHTS_FILE_ALL = 0x001f01ff;
 const FILE_EXECUTE = 0x20;
@@ -143,5 +146,57 @@ describe('smbtorture basic set: compounds (3.3.5.2.7)', () => {
       mk(Command.CLOSE, 2n, false, (w) => { writeCloseRequest(w, 0, ALL_ONES_FILE_ID); }),
     ]));
     assert.deepEqual(c.parse(out.replies[0]!).map((p) => p.header.status), [STATUS.INVALID_PARAMETER, STATUS.INVALID_PARAMETER, STATUS.FILE_CLOSED]);
+  });
+});
+
+describe('smbtorture basic set: QUERY_INFO file classes (3.3.5.20.1, MS-FSA 2.1.5.12)', () => {
+  test('below the Windows structure size INFO_LENGTH_MISMATCH, then BUFFER_OVERFLOW up to the full answer (qfile_buffercheck)', async () => {
+    const { c, tid } = await setup();
+    const f = await c.open(tid, { name: 'bufsize.txt', desiredAccess: 0x02000000, disposition: DISPOSITION.OVERWRITE_IF });
+    // class → the smallest buffer accepted (smbtorture's table: Windows' sizeof with the padded name array).
+    for (const [cls, fixed] of [[FILE_INFO.All, 104], [FILE_INFO.Stream, 32], [FILE_INFO.AlternateName, 8], [FILE_INFO.Name, 8], [FILE_INFO.Basic, 40]] as const) {
+      const full = await c.queryFileInfo(tid, f.fileId, INFO_TYPE.FILE, cls, 65535);
+      assert.equal(status(full), 0, `class ${cls}`);
+      const len = decodeOutputBufferResponse(full.message).length;
+      for (let i = 0; i <= len; i++) {
+        const want = i < fixed ? STATUS.INFO_LENGTH_MISMATCH : i < len ? STATUS.BUFFER_OVERFLOW : 0;
+        assert.equal(status(await c.queryFileInfo(tid, f.fileId, INFO_TYPE.FILE, cls, i)), want, `class ${cls}, buffer ${i} of ${len}`);
+      }
+    }
+  });
+
+  test('FileAlternateNameInformation: the 8.3 name; the share root has none', async () => {
+    const { c, tid } = await setup();
+    const alt = async (name: string, options = 0) => {
+      const f = await c.open(tid, { name, desiredAccess: READ, disposition: DISPOSITION.OPEN_IF, options });
+      const r = await c.queryFileInfo(tid, f.fileId, INFO_TYPE.FILE, FILE_INFO.AlternateName);
+      await c.closeFile(tid, f.fileId);
+      if (status(r)) return status(r);
+      const b = decodeOutputBufferResponse(r.message);
+      return b.subarray(4, 4 + b.readUInt32LE(0)).toString('utf16le');
+    };
+    assert.equal(await alt('bufsize.txt'), 'BUFSIZE.TXT');
+    const long = await alt('A long name.jpeg');
+    assert.match(long as string, /^ALONG~[0-9A-Z]{2}\.JPE$/);
+    assert.equal(await alt('A long name.jpeg'), long, 'stable');
+    assert.equal(await alt('', CREATE_OPTION.DIRECTORY_FILE), STATUS.OBJECT_NAME_NOT_FOUND);
+    assert.ok(isShortName('abc.d') && isShortName('12345678.123') && !isShortName('123456789') && !isShortName('a.b.c') && !isShortName('a+b'));
+    assert.equal(shortNameOf('.bashrc').endsWith('.BAS'), false, 'a leading dot is no extension');
+    assert.match(shortNameOf('+++'), /^_~[0-9A-Z]{2}$/);
+  });
+
+  test('Basic, All, NetworkOpen, AttributeTag need FILE_READ_ATTRIBUTES; Standard, Internal, Name do not (getinfo_access)', async () => {
+    const { c, tid } = await setup();
+    const mk = await c.open(tid, { name: 'acc', desiredAccess: READ, disposition: DISPOSITION.OPEN_IF });
+    await c.closeFile(tid, mk.fileId);
+    const f = await c.open(tid, { name: 'acc', desiredAccess: 0x00100000 }); // SYNCHRONIZE only
+    for (const cls of [FILE_INFO.Basic, FILE_INFO.All, FILE_INFO.NetworkOpen, FILE_INFO.AttributeTag, FILE_INFO.FullEa]) {
+      assert.equal(status(await c.queryFileInfo(tid, f.fileId, INFO_TYPE.FILE, cls)), STATUS.ACCESS_DENIED, `class ${cls}`);
+    }
+    for (const cls of [FILE_INFO.Standard, FILE_INFO.Internal, FILE_INFO.Name, FILE_INFO.AlternateName, FILE_INFO.Access]) {
+      assert.equal(status(await c.queryFileInfo(tid, f.fileId, INFO_TYPE.FILE, cls)), 0, `class ${cls}`);
+    }
+    const g = await c.open(tid, { name: 'acc', desiredAccess: 0x80 }); // FILE_READ_ATTRIBUTES
+    assert.equal(status(await c.queryFileInfo(tid, g.fileId, INFO_TYPE.FILE, FILE_INFO.All)), 0);
   });
 });

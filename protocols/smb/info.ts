@@ -20,13 +20,14 @@ import {
   decodeFileAllocationInformation, decodeFileBasicInformation, decodeFileDispositionInformation, decodeFileDispositionInformationEx,
   decodeFileEndOfFileInformation, decodeFilePositionInformation, decodeFileRenameInformation, DEFAULT_FS_ATTRIBUTES,
   encodeFsAttributeInformation, encodeFsDeviceInformation, encodeFsFullSizeInformation, encodeFsObjectIdInformation,
-  encodeFsSectorSizeInformation, encodeFsSizeInformation, encodeFsVolumeInformation, encodeQueryFileInfo, FILE_INFO, fileInfoOf,
+  encodeFileNameInformation, encodeFsSectorSizeInformation, encodeFsSizeInformation, encodeFsVolumeInformation, encodeQueryFileInfo, FILE_INFO, fileInfoOf,
   FS_INFO, fsSizeOf, INFO_TYPE, nsToFiletime, QUERY_FILE_MIN_SIZE, QUERY_FS_MIN_SIZE, type SetTime,
 } from './wire/fscc.js';
 import {
   ACCESS, decodeSecurityDescriptor, encodeSecurityDescriptor, posixFromSecurityDescriptor, securityDescriptorOf, selectSecurityInformation,
   UnmappableSidError,
 } from './wire/security.js';
+import { shortNameOf } from './wire/short-name.js';
 import { decodeQueryInfoRequest, decodeSetInfoRequest, writeOutputBufferResponse, writeSetInfoResponse } from './wire/files.js';
 
 /** A stable 32-bit volume serial and 64-bit id per share name. */
@@ -41,8 +42,17 @@ function answer(out: Buffer, max: number, minSize: number | undefined): Response
 }
 
 /**
- * QUERY_INFO. FILE: the classes of fscc.ts `encodeQueryFileInfo` (FileAlternateNameInformation
- * → OBJECT_NAME_NOT_FOUND: 8.3 names are off); FILESYSTEM: Volume, Size, Device, Attribute,
+ * The right an open needs to query a file class (MS-FSA 2.1.5.12.x: Basic, All, NetworkOpen and
+ * AttributeTag need FILE_READ_ATTRIBUTES, FullEa FILE_READ_EA); the other classes need none.
+ */
+const QUERY_FILE_RIGHT: Readonly<Record<number, number>> = {
+  [FILE_INFO.Basic]: ACCESS.FILE_READ_ATTRIBUTES, [FILE_INFO.All]: ACCESS.FILE_READ_ATTRIBUTES, [FILE_INFO.NetworkOpen]: ACCESS.FILE_READ_ATTRIBUTES,
+  [FILE_INFO.AttributeTag]: ACCESS.FILE_READ_ATTRIBUTES, [FILE_INFO.FullEa]: ACCESS.FILE_READ_EA,
+};
+
+/**
+ * QUERY_INFO. FILE: the classes of fscc.ts `encodeQueryFileInfo`, FileAlternateNameInformation
+ * from short-name.ts (the share root → OBJECT_NAME_NOT_FOUND); FILESYSTEM: Volume, Size, Device, Attribute,
  * FullSize, ObjectId, SectorSize; SECURITY: owner/group/DACL as AdditionalInformation asks
  * (needs READ_CONTROL). Unknown class → INVALID_INFO_CLASS; QUOTA → NOT_SUPPORTED.
  */
@@ -54,9 +64,14 @@ export async function handleQueryInfo(c: SmbConnection, q: Request): Promise<Res
   const attr = await vfs.getattr(o.ctx, o.node.ino);
   switch (req.infoType) {
     case INFO_TYPE.FILE: {
-      if (req.infoClass === FILE_INFO.AlternateName) throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND);
       const min = QUERY_FILE_MIN_SIZE[req.infoClass];
       if (min === undefined) throw new SmbStatusError(STATUS.INVALID_INFO_CLASS);
+      const right = QUERY_FILE_RIGHT[req.infoClass];
+      if (right !== undefined && !(o.access & right)) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+      if (req.infoClass === FILE_INFO.AlternateName) {
+        if (o.node.path === '') throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND); // the share root has no name of its own
+        return answer(encodeFileNameInformation(shortNameOf(o.node.name)), max, min);
+      }
       const name = req.infoClass === FILE_INFO.Name || req.infoClass === FILE_INFO.All ? `\\${o.node.path}` : o.node.path || '\\';
       const out = encodeQueryFileInfo(req.infoClass, {
         info: fileInfoOf(attr), name, volumeSerial: volumeSerial(o.share.name),
