@@ -15,11 +15,12 @@ import { connection, message, TestClient } from './testdata/client.js';
 import { DIALECT } from './wire/negotiate.js';
 import { Command, HDR_FLAGS, joinCompound } from './wire/header.js';
 import { writeEmptyBody, writeTreeConnectRequest } from './wire/session-setup.js';
-import { ALL_ONES_FILE_ID, CREATE_OPTION, decodeCreateResponse, DISPOSITION, writeCloseRequest, writeCreateRequest } from './wire/files.js';
+import { ALL_ONES_FILE_ID, CREATE_OPTION, QUERY_DIRECTORY_FLAG, decodeCreateResponse, DISPOSITION, writeCloseRequest, writeCreateRequest } from './wire/files.js';
 import type { Writer } from './wire/reader.js';
 import { FILE_INFO, INFO_TYPE } from './wire/fscc.js';
 import { decodeOutputBufferResponse } from './wire/files.js';
 import { isShortName, shortNameOf } from './wire/short-name.js';
+import { decodeDirectory } from './wire/fscc-dir.js';
 
 const SEC_RIGHTS_FILE_ALL = 0x001f01ff;
 const FILE_EXECUTE = 0x20;
@@ -198,5 +199,30 @@ describe('smbtorture basic set: QUERY_INFO file classes (3.3.5.20.1, MS-FSA 2.1.
     }
     const g = await c.open(tid, { name: 'acc', desiredAccess: 0x80 }); // FILE_READ_ATTRIBUTES
     assert.equal(status(await c.queryFileInfo(tid, g.fileId, INFO_TYPE.FILE, FILE_INFO.All)), 0);
+  });
+});
+
+describe('smbtorture basic set: QUERY_DIRECTORY (3.3.5.18)', () => {
+  test('INDEX_SPECIFIED continues the scan (FileIndex ignored); RESTART_SCANS starts over (smb2.dir.many)', async () => {
+    const { c, tid } = await setup();
+    const d = await c.open(tid, { name: 'many', desiredAccess: READ, disposition: DISPOSITION.CREATE, options: CREATE_OPTION.DIRECTORY_FILE });
+    const names = Array.from({ length: 60 }, (_, i) => `t${String(i).padStart(3, '0')}-${i}.txt`);
+    for (const n of names) await c.closeFile(tid, (await c.open(tid, { name: `many\\${n}`, desiredAccess: SEC_RIGHTS_FILE_ALL, disposition: DISPOSITION.CREATE })).fileId);
+    const listing = async (then: number) => {
+      const seen: string[] = [];
+      let flags: number = QUERY_DIRECTORY_FLAG.RESTART_SCANS;
+      for (let calls = 0; calls < 100; calls++) {
+        const r = await c.queryDirectory(tid, d.fileId, { pattern: '*', flags, outputBufferLength: 0x400 });
+        if (status(r) === STATUS.NO_MORE_FILES) return seen;
+        assert.equal(status(r), 0);
+        seen.push(...decodeDirectory(37, decodeOutputBufferResponse(r.message)).map((e) => e.name));
+        flags = then;
+      }
+      throw new Error('the listing never ended');
+    };
+    for (const then of [QUERY_DIRECTORY_FLAG.INDEX_SPECIFIED, 0]) {
+      const seen = await listing(then);
+      assert.deepEqual(seen.filter((n) => n !== '.' && n !== '..').sort(), names, `continuing with flags ${then}`);
+    }
   });
 });
