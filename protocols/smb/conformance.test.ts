@@ -17,7 +17,7 @@ import { Command, HDR_FLAGS, joinCompound } from './wire/header.js';
 import { writeEmptyBody, writeTreeConnectRequest } from './wire/session-setup.js';
 import { ALL_ONES_FILE_ID, CREATE_OPTION, QUERY_DIRECTORY_FLAG, decodeCreateResponse, DISPOSITION, writeCloseRequest, writeCreateRequest } from './wire/files.js';
 import type { Writer } from './wire/reader.js';
-import { FILE_INFO, INFO_TYPE } from './wire/fscc.js';
+import { decodeFileFullEaInformation, encodeFileFullEaInformation, FILE_INFO, INFO_TYPE } from './wire/fscc.js';
 import { decodeOutputBufferResponse } from './wire/files.js';
 import { isShortName, shortNameOf } from './wire/short-name.js';
 import { decodeDirectory } from './wire/fscc-dir.js';
@@ -224,5 +224,41 @@ describe('smbtorture basic set: QUERY_DIRECTORY (3.3.5.18)', () => {
       const seen = await listing(then);
       assert.deepEqual(seen.filter((n) => n !== '.' && n !== '..').sort(), names, `continuing with flags ${then}`);
     }
+  });
+});
+
+describe('smbtorture basic set: EAs (MS-FSCC 2.4.15, the ExtA create context)', () => {
+  const eaList = (pairs: [string, string][]) => encodeFileFullEaInformation(pairs.map(([name, v]) => ({ flags: 0, name, value: Buffer.from(v) })));
+  const names = (r: { message: Buffer }) => decodeFileFullEaInformation(decodeOutputBufferResponse(r.message)).map((e) => `${e.name}=${e.value.toString()}`);
+
+  test('ExtA on a created file sets the EAs as user.* xattrs; FullEa answers them; SET_INFO adds and removes', async () => {
+    const { c, tid, v } = await setup();
+    const f = await c.open(tid, {
+      name: 'eas.txt', desiredAccess: SEC_RIGHTS_FILE_ALL, disposition: DISPOSITION.OVERWRITE_IF,
+      contexts: [{ name: 'ExtA', data: eaList([['EAONE', 'VALUE1'], ['SecondEA', 'ValueTwo']]) }],
+    });
+    const ino = (await v.paths.stat(ROOT_CTX, '/home/eas.txt')).ino;
+    assert.deepEqual((await v.vfs.listxattr(ROOT_CTX, ino)).sort(), ['user.EAONE', 'user.SECONDEA']);
+    await v.vfs.setxattr(ROOT_CTX, ino, 'user.dw.dosattrib', Buffer.from('20')); // the gateway's own: not an EA
+    const q = await c.queryFileInfo(tid, f.fileId, INFO_TYPE.FILE, FILE_INFO.FullEa);
+    assert.equal(status(q), 0);
+    assert.deepEqual(names(q).sort(), ['EAONE=VALUE1', 'SECONDEA=ValueTwo']);
+    assert.equal(status(await c.setInfo(tid, f.fileId, INFO_TYPE.FILE, FILE_INFO.FullEa, eaList([['eaone', ''], ['third', '3']]))), 0);
+    assert.deepEqual(names(await c.queryFileInfo(tid, f.fileId, INFO_TYPE.FILE, FILE_INFO.FullEa)).sort(), ['SECONDEA=ValueTwo', 'THIRD=3'], 'case-insensitive names; empty value removes');
+    assert.equal(status(await c.setInfo(tid, f.fileId, INFO_TYPE.FILE, FILE_INFO.FullEa, eaList([['dw.dosattrib', 'x']]))), STATUS.INVALID_EA_NAME);
+    assert.equal(status(await c.setInfo(tid, f.fileId, INFO_TYPE.FILE, FILE_INFO.FullEa, eaList([['a:b', 'x']]))), STATUS.INVALID_EA_NAME);
+    assert.equal((await v.vfs.getxattr(ROOT_CTX, ino, 'user.dw.dosattrib')).toString(), '20');
+    await c.closeFile(tid, f.fileId);
+  });
+
+  test('no EAs → NO_EAS_ON_FILE; FullEa needs FILE_READ_EA to read and FILE_WRITE_EA to set; ExtA on a plain open is ignored', async () => {
+    const { c, tid, v } = await setup();
+    const f = await c.open(tid, { name: 'plain', desiredAccess: SEC_RIGHTS_FILE_ALL, disposition: DISPOSITION.CREATE });
+    assert.equal(status(await c.queryFileInfo(tid, f.fileId, INFO_TYPE.FILE, FILE_INFO.FullEa)), STATUS.NO_EAS_ON_FILE);
+    await c.closeFile(tid, f.fileId);
+    const g = await c.open(tid, { name: 'plain', desiredAccess: READ & ~0x08, contexts: [{ name: 'ExtA', data: eaList([['X', '1']]) }] }); // READ without FILE_READ_EA
+    assert.deepEqual(await v.vfs.listxattr(ROOT_CTX, (await v.paths.stat(ROOT_CTX, '/home/plain')).ino), []);
+    assert.equal(status(await c.queryFileInfo(tid, g.fileId, INFO_TYPE.FILE, FILE_INFO.FullEa)), STATUS.ACCESS_DENIED);
+    assert.equal(status(await c.setInfo(tid, g.fileId, INFO_TYPE.FILE, FILE_INFO.FullEa, eaList([['X', '1']]))), STATUS.ACCESS_DENIED);
   });
 });

@@ -14,13 +14,14 @@ import { Errno, VfsError } from '../../vfs/errno.js';
 import { STATUS, SmbStatusError } from './errors.js';
 import { nodesOf, openOf, splitPath, walk, type Open } from './files.js';
 import { ensureEmpty } from './create.js';
+import { readEas, writeEas } from './ea.js';
 import type { Request, Response, SmbConnection } from './session.js';
 import { writeErrorResponse } from './wire/error.js';
 import {
-  decodeFileAllocationInformation, decodeFileBasicInformation, decodeFileDispositionInformation, decodeFileDispositionInformationEx,
+  decodeFileAllocationInformation, decodeFileBasicInformation, decodeFileFullEaInformation, decodeFileDispositionInformation, decodeFileDispositionInformationEx,
   decodeFileEndOfFileInformation, decodeFilePositionInformation, decodeFileRenameInformation, DEFAULT_FS_ATTRIBUTES,
   encodeFsAttributeInformation, encodeFsDeviceInformation, encodeFsFullSizeInformation, encodeFsObjectIdInformation,
-  encodeFileNameInformation, encodeFsSectorSizeInformation, encodeFsSizeInformation, encodeFsVolumeInformation, encodeQueryFileInfo, FILE_INFO, fileInfoOf,
+  encodeFileFullEaInformation, encodeFileNameInformation, encodeFsSectorSizeInformation, encodeFsSizeInformation, encodeFsVolumeInformation, encodeQueryFileInfo, FILE_INFO, fileInfoOf,
   FS_INFO, fsSizeOf, INFO_TYPE, nsToFiletime, QUERY_FILE_MIN_SIZE, QUERY_FS_MIN_SIZE, type SetTime,
 } from './wire/fscc.js';
 import {
@@ -52,7 +53,8 @@ const QUERY_FILE_RIGHT: Readonly<Record<number, number>> = {
 
 /**
  * QUERY_INFO. FILE: the classes of fscc.ts `encodeQueryFileInfo`, FileAlternateNameInformation
- * from short-name.ts (the share root → OBJECT_NAME_NOT_FOUND); FILESYSTEM: Volume, Size, Device, Attribute,
+ * from short-name.ts (the share root → OBJECT_NAME_NOT_FOUND), FileFullEaInformation from ea.ts
+ * (none → NO_EAS_ON_FILE); FILESYSTEM: Volume, Size, Device, Attribute,
  * FullSize, ObjectId, SectorSize; SECURITY: owner/group/DACL as AdditionalInformation asks
  * (needs READ_CONTROL). Unknown class → INVALID_INFO_CLASS; QUOTA → NOT_SUPPORTED.
  */
@@ -68,6 +70,11 @@ export async function handleQueryInfo(c: SmbConnection, q: Request): Promise<Res
       if (min === undefined) throw new SmbStatusError(STATUS.INVALID_INFO_CLASS);
       const right = QUERY_FILE_RIGHT[req.infoClass];
       if (right !== undefined && !(o.access & right)) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+      if (req.infoClass === FILE_INFO.FullEa) {
+        const eas = await readEas(vfs, o.ctx, o.node.ino);
+        if (!eas.length) throw new SmbStatusError(STATUS.NO_EAS_ON_FILE);
+        return answer(encodeFileFullEaInformation(eas), max, min);
+      }
       if (req.infoClass === FILE_INFO.AlternateName) {
         if (o.node.path === '') throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND); // the share root has no name of its own
         return answer(encodeFileNameInformation(shortNameOf(o.node.name)), max, min);
@@ -135,7 +142,7 @@ function setTime(t: SetTime): bigint | undefined {
  * SET_INFO. FILE: Basic (access and write times; creation/change times and DOS attributes are
  * not stored yet and are accepted without effect), EndOfFile (truncate/extend), Allocation
  * (below the size truncates, else no effect), Rename (within the share, ReplaceIfExists,
- * case-only renames), Disposition(Ex) (delete pending; a non-empty folder →
+ * case-only renames), FullEa (ea.ts; needs FILE_WRITE_EA), Disposition(Ex) (delete pending; a non-empty folder →
  * DIRECTORY_NOT_EMPTY), Position; SECURITY: owner/group/DACL → uid/gid/mode (a SID outside the
  * mapping → ACCESS_DENIED). Writes on a read-only share → ACCESS_DENIED; others through errors.ts.
  */
@@ -197,6 +204,11 @@ export async function handleSetInfo(c: SmbConnection, q: Request): Promise<Respo
       return ok();
     }
     case FILE_INFO.Rename: return rename(c, o, req.buffer);
+    case FILE_INFO.FullEa: {
+      need(o, ACCESS.FILE_WRITE_EA);
+      await writeEas(vfs, o.ctx, o.node.ino, decodeFileFullEaInformation(req.buffer));
+      return ok();
+    }
     default: {
       if (req.infoClass === FILE_INFO.Link) throw new SmbStatusError(STATUS.NOT_SUPPORTED);
       throw new SmbStatusError(STATUS.INVALID_INFO_CLASS);
