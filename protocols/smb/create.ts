@@ -19,6 +19,7 @@ import type { Request, Response, SmbConnection } from './session.js';
 import { setCreateEas } from './ea-create.js';
 import { createStream, splitStreamName } from './streams.js';
 import { fileInfoOf } from './wire/fscc.js';
+import { versionOf } from './previous.js';
 import { ACCESS } from './wire/security.js';
 import {
   CLOSE_FLAG_POSTQUERY_ATTRIB, CREATE_ACTION, CREATE_OPTION, decodeCloseRequest, decodeCreateRequest, DISPOSITION, writeCloseResponse,
@@ -60,10 +61,14 @@ export async function handleCreate(c: SmbConnection, q: Request): Promise<Respon
   const vfs = svc.vfs;
   const ctx = ctxOf(c, q.session!);
   const share = tree.share;
-  const readOnly = share.readOnly;
-  const root = await svc.shareRoot(share);
-  const sn = splitStreamName(req.name);
-  if (sn.stream !== undefined) return createStream(c, q, req, { ...sn, stream: sn.stream });
+  const version = await versionOf(vfs, ctx, share, req); // Previous Versions: read-only
+  const readOnly = share.readOnly || version !== undefined;
+  const root = version?.root ?? await svc.shareRoot(share);
+  const sn = splitStreamName(version?.name ?? req.name);
+  if (sn.stream !== undefined) {
+    if (version) throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND); // no streams in previous versions
+    return createStream(c, q, req, { ...sn, stream: sn.stream });
+  }
   const parts = splitPath(sn.path);
   const w = await walk(vfs, ctx, root, parts);
   let desired = mapGeneric(req.desiredAccess);

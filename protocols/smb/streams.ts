@@ -42,7 +42,7 @@ export interface StreamName {
  * default stream; another type than $DATA, an empty or bad stream name → OBJECT_NAME_INVALID.
  */
 export function splitStreamName(name: string): StreamName {
-  const slash = name.lastIndexOf('\\');
+  const slash = Math.max(name.lastIndexOf('\\'), name.lastIndexOf('/')); // '/' separates too (files.ts splitPath)
   const last = name.slice(slash + 1);
   const colon = last.indexOf(':');
   if (colon < 0) return { path: name, stream: undefined };
