@@ -248,8 +248,9 @@ async function allowed(vfs: Vfs, ctx: Ctx, ino: number, mask: number): Promise<b
 
 /**
  * The maximal access of `ctx` to `attr` (MxAc, MAXIMUM_ALLOWED; 3.3.5.9): the POSIX r/w/x bits
- * as FILE_GENERIC_READ/WRITE/EXECUTE (r also gives FILE_GENERIC_EXECUTE on a file), DELETE when the parent is writable, the owner's
- * WRITE_DAC/WRITE_OWNER/FILE_WRITE_ATTRIBUTES, cut to the tree's maximal access.
+ * as FILE_GENERIC_READ/WRITE/EXECUTE (r also gives FILE_GENERIC_EXECUTE on a file), DELETE
+ * when the parent is writable, the owner's WRITE_DAC/WRITE_OWNER/FILE_WRITE_ATTRIBUTES, cut to
+ * the tree's maximal access.
  */
 export async function maximalAccess(vfs: Vfs, ctx: Ctx, attr: Attr, parent: number, tree: TreeConnect): Promise<number> {
   let m = ACCESS.READ_CONTROL | ACCESS.SYNCHRONIZE | ACCESS.FILE_READ_ATTRIBUTES | ACCESS.FILE_READ_EA;

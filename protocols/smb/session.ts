@@ -153,7 +153,6 @@ const HANDLERS: Partial<Record<number, Handler>> = {
 
 /** Commands that need no session (3.3.5.2.9 is skipped). */
 const SESSIONLESS = new Set<number>([Command.NEGOTIATE, Command.SESSION_SETUP, Command.ECHO]);
-/** Commands that need no tree connect. */
 /** Commands whose request names a FileId (2.2.14–2.2.39), for the related-compound rule of 3.3.5.2.7.2. */
 const WITH_FILE_ID = new Set<number>([
   Command.CLOSE, Command.FLUSH, Command.READ, Command.WRITE, Command.LOCK, Command.IOCTL, Command.QUERY_DIRECTORY, Command.CHANGE_NOTIFY,
@@ -163,6 +162,7 @@ const WITH_FILE_ID = new Set<number>([
 /** An NTSTATUS of severity error (MS-ERREF 2.3: the top two bits set); warnings such as BUFFER_OVERFLOW are not failures. */
 const isError = (status: number): boolean => status >>> 30 === 3;
 
+/** Commands that need no tree connect. */
 const TREELESS = new Set<number>([Command.NEGOTIATE, Command.SESSION_SETUP, Command.LOGOFF, Command.TREE_CONNECT, Command.ECHO, Command.CANCEL]);
 
 export const DEFAULT_MAX_IO = 8 << 20;
