@@ -15,12 +15,11 @@ import { connection, message, TestClient } from './testdata/client.js';
 import { DIALECT } from './wire/negotiate.js';
 import { Command, HDR_FLAGS, joinCompound } from './wire/header.js';
 import { writeEmptyBody, writeTreeConnectRequest } from './wire/session-setup.js';
-import { ALL_ONES_FILE_ID, CREATE_OPTION, decodeReadResponse, decodeWriteResponse, QUERY_DIRECTORY_FLAG, decodeCreateResponse, DISPOSITION, writeCloseRequest, writeCreateRequest } from './wire/files.js';
+import { ALL_ONES_FILE_ID, CREATE_OPTION, QUERY_DIRECTORY_FLAG, decodeCreateResponse, DISPOSITION, writeCloseRequest, writeCreateRequest } from './wire/files.js';
 import type { Writer } from './wire/reader.js';
 import { decodeFileFullEaInformation, encodeFileFullEaInformation, FILE_INFO, INFO_TYPE } from './wire/fscc.js';
 import { decodeOutputBufferResponse } from './wire/files.js';
 import { isShortName, shortNameOf } from './wire/short-name.js';
-import { splitStreamName } from './streams.js';
 import { decodeDirectory } from './wire/fscc-dir.js';
 
 const SEC_RIGHTS_FILE_ALL = 0x001f01ff;
@@ -263,61 +262,3 @@ describe('smbtorture basic set: EAs (MS-FSCC 2.4.15, the ExtA create context)', 
     assert.equal(status(await c.setInfo(tid, g.fileId, INFO_TYPE.FILE, FILE_INFO.FullEa, eaList([['X', '1']]))), STATUS.ACCESS_DENIED);
   });
 });
-
-describe('smbtorture basic set: named streams (MS-FSCC 2.1.5.3; smb2.fileid)', () => {
-  const QFID = { name: 'QFid', data: Buffer.alloc(0) };
-  const qfid = (r: { contexts: { name: string; data: Buffer }[] }) => r.contexts.find((x) => x.name === 'QFid')!.data.readBigUInt64LE(0);
-
-  test('names: file:stream, file:stream:$DATA, file::$DATA; bad ones are OBJECT_NAME_INVALID', () => {
-    assert.deepEqual(splitStreamName('d\\foo:bar'), { path: 'd\\foo', stream: 'bar' });
-    assert.deepEqual(splitStreamName('foo:bar:$data'), { path: 'foo', stream: 'bar' });
-    assert.deepEqual(splitStreamName('foo::$DATA'), { path: 'foo', stream: undefined });
-    assert.deepEqual(splitStreamName('a:b\\c'), { path: 'a:b\\c', stream: undefined }, 'a colon before the last component is left to splitPath');
-    for (const bad of ['foo:', 'foo:bar:$INDEX_ALLOCATION', 'foo:a*b', 'foo:a<b']) assert.throws(() => splitStreamName(bad), bad);
-  });
-
-  test('a stream has the base file\'s id, its own data and size; listed in FileStreamInformation; delete-on-close removes it', async () => {
-    const { c, tid, v } = await setup();
-    const base = await c.open(tid, { name: 'foo', desiredAccess: SEC_RIGHTS_FILE_ALL, disposition: DISPOSITION.CREATE, contexts: [QFID] });
-    assert.equal(decodeWriteResponse((await c.writeFile(tid, base.fileId, 0, Buffer.from('base data'))).message), 9);
-    const s1 = await c.open(tid, { name: 'foo:bar', desiredAccess: SEC_RIGHTS_FILE_ALL, disposition: DISPOSITION.CREATE, shareAccess: 7, contexts: [QFID] });
-    assert.equal(s1.createAction, CREATE_ACTION_CREATED);
-    assert.equal(qfid(s1), qfid(base), 'the base file\'s on-disk id');
-    assert.equal(status(await c.writeFile(tid, s1.fileId, 0, Buffer.from('stream!'))), 0);
-    assert.equal(decodeReadResponse((await c.readFile(tid, s1.fileId, 0, 100)).message).toString(), 'stream!');
-    assert.equal(decodeReadResponse((await c.readFile(tid, base.fileId, 0, 100)).message).toString(), 'base data', 'the base data is untouched');
-    const std = decodeOutputBufferResponse((await c.queryFileInfo(tid, s1.fileId, INFO_TYPE.FILE, FILE_INFO.Standard)).message);
-    assert.equal(std.readBigUInt64LE(8), 7n, 'EndOfFile of the stream');
-    const name = decodeOutputBufferResponse((await c.queryFileInfo(tid, s1.fileId, INFO_TYPE.FILE, FILE_INFO.Name)).message);
-    assert.equal(name.subarray(4).toString('utf16le'), '\\foo:bar');
-    assert.equal(decodeOutputBufferResponse((await c.queryFileInfo(tid, s1.fileId, INFO_TYPE.FILE, FILE_INFO.Internal)).message).readBigUInt64LE(0), qfid(base));
-    const ino = (await v.paths.stat(ROOT_CTX, '/home/foo')).ino;
-    assert.equal((await v.vfs.getxattr(ROOT_CTX, ino, 'user.DosStream.bar:$DATA')).toString(), 'stream!');
-    const list = decodeOutputBufferResponse((await c.queryFileInfo(tid, base.fileId, INFO_TYPE.FILE, FILE_INFO.Stream)).message);
-    const streamNames: string[] = [];
-    for (let off = 0; ;) {
-      streamNames.push(list.subarray(off + 24, off + 24 + list.readUInt32LE(off + 4)).toString('utf16le'));
-      const next = list.readUInt32LE(off);
-      if (!next) break;
-      off += next;
-    }
-    assert.deepEqual(streamNames, ['::$DATA', ':bar:$DATA']);
-    assert.equal(status(await c.createFile(tid, { name: 'foo:BAR', desiredAccess: READ, disposition: DISPOSITION.CREATE })), STATUS.OBJECT_NAME_COLLISION, 'names are case-insensitive');
-    assert.equal(status(await c.createFile(tid, { name: 'foo:other', desiredAccess: READ, disposition: DISPOSITION.OPEN })), STATUS.OBJECT_NAME_NOT_FOUND);
-    const ow = await c.open(tid, { name: 'foo:bar:$DATA', desiredAccess: SEC_RIGHTS_FILE_ALL, disposition: DISPOSITION.OVERWRITE, shareAccess: 7 });
-    assert.equal(ow.endOfFile, 0n, 'overwrite empties the stream');
-    await c.closeFile(tid, ow.fileId);
-    await c.closeFile(tid, s1.fileId);
-    const del = await c.open(tid, { name: 'foo:bar', desiredAccess: SEC_RIGHTS_FILE_ALL, shareAccess: 7, options: CREATE_OPTION.DELETE_ON_CLOSE });
-    await c.closeFile(tid, del.fileId);
-    assert.deepEqual(await v.vfs.listxattr(ROOT_CTX, ino), []);
-    assert.equal((await v.paths.stat(ROOT_CTX, '/home/foo')).size, 9, 'the base file stays');
-    // A stream on a folder; a stream on a missing file creates the file.
-    await c.closeFile(tid, (await c.open(tid, { name: 'dir', desiredAccess: READ, disposition: DISPOSITION.CREATE, options: CREATE_OPTION.DIRECTORY_FILE })).fileId);
-    assert.equal(status(await c.createFile(tid, { name: 'dir:s', desiredAccess: SEC_RIGHTS_FILE_ALL, disposition: DISPOSITION.CREATE })), 0);
-    assert.equal(status(await c.createFile(tid, { name: 'new:s', desiredAccess: SEC_RIGHTS_FILE_ALL, disposition: DISPOSITION.OPEN_IF })), 0);
-    assert.equal((await v.paths.stat(ROOT_CTX, '/home/new')).size, 0);
-    assert.equal(status(await c.createFile(tid, { name: 'none:s', desiredAccess: READ, disposition: DISPOSITION.OPEN })), STATUS.OBJECT_NAME_NOT_FOUND);
-  });
-});
-const CREATE_ACTION_CREATED = 2;

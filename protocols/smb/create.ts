@@ -5,8 +5,7 @@
  * the disposition, checks the desired access against the VFS (MAXIMUM_ALLOWED → the maximal
  * access) and the share modes of the other opens, opens a VFS handle for data access and records
  * the open. Create contexts are parsed; MxAc (maximal access) and QFid (the on-disk id) are
- * answered, ExtA's EAs are set (ea.ts), every other one ignored. A name with a stream
- * ("file:name[:$DATA]") goes to streams.ts. No oplocks or leases are granted (OplockLevel NONE).
+ * answered, ExtA's EAs are set (ea.ts), every other one ignored. No oplocks or leases are granted (OplockLevel NONE).
  */
 import { ROOT_CTX, type Attr } from '../../vfs/types.js';
 import { Errno, VfsError } from '../../vfs/errno.js';
@@ -17,7 +16,6 @@ import {
 } from './files.js';
 import type { Request, Response, SmbConnection } from './session.js';
 import { setCreateEas } from './ea-create.js';
-import { createStream, splitStreamName } from './streams.js';
 import { fileInfoOf } from './wire/fscc.js';
 import { versionOf } from './previous.js';
 import { ACCESS } from './wire/security.js';
@@ -64,12 +62,7 @@ export async function handleCreate(c: SmbConnection, q: Request): Promise<Respon
   const version = await versionOf(vfs, ctx, share, req); // Previous Versions: read-only
   const readOnly = share.readOnly || version !== undefined;
   const root = version?.root ?? await svc.shareRoot(share);
-  const sn = splitStreamName(version?.name ?? req.name);
-  if (sn.stream !== undefined) {
-    if (version) throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND); // no streams in previous versions
-    return createStream(c, q, req, { ...sn, stream: sn.stream });
-  }
-  const parts = splitPath(sn.path);
+  const parts = splitPath(version?.name ?? req.name);
   const w = await walk(vfs, ctx, root, parts);
   let desired = mapGeneric(req.desiredAccess);
   const deleteOnClose = (opt & CREATE_OPTION.DELETE_ON_CLOSE) !== 0;

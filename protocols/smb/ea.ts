@@ -3,7 +3,7 @@
  * FileFullEaInformation, MS-SMB2 2.2.13.2.1 the "ExtA" create context) kept as VFS xattrs
  * `user.<NAME>`, as Samba keeps them, so FUSE and NFS see the same ones. EA names are
  * case-insensitive: they are stored and answered in upper case (as NTFS does). The gateway's own
- * xattrs (`user.dw.*`, WebDAV's `user.dav.*`, streams' `user.DosStream.*`) are not EAs and cannot be written as EAs.
+ * xattrs (`user.dw.*`, WebDAV's `user.dav.*`) are not EAs and cannot be written as EAs.
  *
  * Setting an EA with an empty value removes it (MS-FSA 2.1.5.15.x). EaSize in FileEaInformation
  * and in directory listings stays 0 (not computed per query yet).
@@ -15,7 +15,7 @@ import type { Ea } from './wire/fscc.js';
 
 const PREFIX = 'user.';
 /** xattr name prefixes (after `user.`) the gateway uses for itself. */
-const RESERVED = ['DW.', 'DAV.', 'DOSSTREAM.'];
+const RESERVED = ['DW.', 'DAV.'];
 /** Characters MS-FSCC 2.4.15.1 does not allow in an EA name. */
 const BAD = /["*/:<>?\\|,;=+[\]]/;
 

@@ -20,7 +20,6 @@ import { ACCESS, FILE_ALL_ACCESS, FILE_GENERIC_EXECUTE, FILE_GENERIC_READ, FILE_
 import { ALL_ONES_FILE_ID, SHARE_ACCESS, type FileId } from './wire/files.js';
 import type { DirEntryInfo } from './wire/fscc-dir.js';
 import { HDR_FLAGS } from './wire/header.js';
-import { closeStreamOpen, streamAttr } from './streams.js';
 
 /** What the VFS side of the file commands needs: the VFS and a way to find each share's root inode. */
 export interface FileService {
@@ -40,8 +39,6 @@ export interface Node {
   isDir: boolean;
   deletePending: boolean;
   opens: Set<Open>;
-  /** A named stream's node (streams.ts): the stream name; `ino` is the base file's. */
-  stream?: string;
 }
 
 /** A directory enumeration cursor (3.3.1.10 Open.EnumerationLocation, Open.EnumerationSearchPattern). */
@@ -144,8 +141,7 @@ const BAD_CHARS = /[\x00-\x1f"*:<>?|]/;
  * resolving '..' lexically. A leading '\\' → STATUS_INVALID_PARAMETER
  * (3.3.5.9); '..' above the root → STATUS_OBJECT_PATH_SYNTAX_BAD; an empty inner component or a
  * bad character → STATUS_OBJECT_NAME_INVALID. A trailing "::$DATA" (the default stream) is
- * dropped; other stream names → STATUS_OBJECT_NAME_INVALID (CREATE takes them off first:
- * streams.ts `splitStreamName`).
+ * dropped; other stream names → STATUS_OBJECT_NAME_INVALID (streams are not served yet).
  */
 export function splitPath(name: string, opts: { leadingSlash?: boolean } = {}): string[] {
   let n = name;
@@ -324,10 +320,6 @@ export function nodeFor(vfs: Vfs, ino: number, place: { parent: number; name: st
 export async function closeOpen(c: SmbConnection, o: Open, wantAttr: boolean): Promise<Attr | undefined> {
   c.files.opens.delete(o.id);
   const vfs = c.fileService!.vfs;
-  if (o.node.stream !== undefined) {
-    await closeStreamOpen(c, o);
-    return wantAttr && !o.node.deletePending ? streamAttr(vfs, o).catch(() => undefined) : undefined;
-  }
   const n = o.node;
   n.opens.delete(o);
   if (o.deleteOnClose) n.deletePending = true;

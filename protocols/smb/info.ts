@@ -15,7 +15,6 @@ import { STATUS, SmbStatusError } from './errors.js';
 import { nodesOf, openOf, splitPath, walk, type Open } from './files.js';
 import { ensureEmpty } from './create.js';
 import { readEas, writeEas } from './ea.js';
-import { streamAttr, streamEntries, streamTruncate } from './streams.js';
 import type { Request, Response, SmbConnection } from './session.js';
 import { writeErrorResponse } from './wire/error.js';
 import {
@@ -64,7 +63,7 @@ export async function handleQueryInfo(c: SmbConnection, q: Request): Promise<Res
   const o = openOf(c, q, req.fileId);
   const vfs = c.fileService!.vfs;
   const max = Math.min(req.outputBufferLength, c.maxIo);
-  const attr = o.node.stream !== undefined ? await streamAttr(vfs, o) : await vfs.getattr(o.ctx, o.node.ino);
+  const attr = await vfs.getattr(o.ctx, o.node.ino);
   switch (req.infoType) {
     case INFO_TYPE.FILE: {
       const min = QUERY_FILE_MIN_SIZE[req.infoClass];
@@ -83,7 +82,6 @@ export async function handleQueryInfo(c: SmbConnection, q: Request): Promise<Res
       const name = req.infoClass === FILE_INFO.Name || req.infoClass === FILE_INFO.All ? `\\${o.node.path}` : o.node.path || '\\';
       const out = encodeQueryFileInfo(req.infoClass, {
         info: fileInfoOf(attr), name, volumeSerial: volumeSerial(o.share.name),
-        ...(req.infoClass === FILE_INFO.Stream ? { streams: await streamEntries(vfs, o, o.node.stream !== undefined ? await vfs.getattr(o.ctx, o.node.ino) : attr) } : {}),
         open: { accessMask: o.access, position: o.position, mode: o.mode, deletePending: o.node.deletePending },
       });
       if (!out) throw new SmbStatusError(STATUS.INVALID_INFO_CLASS);
@@ -191,11 +189,6 @@ export async function handleSetInfo(c: SmbConnection, q: Request): Promise<Respo
       const v = eof ? decodeFileEndOfFileInformation(req.buffer) : decodeFileAllocationInformation(req.buffer);
       if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new SmbStatusError(STATUS.DISK_FULL);
       if (o.fh !== undefined) await vfs.flush(o.ctx, o.fh);
-      if (o.node.stream !== undefined) {
-        const size = (await streamAttr(vfs, o)).size;
-        if (eof ? Number(v) !== size : Number(v) < size) await streamTruncate(vfs, o, Number(v));
-        return ok();
-      }
       const size = (await vfs.getattr(o.ctx, o.node.ino)).size;
       if (eof ? Number(v) !== size : Number(v) < size) await vfs.setattr(o.ctx, o.node.ino, { size: Number(v) }, o.fhWritable);
       return ok();
@@ -212,9 +205,7 @@ export async function handleSetInfo(c: SmbConnection, q: Request): Promise<Respo
       o.node.deletePending = del;
       return ok();
     }
-    case FILE_INFO.Rename:
-      if (o.node.stream !== undefined) throw new SmbStatusError(STATUS.NOT_SUPPORTED); // renaming a stream (streams.ts)
-      return rename(c, o, req.buffer);
+    case FILE_INFO.Rename: return rename(c, o, req.buffer);
     case FILE_INFO.FullEa: {
       need(o, ACCESS.FILE_WRITE_EA);
       await writeEas(vfs, o.ctx, o.node.ino, decodeFileFullEaInformation(req.buffer));

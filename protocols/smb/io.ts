@@ -1,13 +1,12 @@
 /**
  * READ (MS-SMB2 3.3.5.12), WRITE (3.3.5.13) and FLUSH (3.3.5.11) on disk shares, through the
- * open's VFS handle (a named stream's open: through streams.ts). Lengths are capped by the MaxReadSize / MaxWriteSize the server announced
+ * open's VFS handle. Lengths are capped by the MaxReadSize / MaxWriteSize the server announced
  * (SmbConnection.maxIo); CreditCharge is checked by the dispatcher. FLUSH is an fsync: answered
  * only once the data is durable (invariant 1 of ARCHITECTURE.md). A WRITE with
  * SMB2_WRITEFLAG_WRITE_THROUGH is fsynced before the answer too.
  */
 import { STATUS, SmbStatusError } from './errors.js';
 import { openOf } from './files.js';
-import { streamRead, streamWrite } from './streams.js';
 import type { Request, Response, SmbConnection } from './session.js';
 import { ACCESS } from './wire/security.js';
 import {
@@ -26,13 +25,11 @@ export async function handleRead(c: SmbConnection, q: Request): Promise<Response
   const req = decodeReadRequest(q.message);
   const o = openOf(c, q, req.fileId);
   if (o.node.isDir) throw new SmbStatusError(STATUS.INVALID_DEVICE_REQUEST);
-  const stream = o.node.stream !== undefined;
-  if (!(o.access & (ACCESS.FILE_READ_DATA | ACCESS.FILE_EXECUTE)) || (o.fh === undefined && !stream)) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+  if (!(o.access & (ACCESS.FILE_READ_DATA | ACCESS.FILE_EXECUTE)) || o.fh === undefined) throw new SmbStatusError(STATUS.ACCESS_DENIED);
   if (req.length > c.maxIo) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
   if (req.offset > MAX_OFFSET) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
   const vfs = c.fileService!.vfs;
-  const data = req.length === 0 ? Buffer.alloc(0)
-    : stream ? await streamRead(vfs, o, Number(req.offset), req.length) : await vfs.read(o.ctx, o.fh!, Number(req.offset), req.length);
+  const data = req.length === 0 ? Buffer.alloc(0) : await vfs.read(o.ctx, o.fh, Number(req.offset), req.length);
   if ((req.length > 0 && data.length === 0) || data.length < req.minimumCount) throw new SmbStatusError(STATUS.END_OF_FILE);
   o.position = req.offset + BigInt(data.length);
   return { status: STATUS.SUCCESS, body: (w) => { writeReadResponse(w, data); } };
@@ -48,16 +45,8 @@ export async function handleWrite(c: SmbConnection, q: Request): Promise<Respons
   const req = decodeWriteRequest(q.message, c.maxIo);
   const o = openOf(c, q, req.fileId);
   if (o.node.isDir) throw new SmbStatusError(STATUS.INVALID_DEVICE_REQUEST);
-  if (!(o.access & (ACCESS.FILE_WRITE_DATA | ACCESS.FILE_APPEND_DATA))) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+  if (!(o.access & (ACCESS.FILE_WRITE_DATA | ACCESS.FILE_APPEND_DATA)) || o.fh === undefined || !o.fhWritable) throw new SmbStatusError(STATUS.ACCESS_DENIED);
   const vfs = c.fileService!.vfs;
-  if (o.node.stream !== undefined) {
-    if (o.share.readOnly) throw new SmbStatusError(STATUS.ACCESS_DENIED);
-    if (req.offset !== 0xffffffffffffffffn && req.offset > MAX_OFFSET) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
-    const at = req.offset === 0xffffffffffffffffn ? -1 : Number(req.offset);
-    const n = await streamWrite(vfs, o, at, req.data);
-    return { status: STATUS.SUCCESS, body: (w) => { writeWriteResponse(w, n); } };
-  }
-  if (o.fh === undefined || !o.fhWritable) throw new SmbStatusError(STATUS.ACCESS_DENIED);
   let offset = req.offset;
   if (offset === 0xffffffffffffffffn) offset = BigInt((await vfs.getattr(o.ctx, o.node.ino)).size);
   if (offset > MAX_OFFSET) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
