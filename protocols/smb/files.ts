@@ -242,7 +242,7 @@ async function allowed(vfs: Vfs, ctx: Ctx, ino: number, mask: number): Promise<b
 
 /**
  * The maximal access of `ctx` to `attr` (MxAc, MAXIMUM_ALLOWED; 3.3.5.9): the POSIX r/w/x bits
- * as FILE_GENERIC_READ/WRITE/EXECUTE, DELETE when the parent is writable, the owner's
+ * as FILE_GENERIC_READ/WRITE/EXECUTE (EXECUTE on a file also from r, see checkAccess), DELETE when the parent is writable, the owner's
  * WRITE_DAC/WRITE_OWNER/FILE_WRITE_ATTRIBUTES, cut to the tree's maximal access.
  */
 export async function maximalAccess(vfs: Vfs, ctx: Ctx, attr: Attr, parent: number, tree: TreeConnect): Promise<number> {

@@ -118,10 +118,11 @@ function setTime(t: SetTime): bigint | undefined {
 }
 
 /**
- * SET_INFO. FILE: Basic (access and write times; creation/change times and DOS attributes are
- * not stored yet and are accepted without effect), EndOfFile (truncate/extend), Allocation
- * (below the size truncates, else no effect), Rename (within the share, ReplaceIfExists,
- * case-only renames), Disposition(Ex) (delete pending; a non-empty folder →
+ * SET_INFO. FILE: Basic (access and write times, DOS attributes through dosattr.ts; creation/
+ * change times are not stored yet and are accepted without effect), EndOfFile (truncate/extend),
+ * Allocation (below the size truncates, else no effect; both set ARCHIVE), Rename (within the
+ * share, ReplaceIfExists, case-only renames; a folder with opens below it → ACCESS_DENIED),
+ * Disposition(Ex) (delete pending; READONLY → CANNOT_DELETE; a non-empty folder →
  * DIRECTORY_NOT_EMPTY), Position; SECURITY: owner/group/DACL → uid/gid/mode (a SID outside the
  * mapping → ACCESS_DENIED). Writes on a read-only share → ACCESS_DENIED; others through errors.ts.
  */
