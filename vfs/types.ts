@@ -118,7 +118,21 @@ export interface VfsChange {
   name?: string;
 }
 
+/** A snapshot as protocols list it (SMB's Previous Versions): see Vfs.listSnapshots. */
+export interface SnapshotEntry {
+  name: string;
+  /** When it was taken, ms since the Unix epoch. */
+  takenMs: number;
+  /**
+   * For a `dw snapshot create --path` snapshot, the folder /.snapshots/NAME shows ('/'-separated,
+   * from the root; '' when its path was not recorded). Absent for a snapshot of the whole tree.
+   */
+  path?: string;
+}
+
 export interface Vfs {
+  /** The snapshots reachable at /.snapshots/NAME, oldest first; [] when the pool keeps none. */
+  listSnapshots(): SnapshotEntry[];
   /**
    * Calls `listener` after each change made through this VFS in the live tree, with the clientId
    * of the ctx that made it, so a protocol whose clients cache (FUSE: the kernel) can tell them.

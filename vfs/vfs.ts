@@ -12,7 +12,7 @@ import { INO_SPACE, ROOT_INO, SNAPDIR_INO } from './meta/keys.js';
 import type { SnapshotStore } from './meta/snapshots.js';
 import { checkAccess, R_OK, W_OK } from './meta/perm.js';
 import { copyRange, punchHole, seekData } from './ranges.js';
-import type { Attr, Ctx, DirEntry, Fh, FileType, LockRange, OpenFlags, SetAttr, StatFs, Vfs, VfsChange } from './types.js';
+import type { Attr, Ctx, DirEntry, Fh, FileType, LockRange, OpenFlags, SetAttr, SnapshotEntry, StatFs, Vfs, VfsChange } from './types.js';
 
 const TYPES: Record<number, FileType> = { 0o10: 'file', 0o4: 'dir', 0o12: 'symlink', 0o1: 'fifo', 0o2: 'chr', 0o6: 'blk', 0o14: 'sock' };
 
@@ -169,6 +169,12 @@ export class VfsImpl implements Vfs {
   }
 
   private isOpenIn = (sp: Space) => (ino: number) => (this.files.get(ino + sp.tag)?.handles ?? 0) > 0;
+
+  listSnapshots(): SnapshotEntry[] {
+    return (this.snapshots?.list() ?? []).map((s) => ({
+      name: s.name, takenMs: Number(BigInt(s.createdNs) / 1_000_000n), ...(s.rootIno ? { path: s.path ?? '' } : {}),
+    }));
+  }
 
   async lookup(ctx: Ctx, parent: number, name: string): Promise<Attr> {
     if (parent === SNAPDIR_INO) {
