@@ -61,8 +61,16 @@ export interface SetAttr {
   gid?: number;
   /** Truncate or extend (sparse) to this many bytes. Files only (EISDIR, EINVAL). */
   size?: number;
+  /** Times: ns since 1970 within a signed 64-bit count (else EINVAL), or 'now'. */
   atimeNs?: bigint | 'now';
   mtimeNs?: bigint | 'now';
+  /** Creation time (SMB's CreationTime; st_birthtime), as atimeNs. Only the owner (or root) may set it (EPERM). */
+  birthtimeNs?: bigint | 'now';
+  /**
+   * Status change time set on purpose (SMB's ChangeTime; POSIX has no way to): applied after the
+   * other changes of this call, which would otherwise set it to now. Owner or root only (EPERM).
+   */
+  ctimeNs?: bigint;
 }
 
 export interface OpenFlags {

@@ -141,11 +141,12 @@ export class VfsImpl implements Vfs {
     const ino = n.ino + sp.tag;
     const f = this.files.get(ino);
     const size = f ? Math.max(f.size, isReg(n) ? 0 : n.size) : n.size;
-    const mtime = f?.pendingMtime ?? n.mtimeNs;
+    const pending = f?.pendingMtime ?? null; // a write not stored yet changes both times
+    const mtime = pending ?? n.mtimeNs;
     return {
       ino, gen: n.gen, mode: n.mode, type: typeOf(n.mode), nlink: n.nlink, uid: n.uid, gid: n.gid,
       size, blocks: Math.ceil(n.allocated / 512), rdev: n.rdev,
-      atimeNs: n.atimeNs, mtimeNs: mtime, ctimeNs: mtime > n.ctimeNs ? mtime : n.ctimeNs, birthtimeNs: n.birthtimeNs,
+      atimeNs: n.atimeNs, mtimeNs: mtime, ctimeNs: pending !== null && pending > n.ctimeNs ? pending : n.ctimeNs, birthtimeNs: n.birthtimeNs,
     };
   }
 

@@ -118,11 +118,11 @@ function setTime(t: SetTime): bigint | undefined {
 }
 
 /**
- * SET_INFO. FILE: Basic (access and write times, DOS attributes through dosattr.ts; creation/
- * change times are not stored yet and are accepted without effect), EndOfFile (truncate/extend),
- * Allocation (below the size truncates, else no effect; both set ARCHIVE), Rename (within the
- * share, ReplaceIfExists, case-only renames; a folder with opens below it → ACCESS_DENIED),
- * Disposition(Ex) (delete pending; READONLY → CANNOT_DELETE; a non-empty folder →
+ * SET_INFO. FILE: Basic (creation, access, write and change times; DOS attributes through
+ * dosattr.ts), EndOfFile (truncate/extend), Allocation (below the size truncates, else no
+ * effect; both set ARCHIVE), Rename (within the share, ReplaceIfExists, case-only renames; a
+ * folder with opens below it → ACCESS_DENIED), Disposition(Ex) (delete pending; READONLY →
+ * CANNOT_DELETE; a non-empty folder →
  * DIRECTORY_NOT_EMPTY), Position; SECURITY: owner/group/DACL → uid/gid/mode (a SID outside the
  * mapping → ACCESS_DENIED). Writes on a read-only share → ACCESS_DENIED; others through errors.ts.
  */
@@ -160,9 +160,11 @@ export async function handleSetInfo(c: SmbConnection, q: Request): Promise<Respo
         await writeDos(vfs, attr, bits, o.node);
       }
       const s: SetAttr = {};
-      const at = setTime(b.lastAccessTime), mt = setTime(b.lastWriteTime);
+      const at = setTime(b.lastAccessTime), mt = setTime(b.lastWriteTime), bt = setTime(b.creationTime), ct = setTime(b.changeTime);
       if (at !== undefined) s.atimeNs = at;
       if (mt !== undefined) s.mtimeNs = mt;
+      if (bt !== undefined) s.birthtimeNs = bt;
+      if (ct !== undefined) s.ctimeNs = ct;
       if (Object.keys(s).length) await vfs.setattr(o.ctx, o.node.ino, s, o.fhWritable);
       return ok();
     }
