@@ -17,6 +17,8 @@ import {
 import type { Request, Response, SmbConnection } from './session.js';
 import { fileInfoOf } from './wire/fscc.js';
 import { versionOf } from './previous.js';
+import { checkStreamsShareDelete, splitStreamPath } from './streams.js';
+import { createStream } from './create-stream.js';
 import { ACCESS } from './wire/security.js';
 import { cacheDos, checkCreateAttributes, checkExistingOpen, defaultDos, newDos, overwriteDos, readDos, writeDos } from './dosattr.js';
 import {
@@ -77,8 +79,14 @@ async function createOnce(c: SmbConnection, q: Request, mayRetry: boolean): Prom
   const version = await versionOf(vfs, ctx, share, req); // Previous Versions: read-only
   const readOnly = share.readOnly || version !== undefined;
   const root = version?.root ?? await svc.shareRoot(share);
-  const parts = splitPath(version?.name ?? req.name);
+  const sp = splitStreamPath(version?.name ?? req.name);
+  const parts = splitPath(sp.path);
+  if (sp.stream !== undefined) {
+    return createStream(c, q, { req, tree, ctx, root, parts, stream: sp.stream, readOnly, desired: mapGeneric(req.desiredAccess), newFileMode: NEW_FILE_MODE });
+  }
   const w = await walk(vfs, ctx, root, parts);
+  if (sp.defaultStream && (opt & CREATE_OPTION.DIRECTORY_FILE)) throw new SmbStatusError(STATUS.NOT_A_DIRECTORY);
+  if (sp.defaultStream && w.found?.attr.type === 'dir') throw new SmbStatusError(STATUS.FILE_IS_A_DIRECTORY);
   let desired = mapGeneric(req.desiredAccess);
   const deleteOnClose = (opt & CREATE_OPTION.DELETE_ON_CLOSE) !== 0;
   if (deleteOnClose && !(desired & (ACCESS.DELETE | ACCESS.MAXIMUM_ALLOWED))) throw new SmbStatusError(STATUS.ACCESS_DENIED);
@@ -110,6 +118,7 @@ async function createOnce(c: SmbConnection, q: Request, mayRetry: boolean): Prom
     if ((desired & ~tree.maximalAccess & ~ACCESS.ACCESS_SYSTEM_SECURITY) !== 0 && readOnly) throw new SmbStatusError(STATUS.ACCESS_DENIED);
     await checkAccess(vfs, ctx, existing.attr, w.parent, desired);
     checkShareMode(node, desired, req.shareAccess);
+    checkStreamsShareDelete(vfs, existing.attr.ino, desired | (deleteOnClose ? ACCESS.DELETE : 0));
     if (deleteOnClose && isDir) await ensureEmpty(c, existing.attr.ino);
     if (!isDir && (desired & (ACCESS.FILE_READ_DATA | ACCESS.FILE_WRITE_DATA | ACCESS.FILE_APPEND_DATA | ACCESS.FILE_EXECUTE) || overwrite)) {
       fhWritable = (desired & (ACCESS.FILE_WRITE_DATA | ACCESS.FILE_APPEND_DATA)) !== 0;

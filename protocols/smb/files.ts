@@ -19,6 +19,7 @@ import type { Request, SmbConnection } from './session.js';
 import { ACCESS, FILE_ALL_ACCESS, FILE_GENERIC_EXECUTE, FILE_GENERIC_READ, FILE_GENERIC_WRITE } from './wire/security.js';
 import { ALL_ONES_FILE_ID, SHARE_ACCESS, type FileId } from './wire/files.js';
 import type { DirEntryInfo } from './wire/fscc-dir.js';
+import { closeStream, streamOpensOf } from './streams.js';
 
 /** What the VFS side of the file commands needs: the VFS and a way to find each share's root inode. */
 export interface FileService {
@@ -75,6 +76,10 @@ export interface Open {
   dir: DirCursor | undefined;
   /** The share this open belongs to. */
   share: SmbShare;
+  /** For an open of a named stream: the xattr that holds it (streams.ts); `node` is the stream's. */
+  stream?: string;
+  /** A stream open's hold on its file (streams.ts pinFile), released at close. */
+  streamPin?: Fh;
 }
 
 const registries = new WeakMap<Vfs, Map<number, Node>>();
@@ -323,20 +328,29 @@ export async function closeOpen(c: SmbConnection, o: Open, wantAttr: boolean): P
   const n = o.node;
   n.opens.delete(o);
   if (o.deleteOnClose) n.deletePending = true;
+  const removeFile = async (file: Node): Promise<void> => {
+    nodesOf(vfs).delete(file.ino);
+    try {
+      if (file.isDir) await vfs.rmdir(o.ctx, file.parent, file.name);
+      else await vfs.unlink(o.ctx, file.parent, file.name);
+    } catch (e) {
+      c.log?.info({ peer: c.opts.peer, name: file.path, err: (e as Error).message }, 'smb: delete on close failed');
+    }
+  };
+  if (o.stream !== undefined) {
+    const gone = await closeStream(vfs, o as Open & { stream: string }, removeFile);
+    return wantAttr && !gone ? vfs.getattr(o.ctx, n.ino).catch(() => undefined) : undefined;
+  }
   let err: unknown;
   if (o.fh !== undefined) await vfs.release(o.ctx, o.fh).catch((e: unknown) => { err = e; });
   let attr: Attr | undefined;
   if (n.opens.size === 0) {
-    nodesOf(vfs).delete(n.ino);
     if (n.deletePending) {
-      try {
-        if (n.isDir) await vfs.rmdir(o.ctx, n.parent, n.name);
-        else await vfs.unlink(o.ctx, n.parent, n.name);
-      } catch (e) {
-        c.log?.info({ peer: c.opts.peer, name: n.path, err: (e as Error).message }, 'smb: delete on close failed');
-      }
+      // Open streams of the file keep it (and its delete-pending name) until the last one closes.
+      if (!streamOpensOf(vfs, n.ino).length) await removeFile(n);
       return undefined;
     }
+    nodesOf(vfs).delete(n.ino);
   }
   if (err) throw err;
   if (wantAttr) attr = await vfs.getattr(o.ctx, n.ino).catch(() => undefined);

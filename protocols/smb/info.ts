@@ -28,6 +28,7 @@ import {
   ACCESS, decodeSecurityDescriptor, encodeSecurityDescriptor, posixFromSecurityDescriptor, securityDescriptorOf, selectSecurityInformation,
   UnmappableSidError,
 } from './wire/security.js';
+import { MAX_STREAM_BYTES, setStreamData, streamData, streamList } from './streams.js';
 import { decodeQueryInfoRequest, decodeSetInfoRequest, writeOutputBufferResponse, writeSetInfoResponse } from './wire/files.js';
 
 /** A stable 32-bit volume serial and 64-bit id per share name. */
@@ -59,8 +60,15 @@ export async function handleQueryInfo(c: SmbConnection, q: Request): Promise<Res
       const min = QUERY_FILE_MIN_SIZE[req.infoClass];
       if (min === undefined) throw new SmbStatusError(STATUS.INVALID_INFO_CLASS);
       const name = req.infoClass === FILE_INFO.Name || req.infoClass === FILE_INFO.All ? `\\${o.node.path}` : o.node.path || '\\';
+      let info = fileInfoOf(attr, { dos: await readDos(vfs, attr) });
+      const dataInfo = info;
+      if (o.stream !== undefined) { // a named stream's own size (streams.ts)
+        const size = BigInt((await streamData(vfs, o.ctx, o.node.ino, o.stream)).length);
+        info = { ...info, endOfFile: size, allocationSize: (size + 4095n) & ~4095n };
+      }
+      const streams = req.infoClass === FILE_INFO.Stream ? await streamList(vfs, o.ctx, attr, dataInfo.endOfFile, dataInfo.allocationSize) : undefined;
       const out = encodeQueryFileInfo(req.infoClass, {
-        info: fileInfoOf(attr, { dos: await readDos(vfs, attr) }), name, volumeSerial: volumeSerial(o.share.name),
+        info, name, volumeSerial: volumeSerial(o.share.name), ...(streams ? { streams } : {}),
         open: { accessMask: o.access, position: o.position, mode: o.mode, deletePending: o.node.deletePending },
       });
       if (!out) throw new SmbStatusError(STATUS.INVALID_INFO_CLASS);
@@ -174,6 +182,16 @@ export async function handleSetInfo(c: SmbConnection, q: Request): Promise<Respo
       const eof = req.infoClass === FILE_INFO.EndOfFile;
       const v = eof ? decodeFileEndOfFileInformation(req.buffer) : decodeFileAllocationInformation(req.buffer);
       if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new SmbStatusError(STATUS.DISK_FULL);
+      if (o.stream !== undefined) { // a named stream: cut or zero-extend its attribute
+        const old = await streamData(vfs, o.ctx, o.node.ino, o.stream);
+        if (v > BigInt(MAX_STREAM_BYTES)) throw new SmbStatusError(STATUS.DISK_FULL);
+        if (eof ? Number(v) !== old.length : Number(v) < old.length) {
+          const next = Buffer.alloc(Number(v));
+          old.copy(next, 0, 0, Math.min(old.length, next.length));
+          await setStreamData(vfs, o.ctx, o.node.ino, o.stream, next);
+        }
+        return ok();
+      }
       if (o.fh !== undefined) await vfs.flush(o.ctx, o.fh);
       const size = (await vfs.getattr(o.ctx, o.node.ino)).size;
       if (eof ? Number(v) !== size : Number(v) < size) {
