@@ -7,6 +7,7 @@
  */
 import { STATUS, SmbStatusError } from './errors.js';
 import { openOf, type Open } from './files.js';
+import { noteModified } from './dosattr.js';
 import { MAX_STREAM_BYTES, setStreamData, streamData } from './streams.js';
 import type { Request, Response, SmbConnection } from './session.js';
 import { ACCESS } from './wire/security.js';
@@ -56,6 +57,7 @@ export async function handleWrite(c: SmbConnection, q: Request): Promise<Respons
   if (offset === 0xffffffffffffffffn) offset = BigInt((await vfs.getattr(o.ctx, o.node.ino)).size);
   if (offset > MAX_OFFSET) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
   const n = req.data.length ? await vfs.write(o.ctx, o.fh, Number(offset), req.data) : 0;
+  if (n) await noteModified(vfs, o.node);
   if (req.flags & WRITE_FLAG.WRITE_THROUGH) await vfs.fsync(o.ctx, o.fh);
   o.position = offset + BigInt(n);
   return { status: STATUS.SUCCESS, body: (w) => { writeWriteResponse(w, n); } };
