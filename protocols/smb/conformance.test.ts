@@ -15,7 +15,7 @@ import { connection, message, TestClient } from './testdata/client.js';
 import { DIALECT } from './wire/negotiate.js';
 import { Command, HDR_FLAGS, joinCompound } from './wire/header.js';
 import { writeEmptyBody, writeTreeConnectRequest } from './wire/session-setup.js';
-import { ALL_ONES_FILE_ID, CREATE_OPTION, QUERY_DIRECTORY_FLAG, decodeCreateResponse, DISPOSITION, writeCloseRequest, writeCreateRequest } from './wire/files.js';
+import { ALL_ONES_FILE_ID, CREATE_OPTION, decodeReadResponse, decodeWriteResponse, QUERY_DIRECTORY_FLAG, decodeCreateResponse, DISPOSITION, writeCloseRequest, writeCreateRequest } from './wire/files.js';
 import type { Writer } from './wire/reader.js';
 import { decodeFileFullEaInformation, encodeFileFullEaInformation, FILE_INFO, INFO_TYPE } from './wire/fscc.js';
 import { decodeOutputBufferResponse } from './wire/files.js';
@@ -260,5 +260,30 @@ describe('smbtorture basic set: EAs (MS-FSCC 2.4.15, the ExtA create context)', 
     assert.deepEqual(await v.vfs.listxattr(ROOT_CTX, (await v.paths.stat(ROOT_CTX, '/home/plain')).ino), []);
     assert.equal(status(await c.queryFileInfo(tid, g.fileId, INFO_TYPE.FILE, FILE_INFO.FullEa)), STATUS.ACCESS_DENIED);
     assert.equal(status(await c.setInfo(tid, g.fileId, INFO_TYPE.FILE, FILE_INFO.FullEa, eaList([['X', '1']]))), STATUS.ACCESS_DENIED);
+  });
+});
+
+describe('smbtorture basic set: stream opens answer the file\'s id (smb2.fileid)', () => {
+  const QFID = { name: 'QFid', data: Buffer.alloc(0) };
+  const qfid = (r: { contexts: { name: string; data: Buffer }[] }) => r.contexts.find((x) => x.name === 'QFid')?.data.readBigUInt64LE(0);
+
+  test('QFid of a stream open is the file\'s on-disk id, on a file and on a folder; a folder\'s stream holds data', async () => {
+    const { c, tid, v } = await setup();
+    for (const [name, options] of [['foo', 0], ['dir', CREATE_OPTION.DIRECTORY_FILE]] as const) {
+      const base = await c.open(tid, { name, desiredAccess: SEC_RIGHTS_FILE_ALL, disposition: DISPOSITION.CREATE, options, contexts: [QFID] });
+      const ino = BigInt((await v.paths.stat(ROOT_CTX, `/home/${name}`)).ino);
+      assert.equal(qfid(base), ino);
+      const s1 = await c.open(tid, { name: `${name}:bar`, desiredAccess: SEC_RIGHTS_FILE_ALL, disposition: DISPOSITION.CREATE, shareAccess: 7, contexts: [QFID] });
+      assert.equal(qfid(s1), ino, `${name}: the stream answers the file's id`);
+      assert.equal(decodeWriteResponse((await c.writeFile(tid, s1.fileId, 0, Buffer.from('foo'))).message), 3);
+      assert.equal(decodeReadResponse((await c.readFile(tid, s1.fileId, 0, 10)).message).toString(), 'foo');
+      const all = decodeOutputBufferResponse((await c.queryFileInfo(tid, s1.fileId, INFO_TYPE.FILE, FILE_INFO.Internal)).message);
+      assert.equal(all.readBigUInt64LE(0), ino);
+      await c.closeFile(tid, s1.fileId);
+      const again = await c.open(tid, { name: `${name}:bar`, desiredAccess: READ, disposition: DISPOSITION.OPEN, shareAccess: 7, contexts: [QFID] });
+      assert.equal(qfid(again), ino);
+      await c.closeFile(tid, again.fileId);
+      await c.closeFile(tid, base.fileId);
+    }
   });
 });
