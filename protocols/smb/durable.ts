@@ -37,6 +37,7 @@ import { cachesHandle, clientGuidOf, leaseOf, leaseRequest, leaseResponse, onLea
 import type { Request, Response, SmbConnection } from './session.js';
 import type { SmbSession } from './state.js';
 import { fileInfoOf } from './wire/fscc.js';
+import { readDos } from './dosattr.js';
 import { CREATE_ACTION, writeCreateResponse, type CreateContext } from './wire/files.js';
 
 export let DURABLE_TIMEOUT_MS = 60_000;
@@ -220,8 +221,9 @@ export async function reconnectDurable(c: SmbConnection, q: Request & { contexts
   c.files.opens.set(o.id, o);
   c.files.compoundFileId = fileIdOf(o);
   setOplockConnection(o, c);
-  const attr = await c.fileService!.vfs.getattr(o.ctx, o.node.ino);
-  const i = fileInfoOf(attr);
+  const vfs = c.fileService!.vfs;
+  const attr = await vfs.getattr(o.ctx, o.node.ino);
+  const i = fileInfoOf(attr, { dos: await readDos(vfs, attr) });
   c.log?.debug({ peer: c.opts.peer, name: o.node.path }, 'smb: durable reconnect');
   const level = lease ? 0xff : oplockLevelOf(o);
   return {

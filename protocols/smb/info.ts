@@ -10,24 +10,28 @@
  */
 import { breakLevelIIForWrite } from './oplock.js';
 import { createHash } from 'node:crypto';
-import type { SetAttr } from '../../vfs/types.js';
+import { ROOT_CTX, type SetAttr, type Vfs } from '../../vfs/types.js';
 import { Errno, VfsError } from '../../vfs/errno.js';
 import { STATUS, SmbStatusError } from './errors.js';
-import { nodesOf, openOf, splitPath, walk, type Open } from './files.js';
+import { nodesOf, openOf, splitPath, walk, type Node, type Open } from './files.js';
 import { ensureEmpty } from './create.js';
+import { readEas, writeEas } from './ea.js';
+import { basicInfoDos, checkDeletable, mayChangeDos, noteModified, readDos, writeDos } from './dosattr.js';
 import type { Request, Response, SmbConnection } from './session.js';
 import { writeErrorResponse } from './wire/error.js';
 import {
-  decodeFileAllocationInformation, decodeFileBasicInformation, decodeFileDispositionInformation, decodeFileDispositionInformationEx,
+  decodeFileAllocationInformation, decodeFileBasicInformation, decodeFileFullEaInformation, decodeFileDispositionInformation, decodeFileDispositionInformationEx,
   decodeFileEndOfFileInformation, decodeFilePositionInformation, decodeFileRenameInformation, DEFAULT_FS_ATTRIBUTES,
   encodeFsAttributeInformation, encodeFsDeviceInformation, encodeFsFullSizeInformation, encodeFsObjectIdInformation,
-  encodeFsSectorSizeInformation, encodeFsSizeInformation, encodeFsVolumeInformation, encodeQueryFileInfo, FILE_INFO, fileInfoOf,
+  encodeFileFullEaInformation, encodeFileNameInformation, encodeFsSectorSizeInformation, encodeFsSizeInformation, encodeFsVolumeInformation, encodeQueryFileInfo, FILE_INFO, fileInfoOf,
   FS_INFO, fsSizeOf, INFO_TYPE, nsToFiletime, QUERY_FILE_MIN_SIZE, QUERY_FS_MIN_SIZE, type SetTime,
 } from './wire/fscc.js';
 import {
   ACCESS, decodeSecurityDescriptor, encodeSecurityDescriptor, posixFromSecurityDescriptor, securityDescriptorOf, selectSecurityInformation,
   UnmappableSidError,
 } from './wire/security.js';
+import { shortNameOf } from './wire/short-name.js';
+import { MAX_STREAM_BYTES, setStreamData, streamData, streamList } from './streams.js';
 import { decodeQueryInfoRequest, decodeSetInfoRequest, writeOutputBufferResponse, writeSetInfoResponse } from './wire/files.js';
 
 /** A stable 32-bit volume serial and 64-bit id per share name. */
@@ -42,8 +46,18 @@ function answer(out: Buffer, max: number, minSize: number | undefined): Response
 }
 
 /**
- * QUERY_INFO. FILE: the classes of fscc.ts `encodeQueryFileInfo` (FileAlternateNameInformation
- * → OBJECT_NAME_NOT_FOUND: 8.3 names are off); FILESYSTEM: Volume, Size, Device, Attribute,
+ * The right an open needs to query a file class (MS-FSA 2.1.5.12.x: Basic, All, NetworkOpen and
+ * AttributeTag need FILE_READ_ATTRIBUTES, FullEa FILE_READ_EA); the other classes need none.
+ */
+const QUERY_FILE_RIGHT: Readonly<Record<number, number>> = {
+  [FILE_INFO.Basic]: ACCESS.FILE_READ_ATTRIBUTES, [FILE_INFO.All]: ACCESS.FILE_READ_ATTRIBUTES, [FILE_INFO.NetworkOpen]: ACCESS.FILE_READ_ATTRIBUTES,
+  [FILE_INFO.AttributeTag]: ACCESS.FILE_READ_ATTRIBUTES, [FILE_INFO.FullEa]: ACCESS.FILE_READ_EA,
+};
+
+/**
+ * QUERY_INFO. FILE: the classes of fscc.ts `encodeQueryFileInfo`, FileAlternateNameInformation
+ * from short-name.ts (the share root → OBJECT_NAME_NOT_FOUND), FileFullEaInformation from ea.ts
+ * (none → NO_EAS_ON_FILE); FILESYSTEM: Volume, Size, Device, Attribute,
  * FullSize, ObjectId, SectorSize; SECURITY: owner/group/DACL as AdditionalInformation asks
  * (needs READ_CONTROL). Unknown class → INVALID_INFO_CLASS; QUOTA → NOT_SUPPORTED.
  */
@@ -55,12 +69,29 @@ export async function handleQueryInfo(c: SmbConnection, q: Request): Promise<Res
   const attr = await vfs.getattr(o.ctx, o.node.ino);
   switch (req.infoType) {
     case INFO_TYPE.FILE: {
-      if (req.infoClass === FILE_INFO.AlternateName) throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND);
       const min = QUERY_FILE_MIN_SIZE[req.infoClass];
       if (min === undefined) throw new SmbStatusError(STATUS.INVALID_INFO_CLASS);
+      const right = QUERY_FILE_RIGHT[req.infoClass];
+      if (right !== undefined && !(o.access & right)) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+      if (req.infoClass === FILE_INFO.FullEa) {
+        const eas = await readEas(vfs, o.ctx, o.node.ino);
+        if (!eas.length) throw new SmbStatusError(STATUS.NO_EAS_ON_FILE);
+        return answer(encodeFileFullEaInformation(eas), max, min);
+      }
+      if (req.infoClass === FILE_INFO.AlternateName) {
+        if (o.node.path === '') throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND); // the share root has no name of its own
+        return answer(encodeFileNameInformation(shortNameOf(o.node.name)), max, min);
+      }
       const name = req.infoClass === FILE_INFO.Name || req.infoClass === FILE_INFO.All ? `\\${o.node.path}` : o.node.path || '\\';
+      let info = fileInfoOf(attr, { dos: await readDos(vfs, attr) });
+      const dataInfo = info;
+      if (o.stream !== undefined) { // a named stream's own size (streams.ts)
+        const size = BigInt((await streamData(vfs, o.ctx, o.node.ino, o.stream)).length);
+        info = { ...info, endOfFile: size, allocationSize: (size + 4095n) & ~4095n };
+      }
+      const streams = req.infoClass === FILE_INFO.Stream ? await streamList(vfs, o.ctx, attr, dataInfo.endOfFile, dataInfo.allocationSize) : undefined;
       const out = encodeQueryFileInfo(req.infoClass, {
-        info: fileInfoOf(attr), name, volumeSerial: volumeSerial(o.share.name),
+        info, name, volumeSerial: volumeSerial(o.share.name), ...(streams ? { streams } : {}),
         open: { accessMask: o.access, position: o.position, mode: o.mode, deletePending: o.node.deletePending },
       });
       if (!out) throw new SmbStatusError(STATUS.INVALID_INFO_CLASS);
@@ -118,10 +149,11 @@ function setTime(t: SetTime): bigint | undefined {
 }
 
 /**
- * SET_INFO. FILE: Basic (creation, access, write and change times; DOS attributes are not
- * stored yet and are accepted without effect), EndOfFile (truncate/extend), Allocation
- * (below the size truncates, else no effect), Rename (within the share, ReplaceIfExists,
- * case-only renames), Disposition(Ex) (delete pending; a non-empty folder →
+ * SET_INFO. FILE: Basic (creation, access, write and change times; DOS attributes through
+ * dosattr.ts), EndOfFile (truncate/extend), Allocation (below the size truncates, else no
+ * effect; both set ARCHIVE), Rename (within the share, ReplaceIfExists, case-only renames; a
+ * folder with opens below it → ACCESS_DENIED), FullEa (ea.ts; needs FILE_WRITE_EA),
+ * Disposition(Ex) (delete pending; READONLY → CANNOT_DELETE; a non-empty folder →
  * DIRECTORY_NOT_EMPTY), Position; SECURITY: owner/group/DACL → uid/gid/mode (a SID outside the
  * mapping → ACCESS_DENIED). Writes on a read-only share → ACCESS_DENIED; others through errors.ts.
  */
@@ -152,6 +184,12 @@ export async function handleSetInfo(c: SmbConnection, q: Request): Promise<Respo
     case FILE_INFO.Basic: {
       need(o, ACCESS.FILE_WRITE_ATTRIBUTES);
       const b = decodeFileBasicInformation(req.buffer);
+      const attr = await vfs.getattr(o.ctx, o.node.ino);
+      const bits = basicInfoDos(o.node.isDir, b.attributes, await readDos(vfs, attr));
+      if (bits !== undefined) {
+        if (!(await mayChangeDos(vfs, o.ctx, attr))) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+        await writeDos(vfs, attr, bits, o.node);
+      }
       const s: SetAttr = {};
       const at = setTime(b.lastAccessTime), mt = setTime(b.lastWriteTime), bt = setTime(b.creationTime), ct = setTime(b.changeTime);
       if (at !== undefined) s.atimeNs = at;
@@ -167,10 +205,23 @@ export async function handleSetInfo(c: SmbConnection, q: Request): Promise<Respo
       const eof = req.infoClass === FILE_INFO.EndOfFile;
       const v = eof ? decodeFileEndOfFileInformation(req.buffer) : decodeFileAllocationInformation(req.buffer);
       if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new SmbStatusError(STATUS.DISK_FULL);
-      breakLevelIIForWrite(o); // LEVEL_II oplocks go to NONE (oplock.ts)
+      breakLevelIIForWrite(o); // LEVEL_II oplocks and other leases' R go (oplock.ts)
+      if (o.stream !== undefined) { // a named stream: cut or zero-extend its attribute
+        const old = await streamData(vfs, o.ctx, o.node.ino, o.stream);
+        if (v > BigInt(MAX_STREAM_BYTES)) throw new SmbStatusError(STATUS.DISK_FULL);
+        if (eof ? Number(v) !== old.length : Number(v) < old.length) {
+          const next = Buffer.alloc(Number(v));
+          old.copy(next, 0, 0, Math.min(old.length, next.length));
+          await setStreamData(vfs, o.ctx, o.node.ino, o.stream, next);
+        }
+        return ok();
+      }
       if (o.fh !== undefined) await vfs.flush(o.ctx, o.fh);
       const size = (await vfs.getattr(o.ctx, o.node.ino)).size;
-      if (eof ? Number(v) !== size : Number(v) < size) await vfs.setattr(o.ctx, o.node.ino, { size: Number(v) }, o.fhWritable);
+      if (eof ? Number(v) !== size : Number(v) < size) {
+        await vfs.setattr(o.ctx, o.node.ino, { size: Number(v) }, o.fhWritable);
+        await noteModified(vfs, o.node);
+      }
       return ok();
     }
     case FILE_INFO.Position: {
@@ -180,12 +231,19 @@ export async function handleSetInfo(c: SmbConnection, q: Request): Promise<Respo
     case FILE_INFO.Disposition: case FILE_INFO.DispositionEx: {
       const del = req.infoClass === FILE_INFO.Disposition ? decodeFileDispositionInformation(req.buffer).deletePending : (decodeFileDispositionInformationEx(req.buffer).flags & 1) !== 0;
       need(o, ACCESS.DELETE);
+      if (del) checkDeletable(await readDos(vfs, await vfs.getattr(o.ctx, o.node.ino)));
       if (del && o.node.isDir) await ensureEmpty(c, o.node.ino);
       if (del && o.node.path === '') throw new SmbStatusError(STATUS.CANNOT_DELETE);
+      if (del && o.stream === undefined) await vfs.mayDelete(o.ctx, o.node.parent, o.node.name); // retention, holds, sticky: refused now, not at close
       o.node.deletePending = del;
       return ok();
     }
     case FILE_INFO.Rename: return rename(c, o, req.buffer);
+    case FILE_INFO.FullEa: {
+      need(o, ACCESS.FILE_WRITE_EA);
+      await writeEas(vfs, o.ctx, o.node.ino, decodeFileFullEaInformation(req.buffer));
+      return ok();
+    }
     default: {
       if (req.infoClass === FILE_INFO.Link) throw new SmbStatusError(STATUS.NOT_SUPPORTED);
       throw new SmbStatusError(STATUS.INVALID_INFO_CLASS);
@@ -212,6 +270,8 @@ async function rename(c: SmbConnection, o: Open, buf: Buffer): Promise<Response>
   const w = await walk(vfs, o.ctx, root, parts);
   // Other opens of this file that do not share delete refuse the rename (MS-FSA 2.1.5.15.15).
   for (const other of o.node.opens) if (other !== o && !(other.shareAccess & 4)) throw new SmbStatusError(STATUS.SHARING_VIOLATION);
+  // A folder with anything open below it cannot move (Windows answers ACCESS_DENIED; smb2.rename.rename_dir_openfile).
+  if (o.node.isDir && await hasOpenBelow(vfs, o.node)) throw new SmbStatusError(STATUS.ACCESS_DENIED);
   const t = w.found;
   if (t && t.attr.ino === o.node.ino) {
     if (t.name === w.want) return ok(); // same name: nothing to do
@@ -230,6 +290,30 @@ async function rename(c: SmbConnection, o: Open, buf: Buffer): Promise<Response>
     throw err;
   }
   return moved(o, w.parent, w.parentPath, w.want);
+}
+
+/**
+ * Whether an inode below folder `dir` is open through SMB (any connection of this VFS): each open
+ * node's ancestors are followed by '..' lookups (root credentials; memoized for this call) until
+ * `dir` or the VFS root.
+ */
+export async function hasOpenBelow(vfs: Vfs, dir: Node): Promise<boolean> {
+  const up = new Map<number, number>();
+  for (const n of nodesOf(vfs).values()) {
+    if (n === dir || !n.opens.size) continue;
+    let p = n.parent;
+    for (let depth = 0; depth < 4096; depth++) {
+      if (p === dir.ino) return true;
+      let q = up.get(p);
+      if (q === undefined) {
+        q = await vfs.lookup(ROOT_CTX, p, '..').then((a) => a.ino, () => p);
+        up.set(p, q);
+      }
+      if (q === p) break;
+      p = q;
+    }
+  }
+  return false;
 }
 
 function moved(o: Open, parent: number, parentPath: string, name: string): Response {

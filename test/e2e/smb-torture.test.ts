@@ -26,29 +26,9 @@ const BASIC_SET = [
 
 /** Tests of the set that do not pass yet, and why (docs/conformance.md has the first failure of each). */
 const NOT_YET: Record<string, string> = {
-  'smb2.connect': 'a CREATE refused with ACCESS_DENIED',
-  'smb2.read': 'not all subtests pass',
-  'smb2.dir.many': 'no result in time',
   'smb2.lock': 'LOCK is not built',
-  'smb2.sharemode': 'not all subtests pass',
-  'smb2.delete-on-close-perms': 'not all subtests pass',
-  'smb2.create.mkdir-dup': 'concurrent OPEN_IF mkdir',
+  'smb2.delete-on-close-perms': 'two subtests need NT ACLs kept beyond the mode mapping (a DACL without DELETE inherited by new files)',
   'smb2.create.brlocked': 'LOCK is not built',
-  'smb2.rename.rename_dir_openfile': 'not looked at',
-  'smb2.getinfo.qfile_buffercheck': 'INFO_LENGTH_MISMATCH for a small buffer',
-  'smb2.getinfo.getinfo_access': 'not looked at',
-  'smb2.compound.unrelated1': 'FILE_CLOSED for an unrelated compound',
-  'smb2.compound.invalid1': 'not looked at',
-  'smb2.credits': 'grants up to 512 credits',
-  'smb2.fileid': 'not looked at',
-  'smb2.openattr': 'DOS attributes are not stored',
-  'smb2.winattr': 'DOS attributes are not stored',
-  'smb2.session.reconnect1': 'new files report NORMAL, not ARCHIVE, and FILE_EXECUTE needs x (reconnect itself passes)',
-  'smb2.session.reauth1': 'new files report NORMAL, not ARCHIVE (re-authentication itself passes)',
-  'smb2.session.signing-aes-128-cmac': 'DOS attributes are not stored',
-  'smb2.session.encryption-aes-128-gcm': 'DOS attributes are not stored',
-  'smb2.durable-open.open-oplock': 'new files report NORMAL, not ARCHIVE (oplocks and durable handles pass)',
-  'smb2.durable-open.reopen1': 'new files report NORMAL, not ARCHIVE (the durable reconnect check passes)',
 };
 
 /** smbtorture's verdict lines counted. */
