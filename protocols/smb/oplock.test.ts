@@ -14,6 +14,7 @@ import { Command, decodeHeader } from './wire/header.js';
 import { writeTreeConnectRequest } from './wire/session-setup.js';
 import { decodeCreateResponse, DISPOSITION, type FileId } from './wire/files.js';
 import { OPLOCK, setBreakTimeout, writeOplockAck } from './oplock.js';
+import { LEASE, writeLeaseAck } from './lease.js';
 import { setDurableTimeout } from './durable.js';
 import { FILE_INFO, INFO_TYPE } from './wire/fscc.js';
 
@@ -28,8 +29,10 @@ const SHARE_RW = 3;
 interface Peer {
   c: TestClient;
   tid: number;
-  /** Break notifications pushed to this connection: [level, fileId]. */
+  /** Oplock break notifications pushed to this connection: [level, fileId]. */
   breaks: { level: number; fileId: FileId }[];
+  /** Lease break notifications (2.2.23.2). */
+  leaseBreaks: { epoch: number; ackRequired: boolean; key: Buffer; from: number; to: number }[];
 }
 
 async function server(): Promise<{ peer: () => Promise<Peer>; v: VfsInstance }> {
@@ -41,19 +44,22 @@ async function server(): Promise<{ peer: () => Promise<Peer>; v: VfsInstance }> 
   const peer = async (): Promise<Peer> => {
     const conn = connection({ shares: [{ name: 'Data', path: '/home', readOnly: false, requireEncryption: false }], files, serverGuid });
     const breaks: Peer['breaks'] = [];
+    const leaseBreaks: Peer['leaseBreaks'] = [];
     conn.pushMessage = (m) => {
       const h = decodeHeader(m);
       assert.equal(h.command, Command.OPLOCK_BREAK);
       assert.equal(h.messageId, 0xffffffffffffffffn, 'MessageId all ones (2.2.23.1)');
       assert.equal(h.sessionId, 0n);
-      breaks.push({ level: m[64 + 2]!, fileId: { persistent: m.readBigUInt64LE(64 + 8), volatile: m.readBigUInt64LE(64 + 16) } });
+      if (m.readUInt16LE(64) === 44) {
+        leaseBreaks.push({ epoch: m.readUInt16LE(66), ackRequired: (m.readUInt32LE(68) & 1) !== 0, key: Buffer.from(m.subarray(72, 88)), from: m.readUInt32LE(88), to: m.readUInt32LE(92) });
+      } else breaks.push({ level: m[64 + 2]!, fileId: { persistent: m.readBigUInt64LE(64 + 8), volatile: m.readBigUInt64LE(64 + 16) } });
       return true;
     };
     const c = new TestClient(conn);
     await c.negotiate([DIALECT.SMB311]);
     assert.equal((await c.login('alice', 's3cret')).header.status, 0);
     const tid = (await c.send(Command.TREE_CONNECT, (w: Writer) => { writeTreeConnectRequest(w, { flags: 0, path: '\\\\dw\\data' }); })).header.treeId;
-    return { c, tid, breaks };
+    return { c, tid, breaks, leaseBreaks };
   };
   return { peer, v };
 }
@@ -336,5 +342,91 @@ describe('sessions', () => {
     assert.equal((await a.c.queryFileInfo(a.tid, r.fileId, INFO_TYPE.FILE, FILE_INFO_POSITION)).header.status, STATUS.USER_SESSION_DELETED);
     const tid = (await b.c.send(Command.TREE_CONNECT, (w: Writer) => { writeTreeConnectRequest(w, { flags: 0, path: '\\\\dw\\data' }); })).header.treeId;
     assert.equal((await b.c.createFile(tid, { name: 'prev', desiredAccess: ALL, shareAccess: 0, disposition: DISPOSITION.OPEN })).header.status, 0, 'the old open is gone');
+  });
+});
+
+describe('leases', () => {
+  const K1 = Buffer.alloc(16, 0x11), K2 = Buffer.alloc(16, 0x22);
+  const RqLs = (key: Buffer, state: number, v2?: { epoch: number }) => {
+    const d = Buffer.alloc(v2 ? 52 : 32);
+    key.copy(d, 0);
+    d.writeUInt32LE(state, 16);
+    if (v2) d.writeUInt16LE(v2.epoch, 48);
+    return { name: 'RqLs', data: d };
+  };
+  const leased = (p: Peer, name: string, key: Buffer, state: number, o: { share?: number; access?: number; disposition?: number; v2?: { epoch: number } } = {}) =>
+    open(p, name, { oplock: OPLOCK.LEASE, contexts: [RqLs(key, state, o.v2)], share: o.share ?? SHARE_ALL, ...(o.access !== undefined ? { access: o.access } : {}), ...(o.disposition !== undefined ? { disposition: o.disposition } : {}) });
+  const leaseOfReply = (r: { message: Buffer }) => {
+    const cr = decodeCreateResponse(r.message);
+    const x = cr.contexts.find((y) => y.name === 'RqLs');
+    return { level: cr.oplockLevel, state: x?.data.readUInt32LE(16), flags: x?.data.readUInt32LE(20), epoch: x && x.data.length >= 52 ? x.data.readUInt16LE(48) : undefined, key: x?.data.subarray(0, 16), fileId: cr.fileId };
+  };
+  const leaseAck = (p: Peer, key: Buffer, state: number) => p.c.send(Command.OPLOCK_BREAK, (w) => { writeLeaseAck(w, { flags: 0, key, state }); }, { treeId: p.tid });
+  const RH = LEASE.READ | LEASE.HANDLE, RWH = LEASE.READ | LEASE.WRITE | LEASE.HANDLE;
+
+  test('grants valid requests (R in them) to the only opener; H, W, HW alone get nothing; folders get no lease; one key names one file', async () => {
+    const { peer } = await server();
+    const a = await peer();
+    for (const [want, got] of [[0, 0], [LEASE.READ, LEASE.READ], [LEASE.HANDLE, 0], [LEASE.WRITE, 0], [RH, RH], [LEASE.READ | LEASE.WRITE, LEASE.READ | LEASE.WRITE], [LEASE.HANDLE | LEASE.WRITE, 0], [RWH, RWH]] as const) {
+      const r = await leased(a, `g${want}`, Buffer.alloc(16, 0x40 + want), want);
+      assert.equal(r.header.status, 0);
+      const l = leaseOfReply(r);
+      assert.equal(l.level, OPLOCK.LEASE);
+      assert.equal(l.state, got, `asked ${want}`);
+      assert.equal((await a.c.closeFile(a.tid, l.fileId)).header.status, 0);
+    }
+    const d = decodeCreateResponse((await a.c.createFile(a.tid, { name: 'dir', desiredAccess: 0x00120089, disposition: DISPOSITION.OPEN_IF, options: 1, oplockLevel: OPLOCK.LEASE, contexts: [RqLs(K2, RWH)] })).message);
+    assert.equal(d.oplockLevel, OPLOCK.NONE);
+    assert.equal(d.contexts.some((x) => x.name === 'RqLs'), false);
+    assert.equal(leaseOfReply(await leased(a, 'one', K1, RWH)).state, RWH);
+    assert.equal((await leased(a, 'two', K1, RWH)).header.status, STATUS.INVALID_PARAMETER, 'the key already leases another file');
+  });
+
+  test('a second client breaks RWH to RH (acknowledgment required; its CREATE waits) and gets RH; v2 epochs count every change', async () => {
+    const { peer } = await server();
+    const a = await peer(), b = await peer();
+    const r1 = leaseOfReply(await leased(a, 'f', K1, RWH, { v2: { epoch: 0x10 } }));
+    assert.equal(r1.state, RWH);
+    assert.equal(r1.epoch, 0x11, 'a new lease: the request epoch + 1');
+    let done = false;
+    const pending = leased(b, 'f', K2, RWH, { v2: { epoch: 0x20 } }).then((r) => { done = true; return r; });
+    await tick();
+    assert.equal(done, false);
+    assert.equal(a.leaseBreaks.length, 1);
+    const br = a.leaseBreaks[0]!;
+    assert.deepEqual([br.from, br.to, br.ackRequired, br.epoch], [RWH, RH, true, 0x12]);
+    assert.ok(br.key.equals(K1));
+    assert.equal((await leaseAck(a, K1, LEASE.READ | LEASE.WRITE)).header.status, STATUS.REQUEST_NOT_ACCEPTED, 'W is not within RH');
+    assert.equal((await leaseAck(a, K1, RH)).header.status, 0);
+    const r2 = leaseOfReply(await pending);
+    assert.equal(r2.state, RH);
+    assert.equal(r2.epoch, 0x21);
+    assert.equal((await leaseAck(a, K1, RH)).header.status, STATUS.UNSUCCESSFUL, 'no break in progress');
+  });
+
+  test('a write through one lease takes R from the others without waiting; upgrades only to a strictly larger state the others allow', async () => {
+    const { peer } = await server();
+    const a = await peer(), b = await peer();
+    const r1 = leaseOfReply(await leased(a, 'w', K1, LEASE.READ));
+    const r2 = leaseOfReply(await leased(b, 'w', K2, LEASE.READ));
+    assert.equal(r1.state, LEASE.READ);
+    assert.equal(r2.state, LEASE.READ);
+    assert.equal(leaseOfReply(await leased(a, 'w', K1, RWH)).state, LEASE.READ, 'W is not allowed next to another open; RWH is not RH');
+    assert.equal(leaseOfReply(await leased(a, 'w', K1, RH)).state, RH, 'R to RH is allowed');
+    assert.equal((await b.c.writeFile(b.tid, r2.fileId, 0, Buffer.from('x'))).header.status, 0);
+    assert.equal(a.leaseBreaks.length, 1);
+    assert.deepEqual([a.leaseBreaks[0]!.from, a.leaseBreaks[0]!.to, a.leaseBreaks[0]!.ackRequired], [RH, 0, true]);
+    assert.equal(b.leaseBreaks.length, 0, 'the writer\'s own lease stays');
+  });
+
+  test('leases and oplocks: an R lease lets an oplock opener have LEVEL_II; an RH lease leaves it none; an oplock holder leaves a lease R', async () => {
+    const { peer } = await server();
+    const a = await peer(), b = await peer();
+    await leased(a, 'lr', K1, LEASE.READ);
+    assert.equal(decodeCreateResponse((await open(b, 'lr', { oplock: OPLOCK.BATCH })).message).oplockLevel, OPLOCK.LEVEL_II);
+    await leased(a, 'lh', K2, RH);
+    assert.equal(decodeCreateResponse((await open(b, 'lh', { oplock: OPLOCK.BATCH })).message).oplockLevel, OPLOCK.NONE);
+    assert.equal(decodeCreateResponse((await open(b, 'ol', { oplock: OPLOCK.LEVEL_II })).message).oplockLevel, OPLOCK.LEVEL_II);
+    assert.equal(leaseOfReply(await leased(a, 'ol', Buffer.alloc(16, 0x33), RWH)).state, LEASE.READ);
   });
 });
