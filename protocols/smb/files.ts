@@ -19,6 +19,7 @@ import type { Request, SmbConnection } from './session.js';
 import { ACCESS, FILE_ALL_ACCESS, FILE_GENERIC_EXECUTE, FILE_GENERIC_READ, FILE_GENERIC_WRITE } from './wire/security.js';
 import { ALL_ONES_FILE_ID, SHARE_ACCESS, type FileId } from './wire/files.js';
 import type { DirEntryInfo } from './wire/fscc-dir.js';
+import { dropOpenLocks } from './lock.js';
 
 /** What the VFS side of the file commands needs: the VFS and a way to find each share's root inode. */
 export interface FileService {
@@ -311,6 +312,7 @@ export function nodeFor(vfs: Vfs, ino: number, place: { parent: number; name: st
 export async function closeOpen(c: SmbConnection, o: Open, wantAttr: boolean): Promise<Attr | undefined> {
   c.files.opens.delete(o.id);
   const vfs = c.fileService!.vfs;
+  await dropOpenLocks(vfs, o); // byte-range locks and waiting LOCKs go with the open (lock.ts)
   const n = o.node;
   n.opens.delete(o);
   if (o.deleteOnClose) n.deletePending = true;

@@ -7,6 +7,7 @@
  */
 import { STATUS, SmbStatusError } from './errors.js';
 import { openOf } from './files.js';
+import { checkIo } from './lock.js';
 import type { Request, Response, SmbConnection } from './session.js';
 import { ACCESS } from './wire/security.js';
 import {
@@ -29,6 +30,7 @@ export async function handleRead(c: SmbConnection, q: Request): Promise<Response
   if (req.length > c.maxIo) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
   if (req.offset > MAX_OFFSET) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
   const vfs = c.fileService!.vfs;
+  await checkIo(vfs, o, req.offset, req.length, false); // FILE_LOCK_CONFLICT (lock.ts)
   const data = req.length === 0 ? Buffer.alloc(0) : await vfs.read(o.ctx, o.fh, Number(req.offset), req.length);
   if ((req.length > 0 && data.length === 0) || data.length < req.minimumCount) throw new SmbStatusError(STATUS.END_OF_FILE);
   o.position = req.offset + BigInt(data.length);
@@ -50,6 +52,7 @@ export async function handleWrite(c: SmbConnection, q: Request): Promise<Respons
   let offset = req.offset;
   if (offset === 0xffffffffffffffffn) offset = BigInt((await vfs.getattr(o.ctx, o.node.ino)).size);
   if (offset > MAX_OFFSET) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
+  await checkIo(vfs, o, offset, req.data.length, true); // FILE_LOCK_CONFLICT (lock.ts)
   const n = req.data.length ? await vfs.write(o.ctx, o.fh, Number(offset), req.data) : 0;
   if (req.flags & WRITE_FLAG.WRITE_THROUGH) await vfs.fsync(o.ctx, o.fh);
   o.position = offset + BigInt(n);
