@@ -9,6 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import { createMemoryVfs, ROOT_CTX, type VfsInstance } from '../../vfs/index.js';
 import type { Ctx } from '../../vfs/types.js';
 import { VfsError } from '../../vfs/errno.js';
@@ -18,7 +19,8 @@ import { connection, message, TestClient, type Reply } from './testdata/client.j
 import { CIPHER, DIALECT } from './wire/negotiate.js';
 import { Command, HDR_FLAGS } from './wire/header.js';
 import { CREATE_OPTION, decodeCreateResponse, decodeReadResponse, DISPOSITION, writeCreateRequest, type FileId } from './wire/files.js';
-import { LOCK_FLAG, writeLockRequest, type LockElement } from './wire/lock.js';
+import { decodeLockRequest, LOCK_FLAG, writeLockRequest, type LockElement } from './wire/lock.js';
+import { WireError } from './wire/reader.js';
 import { MIRROR_CTX, MIRROR_OWNER, rangesOverlap } from './lock.js';
 import type { FileService } from './files.js';
 
@@ -315,5 +317,28 @@ describe('SMB2 LOCK', () => {
     assert.equal(await st(a.c.closeFile(a.tid, h)), 0);
     await waiting;
     assert.deepEqual((await v.vfs.testlock(MIRROR_CTX, ino, { type: 'read', start: 0, end: Infinity, owner: MIRROR_OWNER }))?.owner, 'p1');
+  });
+
+  test('fuzz: the LOCK decoder throws only WireError; random LOCK requests on a live open always get an answer', async () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+      const m = Buffer.concat([Buffer.alloc(64), Buffer.from(bytes)]);
+      try {
+        decodeLockRequest(m);
+      } catch (err) {
+        assert.ok(err instanceof WireError, String(err));
+      }
+    }), { numRuns: 2000 });
+    const { a } = await setup();
+    const h = await openFile(a);
+    const elements = fc.array(fc.record({
+      offset: fc.oneof(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.bigInt({ min: 0n, max: 64n })),
+      length: fc.oneof(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.bigInt({ min: 0n, max: 64n })),
+      flags: fc.oneof(fc.constantFrom(SHARED | FI, EXCLUSIVE | FI, UNLOCK, SHARED, 0), fc.nat(0xff)),
+    }), { minLength: 1, maxLength: 4 });
+    const known = new Set<number>([0, STATUS.INVALID_PARAMETER, STATUS.LOCK_NOT_GRANTED, STATUS.RANGE_NOT_LOCKED, STATUS.INVALID_LOCK_RANGE, STATUS.PENDING]);
+    await fc.assert(fc.asyncProperty(elements, async (locks) => {
+      const r = await lock(a, h, locks);
+      assert.ok(known.has(r.header.status), r.header.status.toString(16));
+    }), { numRuns: 300 });
   });
 });
