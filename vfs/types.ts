@@ -61,8 +61,16 @@ export interface SetAttr {
   gid?: number;
   /** Truncate or extend (sparse) to this many bytes. Files only (EISDIR, EINVAL). */
   size?: number;
+  /** Times: ns since 1970 within a signed 64-bit count (else EINVAL), or 'now'. */
   atimeNs?: bigint | 'now';
   mtimeNs?: bigint | 'now';
+  /** Creation time (SMB's CreationTime; st_birthtime), as atimeNs. Only the owner (or root) may set it (EPERM). */
+  birthtimeNs?: bigint | 'now';
+  /**
+   * Status change time set on purpose (SMB's ChangeTime; POSIX has no way to): applied after the
+   * other changes of this call, which would otherwise set it to now. Owner or root only (EPERM).
+   */
+  ctimeNs?: bigint;
 }
 
 export interface OpenFlags {
@@ -118,7 +126,21 @@ export interface VfsChange {
   name?: string;
 }
 
+/** A snapshot as protocols list it (SMB's Previous Versions): see Vfs.listSnapshots. */
+export interface SnapshotEntry {
+  name: string;
+  /** When it was taken, ms since the Unix epoch. */
+  takenMs: number;
+  /**
+   * For a `dw snapshot create --path` snapshot, the folder /.snapshots/NAME shows ('/'-separated,
+   * from the root; '' when its path was not recorded). Absent for a snapshot of the whole tree.
+   */
+  path?: string;
+}
+
 export interface Vfs {
+  /** The snapshots reachable at /.snapshots/NAME, oldest first; [] when the pool keeps none. */
+  listSnapshots(): SnapshotEntry[];
   /**
    * Calls `listener` after each change made through this VFS in the live tree, with the clientId
    * of the ctx that made it, so a protocol whose clients cache (FUSE: the kernel) can tell them.

@@ -12,7 +12,7 @@ import { INO_SPACE, ROOT_INO, SNAPDIR_INO } from './meta/keys.js';
 import type { SnapshotStore } from './meta/snapshots.js';
 import { checkAccess, R_OK, W_OK } from './meta/perm.js';
 import { copyRange, punchHole, seekData } from './ranges.js';
-import type { Attr, Ctx, DirEntry, Fh, FileType, LockRange, OpenFlags, SetAttr, StatFs, Vfs, VfsChange } from './types.js';
+import type { Attr, Ctx, DirEntry, Fh, FileType, LockRange, OpenFlags, SetAttr, SnapshotEntry, StatFs, Vfs, VfsChange } from './types.js';
 
 const TYPES: Record<number, FileType> = { 0o10: 'file', 0o4: 'dir', 0o12: 'symlink', 0o1: 'fifo', 0o2: 'chr', 0o6: 'blk', 0o14: 'sock' };
 
@@ -141,11 +141,12 @@ export class VfsImpl implements Vfs {
     const ino = n.ino + sp.tag;
     const f = this.files.get(ino);
     const size = f ? Math.max(f.size, isReg(n) ? 0 : n.size) : n.size;
-    const mtime = f?.pendingMtime ?? n.mtimeNs;
+    const pending = f?.pendingMtime ?? null; // a write not stored yet changes both times
+    const mtime = pending ?? n.mtimeNs;
     return {
       ino, gen: n.gen, mode: n.mode, type: typeOf(n.mode), nlink: n.nlink, uid: n.uid, gid: n.gid,
       size, blocks: Math.ceil(n.allocated / 512), rdev: n.rdev,
-      atimeNs: n.atimeNs, mtimeNs: mtime, ctimeNs: mtime > n.ctimeNs ? mtime : n.ctimeNs, birthtimeNs: n.birthtimeNs,
+      atimeNs: n.atimeNs, mtimeNs: mtime, ctimeNs: pending !== null && pending > n.ctimeNs ? pending : n.ctimeNs, birthtimeNs: n.birthtimeNs,
     };
   }
 
@@ -169,6 +170,12 @@ export class VfsImpl implements Vfs {
   }
 
   private isOpenIn = (sp: Space) => (ino: number) => (this.files.get(ino + sp.tag)?.handles ?? 0) > 0;
+
+  listSnapshots(): SnapshotEntry[] {
+    return (this.snapshots?.list() ?? []).map((s) => ({
+      name: s.name, takenMs: Number(BigInt(s.createdNs) / 1_000_000n), ...(s.rootIno ? { path: s.path ?? '' } : {}),
+    }));
+  }
 
   async lookup(ctx: Ctx, parent: number, name: string): Promise<Attr> {
     if (parent === SNAPDIR_INO) {

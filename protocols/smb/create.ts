@@ -16,6 +16,7 @@ import {
 } from './files.js';
 import type { Request, Response, SmbConnection } from './session.js';
 import { fileInfoOf } from './wire/fscc.js';
+import { versionOf } from './previous.js';
 import { ACCESS } from './wire/security.js';
 import {
   CLOSE_FLAG_POSTQUERY_ATTRIB, CREATE_ACTION, CREATE_OPTION, decodeCloseRequest, decodeCreateRequest, DISPOSITION, writeCloseResponse,
@@ -57,9 +58,10 @@ export async function handleCreate(c: SmbConnection, q: Request): Promise<Respon
   const vfs = svc.vfs;
   const ctx = ctxOf(c, q.session!);
   const share = tree.share;
-  const readOnly = share.readOnly;
-  const root = await svc.shareRoot(share);
-  const parts = splitPath(req.name);
+  const version = await versionOf(vfs, ctx, share, req); // Previous Versions: read-only
+  const readOnly = share.readOnly || version !== undefined;
+  const root = version?.root ?? await svc.shareRoot(share);
+  const parts = splitPath(version?.name ?? req.name);
   const w = await walk(vfs, ctx, root, parts);
   let desired = mapGeneric(req.desiredAccess);
   const deleteOnClose = (opt & CREATE_OPTION.DELETE_ON_CLOSE) !== 0;

@@ -132,12 +132,13 @@ export function fileIdOf(o: Open): FileId {
 // ---------------------------------------------------------------------------------------------
 // Names
 
-/** Characters that cannot appear in a Windows file name (MS-FSCC 2.1.5.2 plus the wildcards). */
-const BAD_CHARS = /[\x00-\x1f"*/:<>?|]/;
+/** Characters that cannot appear in a Windows file name (MS-FSCC 2.1.5.2 plus the wildcards; '/' separates, below). */
+const BAD_CHARS = /[\x00-\x1f"*:<>?|]/;
 
 /**
  * Splits a CREATE name (MS-SMB2 2.2.13: relative to the share root, '\\'-separated) into
- * components, dropping '.' and resolving '..' lexically. A leading '\\' → STATUS_INVALID_PARAMETER
+ * components ('/' separates too, as Samba takes it: no POSIX name can hold one), dropping '.' and
+ * resolving '..' lexically. A leading '\\' → STATUS_INVALID_PARAMETER
  * (3.3.5.9); '..' above the root → STATUS_OBJECT_PATH_SYNTAX_BAD; an empty inner component or a
  * bad character → STATUS_OBJECT_NAME_INVALID. A trailing "::$DATA" (the default stream) is
  * dropped; other stream names → STATUS_OBJECT_NAME_INVALID (streams are not served yet).
@@ -152,7 +153,7 @@ export function splitPath(name: string, opts: { leadingSlash?: boolean } = {}): 
   if (n.endsWith('\\')) n = n.slice(0, -1);
   if (n === '') return [];
   const out: string[] = [];
-  for (const p of n.split('\\')) {
+  for (const p of n.split(/[\\/]/)) {
     if (p === '' ) throw new SmbStatusError(STATUS.OBJECT_NAME_INVALID);
     if (p === '.') continue;
     if (p === '..') {

@@ -117,8 +117,8 @@ function setTime(t: SetTime): bigint | undefined {
 }
 
 /**
- * SET_INFO. FILE: Basic (access and write times; creation/change times and DOS attributes are
- * not stored yet and are accepted without effect), EndOfFile (truncate/extend), Allocation
+ * SET_INFO. FILE: Basic (creation, access, write and change times; DOS attributes are not
+ * stored yet and are accepted without effect), EndOfFile (truncate/extend), Allocation
  * (below the size truncates, else no effect), Rename (within the share, ReplaceIfExists,
  * case-only renames), Disposition(Ex) (delete pending; a non-empty folder →
  * DIRECTORY_NOT_EMPTY), Position; SECURITY: owner/group/DACL → uid/gid/mode (a SID outside the
@@ -152,9 +152,11 @@ export async function handleSetInfo(c: SmbConnection, q: Request): Promise<Respo
       need(o, ACCESS.FILE_WRITE_ATTRIBUTES);
       const b = decodeFileBasicInformation(req.buffer);
       const s: SetAttr = {};
-      const at = setTime(b.lastAccessTime), mt = setTime(b.lastWriteTime);
+      const at = setTime(b.lastAccessTime), mt = setTime(b.lastWriteTime), bt = setTime(b.creationTime), ct = setTime(b.changeTime);
       if (at !== undefined) s.atimeNs = at;
       if (mt !== undefined) s.mtimeNs = mt;
+      if (bt !== undefined) s.birthtimeNs = bt;
+      if (ct !== undefined) s.ctimeNs = ct;
       if (Object.keys(s).length) await vfs.setattr(o.ctx, o.node.ino, s, o.fhWritable);
       return ok();
     }

@@ -1,8 +1,9 @@
 /**
  * IOCTL (MS-SMB2 3.3.5.15) on disk shares: FSCTL_VALIDATE_NEGOTIATE_INFO (3.3.5.15.12), which
  * 3.0 and 3.0.2 clients send after every tree connect to check that nobody tampered with the
- * NEGOTIATE. Every other control code → STATUS_INVALID_DEVICE_REQUEST (FSCTLs) or
- * STATUS_NOT_SUPPORTED (device IOCTLs) for now.
+ * NEGOTIATE; the file-system controls of fsctl.ts (Previous Versions, server-side copy, sparse
+ * files). Every other control code → STATUS_INVALID_DEVICE_REQUEST (FSCTLs) or
+ * STATUS_NOT_SUPPORTED (device IOCTLs).
  */
 import { STATUS, SmbStatusError } from './errors.js';
 import { DisconnectError, type Request, type Response, type SmbConnection } from './session.js';
@@ -11,6 +12,7 @@ import {
   decodeIoctlRequest, decodeValidateNegotiateInfo, encodeValidateNegotiateResponse, FSCTL, IOCTL_IS_FSCTL, writeIoctlResponse,
 } from './wire/files.js';
 import { capabilitiesFor } from './setup.js';
+import { FSCTL_HANDLERS } from './fsctl.js';
 
 /**
  * FSCTL_VALIDATE_NEGOTIATE_INFO: the client's Capabilities, Guid, SecurityMode and dialect list
@@ -35,8 +37,10 @@ export function validateNegotiate(c: SmbConnection, q: Request, input: Buffer, m
 }
 
 /** IOCTL on a disk share, and on IPC$ for what the pipe side leaves (pipe.ts answers the pipe FSCTLs). */
-export function handleIoctl(c: SmbConnection, q: Request): Response {
+export function handleIoctl(c: SmbConnection, q: Request): Response | Promise<Response> {
   const req = decodeIoctlRequest(q.message);
   if (req.ctlCode === FSCTL.VALIDATE_NEGOTIATE_INFO) return validateNegotiate(c, q, req.input, req.maxOutputResponse);
+  const h = q.tree?.share && req.flags & IOCTL_IS_FSCTL ? FSCTL_HANDLERS.get(req.ctlCode) : undefined;
+  if (h) return h(c, q, req);
   throw new SmbStatusError(req.flags & IOCTL_IS_FSCTL ? STATUS.INVALID_DEVICE_REQUEST : STATUS.NOT_SUPPORTED);
 }

@@ -333,6 +333,23 @@ export function vfsSuite(name: string, factory: () => Promise<VfsFixture>): void
       assert.ok((await paths.setattr(bob, `${dir}/u`, { mtimeNs: 'now' })).mtimeNs > 1_000_000_000n);
     });
 
+    test('creation and change times set on purpose (SMB), by the owner only; times outside 64-bit ns are EINVAL', async () => {
+      const { dir } = await home();
+      const { paths } = fx.inst;
+      await writeFile(alice, `${dir}/b`, Buffer.from('b'));
+      const a = await paths.setattr(alice, `${dir}/b`, { birthtimeNs: -63_158_400_000_000_000n, ctimeNs: 7_000_000_000n, mtimeNs: 3_000_000_000n });
+      assert.equal(a.birthtimeNs, -63_158_400_000_000_000n, 'before 1970 too');
+      assert.equal(a.ctimeNs, 7_000_000_000n, 'the change time asked for, not now');
+      assert.equal(a.mtimeNs, 3_000_000_000n);
+      const again = await paths.stat(alice, `${dir}/b`);
+      assert.equal(again.birthtimeNs, -63_158_400_000_000_000n);
+      await rejects(paths.setattr(bob, `${dir}/b`, { birthtimeNs: 5n }), Errno.EPERM);
+      await rejects(paths.setattr(bob, `${dir}/b`, { ctimeNs: 5n }), Errno.EPERM);
+      await rejects(paths.setattr(alice, `${dir}/b`, { mtimeNs: 15_032_385_535n * 1_000_000_000n }), Errno.EINVAL);
+      await rejects(paths.setattr(alice, `${dir}/b`, { birthtimeNs: -(1n << 64n) }), Errno.EINVAL);
+      assert.equal((await paths.stat(alice, `${dir}/b`)).mtimeNs, 3_000_000_000n, 'a refused change changes nothing');
+    });
+
     test('byte-range locks conflict across clients, share for readers, and split on unlock', async () => {
       const { dir } = await home();
       const { paths, vfs } = fx.inst;

@@ -28,6 +28,10 @@ export const MAX_FILE_SIZE = 2 ** 50;
  * applies POSIX checks (names, permissions, sticky bit, link counts) before it writes.
  * Errors are VfsError with the Errno each method of `Vfs` (vfs/types.ts) documents.
  */
+/** The range of a stored time (a signed 64-bit count of ns since 1970). */
+const MIN_TIME_NS = -(1n << 63n);
+const MAX_TIME_NS = (1n << 63n) - 1n;
+
 export class MetaStore {
   /** `names`: how names, xattrs and symlink targets are kept (vfs/meta/names.ts; encrypted pools seal them). */
   constructor(readonly kv: KvStore, private readonly refs: BlockRefs, readonly defaultRecordSize: number, readonly names: NameCipher = PLAIN_NAMES) {}
@@ -382,6 +386,10 @@ export class MetaStore {
    * clears set-id bits; truncate needs write permission; times 'now' need owner or write permission.
    */
   async setattr(c: Cred, ino: number, ch: SetAttr, opts: { handleWritable?: boolean } = {}): Promise<Inode> {
+    for (const which of ['atimeNs', 'mtimeNs', 'birthtimeNs', 'ctimeNs'] as const) {
+      const v = ch[which];
+      if (typeof v === 'bigint' && (v < MIN_TIME_NS || v > MAX_TIME_NS)) throw new VfsError(Errno.EINVAL, `${which}: ${v} ns is outside the years 1678–2262 that a time can hold`);
+    }
     return this.txn(async (m) => {
       const n = await m.mustInode(ino, Errno.ESTALE);
       const t = nowNs();
@@ -421,7 +429,7 @@ export class MetaStore {
         n.mode = (n.mode & S_IFMT) | mode;
         n.ctimeNs = t;
       }
-      for (const which of ['atimeNs', 'mtimeNs'] as const) {
+      for (const which of ['atimeNs', 'mtimeNs', 'birthtimeNs'] as const) {
         const v = ch[which];
         if (v === undefined) continue;
         if (v === 'now') {
@@ -432,6 +440,10 @@ export class MetaStore {
           n[which] = v;
         }
         n.ctimeNs = t;
+      }
+      if (ch.ctimeNs !== undefined) { // SMB's ChangeTime, set on purpose: after every other change
+        checkOwner(c, n);
+        n.ctimeNs = ch.ctimeNs;
       }
       m.putInode(n);
       return n;
