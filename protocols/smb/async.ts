@@ -6,15 +6,15 @@
  * fresh AsyncId, the credits granted; 3.3.4.2) and calls `AsyncRequests.start`, which runs the
  * wait in the background while later requests of the connection go on. When the wait ends, the
  * final response (same MessageId and AsyncId, no credits) is built here and handed to
- * `pushMessage`. CANCEL (3.3.5.16) finds the request by AsyncId (async form) or MessageId
+ * `sendMessage`. CANCEL (3.3.5.16) finds the request by AsyncId (async form) or MessageId
  * (sync form) and aborts its signal; the wait then ends with STATUS_CANCELLED (whatever the
  * handler throws or returns decides: see `CANCELLED`). Close, logoff, tree disconnect and the
  * socket's end abort waits through the handler's own bookkeeping (lock.ts).
  *
- * `pushMessage(c, bytes, {sign, encrypt})` is the one way to send something outside the
+ * `sendMessage(c, bytes, {sign, encrypt})` is the one way to send something outside the
  * request/response cycle (final async responses; oplock/lease break notifications can use it
  * too): it signs with the session (3.3.4.1.1) or encrypts with its key (3.3.4.1.4) like any
- * response, and passes the frame to `c.push`, which server.ts sets (and writes after the
+ * response, and passes the frame to `c.pushMessage`, which server.ts sets (and writes after the
  * replies of the frame being handled, so an interim response always leaves before its final).
  */
 import { STATUS, SmbStatusError } from './errors.js';
@@ -51,21 +51,21 @@ export interface Protection {
 
 /**
  * Signs or encrypts `message` (one SMB2 message, header first, NextCommand 0) and hands it to
- * the connection's `push`. Dropped silently when nothing can send (no `push`: a test without
- * one, or the socket is gone) or the session has no keys any more.
+ * the connection's `pushMessage`. False (nothing sent) when nothing can send (no `pushMessage`:
+ * a test without one, or the socket is gone) or the session has no keys any more.
  */
-export function pushMessage(c: SmbConnection, message: Buffer, p: Protection): void {
-  if (!c.push) return;
+export function sendMessage(c: SmbConnection, message: Buffer, p: Protection): boolean {
+  if (!c.pushMessage) return false;
   let out = message;
   if (p.encrypt) {
     const s = p.encrypt;
     const key = s.keys?.encryptionKey;
-    if (!key || c.cipher === 0) return;
+    if (!key || c.cipher === 0) return false;
     out = encryptMessage(message, { cipher: c.cipher, key, sessionId: s.id, nonce: s.nonce(c.cipher) });
   } else if (p.sign?.keys) {
     signMessage(out, p.sign.signingAlgorithm, p.sign.keys.signingKey);
   }
-  c.push(out);
+  return c.pushMessage(out);
 }
 
 /** The requests of one connection that went async (Connection.AsyncCommandList, 3.3.1.7). */
@@ -110,7 +110,7 @@ export class AsyncRequests {
       const w = new Writer(128);
       writeHeader(w, rh);
       resp.body(w);
-      pushMessage(c, w.finish(), p);
+      sendMessage(c, w.finish(), p);
     })();
     return asyncId;
   }

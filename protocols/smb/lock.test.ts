@@ -37,7 +37,7 @@ interface Side {
 async function side(files: FileService, o: { dialect?: number; cipher?: boolean; sign?: boolean } = {}): Promise<Side> {
   const conn = connection({ shares: [{ name: 'Data', path: '/home', readOnly: false, requireEncryption: false }], files });
   const pushed: Buffer[] = [];
-  conn.push = (m) => { pushed.push(m); };
+  conn.pushMessage = (m) => { pushed.push(m); return true; };
   const c = new TestClient(conn);
   await c.negotiate([o.dialect ?? DIALECT.SMB311], o.cipher ? { ciphers: [CIPHER.AES_128_GCM] } : {});
   assert.equal((await c.login('alice', 's3cret')).header.status, 0);

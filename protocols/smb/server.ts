@@ -116,10 +116,11 @@ export async function startSmbServer(opts: SmbServerOptions): Promise<SmbServer>
     // Messages the connection pushes on its own (async.ts): while a frame is being handled they
     // wait for its replies, so an interim response always leaves before its final one.
     let pushed: Buffer[] = [];
-    conn.push = (m) => {
-      if (sock.destroyed) return;
+    conn.pushMessage = (m) => {
+      if (sock.destroyed || !sock.writable) return false;
       if (busy) pushed.push(m);
       else send(m);
+      return true;
     };
     const pump = async (): Promise<void> => {
       if (busy) return;

@@ -188,10 +188,10 @@ export class SmbConnection {
   readonly async = new AsyncRequests();
   /**
    * Sends one frame's payload outside the request/response cycle (final async responses,
-   * server-initiated notifications); set by server.ts. Use `pushMessage` (async.ts), which
+   * server-initiated notifications); set by server.ts. Use `sendMessage` (async.ts), which
    * signs or encrypts first.
    */
-  push: ((message: Buffer) => void) | undefined;
+  pushMessage: ((message: Buffer) => boolean) | undefined;
   readonly sessions = new Map<bigint, SmbSession>();
   readonly window: SequenceWindow;
   readonly maxIo: number;
@@ -314,7 +314,7 @@ export class SmbConnection {
       let asyncId: bigint | undefined;
       const run = res.resp.goAsync;
       if (run) {
-        // 3.3.4.2: an interim response now, the final one through pushMessage later.
+        // 3.3.4.2: an interim response now, the final one through sendMessage later.
         try {
           asyncId = this.async.start(this, h, run, { sign: enc ? undefined : res.sign, encrypt: enc?.session });
           res = { resp: { status: STATUS.PENDING, body: (w) => { writeErrorResponse(w); } }, sign: res.sign };
