@@ -105,6 +105,8 @@ describe('SMB2 LOCK', () => {
     assert.equal(await st(lock(a, h, [el(0, 1, UNLOCK | FI)])), STATUS.INVALID_PARAMETER);
     assert.equal(await st(lock(a, h, [el(0, 1, 0xffffffe8)])), STATUS.INVALID_PARAMETER);
     assert.equal(await st(lock(a, { persistent: 99n, volatile: 99n }, [el(0, 1, EXCLUSIVE | FI)])), STATUS.FILE_CLOSED);
+    const dir = (await a.c.open(a.tid, { name: 'd', desiredAccess: 0x00120089, disposition: DISPOSITION.CREATE, options: CREATE_OPTION.DIRECTORY_FILE })).fileId;
+    assert.equal(await st(lock(a, dir, [el(0, 1, EXCLUSIVE | FI)])), STATUS.INVALID_DEVICE_REQUEST);
     // offset + length above 2^64 → INVALID_LOCK_RANGE; exactly 2^64 is fine.
     assert.equal(await st(lock(a, h, [el(2n ** 64n - 1n, 2n ** 64n - 1n, EXCLUSIVE | FI)])), STATUS.INVALID_LOCK_RANGE);
     assert.equal(await st(lock(a, h, [el(2n ** 64n - 1n, 2, EXCLUSIVE | FI)])), STATUS.INVALID_LOCK_RANGE);

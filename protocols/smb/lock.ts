@@ -282,11 +282,13 @@ const ok = (): Response => ({ status: STATUS.SUCCESS, body: (w) => { writeLockRe
  * at most 2^64 (STATUS_INVALID_LOCK_RANGE); a conflict → STATUS_LOCK_NOT_GRANTED and the
  * request's earlier locks are released again. A single blocking element that conflicts goes
  * async (an interim STATUS_PENDING, then the final answer when granted; CANCEL →
- * STATUS_CANCELLED, a close of the open → STATUS_RANGE_NOT_LOCKED).
+ * STATUS_CANCELLED, a close of the open → STATUS_RANGE_NOT_LOCKED). A folder →
+ * STATUS_INVALID_DEVICE_REQUEST.
  */
 export async function handleLock(c: SmbConnection, q: Request): Promise<Response> {
   const req = decodeLockRequest(q.message);
   const o = openOf(c, q, req.fileId);
+  if (o.node.isDir) throw new SmbStatusError(STATUS.INVALID_DEVICE_REQUEST); // as READ and WRITE on a folder
   const vfs = c.fileService!.vfs;
   const s = stateOf(vfs, o.node.ino);
   try {
