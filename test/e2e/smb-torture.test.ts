@@ -1,0 +1,94 @@
+/**
+ * Issue 7, acceptance 2: Samba's `smbtorture` (Debian samba-testsuite) basic set against
+ * `dw serve --smb` (RocksDB + rs:4+2 data folder), one smbtorture run per test. A test passes
+ * when smbtorture printed at least one `success:` line and no `failure:` or `error:` line (its
+ * exit code alone counts skips as passes). Tests of the set that do not pass yet are listed in
+ * NOT_YET with the reason, and reported as skipped with it, so the count of what is missing stays
+ * in the CI output; scripts/smb-torture.sh runs the same set by hand.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { cleanupAll, serve, tempDir, type Server } from './gateway-harness.js';
+
+/** The basic set of issue 7 (Samba passes all of them on this machine). */
+const BASIC_SET = [
+  'smb2.connect', 'smb2.tcon', 'smb2.mkdir', 'smb2.read', 'smb2.rw.rw1', 'smb2.rw.rw2', 'smb2.dir.find', 'smb2.dir.fixed',
+  'smb2.dir.many', 'smb2.dir.sorted', 'smb2.lock', 'smb2.sharemode', 'smb2.deny', 'smb2.delete-on-close-perms',
+  'smb2.create.multi', 'smb2.create.delete', 'smb2.create.leading-slash', 'smb2.create.mkdir-dup', 'smb2.create.brlocked',
+  'smb2.rename.simple', 'smb2.rename.no_sharing', 'smb2.rename.msword', 'smb2.rename.rename_dir_openfile',
+  'smb2.getinfo.qfile_buffercheck', 'smb2.getinfo.qsec_buffercheck', 'smb2.getinfo.granted', 'smb2.getinfo.getinfo_access',
+  'smb2.compound.related1', 'smb2.compound.related2', 'smb2.compound.unrelated1', 'smb2.compound.invalid1',
+  'smb2.compound.create-write-close', 'smb2.credits', 'smb2.fileid', 'smb2.openattr', 'smb2.winattr',
+  'smb2.session.reconnect1', 'smb2.session.reauth1', 'smb2.session.signing-aes-128-cmac', 'smb2.session.encryption-aes-128-gcm',
+  'smb2.durable-open.open-oplock', 'smb2.durable-open.reopen1',
+] as const;
+
+/** Tests of the set that do not pass yet, and why (docs/conformance.md has the first failure of each). */
+const NOT_YET: Record<string, string> = {
+  'smb2.connect': 'a CREATE refused with ACCESS_DENIED',
+  'smb2.read': 'not all subtests pass',
+  'smb2.dir.many': 'no result in time',
+  'smb2.lock': 'LOCK is not built',
+  'smb2.sharemode': 'not all subtests pass',
+  'smb2.delete-on-close-perms': 'not all subtests pass',
+  'smb2.create.mkdir-dup': 'concurrent OPEN_IF mkdir',
+  'smb2.create.brlocked': 'LOCK is not built',
+  'smb2.rename.rename_dir_openfile': 'not looked at',
+  'smb2.getinfo.qfile_buffercheck': 'INFO_LENGTH_MISMATCH for a small buffer',
+  'smb2.getinfo.getinfo_access': 'not looked at',
+  'smb2.compound.unrelated1': 'FILE_CLOSED for an unrelated compound',
+  'smb2.compound.invalid1': 'not looked at',
+  'smb2.credits': 'grants up to 512 credits',
+  'smb2.fileid': 'not looked at',
+  'smb2.openattr': 'DOS attributes are not stored',
+  'smb2.winattr': 'DOS attributes are not stored',
+  'smb2.session.reconnect1': 'reconnect is not built',
+  'smb2.session.reauth1': 're-authentication is not built',
+  'smb2.session.signing-aes-128-cmac': 'DOS attributes are not stored',
+  'smb2.session.encryption-aes-128-gcm': 'DOS attributes are not stored',
+  'smb2.durable-open.open-oplock': 'oplocks and durable handles are not built',
+  'smb2.durable-open.reopen1': 'oplocks and durable handles are not built',
+};
+
+/** smbtorture's verdict lines counted. */
+function tortureCounts(out: string): { success: number; failure: number; skip: number } {
+  const count = (re: RegExp) => out.split('\n').filter((l) => re.test(l)).length;
+  return { success: count(/^success:/), failure: count(/^(failure|error):/), skip: count(/^skip:/) };
+}
+
+function smbtorture(port: number, pass: string, name: string): Promise<string> {
+  return new Promise((resolve) => {
+    const p = spawn('smbtorture', ['//127.0.0.1/dw', '-p', String(port), '-U', `admin%${pass}`, name], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    p.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    const timer = setTimeout(() => { p.kill('SIGKILL'); out += '\nerror: killed after 120 s\n'; }, 120_000);
+    p.on('close', () => { clearTimeout(timer); resolve(out); });
+  });
+}
+
+describe('smbtorture basic set against dw serve --smb', () => {
+  let srv: Server;
+  let port: number;
+
+  before(async () => {
+    srv = await serve(await tempDir(), ['--smb', '127.0.0.1:0']);
+    port = Number(/SMB:\s+127\.0\.0\.1 port (\d+)/.exec(srv.stderr())?.[1]);
+    assert.ok(port > 1024, srv.stderr());
+  });
+
+  after(async () => {
+    await srv?.stop();
+    await cleanupAll();
+  });
+
+  for (const name of BASIC_SET) {
+    const why = NOT_YET[name];
+    test(name, why ? { skip: `does not pass yet: ${why}` } : {}, async () => {
+      const out = await smbtorture(port, srv.password!, name);
+      const c = tortureCounts(out);
+      assert.ok(c.success > 0 && c.failure === 0, `${name}: ${c.success} success, ${c.failure} failure/error\n${out.split('\n').filter((l) => /^(failure|error):|\.c:\d+:/.test(l)).slice(0, 10).join('\n')}`);
+    });
+  }
+});
