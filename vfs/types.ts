@@ -124,6 +124,14 @@ export interface LockRange {
 export interface VfsChange {
   ino: number;
   name?: string;
+  /**
+   * What happened, when the VFS knows (SMB CHANGE_NOTIFY reports it): for an entry, 'add',
+   * 'remove', or the two halves of a rename ('rename-from' in the old directory, 'rename-to' in
+   * the new); for an inode, 'attr' (setattr, links), 'data' (write, hole, copy) or 'xattr'.
+   */
+  action?: 'add' | 'remove' | 'rename-from' | 'rename-to' | 'attr' | 'data' | 'xattr';
+  /** For an entry change: whether the entry is a directory. */
+  dir?: boolean;
 }
 
 /** A snapshot as protocols list it (SMB's Previous Versions): see Vfs.listSnapshots. */

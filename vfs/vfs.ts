@@ -69,16 +69,16 @@ export class VfsImpl implements Vfs {
   }
 
   /** Tells the watchers about a change (the entry `name` of directory `ino`, or inode `ino` itself). */
-  private changed(ctx: Ctx, ino: number, name?: string): void {
+  private changed(ctx: Ctx, ino: number, name?: string, what?: Pick<VfsChange, 'action' | 'dir'>): void {
     if (!this.watchers.size) return;
-    const change: VfsChange = name === undefined ? { ino } : { ino, name };
+    const change: VfsChange = { ino, ...(name === undefined ? {} : { name }), ...what };
     for (const w of this.watchers) w(change, ctx.clientId);
   }
 
   /** A new, removed or renamed entry: its name and its directory's attributes. */
-  private entryChanged(ctx: Ctx, parent: number, name: string): void {
-    this.changed(ctx, parent, name);
-    this.changed(ctx, parent);
+  private entryChanged(ctx: Ctx, parent: number, name: string, action: NonNullable<VfsChange['action']>, dir: boolean): void {
+    this.changed(ctx, parent, name, { action, dir });
+    this.changed(ctx, parent, undefined, { action: 'attr' });
   }
 
   /** The tree an inode number belongs to, and the number inside it. Throws ESTALE for a deleted snapshot. */
@@ -226,7 +226,7 @@ export class VfsImpl implements Vfs {
     if (ch.size !== undefined && f) await f.flush();
     const n = await sp.meta.setattr(ctx, local, ch, { handleWritable });
     if (ch.size !== undefined && f) f.truncated(n.size);
-    this.changed(ctx, ino);
+    this.changed(ctx, ino, undefined, { action: ch.size !== undefined ? 'data' : 'attr' });
     return this.toAttr(n, sp);
   }
 
@@ -237,7 +237,7 @@ export class VfsImpl implements Vfs {
       const fh = await this.open(ctx, inode.ino, flags);
       return { attr: await this.getattr(ctx, inode.ino), fh };
     }
-    this.entryChanged(ctx, parent, name);
+    this.entryChanged(ctx, parent, name, 'add', false);
     const fh = this.addHandle(inode, this.live, { ...flags, truncate: false });
     return { attr: this.toAttr(inode), fh };
   }
@@ -247,27 +247,27 @@ export class VfsImpl implements Vfs {
     const t = mode & S_IFMT;
     if (t === 0o040000 || t === 0o120000) throw new VfsError(Errno.EINVAL, 'use mkdir or symlink');
     const { inode } = await this.meta.create(ctx, local, name, (t || S_IFREG) | (mode & 0o7777), { rdev });
-    this.entryChanged(ctx, parent, name);
+    this.entryChanged(ctx, parent, name, 'add', false);
     return this.toAttr(inode);
   }
 
   async mkdir(ctx: Ctx, parent: number, name: string, mode: number): Promise<Attr> {
     const { local } = this.creatable(parent, name);
     const { inode } = await this.meta.create(ctx, local, name, 0o040000 | (mode & 0o7777));
-    this.entryChanged(ctx, parent, name);
+    this.entryChanged(ctx, parent, name, 'add', true);
     return this.toAttr(inode);
   }
 
   async unlink(ctx: Ctx, parent: number, name: string): Promise<void> {
     const { local } = this.writable(parent, name);
     await this.meta.unlink(ctx, local, name, this.isOpenIn(this.live));
-    this.entryChanged(ctx, parent, name);
+    this.entryChanged(ctx, parent, name, 'remove', false);
   }
 
   async rmdir(ctx: Ctx, parent: number, name: string): Promise<void> {
     const { local } = this.writable(parent, name);
     await this.meta.rmdir(ctx, local, name);
-    this.entryChanged(ctx, parent, name);
+    this.entryChanged(ctx, parent, name, 'remove', true);
   }
 
   async rename(ctx: Ctx, parent: number, name: string, newParent: number, newName: string, opts?: { noreplace?: boolean }): Promise<void> {
@@ -277,8 +277,11 @@ export class VfsImpl implements Vfs {
     const a = this.writable(parent, name);
     const b = this.writable(newParent, newName);
     await this.meta.rename(ctx, a.local, name, b.local, newName, this.isOpenIn(this.live), opts);
-    this.entryChanged(ctx, parent, name);
-    this.entryChanged(ctx, newParent, newName);
+    if (this.watchers.size) {
+      const dir = (await this.lookup(ctx, newParent, newName).catch(() => undefined))?.type === 'dir';
+      this.entryChanged(ctx, parent, name, 'rename-from', dir);
+      this.entryChanged(ctx, newParent, newName, 'rename-to', dir);
+    }
   }
 
   async link(ctx: Ctx, ino: number, newParent: number, newName: string): Promise<Attr> {
@@ -286,15 +289,15 @@ export class VfsImpl implements Vfs {
     if (src.sp.epoch !== 0 || ino === SNAPDIR_INO) throw new VfsError(Errno.EXDEV, 'cannot link across a snapshot');
     const { local } = this.creatable(newParent, newName);
     const n = await this.meta.link(ctx, src.local, local, newName);
-    this.entryChanged(ctx, newParent, newName);
-    this.changed(ctx, ino); // its link count
+    this.entryChanged(ctx, newParent, newName, 'add', false);
+    this.changed(ctx, ino, undefined, { action: 'attr' }); // its link count
     return this.toAttr(n);
   }
 
   async symlink(ctx: Ctx, parent: number, name: string, target: string): Promise<Attr> {
     const { local } = this.creatable(parent, name);
     const { inode } = await this.meta.create(ctx, local, name, 0o120777, { target });
-    this.entryChanged(ctx, parent, name);
+    this.entryChanged(ctx, parent, name, 'add', false);
     return this.toAttr(inode);
   }
 
@@ -376,7 +379,7 @@ export class VfsImpl implements Vfs {
     if (!h.file) throw new VfsError(Errno.EISDIR, 'not a regular file');
     if (!h.flags.write && !h.flags.append) throw new VfsError(Errno.EBADF, 'handle not open for writing');
     await h.file.write(h.flags.append ? h.file.size : offset, data);
-    this.changed(ctx, h.ino);
+    this.changed(ctx, h.ino, undefined, { action: 'data' });
     return data.length;
   }
 
@@ -400,7 +403,7 @@ export class VfsImpl implements Vfs {
     try {
       await punchHole(sp.meta, file, offset, length);
     } finally {
-      this.changed(ctx, h.ino); // also after a failure part-way: some records may have gone
+      this.changed(ctx, h.ino, undefined, { action: 'data' }); // also after a failure part-way: some records may have gone
     }
   }
 
@@ -412,7 +415,7 @@ export class VfsImpl implements Vfs {
     try {
       return await copyRange({ meta: src.meta, f: a.file, snapshot: src.epoch !== 0 }, offIn, { meta: b.sp.meta, f: b.file, snapshot: false }, offOut, length);
     } finally {
-      this.changed(ctx, b.h.ino);
+      this.changed(ctx, b.h.ino, undefined, { action: 'data' });
     }
   }
 
@@ -513,7 +516,7 @@ export class VfsImpl implements Vfs {
   async setxattr(ctx: Ctx, ino: number, name: string, value: Uint8Array, flags?: { create?: boolean; replace?: boolean }): Promise<void> {
     const { local } = this.writable(ino);
     await this.meta.setxattr(ctx, local, name, value, flags);
-    this.changed(ctx, ino); // its ctime
+    this.changed(ctx, ino, undefined, { action: 'xattr' }); // its ctime
   }
   async listxattr(ctx: Ctx, ino: number): Promise<string[]> {
     if (ino === SNAPDIR_INO) return [];
@@ -523,7 +526,7 @@ export class VfsImpl implements Vfs {
   async removexattr(ctx: Ctx, ino: number, name: string): Promise<void> {
     const { local } = this.writable(ino);
     await this.meta.removexattr(ctx, local, name);
-    this.changed(ctx, ino);
+    this.changed(ctx, ino, undefined, { action: 'xattr' });
   }
 
   async lock(ctx: Ctx, ino: number, range: LockRange, wait = false, signal?: AbortSignal): Promise<void> {
@@ -566,7 +569,7 @@ export class VfsImpl implements Vfs {
       await this.meta.setxattr(ctx, inode.ino, x, await sp.meta.getxattr(ctx, srcIno, x));
     }
     if (copy.worm) await this.meta.sealOnClose(copy.ino); // a copy into a retention directory is a closed file there
-    this.entryChanged(ctx, parent, name);
+    this.entryChanged(ctx, parent, name, 'add', false);
     return this.toAttr(copy);
   }
 

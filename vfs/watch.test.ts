@@ -15,12 +15,15 @@ test('watch: every kind of change, with the entry and the inode it touches, and 
     const seen: [string, VfsChange][] = [];
     const stop = v.vfs.watch((ch, clientId) => seen.push([clientId, ch]));
     const take = () => seen.splice(0).map(([who, ch]) => `${who} ${ch.ino}${ch.name === undefined ? '' : `/${ch.name}`}`);
+    const what = () => seen.map(([, ch]) => `${ch.action}${ch.dir === undefined ? '' : ch.dir ? ' dir' : ' file'}`);
 
     const dir = await v.vfs.mkdir(dav, 1, 'd', 0o755);
+    assert.deepEqual(what(), ['add dir', 'attr'], 'what happened, for SMB CHANGE_NOTIFY');
     assert.deepEqual(take(), ['webdav 1/d', 'webdav 1']);
     const { attr: f, fh } = await v.vfs.create(dav, dir.ino, 'f', 0o644, { read: true, write: true });
     assert.deepEqual(take(), [`webdav ${dir.ino}/f`, `webdav ${dir.ino}`]);
     await v.vfs.write(dav, fh, 0, Buffer.from('hello'));
+    assert.deepEqual(what(), ['data']);
     assert.deepEqual(take(), [`webdav ${f.ino}`]);
     await v.vfs.read(dav, fh, 0, 5);
     await v.vfs.getattr(dav, f.ino);
@@ -38,14 +41,17 @@ test('watch: every kind of change, with the entry and the inode it touches, and 
     await v.vfs.link(dav, f.ino, 1, 'hard');
     assert.deepEqual(take(), ['webdav 1/hard', 'webdav 1', `webdav ${f.ino}`], 'the new name and the link count');
     await v.vfs.rename(dav, dir.ino, 'f', 1, 'g');
+    assert.deepEqual(what(), ['rename-from file', 'attr', 'rename-to file', 'attr']);
     assert.deepEqual(take(), [`webdav ${dir.ino}/f`, `webdav ${dir.ino}`, 'webdav 1/g', 'webdav 1']);
     await v.vfs.setxattr(dav, f.ino, 'user.k', Buffer.from('v'));
     await v.vfs.removexattr(dav, f.ino, 'user.k');
+    assert.deepEqual(what(), ['xattr', 'xattr']);
     assert.deepEqual(take(), [`webdav ${f.ino}`, `webdav ${f.ino}`]);
     await v.vfs.symlink(dav, 1, 'ln', 'g');
     await v.vfs.unlink(dav, 1, 'ln');
     await v.vfs.unlink(dav, dir.ino, 'c');
     await v.vfs.rmdir(dav, 1, 'd');
+    assert.deepEqual(what(), ['add file', 'attr', 'remove file', 'attr', 'remove file', 'attr', 'remove dir', 'attr']);
     assert.deepEqual(take(), ['webdav 1/ln', 'webdav 1', 'webdav 1/ln', 'webdav 1', `webdav ${dir.ino}/c`, `webdav ${dir.ino}`, 'webdav 1/d', 'webdav 1']);
 
     await assert.rejects(v.vfs.unlink(dav, 1, 'absent'));

@@ -17,7 +17,10 @@ import {
 import type { Request, Response, SmbConnection } from './session.js';
 import { fileInfoOf } from './wire/fscc.js';
 import { versionOf } from './previous.js';
+import { checkStreamsShareDelete, splitStreamPath } from './streams.js';
+import { createStream } from './create-stream.js';
 import { ACCESS } from './wire/security.js';
+import { cacheDos, checkCreateAttributes, checkExistingOpen, defaultDos, newDos, overwriteDos, readDos, writeDos } from './dosattr.js';
 import {
   CLOSE_FLAG_POSTQUERY_ATTRIB, CREATE_ACTION, CREATE_OPTION, decodeCloseRequest, decodeCreateRequest, DISPOSITION, writeCloseResponse,
   writeCreateResponse, type CreateContext,
@@ -43,6 +46,21 @@ function vfsErrno(err: unknown, errno: Errno): boolean {
  * VFS errors through errors.ts.
  */
 export async function handleCreate(c: SmbConnection, q: Request): Promise<Response> {
+  // A name that appeared between the lookup and the create (another connection's CREATE won the
+  // race) is opened as existing when the disposition allows it (smb2.create.mkdir-dup).
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await createOnce(c, q, attempt < 3);
+    } catch (err) {
+      if (!(err instanceof LostRace)) throw err;
+    }
+  }
+}
+
+/** The name was created by someone else between the walk and the create. */
+class LostRace extends Error {}
+
+async function createOnce(c: SmbConnection, q: Request, mayRetry: boolean): Promise<Response> {
   const svc = c.fileService;
   const tree = q.tree!;
   if (!svc || !tree.share) throw new SmbStatusError(STATUS.NOT_SUPPORTED);
@@ -61,16 +79,24 @@ export async function handleCreate(c: SmbConnection, q: Request): Promise<Respon
   const version = await versionOf(vfs, ctx, share, req); // Previous Versions: read-only
   const readOnly = share.readOnly || version !== undefined;
   const root = version?.root ?? await svc.shareRoot(share);
-  const parts = splitPath(version?.name ?? req.name);
+  const sp = splitStreamPath(version?.name ?? req.name);
+  const parts = splitPath(sp.path);
+  if (sp.stream !== undefined) {
+    return createStream(c, q, { req, tree, ctx, root, parts, stream: sp.stream, readOnly, desired: mapGeneric(req.desiredAccess), newFileMode: NEW_FILE_MODE });
+  }
   const w = await walk(vfs, ctx, root, parts);
+  if (sp.defaultStream && (opt & CREATE_OPTION.DIRECTORY_FILE)) throw new SmbStatusError(STATUS.NOT_A_DIRECTORY);
+  if (sp.defaultStream && w.found?.attr.type === 'dir') throw new SmbStatusError(STATUS.FILE_IS_A_DIRECTORY);
   let desired = mapGeneric(req.desiredAccess);
   const deleteOnClose = (opt & CREATE_OPTION.DELETE_ON_CLOSE) !== 0;
   if (deleteOnClose && !(desired & (ACCESS.DELETE | ACCESS.MAXIMUM_ALLOWED))) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+  checkCreateAttributes(req.fileAttributes, (opt & CREATE_OPTION.DIRECTORY_FILE) !== 0, false);
 
   let attr: Attr;
   let action: number;
   let fh: number | undefined;
   let fhWritable = false;
+  let dos: number;
   const wantDir = (opt & CREATE_OPTION.DIRECTORY_FILE) !== 0;
   let existing = w.found;
   if (existing && existing.attr.type === 'symlink') throw new SmbStatusError(STATUS.ACCESS_DENIED); // symlinks are not followed for clients (no reparse error contexts yet)
@@ -83,35 +109,51 @@ export async function handleCreate(c: SmbConnection, q: Request): Promise<Respon
     if ((opt & CREATE_OPTION.NON_DIRECTORY_FILE) && isDir) throw new SmbStatusError(STATUS.FILE_IS_A_DIRECTORY);
     const overwrite = req.disposition === DISPOSITION.OVERWRITE || req.disposition === DISPOSITION.OVERWRITE_IF || req.disposition === DISPOSITION.SUPERSEDE;
     if (overwrite && isDir) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
-    if (desired & ACCESS.MAXIMUM_ALLOWED) desired = (desired & ~ACCESS.MAXIMUM_ALLOWED) | await maximalAccess(vfs, ctx, existing.attr, w.parent, tree);
+    const maximumAllowed = (desired & ACCESS.MAXIMUM_ALLOWED) !== 0;
+    if (maximumAllowed) desired = (desired & ~ACCESS.MAXIMUM_ALLOWED) | await maximalAccess(vfs, ctx, existing.attr, w.parent, tree);
     if (overwrite) desired |= ACCESS.FILE_WRITE_DATA;
+    dos = await readDos(vfs, existing.attr);
+    desired = checkExistingOpen({ dos, isDir, desired, maximumAllowed, overwrite, requested: req.fileAttributes, deleteOnClose });
     if (readOnly && desired & WRITE_RIGHTS) throw new SmbStatusError(STATUS.ACCESS_DENIED);
     if ((desired & ~tree.maximalAccess & ~ACCESS.ACCESS_SYSTEM_SECURITY) !== 0 && readOnly) throw new SmbStatusError(STATUS.ACCESS_DENIED);
     await checkAccess(vfs, ctx, existing.attr, w.parent, desired);
     checkShareMode(node, desired, req.shareAccess);
+    checkStreamsShareDelete(vfs, existing.attr.ino, desired | (deleteOnClose ? ACCESS.DELETE : 0));
     if (deleteOnClose && isDir) await ensureEmpty(c, existing.attr.ino);
     if (!isDir && (desired & (ACCESS.FILE_READ_DATA | ACCESS.FILE_WRITE_DATA | ACCESS.FILE_APPEND_DATA | ACCESS.FILE_EXECUTE) || overwrite)) {
       fhWritable = (desired & (ACCESS.FILE_WRITE_DATA | ACCESS.FILE_APPEND_DATA)) !== 0;
       fh = await vfs.open(ctx, existing.attr.ino, { read: (desired & (ACCESS.FILE_READ_DATA | ACCESS.FILE_EXECUTE)) !== 0, write: fhWritable, truncate: overwrite });
     }
     attr = overwrite ? await vfs.getattr(ctx, existing.attr.ino) : existing.attr;
+    if (overwrite) {
+      dos = overwriteDos(req.fileAttributes);
+      await writeDos(vfs, attr, dos);
+    }
     action = req.disposition === DISPOSITION.SUPERSEDE ? CREATE_ACTION.SUPERSEDED : overwrite ? CREATE_ACTION.OVERWRITTEN : CREATE_ACTION.OPENED;
   } else {
     if (!parts.length) throw new SmbStatusError(STATUS.OBJECT_NAME_INVALID);
     if (req.disposition === DISPOSITION.OPEN || req.disposition === DISPOSITION.OVERWRITE) throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND);
     if (readOnly) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+    checkCreateAttributes(req.fileAttributes, wantDir, deleteOnClose);
     const name = w.want;
+    const collided = (err: unknown): never => {
+      if (vfsErrno(err, Errno.EEXIST)) {
+        if (mayRetry && req.disposition !== DISPOSITION.CREATE) throw new LostRace();
+        throw new SmbStatusError(STATUS.OBJECT_NAME_COLLISION);
+      }
+      throw err;
+    };
     if (wantDir) {
-      attr = await vfs.mkdir(ctx, w.parent, name, NEW_DIR_MODE);
+      attr = await vfs.mkdir(ctx, w.parent, name, NEW_DIR_MODE).catch(collided);
     } else {
       fhWritable = true;
-      const r = await vfs.create(ctx, w.parent, name, NEW_FILE_MODE, { read: true, write: true, exclusive: true }).catch((err: unknown) => {
-        if (vfsErrno(err, Errno.EEXIST)) throw new SmbStatusError(STATUS.OBJECT_NAME_COLLISION);
-        throw err;
-      });
+      const r = await vfs.create(ctx, w.parent, name, NEW_FILE_MODE, { read: true, write: true, exclusive: true }).catch(collided);
       attr = r.attr;
       fh = r.fh;
     }
+    const bits = newDos(wantDir, req.fileAttributes);
+    dos = bits ?? defaultDos(attr);
+    if (bits !== undefined) await writeDos(vfs, attr, bits);
     existing = { attr, name };
     // The creator gets what it asked for (POSIX: creating grants the open, whatever the new mode says).
     if (desired & ACCESS.MAXIMUM_ALLOWED) desired = (desired & ~ACCESS.MAXIMUM_ALLOWED) | FILE_ALL_ACCESS_FOR(tree.maximalAccess);
@@ -120,6 +162,7 @@ export async function handleCreate(c: SmbConnection, q: Request): Promise<Respon
   const realName = existing.name;
   const path = parts.length ? [w.parentPath, realName].filter((s) => s !== '').join('\\') : '';
   const node = nodeFor(vfs, attr.ino, { parent: w.parent, name: realName, path, isDir: attr.type === 'dir' });
+  cacheDos(node, dos);
   const id = c.files.allocId();
   const o: Open = {
     id, sessionId: q.session!.id, treeId: tree.treeId, node, fh, fhWritable, access: desired, shareAccess: req.shareAccess,
@@ -139,7 +182,7 @@ export async function handleCreate(c: SmbConnection, q: Request): Promise<Respon
       contexts.push({ name: 'QFid', data: b });
     }
   }
-  const i = fileInfoOf(attr);
+  const i = fileInfoOf(attr, { dos });
   c.log?.debug({ peer: c.opts.peer, name: path, action, access: desired.toString(16) }, 'smb: create');
   return {
     status: STATUS.SUCCESS,
@@ -177,7 +220,7 @@ export async function handleClose(c: SmbConnection, q: Request): Promise<Respons
   const o = openOf(c, q, req.fileId);
   const want = (req.flags & CLOSE_FLAG_POSTQUERY_ATTRIB) !== 0;
   const attr = await closeOpen(c, o, want);
-  const i = attr ? fileInfoOf(attr) : undefined;
+  const i = attr ? fileInfoOf(attr, { dos: await readDos(c.fileService!.vfs, attr) }) : undefined;
   return {
     status: STATUS.SUCCESS,
     body: (w) => {

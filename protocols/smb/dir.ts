@@ -7,10 +7,11 @@
  * cookie and the entries read but not sent yet. A pattern without wildcards is looked up
  * through `Vfs.lookupCaseless` instead of scanning the folder.
  */
-import type { DirEntry } from '../../vfs/types.js';
+import type { Attr, DirEntry } from '../../vfs/types.js';
 import { Errno, VfsError } from '../../vfs/errno.js';
 import { STATUS, SmbStatusError } from './errors.js';
 import { openOf, type DirCursor, type Open } from './files.js';
+import { readDos } from './dosattr.js';
 import type { Request, Response, SmbConnection } from './session.js';
 import { fileInfoOf } from './wire/fscc.js';
 import { isDirectoryClass, packDirectory, type DirEntryInfo } from './wire/fscc-dir.js';
@@ -81,7 +82,7 @@ async function fill(c: SmbConnection, o: Open, cur: DirCursor, want: number): Pr
       const root = await c.fileService!.shareRoot(o.share);
       const target = cur.dots === 1 || ino === root ? ino : o.node.parent;
       const attr = await vfs.getattr(o.ctx, target);
-      cur.pending.push({ name, info: fileInfoOf(attr) });
+      cur.pending.push({ name, info: fileInfoOf(attr, { dos: await readDos(vfs, attr) }) });
       continue;
     }
     if (!WILD.test(cur.pattern)) {
@@ -89,7 +90,7 @@ async function fill(c: SmbConnection, o: Open, cur: DirCursor, want: number): Pr
       cur.exhausted = true;
       try {
         const r = await vfs.lookupCaseless(o.ctx, ino, cur.pattern);
-        cur.pending.push({ name: r.name, info: fileInfoOf(r.attr) });
+        cur.pending.push({ name: r.name, info: fileInfoOf(r.attr, { dos: await readDos(vfs, r.attr) }) });
       } catch (err) {
         if (!(err instanceof VfsError && (err.errno === Errno.ENOENT || err.errno === Errno.EINVAL || err.errno === Errno.ENAMETOOLONG))) throw err;
       }
@@ -97,12 +98,16 @@ async function fill(c: SmbConnection, o: Open, cur: DirCursor, want: number): Pr
     }
     const batch: DirEntry[] = await vfs.readdir(o.ctx, ino, cur.cookie, BATCH, true);
     if (batch.length === 0) cur.exhausted = true;
+    const hits: { name: string; attr: Attr }[] = [];
     for (const e of batch) {
       cur.cookie = e.cookie;
       if (!wildcardMatch(cur.pattern, e.name)) continue;
       const attr = e.attr ?? await vfs.getattr(o.ctx, e.ino).catch(() => undefined);
-      if (attr) cur.pending.push({ name: e.name, info: fileInfoOf(attr) });
+      if (attr) hits.push({ name: e.name, attr });
     }
+    // The DOS bits (one xattr read per entry, dosattr.ts), asked of the VFS side by side.
+    const bits = await Promise.all(hits.map((h) => readDos(vfs, h.attr)));
+    hits.forEach((h, i) => cur.pending.push({ name: h.name, info: fileInfoOf(h.attr, { dos: bits[i] }) }));
   }
 }
 

@@ -19,6 +19,7 @@ import type { Request, SmbConnection } from './session.js';
 import { ACCESS, FILE_ALL_ACCESS, FILE_GENERIC_EXECUTE, FILE_GENERIC_READ, FILE_GENERIC_WRITE } from './wire/security.js';
 import { ALL_ONES_FILE_ID, SHARE_ACCESS, type FileId } from './wire/files.js';
 import type { DirEntryInfo } from './wire/fscc-dir.js';
+import { closeStream, streamOpensOf } from './streams.js';
 import { dropOpenLocks } from './lock.js';
 
 /** What the VFS side of the file commands needs: the VFS and a way to find each share's root inode. */
@@ -76,6 +77,10 @@ export interface Open {
   dir: DirCursor | undefined;
   /** The share this open belongs to. */
   share: SmbShare;
+  /** For an open of a named stream: the xattr that holds it (streams.ts); `node` is the stream's. */
+  stream?: string;
+  /** A stream open's hold on its file (streams.ts pinFile), released at close. */
+  streamPin?: Fh;
 }
 
 const registries = new WeakMap<Vfs, Map<number, Node>>();
@@ -244,14 +249,14 @@ async function allowed(vfs: Vfs, ctx: Ctx, ino: number, mask: number): Promise<b
 
 /**
  * The maximal access of `ctx` to `attr` (MxAc, MAXIMUM_ALLOWED; 3.3.5.9): the POSIX r/w/x bits
- * as FILE_GENERIC_READ/WRITE/EXECUTE, DELETE when the parent is writable, the owner's
+ * as FILE_GENERIC_READ/WRITE/EXECUTE (EXECUTE on a file also from r, see checkAccess), DELETE when the parent is writable, the owner's
  * WRITE_DAC/WRITE_OWNER/FILE_WRITE_ATTRIBUTES, cut to the tree's maximal access.
  */
 export async function maximalAccess(vfs: Vfs, ctx: Ctx, attr: Attr, parent: number, tree: TreeConnect): Promise<number> {
   let m = ACCESS.READ_CONTROL | ACCESS.SYNCHRONIZE | ACCESS.FILE_READ_ATTRIBUTES | ACCESS.FILE_READ_EA;
   if (await allowed(vfs, ctx, attr.ino, 4)) m |= FILE_GENERIC_READ;
   if (await allowed(vfs, ctx, attr.ino, 2)) m |= FILE_GENERIC_WRITE | (attr.type === 'dir' ? ACCESS.FILE_DELETE_CHILD : 0);
-  if (await allowed(vfs, ctx, attr.ino, 1)) m |= FILE_GENERIC_EXECUTE;
+  if (await allowed(vfs, ctx, attr.ino, 1) || (attr.type !== 'dir' && m & ACCESS.FILE_READ_DATA)) m |= FILE_GENERIC_EXECUTE;
   if (parent !== attr.ino && await allowed(vfs, ctx, parent, 3)) m |= ACCESS.DELETE;
   if (ctx.uid === 0 || ctx.uid === attr.uid) m |= ACCESS.WRITE_DAC | ACCESS.WRITE_OWNER | ACCESS.FILE_WRITE_ATTRIBUTES;
   return (m & tree.maximalAccess) >>> 0;
@@ -260,6 +265,10 @@ export async function maximalAccess(vfs: Vfs, ctx: Ctx, attr: Attr, parent: numb
 /**
  * Checks a desired access (generic bits mapped, MAXIMUM_ALLOWED resolved by the caller) against
  * the VFS: read → r, write/append/EA → w, execute → x on the object; DELETE → w+x on the parent.
+ * FILE_EXECUTE on a file is also granted by r: over SMB it only lets the client read the data to
+ * run it (MS-SMB2 3.3.5.12 accepts it for READ), and a file made through SMB is 0644, so Windows
+ * clients asking GENERIC_ALL or FILE_EXECUTE on their own files must not be refused (Samba gets the
+ * same result from its 0744 create mask). On a directory it is FILE_TRAVERSE: x.
  * Refused → STATUS_ACCESS_DENIED. Attribute and control rights are not checked here (the VFS
  * refuses the change itself when it comes).
  */
@@ -267,8 +276,12 @@ export async function checkAccess(vfs: Vfs, ctx: Ctx, attr: Attr, parent: number
   let mask = 0;
   if (access & READ_BITS) mask |= 4;
   if (access & WRITE_BITS) mask |= 2;
-  if (access & EXEC_BITS) mask |= 1;
+  const exec = (access & EXEC_BITS) !== 0;
+  if (exec && attr.type === 'dir') mask |= 1;
   if (mask && !(await allowed(vfs, ctx, attr.ino, mask))) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+  if (exec && attr.type !== 'dir' && !(mask & 4 || await allowed(vfs, ctx, attr.ino, 4) || await allowed(vfs, ctx, attr.ino, 1))) {
+    throw new SmbStatusError(STATUS.ACCESS_DENIED);
+  }
   if (access & ACCESS.DELETE && parent !== attr.ino && !(await allowed(vfs, ctx, parent, 3))) throw new SmbStatusError(STATUS.ACCESS_DENIED);
 }
 
@@ -317,20 +330,29 @@ export async function closeOpen(c: SmbConnection, o: Open, wantAttr: boolean): P
   const n = o.node;
   n.opens.delete(o);
   if (o.deleteOnClose) n.deletePending = true;
+  const removeFile = async (file: Node): Promise<void> => {
+    nodesOf(vfs).delete(file.ino);
+    try {
+      if (file.isDir) await vfs.rmdir(o.ctx, file.parent, file.name);
+      else await vfs.unlink(o.ctx, file.parent, file.name);
+    } catch (e) {
+      c.log?.info({ peer: c.opts.peer, name: file.path, err: (e as Error).message }, 'smb: delete on close failed');
+    }
+  };
+  if (o.stream !== undefined) {
+    const gone = await closeStream(vfs, o as Open & { stream: string }, removeFile);
+    return wantAttr && !gone ? vfs.getattr(o.ctx, n.ino).catch(() => undefined) : undefined;
+  }
   let err: unknown;
   if (o.fh !== undefined) await vfs.release(o.ctx, o.fh).catch((e: unknown) => { err = e; });
   let attr: Attr | undefined;
   if (n.opens.size === 0) {
-    nodesOf(vfs).delete(n.ino);
     if (n.deletePending) {
-      try {
-        if (n.isDir) await vfs.rmdir(o.ctx, n.parent, n.name);
-        else await vfs.unlink(o.ctx, n.parent, n.name);
-      } catch (e) {
-        c.log?.info({ peer: c.opts.peer, name: n.path, err: (e as Error).message }, 'smb: delete on close failed');
-      }
+      // Open streams of the file keep it (and its delete-pending name) until the last one closes.
+      if (!streamOpensOf(vfs, n.ino).length) await removeFile(n);
       return undefined;
     }
+    nodesOf(vfs).delete(n.ino);
   }
   if (err) throw err;
   if (wantAttr) attr = await vfs.getattr(o.ctx, n.ino).catch(() => undefined);

@@ -9,11 +9,12 @@
  * buffer → STATUS_BUFFER_TOO_SMALL with the needed size in the ERROR body (3.3.5.20.3).
  */
 import { createHash } from 'node:crypto';
-import type { SetAttr } from '../../vfs/types.js';
+import { ROOT_CTX, type SetAttr, type Vfs } from '../../vfs/types.js';
 import { Errno, VfsError } from '../../vfs/errno.js';
 import { STATUS, SmbStatusError } from './errors.js';
-import { nodesOf, openOf, splitPath, walk, type Open } from './files.js';
+import { nodesOf, openOf, splitPath, walk, type Node, type Open } from './files.js';
 import { ensureEmpty } from './create.js';
+import { basicInfoDos, checkDeletable, mayChangeDos, noteModified, readDos, writeDos } from './dosattr.js';
 import type { Request, Response, SmbConnection } from './session.js';
 import { writeErrorResponse } from './wire/error.js';
 import {
@@ -27,6 +28,7 @@ import {
   ACCESS, decodeSecurityDescriptor, encodeSecurityDescriptor, posixFromSecurityDescriptor, securityDescriptorOf, selectSecurityInformation,
   UnmappableSidError,
 } from './wire/security.js';
+import { MAX_STREAM_BYTES, setStreamData, streamData, streamList } from './streams.js';
 import { decodeQueryInfoRequest, decodeSetInfoRequest, writeOutputBufferResponse, writeSetInfoResponse } from './wire/files.js';
 
 /** A stable 32-bit volume serial and 64-bit id per share name. */
@@ -58,8 +60,15 @@ export async function handleQueryInfo(c: SmbConnection, q: Request): Promise<Res
       const min = QUERY_FILE_MIN_SIZE[req.infoClass];
       if (min === undefined) throw new SmbStatusError(STATUS.INVALID_INFO_CLASS);
       const name = req.infoClass === FILE_INFO.Name || req.infoClass === FILE_INFO.All ? `\\${o.node.path}` : o.node.path || '\\';
+      let info = fileInfoOf(attr, { dos: await readDos(vfs, attr) });
+      const dataInfo = info;
+      if (o.stream !== undefined) { // a named stream's own size (streams.ts)
+        const size = BigInt((await streamData(vfs, o.ctx, o.node.ino, o.stream)).length);
+        info = { ...info, endOfFile: size, allocationSize: (size + 4095n) & ~4095n };
+      }
+      const streams = req.infoClass === FILE_INFO.Stream ? await streamList(vfs, o.ctx, attr, dataInfo.endOfFile, dataInfo.allocationSize) : undefined;
       const out = encodeQueryFileInfo(req.infoClass, {
-        info: fileInfoOf(attr), name, volumeSerial: volumeSerial(o.share.name),
+        info, name, volumeSerial: volumeSerial(o.share.name), ...(streams ? { streams } : {}),
         open: { accessMask: o.access, position: o.position, mode: o.mode, deletePending: o.node.deletePending },
       });
       if (!out) throw new SmbStatusError(STATUS.INVALID_INFO_CLASS);
@@ -117,10 +126,11 @@ function setTime(t: SetTime): bigint | undefined {
 }
 
 /**
- * SET_INFO. FILE: Basic (creation, access, write and change times; DOS attributes are not
- * stored yet and are accepted without effect), EndOfFile (truncate/extend), Allocation
- * (below the size truncates, else no effect), Rename (within the share, ReplaceIfExists,
- * case-only renames), Disposition(Ex) (delete pending; a non-empty folder →
+ * SET_INFO. FILE: Basic (creation, access, write and change times; DOS attributes through
+ * dosattr.ts), EndOfFile (truncate/extend), Allocation (below the size truncates, else no
+ * effect; both set ARCHIVE), Rename (within the share, ReplaceIfExists, case-only renames; a
+ * folder with opens below it → ACCESS_DENIED), Disposition(Ex) (delete pending; READONLY →
+ * CANNOT_DELETE; a non-empty folder →
  * DIRECTORY_NOT_EMPTY), Position; SECURITY: owner/group/DACL → uid/gid/mode (a SID outside the
  * mapping → ACCESS_DENIED). Writes on a read-only share → ACCESS_DENIED; others through errors.ts.
  */
@@ -151,6 +161,12 @@ export async function handleSetInfo(c: SmbConnection, q: Request): Promise<Respo
     case FILE_INFO.Basic: {
       need(o, ACCESS.FILE_WRITE_ATTRIBUTES);
       const b = decodeFileBasicInformation(req.buffer);
+      const attr = await vfs.getattr(o.ctx, o.node.ino);
+      const bits = basicInfoDos(o.node.isDir, b.attributes, await readDos(vfs, attr));
+      if (bits !== undefined) {
+        if (!(await mayChangeDos(vfs, o.ctx, attr))) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+        await writeDos(vfs, attr, bits, o.node);
+      }
       const s: SetAttr = {};
       const at = setTime(b.lastAccessTime), mt = setTime(b.lastWriteTime), bt = setTime(b.creationTime), ct = setTime(b.changeTime);
       if (at !== undefined) s.atimeNs = at;
@@ -166,9 +182,22 @@ export async function handleSetInfo(c: SmbConnection, q: Request): Promise<Respo
       const eof = req.infoClass === FILE_INFO.EndOfFile;
       const v = eof ? decodeFileEndOfFileInformation(req.buffer) : decodeFileAllocationInformation(req.buffer);
       if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new SmbStatusError(STATUS.DISK_FULL);
+      if (o.stream !== undefined) { // a named stream: cut or zero-extend its attribute
+        const old = await streamData(vfs, o.ctx, o.node.ino, o.stream);
+        if (v > BigInt(MAX_STREAM_BYTES)) throw new SmbStatusError(STATUS.DISK_FULL);
+        if (eof ? Number(v) !== old.length : Number(v) < old.length) {
+          const next = Buffer.alloc(Number(v));
+          old.copy(next, 0, 0, Math.min(old.length, next.length));
+          await setStreamData(vfs, o.ctx, o.node.ino, o.stream, next);
+        }
+        return ok();
+      }
       if (o.fh !== undefined) await vfs.flush(o.ctx, o.fh);
       const size = (await vfs.getattr(o.ctx, o.node.ino)).size;
-      if (eof ? Number(v) !== size : Number(v) < size) await vfs.setattr(o.ctx, o.node.ino, { size: Number(v) }, o.fhWritable);
+      if (eof ? Number(v) !== size : Number(v) < size) {
+        await vfs.setattr(o.ctx, o.node.ino, { size: Number(v) }, o.fhWritable);
+        await noteModified(vfs, o.node);
+      }
       return ok();
     }
     case FILE_INFO.Position: {
@@ -178,6 +207,7 @@ export async function handleSetInfo(c: SmbConnection, q: Request): Promise<Respo
     case FILE_INFO.Disposition: case FILE_INFO.DispositionEx: {
       const del = req.infoClass === FILE_INFO.Disposition ? decodeFileDispositionInformation(req.buffer).deletePending : (decodeFileDispositionInformationEx(req.buffer).flags & 1) !== 0;
       need(o, ACCESS.DELETE);
+      if (del) checkDeletable(await readDos(vfs, await vfs.getattr(o.ctx, o.node.ino)));
       if (del && o.node.isDir) await ensureEmpty(c, o.node.ino);
       if (del && o.node.path === '') throw new SmbStatusError(STATUS.CANNOT_DELETE);
       o.node.deletePending = del;
@@ -210,6 +240,8 @@ async function rename(c: SmbConnection, o: Open, buf: Buffer): Promise<Response>
   const w = await walk(vfs, o.ctx, root, parts);
   // Other opens of this file that do not share delete refuse the rename (MS-FSA 2.1.5.15.15).
   for (const other of o.node.opens) if (other !== o && !(other.shareAccess & 4)) throw new SmbStatusError(STATUS.SHARING_VIOLATION);
+  // A folder with anything open below it cannot move (Windows answers ACCESS_DENIED; smb2.rename.rename_dir_openfile).
+  if (o.node.isDir && await hasOpenBelow(vfs, o.node)) throw new SmbStatusError(STATUS.ACCESS_DENIED);
   const t = w.found;
   if (t && t.attr.ino === o.node.ino) {
     if (t.name === w.want) return ok(); // same name: nothing to do
@@ -228,6 +260,30 @@ async function rename(c: SmbConnection, o: Open, buf: Buffer): Promise<Response>
     throw err;
   }
   return moved(o, w.parent, w.parentPath, w.want);
+}
+
+/**
+ * Whether an inode below folder `dir` is open through SMB (any connection of this VFS): each open
+ * node's ancestors are followed by '..' lookups (root credentials; memoized for this call) until
+ * `dir` or the VFS root.
+ */
+export async function hasOpenBelow(vfs: Vfs, dir: Node): Promise<boolean> {
+  const up = new Map<number, number>();
+  for (const n of nodesOf(vfs).values()) {
+    if (n === dir || !n.opens.size) continue;
+    let p = n.parent;
+    for (let depth = 0; depth < 4096; depth++) {
+      if (p === dir.ino) return true;
+      let q = up.get(p);
+      if (q === undefined) {
+        q = await vfs.lookup(ROOT_CTX, p, '..').then((a) => a.ino, () => p);
+        up.set(p, q);
+      }
+      if (q === p) break;
+      p = q;
+    }
+  }
+  return false;
 }
 
 function moved(o: Open, parent: number, parentPath: string, name: string): Response {

@@ -6,7 +6,9 @@
  * SMB2_WRITEFLAG_WRITE_THROUGH is fsynced before the answer too.
  */
 import { STATUS, SmbStatusError } from './errors.js';
-import { openOf } from './files.js';
+import { openOf, type Open } from './files.js';
+import { noteModified } from './dosattr.js';
+import { MAX_STREAM_BYTES, setStreamData, streamData } from './streams.js';
 import { checkIo } from './lock.js';
 import type { Request, Response, SmbConnection } from './session.js';
 import { ACCESS } from './wire/security.js';
@@ -26,12 +28,15 @@ export async function handleRead(c: SmbConnection, q: Request): Promise<Response
   const req = decodeReadRequest(q.message);
   const o = openOf(c, q, req.fileId);
   if (o.node.isDir) throw new SmbStatusError(STATUS.INVALID_DEVICE_REQUEST);
-  if (!(o.access & (ACCESS.FILE_READ_DATA | ACCESS.FILE_EXECUTE)) || o.fh === undefined) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+  if (!(o.access & (ACCESS.FILE_READ_DATA | ACCESS.FILE_EXECUTE)) || (o.fh === undefined && o.stream === undefined)) throw new SmbStatusError(STATUS.ACCESS_DENIED);
   if (req.length > c.maxIo) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
   if (req.offset > MAX_OFFSET) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
   const vfs = c.fileService!.vfs;
   await checkIo(vfs, o, req.offset, req.length, false); // FILE_LOCK_CONFLICT (lock.ts)
-  const data = req.length === 0 ? Buffer.alloc(0) : await vfs.read(o.ctx, o.fh, Number(req.offset), req.length);
+  let data: Buffer;
+  if (req.length === 0) data = Buffer.alloc(0);
+  else if (o.stream !== undefined) data = (await streamData(vfs, o.ctx, o.node.ino, o.stream)).subarray(Number(req.offset), Number(req.offset) + req.length);
+  else data = await vfs.read(o.ctx, o.fh!, Number(req.offset), req.length);
   if ((req.length > 0 && data.length === 0) || data.length < req.minimumCount) throw new SmbStatusError(STATUS.END_OF_FILE);
   o.position = req.offset + BigInt(data.length);
   return { status: STATUS.SUCCESS, body: (w) => { writeReadResponse(w, data); } };
@@ -47,16 +52,39 @@ export async function handleWrite(c: SmbConnection, q: Request): Promise<Respons
   const req = decodeWriteRequest(q.message, c.maxIo);
   const o = openOf(c, q, req.fileId);
   if (o.node.isDir) throw new SmbStatusError(STATUS.INVALID_DEVICE_REQUEST);
-  if (!(o.access & (ACCESS.FILE_WRITE_DATA | ACCESS.FILE_APPEND_DATA)) || o.fh === undefined || !o.fhWritable) throw new SmbStatusError(STATUS.ACCESS_DENIED);
   const vfs = c.fileService!.vfs;
+  if (o.stream !== undefined) return writeStream(c, o, o.stream, req.offset, req.data);
+  if (!(o.access & (ACCESS.FILE_WRITE_DATA | ACCESS.FILE_APPEND_DATA)) || o.fh === undefined || !o.fhWritable) throw new SmbStatusError(STATUS.ACCESS_DENIED);
   let offset = req.offset;
   if (offset === 0xffffffffffffffffn) offset = BigInt((await vfs.getattr(o.ctx, o.node.ino)).size);
   if (offset > MAX_OFFSET) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
   await checkIo(vfs, o, offset, req.data.length, true); // FILE_LOCK_CONFLICT (lock.ts)
   const n = req.data.length ? await vfs.write(o.ctx, o.fh, Number(offset), req.data) : 0;
+  if (n) await noteModified(vfs, o.node);
   if (req.flags & WRITE_FLAG.WRITE_THROUGH) await vfs.fsync(o.ctx, o.fh);
   o.position = offset + BigInt(n);
   return { status: STATUS.SUCCESS, body: (w) => { writeWriteResponse(w, n); } };
+}
+
+/**
+ * WRITE to a named stream: its attribute read, patched and stored again (streams.ts; beyond
+ * 64 KiB → DISK_FULL); offset all-ones appends.
+ */
+async function writeStream(c: SmbConnection, o: Open, xattr: string, offset: bigint, data: Buffer): Promise<Response> {
+  if (!(o.access & (ACCESS.FILE_WRITE_DATA | ACCESS.FILE_APPEND_DATA))) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+  const vfs = c.fileService!.vfs;
+  const old = await streamData(vfs, o.ctx, o.node.ino, xattr);
+  const at = offset === 0xffffffffffffffffn ? old.length : offset > BigInt(MAX_STREAM_BYTES) ? MAX_STREAM_BYTES + 1 : Number(offset);
+  if (at + data.length > MAX_STREAM_BYTES) throw new SmbStatusError(STATUS.DISK_FULL);
+  await checkIo(vfs, o, BigInt(at), data.length, true); // FILE_LOCK_CONFLICT (lock.ts)
+  if (data.length) {
+    const next = Buffer.alloc(Math.max(old.length, at + data.length));
+    old.copy(next);
+    data.copy(next, at);
+    await setStreamData(vfs, o.ctx, o.node.ino, xattr, next);
+  }
+  o.position = BigInt(at + data.length);
+  return { status: STATUS.SUCCESS, body: (w) => { writeWriteResponse(w, data.length); } };
 }
 
 /**

@@ -321,6 +321,21 @@ describe('SMB2 LOCK', () => {
     assert.deepEqual((await v.vfs.testlock(MIRROR_CTX, ino, { type: 'read', start: 0, end: Infinity, owner: MIRROR_OWNER }))?.owner, 'p1');
   });
 
+  test('a named stream has its own locks, not in the VFS table', async () => {
+    const { v, a } = await setup();
+    const h = await openFile(a);
+    const s1 = await openFile(a, 'f.txt:st'), s2 = await openFile(a, 'f.txt:st');
+    const ino = (await v.paths.stat(ROOT_CTX, '/home/f.txt')).ino;
+    assert.equal(await st(lock(a, s1, [el(0, 10, EXCLUSIVE | FI)])), 0);
+    assert.equal(await st(lock(a, s2, [el(0, 10, SHARED | FI)])), STATUS.LOCK_NOT_GRANTED);
+    assert.equal(await st(a.c.writeFile(a.tid, s2, 0, Buffer.from('x'))), STATUS.FILE_LOCK_CONFLICT);
+    assert.equal(await st(lock(a, h, [el(0, 10, EXCLUSIVE | FI)])), 0, 'the data stream is another stream');
+    assert.equal(await st(lock(a, h, [el(0, 10, UNLOCK)])), 0);
+    assert.equal(await v.vfs.testlock(FUSE, ino, { type: 'write', start: 0, end: Infinity, owner: 'p' }), null);
+    assert.equal(await st(a.c.closeFile(a.tid, s1)), 0);
+    assert.equal(await st(lock(a, s2, [el(0, 10, SHARED | FI)])), 0);
+  });
+
   test('fuzz: the LOCK decoder throws only WireError; random LOCK requests on a live open always get an answer', async () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
       const m = Buffer.concat([Buffer.alloc(64), Buffer.from(bytes)]);

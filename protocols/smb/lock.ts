@@ -33,6 +33,8 @@
  * STATUS_FILE_LOCK_CONFLICT. A CLOSE (and so TREE_DISCONNECT, LOGOFF and the socket's end)
  * drops the open's locks and ends its waiting LOCKs with STATUS_RANGE_NOT_LOCKED.
  *
+ * Named streams (streams.ts) have their own locks, not mirrored: no other protocol reaches them.
+ *
  * Not done: LockSequence replay (3.3.5.14: only for resilient, durable and persistent opens,
  * none of which this server has yet).
  */
@@ -69,28 +71,36 @@ interface Waiter {
   abort: (reason: unknown) => void;
 }
 
-/** The SMB locks and waiters of one inode. */
+/** The SMB locks and waiters of one inode's data (or of one named stream of it). */
 interface InodeLocks {
   vfs: Vfs;
   ino: number;
+  /** `keyOf` of the opens. */
+  key: string;
+  /** Mirrored into the VFS lock table: the file's data, not a named stream (an xattr no other protocol locks). */
+  mirror: boolean;
   locks: ByteLock[];
   waiters: Waiter[];
 }
 
-const tables = new WeakMap<Vfs, Map<number, InodeLocks>>();
+const tables = new WeakMap<Vfs, Map<string, InodeLocks>>();
 const waitersOfOpen = new WeakMap<Open, Set<Waiter>>();
 let probes = 0;
 
-function stateOf(vfs: Vfs, ino: number): InodeLocks {
+/** Locks are per stream: the file's data, or one named stream (streams.ts). */
+const keyOf = (o: Open): string => (o.stream === undefined ? String(o.node.ino) : `${o.node.ino}\0${o.stream}`);
+
+function stateOf(vfs: Vfs, o: Open): InodeLocks {
   let m = tables.get(vfs);
   if (!m) tables.set(vfs, (m = new Map()));
-  let s = m.get(ino);
-  if (!s) m.set(ino, (s = { vfs, ino, locks: [], waiters: [] }));
+  const key = keyOf(o);
+  let s = m.get(key);
+  if (!s) m.set(key, (s = { vfs, ino: o.node.ino, key, mirror: o.stream === undefined, locks: [], waiters: [] }));
   return s;
 }
 
 function forget(s: InodeLocks): void {
-  if (!s.locks.length && !s.waiters.length) tables.get(s.vfs)?.delete(s.ino);
+  if (!s.locks.length && !s.waiters.length) tables.get(s.vfs)?.delete(s.key);
 }
 
 /**
@@ -125,6 +135,7 @@ function vfsRange(offset: bigint, length: bigint): { start: number; end: number 
  * segment could not be taken (a foreign lock conflicts).
  */
 async function syncMirror(s: InodeLocks): Promise<boolean> {
+  if (!s.mirror) return true;
   const ranges = s.locks.filter((l) => l.length > 0n).map((l) => ({ ...vfsRange(l.offset, l.length), exclusive: l.exclusive }));
   const edges = [...new Set(ranges.flatMap((r) => [r.start, r.end]))].sort((a, b) => a - b);
   const calls: Promise<void>[] = [s.vfs.unlock(MIRROR_CTX, s.ino, { owner: MIRROR_OWNER, start: 0, end: Infinity })];
@@ -189,7 +200,7 @@ function takeWaiting(vfs: Vfs, want: ByteLock, signal: AbortSignal): Promise<voi
   return new Promise<void>((resolve, reject) => {
     let done = false;
     // The inode's state is looked up at each attempt: it is forgotten whenever it holds nothing.
-    let s = stateOf(vfs, want.open.node.ino);
+    let s = stateOf(vfs, want.open);
     const probe = new AbortController();
     const mine = waitersOfOpen.get(want.open) ?? new Set<Waiter>();
     waitersOfOpen.set(want.open, mine);
@@ -208,7 +219,7 @@ function takeWaiting(vfs: Vfs, want: ByteLock, signal: AbortSignal): Promise<voi
     const onAbort = (): void => finish(signal.reason);
     const attempt = (): void => {
       if (done) return;
-      s = stateOf(vfs, want.open.node.ino);
+      s = stateOf(vfs, want.open);
       if (smbConflict(s, want)) {
         s.waiters.push(w); // retried when the SMB locks of the inode change
         return;
@@ -240,7 +251,7 @@ function takeWaiting(vfs: Vfs, want: ByteLock, signal: AbortSignal): Promise<voi
 export async function dropOpenLocks(vfs: Vfs, o: Open): Promise<void> {
   for (const w of [...(waitersOfOpen.get(o) ?? [])]) w.abort(new SmbStatusError(STATUS.RANGE_NOT_LOCKED));
   waitersOfOpen.delete(o);
-  const s = tables.get(vfs)?.get(o.node.ino);
+  const s = tables.get(vfs)?.get(keyOf(o));
   if (!s) return;
   const before = s.locks.length;
   s.locks = s.locks.filter((l) => l.open !== o);
@@ -260,11 +271,12 @@ export async function dropOpenLocks(vfs: Vfs, o: Open): Promise<void> {
 export async function checkIo(vfs: Vfs, o: Open, offset: bigint, length: number, write: boolean): Promise<void> {
   if (length === 0) return;
   const io = { offset, length: BigInt(length) };
-  const s = tables.get(vfs)?.get(o.node.ino);
+  const s = tables.get(vfs)?.get(keyOf(o));
   for (const l of s?.locks ?? []) {
     if (l.length === 0n || !rangesOverlap(l, io)) continue;
     if ((l.exclusive && l.open !== o) || (write && !l.exclusive)) throw new SmbStatusError(STATUS.FILE_LOCK_CONFLICT);
   }
+  if (o.stream !== undefined) return;
   const r = vfsRange(io.offset, io.length);
   if (await vfs.testlock(MIRROR_CTX, o.node.ino, { type: write ? 'write' : 'read', ...r, owner: MIRROR_OWNER })) {
     throw new SmbStatusError(STATUS.FILE_LOCK_CONFLICT);
@@ -290,7 +302,7 @@ export async function handleLock(c: SmbConnection, q: Request): Promise<Response
   const o = openOf(c, q, req.fileId);
   if (o.node.isDir) throw new SmbStatusError(STATUS.INVALID_DEVICE_REQUEST); // as READ and WRITE on a folder
   const vfs = c.fileService!.vfs;
-  const s = stateOf(vfs, o.node.ino);
+  const s = stateOf(vfs, o);
   try {
     if (req.locks[0]!.flags & LOCK_FLAG.UNLOCK) {
       for (const el of req.locks) {

@@ -1,0 +1,101 @@
+/**
+ * CREATE of a named stream ("file:name[:$DATA]", MS-SMB2 3.3.5.9, MS-FSA 2.1.5.1): the file is
+ * found as any CREATE finds it (and made, empty, when the disposition creates and it is missing);
+ * the stream then follows the disposition on its own — CREATE on an existing stream →
+ * OBJECT_NAME_COLLISION, OPEN/OVERWRITE of a missing one → OBJECT_NAME_NOT_FOUND, OVERWRITE(_IF)
+ * and SUPERSEDE empty it. Access is checked on the file; share modes per stream. A stream open
+ * with FILE_DIRECTORY_FILE → NOT_A_DIRECTORY; on a directory → OBJECT_NAME_INVALID (no streams on
+ * folders here). Storage and the rest: streams.ts.
+ */
+import { Errno, VfsError } from '../../vfs/errno.js';
+import { STATUS, SmbStatusError } from './errors.js';
+import { checkAccess, checkShareMode, fileIdOf, maximalAccess, nodesOf, walk, WRITE_RIGHTS, type Open } from './files.js';
+import type { Request, Response, SmbConnection } from './session.js';
+import type { TreeConnect } from './state.js';
+import { existingStreamNode, findStream, pinFile, setStreamData, STREAM_XATTR_PREFIX, streamData, streamNode } from './streams.js';
+import { fileInfoOf } from './wire/fscc.js';
+import { CREATE_ACTION, CREATE_OPTION, DISPOSITION, writeCreateResponse, type CreateRequest } from './wire/files.js';
+import { ACCESS } from './wire/security.js';
+import type { Ctx } from '../../vfs/types.js';
+
+/** What handleCreate has worked out before it sees the stream part. */
+export interface StreamCreate {
+  req: CreateRequest;
+  tree: TreeConnect;
+  ctx: Ctx;
+  root: number;
+  parts: string[];
+  stream: string;
+  readOnly: boolean;
+  desired: number;
+  newFileMode: number;
+}
+
+export async function createStream(c: SmbConnection, q: Request, s: StreamCreate): Promise<Response> {
+  const vfs = c.fileService!.vfs;
+  const { req, tree, ctx } = s;
+  if (req.options & CREATE_OPTION.DIRECTORY_FILE) throw new SmbStatusError(STATUS.NOT_A_DIRECTORY);
+  if (!s.parts.length) throw new SmbStatusError(STATUS.OBJECT_NAME_INVALID);
+  const creates = req.disposition !== DISPOSITION.OPEN && req.disposition !== DISPOSITION.OVERWRITE;
+  const w = await walk(vfs, ctx, s.root, s.parts);
+  let file = w.found;
+  let madeFile = false;
+  if (!file) {
+    if (!creates) throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND);
+    if (s.readOnly) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+    const r = await vfs.create(ctx, w.parent, w.want, s.newFileMode, { read: true, write: true, exclusive: true }).catch((err: unknown) => {
+      if (err instanceof VfsError && err.errno === Errno.EEXIST) throw new SmbStatusError(STATUS.OBJECT_NAME_COLLISION);
+      throw err;
+    });
+    await vfs.release(ctx, r.fh);
+    file = { attr: r.attr, name: w.want };
+    madeFile = true;
+  }
+  if (file.attr.type === 'dir') throw new SmbStatusError(STATUS.OBJECT_NAME_INVALID);
+  if (file.attr.type !== 'file') throw new SmbStatusError(STATUS.ACCESS_DENIED);
+  if (nodesOf(vfs).get(file.attr.ino)?.deletePending) throw new SmbStatusError(STATUS.DELETE_PENDING);
+  const ino = file.attr.ino;
+  let xattr = await findStream(vfs, ctx, ino, s.stream);
+  const overwrite = req.disposition === DISPOSITION.OVERWRITE || req.disposition === DISPOSITION.OVERWRITE_IF || req.disposition === DISPOSITION.SUPERSEDE;
+  let desired = s.desired;
+  if (desired & ACCESS.MAXIMUM_ALLOWED) desired = (desired & ~ACCESS.MAXIMUM_ALLOWED) | await maximalAccess(vfs, ctx, file.attr, w.parent, tree);
+  if (s.readOnly && (desired & WRITE_RIGHTS || !xattr || overwrite)) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+  if (!madeFile) await checkAccess(vfs, ctx, file.attr, w.parent, desired);
+  let action: number;
+  if (xattr) {
+    if (req.disposition === DISPOSITION.CREATE) throw new SmbStatusError(STATUS.OBJECT_NAME_COLLISION);
+    const node = existingStreamNode(vfs, ino, xattr);
+    if (node?.deletePending) throw new SmbStatusError(STATUS.DELETE_PENDING);
+    checkShareMode(node, desired, req.shareAccess);
+    if (overwrite) await setStreamData(vfs, ctx, ino, xattr, Buffer.alloc(0));
+    action = req.disposition === DISPOSITION.SUPERSEDE ? CREATE_ACTION.SUPERSEDED : overwrite ? CREATE_ACTION.OVERWRITTEN : CREATE_ACTION.OPENED;
+  } else {
+    if (!creates) throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND);
+    xattr = STREAM_XATTR_PREFIX + s.stream;
+    await setStreamData(vfs, ctx, ino, xattr, Buffer.alloc(0));
+    action = CREATE_ACTION.CREATED;
+  }
+  const deleteOnClose = (req.options & CREATE_OPTION.DELETE_ON_CLOSE) !== 0;
+  if (deleteOnClose && !(desired & ACCESS.DELETE)) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+  const path = [w.parentPath, file.name].filter((x) => x !== '').join('\\');
+  const node = streamNode(vfs, ino, xattr, { parent: w.parent, name: file.name, path: `${path}:${xattr.slice(STREAM_XATTR_PREFIX.length)}` });
+  const id = c.files.allocId();
+  const o: Open = {
+    id, sessionId: q.session!.id, treeId: tree.treeId, node, fh: undefined, fhWritable: false, access: desired, shareAccess: req.shareAccess,
+    deleteOnClose, ctx, position: 0n, mode: 0, dir: undefined, share: tree.share!, stream: xattr, streamPin: await pinFile(vfs, ino),
+  };
+  node.opens.add(o);
+  c.files.opens.set(id, o);
+  c.files.compoundFileId = fileIdOf(o);
+  const size = BigInt((await streamData(vfs, ctx, ino, xattr)).length);
+  const i = fileInfoOf(await vfs.getattr(ctx, ino));
+  return {
+    status: STATUS.SUCCESS,
+    body: (wr) => {
+      writeCreateResponse(wr, {
+        oplockLevel: 0, createAction: action, creationTime: i.creationTime, lastAccessTime: i.lastAccessTime, lastWriteTime: i.lastWriteTime,
+        changeTime: i.changeTime, allocationSize: (size + 4095n) & ~4095n, endOfFile: size, fileAttributes: i.attributes, fileId: fileIdOf(o), contexts: [],
+      });
+    },
+  };
+}
