@@ -107,6 +107,21 @@ export async function startSmbServer(opts: SmbServerOptions): Promise<SmbServer>
     const decoder = new FrameDecoder(maxFrame);
     const queue: Buffer[] = [];
     let busy = false;
+    const send = (r: Buffer): void => {
+      sock.cork();
+      sock.write(frameHeader(r.length));
+      sock.write(r);
+      sock.uncork();
+    };
+    // Messages the connection pushes on its own (async.ts): while a frame is being handled they
+    // wait for its replies, so an interim response always leaves before its final one.
+    let pushed: Buffer[] = [];
+    conn.pushMessage = (m) => {
+      if (sock.destroyed || !sock.writable) return false;
+      if (busy) pushed.push(m);
+      else send(m);
+      return true;
+    };
     const pump = async (): Promise<void> => {
       if (busy) return;
       busy = true;
@@ -115,12 +130,8 @@ export async function startSmbServer(opts: SmbServerOptions): Promise<SmbServer>
           const frame = queue.shift()!;
           const out = await conn.handleFrame(frame);
           if (sock.destroyed) break;
-          for (const r of out.replies) {
-            sock.cork();
-            sock.write(frameHeader(r.length));
-            sock.write(r);
-            sock.uncork();
-          }
+          for (const r of out.replies) send(r);
+          for (const r of pushed.splice(0)) send(r);
           if (out.close) {
             sock.end();
             sock.destroySoon();
@@ -129,6 +140,8 @@ export async function startSmbServer(opts: SmbServerOptions): Promise<SmbServer>
         }
       } finally {
         busy = false;
+        if (!sock.destroyed) for (const r of pushed.splice(0)) send(r);
+        pushed = [];
       }
       if (!sock.destroyed && sock.isPaused() && queue.length < MAX_QUEUED && sock.writableLength < MAX_UNSENT) sock.resume();
     };
