@@ -19,7 +19,7 @@ import {
 import type { Request, Response, SmbConnection } from './session.js';
 import { setCreateEas } from './ea-create.js';
 import { fileInfoOf } from './wire/fscc.js';
-import { breakForOpen, grantOplock, OPLOCK, setOplockConnection } from './oplock.js';
+import { breakForOpen, grantOplock, MustWait, OPLOCK, setOplockConnection } from './oplock.js';
 import { checkLeaseKey, clientGuidOf, grantLease, leaseRequest } from './lease.js';
 import { durableRequest, grantDurable, newPersistentId, reconnectDurable, reconnectTarget } from './durable.js';
 import { versionOf } from './previous.js';
@@ -52,11 +52,22 @@ function vfsErrno(err: unknown, errno: Errno): boolean {
  * VFS errors through errors.ts.
  */
 export async function handleCreate(c: SmbConnection, q: Request): Promise<Response> {
+  try {
+    return await createRetrying(c, q, undefined);
+  } catch (err) {
+    if (!(err instanceof MustWait)) throw err;
+    // An oplock or lease break must be acknowledged first: answer STATUS_PENDING now and run
+    // the CREATE again in the background, waiting this time (3.3.4.2; oplock.ts, async.ts).
+    return { status: STATUS.SUCCESS, body: () => {}, goAsync: (signal) => createRetrying(c, q, { signal }) };
+  }
+}
+
+async function createRetrying(c: SmbConnection, q: Request, wait: { signal: AbortSignal } | undefined): Promise<Response> {
   // A name that appeared between the lookup and the create (another connection's CREATE won the
   // race) is opened as existing when the disposition allows it (smb2.create.mkdir-dup).
   for (let attempt = 0; ; attempt++) {
     try {
-      return await createOnce(c, q, attempt < 3);
+      return await createOnce(c, q, attempt < 3, wait);
     } catch (err) {
       if (!(err instanceof LostRace)) throw err;
     }
@@ -66,7 +77,7 @@ export async function handleCreate(c: SmbConnection, q: Request): Promise<Respon
 /** The name was created by someone else between the walk and the create. */
 class LostRace extends Error {}
 
-async function createOnce(c: SmbConnection, q: Request, mayRetry: boolean): Promise<Response> {
+async function createOnce(c: SmbConnection, q: Request, mayRetry: boolean, wait: { signal: AbortSignal } | undefined): Promise<Response> {
   const svc = c.fileService;
   const tree = q.tree!;
   if (!svc || !tree.share) throw new SmbStatusError(STATUS.NOT_SUPPORTED);
@@ -138,7 +149,7 @@ async function createOnce(c: SmbConnection, q: Request, mayRetry: boolean): Prom
     };
     checkLeaseKey(c, lreq, node, existing.attr.ino);
     const mine = lreq ? { clientGuid: clientGuidOf(c), key: lreq.key } : undefined;
-    await breakForOpen(c, node, desired, req.disposition, shareConflict, mine); // oplocks and leases of other opens (oplock.ts, lease.ts)
+    await breakForOpen(c, node, desired, req.disposition, shareConflict, mine, wait); // oplocks and leases of other opens (oplock.ts, lease.ts)
     checkShareMode(nodeForExisting(c, existing.attr.ino), desired, req.shareAccess);
     checkStreamsShareDelete(vfs, existing.attr.ino, desired | (deleteOnClose ? ACCESS.DELETE : 0));
     if (deleteOnClose && isDir) await ensureEmpty(c, existing.attr.ino);

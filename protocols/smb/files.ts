@@ -21,6 +21,7 @@ import { ALL_ONES_FILE_ID, SHARE_ACCESS, type FileId } from './wire/files.js';
 import type { DirEntryInfo } from './wire/fscc-dir.js';
 import { HDR_FLAGS } from './wire/header.js';
 import { closeStream, streamOpensOf } from './streams.js';
+import { dropOpenLocks } from './lock.js';
 import { releaseOplock } from './oplock.js';
 import { forgetDurable } from './durable.js';
 
@@ -333,6 +334,7 @@ export async function closeOpen(c: SmbConnection, o: Open, wantAttr: boolean): P
   releaseOplock(o);
   forgetDurable(o);
   const vfs = c.fileService!.vfs;
+  await dropOpenLocks(vfs, o); // byte-range locks and waiting LOCKs go with the open (lock.ts)
   const n = o.node;
   n.opens.delete(o);
   if (o.deleteOnClose) n.deletePending = true;

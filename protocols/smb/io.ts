@@ -9,6 +9,7 @@ import { STATUS, SmbStatusError } from './errors.js';
 import { openOf, type Open } from './files.js';
 import { noteModified } from './dosattr.js';
 import { MAX_STREAM_BYTES, setStreamData, streamData } from './streams.js';
+import { checkIo } from './lock.js';
 import { breakLevelIIForWrite } from './oplock.js';
 import type { Request, Response, SmbConnection } from './session.js';
 import { ACCESS } from './wire/security.js';
@@ -32,6 +33,7 @@ export async function handleRead(c: SmbConnection, q: Request): Promise<Response
   if (req.length > c.maxIo) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
   if (req.offset > MAX_OFFSET) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
   const vfs = c.fileService!.vfs;
+  await checkIo(vfs, o, req.offset, req.length, false); // FILE_LOCK_CONFLICT (lock.ts)
   let data: Buffer;
   if (req.length === 0) data = Buffer.alloc(0);
   else if (o.stream !== undefined) data = (await streamData(vfs, o.ctx, o.node.ino, o.stream)).subarray(Number(req.offset), Number(req.offset) + req.length);
@@ -57,7 +59,8 @@ export async function handleWrite(c: SmbConnection, q: Request): Promise<Respons
   let offset = req.offset;
   if (offset === 0xffffffffffffffffn) offset = BigInt((await vfs.getattr(o.ctx, o.node.ino)).size);
   if (offset > MAX_OFFSET) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
-  breakLevelIIForWrite(o); // other opens' LEVEL_II oplocks (oplock.ts)
+  await checkIo(vfs, o, offset, req.data.length, true); // FILE_LOCK_CONFLICT (lock.ts)
+  breakLevelIIForWrite(o); // LEVEL_II oplocks and other leases' R (oplock.ts)
   const n = req.data.length ? await vfs.write(o.ctx, o.fh, Number(offset), req.data) : 0;
   if (n) await noteModified(vfs, o.node);
   if (req.flags & WRITE_FLAG.WRITE_THROUGH) await vfs.fsync(o.ctx, o.fh);
@@ -75,6 +78,7 @@ async function writeStream(c: SmbConnection, o: Open, xattr: string, offset: big
   const old = await streamData(vfs, o.ctx, o.node.ino, xattr);
   const at = offset === 0xffffffffffffffffn ? old.length : offset > BigInt(MAX_STREAM_BYTES) ? MAX_STREAM_BYTES + 1 : Number(offset);
   if (at + data.length > MAX_STREAM_BYTES) throw new SmbStatusError(STATUS.DISK_FULL);
+  await checkIo(vfs, o, BigInt(at), data.length, true); // FILE_LOCK_CONFLICT (lock.ts)
   if (data.length) {
     const next = Buffer.alloc(Math.max(old.length, at + data.length));
     old.copy(next);

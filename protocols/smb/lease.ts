@@ -37,7 +37,7 @@ import { Reader, WireError, Writer } from './wire/reader.js';
 import type { CreateContext } from './wire/files.js';
 import type { Node, Open } from './files.js';
 import type { Request, Response, SmbConnection } from './session.js';
-import { BREAK_TIMEOUT_MS, connectionOf, OPLOCK, oplockLevelOf } from './oplock.js';
+import { BREAK_TIMEOUT_MS, connectionOf, inline, OPLOCK, oplockLevelOf } from './oplock.js';
 import { DIALECT } from './wire/negotiate.js';
 
 /** Lease state bits (2.2.13.2.8). */
@@ -205,7 +205,7 @@ export function onLeaseBreakDisconnected(f: (o: Open) => Promise<void>): void {
 /** Starts breaking `l` to `to` (a subset of its state); resolves when no more waiting is needed. */
 function startBreak(l: Lease, to: number): Promise<void> {
   if (l.breakTo !== undefined) return waitFor(l);
-  if (to === l.state) return Promise.resolve();
+  if (to === l.state) return inline();
   const live = [...l.opens].find((o) => connectionOf(o) !== undefined);
   if (!live) {
     // Every open of the lease is a disconnected durable one: nobody can hear the break.
@@ -214,7 +214,7 @@ function startBreak(l: Lease, to: number): Promise<void> {
     const close = closeDisconnected;
     const gone = [...l.opens];
     finish(l, to);
-    return close ? Promise.all(gone.map((o) => close(o))).then(() => undefined) : Promise.resolve();
+    return inline(close ? Promise.all(gone.map((o) => close(o))).then(() => undefined) : undefined);
   }
   const c = connectionOf(live)!;
   const ackRequired = (l.state & (LEASE.WRITE | LEASE.HANDLE)) !== 0;
@@ -223,7 +223,7 @@ function startBreak(l: Lease, to: number): Promise<void> {
   const sent = c.push(leaseBreakNotification(l, from, to, ackRequired), live.sessionId);
   if (!sent || !ackRequired) {
     finish(l, to);
-    return Promise.resolve();
+    return inline();
   }
   l.breakTo = to;
   const p = waitFor(l);

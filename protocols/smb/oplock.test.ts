@@ -8,9 +8,9 @@ import { after, describe, test } from 'node:test';
 import { createMemoryVfs, ROOT_CTX, type VfsInstance } from '../../vfs/index.js';
 import { STATUS } from './errors.js';
 import { shareFileService } from './server.js';
-import { connection, TestClient } from './testdata/client.js';
+import { connection, message, TestClient } from './testdata/client.js';
 import { DIALECT } from './wire/negotiate.js';
-import { Command, decodeHeader } from './wire/header.js';
+import { Command, decodeHeader, HDR_FLAGS } from './wire/header.js';
 import { writeTreeConnectRequest } from './wire/session-setup.js';
 import { decodeCreateResponse, DISPOSITION, type FileId } from './wire/files.js';
 import { OPLOCK, setBreakTimeout, writeOplockAck } from './oplock.js';
@@ -33,6 +33,8 @@ interface Peer {
   breaks: { level: number; fileId: FileId }[];
   /** Lease break notifications (2.2.23.2). */
   leaseBreaks: { epoch: number; ackRequired: boolean; key: Buffer; from: number; to: number }[];
+  /** Final responses of requests that went async (pushed). */
+  finals: { header: ReturnType<typeof decodeHeader>; message: Buffer; encrypted: boolean }[];
 }
 
 async function server(): Promise<{ peer: () => Promise<Peer>; v: VfsInstance }> {
@@ -45,9 +47,14 @@ async function server(): Promise<{ peer: () => Promise<Peer>; v: VfsInstance }> 
     const conn = connection({ shares: [{ name: 'Data', path: '/home', readOnly: false, requireEncryption: false }], files, serverGuid });
     const breaks: Peer['breaks'] = [];
     const leaseBreaks: Peer['leaseBreaks'] = [];
+    const finals: Peer['finals'] = [];
     conn.pushMessage = (m) => {
       const h = decodeHeader(m);
-      assert.equal(h.command, Command.OPLOCK_BREAK);
+      if (h.command !== Command.OPLOCK_BREAK) {
+        assert.ok(h.flags & HDR_FLAGS.ASYNC_COMMAND, 'a final async response');
+        finals.push({ header: h, message: m, encrypted: false });
+        return true;
+      }
       assert.equal(h.messageId, 0xffffffffffffffffn, 'MessageId all ones (2.2.23.1)');
       assert.equal(h.sessionId, 0n);
       if (m.readUInt16LE(64) === 44) {
@@ -59,7 +66,7 @@ async function server(): Promise<{ peer: () => Promise<Peer>; v: VfsInstance }> 
     await c.negotiate([DIALECT.SMB311]);
     assert.equal((await c.login('alice', 's3cret')).header.status, 0);
     const tid = (await c.send(Command.TREE_CONNECT, (w: Writer) => { writeTreeConnectRequest(w, { flags: 0, path: '\\\\dw\\data' }); })).header.treeId;
-    return { c, tid, breaks, leaseBreaks };
+    return { c, tid, breaks, leaseBreaks, finals };
   };
   return { peer, v };
 }
@@ -75,6 +82,22 @@ const ack = (p: Peer, fileId: FileId, level: number) => p.c.send(Command.OPLOCK_
 /** Lets pending promises (a CREATE waiting for an ack) run. */
 const tick = () => new Promise<void>((r) => setTimeout(r, 5));
 
+/** A CREATE that must wait: answered STATUS_PENDING (async, 3.3.4.2); `final` waits for its pushed final response. */
+async function pendingOpen(p: Peer, r: Promise<{ header: { status: number; flags: number; asyncId: bigint } }>): Promise<bigint> {
+  const interim = await r;
+  assert.equal(interim.header.status, STATUS.PENDING, 'interim response');
+  assert.ok(interim.header.flags & HDR_FLAGS.ASYNC_COMMAND);
+  return interim.header.asyncId;
+}
+async function final(p: Peer, asyncId: bigint): Promise<Peer['finals'][number]> {
+  for (let i = 0; i < 2000; i++) {
+    const k = p.finals.findIndex((f) => f.header.asyncId === asyncId);
+    if (k >= 0) return p.finals.splice(k, 1)[0]!;
+    await new Promise<void>((res) => setTimeout(res, 2));
+  }
+  throw new Error('no final response');
+}
+
 after(() => {
   setBreakTimeout(35_000);
   setDurableTimeout(60_000);
@@ -86,15 +109,14 @@ describe('oplocks', () => {
     const a = await peer(), b = await peer();
     const ra = decodeCreateResponse((await open(a, 'f', { oplock: OPLOCK.BATCH, share: SHARE_RW, access: RW })).message);
     assert.equal(ra.oplockLevel, OPLOCK.BATCH);
-    let done = false;
-    const pending = open(b, 'f', { oplock: OPLOCK.BATCH, share: SHARE_RW, access: RW }).then((r) => { done = true; return r; });
+    const id = await pendingOpen(b, open(b, 'f', { oplock: OPLOCK.BATCH, share: SHARE_RW, access: RW }));
     await tick();
-    assert.equal(done, false, 'the CREATE waits for the acknowledgment');
+    assert.equal(b.finals.length, 0, 'the CREATE waits for the acknowledgment');
     assert.deepEqual(a.breaks, [{ level: OPLOCK.LEVEL_II, fileId: ra.fileId }]);
     const r = await ack(a, ra.fileId, OPLOCK.LEVEL_II);
     assert.equal(r.header.status, 0);
     assert.equal(r.message[64 + 2], OPLOCK.LEVEL_II, 'the acknowledgment response carries the new level');
-    const rb = await pending;
+    const rb = await final(b, id);
     assert.equal(rb.header.status, 0);
     assert.equal(decodeCreateResponse(rb.message).oplockLevel, OPLOCK.LEVEL_II);
     // An acknowledgment with no break pending is a protocol error (3.3.5.22.1).
@@ -126,11 +148,11 @@ describe('oplocks', () => {
     assert.equal(a.breaks.length, 0, 'no break for an open that fails its share check');
 
     const y = decodeCreateResponse((await open(a, 'y', { oplock: OPLOCK.BATCH, share: 0 })).message);
-    const pending = open(b, 'y', { oplock: OPLOCK.BATCH, share: 0 });
+    const idY = await pendingOpen(b, open(b, 'y', { oplock: OPLOCK.BATCH, share: 0 }));
     await tick();
     assert.deepEqual(a.breaks, [{ level: OPLOCK.LEVEL_II, fileId: y.fileId }]);
     assert.equal((await a.c.closeFile(a.tid, y.fileId)).header.status, 0);
-    const r = await pending;
+    const r = await final(b, idY);
     assert.equal(r.header.status, 0);
     assert.equal(decodeCreateResponse(r.message).oplockLevel, OPLOCK.BATCH, 'the holder closed: the new open is alone');
   });
@@ -153,7 +175,7 @@ describe('oplocks', () => {
       const { peer } = await server();
       const a = await peer(), b = await peer();
       const ra = decodeCreateResponse((await open(a, 't', { oplock: OPLOCK.EXCLUSIVE })).message);
-      const rb = await open(b, 't', { oplock: OPLOCK.EXCLUSIVE });
+      const rb = await final(b, await pendingOpen(b, open(b, 't', { oplock: OPLOCK.EXCLUSIVE })));
       assert.equal(rb.header.status, 0);
       assert.equal(decodeCreateResponse(rb.message).oplockLevel, OPLOCK.LEVEL_II);
       assert.equal(a.breaks.length, 1);
@@ -164,19 +186,14 @@ describe('oplocks', () => {
     }
   });
 
-  test('one connection holding both opens: the waiting CREATE parks its connection, and the acknowledgment on that connection completes it', async () => {
+  test('one connection holding both opens: the waiting CREATE goes async, and the acknowledgment on that connection completes it', async () => {
     const { peer } = await server();
     const a = await peer();
     const r1 = decodeCreateResponse((await open(a, 'same', { oplock: OPLOCK.BATCH, share: SHARE_RW, access: RW })).message);
-    const park = a.c.conn.whenParked();
-    let parked = false;
-    void park.parked.then(() => { parked = true; });
-    const pending = open(a, 'same', { oplock: OPLOCK.BATCH, share: SHARE_RW, access: RW });
-    await tick();
-    assert.equal(parked, true, 'the connection parked (server.ts goes on with its next frames)');
+    const id = await pendingOpen(a, open(a, 'same', { oplock: OPLOCK.BATCH, share: SHARE_RW, access: RW }));
     assert.deepEqual(a.breaks, [{ level: OPLOCK.LEVEL_II, fileId: r1.fileId }]);
     assert.equal((await ack(a, r1.fileId, OPLOCK.LEVEL_II)).header.status, 0);
-    const r2 = await pending;
+    const r2 = await final(a, id);
     assert.equal(r2.header.status, 0);
     assert.equal(decodeCreateResponse(r2.message).oplockLevel, OPLOCK.LEVEL_II);
   });
@@ -185,11 +202,22 @@ describe('oplocks', () => {
     const { peer } = await server();
     const a = await peer(), b = await peer();
     const ra = decodeCreateResponse((await open(a, 'o', { oplock: OPLOCK.BATCH })).message);
-    const pending = open(b, 'o', { oplock: OPLOCK.BATCH, disposition: DISPOSITION.OVERWRITE_IF });
-    await tick();
+    const idO = await pendingOpen(b, open(b, 'o', { oplock: OPLOCK.BATCH, disposition: DISPOSITION.OVERWRITE_IF }));
     assert.deepEqual(a.breaks, [{ level: OPLOCK.NONE, fileId: ra.fileId }]);
     assert.equal((await ack(a, ra.fileId, OPLOCK.NONE)).header.status, 0);
-    assert.equal((await pending).header.status, 0);
+    assert.equal((await final(b, idO)).header.status, 0);
+  });
+
+  test('CANCEL ends a CREATE waiting for an acknowledgment with STATUS_CANCELLED', async () => {
+    const { peer } = await server();
+    const a = await peer(), b = await peer();
+    await open(a, 'cx', { oplock: OPLOCK.BATCH });
+    const interimMid = b.c.nextId;
+    const id = await pendingOpen(b, open(b, 'cx', { oplock: OPLOCK.BATCH }));
+    const cancel = message({ command: Command.CANCEL, messageId: interimMid, sessionId: b.c.sessionId, treeId: b.tid, flags: HDR_FLAGS.ASYNC_COMMAND, asyncId: id }, (w) => { w.u16(4).u16(0); });
+    const out = await b.c.raw(cancel);
+    assert.equal(out.replies.length, 0, 'CANCEL has no response');
+    assert.equal((await final(b, id)).header.status, STATUS.CANCELLED);
   });
 });
 
@@ -227,11 +255,10 @@ describe('durable handles v1', () => {
     // The share mode stayed in force while it was disconnected and still is; the BATCH holder
     // hears a break first (it could close), acknowledges, and the open fails.
     const c = await peer();
-    const pending = open(c, 'd', { oplock: OPLOCK.NONE, share: SHARE_ALL, disposition: DISPOSITION.OPEN });
-    await tick();
+    const idD = await pendingOpen(c, open(c, 'd', { oplock: OPLOCK.NONE, share: SHARE_ALL, disposition: DISPOSITION.OPEN }));
     assert.deepEqual(b.breaks, [{ level: OPLOCK.LEVEL_II, fileId: re.fileId }]);
     assert.equal((await ack(b, re.fileId, OPLOCK.LEVEL_II)).header.status, 0);
-    assert.equal((await pending).header.status, STATUS.SHARING_VIOLATION);
+    assert.equal((await final(c, idD)).header.status, STATUS.SHARING_VIOLATION);
     // Reclaimed once only.
     assert.equal((await open(c, 'd', { contexts: [DHnC(r.fileId)] })).header.status, STATUS.OBJECT_NAME_NOT_FOUND);
   });
@@ -254,10 +281,9 @@ describe('durable handles v1', () => {
     const a = await peer(), b = await peer();
     const r = decodeCreateResponse((await open(a, 'lost', { oplock: OPLOCK.BATCH, contexts: [DHnQ] })).message);
     assert.ok(r.contexts.some((x) => x.name === 'DHnQ'));
-    const pending = open(b, 'lost', { disposition: DISPOSITION.OPEN });
-    await tick();
+    const idL = await pendingOpen(b, open(b, 'lost', { disposition: DISPOSITION.OPEN }));
     assert.equal((await ack(a, r.fileId, OPLOCK.LEVEL_II)).header.status, 0);
-    assert.equal((await pending).header.status, 0);
+    assert.equal((await final(b, idL)).header.status, 0);
     await a.c.conn.closeFiles();
     const c = await peer();
     assert.equal((await open(c, 'lost', { contexts: [DHnC(r.fileId)] })).header.status, STATUS.OBJECT_NAME_NOT_FOUND);
@@ -388,17 +414,16 @@ describe('leases', () => {
     const r1 = leaseOfReply(await leased(a, 'f', K1, RWH, { v2: { epoch: 0x10 } }));
     assert.equal(r1.state, RWH);
     assert.equal(r1.epoch, 0x11, 'a new lease: the request epoch + 1');
-    let done = false;
-    const pending = leased(b, 'f', K2, RWH, { v2: { epoch: 0x20 } }).then((r) => { done = true; return r; });
+    const idF = await pendingOpen(b, leased(b, 'f', K2, RWH, { v2: { epoch: 0x20 } }));
     await tick();
-    assert.equal(done, false);
+    assert.equal(b.finals.length, 0);
     assert.equal(a.leaseBreaks.length, 1);
     const br = a.leaseBreaks[0]!;
     assert.deepEqual([br.from, br.to, br.ackRequired, br.epoch], [RWH, RH, true, 0x12]);
     assert.ok(br.key.equals(K1));
     assert.equal((await leaseAck(a, K1, LEASE.READ | LEASE.WRITE)).header.status, STATUS.REQUEST_NOT_ACCEPTED, 'W is not within RH');
     assert.equal((await leaseAck(a, K1, RH)).header.status, 0);
-    const r2 = leaseOfReply(await pending);
+    const r2 = leaseOfReply(await final(b, idF));
     assert.equal(r2.state, RH);
     assert.equal(r2.epoch, 0x21);
     assert.equal((await leaseAck(a, K1, RH)).header.status, STATUS.UNSUCCESSFUL, 'no break in progress');

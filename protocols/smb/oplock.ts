@@ -21,9 +21,9 @@
  *   SessionId and TreeId 0, unsigned) on the holder's connection (`SmbConnection.push`). The
  *   conflicting CREATE waits for the acknowledgment, for the holder's close, or for
  *   `BREAK_TIMEOUT_MS` (35 s, Windows' value, 3.3.2.1 Oplock Break Acknowledgment Timer), after
- *   which the holder's oplock is NONE. While it waits, the waiting connection "parks" so its
- *   other requests (such as the acknowledgment itself, when one connection holds both opens)
- *   are handled.
+ *   which the holder's oplock is NONE. The waiting CREATE goes async (STATUS_PENDING interim
+ *   response, async.ts; CANCEL ends the wait), so the connection's other requests (such as the
+ *   acknowledgment itself, when one connection holds both opens) go on.
  * - A disconnected durable open (durable.ts) cannot be told: breaking its oplock closes it
  *   (MS-SMB2 3.3.4.6).
  *
@@ -96,7 +96,34 @@ const STAT_ACCESS = ACCESS.FILE_READ_ATTRIBUTES | ACCESS.FILE_WRITE_ATTRIBUTES |
  * module comment). `access` is the new open's granted access, `disposition` its
  * CreateDisposition (the file existed). Called before the share-mode check.
  */
-export async function breakForOpen(c: SmbConnection, node: Node | undefined, access: number, disposition: number, shareConflict: () => boolean, leaseKey?: LeaseKeyRef): Promise<void> {
+/**
+ * Promises of breaks that need no acknowledgment (nothing to wait for, or a disconnected
+ * durable open being closed): awaited in place, never a reason to go async.
+ */
+const INLINE = new WeakSet<Promise<void>>();
+export function inline(p: Promise<void> = Promise.resolve()): Promise<void> {
+  INLINE.add(p);
+  return p;
+}
+
+/** Thrown by `breakForOpen` when the open must wait for acknowledgments but may not yet (the CREATE goes async first). */
+export class MustWait extends Error {
+  constructor() {
+    super('the CREATE waits for a break acknowledgment');
+    this.name = 'MustWait';
+  }
+}
+
+/**
+ * `wait`: undefined on the CREATE's first pass — breaks are sent, and if one must be waited
+ * for, MustWait is thrown (create.ts answers STATUS_PENDING and runs the CREATE again async,
+ * async.ts); on that second pass the waits are awaited, ended early by `wait.signal` (CANCEL,
+ * the connection's end) with its reason.
+ */
+export async function breakForOpen(
+  c: SmbConnection, node: Node | undefined, access: number, disposition: number, shareConflict: () => boolean,
+  leaseKey: LeaseKeyRef | undefined, wait: { signal: AbortSignal } | undefined,
+): Promise<void> {
   if (!node || node.isDir) return;
   const overwrite = disposition === DISPOSITION.OVERWRITE || disposition === DISPOSITION.OVERWRITE_IF || disposition === DISPOSITION.SUPERSEDE;
   const statForOplocks = (access & ~STAT_ACCESS) === 0 && !overwrite; // a stat open breaks nothing
@@ -117,9 +144,21 @@ export async function breakForOpen(c: SmbConnection, node: Node | undefined, acc
       void startBreak(o, g, OPLOCK.NONE);
     }
   }
-  if (waits.length) {
-    c.park();
-    await Promise.all(waits);
+  await Promise.all(waits.filter((p) => INLINE.has(p)));
+  const acks = waits.filter((p) => !INLINE.has(p));
+  if (!acks.length) return;
+  if (!wait) throw new MustWait();
+  const signal = wait.signal;
+  signal.throwIfAborted();
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    await Promise.race([Promise.all(acks), aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort!);
   }
 }
 
@@ -184,18 +223,18 @@ function startBreak(o: Open, g: Grant, to: number): Promise<void> {
     // 3.3.4.6: a durable open whose connection is gone cannot hear the break: it is closed.
     const close = closeDisconnected;
     releaseOplock(o);
-    return close ? close(o) : Promise.resolve();
+    return inline(close ? close(o) : undefined);
   }
   const sent = g.conn.push(breakNotification(fileIdOf(o), to), o.sessionId);
   if (!sent) {
     finish(g, OPLOCK.NONE);
-    return Promise.resolve();
+    return inline();
   }
   if (g.level === OPLOCK.LEVEL_II) {
     // 3.3.4.6: a break from LEVEL_II to NONE is not acknowledged.
     finish(g, OPLOCK.NONE);
     if (to === OPLOCK.NONE) grants.delete(o);
-    return Promise.resolve();
+    return inline();
   }
   g.breakTo = to;
   const p = waitFor(g);

@@ -1,9 +1,7 @@
 /**
  * The SMB2/3 server process side: a TCP listener carrying Direct TCP frames (MS-SMB2 2.1,
  * transport.ts) to one SmbConnection per socket (session.ts). Frames of a connection are
- * handled one at a time, in order, except that a request waiting on another client (an oplock
- * break acknowledgment, `SmbConnection.park`) lets the next frames go on; server-initiated
- * messages (oplock breaks) go out through `SmbConnection.pushMessage`; reading pauses while frames wait or replies are unsent. A
+ * handled one at a time, in order; reading pauses while frames wait or replies are unsent. A
  * frame above `maxFrame`, a bad transport header or anything the connection refuses closes the
  * socket.
  */
@@ -17,7 +15,6 @@ import { DEFAULT_MAX_IO, SmbConnection } from './session.js';
 import type { AccountLookup } from './setup.js';
 import type { FileService } from './files.js';
 import { DEFAULT_SHARES, ShareConfigError, type SmbShare } from './shares.js';
-import { dropKept } from './durable.js';
 
 export interface SmbServerOptions {
   /** Address to listen on, e.g. '127.0.0.1'. */
@@ -107,45 +104,44 @@ export async function startSmbServer(opts: SmbServerOptions): Promise<SmbServer>
       ...(opts.maxCredits ? { maxCredits: opts.maxCredits } : {}),
       ...(files ? { files } : {}),
     });
+    const decoder = new FrameDecoder(maxFrame);
+    const queue: Buffer[] = [];
+    let busy = false;
     const send = (r: Buffer): void => {
       sock.cork();
       sock.write(frameHeader(r.length));
       sock.write(r);
       sock.uncork();
     };
+    // Messages the connection pushes on its own (async.ts): while a frame is being handled they
+    // wait for its replies, so an interim response always leaves before its final one.
+    let pushed: Buffer[] = [];
     conn.pushMessage = (m) => {
       if (sock.destroyed || !sock.writable) return false;
-      send(m);
+      if (busy) pushed.push(m);
+      else send(m);
       return true;
     };
-    const decoder = new FrameDecoder(maxFrame);
-    const queue: Buffer[] = [];
-    let busy = false;
     const pump = async (): Promise<void> => {
       if (busy) return;
       busy = true;
       try {
         while (queue.length && !sock.destroyed) {
           const frame = queue.shift()!;
-          // A request that waits on another client (an oplock break, oplock.ts) parks: its
-          // answer goes out when it comes, and the frames after it are handled meanwhile.
-          const park = conn.whenParked();
-          let closing = false;
-          const done = conn.handleFrame(frame).then((out) => {
-            if (sock.destroyed) return;
-            for (const r of out.replies) send(r);
-            if (out.close) {
-              closing = true;
-              sock.end();
-              sock.destroySoon();
-            }
-          });
-          await Promise.race([done, park.parked]);
-          park.cancel();
-          if (closing) break;
+          const out = await conn.handleFrame(frame);
+          if (sock.destroyed) break;
+          for (const r of out.replies) send(r);
+          for (const r of pushed.splice(0)) send(r);
+          if (out.close) {
+            sock.end();
+            sock.destroySoon();
+            break;
+          }
         }
       } finally {
         busy = false;
+        if (!sock.destroyed) for (const r of pushed.splice(0)) send(r);
+        pushed = [];
       }
       if (!sock.destroyed && sock.isPaused() && queue.length < MAX_QUEUED && sock.writableLength < MAX_UNSENT) sock.resume();
     };
@@ -191,7 +187,6 @@ export async function startSmbServer(opts: SmbServerOptions): Promise<SmbServer>
       const closed = new Promise<void>((r) => server.close(() => r()));
       for (const s of sockets) s.destroy();
       await closed;
-      await dropKept(serverGuid); // durable opens kept for a reconnect that cannot come now
     },
   };
 }

@@ -48,6 +48,8 @@ import { handleIoctl } from './ioctl.js';
 import { handleOplockBreak } from './oplock.js';
 import { detachDurable, unregisterSessions } from './durable.js';
 import { pipeClose, pipeCreate, pipeFlush, pipeIoctl, pipeQueryInfo, pipeRead, pipeWrite } from './pipe.js';
+import { AsyncRequests } from './async.js';
+import { handleLock } from './lock.js';
 
 /** What a connection needs from the server: shares, accounts, identity, limits. */
 export interface ConnectionOptions {
@@ -106,6 +108,11 @@ export interface Response {
   sent?: (message: Buffer) => void;
   /** Drop the connection after sending. */
   close?: boolean;
+  /**
+   * Go async (async.ts, MS-SMB2 3.3.4.2): answer an interim STATUS_PENDING now (status and body
+   * above are not sent) and send what this resolves to (or the status it throws) later.
+   */
+  goAsync?: (signal: AbortSignal) => Promise<Response>;
 }
 
 export type Handler = (c: SmbConnection, q: Request) => Promise<Response> | Response;
@@ -145,6 +152,7 @@ const HANDLERS: Partial<Record<number, Handler>> = {
   [Command.QUERY_INFO]: byShareType({ disk: onDisk(handleQueryInfo), pipe: pipeQueryInfo }),
   [Command.QUERY_DIRECTORY]: byShareType({ disk: onDisk(handleQueryDirectory) }),
   [Command.SET_INFO]: byShareType({ disk: onDisk(handleSetInfo) }),
+  [Command.LOCK]: byShareType({ disk: onDisk(handleLock) }),
   [Command.NEGOTIATE]: handleNegotiate,
   [Command.SESSION_SETUP]: handleSessionSetup,
   [Command.LOGOFF]: handleLogoff,
@@ -190,6 +198,14 @@ export class SmbConnection {
   readonly fileService: FileService | undefined;
   /** The connection's open table (3.3.1.7 Connection.OpenTable). */
   readonly files = new OpenTable();
+  /** Requests answered with an interim response and still running (async.ts). */
+  readonly async = new AsyncRequests();
+  /**
+   * Sends one frame's payload outside the request/response cycle (final async responses,
+   * server-initiated notifications); set by server.ts. Use `sendMessage` (async.ts), which
+   * signs or encrypts first.
+   */
+  pushMessage: ((message: Buffer) => boolean) | undefined;
   readonly sessions = new Map<bigint, SmbSession>();
   readonly window: SequenceWindow;
   readonly maxIo: number;
@@ -209,16 +225,9 @@ export class SmbConnection {
   }
 
   /**
-   * Sends a server-initiated message (oplock break notifications) on this connection; set by
-   * the transport (server.ts). Returns false when nothing can be sent (no transport, closed).
-   */
-  pushMessage: ((message: Buffer) => boolean) | undefined;
-  private parkWaiters: (() => void)[] = [];
-
-  /**
-   * Pushes `message` (a complete SMB2 message) for an open of session `sessionId`: encrypted
-   * when that session or one of its trees demands encryption (3.3.4.1.4), else as it is
-   * (oplock breaks are not signed, 3.3.4.6).
+   * Pushes `message` (an oplock or lease break notification) for an open of session
+   * `sessionId` through `pushMessage`: encrypted when that session or one of its trees demands
+   * encryption (3.3.4.1.4), else as it is (break notifications are not signed, 3.3.4.6).
    */
   push(message: Buffer, sessionId: bigint): boolean {
     if (!this.pushMessage) return false;
@@ -228,23 +237,9 @@ export class SmbConnection {
     return this.pushMessage(out);
   }
 
-  /**
-   * A request of this connection is about to wait on another client (an oplock break): the
-   * transport may go on with the connection's next frames meanwhile (see `whenParked`).
-   */
-  park(): void {
-    for (const f of this.parkWaiters.splice(0)) f();
-  }
-
-  /** Resolves at the next `park()`; `cancel` drops the wait. For the transport's frame loop. */
-  whenParked(): { parked: Promise<void>; cancel: () => void } {
-    let f: () => void = () => {};
-    const parked = new Promise<void>((r) => { f = r; this.parkWaiters.push(r); });
-    return { parked, cancel: () => { this.parkWaiters = this.parkWaiters.filter((x) => x !== f); } };
-  }
-
   /** The socket is gone: durable opens are kept for a reconnect (durable.ts), every other open is closed; never throws. */
   async closeFiles(): Promise<void> {
+    this.async.abortAll(new SmbStatusError(STATUS.CANCELLED));
     this.pushMessage = undefined;
     try {
       unregisterSessions(this);
@@ -346,17 +341,31 @@ export class SmbConnection {
         const payload = io ? part.bytes.readUInt32LE(SMB2_HEADER_SIZE + 4) : Math.max(0, part.bytes.length - SMB2_HEADER_SIZE);
         if (multi && charge < Math.ceil(payload / 65536)) status = STATUS.INVALID_PARAMETER;
       } else {
-        continue; // CANCEL: nothing is pending (no async operations yet) and CANCEL has no response
+        this.async.cancel(h); // 3.3.5.16: no response, whether or not something was found
+        continue;
       }
       if (related && i === 0) status = STATUS.INVALID_PARAMETER;
       // 3.3.5.2.7.2: a related request needing a FileId after a failed one that had or made one fails the same way.
       if (status === null && related && prevFailed !== undefined && WITH_FILE_ID.has(h.command)) status = prevFailed;
-      const res = status === null ? await this.request(h, part.bytes, enc !== undefined, enc?.session) : errorResponse(status);
+      let res = status === null ? await this.request(h, part.bytes, enc !== undefined, enc?.session) : errorResponse(status);
+      let asyncId: bigint | undefined;
+      const run = res.resp.goAsync;
+      if (run) {
+        // 3.3.4.2: an interim response now, the final one through sendMessage later.
+        try {
+          asyncId = this.async.start(this, h, run, { sign: enc ? undefined : res.sign, encrypt: enc?.session });
+          res = { resp: { status: STATUS.PENDING, body: (w) => { writeErrorResponse(w); } }, sign: res.sign };
+        } catch (err) {
+          res = { resp: errorResponse(err instanceof SmbStatusError ? err.status : STATUS.INTERNAL_ERROR).resp, sign: res.sign };
+        }
+      }
       const credits = this.window.grant(h.credits);
       const rh = mkHeader({
         command: h.command, status: res.resp.status, credits, creditCharge: h.creditCharge,
-        flags: HDR_FLAGS.SERVER_TO_REDIR | (related ? HDR_FLAGS.RELATED_OPERATIONS : 0) | (h.flags & HDR_FLAGS.PRIORITY_MASK),
+        flags: HDR_FLAGS.SERVER_TO_REDIR | (related ? HDR_FLAGS.RELATED_OPERATIONS : 0) | (h.flags & HDR_FLAGS.PRIORITY_MASK)
+          | (asyncId !== undefined ? HDR_FLAGS.ASYNC_COMMAND : 0),
         messageId: h.messageId, processId: h.processId, treeId: res.resp.treeId ?? h.treeId, sessionId: res.resp.sessionId ?? h.sessionId,
+        asyncId: asyncId ?? 0n,
       });
       const w = new Writer(128);
       writeHeader(w, rh);
