@@ -104,7 +104,7 @@ async function createOnce(c: SmbConnection, q: Request, mayRetry: boolean, wait:
   const sp = splitStreamPath(version?.name ?? req.name);
   const parts = splitPath(sp.path);
   if (sp.stream !== undefined) {
-    return createStream(c, q, { req, tree, ctx, root, parts, stream: sp.stream, readOnly, desired: mapGeneric(req.desiredAccess), newFileMode: NEW_FILE_MODE });
+    return createStream(c, q, { req, tree, ctx, root, parts, stream: sp.stream, readOnly, desired: mapGeneric(req.desiredAccess), newFileMode: NEW_FILE_MODE, wait });
   }
   const w = await walk(vfs, ctx, root, parts);
   if (sp.defaultStream && (opt & CREATE_OPTION.DIRECTORY_FILE)) throw new SmbStatusError(STATUS.NOT_A_DIRECTORY);
