@@ -188,6 +188,13 @@ export interface Vfs {
   mkdir(ctx: Ctx, parent: number, name: string, mode: number): Promise<Attr>;
   /** Errno: ENOENT, EISDIR, EACCES, EPERM (sticky dir), EBUSY. */
   unlink(ctx: Ctx, parent: number, name: string): Promise<void>;
+  /**
+   * Whether unlink/rmdir of `name` would be allowed now, without removing it (SMB checks this
+   * when a client asks for delete-on-close, which happens later): permission and sticky bit on the
+   * parent, retention and legal holds, read-only snapshots. Not whether a folder is empty.
+   * Errno: ENOENT, EACCES, EPERM (retention, sticky), EROFS.
+   */
+  mayDelete(ctx: Ctx, parent: number, name: string): Promise<void>;
   /** Errno: ENOENT, ENOTDIR, ENOTEMPTY, EACCES, EPERM, EBUSY (root), EINVAL ('.'). */
   rmdir(ctx: Ctx, parent: number, name: string): Promise<void>;
   /**

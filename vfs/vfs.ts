@@ -264,6 +264,11 @@ export class VfsImpl implements Vfs {
     this.entryChanged(ctx, parent, name, 'remove', false);
   }
 
+  async mayDelete(ctx: Ctx, parent: number, name: string): Promise<void> {
+    const { local } = this.writable(parent, name);
+    await this.meta.mayDelete(ctx, local, name);
+  }
+
   async rmdir(ctx: Ctx, parent: number, name: string): Promise<void> {
     const { local } = this.writable(parent, name);
     await this.meta.rmdir(ctx, local, name);

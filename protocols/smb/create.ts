@@ -120,6 +120,7 @@ async function createOnce(c: SmbConnection, q: Request, mayRetry: boolean): Prom
     checkShareMode(node, desired, req.shareAccess);
     checkStreamsShareDelete(vfs, existing.attr.ino, desired | (deleteOnClose ? ACCESS.DELETE : 0));
     if (deleteOnClose && isDir) await ensureEmpty(c, existing.attr.ino);
+    if (deleteOnClose && parts.length) await vfs.mayDelete(ctx, w.parent, existing.name); // retention, holds, sticky: refused now, not at close
     if (!isDir && (desired & (ACCESS.FILE_READ_DATA | ACCESS.FILE_WRITE_DATA | ACCESS.FILE_APPEND_DATA | ACCESS.FILE_EXECUTE) || overwrite)) {
       fhWritable = (desired & (ACCESS.FILE_WRITE_DATA | ACCESS.FILE_APPEND_DATA)) !== 0;
       fh = await vfs.open(ctx, existing.attr.ino, { read: (desired & (ACCESS.FILE_READ_DATA | ACCESS.FILE_EXECUTE)) !== 0, write: fhWritable, truncate: overwrite });

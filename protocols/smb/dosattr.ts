@@ -4,7 +4,8 @@
  * that use them.
  *
  * Storage. The value is the attribute bits as ASCII hex, e.g. `0x21` (READONLY | ARCHIVE), so
- * `getfattr -n user.dw.dosattrib` over FUSE shows them. Only the settable bits above are kept;
+ * `getfattr -n user.dw.dosattrib` over FUSE shows them. Only the settable bits above (and
+ * SPARSE_FILE, which FSCTL_SET_SPARSE sets and clears) are kept;
  * DIRECTORY, NORMAL and REPARSE_POINT are always recomputed (wire/fscc.ts `fileAttributesOf`).
  * An inode without the xattr has the default bits: ARCHIVE for a regular file (what Windows and
  * Samba give a new file, and what a file written through FUSE, NFS or WebDAV should look like:
@@ -40,8 +41,11 @@ import { FILE_ATTRIBUTE, SETTABLE_ATTRIBUTES } from './wire/fscc.js';
 /** The xattr holding an inode's DOS attribute bits (ASCII hex). */
 export const DOS_XATTR = 'user.dw.dosattrib';
 
-/** The bits kept in the xattr (MS-FSA 2.1.5.15.2's settable set). */
+/** The bits a client sets through CREATE and FileBasicInformation (MS-FSA 2.1.5.15.2's settable set). */
 export const DOS_MASK = SETTABLE_ATTRIBUTES;
+
+/** The bits kept in the xattr: the settable ones and SPARSE_FILE (set by FSCTL_SET_SPARSE only, fsctl.ts). */
+export const STORED_MASK = (DOS_MASK | FILE_ATTRIBUTE.SPARSE_FILE) >>> 0;
 
 /** The bits of an inode without the xattr: ARCHIVE for a regular file, none otherwise. */
 export function defaultDos(attr: Pick<Attr, 'type'>): number {
@@ -50,7 +54,7 @@ export function defaultDos(attr: Pick<Attr, 'type'>): number {
 
 /** The xattr value of `bits`. */
 export function encodeDos(bits: number): Buffer {
-  return Buffer.from(`0x${((bits & DOS_MASK) >>> 0).toString(16)}`, 'ascii');
+  return Buffer.from(`0x${((bits & STORED_MASK) >>> 0).toString(16)}`, 'ascii');
 }
 
 /** The bits of an xattr value; anything unreadable → undefined (then the default applies). */
@@ -58,7 +62,7 @@ export function decodeDos(v: Buffer): number | undefined {
   const s = v.toString('ascii').trim();
   if (!/^(0x[0-9a-f]{1,8}|[0-9]{1,10})$/i.test(s)) return undefined;
   const n = Number(s);
-  return Number.isSafeInteger(n) ? (n & DOS_MASK) >>> 0 : undefined;
+  return Number.isSafeInteger(n) ? (n & STORED_MASK) >>> 0 : undefined;
 }
 
 /** Cached bits of the nodes open through SMB (kept current by this module's writes). */
@@ -90,13 +94,13 @@ export async function nodeDos(vfs: Vfs, node: Node, attr?: Pick<Attr, 'ino' | 't
 
 /** Remembers `bits` as the node's current value (after a CREATE read them). */
 export function cacheDos(node: Node, bits: number): void {
-  cache.set(node, bits & DOS_MASK);
+  cache.set(node, (bits & STORED_MASK) >>> 0);
 }
 
 /** Stores `bits` on an inode (a regular file or directory); no write when they are already what is stored. */
 export async function writeDos(vfs: Vfs, attr: Pick<Attr, 'ino' | 'type'>, bits: number, node?: Node): Promise<void> {
   if (attr.type !== 'file' && attr.type !== 'dir') return;
-  const want = (bits & DOS_MASK) >>> 0;
+  const want = (bits & STORED_MASK) >>> 0;
   const now = node ? await nodeDos(vfs, node, attr) : await readDos(vfs, attr);
   if (now === want) return;
   await vfs.setxattr(ROOT_CTX, attr.ino, DOS_XATTR, encodeDos(want));

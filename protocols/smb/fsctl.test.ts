@@ -14,7 +14,8 @@ import { STATUS } from './errors.js';
 import { shareFileService } from './server.js';
 import { connection, TestClient } from './testdata/client.js';
 import { DIALECT } from './wire/negotiate.js';
-import { CREATE_OPTION, decodeIoctlResponse, DISPOSITION, type FileId } from './wire/files.js';
+import { CREATE_OPTION, decodeIoctlResponse, decodeOutputBufferResponse, DISPOSITION, type FileId } from './wire/files.js';
+import { FILE_INFO, INFO_TYPE } from './wire/fscc.js';
 import {
   decodeAllocatedRanges, decodeCopyChunkCopy, decodeCopyChunkResponse, decodeSnapshotArray, encodeAllocatedRanges, encodeCopyChunkCopy,
   encodeSnapshotArray, encodeZeroData, FSCTL_DATA, gmtToken, parseGmtToken,
@@ -179,6 +180,16 @@ describe('SMB2 server-side copy and sparse FSCTLs', () => {
     const f = await openRw(c, tid, 's.bin');
     const q = (off: bigint, len: bigint, max = 4096) => c.ioctl(tid, f, FSCTL_DATA.QUERY_ALLOCATED_RANGES, encodeAllocatedRanges([{ offset: off, length: len }]), max);
     assert.deepEqual(decodeAllocatedRanges((await q(0n, 1n << 40n)).output), [{ offset: 0n, length: 65536n }]);
+    // Not sparse: zeroing writes zeros and the file stays allocated throughout.
+    assert.equal((await c.ioctl(tid, f, FSCTL_DATA.SET_ZERO_DATA, encodeZeroData({ fileOffset: 0n, beyondFinalZero: 4096n }), 0)).status, 0);
+    assert.deepEqual(decodeAllocatedRanges((await q(0n, 1n << 40n)).output), [{ offset: 0n, length: 65536n }]);
+    assert.ok((await c.read(tid, f, 4096)).data.every((b) => b === 0));
+    await c.write(tid, f, Buffer.alloc(4096, 1));
+    const attrs = async () => decodeOutputBufferResponse((await c.queryFileInfo(tid, f, INFO_TYPE.FILE, FILE_INFO.Basic)).message).readUInt32LE(32);
+    assert.equal(await attrs() & 0x200, 0);
+    assert.equal((await c.ioctl(tid, f, FSCTL_DATA.SET_SPARSE, Buffer.alloc(0), 0)).status, 0);
+    assert.equal(await attrs() & 0x200, 0x200, 'FILE_ATTRIBUTE_SPARSE_FILE after SET_SPARSE');
+    assert.deepEqual(decodeAllocatedRanges((await q(0n, 1n << 40n)).output), [{ offset: 0n, length: 65536n }], 'still allocated');
     assert.equal((await c.ioctl(tid, f, FSCTL_DATA.SET_ZERO_DATA, encodeZeroData({ fileOffset: 16384n, beyondFinalZero: 32768n }), 0)).status, 0);
     assert.deepEqual(decodeAllocatedRanges((await q(0n, 1n << 40n)).output), [{ offset: 0n, length: 16384n }, { offset: 32768n, length: 32768n }]);
     const data = (await c.read(tid, f, 65536)).data;
@@ -189,7 +200,12 @@ describe('SMB2 server-side copy and sparse FSCTLs', () => {
     assert.deepEqual(decodeAllocatedRanges((await q(20000n, 20000n)).output), [{ offset: 32768n, length: 7232n }], 'clipped to the asked range');
     assert.equal((await q(0n, 10n, 8)).status, STATUS.BUFFER_TOO_SMALL);
     assert.equal((await c.ioctl(tid, f, FSCTL_DATA.SET_ZERO_DATA, encodeZeroData({ fileOffset: 10n, beyondFinalZero: 5n }), 0)).status, STATUS.INVALID_PARAMETER);
-    assert.equal((await c.ioctl(tid, f, FSCTL_DATA.SET_SPARSE, Buffer.alloc(0), 0)).status, 0);
+    // Clearing the attribute allocates the holes (zeros): one range again, even when set sparse once more.
+    assert.equal((await c.ioctl(tid, f, FSCTL_DATA.SET_SPARSE, Buffer.of(0), 0)).status, 0);
+    assert.equal(await attrs() & 0x200, 0);
+    assert.equal((await c.ioctl(tid, f, FSCTL_DATA.SET_SPARSE, Buffer.of(1), 0)).status, 0);
+    assert.deepEqual(decodeAllocatedRanges((await q(0n, 1n << 40n)).output), [{ offset: 0n, length: 65536n }]);
+    assert.ok((await c.read(tid, f, 65536)).data.subarray(16384, 32768).every((b) => b === 0));
     const comp = await c.ioctl(tid, f, FSCTL_DATA.GET_COMPRESSION, Buffer.alloc(0), 2);
     assert.deepEqual([comp.status, [...comp.output]], [0, [0, 0]], 'COMPRESSION_FORMAT_NONE');
     assert.equal((await c.ioctl(tid, f, FSCTL_DATA.SET_COMPRESSION, Buffer.of(0, 0), 0)).status, 0);

@@ -4,10 +4,15 @@
  * 3.3.5.15.7, FSCTL_SRV_COPYCHUNK and _WRITE 3.3.5.15.6, on the VFS's copy_file_range), and sparse
  * files (FSCTL_SET_SPARSE, FSCTL_SET_ZERO_DATA as a punched hole, FSCTL_QUERY_ALLOCATED_RANGES from
  * SEEK_DATA/SEEK_HOLE; MS-FSA 2.1.5.10.31, .37, .21), compression state (always none). Every
- * file is thin here, so SET_SPARSE changes nothing and only checks the caller's access.
+ * file is thin here underneath; the SPARSE_FILE attribute (kept with the DOS bits) decides what
+ * a client sees: a file not marked sparse reports one allocated range and has zeros written by
+ * SET_ZERO_DATA, a sparse one has holes punched and reports its data ranges.
  */
 import { randomBytes } from 'node:crypto';
 import { Errno, VfsError } from '../../vfs/errno.js';
+import { ROOT_CTX, type Ctx, type Fh, type Vfs } from '../../vfs/types.js';
+import { nodeDos, writeDos } from './dosattr.js';
+import { FILE_ATTRIBUTE } from './wire/fscc.js';
 import { STATUS, SmbStatusError } from './errors.js';
 import { openOf, type Open } from './files.js';
 import { shareTokens } from './previous.js';
@@ -117,12 +122,50 @@ async function copyChunk(c: SmbConnection, q: Request, req: IoctlRequest): Promi
   return ok(req, encodeCopyChunkResponse({ chunksWritten: chunks, chunkBytesWritten: 0, totalBytesWritten: bytes }), status);
 }
 
-/** FSCTL_SET_SPARSE: needs write-data, write-attributes or append access; not on a directory (INVALID_PARAMETER). */
-function setSparse(c: SmbConnection, q: Request, req: IoctlRequest): Response {
+/** Whether the file of open `o` carries FILE_ATTRIBUTE_SPARSE_FILE (dosattr.ts). */
+async function isSparse(c: SmbConnection, o: Open): Promise<boolean> {
+  return ((await nodeDos(vfsOf(c), o.node, { ino: o.node.ino, type: 'file' })) & FILE_ATTRIBUTE.SPARSE_FILE) !== 0;
+}
+
+/** Writes zeros over [from, to) through `fh`, a MiB at a time. */
+async function writeZeros(vfs: Vfs, ctx: Ctx, fh: Fh, from: number, to: number): Promise<void> {
+  const zeros = Buffer.alloc(Math.min(1 << 20, Math.max(0, to - from)));
+  for (let at = from; at < to; at += zeros.length) await vfs.write(ctx, fh, at, zeros.subarray(0, Math.min(zeros.length, to - at)));
+}
+
+/**
+ * FSCTL_SET_SPARSE (MS-FSA 2.1.5.10.31): sets or clears FILE_ATTRIBUTE_SPARSE_FILE (no input:
+ * sets). Clearing it allocates the file's holes (zeros written into them), as NTFS does. Needs
+ * write-data, write-attributes or append access (ACCESS_DENIED); not on a directory
+ * (INVALID_PARAMETER).
+ */
+async function setSparse(c: SmbConnection, q: Request, req: IoctlRequest): Promise<Response> {
+  const vfs = vfsOf(c);
   const o = openOf(c, q, req.fileId);
-  decodeSetSparse(req.input);
+  const set = decodeSetSparse(req.input);
   if (o.node.isDir) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
   if (!(o.access & (ACCESS.FILE_WRITE_DATA | ACCESS.FILE_WRITE_ATTRIBUTES | ACCESS.FILE_APPEND_DATA))) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+  const file = { ino: o.node.ino, type: 'file' as const };
+  const bits = await nodeDos(vfs, o.node, file);
+  if (set === ((bits & FILE_ATTRIBUTE.SPARSE_FILE) !== 0)) return ok(req, Buffer.alloc(0));
+  if (!set) {
+    // The holes become allocated zeros, through a handle of the gateway's own (the open may lack write-data access).
+    const fh = await vfs.open(ROOT_CTX, o.node.ino, { write: true, read: true });
+    try {
+      const size = (await vfs.getattr(ROOT_CTX, o.node.ino)).size;
+      for (let pos = 0; pos < size;) {
+        const hole = await vfs.seekData(ROOT_CTX, fh, pos, 'hole');
+        if (hole >= size) break;
+        let data = size;
+        try { data = await vfs.seekData(ROOT_CTX, fh, hole, 'data'); } catch (err) { if (!(err instanceof VfsError && err.errno === Errno.ENXIO)) throw err; }
+        await writeZeros(vfs, ROOT_CTX, fh, hole, Math.min(data, size));
+        pos = data;
+      }
+    } finally {
+      await vfs.release(ROOT_CTX, fh);
+    }
+  }
+  await writeDos(vfs, file, set ? bits | FILE_ATTRIBUTE.SPARSE_FILE : bits & ~FILE_ATTRIBUTE.SPARSE_FILE, o.node);
   return ok(req, Buffer.alloc(0));
 }
 
@@ -138,7 +181,14 @@ async function setZeroData(c: SmbConnection, q: Request, req: IoctlRequest): Pro
   if (o.node.isDir) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
   if (!(o.access & ACCESS.FILE_WRITE_DATA) || o.fh === undefined || !o.fhWritable) throw new SmbStatusError(STATUS.ACCESS_DENIED);
   const len = Number(z.beyondFinalZero - z.fileOffset);
-  if (len > 0) await vfs.punchHole(o.ctx, o.fh, Number(z.fileOffset), len);
+  if (len > 0) {
+    if (await isSparse(c, o)) {
+      await vfs.punchHole(o.ctx, o.fh, Number(z.fileOffset), len);
+    } else { // a file not marked sparse keeps its space: zeros written within its size
+      const size = (await vfs.getattr(o.ctx, o.node.ino)).size;
+      await writeZeros(vfs, o.ctx, o.fh, Number(z.fileOffset), Math.min(size, Number(z.beyondFinalZero)));
+    }
+  }
   return ok(req, Buffer.alloc(0));
 }
 
@@ -162,6 +212,11 @@ async function queryAllocatedRanges(c: SmbConnection, q: Request, req: IoctlRequ
   const out: AllocatedRange[] = [];
   let pos = Number(want.offset > BigInt(Number.MAX_SAFE_INTEGER) ? BigInt(Number.MAX_SAFE_INTEGER) : want.offset);
   let overflow = false;
+  if (!(await isSparse(c, o))) { // not sparse: allocated throughout (MS-FSA 2.1.5.10.22)
+    if (pos >= end) return ok(req, Buffer.alloc(0));
+    if (max === 0) throw new SmbStatusError(STATUS.BUFFER_TOO_SMALL);
+    return ok(req, encodeAllocatedRanges([{ offset: BigInt(pos), length: BigInt(end - pos) }]));
+  }
   while (pos < end) {
     let data: number;
     try {

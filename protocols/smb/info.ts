@@ -210,6 +210,7 @@ export async function handleSetInfo(c: SmbConnection, q: Request): Promise<Respo
       if (del) checkDeletable(await readDos(vfs, await vfs.getattr(o.ctx, o.node.ino)));
       if (del && o.node.isDir) await ensureEmpty(c, o.node.ino);
       if (del && o.node.path === '') throw new SmbStatusError(STATUS.CANNOT_DELETE);
+      if (del && o.stream === undefined) await vfs.mayDelete(o.ctx, o.node.parent, o.node.name); // retention, holds, sticky: refused now, not at close
       o.node.deletePending = del;
       return ok();
     }

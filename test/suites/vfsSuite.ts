@@ -333,6 +333,18 @@ export function vfsSuite(name: string, factory: () => Promise<VfsFixture>): void
       assert.ok((await paths.setattr(bob, `${dir}/u`, { mtimeNs: 'now' })).mtimeNs > 1_000_000_000n);
     });
 
+    test('mayDelete answers what unlink would, and removes nothing', async () => {
+      const { dir } = await home();
+      const { paths, vfs } = fx.inst;
+      await writeFile(alice, `${dir}/m`, Buffer.from('m'));
+      const parent = (await paths.stat(alice, dir)).ino;
+      await vfs.mayDelete(alice, parent, 'm');
+      assert.equal((await paths.stat(alice, `${dir}/m`)).size, 1, 'still there');
+      await rejects(vfs.mayDelete(alice, parent, 'absent'), Errno.ENOENT);
+      await paths.setattr(alice, dir, { mode: 0o755 });
+      await rejects(vfs.mayDelete(bob, parent, 'm'), Errno.EACCES);
+    });
+
     test('creation and change times set on purpose (SMB), by the owner only; times outside 64-bit ns are EINVAL', async () => {
       const { dir } = await home();
       const { paths } = fx.inst;

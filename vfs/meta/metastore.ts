@@ -271,6 +271,20 @@ export class MetaStore {
   }
 
   /**
+   * The checks unlink (or rmdir, for a directory: not whether it is empty) would make before
+   * removing entry `name` of `parent`: search and write permission on the parent, the sticky bit,
+   * retention and holds. Removes nothing. Errno: ENOENT, EACCES, EPERM.
+   */
+  async mayDelete(c: Cred, parent: number, name: string): Promise<void> {
+    checkName(name);
+    await this.txnRead(async (m) => {
+      const { dir, n } = await this.entryToRemove(m, c, parent, name);
+      checkSticky(c, dir, n);
+      await checkMutable(m.tx, n, 'delete');
+    });
+  }
+
+  /**
    * Removes a non-directory entry. When the last link goes and `isOpen(ino)`, the inode stays
    * as an orphan until its last handle is released (POSIX unlink of an open file).
    */
