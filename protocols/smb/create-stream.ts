@@ -4,8 +4,9 @@
  * the stream then follows the disposition on its own — CREATE on an existing stream →
  * OBJECT_NAME_COLLISION, OPEN/OVERWRITE of a missing one → OBJECT_NAME_NOT_FOUND, OVERWRITE(_IF)
  * and SUPERSEDE empty it. Access is checked on the file; share modes per stream. A stream open
- * with FILE_DIRECTORY_FILE → NOT_A_DIRECTORY; on a directory → OBJECT_NAME_INVALID (no streams on
- * folders here). Storage and the rest: streams.ts.
+ * with FILE_DIRECTORY_FILE → NOT_A_DIRECTORY. Folders carry streams too (NTFS does; smbtorture
+ * smb2.fileid-dir). MxAc and QFid are answered as for the file (QFid: the file's id). Storage and
+ * the rest: streams.ts.
  */
 import { Errno, VfsError } from '../../vfs/errno.js';
 import { STATUS, SmbStatusError } from './errors.js';
@@ -14,7 +15,7 @@ import type { Request, Response, SmbConnection } from './session.js';
 import type { TreeConnect } from './state.js';
 import { existingStreamNode, findStream, pinFile, setStreamData, STREAM_XATTR_PREFIX, streamData, streamNode } from './streams.js';
 import { fileInfoOf } from './wire/fscc.js';
-import { CREATE_ACTION, CREATE_OPTION, DISPOSITION, writeCreateResponse, type CreateRequest } from './wire/files.js';
+import { CREATE_ACTION, CREATE_OPTION, DISPOSITION, writeCreateResponse, type CreateContext, type CreateRequest } from './wire/files.js';
 import { ACCESS } from './wire/security.js';
 import type { Ctx } from '../../vfs/types.js';
 
@@ -51,8 +52,7 @@ export async function createStream(c: SmbConnection, q: Request, s: StreamCreate
     file = { attr: r.attr, name: w.want };
     madeFile = true;
   }
-  if (file.attr.type === 'dir') throw new SmbStatusError(STATUS.OBJECT_NAME_INVALID);
-  if (file.attr.type !== 'file') throw new SmbStatusError(STATUS.ACCESS_DENIED);
+  if (file.attr.type !== 'file' && file.attr.type !== 'dir') throw new SmbStatusError(STATUS.ACCESS_DENIED);
   if (nodesOf(vfs).get(file.attr.ino)?.deletePending) throw new SmbStatusError(STATUS.DELETE_PENDING);
   const ino = file.attr.ino;
   let xattr = await findStream(vfs, ctx, ino, s.stream);
@@ -82,19 +82,32 @@ export async function createStream(c: SmbConnection, q: Request, s: StreamCreate
   const id = c.files.allocId();
   const o: Open = {
     id, sessionId: q.session!.id, treeId: tree.treeId, node, fh: undefined, fhWritable: false, access: desired, shareAccess: req.shareAccess,
-    deleteOnClose, ctx, position: 0n, mode: 0, dir: undefined, share: tree.share!, stream: xattr, streamPin: await pinFile(vfs, ino),
+    deleteOnClose, ctx, position: 0n, mode: 0, dir: undefined, share: tree.share!, stream: xattr,
+    streamPin: file.attr.type === 'dir' ? undefined : await pinFile(vfs, ino), // a folder cannot be opened for reading: not pinned
   };
   node.opens.add(o);
   c.files.opens.set(id, o);
   c.files.compoundFileId = fileIdOf(o);
   const size = BigInt((await streamData(vfs, ctx, ino, xattr)).length);
   const i = fileInfoOf(await vfs.getattr(ctx, ino));
+  // MxAc and QFid as for the file itself (QFid: the file's on-disk id, as Windows answers for a stream).
+  const contexts: CreateContext[] = [];
+  for (const cc of req.contexts) {
+    if (cc.name === 'MxAc') {
+      const mx = await maximalAccess(vfs, ctx, file.attr, w.parent, tree);
+      contexts.push({ name: 'MxAc', data: Buffer.from([0, 0, 0, 0, mx & 0xff, (mx >>> 8) & 0xff, (mx >>> 16) & 0xff, mx >>> 24]) });
+    } else if (cc.name === 'QFid') {
+      const b = Buffer.alloc(32);
+      b.writeBigUInt64LE(BigInt(ino), 0);
+      contexts.push({ name: 'QFid', data: b });
+    }
+  }
   return {
     status: STATUS.SUCCESS,
     body: (wr) => {
       writeCreateResponse(wr, {
         oplockLevel: 0, createAction: action, creationTime: i.creationTime, lastAccessTime: i.lastAccessTime, lastWriteTime: i.lastWriteTime,
-        changeTime: i.changeTime, allocationSize: (size + 4095n) & ~4095n, endOfFile: size, fileAttributes: i.attributes, fileId: fileIdOf(o), contexts: [],
+        changeTime: i.changeTime, allocationSize: (size + 4095n) & ~4095n, endOfFile: size, fileAttributes: i.attributes, fileId: fileIdOf(o), contexts,
       });
     },
   };

@@ -5,7 +5,7 @@
  * the disposition, checks the desired access against the VFS (MAXIMUM_ALLOWED → the maximal
  * access) and the share modes of the other opens, opens a VFS handle for data access and records
  * the open. Create contexts are parsed; MxAc (maximal access) and QFid (the on-disk id) are
- * answered, every other one ignored. No oplocks or leases are granted (OplockLevel NONE).
+ * answered, ExtA's EAs are set (ea.ts), every other one ignored. No oplocks or leases are granted (OplockLevel NONE).
  */
 import { ROOT_CTX, type Attr } from '../../vfs/types.js';
 import { Errno, VfsError } from '../../vfs/errno.js';
@@ -15,6 +15,7 @@ import {
   type Node, type Open,
 } from './files.js';
 import type { Request, Response, SmbConnection } from './session.js';
+import { setCreateEas } from './ea-create.js';
 import { fileInfoOf } from './wire/fscc.js';
 import { versionOf } from './previous.js';
 import { checkStreamsShareDelete, splitStreamPath } from './streams.js';
@@ -172,6 +173,8 @@ async function createOnce(c: SmbConnection, q: Request, mayRetry: boolean): Prom
   node.opens.add(o);
   c.files.opens.set(id, o);
   c.files.compoundFileId = fileIdOf(o);
+  const ea = req.contexts.find((cc) => cc.name === 'ExtA');
+  if (ea) await setCreateEas(c, o, ea.data, action);
   const contexts: CreateContext[] = [];
   for (const cc of req.contexts) {
     if (cc.name === 'MxAc') {

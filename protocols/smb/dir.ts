@@ -112,8 +112,10 @@ async function fill(c: SmbConnection, o: Open, cur: DirCursor, want: number): Pr
 }
 
 /**
- * QUERY_DIRECTORY. Flags: RESTART_SCANS and INDEX_SPECIFIED start over (FileIndex is not a
- * position this server can seek to), REOPEN starts over with the new pattern,
+ * QUERY_DIRECTORY. Flags: RESTART_SCANS starts over; INDEX_SPECIFIED is taken as a plain
+ * continuation (3.3.5.18 leaves FileIndex to the server: it is not a position this server can
+ * seek to, and starting over made a client that sets it with FileIndex 0 — smbtorture's
+ * smb2.dir.many — loop forever on the first entries); REOPEN starts over with the new pattern,
  * RETURN_SINGLE_ENTRY answers one entry. Errors: not a folder → INVALID_PARAMETER; no
  * FILE_LIST_DIRECTORY → ACCESS_DENIED; a class fscc-dir.ts does not pack → INVALID_INFO_CLASS;
  * nothing matched the pattern on the first call → NO_SUCH_FILE; the end → NO_MORE_FILES; an
@@ -127,7 +129,7 @@ export async function handleQueryDirectory(c: SmbConnection, q: Request): Promis
   if (!isDirectoryClass(req.infoClass)) throw new SmbStatusError(STATUS.INVALID_INFO_CLASS);
   const max = Math.min(req.outputBufferLength, c.maxIo);
   if (req.flags & QUERY_DIRECTORY_FLAG.REOPEN || !o.dir) o.dir = freshCursor(req.pattern);
-  else if (req.flags & (QUERY_DIRECTORY_FLAG.RESTART_SCANS | QUERY_DIRECTORY_FLAG.INDEX_SPECIFIED)) o.dir = freshCursor(o.dir.pattern);
+  else if (req.flags & QUERY_DIRECTORY_FLAG.RESTART_SCANS) o.dir = freshCursor(o.dir.pattern);
   const cur = o.dir;
   const single = (req.flags & QUERY_DIRECTORY_FLAG.RETURN_SINGLE_ENTRY) !== 0;
   await fill(c, o, cur, single ? 1 : Math.min(4096, Math.max(1, Math.ceil(max / 80))));

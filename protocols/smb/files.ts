@@ -19,6 +19,7 @@ import type { Request, SmbConnection } from './session.js';
 import { ACCESS, FILE_ALL_ACCESS, FILE_GENERIC_EXECUTE, FILE_GENERIC_READ, FILE_GENERIC_WRITE } from './wire/security.js';
 import { ALL_ONES_FILE_ID, SHARE_ACCESS, type FileId } from './wire/files.js';
 import type { DirEntryInfo } from './wire/fscc-dir.js';
+import { HDR_FLAGS } from './wire/header.js';
 import { closeStream, streamOpensOf } from './streams.js';
 import { endWatch } from './notify.js';
 import { dropOpenLocks } from './lock.js';
@@ -116,13 +117,13 @@ export function ctxOf(c: SmbConnection, s: SmbSession): Ctx {
 
 /**
  * The open named by `fileId` for request `q`: a related compound request's all-ones FileId
- * means the previous CREATE's (3.3.5.2.7.2). Unknown, another session's or another tree's →
- * STATUS_FILE_CLOSED.
+ * means the previous CREATE's (3.3.5.2.7.2); in an unrelated request it names nothing.
+ * Unknown, another session's or another tree's → STATUS_FILE_CLOSED.
  */
 export function openOf(c: SmbConnection, q: Request, fileId: FileId): Open {
   let id = fileId;
   if (id.volatile === ALL_ONES_FILE_ID.volatile && id.persistent === ALL_ONES_FILE_ID.persistent) {
-    if (!c.files.compoundFileId) throw new SmbStatusError(STATUS.FILE_CLOSED);
+    if (!c.files.compoundFileId || !(q.header.flags & HDR_FLAGS.RELATED_OPERATIONS)) throw new SmbStatusError(STATUS.FILE_CLOSED);
     id = c.files.compoundFileId;
   }
   const o = c.files.opens.get(id.volatile);

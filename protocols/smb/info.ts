@@ -14,20 +14,22 @@ import { Errno, VfsError } from '../../vfs/errno.js';
 import { STATUS, SmbStatusError } from './errors.js';
 import { nodesOf, openOf, splitPath, walk, type Node, type Open } from './files.js';
 import { ensureEmpty } from './create.js';
+import { readEas, writeEas } from './ea.js';
 import { basicInfoDos, checkDeletable, mayChangeDos, noteModified, readDos, writeDos } from './dosattr.js';
 import type { Request, Response, SmbConnection } from './session.js';
 import { writeErrorResponse } from './wire/error.js';
 import {
-  decodeFileAllocationInformation, decodeFileBasicInformation, decodeFileDispositionInformation, decodeFileDispositionInformationEx,
+  decodeFileAllocationInformation, decodeFileBasicInformation, decodeFileFullEaInformation, decodeFileDispositionInformation, decodeFileDispositionInformationEx,
   decodeFileEndOfFileInformation, decodeFilePositionInformation, decodeFileRenameInformation, DEFAULT_FS_ATTRIBUTES,
   encodeFsAttributeInformation, encodeFsDeviceInformation, encodeFsFullSizeInformation, encodeFsObjectIdInformation,
-  encodeFsSectorSizeInformation, encodeFsSizeInformation, encodeFsVolumeInformation, encodeQueryFileInfo, FILE_INFO, fileInfoOf,
+  encodeFileFullEaInformation, encodeFileNameInformation, encodeFsSectorSizeInformation, encodeFsSizeInformation, encodeFsVolumeInformation, encodeQueryFileInfo, FILE_INFO, fileInfoOf,
   FS_INFO, fsSizeOf, INFO_TYPE, nsToFiletime, QUERY_FILE_MIN_SIZE, QUERY_FS_MIN_SIZE, type SetTime,
 } from './wire/fscc.js';
 import {
   ACCESS, decodeSecurityDescriptor, encodeSecurityDescriptor, posixFromSecurityDescriptor, securityDescriptorOf, selectSecurityInformation,
   UnmappableSidError,
 } from './wire/security.js';
+import { shortNameOf } from './wire/short-name.js';
 import { MAX_STREAM_BYTES, setStreamData, streamData, streamList } from './streams.js';
 import { decodeQueryInfoRequest, decodeSetInfoRequest, writeOutputBufferResponse, writeSetInfoResponse } from './wire/files.js';
 
@@ -43,8 +45,18 @@ function answer(out: Buffer, max: number, minSize: number | undefined): Response
 }
 
 /**
- * QUERY_INFO. FILE: the classes of fscc.ts `encodeQueryFileInfo` (FileAlternateNameInformation
- * → OBJECT_NAME_NOT_FOUND: 8.3 names are off); FILESYSTEM: Volume, Size, Device, Attribute,
+ * The right an open needs to query a file class (MS-FSA 2.1.5.12.x: Basic, All, NetworkOpen and
+ * AttributeTag need FILE_READ_ATTRIBUTES, FullEa FILE_READ_EA); the other classes need none.
+ */
+const QUERY_FILE_RIGHT: Readonly<Record<number, number>> = {
+  [FILE_INFO.Basic]: ACCESS.FILE_READ_ATTRIBUTES, [FILE_INFO.All]: ACCESS.FILE_READ_ATTRIBUTES, [FILE_INFO.NetworkOpen]: ACCESS.FILE_READ_ATTRIBUTES,
+  [FILE_INFO.AttributeTag]: ACCESS.FILE_READ_ATTRIBUTES, [FILE_INFO.FullEa]: ACCESS.FILE_READ_EA,
+};
+
+/**
+ * QUERY_INFO. FILE: the classes of fscc.ts `encodeQueryFileInfo`, FileAlternateNameInformation
+ * from short-name.ts (the share root → OBJECT_NAME_NOT_FOUND), FileFullEaInformation from ea.ts
+ * (none → NO_EAS_ON_FILE); FILESYSTEM: Volume, Size, Device, Attribute,
  * FullSize, ObjectId, SectorSize; SECURITY: owner/group/DACL as AdditionalInformation asks
  * (needs READ_CONTROL). Unknown class → INVALID_INFO_CLASS; QUOTA → NOT_SUPPORTED.
  */
@@ -56,9 +68,19 @@ export async function handleQueryInfo(c: SmbConnection, q: Request): Promise<Res
   const attr = await vfs.getattr(o.ctx, o.node.ino);
   switch (req.infoType) {
     case INFO_TYPE.FILE: {
-      if (req.infoClass === FILE_INFO.AlternateName) throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND);
       const min = QUERY_FILE_MIN_SIZE[req.infoClass];
       if (min === undefined) throw new SmbStatusError(STATUS.INVALID_INFO_CLASS);
+      const right = QUERY_FILE_RIGHT[req.infoClass];
+      if (right !== undefined && !(o.access & right)) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+      if (req.infoClass === FILE_INFO.FullEa) {
+        const eas = await readEas(vfs, o.ctx, o.node.ino);
+        if (!eas.length) throw new SmbStatusError(STATUS.NO_EAS_ON_FILE);
+        return answer(encodeFileFullEaInformation(eas), max, min);
+      }
+      if (req.infoClass === FILE_INFO.AlternateName) {
+        if (o.node.path === '') throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND); // the share root has no name of its own
+        return answer(encodeFileNameInformation(shortNameOf(o.node.name)), max, min);
+      }
       const name = req.infoClass === FILE_INFO.Name || req.infoClass === FILE_INFO.All ? `\\${o.node.path}` : o.node.path || '\\';
       let info = fileInfoOf(attr, { dos: await readDos(vfs, attr) });
       const dataInfo = info;
@@ -129,8 +151,8 @@ function setTime(t: SetTime): bigint | undefined {
  * SET_INFO. FILE: Basic (creation, access, write and change times; DOS attributes through
  * dosattr.ts), EndOfFile (truncate/extend), Allocation (below the size truncates, else no
  * effect; both set ARCHIVE), Rename (within the share, ReplaceIfExists, case-only renames; a
- * folder with opens below it → ACCESS_DENIED), Disposition(Ex) (delete pending; READONLY →
- * CANNOT_DELETE; a non-empty folder →
+ * folder with opens below it → ACCESS_DENIED), FullEa (ea.ts; needs FILE_WRITE_EA),
+ * Disposition(Ex) (delete pending; READONLY → CANNOT_DELETE; a non-empty folder →
  * DIRECTORY_NOT_EMPTY), Position; SECURITY: owner/group/DACL → uid/gid/mode (a SID outside the
  * mapping → ACCESS_DENIED). Writes on a read-only share → ACCESS_DENIED; others through errors.ts.
  */
@@ -215,6 +237,11 @@ export async function handleSetInfo(c: SmbConnection, q: Request): Promise<Respo
       return ok();
     }
     case FILE_INFO.Rename: return rename(c, o, req.buffer);
+    case FILE_INFO.FullEa: {
+      need(o, ACCESS.FILE_WRITE_EA);
+      await writeEas(vfs, o.ctx, o.node.ino, decodeFileFullEaInformation(req.buffer));
+      return ok();
+    }
     default: {
       if (req.infoClass === FILE_INFO.Link) throw new SmbStatusError(STATUS.NOT_SUPPORTED);
       throw new SmbStatusError(STATUS.INVALID_INFO_CLASS);

@@ -63,7 +63,7 @@ export interface ConnectionOptions {
   requireSigning?: boolean;
   /** MaxTransactSize/MaxReadSize/MaxWriteSize advertised (default 8 MiB). */
   maxIo?: number;
-  /** Most credits a client may hold (default 512). */
+  /** Most credits a client may hold, and the widest MessageId window (default 8192, as Windows Server 2016+ and Samba). */
   maxCredits?: number;
   /** Most sessions per connection (default 64). */
   maxSessions?: number;
@@ -163,10 +163,21 @@ const HANDLERS: Partial<Record<number, Handler>> = {
 
 /** Commands that need no session (3.3.5.2.9 is skipped). */
 const SESSIONLESS = new Set<number>([Command.NEGOTIATE, Command.SESSION_SETUP, Command.ECHO]);
+/** Commands whose request names a FileId (2.2.14–2.2.39), for the related-compound rule of 3.3.5.2.7.2. */
+const WITH_FILE_ID = new Set<number>([
+  Command.CLOSE, Command.FLUSH, Command.READ, Command.WRITE, Command.LOCK, Command.IOCTL, Command.QUERY_DIRECTORY, Command.CHANGE_NOTIFY,
+  Command.QUERY_INFO, Command.SET_INFO, Command.OPLOCK_BREAK,
+]);
+
+/** An NTSTATUS of severity error (MS-ERREF 2.3: the top two bits set); warnings such as BUFFER_OVERFLOW are not failures. */
+const isError = (status: number): boolean => status >>> 30 === 3;
+
 /** Commands that need no tree connect. */
 const TREELESS = new Set<number>([Command.NEGOTIATE, Command.SESSION_SETUP, Command.LOGOFF, Command.TREE_CONNECT, Command.ECHO, Command.CANCEL]);
 
 export const DEFAULT_MAX_IO = 8 << 20;
+/** Most credits a client may hold by default (3.3.1.2; smbtorture's smb2.credits asks 8192, as Windows Server 2016+ grants). */
+export const DEFAULT_MAX_CREDITS = 8192;
 
 /** A connection's state and its frame handler. */
 export class SmbConnection {
@@ -203,7 +214,7 @@ export class SmbConnection {
   readonly now: () => number;
 
   constructor(readonly opts: ConnectionOptions) {
-    this.window = new SequenceWindow(opts.maxCredits ?? 512);
+    this.window = new SequenceWindow(opts.maxCredits ?? DEFAULT_MAX_CREDITS);
     this.maxIo = opts.maxIo ?? DEFAULT_MAX_IO;
     this.maxSessions = opts.maxSessions ?? 64;
     this.dialects = opts.dialects ?? [DIALECT.SMB202, DIALECT.SMB210, DIALECT.SMB300, DIALECT.SMB302, DIALECT.SMB311];
@@ -285,6 +296,7 @@ export class SmbConnection {
     const out: { bytes: Buffer; sign: SmbSession | undefined }[] = [];
     let close = false;
     let prev: { sessionId: bigint; treeId: number } | undefined;
+    let prevFailed: number | undefined;
     for (const [i, part] of parts.entries()) {
       const h = part.header;
       if (h.flags & HDR_FLAGS.SERVER_TO_REDIR) throw new DisconnectError('a response sent to the server');
@@ -312,6 +324,8 @@ export class SmbConnection {
         continue;
       }
       if (related && i === 0) status = STATUS.INVALID_PARAMETER;
+      // 3.3.5.2.7.2: a related request needing a FileId after a failed one that had or made one fails the same way.
+      if (status === null && related && prevFailed !== undefined && WITH_FILE_ID.has(h.command)) status = prevFailed;
       let res = status === null ? await this.request(h, part.bytes, enc !== undefined, enc?.session) : errorResponse(status);
       let asyncId: bigint | undefined;
       const run = res.resp.goAsync;
@@ -338,7 +352,8 @@ export class SmbConnection {
       const bytes = w.view(); // the writer is done with: no copy of READ data
       res.resp.sent?.(bytes);
       out.push({ bytes, sign: res.resp.signWith ?? (enc ? undefined : res.sign) });
-      prev = { sessionId: rh.sessionId, treeId: res.resp.treeId ?? h.treeId };
+      prev = { sessionId: rh.sessionId, treeId: rh.treeId };
+      prevFailed = isError(rh.status) && (h.command === Command.CREATE || WITH_FILE_ID.has(h.command)) ? rh.status : undefined;
       if (res.resp.close) {
         close = true;
         break;

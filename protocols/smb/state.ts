@@ -66,6 +66,13 @@ export class SmbSession {
  * starts as {0}; each request consumes CreditCharge ids (at least one), each response grants
  * more at the top. An id outside the window or used before terminates the connection
  * (3.3.5.2.3). `outstanding` is the client's credit count.
+ *
+ * Granting (3.3.1.2, 3.3.5.2.5): what the client asks (a request for 0 counts as 1, so a
+ * request's CreditResponse at least gives back one credit), limited so that the client holds
+ * at most `maxCredits` and the window (lowest unused id to highest granted) spans at most
+ * `maxCredits` ids — a client that leaves an id unused gets no new credits past that span
+ * until it uses it, which bounds the ids kept in `used`. The client is never left without a
+ * credit: an id it skipped stays usable and counts as one.
  */
 export class SequenceWindow {
   private low = 0n;
@@ -79,6 +86,11 @@ export class SequenceWindow {
   /** Credits the client holds (ids it may still use). */
   get outstanding(): number {
     return Number(this.high - this.low) - this.used.size;
+  }
+
+  /** Ids from the lowest unused one to the highest granted (3.3.1.1's window size). */
+  get span(): number {
+    return Number(this.high - this.low);
   }
 
   /** True if all of messageId … messageId + charge - 1 are in the window and unused. */
@@ -100,11 +112,12 @@ export class SequenceWindow {
   }
 
   /**
-   * Grants what the client asks (at least 1) up to `maxCredits` outstanding; never leaves the
-   * client without a credit. Returns the number granted (the response's CreditResponse).
+   * Grants what the client asks (at least 1) within `maxCredits` outstanding and a window span
+   * of `maxCredits`; never leaves the client without a credit. Returns the number granted (the
+   * response's CreditResponse).
    */
   grant(requested: number): number {
-    const room = Math.max(0, this.maxCredits - this.outstanding);
+    const room = Math.max(0, Math.min(this.maxCredits - this.outstanding, this.maxCredits - this.span));
     let g = Math.min(Math.max(1, requested), room);
     if (g === 0 && this.outstanding === 0) g = 1;
     this.high += BigInt(g);

@@ -26,15 +26,8 @@ const BASIC_SET = [
 
 /** Tests of the set that do not pass yet, and why (docs/conformance.md has the first failure of each). */
 const NOT_YET: Record<string, string> = {
-  'smb2.dir.many': 'no result in time',
   'smb2.lock': 'replay_broken_windows and replay_smb3_specification_durable need resilient and durable handles (the other 20 subtests pass)',
   'smb2.delete-on-close-perms': 'two subtests need NT ACLs kept beyond the mode mapping (a DACL without DELETE inherited by new files)',
-  'smb2.getinfo.qfile_buffercheck': 'INFO_LENGTH_MISMATCH for a small buffer',
-  'smb2.getinfo.getinfo_access': 'not looked at',
-  'smb2.compound.unrelated1': 'FILE_CLOSED for an unrelated compound',
-  'smb2.compound.invalid1': 'not looked at',
-  'smb2.credits': 'grants up to 512 credits',
-  'smb2.fileid': 'not looked at',
   'smb2.session.reconnect1': 'reconnect is not built',
   'smb2.session.reauth1': 're-authentication is not built',
   'smb2.session.signing-aes-128-cmac': 'leases are not granted (oplock_level 9 expected)',

@@ -397,8 +397,8 @@ export interface QueryFileSource {
 
 /**
  * The QUERY_INFO (SMB2_0_INFO_FILE) answer for `cls`, or undefined for a class not served here
- * (the server answers STATUS_INVALID_INFO_CLASS; FileAlternateNameInformation is among them since
- * 8.3 names are off: the server answers STATUS_OBJECT_NAME_NOT_FOUND). The server truncates
+ * (the server answers STATUS_INVALID_INFO_CLASS; FileAlternateNameInformation is among them:
+ * the server makes it from short-name.ts). The server truncates
  * variable-length answers to OutputBufferLength (STATUS_BUFFER_OVERFLOW) per MS-SMB2 3.3.5.20.1.
  */
 export function encodeQueryFileInfo(cls: number, s: QueryFileSource): Buffer | undefined {
@@ -428,12 +428,15 @@ export function encodeQueryFileInfo(cls: number, s: QueryFileSource): Buffer | u
 /**
  * The smallest OutputBufferLength each QUERY_INFO file class accepts: below it the server answers
  * STATUS_INFO_LENGTH_MISMATCH; above it and below the answer's length, it truncates and answers
- * STATUS_BUFFER_OVERFLOW (MS-SMB2 3.3.5.20.1, MS-FSA 2.1.5.12).
+ * STATUS_BUFFER_OVERFLOW (MS-SMB2 3.3.5.20.1, MS-FSA 2.1.5.12). For the classes ending in a
+ * name MS-FSA names sizeof() of the Windows structure, whose one-character name array pads it
+ * to its alignment: FILE_NAME_INFORMATION 8, FILE_STREAM_INFORMATION 32, FILE_ALL_INFORMATION
+ * 104 (Windows and Samba answer so; smbtorture smb2.getinfo.qfile_buffercheck checks it).
  */
 export const QUERY_FILE_MIN_SIZE: Readonly<Record<number, number>> = {
   [FILE_INFO.Basic]: 40, [FILE_INFO.Standard]: 24, [FILE_INFO.Internal]: 8, [FILE_INFO.Ea]: 4, [FILE_INFO.Access]: 4,
-  [FILE_INFO.Position]: 8, [FILE_INFO.Mode]: 4, [FILE_INFO.Alignment]: 4, [FILE_INFO.All]: FILE_ALL_INFORMATION_FIXED,
-  [FILE_INFO.Name]: 4, [FILE_INFO.NormalizedName]: 4, [FILE_INFO.AlternateName]: 4, [FILE_INFO.Stream]: 24, [FILE_INFO.FullEa]: 0,
+  [FILE_INFO.Position]: 8, [FILE_INFO.Mode]: 4, [FILE_INFO.Alignment]: 4, [FILE_INFO.All]: 104,
+  [FILE_INFO.Name]: 8, [FILE_INFO.NormalizedName]: 8, [FILE_INFO.AlternateName]: 8, [FILE_INFO.Stream]: 32, [FILE_INFO.FullEa]: 0,
   [FILE_INFO.Compression]: 16, [FILE_INFO.NetworkOpen]: 56, [FILE_INFO.AttributeTag]: 8, [FILE_INFO.Id]: 24,
 };
 
