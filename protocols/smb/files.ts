@@ -21,6 +21,7 @@ import { ALL_ONES_FILE_ID, SHARE_ACCESS, type FileId } from './wire/files.js';
 import type { DirEntryInfo } from './wire/fscc-dir.js';
 import { HDR_FLAGS } from './wire/header.js';
 import { closeStream, streamOpensOf } from './streams.js';
+import { endWatch } from './notify.js';
 import { dropOpenLocks } from './lock.js';
 
 /** What the VFS side of the file commands needs: the VFS and a way to find each share's root inode. */
@@ -326,6 +327,7 @@ export function nodeFor(vfs: Vfs, ino: number, place: { parent: number; name: st
  */
 export async function closeOpen(c: SmbConnection, o: Open, wantAttr: boolean): Promise<Attr | undefined> {
   c.files.opens.delete(o.id);
+  endWatch(o); // a waiting CHANGE_NOTIFY answers STATUS_NOTIFY_CLEANUP
   const vfs = c.fileService!.vfs;
   await dropOpenLocks(vfs, o); // byte-range locks and waiting LOCKs go with the open (lock.ts)
   const n = o.node;
