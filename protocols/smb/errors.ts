@@ -11,6 +11,7 @@ import { Errno, VfsError, type ErrnoName } from '../../vfs/errno.js';
 export const STATUS = {
   SUCCESS: 0x00000000,
   PENDING: 0x00000103,
+  NOTIFY_CLEANUP: 0x0000010b,
   NOTIFY_ENUM_DIR: 0x0000010c,
   BUFFER_OVERFLOW: 0x80000005,
   NO_MORE_FILES: 0x80000006,

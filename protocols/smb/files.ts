@@ -21,6 +21,7 @@ import { ALL_ONES_FILE_ID, SHARE_ACCESS, type FileId } from './wire/files.js';
 import type { DirEntryInfo } from './wire/fscc-dir.js';
 import { HDR_FLAGS } from './wire/header.js';
 import { closeStream, streamOpensOf } from './streams.js';
+import { endWatch } from './notify.js';
 import { dropOpenLocks } from './lock.js';
 import { releaseOplock } from './oplock.js';
 import { forgetDurable } from './durable.js';
@@ -331,6 +332,7 @@ export function nodeFor(vfs: Vfs, ino: number, place: { parent: number; name: st
  */
 export async function closeOpen(c: SmbConnection, o: Open, wantAttr: boolean): Promise<Attr | undefined> {
   if (c.files.opens.get(o.id) === o) c.files.opens.delete(o.id); // a kept durable open's id may be reused by then
+  endWatch(o); // a waiting CHANGE_NOTIFY answers STATUS_NOTIFY_CLEANUP
   releaseOplock(o);
   forgetDurable(o);
   const vfs = c.fileService!.vfs;

@@ -43,6 +43,7 @@ import { closeAll, OpenTable, type FileService } from './files.js';
 import { handleClose, handleCreate } from './create.js';
 import { handleFlush, handleRead, handleWrite } from './io.js';
 import { handleQueryDirectory } from './dir.js';
+import { handleChangeNotify } from './notify.js';
 import { handleQueryInfo, handleSetInfo } from './info.js';
 import { handleIoctl } from './ioctl.js';
 import { handleOplockBreak } from './oplock.js';
@@ -153,6 +154,7 @@ const HANDLERS: Partial<Record<number, Handler>> = {
   [Command.QUERY_DIRECTORY]: byShareType({ disk: onDisk(handleQueryDirectory) }),
   [Command.SET_INFO]: byShareType({ disk: onDisk(handleSetInfo) }),
   [Command.LOCK]: byShareType({ disk: onDisk(handleLock) }),
+  [Command.CHANGE_NOTIFY]: byShareType({ disk: onDisk(handleChangeNotify) }),
   [Command.NEGOTIATE]: handleNegotiate,
   [Command.SESSION_SETUP]: handleSessionSetup,
   [Command.LOGOFF]: handleLogoff,

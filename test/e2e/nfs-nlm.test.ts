@@ -12,11 +12,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { ADDON_PATH } from '../../protocols/fuse/server.js';
 import { rpcCall, serveRpc } from '../../protocols/nfs/nlm-rpc.js';
 import { portmapProgram } from '../../protocols/nfs/programs.js';
 import type { Programs } from '../../protocols/nfs/session.js';
@@ -30,6 +29,7 @@ import { IPPROTO_TCP } from '../../protocols/nfs/wire/portmap.js';
 import { AUTH, encodeAuthSys } from '../../protocols/nfs/wire/rpc.js';
 import { XdrWriter } from '../../protocols/nfs/wire/xdr.js';
 import { cleanupAll, curl, serve, tempDir, type Server } from './gateway-harness.js';
+import { davLock, davUnlock, LOCK_PY, noFuse } from './lock-peers.js';
 import { Nfs4Session } from '../nfs4/client.js';
 import { CLAIM, LOCK_TYPE, NFS4ERR, ops, resultOf, SHARE_ACCESS, SHARE_DENY } from '../nfs4/nfs4.js';
 
@@ -57,24 +57,6 @@ const nlmLock = async (port: number, l: Nlm4Lock, reclaim = false) =>
 const nlmUnlock = async (port: number, l: Nlm4Lock) => decodeRes(await call(port, NLM_PROG, 4, NLM_PROC.UNLOCK, encodeUnlockArgs({ cookie: Buffer.from('e2e'), alock: l }))).stat;
 const nlmTest = async (port: number, l: Nlm4Lock) => decodeTestRes(await call(port, NLM_PROG, 4, NLM_PROC.TEST, encodeTestArgs({ cookie: Buffer.from('e2e'), exclusive: true, alock: l })));
 
-const LOCK_XML = '<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>';
-function davLock(srv: Server, path: string): { status: string; token?: string } {
-  const out = spawnSync('curl', ['-sS', '-u', `admin:${srv.password}`, '-X', 'LOCK', '-H', 'Content-Type: application/xml', '--data', LOCK_XML, '-D', '-', '-o', '/dev/null', '-w', '%{http_code}', new URL(path, srv.url).href], { encoding: 'utf8' }).stdout;
-  const token = /Lock-Token: <([^>]+)>/i.exec(out)?.[1];
-  return { status: out.slice(-3), ...(token ? { token } : {}) };
-}
-const davUnlock = (srv: Server, path: string, token: string) => curl(['-u', `admin:${srv.password}`, '-X', 'UNLOCK', '-H', `Lock-Token: <${token}>`, new URL(path, srv.url).href]).status;
-
-const noFuse = !existsSync('/dev/fuse') ? 'no /dev/fuse' : !existsSync(ADDON_PATH) ? 'the FUSE binding is not built' : process.getuid?.() !== 0 ? 'needs root' : '';
-const LOCK_PY = `
-import fcntl, os, sys
-fd = os.open(sys.argv[1], os.O_RDWR)
-try:
-    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 10, 50)
-    print('got')
-except OSError as e:
-    print('busy', e.errno)
-`;
 
 describe('NLM v4 in dw serve', () => {
   test('NLM locks and WebDAV LOCK (and fcntl on the FUSE mount) exclude each other both ways', { timeout: 180_000 }, async (t) => {
@@ -106,7 +88,7 @@ describe('NLM v4 in dw serve', () => {
       assert.equal(davLock(srv, '/locked.bin').status, '423');
       const py = join(tmp, 'lock.py');
       await writeFile(py, LOCK_PY);
-      const fuseTry = () => spawnSync('python3', [py, join(mp, 'locked.bin')], { encoding: 'utf8', timeout: 30_000 }).stdout;
+      const fuseTry = () => spawnSync('python3', [py, join(mp, 'locked.bin'), '10', '50'], { encoding: 'utf8', timeout: 30_000 }).stdout;
       if (!noFuse) assert.match(fuseTry(), /^busy 11/, 'fcntl on the FUSE mount refused while NLM holds [0, 100)');
       assert.equal(await nlmUnlock(port, me), NLM4.GRANTED);
       if (!noFuse) assert.match(fuseTry(), /^got/, 'free after NLM UNLOCK');

@@ -13,12 +13,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { ADDON_PATH } from '../../protocols/fuse/server.js';
 import type { FrameOutput, SmbConnection } from '../../protocols/smb/session.js';
 import { TestClient, type Reply } from '../../protocols/smb/testdata/client.js';
 import { FrameDecoder, frameHeader } from '../../protocols/smb/transport.js';
@@ -28,6 +27,7 @@ import { DIALECT } from '../../protocols/smb/wire/negotiate.js';
 import { CREATE_OPTION, DISPOSITION, type FileId } from '../../protocols/smb/wire/files.js';
 import { LOCK_FLAG, writeLockRequest } from '../../protocols/smb/wire/lock.js';
 import { cleanupAll, curl, serve, tempDir, type Server } from './gateway-harness.js';
+import { davLock, davUnlock, LOCK_PY, noFuse } from './lock-peers.js';
 
 after(cleanupAll);
 
@@ -75,24 +75,6 @@ class TcpTransport {
   }
 }
 
-const LOCK_XML = '<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>';
-function davLock(srv: Server, path: string): { status: string; token?: string } {
-  const out = spawnSync('curl', ['-sS', '-u', `admin:${srv.password}`, '-X', 'LOCK', '-H', 'Content-Type: application/xml', '--data', LOCK_XML, '-D', '-', '-o', '/dev/null', '-w', '%{http_code}', new URL(path, srv.url).href], { encoding: 'utf8' }).stdout;
-  const token = /Lock-Token: <([^>]+)>/i.exec(out)?.[1];
-  return { status: out.slice(-3), ...(token ? { token } : {}) };
-}
-const davUnlock = (srv: Server, path: string, token: string) => curl(['-u', `admin:${srv.password}`, '-X', 'UNLOCK', '-H', `Lock-Token: <${token}>`, new URL(path, srv.url).href]).status;
-
-const noFuse = !existsSync('/dev/fuse') ? 'no /dev/fuse' : !existsSync(ADDON_PATH) ? 'the FUSE binding is not built' : process.getuid?.() !== 0 ? 'needs root' : '';
-const LOCK_PY = `
-import fcntl, os, sys
-fd = os.open(sys.argv[1], os.O_RDWR)
-try:
-    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, int(sys.argv[3]), int(sys.argv[2]))
-    print('got')
-except OSError as e:
-    print('busy', e.errno)
-`;
 
 describe('SMB byte-range locks against WebDAV and FUSE (issue 7, acceptance 4)', () => {
   test('an SMB lock and the same range through WebDAV or FUSE exclude each other both ways', { timeout: 180_000 }, async (t) => {
