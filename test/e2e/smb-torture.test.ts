@@ -28,8 +28,6 @@ const BASIC_SET = [
 const NOT_YET: Record<string, string> = {
   'smb2.lock': 'replay_broken_windows and replay_smb3_specification_durable need resilient and durable handles (the other 20 subtests pass)',
   'smb2.delete-on-close-perms': 'two subtests need NT ACLs kept beyond the mode mapping (a DACL without DELETE inherited by new files)',
-  'smb2.session.signing-aes-128-cmac': 'CHANGE_NOTIFY and its CANCEL are not built (the BATCH oplock it first asks for is granted)',
-  'smb2.session.encryption-aes-128-gcm': 'CHANGE_NOTIFY and its CANCEL are not built (the BATCH oplock it first asks for is granted)',
 };
 
 /** smbtorture's verdict lines counted. */
