@@ -328,7 +328,7 @@ export function bannerLines(info: ServeInfo): string[] {
   if (info.webdavUrl) lines.push(`  WebDAV:  ${info.webdavUrl}`);
   if (info.sftp) lines.push(`  SFTP:    ${clientHost(info.sftp.host)} port ${info.sftp.port}`);
   if (info.nfs) lines.push(`  NFS:     ${clientHost(info.nfs.host)} port ${info.nfs.port} (v3, v4.0, v4.1; MOUNT, PORTMAP, NLM v4 and NSM on the same port)`);
-  if (info.smb) lines.push(`  SMB:     ${clientHost(info.smb.host)} port ${info.smb.port} (SMB 2.0.2-3.1.1, partial: file access without oplocks, locks or change notify; shares ${info.smb.shares.join(', ')})`);
+  if (info.smb) lines.push(`  SMB:     ${clientHost(info.smb.host)} port ${info.smb.port} (SMB 2.0.2-3.1.1, partial: file access with oplocks, without leases, locks or change notify; shares ${info.smb.shares.join(', ')})`);
   if (info.fuse) lines.push(`  FUSE:    mounted at ${info.fuse}`);
   if (info.metricsUrl) lines.push(`  Metrics: ${info.metricsUrl}`);
   if (info.adminPassword) {

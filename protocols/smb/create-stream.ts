@@ -17,6 +17,8 @@ import { existingStreamNode, findStream, pinFile, setStreamData, STREAM_XATTR_PR
 import { fileInfoOf } from './wire/fscc.js';
 import { CREATE_ACTION, CREATE_OPTION, DISPOSITION, writeCreateResponse, type CreateContext, type CreateRequest } from './wire/files.js';
 import { ACCESS } from './wire/security.js';
+import { breakForOpen, grantOplock, OPLOCK, setOplockConnection } from './oplock.js';
+import { clientGuidOf, grantLease, leaseRequest } from './lease.js';
 import type { Ctx } from '../../vfs/types.js';
 
 /** What handleCreate has worked out before it sees the stream part. */
@@ -30,6 +32,8 @@ export interface StreamCreate {
   readOnly: boolean;
   desired: number;
   newFileMode: number;
+  /** The CREATE's second pass after going async for a break acknowledgment (oplock.ts `breakForOpen`). */
+  wait?: { signal: AbortSignal } | undefined;
 }
 
 export async function createStream(c: SmbConnection, q: Request, s: StreamCreate): Promise<Response> {
@@ -66,7 +70,18 @@ export async function createStream(c: SmbConnection, q: Request, s: StreamCreate
     if (req.disposition === DISPOSITION.CREATE) throw new SmbStatusError(STATUS.OBJECT_NAME_COLLISION);
     const node = existingStreamNode(vfs, ino, xattr);
     if (node?.deletePending) throw new SmbStatusError(STATUS.DELETE_PENDING);
-    checkShareMode(node, desired, req.shareAccess);
+    // Oplocks and leases are per stream, as share modes (smb2.oplock.stream1).
+    const lreq = leaseRequest(c, req.contexts);
+    const conflict = (): boolean => {
+      try {
+        checkShareMode(existingStreamNode(vfs, ino, xattr!), desired, req.shareAccess);
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    await breakForOpen(c, node, desired, req.disposition, conflict, lreq ? { clientGuid: clientGuidOf(c), key: lreq.key } : undefined, s.wait);
+    checkShareMode(existingStreamNode(vfs, ino, xattr), desired, req.shareAccess);
     if (overwrite) await setStreamData(vfs, ctx, ino, xattr, Buffer.alloc(0));
     action = req.disposition === DISPOSITION.SUPERSEDE ? CREATE_ACTION.SUPERSEDED : overwrite ? CREATE_ACTION.OVERWRITTEN : CREATE_ACTION.OPENED;
   } else {
@@ -92,6 +107,14 @@ export async function createStream(c: SmbConnection, q: Request, s: StreamCreate
   const i = fileInfoOf(await vfs.getattr(ctx, ino));
   // MxAc and QFid as for the file itself (QFid: the file's on-disk id, as Windows answers for a stream).
   const contexts: CreateContext[] = [];
+  const lreq = leaseRequest(c, req.contexts);
+  let oplockLevel: number;
+  if (lreq && req.oplockLevel === OPLOCK.LEASE) {
+    setOplockConnection(o, c);
+    const g = grantLease(c, o, lreq);
+    oplockLevel = g.level;
+    if (g.context) contexts.push(g.context);
+  } else oplockLevel = grantOplock(c, o, req.oplockLevel === OPLOCK.LEASE ? OPLOCK.NONE : req.oplockLevel);
   for (const cc of req.contexts) {
     if (cc.name === 'MxAc') {
       const mx = await maximalAccess(vfs, ctx, file.attr, w.parent, tree);
@@ -106,7 +129,7 @@ export async function createStream(c: SmbConnection, q: Request, s: StreamCreate
     status: STATUS.SUCCESS,
     body: (wr) => {
       writeCreateResponse(wr, {
-        oplockLevel: 0, createAction: action, creationTime: i.creationTime, lastAccessTime: i.lastAccessTime, lastWriteTime: i.lastWriteTime,
+        oplockLevel, createAction: action, creationTime: i.creationTime, lastAccessTime: i.lastAccessTime, lastWriteTime: i.lastWriteTime,
         changeTime: i.changeTime, allocationSize: (size + 4095n) & ~4095n, endOfFile: size, fileAttributes: i.attributes, fileId: fileIdOf(o), contexts,
       });
     },

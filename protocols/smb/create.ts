@@ -5,7 +5,9 @@
  * the disposition, checks the desired access against the VFS (MAXIMUM_ALLOWED → the maximal
  * access) and the share modes of the other opens, opens a VFS handle for data access and records
  * the open. Create contexts are parsed; MxAc (maximal access) and QFid (the on-disk id) are
- * answered, ExtA's EAs are set (ea.ts), every other one ignored. No oplocks or leases are granted (OplockLevel NONE).
+ * answered, ExtA's EAs are set (ea.ts), DHnQ/DH2Q/DHnC/DH2C go to durable.ts, RqLs to lease.ts,
+ * every other one is ignored. Oplocks and leases: oplock.ts/lease.ts break other opens'
+ * caching before the share-mode check and grant the new open's.
  */
 import { ROOT_CTX, type Attr } from '../../vfs/types.js';
 import { Errno, VfsError } from '../../vfs/errno.js';
@@ -17,6 +19,9 @@ import {
 import type { Request, Response, SmbConnection } from './session.js';
 import { setCreateEas } from './ea-create.js';
 import { fileInfoOf } from './wire/fscc.js';
+import { breakForOpen, grantOplock, MustWait, OPLOCK, setOplockConnection } from './oplock.js';
+import { checkLeaseKey, clientGuidOf, grantLease, leaseRequest } from './lease.js';
+import { durableRequest, grantDurable, newPersistentId, reconnectDurable, reconnectTarget } from './durable.js';
 import { versionOf } from './previous.js';
 import { checkStreamsShareDelete, splitStreamPath } from './streams.js';
 import { createStream } from './create-stream.js';
@@ -47,11 +52,22 @@ function vfsErrno(err: unknown, errno: Errno): boolean {
  * VFS errors through errors.ts.
  */
 export async function handleCreate(c: SmbConnection, q: Request): Promise<Response> {
+  try {
+    return await createRetrying(c, q, undefined);
+  } catch (err) {
+    if (!(err instanceof MustWait)) throw err;
+    // An oplock or lease break must be acknowledged first: answer STATUS_PENDING now and run
+    // the CREATE again in the background, waiting this time (3.3.4.2; oplock.ts, async.ts).
+    return { status: STATUS.SUCCESS, body: () => {}, goAsync: (signal) => createRetrying(c, q, { signal }) };
+  }
+}
+
+async function createRetrying(c: SmbConnection, q: Request, wait: { signal: AbortSignal } | undefined): Promise<Response> {
   // A name that appeared between the lookup and the create (another connection's CREATE won the
   // race) is opened as existing when the disposition allows it (smb2.create.mkdir-dup).
   for (let attempt = 0; ; attempt++) {
     try {
-      return await createOnce(c, q, attempt < 3);
+      return await createOnce(c, q, attempt < 3, wait);
     } catch (err) {
       if (!(err instanceof LostRace)) throw err;
     }
@@ -61,11 +77,15 @@ export async function handleCreate(c: SmbConnection, q: Request): Promise<Respon
 /** The name was created by someone else between the walk and the create. */
 class LostRace extends Error {}
 
-async function createOnce(c: SmbConnection, q: Request, mayRetry: boolean): Promise<Response> {
+async function createOnce(c: SmbConnection, q: Request, mayRetry: boolean, wait: { signal: AbortSignal } | undefined): Promise<Response> {
   const svc = c.fileService;
   const tree = q.tree!;
   if (!svc || !tree.share) throw new SmbStatusError(STATUS.NOT_SUPPORTED);
-  const req = decodeCreateRequest(q.message);
+  const req = decodeCreateRequest(q.message, true);
+  // A durable reconnect (DHnC, DH2C) ignores every other field (3.3.5.9.7, 3.3.5.9.12).
+  const reconnect = reconnectTarget(req.contexts);
+  if (reconnect) return reconnectDurable(c, { ...q, contexts: req.contexts, name: req.name }, reconnect);
+  if (req.disposition > DISPOSITION.OVERWRITE_IF) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
   const opt = req.options;
   if ((opt & CREATE_OPTION.DIRECTORY_FILE) && (opt & CREATE_OPTION.NON_DIRECTORY_FILE)) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
   if (opt & ~VALID_OPTIONS_MASK) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
@@ -74,6 +94,7 @@ async function createOnce(c: SmbConnection, q: Request, mayRetry: boolean): Prom
   }
   if (opt & CREATE_OPTION.OPEN_BY_FILE_ID) throw new SmbStatusError(STATUS.NOT_SUPPORTED);
   if (c.files.opens.size >= MAX_OPENS) throw new SmbStatusError(STATUS.TOO_MANY_OPENED_FILES);
+  const lreq = leaseRequest(c, req.contexts); // RqLs (lease.ts)
   const vfs = svc.vfs;
   const ctx = ctxOf(c, q.session!);
   const share = tree.share;
@@ -83,7 +104,7 @@ async function createOnce(c: SmbConnection, q: Request, mayRetry: boolean): Prom
   const sp = splitStreamPath(version?.name ?? req.name);
   const parts = splitPath(sp.path);
   if (sp.stream !== undefined) {
-    return createStream(c, q, { req, tree, ctx, root, parts, stream: sp.stream, readOnly, desired: mapGeneric(req.desiredAccess), newFileMode: NEW_FILE_MODE });
+    return createStream(c, q, { req, tree, ctx, root, parts, stream: sp.stream, readOnly, desired: mapGeneric(req.desiredAccess), newFileMode: NEW_FILE_MODE, wait });
   }
   const w = await walk(vfs, ctx, root, parts);
   if (sp.defaultStream && (opt & CREATE_OPTION.DIRECTORY_FILE)) throw new SmbStatusError(STATUS.NOT_A_DIRECTORY);
@@ -118,7 +139,18 @@ async function createOnce(c: SmbConnection, q: Request, mayRetry: boolean): Prom
     if (readOnly && desired & WRITE_RIGHTS) throw new SmbStatusError(STATUS.ACCESS_DENIED);
     if ((desired & ~tree.maximalAccess & ~ACCESS.ACCESS_SYSTEM_SECURITY) !== 0 && readOnly) throw new SmbStatusError(STATUS.ACCESS_DENIED);
     await checkAccess(vfs, ctx, existing.attr, w.parent, desired);
-    checkShareMode(node, desired, req.shareAccess);
+    const shareConflict = (): boolean => {
+      try {
+        checkShareMode(nodeForExisting(c, existing!.attr.ino), desired, req.shareAccess);
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    checkLeaseKey(c, lreq, node, existing.attr.ino);
+    const mine = lreq ? { clientGuid: clientGuidOf(c), key: lreq.key } : undefined;
+    await breakForOpen(c, node, desired, req.disposition, shareConflict, mine, wait); // oplocks and leases of other opens (oplock.ts, lease.ts)
+    checkShareMode(nodeForExisting(c, existing.attr.ino), desired, req.shareAccess);
     checkStreamsShareDelete(vfs, existing.attr.ino, desired | (deleteOnClose ? ACCESS.DELETE : 0));
     if (deleteOnClose && isDir) await ensureEmpty(c, existing.attr.ino);
     if (deleteOnClose && parts.length) await vfs.mayDelete(ctx, w.parent, existing.name); // retention, holds, sticky: refused now, not at close
@@ -134,6 +166,7 @@ async function createOnce(c: SmbConnection, q: Request, mayRetry: boolean): Prom
     action = req.disposition === DISPOSITION.SUPERSEDE ? CREATE_ACTION.SUPERSEDED : overwrite ? CREATE_ACTION.OVERWRITTEN : CREATE_ACTION.OPENED;
   } else {
     if (!parts.length) throw new SmbStatusError(STATUS.OBJECT_NAME_INVALID);
+    checkLeaseKey(c, lreq, undefined, undefined);
     if (req.disposition === DISPOSITION.OPEN || req.disposition === DISPOSITION.OVERWRITE) throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND);
     if (readOnly) throw new SmbStatusError(STATUS.ACCESS_DENIED);
     checkCreateAttributes(req.fileAttributes, wantDir, deleteOnClose);
@@ -167,7 +200,7 @@ async function createOnce(c: SmbConnection, q: Request, mayRetry: boolean): Prom
   cacheDos(node, dos);
   const id = c.files.allocId();
   const o: Open = {
-    id, sessionId: q.session!.id, treeId: tree.treeId, node, fh, fhWritable, access: desired, shareAccess: req.shareAccess,
+    id, persistent: newPersistentId(), sessionId: q.session!.id, treeId: tree.treeId, node, fh, fhWritable, access: desired, shareAccess: req.shareAccess,
     deleteOnClose, ctx, position: 0n, mode: 0, dir: undefined, share,
   };
   node.opens.add(o);
@@ -176,6 +209,18 @@ async function createOnce(c: SmbConnection, q: Request, mayRetry: boolean): Prom
   const ea = req.contexts.find((cc) => cc.name === 'ExtA');
   if (ea) await setCreateEas(c, o, ea.data, action);
   const contexts: CreateContext[] = [];
+  let oplockLevel: number;
+  if (lreq && req.oplockLevel === OPLOCK.LEASE) {
+    setOplockConnection(o, c);
+    const g = grantLease(c, o, lreq);
+    oplockLevel = g.level;
+    if (g.context) contexts.push(g.context);
+  } else oplockLevel = grantOplock(c, o, req.oplockLevel === OPLOCK.LEASE ? OPLOCK.NONE : req.oplockLevel);
+  const dreq = durableRequest(req.contexts);
+  if (dreq) {
+    const dh = grantDurable(o, dreq);
+    if (dh) contexts.push(dh);
+  }
   for (const cc of req.contexts) {
     if (cc.name === 'MxAc') {
       const mx = await maximalAccess(vfs, ctx, attr, w.parent, tree);
@@ -192,7 +237,7 @@ async function createOnce(c: SmbConnection, q: Request, mayRetry: boolean): Prom
     status: STATUS.SUCCESS,
     body: (wr) => {
       writeCreateResponse(wr, {
-        oplockLevel: 0, createAction: action, creationTime: i.creationTime, lastAccessTime: i.lastAccessTime, lastWriteTime: i.lastWriteTime,
+        oplockLevel, createAction: action, creationTime: i.creationTime, lastAccessTime: i.lastAccessTime, lastWriteTime: i.lastWriteTime,
         changeTime: i.changeTime, allocationSize: i.allocationSize, endOfFile: i.endOfFile, fileAttributes: i.attributes, fileId: fileIdOf(o), contexts,
       });
     },

@@ -23,6 +23,8 @@ import { HDR_FLAGS } from './wire/header.js';
 import { closeStream, streamOpensOf } from './streams.js';
 import { endWatch } from './notify.js';
 import { dropOpenLocks } from './lock.js';
+import { releaseOplock } from './oplock.js';
+import { forgetDurable } from './durable.js';
 
 /** What the VFS side of the file commands needs: the VFS and a way to find each share's root inode. */
 export interface FileService {
@@ -61,7 +63,10 @@ export interface DirCursor {
 
 /** One open (3.3.1.10). */
 export interface Open {
+  /** FileId.Volatile: this connection's number for the open (a durable reconnect gives a new one). */
   id: bigint;
+  /** FileId.Persistent (durable.ts: process-wide unique); undefined: the same as `id`. */
+  persistent?: bigint;
   sessionId: bigint;
   treeId: number;
   node: Node;
@@ -127,13 +132,13 @@ export function openOf(c: SmbConnection, q: Request, fileId: FileId): Open {
     id = c.files.compoundFileId;
   }
   const o = c.files.opens.get(id.volatile);
-  if (!o || o.sessionId !== q.session!.id || o.treeId !== q.tree!.treeId || id.persistent !== id.volatile) throw new SmbStatusError(STATUS.FILE_CLOSED);
+  if (!o || o.sessionId !== q.session!.id || o.treeId !== q.tree!.treeId || id.persistent !== (o.persistent ?? o.id)) throw new SmbStatusError(STATUS.FILE_CLOSED);
   return o;
 }
 
-/** The FileId of an open (persistent = volatile: no durable handles). */
+/** The FileId of an open. */
 export function fileIdOf(o: Open): FileId {
-  return { persistent: o.id, volatile: o.id };
+  return { persistent: o.persistent ?? o.id, volatile: o.id };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -326,8 +331,10 @@ export function nodeFor(vfs: Vfs, ino: number, place: { parent: number; name: st
  * longer empty stays, as Windows does). Returns the attributes after the close when asked.
  */
 export async function closeOpen(c: SmbConnection, o: Open, wantAttr: boolean): Promise<Attr | undefined> {
-  c.files.opens.delete(o.id);
+  if (c.files.opens.get(o.id) === o) c.files.opens.delete(o.id); // a kept durable open's id may be reused by then
   endWatch(o); // a waiting CHANGE_NOTIFY answers STATUS_NOTIFY_CLEANUP
+  releaseOplock(o);
+  forgetDurable(o);
   const vfs = c.fileService!.vfs;
   await dropOpenLocks(vfs, o); // byte-range locks and waiting LOCKs go with the open (lock.ts)
   const n = o.node;

@@ -8,6 +8,7 @@
  * STATUS_BUFFER_OVERFLOW with the cut data (3.3.5.20.1); a security descriptor larger than the
  * buffer → STATUS_BUFFER_TOO_SMALL with the needed size in the ERROR body (3.3.5.20.3).
  */
+import { breakLevelIIForWrite } from './oplock.js';
 import { createHash } from 'node:crypto';
 import { ROOT_CTX, type SetAttr, type Vfs } from '../../vfs/types.js';
 import { Errno, VfsError } from '../../vfs/errno.js';
@@ -204,6 +205,7 @@ export async function handleSetInfo(c: SmbConnection, q: Request): Promise<Respo
       const eof = req.infoClass === FILE_INFO.EndOfFile;
       const v = eof ? decodeFileEndOfFileInformation(req.buffer) : decodeFileAllocationInformation(req.buffer);
       if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new SmbStatusError(STATUS.DISK_FULL);
+      breakLevelIIForWrite(o); // LEVEL_II oplocks and other leases' R go (oplock.ts)
       if (o.stream !== undefined) { // a named stream: cut or zero-extend its attribute
         const old = await streamData(vfs, o.ctx, o.node.ino, o.stream);
         if (v > BigInt(MAX_STREAM_BYTES)) throw new SmbStatusError(STATUS.DISK_FULL);

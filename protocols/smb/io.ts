@@ -10,6 +10,7 @@ import { openOf, type Open } from './files.js';
 import { noteModified } from './dosattr.js';
 import { MAX_STREAM_BYTES, setStreamData, streamData } from './streams.js';
 import { checkIo } from './lock.js';
+import { breakLevelIIForWrite } from './oplock.js';
 import type { Request, Response, SmbConnection } from './session.js';
 import { ACCESS } from './wire/security.js';
 import {
@@ -59,6 +60,7 @@ export async function handleWrite(c: SmbConnection, q: Request): Promise<Respons
   if (offset === 0xffffffffffffffffn) offset = BigInt((await vfs.getattr(o.ctx, o.node.ino)).size);
   if (offset > MAX_OFFSET) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
   await checkIo(vfs, o, offset, req.data.length, true); // FILE_LOCK_CONFLICT (lock.ts)
+  breakLevelIIForWrite(o); // LEVEL_II oplocks and other leases' R (oplock.ts)
   const n = req.data.length ? await vfs.write(o.ctx, o.fh, Number(offset), req.data) : 0;
   if (n) await noteModified(vfs, o.node);
   if (req.flags & WRITE_FLAG.WRITE_THROUGH) await vfs.fsync(o.ctx, o.fh);

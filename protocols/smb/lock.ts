@@ -42,6 +42,7 @@ import type { Ctx, LockRange, Vfs } from '../../vfs/types.js';
 import { Errno, VfsError } from '../../vfs/errno.js';
 import { STATUS, SmbStatusError } from './errors.js';
 import { openOf, type Open } from './files.js';
+import { breakLevelIIForWrite } from './oplock.js';
 import type { Request, Response, SmbConnection } from './session.js';
 import { decodeLockRequest, LOCK_FLAG, writeLockResponse } from './wire/lock.js';
 
@@ -314,6 +315,9 @@ export async function handleLock(c: SmbConnection, q: Request): Promise<Response
       }
       return ok();
     }
+    // MS-FSA 2.1.5.7: taking a byte-range lock breaks every LEVEL_II oplock (the locker's own
+    // too) and other leases' R, as a write does (smb2.oplock.brl1, brl3; oplock.ts).
+    breakLevelIIForWrite(o);
     const taken: ByteLock[] = [];
     try {
       for (const el of req.locks) {

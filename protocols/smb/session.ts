@@ -46,6 +46,8 @@ import { handleQueryDirectory } from './dir.js';
 import { handleChangeNotify } from './notify.js';
 import { handleQueryInfo, handleSetInfo } from './info.js';
 import { handleIoctl } from './ioctl.js';
+import { handleOplockBreak } from './oplock.js';
+import { detachDurable, unregisterSessions } from './durable.js';
 import { pipeClose, pipeCreate, pipeFlush, pipeIoctl, pipeQueryInfo, pipeRead, pipeWrite } from './pipe.js';
 import { AsyncRequests } from './async.js';
 import { handleLock } from './lock.js';
@@ -159,6 +161,7 @@ const HANDLERS: Partial<Record<number, Handler>> = {
   [Command.TREE_CONNECT]: handleTreeConnect,
   [Command.TREE_DISCONNECT]: handleTreeDisconnect,
   [Command.ECHO]: handleEcho,
+  [Command.OPLOCK_BREAK]: byShareType({ disk: onDisk(handleOplockBreak) }),
 };
 
 /** Commands that need no session (3.3.5.2.9 is skipped). */
@@ -223,9 +226,29 @@ export class SmbConnection {
     this.fileService = opts.files;
   }
 
-  /** Closes every open of the connection (the socket is gone); never throws. */
+  /**
+   * Pushes `message` (an oplock or lease break notification) for an open of session
+   * `sessionId` through `pushMessage`: encrypted when that session or one of its trees demands
+   * encryption (3.3.4.1.4), else as it is (break notifications are not signed, 3.3.4.6).
+   */
+  push(message: Buffer, sessionId: bigint): boolean {
+    if (!this.pushMessage) return false;
+    const s = this.sessions.get(sessionId);
+    const encrypt = s?.keys?.encryptionKey && this.cipher && (s.encryptData || [...s.trees.values()].some((t) => t.encryptData));
+    const out = encrypt ? encryptMessage(message, { cipher: this.cipher, key: s!.keys!.encryptionKey!, sessionId: s!.id, nonce: s!.nonce(this.cipher) }) : message;
+    return this.pushMessage(out);
+  }
+
+  /** The socket is gone: durable opens are kept for a reconnect (durable.ts), every other open is closed; never throws. */
   async closeFiles(): Promise<void> {
     this.async.abortAll(new SmbStatusError(STATUS.CANCELLED));
+    this.pushMessage = undefined;
+    try {
+      unregisterSessions(this);
+      detachDurable(this, () => true);
+    } catch (err) {
+      this.log?.error({ peer: this.opts.peer, err }, 'smb: keeping durable opens failed');
+    }
     await closeAll(this, () => true).catch(() => undefined);
   }
 

@@ -20,6 +20,7 @@ import { decodeSessionSetupRequest, SESSION_SETUP_FLAG_BINDING, writeSessionSetu
 import type { Writer } from './wire/reader.js';
 import { DisconnectError, type Request, type Response, type SmbConnection } from './session.js';
 import { SmbSession } from './state.js';
+import { registerSession, replacePreviousSession } from './durable.js';
 
 /** An account as SMB sees it: who it is, and its NT hash (MD4 of the UTF-16LE password) if one is stored. */
 export interface SmbAccount {
@@ -40,10 +41,10 @@ export function dialectName(d: number): string {
   return ({ 0x0202: '2.0.2', 0x0210: '2.1', 0x0300: '3.0', 0x0302: '3.0.2', 0x0311: '3.1.1' } as Record<number, string>)[d] ?? `0x${d.toString(16)}`;
 }
 
-/** Capabilities the server announces for a dialect (no DFS, leasing, multichannel or persistent handles yet). */
+/** Capabilities the server announces for a dialect (no DFS, directory leasing, multichannel or persistent handles yet). */
 export function capabilitiesFor(c: SmbConnection, dialect: number): number {
   let caps = 0;
-  if (dialect >= DIALECT.SMB210 && dialect !== DIALECT.WILDCARD) caps |= CAP.LARGE_MTU;
+  if (dialect >= DIALECT.SMB210 && dialect !== DIALECT.WILDCARD) caps |= CAP.LARGE_MTU | CAP.LEASING; // leases: lease.ts
   if ((dialect === DIALECT.SMB300 || dialect === DIALECT.SMB302) && c.clientCapabilities & CAP.ENCRYPTION) caps |= CAP.ENCRYPTION;
   return caps;
 }
@@ -116,8 +117,11 @@ const failure = (s: SmbSession, c: SmbConnection, status: NtStatus, why: string,
 /**
  * SESSION_SETUP (3.3.5.5). SessionId 0 starts a session (STATUS_INSUFFICIENT_RESOURCES past
  * the per-connection limit); another id continues one in progress (unknown →
- * STATUS_USER_SESSION_DELETED; an established session, i.e. re-authentication, and channel
- * binding → STATUS_REQUEST_NOT_ACCEPTED, not built). The security buffer is SPNEGO (or raw
+ * STATUS_USER_SESSION_DELETED) or re-authenticates an established one (3.3.5.5.2: the same
+ * exchange; the session stays valid with its keys meanwhile; another user → ACCESS_DENIED;
+ * a failure ends the session); channel binding → STATUS_REQUEST_NOT_ACCEPTED (not built).
+ * A new session with PreviousSessionId ends that session of the same user on whatever
+ * connection it lives (durable.ts `replacePreviousSession`). The security buffer is SPNEGO (or raw
  * NTLMSSP): NTLM NEGOTIATE → CHALLENGE with STATUS_MORE_PROCESSING_REQUIRED; AUTHENTICATE →
  * NTLMv2 checked against `lookup`, then STATUS_SUCCESS with the session's keys derived
  * (3.3.5.5.3) and, for 3.1.1 or a session that requires signing, the response signed. A wrong
@@ -136,12 +140,13 @@ export async function handleSessionSetup(c: SmbConnection, q: Request): Promise<
   } else {
     const found = c.sessions.get(q.header.sessionId);
     if (!found) throw new SmbStatusError(STATUS.USER_SESSION_DELETED);
-    if (found.state === 'valid') throw new SmbStatusError(STATUS.REQUEST_NOT_ACCEPTED);
+    // A valid session: re-authentication (3.3.5.5.2); it stays valid (with its keys) meanwhile.
     s = found;
   }
   s.preauth?.update(q.message);
   const more = (token: Buffer): Response => ({
     status: STATUS.MORE_PROCESSING_REQUIRED, sessionId: s.id,
+    ...(s.state === 'valid' && s.signingRequired ? { signWith: s } : {}),
     body: (w) => { writeSessionSetupResponse(w, { sessionFlags: 0, securityBuffer: token }); },
     sent: (m) => { s.preauth?.update(m); },
   });
@@ -186,12 +191,12 @@ export async function handleSessionSetup(c: SmbConnection, q: Request): Promise<
     s.auth = { stage: 'challenged', spnego, mechTypesDer: a.stage === 'mech-selected' ? a.mechTypesDer : mechTypesDer, negotiate: Buffer.from(ntlm), challenge };
     return more(spnego ? encodeNegTokenResp({ negState: NEG_STATE.ACCEPT_INCOMPLETE, supportedMech: OID_NTLMSSP, responseToken: challenge }) : challenge);
   }
-  return authenticate(c, s, q, req.securityMode, a, ntlm, clientMic);
+  return authenticate(c, s, q, req.securityMode, a, ntlm, clientMic, req.previousSessionId);
 }
 
 async function authenticate(
   c: SmbConnection, s: SmbSession, q: Request, securityMode: number,
-  a: Extract<SmbSession['auth'], { stage: 'challenged' }>, token: Buffer, clientMic: Buffer | undefined,
+  a: Extract<SmbSession['auth'], { stage: 'challenged' }>, token: Buffer, clientMic: Buffer | undefined, previousSessionId: bigint,
 ): Promise<Response> {
   let user: string;
   try {
@@ -214,6 +219,22 @@ async function authenticate(
     serverMic = new NtlmMic(v.sessionKey, 'server', v.flags).mic(a.mechTypesDer);
   }
   const dialect = c.dialect!;
+  if (s.state === 'valid') {
+    // Re-authentication (3.3.5.5.3): the keys stay; the session must stay the same user's.
+    if (s.principal?.uid !== account!.principal.uid || s.principal?.name !== account!.principal.name) {
+      s.auth = { stage: 'start' };
+      c.log?.info({ peer: c.opts.peer, user, was: s.principal?.name }, 'smb: re-authentication as another user refused');
+      throw new SmbStatusError(STATUS.ACCESS_DENIED);
+    }
+    s.auth = { stage: 'start' };
+    c.log?.info({ peer: c.opts.peer, user: s.principal.name }, 'smb: re-authenticated');
+    const again = a.spnego ? encodeNegTokenResp({ negState: NEG_STATE.ACCEPT_COMPLETED, ...(serverMic ? { mechListMIC: serverMic } : {}) }) : Buffer.alloc(0);
+    return {
+      status: STATUS.SUCCESS, sessionId: s.id,
+      body: (w) => { writeSessionSetupResponse(w, { sessionFlags: 0, securityBuffer: again }); },
+      signWith: s,
+    };
+  }
   s.keys = deriveServerKeys({ dialect, gssKey: v.sessionKey, ...(s.preauth ? { preauthHash: s.preauth.value } : {}), ...(c.cipher ? { cipher: c.cipher } : {}) });
   s.signingAlgorithm = signingAlgorithmFor(dialect, c.signingAlgorithmId);
   s.signingRequired = (securityMode & SECURITY_MODE.SIGNING_REQUIRED) !== 0 || !!c.opts.requireSigning;
@@ -221,6 +242,8 @@ async function authenticate(
   s.state = 'valid';
   s.auth = { stage: 'start' };
   s.preauth = undefined;
+  registerSession(c, s);
+  await replacePreviousSession(c, s, previousSessionId);
   c.log?.info({ peer: c.opts.peer, user: s.principal.name, dialect: dialectName(dialect), signing: s.signingRequired, encrypted: q.encrypted }, 'smb: login');
   const reply = a.spnego ? encodeNegTokenResp({ negState: NEG_STATE.ACCEPT_COMPLETED, ...(serverMic ? { mechListMIC: serverMic } : {}) }) : Buffer.alloc(0);
   // 3.3.5.5.3: the final response is signed for 3.1.1, and whenever the session signs.

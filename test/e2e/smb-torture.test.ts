@@ -28,12 +28,6 @@ const BASIC_SET = [
 const NOT_YET: Record<string, string> = {
   'smb2.lock': 'replay_broken_windows and replay_smb3_specification_durable need resilient and durable handles (the other 20 subtests pass)',
   'smb2.delete-on-close-perms': 'two subtests need NT ACLs kept beyond the mode mapping (a DACL without DELETE inherited by new files)',
-  'smb2.session.reconnect1': 'reconnect is not built',
-  'smb2.session.reauth1': 're-authentication is not built',
-  'smb2.session.signing-aes-128-cmac': 'leases are not granted (oplock_level 9 expected)',
-  'smb2.session.encryption-aes-128-gcm': 'leases are not granted (oplock_level 9 expected)',
-  'smb2.durable-open.open-oplock': 'oplocks and durable handles are not built',
-  'smb2.durable-open.reopen1': 'oplocks and durable handles are not built',
 };
 
 /** smbtorture's verdict lines counted. */

@@ -151,7 +151,7 @@ export class TestClient {
    * NTLM NEGOTIATE, then NegTokenResp with AUTHENTICATE, MIC and mechListMIC). Returns the
    * final reply; on success the client holds the session's keys.
    */
-  async login(user: string, password: string, o: { domain?: string; requireSigning?: boolean; mode?: 'spnego' | 'raw' | 'krb5-first' } = {}): Promise<Reply> {
+  async login(user: string, password: string, o: { domain?: string; requireSigning?: boolean; mode?: 'spnego' | 'raw' | 'krb5-first'; previousSessionId?: bigint; reauth?: boolean } = {}): Promise<Reply> {
     const domain = o.domain ?? 'WORKGROUP';
     const mode = o.mode ?? 'spnego';
     const flags = 0xe2088297;
@@ -159,7 +159,7 @@ export class TestClient {
     const mechs = mode === 'krb5-first' ? [OID_KRB5, OID_NTLMSSP] : [OID_NTLMSSP];
     const mechTypesDer = encodeMechTypes(mechs);
     const sm = SECURITY_MODE.SIGNING_ENABLED | (o.requireSigning ? SECURITY_MODE.SIGNING_REQUIRED : 0);
-    const setup = (blob: Buffer) => (w: Writer) => { writeSessionSetupRequest(w, { flags: 0, securityMode: sm, capabilities: 0, channel: 0, previousSessionId: 0n, securityBuffer: blob }); };
+    const setup = (blob: Buffer) => (w: Writer) => { writeSessionSetupRequest(w, { flags: 0, securityMode: sm, capabilities: 0, channel: 0, previousSessionId: o.previousSessionId ?? 0n, securityBuffer: blob }); };
     const preauth = this.preauth?.fork();
     const round = async (blob: Buffer, sessionId: bigint): Promise<Reply> => {
       const m = message({ command: 1, messageId: this.nextId++, credits: 8, sessionId }, setup(blob));
@@ -169,7 +169,8 @@ export class TestClient {
       return r!;
     };
     const firstBlob = mode === 'raw' ? negotiate : encodeNegTokenInit({ mechTypes: mechs, mechToken: mode === 'krb5-first' ? Buffer.from('not a kerberos ticket') : negotiate });
-    let r1 = await round(firstBlob, 0n);
+    // Re-authentication (o.reauth) runs the same exchange on the live session and keeps its keys.
+    let r1 = await round(firstBlob, o.reauth ? this.sessionId : 0n);
     assert.equal(r1.header.status, 0xc0000016, 'MORE_PROCESSING_REQUIRED');
     this.sessionId = r1.header.sessionId;
     if (mode === 'krb5-first') {
@@ -192,7 +193,7 @@ export class TestClient {
     const authenticate = encodeAuthenticateMessage({ ...a, mic: computeMic(exported, negotiate, challengeMsg, encodeAuthenticateMessage(a)) });
     const mechListMIC = new NtlmMic(exported, 'client', c.flags).mic(mechTypesDer);
     const r2 = await round(mode === 'raw' ? authenticate : encodeNegTokenResp({ responseToken: authenticate, mechListMIC }), this.sessionId);
-    if (r2.header.status === 0) {
+    if (r2.header.status === 0 && !o.reauth) {
       this.keys = deriveServerKeys({ dialect: this.dialect, gssKey: exported, ...(preauth ? { preauthHash: preauth.value } : {}), ...(this.cipher ? { cipher: this.cipher } : {}) });
       this.signing = !!o.requireSigning;
       const buf2 = decodeSessionSetupResponse(r2.message).securityBuffer;

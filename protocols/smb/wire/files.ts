@@ -118,8 +118,12 @@ export function encodeCreateContexts(cs: readonly CreateContext[]): Buffer {
   return w.finish();
 }
 
-/** CREATE request (2.2.13), StructureSize 57. */
-export function decodeCreateRequest(msg: Buffer): CreateRequest {
+/**
+ * CREATE request (2.2.13), StructureSize 57. A CreateDisposition above OVERWRITE_IF is a
+ * WireError unless `anyDisposition` (a durable reconnect ignores every field but its context,
+ * MS-SMB2 3.3.5.9.7/3.3.5.9.12: the caller checks it otherwise).
+ */
+export function decodeCreateRequest(msg: Buffer, anyDisposition = false): CreateRequest {
   const r = body(msg, 57, 'CREATE request');
   r.skip(1, 'SecurityFlags');
   const oplockLevel = r.u8(), impersonationLevel = r.u32();
@@ -131,7 +135,7 @@ export function decodeCreateRequest(msg: Buffer): CreateRequest {
   const nameBytes = r.at(nameOff, nameLen, MAX_PATH_BYTES, 'CREATE name', SMB2_HEADER_SIZE + 56);
   const name = new Reader(nameBytes).utf16(nameBytes.length, MAX_PATH_BYTES, 'CREATE name');
   const contexts = ctxLen ? decodeCreateContexts(r.at(ctxOff, ctxLen, MAX_AUX_BYTES, 'create contexts', SMB2_HEADER_SIZE + 56)) : [];
-  if (disposition > DISPOSITION.OVERWRITE_IF) throw new WireError(`CREATE disposition ${disposition}`);
+  if (disposition > DISPOSITION.OVERWRITE_IF && !anyDisposition) throw new WireError(`CREATE disposition ${disposition}`);
   return { oplockLevel, impersonationLevel, desiredAccess, fileAttributes, shareAccess, disposition, options, name, contexts };
 }
 
