@@ -21,6 +21,7 @@ import type { Writer } from './wire/reader.js';
 import { DisconnectError, type Request, type Response, type SmbConnection } from './session.js';
 import { SmbSession } from './state.js';
 import { registerSession, replacePreviousSession } from './durable.js';
+import { closeAll } from './files.js';
 
 /** An account as SMB sees it: who it is, and its NT hash (MD4 of the UTF-16LE password) if one is stored. */
 export interface SmbAccount {
@@ -110,6 +111,9 @@ export function handleNegotiate(c: SmbConnection, q: Request): Response {
 
 const failure = (s: SmbSession, c: SmbConnection, status: NtStatus, why: string, user?: string): never => {
   c.sessions.delete(s.id);
+  // A failed re-authentication ends a live session: its opens close as at LOGOFF (waiting
+  // CHANGE_NOTIFYs answer NOTIFY_CLEANUP, smb2.notify.invalid-reauth; durable ones close too).
+  if (s.state === 'valid') void closeAll(c, (o) => o.sessionId === s.id).catch(() => undefined);
   c.log?.info({ peer: c.opts.peer, user, reason: why }, 'smb: login refused');
   throw new SmbStatusError(status);
 };
