@@ -340,6 +340,9 @@ export async function closeOpen(c: SmbConnection, o: Open, wantAttr: boolean): P
   const n = o.node;
   n.opens.delete(o);
   if (o.deleteOnClose) n.deletePending = true;
+  // A folder left delete-pending by this close while others hold it open: their waiting
+  // CHANGE_NOTIFYs answer STATUS_DELETE_PENDING now (MS-FSA), not when the last one closes.
+  if (n.deletePending && n.isDir && o.stream === undefined) for (const other of n.opens) endWatch(other, STATUS.DELETE_PENDING);
   const removeFile = async (file: Node): Promise<void> => {
     nodesOf(vfs).delete(file.ino);
     try {

@@ -125,7 +125,7 @@ describe('SMB2 CHANGE_NOTIFY', () => {
   });
 
   test('CANCEL → CANCELLED; CLOSE → NOTIFY_CLEANUP; the folder deleted → DELETE_PENDING; a file or a huge buffer → INVALID_PARAMETER', async () => {
-    const { v, a } = await setup();
+    const { v, a, b } = await setup();
     const d = await dirOpen(a);
     const i1 = await notify(a, d);
     await a.c.raw(message({ command: Command.CANCEL, sessionId: a.c.sessionId, flags: HDR_FLAGS.ASYNC_COMMAND, asyncId: i1.header.asyncId }, (w) => { w.u16(4).u16(0); }));
@@ -138,6 +138,13 @@ describe('SMB2 CHANGE_NOTIFY', () => {
     const g = await dirOpen(a, 'gone');
     assert.equal((await notify(a, g)).header.status, STATUS.PENDING);
     await v.paths.rmdir(ROOT_CTX, '/home/gone');
+    assert.equal((await nextPush(a)).header.status, STATUS.DELETE_PENDING);
+    // Deleted through SMB while the watcher holds it open: delete-pending at the deleter's close.
+    await v.paths.mkdir(ROOT_CTX, '/home/pend', 0o777);
+    const p = await dirOpen(a, 'pend');
+    assert.equal((await notify(a, p)).header.status, STATUS.PENDING);
+    const del = await b.c.open(b.tid, { name: 'pend', desiredAccess: DIR_ALL, options: CREATE_OPTION.DIRECTORY_FILE | CREATE_OPTION.DELETE_ON_CLOSE, shareAccess: 7 });
+    await b.c.close(b.tid, del.fileId);
     assert.equal((await nextPush(a)).header.status, STATUS.DELETE_PENDING);
     const f = await a.c.open(a.tid, { name: 'file.txt', desiredAccess: 0x0012019f, disposition: DISPOSITION.CREATE });
     assert.equal((await notify(a, f.fileId)).header.status, STATUS.INVALID_PARAMETER);
