@@ -4,9 +4,9 @@
  * file overwritten; then through smbclient the share as it was: `ls` and `get` under the
  * snapshot's @GMT token (the time `dw snapshot list --json` reports, to the second) give the old
  * folder and bytes, the live path the new ones, a put under the token is refused, and an unknown
- * token is not found. The listing itself (FSCTL_SRV_ENUMERATE_SNAPSHOTS) is tested in
- * protocols/smb/fsctl.test.ts: smbclient's `allinfo`, the one command that lists snapshots, stops
- * first at the 8.3 name, which this server does not make (issue 7: 8.3 names off).
+ * token is not found; and smbclient's `allinfo`, which lists a file's previous versions
+ * (FSCTL_SRV_ENUMERATE_SNAPSHOTS) and stats each one, shows the snapshot's token with the old
+ * size.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -65,6 +65,10 @@ describe('SMB Previous Versions with smbclient', () => {
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /report\.txt\s+A?N?\s+14\s/, r.out);
     assert.doesNotMatch(r.out, /later\.txt/, 'made after the snapshot');
+    r = smb('allinfo docs\\report.txt');
+    assert.equal(r.code, 0, r.out);
+    assert.ok(r.out.includes(token), `allinfo lists ${token}:\n${r.out}`);
+    assert.match(r.out.slice(r.out.indexOf(token)), /size: 14\b/, 'the previous version\'s size');
     r = smb(`put v2.txt ${token}\\docs\\x.txt`);
     assert.match(r.out, /NT_STATUS_ACCESS_DENIED/, r.out);
     r = smb('get @GMT-2001.01.01-00.00.00\\docs\\report.txt none.txt');
