@@ -30,6 +30,7 @@
  * (SMB2_FLAGS_REPLAY_OPERATION, CreateGuid lookups of live opens), app instance ids, keeping
  * durable opens across a server restart.
  */
+import { Reader } from './wire/reader.js';
 import { STATUS, SmbStatusError } from './errors.js';
 import { closeAll, closeOpen, ctxOf, fileIdOf, type Open } from './files.js';
 import { onBreakDisconnected, oplockLevelOf, releaseOplock, setOplockConnection } from './oplock.js';
@@ -109,8 +110,10 @@ export function durableRequest(contexts: readonly CreateContext[]): DurableReque
   if (c1 || c2) return undefined;
   if (q2) {
     if (q2.data.length < 32) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
-    const t = q2.data.readUInt32LE(0);
-    return { v: 2, timeoutMs: t === 0 ? DURABLE_V2_DEFAULT_MS : Math.min(t, DURABLE_V2_MAX_MS), createGuid: Buffer.from(q2.data.subarray(16, 32)) };
+    const r = new Reader(q2.data); // SMB2_CREATE_DURABLE_HANDLE_REQUEST_V2, 2.2.13.2.11
+    const t = r.u32('Timeout');
+    r.skip(12, 'Flags/Reserved');
+    return { v: 2, timeoutMs: t === 0 ? DURABLE_V2_DEFAULT_MS : Math.min(t, DURABLE_V2_MAX_MS), createGuid: Buffer.from(r.bytes(16, 16, 'CreateGuid')) };
   }
   return q1 ? { v: 1 } : undefined;
 }
@@ -188,7 +191,9 @@ export function reconnectTarget(contexts: readonly CreateContext[]): ReconnectTa
   if (!x) return undefined;
   const v2 = x.name === 'DH2C';
   if (x.data.length < (v2 ? 36 : 16)) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
-  return { persistent: x.data.readBigUInt64LE(0), volatile: x.data.readBigUInt64LE(8), createGuid: v2 ? Buffer.from(x.data.subarray(16, 32)) : undefined };
+  const r = new Reader(x.data); // DHnC 2.2.13.2.4 / DH2C 2.2.13.2.12: FileId, then CreateGuid
+  const persistent = r.u64('FileId.Persistent'), volatile = r.u64('FileId.Volatile');
+  return { persistent, volatile, createGuid: v2 ? Buffer.from(r.bytes(16, 16, 'CreateGuid')) : undefined };
 }
 
 /** CREATE with DHnC (3.3.5.9.7): reattaches a kept durable open to this connection, session and tree. */

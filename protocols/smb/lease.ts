@@ -97,12 +97,14 @@ export function leaseRequest(c: SmbConnection, contexts: readonly CreateContext[
   const x = contexts.find((y) => y.name === 'RqLs');
   if (!x || x.data.length < 32) return undefined;
   const v2 = x.data.length >= 52 && c.dialect >= DIALECT.SMB300;
-  const flags = x.data.readUInt32LE(20);
-  return {
-    key: Buffer.from(x.data.subarray(0, 16)), state: x.data.readUInt32LE(16) & RWH, flags, version: v2 ? 2 : 1,
-    parentKey: v2 && flags & LEASE_FLAG_PARENT_LEASE_KEY_SET ? Buffer.from(x.data.subarray(32, 48)) : undefined,
-    epoch: v2 ? x.data.readUInt16LE(48) : 0,
-  };
+  // SMB2_CREATE_REQUEST_LEASE(_V2), 2.2.13.2.8 / 2.2.13.2.10, through the bounded reader.
+  const r = new Reader(x.data);
+  const key = Buffer.from(r.bytes(16, 16, 'LeaseKey'));
+  const state = r.u32('LeaseState') & RWH, flags = r.u32('LeaseFlags');
+  r.skip(8, 'LeaseDuration');
+  const parent = v2 ? Buffer.from(r.bytes(16, 16, 'ParentLeaseKey')) : undefined;
+  const epoch = v2 ? r.u16('Epoch') : 0;
+  return { key, state, flags, version: v2 ? 2 : 1, parentKey: parent && flags & LEASE_FLAG_PARENT_LEASE_KEY_SET ? parent : undefined, epoch };
 }
 
 /** The same key naming another file that still has opens → INVALID_PARAMETER (3.3.5.9.8). Call before creating anything. */
