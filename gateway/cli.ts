@@ -169,7 +169,7 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
         .option('webdav', { type: 'string', coerce: lastValue, describe: 'WebDAV listen HOST:PORT or "off" (default 127.0.0.1:8080; 0.0.0.0:PORT for all interfaces; port 0 = any free)' })
         .option('sftp', { type: 'string', coerce: lastValue, describe: 'SFTP listen HOST:PORT or "off" (default 127.0.0.1:2222)' })
         .option('nfs', { type: 'string', coerce: lastValue, describe: 'NFSv3 (with MOUNT and PORTMAP) listen HOST:PORT or "off" (default off; exports in config.json "nfs", default / to loopback with root squash)' })
-        .option('smb', { type: 'string', coerce: lastValue, describe: 'SMB2/3 listen HOST:PORT or "off" (default off; partial: file access without locks, oplocks or change notify; shares in config.json "smb", default "dw" = /)' })
+        .option('smb', { type: 'string', coerce: lastValue, describe: 'SMB2/3 listen HOST:PORT or "off" (default off; SMB 2.0.2–3.1.1 with NTLMv2, signing, encryption, locks, oplocks, leases, change notify; shares in config.json "smb", default "dw" = /)' })
         .option('metrics', { type: 'string', coerce: lastValue, describe: 'Prometheus /metrics on HOST:PORT (default off)' })
         .option('config', { type: 'string', describe: 'settings file (JSON; default DIR/config.json if present)' })
         .option('tls-cert', { type: 'string', describe: 'PEM certificate: serve WebDAV over HTTPS' })
