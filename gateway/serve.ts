@@ -33,7 +33,7 @@ export interface ServeOptions {
   sftp?: string;
   /** NFSv3 listen address (issue 6); off by default. */
   nfs?: string;
-  /** SMB2/3 listen address (issue 7, partial: file access, no oplocks/locks/notify yet); off by default. */
+  /** SMB2/3 listen address (issue 7); off by default. */
   smb?: string;
   metrics?: string;
   config?: string;
@@ -328,7 +328,7 @@ export function bannerLines(info: ServeInfo): string[] {
   if (info.webdavUrl) lines.push(`  WebDAV:  ${info.webdavUrl}`);
   if (info.sftp) lines.push(`  SFTP:    ${clientHost(info.sftp.host)} port ${info.sftp.port}`);
   if (info.nfs) lines.push(`  NFS:     ${clientHost(info.nfs.host)} port ${info.nfs.port} (v3, v4.0, v4.1; MOUNT, PORTMAP, NLM v4 and NSM on the same port)`);
-  if (info.smb) lines.push(`  SMB:     ${clientHost(info.smb.host)} port ${info.smb.port} (SMB 2.0.2-3.1.1, partial: file access with oplocks, without leases, locks or change notify; shares ${info.smb.shares.join(', ')})`);
+  if (info.smb) lines.push(`  SMB:     ${clientHost(info.smb.host)} port ${info.smb.port} (SMB 2.0.2-3.1.1: file access, locks, oplocks and leases, durable handles, change notify, previous versions; shares ${info.smb.shares.join(', ')})`);
   if (info.fuse) lines.push(`  FUSE:    mounted at ${info.fuse}`);
   if (info.metricsUrl) lines.push(`  Metrics: ${info.metricsUrl}`);
   if (info.adminPassword) {

@@ -60,7 +60,7 @@ describe('SMB with smbclient (login and tree connect)', () => {
     srv = await serve(dir, ['--smb', '127.0.0.1:0', '--config', cfg]);
     port = Number(/SMB:\s+127\.0\.0\.1 port (\d+)/.exec(srv.stderr())?.[1]);
     assert.ok(port > 1024, srv.stderr());
-    assert.match(srv.stderr(), /SMB:.*partial: file access.*shares dw, Pub, vault/);
+    assert.match(srv.stderr(), /SMB:.*file access, locks, oplocks.*shares dw, Pub, vault/);
     assert.ok(srv.password);
     pass = srv.password!;
   });
