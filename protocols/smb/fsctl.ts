@@ -23,6 +23,7 @@ import {
   COMPRESSION_FORMAT_NONE, encodeResumeKey, encodeSnapshotArray, FSCTL_DATA, RESUME_KEY_BYTES, type AllocatedRange,
 } from './wire/fsctl.js';
 import { ACCESS } from './wire/security.js';
+import { DIALECT } from './wire/negotiate.js';
 
 /** Server-side copy limits (3.3.1.5 ServerSideCopyMaxNumberofChunks, …MaxChunkSize, …MaxDataSize; Windows' values). */
 export const COPYCHUNK_LIMITS = { chunks: 256, chunkBytes: 1 << 20, totalBytes: 16 << 20 } as const;
@@ -254,6 +255,31 @@ function setCompression(c: SmbConnection, q: Request, req: IoctlRequest): Respon
   return ok(req, Buffer.alloc(0));
 }
 
+/** The longest resiliency timeout a client may ask (ms; Windows' MaxResiliencyTimeout, 5 minutes). */
+export const MAX_RESILIENCY_MS = 5 * 60 * 1000;
+
+/** Opens a client made resilient (FSCTL_LMR_REQUEST_RESILIENCY): lock.ts keeps their LockSequences. */
+const resilient = new WeakSet<Open>();
+
+export function isResilient(o: Open): boolean {
+  return resilient.has(o);
+}
+
+/**
+ * FSCTL_LMR_REQUEST_RESILIENCY (MS-SMB2 3.3.5.15.9; NETWORK_RESILIENCY_REQUEST 2.2.31.3): marks the
+ * open resilient so its LOCK requests are checked for replays (3.3.5.14). 2.0.2 →
+ * INVALID_DEVICE_REQUEST; input below 8 bytes or a Timeout above 5 minutes → INVALID_PARAMETER.
+ * The open does not yet outlive its connection the way a durable one does.
+ */
+function requestResiliency(c: SmbConnection, q: Request, req: IoctlRequest): Response {
+  const o = openOf(c, q, req.fileId);
+  if (c.dialect === DIALECT.SMB202) throw new SmbStatusError(STATUS.INVALID_DEVICE_REQUEST);
+  if (req.input.length < 8) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
+  if (req.input.readUInt32LE(0) > MAX_RESILIENCY_MS) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
+  resilient.add(o);
+  return ok(req, Buffer.alloc(0));
+}
+
 /** The disk-share FSCTLs this module answers, by control code. */
 export const FSCTL_HANDLERS: ReadonlyMap<number, (c: SmbConnection, q: Request, req: IoctlRequest) => Response | Promise<Response>> = new Map<
   number, (c: SmbConnection, q: Request, req: IoctlRequest) => Response | Promise<Response>
@@ -265,6 +291,7 @@ export const FSCTL_HANDLERS: ReadonlyMap<number, (c: SmbConnection, q: Request, 
   [FSCTL_DATA.SET_SPARSE, setSparse],
   [FSCTL_DATA.SET_ZERO_DATA, setZeroData],
   [FSCTL_DATA.QUERY_ALLOCATED_RANGES, queryAllocatedRanges],
+  [FSCTL_DATA.LMR_REQUEST_RESILIENCY, requestResiliency],
   [FSCTL_DATA.GET_COMPRESSION, getCompression],
   [FSCTL_DATA.SET_COMPRESSION, setCompression],
 ]);

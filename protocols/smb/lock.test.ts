@@ -18,7 +18,8 @@ import { shareFileService } from './server.js';
 import { connection, message, TestClient, type Reply } from './testdata/client.js';
 import { CIPHER, DIALECT } from './wire/negotiate.js';
 import { Command, HDR_FLAGS } from './wire/header.js';
-import { CREATE_OPTION, decodeCreateResponse, decodeReadResponse, DISPOSITION, writeCreateRequest, type FileId } from './wire/files.js';
+import { CREATE_OPTION, decodeCreateResponse, decodeReadResponse, DISPOSITION, writeCreateRequest, writeIoctlRequest, type FileId } from './wire/files.js';
+import { FSCTL_DATA } from './wire/fsctl.js';
 import { decodeLockRequest, LOCK_FLAG, writeLockRequest, type LockElement } from './wire/lock.js';
 import { WireError } from './wire/reader.js';
 import { MIRROR_CTX, MIRROR_OWNER, rangesOverlap } from './lock.js';
@@ -357,5 +358,35 @@ describe('SMB2 LOCK', () => {
       const r = await lock(a, h, locks);
       assert.ok(known.has(r.header.status), r.header.status.toString(16));
     }), { numRuns: 300 });
+  });
+
+  test('LockSequence: a resilient open\'s replayed LOCK succeeds without locking again (3.3.5.14); FSCTL_LMR_REQUEST_RESILIENCY checks', async () => {
+    const { files } = await setup();
+    const resiliency = (s: Side, h: FileId, input: Buffer) => s.c.send(Command.IOCTL, (w) => {
+      writeIoctlRequest(w, { ctlCode: FSCTL_DATA.LMR_REQUEST_RESILIENCY, fileId: h, input, maxOutputResponse: 0, flags: 1 });
+    }, { treeId: s.tid });
+    const seqLock = (s: Side, h: FileId, seq: number) => s.c.send(Command.LOCK, (w) => {
+      writeLockRequest(w, { fileId: h, locks: [el(0, 10, EXCLUSIVE | FI)], lockSequence: seq });
+    }, { treeId: s.tid });
+    const timeout = (ms: number) => { const b = Buffer.alloc(8); b.writeUInt32LE(ms); return b; };
+    for (const dialect of [DIALECT.SMB210, DIALECT.SMB311]) {
+      const s = await side(files, { dialect });
+      const h = await openFile(s, `seq-${dialect}.txt`);
+      assert.equal((await resiliency(s, h, Buffer.alloc(7))).header.status, STATUS.INVALID_PARAMETER);
+      assert.equal((await resiliency(s, h, timeout(10 * 60 * 1000))).header.status, STATUS.INVALID_PARAMETER, 'above 5 minutes');
+      assert.equal((await resiliency(s, h, timeout(60_000))).header.status, 0);
+      const seq = (1 << 4) | 3; // index 1, number 3
+      assert.equal((await seqLock(s, h, seq)).header.status, 0);
+      assert.equal((await seqLock(s, h, seq)).header.status, 0, 'the same sequence again: a replay, answered without locking');
+      assert.equal((await seqLock(s, h, (1 << 4) | 4)).header.status, STATUS.LOCK_NOT_GRANTED, 'another number at that index: a new request');
+      assert.equal((await seqLock(s, h, seq)).header.status, STATUS.LOCK_NOT_GRANTED, 'the entry was cleared by the failed request');
+      // Not resilient (nor durable): no sequences kept.
+      const h2 = await openFile(s, `plain-${dialect}.txt`);
+      assert.equal((await seqLock(s, h2, seq)).header.status, 0);
+      assert.equal((await seqLock(s, h2, seq)).header.status, STATUS.LOCK_NOT_GRANTED);
+    }
+    const old = await side(files, { dialect: DIALECT.SMB202 });
+    const h = await openFile(old, 'old.txt');
+    assert.equal((await resiliency(old, h, timeout(1000))).header.status, STATUS.INVALID_DEVICE_REQUEST, '2.0.2 has no resiliency');
   });
 });

@@ -35,14 +35,20 @@
  *
  * Named streams (streams.ts) have their own locks, not mirrored: no other protocol reaches them.
  *
- * Not done: LockSequence replay (3.3.5.14: only for resilient, durable and persistent opens,
- * none of which this server has yet).
+ * LockSequence (3.3.5.14): on a resilient open (2.1 and later; FSCTL_LMR_REQUEST_RESILIENCY,
+ * fsctl.ts) or a durable open of a 3.x connection, a LOCK whose
+ * LockSequenceIndex (1–64) holds the LockSequenceNumber of an earlier successful LOCK is a replay
+ * (the client resent it after a reconnect) and succeeds without locking again; the entry is
+ * cleared before a LOCK is tried and set when it succeeds.
  */
 import type { Ctx, LockRange, Vfs } from '../../vfs/types.js';
 import { Errno, VfsError } from '../../vfs/errno.js';
 import { STATUS, SmbStatusError } from './errors.js';
 import { openOf, type Open } from './files.js';
 import { breakLevelIIForWrite } from './oplock.js';
+import { isDurable } from './durable.js';
+import { isResilient } from './fsctl.js';
+import { DIALECT } from './wire/negotiate.js';
 import type { Request, Response, SmbConnection } from './session.js';
 import { decodeLockRequest, LOCK_FLAG, writeLockResponse } from './wire/lock.js';
 
@@ -298,10 +304,44 @@ const ok = (): Response => ({ status: STATUS.SUCCESS, body: (w) => { writeLockRe
  * STATUS_CANCELLED, a close of the open → STATUS_RANGE_NOT_LOCKED). A folder →
  * STATUS_INVALID_DEVICE_REQUEST.
  */
+/** Each durable open's LockSequenceArray (3.3.1.10): index 1–64 → the number last completed there. */
+const lockSequences = new WeakMap<Open, Map<number, number>>();
+
+/**
+ * The LockSequence check of 3.3.5.14 for `o`: 'replay' when the request repeats one that
+ * completed, else a function that records it as completed (a no-op when the open does not keep
+ * sequences: neither resilient nor durable on 3.x).
+ */
+function lockSequence(c: SmbConnection, o: Open, seq: number): 'replay' | (() => void) {
+  const d = c.dialect;
+  const keeps = d !== null && d !== DIALECT.WILDCARD && ((d >= DIALECT.SMB210 && isResilient(o)) || (d >= DIALECT.SMB300 && isDurable(o)));
+  if (!keeps) return () => undefined;
+  const num = seq & 0xf, index = seq >>> 4;
+  if (index < 1 || index > 64) return () => undefined;
+  let arr = lockSequences.get(o);
+  if (!arr) lockSequences.set(o, arr = new Map());
+  if (arr.get(index) === num) return 'replay';
+  arr.delete(index);
+  const a = arr;
+  return () => { a.set(index, num); };
+}
+
 export async function handleLock(c: SmbConnection, q: Request): Promise<Response> {
   const req = decodeLockRequest(q.message);
   const o = openOf(c, q, req.fileId);
   if (o.node.isDir) throw new SmbStatusError(STATUS.INVALID_DEVICE_REQUEST); // as READ and WRITE on a folder
+  const seq = lockSequence(c, o, req.lockSequence);
+  if (seq === 'replay') return ok();
+  const r = await lockNow(c, o, req);
+  if (r.goAsync) {
+    const wait = r.goAsync;
+    return { ...r, goAsync: (signal) => wait(signal).then((x) => { if (x.status === STATUS.SUCCESS) seq(); return x; }) };
+  }
+  if (r.status === STATUS.SUCCESS) seq();
+  return r;
+}
+
+async function lockNow(c: SmbConnection, o: Open, req: ReturnType<typeof decodeLockRequest>): Promise<Response> {
   const vfs = c.fileService!.vfs;
   const s = stateOf(vfs, o);
   try {

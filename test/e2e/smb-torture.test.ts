@@ -26,7 +26,6 @@ const BASIC_SET = [
 
 /** Tests of the set that do not pass yet, and why (docs/conformance.md has the first failure of each). */
 const NOT_YET: Record<string, string> = {
-  'smb2.lock': 'replay_broken_windows needs resilient handles, replay_smb3_specification_durable LockSequence replay on a reconnected durable handle (the other 20 subtests pass)',
   'smb2.delete-on-close-perms': 'two subtests need NT ACLs kept beyond the mode mapping (a DACL without DELETE inherited by new files)',
 };
 
