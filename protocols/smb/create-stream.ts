@@ -103,7 +103,8 @@ export async function createStream(c: SmbConnection, q: Request, s: StreamCreate
   node.opens.add(o);
   c.files.opens.set(id, o);
   c.files.compoundFileId = fileIdOf(o);
-  const size = BigInt((await streamData(vfs, ctx, ino, xattr)).length);
+  // Made or emptied just now: 0 bytes; opened as it was: its length (one read).
+  const size = action === CREATE_ACTION.OPENED ? BigInt((await streamData(vfs, ctx, ino, xattr)).length) : 0n;
   const i = fileInfoOf(await vfs.getattr(ctx, ino));
   // MxAc and QFid as for the file itself (QFid: the file's on-disk id, as Windows answers for a stream).
   const contexts: CreateContext[] = [];

@@ -100,7 +100,7 @@ describe('SMB2 Previous Versions', () => {
     assert.equal(n.header.status, STATUS.ACCESS_DENIED);
   });
 
-  test('the share at / lists every snapshot, the --path one included; tokens and TWrp round trip', async () => {
+  test('the share at / lists the whole-tree snapshot, not a --path one of a folder below it; @GMT tokens round trip', async () => {
     const { c, sub, v } = await setup();
     await v.snapshots.create('whole');
     await nextSecond();

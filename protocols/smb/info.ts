@@ -31,7 +31,7 @@ import {
   UnmappableSidError,
 } from './wire/security.js';
 import { shortNameOf } from './wire/short-name.js';
-import { MAX_STREAM_BYTES, setStreamData, streamData, streamList } from './streams.js';
+import { MAX_STREAM_BYTES, resizedStream, setStreamData, streamData, streamList } from './streams.js';
 import { decodeQueryInfoRequest, decodeSetInfoRequest, writeOutputBufferResponse, writeSetInfoResponse } from './wire/files.js';
 
 /** A stable 32-bit volume serial and 64-bit id per share name. */
@@ -209,11 +209,7 @@ export async function handleSetInfo(c: SmbConnection, q: Request): Promise<Respo
       if (o.stream !== undefined) { // a named stream: cut or zero-extend its attribute
         const old = await streamData(vfs, o.ctx, o.node.ino, o.stream);
         if (v > BigInt(MAX_STREAM_BYTES)) throw new SmbStatusError(STATUS.DISK_FULL);
-        if (eof ? Number(v) !== old.length : Number(v) < old.length) {
-          const next = Buffer.alloc(Number(v));
-          old.copy(next, 0, 0, Math.min(old.length, next.length));
-          await setStreamData(vfs, o.ctx, o.node.ino, o.stream, next);
-        }
+        if (eof ? Number(v) !== old.length : Number(v) < old.length) await setStreamData(vfs, o.ctx, o.node.ino, o.stream, resizedStream(old, Number(v)));
         return ok();
       }
       if (o.fh !== undefined) await vfs.flush(o.ctx, o.fh);

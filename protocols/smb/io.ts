@@ -8,7 +8,7 @@
 import { STATUS, SmbStatusError } from './errors.js';
 import { openOf, type Open } from './files.js';
 import { noteModified } from './dosattr.js';
-import { MAX_STREAM_BYTES, setStreamData, streamData } from './streams.js';
+import { MAX_STREAM_BYTES, resizedStream, setStreamData, streamData } from './streams.js';
 import { checkIo } from './lock.js';
 import { breakLevelIIForWrite } from './oplock.js';
 import type { Request, Response, SmbConnection } from './session.js';
@@ -79,12 +79,7 @@ async function writeStream(c: SmbConnection, o: Open, xattr: string, offset: big
   const at = offset === 0xffffffffffffffffn ? old.length : offset > BigInt(MAX_STREAM_BYTES) ? MAX_STREAM_BYTES + 1 : Number(offset);
   if (at + data.length > MAX_STREAM_BYTES) throw new SmbStatusError(STATUS.DISK_FULL);
   await checkIo(vfs, o, BigInt(at), data.length, true); // FILE_LOCK_CONFLICT (lock.ts)
-  if (data.length) {
-    const next = Buffer.alloc(Math.max(old.length, at + data.length));
-    old.copy(next);
-    data.copy(next, at);
-    await setStreamData(vfs, o.ctx, o.node.ino, xattr, next);
-  }
+  if (data.length) await setStreamData(vfs, o.ctx, o.node.ino, xattr, resizedStream(old, Math.max(old.length, at + data.length), at, data));
   o.position = BigInt(at + data.length);
   return { status: STATUS.SUCCESS, body: (w) => { writeWriteResponse(w, data.length); } };
 }

@@ -10,14 +10,14 @@
  */
 import type { Ctx, Vfs } from '../../vfs/types.js';
 import { VfsError } from '../../vfs/errno.js';
+import { SNAPDIR_NAME } from '../../vfs/vfs.js';
 import { STATUS, SmbStatusError } from './errors.js';
 import type { SmbShare } from './shares.js';
 import { gmtToken, parseGmtToken } from './wire/fsctl.js';
 import { Reader } from './wire/reader.js';
 
-/** The root inode (1) and the name of the virtual snapshots folder in it (vfs: SNAPDIR_NAME). */
+/** The root inode, where the VFS shows SNAPDIR_NAME (/.snapshots). */
 const ROOT_INO = 1;
-const SNAPDIR_NAME = '.snapshots';
 
 /** FILETIME (100 ns since 1601) of the Unix epoch. */
 const EPOCH_FILETIME = 116444736000000000n;

@@ -90,6 +90,14 @@ export async function setStreamData(vfs: Vfs, ctx: Ctx, ino: number, xattr: stri
   await vfs.setxattr(ctx, ino, xattr, data);
 }
 
+/** `old` cut or zero-extended to `size` bytes, with `data` (if any) written at `at`: a stream's next value. */
+export function resizedStream(old: Buffer, size: number, at = 0, data?: Uint8Array): Buffer {
+  const next = Buffer.alloc(size);
+  old.copy(next, 0, 0, Math.min(old.length, size));
+  if (data) next.set(data, at);
+  return next;
+}
+
 /** FileStreamInformation's entries: the file's data, then each named stream with its size. */
 export async function streamList(vfs: Vfs, ctx: Ctx, attr: Attr, dataSize: bigint, dataAlloc: bigint): Promise<StreamEntry[]> {
   const out: StreamEntry[] = attr.type === 'dir' ? [] : [{ name: '::$DATA', size: dataSize, allocationSize: dataAlloc }];
