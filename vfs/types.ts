@@ -349,3 +349,76 @@ export interface Authenticator {
 export function ctxFor(p: Principal, clientId: string): Ctx {
   return { uid: p.uid, gid: p.gid, groups: p.groups, clientId };
 }
+
+/**
+ * A block volume (ARCHITECTURE.md "BlockVolume"): a fixed-size, sparse byte array kept on the
+ * same file machinery (extents, records, the erasure-coded block store), exported over iSCSI and
+ * reachable through no file protocol. Offsets and lengths are bytes; callers keep them inside
+ * [0, sizeBytes). Holes read as zeros.
+ * Errno besides EIO: EROFS (write to a snapshot or a read-only volume), ENOSPC, EDQUOT,
+ * EINVAL (range outside the volume), ESTALE (the volume was deleted while open).
+ */
+export interface BlockVolume {
+  readonly name: string;
+  /** Size in bytes (a multiple of 4096). Changes only through Volumes.resize. */
+  readonly sizeBytes: number;
+  /** The record size (the `--block` of `dw volume create`, 64 KiB by default): a write smaller than it is read-modify-write. */
+  readonly recordSize: number;
+  /** True for a snapshot of a volume (and a volume opened read-only). */
+  readonly readOnly: boolean;
+  /** Reads [offset, offset+length); holes are zeros. Errno: EINVAL (outside the volume). */
+  read(offset: number, length: number): Promise<Buffer>;
+  /** Writes data at offset; durable only after flush() unless `fua`. Errno: EINVAL, EROFS, ENOSPC, EDQUOT. */
+  write(offset: number, data: Uint8Array, opts?: { fua?: boolean }): Promise<void>;
+  /** Deallocates [offset, offset+length): reads zeros afterwards; whole records lose their blocks (thin provisioning). Errno: EINVAL, EROFS. */
+  unmap(offset: number, length: number): Promise<void>;
+  /** Makes every acknowledged write durable (invariant 1: survives kill -9 once this resolves). */
+  flush(): Promise<void>;
+  /**
+   * The mapped/unmapped runs covering [offset, offset+length), in order, adjacent runs of the
+   * same kind merged, at record granularity (SBC-3 GET LBA STATUS). Errno: EINVAL.
+   */
+  mapping(offset: number, length: number): Promise<{ offset: number; length: number; mapped: boolean }[]>;
+  /** Releases the handle (flushes first). Further calls throw EBADF. */
+  close(): Promise<void>;
+}
+
+/** A volume as `dw volume list` shows it. */
+export interface VolumeInfo {
+  name: string;
+  sizeBytes: number;
+  recordSize: number;
+  /** Created with --thick: every record allocated (zeros written) at creation and on growth. */
+  thick: boolean;
+  /** Bytes of allocated records (what thin provisioning saves is sizeBytes - usedBytes). */
+  usedBytes: number;
+  /** ISO 8601. */
+  created: string;
+  /** For a clone: 'VOLUME@SNAPSHOT' it was made from. */
+  origin?: string;
+  /** The volume's snapshots, oldest first. */
+  snapshots: { name: string; created: string }[];
+}
+
+/**
+ * The volume catalogue. Names: 1–64 characters of [A-Za-z0-9._-], not starting with '.'.
+ * A snapshot is named 'VOLUME@SNAP' and opens read-only; a clone is a new writable volume
+ * sharing the snapshot's blocks (copy on write). Errno: EEXIST, ENOENT, EINVAL (bad name or
+ * size), EBUSY (delete/resize/rollback of an open volume, delete of a volume with snapshots
+ * unless recursive), ENOSPC (thick), EPERM.
+ */
+export interface Volumes {
+  create(name: string, opts: { sizeBytes: number; recordSize?: number; thick?: boolean }): Promise<VolumeInfo>;
+  /** Grows or shrinks; shrinking drops the data past the new end. */
+  resize(name: string, sizeBytes: number): Promise<VolumeInfo>;
+  delete(name: string, opts?: { recursive?: boolean }): Promise<void>;
+  list(): Promise<VolumeInfo[]>;
+  get(name: string): Promise<VolumeInfo>;
+  /** Constant time (no data copied). */
+  snapshot(name: string, snap: string): Promise<{ name: string; created: string }>;
+  deleteSnapshot(name: string, snap: string): Promise<void>;
+  /** A new writable volume from 'VOLUME@SNAP'. */
+  clone(source: string, name: string): Promise<VolumeInfo>;
+  /** Opens 'NAME' (writable unless readOnly) or 'NAME@SNAP' (read-only). */
+  open(name: string, opts?: { readOnly?: boolean }): Promise<BlockVolume>;
+}
