@@ -24,6 +24,7 @@ import { type KeyFlags, newSecret, toWire, unlockSecret } from './unlock.js';
 import type { PoolKeyStatus } from '../raid/index.js';
 import type { ScrubReport } from '../raid/types.js';
 import type { UserInfo } from './users.js';
+import { iscsiCommands } from './cli-iscsi.js';
 
 const VERSION = (() => {
   try {
@@ -198,6 +199,8 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
         fuse: need(a.mountpoint, 'MOUNTPOINT', 'dw mount MOUNTPOINT --data DIR'), allowOther: a['allow-other'], defaultPermissions: a['default-permissions'], ...keyFlags,
       }, io);
     })
+    .command('iscsi', 'iSCSI targets: block volumes as LUNs (dw iscsi target add|remove|list)', (y) =>
+      iscsiCommands(dataOpt(y), { admin: (d, m, p) => admin(d, m, p), print, out: (l) => io.out(l) }))
     .command('user', 'manage users (add, list, remove, passwd, add-key)', (y) =>
       dataOpt(y)
         .command('add [name]', 'add a user with a password and/or SSH public keys', (yy) =>
@@ -486,7 +489,7 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
           if (made.created) io.out(`wrote a new random key to ${resolve(made.created)} (mode 0600): keep a copy somewhere safe`);
         })
         .demandCommand(1, 'name a key command: status, rotate or reencrypt'))
-    .demandCommand(1, 'name a command (serve, mount, user, pool, scrub, device, reclaim, snapshot, quota, retention, hold, versions, restore, key)')
+    .demandCommand(1, 'name a command (serve, mount, iscsi, user, pool, scrub, device, reclaim, snapshot, quota, retention, hold, versions, restore, key)')
     .strict()
     .help()
     .alias('help', 'h')
