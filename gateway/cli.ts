@@ -13,7 +13,9 @@ import { resolve } from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import type { CompressionReport, FileVersion, PoolStatus, QuotaReport, ReencryptReport, RetentionReport } from './admin.js';
 import { parseEvery, type Schedule } from './schedule.js';
-import { parseCount, parseDuration, parseSize } from './args.js';
+import { formatBytes, parseCount, parseDuration, parseSize } from './args.js';
+import { formatVolumes, parseBlockSize, parseVolumeSize } from './admin-volumes.js';
+import type { VolumeInfo } from '../vfs/types.js';
 import { checkSocketOwner, dataDir, ensureDataDir, requireExistingDataDir } from './datadir.js';
 import { CliError, UsageError } from './errors.js';
 import { formatDirSetting, formatKeyStatus, formatPeriod, formatPoolStatus, formatQuotas, formatRetention, formatScrub, formatSnapshots, formatUsers, formatVersions } from './format.js';
@@ -352,6 +354,50 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
             })
             .demandCommand(1, 'name a schedule command: add, list or remove'))
         .demandCommand(1, 'name a snapshot command: create, list, delete, rollback or schedule'))
+    .command('volume', 'block volumes for iSCSI: create, resize, delete, list, snapshot, clone', (y) =>
+      dataOpt(y)
+        .command('create [name]', 'make a volume (thin unless --thick)', (yy) =>
+          jsonOpt(yy).positional('name', { type: 'string' }).option('size', { type: 'string', describe: 'size, binary units: 100G, 512M, 1T' })
+            .option('block', { type: 'string', describe: 'record size, a power of two from 4K to 1M (default 64K)' }).option('thick', { type: 'boolean', default: false, describe: 'allocate every block now' }),
+        async (a) => {
+          const usage = 'dw volume create NAME --size 100G [--block 64K] [--thick]';
+          const params = { name: need(a.name, 'NAME', usage), size: parseVolumeSize('--size', need(a.size, '--size', usage)), ...(a.block ? { block: parseBlockSize(a.block) } : {}), thick: a.thick };
+          const r = (await admin(a.data, 'volume.create', params)) as VolumeInfo;
+          print(a.json, r, () => [`volume ${r.name} created: ${formatBytes(r.sizeBytes)}, ${formatBytes(r.recordSize)} blocks${r.thick ? ', thick' : ''}`]);
+        })
+        .command('resize [name]', 'grow or shrink a volume (shrinking drops the data past the new end)', (yy) =>
+          jsonOpt(yy).positional('name', { type: 'string' }).option('size', { type: 'string', describe: 'new size: 200G' }),
+        async (a) => {
+          const usage = 'dw volume resize NAME --size 200G';
+          const r = (await admin(a.data, 'volume.resize', { name: need(a.name, 'NAME', usage), size: parseVolumeSize('--size', need(a.size, '--size', usage)) })) as VolumeInfo;
+          print(a.json, r, () => [`volume ${r.name} is now ${formatBytes(r.sizeBytes)}`]);
+        })
+        .command(['delete [name]', 'rm [name]'], 'delete a volume (with its snapshots: --recursive)', (yy) =>
+          yy.positional('name', { type: 'string' }).option('recursive', { alias: 'r', type: 'boolean', default: false, describe: 'delete its snapshots too' }),
+        async (a) => {
+          await admin(a.data, 'volume.delete', { name: need(a.name, 'NAME', 'dw volume delete NAME [--recursive]'), recursive: a.recursive });
+          io.out(`volume ${a.name} deleted`);
+        })
+        .command(['list', 'ls'], 'list volumes: size, block, used, origin, snapshots', (yy) => jsonOpt(yy), async (a) => {
+          const r = (await admin(a.data, 'volume.list', {})) as VolumeInfo[];
+          print(a.json, r, () => formatVolumes(r));
+        })
+        .command('snapshot [ref]', 'snapshot a volume: VOL@SNAP (constant time)', (yy) => yy.positional('ref', { type: 'string' }), async (a) => {
+          const r = (await admin(a.data, 'volume.snapshot', { name: need(a.ref, 'VOL@SNAP', 'dw volume snapshot VOL@SNAP') })) as { volume: string; name: string };
+          io.out(`snapshot ${r.volume}@${r.name} taken`);
+        })
+        .command('snapshot-delete [ref]', 'delete a volume snapshot; space only it held is freed', (yy) => yy.positional('ref', { type: 'string' }), async (a) => {
+          const r = (await admin(a.data, 'volume.snapshot.delete', { name: need(a.ref, 'VOL@SNAP', 'dw volume snapshot-delete VOL@SNAP') })) as { volume: string; name: string };
+          io.out(`snapshot ${r.volume}@${r.name} deleted`);
+        })
+        .command('clone [source] [name]', 'a new writable volume from a snapshot, sharing its blocks', (yy) =>
+          jsonOpt(yy).positional('source', { type: 'string' }).positional('name', { type: 'string' }),
+        async (a) => {
+          const usage = 'dw volume clone VOL@SNAP NEW';
+          const r = (await admin(a.data, 'volume.clone', { source: need(a.source, 'VOL@SNAP', usage), name: need(a.name, 'NEW', usage) })) as VolumeInfo;
+          print(a.json, r, () => [`volume ${r.name} cloned from ${r.origin ?? a.source}`]);
+        })
+        .demandCommand(1, 'name a volume command: create, resize, delete, list, snapshot, snapshot-delete or clone'))
     .command('quota', 'set, show and list quotas per user, group or directory tree', (y) => {
       const target = <T>(z: Argv<T>) => z
         .option('user', { type: 'string', describe: 'a user name or uid' })

@@ -421,4 +421,10 @@ export interface Volumes {
   clone(source: string, name: string): Promise<VolumeInfo>;
   /** Opens 'NAME' (writable unless readOnly) or 'NAME@SNAP' (read-only). */
   open(name: string, opts?: { readOnly?: boolean }): Promise<BlockVolume>;
+  /**
+   * Calls `listener` after a volume was resized ('resize': open handles already show the new
+   * sizeBytes; iSCSI raises CAPACITY DATA HAS CHANGED, SPC-4 6.x / SAM-5 unit attention) or
+   * deleted ('delete'). Synchronous; must not block. Returns the unsubscriber.
+   */
+  watch(listener: (name: string, what: 'resize' | 'delete') => void): () => void;
 }

@@ -33,6 +33,7 @@
  * | 'R'    | 'R' ino(u64)                              | seal JSON: immutable from sealAtMs until untilMs | vfs/meta       |
  * | 'L'    | 'L' ino(u64) name(utf8)                   | legal hold JSON on a file or a retention directory | vfs/meta     |
  * | 'Q'    | 'Q' kind(u8: 'u' 'g' 'd') id(u64)         | quota rule JSON (vfs/meta/quota.ts); usage in counters 'C' q/<kind>/<id>/{bytes,inodes,bytesOver,inodesOver} | vfs/meta |
+ * | 'V'    | 'V' name(utf8, [A-Za-z0-9._-], ≤64)       | block volume catalogue JSON: ino, recordSize, thick, created, origin? (vfs/volumes.ts)³ | vfs |
  *
  * ¹ On an encrypted pool (vfs/meta/names.ts) a name in a key is its keyed hash (32 hex digits),
  *   and names and values in rows are sealed (AES-256-GCM): the 'd' row's name, the 'X' row's
@@ -51,6 +52,13 @@
  *   version '2' and 'foldEpoch'; snapshots with epoch ≤ foldEpoch predate the index, and a
  *   caseless lookup in them scans the directory instead. A rollback to such a snapshot drops
  *   'foldEpoch' (the live tree scans too) until the next open rebuilds the index.
+ * ³ A block volume (iSCSI, issue 8) is a regular inode (its size the volume's, its extents and
+ *   records the file machinery's) that no directory entry names: only its 'V' row leads to it,
+ *   so no file protocol can list, look up or open it (VfsImpl also answers ESTALE for its inode
+ *   number, should a handle name it). Not a hidden directory: that would need every listing,
+ *   lookup, rename and /.snapshots view filtered, and tree snapshots would hold the volumes'
+ *   history. Its snapshots are snapshot records ('N') scoped to its inode (vfs/meta/snapshots.ts
+ *   "Scopes"); the 'V' row itself is not versioned.
  *
  * Snapshots (vfs/meta/snapshots.ts): the live rows are never versioned. The first write after
  * snapshot L to an I, D, d, F, X or E row that existed at L copies its old value to H key L (an
@@ -87,6 +95,7 @@ export const PREFIX = {
   retention: 0x57, // 'W'
   seal: 0x52, // 'R'
   hold: 0x4c, // 'L'
+  volume: 0x56, // 'V'
 } as const;
 
 /** Prefixes of the rows snapshots version (keyed by inode: I, E, X; by parent directory: D, d, F). */
@@ -180,6 +189,8 @@ export const keys = {
   seal: (ino: number) => withPrefix(PREFIX.seal, u64(ino)),
   hold: (ino: number, name: string) => withPrefix(PREFIX.hold, u64(ino), Buffer.from(name, 'utf8')),
   holdPrefix: (ino: number) => withPrefix(PREFIX.hold, u64(ino)),
+  volume: (name: string) => withPrefix(PREFIX.volume, Buffer.from(name, 'utf8')),
+  volumePrefix: () => Buffer.of(PREFIX.volume),
 };
 
 function u32(n: number): Buffer {
