@@ -16,3 +16,4 @@ export {
   type ChapCredentials, type TargetCatalog, type TargetConfig, type TargetLun,
 } from './targets.js';
 export type { LogicalUnit, Nexus, ScsiResult, ScsiTask, TargetDevices } from './device.js';
+export { createTargetDevices, MemoryVolume } from './scsi/index.js';
