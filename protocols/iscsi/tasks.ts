@@ -296,6 +296,7 @@ export function dataOutWanted(cdb: Buffer, blockSize: number): number | undefine
   switch (c.kind) {
     case 'write':
     case 'write-verify':
+    case 'orwrite':
       return c.blocks * blockSize;
     case 'verify': {
       const bytchk = (cdb[1]! >> 1) & 3;
