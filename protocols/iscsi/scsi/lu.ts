@@ -13,7 +13,7 @@ import type { LogicalUnit, Nexus, ScsiResult, ScsiTask } from '../device.js';
 import type { BlockVolume } from '../../../vfs/types.js';
 import { senseForError } from '../errors.js';
 import { Asc, CdbError, checkCondition, FIXED_SENSE_LENGTH, ScsiStatus, SenseKey, tryDecodeCdb, type AscPair, type Cdb } from '../wire/scsi.js';
-import { COMMANDS, type CommandEntry } from './commands.js';
+import { commandFor, type CommandEntry } from './commands.js';
 import { PrState } from './pr.js';
 
 /** What the LU needs from its target: the other LUNs (REPORT LUNS) and the target's name. */
@@ -194,7 +194,7 @@ export class ScsiLu implements LogicalUnit {
     const decoded = tryDecodeCdb(task.cdb);
     if (!decoded.ok) return errorResult(decoded.error);
     const cdb = decoded.cdb;
-    const entry: CommandEntry | undefined = COMMANDS.get(cdb.op);
+    const entry: CommandEntry | undefined = commandFor(task.cdb);
     try {
       if (!entry) throw checkCondition(`${cdb.name} not supported`, SenseKey.ILLEGAL_REQUEST, Asc.INVALID_COMMAND_OPERATION_CODE, { field: { cd: true, byte: 0 } });
       // SAM-5 §5.14: a pending unit attention ends any command but INQUIRY, REPORT LUNS and REQUEST SENSE.

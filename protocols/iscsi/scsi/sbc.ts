@@ -77,7 +77,12 @@ export async function writeBlocks(lu: ScsiLu, lba: bigint, data: Buffer, fua: bo
   }
 }
 
-/** WRITE(6/10/12/16) and WRITE AND VERIFY(10/12/16) (the verify compares what was just written: nothing to do). */
+/**
+ * WRITE(6/10/12/16) and WRITE AND VERIFY(10/12/16) (the verify compares what was just written:
+ * nothing to do). When the initiator's Expected Data Transfer Length is below TRANSFER LENGTH
+ * (the transport reported the residual), only the whole blocks it sent are written (RFC 7143
+ * §11.4.5.2: the target transfers at most EDTL bytes; libiscsi's residual tests expect GOOD).
+ */
 export async function write(c: Ctx): Promise<ScsiResult> {
   const cdb = c.cdb as RwCdb;
   const lu = c.lu;
@@ -85,9 +90,10 @@ export async function write(c: Ctx): Promise<ScsiResult> {
   checkProtectAndLength(lu, cdb);
   checkRange(lu, cdb.lba, cdb.blocks);
   checkWritable(lu);
-  if (cdb.blocks === 0) return good();
-  const data = dataOutOf(c, cdb.blocks * lu.blockSize);
-  await writeBlocks(lu, cdb.lba, data, cdb.fua || cdb.kind === 'write-verify');
+  const have = Math.floor((c.task.dataOut?.length ?? 0) / lu.blockSize);
+  const blocks = Math.min(cdb.blocks, have);
+  if (blocks === 0) return good();
+  await writeBlocks(lu, cdb.lba, c.task.dataOut!.subarray(0, blocks * lu.blockSize), cdb.fua || cdb.kind === 'write-verify');
   return good();
 }
 
@@ -128,10 +134,13 @@ export async function synchronizeCache(c: Ctx): Promise<ScsiResult> {
   return good();
 }
 
-/** Logical blocks per physical block exponent: 4 KiB physical blocks (the volume's smallest write unit). */
-export function lbppbe(lu: ScsiLu): number {
-  const phys = Math.min(4096, lu.volume.recordSize);
-  return phys > lu.blockSize ? Math.log2(phys / lu.blockSize) : 0;
+/**
+ * Logical blocks per physical block exponent: 0. A volume writes any byte range (records are
+ * read-modify-write below their size), so no physical block is claimed; the optimal sizes are
+ * in the Block Limits VPD instead.
+ */
+export function lbppbe(_lu: ScsiLu): number {
+  return 0;
 }
 
 /** READ CAPACITY(10) and (16). PMI=0 with an LBA ≠ 0 is an invalid field (SBC-3 §5.16). */
