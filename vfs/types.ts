@@ -360,7 +360,7 @@ export function ctxFor(p: Principal, clientId: string): Ctx {
  */
 export interface BlockVolume {
   readonly name: string;
-  /** Size in bytes (a multiple of 4096). Changes only through Volumes.resize. */
+  /** Size in bytes (a multiple of 4096). Changes only through Volumes.resize, which open handles see at once (Volumes.watch tells). */
   readonly sizeBytes: number;
   /** The record size (the `--block` of `dw volume create`, 64 KiB by default): a write smaller than it is read-modify-write. */
   readonly recordSize: number;
@@ -404,8 +404,9 @@ export interface VolumeInfo {
  * The volume catalogue. Names: 1–64 characters of [A-Za-z0-9._-], not starting with '.'.
  * A snapshot is named 'VOLUME@SNAP' and opens read-only; a clone is a new writable volume
  * sharing the snapshot's blocks (copy on write). Errno: EEXIST, ENOENT, EINVAL (bad name or
- * size), EBUSY (delete/resize/rollback of an open volume, delete of a volume with snapshots
- * unless recursive), ENOSPC (thick), EPERM.
+ * size), EBUSY (delete of an open volume or of an open snapshot, delete of a volume with
+ * snapshots unless recursive; resize of an open volume is allowed), ENOSPC (thick), EPERM.
+ * Implementation: vfs/volumes.ts openVolumes(instance).
  */
 export interface Volumes {
   create(name: string, opts: { sizeBytes: number; recordSize?: number; thick?: boolean }): Promise<VolumeInfo>;

@@ -49,6 +49,8 @@ export interface ScsiResult {
 /** A logical unit as the transport sees it. */
 export interface LogicalUnit {
   readonly volume: BlockVolume;
+  /** Logical block length in bytes (512 when absent): the transport needs it for the residual of a write whose CDB transfer length differs from the Expected Data Transfer Length (RFC 7143 section 11.4.5). */
+  readonly blockSize?: number;
   /** Runs one command. Never throws: every error is a status (and sense) in the result. */
   execute(task: ScsiTask): Promise<ScsiResult>;
   /** A nexus logged in (unit attention POWER ON/RESET for it) or went away (its RESERVE 6 is released; PR keys stay). */

@@ -513,8 +513,12 @@ export class SnapshotView implements KvStore {
   async get(key: Buffer): Promise<Buffer | undefined> {
     if (!isVersioned(key)) return this.live.get(key);
     if (this.born(key)) return undefined;
+    // The live row first, then the history: a commit landing between the two reads wrote the
+    // H entry of the old value with it, which the second read finds. (In the other order such a
+    // commit would show its new value as the snapshot's: a volume snapshot read during a write.)
+    const live = await this.live.get(key);
     for await (const [, v] of this.live.scan(keys.history(key, this.snap.epoch), prefixEnd(keys.historyOf(key)), { limit: 1 })) return decodeHistory(v);
-    return this.live.get(key);
+    return live;
   }
 
   async getMany(ks: Buffer[]): Promise<(Buffer | undefined)[]> {
