@@ -45,6 +45,7 @@
  *   key.status                             → PoolKeyStatus  (no secret needed)
  *   key.rotate { old, new }                → PoolKeyStatus  (SecretWire each: rewraps the data key
  *                                          under `new` after checking `old`; no data rewritten)
+ *   iscsi.target.add | iscsi.target.remove | iscsi.target.list   (gateway/admin-iscsi.ts: the iSCSI target catalogue)
  *   key.reencrypt { secret, wait? }        → ReencryptReport (secret: SecretWire of the pool, checked;
  *                                          adds a new data key and starts the walk moving every block
  *                                          to it, or resumes one recorded; in `dw serve` it runs in the
@@ -74,6 +75,7 @@ import { isVolumeMethod, runVolumeAdmin } from './admin-volumes.js';
 import type { DataDir } from './datadir.js';
 import { CliError, UsageError } from './errors.js';
 import { UserStore } from './users.js';
+import { runIscsiAdmin } from './admin-iscsi.js';
 import { loadSchedules, parseEvery, removeSchedule, setSchedule } from './schedule.js';
 import { fromWire } from './unlock.js';
 
@@ -441,6 +443,7 @@ async function longTask<T>(env: AdminEnv, kind: TaskKind, onProgress: ProgressFn
 
 /** Runs one admin method. Throws UsageError (bad params), CliError (cannot be done). */
 export async function runAdmin(env: AdminEnv, method: string, params: Record<string, unknown>, onProgress: ProgressFn = () => {}): Promise<unknown> {
+  if (method.startsWith('iscsi.')) return runIscsiAdmin(env.kv, method, params);
   if (isVolumeMethod(method)) return runVolumeAdmin(env, method, params);
   switch (method) {
     case 'ping':

@@ -26,6 +26,7 @@ import { type KeyFlags, newSecret, toWire, unlockSecret } from './unlock.js';
 import type { PoolKeyStatus } from '../raid/index.js';
 import type { ScrubReport } from '../raid/types.js';
 import type { UserInfo } from './users.js';
+import { iscsiCommands } from './cli-iscsi.js';
 
 const VERSION = (() => {
   try {
@@ -172,6 +173,7 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
         .option('sftp', { type: 'string', coerce: lastValue, describe: 'SFTP listen HOST:PORT or "off" (default 127.0.0.1:2222)' })
         .option('nfs', { type: 'string', coerce: lastValue, describe: 'NFSv3 (with MOUNT and PORTMAP) listen HOST:PORT or "off" (default off; exports in config.json "nfs", default / to loopback with root squash)' })
         .option('smb', { type: 'string', coerce: lastValue, describe: 'SMB2/3 listen HOST:PORT or "off" (default off; SMB 2.0.2–3.1.1 with NTLMv2, signing, encryption, locks, oplocks, leases, change notify; shares in config.json "smb", default "dw" = /)' })
+        .option('iscsi', { type: 'string', coerce: lastValue, describe: 'iSCSI target listen HOST:PORT or "off" (default off; targets with `dw iscsi target add`, volumes with `dw volume create`)' })
         .option('metrics', { type: 'string', coerce: lastValue, describe: 'Prometheus /metrics on HOST:PORT (default off)' })
         .option('config', { type: 'string', describe: 'settings file (JSON; default DIR/config.json if present)' })
         .option('tls-cert', { type: 'string', describe: 'PEM certificate: serve WebDAV over HTTPS' })
@@ -183,7 +185,7 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
         .option('show-snapshots', { type: 'boolean', describe: 'list /.snapshots in the root (it is reachable by name in any case)' }),
     async (a) => {
       state.code = await serveCommand({
-        data: pickData(a.data, true), webdav: a.webdav, sftp: a.sftp, nfs: a.nfs, smb: a.smb, metrics: a.metrics, config: a.config,
+        data: pickData(a.data, true), webdav: a.webdav, sftp: a.sftp, nfs: a.nfs, smb: a.smb, iscsi: a.iscsi, metrics: a.metrics, config: a.config,
         tlsCert: a['tls-cert'], tlsKey: a['tls-key'], logLevel: a['log-level'],
         fuse: a.fuse, allowOther: a['allow-other'], defaultPermissions: a['default-permissions'], showSnapshots: a['show-snapshots'], ...keyFlags,
       }, io);
@@ -200,6 +202,8 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
         fuse: need(a.mountpoint, 'MOUNTPOINT', 'dw mount MOUNTPOINT --data DIR'), allowOther: a['allow-other'], defaultPermissions: a['default-permissions'], ...keyFlags,
       }, io);
     })
+    .command('iscsi', 'iSCSI targets: block volumes as LUNs (dw iscsi target add|remove|list)', (y) =>
+      iscsiCommands(dataOpt(y), { admin: (d, m, p) => admin(d, m, p), print, out: (l) => io.out(l) }))
     .command('user', 'manage users (add, list, remove, passwd, add-key)', (y) =>
       dataOpt(y)
         .command('add [name]', 'add a user with a password and/or SSH public keys', (yy) =>
@@ -539,7 +543,7 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
           if (made.created) io.out(`wrote a new random key to ${resolve(made.created)} (mode 0600): keep a copy somewhere safe`);
         })
         .demandCommand(1, 'name a key command: status, rotate or reencrypt'))
-    .demandCommand(1, 'name a command (serve, mount, user, pool, scrub, device, reclaim, snapshot, quota, retention, hold, versions, restore, key)')
+    .demandCommand(1, 'name a command (serve, mount, iscsi, user, pool, scrub, device, reclaim, snapshot, quota, retention, hold, versions, restore, key)')
     .strict()
     .help()
     .alias('help', 'h')
@@ -554,7 +558,7 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
 }
 
 interface ServeArgs {
-  data: string; webdav?: string; sftp?: string; nfs?: string; smb?: string; metrics?: string; config?: string; tlsCert?: string; tlsKey?: string; logLevel?: string;
+  data: string; webdav?: string; sftp?: string; nfs?: string; smb?: string; iscsi?: string; metrics?: string; config?: string; tlsCert?: string; tlsKey?: string; logLevel?: string;
   fuse?: string; allowOther?: boolean; defaultPermissions?: boolean; showSnapshots?: boolean; keyFile?: string; passphraseFile?: string;
 }
 

@@ -20,6 +20,7 @@
  * | 'E'    | 'E' ino(u64) offset(u64, bytes)           | extent: blockId(u64) length(u32) flags(u32), and with flags bit 0 the record's chunks: count(u32) × (blockId(u64) length(u32)) (vfs/meta/inode.ts) | vfs/meta |
  * | 'O'    | 'O' ino(u64)                              | empty: unlinked inode still open (orphan)      | vfs/meta         |
  * | 'U'    | 'U' name(utf8)                            | user record JSON (gateway/users.ts)            | gateway          |
+ * | 'T'    | 'T' iqn(utf8, canonical: lower case)      | iSCSI target JSON: LUNs, ACL, CHAP (gateway/admin-iscsi.ts) | gateway |
  * | 'B'    | 'B' blockId(u64)                          | block row: layout, refs, shard places, sums    | raid (raid/blocktable.ts) |
  * | 'G'    | 'G' dev(u16) seg(u32) blockId(u64)        | empty: index of the blocks with a shard in a segment | raid       |
  * | 'K'    | 'K' hash(32 bytes)                        | blockId(u64) offset(u32) length(u32): the dedup index, a chunk's content hash → where its bytes are | raid (raid/dedup.ts) |
@@ -81,6 +82,7 @@ export const PREFIX = {
   extent: 0x45, // 'E'
   orphan: 0x4f, // 'O'
   user: 0x55, // 'U'
+  iscsiTarget: 0x54, // 'T'
   block: 0x42, // 'B'
   segIndex: 0x47, // 'G'
   dedup: 0x4b, // 'K'
@@ -152,6 +154,8 @@ export const keys = {
   orphanPrefix: () => Buffer.of(PREFIX.orphan),
   user: (name: string) => withPrefix(PREFIX.user, Buffer.from(name, 'utf8')),
   userPrefix: () => Buffer.of(PREFIX.user),
+  iscsiTarget: (iqn: string) => withPrefix(PREFIX.iscsiTarget, Buffer.from(iqn, 'utf8')),
+  iscsiTargetPrefix: () => Buffer.of(PREFIX.iscsiTarget),
   block: (id: number) => withPrefix(PREFIX.block, u64(id)),
   dedup: (hash: Uint8Array) => withPrefix(PREFIX.dedup, Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength)),
   dedupOf: (id: number) => withPrefix(PREFIX.dedupOf, u64(id)),
