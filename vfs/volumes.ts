@@ -16,7 +16,9 @@
  * blocks only it held. A clone is a new volume whose extents reference the snapshot's blocks
  * (as Vfs.cloneFile from a snapshot): independent of its origin both ways from then on (copy
  * on write per record), and the origin snapshot (or volume) may go while the clone stays (the
- * blocks are counted, there is no ZFS-style promote).
+ * blocks are counted, there is no ZFS-style promote). A rollback returns the volume to a snapshot through the snapshot
+ * machinery's dead list (vfs/meta/snapshots.ts rollbackVolume): work in proportion to what
+ * changed since, resumed at open after a crash.
  *
  * Thick volumes: every record is written with zeros at creation and on growth, with
  * compression and dedup turned off for that volume (either would collapse the zeros to nearly
@@ -307,6 +309,25 @@ class VolumeCatalogue implements VolumeStore {
         if (e instanceof VfsError && e.errno === Errno.ENOENT) throw new VfsError(Errno.ENOENT, `no snapshot ${name}@${snap}`);
         throw e;
       });
+    });
+  }
+
+  async rollback(name: string, snap: string, opts: { destroyNewer?: boolean } = {}): Promise<{ destroyed: string[] }> {
+    checkVolumeName(name);
+    checkVolumeName(snap, 'snapshot');
+    return this.one(async () => {
+      const row = await this.mustRow(name);
+      if (this.open_.has(name)) throw new VfsError(Errno.EBUSY, `volume ${name} is open (an iSCSI session uses it?): close it first`);
+      const target = this.snapshotsOf(row.ino).find((s) => s.name === volumeSnapshotName(name, snap));
+      if (!target) throw new VfsError(Errno.ENOENT, `no snapshot ${name}@${snap}`);
+      for (const s of this.snapshotsOf(row.ino)) {
+        const short = s.name.slice(s.name.indexOf('@') + 1);
+        if (s.epoch > target.epoch && this.open_.has(`${name}@${short}`)) throw new VfsError(Errno.EBUSY, `snapshot ${name}@${short} is open`);
+      }
+      const sizeBefore = (await this.meta.getInode(row.ino))?.size;
+      const r = await this.v.snapshots.rollbackVolume(name, snap, opts);
+      if ((await this.meta.getInode(row.ino))?.size !== sizeBefore) this.tell(name, 'resize');
+      return { destroyed: r.destroyed };
     });
   }
 

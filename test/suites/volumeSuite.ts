@@ -226,6 +226,49 @@ export function volumeSuite(name: string, factory: () => Promise<VolumeFixture>)
       await vols.delete(c);
     });
 
+    test('rollback: the volume back to a snapshot (bytes, size, used), newest only unless destroying newer ones', async () => {
+      const v = fresh();
+      await vols.create(v, { sizeBytes: M, recordSize: 16 * K });
+      let vol = await vols.open(v);
+      const a = randomBytes(512 * K);
+      await vol.write(0, a);
+      await vol.close();
+      await vols.snapshot(v, 'a');
+      const atA = await used();
+      const usedA = (await vols.get(v)).usedBytes;
+      vol = await vols.open(v);
+      await vol.write(256 * K + 512, randomBytes(300 * K)); // overwrites and new records
+      await vol.unmap(0, 64 * K);
+      await vol.close();
+      await vols.resize(v, 2 * M);
+      await vols.snapshot(v, 'b');
+      vol = await vols.open(v);
+      await vol.write(M, randomBytes(64 * K));
+      await rejects(vols.rollback(v, 'a'), Errno.EBUSY); // open
+      await vol.close();
+      await rejects(vols.rollback(v, 'a'), Errno.EBUSY); // b is newer
+      await rejects(vols.rollback(v, 'nope'), Errno.ENOENT);
+      const heard: string[] = [];
+      const stop = vols.watch((name, what) => heard.push(`${name}:${what}`));
+      assert.deepEqual(await vols.rollback(v, 'a', { destroyNewer: true }), { destroyed: ['b'] });
+      stop();
+      assert.deepEqual(heard, [`${v}:resize`]);
+      const info = await vols.get(v);
+      assert.equal(info.sizeBytes, M);
+      assert.equal(info.usedBytes, usedA);
+      assert.deepEqual(info.snapshots.map((s) => s.name), ['a']);
+      vol = await vols.open(v);
+      assert.ok((await vol.read(0, M)).equals(Buffer.concat([a, Buffer.alloc(M - 512 * K)])));
+      await vol.write(0, Buffer.alloc(512, 1)); // writable again; the snapshot keeps a
+      await vol.close();
+      const snap = await vols.open(`${v}@a`);
+      assert.ok((await snap.read(0, 512 * K)).equals(a));
+      await snap.close();
+      assert.ok(await used() <= atA + 16 * K, 'the blocks written after the snapshot are freed');
+      await vols.delete(v, { recursive: true });
+      assert.equal(await used(), atA - 512 * K);
+    });
+
     test('delete: EBUSY while open or with snapshots, recursive takes the snapshots', async () => {
       const v = fresh();
       await vols.create(v, { sizeBytes: M });
