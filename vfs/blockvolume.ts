@@ -6,7 +6,9 @@
  *
  * Offsets and lengths are bytes, whole numbers, any multiple of 1 (iSCSI sends multiples of its
  * 512-byte logical block); a range must lie inside [0, sizeBytes): EINVAL otherwise. After
- * close() every call throws EBADF.
+ * close() every call throws EBADF. A resize (Volumes.resize, while handles are open) waits for
+ * the writes and unmaps under way and holds new ones until it is done (holdChanges), so each
+ * is checked against the size it will land in.
  */
 import { Errno, VfsError } from './errno.js';
 import type { OpenFile } from './file.js';
