@@ -45,6 +45,10 @@ export interface IscsiServerOptions {
   policy?: Partial<TargetPolicy>;
   /** CmdSN window per session (default 64). */
   queueDepth?: number;
+  /** Data-Out bytes a session holds for unfinished tasks before further R2Ts wait (default 64 MiB). */
+  maxWriteBuffer?: number;
+  /** Longest write (Expected Data Transfer Length) gathered; longer ones get INVALID FIELD IN CDB (default 32 MiB). */
+  maxTransfer?: number;
   /** A login not finished after this long is dropped (default 30 s). */
   loginTimeoutMs?: number;
   /** The address SendTargets answers (default: the connection's local address and the bound port). */
@@ -102,7 +106,15 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
     devices.set(iqn, list);
     const key = lunKey(t);
     let entry = list.find((e) => e.key === key && !e.stale);
-    for (const e of list) if (e !== entry && e.key !== key) e.stale = true;
+    for (const e of [...list]) {
+      if (e === entry || e.key === key) continue;
+      e.stale = true;
+      if (e.users === 0) {
+        // The LUNs changed and no session uses the old opening: release its volumes now.
+        list.splice(list.indexOf(e), 1);
+        void e.open.then((o) => o.close()).catch((err: unknown) => log?.warn({ err: String(err) }, 'iscsi: closing a target failed'));
+      }
+    }
     if (!entry) {
       entry = { key, open: opts.openTarget(t), users: 0, stale: false };
       list.push(entry);
@@ -247,6 +259,7 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
       }
       session = new Session(sessionHost, {
         login: o, statSN: loginSeq.statSN, queueDepth: depth,
+        ...(opts.maxWriteBuffer ? { maxWriteBuffer: opts.maxWriteBuffer } : {}), ...(opts.maxTransfer ? { maxTransfer: opts.maxTransfer } : {}),
         ...(opened ? { devices: opened.target.devices } : {}), ...(nexus ? { nexus } : {}),
       });
       sessions.set(o.tsih, session);

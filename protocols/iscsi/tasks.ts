@@ -91,6 +91,10 @@ export class Task {
   private unsolicitedDataSN = 0;
   private r2t: OpenR2T | undefined;
   private r2tSN = 0;
+  /** Bytes the session counts against its Data-Out budget for this task (session.ts). */
+  budgeted = 0;
+  /** Bytes reserved at the first R2T (0: none sent yet). */
+  reserved = 0;
   /** R2Ts and Data-In PDUs sent: ExpDataSN of the SCSI Response (11.4.8). */
   dataSNs = 0;
   /** Settles when the task is finished or aborted (no more device work). */
