@@ -244,6 +244,9 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
       wake: () => maybeResume(),
       sendTargets: (value: string, initiator: string, current?: TargetConfig) => sendTargets(value, initiator, local, current),
       peers: (iqn: string) => [...sessions.values()].filter((s) => s.login.target && canonicalName(s.login.target.iqn) === canonicalName(iqn)),
+      endAll: (iqn: string) => {
+        for (const s of sessionHost.peers(iqn)) enders.get(s)?.();
+      },
       log: (o: object, msg: string) => log?.debug({ peer, ...o }, msg),
     };
 
@@ -264,6 +267,7 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
       });
       sessions.set(o.tsih, session);
       closers.set(session, closeSession);
+      enders.set(session, sessionHost.end);
       for (const lu of session.units()) lu.nexusAdded(nexus!);
       log?.info({ peer, tsih: o.tsih, initiator: o.initiatorName, target: o.target?.iqn ?? '(discovery)',
         digests: { header: o.params.headerDigest, data: o.params.dataDigest } }, 'iscsi: login');
@@ -279,6 +283,7 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
           await s.close();
           if (sessions.get(s.tsih) === s) sessions.delete(s.tsih);
           closers.delete(s);
+          enders.delete(s);
           if (nexus) for (const lu of s.units()) lu.nexusRemoved(nexus);
         }
         if (opened) release(opened.iqn, opened.entry);
@@ -411,6 +416,7 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
   };
 
   const closers = new Map<Session, () => Promise<void>>();
+  const enders = new Map<Session, () => void>();
   const server: Server = createServer(onConnection);
   boundPort = await new Promise<number>((resolve, reject) => {
     server.once('error', reject);

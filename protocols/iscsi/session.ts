@@ -40,6 +40,8 @@ export interface SessionHost {
   sendTargets(value: string, initiatorName: string, current?: TargetConfig): Promise<Pair[]>;
   /** Every live session of the target named (this one included): CLEAR TASK SET and the resets reach them all. */
   peers(iqn: string): Session[];
+  /** TARGET COLD RESET: ends the connection of every session of the target once what was written has gone. */
+  endAll(iqn: string): void;
   log?: (o: object, msg: string) => void;
 }
 
@@ -136,7 +138,8 @@ export class Session {
 
   /** Should the connection stop reading (too much work in the device layer)? */
   get busy(): boolean {
-    return this.executing >= this.depth || this.tasks.size >= 4 * this.depth;
+    // Only tasks in the device layer count: pausing for tasks that still wait for Data-Out would starve them.
+    return this.executing >= this.depth;
   }
 
   private updateWindow(): void {
@@ -474,6 +477,8 @@ export class Session {
   private async tmf(req: TaskMgmtRequest): Promise<void> {
     const response = await this.tmfResponse(req);
     this.send({ op: Op.TASK_MGMT_RESPONSE, response, itt: req.itt, statSN: 0, expCmdSN: 0, maxCmdSN: 0, ahs: [], data: Buffer.alloc(0) });
+    // TARGET COLD RESET (RFC 7143 section 11.5.1): after the warm reset and its response, every connection goes.
+    if (req.func === TmfFunction.TARGET_COLD_RESET && response === TmfResponse.FUNCTION_COMPLETE) this.host.endAll(this.login.target?.iqn ?? '');
   }
 
   private async tmfResponse(req: TaskMgmtRequest): Promise<number> {
@@ -514,7 +519,8 @@ export class Session {
         this.devices!.lu(lun)!.reset(this.nexus!);
         return TmfResponse.FUNCTION_COMPLETE;
       }
-      case TmfFunction.TARGET_WARM_RESET: {
+      case TmfFunction.TARGET_WARM_RESET:
+      case TmfFunction.TARGET_COLD_RESET: {
         await Promise.all(this.host.peers(iqn).map((s) => s.abortTasks(() => true)));
         for (const n of this.devices!.luns()) this.devices!.lu(n)?.reset(this.nexus!);
         return TmfResponse.FUNCTION_COMPLETE;
