@@ -281,6 +281,9 @@ describe('full feature phase', () => {
     assert.equal(r.dataIns.length, (1 << 20) / 8192);
     assert.ok(r.dataIns.every((d, i) => d.dataSN === i && d.bufferOffset === i * 8192 && d.data.length === 8192));
     assert.ok(r.dataIns.at(-1)!.statusPresent);
+    // one Data-In sequence per MaxBurstLength (16 KiB = 2 PDUs): F on every second PDU, S only on the last
+    assert.ok(r.dataIns.every((d, i) => d.final === (i % 2 === 1)));
+    assert.equal(r.dataIns.filter((d) => d.statusPresent).length, 1);
     c.close();
   });
 

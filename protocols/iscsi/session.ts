@@ -375,7 +375,8 @@ export class Session {
     this.finishTask(task, () => {
       if (aborted) return;
       const maxSeg = this.login.params.initiatorMaxRecvDataSegmentLength;
-      if (result) this.send(...responsePdus(task, result, maxSeg, this.devices!.lu(task.lun)?.blockSize ?? 512));
+      const p = this.login.params;
+      if (result) this.send(...responsePdus(task, result, maxSeg, this.devices!.lu(task.lun)?.blockSize ?? 512, p.maxBurstLength));
       else this.send(targetFailure(task));
     });
     this.host.wake();
