@@ -69,6 +69,18 @@ describe('volume admin methods', () => {
     assert.match(lines[1]!, /^db\s+32\.0 MiB\s+16\.0 KiB\s+64\.0 KiB\s+-\s+monday$/);
     assert.match(lines[2]!, /^db-test\s+16\.0 MiB\s+16\.0 KiB\s+64\.0 KiB\s+db@monday\s+-$/);
     await assert.rejects(runAdmin(e, 'volume.delete', { name: 'db' }), (err: unknown) => err instanceof CliError && err.code === 'EBUSY' && /--recursive/.test(err.message));
+    // Rollback: newest only unless destroying newer ones.
+    await runAdmin(e, 'volume.snapshot', { name: 'db@tuesday' });
+    const h2 = await vols.open('db');
+    await h2.write(0, Buffer.alloc(512, 2));
+    await h2.close();
+    await assert.rejects(runAdmin(e, 'volume.rollback', { name: 'db@monday' }), (err: unknown) => err instanceof CliError && err.code === 'EBUSY' && /tuesday.*--destroy-newer/.test(err.message));
+    assert.deepEqual(await runAdmin(e, 'volume.rollback', { name: 'db@monday', destroyNewer: true }), { volume: 'db', name: 'monday', destroyed: ['tuesday'] });
+    const h3 = await vols.open('db');
+    assert.ok((await h3.read(0, 512)).equals(Buffer.alloc(512, 1)));
+    await h3.close();
+    assert.equal((await vols.get('db')).sizeBytes, 16 << 20, 'the size at the snapshot');
+    await runAdmin(e, 'volume.resize', { name: 'db', size: '32M' });
     await runAdmin(e, 'volume.snapshot.delete', { name: 'db@monday' });
     await assert.rejects(runAdmin(e, 'volume.snapshot.delete', { name: 'db@monday' }), code('ENOENT'));
     assert.deepEqual(await runAdmin(e, 'volume.delete', { name: 'db' }), { name: 'db' });

@@ -10,6 +10,7 @@
  *   volume.snapshot { name: 'VOL@SNAP' }          → { volume, name, created }
  *   volume.snapshot.delete { name: 'VOL@SNAP' }   → { volume, name }
  *   volume.clone { source: 'VOL@SNAP', name }     → VolumeInfo
+ *   volume.rollback { name: 'VOL@SNAP', destroyNewer? } → { volume, name, destroyed[] }
  *
  * Errors: UsageError for bad names and sizes (what to write), CliError with the errno name
  * (ENOENT, EEXIST, EBUSY, ENOSPC…) otherwise.
@@ -21,7 +22,7 @@ import type { AdminEnv } from './admin.js';
 import { formatBytes, parseSize } from './args.js';
 import { CliError, UsageError } from './errors.js';
 
-export const VOLUME_METHODS = ['volume.create', 'volume.resize', 'volume.delete', 'volume.list', 'volume.snapshot', 'volume.snapshot.delete', 'volume.clone'] as const;
+export const VOLUME_METHODS = ['volume.create', 'volume.resize', 'volume.delete', 'volume.list', 'volume.snapshot', 'volume.snapshot.delete', 'volume.clone', 'volume.rollback'] as const;
 
 /** Whether `method` is one of this file's. */
 export function isVolumeMethod(method: string): boolean {
@@ -124,6 +125,14 @@ export async function runVolumeAdmin(env: AdminEnv, method: string, params: Reco
       const { vol, snap } = snapRef(params, 'source', 'dw volume clone VOL@SNAP NEW');
       const n = name(params, 'name', 'the new volume NAME (dw volume clone VOL@SNAP NEW)');
       return (await volumes(env)).clone(`${vol}@${snap}`, n).catch(asCli);
+    }
+    case 'volume.rollback': {
+      const { vol, snap } = snapRef(params, 'name', 'dw volume rollback VOL@SNAP [--destroy-newer]');
+      const r = await (await volumes(env)).rollback(vol, snap, { destroyNewer: params.destroyNewer === true }).catch((e: unknown) => {
+        if (e instanceof VfsError && e.errno === Errno.EBUSY && /newer than/.test(e.message)) throw new CliError(e.message.replace('roll back destroying newer ones', 'roll back with --destroy-newer'), 'EBUSY');
+        return asCli(e);
+      });
+      return { volume: vol, name: snap, destroyed: r.destroyed };
     }
     default:
       throw new UsageError(`unknown admin method "${method}"`);

@@ -53,6 +53,7 @@
  *                                          on a stopped folder it always runs to the end, with progress)
  *   volume.create { name, size, block?, thick? } / volume.resize { name, size } / volume.delete { name, recursive? }
  *   volume.list / volume.snapshot { name: VOL@SNAP } / volume.snapshot.delete { name } / volume.clone { source, name }
+ *   volume.rollback { name: VOL@SNAP, destroyNewer? }
  *                                          block volumes (iSCSI): gateway/admin-volumes.ts
  */
 import { mkdir } from 'node:fs/promises';

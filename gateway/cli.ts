@@ -398,7 +398,14 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
           const r = (await admin(a.data, 'volume.clone', { source: need(a.source, 'VOL@SNAP', usage), name: need(a.name, 'NEW', usage) })) as VolumeInfo;
           print(a.json, r, () => [`volume ${r.name} cloned from ${r.origin ?? a.source}`]);
         })
-        .demandCommand(1, 'name a volume command: create, resize, delete, list, snapshot, snapshot-delete or clone'))
+        .command('rollback [ref]', 'return a volume to a snapshot (its newest, or with --destroy-newer any)', (yy) =>
+          yy.positional('ref', { type: 'string' }).option('destroy-newer', { type: 'boolean', default: false, describe: 'delete the volume\'s snapshots newer than SNAP first' }),
+        async (a) => {
+          const r = (await admin(a.data, 'volume.rollback', { name: need(a.ref, 'VOL@SNAP', 'dw volume rollback VOL@SNAP [--destroy-newer]'), destroyNewer: a['destroy-newer'] })) as { volume: string; name: string; destroyed: string[] };
+          if (r.destroyed.length) io.out(`deleted newer snapshots: ${r.destroyed.map((x) => `${r.volume}@${x}`).join(', ')}`);
+          io.out(`volume ${r.volume} rolled back to ${r.volume}@${r.name}`);
+        })
+        .demandCommand(1, 'name a volume command: create, resize, delete, list, snapshot, snapshot-delete, clone or rollback'))
     .command('quota', 'set, show and list quotas per user, group or directory tree', (y) => {
       const target = <T>(z: Argv<T>) => z
         .option('user', { type: 'string', describe: 'a user name or uid' })

@@ -418,6 +418,13 @@ export interface Volumes {
   /** Constant time (no data copied). */
   snapshot(name: string, snap: string): Promise<{ name: string; created: string }>;
   deleteSnapshot(name: string, snap: string): Promise<void>;
+  /**
+   * Returns volume `name` to its snapshot `snap` (which stays): work in proportion to what
+   * changed since. Only the newest snapshot, unless `destroyNewer` deletes the newer ones first
+   * (else EBUSY naming them); EBUSY while the volume (or a snapshot to destroy) is open.
+   * Returns the snapshots destroyed.
+   */
+  rollback(name: string, snap: string, opts?: { destroyNewer?: boolean }): Promise<{ destroyed: string[] }>;
   /** A new writable volume from 'VOLUME@SNAP'. */
   clone(source: string, name: string): Promise<VolumeInfo>;
   /** Opens 'NAME' (writable unless readOnly) or 'NAME@SNAP' (read-only). */

@@ -79,3 +79,41 @@ test('flushed and FUA writes to a volume survive kill -9', async () => {
     await v.close();
   }
 });
+
+test('a volume rollback cut short by a crash is finished at the next open', async () => {
+  const { MemoryKv } = await import('./meta/memory.js');
+  const { MemoryBlockStore } = await import('../raid/memory.js');
+  const { keys } = await import('./meta/keys.js');
+  const kv = new MemoryKv();
+  const blocks = new MemoryBlockStore();
+  const v1 = await openVfs({ kv, blocks });
+  const vols = openVolumes(v1);
+  await vols.create('r', { sizeBytes: 1 << 20, recordSize: 4096 });
+  let vol = await vols.open('r');
+  const a = bytes(1, 64 << 10);
+  await vol.write(0, a);
+  await vol.close();
+  await vols.snapshot('r', 'a');
+  const usedA = (await vols.get('r')).usedBytes;
+  vol = await vols.open('r');
+  await vol.write(32 << 10, bytes(2, 128 << 10));
+  await vol.close();
+  // What rollbackVolume records before it restores anything: the crash comes right after.
+  const rec = keys.snapshot('volume/r@a');
+  const info = JSON.parse((await kv.get(rec))!.toString()) as Record<string, unknown>;
+  const allocatedBefore = (await vols.get('r')).usedBytes;
+  await kv.txn(async (tx) => { tx.set(rec, Buffer.from(JSON.stringify({ ...info, rollingBack: true, allocatedBefore }))); });
+  const v2 = await openVfs({ kv, blocks });
+  const vols2 = openVolumes(v2);
+  const got = await vols2.get('r');
+  assert.equal(got.usedBytes, usedA);
+  assert.equal((await v2.impl.meta.usage()).usedBytes, usedA, 'the used-bytes counter follows');
+  const h = await vols2.open('r');
+  const all = await h.read(0, 1 << 20);
+  assert.ok(all.subarray(0, 64 << 10).equals(a));
+  assert.ok(all.subarray(64 << 10).equals(Buffer.alloc((1 << 20) - (64 << 10))));
+  await h.close();
+  assert.equal(JSON.parse((await kv.get(rec))!.toString()).rollingBack, undefined, 'the mark is gone');
+  await vols2.delete('r', { recursive: true });
+  assert.equal((await blocks.stats()).logicalUsed, 0);
+});

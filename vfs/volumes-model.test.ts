@@ -18,6 +18,7 @@ type Op =
   | { t: 'resize'; sectors: number }
   | { t: 'snapshot' }
   | { t: 'clone' }
+  | { t: 'rollback'; back: number }
   | { t: 'read'; at: number; n: number };
 
 const op: fc.Arbitrary<Op> = fc.oneof(
@@ -27,6 +28,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ t: fc.constant('resize' as const), sectors: fc.integer({ min: 1, max: MAXB / 8 }).map((x) => x * 8) }) },
   { weight: 1, arbitrary: fc.constant({ t: 'snapshot' as const }) },
   { weight: 1, arbitrary: fc.constant({ t: 'clone' as const }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('rollback' as const), back: fc.nat(2) }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant('read' as const), at: fc.nat(MAXB - 1), n: fc.integer({ min: 1, max: 300 }) }) },
 );
 
@@ -41,7 +43,7 @@ test('a volume behaves as a byte array through writes, unmaps, resizes, snapshot
     const vols = openVolumes(inst);
     const name = `m${++run}`;
     await vols.create(name, { sizeBytes: MAXB * S / 2, recordSize: rs });
-    const vol = await vols.open(name);
+    let vol = await vols.open(name);
     let model = Buffer.alloc(MAXB * S / 2);
     const snaps: { name: string; data: Buffer }[] = [];
     const clones: { name: string; data: Buffer }[] = [];
@@ -80,6 +82,16 @@ test('a volume behaves as a byte array through writes, unmaps, resizes, snapshot
         const c = `${name}-c${clones.length}`;
         await vols.clone(`${name}@${from.name}`, c);
         clones.push({ name: c, data: from.data });
+      } else if (o.t === 'rollback') {
+        if (!snaps.length) continue;
+        const k = Math.max(0, snaps.length - 1 - o.back);
+        await vol.close();
+        const r = await vols.rollback(name, snaps[k]!.name, { destroyNewer: true });
+        assert.deepEqual(r.destroyed, snaps.slice(k + 1).map((x) => x.name));
+        snaps.length = k + 1;
+        model = Buffer.from(snaps[k]!.data);
+        vol = await vols.open(name);
+        assert.equal(vol.sizeBytes, model.length);
       } else {
         const [at, n] = clamp(o.at, o.n);
         assert.ok((await vol.read(at, n)).equals(model.subarray(at, at + n)), `read [${at}, ${at + n})`);
@@ -104,6 +116,8 @@ test('a volume behaves as a byte array through writes, unmaps, resizes, snapshot
     await vol.close();
     await vols.delete(name, { recursive: true });
     assert.equal((await inst.impl.blocks.stats()).logicalUsed, 0, 'every block freed at the end');
+    assert.equal((await inst.impl.meta.usage()).usedBytes, 0, 'the used-bytes counter back to 0');
+    assert.equal((await inst.impl.meta.getQuota('user', 0)).usage.bytes, 0, "root's quota usage back to 0");
     await inst.close();
   }
 });

@@ -16,7 +16,9 @@
  * blocks only it held. A clone is a new volume whose extents reference the snapshot's blocks
  * (as Vfs.cloneFile from a snapshot): independent of its origin both ways from then on (copy
  * on write per record), and the origin snapshot (or volume) may go while the clone stays (the
- * blocks are counted, there is no ZFS-style promote).
+ * blocks are counted, there is no ZFS-style promote). A rollback returns the volume to a snapshot through the snapshot
+ * machinery's dead list (vfs/meta/snapshots.ts rollbackVolume): work in proportion to what
+ * changed since, resumed at open after a crash.
  *
  * Thick volumes: every record is written with zeros at creation and on growth, with
  * compression and dedup turned off for that volume (either would collapse the zeros to nearly
@@ -38,7 +40,7 @@ import { keys, prefixEnd } from './meta/keys.js';
 import { MAX_FILE_SIZE, MetaStore, nowNs } from './meta/metastore.js';
 import { charge } from './meta/quota.js';
 import { volumeSnapshotName, type SnapshotInfo } from './meta/snapshots.js';
-import { VolumeHandle, type VolumeState } from './blockvolume.js';
+import { holdChanges, VolumeHandle, type VolumeState } from './blockvolume.js';
 import type { BlockVolume, VolumeInfo, Volumes } from './types.js';
 import type { VfsInstance } from './index.js';
 
@@ -223,20 +225,25 @@ class VolumeCatalogue implements VolumeStore {
     return this.one(async () => {
       const row = await this.mustRow(name);
       const st = this.open_.get(name);
-      if (st) await st.file.flush();
-      const old = await this.meta.txn(async (m) => {
-        const n = await m.mustInode(row.ino, Errno.ESTALE);
-        const was = n.size;
-        if (sizeBytes < n.size) await m.truncateExtents(n, sizeBytes);
-        n.size = sizeBytes;
-        n.mtimeNs = n.ctimeNs = nowNs();
-        m.putInode(n);
+      const change = async () => {
+        if (st) await st.file.flush();
+        const was = await this.meta.txn(async (m) => {
+          const n = await m.mustInode(row.ino, Errno.ESTALE);
+          const before = n.size;
+          if (sizeBytes < n.size) await m.truncateExtents(n, sizeBytes);
+          n.size = sizeBytes;
+          n.mtimeNs = n.ctimeNs = nowNs();
+          m.putInode(n);
+          return before;
+        });
+        if (st) {
+          st.file.truncated(sizeBytes);
+          st.sizeBytes = sizeBytes;
+        }
         return was;
-      });
-      if (st) {
-        st.file.truncated(sizeBytes);
-        st.sizeBytes = sizeBytes;
-      }
+      };
+      // Writes under way finish first, new ones wait: none lands past a new end (it would grow the volume back).
+      const old = st ? await holdChanges(st, change) : await change();
       if (row.thick && sizeBytes > old) await this.fillZeros(name, row, old, sizeBytes);
       if (sizeBytes !== old) this.tell(name, 'resize');
       return this.info(name, row);
@@ -310,6 +317,25 @@ class VolumeCatalogue implements VolumeStore {
     });
   }
 
+  async rollback(name: string, snap: string, opts: { destroyNewer?: boolean } = {}): Promise<{ destroyed: string[] }> {
+    checkVolumeName(name);
+    checkVolumeName(snap, 'snapshot');
+    return this.one(async () => {
+      const row = await this.mustRow(name);
+      if (this.open_.has(name)) throw new VfsError(Errno.EBUSY, `volume ${name} is open (an iSCSI session uses it?): close it first`);
+      const target = this.snapshotsOf(row.ino).find((s) => s.name === volumeSnapshotName(name, snap));
+      if (!target) throw new VfsError(Errno.ENOENT, `no snapshot ${name}@${snap}`);
+      for (const s of this.snapshotsOf(row.ino)) {
+        const short = s.name.slice(s.name.indexOf('@') + 1);
+        if (s.epoch > target.epoch && this.open_.has(`${name}@${short}`)) throw new VfsError(Errno.EBUSY, `snapshot ${name}@${short} is open`);
+      }
+      const sizeBefore = (await this.meta.getInode(row.ino))?.size;
+      const r = await this.v.snapshots.rollbackVolume(name, snap, opts);
+      if ((await this.meta.getInode(row.ino))?.size !== sizeBefore) this.tell(name, 'resize');
+      return { destroyed: r.destroyed };
+    });
+  }
+
   async clone(source: string, name: string): Promise<VolumeInfo> {
     const { vol, snap } = parseVolumeRef(source);
     if (snap === undefined) throw new VfsError(Errno.EINVAL, `clone from a snapshot: VOLUME@SNAPSHOT, not ${JSON.stringify(source)} (take one first)`);
@@ -354,7 +380,7 @@ class VolumeCatalogue implements VolumeStore {
     file.dedup = dedupOfCode(n.dedup);
     file.handles = 1;
     const st: VolumeState = {
-      name: key, ino: row.ino, sizeBytes: n.size, recordSize: n.recordSize, readOnly: snap !== undefined, meta, file, handles: 0,
+      name: key, ino: row.ino, sizeBytes: n.size, recordSize: n.recordSize, readOnly: snap !== undefined, meta, file, handles: 0, changing: 0,
       sync: async () => {
         await this.v.impl.blocks.sync();
         await this.meta.kv.sync();

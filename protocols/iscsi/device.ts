@@ -56,7 +56,7 @@ export interface LogicalUnit {
   /** A nexus logged in (unit attention POWER ON/RESET for it) or went away (its RESERVE 6 is released; PR keys stay). */
   nexusAdded(n: Nexus): void;
   nexusRemoved(n: Nexus): void;
-  /** LOGICAL UNIT RESET / TARGET WARM RESET (SAM-5 §7.7, §7.11): clears reservations of type RESERVE 6, sets unit attentions for every other nexus. */
+  /** LOGICAL UNIT RESET / TARGET WARM RESET (SAM-5 §7.7, §7.11): clears reservations of type RESERVE 6, sets unit attentions for every nexus, `from` included (SAM-5 §6.3.3). */
   reset(from: Nexus): void;
   /** The volume's size changed: unit attention CAPACITY DATA HAS CHANGED for every nexus. */
   capacityChanged(): void;

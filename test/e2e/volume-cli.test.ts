@@ -67,5 +67,13 @@ describe('dw volume', () => {
     r = await dw(['volume', 'snapshot', 'disk1', '--data', data]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /VOLUME@SNAPSHOT/);
+    ok(await dw(['volume', 'snapshot', 'disk1@x', '--data', data]), 'snapshot x');
+    ok(await dw(['volume', 'snapshot', 'disk1@y', '--data', data]), 'snapshot y');
+    r = await dw(['volume', 'rollback', 'disk1@x', '--data', data]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /newer than x exist \(y\).*--destroy-newer/);
+    r = await dw(['volume', 'rollback', 'disk1@x', '--destroy-newer', '--data', data]);
+    ok(r, 'rollback');
+    assert.match(r.stdout, /deleted newer snapshots: disk1@y\nvolume disk1 rolled back to disk1@x/);
   });
 });

@@ -226,6 +226,49 @@ export function volumeSuite(name: string, factory: () => Promise<VolumeFixture>)
       await vols.delete(c);
     });
 
+    test('rollback: the volume back to a snapshot (bytes, size, used), newest only unless destroying newer ones', async () => {
+      const v = fresh();
+      await vols.create(v, { sizeBytes: M, recordSize: 16 * K });
+      let vol = await vols.open(v);
+      const a = randomBytes(512 * K);
+      await vol.write(0, a);
+      await vol.close();
+      await vols.snapshot(v, 'a');
+      const atA = await used();
+      const usedA = (await vols.get(v)).usedBytes;
+      vol = await vols.open(v);
+      await vol.write(256 * K + 512, randomBytes(300 * K)); // overwrites and new records
+      await vol.unmap(0, 64 * K);
+      await vol.close();
+      await vols.resize(v, 2 * M);
+      await vols.snapshot(v, 'b');
+      vol = await vols.open(v);
+      await vol.write(M, randomBytes(64 * K));
+      await rejects(vols.rollback(v, 'a'), Errno.EBUSY); // open
+      await vol.close();
+      await rejects(vols.rollback(v, 'a'), Errno.EBUSY); // b is newer
+      await rejects(vols.rollback(v, 'nope'), Errno.ENOENT);
+      const heard: string[] = [];
+      const stop = vols.watch((name, what) => heard.push(`${name}:${what}`));
+      assert.deepEqual(await vols.rollback(v, 'a', { destroyNewer: true }), { destroyed: ['b'] });
+      stop();
+      assert.deepEqual(heard, [`${v}:resize`]);
+      const info = await vols.get(v);
+      assert.equal(info.sizeBytes, M);
+      assert.equal(info.usedBytes, usedA);
+      assert.deepEqual(info.snapshots.map((s) => s.name), ['a']);
+      vol = await vols.open(v);
+      assert.ok((await vol.read(0, M)).equals(Buffer.concat([a, Buffer.alloc(M - 512 * K)])));
+      await vol.write(0, Buffer.alloc(512, 1)); // writable again; the snapshot keeps a
+      await vol.close();
+      const snap = await vols.open(`${v}@a`);
+      assert.ok((await snap.read(0, 512 * K)).equals(a));
+      await snap.close();
+      assert.ok(await used() <= atA + 16 * K, 'the blocks written after the snapshot are freed');
+      await vols.delete(v, { recursive: true });
+      assert.equal(await used(), atA - 512 * K);
+    });
+
     test('delete: EBUSY while open or with snapshots, recursive takes the snapshots', async () => {
       const v = fresh();
       await vols.create(v, { sizeBytes: M });
@@ -266,6 +309,27 @@ export function volumeSuite(name: string, factory: () => Promise<VolumeFixture>)
       await vols.delete(v);
       stop();
       assert.deepEqual(heard, [`${v}:resize`, `${v}:resize`, `${v}:resize`, `${v}:delete`]);
+    });
+
+    test('a shrink while writes are under way: none lands past the new end', async () => {
+      const v = fresh();
+      await vols.create(v, { sizeBytes: 2 * M, recordSize: 4 * K });
+      const vol = await vols.open(v);
+      const writes = Array.from({ length: 64 }, (_, i) => vol.write(M + i * 16 * K + 512, Buffer.alloc(8 * K, i + 1)).then(() => 'ok', (e: VfsError) => Errno[e.errno]));
+      const shrink = vols.resize(v, M);
+      const more = Array.from({ length: 8 }, (_, i) => vol.write(M - 4 * K + i * 512, Buffer.alloc(512, 9)).then(() => 'ok', (e: VfsError) => Errno[e.errno]));
+      await shrink;
+      const results = await Promise.all([...writes, ...more]);
+      assert.ok(results.every((r) => r === 'ok' || r === 'EINVAL'), results.join(','));
+      assert.ok(results.slice(64).every((r) => r === 'ok'), 'writes inside the new size succeed');
+      await vol.flush();
+      assert.equal(vol.sizeBytes, M);
+      assert.equal((await vols.get(v)).sizeBytes, M, 'the volume did not grow back');
+      assert.ok((await vol.read(M - 4 * K, 4 * K)).equals(Buffer.alloc(4 * K, 9)), 'the writes inside are there');
+      await vols.resize(v, 2 * M);
+      assert.ok((await vol.read(M, M)).equals(Buffer.alloc(M)), 'nothing past the old end came back');
+      await vol.close();
+      await vols.delete(v);
     });
 
     test('thick: every record allocated at creation and on growth', async () => {

@@ -140,6 +140,15 @@ export async function charge(tx: KvTxn, who: { uid: number; gid: number; project
   }
 }
 
+/**
+ * Adds dBytes to the byte usage of everything `who` counts against, checking no limit: for a
+ * rollback, which puts back what was there and must not fail half way (vfs/meta/snapshots.ts).
+ */
+export async function adjustUsage(tx: KvTxn, who: { uid: number; gid: number; project: number }, dBytes: number): Promise<void> {
+  if (!dBytes) return;
+  for (const [kind, id] of await targets(tx, who)) await tx.incrBy(counterKey(kind, id, 'bytes'), BigInt(dBytes));
+}
+
 /** The project a new child of `dir` gets (the directory's own, which is itself for a quota directory). */
 export function childProject(dir: Inode): number {
   return dir.project;

@@ -36,10 +36,10 @@ import { Errno, VfsError } from '../errno.js';
 import type { KvStore, KvTxn, ScanOptions, TxnOptions } from './kv.js';
 import { decodeCounter, encodeCounter } from './kv.js';
 import { keys, PREFIX, prefixEnd, readU64, VERSIONED_PREFIXES } from './keys.js';
-import { decodeExtent, extentBlocks } from './inode.js';
+import { decodeExtent, decodeInode, extentBlocks } from './inode.js';
 import type { BlockRefs } from './metatxn.js';
 import { COUNTERS, nowNs } from './metatxn.js';
-import { recountUsage } from './quota.js';
+import { adjustUsage, recountUsage } from './quota.js';
 
 /** One snapshot, as recorded under 'N' name. */
 export interface SnapshotInfo {
@@ -65,6 +65,8 @@ export interface SnapshotInfo {
   path?: string;
   /** A block volume's snapshot (vfs/volumes.ts): the volume inode it covers, alone. */
   volumeIno?: number;
+  /** While a volume rollback runs: the volume's allocated bytes before it (to correct the usage counters at its end). */
+  allocatedBefore?: number;
 }
 
 /** The record name of volume `vol`'s snapshot `snap` (a '/' keeps it apart from tree snapshots). */
@@ -373,9 +375,35 @@ export class SnapshotStore implements KvStore {
     return { ...(await this.finishRollback(snap)), destroyed: newer.map((x) => x.name) };
   }
 
-  private async finishRollback(snap: SnapshotInfo): Promise<{ restored: number; removed: number }> {
-    let restored = 0, removed = 0;
-    // 1. Rows changed since the snapshot: their H entries labelled with it hold the old values.
+  /**
+   * Returns block volume `vol` to its snapshot `snap` (vfs/volumes.ts), as rollback does the
+   * tree: the volume's rows changed since go back (work in proportion to them), its usage
+   * counters follow. Only its newest snapshot: newer ones of the volume go first with
+   * `destroyNewer`, else EBUSY naming them. The caller keeps the volume closed meanwhile.
+   * Resumed at open after a crash. Throws ENOENT for no such snapshot.
+   */
+  async rollbackVolume(vol: string, snap: string, opts: { destroyNewer?: boolean } = {}): Promise<{ restored: number; destroyed: string[] }> {
+    const name = volumeSnapshotName(vol, snap);
+    const s = this.all.find((x) => x.name === name && x.state === 'ready' && x.volumeIno !== undefined);
+    if (!s) throw new VfsError(Errno.ENOENT, `no snapshot ${vol}@${snap}`);
+    const newer = this.all.filter((x) => x.state === 'ready' && x.volumeIno === s.volumeIno && x.epoch > s.epoch);
+    const short = (x: SnapshotInfo) => x.name.slice(x.name.indexOf('@') + 1);
+    if (newer.length && !opts.destroyNewer) {
+      throw new VfsError(Errno.EBUSY, `snapshots of ${vol} newer than ${snap} exist (${newer.map(short).join(', ')}): delete them first, or roll back destroying newer ones`);
+    }
+    for (const n of newer) await this.delete(n.name, { volume: true });
+    await this.inner.txn(async (tx) => {
+      const v = await tx.get(keys.inode(s.volumeIno!));
+      const allocatedBefore = v ? decodeInode(v).allocated : 0;
+      tx.set(keys.snapshot(name), Buffer.from(JSON.stringify({ ...s, rollingBack: true, allocatedBefore })));
+      tx.onCommit(() => { s.rollingBack = true; s.allocatedBefore = allocatedBefore; });
+    }, { sync: true });
+    return { restored: (await this.finishRollback(s)).restored, destroyed: newer.map(short) };
+  }
+
+  /** Step 1 of a rollback: every row in the snapshot's dead list back to its value then. Returns how many. */
+  private async restoreRows(snap: SnapshotInfo): Promise<number> {
+    let restored = 0;
     await this.drainDeadList(snap, async (tx, row, v) => {
       const old = decodeHistory(v);
       const cur = await tx.get(row);
@@ -385,6 +413,34 @@ export class SnapshotStore implements KvStore {
       else tx.delete(row);
       restored++;
     });
+    return restored;
+  }
+
+  /** The end of a volume rollback: the rows are back; the used-bytes counter and the owner's quota usage follow the volume's allocation. */
+  private async finishVolumeRollback(snap: SnapshotInfo): Promise<{ restored: number; removed: number }> {
+    const restored = await this.restoreRows(snap);
+    await this.inner.txn(async (tx) => {
+      const v = await tx.get(keys.inode(snap.volumeIno!));
+      if (v && snap.allocatedBefore !== undefined) {
+        const n = decodeInode(v);
+        const d = n.allocated - snap.allocatedBefore;
+        if (d) {
+          await tx.incrBy(keys.counter(COUNTERS.usedBytes), BigInt(d));
+          await adjustUsage(tx, n, d);
+        }
+      }
+      const { rollingBack: _, allocatedBefore: __, ...rest } = snap;
+      tx.set(keys.snapshot(snap.name), Buffer.from(JSON.stringify(rest)));
+      tx.onCommit(() => { delete snap.rollingBack; delete snap.allocatedBefore; });
+    }, { sync: true });
+    return { restored, removed: 0 };
+  }
+
+  private async finishRollback(snap: SnapshotInfo): Promise<{ restored: number; removed: number }> {
+    if (snap.volumeIno !== undefined) return this.finishVolumeRollback(snap);
+    let removed = 0;
+    // 1. Rows changed since the snapshot: their H entries labelled with it hold the old values.
+    const restored = await this.restoreRows(snap);
     // 2. Rows of inodes made since the snapshot (never copied: they did not exist then).
     const from = Buffer.alloc(8);
     from.writeBigUInt64BE(BigInt(snap.nextIno));

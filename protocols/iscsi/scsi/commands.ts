@@ -13,7 +13,7 @@ import { modeSelect, modeSense } from './mode.js';
 import { compareAndWrite, getLbaStatus, orWrite, unmap, writeSame } from './provisioning.js';
 import { reportSupportedOpcodes } from './rsoc.js';
 import { persistentReserveIn, persistentReserveOut, release6, reserve6 } from './pr.js';
-import { preFetch, read, readCapacity, synchronizeCache, verify, write } from './sbc.js';
+import { preFetch, read, readCapacity, readDefectData, synchronizeCache, verify, write } from './sbc.js';
 import { inquiry, reportLuns, requestSense, startStopUnit, testUnitReady } from './spc.js';
 
 /** One service action of an opcode (REPORT SUPPORTED OPERATION CODES lists them one by one). */
@@ -113,6 +113,8 @@ register(
     op: 0xa3, name: 'MAINTENANCE IN', handler: reportSupportedOpcodes, access: 'always', allowedUnderReserve6: true,
     serviceActions: [{ sa: 0x0c, name: 'REPORT SUPPORTED OPERATION CODES', usage: [0xa3, 0x0c, 0x87, F, F, F, F, F, F, F, 0, 0] }],
   },
+  { op: 0x37, name: 'READ DEFECT DATA(10)', handler: readDefectData, access: 'read', media: true, usage: [0x37, 0, 0x1f, 0, 0, 0, 0, F, F, 0] },
+  { op: 0xb7, name: 'READ DEFECT DATA(12)', handler: readDefectData, access: 'read', media: true, usage: [0xb7, 0x1f, 0, 0, 0, 0, F, F, F, F, 0, 0] },
   { op: 0x2f, name: 'VERIFY(10)', handler: verify, access: 'read', media: true, usage: [0x2f, 0x16, F, F, F, F, 0, F, F, 0] },
   { op: 0x8f, name: 'VERIFY(16)', handler: verify, access: 'read', media: true, usage: [0x8f, 0x16, F, F, F, F, F, F, F, F, F, F, F, F, 0, 0] },
   { op: 0x35, name: 'SYNCHRONIZE CACHE(10)', handler: synchronizeCache, access: 'read', media: true, usage: [0x35, 0x02, F, F, F, F, 0, F, F, 0] },

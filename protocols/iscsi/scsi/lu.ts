@@ -150,14 +150,16 @@ export class ScsiLu implements LogicalUnit {
     if (this.reserve6 === k) this.reserve6 = undefined;
   }
 
-  reset(from: Nexus): void {
+  /**
+   * LOGICAL UNIT RESET / TARGET WARM RESET: RESERVE(6) released, the LU started, and a unit
+   * attention POWER ON, RESET, OR BUS DEVICE RESET OCCURRED for every nexus, the one that asked
+   * included (SAM-5 §6.3.3: the reset is an event every I_T nexus is told of; libiscsi's
+   * MultipathIO.Reset checks both paths). Persistent reservations stay (SPC-4 §5.12.2).
+   */
+  reset(_from: Nexus): void {
     this.reserve6 = undefined;
     this.stopped = false;
-    const k = nexusKey(from);
-    for (const other of this.nexuses.keys()) {
-      if (other === k) continue;
-      this.setUa(other, Asc.POWER_ON_RESET_OR_BUS_DEVICE_RESET_OCCURRED);
-    }
+    for (const k of this.nexuses.keys()) this.setUa(k, Asc.POWER_ON_RESET_OR_BUS_DEVICE_RESET_OCCURRED);
   }
 
   capacityChanged(): void {

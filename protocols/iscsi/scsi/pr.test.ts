@@ -210,7 +210,7 @@ test('RESERVE(6)/RELEASE(6): the other nexus conflicts (MODE SENSE too) but may 
   ok(await run(cdb(6, 0x16), undefined, n2));
   dev.lu(0)!.nexusRemoved(n2);
   ok(await run(cdb(6, 0x16)));
-  dev.lu(0)!.reset(n2);
+  dev.lu(0)!.reset(n);
   assert.equal(senseOf(await run(cdb(6, 0))).asc, 0x29);
   dev.lu(0)!.nexusAdded(n2);
   assert.equal(senseOf(await run(cdb(6, 0x16), undefined, n2)).asc, 0x29);

@@ -100,6 +100,8 @@ test('COMPARE AND WRITE: equal → written; different → MISCOMPARE at the byte
   assert.equal(senseOf(await run(caw(10n, 3), Buffer.alloc(4 * 512))).key, SenseKey.ILLEGAL_REQUEST);
   assert.equal(senseOf(await run(caw(2047n, 2), Buffer.alloc(4 * 512))).asc, 0x21);
   ok(await run(caw(0n, 0)));
+  // 256 blocks wrap the 8-bit field to 0: the Data-Out of 256 blocks then disagrees and is refused (libiscsi CompareAndWrite.Simple).
+  assert.equal(senseOf(await run(caw(0n, 0), Buffer.alloc(2 * 256 * 512))).asc, 0x24);
 });
 
 test('COMPARE AND WRITE is atomic: overlapping writes issued while it runs wait; many concurrent CAWs on one block: exactly one wins per value', async () => {

@@ -140,9 +140,10 @@ export async function compareAndWrite(c: Ctx): Promise<ScsiResult> {
   if (cdb.blocks > blockLimits(lu).maxCompareAndWrite) throw invalidFieldInCdb(13, undefined, `COMPARE AND WRITE of ${cdb.blocks} blocks`);
   checkRange(lu, cdb.lba, cdb.blocks);
   checkWritable(lu);
-  if (cdb.blocks === 0) return good();
   const len = cdb.blocks * lu.blockSize;
+  // The Data-Out must be exactly the verify and write data, also for 0 blocks (then none).
   const data = exactDataOut(c, 2 * len, 13);
+  if (cdb.blocks === 0) return good();
   const release = await lu.locks.acquire(cdb.lba, cdb.blocks, true);
   try {
     const medium = await lu.volume.read(byteOffset(lu, cdb.lba), len);

@@ -160,3 +160,10 @@ test('START STOP UNIT: STOP makes media access NOT READY until START; LOEJ on a 
   ok(await run(read10(0, 1)));
   assert.notEqual((await run(cdb(6, 0x1b, 1, 0, 0, 2))).status, ScsiStatus.GOOD);
 });
+
+test('READ DEFECT DATA(10)/(12): no defects, the requested lists marked valid and empty in the requested format', async () => {
+  const { run } = await setup();
+  assert.equal(ok(await run(cdb(10, 0x37, 0, 0x1d, 0, 0, 0, 0, 0, 32))).toString('hex'), '001d0000');
+  assert.equal(ok(await run(cdb(12, 0xb7, 0x08, 0, 0, 0, 0, 0, 0, 1, 0))).toString('hex'), '0008000000000000');
+  assert.equal(ok(await run(cdb(10, 0x37, 0, 0, 0, 0, 0, 0, 0, 2))).length, 2);
+});

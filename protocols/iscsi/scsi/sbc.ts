@@ -15,7 +15,7 @@
 import type { ScsiResult } from '../device.js';
 import {
   Asc, checkCondition, invalidFieldInCdb, lbaOutOfRange, miscompare, ScsiOp, ScsiStatus, SenseKey, writeProtected,
-  type PrefetchCdb, type ReadCapacityCdb, type RwCdb, type SyncCacheCdb,
+  type PrefetchCdb, type ReadCapacityCdb, type ReadDefectDataCdb, type RwCdb, type SyncCacheCdb,
 } from '../wire/scsi.js';
 import { good, type Ctx, type ScsiLu } from './lu.js';
 import { blockLimits } from './spc.js';
@@ -137,7 +137,9 @@ export async function synchronizeCache(c: Ctx): Promise<ScsiResult> {
 /**
  * Logical blocks per physical block exponent: 0. A volume writes any byte range (records are
  * read-modify-write below their size), so no physical block is claimed; the optimal sizes are
- * in the Block Limits VPD instead.
+ * in the Block Limits VPD instead. (With 4 KiB physical blocks, libiscsi's GetLBAStatus
+ * UnmapSingle expects the first descriptor at the next physical block rather than at STARTING
+ * LOGICAL BLOCK ADDRESS as SBC-3 §5.8.2 says, and fails.)
  */
 export function lbppbe(_lu: ScsiLu): number {
   return 0;
@@ -168,4 +170,16 @@ export function preFetch(c: Ctx): ScsiResult {
   const cdb = c.cdb as PrefetchCdb;
   checkRange(c.lu, cdb.lba, cdb.blocks);
   return { status: ScsiStatus.CONDITION_MET };
+}
+
+/**
+ * READ DEFECT DATA(10)/(12) (SBC-3 §5.18-5.19): a volume has no defects; the header says the
+ * requested lists are valid (PLISTV/GLISTV) and empty, in the requested format.
+ */
+export function readDefectData(c: Ctx): ScsiResult {
+  const cdb = c.cdb as ReadDefectDataCdb;
+  const flags = (cdb.plist ? 0x10 : 0) | (cdb.glist ? 0x08 : 0) | cdb.format;
+  const h = Buffer.alloc(cdb.op === ScsiOp.READ_DEFECT_DATA_10 ? 4 : 8);
+  h[1] = flags;
+  return good(h, cdb.allocationLength);
 }

@@ -56,7 +56,7 @@ test('INQUIRY VPD 0x00, 0x80, 0x83 (NAA, T10, relative port, port group, name), 
   assert.equal(b0.readUInt32BE(20), 1 << 20); // MAXIMUM UNMAP LBA COUNT
   assert.equal(b0.readUInt32BE(24), 256);
   assert.equal(b0.readUInt32BE(28), 128); // OPTIMAL UNMAP GRANULARITY
-  assert.equal(b0.readBigUInt64BE(36), 65536n); // MAXIMUM WRITE SAME LENGTH
+  assert.equal(b0.readBigUInt64BE(36), 65535n); // MAXIMUM WRITE SAME LENGTH (below 2^16)
   const b1 = ok(await run(cdb(6, 0x12, 1, 0xb1, 0, 64)));
   assert.equal(b1.readUInt16BE(4), 1);
   const b2 = ok(await run(cdb(6, 0x12, 1, 0xb2, 0, 64)));
@@ -98,8 +98,9 @@ test('unit attentions: POWER ON per nexus, reported once, REQUEST SENSE returns 
     ok(await run(cdb(6, 0), undefined, who));
   }
   dev.lu(0)!.reset(n);
-  ok(await run(cdb(6, 0)));
+  assert.equal(senseOf(await run(cdb(6, 0))).asc, 0x29);
   assert.equal(senseOf(await run(cdb(6, 0), undefined, n2)).asc, 0x29);
+  ok(await run(cdb(6, 0)));
   assert.equal(senseOf(await run(cdb(6, 0x03, 0x01, 0, 0, 18))).asc, 0x24); // DESC=1 not supported
 });
 

@@ -30,8 +30,8 @@ export function blockLimits(lu: ScsiLu): {
     /** ≤ 1 Mi blocks (libiscsi holds an explicit limit to that) and ≤ 1 GiB. */
     maxUnmapLba: Math.min(1 << 20, (1 << 30) / bs),
     maxUnmapDescriptors: 256,
-    /** WRITE SAME writes at most 32 MiB of data (unmapping with UNMAP=1 is not limited by data). */
-    maxWriteSame: (32 << 20) / bs,
+    /** WRITE SAME covers at most 32 MiB and fewer than 65536 blocks (a 4-byte length is then never needed). */
+    maxWriteSame: Math.min(0xffff, (32 << 20) / bs),
     maxCompareAndWrite: 255,
   };
 }

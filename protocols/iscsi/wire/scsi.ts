@@ -53,6 +53,8 @@ export const ScsiOp = {
   VERIFY_12: 0xaf,
   /** ORWRITE(16) (SBC-3 5.9): OR the Data-Out into the medium. */
   ORWRITE_16: 0x8b,
+  READ_DEFECT_DATA_10: 0x37,
+  READ_DEFECT_DATA_12: 0xb7,
   /** MAINTENANCE IN: REPORT SUPPORTED OPERATION CODES by service action 0x0C (SPC-4 6.35). */
   MAINTENANCE_IN: 0xa3,
 } as const;
@@ -327,11 +329,13 @@ export interface ReserveReleaseCdb extends CdbBase { kind: 'reserve-6' | 'releas
  * one), the requested opcode and service action.
  */
 export interface ReportOpcodesCdb extends CdbBase { kind: 'report-supported-opcodes'; rctd: boolean; options: number; requestedOp: number; requestedSa: number; allocationLength: number }
+/** READ DEFECT DATA(10)/(12) (SBC-3 5.18, 5.19): which lists (REQ_PLIST, REQ_GLIST) in which DEFECT LIST FORMAT. */
+export interface ReadDefectDataCdb extends CdbBase { kind: 'read-defect-data'; plist: boolean; glist: boolean; format: number; allocationLength: number }
 export interface StartStopCdb extends CdbBase { kind: 'start-stop-unit'; immed: boolean; powerCondition: number; noFlush: boolean; loej: boolean; start: boolean }
 
 export type Cdb = RwCdb | InquiryCdb | ReportLunsCdb | TurCdb | RequestSenseCdb | ReadCapacityCdb | SyncCacheCdb | PrefetchCdb |
   ModeSenseCdb | ModeSelectCdb | UnmapCdb | WriteSameCdb | CompareAndWriteCdb | GetLbaStatusCdb | PrInCdb | PrOutCdb |
-  ReserveReleaseCdb | StartStopCdb | ReportOpcodesCdb;
+  ReserveReleaseCdb | StartStopCdb | ReportOpcodesCdb | ReadDefectDataCdb;
 
 /** CDB length by group code (SPC-4 4.2.5.1, the top three bits of the opcode); 0 for reserved/variable groups. */
 export function cdbLength(op: number): number {
@@ -424,6 +428,10 @@ export function decodeCdb(cdb: Buffer): Cdb {
     case ScsiOp.WRITE_AND_VERIFY_12: return rw('write-verify', BigInt(u32(2)), u32(6), cdb[10]!);
     case ScsiOp.VERIFY_12: return rw('verify', BigInt(u32(2)), u32(6), cdb[10]!);
     case ScsiOp.ORWRITE_16: return rw('orwrite', u64(2), u32(10), cdb[14]!);
+    case ScsiOp.READ_DEFECT_DATA_10:
+      return { ...base, kind: 'read-defect-data', plist: bit(cdb[2]!, 4), glist: bit(cdb[2]!, 3), format: cdb[2]! & 0x07, allocationLength: u16(7) };
+    case ScsiOp.READ_DEFECT_DATA_12:
+      return { ...base, kind: 'read-defect-data', plist: bit(b1, 4), glist: bit(b1, 3), format: b1 & 0x07, allocationLength: u32(6) };
     case ScsiOp.MAINTENANCE_IN: {
       const sa = b1 & 0x1f;
       if (sa !== MaintenanceIn.REPORT_SUPPORTED_OPERATION_CODES) throw invalidFieldInCdb(1, 4, `MAINTENANCE IN service action 0x${sa.toString(16)} not supported`);
