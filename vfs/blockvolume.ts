@@ -6,7 +6,9 @@
  *
  * Offsets and lengths are bytes, whole numbers, any multiple of 1 (iSCSI sends multiples of its
  * 512-byte logical block); a range must lie inside [0, sizeBytes): EINVAL otherwise. After
- * close() every call throws EBADF.
+ * close() every call throws EBADF. A resize (Volumes.resize, while handles are open) waits for
+ * the writes and unmaps under way and holds new ones until it is done (holdChanges), so each
+ * is checked against the size it will land in.
  */
 import { Errno, VfsError } from './errno.js';
 import type { OpenFile } from './file.js';
@@ -31,10 +33,35 @@ export interface VolumeState {
   meta: MetaStore;
   file: OpenFile;
   handles: number;
+  /** Writes and unmaps under way (a resize waits for them: see `hold`). */
+  changing: number;
+  /** While a resize runs: a promise new writes and unmaps wait for (so none lands past a new end). */
+  held?: Promise<void>;
+  /** Called when `changing` drops to 0 (what a resize waits on). */
+  drained?: () => void;
   /** Makes the metadata and the blocks durable (BlockStore.sync + KV sync). */
   sync(): Promise<void>;
   /** The last handle went (the catalogue forgets the state). */
   released(): void;
+}
+
+/**
+ * Runs fn (a resize) with the volume's writes and unmaps held: it starts when those under way
+ * are done, and new ones wait until it ends (then check their range against the new size).
+ */
+export async function holdChanges<T>(st: VolumeState, fn: () => Promise<T>): Promise<T> {
+  let release!: () => void;
+  const held = new Promise<void>((r) => { release = r; });
+  while (st.held) await st.held;
+  st.held = held;
+  try {
+    while (st.changing > 0) await new Promise<void>((r) => { st.drained = r; });
+    return await fn();
+  } finally {
+    st.held = undefined;
+    st.drained = undefined;
+    release();
+  }
 }
 
 export class VolumeHandle implements BlockVolume {
@@ -76,17 +103,29 @@ export class VolumeHandle implements BlockVolume {
   }
 
   async write(offset: number, data: Uint8Array, opts: { fua?: boolean } = {}): Promise<void> {
-    this.check(offset, data.length);
-    this.writable();
-    await this.st.file.write(offset, data);
-    if (opts.fua) await this.durable();
+    await this.changing(offset, data.length, async () => {
+      await this.st.file.write(offset, data);
+      if (opts.fua) await this.durable();
+    });
   }
 
   async unmap(offset: number, length: number): Promise<void> {
+    await this.changing(offset, length, async () => {
+      if (length > 0) await punchHole(this.st.meta, this.st.file, offset, length);
+    });
+  }
+
+  /** Runs a change of [offset, offset+length) after any resize under way, counted so that the next resize waits for it. */
+  private async changing(offset: number, length: number, fn: () => Promise<void>): Promise<void> {
+    while (this.st.held) await this.st.held;
     this.check(offset, length);
     this.writable();
-    if (length === 0) return;
-    await punchHole(this.st.meta, this.st.file, offset, length);
+    this.st.changing++;
+    try {
+      await fn();
+    } finally {
+      if (--this.st.changing === 0) this.st.drained?.();
+    }
   }
 
   async flush(): Promise<void> {

@@ -40,7 +40,7 @@ import { keys, prefixEnd } from './meta/keys.js';
 import { MAX_FILE_SIZE, MetaStore, nowNs } from './meta/metastore.js';
 import { charge } from './meta/quota.js';
 import { volumeSnapshotName, type SnapshotInfo } from './meta/snapshots.js';
-import { VolumeHandle, type VolumeState } from './blockvolume.js';
+import { holdChanges, VolumeHandle, type VolumeState } from './blockvolume.js';
 import type { BlockVolume, VolumeInfo, Volumes } from './types.js';
 import type { VfsInstance } from './index.js';
 
@@ -225,20 +225,25 @@ class VolumeCatalogue implements VolumeStore {
     return this.one(async () => {
       const row = await this.mustRow(name);
       const st = this.open_.get(name);
-      if (st) await st.file.flush();
-      const old = await this.meta.txn(async (m) => {
-        const n = await m.mustInode(row.ino, Errno.ESTALE);
-        const was = n.size;
-        if (sizeBytes < n.size) await m.truncateExtents(n, sizeBytes);
-        n.size = sizeBytes;
-        n.mtimeNs = n.ctimeNs = nowNs();
-        m.putInode(n);
+      const change = async () => {
+        if (st) await st.file.flush();
+        const was = await this.meta.txn(async (m) => {
+          const n = await m.mustInode(row.ino, Errno.ESTALE);
+          const before = n.size;
+          if (sizeBytes < n.size) await m.truncateExtents(n, sizeBytes);
+          n.size = sizeBytes;
+          n.mtimeNs = n.ctimeNs = nowNs();
+          m.putInode(n);
+          return before;
+        });
+        if (st) {
+          st.file.truncated(sizeBytes);
+          st.sizeBytes = sizeBytes;
+        }
         return was;
-      });
-      if (st) {
-        st.file.truncated(sizeBytes);
-        st.sizeBytes = sizeBytes;
-      }
+      };
+      // Writes under way finish first, new ones wait: none lands past a new end (it would grow the volume back).
+      const old = st ? await holdChanges(st, change) : await change();
       if (row.thick && sizeBytes > old) await this.fillZeros(name, row, old, sizeBytes);
       if (sizeBytes !== old) this.tell(name, 'resize');
       return this.info(name, row);
@@ -375,7 +380,7 @@ class VolumeCatalogue implements VolumeStore {
     file.dedup = dedupOfCode(n.dedup);
     file.handles = 1;
     const st: VolumeState = {
-      name: key, ino: row.ino, sizeBytes: n.size, recordSize: n.recordSize, readOnly: snap !== undefined, meta, file, handles: 0,
+      name: key, ino: row.ino, sizeBytes: n.size, recordSize: n.recordSize, readOnly: snap !== undefined, meta, file, handles: 0, changing: 0,
       sync: async () => {
         await this.v.impl.blocks.sync();
         await this.meta.kv.sync();

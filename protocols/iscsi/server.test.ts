@@ -281,6 +281,9 @@ describe('full feature phase', () => {
     assert.equal(r.dataIns.length, (1 << 20) / 8192);
     assert.ok(r.dataIns.every((d, i) => d.dataSN === i && d.bufferOffset === i * 8192 && d.data.length === 8192));
     assert.ok(r.dataIns.at(-1)!.statusPresent);
+    // one Data-In sequence per MaxBurstLength (16 KiB = 2 PDUs): F on every second PDU, S only on the last
+    assert.ok(r.dataIns.every((d, i) => d.final === (i % 2 === 1)));
+    assert.equal(r.dataIns.filter((d) => d.statusPresent).length, 1);
     c.close();
   });
 
@@ -325,10 +328,19 @@ describe('full feature phase', () => {
     const r2 = await c.recv();
     assert.equal((r2 as { response: number }).response, TmfResponse.TASK_DOES_NOT_EXIST);
     assert.ok(await c.quiet(200), 'no response for the aborted task');
-    c.send({ op: Op.TASK_MGMT_REQUEST, immediate: true, func: TmfFunction.TARGET_COLD_RESET, lun: 0n, itt: 503, referencedTaskTag: RESERVED_TAG,
+    c.send({ op: Op.TASK_MGMT_REQUEST, immediate: true, func: TmfFunction.CLEAR_ACA, lun: 0n, itt: 503, referencedTaskTag: RESERVED_TAG,
       cmdSN: c.cmdSN, expStatSN: c.expStatSN, refCmdSN: 0, expDataSN: 0, ahs: [], data: Buffer.alloc(0) });
     assert.equal(((await c.recv()) as { response: number }).response, TmfResponse.FUNCTION_NOT_SUPPORTED);
-    c.close();
+    // TARGET COLD RESET: a warm reset, its response, then every connection to the target closes.
+    const other = await TestInitiator.connect(srv.port);
+    assert.equal((await other.login({ targetName: T1, isid: Buffer.from([0x80, 0, 0, 0, 0, 9]) })).status, 0);
+    const resets = lus.get(T1)!.resets;
+    c.send({ op: Op.TASK_MGMT_REQUEST, immediate: true, func: TmfFunction.TARGET_COLD_RESET, lun: 0n, itt: 504, referencedTaskTag: RESERVED_TAG,
+      cmdSN: c.cmdSN, expStatSN: c.expStatSN, refCmdSN: 0, expDataSN: 0, ahs: [], data: Buffer.alloc(0) });
+    assert.equal(((await c.recv()) as { response: number }).response, TmfResponse.FUNCTION_COMPLETE);
+    assert.equal(lus.get(T1)!.resets, resets + 1);
+    await c.closedP;
+    await other.closedP;
   });
 
   it('CmdSN window: MaxCmdSN = ExpCmdSN + depth - 1 when idle; out-of-window commands are ignored; a gap holds later commands', async () => {

@@ -311,6 +311,27 @@ export function volumeSuite(name: string, factory: () => Promise<VolumeFixture>)
       assert.deepEqual(heard, [`${v}:resize`, `${v}:resize`, `${v}:resize`, `${v}:delete`]);
     });
 
+    test('a shrink while writes are under way: none lands past the new end', async () => {
+      const v = fresh();
+      await vols.create(v, { sizeBytes: 2 * M, recordSize: 4 * K });
+      const vol = await vols.open(v);
+      const writes = Array.from({ length: 64 }, (_, i) => vol.write(M + i * 16 * K + 512, Buffer.alloc(8 * K, i + 1)).then(() => 'ok', (e: VfsError) => Errno[e.errno]));
+      const shrink = vols.resize(v, M);
+      const more = Array.from({ length: 8 }, (_, i) => vol.write(M - 4 * K + i * 512, Buffer.alloc(512, 9)).then(() => 'ok', (e: VfsError) => Errno[e.errno]));
+      await shrink;
+      const results = await Promise.all([...writes, ...more]);
+      assert.ok(results.every((r) => r === 'ok' || r === 'EINVAL'), results.join(','));
+      assert.ok(results.slice(64).every((r) => r === 'ok'), 'writes inside the new size succeed');
+      await vol.flush();
+      assert.equal(vol.sizeBytes, M);
+      assert.equal((await vols.get(v)).sizeBytes, M, 'the volume did not grow back');
+      assert.ok((await vol.read(M - 4 * K, 4 * K)).equals(Buffer.alloc(4 * K, 9)), 'the writes inside are there');
+      await vols.resize(v, 2 * M);
+      assert.ok((await vol.read(M, M)).equals(Buffer.alloc(M)), 'nothing past the old end came back');
+      await vol.close();
+      await vols.delete(v);
+    });
+
     test('thick: every record allocated at creation and on growth', async () => {
       const v = fresh();
       const before = await used();
