@@ -14,6 +14,7 @@ import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { LogicalUnit, Nexus, ScsiResult, ScsiTask, TargetDevices } from './device.js';
+import type { BlockVolume } from '../../vfs/types.js';
 import { startIscsiServer, type IscsiServer } from './server.js';
 import { staticCatalog, type TargetConfig } from './targets.js';
 import { DEFAULT_KEYS, TestInitiator } from './test-initiator.js';
@@ -29,9 +30,7 @@ class FakeLu implements LogicalUnit {
   removed: string[] = [];
   resets = 0;
   executed = 0;
-  get volume(): never {
-    throw new Error('unused');
-  }
+  readonly volume = { sizeBytes: BLOCK * BLOCKS } as unknown as BlockVolume;
   async execute(t: ScsiTask): Promise<ScsiResult> {
     this.executed++;
     const c = t.cdb;
