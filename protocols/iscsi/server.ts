@@ -45,6 +45,12 @@ export interface IscsiServerOptions {
   policy?: Partial<TargetPolicy>;
   /** CmdSN window per session (default 64). */
   queueDepth?: number;
+  /** Data-Out bytes a session holds for unfinished tasks before further R2Ts wait (default 64 MiB). */
+  maxWriteBuffer?: number;
+  /** Longest write (Expected Data Transfer Length) gathered; longer ones get INVALID FIELD IN CDB (default 32 MiB). */
+  maxTransfer?: number;
+  /** Connections accepted at once, logged in or not (default 1024); more are closed at once. */
+  maxConnections?: number;
   /** A login not finished after this long is dropped (default 30 s). */
   loginTimeoutMs?: number;
   /** The address SendTargets answers (default: the connection's local address and the bound port). */
@@ -73,7 +79,8 @@ interface DeviceEntry {
 }
 
 function portalText(host: string, port: number): string {
-  const h = host.includes(':') ? `[${host}]` : host;
+  const plain = host.startsWith('::ffff:') && host.includes('.') ? host.slice(7) : host; // IPv4 reached through a '::' listener
+  const h = plain.includes(':') ? `[${plain}]` : plain;
   return `${h}:${port},${PORTAL_GROUP_TAG}`;
 }
 
@@ -87,6 +94,7 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
   const policy: TargetPolicy = { ...defaultPolicy(), ...opts.policy, maxConnections: 1, errorRecoveryLevel: 0, maxOutstandingR2T: 1,
     dataPDUInOrder: true, dataSequenceInOrder: true };
   const depth = opts.queueDepth ?? 64;
+  const maxConnections = opts.maxConnections ?? 1024;
   const sessions = new Map<number, Session>();
   const sockets = new Set<Socket>();
   const devices = new Map<string, DeviceEntry[]>();
@@ -102,7 +110,15 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
     devices.set(iqn, list);
     const key = lunKey(t);
     let entry = list.find((e) => e.key === key && !e.stale);
-    for (const e of list) if (e !== entry && e.key !== key) e.stale = true;
+    for (const e of [...list]) {
+      if (e === entry || e.key === key) continue;
+      e.stale = true;
+      if (e.users === 0) {
+        // The LUNs changed and no session uses the old opening: release its volumes now.
+        list.splice(list.indexOf(e), 1);
+        void e.open.then((o) => o.close()).catch((err: unknown) => log?.warn({ err: String(err) }, 'iscsi: closing a target failed'));
+      }
+    }
     if (!entry) {
       entry = { key, open: opts.openTarget(t), users: 0, stale: false };
       list.push(entry);
@@ -156,8 +172,15 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
   }
 
   const onConnection = (sock: Socket): void => {
+    if (sockets.size >= maxConnections) {
+      log?.warn({ peer: `${sock.remoteAddress}:${sock.remotePort}`, connections: sockets.size }, 'iscsi: too many connections; refused');
+      sock.destroy();
+      return;
+    }
     sockets.add(sock);
     sock.setNoDelay(true);
+    // A vanished initiator (no FIN) is noticed by TCP keepalive; its session then ends like any other.
+    sock.setKeepAlive(true, 60_000);
     const peer = `${sock.remoteAddress}:${sock.remotePort}`;
     const local = sock.localAddress ?? opts.host;
     const framer = new PduFramer({ maxRecvDataSegmentLength: DEFAULT_RECV_DATA_SEGMENT_LENGTH });
@@ -232,6 +255,9 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
       wake: () => maybeResume(),
       sendTargets: (value: string, initiator: string, current?: TargetConfig) => sendTargets(value, initiator, local, current),
       peers: (iqn: string) => [...sessions.values()].filter((s) => s.login.target && canonicalName(s.login.target.iqn) === canonicalName(iqn)),
+      endAll: (iqn: string) => {
+        for (const s of sessionHost.peers(iqn)) enders.get(s)?.();
+      },
       log: (o: object, msg: string) => log?.debug({ peer, ...o }, msg),
     };
 
@@ -247,10 +273,12 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
       }
       session = new Session(sessionHost, {
         login: o, statSN: loginSeq.statSN, queueDepth: depth,
+        ...(opts.maxWriteBuffer ? { maxWriteBuffer: opts.maxWriteBuffer } : {}), ...(opts.maxTransfer ? { maxTransfer: opts.maxTransfer } : {}),
         ...(opened ? { devices: opened.target.devices } : {}), ...(nexus ? { nexus } : {}),
       });
       sessions.set(o.tsih, session);
       closers.set(session, closeSession);
+      enders.set(session, sessionHost.end);
       for (const lu of session.units()) lu.nexusAdded(nexus!);
       log?.info({ peer, tsih: o.tsih, initiator: o.initiatorName, target: o.target?.iqn ?? '(discovery)',
         digests: { header: o.params.headerDigest, data: o.params.dataDigest } }, 'iscsi: login');
@@ -266,6 +294,7 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
           await s.close();
           if (sessions.get(s.tsih) === s) sessions.delete(s.tsih);
           closers.delete(s);
+          enders.delete(s);
           if (nexus) for (const lu of s.units()) lu.nexusRemoved(nexus);
         }
         if (opened) release(opened.iqn, opened.entry);
@@ -398,6 +427,7 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
   };
 
   const closers = new Map<Session, () => Promise<void>>();
+  const enders = new Map<Session, () => void>();
   const server: Server = createServer(onConnection);
   boundPort = await new Promise<number>((resolve, reject) => {
     server.once('error', reject);

@@ -40,6 +40,8 @@ export interface SessionHost {
   sendTargets(value: string, initiatorName: string, current?: TargetConfig): Promise<Pair[]>;
   /** Every live session of the target named (this one included): CLEAR TASK SET and the resets reach them all. */
   peers(iqn: string): Session[];
+  /** TARGET COLD RESET: ends the connection of every session of the target once what was written has gone. */
+  endAll(iqn: string): void;
   log?: (o: object, msg: string) => void;
 }
 
@@ -88,7 +90,11 @@ export class Session {
   private outstanding = 0;
   /** Tasks handed to the device layer and not back. */
   executing = 0;
-  /** Data-Out bytes held or solicited for unfinished tasks. */
+  /**
+   * Data-Out bytes counted for unfinished tasks: what arrived unsolicited, plus the whole rest of a
+   * write once its first R2T goes out (a started task always gets to finish: no deadlock between
+   * half-gathered tasks), released when the task ends.
+   */
   private committed = 0;
   private readonly waitingForBudget: Task[] = [];
   private lastOrdered: Promise<void> = Promise.resolve();
@@ -132,7 +138,8 @@ export class Session {
 
   /** Should the connection stop reading (too much work in the device layer)? */
   get busy(): boolean {
-    return this.executing >= this.depth || this.tasks.size >= 4 * this.depth;
+    // Only tasks in the device layer count: pausing for tasks that still wait for Data-Out would starve them.
+    return this.executing >= this.depth;
   }
 
   private updateWindow(): void {
@@ -261,6 +268,7 @@ export class Session {
       maxBurstLength: p.maxBurstLength });
     this.tasks.set(task.itt, task);
     if (task.counted) this.outstanding++;
+    task.budgeted = task.received;
     this.committed += task.received;
     return task;
   }
@@ -296,13 +304,19 @@ export class Session {
     void this.run(task);
   }
 
-  private solicit(task: Task): void {
-    const burst = Math.min(this.login.params.maxBurstLength, task.missing);
-    if (this.committed > 0 && this.committed + burst > this.maxWriteBuffer) {
-      if (!this.waitingForBudget.includes(task)) this.waitingForBudget.push(task);
-      return;
+  private solicit(task: Task, fromQueue = false): void {
+    if (task.reserved === 0) {
+      // The first R2T of a task reserves all it still needs; new tasks wait, in arrival order, while that would pass the budget.
+      const need = task.missing;
+      const queued = !fromQueue && this.waitingForBudget.length > 0;
+      if (queued || (this.committed > 0 && this.committed + need > this.maxWriteBuffer)) {
+        if (!this.waitingForBudget.includes(task)) this.waitingForBudget.push(task);
+        return;
+      }
+      task.reserved = need;
+      task.budgeted += need;
+      this.committed += need;
     }
-    this.committed += burst;
     const ttt = this.nextTtt;
     this.nextTtt = this.nextTtt >= 0x7fffffff ? 1 : this.nextTtt + 1;
     this.send(task.nextR2T(this.login.params.maxBurstLength, ttt, this.window));
@@ -328,7 +342,10 @@ export class Session {
         sense: dataPhaseSense(err.ascq), expDataSN: task.dataSNs }));
       return;
     }
-    if (!wasSolicited) this.committed += n;
+    if (!wasSolicited) {
+      task.budgeted += n;
+      this.committed += n;
+    }
     this.progress(task);
   }
 
@@ -340,6 +357,7 @@ export class Session {
     }
     task.state = 'running';
     this.executing++;
+    noticeResize(this.devices!.lu(task.lun));
     const dataOut = task.takeData();
     let result;
     try {
@@ -353,29 +371,35 @@ export class Session {
     }
     this.executing--;
     const aborted = task.aborted || this.closed;
-    this.finishTask(task);
-    if (!aborted) {
+    // The window slot is freed before the response goes (it carries the new MaxCmdSN), and
+    // tasks waiting for Data-Out budget are solicited after it.
+    this.finishTask(task, () => {
+      if (aborted) return;
       const maxSeg = this.login.params.initiatorMaxRecvDataSegmentLength;
-      if (result) this.send(...responsePdus(task, result, maxSeg, this.devices!.lu(task.lun)?.blockSize ?? 512));
+      const p = this.login.params;
+      if (result) this.send(...responsePdus(task, result, maxSeg, this.devices!.lu(task.lun)?.blockSize ?? 512, p.maxBurstLength));
       else this.send(targetFailure(task));
-    }
+    });
     this.host.wake();
   }
 
   /** Removes a task: its window slot, its buffered bytes; waiting tasks may be solicited now. */
-  private finishTask(task: Task): void {
+  private finishTask(task: Task, respond?: () => void): void {
     if (task.state === 'done') return;
     if (this.tasks.get(task.itt) === task) this.tasks.delete(task.itt);
     if (task.counted) this.outstanding--;
-    this.committed = Math.max(0, this.committed - task.received - task.r2tRemaining);
+    this.committed = Math.max(0, this.committed - task.budgeted);
+    task.budgeted = 0;
     task.finish();
     this.updateWindow();
+    respond?.();
     while (this.waitingForBudget.length && !this.closed) {
-      const t = this.waitingForBudget.shift()!;
+      const t = this.waitingForBudget[0]!;
       if (t.state === 'gathering') {
-        this.solicit(t);
-        if (this.waitingForBudget.includes(t)) break;
+        this.solicit(t, true);
+        if (t.reserved === 0) break; // still too large: it stays first in line (FIFO: a big write is not starved)
       }
+      this.waitingForBudget.shift();
     }
   }
 
@@ -455,6 +479,8 @@ export class Session {
   private async tmf(req: TaskMgmtRequest): Promise<void> {
     const response = await this.tmfResponse(req);
     this.send({ op: Op.TASK_MGMT_RESPONSE, response, itt: req.itt, statSN: 0, expCmdSN: 0, maxCmdSN: 0, ahs: [], data: Buffer.alloc(0) });
+    // TARGET COLD RESET (RFC 7143 section 11.5.1): after the warm reset and its response, every connection goes.
+    if (req.func === TmfFunction.TARGET_COLD_RESET && response === TmfResponse.FUNCTION_COMPLETE) this.host.endAll(this.login.target?.iqn ?? '');
   }
 
   private async tmfResponse(req: TaskMgmtRequest): Promise<number> {
@@ -495,7 +521,8 @@ export class Session {
         this.devices!.lu(lun)!.reset(this.nexus!);
         return TmfResponse.FUNCTION_COMPLETE;
       }
-      case TmfFunction.TARGET_WARM_RESET: {
+      case TmfFunction.TARGET_WARM_RESET:
+      case TmfFunction.TARGET_COLD_RESET: {
         await Promise.all(this.host.peers(iqn).map((s) => s.abortTasks(() => true)));
         for (const n of this.devices!.luns()) this.devices!.lu(n)?.reset(this.nexus!);
         return TmfResponse.FUNCTION_COMPLETE;
@@ -542,6 +569,21 @@ export class Session {
     if (!this.devices) return [];
     return this.devices.luns().map((n) => this.devices!.lu(n)).filter((x): x is LogicalUnit => !!x);
   }
+}
+
+/** The volume size each logical unit was last seen with, shared by every session of every target. */
+const seenSize = new WeakMap<LogicalUnit, number>();
+
+/**
+ * A volume resized (`dw volume resize`, also while in use) since the LU's last command: the LU
+ * raises CAPACITY DATA HAS CHANGED for every nexus (SBC-3 section 4.6, `capacityChanged`).
+ */
+function noticeResize(lu: LogicalUnit | undefined): void {
+  if (!lu) return;
+  const size = lu.volume.sizeBytes;
+  const before = seenSize.get(lu);
+  seenSize.set(lu, size);
+  if (before !== undefined && before !== size) lu.capacityChanged();
 }
 
 /** ILLEGAL REQUEST, INVALID FIELD IN CDB: a transfer longer than this target gathers (SBC-3 Block Limits VPD). */

@@ -91,6 +91,10 @@ export class Task {
   private unsolicitedDataSN = 0;
   private r2t: OpenR2T | undefined;
   private r2tSN = 0;
+  /** Bytes the session counts against its Data-Out budget for this task (session.ts). */
+  budgeted = 0;
+  /** Bytes reserved at the first R2T (0: none sent yet). */
+  reserved = 0;
   /** R2Ts and Data-In PDUs sent: ExpDataSN of the SCSI Response (11.4.8). */
   dataSNs = 0;
   /** Settles when the task is finished or aborted (no more device work). */
@@ -242,15 +246,23 @@ export function headerOf(p: Pdu): Buffer {
  * Response carrying status, sense and the residual against the initiator's allocation.
  * StatSN and the window numbers are stamped when sent; `firstDataSN` continues the task's DataSN.
  */
-export function responsePdus(task: Task, result: ScsiResult, maxSegment: number, blockSize = 512): Array<DataIn | ScsiResponse> {
+export function responsePdus(task: Task, result: ScsiResult, maxSegment: number, blockSize = 512, maxBurst = Number.MAX_SAFE_INTEGER): Array<DataIn | ScsiResponse> {
   const seq = { statSN: 0, expCmdSN: 0, maxCmdSN: 0 };
   const out: Array<DataIn | ScsiResponse> = [];
   const full = task.read && result.dataIn ? result.dataIn : Buffer.alloc(0);
   const sent = full.length > task.readLength ? full.subarray(0, task.readLength) : full;
   const collapse = result.status === ScsiStatus.GOOD && !(result.sense && result.sense.length) && sent.length > 0;
   if (sent.length > 0) {
-    const pdus = dataInPdus(sent, { ...seq, itt: task.itt, lun: task.lunField, maxSegment, firstDataSN: task.dataSNs,
-      ...(collapse ? { status: result.status, expected: task.readLength } : {}) });
+    // One Data-In sequence per MaxBurstLength bytes (RFC 7143 section 13.13): F at the end of each.
+    const pdus: DataIn[] = [];
+    for (let start = 0; start < sent.length; start += maxBurst) {
+      const chunk = sent.subarray(start, start + maxBurst);
+      const last = start + chunk.length >= sent.length;
+      const part = dataInPdus(chunk, { ...seq, itt: task.itt, lun: task.lunField, maxSegment, firstDataSN: task.dataSNs + pdus.length,
+        ...(collapse && last ? { status: result.status, expected: task.readLength - start } : {}) });
+      for (const p of part) p.bufferOffset += start;
+      pdus.push(...part);
+    }
     if (collapse && full.length > task.readLength) {
       const last = pdus[pdus.length - 1]!;
       last.overflow = true;
