@@ -31,5 +31,5 @@ test('fuzz: any CDB (known opcodes, small LBAs and lengths likely) with any Data
       else assert.equal(r.sense, undefined);
       assert.ok((r.dataIn?.length ?? 0) <= 8 << 20);
     }
-  }), { numRuns: 400 });
+  }), { numRuns: Number(process.env.FUZZ_RUNS ?? 400) });
 });

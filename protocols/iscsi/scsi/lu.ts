@@ -151,8 +151,9 @@ export class ScsiLu implements LogicalUnit {
     const k = nexusKey(n);
     this.nexuses.delete(k);
     this.ua.delete(k);
-    // SPC-2 §5.5.1: a reservation is released when its I_T nexus is lost.
+    // SPC-2 §5.5.1: a reservation is released when its I_T nexus is lost; held copy results go too.
     if (this.reserve6 === k) this.reserve6 = undefined;
+    for (const id of [...this.copyResults.keys()]) if (id.startsWith(`${k}|`)) this.copyResults.delete(id);
   }
 
   /**

@@ -75,9 +75,16 @@ test('EXTENDED COPY copies within an LU and to another LU of the target; COPY ST
   const st = ok(await run(rcr(0, 7)));
   assert.deepEqual([st.readUInt32BE(0), st[4], st.readUInt16BE(5), st[7], st.readUInt32BE(8)], [8, 1, 2, 0xf1, 64]);
   assert.equal(senseOf(await run(rcr(0, 8))).asc, 0x24);
+  // LIST ID USAGE 10b: results are not held.
+  const d = list([cscd(lu0)], [b2b(0, 0, 1, 0n, 9n)], 9, 2);
+  ok(await run(xcopy(d.length), d));
+  assert.equal(senseOf(await run(rcr(0, 9))).asc, 0x24);
   const op = ok(await run(rcr(3)));
   assert.deepEqual([op.readUInt16BE(8), op.readUInt16BE(10), op.readUInt32BE(12), op[43], op[44], op[45]], [2, 8, 288, 2, 0x02, 0xe4]);
   ok(await run(xcopy(0)));
+  // Held results end with the nexus.
+  lu0.nexusRemoved(nexus());
+  assert.equal(lu0.copyResults.size, 0);
 });
 
 test('EXTENDED COPY errors: lengths, counts, descriptor types, then copy aborts (NUL, index, end of LU) with earlier segments kept', async () => {
