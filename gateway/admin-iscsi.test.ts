@@ -55,6 +55,18 @@ describe('iSCSI target catalogue', () => {
     assert.equal((await store.list()).length, 1);
   });
 
+  test('with a volume check, a LUN naming a missing volume or snapshot is refused (ENOENT) and nothing is stored', async () => {
+    const kv = new MemoryKv();
+    const have = new Set(['v1', 'v1@snap']);
+    const exists = async (ref: string): Promise<boolean> => have.has(ref);
+    const add = (luns: { lun: number; volume: string }[]) => runIscsiAdmin(kv, 'iscsi.target.add', { iqn: 'iqn.2026-11.com.example:t', luns }, exists);
+    await assert.rejects(add([{ lun: 0, volume: 'v1' }, { lun: 1, volume: 'v2' }]), (e: unknown) => e instanceof CliError && e.code === 'ENOENT' && /LUN 1: no volume v2/.test(e.message));
+    await assert.rejects(add([{ lun: 0, volume: 'v1@other' }]), (e: unknown) => e instanceof CliError && e.code === 'ENOENT');
+    assert.equal((await new IscsiTargetStore(kv).list()).length, 0);
+    await add([{ lun: 0, volume: 'v1' }, { lun: 1, volume: 'v1@snap' }]);
+    assert.equal((await new IscsiTargetStore(kv).list()).length, 1);
+  });
+
   test('flag parsers', () => {
     assert.deepEqual(parseLunFlag('3=vol@s'), { lun: 3, volume: 'vol@s' });
     assert.throws(() => parseLunFlag('vol'), UsageError);

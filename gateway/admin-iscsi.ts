@@ -12,7 +12,7 @@
  *
  * Methods (runAdmin in admin.ts hands every `iscsi.*` method here):
  *   iscsi.target.add { iqn, luns: [{ lun, volume }], initiators?: string[], chap?: { user, secret },
- *                      mutualChap?: { user, secret } }          → TargetInfo
+ *                      mutualChap?: { user, secret } }          → TargetInfo   (each volume must exist: ENOENT)
  *   iscsi.target.remove { iqn }                                 → { iqn }
  *   iscsi.target.list                                           → TargetInfo[]
  */
@@ -125,9 +125,17 @@ export class IscsiTargetStore implements TargetCatalog {
     return out;
   }
 
-  /** Adds a target. Throws UsageError (bad fields, see checkTarget) or CliError 'EEXIST'. */
-  async add(t: Parameters<typeof checkTarget>[0]): Promise<TargetInfo> {
+  /**
+   * Adds a target. Throws UsageError (bad fields, see checkTarget), CliError 'ENOENT' (a LUN's
+   * volume or snapshot that `volumeExists` does not know) or 'EEXIST'.
+   */
+  async add(t: Parameters<typeof checkTarget>[0], volumeExists?: (ref: string) => Promise<boolean>): Promise<TargetInfo> {
     const cfg = checkTarget(t);
+    if (volumeExists) {
+      for (const l of cfg.luns) {
+        if (!(await volumeExists(l.volume))) throw new CliError(`LUN ${l.lun}: no volume ${l.volume} (dw volume list; dw volume create ${l.volume.split('@')[0]} --size SIZE)`, 'ENOENT');
+      }
+    }
     return this.kv.txn(async (tx) => {
       const k = keys.iscsiTarget(cfg.iqn);
       if (await tx.get(k)) throw new CliError(`target ${cfg.iqn} already exists (dw iscsi target remove it first)`, 'EEXIST');
@@ -149,12 +157,16 @@ export class IscsiTargetStore implements TargetCatalog {
   }
 }
 
-/** Runs an `iscsi.*` admin method. Throws UsageError (bad params) or CliError. */
-export async function runIscsiAdmin(kv: KvStore, method: string, params: Record<string, unknown>): Promise<unknown> {
+/**
+ * Runs an `iscsi.*` admin method. Throws UsageError (bad params) or CliError. With
+ * `volumeExists`, `iscsi.target.add` refuses LUNs naming a volume (or VOLUME@SNAP) that is not there.
+ */
+export async function runIscsiAdmin(kv: KvStore, method: string, params: Record<string, unknown>,
+  volumeExists?: (ref: string) => Promise<boolean>): Promise<unknown> {
   const store = new IscsiTargetStore(kv);
   switch (method) {
     case 'iscsi.target.add':
-      return store.add({ iqn: params.iqn, luns: params.luns, initiators: params.initiators, chap: params.chap, mutualChap: params.mutualChap });
+      return store.add({ iqn: params.iqn, luns: params.luns, initiators: params.initiators, chap: params.chap, mutualChap: params.mutualChap }, volumeExists);
     case 'iscsi.target.remove': {
       if (typeof params.iqn !== 'string') throw new UsageError('missing the target IQN');
       await store.remove(params.iqn);

@@ -441,9 +441,17 @@ async function longTask<T>(env: AdminEnv, kind: TaskKind, onProgress: ProgressFn
   }
 }
 
+/** Is there a volume (or, for 'VOL@SNAP', a volume snapshot) of that name? (iscsi.target.add checks its LUNs.) */
+async function volumeExists(env: AdminEnv, ref: string): Promise<boolean> {
+  const { openVolumes, parseVolumeRef } = await import('../vfs/volumes.js');
+  const { vol, snap } = parseVolumeRef(ref);
+  const info = await openVolumes(await env.vfs()).get(vol).catch(() => undefined);
+  return !!info && (snap === undefined || info.snapshots.some((s) => s.name === snap));
+}
+
 /** Runs one admin method. Throws UsageError (bad params), CliError (cannot be done). */
 export async function runAdmin(env: AdminEnv, method: string, params: Record<string, unknown>, onProgress: ProgressFn = () => {}): Promise<unknown> {
-  if (method.startsWith('iscsi.')) return runIscsiAdmin(env.kv, method, params);
+  if (method.startsWith('iscsi.')) return runIscsiAdmin(env.kv, method, params, (ref) => volumeExists(env, ref));
   if (isVolumeMethod(method)) return runVolumeAdmin(env, method, params);
   switch (method) {
     case 'ping':

@@ -128,6 +128,12 @@ describe('iSCSI with libiscsi tools and qemu-img', { skip: !have('iscsi-ls') && 
     assert.ok(got.subarray(data.length).every((b) => b === 0), 'the rest of the volume reads as zeros');
   });
 
+  test('a target naming a volume that does not exist is refused', async () => {
+    const r = await dw(['iscsi', 'target', 'add', 'iqn.2026-11.test.dw:nope', '--lun', '0=nope', '--data', dir]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /LUN 0: no volume nope/);
+  });
+
   test('a removed target is gone for the next login', async () => {
     await admin(['iscsi', 'target', 'remove', T3]);
     const r = run('iscsi-inq', ['-i', 'iqn.2026-11.test.dw:allowed', `iscsi://${HOST}/${T3}/0`]);
