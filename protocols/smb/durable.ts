@@ -37,6 +37,7 @@ import { onBreakDisconnected, oplockLevelOf, releaseOplock, setOplockConnection 
 import { cachesHandle, clientGuidOf, leaseOf, leaseRequest, leaseResponse, onLeaseBreakDisconnected } from './lease.js';
 import type { Request, Response, SmbConnection } from './session.js';
 import type { SmbSession } from './state.js';
+import { smbAttr } from './writetime.js';
 import { fileInfoOf } from './wire/fscc.js';
 import { readDos } from './dosattr.js';
 import { CREATE_ACTION, writeCreateResponse, type CreateContext } from './wire/files.js';
@@ -228,7 +229,7 @@ export async function reconnectDurable(c: SmbConnection, q: Request & { contexts
   setOplockConnection(o, c);
   const vfs = c.fileService!.vfs;
   const attr = await vfs.getattr(o.ctx, o.node.ino);
-  const i = fileInfoOf(attr, { dos: await readDos(vfs, attr) });
+  const i = fileInfoOf(await smbAttr(vfs, attr), { dos: await readDos(vfs, attr) });
   c.log?.debug({ peer: c.opts.peer, name: o.node.path }, 'smb: durable reconnect');
   const level = lease ? 0xff : oplockLevelOf(o);
   return {

@@ -9,6 +9,7 @@
  * buffer → STATUS_BUFFER_TOO_SMALL with the needed size in the ERROR body (3.3.5.20.3).
  */
 import { breakLevelIIForWrite } from './oplock.js';
+import { setBasicTimes, settleWriteTime, smbAttr } from './writetime.js';
 import { createHash } from 'node:crypto';
 import { ROOT_CTX, type SetAttr, type Vfs } from '../../vfs/types.js';
 import { Errno, VfsError } from '../../vfs/errno.js';
@@ -83,7 +84,7 @@ export async function handleQueryInfo(c: SmbConnection, q: Request): Promise<Res
         return answer(encodeFileNameInformation(shortNameOf(o.node.name)), max, min);
       }
       const name = req.infoClass === FILE_INFO.Name || req.infoClass === FILE_INFO.All ? `\\${o.node.path}` : o.node.path || '\\';
-      let info = fileInfoOf(attr, { dos: await readDos(vfs, attr) });
+      let info = fileInfoOf(await smbAttr(vfs, attr), { dos: await readDos(vfs, attr) });
       const dataInfo = info;
       if (o.stream !== undefined) { // a named stream's own size (streams.ts)
         const size = BigInt((await streamData(vfs, o.ctx, o.node.ino, o.stream)).length);
@@ -144,10 +145,6 @@ function need(o: Open, rights: number): void {
   if (!(o.access & rights)) throw new SmbStatusError(STATUS.ACCESS_DENIED);
 }
 
-function setTime(t: SetTime): bigint | undefined {
-  return t.kind === 'set' ? t.ns : undefined;
-}
-
 /**
  * SET_INFO. FILE: Basic (creation, access, write and change times; DOS attributes through
  * dosattr.ts), EndOfFile (truncate/extend), Allocation (below the size truncates, else no
@@ -190,13 +187,7 @@ export async function handleSetInfo(c: SmbConnection, q: Request): Promise<Respo
         if (!(await mayChangeDos(vfs, o.ctx, attr))) throw new SmbStatusError(STATUS.ACCESS_DENIED);
         await writeDos(vfs, attr, bits, o.node);
       }
-      const s: SetAttr = {};
-      const at = setTime(b.lastAccessTime), mt = setTime(b.lastWriteTime), bt = setTime(b.creationTime), ct = setTime(b.changeTime);
-      if (at !== undefined) s.atimeNs = at;
-      if (mt !== undefined) s.mtimeNs = mt;
-      if (bt !== undefined) s.birthtimeNs = bt;
-      if (ct !== undefined) s.ctimeNs = ct;
-      if (Object.keys(s).length) await vfs.setattr(o.ctx, o.node.ino, s, o.fhWritable);
+      await setBasicTimes(vfs, o, b); // writetime.ts: delayed/sticky LastWriteTime, times beyond 2262
       return ok();
     }
     case FILE_INFO.EndOfFile: case FILE_INFO.Allocation: {
@@ -218,6 +209,7 @@ export async function handleSetInfo(c: SmbConnection, q: Request): Promise<Respo
         await vfs.setattr(o.ctx, o.node.ino, { size: Number(v) }, o.fhWritable);
         await noteModified(vfs, o.node);
       }
+      await settleWriteTime(vfs, o); // a pending LastWriteTime update is done now (writetime.ts)
       return ok();
     }
     case FILE_INFO.Position: {
