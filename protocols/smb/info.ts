@@ -10,6 +10,7 @@
  */
 import { breakLevelIIForWrite } from './oplock.js';
 import { setBasicTimes, settleWriteTime, smbAttr } from './writetime.js';
+import { isStreamRename, renameStream } from './stream-rename.js';
 import { createHash } from 'node:crypto';
 import { ROOT_CTX, type SetAttr, type Vfs } from '../../vfs/types.js';
 import { Errno, VfsError } from '../../vfs/errno.js';
@@ -251,6 +252,7 @@ async function rename(c: SmbConnection, o: Open, buf: Buffer): Promise<Response>
   const r = decodeFileRenameInformation(buf);
   if (r.rootDirectory !== 0n) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
   need(o, ACCESS.DELETE);
+  if (isStreamRename(o, r.fileName)) { await renameStream(c, o, r.fileName, r.replaceIfExists); return ok(); } // stream-rename.ts
   if (o.node.path === '') throw new SmbStatusError(STATUS.ACCESS_DENIED);
   const parts = splitPath(r.fileName, { leadingSlash: true });
   if (!parts.length) throw new SmbStatusError(STATUS.OBJECT_NAME_INVALID);
