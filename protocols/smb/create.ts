@@ -150,7 +150,7 @@ async function createOnce(c: SmbConnection, q: Request, mayRetry: boolean, wait:
     };
     checkLeaseKey(c, lreq, node, existing.attr.ino);
     const mine = lreq ? { clientGuid: clientGuidOf(c), key: lreq.key } : undefined;
-    await breakForOpen(c, node, desired, req.disposition, shareConflict, mine, wait); // oplocks and leases of other opens (oplock.ts, lease.ts)
+    await breakForOpen(c, node, desired, req.disposition, shareConflict, mine, wait, deleteOnClose); // oplocks and leases of other opens (oplock.ts, lease.ts)
     checkShareMode(nodeForExisting(c, existing.attr.ino), desired, req.shareAccess);
     checkStreamsShareDelete(vfs, existing.attr.ino, desired | (deleteOnClose ? ACCESS.DELETE : 0));
     if (deleteOnClose && isDir) await ensureEmpty(c, existing.attr.ino);

@@ -8,7 +8,8 @@
  * STATUS_BUFFER_OVERFLOW with the cut data (3.3.5.20.1); a security descriptor larger than the
  * buffer → STATUS_BUFFER_TOO_SMALL with the needed size in the ERROR body (3.3.5.20.3).
  */
-import { breakLevelIIForWrite } from './oplock.js';
+import { awaitAcks, breakLevelIIForWrite, pendingAcks } from './oplock.js';
+import { leaseBreaksForHandle } from './lease.js';
 import { setBasicTimes, settleWriteTime, smbAttr } from './writetime.js';
 import { isStreamRename, renameStream } from './stream-rename.js';
 import { createHash } from 'node:crypto';
@@ -224,6 +225,8 @@ export async function handleSetInfo(c: SmbConnection, q: Request): Promise<Respo
       if (del && o.node.isDir) await ensureEmpty(c, o.node.ino);
       if (del && o.node.path === '') throw new SmbStatusError(STATUS.CANNOT_DELETE);
       if (del && o.stream === undefined) await vfs.mayDelete(o.ctx, o.node.parent, o.node.name); // retention, holds, sticky: refused now, not at close
+      const acks = del && !o.node.deletePending ? await pendingAcks(leaseBreaksForHandle(o)) : []; // other leases lose H (lease.ts)
+      if (acks.length) return { status: STATUS.SUCCESS, body: () => {}, goAsync: async (signal) => { await awaitAcks(acks, signal); o.node.deletePending = del; return ok(); } };
       o.node.deletePending = del;
       return ok();
     }
@@ -247,7 +250,7 @@ export async function handleSetInfo(c: SmbConnection, q: Request): Promise<Respo
  * or a target open by anyone → ACCESS_DENIED; the open needs DELETE. A rename to a name that
  * differs only in case renames in place.
  */
-async function rename(c: SmbConnection, o: Open, buf: Buffer): Promise<Response> {
+async function rename(c: SmbConnection, o: Open, buf: Buffer, afterBreaks = false): Promise<Response> {
   const vfs = c.fileService!.vfs;
   const r = decodeFileRenameInformation(buf);
   if (r.rootDirectory !== 0n) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
@@ -262,6 +265,10 @@ async function rename(c: SmbConnection, o: Open, buf: Buffer): Promise<Response>
   for (const other of o.node.opens) if (other !== o && !(other.shareAccess & 4)) throw new SmbStatusError(STATUS.SHARING_VIOLATION);
   // A folder with anything open below it cannot move (Windows answers ACCESS_DENIED; smb2.rename.rename_dir_openfile).
   if (o.node.isDir && await hasOpenBelow(vfs, o.node)) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+  if (!afterBreaks) { // other leases lose H first; the rename waits for their acknowledgments (lease.ts)
+    const acks = await pendingAcks(leaseBreaksForHandle(o));
+    if (acks.length) return { status: STATUS.SUCCESS, body: () => {}, goAsync: async (signal) => { await awaitAcks(acks, signal); return rename(c, o, buf, true); } };
+  }
   const t = w.found;
   if (t && t.attr.ino === o.node.ino) {
     if (t.name === w.want) return ok(); // same name: nothing to do
