@@ -265,6 +265,10 @@ async function rename(c: SmbConnection, o: Open, buf: Buffer, afterBreaks = fals
   for (const other of o.node.opens) if (other !== o && !(other.shareAccess & 4)) throw new SmbStatusError(STATUS.SHARING_VIOLATION);
   // A folder with anything open below it cannot move (Windows answers ACCESS_DENIED; smb2.rename.rename_dir_openfile).
   if (o.node.isDir && await hasOpenBelow(vfs, o.node)) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+  // The target folder open with DELETE access by anyone: SHARING_VIOLATION, before any break
+  // (Windows opens the target folder to add the name without sharing delete; Samba the same;
+  // smbtorture smb2.oplock.exclusive6, batch19).
+  for (const x of nodesOf(vfs).get(w.parent)?.opens ?? []) if (x.access & ACCESS.DELETE) throw new SmbStatusError(STATUS.SHARING_VIOLATION);
   if (!afterBreaks) { // other leases lose H first; the rename waits for their acknowledgments (lease.ts)
     const acks = await pendingAcks(leaseBreaksForHandle(o));
     if (acks.length) return { status: STATUS.SUCCESS, body: () => {}, goAsync: async (signal) => { await awaitAcks(acks, signal); return rename(c, o, buf, true); } };
