@@ -551,6 +551,28 @@ describe('leases', () => {
     }
   });
 
+  test('a leased durable open comes back with its lease key and name: another key → OBJECT_NAME_NOT_FOUND, another name → INVALID_PARAMETER (3.3.5.9.7)', async () => {
+    const { peer } = await server();
+    const a = await peer();
+    const guid = Buffer.alloc(16, 0x6b);
+    const dh2q = Buffer.alloc(32);
+    guid.copy(dh2q, 16);
+    const r = decodeCreateResponse((await open(a, 'dl', { oplock: OPLOCK.LEASE, contexts: [RqLs(K1, RWH), { name: 'DH2Q', data: dh2q }] })).message);
+    assert.ok(r.contexts.some((x) => x.name === 'DH2Q'), 'durable');
+    await a.c.conn.closeFiles();
+    const b = await peer({ clientGuid: a.c.clientGuid });
+    const dh2c = Buffer.alloc(36);
+    dh2c.writeBigUInt64LE(r.fileId.persistent, 0);
+    dh2c.writeBigUInt64LE(r.fileId.volatile, 8);
+    guid.copy(dh2c, 16);
+    const again = (name: string, key: Buffer) => open(b, name, { oplock: OPLOCK.LEASE, contexts: [RqLs(key, 0), { name: 'DH2C', data: dh2c }] });
+    assert.equal((await again('dl', K2)).header.status, STATUS.OBJECT_NAME_NOT_FOUND);
+    assert.equal((await again('other', K1)).header.status, STATUS.INVALID_PARAMETER);
+    const back = await again('dl', K1);
+    assert.equal(back.header.status, 0);
+    assert.equal(leaseOfReply(back).state, RWH);
+  });
+
   test('a break goes to the client\'s oldest connection, whichever of its connections holds the open (smb2.lease.v2_complex1)', async () => {
     const { peer } = await server();
     const a1 = await peer();
