@@ -45,11 +45,16 @@
  *   key.status                             → PoolKeyStatus  (no secret needed)
  *   key.rotate { old, new }                → PoolKeyStatus  (SecretWire each: rewraps the data key
  *                                          under `new` after checking `old`; no data rewritten)
+ *   iscsi.target.add | iscsi.target.remove | iscsi.target.list   (gateway/admin-iscsi.ts: the iSCSI target catalogue)
  *   key.reencrypt { secret, wait? }        → ReencryptReport (secret: SecretWire of the pool, checked;
  *                                          adds a new data key and starts the walk moving every block
  *                                          to it, or resumes one recorded; in `dw serve` it runs in the
  *                                          background unless `wait` (then progress events until done);
  *                                          on a stopped folder it always runs to the end, with progress)
+ *   volume.create { name, size, block?, thick? } / volume.resize { name, size } / volume.delete { name, recursive? }
+ *   volume.list / volume.snapshot { name: VOL@SNAP } / volume.snapshot.delete { name } / volume.clone { source, name }
+ *   volume.rollback { name: VOL@SNAP, destroyNewer? }
+ *                                          block volumes (iSCSI): gateway/admin-volumes.ts
  */
 import { mkdir } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
@@ -66,9 +71,11 @@ import { keys, SNAPDIR_INO } from '../vfs/meta/keys.js';
 import { COUNTERS } from '../vfs/meta/metatxn.js';
 import type { SnapshotInfo, SnapshotStore } from '../vfs/meta/snapshots.js';
 import { DEFAULT_GRACE_MS, type QuotaKind, type QuotaLimits, type QuotaUsage } from '../vfs/meta/quota.js';
+import { isVolumeMethod, runVolumeAdmin } from './admin-volumes.js';
 import type { DataDir } from './datadir.js';
 import { CliError, UsageError } from './errors.js';
 import { UserStore } from './users.js';
+import { runIscsiAdmin } from './admin-iscsi.js';
 import { loadSchedules, parseEvery, removeSchedule, setSchedule } from './schedule.js';
 import { fromWire } from './unlock.js';
 
@@ -436,6 +443,8 @@ async function longTask<T>(env: AdminEnv, kind: TaskKind, onProgress: ProgressFn
 
 /** Runs one admin method. Throws UsageError (bad params), CliError (cannot be done). */
 export async function runAdmin(env: AdminEnv, method: string, params: Record<string, unknown>, onProgress: ProgressFn = () => {}): Promise<unknown> {
+  if (method.startsWith('iscsi.')) return runIscsiAdmin(env.kv, method, params);
+  if (isVolumeMethod(method)) return runVolumeAdmin(env, method, params);
   switch (method) {
     case 'ping':
       return { pid: process.pid, serving: env.serving };

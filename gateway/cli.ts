@@ -13,7 +13,9 @@ import { resolve } from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import type { CompressionReport, FileVersion, PoolStatus, QuotaReport, ReencryptReport, RetentionReport } from './admin.js';
 import { parseEvery, type Schedule } from './schedule.js';
-import { parseCount, parseDuration, parseSize } from './args.js';
+import { formatBytes, parseCount, parseDuration, parseSize } from './args.js';
+import { formatVolumes, parseBlockSize, parseVolumeSize } from './admin-volumes.js';
+import type { VolumeInfo } from '../vfs/types.js';
 import { checkSocketOwner, dataDir, ensureDataDir, requireExistingDataDir } from './datadir.js';
 import { CliError, UsageError } from './errors.js';
 import { formatDirSetting, formatKeyStatus, formatPeriod, formatPoolStatus, formatQuotas, formatRetention, formatScrub, formatSnapshots, formatUsers, formatVersions } from './format.js';
@@ -24,6 +26,7 @@ import { type KeyFlags, newSecret, toWire, unlockSecret } from './unlock.js';
 import type { PoolKeyStatus } from '../raid/index.js';
 import type { ScrubReport } from '../raid/types.js';
 import type { UserInfo } from './users.js';
+import { iscsiCommands } from './cli-iscsi.js';
 
 const VERSION = (() => {
   try {
@@ -170,6 +173,7 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
         .option('sftp', { type: 'string', coerce: lastValue, describe: 'SFTP listen HOST:PORT or "off" (default 127.0.0.1:2222)' })
         .option('nfs', { type: 'string', coerce: lastValue, describe: 'NFSv3 (with MOUNT and PORTMAP) listen HOST:PORT or "off" (default off; exports in config.json "nfs", default / to loopback with root squash)' })
         .option('smb', { type: 'string', coerce: lastValue, describe: 'SMB2/3 listen HOST:PORT or "off" (default off; SMB 2.0.2–3.1.1 with NTLMv2, signing, encryption, locks, oplocks, leases, change notify; shares in config.json "smb", default "dw" = /)' })
+        .option('iscsi', { type: 'string', coerce: lastValue, describe: 'iSCSI target listen HOST:PORT or "off" (default off; targets with `dw iscsi target add`, volumes with `dw volume create`)' })
         .option('metrics', { type: 'string', coerce: lastValue, describe: 'Prometheus /metrics on HOST:PORT (default off)' })
         .option('config', { type: 'string', describe: 'settings file (JSON; default DIR/config.json if present)' })
         .option('tls-cert', { type: 'string', describe: 'PEM certificate: serve WebDAV over HTTPS' })
@@ -181,7 +185,7 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
         .option('show-snapshots', { type: 'boolean', describe: 'list /.snapshots in the root (it is reachable by name in any case)' }),
     async (a) => {
       state.code = await serveCommand({
-        data: pickData(a.data, true), webdav: a.webdav, sftp: a.sftp, nfs: a.nfs, smb: a.smb, metrics: a.metrics, config: a.config,
+        data: pickData(a.data, true), webdav: a.webdav, sftp: a.sftp, nfs: a.nfs, smb: a.smb, iscsi: a.iscsi, metrics: a.metrics, config: a.config,
         tlsCert: a['tls-cert'], tlsKey: a['tls-key'], logLevel: a['log-level'],
         fuse: a.fuse, allowOther: a['allow-other'], defaultPermissions: a['default-permissions'], showSnapshots: a['show-snapshots'], ...keyFlags,
       }, io);
@@ -198,6 +202,8 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
         fuse: need(a.mountpoint, 'MOUNTPOINT', 'dw mount MOUNTPOINT --data DIR'), allowOther: a['allow-other'], defaultPermissions: a['default-permissions'], ...keyFlags,
       }, io);
     })
+    .command('iscsi', 'iSCSI targets: block volumes as LUNs (dw iscsi target add|remove|list)', (y) =>
+      iscsiCommands(dataOpt(y), { admin: (d, m, p) => admin(d, m, p), print, out: (l) => io.out(l) }))
     .command('user', 'manage users (add, list, remove, passwd, add-key)', (y) =>
       dataOpt(y)
         .command('add [name]', 'add a user with a password and/or SSH public keys', (yy) =>
@@ -349,6 +355,57 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
             })
             .demandCommand(1, 'name a schedule command: add, list or remove'))
         .demandCommand(1, 'name a snapshot command: create, list, delete, rollback or schedule'))
+    .command('volume', 'block volumes for iSCSI: create, resize, delete, list, snapshot, clone', (y) =>
+      dataOpt(y)
+        .command('create [name]', 'make a volume (thin unless --thick)', (yy) =>
+          jsonOpt(yy).positional('name', { type: 'string' }).option('size', { type: 'string', describe: 'size, binary units: 100G, 512M, 1T' })
+            .option('block', { type: 'string', describe: 'record size, a power of two from 4K to 1M (default 64K)' }).option('thick', { type: 'boolean', default: false, describe: 'allocate every block now' }),
+        async (a) => {
+          const usage = 'dw volume create NAME --size 100G [--block 64K] [--thick]';
+          const params = { name: need(a.name, 'NAME', usage), size: parseVolumeSize('--size', need(a.size, '--size', usage)), ...(a.block ? { block: parseBlockSize(a.block) } : {}), thick: a.thick };
+          const r = (await admin(a.data, 'volume.create', params)) as VolumeInfo;
+          print(a.json, r, () => [`volume ${r.name} created: ${formatBytes(r.sizeBytes)}, ${formatBytes(r.recordSize)} blocks${r.thick ? ', thick' : ''}`]);
+        })
+        .command('resize [name]', 'grow or shrink a volume (shrinking drops the data past the new end)', (yy) =>
+          jsonOpt(yy).positional('name', { type: 'string' }).option('size', { type: 'string', describe: 'new size: 200G' }),
+        async (a) => {
+          const usage = 'dw volume resize NAME --size 200G';
+          const r = (await admin(a.data, 'volume.resize', { name: need(a.name, 'NAME', usage), size: parseVolumeSize('--size', need(a.size, '--size', usage)) })) as VolumeInfo;
+          print(a.json, r, () => [`volume ${r.name} is now ${formatBytes(r.sizeBytes)}`]);
+        })
+        .command(['delete [name]', 'rm [name]'], 'delete a volume (with its snapshots: --recursive)', (yy) =>
+          yy.positional('name', { type: 'string' }).option('recursive', { alias: 'r', type: 'boolean', default: false, describe: 'delete its snapshots too' }),
+        async (a) => {
+          await admin(a.data, 'volume.delete', { name: need(a.name, 'NAME', 'dw volume delete NAME [--recursive]'), recursive: a.recursive });
+          io.out(`volume ${a.name} deleted`);
+        })
+        .command(['list', 'ls'], 'list volumes: size, block, used, origin, snapshots', (yy) => jsonOpt(yy), async (a) => {
+          const r = (await admin(a.data, 'volume.list', {})) as VolumeInfo[];
+          print(a.json, r, () => formatVolumes(r));
+        })
+        .command('snapshot [ref]', 'snapshot a volume: VOL@SNAP (constant time)', (yy) => yy.positional('ref', { type: 'string' }), async (a) => {
+          const r = (await admin(a.data, 'volume.snapshot', { name: need(a.ref, 'VOL@SNAP', 'dw volume snapshot VOL@SNAP') })) as { volume: string; name: string };
+          io.out(`snapshot ${r.volume}@${r.name} taken`);
+        })
+        .command('snapshot-delete [ref]', 'delete a volume snapshot; space only it held is freed', (yy) => yy.positional('ref', { type: 'string' }), async (a) => {
+          const r = (await admin(a.data, 'volume.snapshot.delete', { name: need(a.ref, 'VOL@SNAP', 'dw volume snapshot-delete VOL@SNAP') })) as { volume: string; name: string };
+          io.out(`snapshot ${r.volume}@${r.name} deleted`);
+        })
+        .command('clone [source] [name]', 'a new writable volume from a snapshot, sharing its blocks', (yy) =>
+          jsonOpt(yy).positional('source', { type: 'string' }).positional('name', { type: 'string' }),
+        async (a) => {
+          const usage = 'dw volume clone VOL@SNAP NEW';
+          const r = (await admin(a.data, 'volume.clone', { source: need(a.source, 'VOL@SNAP', usage), name: need(a.name, 'NEW', usage) })) as VolumeInfo;
+          print(a.json, r, () => [`volume ${r.name} cloned from ${r.origin ?? a.source}`]);
+        })
+        .command('rollback [ref]', 'return a volume to a snapshot (its newest, or with --destroy-newer any)', (yy) =>
+          yy.positional('ref', { type: 'string' }).option('destroy-newer', { type: 'boolean', default: false, describe: 'delete the volume\'s snapshots newer than SNAP first' }),
+        async (a) => {
+          const r = (await admin(a.data, 'volume.rollback', { name: need(a.ref, 'VOL@SNAP', 'dw volume rollback VOL@SNAP [--destroy-newer]'), destroyNewer: a['destroy-newer'] })) as { volume: string; name: string; destroyed: string[] };
+          if (r.destroyed.length) io.out(`deleted newer snapshots: ${r.destroyed.map((x) => `${r.volume}@${x}`).join(', ')}`);
+          io.out(`volume ${r.volume} rolled back to ${r.volume}@${r.name}`);
+        })
+        .demandCommand(1, 'name a volume command: create, resize, delete, list, snapshot, snapshot-delete, clone or rollback'))
     .command('quota', 'set, show and list quotas per user, group or directory tree', (y) => {
       const target = <T>(z: Argv<T>) => z
         .option('user', { type: 'string', describe: 'a user name or uid' })
@@ -486,7 +543,7 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
           if (made.created) io.out(`wrote a new random key to ${resolve(made.created)} (mode 0600): keep a copy somewhere safe`);
         })
         .demandCommand(1, 'name a key command: status, rotate or reencrypt'))
-    .demandCommand(1, 'name a command (serve, mount, user, pool, scrub, device, reclaim, snapshot, quota, retention, hold, versions, restore, key)')
+    .demandCommand(1, 'name a command (serve, mount, iscsi, user, pool, scrub, device, reclaim, snapshot, quota, retention, hold, versions, restore, key)')
     .strict()
     .help()
     .alias('help', 'h')
@@ -501,7 +558,7 @@ export function buildCli(argv: string[], io: Out = stdio, state: { code: number 
 }
 
 interface ServeArgs {
-  data: string; webdav?: string; sftp?: string; nfs?: string; smb?: string; metrics?: string; config?: string; tlsCert?: string; tlsKey?: string; logLevel?: string;
+  data: string; webdav?: string; sftp?: string; nfs?: string; smb?: string; iscsi?: string; metrics?: string; config?: string; tlsCert?: string; tlsKey?: string; logLevel?: string;
   fuse?: string; allowOther?: boolean; defaultPermissions?: boolean; showSnapshots?: boolean; keyFile?: string; passphraseFile?: string;
 }
 

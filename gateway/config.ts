@@ -18,6 +18,7 @@
  *              "shares": [ { "name": "data", "path": "/", "readOnly": false, "requireEncryption": false,
  *                            "remark": "shown by smbclient -L" } ] },
  *                                             (default one share "dw" of "/"; IPC$ is always there)
+ *     "iscsi": "127.0.0.1:3260",      iSCSI target listen address, off unless set (targets: `dw iscsi target`)
  *     "metrics": "127.0.0.1:9100",    Prometheus /metrics, off unless set
  *     "tlsCert": "/path/cert.pem",    WebDAV over HTTPS when both are set
  *     "tlsKey": "/path/key.pem",
@@ -52,13 +53,15 @@ export interface FileConfig {
   smbShares?: SmbShare[];
   /** "smb.serverName", a NetBIOS name. */
   smbServerName?: string;
+  /** iSCSI target listen address (issue 8); off unless set. */
+  iscsi?: string;
   metrics?: string;
   tlsCert?: string;
   tlsKey?: string;
   logLevel?: string;
 }
 
-const KEYS: readonly string[] = ['webdav', 'sftp', 'nfs', 'smb', 'metrics', 'tlsCert', 'tlsKey', 'logLevel'];
+const KEYS: readonly string[] = ['webdav', 'sftp', 'nfs', 'smb', 'iscsi', 'metrics', 'tlsCert', 'tlsKey', 'logLevel'];
 const MAX_CONFIG_BYTES = 1 << 20;
 
 /**

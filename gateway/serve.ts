@@ -7,6 +7,7 @@
 import { join, resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import type { BlockStore } from '../raid/types.js';
+import type { BlockVolume } from '../vfs/types.js';
 import { openVfs, type VfsInstance } from '../vfs/index.js';
 import type { KvStore } from '../vfs/meta/kv.js';
 import { generateHostKey, startSftpServer } from '../protocols/sftp/index.js';
@@ -35,6 +36,8 @@ export interface ServeOptions {
   nfs?: string;
   /** SMB2/3 listen address (issue 7); off by default. */
   smb?: string;
+  /** iSCSI target listen address (issue 8); off by default. */
+  iscsi?: string;
   metrics?: string;
   config?: string;
   tlsCert?: string;
@@ -84,6 +87,7 @@ export interface ServeInfo {
   sftp?: { host: string; port: number };
   nfs?: { host: string; port: number };
   smb?: { host: string; port: number; shares: string[] };
+  iscsi?: { host: string; port: number };
   metricsUrl?: string;
   /** FUSE mount point. */
   fuse?: string;
@@ -111,14 +115,16 @@ export function resolveServeOptions(o: ServeOptions, d: DataDir) {
   const nfs = nfsText ? parseListen('nfs', nfsText) : null;
   const smbText = o.smb ?? cfg.smb;
   const smb = smbText ? parseListen('smb', smbText) : null;
+  const iscsiText = o.iscsi ?? cfg.iscsi;
+  const iscsi = iscsiText ? parseListen('iscsi', iscsiText) : null;
   const metricsText = o.metrics ?? cfg.metrics;
   const metrics = metricsText ? parseListen('metrics', metricsText) : null;
   const tlsCert = o.tlsCert ?? cfg.tlsCert;
   const tlsKey = o.tlsKey ?? cfg.tlsKey;
   if (!!tlsCert !== !!tlsKey) throw new UsageError('TLS needs both --tls-cert FILE and --tls-key FILE');
   const fuse = o.fuse ? resolve(o.fuse) : undefined;
-  if (!webdav && !sftp && !fuse && !nfs && !smb) throw new UsageError('both --webdav and --sftp are off and no --fuse mount point: nothing to serve');
-  return { cfg, webdav, sftp, nfs, smb, metrics, tlsCert, tlsKey, fuse, allowOther: o.allowOther ?? false, defaultPermissions: o.defaultPermissions };
+  if (!webdav && !sftp && !fuse && !nfs && !smb && !iscsi) throw new UsageError('both --webdav and --sftp are off and no --fuse mount point: nothing to serve');
+  return { cfg, webdav, sftp, nfs, smb, iscsi, metrics, tlsCert, tlsKey, fuse, allowOther: o.allowOther ?? false, defaultPermissions: o.defaultPermissions };
 }
 
 async function withTimeout(p: Promise<unknown>, ms: number, log: Logger, what: string): Promise<void> {
@@ -255,6 +261,29 @@ export async function startGateway(o: ServeOptions, log: Logger): Promise<Gatewa
       closers.push({ name: 'smb', close: () => srv.close() });
       info.smb = { host: a.host, port: srv.port, shares: shares.map((x) => x.name) };
     }
+    if (opts.iscsi) {
+      const a = opts.iscsi;
+      const { startIscsiServer, createTargetDevices } = await import('../protocols/iscsi/index.js');
+      const { IscsiTargetStore } = await import('./admin-iscsi.js');
+      const { openVolumes } = await import('../vfs/volumes.js');
+      const volumes = openVolumes(vfsi);
+      const srv = await startIscsiServer({
+        host: a.host, port: a.port, catalog: new IscsiTargetStore(kv), logger: log.child({ proto: 'iscsi' }),
+        // A target's volumes open at its first login and close when its last session ends after a change, or at stop.
+        openTarget: async (t) => {
+          const luns = new Map<number, BlockVolume>();
+          try {
+            for (const l of t.luns) luns.set(l.lun, await volumes.open(l.volume));
+          } catch (err) {
+            for (const v of luns.values()) await v.close().catch(() => undefined);
+            throw err;
+          }
+          return { devices: createTargetDevices(luns, { targetName: t.iqn }), close: async () => { for (const v of luns.values()) await v.close(); } };
+        },
+      }).catch((err: unknown) => listenError(err, 'iSCSI', a, 'iscsi'));
+      closers.push({ name: 'iscsi', close: () => srv.close() });
+      info.iscsi = { host: a.host, port: srv.port };
+    }
     if (opts.fuse) {
       const { mountFuse } = await import('../protocols/fuse/index.js');
       const m = await mountFuse({ vfs: vfsi.vfs, mountpoint: opts.fuse, allowOther: opts.allowOther, defaultPermissions: opts.defaultPermissions, log: log.child({ proto: 'fuse' }) })
@@ -329,6 +358,7 @@ export function bannerLines(info: ServeInfo): string[] {
   if (info.sftp) lines.push(`  SFTP:    ${clientHost(info.sftp.host)} port ${info.sftp.port}`);
   if (info.nfs) lines.push(`  NFS:     ${clientHost(info.nfs.host)} port ${info.nfs.port} (v3, v4.0, v4.1; MOUNT, PORTMAP, NLM v4 and NSM on the same port)`);
   if (info.smb) lines.push(`  SMB:     ${clientHost(info.smb.host)} port ${info.smb.port} (SMB 2.0.2-3.1.1: file access, locks, oplocks and leases, durable handles, change notify, previous versions; shares ${info.smb.shares.join(', ')})`);
+  if (info.iscsi) lines.push(`  iSCSI:   ${clientHost(info.iscsi.host)} port ${info.iscsi.port} (targets: dw iscsi target add|list ${dataFlag})`);
   if (info.fuse) lines.push(`  FUSE:    mounted at ${info.fuse}`);
   if (info.metricsUrl) lines.push(`  Metrics: ${info.metricsUrl}`);
   if (info.adminPassword) {
@@ -348,6 +378,7 @@ export function bannerLines(info: ServeInfo): string[] {
     const h = clientHost(info.smb.host);
     lines.push(`    smbclient //${h.includes(':') ? `[${h}]` : h}/${info.smb.shares[0]} -p ${info.smb.port} -U ${user}%${pass} -c exit`);
   }
+  if (info.iscsi) lines.push(`    iscsi-ls -s iscsi://${formatHostPort(clientHost(info.iscsi.host), info.iscsi.port)}`);
   if (info.nfs) lines.push(`    nfs-ls "nfs://${clientHost(info.nfs.host)}/?version=3&nfsport=${info.nfs.port}&mountport=${info.nfs.port}"`);
   lines.push(
     '',

@@ -32,3 +32,29 @@ test('a sync called while another runs resolves only after that one (it may hold
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('concurrent reads of a segment not open yet share one file handle', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'dw-device-'));
+  const { readdir } = await import('node:fs/promises');
+  const fds = async () => (await readdir('/proc/self/fd')).length;
+  try {
+    const poolId = randomBytes(16);
+    await writeLabel(dir, { format: 1, poolId: poolId.toString('hex'), index: 0 });
+    let next = 1;
+    const dev = new Device(0, dir, poolId, 1 << 20, async () => next++);
+    await dev.open(poolId.toString('hex'));
+    const data = randomBytes(4096);
+    const w = await dev.append([data]);
+    w.unpin();
+    await dev.close(); // every handle closed: the reads below open the segment again
+    await dev.open(poolId.toString('hex'));
+    const before = await fds();
+    const bufs = Array.from({ length: 32 }, () => Buffer.alloc(4096));
+    await Promise.all(bufs.map((b) => dev.readv(w.segment, w.offset, [b])));
+    for (const b of bufs) assert.ok(b.equals(data));
+    assert.equal(await fds(), before + 1, 'one handle for the segment (each reader used to open its own)');
+    await dev.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -101,6 +101,8 @@ export class Device {
   readonly segments = new Map<number, number>();
   private active: { segment: number; size: number } | undefined;
   private handles = new Map<number, Handle>();
+  /** Opens under way, by segment: concurrent readers of a segment share one (each used to open its own, and all but one leaked). */
+  private opening = new Map<number, Promise<Handle>>();
   private dirty = new Set<number>();
   private appendQueue: Promise<unknown> = Promise.resolve();
   /** Appends not yet recorded by their writer, per segment: reclaim leaves these segments alone. */
@@ -155,14 +157,26 @@ export class Device {
   }
 
   private async handle(seg: number, create = false): Promise<Handle> {
-    let h = this.handles.get(seg);
+    const h = this.handles.get(seg);
     if (h && !h.closing) {
       this.handles.delete(seg);
       this.handles.set(seg, h); // LRU order
       return h;
     }
+    const pending = this.opening.get(seg);
+    if (pending) return pending;
+    const p = this.openHandle(seg, create);
+    this.opening.set(seg, p);
+    try {
+      return await p;
+    } finally {
+      this.opening.delete(seg);
+    }
+  }
+
+  private async openHandle(seg: number, create: boolean): Promise<Handle> {
     const fh = await open(this.segmentPath(seg), create ? fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL : fsc.O_RDWR);
-    h = { fh, inUse: 0 };
+    const h: Handle = { fh, inUse: 0 };
     this.handles.set(seg, h);
     if (this.handles.size > MAX_OPEN) {
       for (const [s, old] of this.handles) {

@@ -17,6 +17,7 @@ export * from './types.js';
 export * from './errno.js';
 export { VfsImpl } from './vfs.js';
 export { PathLayer, components } from './paths.js';
+export { openVolumes, checkVolumeName, parseVolumeRef, DEFAULT_VOLUME_RECORD, type VolumeStore } from './volumes.js';
 export type { SnapshotInfo, SnapshotStore } from './meta/snapshots.js';
 
 /** 1 MiB: the default record size of files (ARCHITECTURE.md "Data path"). */
@@ -36,6 +37,8 @@ export interface VfsInstance {
   snapshotVfs(name: string): { vfs: Vfs; paths: PathVfs };
   /** Flushes open files, then closes the block store and the KV store. */
   close(): Promise<void>;
+  /** Run by close() first, in order (openVolumes flushes the open block volumes here). */
+  readonly beforeClose: (() => Promise<void>)[];
 }
 
 /**
@@ -57,6 +60,7 @@ export async function openVfs(opts: { kv: KvStore; blocks: BlockStore; recordSiz
   const impl = new VfsImpl(meta, opts.blocks, snapshots);
   await impl.recover();
   const paths = new PathLayer(impl);
+  const beforeClose: (() => Promise<void>)[] = [];
   return {
     vfs: impl,
     paths,
@@ -67,7 +71,9 @@ export async function openVfs(opts: { kv: KvStore; blocks: BlockStore; recordSiz
       const simpl = new VfsImpl(new MetaStore(view, opts.blocks, rs, names), opts.blocks);
       return { vfs: simpl, paths: new PathLayer(simpl) };
     },
+    beforeClose,
     async close() {
+      for (const fn of beforeClose) await fn().catch(() => undefined);
       await impl.flushAll();
       await opts.blocks.close();
       await opts.kv.close();

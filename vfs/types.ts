@@ -360,7 +360,7 @@ export function ctxFor(p: Principal, clientId: string): Ctx {
  */
 export interface BlockVolume {
   readonly name: string;
-  /** Size in bytes (a multiple of 4096). Changes only through Volumes.resize. */
+  /** Size in bytes (a multiple of 4096). Changes only through Volumes.resize, which open handles see at once (Volumes.watch tells). */
   readonly sizeBytes: number;
   /** The record size (the `--block` of `dw volume create`, 64 KiB by default): a write smaller than it is read-modify-write. */
   readonly recordSize: number;
@@ -404,8 +404,9 @@ export interface VolumeInfo {
  * The volume catalogue. Names: 1–64 characters of [A-Za-z0-9._-], not starting with '.'.
  * A snapshot is named 'VOLUME@SNAP' and opens read-only; a clone is a new writable volume
  * sharing the snapshot's blocks (copy on write). Errno: EEXIST, ENOENT, EINVAL (bad name or
- * size), EBUSY (delete/resize/rollback of an open volume, delete of a volume with snapshots
- * unless recursive), ENOSPC (thick), EPERM.
+ * size), EBUSY (delete of an open volume or of an open snapshot, delete of a volume with
+ * snapshots unless recursive; resize of an open volume is allowed), ENOSPC (thick), EPERM.
+ * Implementation: vfs/volumes.ts openVolumes(instance).
  */
 export interface Volumes {
   create(name: string, opts: { sizeBytes: number; recordSize?: number; thick?: boolean }): Promise<VolumeInfo>;
@@ -417,8 +418,21 @@ export interface Volumes {
   /** Constant time (no data copied). */
   snapshot(name: string, snap: string): Promise<{ name: string; created: string }>;
   deleteSnapshot(name: string, snap: string): Promise<void>;
+  /**
+   * Returns volume `name` to its snapshot `snap` (which stays): work in proportion to what
+   * changed since. Only the newest snapshot, unless `destroyNewer` deletes the newer ones first
+   * (else EBUSY naming them); EBUSY while the volume (or a snapshot to destroy) is open.
+   * Returns the snapshots destroyed.
+   */
+  rollback(name: string, snap: string, opts?: { destroyNewer?: boolean }): Promise<{ destroyed: string[] }>;
   /** A new writable volume from 'VOLUME@SNAP'. */
   clone(source: string, name: string): Promise<VolumeInfo>;
   /** Opens 'NAME' (writable unless readOnly) or 'NAME@SNAP' (read-only). */
   open(name: string, opts?: { readOnly?: boolean }): Promise<BlockVolume>;
+  /**
+   * Calls `listener` after a volume was resized ('resize': open handles already show the new
+   * sizeBytes; iSCSI raises CAPACITY DATA HAS CHANGED, SPC-4 6.x / SAM-5 unit attention) or
+   * deleted ('delete'). Synchronous; must not block. Returns the unsubscriber.
+   */
+  watch(listener: (name: string, what: 'resize' | 'delete') => void): () => void;
 }

@@ -85,6 +85,8 @@ export class VfsImpl implements Vfs {
   private space(ino: number): { sp: Space; local: number } {
     const epoch = Math.floor(ino / INO_SPACE);
     const local = ino - epoch * INO_SPACE;
+    // A block volume's inode (vfs/volumes.ts) is no file: reachable only through the volume catalogue.
+    if (this.snapshots?.isVolumeIno(local)) throw new VfsError(Errno.ESTALE, `stale inode ${ino}`);
     if (epoch === 0) return { sp: this.live, local };
     let sp = this.spaces.get(epoch);
     if (!sp || !this.snapshots?.byEpoch(epoch)) {

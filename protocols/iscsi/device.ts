@@ -49,12 +49,14 @@ export interface ScsiResult {
 /** A logical unit as the transport sees it. */
 export interface LogicalUnit {
   readonly volume: BlockVolume;
+  /** Logical block length in bytes (512 when absent): the transport needs it for the residual of a write whose CDB transfer length differs from the Expected Data Transfer Length (RFC 7143 section 11.4.5). */
+  readonly blockSize?: number;
   /** Runs one command. Never throws: every error is a status (and sense) in the result. */
   execute(task: ScsiTask): Promise<ScsiResult>;
   /** A nexus logged in (unit attention POWER ON/RESET for it) or went away (its RESERVE 6 is released; PR keys stay). */
   nexusAdded(n: Nexus): void;
   nexusRemoved(n: Nexus): void;
-  /** LOGICAL UNIT RESET / TARGET WARM RESET (SAM-5 §7.7, §7.11): clears reservations of type RESERVE 6, sets unit attentions for every other nexus. */
+  /** LOGICAL UNIT RESET / TARGET WARM RESET (SAM-5 §7.7, §7.11): clears reservations of type RESERVE 6, sets unit attentions for every nexus, `from` included (SAM-5 §6.3.3). */
   reset(from: Nexus): void;
   /** The volume's size changed: unit attention CAPACITY DATA HAS CHANGED for every nexus. */
   capacityChanged(): void;

@@ -20,6 +20,7 @@
  * | 'E'    | 'E' ino(u64) offset(u64, bytes)           | extent: blockId(u64) length(u32) flags(u32), and with flags bit 0 the record's chunks: count(u32) × (blockId(u64) length(u32)) (vfs/meta/inode.ts) | vfs/meta |
  * | 'O'    | 'O' ino(u64)                              | empty: unlinked inode still open (orphan)      | vfs/meta         |
  * | 'U'    | 'U' name(utf8)                            | user record JSON (gateway/users.ts)            | gateway          |
+ * | 'T'    | 'T' iqn(utf8, canonical: lower case)      | iSCSI target JSON: LUNs, ACL, CHAP (gateway/admin-iscsi.ts) | gateway |
  * | 'B'    | 'B' blockId(u64)                          | block row: layout, refs, shard places, sums    | raid (raid/blocktable.ts) |
  * | 'G'    | 'G' dev(u16) seg(u32) blockId(u64)        | empty: index of the blocks with a shard in a segment | raid       |
  * | 'K'    | 'K' hash(32 bytes)                        | blockId(u64) offset(u32) length(u32): the dedup index, a chunk's content hash → where its bytes are | raid (raid/dedup.ts) |
@@ -32,6 +33,7 @@
  * | 'R'    | 'R' ino(u64)                              | seal JSON: immutable from sealAtMs until untilMs | vfs/meta       |
  * | 'L'    | 'L' ino(u64) name(utf8)                   | legal hold JSON on a file or a retention directory | vfs/meta     |
  * | 'Q'    | 'Q' kind(u8: 'u' 'g' 'd') id(u64)         | quota rule JSON (vfs/meta/quota.ts); usage in counters 'C' q/<kind>/<id>/{bytes,inodes,bytesOver,inodesOver} | vfs/meta |
+ * | 'V'    | 'V' name(utf8, [A-Za-z0-9._-], ≤64)       | block volume catalogue JSON: ino, recordSize, thick, created, origin? (vfs/volumes.ts)³ | vfs |
  *
  * ¹ On an encrypted pool (vfs/meta/names.ts) a name in a key is its keyed hash (32 hex digits),
  *   and names and values in rows are sealed (AES-256-GCM): the 'd' row's name, the 'X' row's
@@ -50,6 +52,13 @@
  *   version '2' and 'foldEpoch'; snapshots with epoch ≤ foldEpoch predate the index, and a
  *   caseless lookup in them scans the directory instead. A rollback to such a snapshot drops
  *   'foldEpoch' (the live tree scans too) until the next open rebuilds the index.
+ * ³ A block volume (iSCSI, issue 8) is a regular inode (its size the volume's, its extents and
+ *   records the file machinery's) that no directory entry names: only its 'V' row leads to it,
+ *   so no file protocol can list, look up or open it (VfsImpl also answers ESTALE for its inode
+ *   number, should a handle name it). Not a hidden directory: that would need every listing,
+ *   lookup, rename and /.snapshots view filtered, and tree snapshots would hold the volumes'
+ *   history. Its snapshots are snapshot records ('N') scoped to its inode (vfs/meta/snapshots.ts
+ *   "Scopes"); the 'V' row itself is not versioned.
  *
  * Snapshots (vfs/meta/snapshots.ts): the live rows are never versioned. The first write after
  * snapshot L to an I, D, d, F, X or E row that existed at L copies its old value to H key L (an
@@ -73,6 +82,7 @@ export const PREFIX = {
   extent: 0x45, // 'E'
   orphan: 0x4f, // 'O'
   user: 0x55, // 'U'
+  iscsiTarget: 0x54, // 'T'
   block: 0x42, // 'B'
   segIndex: 0x47, // 'G'
   dedup: 0x4b, // 'K'
@@ -85,6 +95,7 @@ export const PREFIX = {
   retention: 0x57, // 'W'
   seal: 0x52, // 'R'
   hold: 0x4c, // 'L'
+  volume: 0x56, // 'V'
 } as const;
 
 /** Prefixes of the rows snapshots version (keyed by inode: I, E, X; by parent directory: D, d, F). */
@@ -143,6 +154,8 @@ export const keys = {
   orphanPrefix: () => Buffer.of(PREFIX.orphan),
   user: (name: string) => withPrefix(PREFIX.user, Buffer.from(name, 'utf8')),
   userPrefix: () => Buffer.of(PREFIX.user),
+  iscsiTarget: (iqn: string) => withPrefix(PREFIX.iscsiTarget, Buffer.from(iqn, 'utf8')),
+  iscsiTargetPrefix: () => Buffer.of(PREFIX.iscsiTarget),
   block: (id: number) => withPrefix(PREFIX.block, u64(id)),
   dedup: (hash: Uint8Array) => withPrefix(PREFIX.dedup, Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength)),
   dedupOf: (id: number) => withPrefix(PREFIX.dedupOf, u64(id)),
@@ -176,6 +189,8 @@ export const keys = {
   seal: (ino: number) => withPrefix(PREFIX.seal, u64(ino)),
   hold: (ino: number, name: string) => withPrefix(PREFIX.hold, u64(ino), Buffer.from(name, 'utf8')),
   holdPrefix: (ino: number) => withPrefix(PREFIX.hold, u64(ino)),
+  volume: (name: string) => withPrefix(PREFIX.volume, Buffer.from(name, 'utf8')),
+  volumePrefix: () => Buffer.of(PREFIX.volume),
 };
 
 function u32(n: number): Buffer {

@@ -140,6 +140,15 @@ export async function charge(tx: KvTxn, who: { uid: number; gid: number; project
   }
 }
 
+/**
+ * Adds dBytes to the byte usage of everything `who` counts against, checking no limit: for a
+ * rollback, which puts back what was there and must not fail half way (vfs/meta/snapshots.ts).
+ */
+export async function adjustUsage(tx: KvTxn, who: { uid: number; gid: number; project: number }, dBytes: number): Promise<void> {
+  if (!dBytes) return;
+  for (const [kind, id] of await targets(tx, who)) await tx.incrBy(counterKey(kind, id, 'bytes'), BigInt(dBytes));
+}
+
 /** The project a new child of `dir` gets (the directory's own, which is itself for a quota directory). */
 export function childProject(dir: Inode): number {
   return dir.project;
@@ -163,13 +172,16 @@ export async function listRules(kv: Pick<KvStore, 'scan'>): Promise<QuotaRule[]>
  * Recounts all usage from the inodes (after a rollback put the tree back): every q/ counter is
  * rewritten in one transaction.
  */
-export async function recountUsage(kv: KvStore): Promise<void> {
+export async function recountUsage(kv: KvStore): Promise<{ bytes: number; inodes: number }> {
   const bytes = new Map<string, number>(), inodes = new Map<string, number>();
+  const total = { bytes: 0, inodes: 0 };
   const rulesByDir = new Map<number, number>();
   for (const r of await listRules(kv)) if (r.kind === 'dir') rulesByDir.set(r.id, r.outer);
   const ip = Buffer.of(PREFIX.inode);
   for await (const [, v] of kv.scan(ip, prefixEnd(ip))) {
     const n = decodeInode(v);
+    total.bytes += n.allocated;
+    total.inodes++;
     const t: string[] = [`user/${n.uid}`, `group/${n.gid}`];
     for (let p = n.project, d = 0; p && d < MAX_NESTING; p = rulesByDir.get(p) ?? 0, d++) t.push(`dir/${p}`);
     for (const k of t) {
@@ -186,4 +198,5 @@ export async function recountUsage(kv: KvStore): Promise<void> {
       tx.set(counterKey(kind, Number(id), 'inodes'), encodeCounter(BigInt(inodes.get(k)!)));
     }
   });
+  return total;
 }

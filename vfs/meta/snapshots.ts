@@ -20,15 +20,26 @@
  *
  * Transactions are serialized by the engine (kv.ts), so "the committed value" of a row inside
  * a transaction is what the store answers outside it.
+ *
+ * Scopes (block volumes, vfs/volumes.ts): a snapshot covers either the file tree (every inode
+ * that is not a volume's) or one volume's inode (`volumeIno`). A row is copied for the newest
+ * snapshot that covers its owner inode, a deletion relabels to the newest older one that covers
+ * it, and a view reads only rows its snapshot covers. So a volume snapshot holds no history of
+ * the files (deleting files frees their space whatever volume snapshots exist) and a tree
+ * snapshot none of the volumes; a rollback of the tree leaves the volumes alone. Volume
+ * snapshots are hidden from list/find/byEpoch (so from /.snapshots, SMB Previous Versions,
+ * schedules and `dw snapshot`); their records are named 'volume/VOL@SNAP', which no tree
+ * snapshot can be ('/' is refused in those). The volume inodes are known from the catalogue
+ * ('V' rows, keys.ts), read at open and kept current through addVolumeIno/dropVolumeIno.
  */
 import { Errno, VfsError } from '../errno.js';
 import type { KvStore, KvTxn, ScanOptions, TxnOptions } from './kv.js';
 import { decodeCounter, encodeCounter } from './kv.js';
 import { keys, PREFIX, prefixEnd, readU64, VERSIONED_PREFIXES } from './keys.js';
-import { decodeExtent, extentBlocks } from './inode.js';
+import { decodeExtent, decodeInode, extentBlocks } from './inode.js';
 import type { BlockRefs } from './metatxn.js';
 import { COUNTERS, nowNs } from './metatxn.js';
-import { recountUsage } from './quota.js';
+import { adjustUsage, recountUsage } from './quota.js';
 
 /** One snapshot, as recorded under 'N' name. */
 export interface SnapshotInfo {
@@ -52,6 +63,15 @@ export interface SnapshotInfo {
    */
   rootIno?: number;
   path?: string;
+  /** A block volume's snapshot (vfs/volumes.ts): the volume inode it covers, alone. */
+  volumeIno?: number;
+  /** While a volume rollback runs: the volume's allocated bytes before it (to correct the usage counters at its end). */
+  allocatedBefore?: number;
+}
+
+/** The record name of volume `vol`'s snapshot `snap` (a '/' keeps it apart from tree snapshots). */
+export function volumeSnapshotName(vol: string, snap: string): string {
+  return `volume/${vol}@${snap}`;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -107,9 +127,12 @@ class PreservingTxn {
   private touched: Buffer[] = [];
   readonly tx: KvTxn & { preserve(key: Buffer): Promise<void> };
 
-  constructor(private readonly inner: KvTxn, private readonly snap: SnapshotInfo, private readonly committed: KvStore, private readonly refs: BlockRefs) {
+  /** `target(ino)`: the newest ready snapshot covering inode ino (its rows are copied for it), if any. */
+  constructor(private readonly inner: KvTxn, private readonly target: (ino: number) => SnapshotInfo | undefined, private readonly committed: KvStore, private readonly refs: BlockRefs) {
     const touch = (k: Buffer) => {
-      if (isVersioned(k) && ownerIno(k) < snap.nextIno) this.touched.push(Buffer.from(k));
+      if (!isVersioned(k)) return;
+      const snap = target(ownerIno(k));
+      if (snap && ownerIno(k) < snap.nextIno) this.touched.push(Buffer.from(k));
     };
     this.tx = {
       get: (k) => inner.get(k),
@@ -125,15 +148,17 @@ class PreservingTxn {
 
   /** Copies the committed value of `key` to its H entry for the newest snapshot, once. */
   async preserve(key: Buffer): Promise<void> {
-    if (!isVersioned(key) || ownerIno(key) >= this.snap.nextIno) return;
+    if (!isVersioned(key)) return;
+    const snap = this.target(ownerIno(key));
+    if (!snap || ownerIno(key) >= snap.nextIno) return;
     const id = key.toString('latin1');
     if (this.done.has(id)) return;
     this.done.add(id);
-    const hk = keys.history(key, this.snap.epoch);
+    const hk = keys.history(key, snap.epoch);
     if (await this.inner.get(hk)) return; // copied by an earlier transaction
     const old = await this.committed.get(key);
     this.inner.set(hk, encodeHistory(old));
-    this.inner.set(keys.deadList(this.snap.epoch, key), EMPTY);
+    this.inner.set(keys.deadList(snap.epoch, key), EMPTY);
     if (old && key[0] === PREFIX.extent) for (const id of extentBlocks(decodeExtent(old))) await this.refs.ref(id, this.inner);
   }
 
@@ -158,6 +183,8 @@ export class SnapshotStore implements KvStore {
   readonly engine: string;
   /** Every snapshot record, by epoch (ready and deleting). */
   private all: SnapshotInfo[] = [];
+  /** The block volumes' inodes (catalogue 'V' rows): tree snapshots do not cover them. */
+  private readonly volumeInos = new Set<number>();
 
   private constructor(readonly inner: KvStore, private readonly refs: BlockRefs) {
     this.engine = inner.engine;
@@ -168,26 +195,61 @@ export class SnapshotStore implements KvStore {
     const s = new SnapshotStore(inner, refs);
     const p = keys.snapshotPrefix();
     for await (const [, v] of inner.scan(p, prefixEnd(p))) s.all.push(JSON.parse(v.toString('utf8')) as SnapshotInfo);
+    const vp = keys.volumePrefix();
+    for await (const [, v] of inner.scan(vp, prefixEnd(vp))) s.volumeInos.add((JSON.parse(v.toString('utf8')) as { ino: number }).ino);
     s.all.sort((a, b) => a.epoch - b.epoch);
     for (const snap of s.all.filter((x) => x.state === 'deleting')) await s.finishDelete(snap);
     for (const snap of s.all.filter((x) => x.state === 'ready' && x.rollingBack)) await s.finishRollback(snap);
     return s;
   }
 
-  /** Ready snapshots, oldest first. */
+  /** Ready snapshots of the tree, oldest first (volume snapshots: volumeSnapshots). */
   list(): SnapshotInfo[] {
-    return this.all.filter((s) => s.state === 'ready').map((s) => ({ ...s }));
+    return this.all.filter((s) => s.state === 'ready' && s.volumeIno === undefined).map((s) => ({ ...s }));
   }
 
-  /** A ready snapshot by name, or undefined. */
+  /** A ready snapshot of the tree by name, or undefined. */
   find(name: string): SnapshotInfo | undefined {
-    const s = this.all.find((x) => x.name === name && x.state === 'ready');
+    const s = this.all.find((x) => x.name === name && x.state === 'ready' && x.volumeIno === undefined);
     return s ? { ...s } : undefined;
   }
 
-  private latest(): SnapshotInfo | undefined {
-    for (let i = this.all.length - 1; i >= 0; i--) if (this.all[i]!.state === 'ready') return this.all[i];
+  /** Ready snapshots of volume inode `ino`, oldest first. */
+  volumeSnapshots(ino: number): SnapshotInfo[] {
+    return this.all.filter((s) => s.state === 'ready' && s.volumeIno === ino).map((s) => ({ ...s }));
+  }
+
+  /** Whether inode `ino` is a block volume's (the VFS refuses to show it: vfs/volumes.ts). */
+  isVolumeIno(ino: number): boolean {
+    return this.volumeInos.has(ino);
+  }
+
+  /** Inode `ino` is a block volume's from now on: only its own snapshots cover it. Call on commit of its catalogue row. */
+  addVolumeIno(ino: number): void {
+    this.volumeInos.add(ino);
+  }
+
+  /** Inode `ino` (freed, with its catalogue row) is no volume's any more. */
+  dropVolumeIno(ino: number): void {
+    this.volumeInos.delete(ino);
+  }
+
+  /** Whether snapshot `s` covers the rows of inode `ino` (see the file comment, "Scopes"). */
+  private covers(s: SnapshotInfo, ino: number): boolean {
+    return s.volumeIno === undefined ? !this.volumeInos.has(ino) : s.volumeIno === ino;
+  }
+
+  /** The newest ready snapshot covering inode `ino`: the one a change to its rows is copied for. */
+  private latestFor(ino: number): SnapshotInfo | undefined {
+    for (let i = this.all.length - 1; i >= 0; i--) {
+      const s = this.all[i]!;
+      if (s.state === 'ready' && this.covers(s, ino)) return s;
+    }
     return undefined;
+  }
+
+  private anyReady(): boolean {
+    return this.all.some((s) => s.state === 'ready');
   }
 
   get(key: Buffer): Promise<Buffer | undefined> {
@@ -208,9 +270,8 @@ export class SnapshotStore implements KvStore {
 
   txn<T>(fn: (tx: KvTxn) => Promise<T>, opts?: TxnOptions): Promise<T> {
     return this.inner.txn(async (tx) => {
-      const snap = this.latest();
-      if (!snap) return fn(tx);
-      const p = new PreservingTxn(tx, snap, this.inner, this.refs);
+      if (!this.anyReady()) return fn(tx);
+      const p = new PreservingTxn(tx, (ino) => this.latestFor(ino), this.inner, this.refs);
       const r = await fn(p.tx);
       await p.finish();
       return r;
@@ -223,6 +284,18 @@ export class SnapshotStore implements KvStore {
    */
   async create(name: string, opts: { rootIno?: number; path?: string } = {}): Promise<SnapshotInfo> {
     checkSnapshotName(name);
+    return this.record(name, opts);
+  }
+
+  /**
+   * Takes a snapshot of volume inode `ino` alone (vfs/volumes.ts), recorded as
+   * volumeSnapshotName(vol, snap): one record, constant time. EEXIST if taken.
+   */
+  async createVolumeSnapshot(vol: string, snap: string, ino: number): Promise<SnapshotInfo> {
+    return this.record(volumeSnapshotName(vol, snap), { volumeIno: ino });
+  }
+
+  private async record(name: string, opts: { rootIno?: number; path?: string; volumeIno?: number }): Promise<SnapshotInfo> {
     return this.inner.txn(async (tx) => {
       if (await tx.get(keys.snapshot(name))) throw new VfsError(Errno.EEXIST, `snapshot ${name} exists`);
       const epoch = Number(await tx.incrBy(keys.counter(EPOCH_COUNTER), 1n));
@@ -235,6 +308,7 @@ export class SnapshotStore implements KvStore {
         inodes: Number(decodeCounter(await tx.get(keys.counter(COUNTERS.inodes)))),
         state: 'ready',
         ...(opts.rootIno && opts.rootIno !== 1 ? { rootIno: opts.rootIno, ...(opts.path ? { path: opts.path } : {}) } : {}),
+        ...(opts.volumeIno !== undefined ? { volumeIno: opts.volumeIno } : {}),
       };
       tx.set(keys.snapshot(name), Buffer.from(JSON.stringify(info)));
       tx.onCommit(() => this.all.push(info)); // epochs only grow: the list stays ordered
@@ -245,9 +319,10 @@ export class SnapshotStore implements KvStore {
   /**
    * Deletes snapshot `name`: history only it needed goes, with the blocks only that history
    * held. Throws ENOENT if there is no such snapshot. Resumes after a crash (see open).
+   * A volume's snapshot is deleted only with `volume` (vfs/volumes.ts), by its record name.
    */
-  async delete(name: string): Promise<void> {
-    const snap = this.all.find((x) => x.name === name && x.state === 'ready');
+  async delete(name: string, opts: { volume?: boolean } = {}): Promise<void> {
+    const snap = this.all.find((x) => x.name === name && x.state === 'ready' && (x.volumeIno !== undefined) === (opts.volume === true));
     if (!snap) throw new VfsError(Errno.ENOENT, `no snapshot ${name}`);
     await this.inner.txn(async (tx) => {
       const marked = { ...snap, state: 'deleting' as const };
@@ -260,7 +335,7 @@ export class SnapshotStore implements KvStore {
   private async finishDelete(snap: SnapshotInfo): Promise<void> {
     await this.drainDeadList(snap, async (tx, row, v) => {
       // The newest ready snapshot older than this one: it may still need entries labelled here.
-      const older = this.all.filter((x) => x.state === 'ready' && x.epoch < snap.epoch).at(-1);
+      const older = this.all.filter((x) => x.state === 'ready' && x.epoch < snap.epoch && this.covers(x, ownerIno(row))).at(-1);
       if (older && ownerIno(row) < older.nextIno && !(await this.hasEntryBetween(tx, row, older.epoch, snap.epoch))) {
         // `older` read this row through the entry: relabel it.
         tx.set(keys.history(row, older.epoch), v);
@@ -285,10 +360,10 @@ export class SnapshotStore implements KvStore {
    * keeps other writers out meanwhile (VfsImpl.exclusive). Throws ENOENT for no such snapshot.
    */
   async rollback(name: string, opts: { destroyNewer?: boolean } = {}): Promise<{ restored: number; removed: number; destroyed: string[] }> {
-    const snap = this.all.find((x) => x.name === name && x.state === 'ready');
+    const snap = this.all.find((x) => x.name === name && x.state === 'ready' && x.volumeIno === undefined);
     if (!snap) throw new VfsError(Errno.ENOENT, `no snapshot ${name}`);
     if (snap.rootIno) throw new VfsError(Errno.EINVAL, `snapshot ${name} was taken of ${snap.path ?? 'a folder'} only: bring files back with dw restore instead`);
-    const newer = this.all.filter((x) => x.state === 'ready' && x.epoch > snap.epoch);
+    const newer = this.list().filter((x) => x.epoch > snap.epoch); // volume snapshots cover no tree row
     if (newer.length && !opts.destroyNewer) {
       throw new VfsError(Errno.EBUSY, `snapshots newer than ${name} exist (${newer.map((x) => x.name).join(', ')}): delete them first, or roll back with --destroy-newer`);
     }
@@ -300,9 +375,35 @@ export class SnapshotStore implements KvStore {
     return { ...(await this.finishRollback(snap)), destroyed: newer.map((x) => x.name) };
   }
 
-  private async finishRollback(snap: SnapshotInfo): Promise<{ restored: number; removed: number }> {
-    let restored = 0, removed = 0;
-    // 1. Rows changed since the snapshot: their H entries labelled with it hold the old values.
+  /**
+   * Returns block volume `vol` to its snapshot `snap` (vfs/volumes.ts), as rollback does the
+   * tree: the volume's rows changed since go back (work in proportion to them), its usage
+   * counters follow. Only its newest snapshot: newer ones of the volume go first with
+   * `destroyNewer`, else EBUSY naming them. The caller keeps the volume closed meanwhile.
+   * Resumed at open after a crash. Throws ENOENT for no such snapshot.
+   */
+  async rollbackVolume(vol: string, snap: string, opts: { destroyNewer?: boolean } = {}): Promise<{ restored: number; destroyed: string[] }> {
+    const name = volumeSnapshotName(vol, snap);
+    const s = this.all.find((x) => x.name === name && x.state === 'ready' && x.volumeIno !== undefined);
+    if (!s) throw new VfsError(Errno.ENOENT, `no snapshot ${vol}@${snap}`);
+    const newer = this.all.filter((x) => x.state === 'ready' && x.volumeIno === s.volumeIno && x.epoch > s.epoch);
+    const short = (x: SnapshotInfo) => x.name.slice(x.name.indexOf('@') + 1);
+    if (newer.length && !opts.destroyNewer) {
+      throw new VfsError(Errno.EBUSY, `snapshots of ${vol} newer than ${snap} exist (${newer.map(short).join(', ')}): delete them first, or roll back destroying newer ones`);
+    }
+    for (const n of newer) await this.delete(n.name, { volume: true });
+    await this.inner.txn(async (tx) => {
+      const v = await tx.get(keys.inode(s.volumeIno!));
+      const allocatedBefore = v ? decodeInode(v).allocated : 0;
+      tx.set(keys.snapshot(name), Buffer.from(JSON.stringify({ ...s, rollingBack: true, allocatedBefore })));
+      tx.onCommit(() => { s.rollingBack = true; s.allocatedBefore = allocatedBefore; });
+    }, { sync: true });
+    return { restored: (await this.finishRollback(s)).restored, destroyed: newer.map(short) };
+  }
+
+  /** Step 1 of a rollback: every row in the snapshot's dead list back to its value then. Returns how many. */
+  private async restoreRows(snap: SnapshotInfo): Promise<number> {
+    let restored = 0;
     await this.drainDeadList(snap, async (tx, row, v) => {
       const old = decodeHistory(v);
       const cur = await tx.get(row);
@@ -312,18 +413,48 @@ export class SnapshotStore implements KvStore {
       else tx.delete(row);
       restored++;
     });
+    return restored;
+  }
+
+  /** The end of a volume rollback: the rows are back; the used-bytes counter and the owner's quota usage follow the volume's allocation. */
+  private async finishVolumeRollback(snap: SnapshotInfo): Promise<{ restored: number; removed: number }> {
+    const restored = await this.restoreRows(snap);
+    await this.inner.txn(async (tx) => {
+      const v = await tx.get(keys.inode(snap.volumeIno!));
+      if (v && snap.allocatedBefore !== undefined) {
+        const n = decodeInode(v);
+        const d = n.allocated - snap.allocatedBefore;
+        if (d) {
+          await tx.incrBy(keys.counter(COUNTERS.usedBytes), BigInt(d));
+          await adjustUsage(tx, n, d);
+        }
+      }
+      const { rollingBack: _, allocatedBefore: __, ...rest } = snap;
+      tx.set(keys.snapshot(snap.name), Buffer.from(JSON.stringify(rest)));
+      tx.onCommit(() => { delete snap.rollingBack; delete snap.allocatedBefore; });
+    }, { sync: true });
+    return { restored, removed: 0 };
+  }
+
+  private async finishRollback(snap: SnapshotInfo): Promise<{ restored: number; removed: number }> {
+    if (snap.volumeIno !== undefined) return this.finishVolumeRollback(snap);
+    let removed = 0;
+    // 1. Rows changed since the snapshot: their H entries labelled with it hold the old values.
+    const restored = await this.restoreRows(snap);
     // 2. Rows of inodes made since the snapshot (never copied: they did not exist then).
     const from = Buffer.alloc(8);
     from.writeBigUInt64BE(BigInt(snap.nextIno));
     for (const p of [PREFIX.inode, PREFIX.extent, PREFIX.xattr, PREFIX.dirent, PREFIX.dirCookie, PREFIX.folded, PREFIX.orphan]) {
-      const begin = Buffer.concat([Buffer.of(p), from]);
+      let begin = Buffer.concat([Buffer.of(p), from]);
       const end = Buffer.of(p + 1);
       for (;;) {
         const batch: [Buffer, Buffer][] = [];
         for await (const e of this.inner.scan(begin, end, { limit: DELETE_BATCH })) batch.push(e);
         if (!batch.length) break;
+        begin = Buffer.concat([batch.at(-1)![0], Buffer.of(0)]); // (volume rows stay: scan past them)
         await this.inner.txn(async (tx) => {
           for (const [k, v] of batch) {
+            if (this.volumeInos.has(readU64(k, 1))) continue; // a volume made since: not the tree's
             if (p === PREFIX.extent) for (const id of extentBlocks(decodeExtent(v))) await this.refs.release(id, tx);
             tx.delete(k);
             if (p === PREFIX.inode) removed++;
@@ -332,7 +463,8 @@ export class SnapshotStore implements KvStore {
       }
     }
     // 3. Usage back to the snapshot's (per user, group and directory: recounted), and done.
-    await recountUsage(this.inner);
+    // The totals are recounted too: block volumes (not the tree's, untouched) may have changed since.
+    const total = await recountUsage(this.inner);
     await this.inner.txn(async (tx) => {
       // A snapshot older than the caseless index ('F', keys.ts ²) brought back entries the index
       // never saw: the index is unusable until the next open rebuilds it (vfs/meta/foldindex.ts).
@@ -341,8 +473,8 @@ export class SnapshotStore implements KvStore {
         tx.delete(keys.superblock('foldEpoch'));
         tx.set(keys.superblock('version'), Buffer.from('1'));
       }
-      tx.set(keys.counter(COUNTERS.usedBytes), encodeCounter(BigInt(snap.usedBytes)));
-      tx.set(keys.counter(COUNTERS.inodes), encodeCounter(BigInt(snap.inodes)));
+      tx.set(keys.counter(COUNTERS.usedBytes), encodeCounter(BigInt(total.bytes)));
+      tx.set(keys.counter(COUNTERS.inodes), encodeCounter(BigInt(total.inodes)));
       const { rollingBack: _, ...rest } = snap;
       tx.set(keys.snapshot(snap.name), Buffer.from(JSON.stringify(rest)));
       tx.onCommit(() => { delete snap.rollingBack; });
@@ -392,6 +524,14 @@ export class SnapshotStore implements KvStore {
     return new SnapshotView(this.inner, snap);
   }
 
+  /** A read-only view of volume `vol`'s snapshot `snap` (vfs/volumes.ts). Throws ENOENT if there is none. */
+  volumeView(vol: string, snap: string): SnapshotView {
+    const name = volumeSnapshotName(vol, snap);
+    const s = this.all.find((x) => x.name === name && x.state === 'ready' && x.volumeIno !== undefined);
+    if (!s) throw new VfsError(Errno.ENOENT, `no snapshot ${vol}@${snap}`);
+    return new SnapshotView(this.inner, { ...s });
+  }
+
   /** The view of snapshot `epoch` (for the VFS's inode spaces). Throws ESTALE if it is gone. */
   viewByEpoch(epoch: number): SnapshotView {
     const snap = this.byEpoch(epoch);
@@ -429,8 +569,12 @@ export class SnapshotView implements KvStore {
   async get(key: Buffer): Promise<Buffer | undefined> {
     if (!isVersioned(key)) return this.live.get(key);
     if (this.born(key)) return undefined;
+    // The live row first, then the history: a commit landing between the two reads wrote the
+    // H entry of the old value with it, which the second read finds. (In the other order such a
+    // commit would show its new value as the snapshot's: a volume snapshot read during a write.)
+    const live = await this.live.get(key);
     for await (const [, v] of this.live.scan(keys.history(key, this.snap.epoch), prefixEnd(keys.historyOf(key)), { limit: 1 })) return decodeHistory(v);
-    return this.live.get(key);
+    return live;
   }
 
   async getMany(ks: Buffer[]): Promise<(Buffer | undefined)[]> {

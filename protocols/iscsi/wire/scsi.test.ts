@@ -220,3 +220,18 @@ test('fuzz: any bytes as a CDB or parameter list → a value or CHECK CONDITION,
     }
   }), { numRuns: 3000 });
 });
+
+test('CDBs: VERIFY(12), WRITE AND VERIFY(12), ORWRITE(16), READ DEFECT DATA(10/12), REPORT SUPPORTED OPERATION CODES (SBC-3 5.9/5.18/5.19/5.29/5.37, SPC-4 6.35)', () => {
+  assert.deepEqual(cdb('af 02 00 00 00 07 00 00 00 03 00 00'), { op: 0xaf, name: 'VERIFY_12', kind: 'verify', lba: 7n, blocks: 3, fua: false, dpo: false, protect: 0, group: 0, bytchk: true });
+  assert.equal((cdb('ae 10 00 00 00 07 00 00 00 03 00 00') as { kind: string; dpo: boolean }).dpo, true);
+  assert.equal(cdb('ae 10 00 00 00 07 00 00 00 03 00 00').kind, 'write-verify');
+  assert.deepEqual(cdb('8b 08 00 00 00 00 00 00 00 09 00 00 00 02 00 00'), { op: 0x8b, name: 'ORWRITE_16', kind: 'orwrite', lba: 9n, blocks: 2, fua: true, dpo: false, protect: 0, group: 0, bytchk: false });
+  assert.deepEqual(cdb('a3 0c 82 9e 00 10 00 00 01 00 00 00'), {
+    op: 0xa3, name: 'REPORT_SUPPORTED_OPERATION_CODES', kind: 'report-supported-opcodes', rctd: true, options: 2, requestedOp: 0x9e, requestedSa: 0x10, allocationLength: 256,
+  });
+  assert.deepEqual(cdb('37 00 1d 00 00 00 00 00 20 00'), { op: 0x37, name: 'READ_DEFECT_DATA_10', kind: 'read-defect-data', plist: true, glist: true, format: 5, allocationLength: 32 });
+  assert.deepEqual(cdb('b7 0c 00 00 00 00 00 01 00 00 00 00'), { op: 0xb7, name: 'READ_DEFECT_DATA_12', kind: 'read-defect-data', plist: false, glist: true, format: 4, allocationLength: 65536 });
+  assert.deepEqual(senseOf(() => cdb('a3 05 00 00 00 00 00 00 01 00 00 00')).field, { cd: true, byte: 1, bit: 4 });
+  assert.deepEqual(senseOf(() => cdb('a3 0c 07 00 00 00 00 00 01 00 00 00')).field, { cd: true, byte: 2, bit: 2 });
+  fc.assert(fc.property(fc.uint8Array({ minLength: 10, maxLength: 12 }), (rest) => onlyCdbErrors(() => decodeCdb(Buffer.from([0xa3, 0x0c, ...rest])))), { numRuns: 2000 });
+});

@@ -49,9 +49,19 @@ export const ScsiOp = {
   REPORT_LUNS: 0xa0,
   READ_12: 0xa8,
   WRITE_12: 0xaa,
+  WRITE_AND_VERIFY_12: 0xae,
+  VERIFY_12: 0xaf,
+  /** ORWRITE(16) (SBC-3 5.9): OR the Data-Out into the medium. */
+  ORWRITE_16: 0x8b,
+  READ_DEFECT_DATA_10: 0x37,
+  READ_DEFECT_DATA_12: 0xb7,
+  /** MAINTENANCE IN: REPORT SUPPORTED OPERATION CODES by service action 0x0C (SPC-4 6.35). */
+  MAINTENANCE_IN: 0xa3,
 } as const;
 export type ScsiOpCode = (typeof ScsiOp)[keyof typeof ScsiOp];
 
+/** MAINTENANCE IN service actions (SPC-4 6.35). */
+export const MaintenanceIn = { REPORT_SUPPORTED_OPERATION_CODES: 0x0c } as const;
 /** SERVICE ACTION IN(16) service actions (SBC-3 5.16 / 5.8). */
 export const ServiceActionIn16 = { READ_CAPACITY_16: 0x10, GET_LBA_STATUS: 0x12 } as const;
 /** PERSISTENT RESERVE IN service actions (SPC-4 6.14.1). */
@@ -83,17 +93,21 @@ export const SenseKey = {
 export const Asc = {
   NO_ADDITIONAL_SENSE: [0x00, 0x00],
   LOGICAL_UNIT_NOT_READY_CAUSE_NOT_REPORTABLE: [0x04, 0x00],
+  LOGICAL_UNIT_IS_IN_PROCESS_OF_BECOMING_READY: [0x04, 0x01],
   LOGICAL_UNIT_NOT_READY_INITIALIZING_COMMAND_REQUIRED: [0x04, 0x02],
   LOGICAL_UNIT_NOT_READY_MANUAL_INTERVENTION_REQUIRED: [0x04, 0x03],
+  LOGICAL_UNIT_COMMUNICATION_TIME_OUT: [0x08, 0x01],
   WRITE_ERROR: [0x0c, 0x00],
   UNRECOVERED_READ_ERROR: [0x11, 0x00],
   MISCOMPARE_DURING_VERIFY_OPERATION: [0x1d, 0x00],
   PARAMETER_LIST_LENGTH_ERROR: [0x1a, 0x00],
   INVALID_COMMAND_OPERATION_CODE: [0x20, 0x00],
+  ACCESS_DENIED_NO_ACCESS_RIGHTS: [0x20, 0x02],
   LOGICAL_BLOCK_ADDRESS_OUT_OF_RANGE: [0x21, 0x00],
   INVALID_FIELD_IN_CDB: [0x24, 0x00],
   LOGICAL_UNIT_NOT_SUPPORTED: [0x25, 0x00],
   INVALID_FIELD_IN_PARAMETER_LIST: [0x26, 0x00],
+  PARAMETER_NOT_SUPPORTED: [0x26, 0x01],
   PARAMETER_VALUE_INVALID: [0x26, 0x02],
   WRITE_PROTECTED: [0x27, 0x00],
   SPACE_ALLOCATION_FAILED_WRITE_PROTECT: [0x27, 0x07],
@@ -108,6 +122,7 @@ export const Asc = {
   MEDIUM_NOT_PRESENT: [0x3a, 0x00],
   REPORTED_LUNS_DATA_HAS_CHANGED: [0x3f, 0x0e],
   INTERNAL_TARGET_FAILURE: [0x44, 0x00],
+  SYSTEM_RESOURCE_FAILURE: [0x55, 0x00],
   INSUFFICIENT_REGISTRATION_RESOURCES: [0x55, 0x04],
 } as const satisfies Record<string, readonly [number, number]>;
 export type AscPair = readonly [number, number];
@@ -263,7 +278,7 @@ interface CdbBase {
 }
 /** READ/WRITE/VERIFY family: LBA and length in blocks; `protect` is RD/WR/VRPROTECT (must be 0 here). */
 export interface RwCdb extends CdbBase {
-  kind: 'read' | 'write' | 'write-verify' | 'verify';
+  kind: 'read' | 'write' | 'write-verify' | 'verify' | 'orwrite';
   lba: bigint;
   blocks: number;
   fua: boolean;
@@ -308,11 +323,19 @@ export interface GetLbaStatusCdb extends CdbBase { kind: 'get-lba-status'; lba: 
 export interface PrInCdb extends CdbBase { kind: 'persistent-reserve-in'; action: number; allocationLength: number }
 export interface PrOutCdb extends CdbBase { kind: 'persistent-reserve-out'; action: number; scope: number; type: number; parameterListLength: number }
 export interface ReserveReleaseCdb extends CdbBase { kind: 'reserve-6' | 'release-6' }
+/**
+ * REPORT SUPPORTED OPERATION CODES (SPC-4 6.35): RCTD (return command timeouts descriptors),
+ * REPORTING OPTIONS (0 all, 1 one opcode, 2 opcode + service action, 3 opcode with or without
+ * one), the requested opcode and service action.
+ */
+export interface ReportOpcodesCdb extends CdbBase { kind: 'report-supported-opcodes'; rctd: boolean; options: number; requestedOp: number; requestedSa: number; allocationLength: number }
+/** READ DEFECT DATA(10)/(12) (SBC-3 5.18, 5.19): which lists (REQ_PLIST, REQ_GLIST) in which DEFECT LIST FORMAT. */
+export interface ReadDefectDataCdb extends CdbBase { kind: 'read-defect-data'; plist: boolean; glist: boolean; format: number; allocationLength: number }
 export interface StartStopCdb extends CdbBase { kind: 'start-stop-unit'; immed: boolean; powerCondition: number; noFlush: boolean; loej: boolean; start: boolean }
 
 export type Cdb = RwCdb | InquiryCdb | ReportLunsCdb | TurCdb | RequestSenseCdb | ReadCapacityCdb | SyncCacheCdb | PrefetchCdb |
   ModeSenseCdb | ModeSelectCdb | UnmapCdb | WriteSameCdb | CompareAndWriteCdb | GetLbaStatusCdb | PrInCdb | PrOutCdb |
-  ReserveReleaseCdb | StartStopCdb;
+  ReserveReleaseCdb | StartStopCdb | ReportOpcodesCdb | ReadDefectDataCdb;
 
 /** CDB length by group code (SPC-4 4.2.5.1, the top three bits of the opcode); 0 for reserved/variable groups. */
 export function cdbLength(op: number): number {
@@ -356,7 +379,7 @@ export function decodeCdb(cdb: Buffer): Cdb {
   const base = { op, name };
   const rw = (kind: RwCdb['kind'], lba: bigint, blocks: number, group: number): RwCdb => ({
     ...base, kind, lba, blocks, group: group & 0x1f, protect: b1 >>> 5, dpo: bit(b1, 4),
-    fua: kind === 'read' || kind === 'write' ? bit(b1, 3) : false, bytchk: kind === 'verify' || kind === 'write-verify' ? bit(b1, 1) : false,
+    fua: kind === 'read' || kind === 'write' || kind === 'orwrite' ? bit(b1, 3) : false, bytchk: kind === 'verify' || kind === 'write-verify' ? bit(b1, 1) : false,
   });
   switch (op) {
     case ScsiOp.TEST_UNIT_READY:
@@ -402,6 +425,23 @@ export function decodeCdb(cdb: Buffer): Cdb {
     case ScsiOp.WRITE_AND_VERIFY_10: return rw('write-verify', BigInt(u32(2)), u16(7), cdb[6]!);
     case ScsiOp.VERIFY_10: return rw('verify', BigInt(u32(2)), u16(7), cdb[6]!);
     case ScsiOp.READ_12: return rw('read', BigInt(u32(2)), u32(6), cdb[10]!);
+    case ScsiOp.WRITE_AND_VERIFY_12: return rw('write-verify', BigInt(u32(2)), u32(6), cdb[10]!);
+    case ScsiOp.VERIFY_12: return rw('verify', BigInt(u32(2)), u32(6), cdb[10]!);
+    case ScsiOp.ORWRITE_16: return rw('orwrite', u64(2), u32(10), cdb[14]!);
+    case ScsiOp.READ_DEFECT_DATA_10:
+      return { ...base, kind: 'read-defect-data', plist: bit(cdb[2]!, 4), glist: bit(cdb[2]!, 3), format: cdb[2]! & 0x07, allocationLength: u16(7) };
+    case ScsiOp.READ_DEFECT_DATA_12:
+      return { ...base, kind: 'read-defect-data', plist: bit(b1, 4), glist: bit(b1, 3), format: b1 & 0x07, allocationLength: u32(6) };
+    case ScsiOp.MAINTENANCE_IN: {
+      const sa = b1 & 0x1f;
+      if (sa !== MaintenanceIn.REPORT_SUPPORTED_OPERATION_CODES) throw invalidFieldInCdb(1, 4, `MAINTENANCE IN service action 0x${sa.toString(16)} not supported`);
+      const options = cdb[2]! & 0x07;
+      if (options > 3) throw invalidFieldInCdb(2, 2, `REPORTING OPTIONS ${options}`);
+      return {
+        ...base, name: 'REPORT_SUPPORTED_OPERATION_CODES', kind: 'report-supported-opcodes', rctd: bit(cdb[2]!, 7), options, requestedOp: cdb[3]!,
+        requestedSa: u16(4), allocationLength: u32(6),
+      };
+    }
     case ScsiOp.WRITE_12: return rw('write', BigInt(u32(2)), u32(6), cdb[10]!);
     case ScsiOp.READ_16: return rw('read', u64(2), u32(10), cdb[14]!);
     case ScsiOp.WRITE_16: return rw('write', u64(2), u32(10), cdb[14]!);

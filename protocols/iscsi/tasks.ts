@@ -1,0 +1,333 @@
+/**
+ * One SCSI task on the transport (RFC 7143 sections 4.2.2, 11.3-11.8): the SCSI Command PDU,
+ * its write data gathered from immediate data, unsolicited Data-Out up to FirstBurstLength
+ * (InitialR2T=No) and R2T-solicited Data-Out sequences of at most MaxBurstLength (one R2T
+ * outstanding: MaxOutstandingR2T=1), checked as ErrorRecoveryLevel 0 requires (DataSN in order
+ * within each sequence, BufferOffset contiguous, DataPDUInOrder/DataSequenceInOrder=Yes), then
+ * the result turned into Data-In PDUs (split at the initiator's MaxRecvDataSegmentLength, status
+ * in the last one when GOOD without sense: phase collapse, 11.7.4) or a SCSI Response with sense
+ * and residuals (11.4).
+ *
+ * Data-Out is kept as the chunks that arrived (never allocated from the header's Expected Data
+ * Transfer Length), and the session solicits a burst only when its byte budget allows.
+ */
+import { dataInPdus, decodeLun, fullCdb, IscsiResponse, PduError, RejectReason, RESERVED_TAG, residual, scsiResponse, type DataIn,
+  type DataOut, type ScsiCommand, type ScsiResponse, type SeqNumbers, bidiReadLength, BHS_SIZE, encodeBhs, type Pdu, type R2T, Op } from './wire/pdu.js';
+import { buildSense, ScsiStatus, SenseKey, tryDecodeCdb } from './wire/scsi.js';
+import type { ScsiResult } from './device.js';
+
+/** Task attributes (RFC 7143 section 11.3.1.1 ATTR, SAM-5 section 8.9). */
+export const TaskAttr = { UNTAGGED: 0, SIMPLE: 1, ORDERED: 2, HEAD_OF_QUEUE: 3, ACA: 4 } as const;
+
+/** The LUN number handed to the device layer for a LUN field this target never hands out (no such LU). */
+export const NO_LUN = 0xffff;
+
+export type TaskState = 'queued' | 'gathering' | 'ready' | 'running' | 'done';
+
+/** What a task needs from the negotiated parameters. */
+export interface TaskLimits {
+  immediateData: boolean;
+  initialR2T: boolean;
+  firstBurstLength: number;
+  maxBurstLength: number;
+}
+
+/** An R2T in flight: the solicited sequence [offset, offset+length) and how much of it arrived. */
+interface OpenR2T {
+  ttt: number;
+  offset: number;
+  length: number;
+  got: number;
+  nextDataSN: number;
+}
+
+/** ASCQs of ASC 0x4B under ABORTED COMMAND (SPC-4 annex D): why a task's Data-Out was refused. */
+export const DataPhase = { DATA_PHASE_ERROR: 0x00, INVALID_TTT: 0x01, TOO_MUCH_WRITE_DATA: 0x02, DATA_OFFSET_ERROR: 0x05 } as const;
+
+/**
+ * A violation of the Data-Out rules (DataSN, BufferOffset, TTT, length). The PDU gets a Reject
+ * with `reason`; the task ends with CHECK CONDITION, ABORTED COMMAND, ASC 0x4B / `ascq`
+ * (`dataPhaseSense`), and its further Data-Out is dropped. At ErrorRecoveryLevel 0 nothing can
+ * be asked again (no recovery R2T, RFC 7143 section 7.2), but the connection stays up.
+ */
+export class DataOutError extends PduError {
+  constructor(message: string, header: Buffer, readonly ascq: number = DataPhase.DATA_PHASE_ERROR, reason: number = RejectReason.PROTOCOL_ERROR) {
+    super(message, reason, header, false);
+    this.name = 'DataOutError';
+  }
+}
+
+/** Fixed-format sense: ABORTED COMMAND, ASC 0x4B (data phase errors, SPC-4 annex D) with `ascq`. */
+export function dataPhaseSense(ascq: number): Buffer {
+  return buildSense({ key: SenseKey.ABORTED_COMMAND, asc: 0x4b, ascq });
+}
+
+/** One task from SCSI Command to response. */
+export class Task {
+  readonly itt: number;
+  readonly lunField: bigint;
+  readonly lun: number;
+  readonly cmdSN: number;
+  readonly immediate: boolean;
+  readonly attr: number;
+  readonly cdb: Buffer;
+  readonly read: boolean;
+  readonly write: boolean;
+  /** Expected Data Transfer Length (write direction, or read when not a write). */
+  readonly edtl: number;
+  /** Bytes the initiator allocated for Data-In. */
+  readonly readLength: number;
+  state: TaskState = 'queued';
+  /** Counted against the CmdSN window (non-immediate). */
+  readonly counted: boolean;
+  readonly abort = new AbortController();
+  aborted = false;
+  private chunks: Buffer[] = [];
+  /** Data-Out bytes received, in order. */
+  received = 0;
+  /** Bytes the initiator may send unsolicited (immediate data included). */
+  private readonly unsolicitedLimit: number;
+  private unsolicitedOpen: boolean;
+  private unsolicitedDataSN = 0;
+  private r2t: OpenR2T | undefined;
+  private r2tSN = 0;
+  /** Bytes the session counts against its Data-Out budget for this task (session.ts). */
+  budgeted = 0;
+  /** Bytes reserved at the first R2T (0: none sent yet). */
+  reserved = 0;
+  /** R2Ts and Data-In PDUs sent: ExpDataSN of the SCSI Response (11.4.8). */
+  dataSNs = 0;
+  /** Settles when the task is finished or aborted (no more device work). */
+  readonly settled: Promise<void>;
+  private settle!: () => void;
+
+  constructor(cmd: ScsiCommand, limits: TaskLimits) {
+    this.itt = cmd.itt;
+    this.lunField = cmd.lun;
+    this.lun = decodeLun(cmd.lun) ?? NO_LUN;
+    this.cmdSN = cmd.cmdSN;
+    this.immediate = cmd.immediate;
+    this.counted = !cmd.immediate;
+    this.attr = cmd.attr;
+    this.cdb = fullCdb(cmd);
+    this.read = cmd.read;
+    this.write = cmd.write;
+    this.edtl = cmd.expectedDataTransferLength;
+    this.readLength = cmd.read ? (cmd.write ? bidiReadLength(cmd) ?? 0 : cmd.expectedDataTransferLength) : 0;
+    this.settled = new Promise((r) => { this.settle = r; });
+    const header = headerOf(cmd);
+    const imm = cmd.data;
+    if (imm.length > 0) {
+      if (!cmd.write) throw new PduError('data on a command without the W bit', RejectReason.PROTOCOL_ERROR, header);
+      if (!limits.immediateData) throw new PduError('immediate data with ImmediateData=No', RejectReason.PROTOCOL_ERROR, header);
+      if (imm.length > Math.min(limits.firstBurstLength, this.edtl)) {
+        throw new PduError(`immediate data ${imm.length} above FirstBurstLength/EDTL`, RejectReason.PROTOCOL_ERROR, header);
+      }
+    }
+    const wlen = cmd.write ? this.edtl : 0;
+    if (cmd.write && !cmd.final && !limits.initialR2T) {
+      this.unsolicitedLimit = Math.min(limits.firstBurstLength, wlen);
+      this.unsolicitedOpen = imm.length < this.unsolicitedLimit;
+    } else {
+      this.unsolicitedLimit = imm.length;
+      this.unsolicitedOpen = false;
+    }
+    if (imm.length) this.append(imm);
+  }
+
+  private append(b: Buffer): void {
+    if (b.length === 0) return;
+    this.chunks.push(b);
+    this.received += b.length;
+  }
+
+  /** Write bytes the command still needs. */
+  get missing(): number {
+    return this.write ? this.edtl - this.received : 0;
+  }
+
+  /** True while unsolicited Data-Out may still come (no R2T before it ends). */
+  get awaitingUnsolicited(): boolean {
+    return this.unsolicitedOpen;
+  }
+
+  /** Bytes solicited by the open R2T and not yet received. */
+  get r2tRemaining(): number {
+    return this.r2t ? this.r2t.length - this.r2t.got : 0;
+  }
+
+  /** True while an R2T is outstanding. */
+  get soliciting(): boolean {
+    return this.r2t !== undefined;
+  }
+
+  /** Every Data-Out byte is here. */
+  get complete(): boolean {
+    return this.missing === 0 && !this.unsolicitedOpen && !this.r2t;
+  }
+
+  /** The gathered Data-Out (undefined for a command without write data). */
+  takeData(): Buffer | undefined {
+    if (!this.write) return undefined;
+    const d = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.received);
+    this.chunks = [];
+    return d;
+  }
+
+  /**
+   * Takes one Data-Out PDU (11.7). Returns the bytes added. Throws DataOutError on a sequence
+   * error: wrong TTT, DataSN, BufferOffset, or more data than the sequence allows.
+   */
+  dataOut(d: DataOut): number {
+    const header = headerOf(d);
+    if (!this.write) throw new DataOutError('Data-Out for a command without the W bit', header);
+    if (d.ttt === RESERVED_TAG) {
+      if (!this.unsolicitedOpen) throw new DataOutError('unsolicited Data-Out not expected', header);
+      if (d.dataSN !== this.unsolicitedDataSN) throw new DataOutError(`DataSN ${d.dataSN}, expected ${this.unsolicitedDataSN}`, header);
+      if (d.bufferOffset !== this.received) throw new DataOutError(`BufferOffset ${d.bufferOffset}, expected ${this.received}`, header, DataPhase.DATA_OFFSET_ERROR);
+      if (this.received + d.data.length > this.unsolicitedLimit) throw new DataOutError('unsolicited data beyond FirstBurstLength', header, DataPhase.TOO_MUCH_WRITE_DATA);
+      this.unsolicitedDataSN++;
+      this.append(d.data);
+      if (d.final || this.received === this.unsolicitedLimit) {
+        if (!d.final) throw new DataOutError('unsolicited sequence longer than FirstBurstLength', header);
+        this.unsolicitedOpen = false;
+      }
+      return d.data.length;
+    }
+    const r = this.r2t;
+    if (!r || d.ttt !== r.ttt) throw new DataOutError(`Data-Out with TTT 0x${d.ttt.toString(16)} matches no R2T`, header, DataPhase.INVALID_TTT, RejectReason.INVALID_PDU_FIELD);
+    if (d.dataSN !== r.nextDataSN) throw new DataOutError(`DataSN ${d.dataSN}, expected ${r.nextDataSN}`, header);
+    if (d.bufferOffset !== r.offset + r.got) throw new DataOutError(`BufferOffset ${d.bufferOffset}, expected ${r.offset + r.got}`, header, DataPhase.DATA_OFFSET_ERROR);
+    if (r.got + d.data.length > r.length) throw new DataOutError('Data-Out beyond the R2T\'s Desired Data Transfer Length', header, DataPhase.TOO_MUCH_WRITE_DATA);
+    r.nextDataSN++;
+    r.got += d.data.length;
+    this.append(d.data);
+    if (r.got === r.length) {
+      if (!d.final) throw new DataOutError('solicited sequence without the F bit at its end', header);
+      this.r2t = undefined;
+    } else if (d.final) {
+      throw new DataOutError(`F bit after ${r.got} of ${r.length} solicited bytes`, header);
+    }
+    return d.data.length;
+  }
+
+  /** The next burst to solicit: [offset, offset+length) of at most MaxBurstLength bytes. Caller sends the R2T. */
+  nextR2T(maxBurst: number, ttt: number, seq: SeqNumbers): R2T {
+    const offset = this.received;
+    const length = Math.min(maxBurst, this.edtl - offset);
+    this.r2t = { ttt, offset, length, got: 0, nextDataSN: 0 };
+    this.dataSNs++;
+    return {
+      op: Op.R2T, lun: this.lunField, itt: this.itt, ttt, statSN: seq.statSN, expCmdSN: seq.expCmdSN, maxCmdSN: seq.maxCmdSN,
+      r2tSN: this.r2tSN++, bufferOffset: offset, desiredDataTransferLength: length, ahs: [], data: Buffer.alloc(0),
+    };
+  }
+
+  /** Marks the task finished (or aborted) and releases what it holds. */
+  finish(): void {
+    this.state = 'done';
+    this.chunks = [];
+    this.settle();
+  }
+}
+
+/** The 48-byte header of a decoded PDU, re-encoded (reserved fields zero): a Reject's data segment. */
+export function headerOf(p: Pdu): Buffer {
+  try {
+    return encodeBhs(p, 0, p.data?.length ?? 0);
+  } catch {
+    return Buffer.alloc(BHS_SIZE);
+  }
+}
+
+/**
+ * The PDUs that end a task (11.4, 11.7): Data-In split at `maxSegment` with the status in the
+ * last when it is GOOD without sense (phase collapse), else Data-In without status and a SCSI
+ * Response carrying status, sense and the residual against the initiator's allocation.
+ * StatSN and the window numbers are stamped when sent; `firstDataSN` continues the task's DataSN.
+ */
+export function responsePdus(task: Task, result: ScsiResult, maxSegment: number, blockSize = 512, maxBurst = Number.MAX_SAFE_INTEGER): Array<DataIn | ScsiResponse> {
+  const seq = { statSN: 0, expCmdSN: 0, maxCmdSN: 0 };
+  const out: Array<DataIn | ScsiResponse> = [];
+  const full = task.read && result.dataIn ? result.dataIn : Buffer.alloc(0);
+  const sent = full.length > task.readLength ? full.subarray(0, task.readLength) : full;
+  const collapse = result.status === ScsiStatus.GOOD && !(result.sense && result.sense.length) && sent.length > 0;
+  if (sent.length > 0) {
+    // One Data-In sequence per MaxBurstLength bytes (RFC 7143 section 13.13): F at the end of each.
+    const pdus: DataIn[] = [];
+    for (let start = 0; start < sent.length; start += maxBurst) {
+      const chunk = sent.subarray(start, start + maxBurst);
+      const last = start + chunk.length >= sent.length;
+      const part = dataInPdus(chunk, { ...seq, itt: task.itt, lun: task.lunField, maxSegment, firstDataSN: task.dataSNs + pdus.length,
+        ...(collapse && last ? { status: result.status, expected: task.readLength - start } : {}) });
+      for (const p of part) p.bufferOffset += start;
+      pdus.push(...part);
+    }
+    if (collapse && full.length > task.readLength) {
+      const last = pdus[pdus.length - 1]!;
+      last.overflow = true;
+      last.underflow = false;
+      last.residualCount = full.length - task.readLength;
+    }
+    task.dataSNs += pdus.length;
+    out.push(...pdus);
+    if (collapse) return out;
+  }
+  const expected = task.read && !task.write ? task.readLength : task.write ? task.edtl : 0;
+  const wanted = task.write ? dataOutWanted(task.cdb, blockSize) : undefined;
+  const actual = task.read && !task.write ? full.length : task.write ? wanted ?? task.edtl : 0;
+  const r = residual(expected, actual);
+  const res = scsiResponse({ ...seq, itt: task.itt, status: result.status, ...(result.sense && result.sense.length ? { sense: result.sense } : {}),
+    expected, actual, expDataSN: task.dataSNs });
+  res.overflow = r.overflow;
+  res.underflow = r.underflow;
+  res.residualCount = r.residualCount;
+  if (task.read && task.write) {
+    const br = residual(task.readLength, full.length);
+    res.bidiOverflow = br.overflow;
+    res.bidiUnderflow = br.underflow;
+    res.bidiResidualCount = br.residualCount;
+    const w = residual(task.edtl, wanted ?? task.edtl);
+    res.overflow = w.overflow;
+    res.underflow = w.underflow;
+    res.residualCount = w.residualCount;
+  }
+  out.push(res);
+  return out;
+}
+
+/**
+ * The Data-Out bytes a CDB's own fields ask for (SBC-3 transfer length × block length, or a
+ * parameter list length), or undefined for a command this does not know. The write residual
+ * (RFC 7143 section 11.4.5) is Expected Data Transfer Length against this number.
+ */
+export function dataOutWanted(cdb: Buffer, blockSize: number): number | undefined {
+  const d = tryDecodeCdb(cdb);
+  if (!d.ok) return undefined;
+  const c = d.cdb;
+  switch (c.kind) {
+    case 'write':
+    case 'write-verify':
+    case 'orwrite':
+      return c.blocks * blockSize;
+    case 'verify': {
+      const bytchk = (cdb[1]! >> 1) & 3;
+      return bytchk === 0 ? 0 : bytchk === 3 ? blockSize : c.blocks * blockSize;
+    }
+    case 'compare-and-write':
+      return 2 * c.blocks * blockSize;
+    case 'write-same':
+      return c.ndob ? 0 : blockSize;
+    case 'unmap':
+    case 'mode-select':
+    case 'persistent-reserve-out':
+      return c.parameterListLength;
+    default:
+      return undefined;
+  }
+}
+
+/** A SCSI Response for a task the target could not run (iSCSI Response TARGET_FAILURE, 11.4.3). */
+export function targetFailure(task: Task): ScsiResponse {
+  return scsiResponse({ statSN: 0, expCmdSN: 0, maxCmdSN: 0, itt: task.itt, status: 0, response: IscsiResponse.TARGET_FAILURE });
+}
