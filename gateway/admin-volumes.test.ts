@@ -59,6 +59,9 @@ describe('volume admin methods', () => {
     assert.equal(cl.origin, 'db@monday');
     assert.equal(cl.usedBytes, 65536);
     assert.equal(((await runAdmin(e, 'volume.resize', { name: 'db', size: '32M' })) as VolumeInfo).sizeBytes, 32 << 20);
+    const h4 = await vols.open('db');
+    await h4.write(0, Buffer.alloc(65536, 4)); // monday keeps the records this replaces
+    await h4.close();
     const list = (await runAdmin(e, 'volume.list', {})) as VolumeInfo[];
     assert.deepEqual(list.map((v) => [v.name, v.sizeBytes, v.usedBytes, v.origin ?? null, v.snapshots.map((s) => s.name)]), [
       ['db', 32 << 20, 65536, null, ['monday']],
@@ -66,7 +69,8 @@ describe('volume admin methods', () => {
     ]);
     const lines = formatVolumes(list);
     assert.match(lines[0]!, /^NAME\s+SIZE\s+BLOCK\s+USED\s+ORIGIN\s+SNAPSHOTS$/);
-    assert.match(lines[1]!, /^db\s+32\.0 MiB\s+16\.0 KiB\s+64\.0 KiB\s+-\s+monday$/);
+    assert.match(lines[1]!, /^db\s+32\.0 MiB\s+16\.0 KiB\s+64\.0 KiB\s+-\s+monday \(64\.0 KiB\)$/);
+    assert.equal(list[0]!.snapshots[0]!.heldBytes, 65536);
     assert.match(lines[2]!, /^db-test\s+16\.0 MiB\s+16\.0 KiB\s+64\.0 KiB\s+db@monday\s+-$/);
     await assert.rejects(runAdmin(e, 'volume.delete', { name: 'db' }), (err: unknown) => err instanceof CliError && err.code === 'EBUSY' && /--recursive/.test(err.message));
     // Rollback: newest only unless destroying newer ones.
@@ -77,7 +81,7 @@ describe('volume admin methods', () => {
     await assert.rejects(runAdmin(e, 'volume.rollback', { name: 'db@monday' }), (err: unknown) => err instanceof CliError && err.code === 'EBUSY' && /tuesday.*--destroy-newer/.test(err.message));
     assert.deepEqual(await runAdmin(e, 'volume.rollback', { name: 'db@monday', destroyNewer: true }), { volume: 'db', name: 'monday', destroyed: ['tuesday'] });
     const h3 = await vols.open('db');
-    assert.ok((await h3.read(0, 512)).equals(Buffer.alloc(512, 1)));
+    assert.ok((await h3.read(0, 512)).equals(Buffer.alloc(512, 1)), 'monday\'s bytes');
     await h3.close();
     assert.equal((await vols.get('db')).sizeBytes, 16 << 20, 'the size at the snapshot');
     await runAdmin(e, 'volume.resize', { name: 'db', size: '32M' });

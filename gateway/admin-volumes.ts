@@ -139,14 +139,14 @@ export async function runVolumeAdmin(env: AdminEnv, method: string, params: Reco
   }
 }
 
-/** `dw volume list` as a table: name, size, block, used, origin, snapshots. */
+/** `dw volume list` as a table: name, size, block, used, origin, snapshots (each with the space only it holds). */
 export function formatVolumes(list: VolumeInfo[]): string[] {
   if (!list.length) return ['no volumes (make one: dw volume create NAME --size 100G)'];
   const rows = [['NAME', 'SIZE', 'BLOCK', 'USED', 'ORIGIN', 'SNAPSHOTS']];
   for (const v of list) {
     rows.push([
       v.name, formatBytes(v.sizeBytes), formatBytes(v.recordSize), `${formatBytes(v.usedBytes)}${v.thick ? ' (thick)' : ''}`,
-      v.origin ?? '-', v.snapshots.length ? v.snapshots.map((s) => s.name).join(',') : '-',
+      v.origin ?? '-', v.snapshots.length ? v.snapshots.map((s) => (s.heldBytes === undefined ? s.name : `${s.name} (${formatBytes(s.heldBytes)})`)).join(', ') : '-',
     ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));

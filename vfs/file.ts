@@ -83,6 +83,12 @@ export class OpenFile {
    */
   dedup: boolean | undefined;
   private recs = new Map<number, Rec>();
+  /**
+   * Records being loaded by a write (read-modify-write), with the commits of that record seen
+   * meanwhile: a load that raced a commit of its record read bytes that may be stale, and is
+   * done again (see loadForWrite).
+   */
+  private loading = new Map<number, { waiters: number; commits: number }>();
   /** Size including buffered writes. */
   size: number;
   private mtimeNs: bigint | null = null;
@@ -191,9 +197,11 @@ export class OpenFile {
         // Nothing to load for a whole-record write, or for a record wholly past the end of the file
         // (no extent lies at or past the committed size, which is never above this.size).
         const fresh = (inRec === 0 && n === rs) || idx * rs >= this.size;
-        const base = rec ? rec.buf.subarray(0, rec.len) : fresh ? Buffer.alloc(0) : await this.loadRecord(idx);
-        // A concurrent write may have created the record while we loaded it.
+        const loaded = rec ? rec.buf.subarray(0, rec.len) : fresh ? Buffer.alloc(0) : await this.loadForWrite(idx);
+        // A concurrent write may have created the record while we loaded it; if that one is
+        // sealed already (filled and being stored), its bytes are newer than what we loaded.
         const again = this.recs.get(idx);
+        const base = again && again !== rec ? again.buf.subarray(0, again.len) : loaded;
         if (again && !again.sealed) rec = again;
         else {
           // Unzeroed: bytes past rec.len are never read, and a gap is zeroed when a write skips ahead.
@@ -245,6 +253,26 @@ export class OpenFile {
     for (const [idx, rec] of this.recs) {
       if (dirtyBytes <= DIRTY_BUDGET) break;
       if (!rec.sealed) await this.store(idx, rec);
+    }
+  }
+
+  /**
+   * The committed bytes of record idx for a read-modify-write. A commit of that record landing
+   * while it is read (another write filled and stored it meanwhile) may make what was read
+   * stale: then it is read again.
+   */
+  private async loadForWrite(idx: number): Promise<Buffer> {
+    let w = this.loading.get(idx);
+    if (!w) this.loading.set(idx, (w = { waiters: 0, commits: 0 }));
+    w.waiters++;
+    try {
+      for (;;) {
+        const seen = w.commits;
+        const data = await this.loadRecord(idx);
+        if (w.commits === seen) return data;
+      }
+    } finally {
+      if (--w.waiters === 0) this.loading.delete(idx);
     }
   }
 
@@ -365,6 +393,10 @@ export class OpenFile {
 
   /** Seals a record and queues its store + commit; waits when too many are in flight. */
   private async store(idx: number, rec: Rec): Promise<void> {
+    // Sealed already (a flush, or another write that filled it, stored it while this caller
+    // waited for the records before it): storing it again would commit its bytes a second
+    // time, after records written since, and undo them.
+    if (rec.sealed) return;
     rec.sealed = true;
     const data = rec.buf.subarray(0, rec.len);
     let staged = this.putRecord(data);
@@ -397,6 +429,8 @@ export class OpenFile {
             this.committedSize = n.size;
             this.committedMtime = mtime;
           });
+          const w = this.loading.get(idx);
+          if (w) w.commits++; // a write loading this record meanwhile may have read the old bytes
           break;
         } catch (err) {
           // EAGAIN: a dedup hit's block lost its last reference between put and commit, or the

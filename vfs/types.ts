@@ -396,8 +396,11 @@ export interface VolumeInfo {
   created: string;
   /** For a clone: 'VOLUME@SNAPSHOT' it was made from. */
   origin?: string;
-  /** The volume's snapshots, oldest first. */
-  snapshots: { name: string; created: string }[];
+  /**
+   * The volume's snapshots, oldest first. `heldBytes` (in Volumes.list only: it reads each
+   * snapshot's history): bytes of records only that snapshot keeps, freed by deleting it.
+   */
+  snapshots: { name: string; created: string; heldBytes?: number }[];
 }
 
 /**

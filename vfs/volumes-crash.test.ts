@@ -117,3 +117,17 @@ test('a volume rollback cut short by a crash is finished at the next open', asyn
   await vols2.delete('r', { recursive: true });
   assert.equal((await blocks.stats()).logicalUsed, 0);
 });
+
+test('a thick volume larger than the free space: ENOSPC, and nothing is left behind', async () => {
+  const { createMemoryVfs } = await import('./index.js');
+  const { Errno, VfsError } = await import('./errno.js');
+  const v = await createMemoryVfs({ capacity: 1 << 20 });
+  const vols = openVolumes(v);
+  await assert.rejects(vols.create('big', { sizeBytes: 2 << 20, thick: true }), (e: unknown) => e instanceof VfsError && e.errno === Errno.ENOSPC);
+  await assert.rejects(vols.get('big'), (e: unknown) => e instanceof VfsError && e.errno === Errno.ENOENT);
+  assert.equal((await v.impl.blocks.stats()).logicalUsed, 0);
+  assert.equal((await v.impl.meta.usage()).usedBytes, 0);
+  // A thin one of the same size is fine, until its writes need the space.
+  await vols.create('big', { sizeBytes: 2 << 20 });
+  await v.close();
+});

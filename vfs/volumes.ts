@@ -146,13 +146,16 @@ class VolumeCatalogue implements VolumeStore {
     return r;
   }
 
-  private async info(name: string, r: Row): Promise<VolumeInfo> {
+  private async info(name: string, r: Row, held = false): Promise<VolumeInfo> {
     const n = await this.meta.getInode(r.ino);
     if (!n) throw new VfsError(Errno.EIO, `volume ${name}: inode ${r.ino} is missing`);
     return {
       name, sizeBytes: n.size, recordSize: r.recordSize, thick: r.thick, usedBytes: n.allocated, created: r.created,
       ...(r.origin ? { origin: r.origin } : {}),
-      snapshots: this.snapshotsOf(r.ino).map((s) => ({ name: s.name.slice(s.name.indexOf('@') + 1), created: isoOfNs(s.createdNs) })),
+      snapshots: await Promise.all(this.snapshotsOf(r.ino).map(async (s) => {
+        const short = s.name.slice(s.name.indexOf('@') + 1);
+        return { name: short, created: isoOfNs(s.createdNs), ...(held ? { heldBytes: await this.v.snapshots.volumeHeldBytes(name, short) } : {}) };
+      })),
     };
   }
 
@@ -281,7 +284,7 @@ class VolumeCatalogue implements VolumeStore {
   async list(): Promise<VolumeInfo[]> {
     const out: VolumeInfo[] = [];
     const p = keys.volumePrefix();
-    for await (const [k, v] of this.meta.kv.scan(p, prefixEnd(p))) out.push(await this.info(k.toString('utf8', 1), JSON.parse(v.toString('utf8')) as Row));
+    for await (const [k, v] of this.meta.kv.scan(p, prefixEnd(p))) out.push(await this.info(k.toString('utf8', 1), JSON.parse(v.toString('utf8')) as Row, true));
     return out;
   }
 

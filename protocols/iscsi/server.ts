@@ -49,6 +49,8 @@ export interface IscsiServerOptions {
   maxWriteBuffer?: number;
   /** Longest write (Expected Data Transfer Length) gathered; longer ones get INVALID FIELD IN CDB (default 32 MiB). */
   maxTransfer?: number;
+  /** Connections accepted at once, logged in or not (default 1024); more are closed at once. */
+  maxConnections?: number;
   /** A login not finished after this long is dropped (default 30 s). */
   loginTimeoutMs?: number;
   /** The address SendTargets answers (default: the connection's local address and the bound port). */
@@ -77,7 +79,8 @@ interface DeviceEntry {
 }
 
 function portalText(host: string, port: number): string {
-  const h = host.includes(':') ? `[${host}]` : host;
+  const plain = host.startsWith('::ffff:') && host.includes('.') ? host.slice(7) : host; // IPv4 reached through a '::' listener
+  const h = plain.includes(':') ? `[${plain}]` : plain;
   return `${h}:${port},${PORTAL_GROUP_TAG}`;
 }
 
@@ -91,6 +94,7 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
   const policy: TargetPolicy = { ...defaultPolicy(), ...opts.policy, maxConnections: 1, errorRecoveryLevel: 0, maxOutstandingR2T: 1,
     dataPDUInOrder: true, dataSequenceInOrder: true };
   const depth = opts.queueDepth ?? 64;
+  const maxConnections = opts.maxConnections ?? 1024;
   const sessions = new Map<number, Session>();
   const sockets = new Set<Socket>();
   const devices = new Map<string, DeviceEntry[]>();
@@ -168,8 +172,15 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
   }
 
   const onConnection = (sock: Socket): void => {
+    if (sockets.size >= maxConnections) {
+      log?.warn({ peer: `${sock.remoteAddress}:${sock.remotePort}`, connections: sockets.size }, 'iscsi: too many connections; refused');
+      sock.destroy();
+      return;
+    }
     sockets.add(sock);
     sock.setNoDelay(true);
+    // A vanished initiator (no FIN) is noticed by TCP keepalive; its session then ends like any other.
+    sock.setKeepAlive(true, 60_000);
     const peer = `${sock.remoteAddress}:${sock.remotePort}`;
     const local = sock.localAddress ?? opts.host;
     const framer = new PduFramer({ maxRecvDataSegmentLength: DEFAULT_RECV_DATA_SEGMENT_LENGTH });

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LogicalUnit, Nexus, ScsiResult, ScsiTask, TargetDevices } from './device.js';
+import type { BlockVolume } from '../../vfs/types.js';
 import { startIscsiServer, type IscsiServer } from './server.js';
 import { staticCatalog, type TargetConfig } from './targets.js';
 import { DEFAULT_KEYS, TestInitiator } from './test-initiator.js';
@@ -20,9 +21,8 @@ class HoldLu implements LogicalUnit {
   readonly order: string[] = [];
   resets = 0;
   writes: Buffer[] = [];
-  get volume(): never {
-    throw new Error('unused');
-  }
+  readonly volume = { sizeBytes: 1 << 20 } as { sizeBytes: number } as unknown as BlockVolume;
+  capacityChanges = 0;
   release(tag: number): void {
     this.held.get(tag)?.();
   }
@@ -49,7 +49,7 @@ class HoldLu implements LogicalUnit {
   nexusAdded(_n: Nexus): void {}
   nexusRemoved(_n: Nexus): void {}
   reset(): void { this.resets++; }
-  capacityChanged(): void {}
+  capacityChanged(): void { this.capacityChanges++; }
 }
 
 const lu = new HoldLu();
@@ -147,6 +147,22 @@ describe('task attributes and task management', () => {
     assert.equal((r as { reason: number }).reason, RejectReason.TASK_IN_PROGRESS);
     lu.release(20);
     assert.equal(itt(await c.recv()), 20);
+    c.close();
+  });
+});
+
+describe('volume resize', () => {
+  it('a volume that changed size since the last command: the LU is told once (CAPACITY DATA HAS CHANGED)', async () => {
+    const c = await session();
+    cmd(c, 80, [0x00, 0]);
+    await c.recv();
+    const before = lu.capacityChanges;
+    (lu.volume as unknown as { sizeBytes: number }).sizeBytes = 2 << 20;
+    cmd(c, 81, [0x00, 0]);
+    await c.recv();
+    cmd(c, 82, [0x00, 0]);
+    await c.recv();
+    assert.equal(lu.capacityChanges, before + 1);
     c.close();
   });
 });

@@ -357,6 +357,7 @@ export class Session {
     }
     task.state = 'running';
     this.executing++;
+    noticeResize(this.devices!.lu(task.lun));
     const dataOut = task.takeData();
     let result;
     try {
@@ -568,6 +569,21 @@ export class Session {
     if (!this.devices) return [];
     return this.devices.luns().map((n) => this.devices!.lu(n)).filter((x): x is LogicalUnit => !!x);
   }
+}
+
+/** The volume size each logical unit was last seen with, shared by every session of every target. */
+const seenSize = new WeakMap<LogicalUnit, number>();
+
+/**
+ * A volume resized (`dw volume resize`, also while in use) since the LU's last command: the LU
+ * raises CAPACITY DATA HAS CHANGED for every nexus (SBC-3 section 4.6, `capacityChanged`).
+ */
+function noticeResize(lu: LogicalUnit | undefined): void {
+  if (!lu) return;
+  const size = lu.volume.sizeBytes;
+  const before = seenSize.get(lu);
+  seenSize.set(lu, size);
+  if (before !== undefined && before !== size) lu.capacityChanged();
 }
 
 /** ILLEGAL REQUEST, INVALID FIELD IN CDB: a transfer longer than this target gathers (SBC-3 Block Limits VPD). */

@@ -34,7 +34,7 @@ describe('dw volume', () => {
     r = await dw(['volume', 'list', '--data', data]);
     ok(r, 'list');
     assert.match(r.stdout, /^NAME\s+SIZE\s+BLOCK\s+USED\s+ORIGIN\s+SNAPSHOTS$/m);
-    assert.match(r.stdout, /^disk0\s+100\.0 MiB\s+16\.0 KiB\s+0 B\s+-\s+first$/m);
+    assert.match(r.stdout, /^disk0\s+100\.0 MiB\s+16\.0 KiB\s+0 B\s+-\s+first \(0 B\)$/m);
     assert.match(r.stdout, /^thick1\s+1\.00 MiB\s+64\.0 KiB\s+1\.00 MiB \(thick\)\s+-\s+-$/m);
 
     // The same through the running server's admin socket.

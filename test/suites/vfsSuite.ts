@@ -112,6 +112,31 @@ export function vfsSuite(name: string, factory: () => Promise<VfsFixture>): void
       assert.ok((await readFile(alice, `${dir}/r`)).equals(model.subarray(0, size)));
     });
 
+    test('concurrent small writes into the same records all land (NFS and iSCSI send many at once)', async () => {
+      const { dir } = await home();
+      const { vfs, paths } = fx.inst;
+      const { fh } = await paths.open(alice, `${dir}/c`, { read: true, write: true, create: true });
+      const size = 4 << 20;
+      await vfs.setattr(alice, (await paths.stat(alice, `${dir}/c`)).ino, { size }, true); // records inside the size are read-modify-write
+      const model = Buffer.alloc(size);
+      const piece = 8192;
+      for (let round = 0; round < 4; round++) {
+        const jobs: Promise<number>[] = [];
+        // Within each 64 KiB the last piece first: it reaches the record's end before the others land.
+        for (let at = round * (1 << 20); at < (round + 1) * (1 << 20); at += 1 << 16) {
+          for (let k = 7; k >= 0; k--) {
+            const off = at + ((k * 3) % 8) * piece;
+            const d = Buffer.alloc(piece, 1 + ((off / piece) % 251));
+            d.copy(model, off);
+            jobs.push(vfs.write(alice, fh, off, d));
+          }
+        }
+        await Promise.all(jobs);
+      }
+      await vfs.release(alice, fh);
+      assert.ok((await readFile(alice, `${dir}/c`)).equals(model));
+    });
+
     test('truncate down then up reads zeros past the cut', async () => {
       const { dir } = await home();
       const data = randomBytes(2_500_000);

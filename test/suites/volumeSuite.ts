@@ -311,6 +311,30 @@ export function volumeSuite(name: string, factory: () => Promise<VolumeFixture>)
       assert.deepEqual(heard, [`${v}:resize`, `${v}:resize`, `${v}:resize`, `${v}:delete`]);
     });
 
+    test('concurrent 512-byte writes into the same records all land (iSCSI sends many at once)', async () => {
+      const v = fresh();
+      await vols.create(v, { sizeBytes: M, recordSize: 4 * K });
+      const vol = await vols.open(v);
+      const model = Buffer.alloc(M);
+      for (let round = 0; round < 12; round++) {
+        const base = round * 64 * K;
+        const jobs: Promise<void>[] = [];
+        for (let rec = 0; rec < 16; rec++) {
+          for (const sector of [7, 0, 3, 5, 1, 6, 2, 4]) { // the one that reaches the record's end first
+            const at = base + rec * 4 * K + sector * 512;
+            const data = Buffer.alloc(512, 1 + ((round * 16 + rec + sector) % 250));
+            data.copy(model, at);
+            jobs.push(vol.write(at, data));
+          }
+        }
+        await Promise.all(jobs);
+      }
+      await vol.flush();
+      assert.ok((await vol.read(0, M)).equals(model));
+      await vol.close();
+      await vols.delete(v);
+    });
+
     test('a shrink while writes are under way: none lands past the new end', async () => {
       const v = fresh();
       await vols.create(v, { sizeBytes: 2 * M, recordSize: 4 * K });

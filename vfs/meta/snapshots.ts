@@ -543,6 +543,17 @@ export class SnapshotStore implements KvStore {
   async heldBytes(name: string): Promise<number> {
     const snap = this.find(name);
     if (!snap) throw new VfsError(Errno.ENOENT, `no snapshot ${name}`);
+    return this.heldBy(snap);
+  }
+
+  /** As heldBytes, for volume `vol`'s snapshot `snap` (0 if there is none). */
+  async volumeHeldBytes(vol: string, snap: string): Promise<number> {
+    const name = volumeSnapshotName(vol, snap);
+    const s = this.all.find((x) => x.name === name && x.state === 'ready' && x.volumeIno !== undefined);
+    return s ? this.heldBy(s) : 0;
+  }
+
+  private async heldBy(snap: SnapshotInfo): Promise<number> {
     const prefix = keys.deadListPrefix(snap.epoch);
     let bytes = 0;
     for await (const [k] of this.inner.scan(Buffer.concat([prefix, Buffer.of(PREFIX.extent)]), prefixEnd(Buffer.concat([prefix, Buffer.of(PREFIX.extent)])))) {

@@ -12,6 +12,7 @@ import type { Access } from './pr.js';
 import { modeSelect, modeSense } from './mode.js';
 import { compareAndWrite, getLbaStatus, orWrite, unmap, writeSame } from './provisioning.js';
 import { reportSupportedOpcodes } from './rsoc.js';
+import { extendedCopy, receiveCopyResults } from './xcopy.js';
 import { persistentReserveIn, persistentReserveOut, release6, reserve6 } from './pr.js';
 import { preFetch, read, readCapacity, readDefectData, synchronizeCache, verify, write } from './sbc.js';
 import { inquiry, reportLuns, requestSense, startStopUnit, testUnitReady } from './spc.js';
@@ -112,6 +113,17 @@ register(
   {
     op: 0xa3, name: 'MAINTENANCE IN', handler: reportSupportedOpcodes, access: 'always', allowedUnderReserve6: true,
     serviceActions: [{ sa: 0x0c, name: 'REPORT SUPPORTED OPERATION CODES', usage: [0xa3, 0x0c, 0x87, F, F, F, F, F, F, F, 0, 0] }],
+  },
+  {
+    op: 0x83, name: 'THIRD-PARTY COPY OUT', handler: extendedCopy, access: 'write', media: true,
+    serviceActions: [{ sa: 0x00, name: 'EXTENDED COPY(LID1)', usage: [0x83, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, F, F, F, F, 0, 0] }],
+  },
+  {
+    op: 0x84, name: 'THIRD-PARTY COPY IN', handler: receiveCopyResults, access: 'read',
+    serviceActions: [
+      { sa: 0x00, name: 'RECEIVE COPY RESULTS COPY STATUS', usage: [0x84, 0x00, F, 0, 0, 0, 0, 0, 0, 0, F, F, F, F, 0, 0] },
+      { sa: 0x03, name: 'RECEIVE COPY RESULTS OPERATING PARAMETERS', usage: [0x84, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, F, F, F, F, 0, 0] },
+    ],
   },
   { op: 0x37, name: 'READ DEFECT DATA(10)', handler: readDefectData, access: 'read', media: true, usage: [0x37, 0, 0x1f, 0, 0, 0, 0, F, F, 0] },
   { op: 0xb7, name: 'READ DEFECT DATA(12)', handler: readDefectData, access: 'read', media: true, usage: [0xb7, 0x1f, 0, 0, 0, 0, F, F, F, F, 0, 0] },

@@ -11,7 +11,7 @@ import type { BlockVolume } from '../../../vfs/types.js';
 import { Asc, buildSense, checkCondition, ScsiOp, SenseKey, tryDecodeCdb, type InquiryCdb, type ReportLunsCdb, type RequestSenseCdb } from '../wire/scsi.js';
 import { senseForError } from '../errors.js';
 import { errorResult, good, ScsiLu, type LuOptions } from './lu.js';
-import { reportLunsData, standardInquiry } from './spc.js';
+import { naaId, reportLunsData, standardInquiry, t10Id } from './spc.js';
 
 export { ScsiLu, type LuOptions } from './lu.js';
 export { MemoryVolume, type MemoryVolumeOptions } from './memory-volume.js';
@@ -47,6 +47,15 @@ export class ScsiTargetDevices implements TargetDevices {
     const had = this.units.delete(lun);
     if (had) for (const lu of this.units.values()) lu.setUaOthers(undefined, Asc.REPORTED_LUNS_DATA_HAS_CHANGED);
     return had;
+  }
+
+  /** The LU of a VPD 0x83 LU designator: NAA (type 3) or T10 vendor id (type 1). */
+  findLu(type: number, id: Buffer): ScsiLu | undefined {
+    for (const lu of this.units.values()) {
+      if (type === 3 && naaId(lu).equals(id)) return lu;
+      if (type === 1 && t10Id(lu).equals(id)) return lu;
+    }
+    return undefined;
   }
 
   luns(): number[] {

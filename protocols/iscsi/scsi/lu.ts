@@ -15,12 +15,15 @@ import { senseForError } from '../errors.js';
 import { Asc, CdbError, checkCondition, FIXED_SENSE_LENGTH, ScsiStatus, SenseKey, tryDecodeCdb, type AscPair, type Cdb } from '../wire/scsi.js';
 import { commandFor, type CommandEntry } from './commands.js';
 import { PrState } from './pr.js';
+import type { CopyStatus } from './xcopy.js';
 
 /** What the LU needs from its target: the other LUNs (REPORT LUNS) and the target's name. */
 export interface TargetInfo {
   luns(): number[];
   /** The target IQN (VPD 0x83 SCSI name string of the target device). */
   readonly targetName?: string;
+  /** The LU whose VPD 0x83 LU designator of `type` (3 NAA, 1 T10 vendor id) is `id` (EXTENDED COPY targets). */
+  findLu?(type: number, id: Buffer): ScsiLu | undefined;
 }
 
 /** Options of an LU (fixed for its lifetime). */
@@ -117,6 +120,8 @@ export class ScsiLu implements LogicalUnit {
   reserve6: string | undefined;
   /** Stopped by START STOP UNIT (START=0): media access commands are NOT READY. */
   stopped = false;
+  /** EXTENDED COPY results held for RECEIVE COPY RESULTS, by nexus key and LIST IDENTIFIER. */
+  readonly copyResults = new Map<string, CopyStatus>();
 
   constructor(readonly volume: BlockVolume, readonly lun: number, readonly target: TargetInfo, opts: LuOptions = {}) {
     this.blockSize = opts.blockSize ?? 512;

@@ -81,6 +81,11 @@ export function naaId(lu: ScsiLu): Buffer {
   return b;
 }
 
+/** The LU's T10 vendor ID designator (SPC-4 §7.8.6.4): vendor (8 bytes) and the unit serial number. */
+export function t10Id(lu: ScsiLu): Buffer {
+  return Buffer.concat([ascii(lu.vendor, 8), Buffer.from(lu.serial, 'ascii')]);
+}
+
 /** The relative target port identifier of a target port name ('IQN,t,0xTPGT': the TPGT, 1 at least). */
 export function relativePortOf(targetPort: string): number {
   const m = /,t,0x([0-9a-f]+)$/i.exec(targetPort);
@@ -97,7 +102,7 @@ export function vpdPage(c: Ctx, page: number): Buffer | undefined {
     case 0x80:
       return vpd(0x80, ascii(lu.serial, lu.serial.length));
     case 0x83: {
-      const t10 = Buffer.concat([ascii(lu.vendor, 8), Buffer.from(lu.serial, 'ascii')]);
+      const t10 = t10Id(lu);
       const rel = Buffer.alloc(4);
       rel.writeUInt16BE(relativePortOf(c.task.nexus.targetPort), 2);
       const tpg = Buffer.alloc(4);

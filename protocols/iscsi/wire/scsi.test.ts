@@ -221,7 +221,7 @@ test('fuzz: any bytes as a CDB or parameter list → a value or CHECK CONDITION,
   }), { numRuns: 3000 });
 });
 
-test('CDBs: VERIFY(12), WRITE AND VERIFY(12), ORWRITE(16), READ DEFECT DATA(10/12), REPORT SUPPORTED OPERATION CODES (SBC-3 5.9/5.18/5.19/5.29/5.37, SPC-4 6.35)', () => {
+test('CDBs: VERIFY(12), WRITE AND VERIFY(12), ORWRITE(16), READ DEFECT DATA(10/12), EXTENDED COPY, RECEIVE COPY RESULTS, REPORT SUPPORTED OPERATION CODES (SBC-3 5.9/5.18/5.19/5.29/5.37, SPC-4 6.4/6.18/6.35)', () => {
   assert.deepEqual(cdb('af 02 00 00 00 07 00 00 00 03 00 00'), { op: 0xaf, name: 'VERIFY_12', kind: 'verify', lba: 7n, blocks: 3, fua: false, dpo: false, protect: 0, group: 0, bytchk: true });
   assert.equal((cdb('ae 10 00 00 00 07 00 00 00 03 00 00') as { kind: string; dpo: boolean }).dpo, true);
   assert.equal(cdb('ae 10 00 00 00 07 00 00 00 03 00 00').kind, 'write-verify');
@@ -231,6 +231,10 @@ test('CDBs: VERIFY(12), WRITE AND VERIFY(12), ORWRITE(16), READ DEFECT DATA(10/1
   });
   assert.deepEqual(cdb('37 00 1d 00 00 00 00 00 20 00'), { op: 0x37, name: 'READ_DEFECT_DATA_10', kind: 'read-defect-data', plist: true, glist: true, format: 5, allocationLength: 32 });
   assert.deepEqual(cdb('b7 0c 00 00 00 00 00 01 00 00 00 00'), { op: 0xb7, name: 'READ_DEFECT_DATA_12', kind: 'read-defect-data', plist: false, glist: true, format: 4, allocationLength: 65536 });
+  assert.deepEqual(cdb('83 00 00 00 00 00 00 00 00 00 00 00 00 4c 00 00'), { op: 0x83, name: 'EXTENDED_COPY', kind: 'extended-copy', parameterListLength: 76 });
+  assert.deepEqual(senseOf(() => cdb('83 01 00 00 00 00 00 00 00 00 00 00 00 4c 00 00')).field, { cd: true, byte: 1, bit: 4 });
+  assert.deepEqual(cdb('84 03 07 00 00 00 00 00 00 00 00 00 04 00 00 00'), { op: 0x84, name: 'RECEIVE_COPY_RESULTS', kind: 'receive-copy-results', action: 3, listId: 7, allocationLength: 1024 });
+  assert.deepEqual(senseOf(() => cdb('84 05 00 00 00 00 00 00 00 00 00 00 04 00 00 00')).field, { cd: true, byte: 1, bit: 4 });
   assert.deepEqual(senseOf(() => cdb('a3 05 00 00 00 00 00 00 01 00 00 00')).field, { cd: true, byte: 1, bit: 4 });
   assert.deepEqual(senseOf(() => cdb('a3 0c 07 00 00 00 00 00 01 00 00 00')).field, { cd: true, byte: 2, bit: 2 });
   fc.assert(fc.property(fc.uint8Array({ minLength: 10, maxLength: 12 }), (rest) => onlyCdbErrors(() => decodeCdb(Buffer.from([0xa3, 0x0c, ...rest])))), { numRuns: 2000 });

@@ -53,6 +53,10 @@ export const ScsiOp = {
   VERIFY_12: 0xaf,
   /** ORWRITE(16) (SBC-3 5.9): OR the Data-Out into the medium. */
   ORWRITE_16: 0x8b,
+  /** THIRD-PARTY COPY OUT: EXTENDED COPY(LID1) by service action 0x00 (SPC-4 6.4). */
+  EXTENDED_COPY: 0x83,
+  /** THIRD-PARTY COPY IN: RECEIVE COPY RESULTS (SPC-4 6.18): COPY STATUS 0x00, OPERATING PARAMETERS 0x03. */
+  RECEIVE_COPY_RESULTS: 0x84,
   READ_DEFECT_DATA_10: 0x37,
   READ_DEFECT_DATA_12: 0xb7,
   /** MAINTENANCE IN: REPORT SUPPORTED OPERATION CODES by service action 0x0C (SPC-4 6.35). */
@@ -60,6 +64,8 @@ export const ScsiOp = {
 } as const;
 export type ScsiOpCode = (typeof ScsiOp)[keyof typeof ScsiOp];
 
+/** RECEIVE COPY RESULTS service actions (SPC-4 6.18). */
+export const ReceiveCopyResults = { COPY_STATUS: 0x00, OPERATING_PARAMETERS: 0x03 } as const;
 /** MAINTENANCE IN service actions (SPC-4 6.35). */
 export const MaintenanceIn = { REPORT_SUPPORTED_OPERATION_CODES: 0x0c } as const;
 /** SERVICE ACTION IN(16) service actions (SBC-3 5.16 / 5.8). */
@@ -86,7 +92,7 @@ export const ScsiStatus = {
 /** Sense keys (SPC-4 4.5.6, table 54). */
 export const SenseKey = {
   NO_SENSE: 0x0, RECOVERED_ERROR: 0x1, NOT_READY: 0x2, MEDIUM_ERROR: 0x3, HARDWARE_ERROR: 0x4, ILLEGAL_REQUEST: 0x5,
-  UNIT_ATTENTION: 0x6, DATA_PROTECT: 0x7, BLANK_CHECK: 0x8, ABORTED_COMMAND: 0xb, MISCOMPARE: 0xe,
+  UNIT_ATTENTION: 0x6, DATA_PROTECT: 0x7, BLANK_CHECK: 0x8, COPY_ABORTED: 0xa, ABORTED_COMMAND: 0xb, MISCOMPARE: 0xe,
 } as const;
 
 /** [ASC, ASCQ] pairs a block target answers with (SPC-4 annex D.2, table D.2). */
@@ -124,6 +130,12 @@ export const Asc = {
   INTERNAL_TARGET_FAILURE: [0x44, 0x00],
   SYSTEM_RESOURCE_FAILURE: [0x55, 0x00],
   INSUFFICIENT_REGISTRATION_RESOURCES: [0x55, 0x04],
+  UNREACHABLE_COPY_TARGET: [0x08, 0x04],
+  COPY_TARGET_DEVICE_NOT_REACHABLE: [0x0d, 0x02],
+  TOO_MANY_TARGET_DESCRIPTORS: [0x26, 0x06],
+  UNSUPPORTED_TARGET_DESCRIPTOR_TYPE_CODE: [0x26, 0x07],
+  TOO_MANY_SEGMENT_DESCRIPTORS: [0x26, 0x08],
+  UNSUPPORTED_SEGMENT_DESCRIPTOR_TYPE_CODE: [0x26, 0x09],
 } as const satisfies Record<string, readonly [number, number]>;
 export type AscPair = readonly [number, number];
 
@@ -329,13 +341,17 @@ export interface ReserveReleaseCdb extends CdbBase { kind: 'reserve-6' | 'releas
  * one), the requested opcode and service action.
  */
 export interface ReportOpcodesCdb extends CdbBase { kind: 'report-supported-opcodes'; rctd: boolean; options: number; requestedOp: number; requestedSa: number; allocationLength: number }
+/** EXTENDED COPY(LID1) (SPC-4 6.4): the parameter list length in bytes. */
+export interface ExtendedCopyCdb extends CdbBase { kind: 'extended-copy'; parameterListLength: number }
+/** RECEIVE COPY RESULTS (SPC-4 6.18): service action, LIST IDENTIFIER, allocation length. */
+export interface ReceiveCopyResultsCdb extends CdbBase { kind: 'receive-copy-results'; action: number; listId: number; allocationLength: number }
 /** READ DEFECT DATA(10)/(12) (SBC-3 5.18, 5.19): which lists (REQ_PLIST, REQ_GLIST) in which DEFECT LIST FORMAT. */
 export interface ReadDefectDataCdb extends CdbBase { kind: 'read-defect-data'; plist: boolean; glist: boolean; format: number; allocationLength: number }
 export interface StartStopCdb extends CdbBase { kind: 'start-stop-unit'; immed: boolean; powerCondition: number; noFlush: boolean; loej: boolean; start: boolean }
 
 export type Cdb = RwCdb | InquiryCdb | ReportLunsCdb | TurCdb | RequestSenseCdb | ReadCapacityCdb | SyncCacheCdb | PrefetchCdb |
   ModeSenseCdb | ModeSelectCdb | UnmapCdb | WriteSameCdb | CompareAndWriteCdb | GetLbaStatusCdb | PrInCdb | PrOutCdb |
-  ReserveReleaseCdb | StartStopCdb | ReportOpcodesCdb | ReadDefectDataCdb;
+  ReserveReleaseCdb | StartStopCdb | ReportOpcodesCdb | ReadDefectDataCdb | ExtendedCopyCdb | ReceiveCopyResultsCdb;
 
 /** CDB length by group code (SPC-4 4.2.5.1, the top three bits of the opcode); 0 for reserved/variable groups. */
 export function cdbLength(op: number): number {
@@ -428,6 +444,16 @@ export function decodeCdb(cdb: Buffer): Cdb {
     case ScsiOp.WRITE_AND_VERIFY_12: return rw('write-verify', BigInt(u32(2)), u32(6), cdb[10]!);
     case ScsiOp.VERIFY_12: return rw('verify', BigInt(u32(2)), u32(6), cdb[10]!);
     case ScsiOp.ORWRITE_16: return rw('orwrite', u64(2), u32(10), cdb[14]!);
+    case ScsiOp.EXTENDED_COPY:
+      if ((b1 & 0x1f) !== 0) throw invalidFieldInCdb(1, 4, `THIRD-PARTY COPY OUT service action 0x${(b1 & 0x1f).toString(16)} not supported`);
+      return { ...base, kind: 'extended-copy', parameterListLength: u32(10) };
+    case ScsiOp.RECEIVE_COPY_RESULTS: {
+      const action = b1 & 0x1f;
+      if (action !== ReceiveCopyResults.COPY_STATUS && action !== ReceiveCopyResults.OPERATING_PARAMETERS) {
+        throw invalidFieldInCdb(1, 4, `RECEIVE COPY RESULTS service action 0x${action.toString(16)} not supported`);
+      }
+      return { ...base, kind: 'receive-copy-results', action, listId: cdb[2]!, allocationLength: u32(10) };
+    }
     case ScsiOp.READ_DEFECT_DATA_10:
       return { ...base, kind: 'read-defect-data', plist: bit(cdb[2]!, 4), glist: bit(cdb[2]!, 3), format: cdb[2]! & 0x07, allocationLength: u16(7) };
     case ScsiOp.READ_DEFECT_DATA_12:
