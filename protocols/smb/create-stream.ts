@@ -14,6 +14,8 @@ import { checkAccess, checkShareMode, fileIdOf, maximalAccess, nodesOf, walk, WR
 import type { Request, Response, SmbConnection } from './session.js';
 import type { TreeConnect } from './state.js';
 import { existingStreamNode, findStream, pinFile, setStreamData, STREAM_XATTR_PREFIX, streamData, streamNode } from './streams.js';
+import { smbAttr } from './writetime.js';
+import { readDos } from './dosattr.js';
 import { fileInfoOf } from './wire/fscc.js';
 import { CREATE_ACTION, CREATE_OPTION, DISPOSITION, writeCreateResponse, type CreateContext, type CreateRequest } from './wire/files.js';
 import { ACCESS } from './wire/security.js';
@@ -105,7 +107,8 @@ export async function createStream(c: SmbConnection, q: Request, s: StreamCreate
   c.files.compoundFileId = fileIdOf(o);
   // Made or emptied just now: 0 bytes; opened as it was: its length (one read).
   const size = action === CREATE_ACTION.OPENED ? BigInt((await streamData(vfs, ctx, ino, xattr)).length) : 0n;
-  const i = fileInfoOf(await vfs.getattr(ctx, ino));
+  const fattr = await vfs.getattr(ctx, ino);
+  const i = fileInfoOf(await smbAttr(vfs, fattr), { dos: await readDos(vfs, fattr) }); // a stream answers its file's attributes (ARCHIVE …), as Windows does
   // MxAc and QFid as for the file itself (QFid: the file's on-disk id, as Windows answers for a stream).
   const contexts: CreateContext[] = [];
   const lreq = leaseRequest(c, req.contexts);

@@ -18,6 +18,7 @@ import {
 } from './files.js';
 import type { Request, Response, SmbConnection } from './session.js';
 import { setCreateEas } from './ea-create.js';
+import { smbAttr } from './writetime.js';
 import { fileInfoOf } from './wire/fscc.js';
 import { breakForOpen, grantOplock, MustWait, OPLOCK, setOplockConnection } from './oplock.js';
 import { checkLeaseKey, clientGuidOf, grantLease, leaseRequest } from './lease.js';
@@ -149,7 +150,7 @@ async function createOnce(c: SmbConnection, q: Request, mayRetry: boolean, wait:
     };
     checkLeaseKey(c, lreq, node, existing.attr.ino);
     const mine = lreq ? { clientGuid: clientGuidOf(c), key: lreq.key } : undefined;
-    await breakForOpen(c, node, desired, req.disposition, shareConflict, mine, wait); // oplocks and leases of other opens (oplock.ts, lease.ts)
+    await breakForOpen(c, node, desired, req.disposition, shareConflict, mine, wait, deleteOnClose); // oplocks and leases of other opens (oplock.ts, lease.ts)
     checkShareMode(nodeForExisting(c, existing.attr.ino), desired, req.shareAccess);
     checkStreamsShareDelete(vfs, existing.attr.ino, desired | (deleteOnClose ? ACCESS.DELETE : 0));
     if (deleteOnClose && isDir) await ensureEmpty(c, existing.attr.ino);
@@ -231,7 +232,7 @@ async function createOnce(c: SmbConnection, q: Request, mayRetry: boolean, wait:
       contexts.push({ name: 'QFid', data: b });
     }
   }
-  const i = fileInfoOf(attr, { dos });
+  const i = fileInfoOf(await smbAttr(vfs, attr), { dos });
   c.log?.debug({ peer: c.opts.peer, name: path, action, access: desired.toString(16) }, 'smb: create');
   return {
     status: STATUS.SUCCESS,
@@ -269,7 +270,7 @@ export async function handleClose(c: SmbConnection, q: Request): Promise<Respons
   const o = openOf(c, q, req.fileId);
   const want = (req.flags & CLOSE_FLAG_POSTQUERY_ATTRIB) !== 0;
   const attr = await closeOpen(c, o, want);
-  const i = attr ? fileInfoOf(attr, { dos: await readDos(c.fileService!.vfs, attr) }) : undefined;
+  const i = attr ? fileInfoOf(await smbAttr(c.fileService!.vfs, attr), { dos: await readDos(c.fileService!.vfs, attr) }) : undefined;
   return {
     status: STATUS.SUCCESS,
     body: (w) => {

@@ -13,6 +13,7 @@ import { STATUS, SmbStatusError } from './errors.js';
 import { openOf, type DirCursor, type Open } from './files.js';
 import { readDos } from './dosattr.js';
 import type { Request, Response, SmbConnection } from './session.js';
+import { smbAttr } from './writetime.js';
 import { fileInfoOf } from './wire/fscc.js';
 import { isDirectoryClass, packDirectory, type DirEntryInfo } from './wire/fscc-dir.js';
 import { ACCESS } from './wire/security.js';
@@ -82,7 +83,7 @@ async function fill(c: SmbConnection, o: Open, cur: DirCursor, want: number): Pr
       const root = await c.fileService!.shareRoot(o.share);
       const target = cur.dots === 1 || ino === root ? ino : o.node.parent;
       const attr = await vfs.getattr(o.ctx, target);
-      cur.pending.push({ name, info: fileInfoOf(attr, { dos: await readDos(vfs, attr) }) });
+      cur.pending.push({ name, info: fileInfoOf(await smbAttr(vfs, attr), { dos: await readDos(vfs, attr) }) });
       continue;
     }
     if (!WILD.test(cur.pattern)) {
@@ -90,7 +91,7 @@ async function fill(c: SmbConnection, o: Open, cur: DirCursor, want: number): Pr
       cur.exhausted = true;
       try {
         const r = await vfs.lookupCaseless(o.ctx, ino, cur.pattern);
-        cur.pending.push({ name: r.name, info: fileInfoOf(r.attr, { dos: await readDos(vfs, r.attr) }) });
+        cur.pending.push({ name: r.name, info: fileInfoOf(await smbAttr(vfs, r.attr), { dos: await readDos(vfs, r.attr) }) });
       } catch (err) {
         if (!(err instanceof VfsError && (err.errno === Errno.ENOENT || err.errno === Errno.EINVAL || err.errno === Errno.ENAMETOOLONG))) throw err;
       }
@@ -107,7 +108,8 @@ async function fill(c: SmbConnection, o: Open, cur: DirCursor, want: number): Pr
     }
     // The DOS bits (one xattr read per entry, dosattr.ts), asked of the VFS side by side.
     const bits = await Promise.all(hits.map((h) => readDos(vfs, h.attr)));
-    hits.forEach((h, i) => cur.pending.push({ name: h.name, info: fileInfoOf(h.attr, { dos: bits[i] }) }));
+    const shown = await Promise.all(hits.map((h) => smbAttr(vfs, h.attr))); // writetime.ts: no VFS call for ordinary times
+    hits.forEach((h, i) => cur.pending.push({ name: h.name, info: fileInfoOf(shown[i]!, { dos: bits[i] }) }));
   }
 }
 

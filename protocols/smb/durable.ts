@@ -37,6 +37,7 @@ import { onBreakDisconnected, oplockLevelOf, releaseOplock, setOplockConnection 
 import { cachesHandle, clientGuidOf, leaseOf, leaseRequest, leaseResponse, onLeaseBreakDisconnected } from './lease.js';
 import type { Request, Response, SmbConnection } from './session.js';
 import type { SmbSession } from './state.js';
+import { smbAttr } from './writetime.js';
 import { fileInfoOf } from './wire/fscc.js';
 import { readDos } from './dosattr.js';
 import { CREATE_ACTION, writeCreateResponse, type CreateContext } from './wire/files.js';
@@ -209,13 +210,15 @@ export async function reconnectDurable(c: SmbConnection, q: Request & { contexts
   const me = s.principal!;
   if (owner.uid !== me.uid) throw new SmbStatusError(STATUS.ACCESS_DENIED);
   if (o.share !== q.tree!.share && o.share.name !== q.tree!.share?.name) throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND);
-  // A leased open comes back only to the client that holds the lease (3.3.5.9.7: ClientGuid).
-  // A leased open also needs the same lease key and the same name (3.3.5.9.7, 3.3.5.9.12).
+  // A leased open comes back only to the client that holds the lease (3.3.5.9.7: ClientGuid),
+  // with the same lease key; right so far but another name → INVALID_PARAMETER (3.3.5.9.7,
+  // 3.3.5.9.12: "Open.FileName does not match"; unlike an oplocked open, as Windows answers:
+  // smbtorture smb2.durable-v2-open.reopen2-lease).
   const lease = leaseOf(o);
   if (lease) {
     const want = leaseRequest(c, q.contexts ?? []);
     if (lease.clientGuid !== clientGuidOf(c) || !want || !want.key.equals(lease.key)) throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND);
-    if (q.name !== undefined && q.name.replace(/^\\+/, '').toLowerCase() !== o.node.path.toLowerCase()) throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND);
+    if (q.name !== undefined && q.name.replace(/^\\+/, '').toLowerCase() !== o.node.path.toLowerCase()) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
   }
   clearTimeout(k.timer);
   kept.delete(target.persistent);
@@ -228,7 +231,7 @@ export async function reconnectDurable(c: SmbConnection, q: Request & { contexts
   setOplockConnection(o, c);
   const vfs = c.fileService!.vfs;
   const attr = await vfs.getattr(o.ctx, o.node.ino);
-  const i = fileInfoOf(attr, { dos: await readDos(vfs, attr) });
+  const i = fileInfoOf(await smbAttr(vfs, attr), { dos: await readDos(vfs, attr) });
   c.log?.debug({ peer: c.opts.peer, name: o.node.path }, 'smb: durable reconnect');
   const level = lease ? 0xff : oplockLevelOf(o);
   return {

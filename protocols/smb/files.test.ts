@@ -313,6 +313,10 @@ describe('SMB2 file commands', () => {
     assert.equal((await v.paths.stat(ROOT_CTX, '/home/sub/moved')).size, 100);
     assert.equal(decodeOutputBufferResponse((await c.queryFileInfo(tid, f.fileId, INFO_TYPE.FILE, FILE_INFO.Name)).message).subarray(4).toString('utf16le'), '\\sub\\moved');
     assert.equal(status(await c.setInfo(tid, f.fileId, INFO_TYPE.FILE, FILE_INFO.Rename, ren('..\\..\\out'))), STATUS.OBJECT_PATH_SYNTAX_BAD);
+    // The target folder held open with DELETE access: SHARING_VIOLATION (smb2.oplock.exclusive6, batch19).
+    const held = await c.open(tid, { name: 'sub', desiredAccess: DELETE | READ, options: CREATE_OPTION.DIRECTORY_FILE });
+    assert.equal(status(await c.setInfo(tid, f.fileId, INFO_TYPE.FILE, FILE_INFO.Rename, ren('\\sub\\moved2'))), STATUS.SHARING_VIOLATION);
+    await c.closeFile(tid, held.fileId);
     assert.equal(status(await c.setInfo(tid, f.fileId, INFO_TYPE.FILE, FILE_INFO.Rename, ren('b', true))), 0, 'replace');
     assert.equal((await v.paths.stat(ROOT_CTX, '/home/b')).size, 100);
     // Security: chmod through a DACL.

@@ -25,6 +25,7 @@ import { endWatch } from './notify.js';
 import { dropOpenLocks } from './lock.js';
 import { releaseOplock } from './oplock.js';
 import { forgetDurable } from './durable.js';
+import { writeTimeAtClose } from './writetime.js';
 
 /** What the VFS side of the file commands needs: the VFS and a way to find each share's root inode. */
 export interface FileService {
@@ -357,6 +358,7 @@ export async function closeOpen(c: SmbConnection, o: Open, wantAttr: boolean): P
     return wantAttr && !gone ? vfs.getattr(o.ctx, n.ino).catch(() => undefined) : undefined;
   }
   let err: unknown;
+  await writeTimeAtClose(vfs, o).catch((e: unknown) => { c.log?.info({ peer: c.opts.peer, name: n.path, err: (e as Error).message }, 'smb: LastWriteTime at close failed'); }); // delayed/sticky (writetime.ts)
   if (o.fh !== undefined) await vfs.release(o.ctx, o.fh).catch((e: unknown) => { err = e; });
   let attr: Attr | undefined;
   if (n.opens.size === 0) {

@@ -8,7 +8,10 @@
  * STATUS_BUFFER_OVERFLOW with the cut data (3.3.5.20.1); a security descriptor larger than the
  * buffer → STATUS_BUFFER_TOO_SMALL with the needed size in the ERROR body (3.3.5.20.3).
  */
-import { breakLevelIIForWrite } from './oplock.js';
+import { awaitAcks, breakLevelIIForWrite, pendingAcks } from './oplock.js';
+import { leaseBreaksForHandle } from './lease.js';
+import { setBasicTimes, settleWriteTime, smbAttr } from './writetime.js';
+import { isStreamRename, renameStream } from './stream-rename.js';
 import { createHash } from 'node:crypto';
 import { ROOT_CTX, type SetAttr, type Vfs } from '../../vfs/types.js';
 import { Errno, VfsError } from '../../vfs/errno.js';
@@ -83,7 +86,7 @@ export async function handleQueryInfo(c: SmbConnection, q: Request): Promise<Res
         return answer(encodeFileNameInformation(shortNameOf(o.node.name)), max, min);
       }
       const name = req.infoClass === FILE_INFO.Name || req.infoClass === FILE_INFO.All ? `\\${o.node.path}` : o.node.path || '\\';
-      let info = fileInfoOf(attr, { dos: await readDos(vfs, attr) });
+      let info = fileInfoOf(await smbAttr(vfs, attr), { dos: await readDos(vfs, attr) });
       const dataInfo = info;
       if (o.stream !== undefined) { // a named stream's own size (streams.ts)
         const size = BigInt((await streamData(vfs, o.ctx, o.node.ino, o.stream)).length);
@@ -144,10 +147,6 @@ function need(o: Open, rights: number): void {
   if (!(o.access & rights)) throw new SmbStatusError(STATUS.ACCESS_DENIED);
 }
 
-function setTime(t: SetTime): bigint | undefined {
-  return t.kind === 'set' ? t.ns : undefined;
-}
-
 /**
  * SET_INFO. FILE: Basic (creation, access, write and change times; DOS attributes through
  * dosattr.ts), EndOfFile (truncate/extend), Allocation (below the size truncates, else no
@@ -190,13 +189,7 @@ export async function handleSetInfo(c: SmbConnection, q: Request): Promise<Respo
         if (!(await mayChangeDos(vfs, o.ctx, attr))) throw new SmbStatusError(STATUS.ACCESS_DENIED);
         await writeDos(vfs, attr, bits, o.node);
       }
-      const s: SetAttr = {};
-      const at = setTime(b.lastAccessTime), mt = setTime(b.lastWriteTime), bt = setTime(b.creationTime), ct = setTime(b.changeTime);
-      if (at !== undefined) s.atimeNs = at;
-      if (mt !== undefined) s.mtimeNs = mt;
-      if (bt !== undefined) s.birthtimeNs = bt;
-      if (ct !== undefined) s.ctimeNs = ct;
-      if (Object.keys(s).length) await vfs.setattr(o.ctx, o.node.ino, s, o.fhWritable);
+      await setBasicTimes(vfs, o, b); // writetime.ts: delayed/sticky LastWriteTime, times beyond 2262
       return ok();
     }
     case FILE_INFO.EndOfFile: case FILE_INFO.Allocation: {
@@ -218,6 +211,7 @@ export async function handleSetInfo(c: SmbConnection, q: Request): Promise<Respo
         await vfs.setattr(o.ctx, o.node.ino, { size: Number(v) }, o.fhWritable);
         await noteModified(vfs, o.node);
       }
+      await settleWriteTime(vfs, o); // a pending LastWriteTime update is done now (writetime.ts)
       return ok();
     }
     case FILE_INFO.Position: {
@@ -231,6 +225,8 @@ export async function handleSetInfo(c: SmbConnection, q: Request): Promise<Respo
       if (del && o.node.isDir) await ensureEmpty(c, o.node.ino);
       if (del && o.node.path === '') throw new SmbStatusError(STATUS.CANNOT_DELETE);
       if (del && o.stream === undefined) await vfs.mayDelete(o.ctx, o.node.parent, o.node.name); // retention, holds, sticky: refused now, not at close
+      const acks = del && !o.node.deletePending ? await pendingAcks(leaseBreaksForHandle(o)) : []; // other leases lose H (lease.ts)
+      if (acks.length) return { status: STATUS.SUCCESS, body: () => {}, goAsync: async (signal) => { await awaitAcks(acks, signal); o.node.deletePending = del; return ok(); } };
       o.node.deletePending = del;
       return ok();
     }
@@ -254,11 +250,12 @@ export async function handleSetInfo(c: SmbConnection, q: Request): Promise<Respo
  * or a target open by anyone → ACCESS_DENIED; the open needs DELETE. A rename to a name that
  * differs only in case renames in place.
  */
-async function rename(c: SmbConnection, o: Open, buf: Buffer): Promise<Response> {
+async function rename(c: SmbConnection, o: Open, buf: Buffer, afterBreaks = false): Promise<Response> {
   const vfs = c.fileService!.vfs;
   const r = decodeFileRenameInformation(buf);
   if (r.rootDirectory !== 0n) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
   need(o, ACCESS.DELETE);
+  if (isStreamRename(o, r.fileName)) { await renameStream(c, o, r.fileName, r.replaceIfExists); return ok(); } // stream-rename.ts
   if (o.node.path === '') throw new SmbStatusError(STATUS.ACCESS_DENIED);
   const parts = splitPath(r.fileName, { leadingSlash: true });
   if (!parts.length) throw new SmbStatusError(STATUS.OBJECT_NAME_INVALID);
@@ -268,6 +265,14 @@ async function rename(c: SmbConnection, o: Open, buf: Buffer): Promise<Response>
   for (const other of o.node.opens) if (other !== o && !(other.shareAccess & 4)) throw new SmbStatusError(STATUS.SHARING_VIOLATION);
   // A folder with anything open below it cannot move (Windows answers ACCESS_DENIED; smb2.rename.rename_dir_openfile).
   if (o.node.isDir && await hasOpenBelow(vfs, o.node)) throw new SmbStatusError(STATUS.ACCESS_DENIED);
+  // The target folder open with DELETE access by anyone: SHARING_VIOLATION, before any break
+  // (Windows opens the target folder to add the name without sharing delete; Samba the same;
+  // smbtorture smb2.oplock.exclusive6, batch19).
+  for (const x of nodesOf(vfs).get(w.parent)?.opens ?? []) if (x.access & ACCESS.DELETE) throw new SmbStatusError(STATUS.SHARING_VIOLATION);
+  if (!afterBreaks) { // other leases lose H first; the rename waits for their acknowledgments (lease.ts)
+    const acks = await pendingAcks(leaseBreaksForHandle(o));
+    if (acks.length) return { status: STATUS.SUCCESS, body: () => {}, goAsync: async (signal) => { await awaitAcks(acks, signal); return rename(c, o, buf, true); } };
+  }
   const t = w.found;
   if (t && t.attr.ino === o.node.ino) {
     if (t.name === w.want) return ok(); // same name: nothing to do

@@ -11,6 +11,7 @@ import { noteModified } from './dosattr.js';
 import { MAX_STREAM_BYTES, resizedStream, setStreamData, streamData } from './streams.js';
 import { checkIo } from './lock.js';
 import { breakLevelIIForWrite } from './oplock.js';
+import { beforeWrite, settleWriteTime } from './writetime.js';
 import type { Request, Response, SmbConnection } from './session.js';
 import { ACCESS } from './wire/security.js';
 import {
@@ -61,6 +62,7 @@ export async function handleWrite(c: SmbConnection, q: Request): Promise<Respons
   if (offset > MAX_OFFSET) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
   await checkIo(vfs, o, offset, req.data.length, true); // FILE_LOCK_CONFLICT (lock.ts)
   breakLevelIIForWrite(o); // LEVEL_II oplocks and other leases' R (oplock.ts)
+  if (req.data.length) await beforeWrite(vfs, o); // LastWriteTime moves later (writetime.ts)
   const n = req.data.length ? await vfs.write(o.ctx, o.fh, Number(offset), req.data) : 0;
   if (n) await noteModified(vfs, o.node);
   if (req.flags & WRITE_FLAG.WRITE_THROUGH) await vfs.fsync(o.ctx, o.fh);
@@ -92,5 +94,6 @@ export async function handleFlush(c: SmbConnection, q: Request): Promise<Respons
   const req = decodeFlushRequest(q.message);
   const o = openOf(c, q, req.fileId);
   if (o.fh !== undefined) await c.fileService!.vfs.fsync(o.ctx, o.fh);
+  await settleWriteTime(c.fileService!.vfs, o); // a pending LastWriteTime update is done now (writetime.ts)
   return { status: STATUS.SUCCESS, body: (w) => { writeFlushResponse(w); } };
 }

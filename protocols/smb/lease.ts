@@ -15,21 +15,29 @@
  * - The same key again (an "upgrade"): the state changes only to a valid, strictly larger
  *   state that the other opens allow (W only when no other opens); otherwise it stays.
  * - Breaks on open (oplock.ts `breakForOpen` calls `leaseBreaksForOpen`): other leases lose H
- *   when the share modes refuse the new open (so the holder may close), W when they do not;
- *   an overwrite takes R and W. Breaks on write/size change: other leases lose R (and W).
- *   Leaving W or H needs an acknowledgment (SMB2_NOTIFY_BREAK_LEASE_FLAG_ACK_REQUIRED): the
- *   new open waits for it (or the holder's close, or 35 s — then the lease is the break-to
- *   state); a break from R alone is applied at once.
- * - v2 leases count an epoch: a new lease has the request's epoch + 1, every state change adds
- *   one; responses and breaks carry it. v1 responses and breaks carry 0.
- * - The break notification (2.2.23.2) goes to the connection of one of the lease's opens
- *   (unsigned, MessageId all ones, SessionId 0). A disconnected durable open's lease with H
- *   being broken closes that open (3.3.4.7).
+ *   when the share modes refuse the new open or it deletes on close (so the holder may close),
+ *   W when they do not; an overwrite takes everything. Breaks on write/size change: other
+ *   leases lose R (and W). A rename or a delete-pending set through an open takes H from the
+ *   other leases of the file and waits for them (`leaseBreaksForHandle`, MS-FSA 2.1.5.15.12,
+ *   2.1.5.15.3). Leaving W or H needs an acknowledgment
+ *   (SMB2_NOTIFY_BREAK_LEASE_FLAG_ACK_REQUIRED); the new open waits for it (or the holder's
+ *   close, or 35 s — then the lease has nothing left, as on Windows) only when the break takes
+ *   W, or H when the share modes refuse it or it deletes on close; a break from R alone is
+ *   applied at once. An open arriving while a break is unanswered narrows it for later
+ *   (`deferred`): after the acknowledgment the lease is broken further, H first, under the
+ *   same epoch, and the waiting opens go on at the end.
+ * - v2 leases count an epoch: a new lease has the request's epoch + 1, every break and upgrade
+ *   adds one (the continuation steps of one break none); responses and breaks carry it. v1
+ *   responses and breaks carry 0.
+ * - The break notification (2.2.23.2; unsigned, MessageId all ones, SessionId 0) goes to the
+ *   client's oldest connection still up (leases belong to the ClientGuid; Windows does the
+ *   same), else to the connection of one of the lease's opens. A disconnected durable open's
+ *   lease with H being broken closes that open (3.3.4.7).
  * - Acknowledgment (3.3.5.22.2): unknown lease → OBJECT_NAME_NOT_FOUND; no break in progress
  *   → UNSUCCESSFUL; a state not within the break-to state → REQUEST_NOT_ACCEPTED.
  *
  * Not done: directory leases, parent lease keys (echoed, not used), lease break reasons and
- * hints, breaks caused by rename/delete/locks.
+ * hints, breaks caused by locks, breaks of a rename's target.
  */
 import { STATUS, SmbStatusError } from './errors.js';
 import { Command, HDR_FLAGS, header as mkHeader, SMB2_HEADER_SIZE, writeHeader } from './wire/header.js';
@@ -37,7 +45,7 @@ import { Reader, WireError, Writer } from './wire/reader.js';
 import type { CreateContext } from './wire/files.js';
 import type { Node, Open } from './files.js';
 import type { Request, Response, SmbConnection } from './session.js';
-import { BREAK_TIMEOUT_MS, connectionOf, inline, OPLOCK, oplockLevelOf } from './oplock.js';
+import { BREAK_TIMEOUT_MS, connectionOf, inline, isInline, OPLOCK, oplockLevelOf } from './oplock.js';
 import { DIALECT } from './wire/negotiate.js';
 
 /** Lease state bits (2.2.13.2.8). */
@@ -60,6 +68,12 @@ export interface Lease {
   opens: Set<Open>;
   waiters: (() => void)[];
   timer: NodeJS.Timeout | undefined;
+  /**
+   * A narrower state an open asked for while a break was in progress: after the acknowledgment
+   * the break goes on towards it (one more notification per step), and the opens waiting on
+   * the lease wait until it is reached.
+   */
+  deferred: number | undefined;
 }
 
 /** What a CREATE's RqLs asked. */
@@ -80,6 +94,32 @@ export interface LeaseKeyRef {
 
 const leases = new Map<string, Lease>();
 const leaseOfOpen = new WeakMap<Open, Lease>();
+/** The connections each client (ClientGuid) leased through, oldest first (where its breaks go). */
+const clientConnections = new Map<string, Set<SmbConnection>>();
+
+function noteClientConnection(c: SmbConnection): void {
+  const guid = clientGuidOf(c);
+  let set = clientConnections.get(guid);
+  if (!set) clientConnections.set(guid, (set = new Set()));
+  set.add(c);
+}
+
+/**
+ * Where a break of `l` goes (3.3.4.7: any connection of the lease's client): the client's
+ * oldest connection still up — Windows does the same, smbtorture smb2.lease.v2_complex1 checks
+ * that a break of a lease whose open is on a second connection of the same ClientGuid arrives
+ * on the first — else the connection of one of the lease's opens.
+ */
+function breakTarget(l: Lease, live: Open): { c: SmbConnection; sessionId: bigint } {
+  const own = connectionOf(live)!;
+  const set = clientConnections.get(l.clientGuid);
+  for (const c of set ?? []) {
+    if (!c.pushMessage) { set!.delete(c); continue; }
+    const sid = c === own ? live.sessionId : c.sessions.keys().next().value;
+    if (sid !== undefined) return { c, sessionId: sid };
+  }
+  return { c: own, sessionId: live.sessionId };
+}
 
 const id = (clientGuid: string, key: Buffer) => `${clientGuid}:${key.toString('hex')}`;
 export const clientGuidOf = (c: SmbConnection): string => c.clientGuid?.toString('hex') ?? '';
@@ -149,7 +189,7 @@ export function grantLease(c: SmbConnection, o: Open, req: LeaseRequest): { leve
   if (!l) {
     l = {
       clientGuid: clientGuidOf(c), key: req.key, node: o.node, state: want & allowed, breakTo: undefined, version: req.version,
-      epoch: req.version === 2 ? (req.epoch + 1) & 0xffff : 0, parentKey: req.parentKey, opens: new Set(), waiters: [], timer: undefined,
+      epoch: req.version === 2 ? (req.epoch + 1) & 0xffff : 0, parentKey: req.parentKey, opens: new Set(), waiters: [], timer: undefined, deferred: undefined,
     };
     leases.set(key, l);
   } else if (l.breakTo === undefined && want !== l.state && (want & l.state) === l.state && (want & ~allowed) === 0) {
@@ -159,6 +199,7 @@ export function grantLease(c: SmbConnection, o: Open, req: LeaseRequest): { leve
   }
   l.opens.add(o);
   leaseOfOpen.set(o, l);
+  noteClientConnection(c);
   return { level: OPLOCK.LEASE, context: leaseResponse(l) };
 }
 
@@ -191,6 +232,7 @@ export function leaveLease(o: Open): void {
 function finish(l: Lease, state: number): void {
   l.state = state;
   l.breakTo = undefined;
+  l.deferred = undefined;
   if (l.timer) clearTimeout(l.timer);
   l.timer = undefined;
   for (const f of l.waiters.splice(0)) f();
@@ -210,7 +252,6 @@ function startBreak(l: Lease, to: number): Promise<void> {
   if (to === l.state) return inline();
   const live = [...l.opens].find((o) => connectionOf(o) !== undefined);
   if (!live) {
-    // Every open of the lease is a disconnected durable one: nobody can hear the break.
     // Every open of the lease is a disconnected durable one: nobody can hear the break, so
     // they are closed (3.3.4.7; smb2.durable-open.lease: the new open then gets RWH).
     const close = closeDisconnected;
@@ -218,23 +259,35 @@ function startBreak(l: Lease, to: number): Promise<void> {
     finish(l, to);
     return inline(close ? Promise.all(gone.map((o) => close(o))).then(() => undefined) : undefined);
   }
-  const c = connectionOf(live)!;
-  const ackRequired = (l.state & (LEASE.WRITE | LEASE.HANDLE)) !== 0;
   if (l.version === 2) l.epoch = (l.epoch + 1) & 0xffff;
-  const from = l.state;
-  const sent = c.push(leaseBreakNotification(l, from, to, ackRequired), live.sessionId);
+  const p = waitFor(l);
+  return sendBreak(l, live, to) ? p : inline(p);
+}
+
+/**
+ * Sends the notification of a break of `l` from its state to `to` (the epoch already counted)
+ * and, when it needs an acknowledgment, marks the lease breaking with its timer; otherwise (or
+ * when nothing could be sent) the lease is `to` at once. Returns whether an acknowledgment is
+ * awaited.
+ */
+function sendBreak(l: Lease, live: Open, to: number): boolean {
+  const { c, sessionId } = breakTarget(l, live);
+  const ackRequired = (l.state & (LEASE.WRITE | LEASE.HANDLE)) !== 0;
+  const sent = c.push(leaseBreakNotification(l, l.state, to, ackRequired), sessionId);
   if (!sent || !ackRequired) {
     finish(l, to);
-    return inline();
+    return false;
   }
   l.breakTo = to;
-  const p = waitFor(l);
+  if (l.timer) clearTimeout(l.timer);
   l.timer = setTimeout(() => {
+    // Not acknowledged in time: the lease loses all caching, not just what the break named
+    // (Windows' behaviour; smbtorture smb2.lease.timeout reads the state back as none).
     c.log?.info({ peer: c.opts.peer }, 'smb: lease break not acknowledged in time');
-    finish(l, to);
+    finish(l, LEASE.NONE);
   }, BREAK_TIMEOUT_MS);
   l.timer.unref?.();
-  return p;
+  return true;
 }
 
 /** The lease break notification (2.2.23.2), header included. */
@@ -255,19 +308,54 @@ function leasesOn(node: Node, except: LeaseKeyRef | undefined): Lease[] {
   return [...out];
 }
 
-/** Lease breaks for a new open of `node` (see the module comment); returns what to wait for. */
-export function leaseBreaksForOpen(node: Node, o: { conflict: boolean; overwrite: boolean; except: LeaseKeyRef | undefined }): Promise<void>[] {
+/**
+ * Lease breaks for a new open of `node` (see the module comment); returns what to wait for.
+ * The state a lease is broken to: without H when the share modes refuse the open or it asks
+ * delete-on-close (the holder may close its handle), without W otherwise; an overwrite takes
+ * R and W too. The open waits only when the break takes what it must not go on with: W, or H
+ * when the share modes refuse it or it deletes on close (Windows: an overwrite of a file leased
+ * RH breaks it to none and goes on at once; smbtorture smb2.lease.breaking4). A lease already
+ * breaking gets no second notification: a narrower state is kept for after its
+ * acknowledgment (`deferred`), and the open waits for the whole sequence when the lease still
+ * holds what it must not keep (smb2.lease.breaking3).
+ */
+export function leaseBreaksForOpen(node: Node, o: { conflict: boolean; overwrite: boolean; deleteOnClose?: boolean; except: LeaseKeyRef | undefined }): Promise<void>[] {
   const waits: Promise<void>[] = [];
+  const mask = o.conflict || o.deleteOnClose ? LEASE.HANDLE : LEASE.WRITE;
   for (const l of leasesOn(node, o.except)) {
+    let to = l.state;
+    if (o.conflict || o.deleteOnClose) to &= ~LEASE.HANDLE;
+    if (!o.conflict) to &= ~LEASE.WRITE;
+    if (o.overwrite) to &= ~(LEASE.READ | LEASE.HANDLE | LEASE.WRITE);
+    to = valid(to);
     if (l.breakTo !== undefined) {
-      waits.push(waitFor(l));
+      if ((l.breakTo & ~to) !== 0) l.deferred = (l.deferred ?? l.breakTo) & to;
+      if (l.state & mask) waits.push(waitFor(l));
       continue;
     }
-    let to = l.state;
-    if (o.conflict) to &= ~LEASE.HANDLE;
-    else if (o.overwrite) to &= ~(LEASE.READ | LEASE.WRITE);
-    else to &= ~LEASE.WRITE;
-    if (to !== l.state) waits.push(startBreak(l, valid(to)));
+    if (to === l.state) continue;
+    const delays = (l.state & mask) !== 0;
+    const p = startBreak(l, to);
+    if (delays || isInline(p)) waits.push(p);
+  }
+  return waits;
+}
+
+/**
+ * MS-FSA 2.1.5.15.12 / 2.1.5.15.3: a rename of the file, or its delete-pending set, through
+ * `by` takes H from every other lease of the file (their holders may close their handles);
+ * returns the breaks to wait for (smbtorture smb2.lease.rename_wait, v2_rename, unlink).
+ */
+export function leaseBreaksForHandle(by: Open): Promise<void>[] {
+  const mine = leaseOfOpen.get(by);
+  const waits: Promise<void>[] = [];
+  for (const l of leasesOn(by.node, mine ? { clientGuid: mine.clientGuid, key: mine.key } : undefined)) {
+    if (l.breakTo !== undefined) {
+      if (l.breakTo & LEASE.HANDLE) l.deferred = (l.deferred ?? l.breakTo) & ~LEASE.HANDLE;
+      if (l.state & LEASE.HANDLE) waits.push(waitFor(l));
+      continue;
+    }
+    if (l.state & LEASE.HANDLE) waits.push(startBreak(l, valid(l.state & ~LEASE.HANDLE)));
   }
   return waits;
 }
@@ -283,6 +371,25 @@ export function leaseBreaksForWrite(by: Open): void {
 /** Does `o` cache its handle (a durable open needs it): a BATCH oplock or a lease with H. */
 export function cachesHandle(o: Open): boolean {
   return oplockLevelOf(o) === OPLOCK.BATCH || ((leaseOfOpen.get(o)?.state ?? 0) & LEASE.HANDLE) !== 0;
+}
+
+/**
+ * The acknowledgment of a break that an open narrowed meanwhile (`deferred`): the lease is
+ * `acked` now and the break goes on, H first when the target has none (an acknowledged RH
+ * towards none is broken to R, then to none: Windows' steps, smbtorture smb2.lease.breaking3),
+ * under the same epoch. The waiting opens go on when the target is reached.
+ */
+function continueBreak(l: Lease, acked: number): void {
+  const target = l.deferred!;
+  l.state = acked;
+  l.breakTo = undefined;
+  if (l.timer) clearTimeout(l.timer);
+  l.timer = undefined;
+  const next = acked & LEASE.HANDLE && !(target & LEASE.HANDLE) ? valid(acked & ~LEASE.HANDLE) : target;
+  if (next === target) l.deferred = undefined;
+  const live = [...l.opens].find((o) => connectionOf(o) !== undefined);
+  if (!live) { finish(l, target); return; }
+  sendBreak(l, live, next);
 }
 
 /** A lease break acknowledgment (2.2.24.2). */
@@ -314,7 +421,8 @@ export function handleLeaseAck(c: SmbConnection, q: Request): Response {
   if (!l || !l.opens.size) throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND);
   if (l.breakTo === undefined) throw new SmbStatusError(STATUS.UNSUCCESSFUL);
   if ((ack.state & ~l.breakTo) !== 0) throw new SmbStatusError(STATUS.REQUEST_NOT_ACCEPTED);
-  finish(l, ack.state);
+  if (l.deferred !== undefined && (ack.state & ~l.deferred) !== 0) continueBreak(l, ack.state);
+  else finish(l, ack.state);
   return {
     status: STATUS.SUCCESS,
     body: (w) => { w.u16(36).u16(0).u32(0).bytes(l.key).u32(ack.state).u64(0n); },

@@ -62,12 +62,14 @@ async function mk(v: VfsInstance, path: string): Promise<void> {
 }
 
 const changes = (r: Reply) => decodeNotifyInformation(decodeOutputBufferResponse(r.message)).map((e) => `${e.action}:${e.name}`);
-const dirOpen = async (s: Side, name = 'w') => (await s.c.open(s.tid, { name, desiredAccess: DIR_ALL, options: CREATE_OPTION.DIRECTORY_FILE, shareAccess: 7 })).fileId;
+const dirOpen = async (s: Side, name = 'w', access = DIR_ALL) => (await s.c.open(s.tid, { name, desiredAccess: access, options: CREATE_OPTION.DIRECTORY_FILE, shareAccess: 7 })).fileId;
+/** What a client watching a folder asks (FILE_LIST_DIRECTORY, FILE_READ_ATTRIBUTES, SYNCHRONIZE): no DELETE, which would refuse renames into it. */
+const WATCH = 0x00100081;
 
 describe('SMB2 CHANGE_NOTIFY', () => {
   test('a pending request is answered with the change another client made; later changes are kept and answered at once', async () => {
     const { a, b } = await setup();
-    const d = await dirOpen(a);
+    const d = await dirOpen(a, 'w', WATCH);
     const interim = await notify(a, d);
     assert.equal(interim.header.status, STATUS.PENDING);
     assert.ok(interim.header.flags & HDR_FLAGS.ASYNC_COMMAND);

@@ -37,13 +37,13 @@ interface Peer {
   finals: { header: ReturnType<typeof decodeHeader>; message: Buffer; encrypted: boolean }[];
 }
 
-async function server(): Promise<{ peer: () => Promise<Peer>; v: VfsInstance }> {
+async function server(): Promise<{ peer: (o?: { clientGuid?: Buffer }) => Promise<Peer>; v: VfsInstance }> {
   const v = await createMemoryVfs({ recordSize: 4096 });
   const home = await v.paths.mkdir(ROOT_CTX, '/home', 0o777);
   await v.vfs.setattr(ROOT_CTX, home.ino, { uid: 1000, gid: 1000 });
   const files = shareFileService(v.paths);
   const serverGuid = Buffer.alloc(16, 7);
-  const peer = async (): Promise<Peer> => {
+  const peer = async (o: { clientGuid?: Buffer } = {}): Promise<Peer> => {
     const conn = connection({ shares: [{ name: 'Data', path: '/home', readOnly: false, requireEncryption: false }], files, serverGuid });
     const breaks: Peer['breaks'] = [];
     const leaseBreaks: Peer['leaseBreaks'] = [];
@@ -63,6 +63,7 @@ async function server(): Promise<{ peer: () => Promise<Peer>; v: VfsInstance }> 
       return true;
     };
     const c = new TestClient(conn);
+    if (o.clientGuid) o.clientGuid.copy(c.clientGuid); // a second connection of the same client
     await c.negotiate([DIALECT.SMB311]);
     assert.equal((await c.login('alice', 's3cret')).header.status, 0);
     const tid = (await c.send(Command.TREE_CONNECT, (w: Writer) => { writeTreeConnectRequest(w, { flags: 0, path: '\\\\dw\\data' }); })).header.treeId;
@@ -453,5 +454,136 @@ describe('leases', () => {
     assert.equal(decodeCreateResponse((await open(b, 'lh', { oplock: OPLOCK.BATCH })).message).oplockLevel, OPLOCK.NONE);
     assert.equal(decodeCreateResponse((await open(b, 'ol', { oplock: OPLOCK.LEVEL_II })).message).oplockLevel, OPLOCK.LEVEL_II);
     assert.equal(leaseOfReply(await leased(a, 'ol', Buffer.alloc(16, 0x33), RWH)).state, LEASE.READ);
+  });
+
+  const renameTo = (name: string) => {
+    const n = Buffer.from(name, 'utf16le');
+    const b = Buffer.alloc(20 + n.length);
+    b[0] = 1;
+    b.writeUInt32LE(n.length, 16);
+    n.copy(b, 20);
+    return b;
+  };
+
+  test('a rename takes H from the other leases and waits for the acknowledgment; the renamer\'s own lease stays (MS-FSA 2.1.5.15.12)', async () => {
+    const { peer, v } = await server();
+    const a = await peer(), b = await peer();
+    const ra = leaseOfReply(await leased(a, 'src', K1, RH));
+    assert.equal(leaseOfReply(await leased(b, 'src', K2, RH, { access: 0x00120089, disposition: DISPOSITION.OPEN })).state, RH);
+    const interim = await a.c.setInfo(a.tid, ra.fileId, INFO_TYPE.FILE, FILE_INFO.Rename, renameTo('dst'));
+    assert.equal(interim.header.status, STATUS.PENDING, 'the rename waits');
+    await tick();
+    assert.deepEqual(b.leaseBreaks.map((x) => [x.from, x.to, x.ackRequired]), [[RH, LEASE.READ, true]]);
+    assert.equal(a.leaseBreaks.length, 0);
+    await assert.rejects(v.paths.stat(ROOT_CTX, '/home/dst'), 'not renamed before the acknowledgment');
+    assert.equal((await leaseAck(b, K2, LEASE.READ)).header.status, 0);
+    assert.equal((await final(a, interim.header.asyncId)).header.status, 0);
+    assert.equal((await v.paths.stat(ROOT_CTX, '/home/dst')).type, 'file');
+    // Renamed back: no other lease holds H now, nothing to wait for.
+    assert.equal((await a.c.setInfo(a.tid, ra.fileId, INFO_TYPE.FILE, FILE_INFO.Rename, renameTo('src'))).header.status, 0);
+  });
+
+  test('delete pending (SET_INFO, or a delete-on-close CREATE) takes H from the other leases', async () => {
+    const { peer } = await server();
+    const a = await peer(), b = await peer();
+    await leased(a, 'd', K1, RH);
+    const rb = leaseOfReply(await leased(b, 'd', K2, RH));
+    const disp = await b.c.setInfo(b.tid, rb.fileId, INFO_TYPE.FILE, FILE_INFO.Disposition, Buffer.from([1]));
+    assert.equal(disp.header.status, STATUS.PENDING);
+    await tick();
+    assert.deepEqual(a.leaseBreaks.map((x) => [x.from, x.to]), [[RH, LEASE.READ]]);
+    assert.equal((await leaseAck(a, K1, LEASE.READ)).header.status, 0);
+    assert.equal((await final(b, disp.header.asyncId)).header.status, 0);
+    assert.equal(b.leaseBreaks.length, 0, 'its own lease stays');
+
+    await leased(a, 'e', Buffer.alloc(16, 0x44), RH);
+    const id = await pendingOpen(b, b.c.createFile(b.tid, { name: 'e', desiredAccess: 0x00010000, shareAccess: SHARE_ALL, disposition: DISPOSITION.OPEN, options: 0x1000 /* DELETE_ON_CLOSE */ }));
+    assert.deepEqual(a.leaseBreaks.slice(1).map((x) => [x.from, x.to]), [[RH, LEASE.READ]]);
+    await leaseAck(a, Buffer.alloc(16, 0x44), LEASE.READ);
+    assert.equal((await final(b, id)).header.status, 0);
+  });
+
+  test('an overwrite breaks an RH lease to none without waiting; a second one while it breaks sends nothing (smb2.lease.breaking4)', async () => {
+    const { peer } = await server();
+    const a = await peer(), b = await peer();
+    await leased(a, 'o', K1, RH);
+    const r1 = await open(b, 'o', { disposition: DISPOSITION.OVERWRITE });
+    assert.equal(r1.header.status, 0, 'not held');
+    assert.deepEqual(a.leaseBreaks.map((x) => [x.from, x.to, x.ackRequired]), [[RH, 0, true]]);
+    assert.equal((await open(b, 'o', { disposition: DISPOSITION.OVERWRITE })).header.status, 0);
+    assert.equal(a.leaseBreaks.length, 1);
+    assert.equal(leaseOfReply(await leased(a, 'o', K1, 0)).flags, 2, 'BREAK_IN_PROGRESS');
+    assert.equal((await leaseAck(a, K1, 0)).header.status, 0);
+  });
+
+  test('an overwrite arriving while a break is in progress: after the acknowledgment RH goes to R, then to none, under one epoch; the opens wait for the end (smb2.lease.v2_breaking3)', async () => {
+    const { peer } = await server();
+    const a = await peer(), b = await peer();
+    assert.equal(leaseOfReply(await leased(a, 'b3', K1, RWH, { v2: { epoch: 0x11 } })).epoch, 0x12);
+    const id2 = await pendingOpen(b, open(b, 'b3'));
+    assert.deepEqual(a.leaseBreaks.map((x) => [x.from, x.to, x.epoch]), [[RWH, RH, 0x13]]);
+    const id3 = await pendingOpen(b, open(b, 'b3', { disposition: DISPOSITION.OVERWRITE }));
+    await tick();
+    assert.equal(a.leaseBreaks.length, 1, 'no second notification while the first is unanswered');
+    assert.equal((await leaseAck(a, K1, RH)).header.status, 0);
+    await tick();
+    assert.deepEqual(a.leaseBreaks.slice(1).map((x) => [x.from, x.to, x.epoch, x.ackRequired]), [[RH, LEASE.READ, 0x13, true]]);
+    assert.equal(b.finals.length, 0, 'both opens still wait');
+    assert.equal((await leaseAck(a, K1, LEASE.READ)).header.status, 0);
+    await tick();
+    assert.deepEqual(a.leaseBreaks.slice(2).map((x) => [x.from, x.to, x.epoch, x.ackRequired]), [[LEASE.READ, 0, 0x13, false]]);
+    assert.equal((await final(b, id2)).header.status, 0);
+    assert.equal((await final(b, id3)).header.status, 0);
+  });
+
+  test('a break not acknowledged in time leaves the lease with nothing (smb2.lease.timeout)', async () => {
+    const { peer } = await server();
+    const a = await peer(), b = await peer();
+    setBreakTimeout(50);
+    try {
+      await leased(a, 't', K1, RWH);
+      const id = await pendingOpen(b, leased(b, 't', K2, RWH));
+      assert.equal(leaseOfReply(await final(b, id)).state, RH);
+      assert.equal((await leaseAck(a, K1, RH)).header.status, STATUS.UNSUCCESSFUL, 'too late');
+      assert.equal(leaseOfReply(await leased(a, 't', K1, 0)).state, 0);
+    } finally {
+      setBreakTimeout(35_000);
+    }
+  });
+
+  test('a leased durable open comes back with its lease key and name: another key → OBJECT_NAME_NOT_FOUND, another name → INVALID_PARAMETER (3.3.5.9.7)', async () => {
+    const { peer } = await server();
+    const a = await peer();
+    const guid = Buffer.alloc(16, 0x6b);
+    const dh2q = Buffer.alloc(32);
+    guid.copy(dh2q, 16);
+    const r = decodeCreateResponse((await open(a, 'dl', { oplock: OPLOCK.LEASE, contexts: [RqLs(K1, RWH), { name: 'DH2Q', data: dh2q }] })).message);
+    assert.ok(r.contexts.some((x) => x.name === 'DH2Q'), 'durable');
+    await a.c.conn.closeFiles();
+    const b = await peer({ clientGuid: a.c.clientGuid });
+    const dh2c = Buffer.alloc(36);
+    dh2c.writeBigUInt64LE(r.fileId.persistent, 0);
+    dh2c.writeBigUInt64LE(r.fileId.volatile, 8);
+    guid.copy(dh2c, 16);
+    const again = (name: string, key: Buffer) => open(b, name, { oplock: OPLOCK.LEASE, contexts: [RqLs(key, 0), { name: 'DH2C', data: dh2c }] });
+    assert.equal((await again('dl', K2)).header.status, STATUS.OBJECT_NAME_NOT_FOUND);
+    assert.equal((await again('other', K1)).header.status, STATUS.INVALID_PARAMETER);
+    const back = await again('dl', K1);
+    assert.equal(back.header.status, 0);
+    assert.equal(leaseOfReply(back).state, RWH);
+  });
+
+  test('a break goes to the client\'s oldest connection, whichever of its connections holds the open (smb2.lease.v2_complex1)', async () => {
+    const { peer } = await server();
+    const a1 = await peer();
+    const a2 = await peer({ clientGuid: a1.c.clientGuid });
+    const b = await peer();
+    await leased(a1, 'x', K1, LEASE.READ); // a1 is the client's first leasing connection
+    await leased(a2, 'y', K2, LEASE.READ);
+    const rb = decodeCreateResponse((await open(b, 'y')).message);
+    assert.equal((await b.c.writeFile(b.tid, rb.fileId, 0, Buffer.from('z'))).header.status, 0);
+    await tick();
+    assert.deepEqual(a1.leaseBreaks.map((x) => [x.key[0], x.from, x.to]), [[0x22, LEASE.READ, 0]]);
+    assert.equal(a2.leaseBreaks.length, 0);
   });
 });

@@ -101,6 +101,10 @@ const STAT_ACCESS = ACCESS.FILE_READ_ATTRIBUTES | ACCESS.FILE_WRITE_ATTRIBUTES |
  * durable open being closed): awaited in place, never a reason to go async.
  */
 const INLINE = new WeakSet<Promise<void>>();
+/** Whether a break promise is one that needs no acknowledgment (`inline`). */
+export function isInline(p: Promise<void>): boolean {
+  return INLINE.has(p);
+}
 export function inline(p: Promise<void> = Promise.resolve()): Promise<void> {
   INLINE.add(p);
   return p;
@@ -122,7 +126,7 @@ export class MustWait extends Error {
  */
 export async function breakForOpen(
   c: SmbConnection, node: Node | undefined, access: number, disposition: number, shareConflict: () => boolean,
-  leaseKey: LeaseKeyRef | undefined, wait: { signal: AbortSignal } | undefined,
+  leaseKey: LeaseKeyRef | undefined, wait: { signal: AbortSignal } | undefined, deleteOnClose = false,
 ): Promise<void> {
   if (!node || node.isDir) return;
   const overwrite = disposition === DISPOSITION.OVERWRITE || disposition === DISPOSITION.OVERWRITE_IF || disposition === DISPOSITION.SUPERSEDE;
@@ -132,7 +136,7 @@ export async function breakForOpen(
   // MS-FSA 2.1.5.1.2: when the share modes refuse the open, only BATCH oplocks are broken (the
   // holder may close its cached handle); EXCLUSIVE ones are left alone and the open fails.
   const conflict = shareConflict();
-  const waits: Promise<void>[] = statForLeases ? [] : leaseBreaksForOpen(node, { conflict, overwrite, except: leaseKey });
+  const waits: Promise<void>[] = statForLeases ? [] : leaseBreaksForOpen(node, { conflict, overwrite, deleteOnClose, except: leaseKey });
   for (const o of statForOplocks ? [] : [...node.opens]) {
     const g = grants.get(o);
     if (!g) continue;
@@ -148,7 +152,20 @@ export async function breakForOpen(
   const acks = waits.filter((p) => !INLINE.has(p));
   if (!acks.length) return;
   if (!wait) throw new MustWait();
-  const signal = wait.signal;
+  await awaitAcks(acks, wait.signal);
+}
+
+/**
+ * The breaks of `waits` that need no acknowledgment are awaited here; returns those that do
+ * (a handler answers STATUS_PENDING and waits for them with `awaitAcks`).
+ */
+export async function pendingAcks(waits: Promise<void>[]): Promise<Promise<void>[]> {
+  await Promise.all(waits.filter((p) => INLINE.has(p)));
+  return waits.filter((p) => !INLINE.has(p));
+}
+
+/** Waits for break acknowledgments, ended early by `signal` (CANCEL, the connection's end) with its reason. */
+export async function awaitAcks(acks: Promise<void>[], signal: AbortSignal): Promise<void> {
   signal.throwIfAborted();
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {

@@ -121,6 +121,20 @@ export function streamNode(vfs: Vfs, ino: number, xattr: string, place: { parent
   return n;
 }
 
+/**
+ * A stream renamed (stream-rename.ts): its node (and every open of it) now under `to`; `to`
+ * undefined: the node is dropped (the stream became the file's data).
+ */
+export function renameStreamNode(vfs: Vfs, ino: number, from: string, to: string | undefined): void {
+  const m = streamNodes.get(vfs);
+  const n = m?.get(`${ino}\0${from}`);
+  if (!m || !n) return;
+  m.delete(`${ino}\0${from}`);
+  if (to === undefined) return;
+  m.set(`${ino}\0${to}`, n);
+  for (const o of n.opens) o.stream = to;
+}
+
 /** The existing node of a stream, if any open holds it. */
 export function existingStreamNode(vfs: Vfs, ino: number, xattr: string): Node | undefined {
   return streamNodes.get(vfs)?.get(`${ino}\0${xattr}`);

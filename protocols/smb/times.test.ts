@@ -1,7 +1,7 @@
 /**
  * SET_INFO FileBasicInformation times over a memory VFS, driven by the test client: creation,
  * write and change times set on purpose read back as set (before 1970 too), a time beyond what a
- * 64-bit ns count holds is STATUS_INVALID_PARAMETER and leaves the connection up, and '/' in a
+ * 64-bit ns count holds (year 2446) reads back exactly, in QUERY_INFO and QUERY_DIRECTORY, and '/' in a
  * CREATE name separates components as '\' does (Samba's reading; smbtorture smb2.timestamps).
  */
 import assert from 'node:assert/strict';
@@ -13,6 +13,7 @@ import { connection, TestClient } from './testdata/client.js';
 import { DIALECT } from './wire/negotiate.js';
 import { CREATE_OPTION, decodeOutputBufferResponse, DISPOSITION } from './wire/files.js';
 import { FILE_INFO, INFO_TYPE } from './wire/fscc.js';
+import { decodeDirectory } from './wire/fscc-dir.js';
 
 /** FileBasicInformation's four FILETIMEs from a QUERY_INFO response. */
 function decodeFileBasic(msg: Buffer): { creationTime: bigint; lastAccessTime: bigint; lastWriteTime: bigint; changeTime: bigint } {
@@ -21,7 +22,7 @@ function decodeFileBasic(msg: Buffer): { creationTime: bigint; lastAccessTime: b
 }
 
 describe('SMB2 FileBasicInformation times', () => {
-  test('creation, write and change times are stored as set; out-of-range times are refused; "/" separates', async () => {
+  test('creation, write and change times are stored as set, beyond 2262 too; "/" separates', async () => {
     const v = await createMemoryVfs({ recordSize: 4096 });
     await v.paths.mkdir(ROOT_CTX, '/home', 0o777);
     const c = new TestClient(connection({ shares: [{ name: 'Data', path: '/home', readOnly: false, requireEncryption: false }], files: shareFileService(v.paths) }, []));
@@ -42,9 +43,26 @@ describe('SMB2 FileBasicInformation times', () => {
     assert.equal((await c.setInfo(tid, f.fileId, INFO_TYPE.FILE, FILE_INFO.Basic, basic(ft1968, ft2100, ft1968))).header.status, 0);
     const got = decodeFileBasic((await c.queryFileInfo(tid, f.fileId, INFO_TYPE.FILE, FILE_INFO.Basic)).message);
     assert.deepEqual([got.creationTime, got.lastWriteTime, got.changeTime], [ft1968, ft2100, ft1968]);
-    const huge = 116444736000000000n + 15032385535n * 10_000_000n; // year 2446: past 64-bit ns
-    assert.equal((await c.setInfo(tid, f.fileId, INFO_TYPE.FILE, FILE_INFO.Basic, basic(huge, huge, huge))).header.status, STATUS.INVALID_PARAMETER);
+    // Year 2446 (smb2.timestamps time_t_15032385535): past a 64-bit ns count, kept clamped in the
+    // inode with its FILETIME in user.dw.smbtimes (writetime.ts), read back exactly, listed too.
+    const huge = 116444736000000000n + 15032385535n * 10_000_000n;
+    assert.equal((await c.setInfo(tid, f.fileId, INFO_TYPE.FILE, FILE_INFO.Basic, basic(huge, huge, huge))).header.status, 0);
     const after = decodeFileBasic((await c.queryFileInfo(tid, f.fileId, INFO_TYPE.FILE, FILE_INFO.Basic)).message);
-    assert.deepEqual([after.creationTime, after.lastWriteTime], [ft1968, ft2100], 'nothing changed, and the connection still answers');
+    assert.deepEqual([after.creationTime, after.lastWriteTime, after.changeTime], [huge, huge, huge]);
+    const st = await v.paths.stat(ROOT_CTX, '/home/dir/t.txt');
+    assert.equal(st.mtimeNs, 2n ** 63n - 1n, 'the inode holds the end of its range');
+    await c.close(tid, f.fileId);
+    const d2 = await c.open(tid, { name: 'dir', desiredAccess: 0x001f01ff, disposition: DISPOSITION.OPEN, options: CREATE_OPTION.DIRECTORY_FILE });
+    const listed = decodeDirectory(37, decodeOutputBufferResponse((await c.queryDirectory(tid, d2.fileId, { pattern: 't.txt' })).message));
+    assert.deepEqual([listed[0]!.creationTime, listed[0]!.lastWriteTime, listed[0]!.changeTime], [huge, huge, huge]);
+    await c.close(tid, d2.fileId);
+    // An ordinary time set afterwards replaces the far one (the stale entry is not consulted).
+    const f2 = await c.open(tid, { name: 'dir/t.txt', desiredAccess: 0x001f01ff, disposition: DISPOSITION.OPEN });
+    assert.equal((await c.setInfo(tid, f2.fileId, INFO_TYPE.FILE, FILE_INFO.Basic, basic(0n, ft2100, 0n))).header.status, 0);
+    const last = decodeFileBasic((await c.queryFileInfo(tid, f2.fileId, INFO_TYPE.FILE, FILE_INFO.Basic)).message);
+    assert.deepEqual([last.creationTime, last.lastWriteTime], [huge, ft2100]);
+    // Below -2 as a signed value is still refused, and the connection answers after it.
+    assert.equal((await c.setInfo(tid, f2.fileId, INFO_TYPE.FILE, FILE_INFO.Basic, basic(0n, 2n ** 64n - 3n, 0n))).header.status, STATUS.INVALID_PARAMETER);
+    assert.equal((await c.close(tid, f2.fileId)).header.status, 0);
   });
 });
