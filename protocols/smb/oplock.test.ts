@@ -264,6 +264,29 @@ describe('durable handles v1', () => {
     assert.equal((await open(c, 'd', { contexts: [DHnC(r.fileId)] })).header.status, STATUS.OBJECT_NAME_NOT_FOUND);
   });
 
+  test('LOGOFF keeps a durable open that caches its handle; a new session reclaims it (smb2.durable-open.reopen4); a v1 open also comes back through DH2C with an empty CreateGuid', async () => {
+    const { peer } = await server();
+    const a = await peer();
+    const r = decodeCreateResponse((await open(a, 'lo', { oplock: OPLOCK.BATCH, share: 0, contexts: [DHnQ] })).message);
+    assert.ok(r.contexts.some((x) => x.name === 'DHnQ'));
+    assert.equal((await a.c.send(Command.LOGOFF, (w) => { w.u16(4).u16(0); })).header.status, 0);
+    assert.equal((await a.c.login('alice', 's3cret')).header.status, 0);
+    const tid = (await a.c.send(Command.TREE_CONNECT, (w: Writer) => { writeTreeConnectRequest(w, { flags: 0, path: '\\\\dw\\data' }); })).header.treeId;
+    const a2 = { ...a, tid };
+    const rr = await open(a2, 'lo', { contexts: [DHnC(r.fileId)] });
+    assert.equal(rr.header.status, 0, 'reclaimed after the logoff');
+    const re = decodeCreateResponse(rr.message);
+    assert.equal(re.oplockLevel, OPLOCK.BATCH);
+    await a.c.conn.closeFiles();
+    const b = await peer();
+    const dh2c = Buffer.alloc(36);
+    dh2c.writeBigUInt64LE(re.fileId.persistent, 0);
+    dh2c.writeBigUInt64LE(re.fileId.volatile, 8);
+    const back = await open(b, 'lo', { contexts: [{ name: 'DH2C', data: dh2c }] });
+    assert.equal(back.header.status, 0, 'DH2C, CreateGuid all zero');
+    assert.equal(decodeCreateResponse(back.message).fileId.persistent, r.fileId.persistent);
+  });
+
   test('another open breaking a disconnected durable open\'s BATCH closes it at once (3.3.4.6); a later reconnect finds nothing', async () => {
     const { peer } = await server();
     const a = await peer();
@@ -571,6 +594,7 @@ describe('leases', () => {
     const back = await again('dl', K1);
     assert.equal(back.header.status, 0);
     assert.equal(leaseOfReply(back).state, RWH);
+    assert.equal(decodeCreateResponse(back.message).contexts.some((x) => x.name === 'DHnQ' || x.name === 'DH2Q'), false, 'a leased reconnect answers no durable context');
   });
 
   test('a break goes to the client\'s oldest connection, whichever of its connections holds the open (smb2.lease.v2_complex1)', async () => {
