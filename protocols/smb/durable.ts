@@ -244,9 +244,9 @@ export async function reconnectDurable(c: SmbConnection, q: Request & { contexts
       writeCreateResponse(wr, {
         oplockLevel: level, createAction: CREATE_ACTION.OPENED, creationTime: i.creationTime, lastAccessTime: i.lastAccessTime, lastWriteTime: i.lastWriteTime,
         changeTime: i.changeTime, allocationSize: i.allocationSize, endOfFile: i.endOfFile, fileAttributes: i.attributes, fileId: fileIdOf(o),
-        // v1 oplocked opens answer DHnQ; a leased open's or a v2 open's reconnect carries no
-        // durable context (what Samba and Windows do: smb2.durable-open.reopen1a-lease).
-        contexts: [...(v2 || lease ? [] : [{ name: 'DHnQ', data: Buffer.alloc(8) }]), ...(lease ? [leaseResponse(lease)] : [])],
+        // A reconnect answers no durable context (3.3.5.9.7 sends none; Windows and Samba the
+        // same: smb2.durable-open.reopen1a-lease, delete_on_close2), a leased one its lease.
+        contexts: lease ? [leaseResponse(lease)] : [],
       });
     },
   };
