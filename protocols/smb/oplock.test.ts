@@ -264,6 +264,22 @@ describe('durable handles v1', () => {
     assert.equal((await open(c, 'd', { contexts: [DHnC(r.fileId)] })).header.status, STATUS.OBJECT_NAME_NOT_FOUND);
   });
 
+  test('an open that breaks a disconnected durable delete-on-close open (which deletes the file) creates the file anew (smb2.durable-open.delete_on_close1)', async () => {
+    const { peer, v } = await server();
+    const a = await peer();
+    const r = decodeCreateResponse((await a.c.createFile(a.tid, { name: 'doc', desiredAccess: ALL, shareAccess: 0, disposition: DISPOSITION.OPEN_IF, oplockLevel: OPLOCK.BATCH, options: 0x1000, contexts: [DHnQ] })).message);
+    assert.ok(r.contexts.some((x) => x.name === 'DHnQ'));
+    assert.equal((await a.c.writeFile(a.tid, r.fileId, 0, Buffer.from('x'))).header.status, 0);
+    await a.c.conn.closeFiles(); // kept for a reconnect
+    assert.equal((await v.paths.stat(ROOT_CTX, '/home/doc')).size, 1);
+    const b = await peer();
+    const rb = await open(b, 'doc', { oplock: OPLOCK.BATCH, share: 0 });
+    assert.equal(rb.header.status, 0);
+    const cb = decodeCreateResponse(rb.message);
+    assert.equal(cb.createAction, 2, 'CREATED');
+    assert.equal(cb.endOfFile, 0n);
+  });
+
   test('LOGOFF keeps a durable open that caches its handle; a new session reclaims it (smb2.durable-open.reopen4); a v1 open also comes back through DH2C with an empty CreateGuid', async () => {
     const { peer } = await server();
     const a = await peer();
