@@ -106,7 +106,7 @@ let closedTargets = 0;
 
 before(async () => {
   srv = await startIscsiServer({
-    host: '127.0.0.1', port: 13260, catalog: staticCatalog(targets), queueDepth: 8, logger,
+    host: '127.0.0.1', port: 0, catalog: staticCatalog(targets), queueDepth: 8, logger,
     policy: { maxRecvDataSegmentLength: 65536, maxBurstLength: 16384, firstBurstLength: 8192 },
     openTarget: async (t) => {
       opened++;

@@ -64,7 +64,7 @@ let srv: IscsiServer;
 
 before(async () => {
   srv = await startIscsiServer({
-    host: '127.0.0.1', port: 13261, catalog: staticCatalog([{ iqn: T, luns: [{ lun: 0, volume: 'v' }], initiators: [] }, ...many]),
+    host: '127.0.0.1', port: 0, catalog: staticCatalog([{ iqn: T, luns: [{ lun: 0, volume: 'v' }], initiators: [] }, ...many]),
     policy: { maxBurstLength: 16384, firstBurstLength: 8192 }, maxWriteBuffer: 64 * 1024, maxTransfer: 1 << 20,
     openTarget: async () => ({ devices, close: async () => {} }),
   });

@@ -1,6 +1,6 @@
 /**
  * End-to-end test of the iSCSI target with Debian's libiscsi tools (libiscsi-bin) and qemu-img's
- * iscsi driver against `dw serve --iscsi 127.0.0.1:13263` on a RocksDB + rs:4+2 data folder:
+ * iscsi driver against `dw serve --iscsi 127.0.0.1:0` on a RocksDB + rs:4+2 data folder:
  * volumes made with `dw volume create`, targets with `dw iscsi target add` through the admin
  * socket while the server runs (the catalogue is read at each login).
  *
@@ -20,8 +20,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { cleanupAll, dw, serve, tempDir, type Server } from './gateway-harness.js';
 
-const PORT = 13263;
-const HOST = `127.0.0.1:${PORT}`;
+/** 127.0.0.1:PORT of the server (its port picked by the kernel). */
+let HOST = '';
 const T1 = 'iqn.2026-11.test.dw:disks';
 const T2 = 'iqn.2026-11.test.dw:chap';
 const T3 = 'iqn.2026-11.test.dw:acl';
@@ -45,8 +45,10 @@ describe('iSCSI with libiscsi tools and qemu-img', { skip: !have('iscsi-ls') && 
 
   before(async () => {
     dir = await tempDir();
-    srv = await serve(dir, ['--iscsi', HOST, '--webdav', '127.0.0.1:13264', '--sftp', 'off']);
-    assert.match(srv.stderr(), new RegExp(`iSCSI:\\s+127\\.0\\.0\\.1 port ${PORT}`));
+    srv = await serve(dir, ['--iscsi', '127.0.0.1:0', '--sftp', 'off']);
+    const port = Number(/iSCSI:\s+127\.0\.0\.1 port (\d+)/.exec(srv.stderr())?.[1]);
+    assert.ok(port > 1024, srv.stderr());
+    HOST = `127.0.0.1:${port}`;
     await admin(['volume', 'create', 'disk1', '--size', '64M']);
     await admin(['volume', 'create', 'disk2', '--size', '32M']);
     await admin(['volume', 'create', 'disk3', '--size', '16M']);
