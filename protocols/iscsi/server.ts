@@ -145,6 +145,30 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
     void entry.open.then((o) => o.close()).catch((err: unknown) => log?.warn({ err: String(err) }, 'iscsi: closing a target failed'));
   }
 
+  /**
+   * A target was added, changed or removed in the catalogue: its openings that no longer match
+   * it (gone, or other LUNs) are retired, closed now when no session uses them, else when the
+   * last one ends (`release`). Without this a removed target's volumes stayed open until the
+   * server stopped (and `dw volume delete` answered EBUSY).
+   */
+  async function retire(iqn: string): Promise<void> {
+    const name = canonicalName(iqn);
+    const list = devices.get(name);
+    if (!list?.length) return;
+    const t = await opts.catalog.get(name);
+    const key = t ? lunKey(t) : undefined;
+    for (const e of [...list]) {
+      if (e.key === key || e.stale) continue;
+      e.stale = true;
+      if (e.users > 0) continue;
+      list.splice(list.indexOf(e), 1);
+      void e.open.then((o) => o.close()).catch((err: unknown) => log?.warn({ err: String(err) }, 'iscsi: closing a target failed'));
+    }
+  }
+  const unwatch = opts.catalog.watch?.((iqn) => {
+    retire(iqn).catch((err: unknown) => log?.warn({ err: String(err), iqn }, 'iscsi: retiring a changed target failed'));
+  });
+
   function allocTsih(): number {
     for (let i = 0; i < 0xffff; i++) {
       const t = nextTsih;
@@ -441,6 +465,7 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
     port: boundPort,
     sessions: () => [...sessions.values()],
     async close() {
+      unwatch?.();
       const closed = new Promise<void>((r) => server.close(() => r()));
       await Promise.all([...closers.values()].map((c) => c()));
       for (const s of sockets) s.destroy();
