@@ -433,7 +433,7 @@ export class Session {
       // The initiator asks for the next part of a long answer (RFC 7143 section 11.10.4).
       const o = this.textOut;
       if (!o || o.ttt !== p.ttt || o.itt !== p.itt) throw new PduError('Text Request with an unknown TTT', RejectReason.INVALID_PDU_FIELD, headerOf(p));
-      this.sendTextPart(o, max);
+      this.sendTextPart(o);
       return;
     }
     let pairs: Pair[] | null;
@@ -459,7 +459,7 @@ export class Session {
     }
     const chunks = splitText(encodeText(replies), max);
     this.textOut = { itt: p.itt, ttt: this.takeTtt(), chunks };
-    this.sendTextPart(this.textOut, max);
+    this.sendTextPart(this.textOut);
   }
 
   private takeTtt(): number {
@@ -468,7 +468,7 @@ export class Session {
     return t;
   }
 
-  private sendTextPart(o: { itt: number; ttt: number; chunks: Buffer[] }, _max: number): void {
+  private sendTextPart(o: { itt: number; ttt: number; chunks: Buffer[] }): void {
     const data = o.chunks.shift() ?? Buffer.alloc(0);
     const last = o.chunks.length === 0;
     if (last) this.textOut = undefined;

@@ -151,19 +151,9 @@ export class Task {
     return this.unsolicitedOpen;
   }
 
-  /** Bytes solicited by the open R2T and not yet received. */
-  get r2tRemaining(): number {
-    return this.r2t ? this.r2t.length - this.r2t.got : 0;
-  }
-
   /** True while an R2T is outstanding. */
   get soliciting(): boolean {
     return this.r2t !== undefined;
-  }
-
-  /** Every Data-Out byte is here. */
-  get complete(): boolean {
-    return this.missing === 0 && !this.unsolicitedOpen && !this.r2t;
   }
 
   /** The gathered Data-Out (undefined for a command without write data). */
@@ -241,10 +231,12 @@ export function headerOf(p: Pdu): Buffer {
 }
 
 /**
- * The PDUs that end a task (11.4, 11.7): Data-In split at `maxSegment` with the status in the
- * last when it is GOOD without sense (phase collapse), else Data-In without status and a SCSI
- * Response carrying status, sense and the residual against the initiator's allocation.
- * StatSN and the window numbers are stamped when sent; `firstDataSN` continues the task's DataSN.
+ * The PDUs that end a task (11.4, 11.7): Data-In split at `maxSegment` bytes, one sequence (F
+ * bit) per `maxBurst` bytes, with the status in the last when it is GOOD without sense (phase
+ * collapse), else Data-In without status and a SCSI Response carrying status, sense and the
+ * residuals (a write's against what the CDB asks for, `dataOutWanted` with `blockSize`).
+ * StatSN and the window numbers are stamped when sent; DataSN continues from `task.dataSNs`
+ * (its R2Ts), which this advances.
  */
 export function responsePdus(task: Task, result: ScsiResult, maxSegment: number, blockSize = 512, maxBurst = Number.MAX_SAFE_INTEGER): Array<DataIn | ScsiResponse> {
   const seq = { statSN: 0, expCmdSN: 0, maxCmdSN: 0 };
