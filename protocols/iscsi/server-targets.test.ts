@@ -38,11 +38,16 @@ const catalog = new MutableCatalog();
 const opened: string[] = [];
 const closed: string[] = [];
 let srv: IscsiServer;
+/** While set, openTarget waits for it (a slow volume open). */
+let gate: Promise<void> | undefined;
+let entered: (() => void) | undefined;
 
 before(async () => {
   srv = await startIscsiServer({
     host: '127.0.0.1', port: 0, catalog,
     openTarget: async (t) => {
+      entered?.();
+      if (gate) await gate;
       const name = t.luns.map((l) => l.volume).join(',');
       opened.push(name);
       return { devices: noDevices, close: async () => { closed.push(name); } };
@@ -94,5 +99,26 @@ describe('target openings follow the catalogue', () => {
     await b.logout();
     await b.closedP;
     assert.deepEqual(opened, ['v1', 'v2', 'v3']);
+  });
+
+  it('a connection that goes while its target opens holds no use of it: the opening closes once the target is removed', async () => {
+    catalog.set([{ iqn: T, luns: [{ lun: 0, volume: 'v4' }], initiators: [] }]);
+    await until('v3 retired', () => closed.includes('v3'));
+    let open!: () => void;
+    gate = new Promise<void>((r) => { open = r; });
+    const inOpen = new Promise<void>((r) => { entered = r; });
+    const c = await TestInitiator.connect(srv.port);
+    const login = c.login({ targetName: T }).catch(() => undefined);
+    await inOpen;
+    c.close();
+    await c.closedP;
+    await new Promise((r) => setTimeout(r, 20)); // the server saw the close
+    open();
+    gate = undefined;
+    entered = undefined;
+    await login;
+    await new Promise((r) => setTimeout(r, 20));
+    catalog.set([]);
+    await until('the opening is closed: no session holds it', () => closed.includes('v4'));
   });
 });

@@ -101,10 +101,13 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
   let nextTsih = 1;
   let nextNexus = 1;
   let boundPort = 0;
+  let stopping = false;
 
   const lunKey = (t: TargetConfig): string => JSON.stringify(t.luns.map((l) => [l.lun, l.volume]));
 
   async function acquire(t: TargetConfig): Promise<{ entry: DeviceEntry; target: OpenTarget }> {
+    // After close() began, a new opening would outlive the server (close() has taken its list).
+    if (stopping) throw new Error('the iSCSI server is stopping');
     const iqn = canonicalName(t.iqn);
     const list = devices.get(iqn) ?? [];
     devices.set(iqn, list);
@@ -262,6 +265,11 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
         if (o.target) {
           const iqn = canonicalName(o.target.iqn);
           const { entry, target } = await acquire(o.target);
+          if (closing) {
+            // The connection went while the target opened: closeSession ran without this use to release.
+            release(iqn, entry);
+            throw new Error('connection closed during login');
+          }
           opened = { iqn, entry, target };
         }
         return allocTsih();
@@ -465,6 +473,7 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
     port: boundPort,
     sessions: () => [...sessions.values()],
     async close() {
+      stopping = true;
       unwatch?.();
       const closed = new Promise<void>((r) => server.close(() => r()));
       await Promise.all([...closers.values()].map((c) => c()));
