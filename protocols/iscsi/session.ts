@@ -101,6 +101,8 @@ export class Session {
   private nextTtt = 1;
   private readonly textIn = new TextAssembler();
   private textOut: { itt: number; ttt: number; chunks: Buffer[] } | undefined;
+  /** The initiator's text continues (C bit) in a Text Request carrying this ITT and TTT. */
+  private textCont: { itt: number; ttt: number } | undefined;
   private closed = false;
   private loggingOut = false;
 
@@ -429,8 +431,15 @@ export class Session {
 
   private async text(p: TextRequest): Promise<void> {
     const max = this.login.params.initiatorMaxRecvDataSegmentLength;
-    if (p.ttt !== RESERVED_TAG) {
-      // The initiator asks for the next part of a long answer (RFC 7143 section 11.10.4).
+    // RFC 7143 section 11.10.4: TTT 0xffffffff starts a new request (what an earlier one left is
+    // dropped); another TTT copies ours, continuing our long answer or the initiator's text (C bit).
+    if (p.ttt === RESERVED_TAG) {
+      this.textIn.reset();
+      this.textOut = undefined;
+      this.textCont = undefined;
+    } else if (this.textCont && this.textCont.ttt === p.ttt && this.textCont.itt === p.itt) {
+      this.textCont = undefined;
+    } else {
       const o = this.textOut;
       if (!o || o.ttt !== p.ttt || o.itt !== p.itt) throw new PduError('Text Request with an unknown TTT', RejectReason.INVALID_PDU_FIELD, headerOf(p));
       this.sendTextPart(o);
@@ -444,8 +453,9 @@ export class Session {
       throw err;
     }
     if (pairs === null) {
-      // More text follows: an empty response with a TTT asks for it (11.11.4).
-      this.send({ op: Op.TEXT_RESPONSE, final: false, cont: false, lun: p.lun, itt: p.itt, ttt: this.takeTtt(), statSN: 0, expCmdSN: 0,
+      // More text follows: an empty response with a TTT asks for it (11.11.4); the rest comes with that TTT.
+      this.textCont = { itt: p.itt, ttt: this.takeTtt() };
+      this.send({ op: Op.TEXT_RESPONSE, final: false, cont: false, lun: p.lun, itt: p.itt, ttt: this.textCont.ttt, statSN: 0, expCmdSN: 0,
         maxCmdSN: 0, ahs: [], data: Buffer.alloc(0) });
       return;
     }
