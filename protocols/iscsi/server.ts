@@ -16,7 +16,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { Logger } from 'pino';
 import type { Nexus, TargetDevices } from './device.js';
 import { LoginMachine, PORTAL_GROUP_TAG, type LoginOutcome } from './login.js';
-import { Session } from './session.js';
+import { Session, sessionKey } from './session.js';
 import { canonicalName, initiatorAllowed, type TargetCatalog, type TargetConfig } from './targets.js';
 import {
   decodeInitiatorPdu, DEFAULT_RECV_DATA_SEGMENT_LENGTH, digest, DigestError, encodeAhs, encodeBhs, NO_DIGESTS, Op, padLength, PduError,
@@ -103,6 +103,10 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
   let boundPort = 0;
   let stopping = false;
 
+  /** Releases an opening's volumes (it is out of the list already); a failure is logged. */
+  const closeOpening = (e: DeviceEntry): void => {
+    void e.open.then((o) => o.close()).catch((err: unknown) => log?.warn({ err: String(err) }, 'iscsi: closing a target failed'));
+  };
   const lunKey = (t: TargetConfig): string => JSON.stringify(t.luns.map((l) => [l.lun, l.volume]));
 
   async function acquire(t: TargetConfig): Promise<{ entry: DeviceEntry; target: OpenTarget }> {
@@ -119,7 +123,7 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
       if (e.users === 0) {
         // The LUNs changed and no session uses the old opening: release its volumes now.
         list.splice(list.indexOf(e), 1);
-        void e.open.then((o) => o.close()).catch((err: unknown) => log?.warn({ err: String(err) }, 'iscsi: closing a target failed'));
+        closeOpening(e);
       }
     }
     if (!entry) {
@@ -145,7 +149,7 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
     const list = devices.get(iqn) ?? [];
     const i = list.indexOf(entry);
     if (i >= 0) list.splice(i, 1);
-    void entry.open.then((o) => o.close()).catch((err: unknown) => log?.warn({ err: String(err) }, 'iscsi: closing a target failed'));
+    closeOpening(entry);
   }
 
   /**
@@ -165,7 +169,7 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
       e.stale = true;
       if (e.users > 0) continue;
       list.splice(list.indexOf(e), 1);
-      void e.open.then((o) => o.close()).catch((err: unknown) => log?.warn({ err: String(err) }, 'iscsi: closing a target failed'));
+      closeOpening(e);
     }
   }
   const unwatch = opts.catalog.watch?.((iqn) => {
@@ -255,7 +259,7 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
       log: (o, msg) => log?.info({ peer, ...o }, msg),
       begin: async (o) => {
         // Reinstatement (6.3.5): an older session of this initiator name, ISID and target ends first.
-        const key = `${o.initiatorName.toLowerCase()}|${o.isid.toString('hex')}|${o.target?.iqn ?? ''}`;
+        const key = sessionKey(o);
         for (const s of sessions.values()) {
           if (s.key === key) {
             log?.info({ peer, tsih: s.tsih }, 'iscsi: session reinstated; the old one is closed');

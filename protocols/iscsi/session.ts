@@ -26,6 +26,11 @@ export function snLt(a: number, b: number): boolean {
 }
 const snAdd = (a: number, n: number): number => (a + n) >>> 0;
 
+/** Initiator name, ISID and target of a login as one key: a new login with the key of a live session reinstates it (RFC 7143 section 6.3.5). */
+export function sessionKey(o: Pick<LoginOutcome, 'initiatorName' | 'isid' | 'target'>): string {
+  return `${o.initiatorName.toLowerCase()}|${o.isid.toString('hex')}|${o.target?.iqn ?? ''}`;
+}
+
 /** What the session needs from its connection and server. */
 export interface SessionHost {
   /** Sends PDUs in this order (already stamped). */
@@ -123,9 +128,9 @@ export class Session {
     return this.login.discovery;
   }
 
-  /** Initiator name and ISID as one key (session reinstatement, RFC 7143 section 6.3.5). */
+  /** Initiator name, ISID and target as one key (session reinstatement, RFC 7143 section 6.3.5). */
   get key(): string {
-    return `${this.login.initiatorName.toLowerCase()}|${this.login.isid.toString('hex')}|${this.login.target?.iqn ?? ''}`;
+    return sessionKey(this.login);
   }
 
   /** Tasks the session holds (not finished). */
@@ -319,9 +324,7 @@ export class Session {
       task.budgeted += need;
       this.committed += need;
     }
-    const ttt = this.nextTtt;
-    this.nextTtt = this.nextTtt >= 0x7fffffff ? 1 : this.nextTtt + 1;
-    this.send(task.nextR2T(this.login.params.maxBurstLength, ttt, this.window));
+    this.send(task.nextR2T(this.login.params.maxBurstLength, this.takeTtt(), this.window));
   }
 
   private dataOut(d: DataOut): void {
@@ -472,6 +475,7 @@ export class Session {
     this.sendTextPart(this.textOut);
   }
 
+  /** A Target Transfer Tag for an R2T or a Text Response: 1..0x7fffffff in turn (never the reserved 0xffffffff). */
   private takeTtt(): number {
     const t = this.nextTtt;
     this.nextTtt = this.nextTtt >= 0x7fffffff ? 1 : this.nextTtt + 1;
