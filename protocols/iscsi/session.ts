@@ -308,7 +308,9 @@ export class Session {
       return;
     }
     task.state = 'ready';
-    void this.run(task);
+    // Nothing in run() should throw, but a result the transport cannot encode would otherwise be an
+    // unhandled rejection (the process ends): it ends this connection instead.
+    this.run(task).catch((err: unknown) => this.fail(err));
   }
 
   private solicit(task: Task, fromQueue = false): void {
