@@ -21,7 +21,7 @@ import { Asc, checkCondition, ScsiStatus, SenseKey } from './wire/scsi.js';
 import { encodeText, splitText, TextAssembler, TextError, type Pair } from './wire/text.js';
 
 /** Serial number arithmetic on 32 bits (RFC 1982, RFC 7143 section 4.2.2.1): a < b. */
-export function snLt(a: number, b: number): boolean {
+function snLt(a: number, b: number): boolean {
   return a !== b && ((b - a) >>> 0) < 0x80000000;
 }
 const snAdd = (a: number, n: number): number => (a + n) >>> 0;

@@ -20,7 +20,7 @@ import type { ScsiResult } from './device.js';
 export const TaskAttr = { UNTAGGED: 0, SIMPLE: 1, ORDERED: 2, HEAD_OF_QUEUE: 3, ACA: 4 } as const;
 
 /** The LUN number handed to the device layer for a LUN field this target never hands out (no such LU). */
-export const NO_LUN = 0xffff;
+const NO_LUN = 0xffff;
 
 export type TaskState = 'queued' | 'gathering' | 'ready' | 'running' | 'done';
 
@@ -42,7 +42,7 @@ interface OpenR2T {
 }
 
 /** ASCQs of ASC 0x4B under ABORTED COMMAND (SPC-4 annex D): why a task's Data-Out was refused. */
-export const DataPhase = { DATA_PHASE_ERROR: 0x00, INVALID_TTT: 0x01, TOO_MUCH_WRITE_DATA: 0x02, DATA_OFFSET_ERROR: 0x05 } as const;
+const DataPhase = { DATA_PHASE_ERROR: 0x00, INVALID_TTT: 0x01, TOO_MUCH_WRITE_DATA: 0x02, DATA_OFFSET_ERROR: 0x05 } as const;
 
 /**
  * A violation of the Data-Out rules (DataSN, BufferOffset, TTT, length). The PDU gets a Reject
@@ -293,7 +293,7 @@ export function responsePdus(task: Task, result: ScsiResult, maxSegment: number,
  * parameter list length), or undefined for a command this does not know. The write residual
  * (RFC 7143 section 11.4.5) is Expected Data Transfer Length against this number.
  */
-export function dataOutWanted(cdb: Buffer, blockSize: number): number | undefined {
+function dataOutWanted(cdb: Buffer, blockSize: number): number | undefined {
   const d = tryDecodeCdb(cdb);
   if (!d.ok) return undefined;
   const c = d.cdb;

@@ -88,7 +88,7 @@ export class PrState {
 // ---- PERSISTENT RESERVE IN --------------------------------------------------------------------
 
 /** The iSCSI TransportID of an initiator port 'IQN,i,0xISID' (SPC-4 §7.6.4.6, format 01b, padded to 4, 20 bytes at least). */
-export function transportIdOf(initiatorPort: string): Buffer {
+function transportIdOf(initiatorPort: string): Buffer {
   const name = Buffer.from(initiatorPort, 'utf8');
   const len = Math.max(20, Math.ceil((name.length + 1) / 4) * 4);
   const b = Buffer.alloc(4 + len);
