@@ -41,6 +41,8 @@ let srv: IscsiServer;
 /** While set, openTarget waits for it (a slow volume open). */
 let gate: Promise<void> | undefined;
 let entered: (() => void) | undefined;
+/** Every close waits for this (a slow flush). */
+let closeDelay: Promise<void> = Promise.resolve();
 
 before(async () => {
   srv = await startIscsiServer({
@@ -50,12 +52,20 @@ before(async () => {
       if (gate) await gate;
       const name = t.luns.map((l) => l.volume).join(',');
       opened.push(name);
-      return { devices: noDevices, close: async () => { closed.push(name); } };
+      return { devices: noDevices, close: async () => { await closeDelay; closed.push(name); } };
     },
   });
 });
 after(async () => {
+  // A close under way when the server stops: close() resolves only after it.
+  catalog.set([{ iqn: T, luns: [{ lun: 0, volume: 'v5' }], initiators: [] }]);
+  const c = await session();
+  await c.logout();
+  await c.closedP;
+  closeDelay = new Promise((r) => setTimeout(r, 100));
+  catalog.set([]);
   await srv.close();
+  assert.ok(closed.includes('v5'), 'the retired opening finished closing before close() resolved');
   assert.equal(catalog.listeners.size, 0, 'the server stops watching when it stops');
 });
 

@@ -103,9 +103,13 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
   let boundPort = 0;
   let stopping = false;
 
+  /** Closes of openings under way (the server's close() waits for them). */
+  const closingOpenings = new Set<Promise<void>>();
   /** Releases an opening's volumes (it is out of the list already); a failure is logged. */
   const closeOpening = (e: DeviceEntry): void => {
-    void e.open.then((o) => o.close()).catch((err: unknown) => log?.warn({ err: String(err) }, 'iscsi: closing a target failed'));
+    const p = e.open.then((o) => o.close()).catch((err: unknown) => log?.warn({ err: String(err) }, 'iscsi: closing a target failed'));
+    closingOpenings.add(p);
+    void p.finally(() => closingOpenings.delete(p));
   };
   const lunKey = (t: TargetConfig): string => JSON.stringify(t.luns.map((l) => [l.lun, l.volume]));
 
@@ -487,6 +491,7 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
         for (const e of list) await e.open.then((o) => o.close(), () => undefined).catch(() => undefined);
       }
       devices.clear();
+      await Promise.all([...closingOpenings]);
     },
   };
 }
