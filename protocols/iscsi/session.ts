@@ -4,9 +4,11 @@
  * fixed queue depth minus the tasks outstanding, commands delivered in CmdSN order, immediate
  * ones at once), StatSN, SCSI tasks (tasks.ts) executed as their task attribute asks (SIMPLE in
  * any order, ORDERED after everything before it and before everything after it, HEAD OF QUEUE
- * at once), NOP-Out → NOP-In, Text Request (SendTargets), Task Management (ABORT TASK, ABORT
- * TASK SET, CLEAR TASK SET, LOGICAL UNIT RESET, TARGET WARM RESET; the rest "not supported"),
- * Logout, SNACK → Reject. Sans-IO: PDUs in (`receive`), stamped PDUs out (`SessionHost.write`).
+ * at once), NOP-Out → NOP-In, Text Request (SendTargets; long text both ways with the C bit
+ * and TTT), Task Management (ABORT TASK, ABORT TASK SET, CLEAR TASK SET, LOGICAL UNIT RESET,
+ * TARGET WARM RESET, TARGET COLD RESET which then ends every connection to the target; TASK
+ * REASSIGN "task reassignment not supported", the rest "function not supported"), Logout,
+ * SNACK → Reject. Sans-IO: PDUs in (`receive`), stamped PDUs out (`SessionHost.write`).
  */
 import type { LogicalUnit, Nexus, TargetDevices } from './device.js';
 import type { LoginOutcome } from './login.js';
