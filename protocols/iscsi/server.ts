@@ -28,7 +28,7 @@ import { WireError } from './wire/reader.js';
 /** A target's devices as the server holds them while sessions use them. */
 export interface OpenTarget {
   devices: TargetDevices;
-  /** Releases the volumes (called when no session uses this opening any more and the config changed or the server stops). */
+  /** Releases the volumes: called once no session uses this opening and the target was removed or its LUNs changed (TargetCatalog.watch, or seen at a login), or when the server stops. */
   close(): Promise<void>;
 }
 
