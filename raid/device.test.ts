@@ -1,13 +1,14 @@
-/** Device: what a sync promises when several callers sync at once. */
+/** Device: what a sync promises when several callers sync at once; shared segment handles. */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Device, writeLabel } from './device.js';
 
-test('a sync called while another runs resolves only after that one (it may hold the caller\'s segments)', async () => {
+/** Runs `fn` with an open Device on a fresh labelled folder (1 MiB segments), then removes it. */
+async function withDevice(fn: (dev: Device, poolHex: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'dw-device-'));
   try {
     const poolId = randomBytes(16);
@@ -15,6 +16,15 @@ test('a sync called while another runs resolves only after that one (it may hold
     let next = 1;
     const dev = new Device(0, dir, poolId, 1 << 20, async () => next++);
     await dev.open(poolId.toString('hex'));
+    await fn(dev, poolId.toString('hex'));
+    await dev.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test('a sync called while another runs resolves only after that one (it may hold the caller\'s segments)', async () => {
+  await withDevice(async (dev) => {
     assert.equal(dev.state, 'online');
     for (let round = 0; round < 20; round++) {
       const w = await dev.append([randomBytes(4096)]);
@@ -27,34 +37,21 @@ test('a sync called while another runs resolves only after that one (it may hold
       assert.equal(firstDone, true, `round ${round}: the second sync returned before the first finished`);
       await first;
     }
-    await dev.close();
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('concurrent reads of a segment not open yet share one file handle', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'dw-device-'));
-  const { readdir } = await import('node:fs/promises');
   const fds = async () => (await readdir('/proc/self/fd')).length;
-  try {
-    const poolId = randomBytes(16);
-    await writeLabel(dir, { format: 1, poolId: poolId.toString('hex'), index: 0 });
-    let next = 1;
-    const dev = new Device(0, dir, poolId, 1 << 20, async () => next++);
-    await dev.open(poolId.toString('hex'));
+  await withDevice(async (dev, poolHex) => {
     const data = randomBytes(4096);
     const w = await dev.append([data]);
     w.unpin();
     await dev.close(); // every handle closed: the reads below open the segment again
-    await dev.open(poolId.toString('hex'));
+    await dev.open(poolHex);
     const before = await fds();
     const bufs = Array.from({ length: 32 }, () => Buffer.alloc(4096));
     await Promise.all(bufs.map((b) => dev.readv(w.segment, w.offset, [b])));
     for (const b of bufs) assert.ok(b.equals(data));
     assert.equal(await fds(), before + 1, 'one handle for the segment (each reader used to open its own)');
-    await dev.close();
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });

@@ -153,6 +153,11 @@ async function createOnce(c: SmbConnection, q: Request, mayRetry: boolean, wait:
     checkLeaseKey(c, lreq, node, existing.attr.ino);
     const mine = lreq ? { clientGuid: clientGuidOf(c), key: lreq.key } : undefined;
     await breakForOpen(c, node, desired, req.disposition, shareConflict, mine, wait, deleteOnClose); // oplocks and leases of other opens (oplock.ts, lease.ts)
+    // The breaks closed the file's last open (a disconnected durable one, 3.3.4.6) and that
+    // close may have deleted it (delete-on-close): then the CREATE starts over on the name
+    // (smbtorture smb2.durable-open.delete_on_close1).
+    if (node && mayRetry && !nodeForExisting(c, existing.attr.ino)
+      && !(await vfs.lookupCaseless(ctx, w.parent, existing.name).then((r) => r.attr.ino === existing!.attr.ino, () => false))) throw new LostRace();
     checkShareMode(nodeForExisting(c, existing.attr.ino), desired, req.shareAccess);
     checkStreamsShareDelete(vfs, existing.attr.ino, desired | (deleteOnClose ? ACCESS.DELETE : 0));
     if (deleteOnClose && isDir) await ensureEmpty(c, existing.attr.ino);

@@ -197,6 +197,8 @@ export function reconnectTarget(contexts: readonly CreateContext[]): ReconnectTa
   return { persistent, volatile, createGuid: v2 ? Buffer.from(r.bytes(16, 16, 'CreateGuid')) : undefined };
 }
 
+const ZERO_GUID = Buffer.alloc(16);
+
 /** CREATE with DHnC (3.3.5.9.7): reattaches a kept durable open to this connection, session and tree. */
 export async function reconnectDurable(c: SmbConnection, q: Request & { contexts?: readonly CreateContext[]; name?: string }, target: ReconnectTarget): Promise<Response> {
   const k = kept.get(target.persistent);
@@ -205,7 +207,9 @@ export async function reconnectDurable(c: SmbConnection, q: Request & { contexts
   const o = k.open;
   // A v1 open needs DHnC; a v2 open DH2C with its CreateGuid, or DHnC (smb2.durable-v2-open.reopen2b).
   const v2 = durable.get(o)?.v2;
-  if (target.createGuid && (!v2 || !v2.createGuid.equals(target.createGuid))) throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND);
+  // A v1 open's CreateGuid is empty: DH2C with a zero CreateGuid reattaches it (3.3.5.9.12;
+  // smbtorture smb2.durable-open.reopen2-lease).
+  if (target.createGuid && !(v2?.createGuid ?? ZERO_GUID).equals(target.createGuid)) throw new SmbStatusError(STATUS.OBJECT_NAME_NOT_FOUND);
   const owner = o.ctx;
   const me = s.principal!;
   if (owner.uid !== me.uid) throw new SmbStatusError(STATUS.ACCESS_DENIED);
@@ -240,8 +244,9 @@ export async function reconnectDurable(c: SmbConnection, q: Request & { contexts
       writeCreateResponse(wr, {
         oplockLevel: level, createAction: CREATE_ACTION.OPENED, creationTime: i.creationTime, lastAccessTime: i.lastAccessTime, lastWriteTime: i.lastWriteTime,
         changeTime: i.changeTime, allocationSize: i.allocationSize, endOfFile: i.endOfFile, fileAttributes: i.attributes, fileId: fileIdOf(o),
-        // v1 opens answer DHnQ; a v2 open's reconnect carries no DH2Q (what Samba and Windows do).
-        contexts: [...(v2 ? [] : [{ name: 'DHnQ', data: Buffer.alloc(8) }]), ...(lease ? [leaseResponse(lease)] : [])],
+        // A reconnect answers no durable context (3.3.5.9.7 sends none; Windows and Samba the
+        // same: smb2.durable-open.reopen1a-lease, delete_on_close2), a leased one its lease.
+        contexts: lease ? [leaseResponse(lease)] : [],
       });
     },
   };

@@ -250,7 +250,7 @@ describe('durable handles v1', () => {
     const re = decodeCreateResponse(rr.message);
     assert.equal(re.fileId.persistent, r.fileId.persistent, 'same persistent FileId');
     assert.equal(re.oplockLevel, OPLOCK.BATCH);
-    assert.ok(re.contexts.some((x) => x.name === 'DHnQ'));
+    assert.equal(re.contexts.some((x) => x.name === 'DHnQ'), false, 'a reconnect answers no durable context (3.3.5.9.7)');
     const rd = await b.c.readFile(b.tid, re.fileId, 0, 4);
     assert.equal(rd.header.status, 0);
     // The share mode stayed in force while it was disconnected and still is; the BATCH holder
@@ -262,6 +262,45 @@ describe('durable handles v1', () => {
     assert.equal((await final(c, idD)).header.status, STATUS.SHARING_VIOLATION);
     // Reclaimed once only.
     assert.equal((await open(c, 'd', { contexts: [DHnC(r.fileId)] })).header.status, STATUS.OBJECT_NAME_NOT_FOUND);
+  });
+
+  test('an open that breaks a disconnected durable delete-on-close open (which deletes the file) creates the file anew (smb2.durable-open.delete_on_close1)', async () => {
+    const { peer, v } = await server();
+    const a = await peer();
+    const r = decodeCreateResponse((await a.c.createFile(a.tid, { name: 'doc', desiredAccess: ALL, shareAccess: 0, disposition: DISPOSITION.OPEN_IF, oplockLevel: OPLOCK.BATCH, options: 0x1000, contexts: [DHnQ] })).message);
+    assert.ok(r.contexts.some((x) => x.name === 'DHnQ'));
+    assert.equal((await a.c.writeFile(a.tid, r.fileId, 0, Buffer.from('x'))).header.status, 0);
+    await a.c.conn.closeFiles(); // kept for a reconnect
+    assert.equal((await v.paths.stat(ROOT_CTX, '/home/doc')).size, 1);
+    const b = await peer();
+    const rb = await open(b, 'doc', { oplock: OPLOCK.BATCH, share: 0 });
+    assert.equal(rb.header.status, 0);
+    const cb = decodeCreateResponse(rb.message);
+    assert.equal(cb.createAction, 2, 'CREATED');
+    assert.equal(cb.endOfFile, 0n);
+  });
+
+  test('LOGOFF keeps a durable open that caches its handle; a new session reclaims it (smb2.durable-open.reopen4); a v1 open also comes back through DH2C with an empty CreateGuid', async () => {
+    const { peer } = await server();
+    const a = await peer();
+    const r = decodeCreateResponse((await open(a, 'lo', { oplock: OPLOCK.BATCH, share: 0, contexts: [DHnQ] })).message);
+    assert.ok(r.contexts.some((x) => x.name === 'DHnQ'));
+    assert.equal((await a.c.send(Command.LOGOFF, (w) => { w.u16(4).u16(0); })).header.status, 0);
+    assert.equal((await a.c.login('alice', 's3cret')).header.status, 0);
+    const tid = (await a.c.send(Command.TREE_CONNECT, (w: Writer) => { writeTreeConnectRequest(w, { flags: 0, path: '\\\\dw\\data' }); })).header.treeId;
+    const a2 = { ...a, tid };
+    const rr = await open(a2, 'lo', { contexts: [DHnC(r.fileId)] });
+    assert.equal(rr.header.status, 0, 'reclaimed after the logoff');
+    const re = decodeCreateResponse(rr.message);
+    assert.equal(re.oplockLevel, OPLOCK.BATCH);
+    await a.c.conn.closeFiles();
+    const b = await peer();
+    const dh2c = Buffer.alloc(36);
+    dh2c.writeBigUInt64LE(re.fileId.persistent, 0);
+    dh2c.writeBigUInt64LE(re.fileId.volatile, 8);
+    const back = await open(b, 'lo', { contexts: [{ name: 'DH2C', data: dh2c }] });
+    assert.equal(back.header.status, 0, 'DH2C, CreateGuid all zero');
+    assert.equal(decodeCreateResponse(back.message).fileId.persistent, r.fileId.persistent);
   });
 
   test('another open breaking a disconnected durable open\'s BATCH closes it at once (3.3.4.6); a later reconnect finds nothing', async () => {
@@ -571,6 +610,7 @@ describe('leases', () => {
     const back = await again('dl', K1);
     assert.equal(back.header.status, 0);
     assert.equal(leaseOfReply(back).state, RWH);
+    assert.equal(decodeCreateResponse(back.message).contexts.some((x) => x.name === 'DHnQ' || x.name === 'DH2Q'), false, 'a leased reconnect answers no durable context');
   });
 
   test('a break goes to the client\'s oldest connection, whichever of its connections holds the open (smb2.lease.v2_complex1)', async () => {

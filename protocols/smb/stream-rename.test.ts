@@ -8,12 +8,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createMemoryVfs, ROOT_CTX } from '../../vfs/index.js';
+import { ROOT_CTX } from '../../vfs/index.js';
 import { STATUS } from './errors.js';
-import { shareFileService } from './server.js';
 import { STREAM_XATTR_PREFIX } from './streams.js';
-import { connection, TestClient } from './testdata/client.js';
-import { DIALECT } from './wire/negotiate.js';
+import { homeShare, TestClient } from './testdata/client.js';
 import { DISPOSITION } from './wire/files.js';
 import { FILE_INFO, INFO_TYPE } from './wire/fscc.js';
 
@@ -31,12 +29,7 @@ function ren(name: string, replace: boolean): Buffer {
 
 describe('SMB2 stream rename', () => {
   test('renames within the file, replaces only what it may, and moves a stream into the empty file', async () => {
-    const v = await createMemoryVfs({ recordSize: 4096 });
-    await v.paths.mkdir(ROOT_CTX, '/home', 0o777);
-    const c = new TestClient(connection({ shares: [{ name: 'Data', path: '/home', readOnly: false, requireEncryption: false }], files: shareFileService(v.paths) }, []));
-    await c.negotiate([DIALECT.SMB311]);
-    await c.login('alice', 's3cret');
-    const tid = await c.treeConnect('data');
+    const { v, c, tid } = await homeShare();
     const xattrs = async () => (await v.vfs.listxattr(ROOT_CTX, (await v.paths.stat(ROOT_CTX, '/home/f.txt')).ino)).filter((n) => n.startsWith(STREAM_XATTR_PREFIX)).map((n) => n.slice(STREAM_XATTR_PREFIX.length)).sort();
     const status = async (fileId: Parameters<TestClient['setInfo']>[1], name: string, replace: boolean) => (await c.setInfo(tid, fileId, INFO_TYPE.FILE, FILE_INFO.Rename, ren(name, replace))).header.status;
 

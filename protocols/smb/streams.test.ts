@@ -8,26 +8,17 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { createMemoryVfs, ROOT_CTX, type VfsInstance } from '../../vfs/index.js';
+import { ROOT_CTX } from '../../vfs/index.js';
 import { SmbStatusError, STATUS } from './errors.js';
-import { shareFileService } from './server.js';
 import { splitStreamPath, STREAM_XATTR_PREFIX } from './streams.js';
-import { connection, TestClient } from './testdata/client.js';
-import { DIALECT } from './wire/negotiate.js';
+import { homeShare } from './testdata/client.js';
 import { CREATE_OPTION, decodeCreateResponse, decodeOutputBufferResponse, DISPOSITION, SHARE_ACCESS } from './wire/files.js';
 import { FILE_INFO, INFO_TYPE } from './wire/fscc.js';
 
 const RW = 0x0012019f; // generic read + write, no execute
 const DELETE = 0x00010000;
 
-async function setup(): Promise<{ c: TestClient; tid: number; v: VfsInstance }> {
-  const v = await createMemoryVfs({ recordSize: 4096 });
-  await v.paths.mkdir(ROOT_CTX, '/home', 0o777);
-  const c = new TestClient(connection({ shares: [{ name: 'Data', path: '/home', readOnly: false, requireEncryption: false }], files: shareFileService(v.paths) }, []));
-  await c.negotiate([DIALECT.SMB311]);
-  await c.login('alice', 's3cret');
-  return { c, tid: await c.treeConnect('data'), v };
-}
+const setup = homeShare;
 
 /** FileStreamInformation's names and sizes. */
 function streamNames(msg: Buffer): string[] {

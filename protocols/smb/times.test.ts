@@ -6,11 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createMemoryVfs, ROOT_CTX } from '../../vfs/index.js';
+import { ROOT_CTX } from '../../vfs/index.js';
 import { STATUS } from './errors.js';
-import { shareFileService } from './server.js';
-import { connection, TestClient } from './testdata/client.js';
-import { DIALECT } from './wire/negotiate.js';
+import { homeShare } from './testdata/client.js';
 import { CREATE_OPTION, decodeOutputBufferResponse, DISPOSITION } from './wire/files.js';
 import { FILE_INFO, INFO_TYPE } from './wire/fscc.js';
 import { decodeDirectory } from './wire/fscc-dir.js';
@@ -23,12 +21,7 @@ function decodeFileBasic(msg: Buffer): { creationTime: bigint; lastAccessTime: b
 
 describe('SMB2 FileBasicInformation times', () => {
   test('creation, write and change times are stored as set, beyond 2262 too; "/" separates', async () => {
-    const v = await createMemoryVfs({ recordSize: 4096 });
-    await v.paths.mkdir(ROOT_CTX, '/home', 0o777);
-    const c = new TestClient(connection({ shares: [{ name: 'Data', path: '/home', readOnly: false, requireEncryption: false }], files: shareFileService(v.paths) }, []));
-    await c.negotiate([DIALECT.SMB311]);
-    await c.login('alice', 's3cret');
-    const tid = await c.treeConnect('data');
+    const { v, c, tid } = await homeShare();
     const d = await c.open(tid, { name: 'dir', desiredAccess: 0x001f01ff, disposition: DISPOSITION.CREATE, options: CREATE_OPTION.DIRECTORY_FILE });
     await c.close(tid, d.fileId);
     const f = await c.open(tid, { name: 'dir/t.txt', desiredAccess: 0x001f01ff, disposition: DISPOSITION.OPEN_IF, options: CREATE_OPTION.NON_DIRECTORY_FILE });

@@ -11,6 +11,7 @@ import {
 import type { Request, Response, SmbConnection } from './session.js';
 import { IPC_SHARE } from './shares.js';
 import { closeAll } from './files.js';
+import { detachDurable } from './durable.js';
 
 /** Most tree connects per session. */
 export const MAX_TREES = 1024;
@@ -70,6 +71,10 @@ export async function handleTreeDisconnect(c: SmbConnection, q: Request): Promis
 export async function handleLogoff(c: SmbConnection, q: Request): Promise<Response> {
   decodeEmptyBody(q.message, 'LOGOFF request');
   const s = q.session!;
+  // Durable opens that still cache their handle outlive the session, as after a disconnect: a
+  // new session (on this connection or another) reclaims them (Windows and Samba;
+  // smbtorture smb2.durable-open.reopen4). The rest close.
+  detachDurable(c, (o) => o.sessionId === s.id);
   await closeAll(c, (o) => o.sessionId === s.id);
   s.trees.clear();
   c.sessions.delete(s.id);

@@ -8,25 +8,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createMemoryVfs, ROOT_CTX } from '../../vfs/index.js';
-import { shareFileService } from './server.js';
-import { connection, TestClient } from './testdata/client.js';
-import { DIALECT } from './wire/negotiate.js';
+import { ROOT_CTX } from '../../vfs/index.js';
+import { homeShare } from './testdata/client.js';
 import { CREATE_OPTION, decodeCloseResponse, decodeOutputBufferResponse, DISPOSITION } from './wire/files.js';
 import { FILE_INFO, INFO_TYPE, nsToFiletime } from './wire/fscc.js';
 import { WRITE_TIME_DELAY_MS } from './writetime.js';
 
 const ALL = 0x001f01ff;
 
-async function setup() {
-  const v = await createMemoryVfs({ recordSize: 4096 });
-  await v.paths.mkdir(ROOT_CTX, '/home', 0o777);
-  const c = new TestClient(connection({ shares: [{ name: 'Data', path: '/home', readOnly: false, requireEncryption: false }], files: shareFileService(v.paths) }, []));
-  await c.negotiate([DIALECT.SMB311]);
-  await c.login('alice', 's3cret');
-  const tid = await c.treeConnect('data');
-  return { v, c, tid };
-}
+const setup = homeShare;
 
 type Env = Awaited<ReturnType<typeof setup>>;
 

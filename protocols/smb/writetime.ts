@@ -168,8 +168,8 @@ export async function settleWriteTime(vfs: Vfs, o: Open): Promise<void> {
  * CLOSE of `o` (files.ts closeOpen, after `o` left node.opens and before its handle is
  * released): an open written to after its update sets LastWriteTime to now; when no open of
  * the file holds a state any more the shown time is stored in the inode (one setattr, only
- * when it differs: after an update, not after a plain create-write-close); the last close of a
- * sticky time written to since puts the set time back.
+ * when it differs: after an update; an open closed before its update leaves the inode's time,
+ * its last write's); the last close of a sticky time written to since puts the set time back.
  */
 export async function writeTimeAtClose(vfs: Vfs, o: Open): Promise<void> {
   const s = openState.get(o);
@@ -187,8 +187,17 @@ export async function writeTimeAtClose(vfs: Vfs, o: Open): Promise<void> {
     }
     return;
   }
+  if (s?.state === 'pending') {
+    // No update was due yet: the inode's mtime (the last write's time) is what shows now —
+    // nothing to store (a plain create-write-close costs no more than the one getattr of its
+    // first WRITE).
+    for (const x of node.opens) {
+      if (openState.has(x)) { n.shownNs = (await vfs.getattr(o.ctx, node.ino)).mtimeNs; return; }
+    }
+    nodeState.delete(node);
+    return;
+  }
   if (s?.state === 'updated' && s.dirty) n.shownNs = await updateTime(vfs, o);
-  else if (s?.state === 'pending') n.shownNs = (await vfs.getattr(o.ctx, node.ino)).mtimeNs; // the last write's time
   for (const x of node.opens) if (openState.has(x)) return; // another open still holds a state
   nodeState.delete(node);
   // The shown time becomes the inode's (the server's own update, as the VFS's on a write: root's credentials).

@@ -44,25 +44,29 @@ function smbtorture(port: number, pass: string, name: string, limitMs = 120_000)
   });
 }
 
-describe('smbtorture basic set against dw serve --smb', () => {
-  let srv: Server;
-  let port: number;
-
+/** Starts `dw serve --smb` on a fresh data folder before the enclosing describe's tests and stops it after. */
+function smbServer(): { readonly port: number; readonly password: string } {
+  let srv: Server | undefined;
+  let port = 0;
   before(async () => {
     srv = await serve(await tempDir(), ['--smb', '127.0.0.1:0']);
     port = Number(/SMB:\s+127\.0\.0\.1 port (\d+)/.exec(srv.stderr())?.[1]);
     assert.ok(port > 1024, srv.stderr());
   });
-
   after(async () => {
     await srv?.stop();
     await cleanupAll();
   });
+  return { get port() { return port; }, get password() { return srv!.password!; } };
+}
+
+describe('smbtorture basic set against dw serve --smb', () => {
+  const smb = smbServer();
 
   for (const name of BASIC_SET) {
     const why = NOT_YET[name];
     test(name, why ? { skip: `does not pass yet: ${why}` } : {}, async () => {
-      const out = await smbtorture(port, srv.password!, name);
+      const out = await smbtorture(smb.port, smb.password, name);
       const c = tortureCounts(out);
       assert.ok(c.success > 0 && c.failure === 0, `${name}: ${c.success} success, ${c.failure} failure/error\n${out.split('\n').filter((l) => /^(failure|error):|\.c:\d+:/.test(l)).slice(0, 10).join('\n')}`);
     });
@@ -82,23 +86,11 @@ const SECOND_TIER: { name: string; successes: number; limitMs: number }[] = [
 ];
 
 describe('smbtorture second tier against dw serve --smb', () => {
-  let srv: Server;
-  let port: number;
-
-  before(async () => {
-    srv = await serve(await tempDir(), ['--smb', '127.0.0.1:0']);
-    port = Number(/SMB:\s+127\.0\.0\.1 port (\d+)/.exec(srv.stderr())?.[1]);
-    assert.ok(port > 1024, srv.stderr());
-  });
-
-  after(async () => {
-    await srv?.stop();
-    await cleanupAll();
-  });
+  const smb = smbServer();
 
   for (const g of SECOND_TIER) {
     test(g.name, async () => {
-      const out = await smbtorture(port, srv.password!, g.name, g.limitMs);
+      const out = await smbtorture(smb.port, smb.password, g.name, g.limitMs);
       const c = tortureCounts(out);
       assert.ok(c.success >= g.successes && c.failure === 0, `${g.name}: ${c.success} success (want ${g.successes}), ${c.failure} failure/error\n${out.split('\n').filter((l) => /^(failure|error):|\.c:\d+:/.test(l)).slice(0, 10).join('\n')}`);
     });

@@ -6,30 +6,16 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { rejectsErrno, type VfsFixture } from './fixtures.js';
 import type { VfsInstance, VolumeStore } from '../../vfs/index.js';
 import { Errno, openVolumes, ROOT_CTX, VfsError } from '../../vfs/index.js';
 import { SNAPDIR_NAME } from '../../vfs/vfs.js';
 
-export interface VolumeFixture {
-  inst: VfsInstance;
-  /** Closes and reopens on the same storage (durable engines only). */
-  reopen?: () => Promise<VfsInstance>;
-  cleanup(): Promise<void>;
-}
-
 const K = 1024, M = 1024 * K;
 
-async function rejects(p: Promise<unknown>, errno: Errno): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof VfsError, `expected VfsError, got ${String(e)}`);
-    assert.equal(Errno[e.errno], Errno[errno]);
-    return true;
-  });
-}
-
-export function volumeSuite(name: string, factory: () => Promise<VolumeFixture>): void {
+export function volumeSuite(name: string, factory: () => Promise<VfsFixture>): void {
   describe(`volumeSuite: ${name}`, () => {
-    let fx: VolumeFixture;
+    let fx: VfsFixture;
     let vols: VolumeStore;
     let n = 0;
     const fresh = () => `v${++n}`;
@@ -50,25 +36,25 @@ export function volumeSuite(name: string, factory: () => Promise<VolumeFixture>)
       assert.equal((await vols.resize(v, 8 * M)).sizeBytes, 8 * M);
       assert.equal((await vols.get(v)).sizeBytes, 8 * M);
       await vols.delete(v);
-      await rejects(vols.get(v), Errno.ENOENT);
+      await rejectsErrno(vols.get(v), Errno.ENOENT);
       assert.ok(!(await vols.list()).some((x) => x.name === v));
     });
 
     test('names, sizes and block sizes are checked', async () => {
-      for (const bad of ['', '.hidden', 'a/b', 'a@b', 'x'.repeat(65), 'sp ace', 'ü']) await rejects(vols.create(bad, { sizeBytes: M }), Errno.EINVAL);
+      for (const bad of ['', '.hidden', 'a/b', 'a@b', 'x'.repeat(65), 'sp ace', 'ü']) await rejectsErrno(vols.create(bad, { sizeBytes: M }), Errno.EINVAL);
       await vols.create('x'.repeat(64), { sizeBytes: M });
       await vols.delete('x'.repeat(64));
       const v = fresh();
-      for (const size of [0, -4096, 1000, 4096.5, 2 ** 60]) await rejects(vols.create(v, { sizeBytes: size }), Errno.EINVAL);
-      for (const rs of [2048, 3 * 4096, 2 * M]) await rejects(vols.create(v, { sizeBytes: M, recordSize: rs }), Errno.EINVAL);
+      for (const size of [0, -4096, 1000, 4096.5, 2 ** 60]) await rejectsErrno(vols.create(v, { sizeBytes: size }), Errno.EINVAL);
+      for (const rs of [2048, 3 * 4096, 2 * M]) await rejectsErrno(vols.create(v, { sizeBytes: M, recordSize: rs }), Errno.EINVAL);
       await vols.create(v, { sizeBytes: M, recordSize: 4 * K });
-      await rejects(vols.create(v, { sizeBytes: M }), Errno.EEXIST);
-      await rejects(vols.resize(v, 1000), Errno.EINVAL);
-      await rejects(vols.resize('nope', M), Errno.ENOENT);
-      await rejects(vols.delete('nope'), Errno.ENOENT);
-      await rejects(vols.open('nope'), Errno.ENOENT);
-      await rejects(vols.open(`${v}@none`), Errno.ENOENT);
-      await rejects(vols.snapshot(v, '.x'), Errno.EINVAL);
+      await rejectsErrno(vols.create(v, { sizeBytes: M }), Errno.EEXIST);
+      await rejectsErrno(vols.resize(v, 1000), Errno.EINVAL);
+      await rejectsErrno(vols.resize('nope', M), Errno.ENOENT);
+      await rejectsErrno(vols.delete('nope'), Errno.ENOENT);
+      await rejectsErrno(vols.open('nope'), Errno.ENOENT);
+      await rejectsErrno(vols.open(`${v}@none`), Errno.ENOENT);
+      await rejectsErrno(vols.snapshot(v, '.x'), Errno.EINVAL);
       await vols.delete(v);
     });
 
@@ -97,7 +83,7 @@ export function volumeSuite(name: string, factory: () => Promise<VolumeFixture>)
       assert.ok((await again.read(0, 2 * M)).equals(model), 'a second handle sees the same bytes');
       await again.close();
       await vol.close();
-      await rejects(vol.read(0, 512), Errno.EBADF);
+      await rejectsErrno(vol.read(0, 512), Errno.EBADF);
       const third = await vols.open(v);
       assert.ok((await third.read(0, 2 * M)).equals(model), 'reopened after close');
       await third.close();
@@ -108,11 +94,11 @@ export function volumeSuite(name: string, factory: () => Promise<VolumeFixture>)
       const v = fresh();
       await vols.create(v, { sizeBytes: M });
       const vol = await vols.open(v);
-      await rejects(vol.read(M - 512, 1024), Errno.EINVAL);
-      await rejects(vol.write(M, Buffer.alloc(512)), Errno.EINVAL);
-      await rejects(vol.read(-512, 512), Errno.EINVAL);
-      await rejects(vol.unmap(0, M + 512), Errno.EINVAL);
-      await rejects(vol.mapping(M, 512), Errno.EINVAL);
+      await rejectsErrno(vol.read(M - 512, 1024), Errno.EINVAL);
+      await rejectsErrno(vol.write(M, Buffer.alloc(512)), Errno.EINVAL);
+      await rejectsErrno(vol.read(-512, 512), Errno.EINVAL);
+      await rejectsErrno(vol.unmap(0, M + 512), Errno.EINVAL);
+      await rejectsErrno(vol.mapping(M, 512), Errno.EINVAL);
       assert.equal((await vol.read(M - 512, 512)).length, 512);
       await vol.close();
       await vols.delete(v);
@@ -166,7 +152,7 @@ export function volumeSuite(name: string, factory: () => Promise<VolumeFixture>)
       assert.equal(s.name, 's1');
       assert.equal(await used(), before, 'a snapshot copies nothing');
       assert.deepEqual((await vols.get(v)).snapshots.map((x) => x.name), ['s1']);
-      await rejects(vols.snapshot(v, 's1'), Errno.EEXIST);
+      await rejectsErrno(vols.snapshot(v, 's1'), Errno.EEXIST);
       const neu = randomBytes(M);
       await vol.write(0, neu);
       await vol.flush();
@@ -175,17 +161,17 @@ export function volumeSuite(name: string, factory: () => Promise<VolumeFixture>)
       assert.equal(snap.readOnly, true);
       assert.ok((await snap.read(0, M)).equals(old));
       assert.ok((await vol.read(0, M)).equals(neu));
-      await rejects(snap.write(0, Buffer.alloc(512)), Errno.EROFS);
-      await rejects(snap.unmap(0, 512), Errno.EROFS);
-      await rejects(vols.deleteSnapshot(v, 's1'), Errno.EBUSY);
+      await rejectsErrno(snap.write(0, Buffer.alloc(512)), Errno.EROFS);
+      await rejectsErrno(snap.unmap(0, 512), Errno.EROFS);
+      await rejectsErrno(vols.deleteSnapshot(v, 's1'), Errno.EBUSY);
       await snap.close();
       const ro = await vols.open(v, { readOnly: true });
-      await rejects(ro.write(0, Buffer.alloc(512)), Errno.EROFS);
+      await rejectsErrno(ro.write(0, Buffer.alloc(512)), Errno.EROFS);
       await ro.close();
       await vols.deleteSnapshot(v, 's1');
       assert.equal(await used(), before, 'the old records are freed');
-      await rejects(vols.deleteSnapshot(v, 's1'), Errno.ENOENT);
-      await rejects(vols.open(`${v}@s1`), Errno.ENOENT);
+      await rejectsErrno(vols.deleteSnapshot(v, 's1'), Errno.ENOENT);
+      await rejectsErrno(vols.open(`${v}@s1`), Errno.ENOENT);
       assert.ok((await vol.read(0, M)).equals(neu));
       await vol.close();
       await vols.delete(v);
@@ -199,13 +185,13 @@ export function volumeSuite(name: string, factory: () => Promise<VolumeFixture>)
       await vol.write(0, a);
       await vols.snapshot(v, 'base');
       const before = await used();
-      await rejects(vols.clone(v, c), Errno.EINVAL);
+      await rejectsErrno(vols.clone(v, c), Errno.EINVAL);
       const info = await vols.clone(`${v}@base`, c);
       assert.equal(info.origin, `${v}@base`);
       assert.equal(info.recordSize, 16 * K);
       assert.equal(info.sizeBytes, M);
       assert.equal(await used(), before, 'no data copied');
-      await rejects(vols.clone(`${v}@base`, c), Errno.EEXIST);
+      await rejectsErrno(vols.clone(`${v}@base`, c), Errno.EEXIST);
       const cl = await vols.open(c);
       assert.ok((await cl.read(0, M)).equals(a));
       await cl.write(512, Buffer.alloc(1024, 7));
@@ -215,9 +201,9 @@ export function volumeSuite(name: string, factory: () => Promise<VolumeFixture>)
       assert.ok((await cl.read(512, 1024)).equals(Buffer.alloc(1024, 7)));
       await vol.close();
       // The origin's snapshot and the origin itself may go; the clone keeps its bytes.
-      await rejects(vols.delete(v), Errno.EBUSY);
+      await rejectsErrno(vols.delete(v), Errno.EBUSY);
       await vols.delete(v, { recursive: true });
-      await rejects(vols.get(v), Errno.ENOENT);
+      await rejectsErrno(vols.get(v), Errno.ENOENT);
       const expect = Buffer.from(a);
       Buffer.alloc(1024, 7).copy(expect, 512);
       await cl.flush();
@@ -244,10 +230,10 @@ export function volumeSuite(name: string, factory: () => Promise<VolumeFixture>)
       await vols.snapshot(v, 'b');
       vol = await vols.open(v);
       await vol.write(M, randomBytes(64 * K));
-      await rejects(vols.rollback(v, 'a'), Errno.EBUSY); // open
+      await rejectsErrno(vols.rollback(v, 'a'), Errno.EBUSY); // open
       await vol.close();
-      await rejects(vols.rollback(v, 'a'), Errno.EBUSY); // b is newer
-      await rejects(vols.rollback(v, 'nope'), Errno.ENOENT);
+      await rejectsErrno(vols.rollback(v, 'a'), Errno.EBUSY); // b is newer
+      await rejectsErrno(vols.rollback(v, 'nope'), Errno.ENOENT);
       const heard: string[] = [];
       const stop = vols.watch((name, what) => heard.push(`${name}:${what}`));
       assert.deepEqual(await vols.rollback(v, 'a', { destroyNewer: true }), { destroyed: ['b'] });
@@ -274,12 +260,12 @@ export function volumeSuite(name: string, factory: () => Promise<VolumeFixture>)
       await vols.create(v, { sizeBytes: M });
       const vol = await vols.open(v);
       await vol.write(0, randomBytes(256 * K));
-      await rejects(vols.delete(v), Errno.EBUSY);
+      await rejectsErrno(vols.delete(v), Errno.EBUSY);
       await vol.close();
       await vols.snapshot(v, 'a');
       await vols.snapshot(v, 'b');
       const base = await used();
-      await rejects(vols.delete(v), Errno.EBUSY);
+      await rejectsErrno(vols.delete(v), Errno.EBUSY);
       await vols.delete(v, { recursive: true });
       assert.equal(await used(), base - 256 * K, 'every block of the volume and its snapshots is freed');
       // The name is free again, with no snapshot left over.
@@ -301,7 +287,7 @@ export function volumeSuite(name: string, factory: () => Promise<VolumeFixture>)
       await vol.write(2 * M - 512, Buffer.alloc(512, 1));
       await vols.resize(v, 512 * K);
       assert.equal(vol.sizeBytes, 512 * K);
-      await rejects(vol.read(512 * K, 512), Errno.EINVAL);
+      await rejectsErrno(vol.read(512 * K, 512), Errno.EINVAL);
       assert.equal((await vols.get(v)).usedBytes, 512 * K);
       await vols.resize(v, M);
       assert.ok((await vol.read(0, M)).equals(Buffer.concat([data.subarray(0, 512 * K), Buffer.alloc(512 * K)])), 'grown back: zeros, not the old bytes');
@@ -382,18 +368,18 @@ export function volumeSuite(name: string, factory: () => Promise<VolumeFixture>)
       const { vfs, paths } = fx.inst;
       const names = (await paths.readdir(ROOT_CTX, '/')).map((e) => e.name);
       assert.ok(!names.some((x) => x.includes(v)), `root lists ${names.join(', ')}`);
-      await rejects(vfs.lookup(ROOT_CTX, 1, v), Errno.ENOENT);
-      await rejects(vfs.lookupCaseless(ROOT_CTX, 1, v), Errno.ENOENT);
+      await rejectsErrno(vfs.lookup(ROOT_CTX, 1, v), Errno.ENOENT);
+      await rejectsErrno(vfs.lookupCaseless(ROOT_CTX, 1, v), Errno.ENOENT);
       assert.ok(!vfs.listSnapshots().some((s) => s.name.includes('hidden')));
       assert.ok(!fx.inst.snapshots.list().some((s) => s.name.includes('hidden')));
       const snapdir = (await paths.readdir(ROOT_CTX, `/${SNAPDIR_NAME}`)).map((e) => e.name);
       assert.ok(!snapdir.some((x) => x.includes('hidden')), `/.snapshots lists ${snapdir.join(', ')}`);
-      await rejects(paths.stat(ROOT_CTX, `/${SNAPDIR_NAME}/volume`), Errno.ENOENT);
-      await rejects(fx.inst.snapshots.delete(`volume/${v}@hidden`), Errno.ENOENT);
+      await rejectsErrno(paths.stat(ROOT_CTX, `/${SNAPDIR_NAME}/volume`), Errno.ENOENT);
+      await rejectsErrno(fx.inst.snapshots.delete(`volume/${v}@hidden`), Errno.ENOENT);
       // Its inode number answers ESTALE (an NFS handle could name it).
       const ino = (JSON.parse((await fx.inst.impl.meta.kv.get(Buffer.from(`V${v}`)))!.toString()) as { ino: number }).ino;
-      await rejects(vfs.getattr(ROOT_CTX, ino), Errno.ESTALE);
-      await rejects(vfs.open(ROOT_CTX, ino, { read: true }), Errno.ESTALE);
+      await rejectsErrno(vfs.getattr(ROOT_CTX, ino), Errno.ESTALE);
+      await rejectsErrno(vfs.open(ROOT_CTX, ino, { read: true }), Errno.ESTALE);
       await vols.delete(v, { recursive: true });
     });
 
@@ -472,7 +458,7 @@ export function volumeSuite(name: string, factory: () => Promise<VolumeFixture>)
       const cl = await vols.open(`${v}-c`);
       assert.ok((await cl.read(0, M)).equals(a));
       assert.equal((await vols.get(v)).snapshots[0]!.name, 'keep');
-      await rejects(fx.inst.vfs.lookup(ROOT_CTX, 1, v), Errno.ENOENT);
+      await rejectsErrno(fx.inst.vfs.lookup(ROOT_CTX, 1, v), Errno.ENOENT);
       await Promise.all([again.close(), snap.close(), cl.close()]);
       await vols.delete(v, { recursive: true });
       await vols.delete(`${v}-c`);

@@ -25,6 +25,8 @@ import {
 import { Writer } from '../wire/reader.js';
 import { decodeSessionSetupResponse, decodeTreeConnectResponse, writeSessionSetupRequest, writeTreeConnectRequest } from '../wire/session-setup.js';
 import { SmbConnection, type ConnectionOptions, type FrameOutput } from '../session.js';
+import { shareFileService } from '../server.js';
+import { createMemoryVfs, ROOT_CTX, type VfsInstance } from '../../../vfs/index.js';
 import type { SmbAccount } from '../setup.js';
 
 const OID_KRB5 = '1.2.840.113554.1.2.2';
@@ -313,3 +315,16 @@ export class TestClient {
 }
 
 export { decodeHeader, SIGNING_ALG };
+
+/**
+ * The usual unit-test set-up: a memory VFS (4 KiB records) whose /home (mode 0777) is the share
+ * "Data", and a TestClient that negotiated SMB 3.1.1, logged in as alice and connected to it.
+ */
+export async function homeShare(): Promise<{ v: VfsInstance; c: TestClient; tid: number }> {
+  const v = await createMemoryVfs({ recordSize: 4096 });
+  await v.paths.mkdir(ROOT_CTX, '/home', 0o777);
+  const c = new TestClient(connection({ shares: [{ name: 'Data', path: '/home', readOnly: false, requireEncryption: false }], files: shareFileService(v.paths) }, []));
+  await c.negotiate([DIALECT.SMB311]);
+  await c.login('alice', 's3cret');
+  return { v, c, tid: await c.treeConnect('data') };
+}
