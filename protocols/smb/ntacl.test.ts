@@ -245,5 +245,11 @@ describe('stored NT ACLs over SMB', () => {
     assert.equal((await e.c.setInfo(e.tid, o.fileId, INFO_TYPE.SECURITY, 0, encodeSecurityDescriptor({ control: 0, owner: alice }), SECURITY_INFORMATION.OWNER)).header.status, 0);
     await e.c.closeFile(e.tid, o.fileId);
     assert.deepEqual(await getDacl(e, 'x'), acl(allow(alice, 0x1f01ff), allow(bob, ACCESS.FILE_READ_DATA)));
+    // FILE_READ_ATTRIBUTES comes from the parent's FILE_LIST_DIRECTORY (here POSIX r on /home) even
+    // when the file's DACL grants only FILE_WRITE_DATA (smb2.acls OWNER's expectation).
+    assert.equal(await setDacl(e, 'x', acl(allow(alice, ACCESS.FILE_WRITE_DATA)), false), 0);
+    const ra = await e.c.open(e.tid, { name: 'x', desiredAccess: ACCESS.FILE_READ_ATTRIBUTES });
+    await e.c.closeFile(e.tid, ra.fileId);
+    assert.equal((await e.c.createFile(e.tid, { name: 'x', desiredAccess: ACCESS.FILE_READ_EA })).header.status, STATUS.ACCESS_DENIED);
   });
 });

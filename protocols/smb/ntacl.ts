@@ -24,7 +24,8 @@
  *   ones skipped, each right decided by the first allow or deny ACE naming it; GENERIC_* in ACE
  *   masks mapped with the file mapping (MS-SMB2 2.2.13.1.1). The owner always has READ_CONTROL
  *   and WRITE_DAC. DELETE is also granted when the parent grants FILE_DELETE_CHILD (MS-FSA
- *   2.1.5.1.2.1): by its stored DACL, or, when it has none, by POSIX w+x on the parent.
+ *   2.1.5.1.2.1), FILE_READ_ATTRIBUTES when it grants FILE_LIST_DIRECTORY (NTFS's rule): by its
+ *   stored DACL, or, when it has none, by POSIX w+x (r) on the parent.
  *   A NULL DACL grants everything. ACCESS_SYSTEM_SECURITY is not a DACL right (left to the caller).
  * - Inheritance (MS-DTYP 2.4.4.1 flags, 2.5.3.4 simplified): a new file gets the parent's
  *   OBJECT_INHERIT ACEs, a new folder its CONTAINER_INHERIT ones (effective) and OBJECT_INHERIT-only
@@ -130,6 +131,9 @@ export function tokenOf(ctx: Pick<Ctx, 'uid' | 'gid' | 'groups'>): Sid[] {
   return out;
 }
 
+/** FILE_LIST_DIRECTORY: FILE_READ_DATA's meaning on a folder. */
+const FILE_LIST_DIRECTORY = ACCESS.FILE_READ_DATA;
+
 /** Every right a DACL can grant on a file (FILE_ALL_ACCESS). */
 const ALL_RIGHTS = 0x001f01ff;
 
@@ -164,19 +168,24 @@ async function posixAllows(vfs: Vfs, ctx: Ctx, ino: number, mask: number): Promi
 
 /**
  * What a caller may do with an existing file that has a stored DACL: the DACL's grant, plus
- * DELETE when the parent grants FILE_DELETE_CHILD (its stored DACL, or POSIX w+x when it has
- * none). undefined when the file has no current stored DACL (then the mode decides, files.ts).
+ * DELETE when the parent grants FILE_DELETE_CHILD (MS-FSA 2.1.5.1.2.1) and FILE_READ_ATTRIBUTES
+ * when the parent grants FILE_LIST_DIRECTORY (as NTFS does: the attributes are in the listing
+ * anyway) — by the parent's stored DACL, or, when it has none, by POSIX w+x (delete) and r (list)
+ * on the parent. undefined when the file has no current stored DACL (then the mode decides, files.ts).
  */
 export async function storedAccess(vfs: Vfs, ctx: Ctx, attr: Attr, parent: number): Promise<number | undefined> {
   const dacl = await storedDacl(vfs, attr);
   if (dacl === undefined) return undefined;
   const token = tokenOf(ctx);
   let granted = daclGrants(dacl, token, ctx.uid === attr.uid);
-  if (!(granted & ACCESS.DELETE) && parent !== attr.ino) {
+  const fromParent = ACCESS.DELETE | ACCESS.FILE_READ_ATTRIBUTES;
+  if ((granted & fromParent) !== fromParent && parent !== attr.ino) {
     const pattr = await vfs.getattr(ROOT_CTX, parent);
     const pdacl = await storedDacl(vfs, pattr);
-    const child = pdacl === undefined ? await posixAllows(vfs, ctx, parent, 3) : (daclGrants(pdacl, token, ctx.uid === pattr.uid) & ACCESS.FILE_DELETE_CHILD) !== 0;
-    if (child) granted |= ACCESS.DELETE;
+    const pgrant = pdacl === undefined ? undefined : daclGrants(pdacl, token, ctx.uid === pattr.uid);
+    const parentGrants = async (right: number, posix: number): Promise<boolean> => pgrant === undefined ? posixAllows(vfs, ctx, parent, posix) : (pgrant & right) !== 0;
+    if (!(granted & ACCESS.DELETE) && await parentGrants(ACCESS.FILE_DELETE_CHILD, 3)) granted |= ACCESS.DELETE;
+    if (!(granted & ACCESS.FILE_READ_ATTRIBUTES) && await parentGrants(FILE_LIST_DIRECTORY, 4)) granted |= ACCESS.FILE_READ_ATTRIBUTES;
   }
   return granted >>> 0;
 }
