@@ -245,6 +245,9 @@ describe('stored NT ACLs over SMB', () => {
     assert.equal((await e.c.setInfo(e.tid, o.fileId, INFO_TYPE.SECURITY, 0, encodeSecurityDescriptor({ control: 0, owner: alice }), SECURITY_INFORMATION.OWNER)).header.status, 0);
     await e.c.closeFile(e.tid, o.fileId);
     assert.deepEqual(await getDacl(e, 'x'), acl(allow(alice, 0x1f01ff), allow(bob, ACCESS.FILE_READ_DATA)));
+    // GENERIC_* bits are stored mapped (not in inherit-only ACEs).
+    assert.equal(await setDacl(e, 'x', acl(allow(alice, ACCESS.GENERIC_READ | ACCESS.WRITE_DAC | ACCESS.WRITE_OWNER), allow(bob, ACCESS.GENERIC_ALL, ACE_FLAG.INHERIT_ONLY | ACE_FLAG.OBJECT_INHERIT)), false), 0);
+    assert.deepEqual(await getDacl(e, 'x'), acl(allow(alice, 0x120089 | ACCESS.WRITE_DAC | ACCESS.WRITE_OWNER), allow(bob, ACCESS.GENERIC_ALL, ACE_FLAG.INHERIT_ONLY | ACE_FLAG.OBJECT_INHERIT)));
     // FILE_READ_ATTRIBUTES comes from the parent's FILE_LIST_DIRECTORY (here POSIX r on /home) even
     // when the file's DACL grants only FILE_WRITE_DATA (smb2.acls OWNER's expectation).
     assert.equal(await setDacl(e, 'x', acl(allow(alice, ACCESS.FILE_WRITE_DATA)), false), 0);

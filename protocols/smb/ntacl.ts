@@ -278,14 +278,26 @@ export function checkStorable(sd: SecurityDescriptor, info: number): void {
 }
 
 /**
+ * The DACL as it is stored: GENERIC_* bits of the ACEs that apply to the object itself mapped to
+ * the file rights (what Windows stores and answers afterwards, smb2.acls GENERIC); inherit-only
+ * ACEs keep theirs for the children they will be mapped on.
+ */
+export function mapAclGenerics(dacl: Acl): Acl {
+  return {
+    revision: dacl.revision,
+    aces: dacl.aces.map((a) => (isAccessAce(a) && !(a.flags & ACE_FLAG.INHERIT_ONLY) ? { ...a, mask: mapGeneric(a.mask) } : a)),
+  };
+}
+
+/**
  * After SET_INFO SECURITY applied owner/group/mode (`before` → `after`): a DACL in the request is
- * stored against the new attributes; without one, a DACL stored and current before is restamped
+ * stored (generic bits mapped, mapAclGenerics) against the new attributes; without one, a DACL stored and current before is restamped
  * so an owner or group change does not make it stale.
  */
 export async function afterSetSecurity(vfs: Vfs, before: Attr, after: Attr, sd: SecurityDescriptor, info: number): Promise<void> {
   if (after.type !== 'file' && after.type !== 'dir') return;
   if (info & SECURITY_INFORMATION.DACL && sd.dacl !== undefined) {
-    await storeDacl(vfs, after, sd.dacl);
+    await storeDacl(vfs, after, sd.dacl && mapAclGenerics(sd.dacl));
     return;
   }
   const dacl = await storedDacl(vfs, before);
