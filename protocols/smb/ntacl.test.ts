@@ -20,7 +20,7 @@ import { INFO_TYPE } from './wire/fscc.js';
 import type { Writer } from './wire/reader.js';
 import {
   ACCESS, ACE_FLAG, ACE_TYPE, decodeSecurityDescriptor, encodeAcl, encodeSecurityDescriptor, EVERYONE, gidToSid, SECURITY_INFORMATION, uidToSid,
-  type Ace, type Acl, type Sid,
+  SE, type Ace, type Acl, type SecurityDescriptor, type Sid,
 } from './wire/security.js';
 import {
   AUTHENTICATED_USERS, CREATOR_OWNER, daclGrants, decodeStoredAcl, encodeStoredAcl, inheritedDacl, MAX_STORED_BYTES, NTACL_XATTR, tokenOf,
@@ -41,6 +41,8 @@ describe('stored NT ACL value (user.dw.ntacl)', () => {
     const s: StoredAcl = { dacl: acl(deny(bob, ACCESS.FILE_WRITE_DATA), allow(alice, NO_DELETE, ACE_FLAG.OBJECT_INHERIT)), mode: 0o4700, uid: 1000, gid: 1000 };
     assert.deepEqual(decodeStoredAcl(encodeStoredAcl(s)), s);
     const n: StoredAcl = { dacl: null, mode: 0o777, uid: 0, gid: 0xffffffff };
+    const ai: StoredAcl = { dacl: acl(allow(alice, 1, ACE_FLAG.INHERITED)), autoInherited: true, mode: 0o600, uid: 1, gid: 2 };
+    assert.deepEqual(decodeStoredAcl(encodeStoredAcl(ai)), ai);
     assert.equal(encodeStoredAcl(n).length, 16);
     assert.deepEqual(decodeStoredAcl(encodeStoredAcl(n)), n);
     const b = encodeStoredAcl(s);
@@ -107,19 +109,22 @@ describe('access check (MS-DTYP 2.5.3.2)', () => {
 
 describe('inheritance (MS-DTYP 2.5.3.4, simplified)', () => {
   test('files take OBJECT_INHERIT ACEs, folders CONTAINER_INHERIT ones; NO_PROPAGATE stops; CREATOR OWNER → owner', () => {
+    // INHERITED only under auto-inheritance (the parent's DACL AUTO_INHERITED): plain flags otherwise.
+    assert.deepEqual(inheritedDacl(acl(allow(alice, 1, ACE_FLAG.OBJECT_INHERIT)), false, bob, aliceGroup), acl(allow(alice, 1)));
+    assert.deepEqual(inheritedDacl(acl(allow(alice, 1, ACE_FLAG.OBJECT_INHERIT)), true, bob, aliceGroup), acl(allow(alice, 1, ACE_FLAG.OBJECT_INHERIT | ACE_FLAG.INHERIT_ONLY)));
     const oi = allow(alice, NO_DELETE, ACE_FLAG.OBJECT_INHERIT);
-    assert.deepEqual(inheritedDacl(acl(oi), false, bob, aliceGroup), acl(allow(alice, NO_DELETE, ACE_FLAG.INHERITED)));
-    assert.deepEqual(inheritedDacl(acl(oi), true, bob, aliceGroup), acl(allow(alice, NO_DELETE, ACE_FLAG.OBJECT_INHERIT | ACE_FLAG.INHERIT_ONLY | ACE_FLAG.INHERITED)),
+    assert.deepEqual(inheritedDacl(acl(oi), false, bob, aliceGroup, true), acl(allow(alice, NO_DELETE, ACE_FLAG.INHERITED)));
+    assert.deepEqual(inheritedDacl(acl(oi), true, bob, aliceGroup, true), acl(allow(alice, NO_DELETE, ACE_FLAG.OBJECT_INHERIT | ACE_FLAG.INHERIT_ONLY | ACE_FLAG.INHERITED)),
       'a folder passes OI ACEs on, inherit-only');
     assert.equal(inheritedDacl(acl(allow(alice, 1)), false, bob, aliceGroup), undefined, 'nothing inheritable');
     assert.equal(inheritedDacl(acl(allow(alice, 1, ACE_FLAG.CONTAINER_INHERIT)), false, bob, aliceGroup), undefined, 'CI only: not to files');
     const ci = allow(EVERYONE, 0x1200a9, ACE_FLAG.CONTAINER_INHERIT | ACE_FLAG.OBJECT_INHERIT);
-    assert.deepEqual(inheritedDacl(acl(ci), true, bob, aliceGroup), acl(allow(EVERYONE, 0x1200a9, ACE_FLAG.CONTAINER_INHERIT | ACE_FLAG.OBJECT_INHERIT | ACE_FLAG.INHERITED)));
+    assert.deepEqual(inheritedDacl(acl(ci), true, bob, aliceGroup, true), acl(allow(EVERYONE, 0x1200a9, ACE_FLAG.CONTAINER_INHERIT | ACE_FLAG.OBJECT_INHERIT | ACE_FLAG.INHERITED)));
     const np = allow(EVERYONE, 1, ACE_FLAG.CONTAINER_INHERIT | ACE_FLAG.NO_PROPAGATE_INHERIT);
-    assert.deepEqual(inheritedDacl(acl(np), true, bob, aliceGroup), acl(allow(EVERYONE, 1, ACE_FLAG.INHERITED)));
+    assert.deepEqual(inheritedDacl(acl(np), true, bob, aliceGroup, true), acl(allow(EVERYONE, 1, ACE_FLAG.INHERITED)));
     const co = allow(CREATOR_OWNER, ACCESS.GENERIC_ALL, ACE_FLAG.CONTAINER_INHERIT | ACE_FLAG.OBJECT_INHERIT | ACE_FLAG.INHERIT_ONLY);
-    assert.deepEqual(inheritedDacl(acl(co), false, bob, aliceGroup), acl(allow(bob, 0x1f01ff, ACE_FLAG.INHERITED)));
-    assert.deepEqual(inheritedDacl(acl(co), true, bob, aliceGroup), acl(
+    assert.deepEqual(inheritedDacl(acl(co), false, bob, aliceGroup, true), acl(allow(bob, 0x1f01ff, ACE_FLAG.INHERITED)));
+    assert.deepEqual(inheritedDacl(acl(co), true, bob, aliceGroup, true), acl(
       allow(bob, 0x1f01ff, ACE_FLAG.INHERITED),
       allow(CREATOR_OWNER, ACCESS.GENERIC_ALL, ACE_FLAG.CONTAINER_INHERIT | ACE_FLAG.OBJECT_INHERIT | ACE_FLAG.INHERIT_ONLY | ACE_FLAG.INHERITED),
     ), 'a folder: the mapped effective ACE and the original, inherit-only');
@@ -148,20 +153,24 @@ const SD_RIGHTS = ACCESS.READ_CONTROL | ACCESS.WRITE_DAC | ACCESS.WRITE_OWNER;
 /** What the test opens its files with: DELETE and most data/attribute rights. */
 const PERMS = 0x00130196 | ACCESS.FILE_READ_ATTRIBUTES;
 
-async function setDacl(e: Env, name: string, dacl: Acl, dir: boolean): Promise<number> {
+async function setDacl(e: Env, name: string, dacl: Acl, dir: boolean, control = 0): Promise<number> {
   const f = await e.c.open(e.tid, { name, desiredAccess: SD_RIGHTS, options: dir ? CREATE_OPTION.DIRECTORY_FILE : 0 });
-  const sd = encodeSecurityDescriptor({ control: 0, owner: alice, dacl });
+  const sd = encodeSecurityDescriptor({ control, owner: alice, dacl });
   const r = await e.c.setInfo(e.tid, f.fileId, INFO_TYPE.SECURITY, 0, sd, DACL_INFO);
   await e.c.closeFile(e.tid, f.fileId);
   return r.header.status;
 }
 
-async function getDacl(e: Env, name: string): Promise<Acl | null | undefined> {
+async function getSd(e: Env, name: string): Promise<SecurityDescriptor> {
   const f = await e.c.open(e.tid, { name, desiredAccess: ACCESS.READ_CONTROL });
   const r = await e.c.queryFileInfo(e.tid, f.fileId, INFO_TYPE.SECURITY, 0, 65536, SECURITY_INFORMATION.DACL);
   assert.equal(r.header.status, 0);
   await e.c.closeFile(e.tid, f.fileId);
-  return decodeSecurityDescriptor(decodeOutputBufferResponse(r.message)).dacl;
+  return decodeSecurityDescriptor(decodeOutputBufferResponse(r.message));
+}
+
+async function getDacl(e: Env, name: string): Promise<Acl | null | undefined> {
+  return (await getSd(e, name)).dacl;
 }
 
 const docCreate = (e: Env, name: string, disposition: number) => e.c.createFile(e.tid, {
@@ -183,8 +192,16 @@ describe('stored NT ACLs over SMB', () => {
 
     const f = await e.c.open(e.tid, { name: 'd\\f', desiredAccess: PERMS, disposition: DISPOSITION.CREATE });
     await e.c.closeFile(e.tid, f.fileId);
-    assert.deepEqual(await getDacl(e, 'd\\f'), acl(allow(alice, NO_DELETE, ACE_FLAG.INHERITED)), 'inherited (OBJECT_INHERIT → a file)');
+    assert.deepEqual(await getDacl(e, 'd\\f'), acl(allow(alice, NO_DELETE)), 'inherited (OBJECT_INHERIT → a file; not AUTO_INHERITED: plain flags)');
     assert.equal((await e.v.paths.stat(ROOT_CTX, '/home/d/f')).mode & 0o777, 0o700);
+    // Under auto-inheritance (the folder's DACL AUTO_INHERITED) the inherited ACEs say INHERITED.
+    assert.equal(await setDacl(e, 'd', dacl, true, SE.DACL_AUTO_INHERITED), 0);
+    assert.ok((await getSd(e, 'd')).control & SE.DACL_AUTO_INHERITED);
+    const f2 = await e.c.open(e.tid, { name: 'd\\f2', desiredAccess: PERMS, disposition: DISPOSITION.CREATE });
+    await e.c.closeFile(e.tid, f2.fileId);
+    const sd2 = await getSd(e, 'd\\f2');
+    assert.deepEqual(sd2.dacl, acl(allow(alice, NO_DELETE, ACE_FLAG.INHERITED)));
+    assert.ok(sd2.control & SE.DACL_AUTO_INHERITED);
     // A file without a stored DACL still answers the mode's.
     const g = await e.c.open(e.tid, { name: 'g', desiredAccess: PERMS, disposition: DISPOSITION.CREATE });
     await e.c.closeFile(e.tid, g.fileId);

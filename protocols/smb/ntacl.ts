@@ -15,7 +15,7 @@
  * file is mode-based again — the same role as vfs_acl_xattr's hash of the underlying POSIX ACL.
  *
  * Format (version 1, at most 64 KiB, the VFS's xattr value limit): Version (1), Flags (bit 0:
- * NULL DACL), 2 zero bytes, Mode, Uid, Gid (u32 little-endian each), then the DACL as a
+ * NULL DACL, bit 1: SE_DACL_AUTO_INHERITED), 2 zero bytes, Mode, Uid, Gid (u32 little-endian each), then the DACL as a
  * self-relative ACL (MS-DTYP 2.4.5) filling the rest exactly (nothing for a NULL DACL).
  *
  * Rules:
@@ -31,7 +31,9 @@
  *   OBJECT_INHERIT ACEs, a new folder its CONTAINER_INHERIT ones (effective) and OBJECT_INHERIT-only
  *   ones (inherit-only, for its files); NO_PROPAGATE_INHERIT stops at the child; CREATOR OWNER /
  *   CREATOR GROUP become the new owner / group and GENERIC_* are mapped in the effective copy (the
- *   original stays as an inherit-only copy on a folder). Every inherited ACE has INHERITED set.
+ *   original stays as an inherit-only copy on a folder). The inherited ACEs are marked INHERITED,
+ *   and the child's DACL AUTO_INHERITED, only when the parent's DACL is AUTO_INHERITED (2.5.3.4.1:
+ *   DACL_AUTO_INHERIT), as Windows does (smb2.acls INHERITANCE expects plain flags otherwise).
  *   No inheritable ACE → nothing is stored (mode-based, as before).
  */
 import type { Attr, Ctx, Vfs } from '../../vfs/types.js';
@@ -41,7 +43,7 @@ import { STATUS, SmbStatusError } from './errors.js';
 import { mapGeneric } from './files.js';
 import { Reader, Writer } from './wire/reader.js';
 import {
-  ACCESS, ACE_FLAG, ACE_TYPE, EVERYONE, encodeAcl, gidToSid, isAccessAce, modeFromDacl, readAcl, SECURITY_INFORMATION, sidEquals, uidToSid,
+  ACCESS, ACE_FLAG, ACE_TYPE, EVERYONE, SE, encodeAcl, gidToSid, isAccessAce, modeFromDacl, readAcl, SECURITY_INFORMATION, sidEquals, uidToSid,
   type Ace, type Acl, type SecurityDescriptor, type Sid,
 } from './wire/security.js';
 
@@ -52,14 +54,19 @@ export const MAX_STORED_BYTES = 64 * 1024;
 const HEADER = 16;
 const VERSION = 1;
 const FLAG_NULL_DACL = 1;
+const FLAG_AUTO_INHERITED = 2;
 
 export const AUTHENTICATED_USERS: Sid = { authority: 5, subAuthorities: [11] };
 export const CREATOR_OWNER: Sid = { authority: 3, subAuthorities: [0] };
 export const CREATOR_GROUP: Sid = { authority: 3, subAuthorities: [1] };
 
-/** A stored DACL and the POSIX identity it was stored against. `dacl` null = a NULL DACL. */
+/**
+ * A stored DACL and the POSIX identity it was stored against. `dacl` null = a NULL DACL.
+ * `autoInherited`: the descriptor's SE_DACL_AUTO_INHERITED control bit (MS-DTYP 2.4.6).
+ */
 export interface StoredAcl {
   dacl: Acl | null;
+  autoInherited?: boolean;
   mode: number;
   uid: number;
   gid: number;
@@ -70,7 +77,7 @@ export function encodeStoredAcl(s: StoredAcl): Buffer {
   const acl = s.dacl ? encodeAcl(s.dacl) : Buffer.alloc(0);
   if (HEADER + acl.length > MAX_STORED_BYTES) throw new RangeError(`stored DACL of ${HEADER + acl.length} bytes (max ${MAX_STORED_BYTES})`);
   const w = new Writer(HEADER + acl.length);
-  w.u8(VERSION).u8(s.dacl ? 0 : FLAG_NULL_DACL).u16(0).u32(s.mode & 0o7777).u32(s.uid >>> 0).u32(s.gid >>> 0).bytes(acl);
+  w.u8(VERSION).u8((s.dacl ? 0 : FLAG_NULL_DACL) | (s.autoInherited ? FLAG_AUTO_INHERITED : 0)).u16(0).u32(s.mode & 0o7777).u32(s.uid >>> 0).u32(s.gid >>> 0).bytes(acl);
   return w.finish();
 }
 
@@ -81,13 +88,14 @@ export function decodeStoredAcl(b: Buffer): StoredAcl | undefined {
     const r = new Reader(b);
     if (r.u8('Version') !== VERSION) return undefined;
     const flags = r.u8('Flags');
-    if (flags & ~FLAG_NULL_DACL || r.u16('Reserved') !== 0) return undefined;
+    if (flags & ~(FLAG_NULL_DACL | FLAG_AUTO_INHERITED) || r.u16('Reserved') !== 0) return undefined;
     const mode = r.u32('Mode'), uid = r.u32('Uid'), gid = r.u32('Gid');
     if (mode > 0o7777) return undefined;
-    if (flags & FLAG_NULL_DACL) return b.length === HEADER ? { dacl: null, mode, uid, gid } : undefined;
+    const auto = flags & FLAG_AUTO_INHERITED ? { autoInherited: true } : {};
+    if (flags & FLAG_NULL_DACL) return b.length === HEADER ? { dacl: null, ...auto, mode, uid, gid } : undefined;
     const dacl = readAcl(r);
     if (r.remaining() !== 0) return undefined;
-    return { dacl, mode, uid, gid };
+    return { dacl, ...auto, mode, uid, gid };
   } catch {
     return undefined;
   }
@@ -102,6 +110,11 @@ function absent(err: unknown): boolean {
  * gid); undefined when there is none, it is unreadable, or stale. null = a NULL DACL.
  */
 export async function storedDacl(vfs: Vfs, attr: Pick<Attr, 'ino' | 'type' | 'mode' | 'uid' | 'gid'>): Promise<Acl | null | undefined> {
+  return (await storedEntry(vfs, attr))?.dacl;
+}
+
+/** The whole current stored entry (storedDacl's rules). */
+export async function storedEntry(vfs: Vfs, attr: Pick<Attr, 'ino' | 'type' | 'mode' | 'uid' | 'gid'>): Promise<StoredAcl | undefined> {
   if (attr.type !== 'file' && attr.type !== 'dir') return undefined;
   let v: Buffer;
   try {
@@ -112,12 +125,12 @@ export async function storedDacl(vfs: Vfs, attr: Pick<Attr, 'ino' | 'type' | 'mo
   }
   const s = decodeStoredAcl(v);
   if (!s || s.mode !== (attr.mode & 0o7777) || s.uid !== attr.uid || s.gid !== attr.gid) return undefined;
-  return s.dacl;
+  return s;
 }
 
 /** Stores `dacl` on `attr`'s inode, stamped with its current mode, uid and gid. */
-export async function storeDacl(vfs: Vfs, attr: Pick<Attr, 'ino' | 'mode' | 'uid' | 'gid'>, dacl: Acl | null): Promise<void> {
-  await vfs.setxattr(ROOT_CTX, attr.ino, NTACL_XATTR, encodeStoredAcl({ dacl, mode: attr.mode & 0o7777, uid: attr.uid, gid: attr.gid }));
+export async function storeDacl(vfs: Vfs, attr: Pick<Attr, 'ino' | 'mode' | 'uid' | 'gid'>, dacl: Acl | null, autoInherited = false): Promise<void> {
+  await vfs.setxattr(ROOT_CTX, attr.ino, NTACL_XATTR, encodeStoredAcl({ dacl, autoInherited, mode: attr.mode & 0o7777, uid: attr.uid, gid: attr.gid }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -212,8 +225,9 @@ const INHERIT_FLAGS = ACE_FLAG.OBJECT_INHERIT | ACE_FLAG.CONTAINER_INHERIT | ACE
  * The DACL a new child inherits from its parent's DACL (rules in the header); undefined when no
  * ACE is inheritable to a child of that kind. Raw (non allow/deny) ACEs are not inherited.
  */
-export function inheritedDacl(parent: Acl | null, isDir: boolean, owner: Sid, group: Sid): Acl | undefined {
+export function inheritedDacl(parent: Acl | null, isDir: boolean, owner: Sid, group: Sid, autoInherit = false): Acl | undefined {
   if (!parent) return undefined;
+  const inherited = autoInherit ? ACE_FLAG.INHERITED : 0;
   const aces: Ace[] = [];
   for (const a of parent.aces) {
     if (!isAccessAce(a)) continue;
@@ -222,17 +236,17 @@ export function inheritedDacl(parent: Acl | null, isDir: boolean, owner: Sid, gr
     const sid = sidEquals(a.sid, CREATOR_OWNER) ? owner : sidEquals(a.sid, CREATOR_GROUP) ? group : a.sid;
     const mask = mapGeneric(a.mask);
     const mapped = sid !== a.sid || mask !== a.mask;
-    const effective: Ace = { type: a.type, flags: ACE_FLAG.INHERITED, mask, sid };
+    const effective: Ace = { type: a.type, flags: inherited, mask, sid };
     if (!isDir) {
       if (oi) aces.push(effective);
       continue;
     }
     if (ci) {
       if (noProp) aces.push(effective);
-      else if (mapped) aces.push(effective, { ...a, flags: (a.flags & INHERIT_FLAGS) | ACE_FLAG.INHERIT_ONLY | ACE_FLAG.INHERITED });
-      else aces.push({ ...a, flags: (a.flags & INHERIT_FLAGS & ~ACE_FLAG.INHERIT_ONLY) | ACE_FLAG.INHERITED });
+      else if (mapped) aces.push(effective, { ...a, flags: (a.flags & INHERIT_FLAGS) | ACE_FLAG.INHERIT_ONLY | inherited });
+      else aces.push({ ...a, flags: (a.flags & INHERIT_FLAGS & ~ACE_FLAG.INHERIT_ONLY) | inherited });
     } else if (oi && !noProp) {
-      aces.push({ ...a, flags: (a.flags & INHERIT_FLAGS) | ACE_FLAG.INHERIT_ONLY | ACE_FLAG.INHERITED });
+      aces.push({ ...a, flags: (a.flags & INHERIT_FLAGS) | ACE_FLAG.INHERIT_ONLY | inherited });
     }
   }
   return aces.length ? { revision: parent.revision, aces } : undefined;
@@ -244,14 +258,14 @@ export function inheritedDacl(parent: Acl | null, isDir: boolean, owner: Sid, gr
  * (as SET_INFO would). Returns the child's attributes afterwards (unchanged when nothing is inherited).
  */
 export async function inheritOnCreate(vfs: Vfs, ctx: Ctx, parent: number, attr: Attr): Promise<Attr> {
-  const pdacl = await storedDacl(vfs, await vfs.getattr(ROOT_CTX, parent));
-  if (pdacl === undefined) return attr;
+  const p = await storedEntry(vfs, await vfs.getattr(ROOT_CTX, parent));
+  if (p === undefined) return attr;
   const owner = uidToSid(attr.uid), group = gidToSid(attr.gid);
-  const dacl = inheritedDacl(pdacl, attr.type === 'dir', owner, group);
+  const dacl = inheritedDacl(p.dacl, attr.type === 'dir', owner, group, p.autoInherited === true);
   if (!dacl) return attr;
   const mode = (attr.mode & 0o7000) | modeFromDacl(dacl, owner, group);
   const now = mode !== (attr.mode & 0o7777) ? await vfs.setattr(ROOT_CTX, attr.ino, { mode }) : attr;
-  await storeDacl(vfs, now, dacl);
+  await storeDacl(vfs, now, dacl, p.autoInherited === true);
   return now;
 }
 
@@ -260,8 +274,9 @@ export async function inheritOnCreate(vfs: Vfs, ctx: Ctx, parent: number, attr: 
 
 /** `sd` (mapped from the mode) with the stored DACL in place of the mapped one, when there is a current one. */
 export async function withStoredDacl(vfs: Vfs, attr: Attr, sd: SecurityDescriptor): Promise<SecurityDescriptor> {
-  const dacl = await storedDacl(vfs, attr);
-  return dacl === undefined ? sd : { ...sd, dacl };
+  const s = await storedEntry(vfs, attr);
+  if (s === undefined) return sd;
+  return { ...sd, control: s.autoInherited ? sd.control | SE.DACL_AUTO_INHERITED : sd.control & ~SE.DACL_AUTO_INHERITED, dacl: s.dacl };
 }
 
 /**
@@ -297,9 +312,9 @@ export function mapAclGenerics(dacl: Acl): Acl {
 export async function afterSetSecurity(vfs: Vfs, before: Attr, after: Attr, sd: SecurityDescriptor, info: number): Promise<void> {
   if (after.type !== 'file' && after.type !== 'dir') return;
   if (info & SECURITY_INFORMATION.DACL && sd.dacl !== undefined) {
-    await storeDacl(vfs, after, sd.dacl && mapAclGenerics(sd.dacl));
+    await storeDacl(vfs, after, sd.dacl && mapAclGenerics(sd.dacl), (sd.control & SE.DACL_AUTO_INHERITED) !== 0);
     return;
   }
-  const dacl = await storedDacl(vfs, before);
-  if (dacl !== undefined && (before.mode !== after.mode || before.uid !== after.uid || before.gid !== after.gid)) await storeDacl(vfs, after, dacl);
+  const s = await storedEntry(vfs, before);
+  if (s !== undefined && (before.mode !== after.mode || before.uid !== after.uid || before.gid !== after.gid)) await storeDacl(vfs, after, s.dacl, s.autoInherited === true);
 }
