@@ -9,7 +9,7 @@
  * every other one is ignored. Oplocks and leases: oplock.ts/lease.ts break other opens'
  * caching before the share-mode check and grant the new open's.
  */
-import { ROOT_CTX, type Attr } from '../../vfs/types.js';
+import { ROOT_CTX, type Attr, type Ctx, type Vfs } from '../../vfs/types.js';
 import { Errno, VfsError } from '../../vfs/errno.js';
 import { STATUS, SmbStatusError } from './errors.js';
 import {
@@ -17,6 +17,7 @@ import {
   type Node, type Open,
 } from './files.js';
 import type { Request, Response, SmbConnection } from './session.js';
+import type { TreeConnect } from './state.js';
 import { setCreateEas } from './ea-create.js';
 import { smbAttr } from './writetime.js';
 import { fileInfoOf } from './wire/fscc.js';
@@ -27,6 +28,7 @@ import { versionOf } from './previous.js';
 import { checkStreamsShareDelete, splitStreamPath } from './streams.js';
 import { createStream } from './create-stream.js';
 import { ACCESS } from './wire/security.js';
+import { checkStoredAccess, inheritOnCreate, storedAccess } from './ntacl.js';
 import { cacheDos, checkCreateAttributes, checkExistingOpen, defaultDos, newDos, overwriteDos, readDos, writeDos } from './dosattr.js';
 import {
   CLOSE_FLAG_POSTQUERY_ATTRIB, CREATE_ACTION, CREATE_OPTION, decodeCloseRequest, decodeCreateRequest, DISPOSITION, writeCloseResponse,
@@ -133,13 +135,13 @@ async function createOnce(c: SmbConnection, q: Request, mayRetry: boolean, wait:
     const overwrite = req.disposition === DISPOSITION.OVERWRITE || req.disposition === DISPOSITION.OVERWRITE_IF || req.disposition === DISPOSITION.SUPERSEDE;
     if (overwrite && isDir) throw new SmbStatusError(STATUS.INVALID_PARAMETER);
     const maximumAllowed = (desired & ACCESS.MAXIMUM_ALLOWED) !== 0;
-    if (maximumAllowed) desired = (desired & ~ACCESS.MAXIMUM_ALLOWED) | await maximalAccess(vfs, ctx, existing.attr, w.parent, tree);
+    if (maximumAllowed) desired = (desired & ~ACCESS.MAXIMUM_ALLOWED) | await maximal(vfs, ctx, existing.attr, w.parent, tree);
     if (overwrite) desired |= ACCESS.FILE_WRITE_DATA;
     dos = await readDos(vfs, existing.attr);
     desired = checkExistingOpen({ dos, isDir, desired, maximumAllowed, overwrite, requested: req.fileAttributes, deleteOnClose });
     if (readOnly && desired & WRITE_RIGHTS) throw new SmbStatusError(STATUS.ACCESS_DENIED);
     if ((desired & ~tree.maximalAccess & ~ACCESS.ACCESS_SYSTEM_SECURITY) !== 0 && readOnly) throw new SmbStatusError(STATUS.ACCESS_DENIED);
-    await checkAccess(vfs, ctx, existing.attr, w.parent, desired);
+    if (!(await checkStoredAccess(vfs, ctx, existing.attr, w.parent, desired))) await checkAccess(vfs, ctx, existing.attr, w.parent, desired); // a stored DACL decides (ntacl.ts)
     const shareConflict = (): boolean => {
       try {
         checkShareMode(nodeForExisting(c, existing!.attr.ino), desired, req.shareAccess);
@@ -192,6 +194,7 @@ async function createOnce(c: SmbConnection, q: Request, mayRetry: boolean, wait:
       attr = r.attr;
       fh = r.fh;
     }
+    attr = await inheritOnCreate(vfs, ctx, w.parent, attr); // the parent's inheritable stored ACEs (ntacl.ts)
     const bits = newDos(wantDir, req.fileAttributes);
     dos = bits ?? defaultDos(attr);
     if (bits !== undefined) await writeDos(vfs, attr, bits);
@@ -229,7 +232,7 @@ async function createOnce(c: SmbConnection, q: Request, mayRetry: boolean, wait:
   }
   for (const cc of req.contexts) {
     if (cc.name === 'MxAc') {
-      const mx = await maximalAccess(vfs, ctx, attr, w.parent, tree);
+      const mx = await maximal(vfs, ctx, attr, w.parent, tree);
       contexts.push({ name: 'MxAc', data: Buffer.from([0, 0, 0, 0, mx & 0xff, (mx >>> 8) & 0xff, (mx >>> 16) & 0xff, mx >>> 24]) });
     } else if (cc.name === 'QFid') {
       const b = Buffer.alloc(32);
@@ -253,6 +256,12 @@ async function createOnce(c: SmbConnection, q: Request, mayRetry: boolean, wait:
 /** What a creator may do with the file it made: everything the tree allows. */
 function FILE_ALL_ACCESS_FOR(treeMax: number): number {
   return (0x001f01ff & treeMax) >>> 0;
+}
+
+/** The maximal access: from the stored DACL when the file has one (ntacl.ts), else from the mode. */
+async function maximal(vfs: Vfs, ctx: Ctx, attr: Attr, parent: number, tree: TreeConnect): Promise<number> {
+  const stored = await storedAccess(vfs, ctx, attr, parent);
+  return stored === undefined ? maximalAccess(vfs, ctx, attr, parent, tree) : (stored & tree.maximalAccess) >>> 0;
 }
 
 function nodeForExisting(c: SmbConnection, ino: number): Node | undefined {

@@ -34,6 +34,7 @@ import {
   UnmappableSidError,
 } from './wire/security.js';
 import { shortNameOf } from './wire/short-name.js';
+import { afterSetSecurity, checkStorable, withStoredDacl } from './ntacl.js';
 import { MAX_STREAM_BYTES, resizedStream, setStreamData, streamData, streamList } from './streams.js';
 import { decodeQueryInfoRequest, decodeSetInfoRequest, writeOutputBufferResponse, writeSetInfoResponse } from './wire/files.js';
 
@@ -128,7 +129,7 @@ export async function handleQueryInfo(c: SmbConnection, q: Request): Promise<Res
     }
     case INFO_TYPE.SECURITY: {
       if (!(o.access & ACCESS.READ_CONTROL)) throw new SmbStatusError(STATUS.ACCESS_DENIED);
-      const sd = encodeSecurityDescriptor(selectSecurityInformation(securityDescriptorOf(attr), req.additionalInformation));
+      const sd = encodeSecurityDescriptor(selectSecurityInformation(await withStoredDacl(vfs, attr, securityDescriptorOf(attr)), req.additionalInformation)); // a stored DACL (ntacl.ts) when there is one
       if (sd.length > max) {
         const need = Buffer.alloc(4);
         need.writeUInt32LE(sd.length);
@@ -165,8 +166,10 @@ export async function handleSetInfo(c: SmbConnection, q: Request): Promise<Respo
     need(o, ACCESS.WRITE_DAC | ACCESS.WRITE_OWNER);
     const attr = await vfs.getattr(o.ctx, o.node.ino);
     let ch;
+    const sd = decodeSecurityDescriptor(req.buffer);
+    checkStorable(sd, req.additionalInformation);
     try {
-      ch = posixFromSecurityDescriptor(decodeSecurityDescriptor(req.buffer), req.additionalInformation, attr);
+      ch = posixFromSecurityDescriptor(sd, req.additionalInformation, attr);
     } catch (err) {
       if (err instanceof UnmappableSidError) throw new SmbStatusError(STATUS.ACCESS_DENIED);
       throw err;
@@ -175,7 +178,8 @@ export async function handleSetInfo(c: SmbConnection, q: Request): Promise<Respo
     if (ch.uid !== undefined && ch.uid !== attr.uid) s.uid = ch.uid;
     if (ch.gid !== undefined && ch.gid !== attr.gid) s.gid = ch.gid;
     if (ch.mode !== undefined && (ch.mode & 0o7777) !== (attr.mode & 0o7777)) s.mode = ch.mode;
-    if (Object.keys(s).length) await vfs.setattr(o.ctx, o.node.ino, s);
+    const after = Object.keys(s).length ? await vfs.setattr(o.ctx, o.node.ino, s) : attr;
+    await afterSetSecurity(vfs, attr, after, sd, req.additionalInformation); // keep the DACL itself for SMB (ntacl.ts)
     return ok();
   }
   if (req.infoType !== INFO_TYPE.FILE) throw new SmbStatusError(req.infoType === INFO_TYPE.FILESYSTEM || req.infoType === INFO_TYPE.QUOTA ? STATUS.NOT_SUPPORTED : STATUS.INVALID_PARAMETER);

@@ -25,9 +25,7 @@ const BASIC_SET = [
 ] as const;
 
 /** Tests of the set that do not pass yet, and why (docs/conformance.md has the first failure of each). */
-const NOT_YET: Record<string, string> = {
-  'smb2.delete-on-close-perms': 'two subtests need NT ACLs kept beyond the mode mapping (a DACL without DELETE inherited by new files)',
-};
+const NOT_YET: Record<string, string> = {};
 
 /** smbtorture's verdict lines counted. */
 function tortureCounts(out: string): { success: number; failure: number; skip: number } {

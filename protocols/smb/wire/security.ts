@@ -20,7 +20,8 @@
  *   a bit the group or others have (e.g. 0077), a DENY ACE for the owner keeps Windows' answer
  *   equal to POSIX's, and likewise for the group against others. An owner who is also a member
  *   of the group is treated by POSIX as the owner only; Windows would apply the group's deny ACE
- *   too — a display difference only, since the gateway checks access with the VFS, not the ACL.
+ *   too — a display difference only, since the gateway checks access with the VFS (and, for SMB,
+ *   a DACL stored by ../ntacl.ts), not with this mapped ACL.
  */
 import { type Attr } from '../../../vfs/types.js';
 import { Reader, WireError, Writer } from './reader.js';
