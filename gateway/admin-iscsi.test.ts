@@ -67,6 +67,20 @@ describe('iSCSI target catalogue', () => {
     assert.equal((await new IscsiTargetStore(kv).list()).length, 1);
   });
 
+  test('watch: a store over the same KV (the server\'s) hears of targets the admin methods add and remove; not after unwatch', async () => {
+    const kv = new MemoryKv();
+    const heard: string[] = [];
+    const stop = new IscsiTargetStore(kv).watch((iqn) => heard.push(iqn));
+    new IscsiTargetStore(new MemoryKv()).watch(() => heard.push('another KV'));
+    await runIscsiAdmin(kv, 'iscsi.target.add', { iqn: 'IQN.2026-11.com.example:W', luns: [{ lun: 0, volume: 'v1' }] });
+    await assert.rejects(runIscsiAdmin(kv, 'iscsi.target.remove', { iqn: 'iqn.2026-11.com.example:none' }), CliError);
+    await runIscsiAdmin(kv, 'iscsi.target.remove', { iqn: 'iqn.2026-11.com.example:w' });
+    assert.deepEqual(heard, ['iqn.2026-11.com.example:w', 'iqn.2026-11.com.example:w'], 'one per change, canonical name, none for a failure');
+    stop();
+    await runIscsiAdmin(kv, 'iscsi.target.add', { iqn: 'iqn.2026-11.com.example:w', luns: [{ lun: 0, volume: 'v1' }] });
+    assert.equal(heard.length, 2);
+  });
+
   test('flag parsers', () => {
     assert.deepEqual(parseLunFlag('3=vol@s'), { lun: 3, volume: 'vol@s' });
     assert.throws(() => parseLunFlag('vol'), UsageError);

@@ -104,9 +104,28 @@ function optChap(v: unknown, what: string): ChapCredentials | undefined {
   return c;
 }
 
+/** Who watches the targets of each KV (every IscsiTargetStore over one KV tells the same listeners). */
+const watchers = new WeakMap<KvStore, Set<(iqn: string) => void>>();
+
 /** The catalogue over the metadata KV; the iSCSI server's TargetCatalog. */
 export class IscsiTargetStore implements TargetCatalog {
   constructor(private readonly kv: KvStore) {}
+
+  /** Calls `listener` after a target of this KV is added or removed through any IscsiTargetStore (TargetCatalog.watch). */
+  watch(listener: (iqn: string) => void): () => void {
+    let set = watchers.get(this.kv);
+    if (!set) watchers.set(this.kv, (set = new Set()));
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  private tell(iqn: string): void {
+    for (const w of watchers.get(this.kv) ?? []) {
+      try {
+        w(iqn);
+      } catch { /* a listener's fault is its own */ }
+    }
+  }
 
   async get(iqn: string): Promise<TargetConfig | undefined> {
     if (typeof iqn !== 'string' || iscsiNameError(iqn)) return undefined;
@@ -136,13 +155,15 @@ export class IscsiTargetStore implements TargetCatalog {
         if (!(await volumeExists(l.volume))) throw new CliError(`LUN ${l.lun}: no volume ${l.volume} (dw volume list; dw volume create ${l.volume.split('@')[0]} --size SIZE)`, 'ENOENT');
       }
     }
-    return this.kv.txn(async (tx) => {
+    const added = await this.kv.txn(async (tx) => {
       const k = keys.iscsiTarget(cfg.iqn);
       if (await tx.get(k)) throw new CliError(`target ${cfg.iqn} already exists (dw iscsi target remove it first)`, 'EEXIST');
       const rec: TargetRecord = { ...cfg, created: new Date().toISOString() };
       tx.set(k, Buffer.from(JSON.stringify(rec)));
       return info(rec);
     }, { sync: true });
+    this.tell(cfg.iqn);
+    return added;
   }
 
   /** Removes a target (sessions logged in keep running until they log out). Throws CliError 'ENOENT'. */
@@ -154,6 +175,7 @@ export class IscsiTargetStore implements TargetCatalog {
       if (!(await tx.get(k))) throw new CliError(`no target ${iqn} (dw iscsi target list)`, 'ENOENT');
       tx.delete(k);
     }, { sync: true });
+    this.tell(canonicalName(iqn));
   }
 }
 

@@ -22,7 +22,7 @@ import type { AdminEnv } from './admin.js';
 import { formatBytes, parseSize } from './args.js';
 import { CliError, UsageError } from './errors.js';
 
-export const VOLUME_METHODS = ['volume.create', 'volume.resize', 'volume.delete', 'volume.list', 'volume.snapshot', 'volume.snapshot.delete', 'volume.clone', 'volume.rollback'] as const;
+const VOLUME_METHODS = ['volume.create', 'volume.resize', 'volume.delete', 'volume.list', 'volume.snapshot', 'volume.snapshot.delete', 'volume.clone', 'volume.rollback'] as const;
 
 /** Whether `method` is one of this file's. */
 export function isVolumeMethod(method: string): boolean {

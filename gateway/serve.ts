@@ -269,7 +269,7 @@ export async function startGateway(o: ServeOptions, log: Logger): Promise<Gatewa
       const volumes = openVolumes(vfsi);
       const srv = await startIscsiServer({
         host: a.host, port: a.port, catalog: new IscsiTargetStore(kv), logger: log.child({ proto: 'iscsi' }),
-        // A target's volumes open at its first login and close when its last session ends after a change, or at stop.
+        // A target's volumes open at its first login and close once it is removed or changed (IscsiTargetStore.watch) and no session uses them, or at stop.
         openTarget: async (t) => {
           const luns = new Map<number, BlockVolume>();
           try {

@@ -507,7 +507,12 @@ export class OpenFile {
     this.committedSize = Math.max(this.committedSize, size);
   }
 
-  /** After a truncate committed by the MetaStore: drop buffered data past the new size. */
+  /**
+   * After a truncate committed by the MetaStore: sets the sizes, nothing else. Buffered records
+   * are not touched, so the caller flushes first and keeps writes out until this ran
+   * (vfs/volumes.ts resize holds them, holdChanges); a write buffered in between would commit
+   * past the new size and grow the file back.
+   */
   truncated(size: number): void {
     this.size = size;
     this.committedSize = size;

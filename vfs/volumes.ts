@@ -49,7 +49,7 @@ export const DEFAULT_VOLUME_RECORD = 64 << 10;
 const MIN_RECORD = 4 << 10;
 const MAX_RECORD = 1 << 20;
 /** Sizes are whole multiples of this (4 KiB). */
-export const VOLUME_SIZE_UNIT = 4096;
+const VOLUME_SIZE_UNIT = 4096;
 
 const NAME_RE = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/;
 

@@ -30,7 +30,7 @@ export interface ScsiTask {
   dataOut?: Buffer;
   /** Expected Data Transfer Length of the read direction in bytes (the allocation the initiator made). */
   dataInLength: number;
-  /** Task attribute (SIMPLE 0, ORDERED 1, HEAD OF QUEUE 2, ACA 3, 4 UNTAGGED): informational. */
+  /** Task attribute as the SCSI Command's ATTR field has it (RFC 7143 §11.3.1.1: UNTAGGED 0, SIMPLE 1, ORDERED 2, HEAD OF QUEUE 3, ACA 4; tasks.ts TaskAttr): informational, the transport orders the tasks. */
   attr: number;
   /** Aborted by task management: the device stops as soon as it can and the result is dropped. */
   signal?: AbortSignal;

@@ -21,7 +21,7 @@ import { canonicalName, initiatorAllowed, type TargetCatalog, type TargetConfig 
 /** The target portal group tag of our one portal (RFC 7143 section 13.9). */
 export const PORTAL_GROUP_TAG = 1;
 /** Bytes of the CHAP challenge we send (RFC 1994 lets it be any length; 16 = the MD5 output). */
-export const CHAP_CHALLENGE_BYTES = 16;
+const CHAP_CHALLENGE_BYTES = 16;
 /** Longest Login Response data segment we build (the initiator's MaxRecvDataSegmentLength during login is 8192). */
 const LOGIN_TEXT_MAX = 8192;
 

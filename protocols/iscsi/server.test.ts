@@ -51,6 +51,8 @@ class FakeLu implements LogicalUnit {
         t.dataOut.copy(this.data, lba * BLOCK);
         return { status: 0 };
       }
+      case 0xc3: // a device-layer bug: sense too long for any SCSI Response
+        return { status: 2, sense: Buffer.alloc(70_000) };
       case 0xc0: // blocks until aborted
         await new Promise<void>((r) => t.signal?.addEventListener('abort', () => r(), { once: true }));
         return { status: 0 };
@@ -302,6 +304,18 @@ describe('full feature phase', () => {
     assert.equal(s.sense[2], 0x05);
     assert.equal(s.sense[12], 0x21);
     c.close();
+  });
+
+  it('a result the transport cannot encode drops that connection only (no unhandled rejection); the server goes on', async () => {
+    const c = await loggedIn();
+    const cdb = Buffer.alloc(16);
+    cdb[0] = 0xc3;
+    c.send({ op: Op.SCSI_COMMAND, immediate: false, final: true, read: false, write: false, attr: 1, lun: encodeLun(0), itt: 5,
+      expectedDataTransferLength: 0, cmdSN: c.cmdSN, expStatSN: c.expStatSN, cdb, ahs: [], data: Buffer.alloc(0) });
+    await c.closedP;
+    const d = await loggedIn();
+    assert.equal((await d.scsi(Buffer.from([0, 0, 0, 0, 0, 0]))).status, 0);
+    d.close();
   });
 
   it('NOP-Out ping is echoed with its data', async () => {

@@ -16,7 +16,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { Logger } from 'pino';
 import type { Nexus, TargetDevices } from './device.js';
 import { LoginMachine, PORTAL_GROUP_TAG, type LoginOutcome } from './login.js';
-import { Session } from './session.js';
+import { Session, sessionKey } from './session.js';
 import { canonicalName, initiatorAllowed, type TargetCatalog, type TargetConfig } from './targets.js';
 import {
   decodeInitiatorPdu, DEFAULT_RECV_DATA_SEGMENT_LENGTH, digest, DigestError, encodeAhs, encodeBhs, NO_DIGESTS, Op, padLength, PduError,
@@ -28,7 +28,7 @@ import { WireError } from './wire/reader.js';
 /** A target's devices as the server holds them while sessions use them. */
 export interface OpenTarget {
   devices: TargetDevices;
-  /** Releases the volumes (called when no session uses this opening any more and the config changed or the server stops). */
+  /** Releases the volumes: called once no session uses this opening and the target was removed or its LUNs changed (TargetCatalog.watch, or seen at a login), or when the server stops. */
   close(): Promise<void>;
 }
 
@@ -101,10 +101,21 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
   let nextTsih = 1;
   let nextNexus = 1;
   let boundPort = 0;
+  let stopping = false;
 
+  /** Closes of openings under way (the server's close() waits for them). */
+  const closingOpenings = new Set<Promise<void>>();
+  /** Releases an opening's volumes (it is out of the list already); a failure is logged. */
+  const closeOpening = (e: DeviceEntry): void => {
+    const p = e.open.then((o) => o.close()).catch((err: unknown) => log?.warn({ err: String(err) }, 'iscsi: closing a target failed'));
+    closingOpenings.add(p);
+    void p.finally(() => closingOpenings.delete(p));
+  };
   const lunKey = (t: TargetConfig): string => JSON.stringify(t.luns.map((l) => [l.lun, l.volume]));
 
   async function acquire(t: TargetConfig): Promise<{ entry: DeviceEntry; target: OpenTarget }> {
+    // After close() began, a new opening would outlive the server (close() has taken its list).
+    if (stopping) throw new Error('the iSCSI server is stopping');
     const iqn = canonicalName(t.iqn);
     const list = devices.get(iqn) ?? [];
     devices.set(iqn, list);
@@ -116,7 +127,7 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
       if (e.users === 0) {
         // The LUNs changed and no session uses the old opening: release its volumes now.
         list.splice(list.indexOf(e), 1);
-        void e.open.then((o) => o.close()).catch((err: unknown) => log?.warn({ err: String(err) }, 'iscsi: closing a target failed'));
+        closeOpening(e);
       }
     }
     if (!entry) {
@@ -142,8 +153,32 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
     const list = devices.get(iqn) ?? [];
     const i = list.indexOf(entry);
     if (i >= 0) list.splice(i, 1);
-    void entry.open.then((o) => o.close()).catch((err: unknown) => log?.warn({ err: String(err) }, 'iscsi: closing a target failed'));
+    closeOpening(entry);
   }
+
+  /**
+   * A target was added, changed or removed in the catalogue: its openings that no longer match
+   * it (gone, or other LUNs) are retired, closed now when no session uses them, else when the
+   * last one ends (`release`). Without this a removed target's volumes stayed open until the
+   * server stopped (and `dw volume delete` answered EBUSY).
+   */
+  async function retire(iqn: string): Promise<void> {
+    const name = canonicalName(iqn);
+    const list = devices.get(name);
+    if (!list?.length) return;
+    const t = await opts.catalog.get(name);
+    const key = t ? lunKey(t) : undefined;
+    for (const e of [...list]) {
+      if (e.key === key || e.stale) continue;
+      e.stale = true;
+      if (e.users > 0) continue;
+      list.splice(list.indexOf(e), 1);
+      closeOpening(e);
+    }
+  }
+  const unwatch = opts.catalog.watch?.((iqn) => {
+    retire(iqn).catch((err: unknown) => log?.warn({ err: String(err), iqn }, 'iscsi: retiring a changed target failed'));
+  });
 
   function allocTsih(): number {
     for (let i = 0; i < 0xffff; i++) {
@@ -228,7 +263,7 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
       log: (o, msg) => log?.info({ peer, ...o }, msg),
       begin: async (o) => {
         // Reinstatement (6.3.5): an older session of this initiator name, ISID and target ends first.
-        const key = `${o.initiatorName.toLowerCase()}|${o.isid.toString('hex')}|${o.target?.iqn ?? ''}`;
+        const key = sessionKey(o);
         for (const s of sessions.values()) {
           if (s.key === key) {
             log?.info({ peer, tsih: s.tsih }, 'iscsi: session reinstated; the old one is closed');
@@ -238,6 +273,11 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
         if (o.target) {
           const iqn = canonicalName(o.target.iqn);
           const { entry, target } = await acquire(o.target);
+          if (closing) {
+            // The connection went while the target opened: closeSession ran without this use to release.
+            release(iqn, entry);
+            throw new Error('connection closed during login');
+          }
           opened = { iqn, entry, target };
         }
         return allocTsih();
@@ -441,6 +481,8 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
     port: boundPort,
     sessions: () => [...sessions.values()],
     async close() {
+      stopping = true;
+      unwatch?.();
       const closed = new Promise<void>((r) => server.close(() => r()));
       await Promise.all([...closers.values()].map((c) => c()));
       for (const s of sockets) s.destroy();
@@ -449,6 +491,7 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
         for (const e of list) await e.open.then((o) => o.close(), () => undefined).catch(() => undefined);
       }
       devices.clear();
+      await Promise.all([...closingOpenings]);
     },
   };
 }

@@ -255,6 +255,31 @@ describe('text, login and logout', () => {
     c.close();
   });
 
+  it('a Text Request continued with the C bit: the rest comes with the TTT of the empty answer (RFC 7143 11.10.4); a new request starts afresh', async () => {
+    const c = await TestInitiator.connect(srv.port);
+    assert.equal((await c.login({ discovery: true })).status, 0);
+    const text = encodeText([['SendTargets', T]]);
+    const req = (itt: number, ttt: number, cont: boolean, data: Buffer) =>
+      c.send({ op: Op.TEXT_REQUEST, immediate: true, final: !cont, cont, lun: 0n, itt, ttt, cmdSN: c.cmdSN, expStatSN: c.expStatSN, ahs: [], data });
+    type Text = TargetPdu & { final: boolean; ttt: number; data: Buffer };
+    // An abandoned continuation first: a new request (TTT 0xffffffff) must not see its bytes.
+    req(70, RESERVED_TAG, true, Buffer.from('Junk'));
+    const junk = (await c.recv()) as Text;
+    assert.equal(junk.op, Op.TEXT_RESPONSE);
+    req(71, RESERVED_TAG, true, text.subarray(0, 5));
+    const empty = (await c.recv()) as Text;
+    assert.equal(empty.op, Op.TEXT_RESPONSE);
+    assert.equal(empty.final, false);
+    assert.equal(empty.data.length, 0);
+    assert.notEqual(empty.ttt, RESERVED_TAG);
+    req(71, empty.ttt, false, text.subarray(5));
+    const r = (await c.recv()) as Text;
+    assert.equal(r.op, Op.TEXT_RESPONSE, `got op 0x${r.op.toString(16)}`);
+    assert.equal(r.final, true);
+    assert.deepEqual(parseText(r.data).filter(([k]) => k === 'TargetName').map(([, v]) => v), [T]);
+    c.close();
+  });
+
   it('login text continued with the C bit', async () => {
     const c = await TestInitiator.connect(srv.port);
     const all = encodeText([['InitiatorName', 'iqn.2026-11.test:cont'], ['TargetName', T], ['SessionType', 'Normal'], ...DEFAULT_KEYS]);

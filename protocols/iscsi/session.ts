@@ -4,9 +4,11 @@
  * fixed queue depth minus the tasks outstanding, commands delivered in CmdSN order, immediate
  * ones at once), StatSN, SCSI tasks (tasks.ts) executed as their task attribute asks (SIMPLE in
  * any order, ORDERED after everything before it and before everything after it, HEAD OF QUEUE
- * at once), NOP-Out → NOP-In, Text Request (SendTargets), Task Management (ABORT TASK, ABORT
- * TASK SET, CLEAR TASK SET, LOGICAL UNIT RESET, TARGET WARM RESET; the rest "not supported"),
- * Logout, SNACK → Reject. Sans-IO: PDUs in (`receive`), stamped PDUs out (`SessionHost.write`).
+ * at once), NOP-Out → NOP-In, Text Request (SendTargets; long text both ways with the C bit
+ * and TTT), Task Management (ABORT TASK, ABORT TASK SET, CLEAR TASK SET, LOGICAL UNIT RESET,
+ * TARGET WARM RESET, TARGET COLD RESET which then ends every connection to the target; TASK
+ * REASSIGN "task reassignment not supported", the rest "function not supported"), Logout,
+ * SNACK → Reject. Sans-IO: PDUs in (`receive`), stamped PDUs out (`SessionHost.write`).
  */
 import type { LogicalUnit, Nexus, TargetDevices } from './device.js';
 import type { LoginOutcome } from './login.js';
@@ -21,10 +23,15 @@ import { Asc, checkCondition, ScsiStatus, SenseKey } from './wire/scsi.js';
 import { encodeText, splitText, TextAssembler, TextError, type Pair } from './wire/text.js';
 
 /** Serial number arithmetic on 32 bits (RFC 1982, RFC 7143 section 4.2.2.1): a < b. */
-export function snLt(a: number, b: number): boolean {
+function snLt(a: number, b: number): boolean {
   return a !== b && ((b - a) >>> 0) < 0x80000000;
 }
 const snAdd = (a: number, n: number): number => (a + n) >>> 0;
+
+/** Initiator name, ISID and target of a login as one key: a new login with the key of a live session reinstates it (RFC 7143 section 6.3.5). */
+export function sessionKey(o: Pick<LoginOutcome, 'initiatorName' | 'isid' | 'target'>): string {
+  return `${o.initiatorName.toLowerCase()}|${o.isid.toString('hex')}|${o.target?.iqn ?? ''}`;
+}
 
 /** What the session needs from its connection and server. */
 export interface SessionHost {
@@ -101,6 +108,8 @@ export class Session {
   private nextTtt = 1;
   private readonly textIn = new TextAssembler();
   private textOut: { itt: number; ttt: number; chunks: Buffer[] } | undefined;
+  /** The initiator's text continues (C bit) in a Text Request carrying this ITT and TTT. */
+  private textCont: { itt: number; ttt: number } | undefined;
   private closed = false;
   private loggingOut = false;
 
@@ -121,9 +130,9 @@ export class Session {
     return this.login.discovery;
   }
 
-  /** Initiator name and ISID as one key (session reinstatement, RFC 7143 section 6.3.5). */
+  /** Initiator name, ISID and target as one key (session reinstatement, RFC 7143 section 6.3.5). */
   get key(): string {
-    return `${this.login.initiatorName.toLowerCase()}|${this.login.isid.toString('hex')}|${this.login.target?.iqn ?? ''}`;
+    return sessionKey(this.login);
   }
 
   /** Tasks the session holds (not finished). */
@@ -301,7 +310,9 @@ export class Session {
       return;
     }
     task.state = 'ready';
-    void this.run(task);
+    // Nothing in run() should throw, but a result the transport cannot encode would otherwise be an
+    // unhandled rejection (the process ends): it ends this connection instead.
+    this.run(task).catch((err: unknown) => this.fail(err));
   }
 
   private solicit(task: Task, fromQueue = false): void {
@@ -317,9 +328,7 @@ export class Session {
       task.budgeted += need;
       this.committed += need;
     }
-    const ttt = this.nextTtt;
-    this.nextTtt = this.nextTtt >= 0x7fffffff ? 1 : this.nextTtt + 1;
-    this.send(task.nextR2T(this.login.params.maxBurstLength, ttt, this.window));
+    this.send(task.nextR2T(this.login.params.maxBurstLength, this.takeTtt(), this.window));
   }
 
   private dataOut(d: DataOut): void {
@@ -429,11 +438,18 @@ export class Session {
 
   private async text(p: TextRequest): Promise<void> {
     const max = this.login.params.initiatorMaxRecvDataSegmentLength;
-    if (p.ttt !== RESERVED_TAG) {
-      // The initiator asks for the next part of a long answer (RFC 7143 section 11.10.4).
+    // RFC 7143 section 11.10.4: TTT 0xffffffff starts a new request (what an earlier one left is
+    // dropped); another TTT copies ours, continuing our long answer or the initiator's text (C bit).
+    if (p.ttt === RESERVED_TAG) {
+      this.textIn.reset();
+      this.textOut = undefined;
+      this.textCont = undefined;
+    } else if (this.textCont && this.textCont.ttt === p.ttt && this.textCont.itt === p.itt) {
+      this.textCont = undefined;
+    } else {
       const o = this.textOut;
       if (!o || o.ttt !== p.ttt || o.itt !== p.itt) throw new PduError('Text Request with an unknown TTT', RejectReason.INVALID_PDU_FIELD, headerOf(p));
-      this.sendTextPart(o, max);
+      this.sendTextPart(o);
       return;
     }
     let pairs: Pair[] | null;
@@ -444,8 +460,9 @@ export class Session {
       throw err;
     }
     if (pairs === null) {
-      // More text follows: an empty response with a TTT asks for it (11.11.4).
-      this.send({ op: Op.TEXT_RESPONSE, final: false, cont: false, lun: p.lun, itt: p.itt, ttt: this.takeTtt(), statSN: 0, expCmdSN: 0,
+      // More text follows: an empty response with a TTT asks for it (11.11.4); the rest comes with that TTT.
+      this.textCont = { itt: p.itt, ttt: this.takeTtt() };
+      this.send({ op: Op.TEXT_RESPONSE, final: false, cont: false, lun: p.lun, itt: p.itt, ttt: this.textCont.ttt, statSN: 0, expCmdSN: 0,
         maxCmdSN: 0, ahs: [], data: Buffer.alloc(0) });
       return;
     }
@@ -459,16 +476,17 @@ export class Session {
     }
     const chunks = splitText(encodeText(replies), max);
     this.textOut = { itt: p.itt, ttt: this.takeTtt(), chunks };
-    this.sendTextPart(this.textOut, max);
+    this.sendTextPart(this.textOut);
   }
 
+  /** A Target Transfer Tag for an R2T or a Text Response: 1..0x7fffffff in turn (never the reserved 0xffffffff). */
   private takeTtt(): number {
     const t = this.nextTtt;
     this.nextTtt = this.nextTtt >= 0x7fffffff ? 1 : this.nextTtt + 1;
     return t;
   }
 
-  private sendTextPart(o: { itt: number; ttt: number; chunks: Buffer[] }, _max: number): void {
+  private sendTextPart(o: { itt: number; ttt: number; chunks: Buffer[] }): void {
     const data = o.chunks.shift() ?? Buffer.alloc(0);
     const last = o.chunks.length === 0;
     if (last) this.textOut = undefined;

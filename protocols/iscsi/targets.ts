@@ -37,6 +37,12 @@ export interface TargetCatalog {
   get(iqn: string): Promise<TargetConfig | undefined>;
   /** Every target, in name order. */
   list(): Promise<TargetConfig[]>;
+  /**
+   * Optional: calls `listener` with a target's name after it was added, changed or removed, so
+   * that the server can release the volumes of a target no session uses any more. Returns the
+   * unsubscribe function.
+   */
+  watch?(listener: (iqn: string) => void): () => void;
 }
 
 /** A catalogue over a fixed list (tests, in-process servers). */

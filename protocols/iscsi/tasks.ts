@@ -20,7 +20,7 @@ import type { ScsiResult } from './device.js';
 export const TaskAttr = { UNTAGGED: 0, SIMPLE: 1, ORDERED: 2, HEAD_OF_QUEUE: 3, ACA: 4 } as const;
 
 /** The LUN number handed to the device layer for a LUN field this target never hands out (no such LU). */
-export const NO_LUN = 0xffff;
+const NO_LUN = 0xffff;
 
 export type TaskState = 'queued' | 'gathering' | 'ready' | 'running' | 'done';
 
@@ -42,7 +42,7 @@ interface OpenR2T {
 }
 
 /** ASCQs of ASC 0x4B under ABORTED COMMAND (SPC-4 annex D): why a task's Data-Out was refused. */
-export const DataPhase = { DATA_PHASE_ERROR: 0x00, INVALID_TTT: 0x01, TOO_MUCH_WRITE_DATA: 0x02, DATA_OFFSET_ERROR: 0x05 } as const;
+const DataPhase = { DATA_PHASE_ERROR: 0x00, INVALID_TTT: 0x01, TOO_MUCH_WRITE_DATA: 0x02, DATA_OFFSET_ERROR: 0x05 } as const;
 
 /**
  * A violation of the Data-Out rules (DataSN, BufferOffset, TTT, length). The PDU gets a Reject
@@ -151,19 +151,9 @@ export class Task {
     return this.unsolicitedOpen;
   }
 
-  /** Bytes solicited by the open R2T and not yet received. */
-  get r2tRemaining(): number {
-    return this.r2t ? this.r2t.length - this.r2t.got : 0;
-  }
-
   /** True while an R2T is outstanding. */
   get soliciting(): boolean {
     return this.r2t !== undefined;
-  }
-
-  /** Every Data-Out byte is here. */
-  get complete(): boolean {
-    return this.missing === 0 && !this.unsolicitedOpen && !this.r2t;
   }
 
   /** The gathered Data-Out (undefined for a command without write data). */
@@ -241,10 +231,12 @@ export function headerOf(p: Pdu): Buffer {
 }
 
 /**
- * The PDUs that end a task (11.4, 11.7): Data-In split at `maxSegment` with the status in the
- * last when it is GOOD without sense (phase collapse), else Data-In without status and a SCSI
- * Response carrying status, sense and the residual against the initiator's allocation.
- * StatSN and the window numbers are stamped when sent; `firstDataSN` continues the task's DataSN.
+ * The PDUs that end a task (11.4, 11.7): Data-In split at `maxSegment` bytes, one sequence (F
+ * bit) per `maxBurst` bytes, with the status in the last when it is GOOD without sense (phase
+ * collapse), else Data-In without status and a SCSI Response carrying status, sense and the
+ * residuals (a write's against what the CDB asks for, `dataOutWanted` with `blockSize`).
+ * StatSN and the window numbers are stamped when sent; DataSN continues from `task.dataSNs`
+ * (its R2Ts), which this advances.
  */
 export function responsePdus(task: Task, result: ScsiResult, maxSegment: number, blockSize = 512, maxBurst = Number.MAX_SAFE_INTEGER): Array<DataIn | ScsiResponse> {
   const seq = { statSN: 0, expCmdSN: 0, maxCmdSN: 0 };
@@ -301,7 +293,7 @@ export function responsePdus(task: Task, result: ScsiResult, maxSegment: number,
  * parameter list length), or undefined for a command this does not know. The write residual
  * (RFC 7143 section 11.4.5) is Expected Data Transfer Length against this number.
  */
-export function dataOutWanted(cdb: Buffer, blockSize: number): number | undefined {
+function dataOutWanted(cdb: Buffer, blockSize: number): number | undefined {
   const d = tryDecodeCdb(cdb);
   if (!d.ok) return undefined;
   const c = d.cdb;

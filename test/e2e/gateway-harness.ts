@@ -56,6 +56,11 @@ export interface Server {
   kill(): Promise<void>;
 }
 
+/** The port `dw serve --iscsi 127.0.0.1:0` bound, read from its banner ("iSCSI: 127.0.0.1 port N"); NaN without one. */
+export function iscsiPort(s: Server): number {
+  return Number(/iSCSI:\s+127\.0\.0\.1 port (\d+)/.exec(s.stderr())?.[1]);
+}
+
 /** Starts `dw serve` on high ports picked by the kernel and waits for its banner. */
 export function serve(dir: string, extra: string[] = []): Promise<Server> {
   return new Promise((resolve, reject) => {

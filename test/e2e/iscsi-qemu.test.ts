@@ -12,7 +12,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, test } from 'node:test';
-import { cleanupAll, dw, serve, tempDir, type Server } from './gateway-harness.js';
+import { cleanupAll, dw, iscsiPort, serve, tempDir, type Server } from './gateway-harness.js';
 
 const MIB = 1024 * 1024;
 const SIZE = 1024 * MIB;
@@ -55,14 +55,13 @@ describe('qemu-img and qemu-io against dw serve --iscsi', () => {
   let url: string;
   let want: string;
 
-  const portOf = (s: Server) => Number(/iSCSI:\s+127\.0\.0\.1 port (\d+)/.exec(s.stderr())?.[1]);
-  const lun = (iqn: string) => `iscsi://127.0.0.1:${portOf(srv)}/${iqn}/0`;
+  const lun = (iqn: string) => `iscsi://127.0.0.1:${iscsiPort(srv)}/${iqn}/0`;
 
   before(async () => {
     dir = await tempDir();
     work = await tempDir();
     srv = await serve(dir, ['--iscsi', '127.0.0.1:0']);
-    assert.ok(portOf(srv) > 1024, srv.stderr());
+    assert.ok(iscsiPort(srv) > 1024, srv.stderr());
     for (const args of [['volume', 'create', 'disk', '--size', '1G'], ['iscsi', 'target', 'add', 'iqn.2026-11.dw:disk', '--lun', '0=disk']]) {
       const r = await dw([...args, '--data', dir]);
       assert.equal(r.code, 0, r.stderr);

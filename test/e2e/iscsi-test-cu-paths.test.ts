@@ -1,6 +1,6 @@
 /**
  * libiscsi's `iscsi-test-cu` suites that the ALL run (test/e2e/iscsi-test-cu.test.ts) skips for
- * want of a second path or a read-only LUN, against `dw serve --iscsi 127.0.0.1:13319`:
+ * want of a second path or a read-only LUN, against `dw serve --iscsi 127.0.0.1:0`:
  *
  * - the same URL twice (two sessions to one LUN, libiscsi's multipath tests: identification
  *   across paths, LU reset seen on both, COMPARE AND WRITE racing over two paths): all four pass;
@@ -11,10 +11,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { cleanupAll, dw, ROOT, serve, tempDir, type Server } from './gateway-harness.js';
+import { cleanupAll, dw, iscsiPort, ROOT, serve, tempDir, type Server } from './gateway-harness.js';
 
-const PORT = 13319;
-const HOST = `127.0.0.1:${PORT}`;
+/** 127.0.0.1:PORT of the server (its port picked by the kernel). */
+let HOST = '';
 const TARGET = 'iqn.2026-11.test.dw:cu';
 const RO_TARGET = 'iqn.2026-11.test.dw:cu-ro';
 const have = (tool: string): boolean => spawnSync(tool, ['--help'], { encoding: 'utf8' }).error === undefined;
@@ -47,7 +47,9 @@ describe('iscsi-test-cu multipath and read-only suites against dw serve --iscsi'
 
   before(async () => {
     dir = await tempDir();
-    srv = await serve(dir, ['--iscsi', HOST, '--sftp', 'off']);
+    srv = await serve(dir, ['--iscsi', '127.0.0.1:0', '--sftp', 'off']);
+    assert.ok(iscsiPort(srv) > 1024, srv.stderr());
+    HOST = `127.0.0.1:${iscsiPort(srv)}`;
     await admin(['volume', 'create', 'cu', '--size', '64M']);
     await admin(['iscsi', 'target', 'add', TARGET, '--lun', '0=cu']);
     await admin(['volume', 'create', 'curo', '--size', '16M']);

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { cleanupAll, dw, ROOT, serve, tempDir, type Server } from './gateway-harness.js';
+import { cleanupAll, dw, iscsiPort, ROOT, serve, tempDir, type Server } from './gateway-harness.js';
 
 const TGT_PASSES = 160;
 const IQN = 'iqn.2026-11.dw:cu';
@@ -34,7 +34,7 @@ describe('iscsi-test-cu --dataloss --test=ALL against dw serve --iscsi', () => {
   before(async () => {
     dir = await tempDir();
     srv = await serve(dir, ['--iscsi', '127.0.0.1:0']);
-    port = Number(/iSCSI:\s+127\.0\.0\.1 port (\d+)/.exec(srv.stderr())?.[1]);
+    port = iscsiPort(srv);
     assert.ok(port > 1024, srv.stderr());
     const v = await dw(['volume', 'create', 'cu', '--size', '1G', '--data', dir]);
     assert.equal(v.code, 0, v.stderr);

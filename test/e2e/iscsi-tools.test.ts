@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { cleanupAll, dw, serve, tempDir, type Server } from './gateway-harness.js';
+import { cleanupAll, dw, iscsiPort, serve, tempDir, type Server } from './gateway-harness.js';
 
 /** 127.0.0.1:PORT of the server (its port picked by the kernel). */
 let HOST = '';
@@ -46,7 +46,7 @@ describe('iSCSI with libiscsi tools and qemu-img', { skip: !have('iscsi-ls') && 
   before(async () => {
     dir = await tempDir();
     srv = await serve(dir, ['--iscsi', '127.0.0.1:0', '--sftp', 'off']);
-    const port = Number(/iSCSI:\s+127\.0\.0\.1 port (\d+)/.exec(srv.stderr())?.[1]);
+    const port = iscsiPort(srv);
     assert.ok(port > 1024, srv.stderr());
     HOST = `127.0.0.1:${port}`;
     await admin(['volume', 'create', 'disk1', '--size', '64M']);

@@ -53,7 +53,7 @@ export interface Ctx {
 export type Handler = (c: Ctx) => Promise<ScsiResult> | ScsiResult;
 
 /** The key under which state of a nexus is kept: initiator port and target port (SAM-5 §4.6). */
-export function nexusKey(n: Nexus): string {
+function nexusKey(n: Nexus): string {
   return `${n.initiatorPort}|${n.targetPort}`;
 }
 
@@ -243,7 +243,7 @@ export function errorResult(e: CdbError): ScsiResult {
 }
 
 /** A 16-character hex serial from a name (FNV-1a 64). */
-export function serialOf(name: string): string {
+function serialOf(name: string): string {
   let h = 0xcbf29ce484222325n;
   for (const c of Buffer.from(name, 'utf8')) h = BigInt.asUintN(64, (h ^ BigInt(c)) * 0x100000001b3n);
   return h.toString(16).padStart(16, '0');

@@ -17,10 +17,10 @@ import { good, type Ctx, type ModeState, type ScsiLu } from './lu.js';
 type PageControl = 'current' | 'changeable' | 'default';
 
 /** Page codes in the order MODE SENSE returns them for 0x3F. */
-export const MODE_PAGES = [0x01, 0x08, 0x0a, 0x1c];
+const MODE_PAGES = [0x01, 0x08, 0x0a, 0x1c];
 
 /** One mode page's bytes (with its 2-byte header) for a page control. */
-export function modePage(page: number, pc: PageControl, mode: ModeState): Buffer | undefined {
+function modePage(page: number, pc: PageControl, mode: ModeState): Buffer | undefined {
   const m: ModeState = pc === 'default' ? { wce: true, swp: false } : mode;
   switch (page) {
     case 0x01: {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Nexus } from '../device.js';
 import { Asc, PrType, ScsiStatus, SenseKey } from '../wire/scsi.js';
+import { MAX_REGISTRATIONS } from './pr.js';
 import { cdb, nexus, ok, read10, senseOf, setup, write10 } from './test-util.js';
 
 const prOut = (action: number, type = 0): Buffer => {
@@ -64,6 +65,22 @@ test('REGISTER, READ KEYS (generation, truncation), re-register with the wrong k
   const short = prOut(0);
   short.writeUInt32BE(20, 5);
   assert.equal(senseOf(await run(short, params(0n, 1n).subarray(0, 20), n2)).asc, 0x1a);
+});
+
+test('REGISTER beyond MAX_REGISTRATIONS nexuses: INSUFFICIENT REGISTRATION RESOURCES, nothing stored; a registered nexus still changes its key', async () => {
+  const { i1, run } = await two();
+  ok(await i1.out(0, 0n, 1n));
+  const reg = (i: number, rk = 0n, sark = 7n) => run(prOut(0), params(rk, sark), nexus('iqn.2026-11.test:many', (0x400000000000 + i).toString(16)));
+  for (let i = 1; i < MAX_REGISTRATIONS; i++) ok(await reg(i));
+  const full = await reg(MAX_REGISTRATIONS);
+  assert.equal(full.status, ScsiStatus.CHECK_CONDITION);
+  const s = senseOf(full);
+  assert.deepEqual([s.key, s.asc, s.ascq], [SenseKey.ILLEGAL_REQUEST, 0x55, 0x04]);
+  const keys = ok(await i1.in(0, 65535));
+  assert.equal(keys.readUInt32BE(4), 8 * MAX_REGISTRATIONS);
+  ok(await reg(1, 7n, 8n));
+  ok(await i1.out(0, 1n, 0n));
+  ok(await reg(MAX_REGISTRATIONS));
 });
 
 test('REPORT CAPABILITIES: CRH, TMV and the six types; PTPL_C, SIP_C, ATP_C clear', async () => {

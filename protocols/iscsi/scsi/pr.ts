@@ -47,6 +47,20 @@ const registrantsOnly = (type: number): boolean => type === PrType.WRITE_EXCLUSI
 const exclusiveAccess = (type: number): boolean =>
   type === PrType.EXCLUSIVE_ACCESS || type === PrType.EXCLUSIVE_ACCESS_REGISTRANTS_ONLY || type === PrType.EXCLUSIVE_ACCESS_ALL_REGISTRANTS;
 
+/**
+ * Registrations one LU keeps. Each needs its own I_T nexus, and an initiator may log in with ever
+ * new ISIDs: beyond this a new registration gets INSUFFICIENT REGISTRATION RESOURCES
+ * (SPC-4 §5.12.7, §6.15.1) instead of growing memory without bound.
+ */
+export const MAX_REGISTRATIONS = 1024;
+
+/** ILLEGAL REQUEST, INSUFFICIENT REGISTRATION RESOURCES (SPC-4 §5.12.7) when `pr` has no room for a new registration. */
+function checkRoom(pr: PrState, key: string): void {
+  if (!pr.registrations.has(key) && pr.registrations.size >= MAX_REGISTRATIONS) {
+    throw checkCondition('too many registrations', SenseKey.ILLEGAL_REQUEST, Asc.INSUFFICIENT_REGISTRATION_RESOURCES);
+  }
+}
+
 export class PrState {
   /** PRGENERATION (SPC-4 §6.14.2): counts REGISTER, CLEAR, PREEMPT and REGISTER AND MOVE. */
   generation = 0;
@@ -74,7 +88,7 @@ export class PrState {
 // ---- PERSISTENT RESERVE IN --------------------------------------------------------------------
 
 /** The iSCSI TransportID of an initiator port 'IQN,i,0xISID' (SPC-4 §7.6.4.6, format 01b, padded to 4, 20 bytes at least). */
-export function transportIdOf(initiatorPort: string): Buffer {
+function transportIdOf(initiatorPort: string): Buffer {
   const name = Buffer.from(initiatorPort, 'utf8');
   const len = Math.max(20, Math.ceil((name.length + 1) / 4) * 4);
   const b = Buffer.alloc(4 + len);
@@ -212,7 +226,10 @@ export function persistentReserveOut(c: Ctx): ScsiResult {
     if (p.serviceActionReservationKey === 0n) {
       if (reg) unregister(lu, self);
     } else if (reg) reg.key = p.serviceActionReservationKey;
-    else pr.registrations.set(self, { key: p.serviceActionReservationKey, initiatorPort: nexus.initiatorPort, targetPort: nexus.targetPort });
+    else {
+      checkRoom(pr, self);
+      pr.registrations.set(self, { key: p.serviceActionReservationKey, initiatorPort: nexus.initiatorPort, targetPort: nexus.targetPort });
+    }
     pr.generation = (pr.generation + 1) >>> 0;
     return good();
   }
@@ -271,6 +288,7 @@ export function persistentReserveOut(c: Ctx): ScsiResult {
       const tid = p.transportIds[0]!;
       const dest = destinationOf(c, tid.name, tid.isid, p.relativeTargetPortId ?? 0);
       if (dest.key === self) throw invalidFieldInParameterList(24, undefined, 'REGISTER AND MOVE to the same I_T nexus');
+      checkRoom(pr, dest.key);
       pr.registrations.set(dest.key, { key: p.serviceActionReservationKey, initiatorPort: dest.initiatorPort, targetPort: dest.targetPort });
       pr.reservation = { type: r.type, holder: dest.key };
       if (p.unreg) pr.registrations.delete(self);

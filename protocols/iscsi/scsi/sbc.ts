@@ -32,7 +32,7 @@ export function checkWritable(lu: ScsiLu): void {
 }
 
 /** The Data-Out a command needs, exactly `bytes` long: a shorter one is refused (the transport already reported the residual). */
-export function dataOutOf(c: Ctx, bytes: number): Buffer {
+function dataOutOf(c: Ctx, bytes: number): Buffer {
   const d = c.task.dataOut ?? Buffer.alloc(0);
   if (d.length < bytes) {
     throw checkCondition(`Data-Out of ${d.length} bytes, ${bytes} needed`, SenseKey.ILLEGAL_REQUEST, Asc.INVALID_FIELD_IN_CDB, { field: { cd: true, byte: 0 } });
@@ -141,7 +141,7 @@ export async function synchronizeCache(c: Ctx): Promise<ScsiResult> {
  * UnmapSingle expects the first descriptor at the next physical block rather than at STARTING
  * LOGICAL BLOCK ADDRESS as SBC-3 §5.8.2 says, and fails.)
  */
-export function lbppbe(_lu: ScsiLu): number {
+function lbppbe(_lu: ScsiLu): number {
   return 0;
 }
 

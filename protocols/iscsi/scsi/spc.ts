@@ -13,7 +13,7 @@ import { good, type Ctx, type ScsiLu } from './lu.js';
 const VERSION_DESCRIPTORS = [0x00a0, 0x0960, 0x0460, 0x04c0];
 
 /** VPD pages this LU answers, ascending (VPD 0x00). */
-export const VPD_PAGES = [0x00, 0x80, 0x83, 0xb0, 0xb1, 0xb2];
+const VPD_PAGES = [0x00, 0x80, 0x83, 0xb0, 0xb1, 0xb2];
 
 /** Limits the Block Limits VPD advertises and the commands enforce. */
 export function blockLimits(lu: ScsiLu): {
@@ -94,7 +94,7 @@ export function relativePortOf(targetPort: string): number {
 }
 
 /** VPD page for a code, or undefined when unsupported. */
-export function vpdPage(c: Ctx, page: number): Buffer | undefined {
+function vpdPage(c: Ctx, page: number): Buffer | undefined {
   const lu = c.lu;
   switch (page) {
     case 0x00:

@@ -26,7 +26,7 @@ import {
 import { good, type Ctx, type ScsiLu } from './lu.js';
 import { byteOffset, checkWritable } from './sbc.js';
 
-export const XCOPY_LIMITS = { targets: 2, segments: 8, targetLength: 32, segmentLength: 28, maxBlocks: 0xffff } as const;
+const XCOPY_LIMITS = { targets: 2, segments: 8, targetLength: 32, segmentLength: 28, maxBlocks: 0xffff } as const;
 const MAX_DESCRIPTOR_LIST = XCOPY_LIMITS.targets * XCOPY_LIMITS.targetLength + XCOPY_LIMITS.segments * XCOPY_LIMITS.segmentLength;
 
 /** What COPY STATUS reports for a held list (SPC-4 §6.18.3). */
