@@ -3,8 +3,9 @@
  * (Debian libiscsi-bin) against a LUN of `dw serve --iscsi` (RocksDB + rs:4+2 data folder, a thin
  * 1 GiB volume with 64 KiB records). Each CUnit test counts as passed, skipped (a `[SKIPPED]`
  * line: CUnit's own summary counts those as passes) or failed, by scripts/iscsi-cu-count.mjs.
- * Asserted: no test fails, and more pass than tgt's on this machine (160 pass, 62 skip, 8 fail,
- * measured 2026-11-30 with the same script).
+ * Asserted: no test fails, more pass than tgt's on this machine (160 pass, 62 skip, 8 fail,
+ * measured 2026-11-30 with the same script), and no fewer than the 192 that pass now (a test
+ * that starts skipping is a regression too).
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -13,6 +14,8 @@ import { after, before, describe, test } from 'node:test';
 import { cleanupAll, dw, iscsiPort, ROOT, serve, tempDir, type Server } from './gateway-harness.js';
 
 const TGT_PASSES = 160;
+/** Tests passing at the end of issue 8's work (192 passed, 38 skipped, 0 failed). */
+const PASS_FLOOR = 192;
 const IQN = 'iqn.2026-11.dw:cu';
 
 function run(cmd: string, args: string[], limitMs: number): Promise<string> {
@@ -56,6 +59,7 @@ describe('iscsi-test-cu --dataloss --test=ALL against dw serve --iscsi', () => {
     console.log(`iscsi-test-cu: ${summary}`);
     assert.deepEqual(r.failed.map((f) => `${f.name}: ${f.reason}`), [], summary);
     assert.ok(r.passed.length > TGT_PASSES, `${summary}; tgt passes ${TGT_PASSES}\n${out.slice(-2000)}`);
+    assert.ok(r.passed.length >= PASS_FLOOR, `${summary}; ${PASS_FLOOR} passed before:\n${r.skipped.map((x) => `${x.name}: ${x.reason}`).join('\n')}`);
     assert.ok(r.passed.length + r.skipped.length > 200, `iscsi-test-cu ran too few tests (${summary}):\n${out.slice(-2000)}`);
   });
 });

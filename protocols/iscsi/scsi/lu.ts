@@ -72,22 +72,21 @@ interface Lock {
 
 /**
  * Range locks over LBAs: shared for reads and writes (they may run concurrently, SAM-5 SIMPLE
- * tasks), exclusive for COMPARE AND WRITE, so no write overlaps a compare-and-write's read,
- * compare and write.
+ * tasks), exclusive for COMPARE AND WRITE and ORWRITE, so no write overlaps a compare-and-write's
+ * read, compare and write. In arrival order: a lock waits for the overlapping conflicting locks
+ * asked for before it, held or still waiting, so a stream of overlapping writes cannot starve a
+ * waiting exclusive lock (and, each waiting only on older ones, no two wait for each other).
  */
 export class RangeLocks {
   private readonly held = new Set<Lock>();
 
   async acquire(start: bigint, blocks: number, exclusive: boolean): Promise<() => void> {
     const end = start + BigInt(blocks);
-    for (;;) {
-      const blocker = [...this.held].find((l) => (exclusive || l.exclusive) && l.start < end && start < l.end);
-      if (!blocker) break;
-      await blocker.done;
-    }
+    const before = [...this.held].filter((l) => (exclusive || l.exclusive) && l.start < end && start < l.end);
     let release!: () => void;
     const lock: Lock = { start, end, exclusive, done: new Promise<void>((r) => (release = r)) };
     this.held.add(lock);
+    await Promise.all(before.map((l) => l.done));
     return () => {
       if (this.held.delete(lock)) release();
     };

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { Errno } from '../../../vfs/errno.js';
 import { ScsiStatus, SenseKey } from '../wire/scsi.js';
+import { RangeLocks } from './lu.js';
 import { cdb, ok, read10, rw16, senseOf, setup, write10 } from './test-util.js';
 
 test('WRITE then READ round trip through every CDB size (6/10/12/16), FUA reaches the volume', async () => {
@@ -166,4 +167,23 @@ test('READ DEFECT DATA(10)/(12): no defects, the requested lists marked valid an
   assert.equal(ok(await run(cdb(10, 0x37, 0, 0x1d, 0, 0, 0, 0, 0, 32))).toString('hex'), '001d0000');
   assert.equal(ok(await run(cdb(12, 0xb7, 0x08, 0, 0, 0, 0, 0, 0, 1, 0))).toString('hex'), '0008000000000000');
   assert.equal(ok(await run(cdb(10, 0x37, 0, 0, 0, 0, 0, 0, 0, 2))).length, 2);
+});
+
+test('RangeLocks: an exclusive lock waiting behind a shared one goes before shared ones asked for later (no starvation); disjoint ranges do not wait', async () => {
+  const locks = new RangeLocks();
+  const order: string[] = [];
+  const releaseA = await locks.acquire(0n, 8, false);
+  const x = locks.acquire(4n, 8, true).then((r) => { order.push('X'); return r; });
+  const b = locks.acquire(6n, 1, false).then((r) => { order.push('B'); return r; });
+  const far = await locks.acquire(100n, 8, false);
+  far();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(order, [], 'X waits for A, B for X');
+  releaseA();
+  const releaseX = await x;
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(order, ['X'], 'B still waits for X');
+  releaseX();
+  (await b)();
+  assert.deepEqual(order, ['X', 'B']);
 });
