@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { createMemoryVfs, ROOT_CTX, type VfsInstance } from '../../vfs/index.js';
 import { STATUS } from './errors.js';
 import { shareFileService } from './server.js';
-import { connection, message, TestClient } from './testdata/client.js';
+import { connection, message, renameInfo, TestClient } from './testdata/client.js';
 import { CAP, DIALECT, SECURITY_MODE } from './wire/negotiate.js';
 import { Command, HDR_FLAGS, joinCompound } from './wire/header.js';
 import { writeTreeConnectRequest, decodeTreeConnectResponse } from './wire/session-setup.js';
@@ -297,14 +297,7 @@ describe('SMB2 file commands', () => {
     assert.equal(status(await c.setInfo(tid, f.fileId, INFO_TYPE.FILE, FILE_INFO.EndOfFile, eof)), 0);
     assert.equal((await v.paths.stat(ROOT_CTX, '/home/a')).size, 100);
     assert.equal(status(await c.setInfo(tid, f.fileId, INFO_TYPE.FILE, FILE_INFO.EndOfFile, Buffer.alloc(4))), STATUS.INFO_LENGTH_MISMATCH);
-    const ren = (name: string, replace = false) => {
-      const n = Buffer.from(name, 'utf16le');
-      const b = Buffer.alloc(20 + n.length);
-      b[0] = replace ? 1 : 0;
-      b.writeUInt32LE(n.length, 16);
-      n.copy(b, 20);
-      return b;
-    };
+    const ren = renameInfo;
     assert.equal(status(await c.setInfo(tid, f.fileId, INFO_TYPE.FILE, FILE_INFO.Rename, ren('B'))), STATUS.OBJECT_NAME_COLLISION);
     assert.equal(status(await c.setInfo(tid, f.fileId, INFO_TYPE.FILE, FILE_INFO.Rename, ren('A'))), 0, 'case-only rename');
     assert.deepEqual((await list(c, tid, '')).filter((n) => n !== '.' && n !== '..').sort(), ['A', 'b']);

@@ -245,7 +245,8 @@ const READ_BITS = ACCESS.FILE_READ_DATA;
 const WRITE_BITS = ACCESS.FILE_WRITE_DATA | ACCESS.FILE_APPEND_DATA | ACCESS.FILE_WRITE_EA;
 const EXEC_BITS = ACCESS.FILE_EXECUTE;
 
-async function allowed(vfs: Vfs, ctx: Ctx, ino: number, mask: number): Promise<boolean> {
+/** Whether the mode bits let ctx read (4), write (2), execute/search (1) `ino`: access(2) as a boolean (EACCES, EROFS, EPERM → false; other errors thrown). */
+export async function allowed(vfs: Vfs, ctx: Ctx, ino: number, mask: number): Promise<boolean> {
   try {
     await vfs.access(ctx, ino, mask);
     return true;

@@ -40,7 +40,7 @@ import type { Attr, Ctx, Vfs } from '../../vfs/types.js';
 import { ROOT_CTX } from '../../vfs/types.js';
 import { Errno, VfsError } from '../../vfs/errno.js';
 import { STATUS, SmbStatusError } from './errors.js';
-import { mapGeneric } from './files.js';
+import { allowed, mapGeneric } from './files.js';
 import { Reader, Writer } from './wire/reader.js';
 import {
   ACCESS, ACE_FLAG, ACE_TYPE, EVERYONE, SE, encodeAcl, gidToSid, isAccessAce, modeFromDacl, readAcl, SECURITY_INFORMATION, sidEquals, uidToSid,
@@ -169,16 +169,6 @@ export function daclGrants(dacl: Acl | null, token: readonly Sid[], owner: boole
   return granted >>> 0;
 }
 
-async function posixAllows(vfs: Vfs, ctx: Ctx, ino: number, mask: number): Promise<boolean> {
-  try {
-    await vfs.access(ctx, ino, mask);
-    return true;
-  } catch (err) {
-    if (err instanceof VfsError && (err.errno === Errno.EACCES || err.errno === Errno.EROFS || err.errno === Errno.EPERM)) return false;
-    throw err;
-  }
-}
-
 /**
  * What a caller may do with an existing file that has a stored DACL: the DACL's grant, plus
  * DELETE when the parent grants FILE_DELETE_CHILD (MS-FSA 2.1.5.1.2.1) and FILE_READ_ATTRIBUTES
@@ -196,7 +186,7 @@ export async function storedAccess(vfs: Vfs, ctx: Ctx, attr: Attr, parent: numbe
     const pattr = await vfs.getattr(ROOT_CTX, parent);
     const pdacl = await storedDacl(vfs, pattr);
     const pgrant = pdacl === undefined ? undefined : daclGrants(pdacl, token, ctx.uid === pattr.uid);
-    const parentGrants = async (right: number, posix: number): Promise<boolean> => pgrant === undefined ? posixAllows(vfs, ctx, parent, posix) : (pgrant & right) !== 0;
+    const parentGrants = async (right: number, posix: number): Promise<boolean> => pgrant === undefined ? allowed(vfs, ctx, parent, posix) : (pgrant & right) !== 0;
     if (!(granted & ACCESS.DELETE) && await parentGrants(ACCESS.FILE_DELETE_CHILD, 3)) granted |= ACCESS.DELETE;
     if (!(granted & ACCESS.FILE_READ_ATTRIBUTES) && await parentGrants(FILE_LIST_DIRECTORY, 4)) granted |= ACCESS.FILE_READ_ATTRIBUTES;
   }

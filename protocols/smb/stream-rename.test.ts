@@ -11,27 +11,18 @@ import { describe, test } from 'node:test';
 import { ROOT_CTX } from '../../vfs/index.js';
 import { STATUS } from './errors.js';
 import { STREAM_XATTR_PREFIX } from './streams.js';
-import { homeShare, TestClient } from './testdata/client.js';
+import { homeShare, renameInfo, TestClient } from './testdata/client.js';
 import { DISPOSITION } from './wire/files.js';
 import { FILE_INFO, INFO_TYPE } from './wire/fscc.js';
 
 const ALL = 0x001f01ff;
 const SHARE_ALL = 7;
 
-function ren(name: string, replace: boolean): Buffer {
-  const n = Buffer.from(name, 'utf16le');
-  const b = Buffer.alloc(20 + n.length);
-  b[0] = replace ? 1 : 0;
-  b.writeUInt32LE(n.length, 16);
-  n.copy(b, 20);
-  return b;
-}
-
 describe('SMB2 stream rename', () => {
   test('renames within the file, replaces only what it may, and moves a stream into the empty file', async () => {
     const { v, c, tid } = await homeShare();
     const xattrs = async () => (await v.vfs.listxattr(ROOT_CTX, (await v.paths.stat(ROOT_CTX, '/home/f.txt')).ino)).filter((n) => n.startsWith(STREAM_XATTR_PREFIX)).map((n) => n.slice(STREAM_XATTR_PREFIX.length)).sort();
-    const status = async (fileId: Parameters<TestClient['setInfo']>[1], name: string, replace: boolean) => (await c.setInfo(tid, fileId, INFO_TYPE.FILE, FILE_INFO.Rename, ren(name, replace))).header.status;
+    const status = async (fileId: Parameters<TestClient['setInfo']>[1], name: string, replace: boolean) => (await c.setInfo(tid, fileId, INFO_TYPE.FILE, FILE_INFO.Rename, renameInfo(name, replace))).header.status;
 
     const one = await c.open(tid, { name: 'f.txt:One', desiredAccess: ALL, disposition: DISPOSITION.CREATE, shareAccess: SHARE_ALL });
     assert.equal((await c.write(tid, one.fileId, Buffer.from('payload'))).status, 0);

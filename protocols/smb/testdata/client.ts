@@ -328,3 +328,13 @@ export async function homeShare(): Promise<{ v: VfsInstance; c: TestClient; tid:
   await c.login('alice', 's3cret');
   return { v, c, tid: await c.treeConnect('data') };
 }
+
+/** A FileRenameInformation buffer (MS-FSCC 2.4.42.2, 64-bit RootDirectory zero) for SET_INFO: the new name, ReplaceIfExists. */
+export function renameInfo(name: string, replace = false): Buffer {
+  const n = Buffer.from(name, 'utf16le');
+  const b = Buffer.alloc(20 + n.length);
+  b[0] = replace ? 1 : 0;
+  b.writeUInt32LE(n.length, 16);
+  n.copy(b, 20);
+  return b;
+}
