@@ -19,8 +19,8 @@ import { readDos } from './dosattr.js';
 import { fileInfoOf } from './wire/fscc.js';
 import { CREATE_ACTION, CREATE_OPTION, DISPOSITION, writeCreateResponse, type CreateContext, type CreateRequest } from './wire/files.js';
 import { ACCESS } from './wire/security.js';
-import { breakForOpen, grantOplock, OPLOCK, setOplockConnection } from './oplock.js';
-import { clientGuidOf, grantLease, leaseRequest } from './lease.js';
+import { breakForOpen, grantCaching } from './oplock.js';
+import { clientGuidOf, leaseRequest } from './lease.js';
 import type { Ctx } from '../../vfs/types.js';
 
 /** What handleCreate has worked out before it sees the stream part. */
@@ -112,13 +112,7 @@ export async function createStream(c: SmbConnection, q: Request, s: StreamCreate
   // MxAc and QFid as for the file itself (QFid: the file's on-disk id, as Windows answers for a stream).
   const contexts: CreateContext[] = [];
   const lreq = leaseRequest(c, req.contexts);
-  let oplockLevel: number;
-  if (lreq && req.oplockLevel === OPLOCK.LEASE) {
-    setOplockConnection(o, c);
-    const g = grantLease(c, o, lreq);
-    oplockLevel = g.level;
-    if (g.context) contexts.push(g.context);
-  } else oplockLevel = grantOplock(c, o, req.oplockLevel === OPLOCK.LEASE ? OPLOCK.NONE : req.oplockLevel);
+  const oplockLevel = grantCaching(c, o, req.oplockLevel, lreq, contexts);
   for (const cc of req.contexts) {
     if (cc.name === 'MxAc') {
       const mx = await maximalAccess(vfs, ctx, file.attr, w.parent, tree);

@@ -21,8 +21,8 @@ import type { TreeConnect } from './state.js';
 import { setCreateEas } from './ea-create.js';
 import { smbAttr } from './writetime.js';
 import { fileInfoOf } from './wire/fscc.js';
-import { breakForOpen, grantOplock, MustWait, OPLOCK, setOplockConnection } from './oplock.js';
-import { checkLeaseKey, clientGuidOf, grantLease, leaseRequest } from './lease.js';
+import { breakForOpen, grantCaching, MustWait } from './oplock.js';
+import { checkLeaseKey, clientGuidOf, leaseRequest } from './lease.js';
 import { durableRequest, grantDurable, newPersistentId, reconnectDurable, reconnectTarget } from './durable.js';
 import { versionOf } from './previous.js';
 import { checkStreamsShareDelete, splitStreamPath } from './streams.js';
@@ -218,13 +218,7 @@ async function createOnce(c: SmbConnection, q: Request, mayRetry: boolean, wait:
   const ea = req.contexts.find((cc) => cc.name === 'ExtA');
   if (ea) await setCreateEas(c, o, ea.data, action);
   const contexts: CreateContext[] = [];
-  let oplockLevel: number;
-  if (lreq && req.oplockLevel === OPLOCK.LEASE) {
-    setOplockConnection(o, c);
-    const g = grantLease(c, o, lreq);
-    oplockLevel = g.level;
-    if (g.context) contexts.push(g.context);
-  } else oplockLevel = grantOplock(c, o, req.oplockLevel === OPLOCK.LEASE ? OPLOCK.NONE : req.oplockLevel);
+  const oplockLevel = grantCaching(c, o, req.oplockLevel, lreq, contexts);
   const dreq = durableRequest(req.contexts);
   if (dreq) {
     const dh = grantDurable(o, dreq);

@@ -35,10 +35,10 @@ import { Command, HDR_FLAGS, header as mkHeader, writeHeader } from './wire/head
 import { Reader, WireError, Writer } from './wire/reader.js';
 import { SMB2_HEADER_SIZE } from './wire/header.js';
 import { ACCESS } from './wire/security.js';
-import { DISPOSITION, type FileId } from './wire/files.js';
+import { DISPOSITION, type CreateContext, type FileId } from './wire/files.js';
 import { fileIdOf, openOf, type Node, type Open } from './files.js';
 import type { Request, Response, SmbConnection } from './session.js';
-import { handleLeaseAck, isLeaseStatOpen, leaseBlocksLevelII, leaseBreaksForOpen, leaseBreaksForWrite, leaveLease, type LeaseKeyRef } from './lease.js';
+import { grantLease, handleLeaseAck, isLeaseStatOpen, leaseBlocksLevelII, leaseBreaksForOpen, leaseBreaksForWrite, leaveLease, type LeaseKeyRef, type LeaseRequest } from './lease.js';
 
 /** OplockLevel values (2.2.13). */
 export const OPLOCK = { NONE: 0, LEVEL_II: 1, EXCLUSIVE: 8, BATCH: 9, LEASE: 0xff } as const;
@@ -189,6 +189,20 @@ export function breakLevelIIForWrite(by: Open): void {
     const g = grants.get(o);
     if (g && g.level === OPLOCK.LEVEL_II && g.breakTo === undefined) void startBreak(o, g, OPLOCK.NONE);
   }
+}
+
+/**
+ * A new open's caching, as its CREATE asked (call after `o` joined node.opens): the lease of
+ * `lease` when OplockLevel is LEASE and a lease context came (its response context is pushed
+ * onto `contexts`), else the oplock asked for (LEASE without a lease context counts as NONE).
+ * Returns the OplockLevel for the CREATE response (MS-SMB2 3.3.5.9, 3.3.5.9.8, 3.3.5.9.11).
+ */
+export function grantCaching(c: SmbConnection, o: Open, requested: number, lease: LeaseRequest | undefined, contexts: CreateContext[]): number {
+  if (!lease || requested !== OPLOCK.LEASE) return grantOplock(c, o, requested === OPLOCK.LEASE ? OPLOCK.NONE : requested);
+  setOplockConnection(o, c);
+  const g = grantLease(c, o, lease);
+  if (g.context) contexts.push(g.context);
+  return g.level;
 }
 
 /**
