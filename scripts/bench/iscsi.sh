@@ -56,19 +56,18 @@ bash "$PEER" start iscsi "$WORK/tgt" "$T_PORT" >/dev/null
 TGT=1
 THEIRS="iscsi://127.0.0.1:$T_PORT/iqn.2026-11.peer:lun1/1"
 
-# write NAME URL → W_R R_R: the image converted onto the LUN, then read back and checked.
+# write_read NAME URL → W_R R_R: the image converted onto the LUN, then read back and checked.
 write_read() {
-  local name=$1 url=$2 t0 t1 t2 t3
+  local name=$1 url=$2 t0 t1 t2
   sync
   t0=$(now)
   qemu-img convert -n -f raw -O raw "$WORK/image.raw" "$url"
   t1=$(now)
-  t2=$(now)
   qemu-img convert -f raw -O raw "$url" "$WORK/back.raw"
-  t3=$(now)
+  t2=$(now)
   [ "$(head -c $((SIZE_MIB << 20)) "$WORK/back.raw" | sha256sum | cut -d' ' -f1)" = "$WANT" ] || { echo "$name: read back differs" >&2; exit 1; }
   rm -f "$WORK/back.raw"
-  W_R=$(rate "$SIZE_MIB" "$t0" "$t1"); R_R=$(rate 1024 "$t2" "$t3")
+  W_R=$(rate "$SIZE_MIB" "$t0" "$t1"); R_R=$(rate 1024 "$t1" "$t2")
   printf '%-5s qemu-img convert write %8s MiB/s   read back (whole LUN) %8s MiB/s\n' "$name" "$W_R" "$R_R"
 }
 
