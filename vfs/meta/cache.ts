@@ -117,7 +117,26 @@ export class CachedKv implements KvStore {
       };
       const view: KvTxn = {
         get: getOne,
-        getMany: async (ks) => Promise.all(ks.map(getOne)),
+        getMany: async (ks) => {
+          // Keys neither written here nor cached are read from the engine in one batch.
+          const out: (Buffer | undefined)[] = new Array(ks.length);
+          const miss: number[] = [];
+          ks.forEach((k, i) => {
+            const id = CachedKv.id(k);
+            const c = written.has(id) ? undefined : this.hit(id);
+            if (c === undefined) miss.push(i);
+            else out[i] = CachedKv.out(c);
+          });
+          if (miss.length) {
+            const got = await tx.getMany(miss.map((i) => ks[i]!));
+            miss.forEach((i, j) => {
+              out[i] = got[j];
+              const id = CachedKv.id(ks[i]!);
+              if (!written.has(id)) this.store(id, got[j] ? Buffer.from(got[j]!) : ABSENT);
+            });
+          }
+          return out;
+        },
         scan: (b, e, o) => tx.scan(b, e, o),
         set: (k, v) => { written.add(CachedKv.id(k)); tx.set(k, v); },
         delete: (k) => { written.add(CachedKv.id(k)); tx.delete(k); },
