@@ -1,7 +1,8 @@
 import { totalmem } from 'node:os';
 import { Errno, VfsError } from './errno.js';
 import type { BlockStore, Compression, StagedBlock, StagedChunks } from '../raid/types.js';
-import { type Chunk, decodeExtent, type Extent } from './meta/inode.js';
+import { type Chunk, decodeExtent, type Extent, type Inode } from './meta/inode.js';
+import type { MetaTxn } from './meta/metatxn.js';
 import { keys } from './meta/keys.js';
 import type { MetaStore } from './meta/metastore.js';
 import { MAX_FILE_SIZE, nowNs } from './meta/metastore.js';
@@ -62,8 +63,38 @@ export function bufferedBytes(): number {
 /** Records loaded ahead of a sequential reader (4 MiB at the default record size). */
 const READ_AHEAD = 4;
 
-/** How many records of one file may be encoding/committing at once before writes wait. */
+/** How many records of one file the block store works on at once: at least MAX_INFLIGHT, and 1 MiB of small ones, up to 16. */
 const MAX_INFLIGHT = 4;
+const INFLIGHT_BYTES = 1 << 20;
+const MAX_INFLIGHT_SMALL = 16;
+/** Bytes of sealed records one open file may queue for the block store before its writer waits (within the write-back budget). */
+const QUEUE_BYTES = 32 << 20;
+
+/**
+ * Records of `recordSize` bytes of one open file the block store encodes and writes at once (a
+ * volume's 64 KiB records: 16, so that their commits can be grouped; 1 MiB records: 4). Over the
+ * write-back budget a writer waits while more than these are queued, so buffered bytes pass the
+ * budget by about this many records.
+ */
+export function inflightWindow(recordSize: number): number {
+  return Math.max(MAX_INFLIGHT, Math.min(MAX_INFLIGHT_SMALL, Math.floor(INFLIGHT_BYTES / recordSize)));
+}
+/** Most records committed in one metadata transaction (group commit). */
+const MAX_GROUP = 64;
+
+/** A record handed to the block store, waiting for its commit. */
+interface PendingCommit {
+  idx: number;
+  rec: Rec;
+  /** The record's bytes as sealed. */
+  data: Buffer;
+  staged: Promise<StagedBlock | StagedChunks>;
+  /** The put has settled (resolved or failed). */
+  ready: boolean;
+  mtime: bigint;
+  /** Resolves the record's entry in `inflight` (committed, or failed into the file's error). */
+  settle: () => void;
+}
 
 /**
  * The write buffer of one open file (ARCHITECTURE.md "Data path"): writes land in whole-record
@@ -101,6 +132,14 @@ export class OpenFile {
   /** Commits in order: each record's metadata transaction waits for the one before. */
   private chain: Promise<void> = Promise.resolve();
   private inflight: Promise<void>[] = [];
+  /** Records stored and waiting for their commit, in order (commitLoop). */
+  private queue: PendingCommit[] = [];
+  private committing = false;
+  /** Bytes of the queued records (sealed, not committed yet). */
+  private queuedBytes = 0;
+  /** Puts of queued records not started yet (at most inflightWindow run at once), and how many run. */
+  private waitingPuts: (() => void)[] = [];
+  private puts = 0;
   private error: VfsError | null = null;
 
   constructor(readonly ino: number, readonly recordSize: number, committedSize: number, private readonly meta: MetaStore, private readonly blocks: BlockStore) {
@@ -391,7 +430,13 @@ export class OpenFile {
     if (got < n) out.fill(0, dst + got, dst + n);
   }
 
-  /** Seals a record and queues its store + commit; waits when too many are in flight. */
+  /**
+   * Seals a record and queues its store + commit. The block store works on at most
+   * inflightWindow records of the file at once; more wait in the queue, so that a writer sending
+   * one request at a time (qemu-img convert over iSCSI: one 2 MiB WRITE after the other) gets its
+   * answer once the bytes are buffered, not after their records are stored. The writer waits when
+   * the queue holds QUEUE_BYTES, or, over the write-back budget, more than the window.
+   */
   private async store(idx: number, rec: Rec): Promise<void> {
     // Sealed already (a flush, or another write that filled it, stored it while this caller
     // waited for the records before it): storing it again would commit its bytes a second
@@ -399,63 +444,154 @@ export class OpenFile {
     if (rec.sealed) return;
     rec.sealed = true;
     const data = rec.buf.subarray(0, rec.len);
-    let staged = this.putRecord(data);
+    let settle!: () => void;
+    const done = new Promise<void>((r) => { settle = r; });
+    let started!: (s: StagedBlock | StagedChunks) => void, failed!: (err: unknown) => void;
+    const staged = new Promise<StagedBlock | StagedChunks>((res, rej) => { started = res; failed = rej; });
     staged.catch(() => undefined);
-    const prev = this.chain;
-    const mtime = this.mtimeNs ?? nowNs();
-    const done = prev.then(async () => {
+    const p: PendingCommit = { idx, rec, data, staged, ready: false, mtime: this.mtimeNs ?? nowNs(), settle };
+    this.queue.push(p);
+    this.queuedBytes += data.length;
+    this.waitingPuts.push(() => {
+      this.puts++;
+      this.putRecord(data).then(started, failed).finally(() => {
+        p.ready = true;
+        this.puts--;
+        this.startPuts();
+      });
+    });
+    this.startPuts();
+    if (!this.committing) {
+      this.committing = true;
+      void this.commitLoop();
+    }
+    this.chain = done;
+    this.inflight.push(done);
+    done.finally(() => {
+      this.queuedBytes -= data.length;
+      this.inflight = this.inflight.filter((q) => q !== done);
+    });
+    const window = inflightWindow(this.recordSize);
+    while (this.inflight.length > window && (this.queuedBytes > QUEUE_BYTES || dirtyBytes > DIRTY_BUDGET)) await this.inflight[0];
+  }
+
+  /** Starts queued puts while fewer than the window run. */
+  private startPuts(): void {
+    const window = inflightWindow(this.recordSize);
+    while (this.puts < window && this.waitingPuts.length) this.waitingPuts.shift()!();
+  }
+
+  /**
+   * Commits queued records in the order they were stored, as they finish storing: the first
+   * one when its put resolves, together with every one after it whose put has resolved too, in
+   * one metadata transaction (group commit: with small records the commit of each alone, one
+   * after the other, was the limit). A group that fails is committed again one record per
+   * transaction, so an error (EDQUOT, ENOSPC, EIO) or a retry (EAGAIN) lands on the record it
+   * belongs to and the records before it commit as they would alone.
+   */
+  private async commitLoop(): Promise<void> {
+    while (this.queue.length) {
+      const first = this.queue[0]!;
+      await first.staged.catch(() => undefined);
+      let n = 1;
+      while (n < this.queue.length && n < MAX_GROUP && this.queue[n]!.ready) n++;
+      const group = this.queue.splice(0, n);
+      if (group.length > 1 && !this.error && (await this.commitGroup(group))) continue;
+      for (const p of group) await this.commitOne(p);
+    }
+    this.committing = false;
+  }
+
+  /** One transaction for every record of the group; false (nothing committed) when any part fails. */
+  private async commitGroup(group: PendingCommit[]): Promise<boolean> {
+    let staged: (StagedBlock | StagedChunks)[];
+    let size = 0;
+    try {
+      staged = await Promise.all(group.map((p) => p.staged));
+      await this.meta.txn(async (m) => {
+        const n = await m.mustInode(this.ino, Errno.ESTALE);
+        // The extents the records replace, read in one go (setExtent reads each; one read after
+        // the other was most of a group's time with a volume's small records).
+        const olds = group.filter((p) => p.idx * this.recordSize < n.size).map((p) => keys.extent(this.ino, p.idx * this.recordSize));
+        if (olds.length > 1) await m.tx.getMany(olds);
+        for (let i = 0; i < group.length; i++) await this.commitRecord(m, n, group[i]!, staged[i]!);
+        m.putInode(n);
+        size = n.size;
+      });
+    } catch {
+      return false;
+    }
+    this.committedSize = size;
+    this.committedMtime = group[group.length - 1]!.mtime;
+    for (let i = 0; i < group.length; i++) this.committed(group[i]!, staged[i]!);
+    return true;
+  }
+
+  /** Commits one record alone (putting it again on EAGAIN); a failure becomes the file's error. */
+  private async commitOne(p: PendingCommit): Promise<void> {
+    try {
       // After a failed record, later ones must not commit: the file would get a hole where the
       // refused data should be. They are dropped with the rest at the next flush.
       if (this.error) return;
       for (let attempt = 1; ; attempt++) {
-        const parts = await staged;
+        const parts = await p.staged;
         try {
+          let size = 0;
           await this.meta.txn(async (m) => {
             const n = await m.mustInode(this.ino, Errno.ESTALE);
-            // The new references first (the block's row, or a dedup record's chunks): setExtent
-            // then releases what the record held before, and a block in both keeps its count.
-            let e: Extent;
-            if ('chunks' in parts) {
-              const chunks: Chunk[] = await this.blocks.commitChunks(parts, m.tx);
-              e = { blockId: chunks[0]!.blockId, length: rec.len, flags: 0, chunks };
-            } else {
-              await this.blocks.commit(parts, m.tx);
-              e = { blockId: parts.id, length: rec.len, flags: 0 };
-            }
-            await m.setExtent(n, idx * this.recordSize, e);
-            n.size = Math.max(n.size, idx * this.recordSize + rec.len);
-            n.mtimeNs = n.ctimeNs = mtime;
+            await this.commitRecord(m, n, p, parts);
             m.putInode(n);
-            this.committedSize = n.size;
-            this.committedMtime = mtime;
+            size = n.size;
           });
-          const w = this.loading.get(idx);
-          if (w) w.commits++; // a write loading this record meanwhile may have read the old bytes
-          break;
+          this.committedSize = size;
+          this.committedMtime = p.mtime;
+          this.committed(p, parts);
+          return;
         } catch (err) {
           // EAGAIN: a dedup hit's block lost its last reference between put and commit, or the
           // block was sealed with a data key a reencrypt is retiring: store it again.
           if (!(err instanceof VfsError && err.errno === Errno.EAGAIN) || attempt >= 3) throw err;
-          staged = this.putRecord(data);
+          p.staged = this.putRecord(p.data);
         }
       }
-      const current = this.recs.get(idx) === rec;
-      if (current) this.dropRec(idx);
-      // Nothing else holds the buffer now: the block store copied it in put(), reads copy out
-      // synchronously, a later write to this record starts from the committed block, and a write
-      // after the seal went to a copy. Its bytes are the block's: they go to the block cache (a
-      // file read back soon after it was written is answered from memory), or, for a record cut
-      // into dedup chunks, back to the spare buffers.
-      const parts = await staged;
-      if (!('chunks' in parts)) this.blocks.adopt(parts.id, rec.buf.subarray(0, rec.len));
-      else if (current) giveRecordBuffer(rec.buf, this.recordSize);
-    }).catch((err: unknown) => {
+    } catch (err) {
       this.error ??= err instanceof VfsError ? err : new VfsError(Errno.EIO, String(err));
-    });
-    this.chain = done;
-    this.inflight.push(done);
-    done.finally(() => { this.inflight = this.inflight.filter((p) => p !== done); });
-    while (this.inflight.length > MAX_INFLIGHT) await this.inflight[0];
+    } finally {
+      p.settle();
+    }
+  }
+
+  /** In a transaction: the record's block (or chunks) referenced, its extent set, size and times moved on `n` (put by the caller). */
+  private async commitRecord(m: MetaTxn, n: Inode, p: PendingCommit, parts: StagedBlock | StagedChunks): Promise<void> {
+    // The new references first (the block's row, or a dedup record's chunks): setExtent
+    // then releases what the record held before, and a block in both keeps its count.
+    let e: Extent;
+    if ('chunks' in parts) {
+      const chunks: Chunk[] = await this.blocks.commitChunks(parts, m.tx);
+      e = { blockId: chunks[0]!.blockId, length: p.rec.len, flags: 0, chunks };
+    } else {
+      await this.blocks.commit(parts, m.tx);
+      e = { blockId: parts.id, length: p.rec.len, flags: 0 };
+    }
+    await m.setExtent(n, p.idx * this.recordSize, e);
+    n.size = Math.max(n.size, p.idx * this.recordSize + p.rec.len);
+    n.mtimeNs = n.ctimeNs = p.mtime;
+  }
+
+  /** After the record's commit: the buffer leaves the write-back set, to the block cache or the spares. */
+  private committed(p: PendingCommit, parts: StagedBlock | StagedChunks): void {
+    const w = this.loading.get(p.idx);
+    if (w) w.commits++; // a write loading this record meanwhile may have read the old bytes
+    const current = this.recs.get(p.idx) === p.rec;
+    if (current) this.dropRec(p.idx);
+    // Nothing else holds the buffer now: the block store copied it in put(), reads copy out
+    // synchronously, a later write to this record starts from the committed block, and a write
+    // after the seal went to a copy. Its bytes are the block's: they go to the block cache (a
+    // file read back soon after it was written is answered from memory), or, for a record cut
+    // into dedup chunks, back to the spare buffers.
+    if (!('chunks' in parts)) this.blocks.adopt(parts.id, p.rec.buf.subarray(0, p.rec.len));
+    else if (current) giveRecordBuffer(p.rec.buf, this.recordSize);
+    p.settle();
   }
 
   /**
