@@ -73,6 +73,8 @@ export interface Codec {
  */
 const freeJobs = new Map<number, Buffer[]>();
 const FREE_PER_SIZE = 8;
+/** …or as many as fit in this many bytes, for small jobs (a volume's 64 KiB blocks: 170 of them, as many as are in flight). */
+const FREE_BYTES_PER_SIZE = 16 << 20;
 const FREE_SIZES = 16;
 
 function allocJob(p: CodecParams): Buffer {
@@ -91,7 +93,7 @@ function freeJob(buf: Buffer): void {
     if (freeJobs.size >= FREE_SIZES) freeJobs.delete(freeJobs.keys().next().value as number);
     freeJobs.set(buf.length, (list = []));
   }
-  if (list.length < FREE_PER_SIZE) list.push(buf);
+  if (list.length < Math.max(FREE_PER_SIZE, FREE_BYTES_PER_SIZE / buf.length)) list.push(buf);
 }
 
 /** Runs codec work in the calling thread. */
