@@ -489,28 +489,43 @@ export class PduFramer {
     this.size += chunk.length;
   }
 
+  /** The first n buffered bytes (n ≤ size); joins only the chunks they span (a header split by the socket). */
   private peek(n: number): Buffer {
-    if (this.chunks[0]!.length >= n) return this.chunks[0]!.subarray(0, n);
-    const all = Buffer.concat(this.chunks);
-    this.chunks = [all];
-    return all.subarray(0, n);
+    const first = this.chunks[0]!;
+    if (first.length >= n) return first.subarray(0, n);
+    let count = 0, got = 0;
+    while (got < n) got += this.chunks[count++]!.length;
+    const joined = Buffer.concat(this.chunks.slice(0, count), got);
+    this.chunks.splice(0, count, joined);
+    return joined.subarray(0, n);
   }
 
+  /**
+   * Removes and returns the first n buffered bytes (n ≤ size). Within one received chunk they
+   * are a view of it (the socket hands each read a fresh buffer, which nothing else writes);
+   * across chunks, one copy into a buffer of exactly n bytes.
+   */
   private take(n: number): Buffer {
-    const b = Buffer.from(this.peek(n));
-    let left = n;
-    while (left > 0) {
-      const c = this.chunks[0]!;
-      if (c.length <= left) {
-        this.chunks.shift();
-        left -= c.length;
-      } else {
-        this.chunks[0] = c.subarray(left);
-        left = 0;
+    const first = this.chunks[0]!;
+    let out: Buffer;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+    } else {
+      out = Buffer.allocUnsafe(n);
+      let at = 0;
+      while (at < n) {
+        const c = this.chunks[0]!;
+        const k = Math.min(c.length, n - at);
+        c.copy(out, at, 0, k);
+        at += k;
+        if (k === c.length) this.chunks.shift();
+        else this.chunks[0] = c.subarray(k);
       }
     }
     this.size -= n;
-    return b;
+    return out;
   }
 
   /** The next complete PDU, or null until more bytes arrive. */
