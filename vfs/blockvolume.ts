@@ -102,6 +102,19 @@ export class VolumeHandle implements BlockVolume {
     return out;
   }
 
+  /** One piece per record the range touches: a view of the cached block where the record is stored, else a fresh buffer. */
+  async readShared(offset: number, length: number): Promise<Buffer[]> {
+    this.check(offset, length);
+    const rs = this.st.recordSize;
+    const pieces: Promise<Buffer>[] = [];
+    for (let at = offset; at < offset + length;) {
+      const n = Math.min(rs - (at % rs), offset + length - at);
+      pieces.push(this.st.file.read(at, n).then((b) => (b.length < n ? Buffer.concat([b, Buffer.alloc(n - b.length)]) : b)));
+      at += n;
+    }
+    return Promise.all(pieces);
+  }
+
   async write(offset: number, data: Uint8Array, opts: { fua?: boolean } = {}): Promise<void> {
     await this.changing(offset, data.length, async () => {
       await this.st.file.write(offset, data);

@@ -368,6 +368,13 @@ export interface BlockVolume {
   readonly readOnly: boolean;
   /** Reads [offset, offset+length); holes are zeros. Errno: EINVAL (outside the volume). */
   read(offset: number, length: number): Promise<Buffer>;
+  /**
+   * The bytes of [offset, offset+length) as pieces back to back (holes are zeros), without
+   * copying what is stored: a piece may be a view of the block cache, shared and never to be
+   * modified (send it, copy it, or drop it). For a protocol that only sends what it reads
+   * (iSCSI Data-In). Errno as read.
+   */
+  readShared(offset: number, length: number): Promise<Buffer[]>;
   /** Writes data at offset; durable only after flush() unless `fua`. Errno: EINVAL, EROFS, ENOSPC, EDQUOT. */
   write(offset: number, data: Uint8Array, opts?: { fua?: boolean }): Promise<void>;
   /** Deallocates [offset, offset+length): reads zeros afterwards; whole records lose their blocks (thin provisioning). Errno: EINVAL, EROFS. */

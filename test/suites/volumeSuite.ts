@@ -90,6 +90,40 @@ export function volumeSuite(name: string, factory: () => Promise<VfsFixture>): v
       await vols.delete(v);
     });
 
+    test('readShared gives the bytes read gives, one piece per record, and later writes do not change pieces already given', async () => {
+      const v = fresh();
+      await vols.create(v, { sizeBytes: 2 * M });
+      const vol = await vols.open(v);
+      const model = Buffer.alloc(2 * M);
+      const a = randomBytes(300 * K);
+      await vol.write(100 * K, a); // records 1..6 partly, the rest holes
+      a.copy(model, 100 * K);
+      await vol.flush(); // stored: pieces may now be views of cached blocks
+      const b = randomBytes(8 * K);
+      await vol.write(512 * K, b); // buffered, not flushed
+      b.copy(model, 512 * K);
+      for (const [off, len] of [[0, 2 * M], [99 * K + 512, 200 * K], [64 * K, 64 * K], [511 * K, 10 * K], [2 * M - 512, 512]] as const) {
+        const pieces = await vol.readShared(off, len);
+        assert.ok(Array.isArray(pieces));
+        const joined = Buffer.concat(pieces);
+        assert.ok(joined.equals(model.subarray(off, off + len)), `readShared(${off}, ${len}) equals the model`);
+        let at = off;
+        for (const p of pieces) {
+          assert.ok(p.length > 0 && Math.floor(at / (64 * K)) === Math.floor((at + p.length - 1) / (64 * K)), `the piece at ${at} lies in one record`);
+          at += p.length;
+        }
+      }
+      const before = Buffer.concat(await vol.readShared(128 * K, 64 * K));
+      const held = await vol.readShared(128 * K, 64 * K);
+      await vol.write(128 * K, Buffer.alloc(64 * K, 0x5a));
+      await vol.flush();
+      assert.ok(Buffer.concat(held).equals(before), 'pieces given out keep their bytes after an overwrite');
+      assert.ok(Buffer.concat(await vol.readShared(128 * K, 64 * K)).equals(Buffer.alloc(64 * K, 0x5a)));
+      await rejectsErrno(vol.readShared(2 * M, 512), Errno.EINVAL);
+      await vol.close();
+      await vols.delete(v);
+    });
+
     test('a range outside the volume is EINVAL', async () => {
       const v = fresh();
       await vols.create(v, { sizeBytes: M });

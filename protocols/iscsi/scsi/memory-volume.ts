@@ -93,6 +93,11 @@ export class MemoryVolume implements BlockVolume {
     return out;
   }
 
+  /** A copy, in one piece (the records here are changed in place by later writes). */
+  async readShared(offset: number, length: number): Promise<Buffer[]> {
+    return [await this.read(offset, length)];
+  }
+
   async write(offset: number, data: Uint8Array, opts?: { fua?: boolean }): Promise<void> {
     this.check(offset, data.length);
     if (this.readOnly) throw new VfsError(Errno.EROFS, `volume ${this.name} is read-only`);
