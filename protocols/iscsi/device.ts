@@ -42,6 +42,11 @@ export interface ScsiResult {
   status: number;
   /** Data-In (the transport truncates to dataInLength and reports the residual). */
   dataIn?: Buffer;
+  /**
+   * Data-In as pieces back to back, instead of `dataIn` (READ: views of the block cache, never
+   * modified; the transport sends each piece as Data-In PDUs of its own, uncopied).
+   */
+  dataInParts?: Buffer[];
   /** Fixed-format sense bytes for CHECK CONDITION (wire/scsi.ts buildSense). */
   sense?: Buffer;
 }

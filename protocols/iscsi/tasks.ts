@@ -241,25 +241,36 @@ export function headerOf(p: Pdu): Buffer {
 export function responsePdus(task: Task, result: ScsiResult, maxSegment: number, blockSize = 512, maxBurst = Number.MAX_SAFE_INTEGER): Array<DataIn | ScsiResponse> {
   const seq = { statSN: 0, expCmdSN: 0, maxCmdSN: 0 };
   const out: Array<DataIn | ScsiResponse> = [];
-  const full = task.read && result.dataIn ? result.dataIn : Buffer.alloc(0);
-  const sent = full.length > task.readLength ? full.subarray(0, task.readLength) : full;
-  const collapse = result.status === ScsiStatus.GOOD && !(result.sense && result.sense.length) && sent.length > 0;
-  if (sent.length > 0) {
-    // One Data-In sequence per MaxBurstLength bytes (RFC 7143 section 13.13): F at the end of each.
+  const pieces = !task.read ? [] : result.dataInParts ?? (result.dataIn ? [result.dataIn] : []);
+  let fullLength = 0;
+  for (const p of pieces) fullLength += p.length;
+  const sentLength = Math.min(fullLength, task.readLength);
+  const collapse = result.status === ScsiStatus.GOOD && !(result.sense && result.sense.length) && sentLength > 0;
+  if (sentLength > 0) {
+    // Each Data-In PDU carries at most `maxSegment` bytes of one piece, and one Data-In
+    // sequence ends (F bit) at every MaxBurstLength bytes (RFC 7143 section 13.13) and at the end.
     const pdus: DataIn[] = [];
-    for (let start = 0; start < sent.length; start += maxBurst) {
-      const chunk = sent.subarray(start, start + maxBurst);
-      const last = start + chunk.length >= sent.length;
-      const part = dataInPdus(chunk, { ...seq, itt: task.itt, lun: task.lunField, maxSegment, firstDataSN: task.dataSNs + pdus.length,
-        ...(collapse && last ? { status: result.status, expected: task.readLength - start } : {}) });
-      for (const p of part) p.bufferOffset += start;
-      pdus.push(...part);
+    let offset = 0;
+    for (const piece of pieces) {
+      for (let at = 0; at < piece.length && offset < sentLength;) {
+        const burstEnd = (Math.floor(offset / maxBurst) + 1) * maxBurst;
+        const n = Math.min(maxSegment, piece.length - at, sentLength - offset, burstEnd - offset);
+        const end = offset + n;
+        const last = end >= sentLength;
+        const [pdu] = dataInPdus(piece.subarray(at, at + n), { ...seq, itt: task.itt, lun: task.lunField, maxSegment: n, firstDataSN: task.dataSNs + pdus.length,
+          ...(collapse && last ? { status: result.status, expected: task.readLength - offset } : {}) });
+        pdu!.bufferOffset = offset;
+        pdu!.final = last || end === burstEnd;
+        pdus.push(pdu!);
+        at += n;
+        offset = end;
+      }
     }
-    if (collapse && full.length > task.readLength) {
+    if (collapse && fullLength > task.readLength) {
       const last = pdus[pdus.length - 1]!;
       last.overflow = true;
       last.underflow = false;
-      last.residualCount = full.length - task.readLength;
+      last.residualCount = fullLength - task.readLength;
     }
     task.dataSNs += pdus.length;
     out.push(...pdus);
@@ -267,7 +278,7 @@ export function responsePdus(task: Task, result: ScsiResult, maxSegment: number,
   }
   const expected = task.read && !task.write ? task.readLength : task.write ? task.edtl : 0;
   const wanted = task.write ? dataOutWanted(task.cdb, blockSize) : undefined;
-  const actual = task.read && !task.write ? full.length : task.write ? wanted ?? task.edtl : 0;
+  const actual = task.read && !task.write ? fullLength : task.write ? wanted ?? task.edtl : 0;
   const r = residual(expected, actual);
   const res = scsiResponse({ ...seq, itt: task.itt, status: result.status, ...(result.sense && result.sense.length ? { sense: result.sense } : {}),
     expected, actual, expDataSN: task.dataSNs });
@@ -275,7 +286,7 @@ export function responsePdus(task: Task, result: ScsiResult, maxSegment: number,
   res.underflow = r.underflow;
   res.residualCount = r.residualCount;
   if (task.read && task.write) {
-    const br = residual(task.readLength, full.length);
+    const br = residual(task.readLength, fullLength);
     res.bidiOverflow = br.overflow;
     res.bidiUnderflow = br.underflow;
     res.bidiResidualCount = br.residualCount;

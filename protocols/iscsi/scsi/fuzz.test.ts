@@ -29,7 +29,7 @@ test('fuzz: any CDB (known opcodes, small LBAs and lengths likely) with any Data
       assert.ok(STATUSES.has(r.status), `status 0x${r.status.toString(16)} for ${c.toString('hex')}`);
       if (r.status === ScsiStatus.CHECK_CONDITION) assert.equal(r.sense?.length, FIXED_SENSE_LENGTH);
       else assert.equal(r.sense, undefined);
-      assert.ok((r.dataIn?.length ?? 0) <= 8 << 20);
+      assert.ok((r.dataIn?.length ?? 0) + (r.dataInParts ?? []).reduce((a, b) => a + b.length, 0) <= 8 << 20);
     }
   }), { numRuns: Number(process.env.FUZZ_RUNS ?? 400) });
 });

@@ -60,7 +60,8 @@ export async function read(c: Ctx): Promise<ScsiResult> {
   if (cdb.blocks === 0) return good();
   const release = await lu.locks.acquire(cdb.lba, cdb.blocks, false);
   try {
-    return good(await lu.volume.read(byteOffset(lu, cdb.lba), cdb.blocks * lu.blockSize));
+    // The stored bytes themselves, in pieces (no copy per READ; BlockVolume.readShared).
+    return { status: ScsiStatus.GOOD, dataInParts: await lu.volume.readShared(byteOffset(lu, cdb.lba), cdb.blocks * lu.blockSize) };
   } finally {
     release();
   }

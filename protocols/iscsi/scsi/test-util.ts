@@ -65,5 +65,5 @@ export function senseOf(r: ScsiResult): Sense {
 /** Asserts GOOD and returns the Data-In. */
 export function ok(r: ScsiResult): Buffer {
   assert.equal(r.status, ScsiStatus.GOOD, r.sense ? `sense ${r.sense.toString('hex')}` : `status 0x${r.status.toString(16)}`);
-  return r.dataIn ?? Buffer.alloc(0);
+  return r.dataInParts ? Buffer.concat(r.dataInParts) : r.dataIn ?? Buffer.alloc(0);
 }
