@@ -211,8 +211,44 @@ export class OpenFile {
     return got;
   }
 
+  /** A truncate under way (resizing): writes wait for it. */
+  private gate: Promise<void> | undefined;
+  /** Writes under way, and the truncates waiting for them to end. */
+  private writing = 0;
+  private idle: (() => void)[] = [];
+
+  /**
+   * Runs `fn` (a truncate committed by the MetaStore, which then calls truncated()) with every
+   * buffered record committed first, no write of this file in progress and none starting until
+   * it ends: a write whose read-modify-write loaded a record before the truncate would otherwise
+   * buffer the old bytes past the new size and commit them after it.
+   */
+  async resizing<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.gate) await this.gate;
+    let open!: () => void;
+    this.gate = new Promise<void>((r) => { open = r; });
+    try {
+      while (this.writing > 0) await new Promise<void>((r) => this.idle.push(r));
+      await this.flush();
+      return await fn();
+    } finally {
+      this.gate = undefined;
+      open();
+    }
+  }
+
   /** Writes data at offset into record buffers; stores full records in the background. */
   async write(offset: number, data: Uint8Array): Promise<void> {
+    while (this.gate) await this.gate;
+    this.writing++;
+    try {
+      await this.writeNow(offset, data);
+    } finally {
+      if (--this.writing === 0) for (const wake of this.idle.splice(0)) wake();
+    }
+  }
+
+  private async writeNow(offset: number, data: Uint8Array): Promise<void> {
     if (this.error) throw this.error;
     if (offset < 0 || !Number.isSafeInteger(offset)) throw new VfsError(Errno.EINVAL, 'bad offset');
     if (offset + data.length > MAX_FILE_SIZE) throw new VfsError(Errno.EFBIG, 'file too large');
@@ -646,8 +682,8 @@ export class OpenFile {
   /**
    * After a truncate committed by the MetaStore: sets the sizes, nothing else. Buffered records
    * are not touched, so the caller flushes first and keeps writes out until this ran
-   * (vfs/volumes.ts resize holds them, holdChanges); a write buffered in between would commit
-   * past the new size and grow the file back.
+   * (resizing does both; vfs/volumes.ts resize holds a volume's writes, holdChanges); a write
+   * buffered in between would commit past the new size and grow the file back.
    */
   truncated(size: number): void {
     this.size = size;

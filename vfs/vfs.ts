@@ -225,9 +225,13 @@ export class VfsImpl implements Vfs {
   async setattr(ctx: Ctx, ino: number, ch: SetAttr, handleWritable = false): Promise<Attr> {
     const { sp, local } = this.writable(ino);
     const f = this.files.get(ino);
-    if (ch.size !== undefined && f) await f.flush();
-    const n = await sp.meta.setattr(ctx, local, ch, { handleWritable });
-    if (ch.size !== undefined && f) f.truncated(n.size);
+    const apply = () => sp.meta.setattr(ctx, local, ch, { handleWritable });
+    // A size change of an open file: its writes are held and its buffers committed meanwhile.
+    const n = ch.size !== undefined && f ? await f.resizing(async () => {
+      const r = await apply();
+      f.truncated(r.size);
+      return r;
+    }) : await apply();
     this.changed(ctx, ino, undefined, { action: ch.size !== undefined ? 'data' : 'attr' });
     return this.toAttr(n, sp);
   }
