@@ -64,7 +64,7 @@ test('the SCSI layer on real volumes: I/O, UNMAP, GET LBA STATUS, snapshot LUN, 
   const run = (c: Buffer, dataOut?: Buffer, lun = 0): Promise<ScsiResult> => dev.execute({ nexus, lun, cdb: c, dataInLength: 1 << 24, attr: 0, ...(dataOut ? { dataOut } : {}) });
   const ok = (r: ScsiResult) => {
     assert.equal(r.status, ScsiStatus.GOOD, r.sense ? `sense ${r.sense.toString('hex')}` : '');
-    return r.dataIn ?? Buffer.alloc(0);
+    return r.dataInParts ? Buffer.concat(r.dataInParts) : r.dataIn ?? Buffer.alloc(0);
   };
   const sense = (r: ScsiResult) => {
     assert.equal(r.status, ScsiStatus.CHECK_CONDITION);
