@@ -6,18 +6,24 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createMemoryVfs, ROOT_CTX } from './index.js';
+import { createMemoryVfs, ROOT_CTX, type VfsInstance } from './index.js';
 
 const RS = 4096;
+
+/** A file of two stored records of 0x11 at `path`, opened again for reading and writing. */
+async function twoRecords(v: VfsInstance, path: string): Promise<{ old: Buffer; fh: number; attr: { ino: number } }> {
+  const old = Buffer.alloc(2 * RS, 0x11);
+  const { fh: w0 } = await v.paths.open(ROOT_CTX, path, { write: true, create: true });
+  await v.vfs.write(ROOT_CTX, w0, 0, old);
+  await v.vfs.release(ROOT_CTX, w0);
+  const { fh, attr } = await v.paths.open(ROOT_CTX, path, { read: true, write: true });
+  return { old, fh, attr };
+}
 
 test('truncate during a write\'s read-modify-write: the write, then the truncate; no old bytes come back', async () => {
   const v = await createMemoryVfs({ recordSize: RS });
   try {
-    const old = Buffer.alloc(2 * RS, 0x11);
-    const { fh: w0 } = await v.paths.open(ROOT_CTX, '/t', { write: true, create: true });
-    await v.vfs.write(ROOT_CTX, w0, 0, old);
-    await v.vfs.release(ROOT_CTX, w0);
-    const { fh, attr } = await v.paths.open(ROOT_CTX, '/t', { read: true, write: true });
+    const { old, fh, attr } = await twoRecords(v, '/t');
     const blocks = v.impl.blocks as unknown as { get: (id: number) => Promise<Buffer> };
     const get = blocks.get.bind(blocks);
     blocks.get = async (id) => { await new Promise((r) => setTimeout(r, 50)); return get(id); };
@@ -42,11 +48,7 @@ test('truncate during a write\'s read-modify-write: the write, then the truncate
 test('a write sent while a truncate runs waits for it: zeros between the new size and the write', async () => {
   const v = await createMemoryVfs({ recordSize: RS });
   try {
-    const old = Buffer.alloc(2 * RS, 0x11);
-    const { fh: w0 } = await v.paths.open(ROOT_CTX, '/u', { write: true, create: true });
-    await v.vfs.write(ROOT_CTX, w0, 0, old);
-    await v.vfs.release(ROOT_CTX, w0);
-    const { fh, attr } = await v.paths.open(ROOT_CTX, '/u', { read: true, write: true });
+    const { old, fh, attr } = await twoRecords(v, '/u');
     const data = Buffer.alloc(16, 0xee);
     await Promise.all([v.vfs.setattr(ROOT_CTX, attr.ino, { size: 10 }), v.vfs.write(ROOT_CTX, fh, 100, data)]);
     await v.vfs.flush(ROOT_CTX, fh);
