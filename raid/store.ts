@@ -328,8 +328,10 @@ export class RaidBlockStore implements BlockStore {
     }
     // Sealed under a data key being retired by a reencrypt whose walk has passed this id (or
     // has finished): committing it would leave a block the walk never moves. Put it again.
+    // The staged entry stays (its segments pinned until the grace period ends): this answer never
+    // changes for it (the frontier only moves on), so a caller that tried it in a transaction of
+    // several records and retries it alone (vfs/file.ts group commit) gets EAGAIN again, not EIO.
     if (s.keyId !== undefined && this.keys && s.keyId !== this.keys.current && !(this.reenc && staged.id >= this.reenc.frontier)) {
-      this.staged.delete(staged.id);
       throw new VfsError(Errno.EAGAIN, `block ${staged.id} was sealed with data key ${s.keyId}, which a reencrypt retires: put it again`);
     }
     txn.set(keys.block(staged.id), encodeRow({ ...s.row, refs }));
