@@ -80,20 +80,31 @@ export class CachedKv implements KvStore {
     return v;
   }
 
-  async getMany(keys: Buffer[]): Promise<(Buffer | undefined)[]> {
+  getMany(keys: Buffer[]): Promise<(Buffer | undefined)[]> {
+    return this.readMany(keys, () => false, (ks) => this.inner.getMany(ks), (mark, id) => this.stillValid(mark, id));
+  }
+
+  /**
+   * Values of `keys`: cached ones from memory (except the ids `bypass` names), the others from
+   * `read` in one batch, each then cached when `keep` allows it (given the mark taken before the read).
+   */
+  private async readMany(keys: Buffer[], bypass: (id: string) => boolean, read: (ks: Buffer[]) => Promise<(Buffer | undefined)[]>,
+    keep: (mark: { commits: number; evictions: number }, id: string) => boolean): Promise<(Buffer | undefined)[]> {
     const out: (Buffer | undefined)[] = new Array(keys.length);
     const miss: number[] = [];
     keys.forEach((k, i) => {
-      const c = this.hit(CachedKv.id(k));
+      const id = CachedKv.id(k);
+      const c = bypass(id) ? undefined : this.hit(id);
       if (c === undefined) miss.push(i);
       else out[i] = CachedKv.out(c);
     });
     if (miss.length) {
       const mark = this.mark();
-      const got = await this.inner.getMany(miss.map((i) => keys[i]!));
+      const got = await read(miss.map((i) => keys[i]!));
       miss.forEach((i, j) => {
         out[i] = got[j];
-        if (this.stillValid(mark, CachedKv.id(keys[i]!))) this.store(CachedKv.id(keys[i]!), got[j] ? Buffer.from(got[j]!) : ABSENT);
+        const id = CachedKv.id(keys[i]!);
+        if (keep(mark, id)) this.store(id, got[j] ? Buffer.from(got[j]!) : ABSENT);
       });
     }
     return out;
@@ -117,26 +128,8 @@ export class CachedKv implements KvStore {
       };
       const view: KvTxn = {
         get: getOne,
-        getMany: async (ks) => {
-          // Keys neither written here nor cached are read from the engine in one batch.
-          const out: (Buffer | undefined)[] = new Array(ks.length);
-          const miss: number[] = [];
-          ks.forEach((k, i) => {
-            const id = CachedKv.id(k);
-            const c = written.has(id) ? undefined : this.hit(id);
-            if (c === undefined) miss.push(i);
-            else out[i] = CachedKv.out(c);
-          });
-          if (miss.length) {
-            const got = await tx.getMany(miss.map((i) => ks[i]!));
-            miss.forEach((i, j) => {
-              out[i] = got[j];
-              const id = CachedKv.id(ks[i]!);
-              if (!written.has(id)) this.store(id, got[j] ? Buffer.from(got[j]!) : ABSENT);
-            });
-          }
-          return out;
-        },
+        // Keys neither written here nor cached are read from the engine in one batch.
+        getMany: (ks) => this.readMany(ks, (id) => written.has(id), (m) => tx.getMany(m), (_mark, id) => !written.has(id)),
         scan: (b, e, o) => tx.scan(b, e, o),
         set: (k, v) => { written.add(CachedKv.id(k)); tx.set(k, v); },
         delete: (k) => { written.add(CachedKv.id(k)); tx.delete(k); },
