@@ -129,8 +129,7 @@ export class OpenFile {
    */
   private committedSize: number;
   private committedMtime: bigint | null = null;
-  /** Commits in order: each record's metadata transaction waits for the one before. */
-  private chain: Promise<void> = Promise.resolve();
+  /** One promise per queued record, settled (committed or failed) in queue order. */
   private inflight: Promise<void>[] = [];
   /** Records stored and waiting for their commit, in order (commitLoop). */
   private queue: PendingCommit[] = [];
@@ -501,7 +500,6 @@ export class OpenFile {
       this.committing = true;
       void this.commitLoop();
     }
-    this.chain = done;
     this.inflight.push(done);
     done.finally(() => {
       this.queuedBytes -= data.length;
@@ -540,27 +538,12 @@ export class OpenFile {
 
   /** One transaction for every record of the group; false (nothing committed) when any part fails. */
   private async commitGroup(group: PendingCommit[]): Promise<boolean> {
-    let staged: (StagedBlock | StagedChunks)[];
-    let size = 0;
     try {
-      staged = await Promise.all(group.map((p) => p.staged));
-      await this.meta.txn(async (m) => {
-        const n = await m.mustInode(this.ino, Errno.ESTALE);
-        // The extents the records replace, read in one go (setExtent reads each; one read after
-        // the other was most of a group's time with a volume's small records).
-        const olds = group.filter((p) => p.idx * this.recordSize < n.size).map((p) => keys.extent(this.ino, p.idx * this.recordSize));
-        if (olds.length > 1) await m.tx.getMany(olds);
-        for (let i = 0; i < group.length; i++) await this.commitRecord(m, n, group[i]!, staged[i]!);
-        m.putInode(n);
-        size = n.size;
-      });
+      await this.commitTxn(group, await Promise.all(group.map((p) => p.staged)));
+      return true;
     } catch {
       return false;
     }
-    this.committedSize = size;
-    this.committedMtime = group[group.length - 1]!.mtime;
-    for (let i = 0; i < group.length; i++) this.committed(group[i]!, staged[i]!);
-    return true;
   }
 
   /** Commits one record alone (putting it again on EAGAIN); a failure becomes the file's error. */
@@ -572,16 +555,7 @@ export class OpenFile {
       for (let attempt = 1; ; attempt++) {
         const parts = await p.staged;
         try {
-          let size = 0;
-          await this.meta.txn(async (m) => {
-            const n = await m.mustInode(this.ino, Errno.ESTALE);
-            await this.commitRecord(m, n, p, parts);
-            m.putInode(n);
-            size = n.size;
-          });
-          this.committedSize = size;
-          this.committedMtime = p.mtime;
-          this.committed(p, parts);
+          await this.commitTxn([p], [parts]);
           return;
         } catch (err) {
           // EAGAIN: a dedup hit's block lost its last reference between put and commit, or the
@@ -595,6 +569,28 @@ export class OpenFile {
     } finally {
       p.settle();
     }
+  }
+
+  /**
+   * Commits the records (`staged`: their puts' results, in order) in one metadata transaction
+   * with the file's size and mtime, then hands each record's buffer on (committed). Throws what
+   * the transaction throws, having committed nothing.
+   */
+  private async commitTxn(group: PendingCommit[], staged: (StagedBlock | StagedChunks)[]): Promise<void> {
+    let size = 0;
+    await this.meta.txn(async (m) => {
+      const n = await m.mustInode(this.ino, Errno.ESTALE);
+      // The extents the records replace, read in one go (setExtent reads each; one read after
+      // the other was most of a group's time with a volume's small records).
+      const olds = group.filter((p) => p.idx * this.recordSize < n.size).map((p) => keys.extent(this.ino, p.idx * this.recordSize));
+      if (olds.length > 1) await m.tx.getMany(olds);
+      for (let i = 0; i < group.length; i++) await this.commitRecord(m, n, group[i]!, staged[i]!);
+      m.putInode(n);
+      size = n.size;
+    });
+    this.committedSize = size;
+    this.committedMtime = group[group.length - 1]!.mtime;
+    for (let i = 0; i < group.length; i++) this.committed(group[i]!, staged[i]!);
   }
 
   /** In a transaction: the record's block (or chunks) referenced, its extent set, size and times moved on `n` (put by the caller). */
@@ -646,7 +642,7 @@ export class OpenFile {
    */
   async flush(): Promise<void> {
     for (const [idx, rec] of [...this.recs]) if (!rec.sealed) await this.store(idx, rec);
-    await this.chain;
+    await this.inflight[this.inflight.length - 1]; // the last to settle: records commit in order
     if (this.error) {
       // A record failed (EDQUOT, ENOSPC, EIO): nothing buffered is kept, so the file stays as
       // last committed — never grown over a hole where the refused data would have been.
