@@ -6,17 +6,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { createTargetDevices } from '../protocols/iscsi/scsi/index.js';
+import { cdb, ok, senseOf as sense } from '../protocols/iscsi/scsi/test-util.js';
 import type { Nexus, ScsiResult } from '../protocols/iscsi/device.js';
 import { parseSense, ScsiStatus, SenseKey } from '../protocols/iscsi/wire/scsi.js';
 import { createMemoryVfs, openVolumes } from '../vfs/index.js';
 
 const nexus: Nexus = { initiatorName: 'iqn.2026-11.test:init', initiatorPort: 'iqn.2026-11.test:init,i,0x400001370000', targetPort: 'iqn.2026-11.test:t,t,0x0001', id: 1 };
 
-const cdb = (len: number, ...bytes: number[]) => {
-  const b = Buffer.alloc(len);
-  bytes.forEach((v, i) => (b[i] = v));
-  return b;
-};
 const rw10 = (op: number, lba: number, blocks: number, flags = 0) => {
   const b = cdb(10, op, flags);
   b.writeUInt32BE(lba, 2);
@@ -62,14 +58,6 @@ test('the SCSI layer on real volumes: I/O, UNMAP, GET LBA STATUS, snapshot LUN, 
   const lu = dev.lu(0)!;
   lu.nexusAdded(nexus);
   const run = (c: Buffer, dataOut?: Buffer, lun = 0): Promise<ScsiResult> => dev.execute({ nexus, lun, cdb: c, dataInLength: 1 << 24, attr: 0, ...(dataOut ? { dataOut } : {}) });
-  const ok = (r: ScsiResult) => {
-    assert.equal(r.status, ScsiStatus.GOOD, r.sense ? `sense ${r.sense.toString('hex')}` : '');
-    return r.dataInParts ? Buffer.concat(r.dataInParts) : r.dataIn ?? Buffer.alloc(0);
-  };
-  const sense = (r: ScsiResult) => {
-    assert.equal(r.status, ScsiStatus.CHECK_CONDITION);
-    return parseSense(r.sense!);
-  };
   sense(await run(cdb(6, 0))); // POWER ON unit attention, consumed
 
   const data = randomBytes(40 * 512);
