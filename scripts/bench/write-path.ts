@@ -6,8 +6,10 @@
  *   node --import tsx scripts/bench/write-path.ts [MiB=512] [target=file,volume] [write KiB=1024] [in flight=8]
  *
  * file: a file of 1 MiB records written through Vfs.write (NFS, SMB, FUSE, WebDAV go this way),
- * then flush. volume: a 64 KiB-record block volume written through BlockVolume.write (iSCSI),
- * then flush. The data is random (incompressible), in `write KiB` pieces, `in flight` at once,
+ * then Vfs.flush (committed, not fsynced). volume: a 64 KiB-record block volume written through
+ * BlockVolume.write (iSCSI), then BlockVolume.flush (committed and fsynced, as SYNCHRONIZE CACHE).
+ * FILE_RECORD_KIB and VOL_RECORD_KIB change the record sizes (1024 and 64 by default).
+ * The data is random (incompressible), in `write KiB` pieces, `in flight` at once,
  * in order. Prints MiB/s and the process CPU per GiB (main thread, workers and libuv pool).
  * With --cpu-prof on node's command line, the profile shows where the main thread goes.
  */
