@@ -13,7 +13,7 @@ import { encryptMessage } from './crypto/encrypt.js';
 import { STATUS } from './errors.js';
 import { startSmbServer } from './server.js';
 import { connection, message, smb1Negotiate, TestClient } from './testdata/client.js';
-import { FrameDecoder, FrameError, frameHeader } from './transport.js';
+import { FrameDecoder, FrameError, frameHeader, RECYCLE_MIN } from './transport.js';
 import { Command, decodeHeader, HDR_FLAGS, joinCompound, protocolOf } from './wire/header.js';
 import { CIPHER, DIALECT, decodeNegotiateResponse, writeNegotiateRequest } from './wire/negotiate.js';
 import { writeEmptyBody, writeSessionSetupRequest, writeTreeConnectRequest } from './wire/session-setup.js';
@@ -49,6 +49,37 @@ describe('SMB2 transport framing', () => {
       assert.deepEqual(got, msgs.map((m) => Buffer.from(m)));
       assert.equal(d.buffered, 0);
     }), { numRuns: 300 });
+  });
+
+  test('large frames reuse released buffers and keep their bytes; a frame not released is never reused', () => {
+    // Two large frames arriving in 64 KiB chunks, then a third after the first is released.
+    const size = RECYCLE_MIN + 1000;
+    const msg = (fill: number) => Buffer.alloc(size, fill);
+    const feed = (d: FrameDecoder, m: Buffer): Buffer[] => {
+      const s = Buffer.concat([frameHeader(m.length), m]);
+      const out: Buffer[] = [];
+      for (let at = 0; at < s.length; at += 65536) out.push(...d.push(Buffer.from(s.subarray(at, at + 65536))));
+      return out;
+    };
+    const d = new FrameDecoder(2 * RECYCLE_MIN);
+    const [a] = feed(d, msg(1));
+    const [b] = feed(d, msg(2));
+    assert.ok(a && b && a.buffer !== b.buffer, 'two frames in use: two buffers');
+    FrameDecoder.release(a);
+    FrameDecoder.release(a); // a second release is ignored
+    const [c] = feed(d, msg(3));
+    assert.equal(c!.buffer, a.buffer, 'the released buffer is reused');
+    assert.deepEqual(c, msg(3));
+    assert.deepEqual(b, msg(2), 'the frame still in use is untouched');
+    const [e] = feed(d, msg(4));
+    assert.notEqual(e!.buffer, c!.buffer, 'the reused buffer, lent again, is not handed out twice');
+    assert.notEqual(e!.buffer, b.buffer);
+    // A frame that arrived inside one chunk is a view of it: release ignores it.
+    const view = d.push(Buffer.concat([frameHeader(10), Buffer.alloc(10, 9)]))[0]!;
+    FrameDecoder.release(view);
+    const [f] = feed(d, msg(5));
+    assert.notEqual(f!.buffer, view.buffer);
+    for (const x of [b, c, e, f]) FrameDecoder.release(x!);
   });
 
   test('a frame over the maximum or a non-zero first byte is refused before its body arrives', () => {

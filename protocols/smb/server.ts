@@ -132,6 +132,9 @@ export async function startSmbServer(opts: SmbServerOptions): Promise<SmbServer>
           if (sock.destroyed) break;
           for (const r of out.replies) send(r);
           for (const r of pushed.splice(0)) send(r);
+          // No reply is a view of a request (each is built or encrypted anew), and no request of
+          // the frame runs on: a large frame's buffer goes back to the decoder's spares.
+          if (!out.keepsFrame) FrameDecoder.release(frame);
           if (out.close) {
             sock.end();
             sock.destroySoon();

@@ -84,6 +84,8 @@ export interface ConnectionOptions {
 export interface FrameOutput {
   replies: Buffer[];
   close: boolean;
+  /** A request of the frame still runs (it went async): the frame's bytes may still be read. */
+  keepsFrame?: boolean;
 }
 
 /** One request as a handler sees it. */
@@ -286,7 +288,10 @@ export class SmbConnection {
           return key ? { cipher: this.cipher, key } : undefined;
         });
         if (protocolOf(message) !== 'smb2') throw new DisconnectError('decrypted message is not SMB2');
-        return this.messages(message, { session: session!, sessionId });
+        // The requests read the decrypted copy: the frame itself is done with.
+        const out = await this.messages(message, { session: session!, sessionId });
+        delete out.keepsFrame;
+        return out;
       }
       default:
         throw new DisconnectError('not an SMB message');
@@ -318,6 +323,7 @@ export class SmbConnection {
     }
     const out: { bytes: Buffer; sign: SmbSession | undefined }[] = [];
     let close = false;
+    let keepsFrame = false;
     let prev: { sessionId: bigint; treeId: number } | undefined;
     let prevFailed: number | undefined;
     for (const [i, part] of parts.entries()) {
@@ -355,6 +361,7 @@ export class SmbConnection {
       if (run) {
         // 3.3.4.2: an interim response now, the final one through sendMessage later.
         try {
+          keepsFrame = true;
           asyncId = this.async.start(this, h, run, { sign: enc ? undefined : res.sign, encrypt: enc?.session });
           res = { resp: { status: STATUS.PENDING, body: (w) => { writeErrorResponse(w); } }, sign: res.sign };
         } catch (err) {
@@ -382,13 +389,14 @@ export class SmbConnection {
         break;
       }
     }
-    if (!out.length) return { replies: [], close };
+    const keeps = keepsFrame ? { keepsFrame } : {};
+    if (!out.length) return { replies: [], close, ...keeps };
     const reply = this.chain(out);
     if (enc) {
       const s = enc.session;
-      return { replies: [encryptMessage(reply, { cipher: this.cipher, key: s.keys!.encryptionKey!, sessionId: s.id, nonce: s.nonce(this.cipher) })], close };
+      return { replies: [encryptMessage(reply, { cipher: this.cipher, key: s.keys!.encryptionKey!, sessionId: s.id, nonce: s.nonce(this.cipher) })], close, ...keeps };
     }
-    return { replies: [reply], close };
+    return { replies: [reply], close, ...keeps };
   }
 
   /** Pads each part but the last to 8 bytes, sets NextCommand, signs each part (3.3.4.1.1, 3.3.4.1.3). */

@@ -15,6 +15,14 @@ export class FrameError extends Error {
 /** The transport allows 2^24 - 1 bytes per frame. */
 export const MAX_TRANSPORT_FRAME = 0xffffff;
 
+/** Frames of at least this many bytes are assembled in recycled buffers (see `FrameDecoder.release`). */
+export const RECYCLE_MIN = 1 << 20;
+/** How many recycled frame buffers the process keeps (each as large as the largest frame seen). */
+const SPARE_FRAMES = 4;
+const spareFrames: ArrayBuffer[] = [];
+/** The backing memory of frames handed out from the spares or made for them, not yet released. */
+const lentFrames = new WeakSet<ArrayBuffer>();
+
 /**
  * Splits a TCP byte stream into frames. `push` returns the frames completed by the new bytes
  * (views or copies, in order) and throws FrameError when a header's first byte is not zero or a
@@ -22,6 +30,12 @@ export const MAX_TRANSPORT_FRAME = 0xffffff;
  * larger than the server accepts). A zero-length frame is returned as an empty buffer (the
  * caller drops the connection too: no valid message is empty). At most `maxFrame` + 4 bytes are
  * buffered.
+ *
+ * A frame that spans socket chunks is copied once, exactly its bytes; one of RECYCLE_MIN bytes
+ * or more (a large WRITE) is copied into a recycled buffer when one is free. Fresh memory costs
+ * more than the copy: every new 8 MiB frame is page faults, and external memory that brings a
+ * full garbage collection sooner. The caller gives such a frame back with `release` once nothing
+ * refers to its bytes any more; frames not released are simply collected.
  */
 export class FrameDecoder {
   private chunks: Buffer[] = [];
@@ -44,32 +58,86 @@ export class FrameDecoder {
     const out: Buffer[] = [];
     for (;;) {
       if (this.have < 4) return out;
-      const head = this.peek(4);
+      const head = this.peek4();
       if (head[0] !== 0) throw new FrameError(`transport header starts with 0x${head[0]!.toString(16)} (want 0)`);
       const len = (head[1]! << 16) | (head[2]! << 8) | head[3]!;
       if (len > this.maxFrame) throw new FrameError(`frame of ${len} bytes (max ${this.maxFrame})`);
       if (this.have < 4 + len) return out;
-      const all = this.take(4 + len);
-      out.push(all.subarray(4));
+      this.skip(4);
+      out.push(this.take(len, this.maxFrame));
     }
   }
 
-  private peek(n: number): Buffer {
-    if (this.chunks[0]!.length >= n) return this.chunks[0]!.subarray(0, n);
-    const b = Buffer.concat(this.chunks);
-    this.chunks = [b];
-    return b.subarray(0, n);
+  /**
+   * Gives back a frame `push` returned, once nothing refers to its bytes (its handler is done and
+   * no reply is a view of it). Only frames assembled in a recycled-size buffer are kept; any other
+   * buffer is ignored, and so is a second release of the same frame.
+   */
+  static release(frame: Buffer): void {
+    const ab = frame.buffer as ArrayBuffer;
+    if (!lentFrames.has(ab)) return;
+    lentFrames.delete(ab);
+    if (spareFrames.length < SPARE_FRAMES) spareFrames.push(ab);
   }
 
-  private take(n: number): Buffer {
-    if (this.chunks[0]!.length < n) this.chunks = [Buffer.concat(this.chunks)];
+  private peek4(): Buffer {
     const first = this.chunks[0]!;
-    const out = first.subarray(0, n);
-    if (first.length === n) this.chunks.shift();
-    else this.chunks[0] = first.subarray(n);
-    this.have -= n;
+    if (first.length >= 4) return first;
+    const b = Buffer.allocUnsafe(4);
+    let at = 0;
+    for (const c of this.chunks) {
+      at += c.copy(b, at, 0, Math.min(c.length, 4 - at));
+      if (at === 4) break;
+    }
+    return b;
+  }
+
+  private skip(n: number): void {
+    while (n > 0) {
+      const first = this.chunks[0]!;
+      if (first.length <= n) {
+        this.chunks.shift();
+        n -= first.length;
+        this.have -= first.length;
+      } else {
+        this.chunks[0] = first.subarray(n);
+        this.have -= n;
+        n = 0;
+      }
+    }
+  }
+
+  private take(n: number, size: number): Buffer {
+    const first = this.chunks[0];
+    if (n === 0) return Buffer.alloc(0);
+    if (first!.length >= n) {
+      const out = first!.subarray(0, n);
+      this.skip(n);
+      return out;
+    }
+    const out = n >= RECYCLE_MIN ? frameBuffer(n, size) : Buffer.allocUnsafe(n);
+    let at = 0;
+    while (at < n) {
+      const c = this.chunks[0]!;
+      const k = Math.min(c.length, n - at);
+      c.copy(out, at, 0, k);
+      at += k;
+      this.skip(k);
+    }
     return out;
   }
+}
+
+/** A buffer of n bytes (n >= RECYCLE_MIN) for a frame: a spare one when it is large enough, else a new one of `size`. */
+function frameBuffer(n: number, size: number): Buffer {
+  let ab: ArrayBuffer | undefined;
+  while (spareFrames.length && !ab) {
+    const s = spareFrames.pop()!;
+    if (s.byteLength >= n) ab = s; // a smaller one (a smaller frame earlier) is dropped
+  }
+  ab ??= new ArrayBuffer(Math.max(n, size));
+  lentFrames.add(ab);
+  return Buffer.from(ab, 0, n);
 }
 
 /** The 4-byte Direct TCP header for a message of `length` bytes. Throws RangeError above 2^24 - 1. */

@@ -142,7 +142,9 @@ export function decryptMessage(buf: Buffer, keyFor: (sessionId: bigint) => { cip
       gcm.setAAD(aad);
       d = gcm;
     }
-    const message = Buffer.concat([d.update(ciphertext), d.final()]);
+    const body = d.update(ciphertext);
+    const tail = d.final(); // empty for CCM and GCM: no second copy of a large message
+    const message = tail.length ? Buffer.concat([body, tail]) : body;
     return { sessionId: h.sessionId, message };
   } catch {
     throw new DecryptError('decryption failed: bad key or tampered message');
