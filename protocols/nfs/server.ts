@@ -30,6 +30,15 @@ import { listenUdp, type UdpRpc } from './udp.js';
 /** Reading from a connection pauses while this many reply bytes wait to be sent. */
 const MAX_UNSENT = 8 << 20;
 
+/**
+ * Whether a call record is an NFSv3 WRITE (RFC 5531 call header: xid, CALL, rpcvers 2, program
+ * 100003, version 3, procedure 7). Its reply holds no view of it (only wcc data, RFC 1813 3.3.7),
+ * and the VFS copies the data before the call ends: its buffer may be recycled once answered.
+ */
+function isNfs3Write(rec: Buffer): boolean {
+  return rec.length >= 24 && rec.readUInt32BE(4) === 0 && rec.readUInt32BE(12) === 100003 && rec.readUInt32BE(16) === 3 && rec.readUInt32BE(20) === 7;
+}
+
 export interface NfsServerOptions {
   vfs: Vfs;
   /** Address to listen on, e.g. '127.0.0.1'. */
@@ -210,6 +219,7 @@ export async function startNfsServer(opts: NfsServerOptions): Promise<NfsServer>
         if (running >= maxInflight) sock.pause();
         const p = answerParts(programs, rec, peer, log, drc, opts.onCall, sock.localAddress).then((reply) => {
           if (reply && !sock.destroyed) writeRecord(sock, reply);
+          if (isNfs3Write(rec)) RecordDecoder.release(rec); // answered: its data was copied into the file's records
           if (sock.writableLength >= MAX_UNSENT) sock.pause(); // a client that does not read its replies
         }).catch((err: unknown) => log?.error({ err, peer }, 'nfs: reply failed')).finally(() => {
           inflight.delete(p);

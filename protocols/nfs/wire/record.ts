@@ -13,7 +13,22 @@ export const DEFAULT_MAX_RECORD = (1 << 20) + 64 * 1024;
 /** Most fragments one record may have (empty fragments would otherwise cost memory for free). */
 export const MAX_FRAGMENTS = 1024;
 
-/** Reassembles records from a byte stream; a record above `maxRecord` bytes is an error. */
+/** Records of at least this many bytes are assembled in recycled buffers (see `RecordDecoder.release`). */
+export const RECYCLE_MIN = 256 * 1024;
+/** How many recycled record buffers the process keeps. */
+const SPARE_RECORDS = 8;
+const spareRecords: ArrayBuffer[] = [];
+/** The backing memory of records handed out from the spares or made for them, not yet released. */
+const lentRecords = new WeakSet<ArrayBuffer>();
+
+/**
+ * Reassembles records from a byte stream; a record above `maxRecord` bytes is an error.
+ *
+ * A record that spans socket chunks (or fragments) is copied once, exactly its bytes; one of
+ * RECYCLE_MIN bytes or more (a large WRITE) into a recycled buffer when one is free: fresh memory
+ * costs page faults and brings V8's next full garbage collection closer (it counts external
+ * memory). The caller gives such a record back with `release` once nothing refers to its bytes.
+ */
 export class RecordDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
@@ -29,17 +44,18 @@ export class RecordDecoder {
     const out: Buffer[] = [];
     for (;;) {
       if (this.buffered < 4) break;
-      const head = this.peek(4);
-      const mark = head.readUInt32BE(0);
+      const mark = this.peekMark();
       const len = mark & 0x7fffffff;
       if (this.recordLen + len > this.maxRecord) throw new XdrError(`record too large: ${this.recordLen + len} bytes (max ${this.maxRecord})`);
       if (this.buffered < 4 + len) break;
-      this.take(4);
+      this.skip(4);
       if (this.fragments.length >= MAX_FRAGMENTS) throw new XdrError(`record of more than ${MAX_FRAGMENTS} fragments`);
-      this.fragments.push(this.take(len));
+      const last = (mark & LAST) !== 0;
+      // A record in one fragment (the usual case) is taken straight into its own buffer.
+      this.fragments.push(last && this.fragments.length === 0 ? this.take(len, len) : this.take(len, 0));
       this.recordLen += len;
-      if (mark & LAST) {
-        out.push(this.fragments.length === 1 ? this.fragments[0]! : Buffer.concat(this.fragments, this.recordLen));
+      if (last) {
+        out.push(this.fragments.length === 1 ? this.fragments[0]! : join(this.fragments, this.recordLen));
         this.fragments = [];
         this.recordLen = 0;
       }
@@ -47,29 +63,83 @@ export class RecordDecoder {
     return out;
   }
 
-  private peek(n: number): Buffer {
-    if (this.chunks[0]!.length >= n) return this.chunks[0]!.subarray(0, n);
-    const all = Buffer.concat(this.chunks);
-    this.chunks = [all];
-    return all.subarray(0, n);
+  /**
+   * Gives back a record `push` returned, once nothing refers to its bytes (its call is answered,
+   * the reply holds no view of it). Only records assembled in a recycled-size buffer are kept;
+   * any other buffer is ignored, and so is a second release.
+   */
+  static release(record: Buffer): void {
+    const ab = record.buffer as ArrayBuffer;
+    if (!lentRecords.has(ab)) return;
+    lentRecords.delete(ab);
+    if (spareRecords.length < SPARE_RECORDS) spareRecords.push(ab);
   }
 
-  private take(n: number): Buffer {
+  private peekMark(): number {
+    const first = this.chunks[0]!;
+    if (first.length >= 4) return first.readUInt32BE(0);
+    let m = 0, got = 0;
+    for (const c of this.chunks) {
+      for (let i = 0; i < c.length && got < 4; i++, got++) m = m * 256 + c[i]!;
+      if (got === 4) break;
+    }
+    return m;
+  }
+
+  private skip(n: number): void {
+    this.buffered -= n;
+    while (n > 0) {
+      const first = this.chunks[0]!;
+      if (first.length <= n) {
+        this.chunks.shift();
+        n -= first.length;
+      } else {
+        this.chunks[0] = first.subarray(n);
+        n = 0;
+      }
+    }
+  }
+
+  /** The next n bytes: a view when they lie in one chunk, else a copy (recyclable when `whole` is large). */
+  private take(n: number, whole: number): Buffer {
     if (n === 0) return Buffer.alloc(0); // an empty fragment (the chunk list may be empty)
-    let out: Buffer;
     const first = this.chunks[0]!;
     if (first.length >= n) {
-      out = first.subarray(0, n);
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-    } else {
-      const all = Buffer.concat(this.chunks);
-      out = all.subarray(0, n);
-      this.chunks = all.length > n ? [all.subarray(n)] : [];
+      const out = first.subarray(0, n);
+      this.skip(n);
+      return out;
     }
-    this.buffered -= n;
+    const out = whole >= RECYCLE_MIN ? recordBuffer(n, this.maxRecord) : Buffer.allocUnsafe(n);
+    let at = 0;
+    while (at < n) {
+      const c = this.chunks[0]!;
+      const k = Math.min(c.length, n - at);
+      c.copy(out, at, 0, k);
+      at += k;
+      this.skip(k);
+    }
     return out;
   }
+}
+
+/** Fragments joined into one record (recyclable when large). */
+function join(parts: Buffer[], n: number): Buffer {
+  const out = n >= RECYCLE_MIN ? recordBuffer(n, n) : Buffer.allocUnsafe(n);
+  let at = 0;
+  for (const p of parts) at += p.copy(out, at);
+  return out;
+}
+
+/** A buffer of n bytes for a record: a spare one when it is large enough, else a new one of `size` (at least n). */
+function recordBuffer(n: number, size: number): Buffer {
+  let ab: ArrayBuffer | undefined;
+  while (spareRecords.length && !ab) {
+    const s = spareRecords.pop()!;
+    if (s.byteLength >= n) ab = s;
+  }
+  ab ??= new ArrayBuffer(Math.max(n, size));
+  lentRecords.add(ab);
+  return Buffer.from(ab, 0, n);
 }
 
 /** The 4-byte mark of a record of `len` bytes sent as one last fragment. */

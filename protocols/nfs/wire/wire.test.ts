@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { decodeDirpath, decodeExports, decodeMntResult, encodeExports, encodeMntResult, MNT3 } from './mount.js';
 import { ARGS, CREATE_MODE, decodeArgs, encodeArgs, FTYPE, PROC, readDirList, readFattr3, readWcc, writeFattr3, writeWcc, type Fattr3, type Proc } from './nfs3.js';
 import { decodeDumpResult, decodeMapping, decodeRpcb, decodeRpcbDumpResult, encodeDumpResult, encodeRpcbDumpResult, MAX_RPCB_STRING } from './portmap.js';
-import { frameRecord, RecordDecoder } from './record.js';
+import { frameRecord, RecordDecoder, RECYCLE_MIN } from './record.js';
 import { ACCEPT, AUTH, decodeAuthSys, decodeCall, decodeReply, encodeAuthSys, encodeCall, errorReply, progMismatchReply, rpcMismatchReply, authErrorReply, RpcBadCredError, RpcVersionError } from './rpc.js';
 import { XdrError, XdrReader, XdrWriter } from './xdr.js';
 
@@ -113,6 +113,38 @@ test('record marking: fragments reassemble across any split; too-large records a
   assert.throws(() => d.push(frameRecord(Buffer.alloc(101))), XdrError);
   assert.throws(() => new RecordDecoder(100).push(Buffer.alloc(4 * 1025)), /fragments/, 'endless empty fragments');
   fc.assert(fc.property(bytes, (b) => onlyXdrErrors(() => new RecordDecoder(200).push(b))), { numRuns: 500 });
+});
+
+test('record marking: large records reuse released buffers, in one fragment or several, and keep their bytes', () => {
+  const size = RECYCLE_MIN + 100;
+  const rec = (fill: number) => Buffer.alloc(size, fill);
+  const feed = (d: RecordDecoder, stream: Buffer): Buffer[] => {
+    const out: Buffer[] = [];
+    for (let at = 0; at < stream.length; at += 65536) out.push(...d.push(Buffer.from(stream.subarray(at, at + 65536))));
+    return out;
+  };
+  const twoFragments = (r: Buffer): Buffer => {
+    const h1 = Buffer.alloc(4), h2 = Buffer.alloc(4);
+    h1.writeUInt32BE(1000);
+    h2.writeUInt32BE((0x80000000 | (r.length - 1000)) >>> 0);
+    return Buffer.concat([h1, r.subarray(0, 1000), h2, r.subarray(1000)]);
+  };
+  const d = new RecordDecoder(2 * RECYCLE_MIN);
+  const [a] = feed(d, frameRecord(rec(1)));
+  const [b] = feed(d, twoFragments(rec(2)));
+  assert.ok(a && b && a.buffer !== b.buffer);
+  assert.deepEqual(b, rec(2));
+  RecordDecoder.release(a);
+  RecordDecoder.release(a); // ignored
+  const [c] = feed(d, twoFragments(rec(3)));
+  assert.equal(c!.buffer, a.buffer, 'the released buffer is reused');
+  assert.deepEqual(c, rec(3));
+  assert.deepEqual(b, rec(2), 'a record still in use is untouched');
+  const [e] = feed(d, frameRecord(rec(4)));
+  assert.ok(e!.buffer !== c!.buffer && e!.buffer !== b.buffer, 'a buffer is never lent twice');
+  const small = d.push(frameRecord(Buffer.from('tiny')))[0]!;
+  RecordDecoder.release(small); // a view of the socket chunk: ignored
+  for (const x of [b, c, e]) RecordDecoder.release(x!);
 });
 
 test('PORTMAP, rpcbind and MOUNT results round-trip; their decoders take any bytes', () => {
