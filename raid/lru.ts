@@ -3,7 +3,8 @@ export class ByteLru<K, V> {
   private map = new Map<K, { value: V; size: number }>();
   private bytes = 0;
 
-  constructor(private readonly maxBytes: number) {}
+  /** `onEvict` is called with each entry that leaves: pushed out, deleted, replaced or cleared. */
+  constructor(private readonly maxBytes: number, private readonly onEvict?: (key: K, value: V) => void) {}
 
   get size(): number {
     return this.bytes;
@@ -25,6 +26,7 @@ export class ByteLru<K, V> {
       if (this.bytes <= this.maxBytes) break;
       this.map.delete(k);
       this.bytes -= e.size;
+      this.onEvict?.(k, e.value);
     }
   }
   delete(key: K): void {
@@ -32,11 +34,14 @@ export class ByteLru<K, V> {
     if (e) {
       this.map.delete(key);
       this.bytes -= e.size;
+      this.onEvict?.(key, e.value);
     }
   }
   clear(): void {
+    const all = this.onEvict ? [...this.map] : [];
     this.map.clear();
     this.bytes = 0;
+    for (const [k, e] of all) this.onEvict!(k, e.value);
   }
 }
 

@@ -10,6 +10,7 @@ import type { Device } from './device.js';
 import { decodeShardHeader, encodeShardHeader, SHARD_HEADER_BYTES, shardSizeFor, MAX_SHARD_BYTES } from './format.js';
 import { type PoolLayout, recoverable } from './layout.js';
 import { ByteLru, copyRange } from './lru.js';
+import { giveSpare } from './spare.js';
 import { reclaimPool, replacePoolDevice, scrubPool, poolStats } from './maintenance.js';
 import type { Keyring, Secret } from './keys.js';
 import { updatePoolState } from './poolstate.js';
@@ -159,7 +160,11 @@ export class RaidBlockStore implements BlockStore {
     this.keys = opts.keys;
     this.dedupKey = opts.keys?.dedupKey;
     this.namesKey = opts.keys?.namesKey;
-    this.cache = new ByteLru(opts.cacheBytes ?? DEFAULT_CACHE_BYTES);
+    // An adopted record that leaves the cache without anyone outside having seen it (view) goes
+    // back to the spare buffers (spare.ts): a long upload then reuses the same memory.
+    this.cache = new ByteLru(opts.cacheBytes ?? DEFAULT_CACHE_BYTES, (_id, data) => {
+      if (this.recyclable.delete(data.buffer)) giveSpare(data);
+    });
     this.stagedGraceMs = opts.stagedGraceMs ?? 10 * 60_000;
     this.ids = new Lease(kv, COUNTER.nextBlock, ID_LEASE);
     this.reencryptPauseMs = opts.reencryptPauseMs ?? 0;
@@ -383,18 +388,32 @@ export class RaidBlockStore implements BlockStore {
   }
 
   async get(id: BlockId): Promise<Buffer> {
-    return Buffer.from(await this.view(id)); // a copy: callers may modify what they get
+    const hit = this.cached(id);
+    return Buffer.from(hit ?? await this.fetch(id)); // a copy: callers may modify what they get
   }
 
   async readInto(id: BlockId, from: number, length: number, into: Buffer, at: number): Promise<number> {
-    return copyRange(await this.view(id), from, length, into, at);
+    // A cache hit is copied at once: an adopted block may go back to the spares once evicted.
+    const hit = this.cached(id);
+    return copyRange(hit ?? await this.fetch(id), from, length, into, at);
   }
 
   /** See BlockStore.view: the cached bytes, never modified; callers copy what they change. */
-  view(id: BlockId): Promise<Buffer> {
+  async view(id: BlockId): Promise<Buffer> {
+    const data = this.cached(id) ?? await this.fetch(id);
+    // Seen outside: whoever holds it may keep it (a reply being sent), so it is never reused.
+    this.recyclable.delete(data.buffer);
+    return data;
+  }
+
+  /** The cached bytes of a block, if cached (checks that the store is open). */
+  private cached(id: BlockId): Buffer | undefined {
     this.check();
-    const hit = this.cache.get(id);
-    if (hit) return Promise.resolve(hit);
+    return this.cache.get(id);
+  }
+
+  /** The block's bytes from the devices (cached by load). */
+  private fetch(id: BlockId): Promise<Buffer> {
     // Concurrent reads of one block (pipelined reads of one record) share one load.
     let p = this.loading.get(id);
     if (!p) {
@@ -408,11 +427,14 @@ export class RaidBlockStore implements BlockStore {
 
   /** Blocks committed lately and not adopted or released since (oldest first, at most ADOPTABLE). */
   private readonly adoptable = new Set<BlockId>();
+  /** The memory of adopted blocks no view has handed out: given to the spares when evicted. */
+  private readonly recyclable = new WeakSet<ArrayBufferLike>();
 
   adopt(id: BlockId, data: Buffer): void {
     // Only a block whose commit went through and that no release dropped since: never bytes the
     // store cannot vouch for. The charge is what the bytes keep alive: their whole backing memory.
     if (this.closed || !this.adoptable.delete(id) || this.cache.get(id)) return;
+    if (data.byteOffset === 0 && data.length === data.buffer.byteLength) this.recyclable.add(data.buffer);
     this.cache.set(id, data, Math.max(data.length, data.buffer.byteLength));
   }
 

@@ -1,6 +1,7 @@
 import { totalmem } from 'node:os';
 import { Errno, VfsError } from './errno.js';
 import type { BlockStore, Compression, StagedBlock, StagedChunks } from '../raid/types.js';
+import { giveSpare, takeSpare } from '../raid/spare.js';
 import { type Chunk, decodeExtent, type Extent, type Inode } from './meta/inode.js';
 import type { MetaTxn } from './meta/metatxn.js';
 import { keys } from './meta/keys.js';
@@ -15,25 +16,6 @@ interface Rec {
   base: number;
   /** Handed to a commit: further writes go to a copy. */
   sealed: boolean;
-}
-
-/**
- * Spare whole-record buffers, reused across files: a big upload would otherwise allocate a fresh
- * 1 MiB buffer per record, and those allocations were a large part of the PUT path's GC time.
- */
-const spareRecords: Buffer[] = [];
-const SPARE_RECORDS = 16;
-
-function takeRecordBuffer(size: number): Buffer {
-  const b = spareRecords.pop();
-  if (b && b.length === size) return b;
-  return Buffer.allocUnsafeSlow(size);
-}
-
-function giveRecordBuffer(buf: Buffer, size: number): void {
-  if (buf.length !== size || buf.byteOffset !== 0 || spareRecords.length >= SPARE_RECORDS) return;
-  if (spareRecords.length && spareRecords[0]!.length !== size) spareRecords.length = 0; // record size changed
-  spareRecords.push(buf);
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -281,7 +263,7 @@ export class OpenFile {
           // Unzeroed: bytes past rec.len are never read, and a gap is zeroed when a write skips ahead.
           // Past the first record the file is a big one: take a whole record at once (growing by
           // doubling from 64 KiB would copy nearly a record more per record).
-          const buf = idx > 0 ? takeRecordBuffer(rs) : Buffer.allocUnsafe(Math.max(base.length, Math.min(rs, inRec + n)));
+          const buf = idx > 0 ? takeSpare(rs) : Buffer.allocUnsafe(Math.max(base.length, Math.min(rs, inRec + n)));
           base.copy(buf);
           // Its committed length, for the quota room it needs: what was loaded, or for a record
           // overwritten whole the most it can have (an extent never passes the committed size).
@@ -619,10 +601,11 @@ export class OpenFile {
     // Nothing else holds the buffer now: the block store copied it in put(), reads copy out
     // synchronously, a later write to this record starts from the committed block, and a write
     // after the seal went to a copy. Its bytes are the block's: they go to the block cache (a
-    // file read back soon after it was written is answered from memory), or, for a record cut
-    // into dedup chunks, back to the spare buffers.
+    // file read back soon after it was written is answered from memory; evicted unseen, the
+    // buffer comes back as a spare for a later record), or, for a record cut into dedup chunks,
+    // straight back to the spare buffers (raid/spare.ts).
     if (!('chunks' in parts)) this.blocks.adopt(parts.id, p.rec.buf.subarray(0, p.rec.len));
-    else if (current) giveRecordBuffer(p.rec.buf, this.recordSize);
+    else if (current) giveSpare(p.rec.buf);
     p.settle();
   }
 

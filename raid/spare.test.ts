@@ -1,0 +1,71 @@
+/**
+ * Spare buffers (spare.ts) and the block cache giving back what it adopted: an adopted record
+ * evicted without anyone having seen it (BlockStore.view) is reused for a later record; one a
+ * view handed out never is, and neither is a view of a larger buffer.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { MemoryKv } from '../vfs/meta/memory.js';
+import { createPool, openPool } from './index.js';
+import { giveSpare, SPARE_BYTES, spareCount, takeSpare } from './spare.js';
+
+const MIB = 1 << 20;
+
+function drain(size: number): Buffer[] {
+  const out: Buffer[] = [];
+  while (spareCount() > 0) out.push(takeSpare(size));
+  return out;
+}
+
+test('spares: whole buffers of one size, bounded; views and other sizes are not kept', () => {
+  drain(MIB);
+  const a = Buffer.allocUnsafeSlow(MIB);
+  giveSpare(a);
+  giveSpare(Buffer.allocUnsafeSlow(2 * MIB).subarray(0, MIB)); // a view: ignored
+  assert.equal(spareCount(), 1);
+  assert.equal(takeSpare(MIB), a);
+  giveSpare(a);
+  const other = takeSpare(4096); // another size: a new buffer, and the old size's spares dropped
+  assert.equal(other.length, 4096);
+  assert.notEqual(other.buffer, a.buffer);
+  assert.equal(spareCount(), 0);
+  for (let i = 0; i < SPARE_BYTES / MIB + 5; i++) giveSpare(Buffer.allocUnsafeSlow(MIB));
+  assert.equal(spareCount(), SPARE_BYTES / MIB, 'at most SPARE_BYTES held');
+  drain(MIB);
+});
+
+test('the block cache gives an evicted adopted record back unless a view handed it out', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'dw-spare-'));
+  const kv = new MemoryKv();
+  try {
+    const devices = Array.from({ length: 6 }, (_, i) => join(root, `d${i}`));
+    await createPool(kv, { layout: 'rs:4+2', devices, segmentBytes: 16 * MIB });
+    const store = await openPool(kv, { codec: 'inline', cacheBytes: 4 * MIB });
+    drain(MIB);
+    const put = async (fill: number): Promise<{ id: number; buf: Buffer }> => {
+      const buf = Buffer.allocUnsafeSlow(MIB).fill(fill);
+      const s = await store.put(buf);
+      await kv.txn((tx) => store.commit(s, tx));
+      store.adopt(s.id, buf);
+      return { id: s.id, buf };
+    };
+    const a = await put(1);
+    const b = await put(2);
+    assert.deepEqual(await store.view(b.id), Buffer.alloc(MIB, 2), 'b is served from the cache');
+    const into = Buffer.alloc(10);
+    await store.readInto(a.id, 5, 10, into, 0); // a copy: a stays reusable
+    assert.deepEqual(into, Buffer.alloc(10, 1));
+    for (let i = 3; i < 9; i++) await put(i); // pushes a and b out of the 4 MiB cache
+    const back = drain(MIB).map((x) => x.buffer);
+    assert.ok(back.includes(a.buf.buffer), 'the unseen record came back as a spare');
+    assert.ok(!back.includes(b.buf.buffer), 'the record a view handed out did not');
+    assert.deepEqual(b.buf, Buffer.alloc(MIB, 2), 'and its bytes are intact');
+    assert.deepEqual(await store.get(a.id), Buffer.alloc(MIB, 1), 'a still reads back from the devices');
+    await store.close();
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
