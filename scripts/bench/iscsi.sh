@@ -4,18 +4,21 @@
 #          then read back with qemu-img convert and checked byte for byte;
 #   read:  `iscsi-perf` (libiscsi) sequential 128 KiB reads, 16 in flight, for SECONDS seconds,
 #          its average MB/s.
-# Prints MiB/s per server and the ratio ours / tgt.
-#   bash scripts/bench/iscsi.sh [--size-mib N] [--seconds N]
+# Prints MiB/s per server and the ratio ours / tgt. Each measurement runs RUNS times (3),
+# interleaved between the servers, and the median counts. Each server first gets an untimed
+# warm-up (as common.sh's WARM_UP).
+#   bash scripts/bench/iscsi.sh [--size-mib N] [--seconds N] [--runs N]
 # Ours: `dw serve --iscsi` on a fresh data folder (RocksDB + the default layout), a thin volume of
 # 1 GiB (64 KiB records) as LUN 0 of iqn.2026-11.dw:bench. tgt: ../shared/peers/peer start iscsi
 # (a 1 GiB file-backed LUN 1 on the same disk, iqn.2026-11.peer:lun1).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-SIZE_MIB=1024; SECONDS_READ=20
+SIZE_MIB=1024; SECONDS_READ=10; RUNS=3
 while [ $# -gt 0 ]; do
   case $1 in
     --size-mib) SIZE_MIB=$2; shift 2 ;;
+    --runs) RUNS=$2; shift 2 ;;
     --seconds) SECONDS_READ=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
@@ -42,6 +45,7 @@ trap cleanup EXIT
 echo "preparing a ${SIZE_MIB} MiB image of random bytes in $WORK"
 head -c $((SIZE_MIB << 20)) /dev/urandom >"$WORK/image.raw"
 WANT=$(sha256sum "$WORK/image.raw" | cut -d' ' -f1)
+head -c $((32 << 20)) /dev/urandom >"$WORK/warm.raw"
 
 mkdir -p "$WORK/dw"
 node bin/dw.js serve --data "$WORK/dw" --webdav off --sftp off --iscsi "127.0.0.1:$OUR_PORT" >"$WORK/our.out" 2>"$WORK/our.err" &
@@ -80,10 +84,25 @@ perf() {
   P_R=$(awk -v m="$P_R" 'BEGIN { printf "%.1f", m * 1e6 / 1048576 }')
 }
 
-write_read ours "$OURS"; OW=$W_R; ORR=$R_R
-write_read tgt "$THEIRS"; TW=$W_R; TRR=$R_R
-perf "$OURS"; OP=$P_R
-perf "$THEIRS"; TP=$P_R
-printf 'iscsi-perf sequential read (128 KiB, 16 in flight, %s s): ours %s MiB/s, tgt %s MiB/s\n' "$SECONDS_READ" "$OP" "$TP"
+# warm URL: the untimed warm-up round, as in common.sh's WARM_UP: 32 MiB written, then 2 s of
+# sequential reads (the timed write below overwrites the same LBAs).
+warm() {
+  qemu-img convert -n -f raw -O raw "$WORK/warm.raw" "$1"
+  timeout -s INT 2 iscsi-perf -m 16 -b 256 "$1" >/dev/null 2>&1 || true
+}
+
+warm "$OURS"; warm "$THEIRS"
+OWS=""; ORS=""; OPS=""; TWS=""; TRS=""; TPS=""
+for r in $(seq 1 "$RUNS"); do
+  write_read ours "$OURS"; OWS+=" $W_R"; ORS+=" $R_R"
+  write_read tgt "$THEIRS"; TWS+=" $W_R"; TRS+=" $R_R"
+  perf "$OURS"; OPS+=" $P_R"
+  perf "$THEIRS"; TPS+=" $P_R"
+  printf 'iscsi-perf sequential read (128 KiB, 16 in flight, %s s): ours %s MiB/s, tgt %s MiB/s\n' "$SECONDS_READ" "${OPS##* }" "${TPS##* }"
+done
+OW=$(printf '%s' "$OWS" | median); ORR=$(printf '%s' "$ORS" | median); OP=$(printf '%s' "$OPS" | median)
+TW=$(printf '%s' "$TWS" | median); TRR=$(printf '%s' "$TRS" | median); TP=$(printf '%s' "$TPS" | median)
 echo
-echo "ratio ours/tgt: qemu-img write $(ratio "$OW" "$TW"), qemu-img read $(ratio "$ORR" "$TRR"), iscsi-perf read $(ratio "$OP" "$TP")"
+printf 'median of %d (runs): ours write %s (%s ) read back %s (%s ) iscsi-perf %s (%s ) MiB/s\n' "$RUNS" "$OW" "$OWS" "$ORR" "$ORS" "$OP" "$OPS"
+printf 'median of %d (runs): tgt  write %s (%s ) read back %s (%s ) iscsi-perf %s (%s ) MiB/s\n' "$RUNS" "$TW" "$TWS" "$TRR" "$TRS" "$TP" "$TPS"
+echo "ratio ours/tgt (medians): qemu-img write $(ratio "$OW" "$TW"), qemu-img read $(ratio "$ORR" "$TRR"), iscsi-perf read $(ratio "$OP" "$TP")"

@@ -4,8 +4,11 @@
 #   a 200 MiB file written and read back (checked byte for byte), and 10,000 files of 4 KiB
 #   written (one nfs-cp process each, 4 at a time); then the 200 MiB file read cold (the page
 #   cache dropped on the machine, our server restarted; needs root for drop_caches).
-# Prints MiB/s (files/s for small files) per server and the ratio ours / ganesha.
-#   bash scripts/bench/nfs.sh [--size-mib N] [--files N] [--par N]
+# Prints MiB/s (files/s for small files) per server and the ratio ours / ganesha. The large
+# file's write and read run RUNS times (3), interleaved between the servers, and the median
+# counts; small files and the cold read run once. Each server first gets an untimed warm-up
+# (common.sh, WARM_UP).
+#   bash scripts/bench/nfs.sh [--size-mib N] [--files N] [--par N] [--runs N]
 # Ours: `dw serve --nfs` on a fresh data folder (the real pool: RocksDB + the default layout),
 # export "/" to loopback with squash "none" (libnfs runs as root here).
 # ganesha: its own config in the work folder (NFS v3 and v4, VFS FSAL, No_Root_Squash) — the
@@ -14,10 +17,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-SIZE_MIB=200; FILES=10000; PAR=4
+SIZE_MIB=200; FILES=10000; PAR=4; RUNS=3
 while [ $# -gt 0 ]; do
   case $1 in
     --size-mib) SIZE_MIB=$2; shift 2 ;;
+    --runs) RUNS=$2; shift 2 ;;
     --files) FILES=$2; shift 2 ;;
     --par) PAR=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
@@ -76,44 +80,62 @@ setsid ganesha.nfsd -F -f "$G/ganesha.conf" -L "$G/log/ganesha.log" -p "$G/ganes
 G_PID=$!
 wait_port "$G_PORT"; wait_port "$G_MNT"
 
-# bench NAME DIRURL QUERY → sets W_R R_R SMALL_R. DIRURL is the export root as libnfs wants it.
-# Each timed step starts after `sync`, so that no earlier step's dirty pages are written back
-# during it (the input files are made just before the first server's run).
-bench() {
-  local name=$1 dir=$2 q=$3 t0 t1 t2 t3 t4 t5
+# big NAME DIR QUERY FILE → W_R, R_R: the large file written as FILE (nfs-cp creates it
+# exclusively), then read back and checked.
+big() {
+  local name=$1 dir=$2 q=$3 f=$4 t0 t1 t2 t3
   sync
   t0=$(now)
-  nfs-cp "$WORK/big.bin" "$dir/big.bin?$q" >/dev/null
+  nfs-cp "$WORK/big.bin" "$dir/$f?$q" >/dev/null
   t1=$(now)
   sync
   t2=$(now)
-  nfs-cp "$dir/big.bin?$q" "$WORK/back-$name.bin" >/dev/null
+  nfs-cp "$dir/$f?$q" "$WORK/back-$name.bin" >/dev/null
   t3=$(now)
   [ "$(sha256sum "$WORK/back-$name.bin" | cut -d' ' -f1)" = "$WANT" ] || { echo "$name: read back differs" >&2; exit 1; }
   rm -f "$WORK/back-$name.bin"
-  sync
-  # Small files: one nfs-cp (connect, MOUNT, LOOKUP, CREATE, WRITE, COMMIT) per file, PAR at a time.
-  t4=$(now)
-  xargs -a "$WORK/names" -P "$PAR" -I{} nfs-cp "$WORK/small/{}" "$dir/{}?$q" >/dev/null
-  t5=$(now)
-  W_R=$(rate "$SIZE_MIB" "$t0" "$t1"); R_R=$(rate "$SIZE_MIB" "$t2" "$t3"); SMALL_R=$(rate "$FILES" "$t4" "$t5")
-  printf '%-8s write %8s MiB/s   read %8s MiB/s   %d x 4 KiB files %8s files/s\n' "$name" "$W_R" "$R_R" "$FILES" "$SMALL_R"
+  W_R=$(rate "$SIZE_MIB" "$t0" "$t1"); R_R=$(rate "$SIZE_MIB" "$t2" "$t3")
+  printf '%-8s write %8s MiB/s   read %8s MiB/s\n' "$name" "$W_R" "$R_R"
 }
 
+# small NAME DIR QUERY → SMALL_R: FILES files of 4 KiB, one nfs-cp each, PAR at once.
+small() {
+  local name=$1 dir=$2 q=$3 t0 t1
+  sync
+  t0=$(now)
+  xargs -a "$WORK/names" -P "$PAR" -I{} nfs-cp "$WORK/small/{}" "$dir/{}?$q" >/dev/null
+  t1=$(now)
+  SMALL_R=$(rate "$FILES" "$t0" "$t1")
+  printf '%-8s %d x 4 KiB files %8s files/s\n' "$name" "$FILES" "$SMALL_R"
+}
+
+# warm DIR QUERY: the untimed warm-up round (common.sh, WARM_UP).
+warm() {
+  nfs-cp "$WORK/warm.bin" "$1/warm.bin?$2" >/dev/null
+  nfs-cp "$1/warm.bin?$2" "$WORK/warm-back.bin" >/dev/null
+  rm -f "$WORK/warm-back.bin"
+}
+
+OURS_D="nfs://127.0.0.1/"; OURS_Q="version=3&nfsport=$OUR_PORT&mountport=$OUR_PORT"
+G_D="nfs://127.0.0.1$G/export"; G_Q="version=3&nfsport=$G_PORT&mountport=$G_MNT"
 echo "date $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, client: libnfs $(dpkg-query -W -f '${Version}' libnfs-utils 2>/dev/null || echo '?'), server ganesha $(dpkg-query -W -f '${Version}' nfs-ganesha 2>/dev/null || echo '?')"
-bench ours "nfs://127.0.0.1/" "version=3&nfsport=$OUR_PORT&mountport=$OUR_PORT"
-OW=$W_R; OR=$R_R; OS=$SMALL_R
-bench ganesha "nfs://127.0.0.1$G/export" "version=3&nfsport=$G_PORT&mountport=$G_MNT"
-GW=$W_R; GR=$R_R; GS=$SMALL_R
-# Cold read: nothing of the file in memory on either side. The kernel's page cache is dropped
-# (ganesha's VFS FSAL keeps no file data of its own) and our server is restarted first (its block
-# cache lives in the process). cold NAME DIRURL QUERY → sets COLD_R.
+warm "$OURS_D" "$OURS_Q"; warm "$G_D" "$G_Q"
+OWS=""; ORS=""; GWS=""; GRS=""
+for r in $(seq 1 "$RUNS"); do
+  big ours "$OURS_D" "$OURS_Q" "big-$r.bin"; OWS+=" $W_R"; ORS+=" $R_R"
+  big ganesha "$G_D" "$G_Q" "big-$r.bin"; GWS+=" $W_R"; GRS+=" $R_R"
+done
+OW=$(printf '%s' "$OWS" | median); OR=$(printf '%s' "$ORS" | median)
+GW=$(printf '%s' "$GWS" | median); GR=$(printf '%s' "$GRS" | median)
+printf 'median of %d: ours write %s read %s MiB/s (runs:%s /%s), ganesha write %s read %s MiB/s (runs:%s /%s)\n' "$RUNS" "$OW" "$OR" "$OWS" "$ORS" "$GW" "$GR" "$GWS" "$GRS"
+small ours "$OURS_D" "$OURS_Q"; OS=$SMALL_R
+small ganesha "$G_D" "$G_Q"; GS=$SMALL_R
 cold() {
   local name=$1 dir=$2 q=$3 t0 t1
   sync
   echo 3 >/proc/sys/vm/drop_caches
   t0=$(now)
-  nfs-cp "$dir/big.bin?$q" "$WORK/cold-$name.bin" >/dev/null
+  nfs-cp "$dir/big-1.bin?$q" "$WORK/cold-$name.bin" >/dev/null
   t1=$(now)
   [ "$(sha256sum "$WORK/cold-$name.bin" | cut -d' ' -f1)" = "$WANT" ] || { echo "$name: cold read differs" >&2; exit 1; }
   rm -f "$WORK/cold-$name.bin"

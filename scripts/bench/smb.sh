@@ -4,18 +4,21 @@
 #   a 200 MiB file put and got back (checked byte for byte), plain and encrypted
 #   (--client-protection=encrypt), and 10,000 files of 4 KiB put with one smbclient's `mput`
 #   (one session, as a user dragging a folder onto a mapped drive).
-# Prints MiB/s (files/s for small files) per server and mode and the ratio ours / smbd.
-#   bash scripts/bench/smb.sh [--size-mib N] [--files N]
+# Prints MiB/s (files/s for small files) per server and mode and the ratio ours / smbd. The large
+# file runs RUNS times (3), interleaved between the servers, and the median counts; small files
+# run once (they take longest). Each server first gets an untimed warm-up (common.sh, WARM_UP).
+#   bash scripts/bench/smb.sh [--size-mib N] [--files N] [--runs N]
 # Ours: `dw serve --smb` on a fresh data folder (the real pool: RocksDB + the default layout),
 # share `dw` (= /), the first user admin. Samba: ../shared/peers/peer start smb (share
 # //127.0.0.1/share, user peersmb, acl_xattr + streams_xattr, DOS attributes stored).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-SIZE_MIB=200; FILES=10000
+SIZE_MIB=200; FILES=10000; RUNS=3
 while [ $# -gt 0 ]; do
   case $1 in
     --size-mib) SIZE_MIB=$2; shift 2 ;;
+    --runs) RUNS=$2; shift 2 ;;
     --files) FILES=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
@@ -93,12 +96,29 @@ small() {
   [ "$LANDED" -eq "$FILES" ] || { echo "$name: $LANDED of $FILES small files landed" >&2; exit 1; }
 }
 
+# warm NAME: the untimed warm-up round (common.sh, WARM_UP), plain and encrypted.
+warm() {
+  local mode
+  for mode in plain encrypt; do
+    client "$1" "$mode" -c "put $WORK/warm.bin warm.bin; get warm.bin $WORK/warm-back.bin; del warm.bin" >/dev/null
+  done
+  rm -f "$WORK/warm-back.bin"
+}
+
+warm ours; warm smbd
 echo "date $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, client smbclient $(dpkg-query -W -f '${Version}' smbclient 2>/dev/null || echo '?'), server smbd $(dpkg-query -W -f '${Version}' samba 2>/dev/null || echo '?')"
-OW=(); OR=(); SW=(); SR=()
-for mode in plain encrypt; do
-  big ours "$mode"; OW[${#OW[@]}]=$W_R; OR[${#OR[@]}]=$R_R
-  big smbd "$mode"; SW[${#SW[@]}]=$W_R; SR[${#SR[@]}]=$R_R
+declare -A RES=()
+for r in $(seq 1 "$RUNS"); do
+  for mode in plain encrypt; do
+    big ours "$mode"; RES[ours-$mode-put]+=" $W_R"; RES[ours-$mode-get]+=" $R_R"
+    big smbd "$mode"; RES[smbd-$mode-put]+=" $W_R"; RES[smbd-$mode-get]+=" $R_R"
+  done
+done
+declare -A MED=()
+for k in "${!RES[@]}"; do MED[$k]=$(printf '%s' "${RES[$k]}" | median); done
+for k in ours-plain-put ours-plain-get smbd-plain-put smbd-plain-get ours-encrypt-put ours-encrypt-get smbd-encrypt-put smbd-encrypt-get; do
+  printf 'median of %d: %-18s %8s MiB/s  (runs:%s)\n' "$RUNS" "$k" "${MED[$k]}" "${RES[$k]}"
 done
 small ours; OS=$SMALL_R
 small smbd; SS=$SMALL_R
-echo "ratio ours/smbd: plain put $(ratio "${OW[0]}" "${SW[0]}")   plain get $(ratio "${OR[0]}" "${SR[0]}")   encrypted put $(ratio "${OW[1]}" "${SW[1]}")   encrypted get $(ratio "${OR[1]}" "${SR[1]}")   small files $(ratio "$OS" "$SS")"
+echo "ratio ours/smbd (medians): plain put $(ratio "${MED[ours-plain-put]}" "${MED[smbd-plain-put]}")   plain get $(ratio "${MED[ours-plain-get]}" "${MED[smbd-plain-get]}")   encrypted put $(ratio "${MED[ours-encrypt-put]}" "${MED[smbd-encrypt-put]}")   encrypted get $(ratio "${MED[ours-encrypt-get]}" "${MED[smbd-encrypt-get]}")   small files $(ratio "$OS" "$SS")"
