@@ -16,6 +16,7 @@ import { VfsImpl } from './vfs.js';
 export * from './types.js';
 export * from './errno.js';
 export { VfsImpl } from './vfs.js';
+export { BufferPool } from './bufpool.js';
 export { PathLayer, components } from './paths.js';
 export { openVolumes, checkVolumeName, parseVolumeRef, DEFAULT_VOLUME_RECORD, type VolumeStore } from './volumes.js';
 export type { SnapshotInfo, SnapshotStore } from './meta/snapshots.js';

@@ -3,6 +3,7 @@
  * TRANSFORM_HEADER message) travels as a 4-byte header — one zero byte, then the length as a
  * 24-bit big-endian number — followed by that many bytes. Sans-IO: bytes in, whole frames out.
  */
+import { BufferPool } from '../../vfs/bufpool.js';
 
 /** A frame that cannot be accepted; the connection is dropped. */
 export class FrameError extends Error {
@@ -17,11 +18,8 @@ export const MAX_TRANSPORT_FRAME = 0xffffff;
 
 /** Frames of at least this many bytes are assembled in recycled buffers (see `FrameDecoder.release`). */
 export const RECYCLE_MIN = 1 << 20;
-/** How many recycled frame buffers the process keeps (each as large as the largest frame seen). */
-const SPARE_FRAMES = 4;
-const spareFrames: ArrayBuffer[] = [];
-/** The backing memory of frames handed out from the spares or made for them, not yet released. */
-const lentFrames = new WeakSet<ArrayBuffer>();
+/** Recycled frame buffers, each as large as the largest frame (see `FrameDecoder.release`). */
+const frames = new BufferPool(4);
 
 /**
  * Splits a TCP byte stream into frames. `push` returns the frames completed by the new bytes
@@ -74,10 +72,7 @@ export class FrameDecoder {
    * buffer is ignored, and so is a second release of the same frame.
    */
   static release(frame: Buffer): void {
-    const ab = frame.buffer as ArrayBuffer;
-    if (!lentFrames.has(ab)) return;
-    lentFrames.delete(ab);
-    if (spareFrames.length < SPARE_FRAMES) spareFrames.push(ab);
+    frames.give(frame);
   }
 
   private peek4(): Buffer {
@@ -115,7 +110,7 @@ export class FrameDecoder {
       this.skip(n);
       return out;
     }
-    const out = n >= RECYCLE_MIN ? frameBuffer(n, size) : Buffer.allocUnsafe(n);
+    const out = n >= RECYCLE_MIN ? frames.take(n, size) : Buffer.allocUnsafe(n);
     let at = 0;
     while (at < n) {
       const c = this.chunks[0]!;
@@ -126,18 +121,6 @@ export class FrameDecoder {
     }
     return out;
   }
-}
-
-/** A buffer of n bytes (n >= RECYCLE_MIN) for a frame: a spare one when it is large enough, else a new one of `size`. */
-function frameBuffer(n: number, size: number): Buffer {
-  let ab: ArrayBuffer | undefined;
-  while (spareFrames.length && !ab) {
-    const s = spareFrames.pop()!;
-    if (s.byteLength >= n) ab = s; // a smaller one (a smaller frame earlier) is dropped
-  }
-  ab ??= new ArrayBuffer(Math.max(n, size));
-  lentFrames.add(ab);
-  return Buffer.from(ab, 0, n);
 }
 
 /** The 4-byte Direct TCP header for a message of `length` bytes. Throws RangeError above 2^24 - 1. */

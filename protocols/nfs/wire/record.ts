@@ -3,6 +3,7 @@
  * each preceded by a 4-byte mark whose top bit says "last fragment" and whose low 31 bits give
  * the fragment's length. Sans-IO: push socket bytes in, take whole records out.
  */
+import { BufferPool } from '../../../vfs/bufpool.js';
 import { XdrError } from './xdr.js';
 
 const LAST = 0x80000000;
@@ -15,11 +16,8 @@ export const MAX_FRAGMENTS = 1024;
 
 /** Records of at least this many bytes are assembled in recycled buffers (see `RecordDecoder.release`). */
 export const RECYCLE_MIN = 256 * 1024;
-/** How many recycled record buffers the process keeps. */
-const SPARE_RECORDS = 8;
-const spareRecords: ArrayBuffer[] = [];
-/** The backing memory of records handed out from the spares or made for them, not yet released. */
-const lentRecords = new WeakSet<ArrayBuffer>();
+/** Recycled record buffers (see `RecordDecoder.release`). */
+const records = new BufferPool(8);
 
 /**
  * Reassembles records from a byte stream; a record above `maxRecord` bytes is an error.
@@ -69,10 +67,7 @@ export class RecordDecoder {
    * any other buffer is ignored, and so is a second release.
    */
   static release(record: Buffer): void {
-    const ab = record.buffer as ArrayBuffer;
-    if (!lentRecords.has(ab)) return;
-    lentRecords.delete(ab);
-    if (spareRecords.length < SPARE_RECORDS) spareRecords.push(ab);
+    records.give(record);
   }
 
   private peekMark(): number {
@@ -109,7 +104,7 @@ export class RecordDecoder {
       this.skip(n);
       return out;
     }
-    const out = whole >= RECYCLE_MIN ? recordBuffer(n, this.maxRecord) : Buffer.allocUnsafe(n);
+    const out = whole >= RECYCLE_MIN ? records.take(n, this.maxRecord) : Buffer.allocUnsafe(n);
     let at = 0;
     while (at < n) {
       const c = this.chunks[0]!;
@@ -124,22 +119,10 @@ export class RecordDecoder {
 
 /** Fragments joined into one record (recyclable when large). */
 function join(parts: Buffer[], n: number): Buffer {
-  const out = n >= RECYCLE_MIN ? recordBuffer(n, n) : Buffer.allocUnsafe(n);
+  const out = n >= RECYCLE_MIN ? records.take(n) : Buffer.allocUnsafe(n);
   let at = 0;
   for (const p of parts) at += p.copy(out, at);
   return out;
-}
-
-/** A buffer of n bytes for a record: a spare one when it is large enough, else a new one of `size` (at least n). */
-function recordBuffer(n: number, size: number): Buffer {
-  let ab: ArrayBuffer | undefined;
-  while (spareRecords.length && !ab) {
-    const s = spareRecords.pop()!;
-    if (s.byteLength >= n) ab = s;
-  }
-  ab ??= new ArrayBuffer(Math.max(n, size));
-  lentRecords.add(ab);
-  return Buffer.from(ab, 0, n);
 }
 
 /** The 4-byte mark of a record of `len` bytes sent as one last fragment. */

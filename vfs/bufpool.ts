@@ -1,0 +1,44 @@
+/**
+ * Large buffers lent out and given back, for the protocol servers' biggest transient buffers:
+ * SMB frames and READ responses, NFS records. A fresh buffer of a few MiB costs page faults on
+ * first touch, and V8 counts it as external memory, which brings its next full garbage
+ * collection sooner; a buffer taken from the pool costs neither.
+ *
+ * A buffer comes back only through `give`, called by whoever knows that nothing refers to its
+ * bytes any more (a request's handler is done; a reply has been written to the socket). One that
+ * is never given back is simply collected.
+ */
+export class BufferPool {
+  private readonly spares: ArrayBuffer[] = [];
+  private readonly lent = new WeakSet<ArrayBuffer>();
+
+  /** `keep`: how many spare buffers the pool holds at most. */
+  constructor(readonly keep: number) {}
+
+  /**
+   * A buffer of exactly n bytes (contents undefined): a view of a spare at least that large, or
+   * of a new one of max(n, size) bytes.
+   */
+  take(n: number, size = n): Buffer {
+    let ab: ArrayBuffer | undefined;
+    while (this.spares.length && !ab) {
+      const s = this.spares.pop()!;
+      if (s.byteLength >= n) ab = s; // a smaller one is dropped
+    }
+    ab ??= new ArrayBuffer(Math.max(n, size));
+    this.lent.add(ab);
+    return Buffer.from(ab, 0, n);
+  }
+
+  /** Gives back a buffer `take` returned (any view of it); other buffers and repeats are ignored. */
+  give(buf: Uint8Array): void {
+    const ab = buf.buffer as ArrayBuffer;
+    if (!this.lent.delete(ab)) return;
+    if (this.spares.length < this.keep) this.spares.push(ab);
+  }
+
+  /** Spare buffers held now (for tests). */
+  get spareCount(): number {
+    return this.spares.length;
+  }
+}
