@@ -17,6 +17,7 @@ import { FrameDecoder, FrameError, frameHeader, RECYCLE_MIN } from './transport.
 import { Command, decodeHeader, HDR_FLAGS, joinCompound, protocolOf } from './wire/header.js';
 import { CIPHER, DIALECT, decodeNegotiateResponse, writeNegotiateRequest } from './wire/negotiate.js';
 import { writeEmptyBody, writeSessionSetupRequest, writeTreeConnectRequest } from './wire/session-setup.js';
+import { releaseReply, Writer } from './wire/reader.js';
 
 const mutated = (valid: Buffer) => fc.tuple(fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 8 }), fc.integer({ min: -valid.length, max: 16 }))
   .map(([flips, cut]) => {
@@ -80,6 +81,25 @@ describe('SMB2 transport framing', () => {
     const [f] = feed(d, msg(5));
     assert.notEqual(f!.buffer, view.buffer);
     for (const x of [b, c, e, f]) FrameDecoder.release(x!);
+  });
+
+  test('a large piece written takes a recycled buffer of just its size, reused once the message is released', () => {
+    const data = Buffer.alloc(1 << 20, 5);
+    const build = () => new Writer(128).u32(7).bytes(data).view();
+    const m1 = build();
+    assert.equal(m1.buffer.byteLength < 2 * data.length, true, 'not a doubled buffer');
+    assert.deepEqual(m1.subarray(4), data);
+    const m2 = build();
+    assert.notEqual(m2.buffer, m1.buffer, 'not released yet: another buffer');
+    releaseReply(m1);
+    const m3 = build();
+    assert.equal(m3.buffer, m1.buffer, 'released: reused');
+    assert.equal(m3.readUInt32LE(0), 7);
+    assert.deepEqual(m3.subarray(4), data);
+    const copy = new Writer(128).bytes(data).finish(); // finish copies and gives its buffer back
+    const m4 = build();
+    assert.notEqual(m4.buffer, copy.buffer);
+    for (const m of [m2, m3, m4]) releaseReply(m);
   });
 
   test('a frame over the maximum or a non-zero first byte is refused before its body arrives', () => {

@@ -11,6 +11,7 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { ROOT_CTX, type PathVfs } from '../../vfs/types.js';
 import { FrameDecoder, FrameError, frameHeader } from './transport.js';
+import { releaseReply } from './wire/reader.js';
 import { DEFAULT_MAX_IO, SmbConnection } from './session.js';
 import type { AccountLookup } from './setup.js';
 import type { FileService } from './files.js';
@@ -110,7 +111,7 @@ export async function startSmbServer(opts: SmbServerOptions): Promise<SmbServer>
     const send = (r: Buffer): void => {
       sock.cork();
       sock.write(frameHeader(r.length));
-      sock.write(r);
+      sock.write(r, () => releaseReply(r)); // written (or the socket gone): its buffer may be reused
       sock.uncork();
     };
     // Messages the connection pushes on its own (async.ts): while a frame is being handled they

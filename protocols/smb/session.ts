@@ -29,7 +29,7 @@ import {
   writeHeader, type Smb2Header,
 } from './wire/header.js';
 import { DIALECT, isSmb3 } from './wire/negotiate.js';
-import { WireError, Writer } from './wire/reader.js';
+import { releaseReply, WireError, Writer } from './wire/reader.js';
 import { writeErrorResponse } from './wire/error.js';
 import { SequenceWindow, SmbSession, type TreeConnect } from './state.js';
 import type { SmbShare } from './shares.js';
@@ -394,7 +394,9 @@ export class SmbConnection {
     const reply = this.chain(out);
     if (enc) {
       const s = enc.session;
-      return { replies: [encryptMessage(reply, { cipher: this.cipher, key: s.keys!.encryptionKey!, sessionId: s.id, nonce: s.nonce(this.cipher) })], close, ...keeps };
+      const sealed = encryptMessage(reply, { cipher: this.cipher, key: s.keys!.encryptionKey!, sessionId: s.id, nonce: s.nonce(this.cipher) });
+      releaseReply(reply); // encrypted into a new buffer: the plain one is done with
+      return { replies: [sealed], close, ...keeps };
     }
     return { replies: [reply], close, ...keeps };
   }
@@ -413,7 +415,10 @@ export class SmbConnection {
       if (s?.keys) signMessage(b, s.signingAlgorithm, s.keys.signingKey);
       return b;
     });
-    return bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs);
+    if (bufs.length === 1) return bufs[0]!;
+    const joined = Buffer.concat(bufs);
+    for (const p of parts) releaseReply(p.bytes); // copied into the compound
+    return joined;
   }
 
   /**

@@ -108,9 +108,10 @@ export function encryptMessage(message: Buffer, o: { cipher: number; key: Buffer
     gcm.setAAD(aad);
     c = gcm;
   }
-  const ct = Buffer.concat([c.update(message), c.final()]);
+  const ct = c.update(message);
+  const tail = c.final(); // empty for CCM and GCM
   c.getAuthTag().copy(hdr, 4);
-  return Buffer.concat([hdr, ct]);
+  return Buffer.concat(tail.length ? [hdr, ct, tail] : [hdr, ct]); // one copy of a large READ's ciphertext, not two
 }
 
 /**

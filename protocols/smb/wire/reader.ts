@@ -6,6 +6,7 @@
  * Every variable-length read names its maximum; anything short, too long, misaligned or out of
  * the message throws `WireError`.
  */
+import { BufferPool } from '../../../vfs/bufpool.js';
 
 /** Malformed SMB bytes. A server answers STATUS_INVALID_PARAMETER or drops the connection. */
 export class WireError extends Error {
@@ -151,6 +152,19 @@ export function decodeUtf16(b: Buffer, what = 'string'): string {
 }
 
 /** Growable little-endian encoder, the counterpart of Reader. Offsets written by callers are from byte 0. */
+/** A piece at least this large goes into a recycled buffer (see `releaseReply`). */
+const LARGE_PIECE = 65536;
+const replies = new BufferPool(4);
+
+/**
+ * Gives back the buffer of a message built by a Writer (a `view()` of it, or any part of it) once
+ * nothing refers to it any more: it has been written to the socket, or encrypted or copied into
+ * another. Only buffers the Writer took for a large piece are kept; anything else is ignored.
+ */
+export function releaseReply(message: Uint8Array): void {
+  replies.give(message);
+}
+
 export class Writer {
   private buf: Buffer;
   private pos = 0;
@@ -169,8 +183,12 @@ export class Writer {
     let size = this.buf.length * 2;
     while (size < this.pos + n) size *= 2;
     // Unzeroed: every method writes each byte it passes over, and only [0, pos) is ever handed out.
-    const next = Buffer.allocUnsafe(size);
+    // One large piece (a READ's data) takes a recycled buffer of just the room it needs (an
+    // 8 MiB READ response no longer takes a fresh 16 MiB one); see `releaseReply`.
+    const large = n >= LARGE_PIECE;
+    const next = large ? replies.take(this.pos + n + 512) : Buffer.allocUnsafe(size);
     this.buf.copy(next, 0, 0, this.pos);
+    replies.give(this.buf);
     this.buf = next;
   }
 
@@ -242,7 +260,9 @@ export class Writer {
 
   /** A copy of the bytes written. */
   finish(): Buffer {
-    return Buffer.from(this.buf.subarray(0, this.pos));
+    const out = Buffer.from(this.buf.subarray(0, this.pos));
+    replies.give(this.buf);
+    return out;
   }
 
   /**
