@@ -9,7 +9,9 @@ test('a given-back buffer is lent again; one still lent never is; the pool keeps
   assert.equal(a.length, 100);
   assert.equal(a.buffer.byteLength, 1000, 'a new buffer of `size` bytes');
   const b = pool.take(100);
+  assert.ok(pool.owns(a) && pool.owns(b.subarray(5)));
   pool.give(a);
+  assert.ok(!pool.owns(a), 'given back: no longer lent');
   pool.give(a.subarray(10)); // a repeat (through another view): ignored
   assert.equal(pool.spareCount, 1);
   const c = pool.take(900);

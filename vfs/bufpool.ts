@@ -37,6 +37,11 @@ export class BufferPool {
     if (this.spares.length < this.keep) this.spares.push(ab);
   }
 
+  /** Whether `buf` (any view of it) is a buffer lent by this pool and not given back yet. */
+  owns(buf: Uint8Array): boolean {
+    return this.lent.has(buf.buffer as ArrayBuffer);
+  }
+
   /** Spare buffers held now (for tests). */
   get spareCount(): number {
     return this.spares.length;

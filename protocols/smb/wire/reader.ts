@@ -261,7 +261,11 @@ export class Writer {
   /** A copy of the bytes written. */
   finish(): Buffer {
     const out = Buffer.from(this.buf.subarray(0, this.pos));
-    replies.give(this.buf);
+    if (replies.owns(this.buf)) {
+      // A recycled buffer goes back now; the writer keeps a copy of its own in case it is used on.
+      replies.give(this.buf);
+      this.buf = Buffer.from(out);
+    }
     return out;
   }
 
