@@ -143,6 +143,9 @@ cold() {
 }
 kill "$OUR_PID"; wait "$OUR_PID" 2>/dev/null || true
 start_ours
+# The restarted process is warmed up (WARM_UP: reading the warm-up file back, not big-1.bin); the
+# data stays cold: cold() drops the page cache, and our block cache starts empty.
+nfs-cp "$OURS_D/warm.bin?$OURS_Q" "$WORK/warm-back.bin" >/dev/null; rm -f "$WORK/warm-back.bin"
 cold ours "nfs://127.0.0.1/" "version=3&nfsport=$OUR_PORT&mountport=$OUR_PORT"; OC=$COLD_R
 cold ganesha "nfs://127.0.0.1$G/export" "version=3&nfsport=$G_PORT&mountport=$G_MNT"; GC=$COLD_R
 printf 'cold read (page cache dropped, our server restarted): ours %s MiB/s, ganesha %s MiB/s\n' "$OC" "$GC"
