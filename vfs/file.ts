@@ -18,6 +18,17 @@ interface Rec {
   sealed: boolean;
 }
 
+/**
+ * Makes everything written so far durable: every device's segments and the metadata WAL, synced
+ * at once. The order between the two does not matter: flush wrote the shards (write(2)) before
+ * it committed the metadata that points at them, so after a kill -9 the page cache holds both;
+ * and the kernel writes either back whenever it likes anyway. What an fsync, COMMIT, FLUSH or
+ * SYNCHRONIZE CACHE promises is that both are on disk when it is answered.
+ */
+export async function syncAll(blocks: BlockStore, kv: { sync(): Promise<void> }): Promise<void> {
+  await Promise.all([blocks.sync(), kv.sync()]);
+}
+
 const EMPTY = Buffer.alloc(0);
 
 /**

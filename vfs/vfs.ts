@@ -1,6 +1,6 @@
 import { Errno, VfsError } from './errno.js';
 import type { BlockStore } from '../raid/types.js';
-import { OpenFile } from './file.js';
+import { OpenFile, syncAll } from './file.js';
 import { LockTable } from './locks.js';
 import type { Inode } from './meta/inode.js';
 import { compressionOfCode } from './compression.js';
@@ -436,8 +436,7 @@ export class VfsImpl implements Vfs {
 
   async fsync(ctx: Ctx, fh: Fh): Promise<void> {
     await this.flush(ctx, fh);
-    await this.blocks.sync();
-    await this.meta.kv.sync();
+    await syncAll(this.blocks, this.meta.kv);
   }
 
   async release(ctx: Ctx, fh: Fh): Promise<void> {

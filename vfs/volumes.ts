@@ -31,7 +31,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { Errno, VfsError } from './errno.js';
-import { OpenFile } from './file.js';
+import { OpenFile, syncAll } from './file.js';
 import { compressionOfCode } from './compression.js';
 import { dedupOfCode } from './dedup.js';
 import type { Inode } from './meta/inode.js';
@@ -384,10 +384,7 @@ class VolumeCatalogue implements VolumeStore {
     file.handles = 1;
     const st: VolumeState = {
       name: key, ino: row.ino, sizeBytes: n.size, recordSize: n.recordSize, readOnly: snap !== undefined, meta, file, handles: 0, changing: 0,
-      sync: async () => {
-        await this.v.impl.blocks.sync();
-        await this.meta.kv.sync();
-      },
+      sync: () => syncAll(this.v.impl.blocks, this.meta.kv),
       released: () => {
         if (this.open_.get(key) === st) this.open_.delete(key);
       },
