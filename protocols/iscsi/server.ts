@@ -229,9 +229,20 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
     const loginTimer = setTimeout(() => drop('login timeout'), opts.loginTimeoutMs ?? 30_000);
     loginTimer.unref?.();
 
+    // Replies finished in one turn of the event loop (several READs answered from the block
+    // cache) leave in one writev: the socket stays corked until the turn's I/O callbacks are done.
+    let corked = false;
+    const uncork = (): void => {
+      corked = false;
+      if (!sock.destroyed) sock.uncork();
+    };
     const writePdus = (pdus: readonly TargetPdu[]): void => {
       if (gone || sock.destroyed) return;
-      sock.cork();
+      if (!corked) {
+        corked = true;
+        sock.cork();
+        setImmediate(uncork);
+      }
       for (const p of pdus) {
         const ahs = encodeAhs(p.ahs ?? []);
         const data = p.data ?? Buffer.alloc(0);
@@ -246,13 +257,13 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
           if (out.data) sock.write(le32(digest(data, padding)));
         }
       }
-      sock.uncork();
     };
 
     function drop(why: string): void {
       if (gone) return;
       log?.debug({ peer, why }, 'iscsi: dropping the connection');
       gone = true;
+      if (corked) uncork(); // what was written before (a reject, a response) still goes out
       sock.destroy();
     }
 
