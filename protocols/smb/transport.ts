@@ -4,6 +4,7 @@
  * 24-bit big-endian number — followed by that many bytes. Sans-IO: bytes in, whole frames out.
  */
 import { BufferPool } from '../../vfs/bufpool.js';
+import { ByteQueue } from '../../vfs/bytequeue.js';
 
 /** A frame that cannot be accepted; the connection is dropped. */
 export class FrameError extends Error {
@@ -36,8 +37,7 @@ const frames = new BufferPool(4);
  * refers to its bytes any more; frames not released are simply collected.
  */
 export class FrameDecoder {
-  private chunks: Buffer[] = [];
-  private have = 0;
+  private readonly q = new ByteQueue();
 
   constructor(readonly maxFrame: number) {
     if (!Number.isInteger(maxFrame) || maxFrame < 64 || maxFrame > MAX_TRANSPORT_FRAME) throw new RangeError(`maxFrame ${maxFrame} outside 64..${MAX_TRANSPORT_FRAME}`);
@@ -45,24 +45,22 @@ export class FrameDecoder {
 
   /** Bytes received but not yet part of a returned frame. */
   get buffered(): number {
-    return this.have;
+    return this.q.length;
   }
 
   push(data: Buffer): Buffer[] {
-    if (data.length) {
-      this.chunks.push(data);
-      this.have += data.length;
-    }
+    const q = this.q;
+    q.push(data);
     const out: Buffer[] = [];
     for (;;) {
-      if (this.have < 4) return out;
-      const head = this.peek4();
+      if (q.length < 4) return out;
+      const head = q.peek(4);
       if (head[0] !== 0) throw new FrameError(`transport header starts with 0x${head[0]!.toString(16)} (want 0)`);
       const len = (head[1]! << 16) | (head[2]! << 8) | head[3]!;
       if (len > this.maxFrame) throw new FrameError(`frame of ${len} bytes (max ${this.maxFrame})`);
-      if (this.have < 4 + len) return out;
-      this.skip(4);
-      out.push(this.take(len, this.maxFrame));
+      if (q.length < 4 + len) return out;
+      q.skip(4);
+      out.push(q.take(len, len >= RECYCLE_MIN ? (n) => frames.take(n, this.maxFrame) : undefined));
     }
   }
 
@@ -73,53 +71,6 @@ export class FrameDecoder {
    */
   static release(frame: Buffer): void {
     frames.give(frame);
-  }
-
-  private peek4(): Buffer {
-    const first = this.chunks[0]!;
-    if (first.length >= 4) return first;
-    const b = Buffer.allocUnsafe(4);
-    let at = 0;
-    for (const c of this.chunks) {
-      at += c.copy(b, at, 0, Math.min(c.length, 4 - at));
-      if (at === 4) break;
-    }
-    return b;
-  }
-
-  private skip(n: number): void {
-    while (n > 0) {
-      const first = this.chunks[0]!;
-      if (first.length <= n) {
-        this.chunks.shift();
-        n -= first.length;
-        this.have -= first.length;
-      } else {
-        this.chunks[0] = first.subarray(n);
-        this.have -= n;
-        n = 0;
-      }
-    }
-  }
-
-  private take(n: number, size: number): Buffer {
-    const first = this.chunks[0];
-    if (n === 0) return Buffer.alloc(0);
-    if (first!.length >= n) {
-      const out = first!.subarray(0, n);
-      this.skip(n);
-      return out;
-    }
-    const out = n >= RECYCLE_MIN ? frames.take(n, size) : Buffer.allocUnsafe(n);
-    let at = 0;
-    while (at < n) {
-      const c = this.chunks[0]!;
-      const k = Math.min(c.length, n - at);
-      c.copy(out, at, 0, k);
-      at += k;
-      this.skip(k);
-    }
-    return out;
   }
 }
 

@@ -13,6 +13,7 @@
  */
 import { crc32c } from '@node-rs/crc32';
 import { Reader, WireError, Writer } from './reader.js';
+import { ByteQueue } from '../../../vfs/bytequeue.js';
 
 /** Size of the Basic Header Segment in bytes (RFC 7143 section 11.2.1). */
 export const BHS_SIZE = 48;
@@ -460,8 +461,8 @@ export interface FramerOptions {
  * DataSegmentLength exceeds our MaxRecvDataSegmentLength (7.12: the target closes the connection).
  */
 export class PduFramer {
-  private chunks: Buffer[] = [];
-  private size = 0;
+  /** Received bytes; a PDU within one socket chunk comes out as a view of it, one across chunks copied once. */
+  private readonly q = new ByteQueue();
   private opts: FramerOptions;
 
   constructor(opts: Partial<FramerOptions> = {}) {
@@ -480,64 +481,23 @@ export class PduFramer {
 
   /** Bytes received and not yet returned in a frame. */
   get buffered(): number {
-    return this.size;
+    return this.q.length;
   }
 
   push(chunk: Buffer): void {
-    if (chunk.length === 0) return;
-    this.chunks.push(chunk);
-    this.size += chunk.length;
-  }
-
-  /** The first n buffered bytes (n ≤ size); joins only the chunks they span (a header split by the socket). */
-  private peek(n: number): Buffer {
-    const first = this.chunks[0]!;
-    if (first.length >= n) return first.subarray(0, n);
-    let count = 0, got = 0;
-    while (got < n) got += this.chunks[count++]!.length;
-    const joined = Buffer.concat(this.chunks.slice(0, count), got);
-    this.chunks.splice(0, count, joined);
-    return joined.subarray(0, n);
-  }
-
-  /**
-   * Removes and returns the first n buffered bytes (n ≤ size). Within one received chunk they
-   * are a view of it (the socket hands each read a fresh buffer, which nothing else writes);
-   * across chunks, one copy into a buffer of exactly n bytes.
-   */
-  private take(n: number): Buffer {
-    const first = this.chunks[0]!;
-    let out: Buffer;
-    if (first.length >= n) {
-      out = first.subarray(0, n);
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-    } else {
-      out = Buffer.allocUnsafe(n);
-      let at = 0;
-      while (at < n) {
-        const c = this.chunks[0]!;
-        const k = Math.min(c.length, n - at);
-        c.copy(out, at, 0, k);
-        at += k;
-        if (k === c.length) this.chunks.shift();
-        else this.chunks[0] = c.subarray(k);
-      }
-    }
-    this.size -= n;
-    return out;
+    this.q.push(chunk);
   }
 
   /** The next complete PDU, or null until more bytes arrive. */
   next(): Frame | null {
-    if (this.size < BHS_SIZE) return null;
+    if (this.q.length < BHS_SIZE) return null;
     const { digests, maxRecvDataSegmentLength } = this.opts;
-    const bhs = this.peek(BHS_SIZE);
+    const bhs = this.q.peek(BHS_SIZE);
     const { ahsBytes, dataLength } = peekHeader(bhs);
     const headerLen = BHS_SIZE + ahsBytes + (digests.header ? 4 : 0);
-    if (this.size < headerLen) return null;
+    if (this.q.length < headerLen) return null;
     if (digests.header) {
-      const h = this.peek(headerLen);
+      const h = this.q.peek(headerLen);
       const want = digest(h.subarray(0, BHS_SIZE + ahsBytes));
       if (h.readUInt32LE(BHS_SIZE + ahsBytes) !== want) throw new DigestError('header digest mismatch', Buffer.from(h.subarray(0, BHS_SIZE)));
     }
@@ -548,8 +508,8 @@ export class PduFramer {
     const padded = dataLength + padLength(dataLength);
     const dataDigestLen = digests.data && dataLength > 0 ? 4 : 0;
     const total = headerLen + padded + dataDigestLen;
-    if (this.size < total) return null;
-    const all = this.take(total);
+    if (this.q.length < total) return null;
+    const all = this.q.take(total);
     const frame: Frame = {
       bhs: all.subarray(0, BHS_SIZE),
       ahs: all.subarray(BHS_SIZE, BHS_SIZE + ahsBytes),

@@ -4,6 +4,7 @@
  * the fragment's length. Sans-IO: push socket bytes in, take whole records out.
  */
 import { BufferPool } from '../../../vfs/bufpool.js';
+import { ByteQueue } from '../../../vfs/bytequeue.js';
 import { XdrError } from './xdr.js';
 
 const LAST = 0x80000000;
@@ -28,8 +29,7 @@ const records = new BufferPool(8);
  * memory). The caller gives such a record back with `release` once nothing refers to its bytes.
  */
 export class RecordDecoder {
-  private chunks: Buffer[] = [];
-  private buffered = 0;
+  private readonly q = new ByteQueue();
   private fragments: Buffer[] = [];
   private recordLen = 0;
 
@@ -37,20 +37,21 @@ export class RecordDecoder {
 
   /** Feeds bytes; returns the records completed by them. Throws XdrError on a record too large (close the connection). */
   push(data: Buffer): Buffer[] {
-    this.chunks.push(data);
-    this.buffered += data.length;
+    const q = this.q;
+    q.push(data);
     const out: Buffer[] = [];
     for (;;) {
-      if (this.buffered < 4) break;
-      const mark = this.peekMark();
+      if (q.length < 4) break;
+      const mark = q.peek(4).readUInt32BE(0);
       const len = mark & 0x7fffffff;
       if (this.recordLen + len > this.maxRecord) throw new XdrError(`record too large: ${this.recordLen + len} bytes (max ${this.maxRecord})`);
-      if (this.buffered < 4 + len) break;
-      this.skip(4);
+      if (q.length < 4 + len) break;
+      q.skip(4);
       if (this.fragments.length >= MAX_FRAGMENTS) throw new XdrError(`record of more than ${MAX_FRAGMENTS} fragments`);
       const last = (mark & LAST) !== 0;
       // A record in one fragment (the usual case) is taken straight into its own buffer.
-      this.fragments.push(last && this.fragments.length === 0 ? this.take(len, len) : this.take(len, 0));
+      const whole = last && this.fragments.length === 0;
+      this.fragments.push(q.take(len, whole && len >= RECYCLE_MIN ? (n) => records.take(n, this.maxRecord) : undefined));
       this.recordLen += len;
       if (last) {
         out.push(this.fragments.length === 1 ? this.fragments[0]! : join(this.fragments, this.recordLen));
@@ -68,52 +69,6 @@ export class RecordDecoder {
    */
   static release(record: Buffer): void {
     records.give(record);
-  }
-
-  private peekMark(): number {
-    const first = this.chunks[0]!;
-    if (first.length >= 4) return first.readUInt32BE(0);
-    let m = 0, got = 0;
-    for (const c of this.chunks) {
-      for (let i = 0; i < c.length && got < 4; i++, got++) m = m * 256 + c[i]!;
-      if (got === 4) break;
-    }
-    return m;
-  }
-
-  private skip(n: number): void {
-    this.buffered -= n;
-    while (n > 0) {
-      const first = this.chunks[0]!;
-      if (first.length <= n) {
-        this.chunks.shift();
-        n -= first.length;
-      } else {
-        this.chunks[0] = first.subarray(n);
-        n = 0;
-      }
-    }
-  }
-
-  /** The next n bytes: a view when they lie in one chunk, else a copy (recyclable when `whole` is large). */
-  private take(n: number, whole: number): Buffer {
-    if (n === 0) return Buffer.alloc(0); // an empty fragment (the chunk list may be empty)
-    const first = this.chunks[0]!;
-    if (first.length >= n) {
-      const out = first.subarray(0, n);
-      this.skip(n);
-      return out;
-    }
-    const out = whole >= RECYCLE_MIN ? records.take(n, this.maxRecord) : Buffer.allocUnsafe(n);
-    let at = 0;
-    while (at < n) {
-      const c = this.chunks[0]!;
-      const k = Math.min(c.length, n - at);
-      c.copy(out, at, 0, k);
-      at += k;
-      this.skip(k);
-    }
-    return out;
   }
 }
 
