@@ -20,7 +20,7 @@ import { NsmService } from './nsm.js';
 import { NLM_PROG } from './wire/nlm.js';
 import { SM_PROG } from './wire/nsm.js';
 import { MOUNT_PROG } from './wire/mount.js';
-import { NFS_PROG } from './wire/nfs3.js';
+import { NFS_PROG, NFS_VERS, PROC } from './wire/nfs3.js';
 import { NFS4_VERSION, NFSPROC4_COMPOUND } from './wire/nfs4.js';
 import { Nfs4Service, type OpRecord } from './v4/service.js';
 import { PMAP_PROG } from './wire/portmap.js';
@@ -36,7 +36,8 @@ const MAX_UNSENT = 8 << 20;
  * and the VFS copies the data before the call ends: its buffer may be recycled once answered.
  */
 function isNfs3Write(rec: Buffer): boolean {
-  return rec.length >= 24 && rec.readUInt32BE(4) === 0 && rec.readUInt32BE(12) === 100003 && rec.readUInt32BE(16) === 3 && rec.readUInt32BE(20) === 7;
+  const CALL = 0; // msg_type (RFC 5531 section 9)
+  return rec.length >= 24 && rec.readUInt32BE(4) === CALL && rec.readUInt32BE(12) === NFS_PROG && rec.readUInt32BE(16) === NFS_VERS && rec.readUInt32BE(20) === PROC.WRITE;
 }
 
 export interface NfsServerOptions {
