@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { MemoryKv } from '../vfs/meta/memory.js';
 import { createPool, openPool } from './index.js';
-import { giveSpare, SPARE_BYTES, spareCount, takeSpare } from './spare.js';
+import { arenaStats, giveSpare, recyclable, SPARE_BYTES, spareCount, takeSpare } from './spare.js';
 
 const MIB = 1 << 20;
 
@@ -64,6 +64,42 @@ test('the block cache gives an evicted adopted record back unless a view handed 
     assert.ok(!back.includes(b.buf.buffer), 'the record a view handed out did not');
     assert.deepEqual(b.buf, Buffer.alloc(MIB, 2), 'and its bytes are intact');
     assert.deepEqual(await store.get(a.id), Buffer.alloc(MIB, 1), 'a still reads back from the devices');
+    await store.close();
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('arena records: the block cache gives an evicted adopted slot back unless a view handed it out', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'dw-spare-arena-'));
+  const kv = new MemoryKv();
+  try {
+    const devices = Array.from({ length: 6 }, (_, i) => join(root, `d${i}`));
+    await createPool(kv, { layout: 'rs:4+2', devices, segmentBytes: 16 * MIB });
+    const store = await openPool(kv, { codec: 'inline', cacheBytes: 4 * MIB });
+    drain(MIB);
+    const size = MIB - 4096; // a size no other test takes, so that the free slots counted are ours
+    const put = async (fill: number): Promise<{ id: number; buf: Buffer }> => {
+      const buf = takeSpare(size).fill(fill);
+      assert.ok(recyclable(buf), 'an arena slot');
+      const s = await store.put(buf.subarray(0, size - 100)); // a partial record: still its slot
+      await kv.txn((tx) => store.commit(s, tx));
+      store.adopt(s.id, buf.subarray(0, size - 100));
+      return { id: s.id, buf };
+    };
+    const a = await put(1);
+    const b = await put(2);
+    assert.deepEqual(await store.view(b.id), Buffer.alloc(size - 100, 2));
+    const free0 = arenaStats().free;
+    const later: Buffer[] = [];
+    for (let i = 3; i < 9; i++) later.push((await put(i)).buf); // pushes a and b out of the 4 MiB cache (each charged its whole slot)
+    const again = Array.from({ length: 6 }, () => takeSpare(size));
+    const offsets = [...later, ...again].map((x) => x.byteOffset);
+    assert.ok(offsets.includes(a.buf.byteOffset), 'the unseen record\'s slot was reused');
+    assert.ok(!offsets.includes(b.buf.byteOffset), 'the slot a view handed out was not');
+    assert.deepEqual(b.buf, Buffer.alloc(size, 2), 'and its bytes are intact');
+    assert.ok(arenaStats().free <= free0 + 6 * size);
+    for (const x of again) giveSpare(x);
     await store.close();
   } finally {
     rmSync(root, { recursive: true, force: true });

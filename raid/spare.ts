@@ -7,28 +7,48 @@
  * memory, which brings its next full garbage collection sooner (about one per 64 MiB of new
  * buffers). A streaming writer that takes a spare pays neither.
  *
- * Only buffers that own their whole backing memory (offset 0, full length) are kept; when the
- * size asked for changes (another record size), the spares of the old size are dropped.
+ * New record buffers come from the process's record arena (arena.ts: memory V8 does not count)
+ * while it has room, then from malloc as before. Malloc'd buffers are kept only when they own
+ * their whole backing memory (offset 0, full length); when the size asked for changes (another
+ * record size), the malloc'd spares of the old size are dropped. Arena slots go back to the arena.
  */
+import { totalmem } from 'node:os';
+import { Arena } from './arena.js';
+
+/**
+ * Bytes of decoded blocks the block cache keeps by default: a sixteenth of RAM, at most 2 GiB,
+ * at least 64 MiB (ZFS's ARC takes up to half; the kernel's page cache, which serves the files of
+ * servers on a local file system, takes what is free). DW_CACHE_MIB overrides it; the pool's
+ * `cacheBytes` option wins over both.
+ */
+export const DEFAULT_CACHE_BYTES = (Number(process.env.DW_CACHE_MIB) || Math.max(64, Math.min(2048, Math.floor(totalmem() / 16 / 1048576)))) * 1048576;
 
 /** Most bytes the spares hold. */
 export const SPARE_BYTES = 32 << 20;
 
 const spares: Buffer[] = [];
 
-/** A buffer of exactly `size` bytes, contents undefined: a spare when one fits, else a new one. */
+/** Record buffers for the process: as many bytes as the default block cache and the spares hold (DW_RECORD_ARENA=0: none, every record from malloc). */
+const arena = new Arena(process.env.DW_RECORD_ARENA === '0' ? 0 : DEFAULT_CACHE_BYTES + SPARE_BYTES);
+
+/**
+ * A buffer of exactly `size` bytes, contents undefined: a malloc'd spare when one fits, else a
+ * slot of the record arena (a free one or a new one), else a new malloc'd buffer.
+ */
 export function takeSpare(size: number): Buffer {
   const b = spares.pop();
   if (b && b.length === size) return b;
   if (b) spares.length = 0; // another size: the rest are of that size too
-  return Buffer.allocUnsafeSlow(size);
+  return arena.take(size) ?? Buffer.allocUnsafeSlow(size);
 }
 
 /**
  * Gives `buf` back for reuse. The caller promises that nothing refers to its bytes any more.
- * Ignored for a view of a larger buffer, and when the spares are full.
+ * An arena slot (any view from its first byte) always goes back; a malloc'd buffer is ignored
+ * when it is a view of a larger buffer or the spares are full.
  */
 export function giveSpare(buf: Buffer): void {
+  if (arena.give(buf)) return; // a view from the first byte of an arena slot: the slot is free again
   if (buf.byteOffset !== 0 || buf.length !== buf.buffer.byteLength || buf.length === 0) return;
   if (spares.length && spares[0]!.length !== buf.length) spares.length = 0; // the record size changed
   if ((spares.length + 1) * buf.length > SPARE_BYTES) return;
@@ -38,4 +58,38 @@ export function giveSpare(buf: Buffer): void {
 /** How many spares are held (for tests). */
 export function spareCount(): number {
   return spares.length;
+}
+
+/** Whether giveSpare would take `buf` back: a view from the first byte of an arena slot, or a whole malloc'd buffer. */
+export function recyclable(buf: Uint8Array): boolean {
+  return arena.slotSize(buf) !== undefined || (buf.byteOffset === 0 && buf.length === buf.buffer.byteLength && buf.length > 0);
+}
+
+/** The memory `buf` keeps alive, in bytes: its arena slot, or its whole backing buffer (what a cache charges for it). */
+export function backingBytes(buf: Uint8Array): number {
+  return Math.max(buf.length, arena.slotSize(buf) ?? (arena.owns(buf) ? buf.length : buf.buffer.byteLength));
+}
+
+/**
+ * A set of record buffers by the memory they occupy (a slot of the arena, or a malloc'd backing
+ * buffer), so that any view from the same first byte finds the entry.
+ */
+export class RecordSet {
+  private readonly whole = new WeakSet<ArrayBufferLike>();
+  private readonly slots = new Set<number>();
+
+  add(buf: Uint8Array): void {
+    if (arena.owns(buf)) this.slots.add(buf.byteOffset);
+    else this.whole.add(buf.buffer);
+  }
+
+  /** Removes the entry for `buf`'s memory; true if there was one. */
+  delete(buf: Uint8Array): boolean {
+    return arena.owns(buf) ? this.slots.delete(buf.byteOffset) : this.whole.delete(buf.buffer);
+  }
+}
+
+/** The record arena's bytes carved and free (for tests and statistics). */
+export function arenaStats(): { carved: number; free: number; max: number } {
+  return { ...arena.stats, max: arena.maxBytes };
 }

@@ -1,4 +1,3 @@
-import { totalmem } from 'node:os';
 import { Errno, VfsError } from '../vfs/errno.js';
 import type { KvStore, KvTxn } from '../vfs/meta/kv.js';
 import { keys, prefixEnd } from '../vfs/meta/keys.js';
@@ -10,7 +9,7 @@ import type { Device } from './device.js';
 import { decodeShardHeader, encodeShardHeader, SHARD_HEADER_BYTES, shardSizeFor, MAX_SHARD_BYTES } from './format.js';
 import { type PoolLayout, recoverable } from './layout.js';
 import { ByteLru, copyRange } from './lru.js';
-import { giveSpare } from './spare.js';
+import { backingBytes, DEFAULT_CACHE_BYTES, giveSpare, RecordSet, recyclable } from './spare.js';
 import { reclaimPool, replacePoolDevice, scrubPool, poolStats } from './maintenance.js';
 import type { Keyring, Secret } from './keys.js';
 import { updatePoolState } from './poolstate.js';
@@ -45,13 +44,8 @@ const EMPTY = Buffer.alloc(0);
 /** How many lately committed block ids adopt() remembers (a writer adopts right after its commit). */
 const ADOPTABLE = 4096;
 
-/**
- * Bytes of decoded blocks the block cache keeps by default: a sixteenth of RAM, at most 2 GiB,
- * at least 64 MiB (ZFS's ARC takes up to half; the kernel's page cache, which serves the files of
- * servers on a local file system, takes what is free). DW_CACHE_MIB overrides it; the pool's
- * `cacheBytes` option wins over both.
- */
-export const DEFAULT_CACHE_BYTES = (Number(process.env.DW_CACHE_MIB) || Math.max(64, Math.min(2048, Math.floor(totalmem() / 16 / 1048576)))) * 1048576;
+/** Bytes of decoded blocks the block cache keeps by default (spare.ts, where the record arena is sized by it). */
+export { DEFAULT_CACHE_BYTES } from './spare.js';
 
 
 const ID_LEASE = 4096;
@@ -163,7 +157,7 @@ export class RaidBlockStore implements BlockStore {
     // An adopted record that leaves the cache without anyone outside having seen it (view) goes
     // back to the spare buffers (spare.ts): a long upload then reuses the same memory.
     this.cache = new ByteLru(opts.cacheBytes ?? DEFAULT_CACHE_BYTES, (_id, data) => {
-      if (this.recyclable.delete(data.buffer)) giveSpare(data);
+      if (this.recyclable.delete(data)) giveSpare(data);
     });
     this.stagedGraceMs = opts.stagedGraceMs ?? 10 * 60_000;
     this.ids = new Lease(kv, COUNTER.nextBlock, ID_LEASE);
@@ -401,8 +395,9 @@ export class RaidBlockStore implements BlockStore {
   /** See BlockStore.view: the cached bytes, never modified; callers copy what they change. */
   async view(id: BlockId): Promise<Buffer> {
     const data = this.cached(id) ?? await this.fetch(id);
-    // Seen outside: whoever holds it may keep it (a reply being sent), so it is never reused.
-    this.recyclable.delete(data.buffer);
+    // Seen outside: whoever holds it may keep it (a reply being sent), so it is never reused (an
+    // arena slot stays with the arena for good: spare.ts, arena.ts).
+    this.recyclable.delete(data);
     return data;
   }
 
@@ -428,14 +423,14 @@ export class RaidBlockStore implements BlockStore {
   /** Blocks committed lately and not adopted or released since (oldest first, at most ADOPTABLE). */
   private readonly adoptable = new Set<BlockId>();
   /** The memory of adopted blocks no view has handed out: given to the spares when evicted. */
-  private readonly recyclable = new WeakSet<ArrayBufferLike>();
+  private readonly recyclable = new RecordSet();
 
   adopt(id: BlockId, data: Buffer): void {
     // Only a block whose commit went through and that no release dropped since: never bytes the
     // store cannot vouch for. The charge is what the bytes keep alive: their whole backing memory.
     if (this.closed || !this.adoptable.delete(id) || this.cache.get(id)) return;
-    if (data.byteOffset === 0 && data.length === data.buffer.byteLength) this.recyclable.add(data.buffer);
-    this.cache.set(id, data, Math.max(data.length, data.buffer.byteLength));
+    if (recyclable(data)) this.recyclable.add(data);
+    this.cache.set(id, data, backingBytes(data));
   }
 
   private async load(id: BlockId): Promise<Buffer> {

@@ -1,0 +1,85 @@
+/**
+ * The record arena (arena.ts): slots handed out, given back and reused; bounded; views that do
+ * not start a slot are refused; its memory is not counted as V8 external memory.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Arena } from './arena.js';
+import { arenaStats, giveSpare, RecordSet, recyclable, backingBytes, takeSpare } from './spare.js';
+
+const KIB = 1024;
+
+test('arena: a slot given back is the next one taken of its size; other sizes get new slots', () => {
+  const a = new Arena(1 << 20);
+  const x = a.take(64 * KIB)!;
+  const y = a.take(64 * KIB)!;
+  assert.equal(x.length, 64 * KIB);
+  x.fill(1);
+  y.fill(2);
+  assert.deepEqual(y, Buffer.alloc(64 * KIB, 2), 'slots do not overlap');
+  assert.equal(a.give(x.subarray(0, 100)), true, 'a view from the first byte gives the whole slot back');
+  assert.deepEqual(a.stats, { carved: 128 * KIB, free: 64 * KIB });
+  const z = a.take(64 * KIB)!;
+  assert.equal(z.byteOffset, x.byteOffset, 'the free slot is reused');
+  assert.equal(a.stats.carved, 128 * KIB, 'nothing new carved');
+  const w = a.take(100)!;
+  assert.equal(w.length, 100);
+  assert.equal(w.byteOffset % 4096, 0, 'slots start on pages');
+  assert.equal(a.stats.carved, 128 * KIB + 4096);
+});
+
+test('arena: full means undefined, and only slot starts are taken back', () => {
+  const a = new Arena(256 * KIB);
+  const got = [a.take(100 * KIB), a.take(100 * KIB)];
+  assert.ok(got.every(Boolean));
+  assert.equal(a.take(100 * KIB), undefined, 'past maxBytes: the caller allocates as before');
+  assert.equal(a.give(got[0]!.subarray(1)), false, 'a view from inside a slot is refused');
+  assert.equal(a.give(Buffer.alloc(100 * KIB)), false, 'a malloc buffer is not the arena\'s');
+  assert.equal(a.slotSize(got[1]!), 100 * KIB);
+  assert.equal(a.give(got[1]!), true);
+  assert.equal(a.give(got[1]!), true, 'giving twice keeps one free entry');
+  assert.deepEqual(a.stats.free, 100 * KIB);
+  assert.ok(a.take(100 * KIB));
+  assert.equal(a.take(100 * KIB), undefined);
+});
+
+test('arena: slots survive the memory growing (views made before a grow still read the same bytes)', () => {
+  const a = new Arena(64 << 20);
+  const first = a.take(64 * KIB)!.fill(7);
+  const later: Buffer[] = [];
+  for (let i = 0; i < 64; i++) later.push(a.take(512 * KIB)!.fill(i));
+  assert.deepEqual(first, Buffer.alloc(64 * KIB, 7));
+  later.forEach((b, i) => assert.equal(b[b.length - 1], i));
+  assert.equal(a.owns(first), true, 'a view of the memory before it grew is still the arena\'s');
+  assert.equal(a.give(first), true);
+  assert.equal(a.take(64 * KIB)!.byteOffset, first.byteOffset);
+});
+
+test('arena memory is not V8 external memory (the point of it)', () => {
+  const a = new Arena(256 << 20);
+  const before = process.memoryUsage().arrayBuffers;
+  const held: Buffer[] = [];
+  for (let i = 0; i < 128; i++) held.push(a.take(1 << 20)!.fill(i));
+  const grown = process.memoryUsage().arrayBuffers - before;
+  assert.ok(grown < 16 << 20, `128 MiB of slots counted ${grown} bytes of array buffers`);
+  assert.equal(held[127]![0], 127);
+});
+
+test('spares: arena slots by memory, not by backing buffer', () => {
+  const s = takeSpare(96 * KIB);
+  assert.ok(arenaStats().carved > 0);
+  assert.equal(recyclable(s.subarray(0, 10)), true, 'a view from a slot start is recyclable');
+  assert.equal(recyclable(s.subarray(10)), false);
+  assert.equal(backingBytes(s.subarray(0, 10)), 96 * KIB, 'a partial view is charged its whole slot');
+  const set = new RecordSet();
+  set.add(s.subarray(0, 10));
+  assert.equal(set.delete(s), true, 'found by its memory');
+  assert.equal(set.delete(s), false);
+  const m = Buffer.allocUnsafeSlow(4096);
+  set.add(m);
+  assert.equal(set.delete(m.subarray(0, 1)), true);
+  const free = arenaStats().free;
+  giveSpare(s);
+  assert.equal(arenaStats().free, free + 96 * KIB);
+  assert.equal(takeSpare(96 * KIB).byteOffset, s.byteOffset, 'and reused');
+});

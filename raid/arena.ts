@@ -1,0 +1,104 @@
+/**
+ * Record memory the garbage collector does not count: slots carved from one shared
+ * WebAssembly.Memory, handed out as Buffers, and given back explicitly for reuse.
+ *
+ * Why: every record buffer a writer fills is kept by the block cache once written (store.ts
+ * adopt). A buffer from malloc is "external memory" to V8, and V8 starts a full mark-compact
+ * each time external memory grows by 64 MiB since the last one: a fresh server taking a 1 GiB
+ * upload ran 16 or more of them (20–30 ms of marking each on the event loop) only because its
+ * block cache was filling. The bytes of a shared WebAssembly.Memory are not counted that way, and
+ * a slot given back is reused by the next record instead of being faulted in anew.
+ *
+ * The contract: a slot is reused only after `give`, and its giver promises that nothing refers
+ * to its bytes any more. A slot whose bytes were handed out where they may be kept (a block
+ * cache view sent in a reply) is simply never given back; that memory stays with the arena, so
+ * what can be lost is bounded by the arena's size. When the arena is full, `take` returns
+ * undefined and the caller allocates as before.
+ */
+
+const WASM_PAGE = 64 << 10;
+/** Slots start on page boundaries. */
+const ALIGN = 4096;
+
+interface SharedMemory {
+  readonly buffer: SharedArrayBuffer;
+  grow(pages: number): number;
+}
+/** The one piece of the WebAssembly global used here (tsconfig has no DOM/wasm lib). */
+const Wasm = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number; shared: true }) => SharedMemory } }).WebAssembly;
+
+export class Arena {
+  private mem: SharedMemory | undefined;
+  /** Bytes carved so far (the next slot starts here). */
+  private top = 0;
+  /** Free slots by size. */
+  private readonly free = new Map<number, Set<number>>();
+  /** Every carved slot: start offset → size. */
+  private readonly slots = new Map<number, number>();
+  /** The memory.buffer objects views were made of (each grow makes a new one over the same memory). */
+  private readonly backings = new WeakSet<SharedArrayBuffer>();
+
+  /** `maxBytes`: the most the arena ever holds (its address space is reserved up front, not its memory). */
+  constructor(readonly maxBytes: number) {}
+
+  /** A buffer of exactly `size` bytes (contents undefined) in a free or new slot; undefined when the arena is full. */
+  take(size: number): Buffer | undefined {
+    if (size <= 0) return undefined;
+    const list = this.free.get(size);
+    if (list?.size) {
+      const reuse = list.values().next().value as number;
+      list.delete(reuse);
+      return this.view(reuse, size);
+    }
+    const start = this.top;
+    const end = start + Math.ceil(size / ALIGN) * ALIGN;
+    if (end > this.maxBytes) return undefined;
+    try {
+      this.mem ??= new Wasm.Memory({ initial: 1, maximum: Math.ceil(this.maxBytes / WASM_PAGE), shared: true });
+      const have = this.mem.buffer.byteLength;
+      if (end > have) this.mem.grow(Math.ceil((end - have) / WASM_PAGE));
+    } catch {
+      return undefined; // no address space or memory for it: the caller allocates as before
+    }
+    this.top = end;
+    this.slots.set(start, size);
+    return this.view(start, size);
+  }
+
+  private view(start: number, size: number): Buffer {
+    const sab = this.mem!.buffer;
+    this.backings.add(sab);
+    return Buffer.from(sab, start, size);
+  }
+
+  /** Whether `buf` (any view) lies in this arena's memory. */
+  owns(buf: Uint8Array): boolean {
+    return this.backings.has(buf.buffer as SharedArrayBuffer);
+  }
+
+  /** The size of the slot `buf` starts (a view from its first byte, any length), or undefined. */
+  slotSize(buf: Uint8Array): number | undefined {
+    return this.owns(buf) ? this.slots.get(buf.byteOffset) : undefined;
+  }
+
+  /**
+   * Gives back the slot `buf` starts (a view of any length from the slot's first byte). The
+   * caller promises that nothing refers to the slot's bytes any more. Returns false, doing
+   * nothing, for any other buffer.
+   */
+  give(buf: Uint8Array): boolean {
+    const size = this.slotSize(buf);
+    if (size === undefined) return false;
+    let list = this.free.get(size);
+    if (!list) this.free.set(size, (list = new Set()));
+    list.add(buf.byteOffset);
+    return true;
+  }
+
+  /** Bytes carved, and bytes in free slots (for tests and statistics). */
+  get stats(): { carved: number; free: number } {
+    let free = 0;
+    for (const [size, list] of this.free) free += size * list.size;
+    return { carved: this.top, free };
+  }
+}
