@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Arena } from './arena.js';
-import { arenaStats, giveSpare, RecordSet, recyclable, backingBytes, takeSpare } from './spare.js';
+import { Arena, arenaOf } from './arena.js';
+import { arenaStats, backingBytes, giveSpare, RecordSet, recyclable, resetRecordArena, takeSpare } from './spare.js';
 
 const KIB = 1024;
 
@@ -82,4 +82,31 @@ test('spares: arena slots by memory, not by backing buffer', () => {
   giveSpare(s);
   assert.equal(arenaStats().free, free + 96 * KIB);
   assert.equal(takeSpare(96 * KIB).byteOffset, s.byteOffset, 'and reused');
+});
+
+test('arena: a retired arena takes no slot and keeps none given back', () => {
+  const a = new Arena(1 << 20);
+  const x = a.take(64 * KIB)!;
+  a.retire();
+  assert.equal(a.take(64 * KIB), undefined);
+  assert.equal(a.give(x), true, 'still recognised as its own');
+  assert.equal(a.stats.free, 0, 'but not kept');
+});
+
+test('spares: a full record arena is retired for a new one; slots of the old one are never reused', () => {
+  const before = arenaStats().max;
+  resetRecordArena(256 * KIB);
+  try {
+    const first = [takeSpare(128 * KIB), takeSpare(128 * KIB)];
+    const next = takeSpare(128 * KIB); // the arena is full: a new one
+    assert.equal(arenaOf(next) === arenaOf(first[0]!), false);
+    assert.equal(recyclable(first[0]!), true);
+    assert.equal(backingBytes(first[0]!.subarray(0, 1)), 128 * KIB);
+    giveSpare(first[0]!); // back to a retired arena: dropped
+    const again = takeSpare(128 * KIB);
+    assert.equal(arenaOf(again), arenaOf(next), 'from the new arena');
+    assert.equal(takeSpare(512 * KIB).buffer instanceof SharedArrayBuffer, false, 'larger than an arena: malloc');
+  } finally {
+    resetRecordArena(before);
+  }
 });

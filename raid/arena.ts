@@ -11,9 +11,9 @@
  *
  * The contract: a slot is reused only after `give`, and its giver promises that nothing refers
  * to its bytes any more. A slot whose bytes were handed out where they may be kept (a block
- * cache view sent in a reply) is simply never given back; that memory stays with the arena, so
- * what can be lost is bounded by the arena's size. When the arena is full, `take` returns
- * undefined and the caller allocates as before.
+ * cache view sent in a reply) is simply never given back. When an arena is full, `take` returns
+ * undefined; its owner (spare.ts) retires it for a new one, and the garbage collector frees the
+ * old memory once no view of it is left.
  */
 
 const WASM_PAGE = 64 << 10;
@@ -27,6 +27,14 @@ interface SharedMemory {
 /** The one piece of the WebAssembly global used here (tsconfig has no DOM/wasm lib). */
 const Wasm = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number; shared: true }) => SharedMemory } }).WebAssembly;
 
+/** The arena each memory.buffer object was handed out from. */
+const owners = new WeakMap<SharedArrayBuffer, Arena>();
+
+/** The arena `buf` (any view) lies in, if any. */
+export function arenaOf(buf: Uint8Array): Arena | undefined {
+  return owners.get(buf.buffer as SharedArrayBuffer);
+}
+
 export class Arena {
   private mem: SharedMemory | undefined;
   /** Bytes carved so far (the next slot starts here). */
@@ -35,15 +43,15 @@ export class Arena {
   private readonly free = new Map<number, Set<number>>();
   /** Every carved slot: start offset → size. */
   private readonly slots = new Map<number, number>();
-  /** The memory.buffer objects views were made of (each grow makes a new one over the same memory). */
-  private readonly backings = new WeakSet<SharedArrayBuffer>();
+  /** Set by retire: no more slots taken or given back. */
+  private retired = false;
 
   /** `maxBytes`: the most the arena ever holds (its address space is reserved up front, not its memory). */
   constructor(readonly maxBytes: number) {}
 
   /** A buffer of exactly `size` bytes (contents undefined) in a free or new slot; undefined when the arena is full. */
   take(size: number): Buffer | undefined {
-    if (size <= 0) return undefined;
+    if (size <= 0 || this.retired) return undefined;
     const list = this.free.get(size);
     if (list?.size) {
       const reuse = list.values().next().value as number;
@@ -66,14 +74,14 @@ export class Arena {
   }
 
   private view(start: number, size: number): Buffer {
-    const sab = this.mem!.buffer;
-    this.backings.add(sab);
+    const sab = this.mem!.buffer; // a new object after each grow, over the same memory
+    owners.set(sab, this);
     return Buffer.from(sab, start, size);
   }
 
   /** Whether `buf` (any view) lies in this arena's memory. */
   owns(buf: Uint8Array): boolean {
-    return this.backings.has(buf.buffer as SharedArrayBuffer);
+    return owners.get(buf.buffer as SharedArrayBuffer) === this;
   }
 
   /** The size of the slot `buf` starts (a view from its first byte, any length), or undefined. */
@@ -89,10 +97,21 @@ export class Arena {
   give(buf: Uint8Array): boolean {
     const size = this.slotSize(buf);
     if (size === undefined) return false;
+    if (this.retired) return true; // taken back, never reused: the memory goes when its last view does
     let list = this.free.get(size);
     if (!list) this.free.set(size, (list = new Set()));
     list.add(buf.byteOffset);
     return true;
+  }
+
+  /**
+   * Takes no more slots and keeps none that come back: the memory is freed by the garbage
+   * collector once no view of it is left (the block cache lets go of its slots as it evicts,
+   * replies of the ones views handed out finish). For an arena that filled up.
+   */
+  retire(): void {
+    this.retired = true;
+    this.free.clear();
   }
 
   /** Bytes carved, and bytes in free slots (for tests and statistics). */

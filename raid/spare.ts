@@ -13,7 +13,7 @@
  * record size), the malloc'd spares of the old size are dropped. Arena slots go back to the arena.
  */
 import { totalmem } from 'node:os';
-import { Arena } from './arena.js';
+import { Arena, arenaOf } from './arena.js';
 
 /**
  * Bytes of decoded blocks the block cache keeps by default: a sixteenth of RAM, at most 2 GiB,
@@ -28,8 +28,29 @@ export const SPARE_BYTES = 32 << 20;
 
 const spares: Buffer[] = [];
 
-/** Record buffers for the process: as many bytes as the default block cache and the spares hold (DW_RECORD_ARENA=0: none, every record from malloc). */
-const arena = new Arena(process.env.DW_RECORD_ARENA === '0' ? 0 : DEFAULT_CACHE_BYTES + SPARE_BYTES);
+/** Bytes of each record arena: as many as the default block cache and the spares hold (DW_RECORD_ARENA=0: none, every record from malloc). */
+let arenaBytes = process.env.DW_RECORD_ARENA === '0' ? 0 : DEFAULT_CACHE_BYTES + SPARE_BYTES;
+let arena = new Arena(arenaBytes);
+
+/**
+ * A slot of the current record arena. A full arena (its slots in the block cache, in writers'
+ * records, handed out for good by views, or free but of another size) is retired for a new one;
+ * the old one's memory goes once nothing refers to it.
+ */
+function arenaTake(size: number): Buffer | undefined {
+  const b = arena.take(size);
+  if (b || size > arenaBytes) return b;
+  arena.retire();
+  arena = new Arena(arenaBytes);
+  return arena.take(size);
+}
+
+/** Starts a new record arena of `bytes` (tests). */
+export function resetRecordArena(bytes: number): void {
+  arena.retire();
+  arenaBytes = bytes;
+  arena = new Arena(bytes);
+}
 
 /**
  * A buffer of exactly `size` bytes, contents undefined: a malloc'd spare when one fits, else a
@@ -39,7 +60,7 @@ export function takeSpare(size: number): Buffer {
   const b = spares.pop();
   if (b && b.length === size) return b;
   if (b) spares.length = 0; // another size: the rest are of that size too
-  return arena.take(size) ?? Buffer.allocUnsafeSlow(size);
+  return arenaTake(size) ?? Buffer.allocUnsafeSlow(size);
 }
 
 /**
@@ -48,7 +69,11 @@ export function takeSpare(size: number): Buffer {
  * when it is a view of a larger buffer or the spares are full.
  */
 export function giveSpare(buf: Buffer): void {
-  if (arena.give(buf)) return; // a view from the first byte of an arena slot: the slot is free again
+  const a = arenaOf(buf);
+  if (a) { // a view from the first byte of an arena slot: the slot is free again
+    a.give(buf);
+    return;
+  }
   if (buf.byteOffset !== 0 || buf.length !== buf.buffer.byteLength || buf.length === 0) return;
   if (spares.length && spares[0]!.length !== buf.length) spares.length = 0; // the record size changed
   if ((spares.length + 1) * buf.length > SPARE_BYTES) return;
@@ -62,34 +87,44 @@ export function spareCount(): number {
 
 /** Whether giveSpare would take `buf` back: a view from the first byte of an arena slot, or a whole malloc'd buffer. */
 export function recyclable(buf: Uint8Array): boolean {
-  return arena.slotSize(buf) !== undefined || (buf.byteOffset === 0 && buf.length === buf.buffer.byteLength && buf.length > 0);
+  const a = arenaOf(buf);
+  if (a) return a.slotSize(buf) !== undefined;
+  return buf.byteOffset === 0 && buf.length === buf.buffer.byteLength && buf.length > 0;
 }
 
 /** The memory `buf` keeps alive, in bytes: its arena slot, or its whole backing buffer (what a cache charges for it). */
 export function backingBytes(buf: Uint8Array): number {
-  return Math.max(buf.length, arena.slotSize(buf) ?? (arena.owns(buf) ? buf.length : buf.buffer.byteLength));
+  const a = arenaOf(buf);
+  return Math.max(buf.length, a ? a.slotSize(buf) ?? buf.length : buf.buffer.byteLength);
 }
 
 /**
- * A set of record buffers by the memory they occupy (a slot of the arena, or a malloc'd backing
+ * A set of record buffers by the memory they occupy (a slot of an arena, or a malloc'd backing
  * buffer), so that any view from the same first byte finds the entry.
  */
 export class RecordSet {
   private readonly whole = new WeakSet<ArrayBufferLike>();
-  private readonly slots = new Set<number>();
+  private readonly slots = new WeakMap<Arena, Set<number>>();
 
   add(buf: Uint8Array): void {
-    if (arena.owns(buf)) this.slots.add(buf.byteOffset);
-    else this.whole.add(buf.buffer);
+    const a = arenaOf(buf);
+    if (!a) {
+      this.whole.add(buf.buffer);
+      return;
+    }
+    let set = this.slots.get(a);
+    if (!set) this.slots.set(a, (set = new Set()));
+    set.add(buf.byteOffset);
   }
 
   /** Removes the entry for `buf`'s memory; true if there was one. */
   delete(buf: Uint8Array): boolean {
-    return arena.owns(buf) ? this.slots.delete(buf.byteOffset) : this.whole.delete(buf.buffer);
+    const a = arenaOf(buf);
+    return a ? this.slots.get(a)?.delete(buf.byteOffset) ?? false : this.whole.delete(buf.buffer);
   }
 }
 
-/** The record arena's bytes carved and free (for tests and statistics). */
+/** The current record arena's bytes carved and free (for tests and statistics). */
 export function arenaStats(): { carved: number; free: number; max: number } {
   return { ...arena.stats, max: arena.maxBytes };
 }
