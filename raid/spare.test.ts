@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { MemoryKv } from '../vfs/meta/memory.js';
 import { createPool, openPool } from './index.js';
-import { arenaStats, giveSpare, recyclable, SPARE_BYTES, spareCount, takeSpare } from './spare.js';
+import { giveSpare, recyclable, SPARE_BYTES, spareCount, takeSpare } from './spare.js';
 
 const MIB = 1 << 20;
 
@@ -37,7 +37,10 @@ test('spares: whole buffers of one size, bounded; views and other sizes are not 
   drain(MIB);
 });
 
-test('the block cache gives an evicted adopted record back unless a view handed it out', async () => {
+type Store = Awaited<ReturnType<typeof openPool>>;
+
+/** A pool over six folders with a 4 MiB block cache, spares drained, for `fn`; closed and removed after. */
+async function withSmallCache(fn: (store: Store, kv: MemoryKv) => Promise<void>): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'dw-spare-'));
   const kv = new MemoryKv();
   try {
@@ -45,63 +48,59 @@ test('the block cache gives an evicted adopted record back unless a view handed 
     await createPool(kv, { layout: 'rs:4+2', devices, segmentBytes: 16 * MIB });
     const store = await openPool(kv, { codec: 'inline', cacheBytes: 4 * MIB });
     drain(MIB);
-    const put = async (fill: number): Promise<{ id: number; buf: Buffer }> => {
-      const buf = Buffer.allocUnsafeSlow(MIB).fill(fill);
-      const s = await store.put(buf);
-      await kv.txn((tx) => store.commit(s, tx));
-      store.adopt(s.id, buf);
-      return { id: s.id, buf };
-    };
-    const a = await put(1);
-    const b = await put(2);
-    assert.deepEqual(await store.view(b.id), Buffer.alloc(MIB, 2), 'b is served from the cache');
-    const into = Buffer.alloc(10);
-    await store.readInto(a.id, 5, 10, into, 0); // a copy: a stays reusable
-    assert.deepEqual(into, Buffer.alloc(10, 1));
-    for (let i = 3; i < 9; i++) await put(i); // pushes a and b out of the 4 MiB cache
-    const back = drain(MIB).map((x) => x.buffer);
-    assert.ok(back.includes(a.buf.buffer), 'the unseen record came back as a spare');
-    assert.ok(!back.includes(b.buf.buffer), 'the record a view handed out did not');
-    assert.deepEqual(b.buf, Buffer.alloc(MIB, 2), 'and its bytes are intact');
-    assert.deepEqual(await store.get(a.id), Buffer.alloc(MIB, 1), 'a still reads back from the devices');
-    await store.close();
+    try {
+      await fn(store, kv);
+    } finally {
+      await store.close();
+    }
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
-});
+}
 
-test('arena records: the block cache gives an evicted adopted slot back unless a view handed it out', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'dw-spare-arena-'));
-  const kv = new MemoryKv();
-  try {
-    const devices = Array.from({ length: 6 }, (_, i) => join(root, `d${i}`));
-    await createPool(kv, { layout: 'rs:4+2', devices, segmentBytes: 16 * MIB });
-    const store = await openPool(kv, { codec: 'inline', cacheBytes: 4 * MIB });
-    drain(MIB);
-    const size = MIB - 4096; // a size no other test takes, so that the free slots counted are ours
-    const put = async (fill: number): Promise<{ id: number; buf: Buffer }> => {
-      const buf = takeSpare(size).fill(fill);
-      assert.ok(recyclable(buf), 'an arena slot');
-      const s = await store.put(buf.subarray(0, size - 100)); // a partial record: still its slot
-      await kv.txn((tx) => store.commit(s, tx));
-      store.adopt(s.id, buf.subarray(0, size - 100));
-      return { id: s.id, buf };
-    };
-    const a = await put(1);
-    const b = await put(2);
-    assert.deepEqual(await store.view(b.id), Buffer.alloc(size - 100, 2));
-    const free0 = arenaStats().free;
-    const later: Buffer[] = [];
-    for (let i = 3; i < 9; i++) later.push((await put(i)).buf); // pushes a and b out of the 4 MiB cache (each charged its whole slot)
-    const again = Array.from({ length: 6 }, () => takeSpare(size));
-    const offsets = [...later, ...again].map((x) => x.byteOffset);
-    assert.ok(offsets.includes(a.buf.byteOffset), 'the unseen record\'s slot was reused');
-    assert.ok(!offsets.includes(b.buf.byteOffset), 'the slot a view handed out was not');
-    assert.deepEqual(b.buf, Buffer.alloc(size, 2), 'and its bytes are intact');
-    assert.ok(arenaStats().free <= free0 + 6 * size);
-    for (const x of again) giveSpare(x);
-    await store.close();
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+/** Stores and commits `data`, then hands it to the block cache, as a writer does; returns the block id. */
+async function putAdopted(store: Store, kv: MemoryKv, data: Buffer): Promise<number> {
+  const s = await store.put(data);
+  await kv.txn((tx) => store.commit(s, tx));
+  store.adopt(s.id, data);
+  return s.id;
+}
+
+test('the block cache gives an evicted adopted record back unless a view handed it out', () => withSmallCache(async (store, kv) => {
+  const put = async (fill: number): Promise<{ id: number; buf: Buffer }> => {
+    const buf = Buffer.allocUnsafeSlow(MIB).fill(fill);
+    return { id: await putAdopted(store, kv, buf), buf };
+  };
+  const a = await put(1);
+  const b = await put(2);
+  assert.deepEqual(await store.view(b.id), Buffer.alloc(MIB, 2), 'b is served from the cache');
+  const into = Buffer.alloc(10);
+  await store.readInto(a.id, 5, 10, into, 0); // a copy: a stays reusable
+  assert.deepEqual(into, Buffer.alloc(10, 1));
+  for (let i = 3; i < 9; i++) await put(i); // pushes a and b out of the 4 MiB cache
+  const back = drain(MIB).map((x) => x.buffer);
+  assert.ok(back.includes(a.buf.buffer), 'the unseen record came back as a spare');
+  assert.ok(!back.includes(b.buf.buffer), 'the record a view handed out did not');
+  assert.deepEqual(b.buf, Buffer.alloc(MIB, 2), 'and its bytes are intact');
+  assert.deepEqual(await store.get(a.id), Buffer.alloc(MIB, 1), 'a still reads back from the devices');
+}));
+
+test('arena records: the block cache gives an evicted adopted slot back unless a view handed it out', () => withSmallCache(async (store, kv) => {
+  const size = MIB - 4096; // a size no other test takes, so that the slots seen are ours
+  const put = async (fill: number): Promise<{ id: number; buf: Buffer }> => {
+    const buf = takeSpare(size).fill(fill);
+    assert.ok(recyclable(buf), 'an arena slot');
+    return { id: await putAdopted(store, kv, buf.subarray(0, size - 100)), buf }; // a partial record: still its slot
+  };
+  const a = await put(1);
+  const b = await put(2);
+  assert.deepEqual(await store.view(b.id), Buffer.alloc(size - 100, 2));
+  const later: Buffer[] = [];
+  for (let i = 3; i < 9; i++) later.push((await put(i)).buf); // pushes a and b out of the 4 MiB cache (each charged its whole slot)
+  const again = Array.from({ length: 6 }, () => takeSpare(size));
+  const offsets = [...later, ...again].map((x) => x.byteOffset);
+  assert.ok(offsets.includes(a.buf.byteOffset), 'the unseen record\'s slot was reused');
+  assert.ok(!offsets.includes(b.buf.byteOffset), 'the slot a view handed out was not');
+  assert.deepEqual(b.buf, Buffer.alloc(size, 2), 'and its bytes are intact');
+  for (const x of again) giveSpare(x);
+}));
