@@ -85,8 +85,8 @@ function after(bufs: Buffer[], n: number): Buffer[] {
   return rest;
 }
 
-/** Writes the buffers (`total` bytes) back to back at `pos`, going on after short writes. */
-async function writeAll(fh: FileHandle, parts: Buffer[], total: number, pos: number, sync: boolean): Promise<void> {
+/** Writes the buffers back to back at `pos`, going on after short writes; `sync`: from this thread (writevSync), else through libuv's pool. */
+async function writeAll(fh: FileHandle, parts: Buffer[], pos: number, sync: boolean): Promise<void> {
   let bufs = parts;
   while (bufs.length) {
     const bytesWritten = sync ? writevSync(fh.fd, bufs, pos) : (await fh.writev(bufs, pos)).bytesWritten;
@@ -291,7 +291,7 @@ export class Device {
         }
         this.windowBytes += end - offset;
         const sync = end - offset <= SYNC_WRITE_MAX && this.windowBytes <= STREAM_BYTES;
-        await this.withHandle(a.segment, (fh) => writeAll(fh, group.flatMap((g) => g.parts), end - offset, offset, sync));
+        await this.withHandle(a.segment, (fh) => writeAll(fh, group.flatMap((g) => g.parts), offset, sync));
       } catch (err) {
         this.unpinSegment(a.segment, group.length);
         // A failed append leaves the tail unknown: start a new segment next time.

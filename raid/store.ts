@@ -396,7 +396,7 @@ export class RaidBlockStore implements BlockStore {
   async view(id: BlockId): Promise<Buffer> {
     const data = this.cached(id) ?? await this.fetch(id);
     // Seen outside: whoever holds it may keep it (a reply being sent), so it is never reused (an
-    // arena slot stays with the arena for good: spare.ts, arena.ts).
+    // arena slot is then never given back; its memory goes with its arena: spare.ts, arena.ts).
     this.recyclable.delete(data);
     return data;
   }
