@@ -74,7 +74,7 @@ export function giveSpare(buf: Buffer): void {
     a.give(buf);
     return;
   }
-  if (buf.byteOffset !== 0 || buf.length !== buf.buffer.byteLength || buf.length === 0) return;
+  if (!recyclable(buf)) return; // a view of a larger buffer
   if (spares.length && spares[0]!.length !== buf.length) spares.length = 0; // the record size changed
   if ((spares.length + 1) * buf.length > SPARE_BYTES) return;
   spares.push(buf);

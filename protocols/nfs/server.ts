@@ -25,6 +25,7 @@ import { NFS4_VERSION, NFSPROC4_COMPOUND } from './wire/nfs4.js';
 import { Nfs4Service, type OpRecord } from './v4/service.js';
 import { PMAP_PROG } from './wire/portmap.js';
 import { DEFAULT_MAX_RECORD, recordMark, RecordDecoder } from './wire/record.js';
+import { MSG } from './wire/rpc.js';
 import { listenUdp, type UdpRpc } from './udp.js';
 
 /** Reading from a connection pauses while this many reply bytes wait to be sent. */
@@ -36,8 +37,7 @@ const MAX_UNSENT = 8 << 20;
  * and the VFS copies the data before the call ends: its buffer may be recycled once answered.
  */
 function isNfs3Write(rec: Buffer): boolean {
-  const CALL = 0; // msg_type (RFC 5531 section 9)
-  return rec.length >= 24 && rec.readUInt32BE(4) === CALL && rec.readUInt32BE(12) === NFS_PROG && rec.readUInt32BE(16) === NFS_VERS && rec.readUInt32BE(20) === PROC.WRITE;
+  return rec.length >= 24 && rec.readUInt32BE(4) === MSG.CALL && rec.readUInt32BE(12) === NFS_PROG && rec.readUInt32BE(16) === NFS_VERS && rec.readUInt32BE(20) === PROC.WRITE;
 }
 
 export interface NfsServerOptions {
