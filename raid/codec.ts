@@ -128,7 +128,7 @@ function acquirePool(threads: number): Piscina {
   let e = shared.get(threads);
   if (!e) {
     e = {
-      pool: new Piscina({ filename: new URL('./codec-worker.mjs', import.meta.url).href, minThreads: threads, maxThreads: threads, idleTimeout: 30_000 }),
+      pool: new Piscina({ filename: new URL('./codec-worker.cjs', import.meta.url).href, minThreads: threads, maxThreads: threads, idleTimeout: 30_000 }),
       users: 0,
     };
     shared.set(threads, e);
