@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Arena, arenaOf } from './arena.js';
+import fc from 'fast-check';
+import { Arena, arenaOf, copyBytes } from './arena.js';
 import { arenaStats, backingBytes, giveSpare, RecordSet, recyclable, resetRecordArena, takeSpare } from './spare.js';
 
 const KIB = 1024;
@@ -110,3 +111,29 @@ test('spares: a full record arena is retired for a new one; slots of the old one
     resetRecordArena(before);
   }
 });
+
+test('copyBytes: every alignment of source and target, into and out of arena memory, copies exactly the bytes', () => {
+  const a = new Arena(4 << 20);
+  const slot = a.take(1 << 20)!;
+  const plain = Buffer.allocUnsafeSlow((1 << 20) + 64);
+  fc.assert(fc.property(
+    fc.integer({ min: 0, max: 200 * KIB }), fc.integer({ min: 0, max: 15 }), fc.integer({ min: 0, max: 15 }), fc.boolean(), fc.integer(),
+    (n, srcOff, at, intoArena, seed) => {
+      const src = Buffer.allocUnsafeSlow(n + 16).subarray(srcOff, srcOff + n);
+      for (let i = 0; i < n; i++) src[i] = (i * 31 + seed) & 0xff;
+      const from = intoArena ? src : copyOut(src, slot, srcOff);
+      const dst = intoArena ? slot : plain;
+      dst.fill(0xee);
+      assert.equal(copyBytes(from, dst, at), n);
+      assert.ok(dst.subarray(at, at + n).equals(src), 'the bytes, in place');
+      assert.equal(at > 0 ? dst[at - 1] : 0xee, 0xee, 'nothing before');
+      assert.equal(dst[at + n], 0xee, 'nothing after');
+    },
+  ), { numRuns: 150 });
+});
+
+/** src's bytes placed in `slot` at `off` (a misaligned source in arena memory). */
+function copyOut(src: Buffer, slot: Buffer, off: number): Buffer {
+  src.copy(slot, off);
+  return slot.subarray(off, off + src.length);
+}

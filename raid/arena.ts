@@ -121,3 +121,32 @@ export class Arena {
     return { carved: this.top, free };
   }
 }
+
+/** Staging buffer of copyBytes (plain memory, reused; JavaScript runs one copy at a time per thread). */
+const STAGE_BYTES = 64 << 10;
+let stage: Buffer | undefined;
+
+/**
+ * Copies all of `src` into `dst` at `at` (the caller checks it fits); returns src.length. Use it
+ * for any copy that may touch arena memory. V8 copies to or from shared memory (a
+ * SharedArrayBuffer, which an arena is) with relaxed atomic words, and byte by byte when source
+ * and target are not equally aligned to 8 bytes: 3.8 GB/s where memcpy runs at 28 (measured
+ * on this machine). Protocol data rarely is: NFS WRITE data is 4-byte aligned in its RPC record
+ * (XDR), SMB2 WRITE data follows a 4-byte transport header. Such a copy goes through a small
+ * plain buffer instead, in 64 KiB pieces that stay in the CPU cache: 18 GB/s.
+ */
+export function copyBytes(src: Uint8Array, dst: Uint8Array, at: number): number {
+  const n = src.length;
+  const shared = src.buffer instanceof SharedArrayBuffer || dst.buffer instanceof SharedArrayBuffer;
+  if (n < 4096 || !shared || ((src.byteOffset - dst.byteOffset - at) & 7) === 0) {
+    dst.set(src, at);
+    return n;
+  }
+  const s = (stage ??= Buffer.allocUnsafeSlow(STAGE_BYTES));
+  for (let i = 0; i < n; i += STAGE_BYTES) {
+    const m = Math.min(STAGE_BYTES, n - i);
+    s.set(src.subarray(i, i + m));
+    dst.set(s.subarray(0, m), at + i);
+  }
+  return n;
+}

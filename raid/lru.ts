@@ -1,3 +1,5 @@
+import { copyBytes } from './arena.js';
+
 /** A least-recently-used map bounded by total bytes (each entry's size given on set). */
 export class ByteLru<K, V> {
   private map = new Map<K, { value: V; size: number }>();
@@ -50,6 +52,6 @@ export function copyRange(src: Uint8Array, from: number, length: number, into: U
   if (from < 0 || length < 0 || at < 0) throw new RangeError('negative offset or length');
   const end = Math.min(src.length, from + length);
   if (end <= from) return 0;
-  into.set(src.subarray(from, end), at);
+  copyBytes(src.subarray(from, end), into, at); // from a cached block: arena memory (see copyBytes)
   return end - from;
 }

@@ -1,6 +1,7 @@
 import { totalmem } from 'node:os';
 import { Errno, VfsError } from './errno.js';
 import type { BlockStore, Compression, StagedBlock, StagedChunks } from '../raid/types.js';
+import { copyBytes } from '../raid/arena.js';
 import { giveSpare, takeSpare } from '../raid/spare.js';
 import { type Chunk, decodeExtent, type Extent, type Inode } from './meta/inode.js';
 import type { MetaTxn } from './meta/metatxn.js';
@@ -299,7 +300,7 @@ export class OpenFile {
         rec.buf = grown;
       }
       if (inRec > rec.len) rec.buf.fill(0, rec.len, inRec);
-      Buffer.from(data.buffer, data.byteOffset + pos, n).copy(rec.buf, inRec);
+      copyBytes(data.subarray(pos, pos + n), rec.buf, inRec); // data's alignment is the protocol's: see copyBytes
       const filled = need === rs && (rec.len < rs || pos > 0 || offset === this.nextWrite);
       rec.len = Math.max(rec.len, need);
       pos += n;
@@ -399,7 +400,7 @@ export class OpenFile {
       const dst = at - offset;
       const rec = this.recs.get(idx);
       if (rec) {
-        const got = inRec < rec.len ? rec.buf.copy(out, dst, inRec, Math.min(rec.len, inRec + n)) : 0;
+        const got = inRec < rec.len ? copyBytes(rec.buf.subarray(inRec, Math.min(rec.len, inRec + n)), out, dst) : 0;
         if (got < n) out.fill(0, dst + got, dst + n);
       } else {
         loads.push(this.readRecord(idx, inRec, n, out, dst));
