@@ -11,6 +11,10 @@ export class ByteLru<K, V> {
   get size(): number {
     return this.bytes;
   }
+  /** Whether key is held (no refresh). */
+  has(key: K): boolean {
+    return this.map.has(key);
+  }
   get(key: K): V | undefined {
     const e = this.map.get(key);
     if (!e) return undefined;

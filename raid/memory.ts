@@ -3,7 +3,7 @@ import type { KvTxn } from '../vfs/meta/kv.js';
 import { keys } from '../vfs/meta/keys.js';
 import { copyRange } from './lru.js';
 import { type Compression, formatCompression, OFF } from './compress.js';
-import type { BlockId, BlockStore, Layout, PoolStats, PutOptions, ScrubReport, Slice, StagedBlock, StagedChunks } from './types.js';
+import type { BlockId, BlockStore, Layout, Lent, PoolStats, PutOptions, ScrubReport, Slice, StagedBlock, StagedChunks } from './types.js';
 import { chunkEnds } from './chunker.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -92,6 +92,9 @@ export class MemoryBlockStore implements BlockStore {
     const b = this.blocks.get(id);
     if (!b) throw new VfsError(Errno.EIO, `block ${id} not found`);
     return b; // never modified: put() keeps a copy of its own
+  }
+  async lend(id: BlockId): Promise<Lent> {
+    return { data: await this.view(id), giveBack: () => undefined }; // its blocks are never reused
   }
   /** Nothing to keep: every block of this store is in memory already. */
   adopt(_id: BlockId, _data: Buffer): void {}

@@ -1,7 +1,8 @@
 /**
  * Spare buffers (spare.ts) and the block cache giving back what it adopted: an adopted record
  * evicted without anyone having seen it (BlockStore.view) is reused for a later record; one a
- * view handed out never is, and neither is a view of a larger buffer.
+ * view handed out never is, and neither is a view of a larger buffer. Blocks read from the devices
+ * land in arena slots too: reused once evicted, unless viewed, or while lent (BlockStore.lend).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { MemoryKv } from '../vfs/meta/memory.js';
 import { createPool, openPool } from './index.js';
-import { giveSpare, recyclable, SPARE_BYTES, spareCount, takeSpare } from './spare.js';
+import { backingBytes, giveSpare, recyclable, SPARE_BYTES, spareCount, takeSpare } from './spare.js';
 
 const MIB = 1 << 20;
 
@@ -103,4 +104,40 @@ test('arena records: the block cache gives an evicted adopted slot back unless a
   assert.ok(!offsets.includes(b.buf.byteOffset), 'the slot a view handed out was not');
   assert.deepEqual(b.buf, Buffer.alloc(size, 2), 'and its bytes are intact');
   for (const x of again) giveSpare(x);
+}));
+
+test('read records: a block loaded from the devices lands in an arena slot; lent, it is reused only after giveBack; viewed, never; copied, once evicted', () => withSmallCache(async (store, kv) => {
+  const BLOCK = 200 * 1024; // rs:4+2: 50 KiB shards, a 300 KiB job slot
+  const ids: number[] = [];
+  for (let i = 0; i < 3 + 30; i++) {
+    // Three blocks under test, then 30 of another size (other slots) to push them out of the 4 MiB cache.
+    const s = await store.put(Buffer.alloc(i < 3 ? BLOCK : 120 * 1024, i + 1));
+    await kv.txn((tx) => store.commit(s, tx));
+    ids.push(s.id); // not adopted: every read below loads from the devices
+  }
+  const lent = await store.lend(ids[0]!);
+  assert.deepEqual(lent.data, Buffer.alloc(BLOCK, 1));
+  assert.ok(recyclable(lent.data), 'read into an arena slot');
+  const slotSize = backingBytes(lent.data);
+  const viewed = await store.view(ids[1]!);
+  const into = Buffer.alloc(BLOCK);
+  await store.readInto(ids[2]!, 0, BLOCK, into, 0);
+  const copiedSlot = await store.lend(ids[2]!); // the cached block read just now, its memory
+  copiedSlot.giveBack();
+  await new Promise((r) => setImmediate(r)); // the loads' hand-over lends end
+  for (let i = 3; i < ids.length; i++) await store.readInto(ids[i]!, 0, 10, into, 0); // pushes 0, 1 and 2 out of the cache
+  const taken = Array.from({ length: 3 }, () => takeSpare(slotSize));
+  const offsets = new Set(taken.map((b) => b.byteOffset));
+  assert.ok(offsets.has(copiedSlot.data.byteOffset), 'the copied block\'s slot was reused once evicted');
+  assert.ok(!offsets.has(lent.data.byteOffset), 'the lent slot was not, evicted but still lent');
+  assert.ok(!offsets.has(viewed.byteOffset), 'the viewed slot was not');
+  assert.deepEqual(lent.data, Buffer.alloc(BLOCK, 1), 'the lent bytes are intact');
+  assert.deepEqual(viewed, Buffer.alloc(BLOCK, 2), 'the viewed bytes are intact');
+  for (const b of taken) giveSpare(b);
+  lent.giveBack();
+  lent.giveBack(); // a second call does nothing
+  const again = Array.from({ length: 8 }, () => takeSpare(slotSize)); // the slots given back above first, then the lent one
+  assert.ok(again.some((b) => b.byteOffset === lent.data.byteOffset), 'given back: its slot is reused');
+  assert.ok(!again.some((b) => b.byteOffset === viewed.byteOffset), 'the viewed slot never is');
+  for (const b of again) giveSpare(b);
 }));

@@ -37,7 +37,7 @@ let arena = new Arena(arenaBytes);
  * records, handed out for good by views, or free but of another size) is retired for a new one;
  * the old one's memory goes once nothing refers to it.
  */
-function arenaTake(size: number): Buffer | undefined {
+export function arenaTake(size: number): Buffer | undefined {
   const b = arena.take(size);
   if (b || size > arenaBytes) return b;
   arena.retire();
@@ -117,10 +117,55 @@ export class RecordSet {
     set.add(buf.byteOffset);
   }
 
+  /** Whether `buf`'s memory has an entry. */
+  has(buf: Uint8Array): boolean {
+    const a = arenaOf(buf);
+    return a ? this.slots.get(a)?.has(buf.byteOffset) ?? false : this.whole.has(buf.buffer);
+  }
+
   /** Removes the entry for `buf`'s memory; true if there was one. */
   delete(buf: Uint8Array): boolean {
     const a = arenaOf(buf);
     return a ? this.slots.get(a)?.delete(buf.byteOffset) ?? false : this.whole.delete(buf.buffer);
+  }
+}
+
+/** Counts by record buffer memory (as RecordSet keys it): how many lends of it are out. */
+export class RecordCount {
+  private readonly whole = new WeakMap<ArrayBufferLike, number>();
+  private readonly slots = new WeakMap<Arena, Map<number, number>>();
+
+  /** Adds one for `buf`'s memory. */
+  add(buf: Uint8Array): void {
+    const a = arenaOf(buf);
+    if (!a) {
+      this.whole.set(buf.buffer, (this.whole.get(buf.buffer) ?? 0) + 1);
+      return;
+    }
+    let m = this.slots.get(a);
+    if (!m) this.slots.set(a, (m = new Map()));
+    m.set(buf.byteOffset, (m.get(buf.byteOffset) ?? 0) + 1);
+  }
+
+  /** Takes one off for `buf`'s memory; returns what is left (0 when none was counted). */
+  remove(buf: Uint8Array): number {
+    const a = arenaOf(buf);
+    const m = a ? this.slots.get(a) : undefined;
+    const n = (a ? m?.get(buf.byteOffset) : this.whole.get(buf.buffer)) ?? 0;
+    if (n <= 1) {
+      if (a) m?.delete(buf.byteOffset);
+      else this.whole.delete(buf.buffer);
+      return 0;
+    }
+    if (a) m!.set(buf.byteOffset, n - 1);
+    else this.whole.set(buf.buffer, n - 1);
+    return n - 1;
+  }
+
+  /** How many are counted for `buf`'s memory. */
+  count(buf: Uint8Array): number {
+    const a = arenaOf(buf);
+    return (a ? this.slots.get(a)?.get(buf.byteOffset) : this.whole.get(buf.buffer)) ?? 0;
   }
 }
 

@@ -9,14 +9,16 @@ import type { Device } from './device.js';
 import { decodeShardHeader, encodeShardHeader, SHARD_HEADER_BYTES, shardSizeFor, MAX_SHARD_BYTES } from './format.js';
 import { type PoolLayout, recoverable } from './layout.js';
 import { ByteLru, copyRange } from './lru.js';
-import { backingBytes, DEFAULT_CACHE_BYTES, giveSpare, RecordSet, recyclable } from './spare.js';
+import { arenaTake, backingBytes, DEFAULT_CACHE_BYTES, giveSpare, RecordCount, RecordSet, recyclable } from './spare.js';
+import { arenaOf } from './arena.js';
+import { jobBytes, TAIL_BYTES } from './codec-core.js';
 import { reclaimPool, replacePoolDevice, scrubPool, poolStats } from './maintenance.js';
 import type { Keyring, Secret } from './keys.js';
 import { updatePoolState } from './poolstate.js';
 import { commitChunks, dropIndexRows, putChunks } from './dedup.js';
 import { unpackBlock } from './unpack.js';
 import { reencryptPool, reencryptStatus, startReencrypt } from './reencrypt.js';
-import { BlockFlags, type BlockId, type BlockStore, type Slice, type StagedChunks, type PoolStats, type ProgressFn, type PutOptions, type ReencryptResult, type ReencryptStatus, type ScrubReport, type StagedBlock } from './types.js';
+import { BlockFlags, type BlockId, type BlockStore, type Lent, type Slice, type StagedChunks, type PoolStats, type ProgressFn, type PutOptions, type ReencryptResult, type ReencryptStatus, type ScrubReport, type StagedBlock } from './types.js';
 
 export interface Logger {
   info: (...args: any[]) => void;
@@ -157,7 +159,7 @@ export class RaidBlockStore implements BlockStore {
     // An adopted record that leaves the cache without anyone outside having seen it (view) goes
     // back to the spare buffers (spare.ts): a long upload then reuses the same memory.
     this.cache = new ByteLru(opts.cacheBytes ?? DEFAULT_CACHE_BYTES, (_id, data) => {
-      if (this.recyclable.delete(data)) giveSpare(data);
+      if (this.recyclable.delete(data)) this.recycle(data);
     });
     this.stagedGraceMs = opts.stagedGraceMs ?? 10 * 60_000;
     this.ids = new Lease(kv, COUNTER.nextBlock, ID_LEASE);
@@ -398,7 +400,37 @@ export class RaidBlockStore implements BlockStore {
     // Seen outside: whoever holds it may keep it (a reply being sent), so it is never reused (an
     // arena slot is then never given back; its memory goes with its arena: spare.ts, arena.ts).
     this.recyclable.delete(data);
+    this.evictedLent.delete(data);
     return data;
+  }
+
+  /** See BlockStore.lend: view(), reused after giveBack once the cache has let go of it too. */
+  async lend(id: BlockId): Promise<Lent> {
+    const data = this.cached(id) ?? await this.fetch(id);
+    if (!this.recyclable.has(data) && !this.evictedLent.has(data)) return { data, giveBack: () => undefined }; // never reused anyway
+    return { data, giveBack: this.lendOut(data) };
+  }
+
+  /** Lends of recyclable memory not yet given back (BlockStore.lend, and load's hand-over). */
+  private readonly lent = new RecordCount();
+  /** Recyclable memory the cache let go of while lent: reused when the last lend comes back. */
+  private readonly evictedLent = new RecordSet();
+
+  /** Counts a lend of `data`; returns its giveBack (once; later calls do nothing). */
+  private lendOut(data: Buffer): () => void {
+    this.lent.add(data);
+    let out = true;
+    return () => {
+      if (!out) return;
+      out = false;
+      if (this.lent.remove(data) === 0 && this.evictedLent.delete(data)) giveSpare(data);
+    };
+  }
+
+  /** Recyclable memory the cache let go of: reused now, or when its last lend is given back. */
+  private recycle(data: Buffer): void {
+    if (this.lent.count(data) > 0) this.evictedLent.add(data);
+    else giveSpare(data);
   }
 
   /** The cached bytes of a block, if cached (checks that the store is open). */
@@ -437,8 +469,11 @@ export class RaidBlockStore implements BlockStore {
     for (let attempt = 0; ; attempt++) {
       const row = await this.getRow(id);
       if (!row) throw new VfsError(Errno.EIO, `block ${id} not found`);
-      const r = await this.readShards(id, row, { all: false });
+      // A plain block is read into record memory (arena.ts: V8 does not count it, so a long read
+      // brings no full garbage collection every 64 MiB) that the cache reuses when it lets go.
+      const r = await this.readShards(id, row, { all: false, arena: !isPacked(row) });
       if (!r.ok) {
+        if (arenaOf(r.buf)) giveSpare(r.buf); // no one saw it
         // A compaction or repair may have moved a shard under us: retry once with the new row.
         const again = await this.kv.get(keys.block(id));
         if (attempt === 0 && again && !again.equals(encodeRow(row))) continue;
@@ -447,7 +482,13 @@ export class RaidBlockStore implements BlockStore {
       if (r.suspect) this.scheduleRepair(id);
       if (!isPacked(row)) {
         const data = r.buf.subarray(0, row.length);
-        this.cache.set(id, data, r.buf.buffer.byteLength);
+        this.cache.set(id, data, backingBytes(r.buf));
+        if (arenaOf(data) && this.cache.has(id)) {
+          this.recyclable.add(data);
+          // Lent to the callers waiting on this load until they have run (they copy it, view it
+          // or lend it themselves): an eviction in between must not reuse it under them.
+          setImmediate(this.lendOut(data));
+        }
         return data;
       }
       // Checksums passed (readShards): only now are the stored bytes decrypted (a tag failure is
@@ -474,12 +515,14 @@ export class RaidBlockStore implements BlockStore {
    * Reads shards of a block into a job buffer and decodes. With all=false, data shards are read
    * first and the others only if a data shard is missing or bad; with all=true every placed
    * shard is read (scrub, repair). `exclude` names a device not to read (being rebuilt);
-   * `want` (bit mask) names shards to rebuild as well.
+   * `want` (bit mask) names shards to rebuild as well. `arena`: into a record arena slot when
+   * one is free (returned as `buf` unless a worker decoded a copy; the caller owns it).
    */
-  async readShards(id: BlockId, row: BlockRow, opts: { all: boolean; exclude?: number; want?: number }): Promise<ReadResult> {
+  async readShards(id: BlockId, row: BlockRow, opts: { all: boolean; exclude?: number; want?: number; arena?: boolean }): Promise<ReadResult> {
     const n = row.k + row.m;
     const p = this.params(row);
-    let buf = this.codec.alloc(p);
+    const slot = opts.arena ? arenaTake(jobBytes(p) + TAIL_BYTES) : undefined;
+    let buf = slot ?? this.codec.alloc(p);
     let present = 0;
     let read = 0;
     const tried = new Array<boolean>(n).fill(false);
@@ -526,6 +569,7 @@ export class RaidBlockStore implements BlockStore {
       if (((present >>> j) & 1) === 1 && !good[j]) this.devices[row.shards[j]!.device]!.checksumErrors++;
       if (!good[j] && (j < row.k || tried[j]) && this.devices[row.shards[j]!.device]?.usable) suspect = true;
     }
+    if (slot && buf !== slot) giveSpare(slot); // a worker decoded a copy of it (codec.ts own)
     return { buf, ok: res.ok, good, rebuilt, sums: res.sums, read, suspect };
   }
 

@@ -162,6 +162,12 @@ export interface ProgressFn {
  * Errors: VfsError with Errno.EIO (fewer than k good shards, or device I/O failed on write
  * with no spare device), Errno.ENOSPC (devices full).
  */
+/** Bytes lent by BlockStore.lend: read-only, until `giveBack` (called once; later calls do nothing). */
+export interface Lent {
+  data: Buffer;
+  giveBack(): void;
+}
+
 export interface BlockStore {
   readonly layout: Layout;
   /**
@@ -230,6 +236,12 @@ export interface BlockStore {
    * errors as get().
    */
   view(id: BlockId): Promise<Buffer>;
+  /**
+   * view(), for a caller that says when it is done: `giveBack` (call it exactly once, when
+   * nothing refers to `data` or any view of it any more: the reply carrying it is sent) lets the
+   * store reuse the memory once the block cache has let go of it too. A view() is never reused.
+   */
+  lend(id: BlockId): Promise<Lent>;
   /**
    * Keeps a block that was just committed in the block cache, from the caller's own copy of its
    * bytes (exactly its logical length): a file read back soon after it was written costs no

@@ -381,16 +381,17 @@ export class OpenFile {
   /**
    * Reads [offset, offset+length) clamped to the size, through the buffers, holes as zeros.
    * Without `into`, a range in one stored record comes back as a view of the cached block
-   * (BlockStore.view): shared, never to be modified.
+   * (BlockStore.view): shared, never to be modified. With `lent` such a view is lent instead
+   * (BlockStore.lend): read sets `lent.giveBack`, which the caller calls when done with it.
    */
-  async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
+  async read(offset: number, length: number, into?: Buffer, lent?: { giveBack?: () => void }): Promise<Buffer> {
     if (offset < 0 || length < 0) throw new VfsError(Errno.EINVAL, 'bad offset or length');
     const end = Math.min(this.size, offset + length);
     if (end <= offset) return Buffer.alloc(0);
     const rs = this.recordSize;
     // Within one stored record and no buffer given: the block's own bytes, uncopied (BlockStore.view).
     const first = Math.floor(offset / rs);
-    const shared = !into && first === Math.floor((end - 1) / rs) && !this.recs.has(first) ? this.viewRecord(first, offset - first * rs, end - offset) : undefined;
+    const shared = !into && first === Math.floor((end - 1) / rs) && !this.recs.has(first) ? this.viewRecord(first, offset - first * rs, end - offset, lent) : undefined;
     const out = shared ? EMPTY : into && into.length >= end - offset ? into.subarray(0, end - offset) : Buffer.allocUnsafe(end - offset); // every byte below is copied or zeroed
     const loads: Promise<void>[] = [];
     for (let at = shared ? end : offset; at < end; ) {
@@ -434,12 +435,15 @@ export class OpenFile {
    * Bytes [inRec, inRec+n) of stored record idx as a view of the block store's cached block
    * (shared: never to be modified), or undefined when they are not one plain block's bytes.
    */
-  private async viewRecord(idx: number, inRec: number, n: number): Promise<Buffer | undefined> {
+  private async viewRecord(idx: number, inRec: number, n: number, lent?: { giveBack?: () => void }): Promise<Buffer | undefined> {
     const v = await this.meta.kv.get(keys.extent(this.ino, idx * this.recordSize));
     if (!v) return undefined;
     const e = decodeExtent(v);
     if (e.chunks || inRec + n > e.length) return undefined;
-    return (await this.blocks.view(e.blockId)).subarray(inRec, inRec + n);
+    if (!lent) return (await this.blocks.view(e.blockId)).subarray(inRec, inRec + n);
+    const l = await this.blocks.lend(e.blockId); // BlockStore.lend: the caller gives it back (read's `lent`)
+    lent.giveBack = l.giveBack;
+    return l.data.subarray(inRec, inRec + n);
   }
 
   /** Where the last read ended, and the record last read ahead (sequential read-ahead). */

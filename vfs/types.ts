@@ -219,6 +219,13 @@ export interface Vfs {
    * lies in one stored record): callers must never modify it. Errno: EBADF, EISDIR.
    */
   read(ctx: Ctx, fh: Fh, offset: number, length: number, into?: Buffer): Promise<Buffer>;
+  /**
+   * read() without `into`, for a caller that says when it is done with the bytes: call
+   * `giveBack` once nothing refers to `data` or a view of it any more (the reply carrying it was
+   * sent); the block cache then reuses that memory once it lets go of the block too
+   * (BlockStore.lend). Without giveBack the bytes are kept whole, as read()'s. Errno: as read().
+   */
+  readLent(ctx: Ctx, fh: Fh, offset: number, length: number): Promise<{ data: Buffer; giveBack(): void }>;
   /** Returns bytes written (all of data). Errno: EBADF, EFBIG, ENOSPC, EDQUOT, EROFS. */
   write(ctx: Ctx, fh: Fh, offset: number, data: Uint8Array): Promise<number>;
   /**

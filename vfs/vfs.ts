@@ -377,6 +377,12 @@ export class VfsImpl implements Vfs {
     return this.readHandle(fh).file.read(offset, length, into);
   }
 
+  async readLent(_ctx: Ctx, fh: Fh, offset: number, length: number): Promise<{ data: Buffer; giveBack(): void }> {
+    const lent: { giveBack?: () => void } = {};
+    const data = await this.readHandle(fh).file.read(offset, length, undefined, lent);
+    return { data, giveBack: lent.giveBack ?? (() => undefined) };
+  }
+
   /** A regular file's handle open for reading: EISDIR, EBADF. */
   private readHandle(fh: Fh): { h: Handle; file: OpenFile } {
     const h = this.handle(fh);

@@ -403,10 +403,18 @@ const HANDLERS: { [P in Proc]?: (s: Nfs3Service, ctx: NfsCtx, a: import('./wire/
       if (obj.type !== 'file') throw new VfsError(Errno.EINVAL, 'not a regular file');
       const count = Math.min(a.count, MAX_IO);
       const off = a.offset > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(a.offset);
-      const data = off >= obj.size || count === 0 ? Buffer.alloc(0) : await s.files.use(ctx, obj.ino, false, (fh) => s.vfs.read(ctx, fh, off, count));
-      const after = await s.vfs.getattr(ctx, obj.ino);
-      writePostOpAttr(w, s.fattr(after));
-      w.uint(data.length).bool(off + data.length >= after.size).opaqueRef(data);
+      // Lent (Vfs.readLent): given back once the reply is sent (server.ts, XdrWriter.opaqueRef).
+      const lent = off >= obj.size || count === 0 ? undefined : await s.files.use(ctx, obj.ino, false, (fh) => s.vfs.readLent(ctx, fh, off, count));
+      const data = lent?.data ?? Buffer.alloc(0);
+      try {
+        const after = await s.vfs.getattr(ctx, obj.ino);
+        writePostOpAttr(w, s.fattr(after));
+        w.uint(data.length).bool(off + data.length >= after.size);
+      } catch (err) {
+        lent?.giveBack();
+        throw err;
+      }
+      w.opaqueRef(data, lent?.giveBack);
     }, (w) => writePostOpAttr(w, obj && s.fattr(obj)));
   },
   [PROC.WRITE]: async (s, ctx, a) => {

@@ -25,6 +25,7 @@ import { NFS4_VERSION, NFSPROC4_COMPOUND } from './wire/nfs4.js';
 import { Nfs4Service, type OpRecord } from './v4/service.js';
 import { PMAP_PROG } from './wire/portmap.js';
 import { DEFAULT_MAX_RECORD, recordMark, RecordDecoder } from './wire/record.js';
+import { settleLoans } from './wire/xdr.js';
 import { MSG } from './wire/rpc.js';
 import { listenUdp, type UdpRpc } from './udp.js';
 
@@ -119,7 +120,8 @@ function writeRecord(sock: Socket, parts: Buffer[]): void {
   const len = parts.reduce((n, b) => n + b.length, 0);
   sock.cork();
   sock.write(recordMark(len));
-  for (const b of parts) sock.write(b);
+  // Lent READ data (XdrWriter.opaqueRef) goes back once written, or failed to be.
+  parts.forEach((b, i) => sock.write(b, i === parts.length - 1 ? () => settleLoans(parts) : undefined));
   sock.uncork();
 }
 
@@ -220,6 +222,7 @@ export async function startNfsServer(opts: NfsServerOptions): Promise<NfsServer>
         if (running >= maxInflight) sock.pause();
         const p = answerParts(programs, rec, peer, log, drc, opts.onCall, sock.localAddress).then((reply) => {
           if (reply && !sock.destroyed) writeRecord(sock, reply);
+          else if (reply) settleLoans(reply);
           if (isNfs3Write(rec)) RecordDecoder.release(rec); // answered: its data was copied into the file's records
           if (sock.writableLength >= MAX_UNSENT) sock.pause(); // a client that does not read its replies
         }).catch((err: unknown) => log?.error({ err, peer }, 'nfs: reply failed')).finally(() => {

@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import type { Ctx } from '../../vfs/types.js';
 import { ACCEPT, acceptedHeader, AUTH, AUTH_STAT, authErrorReply, decodeCall, errorReply, progMismatchReply, RpcBadCredError, RpcVersionError, rpcMismatchReply, successReply, type RpcCall } from './wire/rpc.js';
-import { XdrError, XdrReader } from './wire/xdr.js';
+import { settleLoans, XdrError, XdrReader } from './wire/xdr.js';
 import { ReplyCache } from './drc.js';
 
 /** uid/gid of AUTH_NONE callers (nobody / nogroup). */
@@ -129,8 +129,13 @@ async function answerCall(prog: Program, proc: Procedure, call: RpcCall, record:
       const list = Array.isArray(results) ? results : [results];
       const size = list.reduce((n, b) => n + b.length, 0);
       if (prog.drc?.keep && !prog.drc.keep(list[0] ?? new Uint8Array(0), call, size)) keep = false;
-      if (list.length === 1 || size < JOIN_BELOW) return [successReply(call.xid, list.length === 1 ? list[0]! : Buffer.concat(list, size))];
-      return [acceptedHeader(call.xid, ACCEPT.SUCCESS, 24).bytes(), ...list.map((b) => Buffer.from(b.buffer, b.byteOffset, b.length))];
+      if (list.length === 1 || size < JOIN_BELOW) {
+        const one = successReply(call.xid, list.length === 1 ? list[0]! : Buffer.concat(list, size));
+        settleLoans(list); // copied (lent READ data: XdrWriter.opaqueRef)
+        return [one];
+      }
+      // The parts as they are: a lent one is given back by its identity once sent (server.ts).
+      return [acceptedHeader(call.xid, ACCEPT.SUCCESS, 24).bytes(), ...list.map((b) => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length)))];
     } catch (err) {
       if (err instanceof XdrError) {
         log?.debug({ err: err.message, peer, prog: prog.name, proc: call.proc }, 'nfs: garbage arguments');
@@ -146,7 +151,13 @@ async function answerCall(prog: Program, proc: Procedure, call: RpcCall, record:
   if (!drc || !prog.drc || !wantsCache(prog.drc, call, record)) return { parts: await run(), outcome };
   const key = ReplyCache.key(hostOf(peer), record, call.xid, call.prog, call.vers, call.proc);
   // The cache keeps whole replies (the procedures it keeps answer a few hundred bytes).
-  const reply = await drc.run(key, async () => { const p = await run(); return p.length === 1 ? p[0]! : Buffer.concat(p); }, () => keep);
+  const reply = await drc.run(key, async () => {
+    const p = await run();
+    if (p.length === 1) return p[0]!;
+    const all = Buffer.concat(p);
+    settleLoans(p);
+    return all;
+  }, () => keep);
   return { parts: reply && [reply], outcome };
 }
 

@@ -36,12 +36,23 @@ export async function handleRead(c: SmbConnection, q: Request): Promise<Response
   const vfs = c.fileService!.vfs;
   await checkIo(vfs, o, req.offset, req.length, false); // FILE_LOCK_CONFLICT (lock.ts)
   let data: Buffer;
+  // Lent block cache bytes (Vfs.readLent), given back once the response holds its copy of them.
+  let giveBack = (): void => undefined;
   if (req.length === 0) data = Buffer.alloc(0);
   else if (o.stream !== undefined) data = (await streamData(vfs, o.ctx, o.node.ino, o.stream)).subarray(Number(req.offset), Number(req.offset) + req.length);
-  else data = await vfs.read(o.ctx, o.fh!, Number(req.offset), req.length);
-  if ((req.length > 0 && data.length === 0) || data.length < req.minimumCount) throw new SmbStatusError(STATUS.END_OF_FILE);
+  else ({ data, giveBack } = await vfs.readLent(o.ctx, o.fh!, Number(req.offset), req.length));
+  if ((req.length > 0 && data.length === 0) || data.length < req.minimumCount) {
+    giveBack();
+    throw new SmbStatusError(STATUS.END_OF_FILE);
+  }
   o.position = req.offset + BigInt(data.length);
-  return { status: STATUS.SUCCESS, body: (w) => { writeReadResponse(w, data); } };
+  return {
+    status: STATUS.SUCCESS,
+    body: (w) => {
+      writeReadResponse(w, data); // copies the bytes into the response (session.ts calls body once)
+      giveBack();
+    },
+  };
 }
 
 /**

@@ -132,7 +132,7 @@ export function blockStoreSuite(factory: BlockStoreFactory): void {
       }
     });
 
-    test('view: the block\'s bytes, shared; adopt keeps a committed block\'s bytes for reads, and ignores staged or unknown blocks', async () => {
+    test('view and lend: the block\'s bytes, shared; adopt keeps a committed block\'s bytes for reads, and ignores staged or unknown blocks', async () => {
       const h = await factory.create();
       try {
         const data = bytes(100_003, 77);
@@ -140,6 +140,12 @@ export function blockStoreSuite(factory: BlockStoreFactory): void {
         const v1 = await h.store.view(id);
         assert.ok(v1.equals(data), 'view reads the block');
         assert.ok((await h.store.view(id)).equals(data), 'twice');
+        const lent = await h.store.lend(id);
+        assert.ok(lent.data.equals(data), 'lend reads the block too');
+        lent.giveBack();
+        lent.giveBack(); // once; a second call does nothing
+        assert.ok((await h.store.get(id)).equals(data), 'and it still reads back after the loan');
+        await assert.rejects(h.store.lend(999_999), isEio);
         // A staged block is not adopted: the bytes offered are not what commit makes visible.
         const s = await h.store.put(bytes(5000, 78));
         h.store.adopt(s.id, bytes(5000, 79));

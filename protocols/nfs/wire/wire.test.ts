@@ -7,7 +7,7 @@ import { ARGS, CREATE_MODE, decodeArgs, encodeArgs, FTYPE, PROC, readDirList, re
 import { decodeDumpResult, decodeMapping, decodeRpcb, decodeRpcbDumpResult, encodeDumpResult, encodeRpcbDumpResult, MAX_RPCB_STRING } from './portmap.js';
 import { frameRecord, RecordDecoder, RECYCLE_MIN } from './record.js';
 import { ACCEPT, AUTH, decodeAuthSys, decodeCall, decodeReply, encodeAuthSys, encodeCall, errorReply, progMismatchReply, rpcMismatchReply, authErrorReply, RpcBadCredError, RpcVersionError } from './rpc.js';
-import { XdrError, XdrReader, XdrWriter } from './xdr.js';
+import { settleLoans, XdrError, XdrReader, XdrWriter } from './xdr.js';
 
 const bytes = fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a));
 /** Runs `f`; anything thrown must be an XdrError. */
@@ -32,6 +32,23 @@ test('XDR: opaqueRef encodes as opaque does, the payload referenced, not copied'
     else assert.equal(parts.length, 1);
   }
   assert.throws(() => new XdrWriter().opaqueRef(Buffer.alloc(5000)).patchUint(0, 1), RangeError);
+});
+
+test('XDR: lent payloads go back once: copied at once, referenced when the parts are settled or joined', () => {
+  let back = 0;
+  const giveBack = (): void => { back++; };
+  new XdrWriter().opaqueRef(Buffer.alloc(100), giveBack);
+  assert.equal(back, 1, 'a small payload is copied: given back at once');
+  const w = new XdrWriter().uint(1).opaqueRef(Buffer.alloc(8192, 3), giveBack).uint(2);
+  const parts = w.parts();
+  assert.equal(back, 1, 'referenced: kept until the parts are settled');
+  settleLoans([Buffer.alloc(8), ...parts]);
+  assert.equal(back, 2);
+  settleLoans(parts);
+  assert.equal(back, 2, 'once');
+  const joined = new XdrWriter().opaqueRef(Buffer.alloc(8192, 4), giveBack);
+  assert.equal(joined.bytes().length, 4 + 8192);
+  assert.equal(back, 3, 'bytes() copies it: given back then');
 });
 
 test('XDR: integers, hypers, bools, padding, opaque and string limits', () => {

@@ -141,6 +141,22 @@ export class XdrReader {
   }
 }
 
+/** The giveBack of each part that references lent bytes (XdrWriter.opaqueRef). */
+const loans = new WeakMap<Uint8Array, () => void>();
+
+/**
+ * Gives back the lent bytes among `parts` (XdrWriter.parts), once the caller no longer needs
+ * them: the reply was sent (the socket's write callback) or will not be. Each loan once.
+ */
+export function settleLoans(parts: readonly Uint8Array[]): void {
+  for (const p of parts) {
+    const back = loans.get(p);
+    if (!back) continue;
+    loans.delete(p);
+    back();
+  }
+}
+
 /**
  * Appends XDR items to a growing buffer. `opaqueRef` appends large payloads (READ data) by
  * reference: `parts()` then gives the encoding as a list of buffers without copying them.
@@ -239,12 +255,20 @@ export class XdrWriter {
 
   /**
    * Variable-length opaque whose bytes are not copied: the writer keeps a reference to `b` (which
-   * must not change until the encoding is sent). For payloads of many KiB (READ data).
+   * must not change until the encoding is sent). For payloads of many KiB (READ data). `giveBack`
+   * (lent bytes: Vfs.readLent) is called once they are no longer referenced: at once when they
+   * were copied (small), else by settleLoans on the parts once sent (or dropped), or by bytes().
    */
-  opaqueRef(b: Uint8Array): this {
+  opaqueRef(b: Uint8Array, giveBack?: () => void): this {
     this.uint(b.length);
-    if (b.length < 4096) return this.fixed(b);
-    this.done.push(this.buf.subarray(0, this.pos), Buffer.from(b.buffer, b.byteOffset, b.length));
+    if (b.length < 4096) {
+      this.fixed(b);
+      giveBack?.();
+      return this;
+    }
+    const ref = Buffer.from(b.buffer, b.byteOffset, b.length);
+    if (giveBack) loans.set(ref, giveBack);
+    this.done.push(this.buf.subarray(0, this.pos), ref);
     this.doneLen += this.pos + b.length;
     this.buf = Buffer.allocUnsafe(256);
     this.pos = 0;
@@ -264,7 +288,10 @@ export class XdrWriter {
   /** The bytes written, as one buffer (a view when no opaqueRef was used; the writer should not be used afterwards). */
   bytes(): Buffer {
     const tail = this.buf.subarray(0, this.pos);
-    return this.done.length ? Buffer.concat([...this.done, tail], this.length) : tail;
+    if (!this.done.length) return tail;
+    const all = Buffer.concat([...this.done, tail], this.length);
+    settleLoans(this.done); // copied
+    return all;
   }
 
   /** The bytes written as segments, referenced payloads uncopied (the writer should not be used afterwards). */
