@@ -14,7 +14,7 @@ import { Nfs4Error, nfs4Status } from '../errors.js';
 import type { CallInfo } from '../session.js';
 import { hostOf } from '../session.js';
 import { decodeCompoundHeader, decodeOpArgs, isKnownOp, MAX_IO, NFS4, OP, type Stateid4 } from '../wire/nfs4.js';
-import { XdrError, XdrWriter } from '../wire/xdr.js';
+import { settleLoans, XdrError, XdrWriter } from '../wire/xdr.js';
 import { FS_OPS } from './ops-fs.js';
 import { SESSION_OPS } from './ops-session.js';
 import { STATE_OPS } from './ops-state.js';
@@ -193,6 +193,7 @@ export async function compound(s: Nfs4Service, ci: CallInfo): Promise<Buffer[]> 
       const limit = c.session ? c.session.maxresp : MAX_REPLY;
       if (replyBytes > limit && status === NFS4.OK) {
         status = c.session ? NFS4.ERR_REP_TOO_BIG : NFS4.ERR_RESOURCE;
+        settleLoans(bytes); // a READ's lent data, dropped
         bytes = [u32(status)];
       }
       out.push([u32(op), ...bytes]);

@@ -425,8 +425,10 @@ export const STATE_OPS: Partial<Record<number, OpDef>> = {
         const size = (await c.s.attr(io.ctx, n)).size;
         const count = Math.min(a.count, 1 << 20);
         const off = a.offset > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(a.offset);
-        const data = off >= size || count === 0 ? Buffer.alloc(0) : await c.s.vfs.read(io.ctx, io.fh, off, count);
-        w.bool(off + data.length >= size).opaqueRef(data);
+        // Lent (Vfs.readLent): given back once the reply is sent (server.ts, XdrWriter.opaqueRef).
+        const lent = off >= size || count === 0 ? undefined : await c.s.vfs.readLent(io.ctx, io.fh, off, count);
+        const data = lent?.data ?? Buffer.alloc(0);
+        w.bool(off + data.length >= size).opaqueRef(data, lent?.giveBack);
       } finally {
         await io.done();
       }
