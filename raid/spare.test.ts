@@ -141,3 +141,24 @@ test('read records: a block loaded from the devices lands in an arena slot; lent
   assert.ok(!again.some((b) => b.byteOffset === viewed.byteOffset), 'the viewed slot never is');
   for (const b of again) giveSpare(b);
 }));
+
+test('read records: a block too large for the cache goes back to the arena once its readers are done, unless one viewed it', () => withSmallCache(async (store, kv) => {
+  const BLOCK = 900 * 1024; // a 1.35 MiB job slot: more than a quarter of the 4 MiB cache, never kept
+  const ids: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    const s = await store.put(Buffer.alloc(BLOCK, i + 1));
+    await kv.txn((tx) => store.commit(s, tx));
+    ids.push(s.id);
+  }
+  const lentA = await store.lend(ids[0]!);
+  const slotSize = backingBytes(lentA.data);
+  const a = lentA.data.byteOffset;
+  lentA.giveBack();
+  const viewed = await store.view(ids[1]!);
+  await new Promise((r) => setImmediate(r));
+  const taken = Array.from({ length: 2 }, () => takeSpare(slotSize));
+  assert.ok(taken.some((b) => b.byteOffset === a), 'the uncached block\'s slot came back');
+  assert.ok(!taken.some((b) => b.byteOffset === viewed.byteOffset), 'the viewed one did not');
+  assert.deepEqual(viewed, Buffer.alloc(BLOCK, 2));
+  for (const b of taken) giveSpare(b);
+}));

@@ -483,11 +483,13 @@ export class RaidBlockStore implements BlockStore {
       if (!isPacked(row)) {
         const data = r.buf.subarray(0, row.length);
         this.cache.set(id, data, backingBytes(r.buf));
-        if (arenaOf(data) && this.cache.has(id)) {
-          this.recyclable.add(data);
+        if (arenaOf(data)) {
           // Lent to the callers waiting on this load until they have run (they copy it, view it
           // or lend it themselves): an eviction in between must not reuse it under them.
-          setImmediate(this.lendOut(data));
+          const handedOver = this.lendOut(data);
+          if (this.cache.has(id)) this.recyclable.add(data);
+          else this.evictedLent.add(data); // too large for the cache: reused once they are done with it
+          setImmediate(handedOver);
         }
         return data;
       }
