@@ -131,9 +131,9 @@ let stage: Buffer | undefined;
  * for any copy that may touch arena memory. V8 copies to or from shared memory (a
  * SharedArrayBuffer, which an arena is) with relaxed atomic words, and byte by byte when source
  * and target are not equally aligned to 8 bytes: 3.8 GB/s where memcpy runs at 28 (measured
- * on this machine). Protocol data rarely is: NFS WRITE data is 4-byte aligned in its RPC record
- * (XDR), SMB2 WRITE data follows a 4-byte transport header. Such a copy goes through a small
- * plain buffer instead, in 64 KiB pieces that stay in the CPU cache: 18 GB/s.
+ * on this machine). Protocol payloads need not be: NFS WRITE data is only 4-byte aligned in its
+ * RPC record (XDR), and every 1 MiB WRITE's copy into its record took this slow path. Such a copy
+ * goes through a small plain buffer instead, in 64 KiB pieces that stay in the CPU cache: 18 GB/s.
  */
 export function copyBytes(src: Uint8Array, dst: Uint8Array, at: number): number {
   const n = src.length;
