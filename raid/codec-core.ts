@@ -200,6 +200,11 @@ export type WorkerTask =
  */
 export const TAIL_BYTES = 8 * 32 + 4 * 6;
 
+/** Bytes of a whole job buffer for these params: the k+m shard slots and the tail. */
+export function jobBufferBytes(p: CodecParams): number {
+  return jobBytes(p) + TAIL_BYTES;
+}
+
 /** Writes a result into the tail of a worker job buffer. */
 export function writeTail(buf: Buffer, p: CodecParams, r: DecodeResult, packed?: Packed): void {
   const at = jobBytes(p);

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { type CodecParams, type DecodeResult, decodeJob, jobBytes, type Packed, packJob, readTail, TAIL_BYTES, type WorkerTask } from './codec-core.js';
+import { type CodecParams, type DecodeResult, decodeJob, jobBufferBytes, jobBytes, type Packed, packJob, readTail, type WorkerTask } from './codec-core.js';
 import type { PackSpec } from './compress.js';
 import type { SealSpec } from './crypt.js';
 import { type ChunkResult, chunkAndHash, type ChunkSizes } from './chunker.js';
@@ -78,7 +78,7 @@ const FREE_BYTES_PER_SIZE = 16 << 20;
 const FREE_SIZES = 16;
 
 function allocJob(p: CodecParams): Buffer {
-  const n = jobBytes(p) + TAIL_BYTES;
+  const n = jobBufferBytes(p);
   const reuse = freeJobs.get(n)?.pop();
   if (reuse) return reuse;
   // Not zeroed: fillJob zeroes the padding, parity slots are written whole by encode, and

@@ -162,3 +162,30 @@ test('read records: a block too large for the cache goes back to the arena once 
   assert.deepEqual(viewed, Buffer.alloc(BLOCK, 2));
   for (const b of taken) giveSpare(b);
 }));
+
+test('read records: a borrower giving back twice does not end another borrower\'s loan of the same block', () => withSmallCache(async (store, kv) => {
+  const ids: number[] = [];
+  for (let i = 0; i < 1 + 30; i++) {
+    // One block under test (a 270 KiB slot, a size no other test reads), then 30 of another size to push it out of the 4 MiB cache.
+    const s = await store.put(Buffer.alloc(i === 0 ? 180 * 1024 : 120 * 1024, i + 1));
+    await kv.txn((tx) => store.commit(s, tx));
+    ids.push(s.id);
+  }
+  const first = await store.lend(ids[0]!);
+  const second = await store.lend(ids[0]!);
+  assert.equal(first.data, second.data, 'the same cached bytes');
+  first.giveBack();
+  first.giveBack(); // must not count as the second borrower's
+  await new Promise((r) => setImmediate(r));
+  const into = Buffer.alloc(10);
+  for (let i = 1; i < ids.length; i++) await store.readInto(ids[i]!, 0, 10, into, 0); // evicts block 0
+  const slotSize = backingBytes(second.data);
+  const taken = Array.from({ length: 3 }, () => takeSpare(slotSize));
+  assert.ok(!taken.some((b) => b.byteOffset === second.data.byteOffset), 'still lent to the second borrower: not reused');
+  assert.deepEqual(second.data, Buffer.alloc(180 * 1024, 1));
+  for (const b of taken) giveSpare(b);
+  second.giveBack();
+  const again = Array.from({ length: 8 }, () => takeSpare(slotSize));
+  assert.ok(again.some((b) => b.byteOffset === second.data.byteOffset), 'both given back: reused');
+  for (const b of again) giveSpare(b);
+}));

@@ -99,28 +99,27 @@ export function backingBytes(buf: Uint8Array): number {
 }
 
 /**
- * A set of record buffers by the memory they occupy (a slot of an arena, or a malloc'd backing
+ * Values keyed by the memory a record buffer occupies (a slot of an arena, or a malloc'd backing
  * buffer), so that any view from the same first byte finds the entry.
  */
-export class RecordSet {
-  private readonly whole = new WeakSet<ArrayBufferLike>();
-  private readonly slots = new WeakMap<Arena, Set<number>>();
+class RecordMap<V> {
+  private readonly whole = new WeakMap<ArrayBufferLike, V>();
+  private readonly slots = new WeakMap<Arena, Map<number, V>>();
 
-  add(buf: Uint8Array): void {
+  get(buf: Uint8Array): V | undefined {
     const a = arenaOf(buf);
-    if (!a) {
-      this.whole.add(buf.buffer);
-      return;
-    }
-    let set = this.slots.get(a);
-    if (!set) this.slots.set(a, (set = new Set()));
-    set.add(buf.byteOffset);
+    return a ? this.slots.get(a)?.get(buf.byteOffset) : this.whole.get(buf.buffer);
   }
 
-  /** Whether `buf`'s memory has an entry. */
-  has(buf: Uint8Array): boolean {
+  set(buf: Uint8Array, v: V): void {
     const a = arenaOf(buf);
-    return a ? this.slots.get(a)?.has(buf.byteOffset) ?? false : this.whole.has(buf.buffer);
+    if (!a) {
+      this.whole.set(buf.buffer, v);
+      return;
+    }
+    let m = this.slots.get(a);
+    if (!m) this.slots.set(a, (m = new Map()));
+    m.set(buf.byteOffset, v);
   }
 
   /** Removes the entry for `buf`'s memory; true if there was one. */
@@ -130,42 +129,45 @@ export class RecordSet {
   }
 }
 
-/** Counts by record buffer memory (as RecordSet keys it): how many lends of it are out. */
+/** A set of record buffers by the memory they occupy (see RecordMap). */
+export class RecordSet {
+  private readonly m = new RecordMap<true>();
+
+  add(buf: Uint8Array): void {
+    this.m.set(buf, true);
+  }
+
+  /** Whether `buf`'s memory has an entry. */
+  has(buf: Uint8Array): boolean {
+    return this.m.get(buf) === true;
+  }
+
+  /** Removes the entry for `buf`'s memory; true if there was one. */
+  delete(buf: Uint8Array): boolean {
+    return this.m.delete(buf);
+  }
+}
+
+/** Counts by record buffer memory (see RecordMap): how many lends of it are out. */
 export class RecordCount {
-  private readonly whole = new WeakMap<ArrayBufferLike, number>();
-  private readonly slots = new WeakMap<Arena, Map<number, number>>();
+  private readonly m = new RecordMap<number>();
 
   /** Adds one for `buf`'s memory. */
   add(buf: Uint8Array): void {
-    const a = arenaOf(buf);
-    if (!a) {
-      this.whole.set(buf.buffer, (this.whole.get(buf.buffer) ?? 0) + 1);
-      return;
-    }
-    let m = this.slots.get(a);
-    if (!m) this.slots.set(a, (m = new Map()));
-    m.set(buf.byteOffset, (m.get(buf.byteOffset) ?? 0) + 1);
+    this.m.set(buf, this.count(buf) + 1);
   }
 
   /** Takes one off for `buf`'s memory; returns what is left (0 when none was counted). */
   remove(buf: Uint8Array): number {
-    const a = arenaOf(buf);
-    const m = a ? this.slots.get(a) : undefined;
-    const n = (a ? m?.get(buf.byteOffset) : this.whole.get(buf.buffer)) ?? 0;
-    if (n <= 1) {
-      if (a) m?.delete(buf.byteOffset);
-      else this.whole.delete(buf.buffer);
-      return 0;
-    }
-    if (a) m!.set(buf.byteOffset, n - 1);
-    else this.whole.set(buf.buffer, n - 1);
-    return n - 1;
+    const n = this.count(buf) - 1;
+    if (n <= 0) this.m.delete(buf);
+    else this.m.set(buf, n);
+    return Math.max(0, n);
   }
 
   /** How many are counted for `buf`'s memory. */
   count(buf: Uint8Array): number {
-    const a = arenaOf(buf);
-    return (a ? this.slots.get(a)?.get(buf.byteOffset) : this.whole.get(buf.buffer)) ?? 0;
+    return this.m.get(buf) ?? 0;
   }
 }
 

@@ -11,7 +11,7 @@ import { type PoolLayout, recoverable } from './layout.js';
 import { ByteLru, copyRange } from './lru.js';
 import { arenaTake, backingBytes, DEFAULT_CACHE_BYTES, giveSpare, RecordCount, RecordSet, recyclable } from './spare.js';
 import { arenaOf } from './arena.js';
-import { jobBytes, TAIL_BYTES } from './codec-core.js';
+import { jobBufferBytes } from './codec-core.js';
 import { reclaimPool, replacePoolDevice, scrubPool, poolStats } from './maintenance.js';
 import type { Keyring, Secret } from './keys.js';
 import { updatePoolState } from './poolstate.js';
@@ -523,7 +523,7 @@ export class RaidBlockStore implements BlockStore {
   async readShards(id: BlockId, row: BlockRow, opts: { all: boolean; exclude?: number; want?: number; arena?: boolean }): Promise<ReadResult> {
     const n = row.k + row.m;
     const p = this.params(row);
-    const slot = opts.arena ? arenaTake(jobBytes(p) + TAIL_BYTES) : undefined;
+    const slot = opts.arena ? arenaTake(jobBufferBytes(p)) : undefined;
     let buf = slot ?? this.codec.alloc(p);
     let present = 0;
     let read = 0;

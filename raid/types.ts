@@ -155,6 +155,12 @@ export interface ProgressFn {
   (done: number, total: number): void;
 }
 
+/** Bytes lent by BlockStore.lend: read-only, until `giveBack` (called once; later calls do nothing). */
+export interface Lent {
+  data: Buffer;
+  giveBack(): void;
+}
+
 /**
  * The block store (ARCHITECTURE.md, "BlockStore"). Extents name a BlockId only; the block table
  * row maps it to shard places and checksums, so repair and compaction change one row.
@@ -162,12 +168,6 @@ export interface ProgressFn {
  * Errors: VfsError with Errno.EIO (fewer than k good shards, or device I/O failed on write
  * with no spare device), Errno.ENOSPC (devices full).
  */
-/** Bytes lent by BlockStore.lend: read-only, until `giveBack` (called once; later calls do nothing). */
-export interface Lent {
-  data: Buffer;
-  giveBack(): void;
-}
-
 export interface BlockStore {
   readonly layout: Layout;
   /**

@@ -1,6 +1,6 @@
 import { totalmem } from 'node:os';
 import { Errno, VfsError } from './errno.js';
-import type { BlockStore, Compression, StagedBlock, StagedChunks } from '../raid/types.js';
+import type { BlockStore, Compression, Lent, StagedBlock, StagedChunks } from '../raid/types.js';
 import { copyBytes } from '../raid/arena.js';
 import { giveSpare, takeSpare } from '../raid/spare.js';
 import { type Chunk, decodeExtent, type Extent, type Inode } from './meta/inode.js';
@@ -384,7 +384,7 @@ export class OpenFile {
    * (BlockStore.view): shared, never to be modified. With `lent` such a view is lent instead
    * (BlockStore.lend): read sets `lent.giveBack`, which the caller calls when done with it.
    */
-  async read(offset: number, length: number, into?: Buffer, lent?: { giveBack?: () => void }): Promise<Buffer> {
+  async read(offset: number, length: number, into?: Buffer, lent?: Partial<Lent>): Promise<Buffer> {
     if (offset < 0 || length < 0) throw new VfsError(Errno.EINVAL, 'bad offset or length');
     const end = Math.min(this.size, offset + length);
     if (end <= offset) return Buffer.alloc(0);
@@ -435,7 +435,7 @@ export class OpenFile {
    * Bytes [inRec, inRec+n) of stored record idx as a view of the block store's cached block
    * (shared: never to be modified), or undefined when they are not one plain block's bytes.
    */
-  private async viewRecord(idx: number, inRec: number, n: number, lent?: { giveBack?: () => void }): Promise<Buffer | undefined> {
+  private async viewRecord(idx: number, inRec: number, n: number, lent?: Partial<Lent>): Promise<Buffer | undefined> {
     const v = await this.meta.kv.get(keys.extent(this.ino, idx * this.recordSize));
     if (!v) return undefined;
     const e = decodeExtent(v);

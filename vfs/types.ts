@@ -29,6 +29,12 @@ export const S_IFSOCK = 0o140000;
 
 export type FileType = 'file' | 'dir' | 'symlink' | 'fifo' | 'chr' | 'blk' | 'sock';
 
+/** Bytes lent by Vfs.readLent (the shape of raid's BlockStore.lend result; this file imports nothing): read-only until `giveBack`, called once. */
+export interface Lent {
+  data: Buffer;
+  giveBack(): void;
+}
+
 /** Inode attributes. Times are nanoseconds since the Unix epoch. */
 export interface Attr {
   /** Inode number: stable for the life of the file, never reused. */
@@ -225,7 +231,7 @@ export interface Vfs {
    * sent); the block cache then reuses that memory once it lets go of the block too
    * (BlockStore.lend). Without giveBack the bytes are kept whole, as read()'s. Errno: as read().
    */
-  readLent(ctx: Ctx, fh: Fh, offset: number, length: number): Promise<{ data: Buffer; giveBack(): void }>;
+  readLent(ctx: Ctx, fh: Fh, offset: number, length: number): Promise<Lent>;
   /** Returns bytes written (all of data). Errno: EBADF, EFBIG, ENOSPC, EDQUOT, EROFS. */
   write(ctx: Ctx, fh: Fh, offset: number, data: Uint8Array): Promise<number>;
   /**

@@ -12,7 +12,7 @@ import { INO_SPACE, ROOT_INO, SNAPDIR_INO } from './meta/keys.js';
 import type { SnapshotStore } from './meta/snapshots.js';
 import { checkAccess, R_OK, W_OK } from './meta/perm.js';
 import { copyRange, punchHole, seekData } from './ranges.js';
-import type { Attr, Ctx, DirEntry, Fh, FileType, LockRange, OpenFlags, SetAttr, SnapshotEntry, StatFs, Vfs, VfsChange } from './types.js';
+import type { Attr, Ctx, DirEntry, Fh, FileType, Lent, LockRange, OpenFlags, SetAttr, SnapshotEntry, StatFs, Vfs, VfsChange } from './types.js';
 
 const TYPES: Record<number, FileType> = { 0o10: 'file', 0o4: 'dir', 0o12: 'symlink', 0o1: 'fifo', 0o2: 'chr', 0o6: 'blk', 0o14: 'sock' };
 
@@ -377,8 +377,8 @@ export class VfsImpl implements Vfs {
     return this.readHandle(fh).file.read(offset, length, into);
   }
 
-  async readLent(_ctx: Ctx, fh: Fh, offset: number, length: number): Promise<{ data: Buffer; giveBack(): void }> {
-    const lent: { giveBack?: () => void } = {};
+  async readLent(_ctx: Ctx, fh: Fh, offset: number, length: number): Promise<Lent> {
+    const lent: Partial<Lent> = {};
     const data = await this.readHandle(fh).file.read(offset, length, undefined, lent);
     return { data, giveBack: lent.giveBack ?? (() => undefined) };
   }
