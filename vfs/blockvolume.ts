@@ -14,7 +14,7 @@ import { Errno, VfsError } from './errno.js';
 import type { OpenFile } from './file.js';
 import type { MetaStore } from './meta/metastore.js';
 import { punchHole } from './ranges.js';
-import type { BlockVolume } from './types.js';
+import type { BlockVolume, Lent, LentParts } from './types.js';
 
 /** Extent rows read per step of mapping(). */
 const MAP_PAGE = 4096;
@@ -102,17 +102,33 @@ export class VolumeHandle implements BlockVolume {
     return out;
   }
 
-  /** One piece per record the range touches: a view of the cached block where the record is stored, else a fresh buffer. */
-  async readShared(offset: number, length: number): Promise<Buffer[]> {
+  /** One piece per record the range touches: lent bytes of the cached block where the record is stored, else a fresh buffer; giveBack returns every loan. */
+  async readLent(offset: number, length: number): Promise<LentParts> {
     this.check(offset, length);
     const rs = this.st.recordSize;
+    const loans: Array<Partial<Lent>> = [];
     const pieces: Promise<Buffer>[] = [];
     for (let at = offset; at < offset + length;) {
       const n = Math.min(rs - (at % rs), offset + length - at);
-      pieces.push(this.st.file.read(at, n).then((b) => (b.length < n ? Buffer.concat([b, Buffer.alloc(n - b.length)]) : b)));
+      const lent: Partial<Lent> = {};
+      loans.push(lent);
+      pieces.push(this.st.file.read(at, n, undefined, lent).then((b) => (b.length < n ? Buffer.concat([b, Buffer.alloc(n - b.length)]) : b)));
       at += n;
     }
-    return Promise.all(pieces);
+    let given = false;
+    const giveBack = (): void => {
+      if (given) return;
+      given = true;
+      for (const l of loans) l.giveBack?.();
+    };
+    try {
+      return { parts: await Promise.all(pieces), giveBack };
+    } catch (err) {
+      // The pieces that were read are given back once all have settled.
+      await Promise.allSettled(pieces);
+      giveBack();
+      throw err;
+    }
   }
 
   async write(offset: number, data: Uint8Array, opts: { fua?: boolean } = {}): Promise<void> {

@@ -35,6 +35,12 @@ export interface Lent {
   giveBack(): void;
 }
 
+/** Bytes lent in pieces (BlockVolume.readLent): read-only until `giveBack`, called once for all of them. */
+export interface LentParts {
+  parts: Buffer[];
+  giveBack(): void;
+}
+
 /** Inode attributes. Times are nanoseconds since the Unix epoch. */
 export interface Attr {
   /** Inode number: stable for the life of the file, never reused. */
@@ -383,11 +389,12 @@ export interface BlockVolume {
   read(offset: number, length: number): Promise<Buffer>;
   /**
    * The bytes of [offset, offset+length) as pieces back to back (holes are zeros), without
-   * copying what is stored: a piece may be a view of the block cache, shared and never to be
-   * modified (send it, copy it, or drop it). For a protocol that only sends what it reads
+   * copying what is stored: a piece may be lent bytes of the block cache, never to be modified
+   * and unchanged until `giveBack` (call it once, when the pieces are sent or dropped; a slot of
+   * the block store's arena is reused only after). For a protocol that only sends what it reads
    * (iSCSI Data-In). Errno as read.
    */
-  readShared(offset: number, length: number): Promise<Buffer[]>;
+  readLent(offset: number, length: number): Promise<LentParts>;
   /** Writes data at offset; durable only after flush() unless `fua`. Errno: EINVAL, EROFS, ENOSPC, EDQUOT. */
   write(offset: number, data: Uint8Array, opts?: { fua?: boolean }): Promise<void>;
   /** Deallocates [offset, offset+length): reads zeros afterwards; whole records lose their blocks (thin provisioning). Errno: EINVAL, EROFS. */

@@ -43,10 +43,12 @@ export interface ScsiResult {
   /** Data-In (the transport truncates to dataInLength and reports the residual). */
   dataIn?: Buffer;
   /**
-   * Data-In as pieces back to back, instead of `dataIn` (READ: views of the block cache, never
-   * modified; the transport sends each piece as Data-In PDUs of its own, uncopied).
+   * Data-In as pieces back to back, instead of `dataIn` (READ: lent bytes of the block cache,
+   * never modified; the transport sends each piece as Data-In PDUs of its own, uncopied).
    */
   dataInParts?: Buffer[];
+  /** Returns `dataInParts`' loan (BlockVolume.readLent): the transport calls it once, when they are sent or dropped. */
+  giveBack?: () => void;
   /** Fixed-format sense bytes for CHECK CONDITION (wire/scsi.ts buildSense). */
   sense?: Buffer;
 }

@@ -236,27 +236,40 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
       corked = false;
       if (!sock.destroyed) sock.uncork();
     };
-    const writePdus = (pdus: readonly TargetPdu[]): void => {
-      if (gone || sock.destroyed) return;
+    // `sent` (lent Data-In: BlockVolume.readLent) is called by the last write's callback, which
+    // runs once the bytes are in the kernel or the socket failed (Writable calls it then too).
+    const writePdus = (pdus: readonly TargetPdu[], sent?: () => void): void => {
+      if (gone || sock.destroyed) {
+        sent?.();
+        return;
+      }
       if (!corked) {
         corked = true;
         sock.cork();
         setImmediate(uncork);
       }
+      // Each piece waits for the one before it; the last piece's callback stands for them all.
+      let last: Buffer | undefined;
+      const put = (b: Buffer): void => {
+        if (last) sock.write(last);
+        last = b;
+      };
       for (const p of pdus) {
         const ahs = encodeAhs(p.ahs ?? []);
         const data = p.data ?? Buffer.alloc(0);
         const bhs = encodeBhs(p, ahs.length, data.length);
-        sock.write(ahs.length ? Buffer.concat([bhs, ahs]) : bhs);
-        if (out.header) sock.write(le32(digest(bhs, ahs)));
+        put(ahs.length ? Buffer.concat([bhs, ahs]) : bhs);
+        if (out.header) put(le32(digest(bhs, ahs)));
         if (data.length) {
-          sock.write(data);
+          put(data);
           const pad = padLength(data.length);
           const padding = Buffer.alloc(pad);
-          if (pad) sock.write(padding);
-          if (out.data) sock.write(le32(digest(data, padding)));
+          if (pad) put(padding);
+          if (out.data) put(le32(digest(data, padding)));
         }
       }
+      if (last) sock.write(last, sent ? () => sent() : undefined);
+      else sent?.();
     };
 
     function drop(why: string): void {

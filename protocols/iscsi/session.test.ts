@@ -15,10 +15,15 @@ import { DEFAULT_KEYS, TestInitiator } from './test-initiator.js';
 import { encodeLun, encodePdu, type Ahs, LoginStatus, LogoutResponse, Op, RejectReason, RESERVED_TAG, TmfFunction, TmfResponse, type TargetPdu } from './wire/pdu.js';
 import { encodeText, parseText, type Pair } from './wire/text.js';
 
-/** Commands: 0x00 TUR; 0xc1 waits for `release(tag)` (tag = cdb[1]) or an abort; 0x2a WRITE(10) stores the data. */
+/**
+ * Commands: 0x00 TUR; 0xc1 waits for `release(tag)` (tag = cdb[1]) or an abort; 0xc3 does too,
+ * then answers 4 KiB of `tag` bytes as lent Data-In (its giveBack logs the tag in `given`);
+ * 0x2a WRITE(10) stores the data.
+ */
 class HoldLu implements LogicalUnit {
   readonly held = new Map<number, () => void>();
   readonly order: string[] = [];
+  readonly given: number[] = [];
   resets = 0;
   writes: Buffer[] = [];
   readonly volume = { sizeBytes: 1 << 20 } as { sizeBytes: number } as unknown as BlockVolume;
@@ -28,7 +33,7 @@ class HoldLu implements LogicalUnit {
   }
   async execute(t: ScsiTask): Promise<ScsiResult> {
     const c = t.cdb;
-    if (c[0] === 0xc1) {
+    if (c[0] === 0xc1 || c[0] === 0xc3) {
       const tag = c[1]!;
       this.order.push(`start ${tag}`);
       await new Promise<void>((r) => {
@@ -37,6 +42,7 @@ class HoldLu implements LogicalUnit {
       });
       this.held.delete(tag);
       this.order.push(`end ${tag}`);
+      if (c[0] === 0xc3) return { status: 0, dataInParts: [Buffer.alloc(4096, tag)], giveBack: () => this.given.push(tag) };
       return { status: 0 };
     }
     if (c[0] === 0x2a) {
@@ -81,11 +87,11 @@ async function session(keys: Pair[] = DEFAULT_KEYS): Promise<TestInitiator> {
   return c;
 }
 
-function cmd(c: TestInitiator, itt: number, cdb: number[], o: { attr?: number; write?: number; immediate?: boolean } = {}): void {
+function cmd(c: TestInitiator, itt: number, cdb: number[], o: { attr?: number; write?: number; read?: number; immediate?: boolean } = {}): void {
   const b = Buffer.alloc(16);
   Buffer.from(cdb).copy(b);
-  c.send({ op: Op.SCSI_COMMAND, immediate: o.immediate ?? false, final: true, read: false, write: !!o.write, attr: o.attr ?? 1, lun: encodeLun(0), itt,
-    expectedDataTransferLength: o.write ?? 0, cmdSN: c.cmdSN, expStatSN: c.expStatSN, cdb: b, ahs: [], data: Buffer.alloc(0) });
+  c.send({ op: Op.SCSI_COMMAND, immediate: o.immediate ?? false, final: true, read: !!o.read, write: !!o.write, attr: o.attr ?? 1, lun: encodeLun(0), itt,
+    expectedDataTransferLength: o.write ?? o.read ?? 0, cmdSN: c.cmdSN, expStatSN: c.expStatSN, cdb: b, ahs: [], data: Buffer.alloc(0) });
   if (!o.immediate) c.cmdSN++;
 }
 
@@ -148,6 +154,35 @@ describe('task attributes and task management', () => {
     lu.release(20);
     assert.equal(itt(await c.recv()), 20);
     c.close();
+  });
+});
+
+describe('lent Data-In (BlockVolume.readLent)', () => {
+  it('is given back once after it is sent; an aborted task\'s and a dropped connection\'s unsent, at once', async () => {
+    const c = await session();
+    lu.given.length = 0;
+    cmd(c, 40, [0xc3, 40], { read: 4096 });
+    await tick();
+    assert.deepEqual(lu.given, [], 'nothing given back while the task runs');
+    lu.release(40);
+    const d = await c.recv();
+    assert.equal(d?.op, Op.SCSI_DATA_IN);
+    assert.ok((d as { data: Buffer }).data.equals(Buffer.alloc(4096, 40)));
+    await tick(10);
+    assert.deepEqual(lu.given, [40]);
+    cmd(c, 41, [0xc3, 41], { read: 4096 });
+    await tick();
+    tmf(c, 42, TmfFunction.ABORT_TASK, 0, 41);
+    assert.equal(((await c.recv()) as { response: number }).response, TmfResponse.FUNCTION_COMPLETE);
+    assert.ok(await c.quiet(50), 'the aborted read sends nothing');
+    assert.deepEqual(lu.given, [40, 41]);
+    cmd(c, 43, [0xc3, 43], { read: 4096 });
+    await tick();
+    c.close();
+    await tick();
+    lu.release(43);
+    await tick();
+    assert.deepEqual(lu.given, [40, 41, 43], 'a connection gone: given back, once');
   });
 });
 

@@ -35,8 +35,8 @@ export function sessionKey(o: Pick<LoginOutcome, 'initiatorName' | 'isid' | 'tar
 
 /** What the session needs from its connection and server. */
 export interface SessionHost {
-  /** Sends PDUs in this order (already stamped). */
-  write(pdus: readonly TargetPdu[]): void;
+  /** Sends PDUs in this order (already stamped); `sent` is called once their bytes have been written to the socket, or dropped. */
+  write(pdus: readonly TargetPdu[], sent?: () => void): void;
   /** Ends the connection once what was written has gone (after a Logout Response). */
   end(): void;
   /** Drops the connection now (a fatal protocol error at ErrorRecoveryLevel 0). */
@@ -167,9 +167,17 @@ export class Session {
   }
 
   private send(...pdus: TargetPdu[]): void {
-    if (this.closed && !this.loggingOut) return;
+    this.sendThen(pdus);
+  }
+
+  /** Sends `pdus`; `sent` is called once they are written or dropped (lent Data-In goes back then). */
+  private sendThen(pdus: TargetPdu[], sent?: () => void): void {
+    if (this.closed && !this.loggingOut) {
+      sent?.();
+      return;
+    }
     this.updateWindow();
-    this.host.write(pdus.map((p) => this.stamp(p)));
+    this.host.write(pdus.map((p) => this.stamp(p)), sent);
   }
 
   /** A Reject (11.17) for `err`, stamped. */
@@ -382,13 +390,16 @@ export class Session {
     const aborted = task.aborted || this.closed;
     // The window slot is freed before the response goes (it carries the new MaxCmdSN), and
     // tasks waiting for Data-Out budget are solicited after it.
+    let respond = false;
     this.finishTask(task, () => {
       if (aborted) return;
+      respond = true;
       const maxSeg = this.login.params.initiatorMaxRecvDataSegmentLength;
       const p = this.login.params;
-      if (result) this.send(...responsePdus(task, result, maxSeg, this.devices!.lu(task.lun)?.blockSize ?? 512, p.maxBurstLength));
+      if (result) this.sendThen(responsePdus(task, result, maxSeg, this.devices!.lu(task.lun)?.blockSize ?? 512, p.maxBurstLength), result.giveBack);
       else this.send(targetFailure(task));
     });
+    if (!respond) result?.giveBack?.(); // aborted, or finished already: the Data-In is dropped
     this.host.wake();
   }
 

@@ -7,7 +7,7 @@
  * `failNext` lets a test make the next call fail with any Errno.
  */
 import { Errno, VfsError } from '../../../vfs/errno.js';
-import type { BlockVolume } from '../../../vfs/types.js';
+import type { BlockVolume, LentParts } from '../../../vfs/types.js';
 
 export interface MemoryVolumeOptions {
   /** Bytes, a multiple of 4096. */
@@ -93,9 +93,9 @@ export class MemoryVolume implements BlockVolume {
     return out;
   }
 
-  /** A copy, in one piece (the records here are changed in place by later writes). */
-  async readShared(offset: number, length: number): Promise<Buffer[]> {
-    return [await this.read(offset, length)];
+  /** A copy, in one piece (the records here are changed in place by later writes); nothing to give back. */
+  async readLent(offset: number, length: number): Promise<LentParts> {
+    return { parts: [await this.read(offset, length)], giveBack: () => undefined };
   }
 
   async write(offset: number, data: Uint8Array, opts?: { fua?: boolean }): Promise<void> {

@@ -60,8 +60,9 @@ export async function read(c: Ctx): Promise<ScsiResult> {
   if (cdb.blocks === 0) return good();
   const release = await lu.locks.acquire(cdb.lba, cdb.blocks, false);
   try {
-    // The stored bytes themselves, in pieces (no copy per READ; BlockVolume.readShared).
-    return { status: ScsiStatus.GOOD, dataInParts: await lu.volume.readShared(byteOffset(lu, cdb.lba), cdb.blocks * lu.blockSize) };
+    // The stored bytes themselves, in pieces, lent until sent (no copy per READ; BlockVolume.readLent).
+    const { parts, giveBack } = await lu.volume.readLent(byteOffset(lu, cdb.lba), cdb.blocks * lu.blockSize);
+    return { status: ScsiStatus.GOOD, dataInParts: parts, giveBack };
   } finally {
     release();
   }
