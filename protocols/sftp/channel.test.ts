@@ -22,8 +22,8 @@ test('pipelined requests: replies in order; concurrent READs see the WRITEs befo
   const session = new SftpSession({ paths: vfs.paths, ctx: ctxFor(user, 'sftp:test'), clientIdent: 'SSH-2.0-OpenSSH_9.2p1' });
   // Count how many READs are in the VFS at once (each takes a macrotask, so overlap shows).
   let now = 0, most = 0;
-  const read = vfs.vfs.read.bind(vfs.vfs);
-  vfs.vfs.read = async (...args: Parameters<typeof read>) => {
+  const read = vfs.vfs.readLent.bind(vfs.vfs);
+  vfs.vfs.readLent = async (...args: Parameters<typeof read>) => {
     most = Math.max(most, ++now);
     try {
       await new Promise((r) => setImmediate(r));

@@ -141,9 +141,14 @@ export const OPS: { [K in RequestType]: Handler<K> } = {
     const f = s.file(b.handle);
     if (b.offset > BigInt(Number.MAX_SAFE_INTEGER)) return encodeStatus(id, SSH_FX.EOF, 'end of file');
     const len = Math.min(b.len, MAX_READ);
-    const data = len > 0 ? await s.vfs.read(s.ctx, f.fh, Number(b.offset), len) : Buffer.alloc(0);
-    if (!data.length) return encodeStatus(id, SSH_FX.EOF, 'end of file');
-    return encodeData(id, data);
+    if (len === 0) return encodeStatus(id, SSH_FX.EOF, 'end of file');
+    // Lent block cache bytes (Vfs.readLent), given back once the reply holds its copy of them.
+    const { data, giveBack } = await s.vfs.readLent(s.ctx, f.fh, Number(b.offset), len);
+    try {
+      return data.length ? encodeData(id, data) : encodeStatus(id, SSH_FX.EOF, 'end of file');
+    } finally {
+      giveBack();
+    }
   },
   [SSH_FXP.WRITE]: async (s, id, b) => {
     const f = s.file(b.handle);

@@ -138,9 +138,12 @@ export class DavRequest {
     this.send(status, XML_HEADER + xml, { 'Content-Type': 'application/xml; charset="utf-8"', ...headers });
   }
 
-  /** Writes to the response, waiting for the socket to drain when its buffer is full. */
-  async write(chunk: string | Buffer): Promise<void> {
-    if (!this.res.write(chunk)) {
+  /**
+   * Writes to the response, waiting for the socket to drain when its buffer is full. `sent` is
+   * called once the chunk has been handed to the socket or has failed to be (lent bytes go back then).
+   */
+  async write(chunk: string | Buffer, sent?: () => void): Promise<void> {
+    if (!this.res.write(chunk, sent ? () => sent() : undefined)) {
       await new Promise<void>((resolve) => {
         const done = (): void => { this.res.off('drain', done); this.res.off('close', done); resolve(); };
         this.res.on('drain', done);

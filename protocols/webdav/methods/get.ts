@@ -3,6 +3,7 @@
  * with backpressure; a single byte Range gives 206 (or 416), If-Range is honoured; a
  * collection answers with a small HTML index.
  */
+import type { Lent } from '../../../vfs/types.js';
 import { checkHttpConditions, etagOf } from '../conditions.js';
 import { DavError } from '../errors.js';
 import { contentTypeOf, httpDate } from '../props.js';
@@ -59,10 +60,11 @@ export async function get(dr: DavRequest): Promise<void> {
     let off = start;
     let asked = start;
     const stop = start + length;
-    const ahead: Promise<Buffer>[] = [];
+    // Each read is lent (Vfs.readLent) until the response has written it, or is given back unsent.
+    const ahead: Promise<Lent>[] = [];
     const refill = () => {
       while (ahead.length < READ_AHEAD && asked < stop) {
-        const p = dr.paths.vfs.read(dr.ctx, fh, asked, Math.min(READ_CHUNK, stop - asked));
+        const p = dr.paths.vfs.readLent(dr.ctx, fh, asked, Math.min(READ_CHUNK, stop - asked));
         p.catch(() => undefined); // observed when its turn comes
         ahead.push(p);
         asked += Math.min(READ_CHUNK, stop - asked);
@@ -70,14 +72,16 @@ export async function get(dr: DavRequest): Promise<void> {
     };
     refill();
     while (ahead.length && !res.destroyed) {
-      const buf: Buffer = await ahead.shift()!;
-      if (buf.length === 0) break; // file shrank under us: the client sees a short body
+      const { data: buf, giveBack } = await ahead.shift()!;
+      if (buf.length === 0 || (buf.length < READ_CHUNK && off + buf.length < stop)) {
+        giveBack(); // the file shrank under us: the client sees a short body, cut at the short read
+        break;
+      }
       off += buf.length;
-      if (buf.length < READ_CHUNK && off < stop) break; // shrank mid-way: stop at the short read
       refill();
-      await dr.write(buf);
+      await dr.write(buf, giveBack);
     }
-    await Promise.allSettled(ahead);
+    for (const r of await Promise.allSettled(ahead)) if (r.status === 'fulfilled') r.value.giveBack();
     if (off < stop) res.destroy(); // can't honour Content-Length: cut the connection
     else res.end();
   } finally {
