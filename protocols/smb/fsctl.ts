@@ -106,8 +106,8 @@ async function copyChunk(c: SmbConnection, q: Request, req: IoctlRequest): Promi
     const srcOff = Number(k.sourceOffset), dstOff = Number(k.targetOffset);
     let done = 0;
     if (src.node.ino === dst.node.ino && srcOff < dstOff + k.length && dstOff < srcOff + k.length) {
-      // Overlapping ranges of one file: copy_file_range refuses them; read the chunk, then write it.
-      const data = Buffer.from(await vfs.read(src.ctx, src.fh, srcOff, k.length));
+      // Overlapping ranges of one file: copy_file_range refuses them; read the chunk (a copy), then write it.
+      const data = await vfs.read(src.ctx, src.fh, srcOff, k.length, Buffer.allocUnsafe(k.length));
       done = data.length ? await vfs.write(dst.ctx, dst.fh, dstOff, data) : 0;
     } else {
       while (done < k.length) {
