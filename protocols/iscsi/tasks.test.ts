@@ -1,5 +1,5 @@
 /**
- * responsePdus (tasks.ts): Data-In built from pieces (READ's BlockVolume.readShared views) —
+ * responsePdus (tasks.ts): Data-In built from pieces (READ's BlockVolume.readLent pieces) —
  * each PDU within one piece and at most MaxRecvDataSegmentLength, sequences ending (F) at every
  * MaxBurstLength bytes, offsets and DataSN contiguous, the status collapsed into the last PDU,
  * and truncation to the Expected Data Transfer Length with the overflow residual (RFC 7143
