@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { Arena, arenaOf, copyBytes } from './arena.js';
-import { arenaStats, backingBytes, giveSpare, RecordSet, recyclable, resetRecordArena, takeSpare } from './spare.js';
+import { arenaStats, backingBytes, giveSpare, RecordMap, recyclable, resetRecordArena, takeSpare } from './spare.js';
 
 const KIB = 1024;
 
@@ -72,12 +72,15 @@ test('spares: arena slots by memory, not by backing buffer', () => {
   assert.equal(recyclable(s.subarray(0, 10)), true, 'a view from a slot start is recyclable');
   assert.equal(recyclable(s.subarray(10)), false);
   assert.equal(backingBytes(s.subarray(0, 10)), 96 * KIB, 'a partial view is charged its whole slot');
-  const set = new RecordSet();
-  set.add(s.subarray(0, 10));
-  assert.equal(set.delete(s), true, 'found by its memory');
+  const set = new RecordMap<number>();
+  set.set(s.subarray(0, 10), 1);
+  assert.equal(set.get(s), 1, 'found by its memory');
+  assert.equal(set.delete(s), true);
   assert.equal(set.delete(s), false);
+  assert.equal(set.get(s), undefined);
   const m = Buffer.allocUnsafeSlow(4096);
-  set.add(m);
+  set.set(m, 2);
+  assert.equal(set.get(m.subarray(0, 1)), 2);
   assert.equal(set.delete(m.subarray(0, 1)), true);
   const free = arenaStats().free;
   giveSpare(s);

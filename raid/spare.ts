@@ -102,7 +102,7 @@ export function backingBytes(buf: Uint8Array): number {
  * Values keyed by the memory a record buffer occupies (a slot of an arena, or a malloc'd backing
  * buffer), so that any view from the same first byte finds the entry.
  */
-class RecordMap<V> {
+export class RecordMap<V> {
   private readonly whole = new WeakMap<ArrayBufferLike, V>();
   private readonly slots = new WeakMap<Arena, Map<number, V>>();
 
@@ -126,48 +126,6 @@ class RecordMap<V> {
   delete(buf: Uint8Array): boolean {
     const a = arenaOf(buf);
     return a ? this.slots.get(a)?.delete(buf.byteOffset) ?? false : this.whole.delete(buf.buffer);
-  }
-}
-
-/** A set of record buffers by the memory they occupy (see RecordMap). */
-export class RecordSet {
-  private readonly m = new RecordMap<true>();
-
-  add(buf: Uint8Array): void {
-    this.m.set(buf, true);
-  }
-
-  /** Whether `buf`'s memory has an entry. */
-  has(buf: Uint8Array): boolean {
-    return this.m.get(buf) === true;
-  }
-
-  /** Removes the entry for `buf`'s memory; true if there was one. */
-  delete(buf: Uint8Array): boolean {
-    return this.m.delete(buf);
-  }
-}
-
-/** Counts by record buffer memory (see RecordMap): how many lends of it are out. */
-export class RecordCount {
-  private readonly m = new RecordMap<number>();
-
-  /** Adds one for `buf`'s memory. */
-  add(buf: Uint8Array): void {
-    this.m.set(buf, this.count(buf) + 1);
-  }
-
-  /** Takes one off for `buf`'s memory; returns what is left (0 when none was counted). */
-  remove(buf: Uint8Array): number {
-    const n = this.count(buf) - 1;
-    if (n <= 0) this.m.delete(buf);
-    else this.m.set(buf, n);
-    return Math.max(0, n);
-  }
-
-  /** How many are counted for `buf`'s memory. */
-  count(buf: Uint8Array): number {
-    return this.m.get(buf) ?? 0;
   }
 }
 

@@ -9,7 +9,7 @@ import type { Device } from './device.js';
 import { decodeShardHeader, encodeShardHeader, SHARD_HEADER_BYTES, shardSizeFor, MAX_SHARD_BYTES } from './format.js';
 import { type PoolLayout, recoverable } from './layout.js';
 import { ByteLru, copyRange } from './lru.js';
-import { arenaTake, backingBytes, DEFAULT_CACHE_BYTES, giveSpare, RecordCount, RecordSet, recyclable } from './spare.js';
+import { arenaTake, backingBytes, DEFAULT_CACHE_BYTES, giveSpare, RecordMap, recyclable } from './spare.js';
 import { arenaOf } from './arena.js';
 import { jobBufferBytes } from './codec-core.js';
 import { reclaimPool, replacePoolDevice, scrubPool, poolStats } from './maintenance.js';
@@ -52,6 +52,16 @@ export { DEFAULT_CACHE_BYTES } from './spare.js';
 
 const ID_LEASE = 4096;
 const SEG_LEASE = 16;
+
+/** What the store knows of a piece of reusable record memory (an arena slot or a whole buffer). */
+interface RecordState {
+  /** Held by the block cache, which gives it back for reuse when it evicts it unlent. */
+  cached: boolean;
+  /** Let go of by the cache while lent: reused when the last lend comes back. */
+  evicted: boolean;
+  /** Lends out (BlockStore.lend, load's hand-over to its waiting callers). */
+  loans: number;
+}
 
 interface Staged {
   row: BlockRow;
@@ -159,7 +169,11 @@ export class RaidBlockStore implements BlockStore {
     // An adopted record that leaves the cache without anyone outside having seen it (view) goes
     // back to the spare buffers (spare.ts): a long upload then reuses the same memory.
     this.cache = new ByteLru(opts.cacheBytes ?? DEFAULT_CACHE_BYTES, (_id, data) => {
-      if (this.recyclable.delete(data)) this.recycle(data);
+      const st = this.records.get(data);
+      if (st?.cached) {
+        st.cached = false;
+        this.recycle(data, st);
+      }
     });
     this.stagedGraceMs = opts.stagedGraceMs ?? 10 * 60_000;
     this.ids = new Lease(kv, COUNTER.nextBlock, ID_LEASE);
@@ -399,38 +413,60 @@ export class RaidBlockStore implements BlockStore {
     const data = this.cached(id) ?? await this.fetch(id);
     // Seen outside: whoever holds it may keep it (a reply being sent), so it is never reused (an
     // arena slot is then never given back; its memory goes with its arena: spare.ts, arena.ts).
-    this.recyclable.delete(data);
-    this.evictedLent.delete(data);
+    // Loans still out find their state neither cached nor evicted, and give nothing back.
+    const st = this.records.get(data);
+    if (st) {
+      st.cached = st.evicted = false;
+      this.records.delete(data);
+    }
     return data;
   }
 
   /** See BlockStore.lend: view(), reused after giveBack once the cache has let go of it too. */
   async lend(id: BlockId): Promise<Lent> {
     const data = this.cached(id) ?? await this.fetch(id);
-    if (!this.recyclable.has(data) && !this.evictedLent.has(data)) return { data, giveBack: () => undefined }; // never reused anyway
-    return { data, giveBack: this.lendOut(data) };
+    const st = this.records.get(data);
+    if (!st || (!st.cached && !st.evicted)) return { data, giveBack: () => undefined }; // never reused anyway
+    return { data, giveBack: this.lendOut(data, st) };
   }
 
-  /** Lends of recyclable memory not yet given back (BlockStore.lend, and load's hand-over). */
-  private readonly lent = new RecordCount();
-  /** Recyclable memory the cache let go of while lent: reused when the last lend comes back. */
-  private readonly evictedLent = new RecordSet();
+  /**
+   * Reusable record memory by the memory it occupies (spare.ts RecordMap): in the cache, or let
+   * go of by the cache while lent; with the lends of it out (BlockStore.lend, load's hand-over).
+   * One entry per memory, so that a lend and its giveBack look it up once between them.
+   */
+  private readonly records = new RecordMap<RecordState>();
+
+  /** The state of `data`'s memory, made when it has none. */
+  private recordState(data: Buffer): RecordState {
+    let st = this.records.get(data);
+    if (!st) this.records.set(data, (st = { cached: false, evicted: false, loans: 0 }));
+    return st;
+  }
 
   /** Counts a lend of `data`; returns its giveBack (once; later calls do nothing). */
-  private lendOut(data: Buffer): () => void {
-    this.lent.add(data);
+  private lendOut(data: Buffer, st: RecordState): () => void {
+    st.loans++;
     let out = true;
     return () => {
       if (!out) return;
       out = false;
-      if (this.lent.remove(data) === 0 && this.evictedLent.delete(data)) giveSpare(data);
+      if (--st.loans === 0 && st.evicted) {
+        st.evicted = false;
+        this.records.delete(data);
+        giveSpare(data);
+      }
     };
   }
 
   /** Recyclable memory the cache let go of: reused now, or when its last lend is given back. */
-  private recycle(data: Buffer): void {
-    if (this.lent.count(data) > 0) this.evictedLent.add(data);
-    else giveSpare(data);
+  private recycle(data: Buffer, st: RecordState): void {
+    if (st.loans > 0) {
+      st.evicted = true;
+      return;
+    }
+    this.records.delete(data);
+    giveSpare(data);
   }
 
   /** The cached bytes of a block, if cached (checks that the store is open). */
@@ -454,14 +490,11 @@ export class RaidBlockStore implements BlockStore {
 
   /** Blocks committed lately and not adopted or released since (oldest first, at most ADOPTABLE). */
   private readonly adoptable = new Set<BlockId>();
-  /** The memory of adopted blocks no view has handed out: given to the spares when evicted. */
-  private readonly recyclable = new RecordSet();
-
   adopt(id: BlockId, data: Buffer): void {
     // Only a block whose commit went through and that no release dropped since: never bytes the
     // store cannot vouch for. The charge is what the bytes keep alive: their whole backing memory.
     if (this.closed || !this.adoptable.delete(id) || this.cache.get(id)) return;
-    if (recyclable(data)) this.recyclable.add(data);
+    if (recyclable(data)) this.recordState(data).cached = true;
     this.cache.set(id, data, backingBytes(data));
   }
 
@@ -486,9 +519,10 @@ export class RaidBlockStore implements BlockStore {
         if (arenaOf(data)) {
           // Lent to the callers waiting on this load until they have run (they copy it, view it
           // or lend it themselves): an eviction in between must not reuse it under them.
-          const handedOver = this.lendOut(data);
-          if (this.cache.has(id)) this.recyclable.add(data);
-          else this.evictedLent.add(data); // too large for the cache: reused once they are done with it
+          const st = this.recordState(data);
+          const handedOver = this.lendOut(data, st);
+          if (this.cache.has(id)) st.cached = true;
+          else st.evicted = true; // too large for the cache: reused once they are done with it
           setImmediate(handedOver);
         }
         return data;
