@@ -239,7 +239,6 @@ export function headerOf(p: Pdu): Buffer {
  * (its R2Ts), which this advances.
  */
 export function responsePdus(task: Task, result: ScsiResult, maxSegment: number, blockSize = 512, maxBurst = Number.MAX_SAFE_INTEGER): Array<DataIn | ScsiResponse> {
-  const seq = { statSN: 0, expCmdSN: 0, maxCmdSN: 0 };
   const out: Array<DataIn | ScsiResponse> = [];
   const pieces = !task.read ? [] : result.dataInParts ?? (result.dataIn ? [result.dataIn] : []);
   let fullLength = 0;
@@ -257,8 +256,11 @@ export function responsePdus(task: Task, result: ScsiResult, maxSegment: number,
         const n = Math.min(maxSegment, piece.length - at, sentLength - offset, burstEnd - offset);
         const end = offset + n;
         const last = end >= sentLength;
-        const [pdu] = dataInPdus(piece.subarray(at, at + n), { ...seq, itt: task.itt, lun: task.lunField, maxSegment: n, firstDataSN: task.dataSNs + pdus.length,
-          ...(collapse && last ? { status: result.status, expected: task.readLength - offset } : {}) });
+        // (Option objects written out whole: spreading `seq` into them cost ~4 µs per READ.)
+        const [pdu] = dataInPdus(piece.subarray(at, at + n), collapse && last
+          ? { statSN: 0, expCmdSN: 0, maxCmdSN: 0, itt: task.itt, lun: task.lunField, maxSegment: n, firstDataSN: task.dataSNs + pdus.length,
+            status: result.status, expected: task.readLength - offset }
+          : { statSN: 0, expCmdSN: 0, maxCmdSN: 0, itt: task.itt, lun: task.lunField, maxSegment: n, firstDataSN: task.dataSNs + pdus.length });
         pdu!.bufferOffset = offset;
         pdu!.final = last || end === burstEnd;
         pdus.push(pdu!);
@@ -280,8 +282,9 @@ export function responsePdus(task: Task, result: ScsiResult, maxSegment: number,
   const wanted = task.write ? dataOutWanted(task.cdb, blockSize) : undefined;
   const actual = task.read && !task.write ? fullLength : task.write ? wanted ?? task.edtl : 0;
   const r = residual(expected, actual);
-  const res = scsiResponse({ ...seq, itt: task.itt, status: result.status, ...(result.sense && result.sense.length ? { sense: result.sense } : {}),
-    expected, actual, expDataSN: task.dataSNs });
+  const o: Parameters<typeof scsiResponse>[0] = { statSN: 0, expCmdSN: 0, maxCmdSN: 0, itt: task.itt, status: result.status, expected, actual, expDataSN: task.dataSNs };
+  if (result.sense && result.sense.length) o.sense = result.sense;
+  const res = scsiResponse(o);
   res.overflow = r.overflow;
   res.underflow = r.underflow;
   res.residualCount = r.residualCount;
