@@ -179,7 +179,7 @@ export async function packJob(p: CodecParams, buf: Uint8Array, length: number, s
   }
   if (!alg && !seal) return { sums: await encodeJob(p, buf.subarray(0, jobBytes(p))), packed: { alg: 0, stored: length, shardSize: p.shardSize } };
   const stored = seal ? body.length + CRYPT_OVERHEAD : body.length;
-  const q: CodecParams = { ...p, shardSize: shardSizeFor(stored, p.k) };
+  const q: CodecParams = { kind: p.kind, k: p.k, m: p.m, shardSize: shardSizeFor(stored, p.k) };
   if (q.shardSize > p.shardSize) throw new RangeError(`job buffer too small: ${stored} stored bytes need shards of ${q.shardSize}, the job has ${p.shardSize}`);
   if (seal) sealInto(seal, alg, length, body, buf);
   else buf.set(body, 0);

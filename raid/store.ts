@@ -349,7 +349,7 @@ export class RaidBlockStore implements BlockStore {
     if (s.keyId !== undefined && this.keys && s.keyId !== this.keys.current && !(this.reenc && staged.id >= this.reenc.frontier)) {
       throw new VfsError(Errno.EAGAIN, `block ${staged.id} was sealed with data key ${s.keyId}, which a reencrypt retires: put it again`);
     }
-    txn.set(keys.block(staged.id), encodeRow({ ...s.row, refs }));
+    txn.set(keys.block(staged.id), encodeRow(Object.assign({}, s.row, { refs })));
     await this.account(txn, staged.id, s.row, 1);
     txn.onCommit(() => {
       this.staged.delete(staged.id);

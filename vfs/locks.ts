@@ -73,7 +73,7 @@ export class LockTable {
 
   /** Releases the holder's locks within [start, end). */
   unlock(ino: number, range: Omit<HeldLock, 'type'>): void {
-    this.carve(ino, { ...range, type: 'read' });
+    this.carve(ino, Object.assign({}, range, { type: 'read' as const }));
     this.wake(ino);
   }
 
@@ -105,8 +105,8 @@ export class LockTable {
     const out: HeldLock[] = [];
     for (const l of list) {
       if (!sameHolder(l, r) || !overlaps(l, r)) { out.push(l); continue; }
-      if (l.start < r.start) out.push({ ...l, end: r.start });
-      if (l.end > r.end) out.push({ ...l, start: r.end });
+      if (l.start < r.start) out.push(Object.assign({}, l, { end: r.start }));
+      if (l.end > r.end) out.push(Object.assign({}, l, { start: r.end }));
     }
     if (out.length) this.locks.set(ino, out);
     else this.locks.delete(ino);

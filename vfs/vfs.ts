@@ -244,7 +244,7 @@ export class VfsImpl implements Vfs {
       return { attr: await this.getattr(ctx, inode.ino), fh };
     }
     this.entryChanged(ctx, parent, name, 'add', false);
-    const fh = this.addHandle(inode, this.live, { ...flags, truncate: false });
+    const fh = this.addHandle(inode, this.live, Object.assign({}, flags, { truncate: false }));
     return { attr: this.toAttr(inode), fh };
   }
 
@@ -546,13 +546,13 @@ export class VfsImpl implements Vfs {
   }
 
   async lock(ctx: Ctx, ino: number, range: LockRange, wait = false, signal?: AbortSignal): Promise<void> {
-    await this.locks.lock(ino, { ...range, clientId: ctx.clientId }, wait, signal);
+    await this.locks.lock(ino, Object.assign({}, range, { clientId: ctx.clientId }), wait, signal);
   }
   async unlock(ctx: Ctx, ino: number, range: Omit<LockRange, 'type'>): Promise<void> {
-    this.locks.unlock(ino, { ...range, clientId: ctx.clientId });
+    this.locks.unlock(ino, Object.assign({}, range, { clientId: ctx.clientId }));
   }
   async testlock(ctx: Ctx, ino: number, range: LockRange): Promise<(LockRange & { clientId: string }) | null> {
-    return this.locks.conflict(ino, { ...range, clientId: ctx.clientId });
+    return this.locks.conflict(ino, Object.assign({}, range, { clientId: ctx.clientId }));
   }
 
   /**

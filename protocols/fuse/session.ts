@@ -355,7 +355,7 @@ export class FuseSession {
       // readdirplus wants full attributes; an entry without them (none here in practice) gets a zero timeout.
       if (!plus) entries.push([name, a.ino, a.mode, next]);
       else if ('gen' in a) entries.push([name, a.ino, a.mode, next, attrList(a as Attr), a.gen, this.timeout]);
-      else entries.push([name, a.ino, a.mode, next, attrList({ ...dirAttr!, ino: a.ino, mode: a.mode }), 0, 0]);
+      else entries.push([name, a.ino, a.mode, next, attrList(Object.assign({}, dirAttr!, { ino: a.ino, mode: a.mode })), 0, 0]);
     };
     if (off < 1) add('.', dirAttr!, 1);
     if (off < 2) add('..', dirAttr!, 2);

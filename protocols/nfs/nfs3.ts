@@ -224,7 +224,7 @@ export class Nfs3Service {
     const exp = h ? this.exports.get(h.exportId) : undefined;
     // A handle not ours, of no export or of one not for this client: resolve() answers it, as nobody.
     if (!exp || !exp.allows(host)) return { uid: ANON, gid: ANON, groups: [], clientId: ctx.clientId, host, modifies };
-    return { ...squashCtx(exp, ctx, authNone), host, exp, modifies };
+    return Object.assign({}, squashCtx(exp, ctx, authNone), { host, exp, modifies });
   }
 
   fh(ctx: NfsCtx, a: Attr): Buffer {

@@ -220,7 +220,7 @@ export class NlmService {
     const h = decodeFh(fh);
     const exp = h ? this.opts.nfs.exports.get(h.exportId) : undefined;
     const nctx: NfsCtx = exp && exp.allows(host)
-      ? { ...squashCtx(exp, c.ctx, !c.call.sys), host, exp, modifies: false }
+      ? Object.assign({}, squashCtx(exp, c.ctx, !c.call.sys), { host, exp, modifies: false })
       : { uid: ANON, gid: ANON, groups: [], clientId: c.ctx.clientId, host, modifies: false };
     const attr = await this.opts.nfs.resolve(nctx, fh);
     return { ino: attr.ino, ctx: this.holderCtx(hostId, nctx), readOnly: !!exp?.readOnly };
@@ -292,7 +292,7 @@ export class NlmService {
       const r = rangeOf(a.alock);
       const owner = nlmOwner(a.alock.svid, a.alock.oh);
       this.dropBlocked(`${hostId}|${owner}|${ino}|${r.start}|${r.end}`);
-      await this.vfs.unlock(ctx, ino, { ...r, owner });
+      await this.vfs.unlock(ctx, ino, Object.assign({}, r, { owner }));
       if (r.start === 0 && r.end === Infinity) this.untrack(hostId, ino, owner); // all of that owner's locks there are gone
       return { cookie: a.cookie, stat: NLM4.GRANTED };
     } catch (err) {

@@ -91,7 +91,7 @@ export async function handleQueryInfo(c: SmbConnection, q: Request): Promise<Res
       const dataInfo = info;
       if (o.stream !== undefined) { // a named stream's own size (streams.ts)
         const size = BigInt((await streamData(vfs, o.ctx, o.node.ino, o.stream)).length);
-        info = { ...info, endOfFile: size, allocationSize: (size + 4095n) & ~4095n };
+        info = Object.assign({}, info, { endOfFile: size, allocationSize: (size + 4095n) & ~4095n });
       }
       const streams = req.infoClass === FILE_INFO.Stream ? await streamList(vfs, o.ctx, attr, dataInfo.endOfFile, dataInfo.allocationSize) : undefined;
       const out = encodeQueryFileInfo(req.infoClass, {

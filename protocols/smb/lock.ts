@@ -143,7 +143,7 @@ function vfsRange(offset: bigint, length: bigint): { start: number; end: number 
  */
 async function syncMirror(s: InodeLocks): Promise<boolean> {
   if (!s.mirror) return true;
-  const ranges = s.locks.filter((l) => l.length > 0n).map((l) => ({ ...vfsRange(l.offset, l.length), exclusive: l.exclusive }));
+  const ranges = s.locks.filter((l) => l.length > 0n).map((l) => Object.assign(vfsRange(l.offset, l.length), { exclusive: l.exclusive }));
   const edges = [...new Set(ranges.flatMap((r) => [r.start, r.end]))].sort((a, b) => a - b);
   const calls: Promise<void>[] = [s.vfs.unlock(MIRROR_CTX, s.ino, { owner: MIRROR_OWNER, start: 0, end: Infinity })];
   for (let i = 0; i + 1 < edges.length; i++) {

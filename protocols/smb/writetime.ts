@@ -95,7 +95,7 @@ const openState = new WeakMap<Open, OpenWriteTime>();
 export async function smbAttr(vfs: Vfs, attr: Attr): Promise<Attr> {
   let a = attr;
   const w = nodeWriteTime(vfs, attr.ino);
-  if (w !== undefined) a = { ...a, mtimeNs: w };
+  if (w !== undefined) a = Object.assign({}, a, { mtimeNs: w });
   if (FIELDS.some((f) => a[f] === MAX_INODE_NS || a[f] === MIN_INODE_NS)) {
     const far = await readFarTimes(vfs, a.ino);
     const b = { ...a };

@@ -138,7 +138,7 @@ export class MetaStore {
       const from = new Map(srcExtents ?? await m.extents(src, srcOff, srcOff + length));
       for (let d = dstOff, s = srcOff; d < end; d += rs, s += rs) {
         const e = from.get(s);
-        if (e) await m.shareExtent(to, d, { ...e, length: Math.min(e.length, end - d) });
+        if (e) await m.shareExtent(to, d, Object.assign({}, e, { length: Math.min(e.length, end - d) }));
         else await m.dropExtents(to, d, d + rs);
       }
       to.size = Math.max(to.size, end);
@@ -471,7 +471,7 @@ export class MetaStore {
       const rows = await m.entries(ino, cookie, limit);
       if (!plus) return rows;
       const inodes = await m.tx.getMany(rows.map((r) => keys.inode(r.ino)));
-      return rows.map((r, i) => ({ ...r, inode: inodes[i] ? m.decodeInode(inodes[i]!) : undefined })).filter((r) => r.inode !== undefined);
+      return rows.map((r, i) => Object.assign({}, r, { inode: inodes[i] ? m.decodeInode(inodes[i]!) : undefined })).filter((r) => r.inode !== undefined);
     });
   }
 

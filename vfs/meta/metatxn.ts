@@ -208,7 +208,7 @@ export class MetaTxn {
         await this.dropExtent(n, off, e);
       } else if (off + e.length > size) {
         const cut = off + e.length - size;
-        this.tx.set(keys.extent(n.ino, off), encodeExtent(await this.trimChunks({ ...e, length: size - off })));
+        this.tx.set(keys.extent(n.ino, off), encodeExtent(await this.trimChunks(Object.assign({}, e, { length: size - off }))));
         n.allocated -= cut;
         await this.tx.incrBy(keys.counter(COUNTERS.usedBytes), BigInt(-cut));
         await charge(this.tx, n, -cut, 0);
@@ -226,7 +226,7 @@ export class MetaTxn {
       else await this.refs.release(c.blockId, this.tx);
       at += c.length;
     }
-    return { ...e, chunks: keep };
+    return Object.assign({}, e, { chunks: keep });
   }
 
   /** Copies every extent of `from` (or the `extents` given, read elsewhere: a snapshot) to `to` by reference (blocks are shared, counted once more). */

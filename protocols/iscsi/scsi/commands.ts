@@ -51,7 +51,7 @@ export function commandFor(cdb: Buffer): CommandEntry | undefined {
   const e = COMMANDS.get(cdb[0]!);
   if (!e?.serviceActions) return e;
   const sa = e.serviceActions.find((s) => s.sa === (cdb[1]! & 0x1f));
-  return sa ? { ...e, name: sa.name, handler: sa.handler ?? e.handler, access: sa.access ?? e.access } : e;
+  return sa ? Object.assign({}, e, { name: sa.name, handler: sa.handler ?? e.handler, access: sa.access ?? e.access }) : e;
 }
 
 /** Adds rows. */

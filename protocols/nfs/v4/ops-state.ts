@@ -117,7 +117,7 @@ function denied(conflict: LockRange & { clientId: string }): (w: XdrWriter) => v
 
 function lockCtx(o: Owner, ctx: Ctx): { ctx: Ctx; owner: string } {
   const id = StateManager.lockIdentity(o);
-  return { ctx: { ...ctx, clientId: id.clientId }, owner: id.owner };
+  return { ctx: Object.assign({}, ctx, { clientId: id.clientId }), owner: id.owner };
 }
 
 /**
@@ -226,7 +226,7 @@ async function open(c: Compound, a: Args4<typeof OP.OPEN>, w: XdrWriter): Promis
         const { mode: _m, ...rest } = ch;
         if (verf) {
           const v = verfNs(verf);
-          attr = await c.s.vfs.setattr(ctx, attr.ino, { ...rest, atimeNs: v, mtimeNs: v }, true);
+          attr = await c.s.vfs.setattr(ctx, attr.ino, Object.assign({}, rest, { atimeNs: v, mtimeNs: v }), true);
           attrset = cm.tag === CREATEMODE4.EXCLUSIVE4_1 ? [...set, FATTR4.TIME_ACCESS] : [FATTR4.TIME_ACCESS, FATTR4.TIME_MODIFY];
         } else {
           if (rest.uid === attr.uid) delete rest.uid;
@@ -469,7 +469,7 @@ export const STATE_OPS: Partial<Record<number, OpDef>> = {
       const ls = stateOf(c, a.lock_stateid, 'lock', n, a.seqid) as LockState;
       const id = lockCtx(ls.owner, ls.open.ctx);
       const r = range(a.offset, a.length);
-      await c.s.vfs.unlock(id.ctx, n.ino, { ...r, owner: id.owner });
+      await c.s.vfs.unlock(id.ctx, n.ino, Object.assign({}, r, { owner: id.owner }));
       ls.ranges = carve(ls.ranges, r);
       ls.seqid++;
       sidOut(c, ls, w);

@@ -313,7 +313,7 @@ export class StateManager {
   /** Releases a lock state's ranges and forgets it. */
   async dropLock(l: LockState): Promise<void> {
     const id = StateManager.lockIdentity(l.owner);
-    await this.vfs.unlock({ ...l.open.ctx, clientId: id.clientId }, l.ino, { owner: id.owner, start: 0, end: Infinity }).catch(() => undefined);
+    await this.vfs.unlock(Object.assign({}, l.open.ctx, { clientId: id.clientId }), l.ino, { owner: id.owner, start: 0, end: Infinity }).catch(() => undefined);
     this.states.delete(l.key);
     l.owner.states.delete(l);
     l.open.locks.delete(l);

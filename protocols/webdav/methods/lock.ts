@@ -115,5 +115,5 @@ export async function unlock(dr: DavRequest): Promise<void> {
 
 /** The VFS context WebDAV locks are held under (one client for all WebDAV locks; the token is the owner). */
 export function davLockCtx(dr: DavRequest): DavRequest['ctx'] {
-  return { ...dr.ctx, clientId: 'webdav' };
+  return Object.assign({}, dr.ctx, { clientId: 'webdav' });
 }
