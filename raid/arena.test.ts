@@ -29,6 +29,20 @@ test('arena: a slot given back is the next one taken of its size; other sizes ge
   assert.equal(a.stats.carved, 128 * KIB + 4096);
 });
 
+test('arena: the slot given back last is taken first; one given back twice is listed once', () => {
+  const a = new Arena(1 << 20);
+  const [x, y, z] = [a.take(64 * KIB)!, a.take(64 * KIB)!, a.take(64 * KIB)!];
+  a.give(x);
+  a.give(y);
+  a.give(y);
+  assert.equal(a.stats.free, 128 * KIB, 'y counted once');
+  assert.equal(a.take(64 * KIB)!.byteOffset, y.byteOffset, 'the last given back first');
+  assert.equal(a.take(64 * KIB)!.byteOffset, x.byteOffset);
+  assert.equal(a.take(64 * KIB)!.byteOffset, 3 * 64 * KIB, 'then a new slot: y is not handed out twice');
+  assert.equal(a.stats.free, 0);
+  a.give(z);
+});
+
 test('arena: full means undefined, and only slot starts are taken back', () => {
   const a = new Arena(256 * KIB);
   const got = [a.take(100 * KIB), a.take(100 * KIB)];
