@@ -256,11 +256,15 @@ export function responsePdus(task: Task, result: ScsiResult, maxSegment: number,
         const n = Math.min(maxSegment, piece.length - at, sentLength - offset, burstEnd - offset);
         const end = offset + n;
         const last = end >= sentLength;
-        // (Option objects written out whole: spreading `seq` into them cost ~4 µs per READ.)
-        const [pdu] = dataInPdus(piece.subarray(at, at + n), collapse && last
-          ? { statSN: 0, expCmdSN: 0, maxCmdSN: 0, itt: task.itt, lun: task.lunField, maxSegment: n, firstDataSN: task.dataSNs + pdus.length,
-            status: result.status, expected: task.readLength - offset }
-          : { statSN: 0, expCmdSN: 0, maxCmdSN: 0, itt: task.itt, lun: task.lunField, maxSegment: n, firstDataSN: task.dataSNs + pdus.length });
+        // (Options written out, not spread from a shared object: with spreads, Task plus
+        // responsePdus took 7.3 µs per READ, 0.75 without; README "object literal".)
+        const o: Parameters<typeof dataInPdus>[1] = { statSN: 0, expCmdSN: 0, maxCmdSN: 0, itt: task.itt, lun: task.lunField, maxSegment: n,
+          firstDataSN: task.dataSNs + pdus.length };
+        if (collapse && last) {
+          o.status = result.status;
+          o.expected = task.readLength - offset;
+        }
+        const [pdu] = dataInPdus(piece.subarray(at, at + n), o);
         pdu!.bufferOffset = offset;
         pdu!.final = last || end === burstEnd;
         pdus.push(pdu!);
