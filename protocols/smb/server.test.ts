@@ -12,6 +12,7 @@ import { encodeNegTokenInit, OID_NTLMSSP } from './auth/spnego.js';
 import { encryptMessage } from './crypto/encrypt.js';
 import { STATUS } from './errors.js';
 import { startSmbServer } from './server.js';
+import { replyBytes, type Reply } from './session.js';
 import { connection, message, smb1Negotiate, TestClient } from './testdata/client.js';
 import { FrameDecoder, FrameError, frameHeader, RECYCLE_MIN } from './transport.js';
 import { Command, decodeHeader, HDR_FLAGS, joinCompound, protocolOf } from './wire/header.js';
@@ -27,8 +28,8 @@ const mutated = (valid: Buffer) => fc.tuple(fc.array(fc.tuple(fc.nat(valid.lengt
   });
 
 /** Every reply is an SMB2 response (or an encrypted one), never garbage. */
-function checkReplies(replies: Buffer[]): void {
-  for (const r of replies) {
+function checkReplies(replies: readonly Reply[]): void {
+  for (const r of replies.map(replyBytes)) {
     const p = protocolOf(r);
     assert.ok(p === 'smb2' || p === 'transform', 'reply is SMB2');
     if (p === 'smb2') assert.ok(decodeHeader(r).flags & HDR_FLAGS.SERVER_TO_REDIR);

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { ROOT_CTX, type PathVfs } from '../../vfs/types.js';
 import { FrameDecoder, FrameError, frameHeader } from './transport.js';
 import { releaseReply } from './wire/reader.js';
-import { DEFAULT_MAX_IO, SmbConnection } from './session.js';
+import { DEFAULT_MAX_IO, SmbConnection, type Reply } from './session.js';
 import type { AccountLookup } from './setup.js';
 import type { FileService } from './files.js';
 import { DEFAULT_SHARES, ShareConfigError, type SmbShare } from './shares.js';
@@ -108,10 +108,17 @@ export async function startSmbServer(opts: SmbServerOptions): Promise<SmbServer>
     const decoder = new FrameDecoder(maxFrame);
     const queue: Buffer[] = [];
     let busy = false;
-    const send = (r: Buffer): void => {
+    const send = (r: Reply): void => {
       sock.cork();
-      sock.write(frameHeader(r.length));
-      sock.write(r, () => releaseReply(r)); // written (or the socket gone): its buffer may be reused
+      if (Buffer.isBuffer(r)) {
+        sock.write(frameHeader(r.length));
+        sock.write(r, () => releaseReply(r)); // written (or the socket gone): its buffer may be reused
+      } else {
+        let n = 0;
+        for (const piece of r) n += piece.length;
+        sock.write(frameHeader(n));
+        for (const piece of r) sock.write(piece);
+      }
       sock.uncork();
     };
     // Messages the connection pushes on its own (async.ts): while a frame is being handled they

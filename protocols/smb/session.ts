@@ -20,7 +20,7 @@
  */
 import type { Logger } from 'pino';
 import { STATUS, SmbStatusError, type NtStatus } from './errors.js';
-import { decryptMessage, DecryptError, encryptMessage } from './crypto/encrypt.js';
+import { decryptMessage, DecryptError, encryptMessage, sealMessage } from './crypto/encrypt.js';
 import { signMessage, verifySignature } from './crypto/sign.js';
 import type { PreauthHash } from './crypto/keys.js';
 import type { ServerIdentity } from './auth/ntlm.js';
@@ -80,9 +80,23 @@ export interface ConnectionOptions {
   now?: () => number;
 }
 
+/**
+ * One message to send as one frame: its bytes, or its pieces in order (an encrypted message of
+ * SEAL_PIECES_FROM bytes or more: transform header, then ciphertext, not joined).
+ */
+export type Reply = Buffer | readonly Buffer[];
+
+/** Encrypted messages at least this large are sent as their pieces (sealMessage), smaller ones joined. */
+export const SEAL_PIECES_FROM = 65536;
+
+/** A reply's bytes as one buffer (joined when in pieces). */
+export function replyBytes(r: Reply): Buffer {
+  return Buffer.isBuffer(r) ? r : Buffer.concat(r as Buffer[]);
+}
+
 /** The outcome of one frame: messages to send (each one frame), then maybe close. */
 export interface FrameOutput {
-  replies: Buffer[];
+  replies: Reply[];
   close: boolean;
   /** A request of the frame still runs (it went async): the frame's bytes may still be read. */
   keepsFrame?: boolean;
@@ -394,7 +408,8 @@ export class SmbConnection {
     const reply = this.chain(out);
     if (enc) {
       const s = enc.session;
-      const sealed = encryptMessage(reply, { cipher: this.cipher, key: s.keys!.encryptionKey!, sessionId: s.id, nonce: s.nonce(this.cipher) });
+      const seal = { cipher: this.cipher, key: s.keys!.encryptionKey!, sessionId: s.id, nonce: s.nonce(this.cipher) };
+      const sealed = reply.length >= SEAL_PIECES_FROM ? sealMessage(reply, seal) : encryptMessage(reply, seal);
       releaseReply(reply); // encrypted into a new buffer: the plain one is done with
       return { replies: [sealed], close, ...keeps };
     }

@@ -11,7 +11,7 @@ import { CCM311, GCM311, hex, KDF30, X311 } from '../testdata/ms-vectors.js';
 import { Command, encodeHeader, header, HDR_FLAGS } from '../wire/header.js';
 import { CIPHER, DIALECT, SIGNING_ALG } from '../wire/negotiate.js';
 import { WireError } from '../wire/reader.js';
-import { cipherParams, decodeTransform, DecryptError, decryptMessage, encryptMessage, NonceSequence } from './encrypt.js';
+import { cipherParams, decodeTransform, DecryptError, decryptMessage, encryptMessage, NonceSequence, sealMessage } from './encrypt.js';
 import { deriveServerKeys, kdf, PreauthHash, smbSessionKey } from './keys.js';
 import { aesCmac, computeSignature, gmacNonce, signingAlgorithmFor, signMessage, verifySignature } from './sign.js';
 
@@ -135,6 +135,22 @@ test('encryption: the AES-128-CCM WRITE request of the 3.1.1 encryption post, by
   assert.deepEqual(ciphertext, CCM311.writeCiphertext);
   assert.deepEqual(h.nonce, Buffer.concat([CCM311.writeNonce, Buffer.alloc(5)]));
   assert.deepEqual(decryptMessage(sealed, () => ({ cipher: CIPHER.AES_128_CCM, key: k.decryptionKey! })).message, CCM311.writeRequest);
+});
+
+test('sealMessage: the transform header (52 bytes) and the ciphertext, which joined are encryptMessage\'s bytes and decrypt', () => {
+  const msg = Buffer.alloc(3 << 20);
+  for (let i = 0; i < msg.length; i += 4096) msg[i] = i & 0xff;
+  for (const cipher of [CIPHER.AES_128_CCM, CIPHER.AES_128_GCM, CIPHER.AES_256_CCM, CIPHER.AES_256_GCM]) {
+    const p = cipherParams(cipher);
+    const o = { cipher, key: Buffer.alloc(p.keyLength, 5), sessionId: 9n, nonce: Buffer.alloc(p.nonceLength, 3) };
+    const pieces = sealMessage(msg, o);
+    assert.equal(pieces.length, 2);
+    assert.equal(pieces[0]!.length, 52);
+    assert.equal(pieces[1]!.length, msg.length);
+    const joined = Buffer.concat(pieces);
+    assert.deepEqual(joined, encryptMessage(msg, o));
+    assert.deepEqual(decryptMessage(joined, (id) => (id === 9n ? { cipher, key: o.key } : undefined)).message, msg);
+  }
 });
 
 test('encryption: all four ciphers round-trip; any changed bit, wrong key or unknown session is refused', () => {

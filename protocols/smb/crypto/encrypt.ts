@@ -87,9 +87,27 @@ export class NonceSequence {
 /**
  * Encrypts one SMB2 message (or compound) for `sessionId` (MS-SMB2 3.1.4.3). `nonce` is the
  * cipher's 11- or 12-byte nonce and must never repeat under `key` (use NonceSequence). Returns
- * the transform header followed by the ciphertext. Throws RangeError on a wrong key or nonce size.
+ * the transform header followed by the ciphertext, as one buffer. Throws RangeError on a wrong
+ * key or nonce size.
  */
-export function encryptMessage(message: Buffer, o: { cipher: number; key: Buffer; sessionId: bigint; nonce: Buffer }): Buffer {
+export function encryptMessage(message: Buffer, o: SealOptions): Buffer {
+  return Buffer.concat(sealMessage(message, o));
+}
+
+/** Cipher, key, session and nonce of one encrypted message (see encryptMessage). */
+export interface SealOptions {
+  cipher: number;
+  key: Buffer;
+  sessionId: bigint;
+  nonce: Buffer;
+}
+
+/**
+ * encryptMessage without the join: the transform header (52 bytes) and the ciphertext as the
+ * cipher made it, to be written one after the other in one frame. A large READ's ciphertext is
+ * then not copied again into a fresh buffer of its size. Same errors as encryptMessage.
+ */
+export function sealMessage(message: Buffer, o: SealOptions): Buffer[] {
   const p = cipherParams(o.cipher);
   if (o.key.length !== p.keyLength) throw new RangeError(`${p.algorithm} key must be ${p.keyLength} bytes`);
   if (o.nonce.length !== p.nonceLength) throw new RangeError(`${p.algorithm} nonce must be ${p.nonceLength} bytes`);
@@ -111,7 +129,7 @@ export function encryptMessage(message: Buffer, o: { cipher: number; key: Buffer
   const ct = c.update(message);
   const tail = c.final(); // empty for CCM and GCM
   c.getAuthTag().copy(hdr, 4);
-  return Buffer.concat(tail.length ? [hdr, ct, tail] : [hdr, ct]); // one copy of a large READ's ciphertext, not two
+  return tail.length ? [hdr, ct, tail] : [hdr, ct];
 }
 
 /**

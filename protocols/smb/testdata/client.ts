@@ -24,7 +24,7 @@ import {
 } from '../wire/negotiate.js';
 import { Writer } from '../wire/reader.js';
 import { decodeSessionSetupResponse, decodeTreeConnectResponse, writeSessionSetupRequest, writeTreeConnectRequest } from '../wire/session-setup.js';
-import { SmbConnection, type ConnectionOptions, type FrameOutput } from '../session.js';
+import { replyBytes, SmbConnection, type ConnectionOptions, type FrameOutput, type Reply as Frame } from '../session.js';
 import { shareFileService } from '../server.js';
 import { createMemoryVfs, ROOT_CTX, type VfsInstance } from '../../../vfs/index.js';
 import type { SmbAccount } from '../setup.js';
@@ -92,7 +92,8 @@ export class TestClient {
   }
 
   /** Decrypts/splits a reply frame into its messages, checking signatures when this client signs. */
-  parse(frame: Buffer): Reply[] {
+  parse(sent: Frame): Reply[] {
+    const frame = replyBytes(sent);
     let msg = frame, encrypted = false;
     if (protocolOf(frame) === 'transform') {
       assert.ok(this.keys?.encryptionKey, 'encrypted reply without keys');
