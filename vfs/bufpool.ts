@@ -9,37 +9,41 @@
  * is never given back is simply collected.
  */
 export class BufferPool {
-  private readonly spares: ArrayBuffer[] = [];
-  private readonly lent = new WeakSet<ArrayBuffer>();
+  private readonly spares: ArrayBufferLike[] = [];
+  private readonly lent = new WeakSet<ArrayBufferLike>();
 
-  /** `keep`: how many spare buffers the pool holds at most. */
-  constructor(readonly keep: number) {}
+  /**
+   * `keep`: how many spare buffers the pool holds at most. `shared`: its buffers are
+   * SharedArrayBuffers, which a worker thread can read and write in place (SMB's encryption,
+   * protocols/smb/crypto/seal-pool.ts).
+   */
+  constructor(readonly keep: number, readonly shared = false) {}
 
   /**
    * A buffer of exactly n bytes (contents undefined): a view of a spare at least that large, or
    * of a new one of max(n, size) bytes.
    */
   take(n: number, size = n): Buffer {
-    let ab: ArrayBuffer | undefined;
+    let ab: ArrayBufferLike | undefined;
     while (this.spares.length && !ab) {
       const s = this.spares.pop()!;
       if (s.byteLength >= n) ab = s; // a smaller one is dropped
     }
-    ab ??= new ArrayBuffer(Math.max(n, size));
+    ab ??= this.shared ? new SharedArrayBuffer(Math.max(n, size)) : new ArrayBuffer(Math.max(n, size));
     this.lent.add(ab);
     return Buffer.from(ab, 0, n);
   }
 
   /** Gives back a buffer `take` returned (any view of it); other buffers and repeats are ignored. */
   give(buf: Uint8Array): void {
-    const ab = buf.buffer as ArrayBuffer;
+    const ab = buf.buffer;
     if (!this.lent.delete(ab)) return;
     if (this.spares.length < this.keep) this.spares.push(ab);
   }
 
   /** Whether `buf` (any view of it) is a buffer lent by this pool and not given back yet. */
   owns(buf: Uint8Array): boolean {
-    return this.lent.has(buf.buffer as ArrayBuffer);
+    return this.lent.has(buf.buffer);
   }
 
   /** Spare buffers held now (for tests). */

@@ -128,6 +128,10 @@ describe('SMB2 file commands', () => {
     assert.deepEqual(decodeReadResponse((await c.readFile(tid, f.fileId, big.length - 5, 100)).message), big.subarray(big.length - 5), 'short read at the end');
     assert.equal(status(await c.readFile(tid, f.fileId, big.length, 10)), STATUS.END_OF_FILE);
     assert.equal(status(await c.readFile(tid, f.fileId, big.length - 5, 100, 50)), STATUS.END_OF_FILE, 'fewer than MinimumCount');
+    // Reads of 64 KiB or more go straight into the response's buffer (io.ts readIntoReply).
+    assert.deepEqual(decodeReadResponse((await c.readFile(tid, f.fileId, 70000, 200000)).message), big.subarray(70000), 'a large short read');
+    assert.equal(status(await c.readFile(tid, f.fileId, big.length, 100000)), STATUS.END_OF_FILE, 'a large read at the end');
+    assert.equal(status(await c.readFile(tid, f.fileId, 70000, 200000, 150000)), STATUS.END_OF_FILE, 'a large read short of MinimumCount');
     const cl = await c.closeFile(tid, f.fileId, CLOSE_FLAG_POSTQUERY_ATTRIB);
     const ca = decodeCloseResponse(cl.message);
     assert.equal(ca.flags, CLOSE_FLAG_POSTQUERY_ATTRIB);

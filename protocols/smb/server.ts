@@ -12,7 +12,8 @@ import type { Logger } from 'pino';
 import { ROOT_CTX, type PathVfs } from '../../vfs/types.js';
 import { FrameDecoder, FrameError, frameHeader } from './transport.js';
 import { releaseReply } from './wire/reader.js';
-import { DEFAULT_MAX_IO, SmbConnection, type Reply } from './session.js';
+import { DEFAULT_MAX_IO, PendingReply, SmbConnection, type Reply } from './session.js';
+import { SealPool } from './crypto/seal-pool.js';
 import type { AccountLookup } from './setup.js';
 import type { FileService } from './files.js';
 import { DEFAULT_SHARES, ShareConfigError, type SmbShare } from './shares.js';
@@ -51,6 +52,8 @@ export interface SmbServer {
 const MAX_UNSENT = 16 << 20;
 /** …or this many frames wait to be handled. */
 const MAX_QUEUED = 16;
+/** Handling pauses while this many replies wait for a seal worker (crypto/seal-pool.ts). */
+const MAX_SEALING = 2;
 
 function netbiosName(): string {
   const n = hostname().split('.')[0]!.toUpperCase().replace(/[^A-Z0-9-]/g, '').slice(0, 15);
@@ -92,6 +95,7 @@ export async function startSmbServer(opts: SmbServerOptions): Promise<SmbServer>
   const serverGuid = randomBytes(16);
   const maxFrame = opts.maxFrame ?? DEFAULT_MAX_IO + 65536;
   const sockets = new Set<Socket>();
+  const sealPool = new SealPool();
   const files = opts.paths ? shareFileService(opts.paths) : undefined;
 
   const onConnection = (sock: Socket): void => {
@@ -104,11 +108,12 @@ export async function startSmbServer(opts: SmbServerOptions): Promise<SmbServer>
       ...(opts.requireSigning ? { requireSigning: true } : {}),
       ...(opts.maxCredits ? { maxCredits: opts.maxCredits } : {}),
       ...(files ? { files } : {}),
+      sealPool,
     });
     const decoder = new FrameDecoder(maxFrame);
     const queue: Buffer[] = [];
     let busy = false;
-    const send = (r: Reply): void => {
+    const write = (r: Buffer | readonly Buffer[]): void => {
       sock.cork();
       if (Buffer.isBuffer(r)) {
         sock.write(frameHeader(r.length));
@@ -117,9 +122,35 @@ export async function startSmbServer(opts: SmbServerOptions): Promise<SmbServer>
         let n = 0;
         for (const piece of r) n += piece.length;
         sock.write(frameHeader(n));
-        for (const piece of r) sock.write(piece);
+        for (let i = 0; i < r.length - 1; i++) sock.write(r[i]!);
+        sock.write(r[r.length - 1]!, () => { for (const piece of r) releaseReply(piece); });
       }
       sock.uncork();
+    };
+    // Replies leave in order. One being encrypted in a worker (PendingReply) holds back every
+    // later one until its pieces are ready, while the next frames are handled meanwhile (at most
+    // MAX_SEALING replies wait for a worker at once).
+    let ahead: Promise<void> | undefined;
+    let sealing = 0;
+    const send = (r: Reply): void => {
+      if (!(r instanceof PendingReply) && !ahead) return write(r);
+      if (r instanceof PendingReply) sealing++;
+      const p = (ahead ?? Promise.resolve()).then(async () => {
+        let pieces: Buffer | readonly Buffer[];
+        if (r instanceof PendingReply) {
+          try {
+            pieces = await r.pieces;
+          } finally {
+            sealing--;
+          }
+        } else pieces = r;
+        if (!sock.destroyed) write(pieces);
+      }).catch((err: unknown) => {
+        log?.error({ peer, err: String(err) }, 'smb: a reply could not be encrypted; closing the connection');
+        sock.destroy();
+      });
+      ahead = p;
+      void p.then(() => { if (ahead === p) ahead = undefined; });
     };
     // Messages the connection pushes on its own (async.ts): while a frame is being handled they
     // wait for its replies, so an interim response always leaves before its final one.
@@ -135,6 +166,7 @@ export async function startSmbServer(opts: SmbServerOptions): Promise<SmbServer>
       busy = true;
       try {
         while (queue.length && !sock.destroyed) {
+          while (sealing >= MAX_SEALING && ahead) await ahead;
           const frame = queue.shift()!;
           const out = await conn.handleFrame(frame);
           if (sock.destroyed) break;
@@ -144,8 +176,9 @@ export async function startSmbServer(opts: SmbServerOptions): Promise<SmbServer>
           // the frame runs on: a large frame's buffer goes back to the decoder's spares.
           if (!out.keepsFrame) FrameDecoder.release(frame);
           if (out.close) {
-            sock.end();
-            sock.destroySoon();
+            const end = (): void => { sock.end(); sock.destroySoon(); };
+            if (ahead) void ahead.then(end);
+            else end();
             break;
           }
         }
@@ -198,6 +231,7 @@ export async function startSmbServer(opts: SmbServerOptions): Promise<SmbServer>
       const closed = new Promise<void>((r) => server.close(() => r()));
       for (const s of sockets) s.destroy();
       await closed;
+      await sealPool.close();
     },
   };
 }

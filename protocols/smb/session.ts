@@ -21,6 +21,7 @@
 import type { Logger } from 'pino';
 import { STATUS, SmbStatusError, type NtStatus } from './errors.js';
 import { decryptMessage, DecryptError, encryptMessage, sealMessage } from './crypto/encrypt.js';
+import type { SealPool } from './crypto/seal-pool.js';
 import { signMessage, verifySignature } from './crypto/sign.js';
 import type { PreauthHash } from './crypto/keys.js';
 import type { ServerIdentity } from './auth/ntlm.js';
@@ -78,19 +79,32 @@ export interface ConnectionOptions {
   log?: Logger;
   /** Clock for SystemTime and NTLM timestamps (ms since the epoch). */
   now?: () => number;
+  /** Encrypts large replies in a worker (server.ts gives one per server); without it, on the event loop. */
+  sealPool?: SealPool;
 }
 
 /**
  * One message to send as one frame: its bytes, or its pieces in order (an encrypted message of
- * SEAL_PIECES_FROM bytes or more: transform header, then ciphertext, not joined).
+ * SEAL_PIECES_FROM bytes or more: transform header, then ciphertext, not joined), or those
+ * pieces once a worker has made them (PendingReply, with a SealPool).
  */
-export type Reply = Buffer | readonly Buffer[];
+export type Reply = Buffer | readonly Buffer[] | PendingReply;
+
+/**
+ * A reply being encrypted in a worker (ConnectionOptions.sealPool): its pieces when done. The
+ * sender keeps the connection's replies in order behind it. The last piece is the response's own
+ * buffer (encrypted in place), to be given back (releaseReply) once written.
+ */
+export class PendingReply {
+  constructor(readonly pieces: Promise<readonly Buffer[]>) {}
+}
 
 /** Encrypted messages at least this large are sent as their pieces (sealMessage), smaller ones joined. */
 export const SEAL_PIECES_FROM = 65536;
 
 /** A reply's bytes as one buffer (joined when in pieces). */
 export function replyBytes(r: Reply): Buffer {
+  if (r instanceof PendingReply) throw new TypeError('a pending reply has no bytes yet');
   return Buffer.isBuffer(r) ? r : Buffer.concat(r as Buffer[]);
 }
 
@@ -409,6 +423,9 @@ export class SmbConnection {
     if (enc) {
       const s = enc.session;
       const seal = { cipher: this.cipher, key: s.keys!.encryptionKey!, sessionId: s.id, nonce: s.nonce(this.cipher) };
+      const pool = this.opts.sealPool;
+      // Encrypted in place in a worker; the sender gives the buffer back once it is written.
+      if (pool?.takes(reply)) return { replies: [new PendingReply(pool.seal(reply, seal))], close, ...keeps };
       const sealed = reply.length >= SEAL_PIECES_FROM ? sealMessage(reply, seal) : encryptMessage(reply, seal);
       releaseReply(reply); // encrypted into a new buffer: the plain one is done with
       return { replies: [sealed], close, ...keeps };

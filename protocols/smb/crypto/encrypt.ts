@@ -108,28 +108,63 @@ export interface SealOptions {
  * then not copied again into a fresh buffer of its size. Same errors as encryptMessage.
  */
 export function sealMessage(message: Buffer, o: SealOptions): Buffer[] {
-  const p = cipherParams(o.cipher);
-  if (o.key.length !== p.keyLength) throw new RangeError(`${p.algorithm} key must be ${p.keyLength} bytes`);
-  if (o.nonce.length !== p.nonceLength) throw new RangeError(`${p.algorithm} nonce must be ${p.nonceLength} bytes`);
-  if (message.length > MAX_ENCRYPTED_MESSAGE) throw new RangeError('message too large to encrypt');
-  const nonce16 = Buffer.alloc(16);
-  o.nonce.copy(nonce16);
-  const hdr = encodeTransformHeader({ signature: Buffer.alloc(16), nonce: nonce16, originalMessageSize: message.length, flags: TRANSFORM_FLAG_ENCRYPTED, sessionId: o.sessionId });
-  const aad = hdr.subarray(20);
-  let c: CipherCCM | CipherGCM;
-  if (p.nonceLength === 11) {
-    const ccm = createCipheriv(p.algorithm as CipherCCMTypes, o.key, o.nonce, { authTagLength: 16 });
-    ccm.setAAD(aad, { plaintextLength: message.length });
-    c = ccm;
-  } else {
-    const gcm = createCipheriv(p.algorithm as CipherGCMTypes, o.key, o.nonce);
-    gcm.setAAD(aad);
-    c = gcm;
-  }
+  const { hdr, aad } = transformFor(message.length, o);
+  const c = cipherFor(o.cipher, o.key, o.nonce, aad, message.length);
   const ct = c.update(message);
   const tail = c.final(); // empty for CCM and GCM
   c.getAuthTag().copy(hdr, 4);
   return tail.length ? [hdr, ct, tail] : [hdr, ct];
+}
+
+/**
+ * The transform header for a message of `length` bytes, its Signature (the tag) still zero, and
+ * the AAD (the header from Nonce on: a view of it). Throws RangeError on a wrong key or nonce
+ * size or a message above MAX_ENCRYPTED_MESSAGE.
+ */
+export function transformFor(length: number, o: SealOptions): { hdr: Buffer; aad: Buffer } {
+  const p = cipherParams(o.cipher);
+  if (o.key.length !== p.keyLength) throw new RangeError(`${p.algorithm} key must be ${p.keyLength} bytes`);
+  if (o.nonce.length !== p.nonceLength) throw new RangeError(`${p.algorithm} nonce must be ${p.nonceLength} bytes`);
+  if (length > MAX_ENCRYPTED_MESSAGE) throw new RangeError('message too large to encrypt');
+  const nonce16 = Buffer.alloc(16);
+  o.nonce.copy(nonce16);
+  const hdr = encodeTransformHeader({ signature: Buffer.alloc(16), nonce: nonce16, originalMessageSize: length, flags: TRANSFORM_FLAG_ENCRYPTED, sessionId: o.sessionId });
+  return { hdr, aad: hdr.subarray(20) };
+}
+
+function cipherFor(cipher: number, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, length: number): CipherCCM | CipherGCM {
+  const p = cipherParams(cipher);
+  if (p.nonceLength === 11) {
+    const ccm = createCipheriv(p.algorithm as CipherCCMTypes, key, nonce, { authTagLength: 16 });
+    ccm.setAAD(aad, { plaintextLength: length });
+    return ccm;
+  }
+  const gcm = createCipheriv(p.algorithm as CipherGCMTypes, key, nonce);
+  gcm.setAAD(aad);
+  return gcm;
+}
+
+/**
+ * GCM encrypts in place this many bytes at a time. The cipher writes each piece's output into a
+ * fresh buffer: at 32 KiB malloc hands back the same warm memory every time (3.1–3.8 GB/s here),
+ * where pieces of 256 KiB–1 MiB are mapped and unmapped anew each time (1.3–1.5 GB/s).
+ */
+const IN_PLACE_PIECE = 32 << 10;
+
+/**
+ * Encrypts `view` in place (each piece's ciphertext copied over its plaintext) with the AAD of a
+ * transform header from transformFor, and returns the 16-byte tag. CCM takes the whole message in
+ * one update (Node allows no more). Used by the seal worker on shared memory (seal-pool.ts).
+ */
+export function sealInPlace(view: Buffer, cipher: number, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array): Buffer {
+  const c = cipherFor(cipher, key, nonce, aad, view.length);
+  const step = cipherParams(cipher).nonceLength === 11 ? Math.max(1, view.length) : IN_PLACE_PIECE;
+  for (let at = 0; at < view.length; at += step) {
+    const piece = view.subarray(at, at + step);
+    c.update(piece).copy(piece);
+  }
+  c.final(); // empty for CCM and GCM
+  return c.getAuthTag();
 }
 
 /**

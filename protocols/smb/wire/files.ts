@@ -276,8 +276,23 @@ export function writeReadRequest(w: Writer, q: { length: number; offset: bigint;
 
 /** READ response: the data right after the 16-byte fixed part (DataOffset 80); DataRemaining `remaining`. */
 export function writeReadResponse(w: Writer, data: Uint8Array, remaining = 0): Writer {
-  w.u16(17).u8(SMB2_HEADER_SIZE + 16).u8(0).u32(data.length).u32(remaining).u32(0);
+  w.u16(17).u8(READ_DATA_OFFSET).u8(0).u32(data.length).u32(remaining).u32(0);
   return data.length ? w.bytes(data) : w.u8(0);
+}
+
+/** Where a READ response's data starts (DataOffset: the SMB2 header and the 16-byte fixed part). */
+export const READ_DATA_OFFSET = SMB2_HEADER_SIZE + 16;
+
+/**
+ * writeReadResponse for `n` (> 0) bytes of data already placed at READ_DATA_OFFSET of `buf` (a
+ * takeReplyBuffer of at least READ_DATA_OFFSET + n bytes): the writer, holding just the SMB2
+ * header, goes on in `buf` (Writer.adopt). Throws RangeError unless the writer is at the data's
+ * offset after the fixed part.
+ */
+export function writeReadResponseIn(w: Writer, buf: Buffer, n: number, remaining = 0): Writer {
+  w.u16(17).u8(READ_DATA_OFFSET).u8(0).u32(n).u32(remaining).u32(0);
+  if (w.length !== READ_DATA_OFFSET) throw new RangeError(`READ data at ${w.length}, not ${READ_DATA_OFFSET}`);
+  return w.adopt(buf, n);
 }
 
 export function decodeReadResponse(msg: Buffer): Buffer {

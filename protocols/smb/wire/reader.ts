@@ -154,7 +154,7 @@ export function decodeUtf16(b: Buffer, what = 'string'): string {
 /** Growable little-endian encoder, the counterpart of Reader. Offsets written by callers are from byte 0. */
 /** A piece at least this large goes into a recycled buffer (see `releaseReply`). */
 const LARGE_PIECE = 65536;
-const replies = new BufferPool(4);
+const replies = new BufferPool(4, true); // shared: an encrypted READ response is sealed in place by a worker (crypto/seal-pool.ts)
 
 /**
  * Gives back the buffer of a message built by a Writer (a `view()` of it, or any part of it) once
@@ -163,6 +163,16 @@ const replies = new BufferPool(4);
  */
 export function releaseReply(message: Uint8Array): void {
   replies.give(message);
+}
+
+/**
+ * A recycled buffer of exactly `n` bytes (contents undefined) for a response whose large payload
+ * is read straight into it: a READ's data lands at its offset in the response, and the Writer
+ * then continues in this buffer (`Writer.adopt`), with no copy of the data. Give it back with
+ * `releaseReply` if it is not adopted.
+ */
+export function takeReplyBuffer(n: number): Buffer {
+  return replies.take(n);
 }
 
 export class Writer {
@@ -275,5 +285,20 @@ export class Writer {
    */
   view(): Buffer {
     return this.buf.subarray(0, this.pos);
+  }
+
+  /**
+   * Continues in `buf` (from takeReplyBuffer), where the `n` bytes from this writer's position
+   * on are already in place (a READ's data, read straight into it): the bytes written so far
+   * are copied to its front and the position moves past the n bytes. Throws RangeError when `buf`
+   * is too short.
+   */
+  adopt(buf: Buffer, n: number): this {
+    if (buf.length < this.pos + n) throw new RangeError(`adopt: ${buf.length} bytes cannot hold ${this.pos} + ${n}`);
+    this.buf.copy(buf, 0, 0, this.pos);
+    replies.give(this.buf);
+    this.buf = buf;
+    this.pos += n;
+    return this;
   }
 }

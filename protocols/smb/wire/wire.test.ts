@@ -10,7 +10,7 @@ import {
   CIPHER, CTX, decodeNegotiateRequest, decodeNegotiateResponse, DIALECT, findContext, HASH_SHA512, selectByClientOrder, selectDialect,
   SIGNING_ALG, writeNegotiateRequest, writeNegotiateResponse, type NegotiateContext, type NegotiateRequest, type NegotiateResponse,
 } from './negotiate.js';
-import { decodeUtf16, Reader, WireError, Writer } from './reader.js';
+import { decodeUtf16, Reader, releaseReply, takeReplyBuffer, WireError, Writer } from './reader.js';
 import {
   decodeEmptyBody, decodeSessionSetupRequest, decodeSessionSetupResponse, decodeTreeConnectRequest, decodeTreeConnectResponse,
   parseSharePath, writeEmptyBody, writeSessionSetupRequest, writeSessionSetupResponse, writeTreeConnectRequest, writeTreeConnectResponse,
@@ -65,6 +65,22 @@ test('reader: little-endian integers, u64 as bigint, bounded bytes, UTF-16, alig
   assert.throws(() => r2.at(10, 4, 10, 'buf', 64), /overlaps/);
   assert.equal(r2.at(5000, 0, 0).length, 0);
   assert.throws(() => new Writer().u64(-1n), RangeError);
+});
+
+test('writer: adopt goes on in a buffer whose payload is already in place, the bytes before it copied to its front', () => {
+  const w = new Writer(16).u32(0x01020304).u16(0xaabb);
+  const buf = takeReplyBuffer(6 + 100000 + 4);
+  buf.fill(7, 6, 6 + 100000);
+  w.adopt(buf, 100000).u32(0xdeadbeef);
+  const out = w.view();
+  assert.equal(out.length, 6 + 100000 + 4);
+  assert.equal(out.buffer, buf.buffer, 'no copy of the payload');
+  assert.equal(out.readUInt32LE(0), 0x01020304);
+  assert.equal(out.readUInt16LE(4), 0xaabb);
+  assert.ok(out.subarray(6, 6 + 100000).every((b) => b === 7));
+  assert.equal(out.readUInt32LE(6 + 100000), 0xdeadbeef);
+  releaseReply(out);
+  assert.throws(() => new Writer().u32(1).adopt(Buffer.alloc(10), 7), RangeError);
 });
 
 test('reader: any bytes through any read give a value or a WireError', () => {
