@@ -1,7 +1,8 @@
 /**
  * End-to-end file access over SMB with Debian's real `smbclient` against `dw serve --smb`
  * (RocksDB + rs:4+2 data folder), for `-m SMB2` (2.1), `-m SMB3` (3.1.1), `-m SMB3_00` (3.0:
- * FSCTL_VALIDATE_NEGOTIATE_INFO after the tree connect) and `-m SMB3 --client-protection=encrypt`:
+ * FSCTL_VALIDATE_NEGOTIATE_INFO after the tree connect), `-m SMB3 --client-protection=encrypt`,
+ * `--client-protection=sign` and `-m SMB3_00 --client-protection=encrypt` (AES-128-CCM):
  * mkdir, put/get of 0 bytes, 1 MiB + 1 and ~20 MiB checked byte for byte, a get by another
  * case, ls, rename, del, rmdir; `recurse ON; prompt OFF; mput`/`mget` of a tree of a few hundred
  * files in folders, byte-identical both ways; a read-only share refusing put; a wrong password
@@ -65,6 +66,10 @@ describe('SMB file access with smbclient', () => {
     { name: 'smb3', args: ['-m', 'SMB3'] },
     { name: 'smb30', args: ['-m', 'SMB3_00'] },
     { name: 'enc', args: ['-m', 'SMB3', '--client-protection=encrypt'] },
+    // Signed, and encrypted with AES-128-CCM (3.0): large READ responses are built in shared
+    // buffers and, encrypted, sealed in place by a worker (crypto/seal-pool.ts).
+    { name: 'sign', args: ['-m', 'SMB3', '--client-protection=sign'] },
+    { name: 'enc30', args: ['-m', 'SMB3_00', '--client-protection=encrypt'] },
   ];
 
   for (const m of modes) {
