@@ -27,3 +27,14 @@ test('a given-back buffer is lent again; one still lent never is; the pool keeps
   for (const x of [b, c, d, big]) pool.give(x);
   assert.equal(pool.spareCount, 2, 'at most `keep` spares');
 });
+
+test('a shared pool lends views of SharedArrayBuffers and recycles them the same way', () => {
+  const pool = new BufferPool(1, true);
+  const a = pool.take(64, 256);
+  assert.ok(a.buffer instanceof SharedArrayBuffer);
+  assert.equal(a.buffer.byteLength, 256);
+  pool.give(a.subarray(8));
+  const b = pool.take(200);
+  assert.equal(b.buffer, a.buffer, 'given back: reused');
+  assert.ok(new BufferPool(1).take(8).buffer instanceof ArrayBuffer, 'not shared by default');
+});

@@ -147,7 +147,7 @@ function cipherFor(cipher: number, key: Uint8Array, nonce: Uint8Array, aad: Uint
 /**
  * GCM encrypts in place this many bytes at a time. The cipher writes each piece's output into a
  * fresh buffer: at 32 KiB malloc hands back the same warm memory every time (3.1–3.8 GB/s here),
- * where pieces of 256 KiB–1 MiB are mapped and unmapped anew each time (1.3–1.5 GB/s).
+ * where pieces of 256 KiB–1 MiB are mapped and unmapped anew each time (1.2–1.5 GB/s).
  */
 const IN_PLACE_PIECE = 32 << 10;
 

@@ -1,8 +1,9 @@
 /**
  * Encryption of large SMB2 messages beside the event loop (MS-SMB2 3.1.4.3). AES of an 8 MiB READ
- * response takes ~2.5 ms on this machine, and Node's cipher writes each ciphertext into a fresh
- * buffer: on the event loop that was a quarter of an encrypted download's time, and the fresh
- * buffers brought a garbage collection about every 8 MiB. A worker thread instead encrypts the
+ * response takes 2.2–3.5 ms on this machine, and Node's cipher writes each ciphertext into a
+ * fresh buffer: on the event loop that was a quarter of an encrypted download's busy time, and
+ * the fresh buffers brought a scavenge about every 6 MiB sent (236 over seven 200 MiB gets, plus
+ * 17 mark-compacts; docs/benchmarks.md, 19:59). A worker thread instead encrypts the
  * response in place, in the shared memory the response was built in (the SMB Writer's recycled
  * buffers are SharedArrayBuffers), while the event loop goes on with the next request.
  */

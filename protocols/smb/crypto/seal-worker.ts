@@ -17,5 +17,6 @@ export interface SealTask {
 
 /** Encrypts the task's bytes in place; returns the 16-byte tag. */
 export default function run(t: SealTask): Uint8Array {
-  return sealInPlace(Buffer.from(t.buf, t.offset, t.length), t.cipher, t.key, t.nonce, t.aad);
+  // An exact copy of the tag: a view of a larger buffer would be cloned whole back to the caller.
+  return new Uint8Array(sealInPlace(Buffer.from(t.buf, t.offset, t.length), t.cipher, t.key, t.nonce, t.aad));
 }

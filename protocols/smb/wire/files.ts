@@ -276,8 +276,13 @@ export function writeReadRequest(w: Writer, q: { length: number; offset: bigint;
 
 /** READ response: the data right after the 16-byte fixed part (DataOffset 80); DataRemaining `remaining`. */
 export function writeReadResponse(w: Writer, data: Uint8Array, remaining = 0): Writer {
-  w.u16(17).u8(READ_DATA_OFFSET).u8(0).u32(data.length).u32(remaining).u32(0);
+  readResponseFixed(w, data.length, remaining);
   return data.length ? w.bytes(data) : w.u8(0);
+}
+
+/** The READ response's fixed part (2.2.20): StructureSize 17, DataOffset, DataLength, DataRemaining. */
+function readResponseFixed(w: Writer, n: number, remaining: number): void {
+  w.u16(17).u8(READ_DATA_OFFSET).u8(0).u32(n).u32(remaining).u32(0);
 }
 
 /** Where a READ response's data starts (DataOffset: the SMB2 header and the 16-byte fixed part). */
@@ -290,7 +295,7 @@ export const READ_DATA_OFFSET = SMB2_HEADER_SIZE + 16;
  * offset after the fixed part.
  */
 export function writeReadResponseIn(w: Writer, buf: Buffer, n: number, remaining = 0): Writer {
-  w.u16(17).u8(READ_DATA_OFFSET).u8(0).u32(n).u32(remaining).u32(0);
+  readResponseFixed(w, n, remaining);
   if (w.length !== READ_DATA_OFFSET) throw new RangeError(`READ data at ${w.length}, not ${READ_DATA_OFFSET}`);
   return w.adopt(buf, n);
 }
