@@ -241,17 +241,17 @@ class RocksKv implements KvStore {
     const target = this.writesApplied;
     try {
       // The WAL file we know is synced while RocksDB is asked for the current one (two round
-      // trips at once, not one after the other): when no rotation happened, that was the sync.
+      // trips at once, not one after the other): when no rotation happened, that was the sync
+      // (every write counted in `target` was in that file before the call).
       const fd = this.walFd;
       const [cur] = await Promise.all([this.db.currentWalFile(), fd?.datasync()]);
-      if (fd && cur.number === this.walNumber) {
-        // synced above: every write counted in `target` was in this file before the call
-      } else {
+      if (!fd || cur.number !== this.walNumber) {
+        const from = fd ? this.walNumber + 1 : this.walNumber; // the known one was just synced
         const numbers = (await readdir(this.dir))
           .map((n) => WAL_NAME.exec(n))
           .filter((m): m is RegExpExecArray => m !== null)
           .map((m) => Number(m[1]))
-          .filter((n) => n >= this.walNumber && n < cur.number)
+          .filter((n) => n >= from && n < cur.number)
           .sort((a, b) => a - b);
         for (const n of numbers) {
           let fh: FileHandle;
