@@ -17,6 +17,8 @@
  */
 
 const WASM_PAGE = 64 << 10;
+/** The memory grows by at least this much at a time. */
+const GROW_BYTES = 8 << 20;
 /** Slots start on page boundaries. */
 const ALIGN = 4096;
 
@@ -69,7 +71,9 @@ export class Arena {
     try {
       this.mem ??= new Wasm.Memory({ initial: 1, maximum: Math.ceil(this.maxBytes / WASM_PAGE), shared: true });
       const have = this.mem.buffer.byteLength;
-      if (end > have) this.mem.grow(Math.ceil((end - have) / WASM_PAGE));
+      // Grown GROW_BYTES at a time (pages are not touched until used): one grow per 64 KiB slot
+      // made each new slot cost a grow (V8 updates the memory's buffer object on every one).
+      if (end > have) this.mem.grow(Math.ceil((Math.min(this.maxBytes, Math.max(end, have + GROW_BYTES)) - have) / WASM_PAGE));
     } catch {
       return undefined; // no address space or memory for it: the caller allocates as before
     }
