@@ -298,18 +298,22 @@ export class RaidBlockStore implements BlockStore {
     return out;
   }
 
-  /** Adds the G index rows and live-byte counters of a row's placed shards (delta +1 or -1). */
-  async account(tx: KvTxn, id: BlockId, row: BlockRow, sign: 1 | -1): Promise<void> {
+  /**
+   * Adds the G index rows and live-byte counters of a row's placed shards (delta +1 or -1). The
+   * counters are added when the transaction ends (KvTxn.addCounter): a group commit of many
+   * blocks in the same segments updates each once.
+   */
+  account(tx: KvTxn, id: BlockId, row: BlockRow, sign: 1 | -1): void {
     const rec = BigInt(recordBytes(row) * sign);
     for (const s of row.shards) {
       if (!placed(s)) continue;
       if (sign > 0) tx.set(keys.segIndex(s.device, s.segment, id), EMPTY);
       else tx.delete(keys.segIndex(s.device, s.segment, id));
-      await tx.incrBy(COUNTER.live(s.device, s.segment), rec);
+      tx.addCounter(COUNTER.live(s.device, s.segment), rec);
     }
-    await tx.incrBy(COUNTER.blocks, BigInt(sign));
-    await tx.incrBy(COUNTER.logical, BigInt(row.length * sign));
-    if (row.stored !== row.length) await tx.incrBy(COUNTER.saved, BigInt((row.length - row.stored) * sign));
+    tx.addCounter(COUNTER.blocks, BigInt(sign));
+    tx.addCounter(COUNTER.logical, BigInt(row.length * sign));
+    if (row.stored !== row.length) tx.addCounter(COUNTER.saved, BigInt((row.length - row.stored) * sign));
   }
 
   async setCompression(c: Compression): Promise<void> {
@@ -350,7 +354,7 @@ export class RaidBlockStore implements BlockStore {
       throw new VfsError(Errno.EAGAIN, `block ${staged.id} was sealed with data key ${s.keyId}, which a reencrypt retires: put it again`);
     }
     txn.set(keys.block(staged.id), encodeRow(Object.assign({}, s.row, { refs })));
-    await this.account(txn, staged.id, s.row, 1);
+    this.account(txn, staged.id, s.row, 1);
     txn.onCommit(() => {
       this.staged.delete(staged.id);
       this.adoptable.add(staged.id);
@@ -380,7 +384,7 @@ export class RaidBlockStore implements BlockStore {
     }
     txn.delete(keys.block(id));
     if (row.flags & BlockFlags.Deduped) await dropIndexRows(txn, id);
-    await this.account(txn, id, row, -1);
+    this.account(txn, id, row, -1);
     txn.onCommit(() => {
       this.cache.delete(id);
       this.adoptable.delete(id);

@@ -229,6 +229,46 @@ export function kvSuite(name: string, factory: KvFactory): void {
       await assert.rejects(kv.txn((tx) => tx.incrBy(s('neg'), -(2n ** 63n) - 1n)), isErrno(Errno.EOVERFLOW));
     }));
 
+    test('addCounter: summed per key, applied once the function resolves, deleted at 0, overflow fails the whole txn', withKv(async (kv) => {
+      const a = s('ctrA');
+      const b = s('ctrB');
+      await kv.txn(async (tx) => { tx.set(a, encodeCounter(10n)); });
+      const seen = await kv.txn(async (tx) => {
+        tx.addCounter(a, 5n);
+        tx.addCounter(b, 2n);
+        tx.addCounter(a, -1n);
+        const mid = decodeCounter(await tx.get(a)); // reads in the transaction do not see added counts
+        tx.addCounter(b, 3n);
+        await tx.incrBy(a, 100n); // an incrBy of the same key in the transaction: both count
+        return mid;
+      });
+      assert.equal(seen, 10n);
+      assert.equal(decodeCounter(await kv.get(a)), 114n);
+      assert.equal(decodeCounter(await kv.get(b)), 5n);
+      // cached readers see the applied value too (the cache layer applies them itself)
+      assert.equal(await kv.txn((tx) => tx.incrBy(a, 0n)), 114n);
+      await kv.txn(async (tx) => { tx.addCounter(b, -5n); tx.addCounter(a, 0n); });
+      assert.equal(await kv.get(b), undefined, 'a counter that ends at 0 is deleted');
+      assert.equal(decodeCounter(await kv.get(a)), 114n);
+      // summing to zero within the transaction writes nothing for the key
+      await kv.txn(async (tx) => { tx.addCounter(b, 7n); tx.addCounter(b, -7n); });
+      assert.equal(await kv.get(b), undefined);
+      // an overflow rejects the transaction with EOVERFLOW and applies none of its writes
+      const max = 2n ** 63n - 1n;
+      await kv.txn(async (tx) => { tx.set(b, encodeCounter(max)); });
+      await assert.rejects(kv.txn(async (tx) => {
+        tx.set(s('other'), s('x'));
+        tx.addCounter(a, 1n);
+        tx.addCounter(b, 1n);
+      }), isErrno(Errno.EOVERFLOW));
+      assert.equal(await kv.get(s('other')), undefined);
+      assert.equal(decodeCounter(await kv.get(a)), 114n);
+      assert.equal(decodeCounter(await kv.get(b)), max);
+      // a throwing function applies no added counts
+      await assert.rejects(kv.txn(async (tx) => { tx.addCounter(a, 1n); throw new Error('no'); }), /no/);
+      assert.equal(decodeCounter(await kv.get(a)), 114n);
+    }));
+
     test('onCommit: hooks run in order after the batch is applied, before txn resolves', withKv(async (kv) => {
       const seen: string[] = [];
       const done = kv.txn(async (tx) => {

@@ -1,5 +1,6 @@
 import type { KvStore, KvTxn, ScanOptions, TxnOptions } from './kv.js';
 import { decodeCounter } from './kv.js';
+import { CounterDeltas } from './txn.js';
 
 /** Marks a key known to be absent. */
 const ABSENT = Symbol('absent');
@@ -128,6 +129,7 @@ export class CachedKv implements KvStore {
   txn<T>(fn: (tx: KvTxn) => Promise<T>, opts?: TxnOptions): Promise<T> {
     return this.inner.txn(async (tx) => {
       const written = new Set<string>();
+      const deltas = new CounterDeltas();
       const getOne = async (key: Buffer): Promise<Buffer | undefined> => {
         const id = CachedKv.id(key);
         if (written.has(id)) return tx.get(key);
@@ -161,17 +163,22 @@ export class CachedKv implements KvStore {
           }
           return tx.incrBy(k, d);
         },
+        // Summed here and applied below through incrBy, which reads the committed counter from the cache.
+        addCounter: (k, d) => deltas.add(k, d),
         onCommit: (f) => tx.onCommit(f),
       };
-      // Registered first, so the cache is current before any caller's hook runs.
-      let apply = () => {};
-      tx.onCommit(() => { this.commits++; apply(); });
       const result = await fn(view);
-      const keys = [...written];
-      const pending = await Promise.all(keys.map((id) => tx.get(Buffer.from(id, 'latin1'))));
-      apply = () => keys.forEach((id, i) => this.store(id, pending[i] ? Buffer.from(pending[i]!) : ABSENT));
+      await deltas.apply(view.incrBy);
       return result;
-    }, opts);
+    }, {
+      sync: opts?.sync,
+      // Before any caller's hook runs, the cache takes exactly what the engine applied.
+      applied: (writes) => {
+        this.commits++;
+        for (const w of writes) this.store(CachedKv.id(w.key), w.value ? Buffer.from(w.value) : ABSENT);
+        opts?.applied?.(writes);
+      },
+    });
   }
 
   sync(): Promise<void> {

@@ -26,6 +26,14 @@ export interface KvTxn {
    * A counter that ends at 0 is deleted.
    */
   incrBy(key: Buffer, delta: bigint): Promise<bigint>;
+  /**
+   * Adds delta to the same kind of counter once the transaction's function has resolved: every
+   * addCounter of a key in the transaction is summed and applied as one incrBy (absent = 0,
+   * deleted at 0, EOVERFLOW fails the transaction). Reads in the transaction do not see it; for
+   * counters only read elsewhere (statistics, live bytes), which many writes of one transaction
+   * touch: one read-modify-write per key instead of one per call.
+   */
+  addCounter(key: Buffer, delta: bigint): void;
   /** Runs after the batch is durably applied (not if the transaction fails). */
   onCommit(fn: () => void): void;
 }
@@ -39,6 +47,13 @@ export interface ScanOptions {
 export interface TxnOptions {
   /** Make the batch durable (WAL synced to disk) before the transaction resolves. */
   sync?: boolean;
+  /**
+   * Told, once the batch is applied and before any onCommit hook runs, every key the
+   * transaction wrote with its final value (null: deleted). Not called if nothing was applied
+   * (the function threw, or the engine failed). The buffers are the transaction's own: copy what
+   * is kept. For a cache layered over the engine (./cache.ts).
+   */
+  applied?: (writes: Iterable<{ readonly key: Buffer; readonly value: Buffer | null }>) => void;
 }
 
 export interface KvStore {

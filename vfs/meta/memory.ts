@@ -76,13 +76,14 @@ export class MemoryKv implements KvStore {
     if (Buffer.compare(begin, end) >= 0) return;
     yield* mergeScan(this.reader.scan(begin, end, opts), [], opts);
   }
-  async txn<T>(fn: (tx: KvTxn) => Promise<T>, _opts?: TxnOptions): Promise<T> {
+  async txn<T>(fn: (tx: KvTxn) => Promise<T>, opts?: TxnOptions): Promise<T> {
     this.check();
     return this.queue.run(async () => {
       const t = openTxn(this.reader);
       let result: T;
       try {
         result = await fn(t.tx);
+        await t.settle();
       } finally {
         t.finish();
       }
@@ -91,6 +92,7 @@ export class MemoryKv implements KvStore {
         if (p.value === null) this.data.delete(p.key);
         else this.data.set(p.key, p.value);
       }
+      if (t.pending.size > 0) opts?.applied?.(t.pending);
       runHooks(t.hooks);
       return result;
     });

@@ -162,7 +162,7 @@ export class MetaStore {
     const ro = (): never => { throw new VfsError(Errno.EIO, 'write in a read-only view'); };
     return fn(new MetaTxn({
       get: (k) => kv.get(k), getMany: (ks) => kv.getMany(ks), scan: (b, e, o) => kv.scan(b, e, o),
-      set: ro, delete: ro, incrBy: ro, onCommit: ro,
+      set: ro, delete: ro, incrBy: ro, addCounter: ro, onCommit: ro,
     }, this.refs, this.names));
   }
 

@@ -150,7 +150,7 @@ export class MetaTxn {
     }
     this.tx.set(keys.extent(n.ino, offset), encodeExtent(e));
     n.allocated += delta;
-    await this.tx.incrBy(keys.counter(COUNTERS.usedBytes), BigInt(delta));
+    this.tx.addCounter(keys.counter(COUNTERS.usedBytes), BigInt(delta));
     await charge(this.tx, n, delta, 0);
   }
 
@@ -179,7 +179,7 @@ export class MetaTxn {
     await this.releaseAll(e);
     this.tx.delete(keys.extent(n.ino, off));
     n.allocated -= e.length;
-    await this.tx.incrBy(keys.counter(COUNTERS.usedBytes), BigInt(-e.length));
+    this.tx.addCounter(keys.counter(COUNTERS.usedBytes), BigInt(-e.length));
     await charge(this.tx, n, -e.length, 0);
   }
 
@@ -210,7 +210,7 @@ export class MetaTxn {
         const cut = off + e.length - size;
         this.tx.set(keys.extent(n.ino, off), encodeExtent(await this.trimChunks(Object.assign({}, e, { length: size - off }))));
         n.allocated -= cut;
-        await this.tx.incrBy(keys.counter(COUNTERS.usedBytes), BigInt(-cut));
+        this.tx.addCounter(keys.counter(COUNTERS.usedBytes), BigInt(-cut));
         await charge(this.tx, n, -cut, 0);
       }
     }
@@ -235,7 +235,7 @@ export class MetaTxn {
       await this.refAll(e);
       this.tx.set(keys.extent(to.ino, off), encodeExtent(e));
       to.allocated += e.length;
-      await this.tx.incrBy(keys.counter(COUNTERS.usedBytes), BigInt(e.length));
+      this.tx.addCounter(keys.counter(COUNTERS.usedBytes), BigInt(e.length));
       await charge(this.tx, to, e.length, 0);
     }
   }

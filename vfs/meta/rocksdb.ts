@@ -184,6 +184,7 @@ class RocksKv implements KvStore {
       let r: T;
       try {
         r = await fn(t.tx);
+        await t.settle();
       } finally {
         t.finish();
       }
@@ -199,6 +200,7 @@ class RocksKv implements KvStore {
           throw ioError('write', err);
         }
         this.writesApplied++;
+        opts.applied?.(t.pending);
       }
       runHooks(t.hooks);
       return r;

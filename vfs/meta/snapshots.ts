@@ -141,6 +141,7 @@ class PreservingTxn {
       set: (k, v) => { touch(k); inner.set(k, v); },
       delete: (k) => { touch(k); inner.delete(k); },
       incrBy: (k, d) => inner.incrBy(k, d),
+      addCounter: (k, d) => inner.addCounter(k, d),
       onCommit: (f) => inner.onCommit(f),
       preserve: (k) => this.preserve(k),
     };
@@ -653,7 +654,7 @@ export class SnapshotView implements KvStore {
     const ro = (): never => { throw new VfsError(Errno.EROFS, `snapshot ${this.snap.name} is read-only`); };
     return fn({
       get: (k) => this.get(k), getMany: (ks) => this.getMany(ks), scan: (b, e, o) => this.scan(b, e, o),
-      set: ro, delete: ro, incrBy: ro, onCommit: ro,
+      set: ro, delete: ro, incrBy: ro, addCounter: ro, onCommit: ro,
     });
   }
 

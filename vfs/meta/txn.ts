@@ -45,6 +45,9 @@ export class PendingWrites {
   entries(): IterableIterator<PendingEntry> {
     return this.map.values();
   }
+  [Symbol.iterator](): IterableIterator<PendingEntry> {
+    return this.map.values();
+  }
   /** Entries with begin <= key < end, ascending. */
   range(begin: Buffer, end: Buffer): PendingEntry[] {
     const out: PendingEntry[] = [];
@@ -121,8 +124,27 @@ export interface OpenTxn {
   tx: KvTxn;
   pending: PendingWrites;
   hooks: (() => void)[];
+  /** Applies the counters added with addCounter (call once the transaction's function has resolved, before finish). */
+  settle(): Promise<void>;
   /** Marks the transaction finished; later writes through tx throw EINVAL. */
   finish(): void;
+}
+
+/** addCounter's deltas, summed per key until applied. */
+export class CounterDeltas {
+  private map = new Map<string, { key: Buffer; delta: bigint }>();
+  add(key: Buffer, delta: bigint): void {
+    const id = key.toString('latin1');
+    const d = this.map.get(id);
+    if (d) d.delta += delta;
+    else this.map.set(id, { key: Buffer.from(key), delta });
+  }
+  /** Applies every sum through `incrBy` (in the order keys were first added) and forgets them. */
+  async apply(incrBy: (key: Buffer, delta: bigint) => Promise<bigint>): Promise<void> {
+    const all = [...this.map.values()];
+    this.map.clear();
+    for (const d of all) if (d.delta !== 0n) await incrBy(d.key, d.delta);
+  }
 }
 
 /**
@@ -132,6 +154,7 @@ export interface OpenTxn {
 export function openTxn(base: KvReader): OpenTxn {
   const pending = new PendingWrites();
   const hooks: (() => void)[] = [];
+  const deltas = new CounterDeltas();
   let done = false;
   const live = () => {
     if (done) throw new VfsError(Errno.EINVAL, 'kv transaction used after it finished');
@@ -189,12 +212,16 @@ export function openTxn(base: KvReader): OpenTxn {
       pending.put(key, n === 0n ? null : encodeCounter(n));
       return n;
     },
+    addCounter(key, delta) {
+      live();
+      deltas.add(key, delta);
+    },
     onCommit(fn) {
       live();
       hooks.push(fn);
     },
   };
-  return { tx, pending, hooks, finish: () => { done = true; } };
+  return { tx, pending, hooks, settle: () => deltas.apply(tx.incrBy), finish: () => { done = true; } };
 }
 
 /**
