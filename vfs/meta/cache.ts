@@ -175,7 +175,7 @@ export class CachedKv implements KvStore {
       // Before any caller's hook runs, the cache takes exactly what the engine applied.
       applied: (writes) => {
         this.commits++;
-        for (const w of writes) this.store(CachedKv.id(w.key), w.value ? Buffer.from(w.value) : ABSENT);
+        for (const w of writes) this.store(w.id, w.value ? Buffer.from(w.value) : ABSENT);
         opts?.applied?.(writes);
       },
     });

@@ -53,7 +53,7 @@ export interface TxnOptions {
    * (the function threw, or the engine failed). The buffers are the transaction's own: copy what
    * is kept. For a cache layered over the engine (./cache.ts).
    */
-  applied?: (writes: Iterable<{ readonly key: Buffer; readonly value: Buffer | null }>) => void;
+  applied?: (writes: Iterable<{ readonly key: Buffer; readonly value: Buffer | null; /** key as latin1 */ readonly id: string }>) => void;
 }
 
 export interface KvStore {

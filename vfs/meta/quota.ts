@@ -103,9 +103,7 @@ function names(kind: QuotaKind, id: number): string {
   return kind === 'dir' ? `the directory quota of inode ${id}` : `the ${kind} quota of ${kind === 'user' ? 'uid' : 'gid'} ${id}`;
 }
 
-async function checkOne(tx: KvTxn, kind: QuotaKind, id: number, what: 'bytes' | 'inodes', now: number, delta: number, used: number): Promise<void> {
-  const rule = await getRule(tx, kind, id);
-  if (!rule) return;
+async function checkOne(tx: KvTxn, rule: QuotaRule, kind: QuotaKind, id: number, what: 'bytes' | 'inodes', now: number, delta: number, used: number): Promise<void> {
   const hard = what === 'bytes' ? rule.bytesHard : rule.inodesHard;
   const soft = what === 'bytes' ? rule.bytesSoft : rule.inodesSoft;
   const overKey = counterKey(kind, id, what === 'bytes' ? 'bytesOver' : 'inodesOver');
@@ -129,13 +127,20 @@ async function checkOne(tx: KvTxn, kind: QuotaKind, id: number, what: 'bytes' | 
 export async function charge(tx: KvTxn, who: { uid: number; gid: number; project: number }, dBytes: number, dInodes: number, now = Date.now()): Promise<void> {
   if (!dBytes && !dInodes) return;
   for (const [kind, id] of await targets(tx, who)) {
+    const rule = await getRule(tx, kind, id);
+    if (!rule) {
+      // No limit to check: the usage is only counted, once per transaction (KvTxn.addCounter).
+      if (dBytes) tx.addCounter(counterKey(kind, id, 'bytes'), BigInt(dBytes));
+      if (dInodes) tx.addCounter(counterKey(kind, id, 'inodes'), BigInt(dInodes));
+      continue;
+    }
     if (dBytes) {
       const used = Number(await tx.incrBy(counterKey(kind, id, 'bytes'), BigInt(dBytes)));
-      await checkOne(tx, kind, id, 'bytes', now, dBytes, used);
+      await checkOne(tx, rule, kind, id, 'bytes', now, dBytes, used);
     }
     if (dInodes) {
       const used = Number(await tx.incrBy(counterKey(kind, id, 'inodes'), BigInt(dInodes)));
-      await checkOne(tx, kind, id, 'inodes', now, dInodes, used);
+      await checkOne(tx, rule, kind, id, 'inodes', now, dInodes, used);
     }
   }
 }

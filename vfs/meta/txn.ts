@@ -22,6 +22,8 @@ export interface KvReader {
 export interface PendingEntry {
   key: Buffer;
   value: Buffer | null;
+  /** The key's bytes as a latin1 string (the overlay's map key). */
+  id: string;
 }
 
 const I64_MIN = -(2n ** 63n);
@@ -40,7 +42,8 @@ export class PendingWrites {
   }
   /** Buffers a put (value) or delete (null); copies the buffers so the caller may reuse them. */
   put(key: Buffer, value: Buffer | null): void {
-    this.map.set(key.toString('latin1'), { key: Buffer.from(key), value: value === null ? null : Buffer.from(value) });
+    const id = key.toString('latin1');
+    this.map.set(id, { key: Buffer.from(key), value: value === null ? null : Buffer.from(value), id });
   }
   entries(): IterableIterator<PendingEntry> {
     return this.map.values();
