@@ -370,7 +370,7 @@ export function kvSuite(name: string, factory: KvFactory): void {
         const expect = [...model.entries()].sort(([a], [c]) => Buffer.compare(Buffer.from(a, 'hex'), Buffer.from(c, 'hex')))
           .map(([k, v]) => [k, v.toString('hex')]);
         assert.deepEqual(await collect(kv.scan(MIN, MAX)), expect);
-      }), { numRuns: 60 });
+      }), { numRuns: Number(process.env.FUZZ_RUNS ?? 60) });
     }));
   });
 }
@@ -381,6 +381,7 @@ type Op =
   | { t: 'set'; k: Buffer; v: Buffer }
   | { t: 'del'; k: Buffer }
   | { t: 'incr'; k: Buffer; d: bigint }
+  | { t: 'add'; k: Buffer; d: bigint }
   | { t: 'get'; k: Buffer }
   | { t: 'scan'; begin: Buffer; end: Buffer; reverse: boolean; limit: number | undefined }
   | { t: 'throw' };
@@ -395,6 +396,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ t: fc.constant('set' as const), k: keyArb, v: valArb }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('del' as const), k: keyArb }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('incr' as const), k: keyArb, d: fc.bigInt({ min: -3n, max: 3n }) }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('add' as const), k: keyArb, d: fc.bigInt({ min: -3n, max: 3n }) }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('get' as const), k: keyArb }) },
   {
     weight: 2,
@@ -423,9 +425,14 @@ function modelScan(m: Map<string, Buffer>, begin: Buffer, end: Buffer, reverse: 
 
 class Abort extends Error {}
 
-/** Runs ops in one txn, checking every read against a working copy; commits the copy unless it threw. */
+/**
+ * Runs ops in one txn, checking every read against a working copy; commits the copy unless it
+ * threw. Counters added with addCounter land in the copy only once the ops are done (summed per
+ * key, in the order keys were first added), as KvTxn.addCounter says.
+ */
 async function runModelTxn(kv: KvStore, model: Map<string, Buffer>, ops: Op[]): Promise<void> {
   const work = new Map(model);
+  const added = new Map<string, bigint>();
   try {
     await kv.txn(async (tx) => {
       for (const op of ops) {
@@ -439,6 +446,7 @@ async function runModelTxn(kv: KvStore, model: Map<string, Buffer>, ops: Op[]): 
             else work.set(op.k.toString('hex'), encodeCounter(n));
             break;
           }
+          case 'add': tx.addCounter(op.k, op.d); added.set(op.k.toString('hex'), (added.get(op.k.toString('hex')) ?? 0n) + op.d); break;
           case 'get': assert.deepEqual(await tx.get(op.k), work.get(op.k.toString('hex'))); break;
           case 'scan':
             assert.deepEqual(
@@ -453,6 +461,12 @@ async function runModelTxn(kv: KvStore, model: Map<string, Buffer>, ops: Op[]): 
   } catch (err) {
     if (err instanceof Abort) return;
     throw err;
+  }
+  for (const [k, d] of added) {
+    if (d === 0n) continue;
+    const n = decodeCounter(work.get(k)) + d;
+    if (n === 0n) work.delete(k);
+    else work.set(k, encodeCounter(n));
   }
   model.clear();
   for (const [k, v] of work) model.set(k, v);
