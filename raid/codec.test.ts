@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { type Codec, fillJob, InlineCodec, WorkerCodec } from './codec.js';
+import { type Codec, fillJob, INLINE_PLAIN_MAX_BYTES, InlineCodec, WorkerCodec } from './codec.js';
 import { shardSizeFor } from './format.js';
 import { parseLayout, recoverable } from './layout.js';
 
@@ -57,3 +57,20 @@ for (const codec of codecs) {
     });
   });
 }
+
+test('codec: a plain job past INLINE_PLAIN_MAX_BYTES is encoded by a worker exactly as in the calling thread', async () => {
+  const [inline, worker] = codecs as [Codec, Codec];
+  const data = Buffer.alloc(INLINE_PLAIN_MAX_BYTES, 0).map((_, i) => (i * 2654435761) >>> 24);
+  const l = parseLayout('rs:4+2');
+  const p = { kind: l.kind, k: l.k, m: l.m, shardSize: shardSizeFor(data.length, l.k) };
+  const encode = async (c: Codec) => {
+    const buf = c.alloc(p);
+    fillJob(p, buf, data);
+    const r = await c.encode(p, buf);
+    return { sums: r.sums, shards: Buffer.from(r.buf.subarray(0, (l.k + l.m) * p.shardSize)) };
+  };
+  const a = await encode(inline);
+  const b = await encode(worker);
+  assert.deepEqual(b.sums, a.sums);
+  assert.ok(b.shards.equals(a.shards), 'same parity');
+});
