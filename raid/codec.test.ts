@@ -67,10 +67,19 @@ test('codec: a plain job past INLINE_PLAIN_MAX_BYTES is encoded by a worker exac
     const buf = c.alloc(p);
     fillJob(p, buf, data);
     const r = await c.encode(p, buf);
-    return { sums: r.sums, shards: Buffer.from(r.buf.subarray(0, (l.k + l.m) * p.shardSize)) };
+    // A job sent to a worker is transferred: the caller's buffer is detached (empty) after it.
+    return { sums: r.sums, shards: Buffer.from(r.buf.subarray(0, (l.k + l.m) * p.shardSize)), moved: buf.length === 0 };
   };
   const a = await encode(inline);
   const b = await encode(worker);
+  assert.equal(a.moved, false);
+  assert.equal(b.moved, true, 'the worker codec sent it to a worker');
   assert.deepEqual(b.sums, a.sums);
   assert.ok(b.shards.equals(a.shards), 'same parity');
+  // A 1 MiB record's block (a 1.5 MiB job) stays in the calling thread with the worker codec too.
+  const q = { kind: l.kind, k: l.k, m: l.m, shardSize: shardSizeFor(1 << 20, l.k) };
+  const small = worker.alloc(q);
+  fillJob(q, small, data.subarray(0, 1 << 20));
+  await worker.encode(q, small);
+  assert.equal(small.length > 0, true, 'not transferred');
 });
