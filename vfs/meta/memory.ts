@@ -88,7 +88,7 @@ export class MemoryKv implements KvStore {
         t.finish();
       }
       this.check();
-      for (const p of t.pending.entries()) {
+      for (const p of t.pending) {
         if (p.value === null) this.data.delete(p.key);
         else this.data.set(p.key, p.value);
       }

@@ -190,7 +190,7 @@ class RocksKv implements KvStore {
       }
       if (t.pending.size > 0) {
         const batch = this.db.write({ autoDestroy: true, capacity: t.pending.size });
-        for (const e of t.pending.entries()) {
+        for (const e of t.pending) {
           if (e.value === null) batch.tryDelete(e.key);
           else batch.tryPut(e.key, e.value);
         }

@@ -45,9 +45,7 @@ export class PendingWrites {
     const id = key.toString('latin1');
     this.map.set(id, { key: Buffer.from(key), value: value === null ? null : Buffer.from(value), id });
   }
-  entries(): IterableIterator<PendingEntry> {
-    return this.map.values();
-  }
+  /** The entries, in the order their keys were first written. */
   [Symbol.iterator](): IterableIterator<PendingEntry> {
     return this.map.values();
   }
