@@ -94,6 +94,38 @@ export async function encodeJob(p: CodecParams, buf: Uint8Array): Promise<bigint
 }
 
 /**
+ * Parity and checksums of a plain block (no compression, no encryption) straight from its bytes,
+ * without the job buffer: `data` is exactly the k data shards back to back (k*shardSize bytes,
+ * starting on an 8-byte boundary), `parity` receives the m parity shards of an 'rs' layout (m*shardSize
+ * bytes; unused by 'copy' and 'stripe'). Returns the k+m shards, as views of `data` and `parity`
+ * (a 'copy' layout's copies are views of their data shard), and the checksum of each: the same
+ * bytes and sums fillJob + encodeJob give, less the copy of the block into a job buffer and the
+ * copies of a 'copy' layout. RangeError when the sizes do not fit.
+ */
+export async function encodeSplit(p: CodecParams, data: Buffer, parity: Buffer): Promise<{ shards: Buffer[]; sums: bigint[] }> {
+  const { k, m, shardSize } = p;
+  const n = k + m;
+  if (data.length !== k * shardSize || data.byteOffset % 8 !== 0) throw new RangeError('data is not k whole, aligned shards');
+  const shards: Buffer[] = [];
+  for (let j = 0; j < k; j++) shards.push(data.subarray(j * shardSize, (j + 1) * shardSize));
+  if (m > 0 && p.kind === 'rs') {
+    if (parity.length < m * shardSize) throw new RangeError('parity buffer too small');
+    let sources = 0, targets = 0;
+    for (let j = 0; j < k; j++) sources |= bit(j);
+    for (let j = k; j < n; j++) targets |= bit(j);
+    await new Promise<void>((resolve, reject) => {
+      RS.encode(context(k, m), sources >>> 0, targets >>> 0, data, 0, k * shardSize, parity, 0, m * shardSize, (err) => (err ? reject(err) : resolve()));
+    });
+    for (let j = k; j < n; j++) shards.push(parity.subarray((j - k) * shardSize, (j - k + 1) * shardSize));
+  } else if (m > 0 && p.kind === 'copy') {
+    for (let j = k; j < n; j++) shards.push(shards[j % k]!);
+  }
+  const sums: bigint[] = [];
+  for (let j = 0; j < shards.length; j++) sums.push(j >= k && p.kind === 'copy' ? sums[j % k]! : checksum(shards[j]!));
+  return { shards, sums };
+}
+
+/**
  * Verifies the `present` shards of `buf` against `expected` checksums, then rebuilds every
  * data shard that is not good plus every shard in `want` that is not good, if the good ones
  * suffice. Shards neither good nor rebuilt may be overwritten with scratch data.

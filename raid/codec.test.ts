@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { type Codec, fillJob, INLINE_PLAIN_MAX_BYTES, InlineCodec, WorkerCodec } from './codec.js';
+import { allocBytes, type Codec, encodeSplit, fillJob, INLINE_PLAIN_MAX_BYTES, InlineCodec, WorkerCodec } from './codec.js';
 import { shardSizeFor } from './format.js';
 import { parseLayout, recoverable } from './layout.js';
 
@@ -82,4 +82,46 @@ test('codec: a plain job past INLINE_PLAIN_MAX_BYTES is encoded by a worker exac
   fillJob(q, small, data.subarray(0, 1 << 20));
   await worker.encode(q, small);
   assert.equal(small.length > 0, true, 'not transferred');
+});
+
+test('encodeSplit: straight from the block\'s bytes, the same shards and sums as a job buffer; data shards are views of the data, the data untouched', async () => {
+  const inline = codecs[0]!;
+  await fc.assert(fc.asyncProperty(
+    fc.constantFrom(...LAYOUTS),
+    fc.integer({ min: 1, max: 4096 }),
+    fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+    fc.integer({ min: 0, max: 3 }),
+    async (name, words, seed, lead) => {
+      const l = parseLayout(name);
+      const shardSize = Math.ceil(words / l.k) * 8;
+      const p = { kind: l.kind, k: l.k, m: l.m, shardSize };
+      // The data sits at an 8-byte boundary inside a larger buffer, as a record slot's view does.
+      const whole = Buffer.alloc(lead * 8 + l.k * shardSize + 16);
+      const data = whole.subarray(lead * 8, lead * 8 + l.k * shardSize);
+      for (let i = 0; i < data.length; i++) data[i] = (Math.imul(i + seed, 2654435761) >>> 24) & 0xff;
+      const before = Buffer.from(whole);
+      const job = inline.alloc(p);
+      fillJob(p, job, data);
+      const want = await inline.encode(p, job);
+      const parity = allocBytes(Math.max(1, l.m * shardSize)).fill(0xee);
+      const got = await encodeSplit(p, data, parity);
+      assert.equal(got.shards.length, l.k + l.m);
+      assert.deepEqual(got.sums, want.sums);
+      for (let j = 0; j < l.k + l.m; j++) {
+        assert.ok(got.shards[j]!.equals(want.buf.subarray(j * shardSize, (j + 1) * shardSize)), `${name} shard ${j}`);
+        if (j < l.k) assert.equal(got.shards[j]!.buffer, whole.buffer, 'a data shard is a view of the data');
+      }
+      assert.ok(whole.equals(before), 'the data and the bytes around it are untouched');
+    },
+  ), { numRuns: 300 });
+  const p = { kind: 'rs' as const, k: 4, m: 2, shardSize: 64 };
+  await assert.rejects(encodeSplit(p, Buffer.alloc(4 * 64 - 8), Buffer.alloc(128)), RangeError, 'not k whole shards');
+  await assert.rejects(encodeSplit(p, Buffer.alloc(4 * 64 + 4).subarray(4), Buffer.alloc(128)), RangeError, 'not 8-byte aligned');
+  await assert.rejects(encodeSplit(p, Buffer.alloc(4 * 64), Buffer.alloc(64)), RangeError, 'parity too small');
+  // Where each codec runs a plain job: the worker codec only past INLINE_PLAIN_MAX_BYTES elsewhere.
+  const [, worker] = codecs as [Codec, Codec];
+  const big = { kind: 'rs' as const, k: 4, m: 2, shardSize: INLINE_PLAIN_MAX_BYTES / 4 };
+  assert.equal(inline.plainInThread(big), true);
+  assert.equal(worker.plainInThread(big), false);
+  assert.equal(worker.plainInThread({ ...big, shardSize: shardSizeFor(1 << 20, 4) }), true);
 });

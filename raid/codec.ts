@@ -5,7 +5,7 @@ import type { PackSpec } from './compress.js';
 import type { SealSpec } from './crypt.js';
 import { type ChunkResult, chunkAndHash, type ChunkSizes } from './chunker.js';
 
-export { fillJob, type CodecParams, type DecodeResult, type Packed } from './codec-core.js';
+export { encodeSplit, fillJob, type CodecParams, type DecodeResult, type Packed } from './codec-core.js';
 
 /**
  * What to do before parity with the first `length` bytes of the job: compress with `spec` (none:
@@ -47,6 +47,12 @@ export interface Codec {
   /** Gives a job buffer back for reuse by alloc (the caller no longer uses it or any view of it). */
   free(buf: Buffer): void;
   /**
+   * Whether this codec runs a plain encode (no compression, no encryption) of these params in the
+   * calling thread. Then the caller may as well run codec-core encodeSplit itself, straight from
+   * the block's bytes (no job buffer, no copy); otherwise alloc, fillJob and encode.
+   */
+  plainInThread(p: CodecParams): boolean;
+  /**
    * With `pack`, first compresses the block in the data slots and keeps it compressed if that
    * shrinks the shards, then encrypts it if `pack.seal` says so (codec-core packJob; the layout
    * then has its own shard size, reported in `packed`). Then fills the parity slots from the data slots and returns the checksum of
@@ -86,7 +92,13 @@ function allocJob(p: CodecParams): Buffer {
   return Buffer.allocUnsafeSlow(n);
 }
 
-function freeJob(buf: Buffer): void {
+/** A buffer of exactly `bytes` bytes (contents undefined), reused like job buffers: encodeSplit's parity. Give it back with freeJob. */
+export function allocBytes(bytes: number): Buffer {
+  return freeJobs.get(bytes)?.pop() ?? Buffer.allocUnsafeSlow(bytes);
+}
+
+/** Gives back a buffer from alloc or allocBytes for reuse (its holder no longer uses it or any view of it). */
+export function freeJob(buf: Buffer): void {
   if (buf.byteOffset !== 0 || buf.length !== buf.buffer.byteLength) return;
   let list = freeJobs.get(buf.length);
   if (!list) {
@@ -104,6 +116,9 @@ export class InlineCodec implements Codec {
   }
   free(buf: Buffer): void {
     freeJob(buf);
+  }
+  plainInThread(): boolean {
+    return true;
   }
   async encode(p: CodecParams, buf: Buffer, pack?: PackRequest): Promise<EncodeResult> {
     return { buf, ...(await packJob(p, buf.subarray(0, jobBytes(p)), pack?.length ?? p.k * p.shardSize, pack?.spec, pack?.seal)) };
@@ -203,6 +218,9 @@ export class WorkerCodec implements Codec {
   }
   free(buf: Buffer): void {
     freeJob(buf);
+  }
+  plainInThread(p: CodecParams): boolean {
+    return encodesInline(p, undefined);
   }
   private async run(task: WorkerTask, p: CodecParams): Promise<{ buf: Buffer; r: DecodeResult & { packed: Packed } }> {
     const out = (await this.pool.run(task, { transferList: [task.ab] })) as ArrayBuffer;

@@ -2,7 +2,7 @@ import { Errno, VfsError } from '../vfs/errno.js';
 import type { KvStore, KvTxn } from '../vfs/meta/kv.js';
 import { keys, prefixEnd } from '../vfs/meta/keys.js';
 import { ABSENT, type BlockRow, decodeRow, encodeRow, isPacked, type ShardPlace } from './blocktable.js';
-import { type Codec, type CodecParams, fillJob } from './codec.js';
+import { allocBytes, type Codec, type CodecParams, encodeSplit, fillJob, type Packed } from './codec.js';
 import { type Compression, formatCompression, OFF, packSpec } from './compress.js';
 import { CRYPT_OVERHEAD } from './crypt.js';
 import type { Device } from './device.js';
@@ -42,6 +42,8 @@ export const COUNTER = {
 };
 
 const EMPTY = Buffer.alloc(0);
+
+const NO_BYTES = Buffer.alloc(0);
 
 /** How many lately committed block ids adopt() remembers (a writer adopts right after its commit). */
 const ADOPTABLE = 4096;
@@ -225,17 +227,38 @@ export class RaidBlockStore implements BlockStore {
     }
     const id = await this.ids.take();
     const p: CodecParams = { kind, k, m, shardSize: shardSizeFor(data.length + extra, k) };
-    let buf = this.codec.alloc(p);
-    fillJob(p, buf, data);
-    // Compression runs in the codec (a worker for the worker codec), before parity: the job
-    // comes back laid out with the compressed bytes and a smaller shard size, or raw.
-    // Then encryption, also in the codec, when the pool has keys.
-    const seal = this.keys ? { key: this.keys.key(this.keys.current)!, keyId: this.keys.current, blockId: id } : undefined;
-    const enc = await this.codec.encode(p, buf, { spec: packSpec(opts.compress ?? this.compression), length: data.length, ...(seal ? { seal } : {}) });
-    buf = enc.buf;
+    const spec = packSpec(opts.compress ?? this.compression);
+    let enc: { sums: bigint[]; packed: Packed };
+    /** Each shard's bytes (k+m), and the buffer to give back once every append has finished with them. */
+    let shards: Buffer[];
+    let scratch: Buffer | undefined;
+    /** The data key the block was sealed with (encrypted pools). */
+    let keyId: number | undefined;
+    if (!this.keys && !spec && data.length === k * p.shardSize && data.byteOffset % 8 === 0 && this.codec.plainInThread(p)) {
+      // A plain block that fills its data shards exactly (a whole record: 1 MiB, 64 KiB…): its data
+      // shards are written straight from the caller's bytes, only the parity is new memory. (The
+      // caller leaves `data` alone until put resolves: the appends read it until then.)
+      if (kind === 'rs' && m > 0) scratch = allocBytes(m * p.shardSize);
+      const split = await encodeSplit(p, Buffer.from(data.buffer, data.byteOffset, data.length), scratch ?? NO_BYTES);
+      shards = split.shards;
+      enc = { sums: split.sums, packed: { alg: 0, stored: data.length, shardSize: p.shardSize } };
+    } else {
+      let buf = this.codec.alloc(p);
+      fillJob(p, buf, data);
+      // Compression runs in the codec (a worker for the worker codec), before parity: the job
+      // comes back laid out with the compressed bytes and a smaller shard size, or raw.
+      // Then encryption, also in the codec, when the pool has keys.
+      const seal = this.keys ? { key: this.keys.key(this.keys.current)!, keyId: this.keys.current, blockId: id } : undefined;
+      keyId = seal?.keyId;
+      const e = await this.codec.encode(p, buf, { spec, length: data.length, ...(seal ? { seal } : {}) });
+      buf = scratch = e.buf;
+      const size = e.packed.shardSize;
+      shards = e.sums.map((_, j) => buf.subarray(j * size, (j + 1) * size));
+      enc = e;
+    }
     const { alg, stored, shardSize } = enc.packed;
     const n = k + m;
-    const flags = (alg ? BlockFlags.Compressed : BlockFlags.None) | (seal ? BlockFlags.Encrypted : BlockFlags.None) | extraFlags;
+    const flags = (alg ? BlockFlags.Compressed : BlockFlags.None) | (keyId !== undefined ? BlockFlags.Encrypted : BlockFlags.None) | extraFlags;
     const row: BlockRow = { kind, k, m, flags, alg, refs: 1, length: data.length, stored, shardSize, shards: [] };
     for (let j = 0; j < n; j++) row.shards.push({ device: (j + id) % n, segment: ABSENT, offset: 0, sum: enc.sums[j]! });
     const unpins: (() => void)[] = [];
@@ -243,14 +266,14 @@ export class RaidBlockStore implements BlockStore {
       const dev = this.devices[s.device]!;
       if (!dev.usable) return;
       const hdr = encodeShardHeader({ flags: row.flags, shardIndex: j, k, m, blockId: id, blockLength: stored, shardLength: shardSize, payloadSum: s.sum, alg });
-      const at = await dev.append([hdr, buf.subarray(j * shardSize, (j + 1) * shardSize)]);
+      const at = await dev.append([hdr, shards[j]!]);
       s.segment = at.segment;
       s.offset = at.offset;
       unpins.push(at.unpin);
     }));
-    this.codec.free(buf); // every append has finished with it
+    if (scratch) this.codec.free(scratch); // every append has finished with it
     try {
-      return this.finishPut(id, row, results, seal?.keyId);
+      return this.finishPut(id, row, results, keyId);
     } finally {
       for (const u of unpins) u();
     }
