@@ -310,15 +310,16 @@ export class SmbConnection {
       case 'transform': {
         if (!this.negotiated || !isSmb3(this.dialect!) || this.cipher === 0) throw new DisconnectError('encrypted message on a connection without encryption');
         let session: SmbSession | undefined;
-        const { message, sessionId } = decryptMessage(frame, (id) => {
+        const { message, sessionId, inPlace } = decryptMessage(frame, (id) => {
           session = this.sessions.get(id);
           const key = session?.keys?.decryptionKey;
           return key ? { cipher: this.cipher, key } : undefined;
         });
         if (protocolOf(message) !== 'smb2') throw new DisconnectError('decrypted message is not SMB2');
-        // The requests read the decrypted copy: the frame itself is done with.
         const out = await this.messages(message, { session: session!, sessionId });
-        delete out.keepsFrame;
+        // Decrypted in place (GCM), the requests read the frame itself, as a plain frame's do;
+        // a CCM message is a copy, and the frame is done with.
+        if (!inPlace) delete out.keepsFrame;
         return out;
       }
       default:

@@ -149,7 +149,12 @@ test('sealMessage: the transform header (52 bytes) and the ciphertext, which joi
     assert.equal(pieces[1]!.length, msg.length);
     const joined = Buffer.concat(pieces);
     assert.deepEqual(joined, encryptMessage(msg, o));
-    assert.deepEqual(decryptMessage(joined, (id) => (id === 9n ? { cipher, key: o.key } : undefined)).message, msg);
+    const opened = decryptMessage(joined, (id) => (id === 9n ? { cipher, key: o.key } : undefined));
+    assert.deepEqual(opened.message, msg);
+    // GCM decrypts in place (the message is the frame's own bytes after the 52-byte header); CCM copies.
+    const gcm = p.nonceLength === 12;
+    assert.equal(opened.inPlace, gcm);
+    assert.equal(opened.message.buffer === joined.buffer && opened.message.byteOffset === joined.byteOffset + 52, gcm);
   }
 });
 
@@ -162,8 +167,8 @@ test('encryption: all four ciphers round-trip; any changed bit, wrong key or unk
     fc.assert(fc.property(fc.uint8Array({ minLength: 64, maxLength: 400 }), fc.nat(), (m, pos) => {
       const msg = Buffer.from(m);
       const sealed = encryptMessage(msg, { cipher, key, sessionId: 77n, nonce: seq.next() });
+      const t = Buffer.from(sealed); // (GCM decrypts in place: copied first)
       assert.deepEqual(decryptMessage(sealed, lookup).message, msg);
-      const t = Buffer.from(sealed);
       const i = 4 + (pos % (t.length - 4));
       t[i] = t[i]! ^ (1 << (pos % 8));
       assert.throws(() => decryptMessage(t, lookup), (e: unknown) => e instanceof DecryptError || e instanceof WireError);

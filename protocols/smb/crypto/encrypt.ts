@@ -172,8 +172,13 @@ export function sealInPlace(view: Buffer, cipher: number, key: Uint8Array, nonce
  * the session's decryption key and cipher, or undefined for an unknown session. Throws WireError
  * on a malformed header, DecryptError on an unknown session, Flags ≠ Encrypted, or a failed tag
  * check (wrong key, any bit of header or ciphertext changed). Returns the SMB2 message.
+ *
+ * GCM decrypts in place, IN_PLACE_PIECE bytes at a time (`inPlace`: the message is a view of
+ * `buf`, whose ciphertext is overwritten — garbage when the tag check then fails): one update of
+ * a whole 1 MiB WRITE wrote its plaintext into fresh memory each time, at a third of the speed.
+ * CCM, which Node takes in one update only, returns a new buffer.
  */
-export function decryptMessage(buf: Buffer, keyFor: (sessionId: bigint) => { cipher: number; key: Buffer } | undefined): { sessionId: bigint; message: Buffer } {
+export function decryptMessage(buf: Buffer, keyFor: (sessionId: bigint) => { cipher: number; key: Buffer } | undefined): { sessionId: bigint; message: Buffer; inPlace: boolean } {
   const { header: h, ciphertext } = decodeTransform(buf);
   if (h.flags !== TRANSFORM_FLAG_ENCRYPTED) throw new DecryptError(`transform Flags 0x${h.flags.toString(16)}`);
   const s = keyFor(h.sessionId);
@@ -194,12 +199,17 @@ export function decryptMessage(buf: Buffer, keyFor: (sessionId: bigint) => { cip
       const gcm = createDecipheriv(p.algorithm as CipherGCMTypes, s.key, nonce);
       gcm.setAuthTag(h.signature);
       gcm.setAAD(aad);
-      d = gcm;
+      for (let at = 0; at < ciphertext.length; at += IN_PLACE_PIECE) {
+        const piece = ciphertext.subarray(at, at + IN_PLACE_PIECE);
+        gcm.update(piece).copy(piece);
+      }
+      gcm.final(); // the tag check; nothing more to write for GCM
+      return { sessionId: h.sessionId, message: ciphertext, inPlace: true };
     }
     const body = d.update(ciphertext);
     const tail = d.final(); // empty for CCM and GCM: no second copy of a large message
     const message = tail.length ? Buffer.concat([body, tail]) : body;
-    return { sessionId: h.sessionId, message };
+    return { sessionId: h.sessionId, message, inPlace: false };
   } catch {
     throw new DecryptError('decryption failed: bad key or tampered message');
   }
