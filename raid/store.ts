@@ -43,8 +43,6 @@ export const COUNTER = {
 
 const EMPTY = Buffer.alloc(0);
 
-const NO_BYTES = Buffer.alloc(0);
-
 /** How many lately committed block ids adopt() remembers (a writer adopts right after its commit). */
 const ADOPTABLE = 4096;
 
@@ -229,8 +227,9 @@ export class RaidBlockStore implements BlockStore {
     const p: CodecParams = { kind, k, m, shardSize: shardSizeFor(data.length + extra, k) };
     const spec = packSpec(opts.compress ?? this.compression);
     let enc: { sums: bigint[]; packed: Packed };
-    /** Each shard's bytes (k+m), and the buffer to give back once every append has finished with them. */
+    /** Each shard's bytes (k+m). */
     let shards: Buffer[];
+    /** The job or parity buffer the shards lie in, given back once every append has finished with them. */
     let scratch: Buffer | undefined;
     /** The data key the block was sealed with (encrypted pools). */
     let keyId: number | undefined;
@@ -239,7 +238,7 @@ export class RaidBlockStore implements BlockStore {
       // shards are written straight from the caller's bytes, only the parity is new memory. (The
       // caller leaves `data` alone until put resolves: the appends read it until then.)
       if (kind === 'rs' && m > 0) scratch = allocBytes(m * p.shardSize);
-      const split = await encodeSplit(p, Buffer.from(data.buffer, data.byteOffset, data.length), scratch ?? NO_BYTES);
+      const split = await encodeSplit(p, Buffer.from(data.buffer, data.byteOffset, data.length), scratch ?? EMPTY);
       shards = split.shards;
       enc = { sums: split.sums, packed: { alg: 0, stored: data.length, shardSize: p.shardSize } };
     } else {
