@@ -174,7 +174,8 @@ export interface BlockStore {
    * Encodes `data` (worker pool: parity + checksums) and appends each shard to a segment on a
    * different device. The block is invisible until `commit` stages its row into a transaction
    * and that transaction commits; shards of a block never committed are reclaimed as dead.
-   * Once the returned promise settles, the store no longer reads `data` (the caller may reuse it).
+   * Until the returned promise settles the store reads `data` (a whole plain record is written
+   * straight from it) and the caller must not change it; after, the caller may reuse it.
    * The block is compressed first (opts.compress, else the pool's setting) and stored raw when
    * that does not make its shards smaller.
    */
