@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { type CodecParams, type DecodeResult, decodeJob, jobBufferBytes, jobBytes, type Packed, packJob, readTail, type WorkerTask } from './codec-core.js';
+import { type CodecParams, type DecodeResult, decodeJob, encodeSplit, fillJob, jobBufferBytes, jobBytes, type Packed, packJob, readTail, type WorkerTask } from './codec-core.js';
 import type { PackSpec } from './compress.js';
 import type { SealSpec } from './crypt.js';
 import { type ChunkResult, chunkAndHash, type ChunkSizes } from './chunker.js';
@@ -258,6 +258,32 @@ export class WorkerCodec implements Codec {
     releasePool(this.threads);
   }
 }
+
+/**
+ * A block's shards for put (raid/store.ts): the k+m shard buffers, their checksums, the layout
+ * chosen (compression) and the buffer the shards lie in, for `codec.free` once every append has
+ * finished with them (undefined: nothing to give back).
+ *
+ * A plain block (no `spec`, no `seal`) whose bytes fill its data shards exactly (a whole record:
+ * 1 MiB, a volume's 64 KiB), when the codec runs it in the calling thread, skips the job buffer:
+ * encodeSplit reads the data shards where they are, only the parity is new (reused) memory, and
+ * the data shards returned are views of `data` — which the caller leaves alone until its put
+ * resolves. Any other block is copied into a job buffer and encoded by the codec (packJob).
+ */
+export async function encodeBlock(codec: Codec, p: CodecParams, data: Uint8Array, spec: PackSpec | undefined, seal: SealSpec | undefined): Promise<{ shards: Buffer[]; sums: bigint[]; packed: Packed; scratch: Buffer | undefined }> {
+  if (!seal && !spec && data.length === p.k * p.shardSize && data.byteOffset % 8 === 0 && codec.plainInThread(p)) {
+    const scratch = p.kind === 'rs' && p.m > 0 ? allocBytes(p.m * p.shardSize) : undefined;
+    const { shards, sums } = await encodeSplit(p, Buffer.from(data.buffer, data.byteOffset, data.length), scratch ?? NO_BYTES);
+    return { shards, sums, packed: { alg: 0, stored: data.length, shardSize: p.shardSize }, scratch };
+  }
+  const job = codec.alloc(p);
+  fillJob(p, job, data);
+  const { buf, sums, packed } = await codec.encode(p, job, { spec, length: data.length, ...(seal ? { seal } : {}) });
+  const size = packed.shardSize;
+  return { shards: sums.map((_, j) => buf.subarray(j * size, (j + 1) * size)), sums, packed, scratch: buf };
+}
+
+const NO_BYTES = Buffer.alloc(0);
 
 /** The codec named by openPool's `codec` option. */
 export function makeCodec(kind: 'worker' | 'inline' = 'worker', threads?: number): Codec {

@@ -2,7 +2,8 @@ import { Errno, VfsError } from '../vfs/errno.js';
 import type { KvStore, KvTxn } from '../vfs/meta/kv.js';
 import { keys, prefixEnd } from '../vfs/meta/keys.js';
 import { ABSENT, type BlockRow, decodeRow, encodeRow, isPacked, type ShardPlace } from './blocktable.js';
-import { allocBytes, type Codec, type CodecParams, encodeSplit, fillJob, type Packed } from './codec.js';
+import { Lease } from './lease.js';
+import { type Codec, type CodecParams, encodeBlock } from './codec.js';
 import { type Compression, formatCompression, OFF, packSpec } from './compress.js';
 import { CRYPT_OVERHEAD } from './crypt.js';
 import type { Device } from './device.js';
@@ -91,39 +92,6 @@ export const placed = (s: ShardPlace) => s.segment !== ABSENT;
 /** The layout a row was written with (normally the pool's). */
 export const layoutOf = (row: BlockRow): PoolLayout => ({ name: `${row.kind}:${row.k}+${row.m}`, kind: row.kind, k: row.k, m: row.m, devices: row.k + row.m });
 const samePlace = (a: ShardPlace, b: ShardPlace) => a.device === b.device && a.segment === b.segment && a.offset === b.offset;
-
-/** Id allocator leasing ranges from a KV counter, so put() rarely runs a transaction. */
-class Lease {
-  private ranges: [number, number][] = [];
-  private pending: Promise<void> | undefined;
-  constructor(private kv: KvStore, private key: Buffer, private size: number) {}
-  private refill(): Promise<void> {
-    this.pending ??= this.kv.txn((tx) => tx.incrBy(this.key, BigInt(this.size)))
-      .then((high) => { this.ranges.push([Number(high) - this.size + 1, Number(high) + 1]); })
-      .finally(() => { this.pending = undefined; });
-    return this.pending;
-  }
-  private remaining(): number {
-    return this.ranges.reduce((a, r) => a + r[1] - r[0], 0);
-  }
-  /** The next number (≥ 1, never handed out twice in the pool's life). */
-  async take(): Promise<number> {
-    for (;;) {
-      const r = this.ranges[0];
-      if (r && r[0] < r[1]) {
-        const v = r[0]++;
-        if (this.remaining() < this.size / 4 && !this.pending) void this.refill().catch(() => undefined);
-        return v;
-      }
-      if (r) { this.ranges.shift(); continue; }
-      await this.refill();
-    }
-  }
-  /** Leases a first range now (at open, outside any caller's transaction). */
-  async prime(): Promise<void> {
-    if (!this.remaining()) await this.refill();
-  }
-}
 
 /**
  * The erasure-coded block store over device folders (issue 2, "Block store"). See raid/README.md
@@ -225,41 +193,14 @@ export class RaidBlockStore implements BlockStore {
     }
     const id = await this.ids.take();
     const p: CodecParams = { kind, k, m, shardSize: shardSizeFor(data.length + extra, k) };
-    const spec = packSpec(opts.compress ?? this.compression);
-    let enc: { sums: bigint[]; packed: Packed };
-    /** Each shard's bytes (k+m). */
-    let shards: Buffer[];
-    /** The job or parity buffer the shards lie in, given back once every append has finished with them. */
-    let scratch: Buffer | undefined;
-    /** The data key the block was sealed with (encrypted pools). */
-    let keyId: number | undefined;
-    if (!this.keys && !spec && data.length === k * p.shardSize && data.byteOffset % 8 === 0 && this.codec.plainInThread(p)) {
-      // A plain block that fills its data shards exactly (a whole record: 1 MiB, 64 KiB…): its data
-      // shards are written straight from the caller's bytes, only the parity is new memory. (The
-      // caller leaves `data` alone until put resolves: the appends read it until then.)
-      if (kind === 'rs' && m > 0) scratch = allocBytes(m * p.shardSize);
-      const split = await encodeSplit(p, Buffer.from(data.buffer, data.byteOffset, data.length), scratch ?? EMPTY);
-      shards = split.shards;
-      enc = { sums: split.sums, packed: { alg: 0, stored: data.length, shardSize: p.shardSize } };
-    } else {
-      let buf = this.codec.alloc(p);
-      fillJob(p, buf, data);
-      // Compression runs in the codec (a worker for the worker codec), before parity: the job
-      // comes back laid out with the compressed bytes and a smaller shard size, or raw.
-      // Then encryption, also in the codec, when the pool has keys.
-      const seal = this.keys ? { key: this.keys.key(this.keys.current)!, keyId: this.keys.current, blockId: id } : undefined;
-      keyId = seal?.keyId;
-      const e = await this.codec.encode(p, buf, { spec, length: data.length, ...(seal ? { seal } : {}) });
-      buf = scratch = e.buf;
-      const size = e.packed.shardSize;
-      shards = e.sums.map((_, j) => buf.subarray(j * size, (j + 1) * size));
-      enc = e;
-    }
-    const { alg, stored, shardSize } = enc.packed;
+    // Compression and encryption run in the codec (a worker for the worker codec), before parity.
+    const seal = this.keys ? { key: this.keys.key(this.keys.current)!, keyId: this.keys.current, blockId: id } : undefined;
+    const { shards, sums, packed, scratch } = await encodeBlock(this.codec, p, data, packSpec(opts.compress ?? this.compression), seal);
+    const { alg, stored, shardSize } = packed;
     const n = k + m;
-    const flags = (alg ? BlockFlags.Compressed : BlockFlags.None) | (keyId !== undefined ? BlockFlags.Encrypted : BlockFlags.None) | extraFlags;
+    const flags = (alg ? BlockFlags.Compressed : BlockFlags.None) | (seal ? BlockFlags.Encrypted : BlockFlags.None) | extraFlags;
     const row: BlockRow = { kind, k, m, flags, alg, refs: 1, length: data.length, stored, shardSize, shards: [] };
-    for (let j = 0; j < n; j++) row.shards.push({ device: (j + id) % n, segment: ABSENT, offset: 0, sum: enc.sums[j]! });
+    for (let j = 0; j < n; j++) row.shards.push({ device: (j + id) % n, segment: ABSENT, offset: 0, sum: sums[j]! });
     const unpins: (() => void)[] = [];
     const results = await Promise.allSettled(row.shards.map(async (s, j) => {
       const dev = this.devices[s.device]!;
@@ -270,9 +211,9 @@ export class RaidBlockStore implements BlockStore {
       s.offset = at.offset;
       unpins.push(at.unpin);
     }));
-    if (scratch) this.codec.free(scratch); // every append has finished with it
+    if (scratch) this.codec.free(scratch); // every append has finished with the shards in it
     try {
-      return this.finishPut(id, row, results, keyId);
+      return this.finishPut(id, row, results, seal?.keyId);
     } finally {
       for (const u of unpins) u();
     }
