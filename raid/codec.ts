@@ -92,13 +92,13 @@ function allocJob(p: CodecParams): Buffer {
   return Buffer.allocUnsafeSlow(n);
 }
 
-/** A buffer of exactly `bytes` bytes (contents undefined), reused like job buffers: encodeSplit's parity. Give it back with freeJob. */
+/** A buffer of exactly `bytes` bytes (contents undefined), reused like job buffers: encodeSplit's parity. Give it back with Codec.free. */
 export function allocBytes(bytes: number): Buffer {
   return freeJobs.get(bytes)?.pop() ?? Buffer.allocUnsafeSlow(bytes);
 }
 
 /** Gives back a buffer from alloc or allocBytes for reuse (its holder no longer uses it or any view of it). */
-export function freeJob(buf: Buffer): void {
+function freeJob(buf: Buffer): void {
   if (buf.byteOffset !== 0 || buf.length !== buf.buffer.byteLength) return;
   let list = freeJobs.get(buf.length);
   if (!list) {
