@@ -270,6 +270,25 @@ describe('encrypted pool: damage and keys', () => {
     }, 'rocksdb');
   });
 
+  test('a small file on an encrypted pool is a sealed block, never kept in its extent row (no plaintext in the metadata)', async () => {
+    await withPool('rs:2+1', 3, pass('inline pw'), async (kv) => {
+      const store = await openPool(kv, { codec: 'inline', unlock: unlockWith(pass('inline pw')) });
+      const v = await openVfs({ kv, blocks: store, inlineMax: 4096 }); // asked for, and still refused
+      try {
+        assert.equal(v.impl.inlineMax, 0);
+        const { fh, attr } = await v.paths.open(ROOT_CTX, '/note', { write: true, create: true });
+        await v.vfs.write(ROOT_CTX, fh, 0, plain(1, 500));
+        await v.vfs.fsync(ROOT_CTX, fh);
+        await v.vfs.release(ROOT_CTX, fh);
+        const [first] = await v.impl.meta.extents(attr.ino);
+        assert.ok(first && first[1].inline === undefined && first[1].length === 500, 'one block extent');
+        for (const [, val] of await dumpKv(kv)) assert.equal(Buffer.from(val, 'hex').indexOf(MARK), -1, 'plaintext in a metadata row');
+      } finally {
+        await v.close();
+      }
+    });
+  });
+
   test('key-file pool: a wrong key is refused; the right one opens; rows are version 2 with the Encrypted flag', async () => {
     const key = randomBytes(32);
     await withPool('raid5:3', 3, { kind: 'keyfile', key }, async (kv) => {

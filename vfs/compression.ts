@@ -101,6 +101,12 @@ export async function treeBytes(meta: MetaStore, blocks: BlockStore, root: numbe
     for await (const [, v] of meta.kv.scan(p, prefixEnd(p))) {
       const e = decodeExtent(v);
       out.logical += e.length;
+      if (e.inline) {
+        // Kept in the row: its bytes as they are, one copy.
+        out.stored += e.length;
+        out.unique += e.length;
+        continue;
+      }
       for (const c of e.chunks ?? [e]) {
         // The chunks of a dedup record mostly share one block: one row read per block.
         let s = sizesOf.get(c.blockId);

@@ -3,7 +3,7 @@ import { Errno, VfsError } from './errno.js';
 import type { BlockStore, Compression, Lent, StagedBlock, StagedChunks } from '../raid/types.js';
 import { copyBytes } from '../raid/arena.js';
 import { giveSpare, takeSpare } from '../raid/spare.js';
-import { type Chunk, decodeExtent, type Extent, type Inode } from './meta/inode.js';
+import { type Chunk, decodeExtent, type Extent, EXTENT_INLINE, type Inode } from './meta/inode.js';
 import type { MetaTxn } from './meta/metatxn.js';
 import { keys } from './meta/keys.js';
 import type { MetaStore } from './meta/metastore.js';
@@ -76,13 +76,29 @@ export function inflightWindow(recordSize: number): number {
 /** Most records committed in one metadata transaction (group commit). */
 const MAX_GROUP = 64;
 
+/**
+ * Records of at most this many bytes and shorter than a whole record (a file of a few KiB, a
+ * large file's short last record) are kept in their extent row (vfs/meta/inode.ts Extent
+ * `inline`) instead of as a block: their bytes commit with the metadata, one WAL write and one
+ * fdatasync, where a block costs the parity, k+m shard appends and k+m more fdatasyncs (NFSv3
+ * COMMIT of a 4 KiB file 1.47 ms with a block, measured 2026-12-01; docs/benchmarks.md). One
+ * page: larger records gain less and would grow the metadata store. Not for block volumes
+ * (whole records always) nor for encrypted pools (the metadata store holds no data in clear).
+ */
+export const INLINE_MAX = 4096;
+
+/** A record's bytes kept in its extent row (putRecord of a record of at most the file's inlineMax bytes). */
+interface StagedInline { inline: Buffer }
+/** What putRecord gives commitRecord: a block, a dedup record's chunks, or the bytes themselves. */
+type Staged = StagedBlock | StagedChunks | StagedInline;
+
 /** A record handed to the block store, waiting for its commit. */
 interface PendingCommit {
   idx: number;
   rec: Rec;
   /** The record's bytes as sealed. */
   data: Buffer;
-  staged: Promise<StagedBlock | StagedChunks>;
+  staged: Promise<Staged>;
   /** The put has settled (resolved or failed). */
   ready: boolean;
   mtime: bigint;
@@ -135,7 +151,11 @@ export class OpenFile {
   private puts = 0;
   private error: VfsError | null = null;
 
-  constructor(readonly ino: number, readonly recordSize: number, committedSize: number, private readonly meta: MetaStore, private readonly blocks: BlockStore) {
+  /**
+   * `inlineMax`: records of at most this many bytes are kept in their extent row, not stored as
+   * blocks (INLINE_MAX; 0: never — block volumes, encrypted pools).
+   */
+  constructor(readonly ino: number, readonly recordSize: number, committedSize: number, private readonly meta: MetaStore, private readonly blocks: BlockStore, private readonly inlineMax = 0) {
     this.size = committedSize;
     this.committedSize = committedSize;
   }
@@ -165,6 +185,7 @@ export class OpenFile {
     const v = await this.meta.kv.get(keys.extent(this.ino, idx * this.recordSize));
     if (!v) return Buffer.alloc(0);
     const e = decodeExtent(v);
+    if (e.inline) return Buffer.from(e.inline);
     if (!e.chunks) {
       const data = await this.blocks.get(e.blockId);
       return data.subarray(0, Math.min(e.length, data.length));
@@ -439,7 +460,7 @@ export class OpenFile {
     const v = await this.meta.kv.get(keys.extent(this.ino, idx * this.recordSize));
     if (!v) return undefined;
     const e = decodeExtent(v);
-    if (e.chunks || inRec + n > e.length) return undefined;
+    if (e.chunks || e.inline || inRec + n > e.length) return undefined;
     if (!lent) return (await this.blocks.view(e.blockId)).subarray(inRec, inRec + n);
     const l = await this.blocks.lend(e.blockId); // BlockStore.lend: the caller gives it back (read's `lent`)
     lent.giveBack = l.giveBack;
@@ -457,7 +478,8 @@ export class OpenFile {
     if (v) {
       const e = decodeExtent(v);
       // (n = 0: a read-ahead: the block store loads and caches the block, copying nothing.)
-      if (e.chunks) got = await this.readChunks(e, inRec, n, out, dst);
+      if (e.inline) got = inRec < e.length ? copyBytes(e.inline.subarray(inRec, Math.min(e.length, inRec + n)), out, dst) : 0;
+      else if (e.chunks) got = await this.readChunks(e, inRec, n, out, dst);
       else if (inRec < e.length) got = await this.blocks.readInto(e.blockId, inRec, Math.min(n, e.length - inRec), out, dst);
     }
     if (got < n) out.fill(0, dst + got, dst + n);
@@ -479,8 +501,8 @@ export class OpenFile {
     const data = rec.buf.subarray(0, rec.len);
     let settle!: () => void;
     const done = new Promise<void>((r) => { settle = r; });
-    let started!: (s: StagedBlock | StagedChunks) => void, failed!: (err: unknown) => void;
-    const staged = new Promise<StagedBlock | StagedChunks>((res, rej) => { started = res; failed = rej; });
+    let started!: (s: Staged) => void, failed!: (err: unknown) => void;
+    const staged = new Promise<Staged>((res, rej) => { started = res; failed = rej; });
     staged.catch(() => undefined);
     const p: PendingCommit = { idx, rec, data, staged, ready: false, mtime: this.mtimeNs ?? nowNs(), settle };
     this.queue.push(p);
@@ -574,7 +596,7 @@ export class OpenFile {
    * with the file's size and mtime, then hands each record's buffer on (committed). Throws what
    * the transaction throws, having committed nothing.
    */
-  private async commitTxn(group: PendingCommit[], staged: (StagedBlock | StagedChunks)[]): Promise<void> {
+  private async commitTxn(group: PendingCommit[], staged: (Staged)[]): Promise<void> {
     let size = 0;
     await this.meta.txn(async (m) => {
       const n = await m.mustInode(this.ino, Errno.ESTALE);
@@ -592,11 +614,13 @@ export class OpenFile {
   }
 
   /** In a transaction: the record's block (or chunks) referenced, its extent set, size and times moved on `n` (put by the caller). */
-  private async commitRecord(m: MetaTxn, n: Inode, p: PendingCommit, parts: StagedBlock | StagedChunks): Promise<void> {
+  private async commitRecord(m: MetaTxn, n: Inode, p: PendingCommit, parts: Staged): Promise<void> {
     // The new references first (the block's row, or a dedup record's chunks): setExtent
     // then releases what the record held before, and a block in both keeps its count.
     let e: Extent;
-    if ('chunks' in parts) {
+    if ('inline' in parts) {
+      e = { blockId: 0, length: p.rec.len, flags: EXTENT_INLINE, inline: parts.inline };
+    } else if ('chunks' in parts) {
       const chunks: Chunk[] = await this.blocks.commitChunks(parts, m.tx);
       e = { blockId: chunks[0]!.blockId, length: p.rec.len, flags: 0, chunks };
     } else {
@@ -609,7 +633,7 @@ export class OpenFile {
   }
 
   /** After the record's commit: the buffer leaves the write-back set, to the block cache or the spares. */
-  private committed(p: PendingCommit, parts: StagedBlock | StagedChunks): void {
+  private committed(p: PendingCommit, parts: Staged): void {
     const w = this.loading.get(p.idx);
     if (w) w.commits++; // a write loading this record meanwhile may have read the old bytes
     const current = this.recs.get(p.idx) === p.rec;
@@ -618,19 +642,23 @@ export class OpenFile {
     // synchronously, a later write to this record starts from the committed block, and a write
     // after the seal went to a copy. Its bytes are the block's: they go to the block cache (a
     // file read back soon after it was written is answered from memory; evicted unseen, the
-    // buffer comes back as a spare for a later record), or, for a record cut into dedup chunks,
-    // straight back to the spare buffers (raid/spare.ts).
-    if (!('chunks' in parts)) this.blocks.adopt(parts.id, p.rec.buf.subarray(0, p.rec.len));
+    // buffer comes back as a spare for a later record), or, for a record cut into dedup chunks
+    // or kept inline, straight back to the spare buffers (raid/spare.ts).
+    if ('id' in parts) this.blocks.adopt(parts.id, p.rec.buf.subarray(0, p.rec.len));
     else if (current) giveSpare(p.rec.buf);
     p.settle();
   }
 
   /**
    * Puts one record's bytes: one block, or with dedup on through BlockStore.putChunks (cut into
-   * content-defined chunks: known ones referenced, new ones stored as one block).
+   * content-defined chunks: known ones referenced, new ones stored as one block); a record short
+   * of a whole one and of at most inlineMax bytes is only copied, for its extent row.
    */
-  private putRecord(data: Buffer): Promise<StagedBlock | StagedChunks> {
+  private putRecord(data: Buffer): Promise<Staged> {
     const dedup = this.dedup ?? this.blocks.dedup;
+    // Only a record shorter than a whole one (a whole record of a small record size stays a
+    // block). A copy: the record's buffer goes back to the spares once committed.
+    if (!dedup && data.length > 0 && data.length <= this.inlineMax && data.length < this.recordSize) return Promise.resolve({ inline: Buffer.from(data) });
     const opts = this.compress && { compress: this.compress };
     return dedup && data.length > 0 ? this.blocks.putChunks(data, opts) : this.blocks.put(data, opts);
   }

@@ -48,9 +48,12 @@ export interface VfsInstance {
  * applies to files created from now on. `names` seals names, xattrs and symlink targets in the
  * metadata (vfs/meta/names.ts nameCipher); by default an encrypted pool's (BlockStore.namesKey).
  * A store made before the caseless name index gets it built here, once, with progress lines to
- * `log` (vfs/meta/foldindex.ts). Throws EIO for metadata of a newer format.
+ * `log` (vfs/meta/foldindex.ts). `inlineMax` (bytes; default vfs/file.ts INLINE_MAX, always 0
+ * for an encrypted pool): records up to it, short of a whole record, are kept in their extent
+ * rows instead of as blocks; 0 stores every record as a block (tests of the block path).
+ * Throws EIO for metadata of a newer format.
  */
-export async function openVfs(opts: { kv: KvStore; blocks: BlockStore; recordSize?: number; names?: NameCipher; log?: (msg: string) => void }): Promise<VfsInstance> {
+export async function openVfs(opts: { kv: KvStore; blocks: BlockStore; recordSize?: number; names?: NameCipher; inlineMax?: number; log?: (msg: string) => void }): Promise<VfsInstance> {
   const rs = opts.recordSize ?? DEFAULT_RECORD_SIZE;
   if (!(rs >= 4096 && rs <= 16 << 20 && (rs & (rs - 1)) === 0)) throw new RangeError('recordSize must be a power of two from 4 KiB to 16 MiB');
   const snapshots = await SnapshotStore.open(opts.kv, opts.blocks);
@@ -59,6 +62,7 @@ export async function openVfs(opts: { kv: KvStore; blocks: BlockStore; recordSiz
   const meta = new MetaStore(snapshots, opts.blocks, rs, names);
   await meta.init(opts.log);
   const impl = new VfsImpl(meta, opts.blocks, snapshots);
+  if (opts.inlineMax !== undefined && !opts.blocks.namesKey) impl.inlineMax = opts.inlineMax;
   await impl.recover();
   const paths = new PathLayer(impl);
   const beforeClose: (() => Promise<void>)[] = [];
@@ -83,6 +87,6 @@ export async function openVfs(opts: { kv: KvStore; blocks: BlockStore; recordSiz
 }
 
 /** A VFS on the memory engines (MemoryKv + MemoryBlockStore): for tests and demos, not durable. */
-export async function createMemoryVfs(opts: { recordSize?: number; capacity?: number; names?: NameCipher } = {}): Promise<VfsInstance> {
-  return openVfs({ kv: new MemoryKv(), blocks: new MemoryBlockStore({ capacity: opts.capacity }), recordSize: opts.recordSize, ...(opts.names ? { names: opts.names } : {}) });
+export async function createMemoryVfs(opts: { recordSize?: number; capacity?: number; names?: NameCipher; inlineMax?: number } = {}): Promise<VfsInstance> {
+  return openVfs({ kv: new MemoryKv(), blocks: new MemoryBlockStore({ capacity: opts.capacity }), recordSize: opts.recordSize, ...(opts.names ? { names: opts.names } : {}), ...(opts.inlineMax === undefined ? {} : { inlineMax: opts.inlineMax }) });
 }

@@ -142,7 +142,8 @@ describe('snapshots: focused cases (RocksDB + rs:4+2 pool, and memory)', () => {
       for (const d of devices) await mkdir(d, { recursive: true });
       await createPool(kv, { layout: 'rs:4+2', devices });
     }
-    return openVfs({ kv, blocks: await openPool(kv, {}) });
+    // Every record a block: these cases count the blocks and bytes snapshots keep and release.
+    return openVfs({ kv, blocks: await openPool(kv, {}), inlineMax: 0 });
   }
 
   test('old content stays readable after overwrite, delete and rename; writes to a snapshot are EROFS; survives a reopen', async () => {
@@ -195,7 +196,7 @@ describe('snapshots: focused cases (RocksDB + rs:4+2 pool, and memory)', () => {
   });
 
   test('deleting a newer snapshot keeps what an older one reads through it; deleting the older one then frees it', async () => {
-    const v = await createMemoryVfs({ recordSize: 4096 });
+    const v = await createMemoryVfs({ recordSize: 4096, inlineMax: 0 }); // counts blocks
     const put = async (p: string, data: string) => {
       const { fh } = await v.paths.open(ROOT_CTX, p, { write: true, create: true, truncate: true });
       await v.vfs.write(ROOT_CTX, fh, 0, Buffer.from(data));
@@ -221,7 +222,7 @@ describe('snapshots: focused cases (RocksDB + rs:4+2 pool, and memory)', () => {
   });
 
   test('/.snapshots through the live path layer: hidden from /, lists snapshots, reads old bytes, refuses writes, restores by copy', async () => {
-    const v = await createMemoryVfs({ recordSize: 4096 });
+    const v = await createMemoryVfs({ recordSize: 4096, inlineMax: 0 }); // counts blocks
     const { paths, vfs } = v;
     const put = async (p: string, data: string) => {
       const { fh } = await paths.open(ROOT_CTX, p, { write: true, create: true, truncate: true });

@@ -1,6 +1,6 @@
 import { Errno, VfsError } from './errno.js';
 import type { BlockStore } from '../raid/types.js';
-import { OpenFile, syncAll } from './file.js';
+import { INLINE_MAX, OpenFile, syncAll } from './file.js';
 import { LockTable } from './locks.js';
 import type { Inode } from './meta/inode.js';
 import { compressionOfCode } from './compression.js';
@@ -58,9 +58,16 @@ export class VfsImpl implements Vfs {
   private readonly live: Space;
   private readonly spaces = new Map<number, Space>();
   private readonly watchers = new Set<(change: VfsChange, clientId: string) => void>();
+  /**
+   * Records of files opened from now on of at most this many bytes are kept in their extent row
+   * instead of as blocks (vfs/file.ts INLINE_MAX; 0 for an encrypted pool, whose metadata holds
+   * no data in clear). openVfs's `inlineMax` sets it.
+   */
+  inlineMax: number;
 
   constructor(readonly meta: MetaStore, readonly blocks: BlockStore, private readonly snapshots?: SnapshotStore) {
     this.live = { meta, epoch: 0, tag: 0 };
+    this.inlineMax = blocks.namesKey ? 0 : INLINE_MAX;
   }
 
   watch(listener: (change: VfsChange, clientId: string) => void): () => void {
@@ -349,7 +356,7 @@ export class VfsImpl implements Vfs {
     const ino = n.ino + sp.tag;
     let file: OpenFile | null = null;
     if (isReg(n)) {
-      file = this.files.get(ino) ?? new OpenFile(n.ino, n.recordSize, n.size, sp.meta, this.blocks);
+      file = this.files.get(ino) ?? new OpenFile(n.ino, n.recordSize, n.size, sp.meta, this.blocks, this.inlineMax);
       this.files.set(ino, file);
       file.compress = compressionOfCode(n.compress); // the file's own setting (vfs/compression.ts)
       file.dedup = dedupOfCode(n.dedup); // vfs/dedup.ts

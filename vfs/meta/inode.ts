@@ -163,13 +163,24 @@ export interface Chunk { blockId: number; offset: number; length: number }
  * `length` (a truncate may leave the last chunk longer). Every chunk holds one reference to its
  * block, the same block as often as it is listed.
  *
+ * A small record (a file of a few KiB, a large file's short last record) may instead be kept in
+ * the row itself (`inline`, EXTENT_INLINE: no block, no reference; vfs/file.ts INLINE_MAX): its
+ * bytes reach the disk with the metadata commit (one WAL write and fdatasync) instead of as k+m
+ * shards on k+m devices, each appended and synced — as Btrfs keeps small files in its metadata
+ * tree (max_inline) and Ceph BlueStore defers small writes through its RocksDB WAL.
+ *
  * Value, little-endian: blockId u64 | length u32 | flags u32, and when flags has
- * EXTENT_CHUNKED: count u32 (1..MAX_CHUNKS) | count × (blockId u64 | offset u32 | length u32).
+ * EXTENT_CHUNKED: count u32 (1..MAX_CHUNKS) | count × (blockId u64 | offset u32 | length u32);
+ * when flags has EXTENT_INLINE (blockId 0): the record's `length` bytes.
  */
-export interface Extent { blockId: number; length: number; flags: number; chunks?: Chunk[] }
+export interface Extent { blockId: number; length: number; flags: number; chunks?: Chunk[]; inline?: Buffer }
 
 /** Extent flag: the extent lists chunks (see Extent). */
 export const EXTENT_CHUNKED = 1;
+/** Extent flag: the record's bytes are in the row (see Extent). */
+export const EXTENT_INLINE = 2;
+/** Longest inline record a row may hold (decodeExtent refuses longer ones as corrupt). */
+export const MAX_INLINE = 64 << 10;
 /** Bytes of one chunk entry. */
 const ENTRY = 16;
 /** Most chunks one extent lists: a 16 MiB record cut at the 2 KiB minimum chunk size (raid/chunker.ts). */
@@ -177,10 +188,21 @@ export const MAX_CHUNKS = 8192;
 
 /** The blocks an extent holds a reference to, once per reference. */
 export function extentBlocks(e: Extent): number[] {
+  if (e.inline) return [];
   return e.chunks ? e.chunks.map((c) => c.blockId) : [e.blockId];
 }
 
 export function encodeExtent(e: Extent): Buffer {
+  if (e.inline) {
+    // A shortened copy of an inline extent (truncate, a shared range's end) keeps its first `length` bytes.
+    if (e.length > e.inline.length || e.length > MAX_INLINE) throw new VfsError(Errno.EIO, `an inline extent of ${e.length} bytes holding ${e.inline.length}`);
+    const b = Buffer.allocUnsafe(16 + e.length);
+    b.writeBigUInt64LE(0n, 0);
+    b.writeUInt32LE(e.length, 8);
+    b.writeUInt32LE(EXTENT_INLINE, 12);
+    b.set(e.inline.subarray(0, e.length), 16);
+    return b;
+  }
   const chunks = e.chunks && e.chunks.length > 0 ? e.chunks : undefined;
   if (chunks && chunks.length > MAX_CHUNKS) throw new VfsError(Errno.EFBIG, `an extent of ${chunks.length} chunks`);
   const b = Buffer.alloc(16 + (chunks ? 4 + ENTRY * chunks.length : 0));
@@ -202,6 +224,11 @@ export function encodeExtent(e: Extent): Buffer {
 export function decodeExtent(b: Buffer): Extent {
   if (b.length < 16) throw new VfsError(Errno.EIO, 'corrupt extent');
   const e: Extent = { blockId: Number(b.readBigUInt64LE(0)), length: b.readUInt32LE(8), flags: b.readUInt32LE(12) };
+  if (e.flags & EXTENT_INLINE) {
+    if (e.flags & EXTENT_CHUNKED || e.length > MAX_INLINE || b.length !== 16 + e.length) throw new VfsError(Errno.EIO, 'corrupt extent: bad inline record');
+    e.inline = b.subarray(16);
+    return e;
+  }
   if (!(e.flags & EXTENT_CHUNKED)) return e;
   const count = b.length >= 20 ? b.readUInt32LE(16) : 0;
   if (count < 1 || count > MAX_CHUNKS || b.length !== 20 + ENTRY * count) throw new VfsError(Errno.EIO, 'corrupt extent: bad chunk list');

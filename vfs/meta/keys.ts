@@ -17,7 +17,7 @@
  * | 'd'    | 'd' parent(u64) cookie(u64)               | ino(u64) type(u8) name(utf8)¹: readdir order with stable cookies | vfs/meta |
  * | 'F'    | 'F' parent(u64) fold(name)² '/' name¹     | the real name (utf8)¹: caseless lookup index, one row per 'D' row, written in the same transaction (vfs/meta/fold.ts) | vfs/meta |
  * | 'X'    | 'X' ino(u64) name(utf8)¹                  | xattr value bytes¹                             | vfs/meta         |
- * | 'E'    | 'E' ino(u64) offset(u64, bytes)           | extent: blockId(u64) length(u32) flags(u32), and with flags bit 0 the record's chunks: count(u32) × (blockId(u64) length(u32)) (vfs/meta/inode.ts) | vfs/meta |
+ * | 'E'    | 'E' ino(u64) offset(u64, bytes)           | extent: blockId(u64) length(u32) flags(u32), and with flags bit 0 the record's chunks: count(u32) × (blockId(u64) offset(u32) length(u32)), with flags bit 1 the record's bytes themselves (inline; vfs/meta/inode.ts) | vfs/meta |
  * | 'O'    | 'O' ino(u64)                              | empty: unlinked inode still open (orphan)      | vfs/meta         |
  * | 'U'    | 'U' name(utf8)                            | user record JSON (gateway/users.ts)            | gateway          |
  * | 'T'    | 'T' iqn(utf8, canonical: lower case)      | iSCSI target JSON: LUNs, ACL, CHAP (gateway/admin-iscsi.ts) | gateway |

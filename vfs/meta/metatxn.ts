@@ -216,8 +216,9 @@ export class MetaTxn {
     }
   }
 
-  /** A shortened chunked extent keeps the chunks its length reaches; the others are released. */
+  /** A shortened chunked extent keeps the chunks its length reaches (the others are released); an inline one its first bytes. */
   private async trimChunks(e: Extent): Promise<Extent> {
+    if (e.inline) return Object.assign({}, e, { inline: e.inline.subarray(0, e.length) });
     if (!e.chunks) return e;
     const keep: Chunk[] = [];
     let at = 0;
