@@ -184,10 +184,15 @@ export interface PoolStatus extends PoolStats {
   /** Each snapshot and the file bytes only its history holds (freed when it is deleted). */
   snapshots: { name: string; created: string; heldBytes: number }[];
   /**
-   * Bytes the live files' extents hold (the 'usedBytes' counter): against logicalUsed (each
-   * block once) it shows what dedup and clones share.
+   * Bytes the live files' extents hold (the 'usedBytes' counter): against logicalUsed plus
+   * inlineBytes (each block once) it shows what dedup and clones share.
    */
   referenced: number;
+  /**
+   * Bytes of small records kept in extent rows rather than as blocks (the 'inlineBytes'
+   * counter; vfs/file.ts INLINE_MAX), live and in snapshots: file data beside logicalUsed.
+   */
+  inlineBytes: number;
 }
 
 /** A quota rule with its usage, as `dw quota` shows it. */
@@ -493,7 +498,8 @@ export async function runAdmin(env: AdminEnv, method: string, params: Record<str
       const task = stats.task ?? (env.task ? { ...env.task } : undefined);
       const snapshots = (await listSnapshots(await env.snapshots())).map((x) => ({ name: x.name, created: x.created, heldBytes: x.heldBytes }));
       const referenced = Number(decodeCounter(await env.kv.get(keys.counter(COUNTERS.usedBytes))));
-      return { ...stats, ...(task ? { task } : {}), serving: env.serving, engine: env.kv.engine, snapshots, referenced } satisfies PoolStatus;
+      const inlineBytes = Number(decodeCounter(await env.kv.get(keys.counter(COUNTERS.inlineBytes))));
+      return { ...stats, ...(task ? { task } : {}), serving: env.serving, engine: env.kv.engine, snapshots, referenced, inlineBytes } satisfies PoolStatus;
     }
     case 'scrub': {
       const repair = params.repair === undefined ? true : params.repair === true;

@@ -32,9 +32,9 @@ export function formatPoolStatus(s: PoolStatus): string[] {
   const lines = [
     `pool:     ${s.layout}, ${s.devices.length} devices, ${s.serving ? 'server running' : 'server stopped'}`,
     `capacity: ${formatBytes(s.capacity)} usable, ${formatBytes(s.free)} free (after parity)`,
-    `used:     ${formatBytes(s.logicalUsed)} of file data in ${s.blocks} blocks, ${formatBytes(s.physicalUsed)} on the devices`,
+    `used:     ${formatBytes(s.logicalUsed)} of file data in ${s.blocks} blocks, ${formatBytes(s.physicalUsed)} on the devices; ${formatBytes(s.inlineBytes)} of small files in the metadata`,
     `compress: ${s.compression} for new blocks; ${formatBytes(s.storedUsed)} stored before parity, ratio ${compressRatio(s.logicalUsed, s.storedUsed)}`,
-    `dedup:    ${s.dedup ? 'on' : 'off'} for new files (dw dedup set --dir changes a directory); the files hold ${formatBytes(s.referenced)}, ratio ${compressRatio(s.referenced, s.logicalUsed)} (dedup and clones)`,
+    `dedup:    ${s.dedup ? 'on' : 'off'} for new files (dw dedup set --dir changes a directory); the files hold ${formatBytes(s.referenced)}, ratio ${compressRatio(s.referenced, s.logicalUsed + s.inlineBytes)} (dedup and clones)`,
     `dead:     ${formatBytes(s.dead)} reclaimable (dw reclaim)`,
   ];
   if (s.encryption && s.encryption !== 'off') lines.splice(4, 0, `encrypt:  ${s.encryption} per block, data key wrapped by the pool's passphrase or key file (dw key status)`);

@@ -620,6 +620,7 @@ export class OpenFile {
     let e: Extent;
     if ('inline' in parts) {
       e = { blockId: 0, length: p.rec.len, flags: EXTENT_INLINE, inline: parts.inline };
+      await m.refAll(e); // the row's bytes counted (inlineBytes), as a block's commit counts it
     } else if ('chunks' in parts) {
       const chunks: Chunk[] = await this.blocks.commitChunks(parts, m.tx);
       e = { blockId: chunks[0]!.blockId, length: p.rec.len, flags: 0, chunks };

@@ -13,7 +13,10 @@ import { createPool, openPool } from '../raid/index.js';
 import { treeBytes } from './compression.js';
 import { INLINE_MAX } from './file.js';
 import { createMemoryVfs, openVfs, ROOT_CTX, type VfsInstance } from './index.js';
+import { decodeCounter } from './meta/kv.js';
+import { keys } from './meta/keys.js';
 import { MemoryKv } from './meta/memory.js';
+import { COUNTERS } from './meta/metatxn.js';
 import { rocksPoolFixture } from '../test/suites/fixtures.js';
 
 const bytes = (n: number, seed: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff));
@@ -29,6 +32,11 @@ async function put(v: VfsInstance, p: string, data: Buffer, at = 0): Promise<num
 async function get(v: Pick<VfsInstance, 'vfs' | 'paths'>, p: string): Promise<Buffer> {
   const { fh, attr } = await v.paths.open(ROOT_CTX, p, { read: true });
   try { return Buffer.from(await v.vfs.read(ROOT_CTX, fh, 0, attr.size + 10)); } finally { await v.vfs.release(ROOT_CTX, fh); }
+}
+
+/** The 'inlineBytes' counter: bytes in inline rows, live and in snapshots. */
+async function inlineBytes(v: VfsInstance): Promise<number> {
+  return Number(decodeCounter(await v.impl.meta.kv.get(keys.counter(COUNTERS.inlineBytes))));
 }
 
 /** The file's extents as [offset, 'inline' | 'block', length]. */
@@ -74,9 +82,11 @@ for (const engine of ['memory', 'rocksdb'] as const) {
         const a = bytes(3000, 2);
         const ino = await put(t.v, '/grow', a);
         assert.deepEqual(await kinds(t.v, ino), [[0, 'inline', 3000]]);
+        assert.equal(await inlineBytes(t.v), 3000);
         const b = bytes(3000, 3);
         await put(t.v, '/grow', b, 3000); // read-modify-write of the inline record: 6000 bytes
         assert.deepEqual(await kinds(t.v, ino), [[0, 'block', 6000]]);
+        assert.equal(await inlineBytes(t.v), 0, 'the row became a block');
         assert.ok((await get(t.v, '/grow')).equals(Buffer.concat([a, b])));
         await t.v.paths.setattr(ROOT_CTX, '/grow', { size: 100 });
         assert.deepEqual(await kinds(t.v, ino), [[0, 'block', 100]], 'a truncate shortens the extent it has');
@@ -86,11 +96,13 @@ for (const engine of ['memory', 'rocksdb'] as const) {
         assert.ok((await get(t.v, '/grow')).equals(want));
         await t.v.paths.setattr(ROOT_CTX, '/grow', { size: 40 });
         assert.deepEqual(await kinds(t.v, ino), [[0, 'inline', 40]]);
+        assert.equal(await inlineBytes(t.v), 40, 'a truncate counts the bytes cut off');
         assert.ok((await get(t.v, '/grow')).equals(want.subarray(0, 40)));
         assert.equal((await t.v.impl.meta.getInode(ino))!.allocated, 40, 'the inode counts the row\'s bytes');
         assert.ok((await used()) >= u0, 'statfs counts them as used');
         await t.v.paths.unlink(ROOT_CTX, '/grow');
         assert.deepEqual(await kinds(t.v, ino), []);
+        assert.equal(await inlineBytes(t.v), 0);
       } finally {
         await t.done();
       }
@@ -122,15 +134,19 @@ for (const engine of ['memory', 'rocksdb'] as const) {
       try {
         await put(t.v, '/f', Buffer.from('first version'));
         await t.v.snapshots.create('s');
+        assert.equal(await inlineBytes(t.v), 13);
         const { fh } = await t.v.paths.open(ROOT_CTX, '/f', { write: true, truncate: true });
         await t.v.vfs.write(ROOT_CTX, fh, 0, Buffer.from('second'));
         await t.v.vfs.release(ROOT_CTX, fh);
         assert.equal((await get(t.v.snapshotVfs('s'), '/f')).toString(), 'first version');
         assert.equal((await get(t.v, '/f')).toString(), 'second');
+        assert.equal(await inlineBytes(t.v), 13 + 6, 'the snapshot\'s row and the live one');
         await t.v.paths.copy(ROOT_CTX, '/.snapshots/s/f', '/restored', { overwrite: false, depth: 0 });
         assert.equal((await get(t.v, '/restored')).toString(), 'first version');
+        assert.equal(await inlineBytes(t.v), 13 + 6 + 13);
         await t.v.snapshots.delete('s');
         assert.equal((await get(t.v, '/restored')).toString(), 'first version', 'the copy has its own row');
+        assert.equal(await inlineBytes(t.v), 6 + 13, 'the snapshot\'s row went with it');
       } finally {
         await t.done();
       }

@@ -19,7 +19,9 @@ import { nameCipher } from './meta/names.js';
 import { randomBytes } from 'node:crypto';
 import { setChunkSizes } from '../raid/chunker.js';
 import { decodeExtent } from './meta/inode.js';
-import { PREFIX, prefixEnd } from './meta/keys.js';
+import { keys, PREFIX, prefixEnd } from './meta/keys.js';
+import { decodeCounter } from './meta/kv.js';
+import { COUNTERS } from './meta/metatxn.js';
 
 type SnapOp = { op: 'snap' } | { op: 'dropSnap'; pick: number } | { op: 'rollback'; pick: number };
 /** Shallow paths and mostly successful operations, so that snapshots see trees that then change. */
@@ -88,6 +90,7 @@ function snapshotModel(name: string, make: () => Promise<{ v: VfsInstance; done:
           await removeAll(v, '/');
           for (const s of snaps) await v.snapshots.delete(s.name);
           assert.equal((await v.impl.blocks.stats()).blocks, 0, 'no block outlives the last reference');
+          assert.equal(decodeCounter(await v.impl.meta.kv.get(keys.counter(COUNTERS.inlineBytes))), 0n, 'no inline row\'s bytes left counted');
           const k = Buffer.of(PREFIX.dedup);
           for await (const [key] of v.impl.meta.kv.scan(k, prefixEnd(k))) assert.fail(`dedup index row left: ${key.toString('hex')}`);
         } finally {

@@ -31,7 +31,24 @@ export function nowNs(): bigint {
 }
 
 /** Counter names under 'C' (vfs/meta/keys.ts). */
-export const COUNTERS = { nextIno: 'nextIno', inodes: 'inodes', usedBytes: 'usedBytes' } as const;
+export const COUNTERS = { nextIno: 'nextIno', inodes: 'inodes', usedBytes: 'usedBytes', inlineBytes: 'inlineBytes' } as const;
+
+/**
+ * One more holder of an extent's bytes (a new row, a copy, a snapshot's history copy): a
+ * reference to each of its blocks, or for an inline row its bytes added to the 'inlineBytes'
+ * counter (bytes kept in extent rows, live and in snapshots: what `dw pool status` adds to the
+ * blocks' logical bytes).
+ */
+export async function holdExtent(refs: BlockRefs, e: Extent, tx: KvTxn): Promise<void> {
+  if (e.inline) tx.addCounter(keys.counter(COUNTERS.inlineBytes), BigInt(e.length));
+  for (const id of extentBlocks(e)) await refs.ref(id, tx);
+}
+
+/** One holder fewer (holdExtent undone): each block's reference released, or the inline bytes subtracted. */
+export async function releaseExtent(refs: BlockRefs, e: Extent, tx: KvTxn): Promise<void> {
+  if (e.inline) tx.addCounter(keys.counter(COUNTERS.inlineBytes), BigInt(-e.length));
+  for (const id of extentBlocks(e)) await refs.release(id, tx);
+}
 
 /**
  * Typed access to the metadata rows inside one KV transaction: inodes, entries, extents,
@@ -164,14 +181,14 @@ export class MetaTxn {
     await this.setExtent(n, offset, e);
   }
 
-  /** One more reference to every block of the extent (each chunk's). */
+  /** One more reference to every block of the extent (each chunk's); an inline row's bytes counted once more (holdExtent). */
   async refAll(e: Extent): Promise<void> {
-    for (const id of extentBlocks(e)) await this.refs.ref(id, this.tx);
+    await holdExtent(this.refs, e, this.tx);
   }
 
-  /** Drops the extent's reference to each of its blocks. */
+  /** Drops the extent's reference to each of its blocks, or an inline row's bytes (releaseExtent). */
   async releaseAll(e: Extent): Promise<void> {
-    for (const id of extentBlocks(e)) await this.refs.release(id, this.tx);
+    await releaseExtent(this.refs, e, this.tx);
   }
 
   /** Removes one extent row (after preserve()): its block reference is released, and the bytes leave n.allocated, the used-bytes counter and the quotas. */
@@ -218,7 +235,10 @@ export class MetaTxn {
 
   /** A shortened chunked extent keeps the chunks its length reaches (the others are released); an inline one its first bytes. */
   private async trimChunks(e: Extent): Promise<Extent> {
-    if (e.inline) return Object.assign({}, e, { inline: e.inline.subarray(0, e.length) });
+    if (e.inline) {
+      this.tx.addCounter(keys.counter(COUNTERS.inlineBytes), BigInt(e.length - e.inline.length)); // the bytes cut off
+      return Object.assign({}, e, { inline: e.inline.subarray(0, e.length) });
+    }
     if (!e.chunks) return e;
     const keep: Chunk[] = [];
     let at = 0;

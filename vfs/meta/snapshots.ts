@@ -36,9 +36,9 @@ import { Errno, VfsError } from '../errno.js';
 import type { KvStore, KvTxn, ScanOptions, TxnOptions } from './kv.js';
 import { decodeCounter, encodeCounter } from './kv.js';
 import { keys, PREFIX, prefixEnd, readU64, VERSIONED_PREFIXES } from './keys.js';
-import { decodeExtent, decodeInode, extentBlocks } from './inode.js';
+import { decodeExtent, decodeInode } from './inode.js';
 import type { BlockRefs } from './metatxn.js';
-import { COUNTERS, nowNs } from './metatxn.js';
+import { COUNTERS, holdExtent, nowNs, releaseExtent } from './metatxn.js';
 import { adjustUsage, recountUsage } from './quota.js';
 
 /** One snapshot, as recorded under 'N' name. */
@@ -160,7 +160,7 @@ class PreservingTxn {
     const old = await this.committed.get(key);
     this.inner.set(hk, encodeHistory(old));
     this.inner.set(keys.deadList(snap.epoch, key), EMPTY);
-    if (old && key[0] === PREFIX.extent) for (const id of extentBlocks(decodeExtent(old))) await this.refs.ref(id, this.inner);
+    if (old && key[0] === PREFIX.extent) await holdExtent(this.refs, decodeExtent(old), this.inner);
   }
 
   /** Copies every row written in the transaction that is not copied yet. */
@@ -344,7 +344,7 @@ export class SnapshotStore implements KvStore {
         return;
       }
       const old = decodeHistory(v);
-      if (old && row[0] === PREFIX.extent) for (const id of extentBlocks(decodeExtent(old))) await this.refs.release(id, tx);
+      if (old && row[0] === PREFIX.extent) await releaseExtent(this.refs, decodeExtent(old), tx);
     });
     await this.inner.txn(async (tx) => {
       tx.delete(keys.snapshot(snap.name));
@@ -409,7 +409,7 @@ export class SnapshotStore implements KvStore {
       const old = decodeHistory(v);
       const cur = await tx.get(row);
       // An extent: the live block loses the live reference; the entry's reference moves to live.
-      if (row[0] === PREFIX.extent && cur) for (const id of extentBlocks(decodeExtent(cur))) await this.refs.release(id, tx);
+      if (row[0] === PREFIX.extent && cur) await releaseExtent(this.refs, decodeExtent(cur), tx);
       if (old) tx.set(row, old);
       else tx.delete(row);
       restored++;
@@ -456,7 +456,7 @@ export class SnapshotStore implements KvStore {
         await this.inner.txn(async (tx) => {
           for (const [k, v] of batch) {
             if (this.volumeInos.has(readU64(k, 1))) continue; // a volume made since: not the tree's
-            if (p === PREFIX.extent) for (const id of extentBlocks(decodeExtent(v))) await this.refs.release(id, tx);
+            if (p === PREFIX.extent) await releaseExtent(this.refs, decodeExtent(v), tx);
             tx.delete(k);
             if (p === PREFIX.inode) removed++;
           }
