@@ -81,9 +81,10 @@ const MAX_GROUP = 64;
  * large file's short last record) are kept in their extent row (vfs/meta/inode.ts Extent
  * `inline`) instead of as a block: their bytes commit with the metadata, one WAL write and one
  * fdatasync, where a block costs the parity, k+m shard appends and k+m more fdatasyncs (NFSv3
- * COMMIT of a 4 KiB file 1.47 ms with a block, measured 2026-12-01; docs/benchmarks.md). One
- * page: larger records gain less and would grow the metadata store. Not for block volumes
- * (whole records always) nor for encrypted pools (the metadata store holds no data in clear).
+ * COMMIT of a 4 KiB file, one client: 1.49 ms as a block, 0.83 ms in its row; docs/benchmarks.md,
+ * 2026-12-01). One page: larger records gain less and would grow the metadata store. Not for
+ * block volumes (whole records always), dedup files (their chunks are the point) nor encrypted
+ * pools (the metadata store holds no data in clear).
  */
 export const INLINE_MAX = 4096;
 
