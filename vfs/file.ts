@@ -57,8 +57,13 @@ export function bufferedBytes(): number {
 /** Records loaded ahead of a sequential reader (4 MiB at the default record size). */
 const READ_AHEAD = 4;
 
-/** How many records of one file the block store works on at once: at least MAX_INFLIGHT, and 1 MiB of small ones, up to 16. */
-const MAX_INFLIGHT = 4;
+/**
+ * How many records of one file the block store works on at once: at least MAX_INFLIGHT, and 1 MiB
+ * of small ones, up to 16. (8 rather than 4 for 1 MiB records: SMB3 puts of 200 MiB, our server
+ * alone, medians of 15 alternating 454 → 487 MiB/s plain, of 9 351 → 361 encrypted; NFS writes the
+ * same; 16 no better than 8. docs/benchmarks.md, 2026-12-01.)
+ */
+const MAX_INFLIGHT = 8;
 const INFLIGHT_BYTES = 1 << 20;
 const MAX_INFLIGHT_SMALL = 16;
 /** Bytes of sealed records one open file may queue for the block store before its writer waits (within the write-back budget). */
@@ -66,7 +71,7 @@ const QUEUE_BYTES = 32 << 20;
 
 /**
  * Records of `recordSize` bytes of one open file the block store encodes and writes at once (a
- * volume's 64 KiB records: 16, so that their commits can be grouped; 1 MiB records: 4). Over the
+ * volume's 64 KiB records: 16, so that their commits can be grouped; 1 MiB records: 8). Over the
  * write-back budget a writer waits while more than these are queued, so buffered bytes pass the
  * budget by about this many records.
  */
