@@ -602,7 +602,7 @@ export class OpenFile {
    * with the file's size and mtime, then hands each record's buffer on (committed). Throws what
    * the transaction throws, having committed nothing.
    */
-  private async commitTxn(group: PendingCommit[], staged: (Staged)[]): Promise<void> {
+  private async commitTxn(group: PendingCommit[], staged: Staged[]): Promise<void> {
     let size = 0;
     await this.meta.txn(async (m) => {
       const n = await m.mustInode(this.ino, Errno.ESTALE);
