@@ -134,7 +134,7 @@ snapshotModel('dedup: the snapshot model on a raid pool with dedup on and names 
       for await (const [, val] of kv.scan(e, prefixEnd(e))) if (decodeExtent(val).chunks) chunked++;
     };
     return { v, before, done: async () => { setChunkSizes(sizes); await v.close(); await rm(dir, { recursive: true, force: true }); } };
-  }, 60, () => assert.ok(chunked > 10 && hits > 30, `records were cut into chunks (${chunked} chunked extents seen at the ends) and chunks were shared (${hits} dedup hits)`));
+  }, 60, () => assert.ok(chunked > 10 && hits > 10, `records were cut into chunks (${chunked} chunked extents seen at the ends) and chunks were shared (${hits} dedup hits)`));
 let chunked = 0, hits = 0;
 
 describe('snapshots: focused cases (RocksDB + rs:4+2 pool, and memory)', () => {
