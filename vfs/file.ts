@@ -187,11 +187,12 @@ export class OpenFile {
     return this.mtimeNs;
   }
 
+  /** The committed bytes of record idx, to be read only (the caller copies them into a record buffer). */
   private async loadRecord(idx: number): Promise<Buffer> {
     const v = await this.meta.kv.get(keys.extent(this.ino, idx * this.recordSize));
     if (!v) return Buffer.alloc(0);
     const e = decodeExtent(v);
-    if (e.inline) return Buffer.from(e.inline);
+    if (e.inline) return e.inline; // a view of the row: read only, as said
     if (!e.chunks) {
       const data = await this.blocks.get(e.blockId);
       return data.subarray(0, Math.min(e.length, data.length));

@@ -61,8 +61,7 @@ export async function openVfs(opts: { kv: KvStore; blocks: BlockStore; recordSiz
   const names = opts.names ?? (opts.blocks.namesKey ? nameCipher(opts.blocks.namesKey) : undefined);
   const meta = new MetaStore(snapshots, opts.blocks, rs, names);
   await meta.init(opts.log);
-  const impl = new VfsImpl(meta, opts.blocks, snapshots);
-  if (opts.inlineMax !== undefined && !opts.blocks.namesKey) impl.inlineMax = opts.inlineMax;
+  const impl = new VfsImpl(meta, opts.blocks, snapshots, opts.inlineMax);
   await impl.recover();
   const paths = new PathLayer(impl);
   const beforeClose: (() => Promise<void>)[] = [];

@@ -59,15 +59,15 @@ export class VfsImpl implements Vfs {
   private readonly spaces = new Map<number, Space>();
   private readonly watchers = new Set<(change: VfsChange, clientId: string) => void>();
   /**
-   * Records of files opened from now on of at most this many bytes are kept in their extent row
-   * instead of as blocks (vfs/file.ts INLINE_MAX; 0 for an encrypted pool, whose metadata holds
-   * no data in clear). openVfs's `inlineMax` sets it.
+   * Records of at most this many bytes are kept in their extent row instead of as blocks
+   * (vfs/file.ts INLINE_MAX): the constructor's `inlineMax`, always 0 for an encrypted pool,
+   * whose metadata holds no data in clear.
    */
-  inlineMax: number;
+  readonly inlineMax: number;
 
-  constructor(readonly meta: MetaStore, readonly blocks: BlockStore, private readonly snapshots?: SnapshotStore) {
+  constructor(readonly meta: MetaStore, readonly blocks: BlockStore, private readonly snapshots?: SnapshotStore, inlineMax = INLINE_MAX) {
     this.live = { meta, epoch: 0, tag: 0 };
-    this.inlineMax = blocks.namesKey ? 0 : INLINE_MAX;
+    this.inlineMax = blocks.namesKey ? 0 : inlineMax;
   }
 
   watch(listener: (change: VfsChange, clientId: string) => void): () => void {
