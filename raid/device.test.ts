@@ -1,4 +1,4 @@
-/** Device: what a sync promises when several callers sync at once; shared segment handles. */
+/** Device: what a sync promises when several callers sync at once; shared segment handles; write-behind. */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -7,14 +7,14 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Device, writeLabel } from './device.js';
 
-/** Runs `fn` with an open Device on a fresh labelled folder (1 MiB segments), then removes it. */
-async function withDevice(fn: (dev: Device, poolHex: string) => Promise<void>): Promise<void> {
+/** Runs `fn` with an open Device on a fresh labelled folder (`segmentBytes` segments: 1 MiB), then removes it. */
+async function withDevice(fn: (dev: Device, poolHex: string) => Promise<void>, segmentBytes = 1 << 20): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'dw-device-'));
   try {
     const poolId = randomBytes(16);
     await writeLabel(dir, { format: 1, poolId: poolId.toString('hex'), index: 0 });
     let next = 1;
-    const dev = new Device(0, dir, poolId, 1 << 20, async () => next++);
+    const dev = new Device(0, dir, poolId, segmentBytes, async () => next++);
     await dev.open(poolId.toString('hex'));
     await fn(dev, poolId.toString('hex'));
     await dev.close();
@@ -54,4 +54,52 @@ test('concurrent reads of a segment not open yet share one file handle', async (
     for (const b of bufs) assert.ok(b.equals(data));
     assert.equal(await fds(), before + 1, 'one handle for the segment (each reader used to open its own)');
   });
+});
+
+/** The private parts of a Device the write-behind tests look at or break. */
+interface DeviceInside {
+  flushing: Promise<void> | undefined;
+  handles: Map<number, { fh: { datasync: () => Promise<void> } }>;
+}
+
+/** Appends `mib` MiB in 512 KiB records; returns the last append's segment. */
+async function appendMiB(dev: Device, mib: number): Promise<number> {
+  let seg = 0;
+  for (let i = 0; i < mib * 2; i++) {
+    const w = await dev.append([randomBytes(512 << 10)]);
+    w.unpin();
+    seg = w.segment;
+  }
+  return seg;
+}
+
+test('write-behind: a device whose pool syncs flushes in the background every 8 MiB; one never synced does not', async () => {
+  await withDevice(async (dev) => {
+    await appendMiB(dev, 20);
+    assert.equal(dev.flushesBehindStarted, 0, 'no sync asked yet: nothing flushed early');
+    await dev.sync();
+    await appendMiB(dev, 20);
+    assert.ok(dev.flushesBehindStarted >= 1, `flushes started after a sync: ${dev.flushesBehindStarted}`);
+    await (dev as unknown as DeviceInside).flushing;
+    await dev.sync();
+  }, 64 << 20);
+});
+
+test('write-behind: a background flush that fails is reported by the next sync, and the segment is synced again after', async () => {
+  await withDevice(async (dev) => {
+    await dev.sync();
+    const seg = (await dev.append([randomBytes(4096)])).segment;
+    const inside = dev as unknown as DeviceInside;
+    const fh = inside.handles.get(seg)!.fh;
+    const real = fh.datasync;
+    let calls = 0;
+    fh.datasync = () => { calls++; return Promise.reject(new Error('injected write-back error')); };
+    await appendMiB(dev, 9);
+    assert.equal(dev.flushesBehindStarted, 1);
+    await inside.flushing;
+    assert.equal(calls, 1);
+    fh.datasync = real;
+    await assert.rejects(dev.sync(), /sync failed: injected write-back error/);
+    await dev.sync(); // the segment stayed dirty: synced for real now
+  }, 64 << 20);
 });
