@@ -131,6 +131,12 @@ export class OpenFile {
   dedup: boolean | undefined;
   private recs = new Map<number, Rec>();
   /**
+   * How many of `recs` are not sealed yet. A streaming writer's map holds hundreds of sealed
+   * records waiting for the block store (QUEUE_BYTES of 64 KiB volume records: about 500), and
+   * each record it fills looked through all of them for an unsealed one to store first.
+   */
+  private unsealed = 0;
+  /**
    * Records being loaded by a write (read-modify-write), with the commits of that record seen
    * meanwhile: a load that raced a commit of its record read bytes that may be stale, and is
    * done again (see loadForWrite).
@@ -337,9 +343,12 @@ export class OpenFile {
       // in the order records were first written). One rewritten here and there (a random
       // writer) stays buffered for the next write to it.
       if (filled) {
-        for (const [i, r] of this.recs) {
-          if (r === rec) break;
-          if (!r.sealed) await this.store(i, r);
+        // (rec is in the map and unsealed: with no other unsealed record nothing goes before it.)
+        if (this.unsealed > 1) {
+          for (const [i, r] of this.recs) {
+            if (r === rec) break;
+            if (!r.sealed) await this.store(i, r);
+          }
         }
         await this.store(idx, rec);
       }
@@ -393,9 +402,11 @@ export class OpenFile {
     const old = this.recs.get(idx);
     if (old) {
       dirtyBytes -= old.buf.length;
+      if (!old.sealed) this.unsealed--;
       this.recs.delete(idx); // to the end: the order is the order of first writes
     }
     dirtyBytes += rec.buf.length;
+    if (!rec.sealed) this.unsealed++;
     this.recs.set(idx, rec);
   }
 
@@ -403,6 +414,7 @@ export class OpenFile {
     const old = this.recs.get(idx);
     if (!old) return;
     dirtyBytes -= old.buf.length;
+    if (!old.sealed) this.unsealed--;
     this.recs.delete(idx);
   }
 
@@ -505,6 +517,7 @@ export class OpenFile {
     // time, after records written since, and undo them.
     if (rec.sealed) return;
     rec.sealed = true;
+    if (this.recs.get(idx) === rec) this.unsealed--;
     const data = rec.buf.subarray(0, rec.len);
     let settle!: () => void;
     const done = new Promise<void>((r) => { settle = r; });
