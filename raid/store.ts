@@ -27,6 +27,9 @@ export interface Logger {
   error: (...args: any[]) => void;
 }
 
+/** COUNTER.live's keys, by device × 2^32 + segment. */
+const liveKeys = new Map<number, Buffer>();
+
 export const COUNTER = {
   nextBlock: keys.counter('nextBlock'),
   nextSeg: keys.counter('nextSeg'),
@@ -37,8 +40,16 @@ export const COUNTER = {
    * than a stored total so pools from before compression (no such counter: 0) are right as they are.
    */
   saved: keys.counter('raid/saved'),
-  /** Live bytes (shard records referenced by rows) in segment `seg` of device `dev`. */
-  live: (dev: number, seg: number) => keys.counter(`live/${dev}/${seg}`),
+  /** Live bytes (shard records referenced by rows) in segment `seg` of device `dev`. (The same Buffer for the same pair: not to be modified.) */
+  live: (dev: number, seg: number): Buffer => {
+    const id = dev * 2 ** 32 + seg;
+    let k = liveKeys.get(id);
+    if (!k) {
+      if (liveKeys.size >= 4096) liveKeys.clear(); // each block's commit asks for its k+m segments: recent ones suffice
+      liveKeys.set(id, (k = keys.counter(`live/${dev}/${seg}`)));
+    }
+    return k;
+  },
   livePrefix: keys.counter('live/'),
 };
 
