@@ -81,7 +81,7 @@ const STREAM_WINDOW_MS = 10;
  * thresholds (10 % of RAM, or 30 s), so a client's COMMIT, FLUSH or SYNCHRONIZE CACHE after a
  * large write found all of it still to write: a 200 MiB NFS write's closing COMMIT took 170 ms of
  * its 0.6 s, the disk taking 300 MiB of shards only then. Started early, the disk writes while
- * the client is still sending and the sync finds little left (NFS writes 20-30 % faster, measured
+ * the client is still sending and the sync finds little left (NFS writes 19–25 % faster, measured
  * 2026-12-01). A stream whose clients never sync gains nothing and pays for it: SMB puts ran 7 %
  * slower with it, the flushes holding libuv threads its appends wait for; hence the gate.
  * Durability is unchanged: sync() still fdatasyncs every segment written since the last one.
