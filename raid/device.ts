@@ -135,7 +135,7 @@ export class Device {
   private appendQueue: Promise<unknown> = Promise.resolve();
   /** Appends not yet recorded by their writer, per segment: reclaim leaves these segments alone. */
   private pins = new Map<number, number>();
-  /** Background flushes started since open (write-behind, FLUSH_BEHIND_BYTES); read by the tests, not reported elsewhere yet. */
+  /** Background flushes started since open (write-behind, FLUSH_BEHIND_BYTES): PoolStats' flushesBehind, the dw_device_flushes_behind_total metric. */
   flushesBehindStarted = 0;
   /** Bytes appended since the last flush (background or sync) began. */
   private sinceFlush = 0;

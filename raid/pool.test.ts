@@ -108,6 +108,33 @@ if (CHILD) {
     });
   });
 
+  describe('write-behind', () => {
+    test('a pool asked to sync flushes its devices in the background as they fill; stats count it', async () => {
+      const root = mkdtempSync(join(tmpdir(), 'dw-pool-'));
+      try {
+        const kv = new MemoryKv();
+        await createPool(kv, { layout: 'rs:4+2', devices: [0, 1, 2, 3, 4, 5].map((i) => join(root, `d${i}`)) });
+        const store = await openPool(kv, { codec: 'inline' });
+        const data = Buffer.alloc(1 << 20, 7);
+        const putMiB = async (n: number) => {
+          for (let i = 0; i < n; i++) {
+            const s = await store.put(data);
+            await kv.txn((tx) => store.commit(s, tx));
+          }
+        };
+        const flushes = async () => (await store.stats()).devices.reduce((a, d) => a + d.flushesBehind, 0);
+        await putMiB(40); // 10 MiB of shards on each device, no sync asked yet
+        assert.equal(await flushes(), 0, 'no sync asked: write-back left to the kernel');
+        await store.sync();
+        await putMiB(40);
+        assert.ok((await flushes()) >= 1, 'after a sync, devices past 8 MiB flush in the background');
+        await store.close();
+      } finally {
+        rmSync(root, { recursive: true, force: true });
+      }
+    });
+  });
+
   describe('crash safety (RocksDB metadata)', () => {
     test('kill -9 while writing: every acknowledged block reads back; reclaim frees the orphans', async () => {
       const root = mkdtempSync(join(tmpdir(), 'dw-crash-'));

@@ -78,6 +78,8 @@ export interface DeviceStatus {
   used: number;
   readErrors: number;
   checksumErrors: number;
+  /** Background fdatasyncs started by write-behind since the pool opened (raid/device.ts FLUSH_BEHIND_BYTES). */
+  flushesBehind: number;
 }
 
 export interface PoolStats {
