@@ -91,7 +91,8 @@ const FLUSH_BEHIND_BYTES = 8 << 20;
 const SYNCED_LATELY_MS = 30_000;
 /** Most background flushes at once, over all devices: each holds one of libuv's four threads, which the streaming appends and the reads need too. */
 const MAX_FLUSHES_BEHIND = 2;
-let flushesBehind = 0;
+/** Background flushes under way now, over all devices (MAX_FLUSHES_BEHIND bounds it). */
+let flushesRunning = 0;
 
 /** The buffers left once the first `n` bytes of them are done (after a short readv/writev). */
 function after(bufs: Buffer[], n: number): Buffer[] {
@@ -349,8 +350,8 @@ export class Device {
 
   /** Starts a background fdatasync of `seg` (FLUSH_BEHIND_BYTES) unless one runs here, MAX_FLUSHES_BEHIND run in all, or no sync was asked lately. */
   private flushBehind(seg: number): void {
-    if (this.flushing || flushesBehind >= MAX_FLUSHES_BEHIND || performance.now() - this.lastSync > SYNCED_LATELY_MS) return;
-    flushesBehind++;
+    if (this.flushing || flushesRunning >= MAX_FLUSHES_BEHIND || performance.now() - this.lastSync > SYNCED_LATELY_MS) return;
+    flushesRunning++;
     this.flushesBehindStarted++;
     this.sinceFlush = 0;
     this.flushing = this.withHandle(seg, (fh) => fh.datasync())
@@ -358,7 +359,7 @@ export class Device {
         if (this.segments.has(seg)) this.flushError ??= err as Error;
       })
       .finally(() => {
-        flushesBehind--;
+        flushesRunning--;
         this.flushing = undefined;
       });
   }

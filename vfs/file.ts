@@ -543,11 +543,10 @@ export class OpenFile {
     this.inflight.push(done);
     done.finally(() => {
       this.queuedBytes -= data.length;
-      // Records settle in queue order: this one is the first (a filter of the whole array, which
-      // holds hundreds of a volume's records, cost a new array per record).
-      const i = this.inflight[0] === done ? 0 : this.inflight.indexOf(done);
-      if (i === 0) this.inflight.shift();
-      else if (i > 0) this.inflight.splice(i, 1);
+      // Records settle in queue order, so this one is found first (a filter of the whole array,
+      // which holds hundreds of a volume's records, cost a new array per record).
+      const i = this.inflight.indexOf(done);
+      if (i >= 0) this.inflight.splice(i, 1);
     });
     const window = inflightWindow(this.recordSize);
     while (this.inflight.length > window && (this.queuedBytes > QUEUE_BYTES || dirtyBytes > DIRTY_BUDGET)) await this.inflight[0];
