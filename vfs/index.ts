@@ -20,6 +20,8 @@ export { BufferPool } from './bufpool.js';
 export { PathLayer, components } from './paths.js';
 export { openVolumes, checkVolumeName, parseVolumeRef, DEFAULT_VOLUME_RECORD, type VolumeStore } from './volumes.js';
 export type { SnapshotInfo, SnapshotStore } from './meta/snapshots.js';
+/** The VFS's clock (ns since the epoch, wall-clock ms, strictly increasing): the times it stores. */
+export { nowNs } from './meta/metastore.js';
 
 /** 1 MiB: the default record size of files (ARCHITECTURE.md "Data path"). */
 export const DEFAULT_RECORD_SIZE = 1 << 20;

@@ -47,6 +47,24 @@ describe('SMB2 delayed LastWriteTime', () => {
     assert.equal(nsToFiletime((await e.v.paths.stat(ROOT_CTX, '/home/a.txt')).mtimeNs), flushed, 'the inode holds the shown time');
   });
 
+  test('an update is later than the CreationTime even when the monotonic clock lags the wall clock (a stepped clock)', async () => {
+    const e = await setup();
+    const f = await e.c.open(e.tid, { name: 'skew.txt', desiredAccess: ALL, disposition: DISPOSITION.CREATE });
+    await e.c.writeFile(e.tid, f.fileId, 0, Buffer.from('s'));
+    await sleep(5);
+    const beforeFlush = filetimeNow();
+    const realNow = performance.now.bind(performance);
+    performance.now = () => realNow() - 5000; // the wall clock stepped 5 s forward after the start
+    try {
+      assert.equal((await e.c.flushFile(e.tid, f.fileId)).header.status, 0);
+      const updated = await writeTime(e, f.fileId);
+      assert.ok(updated > f.creationTime && updated >= beforeFlush, `updated ${updated}: the time of the FLUSH (${beforeFlush}), after created ${f.creationTime}`);
+    } finally {
+      performance.now = realNow;
+    }
+    await e.c.close(e.tid, f.fileId);
+  });
+
   test('SET_INFO FileBasicInformation with all times 0 and EndOfFile of the same size do the update', async () => {
     const e = await setup();
     for (const how of ['basic', 'eof'] as const) {

@@ -32,6 +32,7 @@
 import type { Attr, SetAttr, Vfs } from '../../vfs/types.js';
 import { ROOT_CTX } from '../../vfs/types.js';
 import { Errno, VfsError } from '../../vfs/errno.js';
+import { nowNs } from '../../vfs/index.js';
 import { nodesOf, type Node, type Open } from './files.js';
 import { nsToFiletime, filetimeToNs, type SetTime } from './wire/fscc.js';
 
@@ -144,12 +145,19 @@ function preciseNowNs(): bigint {
 }
 
 /**
- * The time an update shows: now, and never before what the VFS holds (its clock may be a few ns
- * ahead within one ms).
+ * The time an update shows: now, and never before what the VFS holds or any time its clock gave
+ * (a CreationTime, say). The precise clock runs on the monotonic clock from the process's start;
+ * the VFS's clock is the wall clock: when the wall clock is stepped forward after the start (a
+ * virtual machine's clock set right), the precise clock lags by the step, and an update two
+ * seconds after a CREATE would otherwise show a time before the CreationTime (smbtorture
+ * smb2.timestamps delayed-2write failed so in one CI run; reproduced with the monotonic clock held
+ * back 5 s).
  */
 async function updateTime(vfs: Vfs, o: Open): Promise<bigint> {
-  const now = preciseNowNs(), stored = (await vfs.getattr(o.ctx, o.node.ino)).mtimeNs;
-  return stored > now ? stored : now;
+  const precise = preciseNowNs(), stored = (await vfs.getattr(o.ctx, o.node.ino)).mtimeNs, wall = nowNs();
+  let t = precise > stored ? precise : stored;
+  if (wall > t) t = wall;
+  return t;
 }
 
 /** Does `o`'s pending LastWriteTime update now (the timer, FLUSH, SET_INFO EndOfFile/Allocation/Basic). */
