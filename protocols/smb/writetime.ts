@@ -149,9 +149,9 @@ function preciseNowNs(): bigint {
  * (a CreationTime, say). The precise clock runs on the monotonic clock from the process's start;
  * the VFS's clock is the wall clock: when the wall clock is stepped forward after the start (a
  * virtual machine's clock set right), the precise clock lags by the step, and an update two
- * seconds after a CREATE would otherwise show a time before the CreationTime (smbtorture
- * smb2.timestamps delayed-2write failed so in one CI run; reproduced with the monotonic clock held
- * back 5 s).
+ * seconds after a CREATE could show a time before the CreationTime. (smbtorture smb2.timestamps
+ * delayed-2write failed with "Write-time not updated" in one CI run, the likely cause this; with
+ * the monotonic clock held back 5 s it fails so every time, and passes with the wall clock here.)
  */
 async function updateTime(vfs: Vfs, o: Open): Promise<bigint> {
   const precise = preciseNowNs(), stored = (await vfs.getattr(o.ctx, o.node.ino)).mtimeNs, wall = nowNs();
