@@ -47,7 +47,7 @@ describe('SMB2 delayed LastWriteTime', () => {
     assert.equal(nsToFiletime((await e.v.paths.stat(ROOT_CTX, '/home/a.txt')).mtimeNs), flushed, 'the inode holds the shown time');
   });
 
-  test('an update is later than the CreationTime even when the monotonic clock lags the wall clock (a stepped clock)', async () => {
+  test('an update shows the time of the update, after the CreationTime, even when the monotonic clock lags the wall clock (a stepped clock)', async () => {
     const e = await setup();
     const f = await e.c.open(e.tid, { name: 'skew.txt', desiredAccess: ALL, disposition: DISPOSITION.CREATE });
     await e.c.writeFile(e.tid, f.fileId, 0, Buffer.from('s'));
