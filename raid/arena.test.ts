@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { Arena, arenaOf, copyBytes } from './arena.js';
+import { prefaulted } from './prefault.js';
 import { arenaStats, backingBytes, giveSpare, RecordMap, recyclable, resetRecordArena, takeSpare } from './spare.js';
 
 const KIB = 1024;
@@ -68,6 +69,27 @@ test('arena: slots survive the memory growing (views made before a grow still re
   assert.equal(a.owns(first), true, 'a view of the memory before it grew is still the arena\'s');
   assert.equal(a.give(first), true);
   assert.equal(a.take(64 * KIB)!.byteOffset, first.byteOffset);
+});
+
+test('arena: with `ahead` the memory grows that far past the slots, the helper faults it in, and slots written meanwhile keep their bytes', async () => {
+  const ahead = 32 << 20;
+  const a = new Arena(128 << 20, ahead);
+  const slots: Buffer[] = [];
+  // Written while the helper thread adds 0 to a word of each page of the same memory.
+  for (let i = 0; i < 48; i++) {
+    const s = a.take(1 << 20)!;
+    for (let round = 0; round < 4; round++) s.fill((i + round) & 0xff);
+    slots.push(s);
+  }
+  const grown = slots[47]!.buffer.byteLength; // the view made after the last grow
+  assert.ok(grown >= 48 * (1 << 20) + ahead, `grown ${grown} bytes, ${ahead} past 48 MiB of slots`);
+  const deadline = Date.now() + 30_000;
+  while (prefaulted() < grown && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(prefaulted() >= grown, `the helper faulted in ${prefaulted()} of ${grown} bytes`);
+  slots.forEach((s, i) => assert.ok(s.equals(Buffer.alloc(1 << 20, (i + 3) & 0xff)), `slot ${i} holds what was written last`));
+  const past = a.take(64 * KIB)!;
+  assert.equal(past.byteOffset, 48 * (1 << 20), 'memory grown ahead is carved in order');
+  assert.ok(past.every((b) => b === 0), 'and the helper left it as it was (zero)');
 });
 
 test('arena memory is not V8 external memory (the point of it)', () => {

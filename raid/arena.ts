@@ -16,16 +16,14 @@
  * old memory once no view of it is left.
  */
 
+import { prefault, type SharedMemory } from './prefault.js';
+
 const WASM_PAGE = 64 << 10;
 /** The memory grows by at least this much at a time. */
 const GROW_BYTES = 8 << 20;
 /** Slots start on page boundaries. */
 const ALIGN = 4096;
 
-interface SharedMemory {
-  readonly buffer: SharedArrayBuffer;
-  grow(pages: number): number;
-}
 /** The one piece of the WebAssembly global used here (tsconfig has no DOM/wasm lib). */
 const Wasm = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number; shared: true }) => SharedMemory } }).WebAssembly;
 
@@ -53,8 +51,12 @@ export class Arena {
   /** Set by retire: no more slots taken or given back. */
   private retired = false;
 
-  /** `maxBytes`: the most the arena ever holds (its address space is reserved up front, not its memory). */
-  constructor(readonly maxBytes: number) {}
+  /**
+   * `maxBytes`: the most the arena ever holds (its address space is reserved up front, not its
+   * memory). `ahead`: bytes to grow past the slots carved, for the prefault helper thread to
+   * fault in before they are taken (prefault.ts; 0: grow only as slots need, no helper).
+   */
+  constructor(readonly maxBytes: number, readonly ahead = 0) {}
 
   /** A buffer of exactly `size` bytes (contents undefined) in a free or new slot; undefined when the arena is full. */
   take(size: number): Buffer | undefined {
@@ -73,7 +75,13 @@ export class Arena {
       const have = this.mem.buffer.byteLength;
       // Grown GROW_BYTES at a time (pages are not touched until used): one grow per 64 KiB slot
       // made each new slot cost a grow (V8 updates the memory's buffer object on every one).
-      if (end > have) this.mem.grow(Math.ceil((Math.min(this.maxBytes, Math.max(end, have + GROW_BYTES)) - have) / WASM_PAGE));
+      // With `ahead`, kept that far past the slots, and the helper faults the new part in.
+      if (end + this.ahead > have) {
+        const to = Math.min(this.maxBytes, Math.max(end + this.ahead, have + GROW_BYTES));
+        if (to > have) this.mem.grow(Math.ceil((to - have) / WASM_PAGE));
+        if (end > this.mem.buffer.byteLength) return undefined;
+        if (this.ahead > 0) prefault(this.mem);
+      }
     } catch {
       return undefined; // no address space or memory for it: the caller allocates as before
     }

@@ -14,6 +14,7 @@
  */
 import { totalmem } from 'node:os';
 import { Arena, arenaOf } from './arena.js';
+import { PREFAULT_BYTES } from './prefault.js';
 
 /**
  * Bytes of decoded blocks the block cache keeps by default: a sixteenth of RAM, at most 2 GiB,
@@ -30,7 +31,7 @@ const spares: Buffer[] = [];
 
 /** Bytes of each record arena: as many as the default block cache and the spares hold (DW_RECORD_ARENA=0: none, every record from malloc). */
 let arenaBytes = process.env.DW_RECORD_ARENA === '0' ? 0 : DEFAULT_CACHE_BYTES + SPARE_BYTES;
-let arena = new Arena(arenaBytes);
+let arena = new Arena(arenaBytes, PREFAULT_BYTES);
 
 /**
  * A slot of the current record arena. A full arena (its slots in the block cache, in writers'
@@ -41,7 +42,7 @@ export function arenaTake(size: number): Buffer | undefined {
   const b = arena.take(size);
   if (b || size > arenaBytes) return b;
   arena.retire();
-  arena = new Arena(arenaBytes);
+  arena = new Arena(arenaBytes, PREFAULT_BYTES);
   return arena.take(size);
 }
 
@@ -49,7 +50,7 @@ export function arenaTake(size: number): Buffer | undefined {
 export function resetRecordArena(bytes: number): void {
   arena.retire();
   arenaBytes = bytes;
-  arena = new Arena(bytes);
+  arena = new Arena(bytes, PREFAULT_BYTES);
 }
 
 /**
