@@ -96,6 +96,8 @@ export class MemoryBlockStore implements BlockStore {
   async lend(id: BlockId): Promise<Lent> {
     return { data: await this.view(id), giveBack: () => undefined }; // its blocks are never reused
   }
+  /** Nothing to let go of: this store has no cache (its blocks are its storage). */
+  dropBehind(_id: BlockId): void {}
   /** Nothing to keep: every block of this store is in memory already. */
   adopt(_id: BlockId, _data: Buffer): void {}
   /** Recorded only: this store does not deduplicate (files still cut their records into chunks). */

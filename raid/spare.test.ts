@@ -189,3 +189,29 @@ test('read records: a borrower giving back twice does not end another borrower\'
   assert.ok(again.some((b) => b.byteOffset === second.data.byteOffset), 'both given back: reused');
   for (const b of again) giveSpare(b);
 }));
+
+test('drop-behind: a block a read loaded leaves the cache and its slot is reused once given back; a block a write left stays', () => withSmallCache(async (store, kv) => {
+  const BLOCK = 160 * 1024; // rs:4+2: 40 KiB shards, a 240 KiB job slot (a size no other test reads)
+  const s = await store.put(Buffer.alloc(BLOCK, 7));
+  await kv.txn((tx) => store.commit(s, tx)); // not adopted: the read below loads it
+  const lent = await store.lend(s.id);
+  await new Promise((r) => setImmediate(r)); // the load's hand-over lend ends
+  const slotSize = backingBytes(lent.data);
+  store.dropBehind(s.id);
+  const before = takeSpare(slotSize);
+  assert.notEqual(before.byteOffset, lent.data.byteOffset, 'not reused while lent');
+  assert.deepEqual(lent.data, Buffer.alloc(BLOCK, 7), 'the lent bytes are intact');
+  lent.giveBack();
+  const after = takeSpare(slotSize);
+  assert.equal(after.byteOffset, lent.data.byteOffset, 'given back: its slot is the next one taken');
+  giveSpare(before);
+  giveSpare(after);
+  assert.deepEqual(await store.get(s.id), Buffer.alloc(BLOCK, 7), 'read again from the devices');
+
+  const written = Buffer.allocUnsafeSlow(BLOCK).fill(9);
+  const id = await putAdopted(store, kv, written);
+  store.dropBehind(id);
+  const again = await store.lend(id);
+  assert.equal(again.data, written, 'the block the write left is still the cached one');
+  again.giveBack();
+}));

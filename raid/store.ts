@@ -73,6 +73,8 @@ interface RecordState {
   evicted: boolean;
   /** Lends out (BlockStore.lend, load's hand-over to its waiting callers). */
   loans: number;
+  /** Read from the devices (load), not left by a write (adopt): what dropBehind lets go of. */
+  loaded?: boolean;
 }
 
 interface Staged {
@@ -408,6 +410,12 @@ export class RaidBlockStore implements BlockStore {
     return { data, giveBack: this.lendOut(data, st) };
   }
 
+  /** See BlockStore.dropBehind: a cached block that a read loaded leaves the cache (reused once its lends are back). */
+  dropBehind(id: BlockId): void {
+    const data = this.cache.has(id) ? this.cache.get(id) : undefined;
+    if (data && this.records.get(data)?.loaded) this.cache.delete(id); // the cache's eviction recycles it
+  }
+
   /**
    * Reusable record memory by the memory it occupies (spare.ts RecordMap): in the cache, or let
    * go of by the cache while lent; with the lends of it out (BlockStore.lend, load's hand-over).
@@ -498,6 +506,7 @@ export class RaidBlockStore implements BlockStore {
           // Lent to the callers waiting on this load until they have run (they copy it, view it
           // or lend it themselves): an eviction in between must not reuse it under them.
           const st = this.recordState(data);
+          st.loaded = true;
           const handedOver = this.lendOut(data, st);
           if (this.cache.has(id)) st.cached = true;
           else st.evicted = true; // too large for the cache: reused once they are done with it

@@ -246,6 +246,15 @@ export interface BlockStore {
    */
   lend(id: BlockId): Promise<Lent>;
   /**
+   * Drop-behind, for a reader streaming through a file that has read this block to its end: if
+   * the block cache holds the block because a read loaded it from the devices, it leaves the
+   * cache, and its memory is reused for the next block read once every lend of it is given back
+   * (a stream of reads then reuses the same few buffers instead of filling the cache with blocks
+   * read once). A block left in the cache by a write (adopt), or not cached, stays as it is.
+   * Never throws; a later read of the block loads it again.
+   */
+  dropBehind(id: BlockId): void;
+  /**
    * Keeps a block that was just committed in the block cache, from the caller's own copy of its
    * bytes (exactly its logical length): a file read back soon after it was written costs no
    * shard reads, as the page cache keeps what was written. The caller hands the buffer over and

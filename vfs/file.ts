@@ -58,6 +58,14 @@ export function bufferedBytes(): number {
 const READ_AHEAD = 4;
 
 /**
+ * Drop-behind: once a reader has streamed this many bytes of a file in order, each record it
+ * reads to the end leaves the block cache if a read loaded it (BlockStore.dropBehind), so that a
+ * long read reuses a few record buffers instead of filling the cache with bytes read once and
+ * touching new memory for each (a cold 200 MiB NFS read: docs/benchmarks.md, 2026-12-01).
+ */
+const DROP_BEHIND_BYTES = 32 << 20;
+
+/**
  * How many records of one file the block store works on at once: at least MAX_INFLIGHT, and 1 MiB
  * of small ones, up to 16. (8 rather than 4 for 1 MiB records: SMB3 puts of 200 MiB, our server
  * alone, medians of 15 alternating 454 → 487 MiB/s plain, of 9 351 → 361 encrypted; NFS writes the
@@ -429,9 +437,15 @@ export class OpenFile {
     const end = Math.min(this.size, offset + length);
     if (end <= offset) return Buffer.alloc(0);
     const rs = this.recordSize;
+    // Sequential reading: this read starts near where the last one ended (the kernel's read-ahead
+    // sends several requests at once, not always in order). Far enough into such a run, records
+    // read to their end drop behind.
+    const sequential = Math.abs(offset - this.nextRead) <= READ_AHEAD * rs;
+    if (!sequential) this.runFrom = offset;
+    const drop = sequential && end - this.runFrom > DROP_BEHIND_BYTES;
     // Within one stored record and no buffer given: the block's own bytes, uncopied (BlockStore.view).
     const first = Math.floor(offset / rs);
-    const shared = !into && first === Math.floor((end - 1) / rs) && !this.recs.has(first) ? this.viewRecord(first, offset - first * rs, end - offset, lent) : undefined;
+    const shared = !into && first === Math.floor((end - 1) / rs) && !this.recs.has(first) ? this.viewRecord(first, offset - first * rs, end - offset, lent, drop) : undefined;
     const out = shared ? EMPTY : into && into.length >= end - offset ? into.subarray(0, end - offset) : Buffer.allocUnsafe(end - offset); // every byte below is copied or zeroed
     const loads: Promise<void>[] = [];
     for (let at = shared ? end : offset; at < end; ) {
@@ -444,14 +458,13 @@ export class OpenFile {
         const got = inRec < rec.len ? copyBytes(rec.buf.subarray(inRec, Math.min(rec.len, inRec + n)), out, dst) : 0;
         if (got < n) out.fill(0, dst + got, dst + n);
       } else {
-        loads.push(this.readRecord(idx, inRec, n, out, dst));
+        loads.push(this.readRecord(idx, inRec, n, out, dst, drop));
       }
       at += n;
     }
-    // Sequential reading (this read starts near where the last one ended: the kernel's read-ahead
-    // sends several requests at once, not always in order): load the next records into the
-    // block cache now, so that they are ready when asked for (FUSE and SFTP read in pieces).
-    if (Math.abs(offset - this.nextRead) <= READ_AHEAD * rs && end < this.size) {
+    // Sequential reading: load the next records into the block cache now, so that they are
+    // ready when asked for (FUSE and SFTP read in pieces).
+    if (sequential && end < this.size) {
       const last = Math.min(Math.floor((end - 1) / rs) + READ_AHEAD, Math.ceil(this.size / rs) - 1);
       for (let next = Math.max(this.prefetched + 1, Math.floor((end - 1) / rs) + 1); next <= last; next++) {
         this.prefetched = next;
@@ -475,7 +488,7 @@ export class OpenFile {
    * Bytes [inRec, inRec+n) of stored record idx as a view of the block store's cached block
    * (shared: never to be modified), or undefined when they are not one plain block's bytes.
    */
-  private async viewRecord(idx: number, inRec: number, n: number, lent?: Partial<Lent>): Promise<Buffer | undefined> {
+  private async viewRecord(idx: number, inRec: number, n: number, lent?: Partial<Lent>, drop = false): Promise<Buffer | undefined> {
     const v = await this.meta.kv.get(keys.extent(this.ino, idx * this.recordSize));
     if (!v) return undefined;
     const e = decodeExtent(v);
@@ -483,15 +496,21 @@ export class OpenFile {
     if (!lent) return (await this.blocks.view(e.blockId)).subarray(inRec, inRec + n);
     const l = await this.blocks.lend(e.blockId); // BlockStore.lend: the caller gives it back (read's `lent`)
     lent.giveBack = l.giveBack;
+    if (drop && inRec + n >= e.length) this.blocks.dropBehind(e.blockId); // reused once given back
     return l.data.subarray(inRec, inRec + n);
   }
 
   /** Where the last read ended, and the record last read ahead (sequential read-ahead). */
   private nextRead = -1;
   private prefetched = -1;
+  /** Where the current run of sequential reads started (drop-behind). */
+  private runFrom = 0;
 
-  /** Copies n bytes of record idx from inRec into out at dst (bytes past the extent, or a hole, are zeros). */
-  private async readRecord(idx: number, inRec: number, n: number, out: Buffer, dst: number): Promise<void> {
+  /**
+   * Copies n bytes of record idx from inRec into out at dst (bytes past the extent, or a hole,
+   * are zeros). `drop`: a stored block read to its end drops behind (BlockStore.dropBehind).
+   */
+  private async readRecord(idx: number, inRec: number, n: number, out: Buffer, dst: number, drop = false): Promise<void> {
     const v = await this.meta.kv.get(keys.extent(this.ino, idx * this.recordSize));
     let got = 0;
     if (v) {
@@ -499,7 +518,10 @@ export class OpenFile {
       // (n = 0: a read-ahead: the block store loads and caches the block, copying nothing.)
       if (e.inline) got = inRec < e.length ? copyBytes(e.inline.subarray(inRec, Math.min(e.length, inRec + n)), out, dst) : 0;
       else if (e.chunks) got = await this.readChunks(e, inRec, n, out, dst);
-      else if (inRec < e.length) got = await this.blocks.readInto(e.blockId, inRec, Math.min(n, e.length - inRec), out, dst);
+      else if (inRec < e.length) {
+        got = await this.blocks.readInto(e.blockId, inRec, Math.min(n, e.length - inRec), out, dst);
+        if (drop && n > 0 && inRec + n >= e.length) this.blocks.dropBehind(e.blockId); // copied out already
+      }
     }
     if (got < n) out.fill(0, dst + got, dst + n);
   }
