@@ -3,9 +3,11 @@
  * not start a slot are refused; its memory is not counted as V8 external memory.
  */
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { Arena, arenaOf, copyBytes } from './arena.js';
+import { adviseHugePages, hugePagesAvailable, MEM_ADDON_PATH } from './hugepages.js';
 import { prefaulted } from './prefault.js';
 import { arenaStats, backingBytes, giveSpare, RecordMap, recyclable, resetRecordArena, takeSpare } from './spare.js';
 
@@ -90,6 +92,27 @@ test('arena: with `ahead` the memory grows that far past the slots, the helper f
   const past = a.take(64 * KIB)!;
   assert.equal(past.byteOffset, 48 * (1 << 20), 'memory grown ahead is carved in order');
   assert.ok(past.every((b) => b === 0), 'and the helper left it as it was (zero)');
+});
+
+/** The process's anonymous memory in transparent huge pages, bytes (/proc/self/smaps_rollup). */
+function anonHugeBytes(): number {
+  const m = /^AnonHugePages:\s+(\d+) kB/m.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+const thp = existsSync('/sys/kernel/mm/transparent_hugepage/enabled') ? readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8') : '[never]';
+test('arena: its memory is advised into 2 MiB pages (native/mem built by npm ci), and slots in them work as any', { skip: thp.includes('[never]') || process.env.DW_HUGEPAGES === '0' ? 'transparent huge pages off on this machine' : false }, () => {
+  assert.ok(hugePagesAvailable(), `the native/mem addon loads (${MEM_ADDON_PATH}; built by node scripts/build-native.mjs)`);
+  const before = anonHugeBytes();
+  const a = new Arena(64 << 20);
+  const slots: Buffer[] = [];
+  for (let i = 0; i < 32; i++) slots.push(a.take(1 << 20)!.fill(i + 1));
+  const gained = anonHugeBytes() - before;
+  // Each 2 MiB page wholly inside the grown memory can be huge; the kernel may still fall back to
+  // small pages for some (no free huge page at hand), so not all 32 MiB are asked for.
+  assert.ok(gained >= 8 << 20, `32 MiB of slots touched, ${gained} bytes more in huge pages`);
+  slots.forEach((s, i) => assert.ok(s.equals(Buffer.alloc(1 << 20, i + 1)), `slot ${i}`));
+  assert.equal(adviseHugePages(new Uint8Array(4096)), true, 'a view under 2 MiB advises nothing and is no error');
 });
 
 test('arena memory is not V8 external memory (the point of it)', () => {

@@ -16,11 +16,14 @@
  * old memory once no view of it is left.
  */
 
+import { adviseHugePages } from './hugepages.js';
 import { prefault, type SharedMemory } from './prefault.js';
 
 const WASM_PAGE = 64 << 10;
 /** The memory grows by at least this much at a time. */
 const GROW_BYTES = 8 << 20;
+/** The memory grows in whole 2 MiB pages (huge pages, hugepages.ts: one partly grown is advised, and so faulted in, in 4 KiB pages). */
+const HUGE_PAGE = 2 << 20;
 /** Slots start on page boundaries. */
 const ALIGN = 4096;
 
@@ -77,8 +80,12 @@ export class Arena {
       // made each new slot cost a grow (V8 updates the memory's buffer object on every one).
       // With `ahead`, kept that far past the slots, and the helper faults the new part in.
       if (end + this.ahead > have) {
-        const to = Math.min(this.maxBytes, Math.max(end + this.ahead, have + GROW_BYTES));
-        if (to > have) this.mem.grow(Math.ceil((to - have) / WASM_PAGE));
+        const to = Math.min(this.maxBytes, Math.ceil(Math.max(end + this.ahead, have + GROW_BYTES) / HUGE_PAGE) * HUGE_PAGE);
+        if (to > have) {
+          this.mem.grow(Math.ceil((to - have) / WASM_PAGE));
+          // Before any of it is touched: 2 MiB pages where the kernel allows (hugepages.ts).
+          adviseHugePages(new Uint8Array(this.mem.buffer));
+        }
         if (end > this.mem.buffer.byteLength) return undefined;
         if (this.ahead > 0) prefault(this.mem);
       }
