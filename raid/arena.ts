@@ -83,7 +83,9 @@ export class Arena {
         const to = Math.min(this.maxBytes, Math.ceil(Math.max(end + this.ahead, have + GROW_BYTES) / HUGE_PAGE) * HUGE_PAGE);
         if (to > have) {
           this.mem.grow(Math.ceil((to - have) / WASM_PAGE));
-          // Before any of it is touched: 2 MiB pages where the kernel allows (hugepages.ts).
+          // Before any of it is touched: 2 MiB pages where the kernel allows (hugepages.ts). The
+          // whole memory, not the grown part: madvise is cheap, and a 2 MiB page across the last
+          // grow's end (were the memory's start not 2 MiB-aligned) is advised once both sides are there.
           adviseHugePages(new Uint8Array(this.mem.buffer));
         }
         if (end > this.mem.buffer.byteLength) return undefined;

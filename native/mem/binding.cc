@@ -10,32 +10,25 @@
 #include <stdint.h>
 #include <sys/mman.h>
 
-// adviseHugePages(view: TypedArray) -> number: 0, or the errno madvise failed with. Only the
+// adviseHugePages(view: Uint8Array) -> number: 0, or the errno madvise failed with. Only the
 // 2 MiB-aligned pages wholly inside the view are advised (none for a view under 2 MiB).
 static napi_value AdviseHugePages(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
   bool typed = false;
-  if (argc < 1 || napi_is_typedarray(env, argv[0], &typed) != napi_ok || !typed) {
-    napi_throw_type_error(env, "EINVAL", "adviseHugePages expects a typed array");
-    return nullptr;
-  }
-  napi_typedarray_type type;
+  napi_typedarray_type type = napi_int8_array;
   size_t length = 0, offset = 0;
   void* data = nullptr;
   napi_value buffer;
-  if (napi_get_typedarray_info(env, argv[0], &type, &length, &data, &buffer, &offset) != napi_ok) return nullptr;
-  size_t elem = 1;
-  switch (type) {
-    case napi_int16_array: case napi_uint16_array: elem = 2; break;
-    case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
-    case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
-    default: break;
+  if (argc < 1 || napi_is_typedarray(env, argv[0], &typed) != napi_ok || !typed ||
+      napi_get_typedarray_info(env, argv[0], &type, &length, &data, &buffer, &offset) != napi_ok || type != napi_uint8_array) {
+    napi_throw_type_error(env, "EINVAL", "adviseHugePages expects a Uint8Array");
+    return nullptr;
   }
   const uintptr_t huge = (uintptr_t)2 << 20;
   const uintptr_t from = ((uintptr_t)data + huge - 1) & ~(huge - 1);
-  const uintptr_t to = ((uintptr_t)data + length * elem) & ~(huge - 1);
+  const uintptr_t to = ((uintptr_t)data + length) & ~(huge - 1);
   int rc = 0;
   if (data != nullptr && to > from && madvise((void*)from, to - from, MADV_HUGEPAGE) != 0) rc = errno;
   napi_value out;
