@@ -71,6 +71,10 @@ export function createRegistry(stats: () => Promise<PoolStats>, retentionRefusal
     async collect() { const s = await current(); this.reset(); for (const d of s?.devices ?? []) this.set({ device: String(d.index) }, d.flushesBehind); },
   });
   new Gauge({
+    name: 'dw_device_uncached_appends_total', help: 'Appends written uncached (RWF_DONTCACHE) on the device since start', labelNames: ['device'], registers: [reg],
+    async collect() { const s = await current(); this.reset(); for (const d of s?.devices ?? []) this.set({ device: String(d.index) }, d.uncachedAppends); },
+  });
+  new Gauge({
     name: 'dw_pool_task_progress_ratio', help: 'Progress of a running scrub, rebuild or reclaim (0-1)', labelNames: ['kind'], registers: [reg],
     async collect() {
       const s = await current();

@@ -7,7 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { Arena, arenaOf, copyBytes } from './arena.js';
-import { adviseHugePages, hugePagesAvailable, MEM_ADDON_PATH } from './hugepages.js';
+import { adviseHugePages, hugePagesAvailable } from './hugepages.js';
+import { SYS_ADDON_PATH } from './sysaddon.js';
 import { prefaulted } from './prefault.js';
 import { arenaStats, backingBytes, giveSpare, RecordMap, recyclable, resetRecordArena, takeSpare } from './spare.js';
 
@@ -101,8 +102,8 @@ function anonHugeBytes(): number {
 }
 
 const thp = existsSync('/sys/kernel/mm/transparent_hugepage/enabled') ? readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8') : '[never]';
-test('arena: its memory is advised into 2 MiB pages (native/mem built by npm ci), and slots in them work as any', { skip: thp.includes('[never]') ? 'transparent huge pages off on this machine' : process.env.DW_HUGEPAGES === '0' ? 'DW_HUGEPAGES=0' : false }, () => {
-  assert.ok(hugePagesAvailable(), `the native/mem addon loads (${MEM_ADDON_PATH}; built by node scripts/build-native.mjs)`);
+test('arena: its memory is advised into 2 MiB pages (native/sys built by npm ci), and slots in them work as any', { skip: thp.includes('[never]') ? 'transparent huge pages off on this machine' : process.env.DW_HUGEPAGES === '0' ? 'DW_HUGEPAGES=0' : false }, () => {
+  assert.ok(hugePagesAvailable(), `the native/sys addon loads (${SYS_ADDON_PATH}; built by node scripts/build-native.mjs)`);
   const before = anonHugeBytes();
   const a = new Arena(64 << 20);
   const slots: Buffer[] = [];

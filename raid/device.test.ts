@@ -1,15 +1,17 @@
-/** Device: what a sync promises when several callers sync at once; shared segment handles; write-behind. */
+/** Device: what a sync promises when several callers sync at once; shared segment handles; write-behind; uncached appends. */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Device, writeLabel } from './device.js';
 
-/** Runs `fn` with an open Device on a fresh labelled folder (`segmentBytes` segments: 1 MiB), then removes it. */
-async function withDevice(fn: (dev: Device, poolHex: string) => Promise<void>, segmentBytes = 1 << 20): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'dw-device-'));
+/** Runs `fn` with an open Device on a fresh labelled folder (`segmentBytes` segments: 1 MiB) under `parent`, then removes it. */
+async function withDevice(fn: (dev: Device, poolHex: string) => Promise<void>, segmentBytes = 1 << 20, parent = tmpdir()): Promise<void> {
+  const dir = await mkdtemp(join(parent, 'dw-device-'));
   try {
     const poolId = randomBytes(16);
     await writeLabel(dir, { format: 1, poolId: poolId.toString('hex'), index: 0 });
@@ -102,4 +104,66 @@ test('write-behind: a background flush that fails is reported by the next sync, 
     await assert.rejects(dev.sync(), /sync failed: injected write-back error/);
     await dev.sync(); // the segment stayed dirty: synced for real now
   }, 64 << 20);
+});
+
+/** Bytes of `path` in the page cache now (util-linux fincore: the kernel's mincore of the file). */
+function resident(path: string): number {
+  return Number(execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', path], { encoding: 'utf8' }).trim());
+}
+
+/** Appends 8 MiB in 512 KiB records (each through libuv's pool: past SYNC_WRITE_MAX); returns the records and where they went. */
+async function appendRecords(dev: Device): Promise<{ data: Buffer; segment: number; offset: number }[]> {
+  const out = [];
+  for (let i = 0; i < 16; i++) {
+    const data = randomBytes(512 << 10);
+    const w = await dev.append([data]);
+    w.unpin();
+    out.push({ data, segment: w.segment, offset: w.offset });
+  }
+  return out;
+}
+
+async function readBack(dev: Device, recs: { data: Buffer; segment: number; offset: number }[]): Promise<void> {
+  for (const r of recs) {
+    const b = Buffer.alloc(r.data.length);
+    await dev.read(r.segment, r.offset, b.length, b, 0);
+    assert.ok(b.equals(r.data), `record at ${r.segment}:${r.offset} reads back`);
+  }
+}
+
+test('large appends go uncached (pwritev2 RWF_DONTCACHE): once synced they are on disk but not in the page cache, and read back', async (t) => {
+  let plainResident = 0;
+  await withDevice(async (dev) => {
+    dev.uncached = false; // the plain path, for comparison: fincore sees what it leaves behind
+    const recs = await appendRecords(dev);
+    await dev.sync();
+    plainResident = resident(dev.segmentPath(recs[0]!.segment));
+    await readBack(dev, recs);
+  }, 64 << 20);
+  assert.ok(plainResident >= 7 << 20, `plain appends leave their 8 MiB in the page cache (fincore: ${plainResident} bytes)`);
+  await withDevice(async (dev) => {
+    const recs = await appendRecords(dev);
+    await dev.sync();
+    if (dev.uncachedAppends === 0) {
+      assert.equal(dev.uncached, false, 'a device without uncached writes knows it after its first large append');
+      await readBack(dev, recs);
+      t.skip(`no uncached writes under ${tmpdir()} (kernel ${release()}; RWF_DONTCACHE needs 6.14+ and ext4, xfs or btrfs, and npm ci's native/sys)`);
+      return;
+    }
+    assert.equal(dev.uncachedAppends, 16, 'each large append went uncached');
+    const left = resident(dev.segmentPath(recs[0]!.segment));
+    assert.ok(left <= 1 << 20, `at most 1 MiB of 8 left in the page cache after sync (fincore: ${left} bytes)`);
+    await readBack(dev, recs);
+  }, 64 << 20);
+});
+
+const shm = existsSync('/proc/mounts') && readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === '/dev/shm' && l.split(' ')[2] === 'tmpfs');
+test('on a file system without uncached writes (tmpfs) large appends fall back to plain writes and land', { skip: shm ? false : 'no tmpfs at /dev/shm' }, async () => {
+  await withDevice(async (dev) => {
+    const recs = await appendRecords(dev);
+    await dev.sync();
+    assert.equal(dev.uncached, false, 'the device found out and writes plainly');
+    assert.equal(dev.uncachedAppends, 0);
+    await readBack(dev, recs);
+  }, 64 << 20, '/dev/shm');
 });

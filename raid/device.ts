@@ -3,6 +3,7 @@ import { type FileHandle, mkdir, open, readdir, readFile, rename, stat, statfs, 
 import { join } from 'node:path';
 import { Errno, VfsError } from '../vfs/errno.js';
 import { encodeSegmentHeader, parseSegmentFileName, SEGMENT_HEADER_BYTES, segmentFileName } from './format.js';
+import { uncachedUnsupported, uncachedWritev } from './uncached.js';
 
 /** Name of the label file each device folder carries. */
 export const LABEL_FILE = 'dw-device.json';
@@ -65,11 +66,14 @@ interface PendingAppend {
  */
 const SYNC_WRITE_MAX = 64 << 10;
 /**
- * …unless the device is taking a stream: past this many bytes appended within STREAM_WINDOW_MS,
- * every write goes through the pool. A 64 KiB-record volume written sequentially sends each
- * device a 16 KiB shard per record; written synchronously, the page-cache copies of all six
- * devices ran on the event loop (a quarter of its time) while the other core idled. Small files
- * stay well below (2,000 files/s of 4 KiB: about 20 KiB per device per window).
+ * …unless the device is taking a stream: past this many bytes appended within STREAM_WINDOW_MS
+ * (this window or the one before it), every write goes through the pool. A 64 KiB-record volume
+ * written sequentially sends each device a 16 KiB shard per record; written synchronously, the
+ * page-cache copies of all six devices ran on the event loop (a quarter of its time) while the
+ * other core idled. Counting the window before too keeps the first 64 KiB of each window of a
+ * stream off the event loop too (in a 1 GiB iSCSI write they still took 0.46 s of its time in
+ * writevSync, measured 2026-12-02). Small files stay well below (2,000 files/s of 4 KiB: about
+ * 20 KiB per device per window).
  */
 const STREAM_BYTES = 64 << 10;
 const STREAM_WINDOW_MS = 10;
@@ -105,16 +109,36 @@ function after(bufs: Buffer[], n: number): Buffer[] {
   return rest;
 }
 
-/** Writes the buffers back to back at `pos`, going on after short writes; `sync`: from this thread (writevSync), else through libuv's pool. */
-async function writeAll(fh: FileHandle, parts: Buffer[], pos: number, sync: boolean): Promise<void> {
+/** How writeAll writes: from this thread (writevSync), through libuv's pool, or uncached through the pool (uncached.ts). */
+type WriteMode = 'sync' | 'pool' | 'uncached';
+
+/**
+ * Writes the buffers back to back at `pos`, going on after short writes. Resolves with false
+ * when mode 'uncached' found no uncached writes here (the bytes then went with plain writes).
+ */
+async function writeAll(fh: FileHandle, parts: Buffer[], pos: number, mode: WriteMode): Promise<boolean> {
   let bufs = parts;
+  let uncached = mode === 'uncached' ? uncachedWritev() : undefined;
+  let ok = mode !== 'uncached' || uncached !== undefined;
   while (bufs.length) {
-    const bytesWritten = sync ? writevSync(fh.fd, bufs, pos) : (await fh.writev(bufs, pos)).bytesWritten;
+    let bytesWritten: number;
+    if (mode === 'sync') bytesWritten = writevSync(fh.fd, bufs, pos);
+    else if (uncached) {
+      try {
+        bytesWritten = await uncached(fh.fd, bufs, pos);
+      } catch (err) {
+        if (!uncachedUnsupported(err)) throw err;
+        uncached = undefined;
+        ok = false;
+        continue;
+      }
+    } else bytesWritten = (await fh.writev(bufs, pos)).bytesWritten;
     pos += bytesWritten;
     const rest = after(bufs, bytesWritten);
     if (bytesWritten === 0 && rest.length) throw new Error('short write');
     bufs = rest;
   }
+  return ok;
 }
 
 /**
@@ -138,6 +162,13 @@ export class Device {
   private pins = new Map<number, number>();
   /** Background flushes started since open (write-behind, FLUSH_BEHIND_BYTES): PoolStats' flushesBehind, the dw_device_flushes_behind_total metric. */
   flushesBehindStarted = 0;
+  /**
+   * Whether appends through libuv's pool go uncached (uncached.ts): true until the first one finds
+   * the addon missing, DW_UNCACHED=0, or the kernel or file system without RWF_DONTCACHE.
+   */
+  uncached = true;
+  /** Appends written uncached since open (PoolStats' uncachedAppends). */
+  uncachedAppends = 0;
   /** Bytes appended since the last flush (background or sync) began. */
   private sinceFlush = 0;
   /** The background flush under way, if any. */
@@ -279,6 +310,8 @@ export class Device {
   /** Bytes appended since windowStart (performance.now() ms): past STREAM_BYTES, writes go through the pool. */
   private windowBytes = 0;
   private windowStart = 0;
+  /** Bytes the window before the current one took (a stream stays one across windows). */
+  private lastWindowBytes = 0;
 
   /** Writes every append queued so far, in order, grouped into as few writev calls as fit a segment. */
   private async writeWaiting(): Promise<void> {
@@ -316,12 +349,18 @@ export class Device {
       try {
         const now = performance.now();
         if (now - this.windowStart > STREAM_WINDOW_MS) {
+          this.lastWindowBytes = now - this.windowStart > 2 * STREAM_WINDOW_MS ? 0 : this.windowBytes;
           this.windowStart = now;
           this.windowBytes = 0;
         }
         this.windowBytes += end - offset;
-        const sync = end - offset <= SYNC_WRITE_MAX && this.windowBytes <= STREAM_BYTES;
-        await this.withHandle(a.segment, (fh) => writeAll(fh, group.flatMap((g) => g.parts), offset, sync));
+        const stream = this.windowBytes > STREAM_BYTES || this.lastWindowBytes > STREAM_BYTES;
+        const mode: WriteMode = end - offset <= SYNC_WRITE_MAX && !stream ? 'sync' : this.uncached ? 'uncached' : 'pool';
+        const ok = await this.withHandle(a.segment, (fh) => writeAll(fh, group.flatMap((g) => g.parts), offset, mode));
+        if (mode === 'uncached') {
+          if (ok) this.uncachedAppends++;
+          else this.uncached = false;
+        }
       } catch (err) {
         this.unpinSegment(a.segment, group.length);
         // A failed append leaves the tail unknown: start a new segment next time.

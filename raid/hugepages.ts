@@ -1,5 +1,5 @@
 /**
- * Transparent huge pages for record memory, through our one-call addon (native/mem).
+ * Transparent huge pages for record memory, through our system-call addon (native/sys, sysaddon.ts).
  *
  * Why: every new 4 KiB page of the record arena costs a page fault on first touch; on this
  * machine (a paravirtualised VM) about 12 µs, 3 ms per MiB, and a fresh server taking a 200 MiB
@@ -12,29 +12,10 @@
  * 4 KiB pages and nothing else changes. A huge page is allocated whole on first touch, so an
  * arena's resident memory grows in steps of up to 2 MiB.
  */
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { type SysAddon, sysAddon } from './sysaddon.js';
 
-/** Where `node scripts/build-native.mjs` puts the addon. */
-export const MEM_ADDON_PATH = fileURLToPath(new URL('../native/mem/build/Release/dwmem.node', import.meta.url));
-
-interface MemAddon {
-  /** madvise(MADV_HUGEPAGE) over the 2 MiB pages wholly inside `view`; 0 or the errno. */
-  adviseHugePages(view: Uint8Array): number;
-}
-
-let addon: MemAddon | null | undefined;
-
-function load(): MemAddon | null {
-  if (addon !== undefined) return addon;
-  addon = null;
-  if (process.env.DW_HUGEPAGES === '0' || process.platform !== 'linux') return addon;
-  try {
-    addon = createRequire(import.meta.url)(MEM_ADDON_PATH) as MemAddon;
-  } catch {
-    // not built: 4 KiB pages
-  }
-  return addon;
+function load(): SysAddon | null {
+  return process.env.DW_HUGEPAGES === '0' ? null : sysAddon();
 }
 
 /** Whether huge pages can be asked for (the addon loaded and DW_HUGEPAGES is not 0). */

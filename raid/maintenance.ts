@@ -234,7 +234,7 @@ export async function poolStats(store: RaidBlockStore): Promise<PoolStats> {
   const spaces = await Promise.all(store.devices.map((d) => d.space()));
   const devices: DeviceStatus[] = store.devices.map((d, i) => ({
     index: d.index, path: d.path, state: d.state, capacity: spaces[i]!.capacity, free: spaces[i]!.free,
-    used: d.used, readErrors: d.readErrors, checksumErrors: d.checksumErrors, flushesBehind: d.flushesBehindStarted,
+    used: d.used, readErrors: d.readErrors, checksumErrors: d.checksumErrors, flushesBehind: d.flushesBehindStarted, uncachedAppends: d.uncachedAppends,
   }));
   const live = await liveBytes(store);
   let dead = 0, physicalUsed = 0;

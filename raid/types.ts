@@ -80,6 +80,8 @@ export interface DeviceStatus {
   checksumErrors: number;
   /** Background fdatasyncs started by write-behind since the pool opened (raid/device.ts FLUSH_BEHIND_BYTES). */
   flushesBehind: number;
+  /** Appends written uncached (pwritev2 RWF_DONTCACHE, raid/uncached.ts) since the pool opened. */
+  uncachedAppends: number;
 }
 
 export interface PoolStats {

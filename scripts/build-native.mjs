@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Builds our two N-API addons with node-gyp, against the running Node's headers:
-//   native/mem    madvise for the record arena's memory (transparent huge pages); needs nothing
-//                 but a C++ compiler. Without it the arena works in 4 KiB pages.
+//   native/sys    madvise for the record arena's memory (transparent huge pages) and uncached
+//                 device appends (pwritev2 RWF_DONTCACHE); needs nothing but a C++ compiler.
+//                 Without it the arena works in 4 KiB pages and appends stay in the page cache.
 //   native/fuse3  the libfuse3 binding, when Debian's libfuse3-dev is there; otherwise says how
 //                 to get FUSE support (the gateway runs without FUSE; `dw mount` then explains
 //                 what to install).
@@ -32,12 +33,12 @@ function build(name) {
 }
 
 if (!gyp) {
-  say('native addons not built: node-gyp not found (it comes with npm); FUSE support and huge pages for record memory are off');
+  say('native addons not built: node-gyp not found (it comes with npm); FUSE support, huge pages for record memory and uncached appends are off');
   process.exit(strict ? 1 : 0);
 }
 
-if (build('mem')) say('huge pages for record memory built (native/mem)');
-else say('huge pages for record memory not built: node-gyp failed (see above); record memory stays in 4 KiB pages');
+if (build('sys')) say('huge pages and uncached appends built (native/sys)');
+else say('native/sys not built: node-gyp failed (see above); record memory stays in 4 KiB pages, device appends in the page cache');
 
 if (spawnSync('pkg-config', ['--exists', 'fuse3']).status !== 0) {
   say('FUSE support not built: libfuse3-dev is missing (apt-get install -y libfuse3-dev fuse3, then npm run build:fuse)');

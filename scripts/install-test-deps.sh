@@ -8,6 +8,6 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends litmus openssh-client sshpass curl ca-certificates lftp fuse3 libfuse3-dev pkg-config libnfs-utils nfs-ganesha nfs-ganesha-vfs python3 smbclient samba-testsuite libiscsi-bin qemu-utils qemu-block-extra >/dev/null
+apt-get install -y -qq --no-install-recommends litmus openssh-client sshpass curl ca-certificates lftp fuse3 libfuse3-dev pkg-config libnfs-utils nfs-ganesha nfs-ganesha-vfs python3 util-linux-extra smbclient samba-testsuite libiscsi-bin qemu-utils qemu-block-extra >/dev/null
 systemctl disable --now nfs-ganesha >/dev/null 2>&1 || true
 echo "test clients installed: $(command -v litmus) $(command -v sftp) $(command -v sshpass) $(command -v curl) $(command -v lftp) $(command -v smbclient)"

@@ -395,6 +395,7 @@ describe('dw cli', () => {
       assert.match(m.body, /^dw_pool_blocks [1-9]\d*$/m);
       assert.match(m.body, /^dw_device_online\{device="5"\} 1$/m);
       assert.match(m.body, /^dw_device_flushes_behind_total\{device="5"\} \d+$/m);
+      assert.match(m.body, /^dw_device_uncached_appends_total\{device="5"\} \d+$/m);
       assert.match(m.body, /^dw_process_resident_memory_bytes \d+/m);
       assert.doesNotMatch(srv.stderr(), /created now/);
       c = curl(['-u', 'bob:bobpw', `${srv.url}hello.txt`]);

@@ -1,7 +1,7 @@
 {
   "targets": [
     {
-      "target_name": "dwmem",
+      "target_name": "dwsys",
       "sources": ["binding.cc"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra"]
     }

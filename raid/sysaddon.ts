@@ -1,0 +1,38 @@
+/**
+ * Loads our system-call addon (native/sys, built by `npm ci` through scripts/build-native.mjs):
+ * madvise for the record arena (hugepages.ts) and uncached device appends (uncached.ts). Both
+ * users treat it as optional: without it (not built, or not Linux) each falls back to what Node
+ * does alone.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** Where `node scripts/build-native.mjs` puts the addon. */
+export const SYS_ADDON_PATH = fileURLToPath(new URL('../native/sys/build/Release/dwsys.node', import.meta.url));
+
+/** The addon's functions (native/sys/binding.cc). */
+export interface SysAddon {
+  /** madvise(MADV_HUGEPAGE) over the 2 MiB pages wholly inside `view`; 0 or the errno. */
+  adviseHugePages(view: Uint8Array): number;
+  /**
+   * One pwritev2(fd, bufs, pos, RWF_DONTCACHE) on libuv's pool: resolves with the bytes written
+   * (may be short); rejects with an Error whose `code` names the errno (EOPNOTSUPP where the
+   * kernel or file system has no uncached writes). Throws TypeError on bad arguments.
+   */
+  writevUncached(fd: number, bufs: Uint8Array[], pos: number): Promise<number>;
+}
+
+let addon: SysAddon | null | undefined;
+
+/** The addon, or null where it is not built or the platform is not Linux. Loaded once. */
+export function sysAddon(): SysAddon | null {
+  if (addon !== undefined) return addon;
+  addon = null;
+  if (process.platform !== 'linux') return addon;
+  try {
+    addon = createRequire(import.meta.url)(SYS_ADDON_PATH) as SysAddon;
+  } catch {
+    // not built: callers fall back
+  }
+  return addon;
+}
