@@ -3,7 +3,10 @@
  * not start a slot are refused; its memory is not counted as V8 external memory.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { Arena, arenaOf, copyBytes } from './arena.js';
@@ -74,6 +77,9 @@ test('arena: slots survive the memory growing (views made before a grow still re
   assert.equal(a.take(64 * KIB)!.byteOffset, first.byteOffset);
 });
 
+/** The kernel's transparent huge page setting ("always [madvise] never"). */
+const thp = existsSync('/sys/kernel/mm/transparent_hugepage/enabled') ? readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8') : '[never]';
+
 test('arena: with `ahead` the memory grows that far past the slots, the helper faults it in, and slots written meanwhile keep their bytes', async () => {
   const ahead = 32 << 20;
   const a = new Arena(128 << 20, ahead);
@@ -95,14 +101,44 @@ test('arena: with `ahead` the memory grows that far past the slots, the helper f
   assert.ok(past.every((b) => b === 0), 'and the helper left it as it was (zero)');
 });
 
+test('arena: the helper faults each new page in once (a write, not a read first)', { skip: thp.includes('[always]') ? 'transparent huge pages "always": few faults to count' : false }, () => {
+  // In a new process: memory of an arena that was let go may come back to the next one already
+  // faulted in, which would leave nothing to count here.
+  const script = `
+    import { Arena } from ${JSON.stringify(new URL('./arena.js', import.meta.url).href)};
+    import { prefaulted } from ${JSON.stringify(new URL('./prefault.js', import.meta.url).href)};
+    const a = new Arena(64 << 20, 32 << 20);
+    const before = process.resourceUsage().minorPageFault;
+    const grown = a.take(4096).buffer.byteLength;
+    const deadline = Date.now() + 30000;
+    while (prefaulted() < grown && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    console.log(JSON.stringify({ grown, done: prefaulted(), faults: process.resourceUsage().minorPageFault - before }));`;
+  // (From a file: with `-e` the helper worker would inherit --input-type=module and fail to start.)
+  const dir = mkdtempSync(join(tmpdir(), 'dw-arena-'));
+  let out: string;
+  try {
+    writeFileSync(join(dir, 'faults.mjs'), script);
+    out = execFileSync(process.execPath, ['--import', 'tsx', join(dir, 'faults.mjs')], { encoding: 'utf8', env: { ...process.env, DW_HUGEPAGES: '0' } });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const { grown, done, faults } = JSON.parse(out) as { grown: number; done: number; faults: number };
+  assert.ok(done >= grown, `the helper faulted in ${done} of ${grown} bytes`);
+  const pages = grown / 4096;
+  // Atomics.add (a load, then a compare-and-swap) took two faults a page: about 2 × pages.
+  assert.ok(faults < 1.5 * pages, `${faults} faults for ${pages} new pages`);
+});
+
 /** The process's anonymous memory in transparent huge pages, bytes (/proc/self/smaps_rollup). */
 function anonHugeBytes(): number {
   const m = /^AnonHugePages:\s+(\d+) kB/m.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'));
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-const thp = existsSync('/sys/kernel/mm/transparent_hugepage/enabled') ? readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8') : '[never]';
-test('arena: its memory is advised into 2 MiB pages (native/sys built by npm ci), and slots in them work as any', { skip: thp.includes('[never]') ? 'transparent huge pages off on this machine' : process.env.DW_HUGEPAGES === '0' ? 'DW_HUGEPAGES=0' : false }, () => {
+test('arena: with DW_HUGEPAGES=1 its memory is advised into 2 MiB pages (native/sys built by npm ci), and slots in them work as any', { skip: thp.includes('[never]') ? 'transparent huge pages off on this machine' : false }, (t) => {
+  const was = process.env.DW_HUGEPAGES;
+  process.env.DW_HUGEPAGES = '1';
+  t.after(() => { if (was === undefined) delete process.env.DW_HUGEPAGES; else process.env.DW_HUGEPAGES = was; });
   assert.ok(hugePagesAvailable(), `the native/sys addon loads (${SYS_ADDON_PATH}; built by node scripts/build-native.mjs)`);
   const before = anonHugeBytes();
   const a = new Arena(64 << 20);

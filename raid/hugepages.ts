@@ -1,24 +1,30 @@
 /**
- * Transparent huge pages for record memory, through our system-call addon (native/sys, sysaddon.ts).
+ * Transparent huge pages for record memory, through our system-call addon (native/sys,
+ * sysaddon.ts). Off unless DW_HUGEPAGES=1.
  *
- * Why: every new 4 KiB page of the record arena costs a page fault on first touch; on this
- * machine (a paravirtualised VM) about 12 µs, 3 ms per MiB, and a fresh server taking a 200 MiB
- * write faulted in 51,200 of them. Advised with MADV_HUGEPAGE, the kernel backs the memory with
- * 2 MiB pages where it can: one fault per 2 MiB. 512 MiB of new wasm memory faulted in 1.8–2.6 s
- * in small pages and 0.1–1.3 s in huge pages here (docs/benchmarks.md, 2026-12-02).
+ * Why it exists: every new 4 KiB page of the record arena costs a page fault on first touch, and
+ * advised with MADV_HUGEPAGE the kernel backs the memory with 2 MiB pages where it can: one fault
+ * per 2 MiB. It was on by default from 2026-12-02 01:00, when each new page faulted twice (the
+ * prefault helper read before it wrote, prefault.ts) and 100 huge-page faults beat 102,400 small
+ * ones. With one fault per page it lost: a 2 MiB page needs a whole free 2 MiB block, which on
+ * this VM the host has taken back (free page reporting) and must hand over again, where 4 KiB
+ * pages come from memory the guest used lately. A fresh server's 200 MiB NFS write: the helper
+ * 0.50–0.55 s of system time in huge pages against 0.06–0.07 s in small ones, 266–362 against
+ * 327–406 MiB/s (docs/benchmarks.md, 2026-12-02). Where new memory is cheap, huge pages may still
+ * pay (fewer TLB misses); DW_HUGEPAGES=1 turns them on.
  *
- * Optional: without the addon (not built: `node scripts/build-native.mjs` says why), with
- * DW_HUGEPAGES=0, or where the kernel's transparent_hugepage setting is "never", memory stays in
- * 4 KiB pages and nothing else changes. A huge page is allocated whole on first touch, so an
- * arena's resident memory grows in steps of up to 2 MiB.
+ * Without the addon (not built: `node scripts/build-native.mjs` says why), or where the kernel's
+ * transparent_hugepage setting is "never", memory stays in 4 KiB pages whatever the setting. A
+ * huge page is allocated whole on first touch, so an arena's resident memory grows in steps of
+ * up to 2 MiB.
  */
 import { type SysAddon, sysAddon } from './sysaddon.js';
 
 function load(): SysAddon | null {
-  return process.env.DW_HUGEPAGES === '0' ? null : sysAddon();
+  return process.env.DW_HUGEPAGES === '1' ? sysAddon() : null;
 }
 
-/** Whether huge pages can be asked for (the addon loaded and DW_HUGEPAGES is not 0). */
+/** Whether huge pages can be asked for (DW_HUGEPAGES=1 and the addon loaded). */
 export function hugePagesAvailable(): boolean {
   return load() !== null;
 }

@@ -9,10 +9,17 @@
  * write (docs/benchmarks.md, 2026-12-01). The helper touches the memory an arena has grown into
  * but not yet carved, while the event loop does the rest of the work.
  *
- * How the touch is safe: the helper adds 0 to one 32-bit word per page with `Atomics.add`, an
- * indivisible read-modify-write that writes back the value it read. A store by the event loop
- * to the same word lands wholly before or wholly after it, so no byte of a slot ever changes
- * because of the helper (the arena test writes slots while the helper runs and checks them).
+ * How the touch is safe: the helper compares one 32-bit word per page with 0 and, if it is 0,
+ * stores 0 there (`Atomics.compareExchange(words, i, 0, 0)`), one indivisible locked write that
+ * leaves every value as it was. A store by the event loop to the same word lands wholly before
+ * or wholly after it, so no byte of a slot ever changes because of the helper (the arena test
+ * writes slots while the helper runs and checks them).
+ *
+ * Why not `Atomics.add(words, i, 0)`, as before 2026-12-02: V8 compiles it as a load followed by
+ * a compare-and-swap loop, so each new page faulted twice, once for the read (mapping the shared
+ * zero page) and again for the write (replacing it, with a TLB flush). A 200 MiB write made the
+ * helper take 102,400 faults and 0.5–0.7 s of system time; with compareExchange, 51,200 faults and
+ * 0.06–0.07 s (docs/benchmarks.md, 2026-12-02).
  *
  * The helper is one worker thread per process, started on first use and unref'd (it never keeps
  * the process alive). It sleeps in `Atomics.wait` until an arena grows; a new arena's memory is
@@ -50,7 +57,7 @@ for (;;) {
   const words = new Int32Array(mem.buffer);
   const upto = Math.min(want, words.length >>> 14);
   for (let unit = done; unit < upto; unit++) {
-    for (let w = unit << 14, end = w + 16384; w < end; w += 1024) Atomics.add(words, w, 0);
+    for (let w = unit << 14, end = w + 16384; w < end; w += 1024) Atomics.compareExchange(words, w, 0, 0);
     Atomics.store(ctl, ${DONE}, unit + 1);
   }
   done = upto;
