@@ -4,7 +4,7 @@
  *
  * Why it exists: every new 4 KiB page of the record arena costs a page fault on first touch, and
  * advised with MADV_HUGEPAGE the kernel backs the memory with 2 MiB pages where it can: one fault
- * per 2 MiB. It was on by default from 2026-12-02 01:00, when each new page faulted twice (the
+ * per 2 MiB. It was on by default at first (0036dea), while each new page faulted twice (the
  * prefault helper read before it wrote, prefault.ts) and 100 huge-page faults beat 102,400 small
  * ones. With one fault per page it lost: a 2 MiB page needs a whole free 2 MiB block, which on
  * this VM the host has taken back (free page reporting) and must hand over again, where 4 KiB

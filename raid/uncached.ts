@@ -5,7 +5,8 @@
  * Why: a device append goes through the page cache, and a server that writes a lot keeps taking
  * new page-cache pages (the segment files only grow; nothing written is overwritten in place).
  * On this machine (a paravirtualised VM) a new page cost its first touch: writing 1.5 GiB into a
- * new file took 3.8–4.1 s of CPU while the page cache grew, 0.23–0.31 s with RWF_DONTCACHE, and
+ * new file took 3.8–4.1 s of CPU while the page cache grew, 0.23–0.31 s with RWF_DONTCACHE in
+ * page-aligned writes and 0.83–0.92 s in writes that start mid-page (as shard appends do), and
  * the write-back was then already done (docs/benchmarks.md, 2026-12-02). The block store keeps
  * the records it wrote in its own cache (spare.ts), so the page cache's second copy served
  * nothing but reads that miss that cache.
