@@ -92,12 +92,13 @@ small() {
   local name=$1 t0 t1
   sync
   t0=$(now)
-  client "$name" plain -c "mkdir small; cd small; lcd $WORK/small; prompt off; mput *" >/dev/null
+  # smbclient reports each of the 10,000 files on stderr: kept in a file, shown when files are missing.
+  client "$name" plain -c "mkdir small; cd small; lcd $WORK/small; prompt off; mput *" >/dev/null 2>"$WORK/small-$name.err"
   t1=$(now)
   SMALL_R=$(rate "$FILES" "$t0" "$t1")
   LANDED=$(client "$name" plain -c "cd small; ls" | grep -c ' f[0-9]' || true)
   printf '%-6s %d x 4 KiB files %8s files/s (%s landed)\n' "$name" "$FILES" "$SMALL_R" "$LANDED"
-  [ "$LANDED" -eq "$FILES" ] || { echo "$name: $LANDED of $FILES small files landed" >&2; exit 1; }
+  [ "$LANDED" -eq "$FILES" ] || { echo "$name: $LANDED of $FILES small files landed; smbclient said:" >&2; grep -v '^putting file' "$WORK/small-$name.err" | tail -20 >&2; exit 1; }
 }
 
 # warm NAME: the untimed warm-up round (common.sh, WARM_UP), plain and encrypted.
