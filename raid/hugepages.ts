@@ -6,11 +6,11 @@
  * advised with MADV_HUGEPAGE the kernel backs the memory with 2 MiB pages where it can: one fault
  * per 2 MiB. It was on by default at first (0036dea), while each new page faulted twice (the
  * prefault helper read before it wrote, prefault.ts) and 100 huge-page faults beat 102,400 small
- * ones. With one fault per page it lost: a 2 MiB page needs a whole free 2 MiB block, which on
- * this VM the host has taken back (free page reporting) and must hand over again, where 4 KiB
- * pages come from memory the guest used lately. A fresh server's 200 MiB NFS write: the helper
- * 0.50–0.55 s of system time in huge pages against 0.06–0.07 s in small ones, 266–362 against
- * 327–406 MiB/s (docs/benchmarks.md, 2026-12-02). Where new memory is cheap, huge pages may still
+ * ones. With one fault per page it lost. A fresh server's 200 MiB NFS write: the helper 0.50–0.55 s
+ * of system time in huge pages (zeroing them, in clear_page_erms) against 0.06–0.07 s in small
+ * ones, 266–362 against 327–406 MiB/s (docs/benchmarks.md, 2026-12-02). The likely reason, not
+ * traced: a 2 MiB page takes a whole free 2 MiB block, which this VM's host may have taken back
+ * (free page reporting) and must supply anew, where 4 KiB pages come from memory used lately. Where new memory is cheap, huge pages may still
  * pay (fewer TLB misses); DW_HUGEPAGES=1 turns them on.
  *
  * Without the addon (not built: `node scripts/build-native.mjs` says why), or where the kernel's

@@ -15,11 +15,11 @@
  * or wholly after it, so no byte of a slot ever changes because of the helper (the arena test
  * writes slots while the helper runs and checks them).
  *
- * Why not `Atomics.add(words, i, 0)`, as before 2026-12-02: V8 compiles it as a load followed by
- * a compare-and-swap loop, so each new page faulted twice, once for the read (mapping the shared
- * zero page) and again for the write (replacing it, with a TLB flush). A 200 MiB write made the
- * helper take 102,400 faults and 0.5–0.7 s of system time; with compareExchange, 51,200 faults and
- * 0.06–0.07 s (docs/benchmarks.md, 2026-12-02).
+ * Why not `Atomics.add(words, i, 0)`, as before 2026-12-02: with it each new page faulted twice
+ * (measured: a 200 MiB write made the helper take 102,400 faults for 51,200 pages, and 0.5–0.7 s
+ * of system time; with compareExchange 51,200 faults and 0.06–0.07 s; docs/benchmarks.md,
+ * 2026-12-02). The likely reason, not traced: a plain load before the locked write (a
+ * compare-and-swap loop), which maps the shared zero page, then a second fault to replace it.
  *
  * The helper is one worker thread per process, started on first use and unref'd (it never keeps
  * the process alive). It sleeps in `Atomics.wait` until an arena grows; a new arena's memory is

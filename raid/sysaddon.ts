@@ -16,8 +16,9 @@ export interface SysAddon {
   adviseHugePages(view: Uint8Array): number;
   /**
    * One pwritev2(fd, bufs, pos, RWF_DONTCACHE) on libuv's pool: resolves with the bytes written
-   * (may be short); rejects with an Error whose `code` names the errno (EOPNOTSUPP where the
-   * kernel or file system has no uncached writes). Throws TypeError on bad arguments.
+   * (may be short); rejects with an Error whose `code` is EOPNOTSUPP (the kernel or file system
+   * has no uncached writes), EINVAL, ENOSPC, EDQUOT, EBADF or ECANCELED, else EIO, with the
+   * system's message and `errno` the negative errno. Throws TypeError on bad arguments.
    */
   writevUncached(fd: number, bufs: Uint8Array[], pos: number): Promise<number>;
 }

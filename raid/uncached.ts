@@ -11,8 +11,8 @@
  * the records it wrote in its own cache (spare.ts), so the page cache's second copy served
  * nothing but reads that miss that cache.
  *
- * With RWF_DONTCACHE (Linux 6.14 and later, on file systems that support it: ext4, xfs, btrfs
- * among them) the kernel copies the bytes into the page cache as usual, starts their write-back
+ * With RWF_DONTCACHE (Linux 6.14 and later, on file systems that support it: ext4 here; tmpfs
+ * answers EOPNOTSUPP) the kernel copies the bytes into the page cache as usual, starts their write-back
  * at once and drops the pages when it is done. Durability is unchanged: sync() still fdatasyncs.
  *
  * Optional: without the addon, with DW_UNCACHED=0, or where the kernel or the file system answers

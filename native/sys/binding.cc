@@ -1,16 +1,16 @@
 // System calls JavaScript has no way to make, for the block store (raid/sysaddon.ts loads this):
 //
 // - adviseHugePages: madvise(MADV_HUGEPAGE) over the memory of a typed array (raid/hugepages.ts).
-//   The record arena's memory (raid/arena.ts) is advised as it grows, so that the kernel backs it
-//   with 2 MiB transparent huge pages where it allows them: one fault per 2 MiB instead of 512.
-//   On this machine (a paravirtualised VM) faulting in 512 MiB of new memory took 1.8–2.6 s in
-//   4 KiB pages and 0.1–1.3 s in huge pages (docs/benchmarks.md, 2026-12-02).
+//   With DW_HUGEPAGES=1 the record arena's memory (raid/arena.ts) is advised as it grows, so that
+//   the kernel backs it with 2 MiB transparent huge pages where it allows them: one fault per
+//   2 MiB instead of 512 (off by default: on this VM small pages won, docs/benchmarks.md,
+//   2026-12-02).
 // - writevUncached: pwritev2(RWF_DONTCACHE) on libuv's thread pool (raid/uncached.ts). The
 //   device appends of large records go through the page cache but do not stay there: the kernel
 //   (6.14 and later, on file systems that support it) starts writing them back at once and drops
 //   the pages when that is done, so the next appends reuse memory already in use instead of
-//   taking new pages. Here each new page-cache page cost about 2.6 ms per MiB of CPU; the
-//   block store keeps its own cache of records, so the page cache's copy served nothing.
+//   taking new pages. Here new page-cache pages cost about 2.6 ms of CPU per MiB; the block store
+//   keeps its own cache of records, so the page cache's copy served only reads that miss it.
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <errno.h>
