@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Builds our two N-API addons with node-gyp, against the running Node's headers:
-//   native/sys    madvise for the record arena's memory (transparent huge pages) and uncached
-//                 device appends (pwritev2 RWF_DONTCACHE); needs nothing but a C++ compiler.
-//                 Without it the arena works in 4 KiB pages and appends stay in the page cache.
+//   native/sys    madvise for the record arena's memory (transparent huge pages), uncached
+//                 device appends (pwritev2 RWF_DONTCACHE) and Reed-Solomon parity of small
+//                 blocks in the calling thread; needs nothing but a C++ compiler. Without it the
+//                 arena works in 4 KiB pages, appends stay in the page cache and all parity is
+//                 computed by @ronomon/reed-solomon on libuv's pool.
 //   native/fuse3  the libfuse3 binding, when Debian's libfuse3-dev is there; otherwise says how
 //                 to get FUSE support (the gateway runs without FUSE; `dw mount` then explains
 //                 what to install).
@@ -33,12 +35,12 @@ function build(name) {
 }
 
 if (!gyp) {
-  say('native addons not built: node-gyp not found (it comes with npm); FUSE support, huge pages for record memory and uncached appends are off');
+  say('native addons not built: node-gyp not found (it comes with npm); FUSE support, huge pages for record memory, uncached appends and in-thread parity are off');
   process.exit(strict ? 1 : 0);
 }
 
-if (build('sys')) say('huge pages and uncached appends built (native/sys)');
-else say('native/sys not built: node-gyp failed (see above); record memory stays in 4 KiB pages, device appends in the page cache');
+if (build('sys')) say('huge pages, uncached appends and in-thread parity built (native/sys)');
+else say('native/sys not built: node-gyp failed (see above); record memory stays in 4 KiB pages, device appends in the page cache, parity on libuv\'s pool');
 
 if (spawnSync('pkg-config', ['--exists', 'fuse3']).status !== 0) {
   say('FUSE support not built: libfuse3-dev is missing (apt-get install -y libfuse3-dev fuse3, then npm run build:fuse)');
