@@ -3,6 +3,7 @@ import type { ChunkSizes } from './chunker.js';
 import { compressBytes, looksIncompressible, type PackSpec, worthIt } from './compress.js';
 import { CRYPT_OVERHEAD, type SealSpec, sealInto } from './crypt.js';
 import { checksum, shardSizeFor } from './format.js';
+import { syncParity, syncParityMatrix } from './gf.js';
 import type { LayoutKind } from './layout.js';
 
 const require = createRequire(import.meta.url);
@@ -67,6 +68,23 @@ function rsRun(p: CodecParams, buf: Uint8Array, sources: number, targets: number
   });
 }
 
+/**
+ * The m parity shards of an rs layout from its k data shards (`data`: k*shardSize bytes) into
+ * `parity` (m*shardSize bytes, not overlapping): in this thread for a small block (gf.ts, the
+ * library's arithmetic through our addon), else by the library on libuv's pool.
+ */
+async function rsParity(p: CodecParams, data: Uint8Array, parity: Uint8Array): Promise<void> {
+  const { k, m, shardSize } = p;
+  let t = syncParityMatrix(k, m, shardSize);
+  if (t instanceof Promise) t = await t;
+  if (t) return syncParity(t, data, parity, k, m, shardSize);
+  const sources = (2 ** k - 1) >>> 0;
+  const targets = ((2 ** m - 1) * 2 ** k) >>> 0;
+  await new Promise<void>((resolve, reject) => {
+    RS.encode(context(k, m), sources, targets, data, 0, k * shardSize, parity, 0, m * shardSize, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
 function slot(p: CodecParams, buf: Uint8Array, j: number): Uint8Array {
   return buf.subarray(j * p.shardSize, (j + 1) * p.shardSize);
 }
@@ -80,10 +98,7 @@ export async function encodeJob(p: CodecParams, buf: Uint8Array): Promise<bigint
   if (buf.length < jobBytes(p)) throw new RangeError('job buffer too small');
   if (p.m > 0) {
     if (p.kind === 'rs') {
-      let sources = 0, targets = 0;
-      for (let j = 0; j < p.k; j++) sources |= bit(j);
-      for (let j = p.k; j < n; j++) targets |= bit(j);
-      await rsRun(p, buf, sources, targets);
+      await rsParity(p, buf.subarray(0, p.k * p.shardSize), buf.subarray(p.k * p.shardSize, n * p.shardSize));
     } else if (p.kind === 'copy') {
       for (let j = p.k; j < n; j++) buf.copyWithin(j * p.shardSize, (j % p.k) * p.shardSize, (j % p.k + 1) * p.shardSize);
     }
@@ -110,12 +125,7 @@ export async function encodeSplit(p: CodecParams, data: Buffer, parity: Buffer):
   for (let j = 0; j < k; j++) shards.push(data.subarray(j * shardSize, (j + 1) * shardSize));
   if (m > 0 && p.kind === 'rs') {
     if (parity.length < m * shardSize) throw new RangeError('parity buffer too small');
-    let sources = 0, targets = 0;
-    for (let j = 0; j < k; j++) sources |= bit(j);
-    for (let j = k; j < n; j++) targets |= bit(j);
-    await new Promise<void>((resolve, reject) => {
-      RS.encode(context(k, m), sources >>> 0, targets >>> 0, data, 0, k * shardSize, parity, 0, m * shardSize, (err) => (err ? reject(err) : resolve()));
-    });
+    await rsParity(p, data, parity.subarray(0, m * shardSize));
     for (let j = k; j < n; j++) shards.push(parity.subarray((j - k) * shardSize, (j - k + 1) * shardSize));
   } else if (m > 0 && p.kind === 'copy') {
     for (let j = k; j < n; j++) shards.push(shards[j % k]!);
