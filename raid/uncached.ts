@@ -17,14 +17,78 @@
  *
  * Optional: without the addon, with DW_UNCACHED=0, or where the kernel or the file system answers
  * EOPNOTSUPP (or EINVAL), appends are plain writes; a device finds out on its first large append.
+ *
+ * Batched: the appends asked for in one turn of the event loop (a block's shards reach all its
+ * devices in the same turn) go to libuv's pool as one job, written one after the other by one
+ * thread. Each job handed to the pool costs the event loop tens of microseconds on this VM (the
+ * pool's lock, waking a thread, the completion's wake-up), and a 64 KiB-record volume asked for
+ * one append per device per record or two.
  */
-import { sysAddon } from './sysaddon.js';
+import { type SysAddon, sysAddon } from './sysaddon.js';
 
-/** The uncached writev, or undefined where it is off (DW_UNCACHED=0) or the addon is not built. */
-export function uncachedWritev(): ((fd: number, bufs: Uint8Array[], pos: number) => Promise<number>) | undefined {
+type Writev = (fd: number, bufs: Uint8Array[], pos: number) => Promise<number>;
+
+/** Most appends in one batch job (the addon takes 64). */
+export const MAX_BATCH = 64;
+
+interface Queued { fd: number; bufs: Uint8Array[]; pos: number; resolve: (n: number) => void; reject: (err: unknown) => void }
+
+let queued: Queued[] = [];
+let scheduled = false;
+let batchJobs = 0;
+
+/** Jobs handed to the pool by the batched uncached writev since the process started (a single write counts as one). */
+export function uncachedJobs(): number {
+  return batchJobs;
+}
+
+function flush(a: SysAddon): void {
+  scheduled = false;
+  const all = queued;
+  queued = [];
+  for (let at = 0; at < all.length; at += MAX_BATCH) {
+    const ops = all.slice(at, at + MAX_BATCH);
+    batchJobs++;
+    if (ops.length === 1 || !a.writevUncachedBatch) {
+      for (const o of ops) a.writevUncached(o.fd, o.bufs, o.pos).then(o.resolve, o.reject);
+      continue;
+    }
+    const flat: unknown[] = [];
+    for (const o of ops) flat.push(o.fd, o.bufs, o.pos);
+    let p: Promise<(number | Error)[]>;
+    try {
+      p = a.writevUncachedBatch(flat);
+    } catch (err) {
+      for (const o of ops) o.reject(err);
+      continue;
+    }
+    p.then((results) => {
+      for (let i = 0; i < ops.length; i++) {
+        const r = results[i];
+        if (typeof r === 'number') ops[i]!.resolve(r);
+        else ops[i]!.reject(r);
+      }
+    }, (err: unknown) => { for (const o of ops) o.reject(err); });
+  }
+}
+
+/**
+ * The uncached writev — one pwritev2(fd, bufs, pos, RWF_DONTCACHE), resolving with the bytes
+ * written (may be short) or rejecting as the addon's writevUncached does (sysaddon.ts) — or
+ * undefined where it is off (DW_UNCACHED=0) or the addon is not built. Calls made in one turn of
+ * the event loop are written together, as one job of the pool, when the turn ends (setImmediate).
+ */
+export function uncachedWritev(): Writev | undefined {
   if (process.env.DW_UNCACHED === '0') return undefined;
   const a = sysAddon();
-  return a ? a.writevUncached : undefined;
+  if (!a) return undefined;
+  return (fd, bufs, pos) => new Promise<number>((resolve, reject) => {
+    queued.push({ fd, bufs, pos, resolve, reject });
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush, a);
+    }
+  });
 }
 
 /** Whether a failed uncached write means "not here" (plain writes then), rather than an I/O error. */
