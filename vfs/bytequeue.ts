@@ -47,6 +47,19 @@ export class ByteQueue {
     }
   }
 
+  /** Removes the first dst.length bytes (≤ length), copying them into `dst`. */
+  takeInto(dst: Uint8Array): void {
+    const n = dst.length;
+    let at = 0;
+    while (at < n) {
+      const c = this.chunks[0]!;
+      const k = Math.min(c.length, n - at);
+      c.copy(dst, at, 0, k);
+      at += k;
+      this.skip(k);
+    }
+  }
+
   /**
    * Removes and returns the first n bytes (n ≤ length): a view when they lie in one chunk (the
    * socket hands each read a buffer of its own, which nothing else writes), else copied once into

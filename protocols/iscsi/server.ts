@@ -341,6 +341,9 @@ export async function startIscsiServer(opts: IscsiServerOptions): Promise<IscsiS
         ...(opened ? { devices: opened.target.devices } : {}), ...(nexus ? { nexus } : {}),
       });
       sessions.set(o.tsih, session);
+      // Data-Out data straight into its task's buffer (tasks.ts): copied once out of the socket's chunks.
+      const s = session;
+      framer.setDataTarget((bhs, n) => s.dataTarget(bhs, n));
       closers.set(session, closeSession);
       enders.set(session, sessionHost.end);
       for (const lu of session.units()) lu.nexusAdded(nexus!);

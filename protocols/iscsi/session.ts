@@ -339,6 +339,18 @@ export class Session {
     this.send(task.nextR2T(this.login.params.maxBurstLength, this.takeTtt(), this.window));
   }
 
+  /**
+   * Where the PduFramer may copy the data of the Data-Out PDU whose 48-byte header is `bhs`
+   * (`length` data bytes) before handing the PDU over: its task's pooled buffer at its offset, if
+   * it is the next PDU in order for a task gathering its data (Task.dataTarget); else undefined.
+   */
+  dataTarget(bhs: Buffer, length: number): Buffer | undefined {
+    if (this.closed || (bhs[0]! & 0x3f) !== Op.SCSI_DATA_OUT) return undefined;
+    const task = this.tasks.get(bhs.readUInt32BE(16));
+    if (!task || task.aborted || (task.state !== 'queued' && task.state !== 'gathering')) return undefined;
+    return task.dataTarget(bhs.readUInt32BE(20), bhs.readUInt32BE(40), length);
+  }
+
   private dataOut(d: DataOut): void {
     const task = this.tasks.get(d.itt);
     if (!task || task.aborted || task.state === 'done') return; // aborted or refused task: its data is dropped (11.5.1)
@@ -386,6 +398,7 @@ export class Session {
       this.host.log?.({ err: String((err as Error)?.message ?? err), itt: task.itt }, 'iscsi: device layer threw');
       result = undefined;
     }
+    task.releaseData();
     this.executing--;
     const aborted = task.aborted || this.closed;
     // The window slot is freed before the response goes (it carries the new MaxCmdSN), and

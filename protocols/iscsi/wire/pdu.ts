@@ -323,6 +323,8 @@ export class PduFramer {
   /** Received bytes; a PDU within one socket chunk comes out as a view of it, one across chunks copied once. */
   private readonly q = new ByteQueue();
   private opts: FramerOptions;
+  /** Where a Data-Out PDU's data may go (session.ts Session.dataTarget); none: every frame as it comes. */
+  private target: ((bhs: Buffer, dataLength: number) => Buffer | undefined) | undefined;
 
   constructor(opts: Partial<FramerOptions> = {}) {
     this.opts = { maxRecvDataSegmentLength: DEFAULT_RECV_DATA_SEGMENT_LENGTH, digests: NO_DIGESTS };
@@ -336,6 +338,17 @@ export class PduFramer {
       throw new RangeError(`MaxRecvDataSegmentLength ${max} outside ${MIN_RECV_DATA_SEGMENT_LENGTH}..${FRAMER_HARD_MAX_DATA}`);
     }
     this.opts = { maxRecvDataSegmentLength: max, digests: { ...(opts.digests ?? this.opts.digests) } };
+  }
+
+  /**
+   * Lets `fn` place SCSI Data-Out data: for each complete Data-Out PDU it is asked, with the
+   * 48-byte header and the data length, for a buffer of exactly that length; given one, the data
+   * is copied there from the received chunks (once) and the frame's `data` is that buffer. The
+   * header is not checked first: `fn` reads only the fields it trusts (ITT, TTT, BufferOffset) and
+   * the frame is decoded and checked afterwards as any other.
+   */
+  setDataTarget(fn: ((bhs: Buffer, dataLength: number) => Buffer | undefined) | undefined): void {
+    this.target = fn;
   }
 
   /** Bytes received and not yet returned in a frame. */
@@ -368,6 +381,15 @@ export class PduFramer {
     const dataDigestLen = digests.data && dataLength > 0 ? 4 : 0;
     const total = headerLen + padded + dataDigestLen;
     if (this.q.length < total) return null;
+    const dst = this.target && dataLength > 0 && (bhs[0]! & 0x3f) === Op.SCSI_DATA_OUT ? this.target(bhs, dataLength) : undefined;
+    if (dst && dst.length === dataLength) {
+      const head = this.q.take(headerLen);
+      this.q.takeInto(dst);
+      const tail = this.q.take(padded - dataLength + dataDigestLen); // padding, data digest
+      const frame: Frame = { bhs: head.subarray(0, BHS_SIZE), ahs: head.subarray(BHS_SIZE, BHS_SIZE + ahsBytes), data: dst, dataDigestError: false };
+      if (dataDigestLen) frame.dataDigestError = tail.readUInt32LE(padded - dataLength) !== digest(dst, tail.subarray(0, padded - dataLength));
+      return frame;
+    }
     const all = this.q.take(total);
     const frame: Frame = {
       bhs: all.subarray(0, BHS_SIZE),
