@@ -72,7 +72,7 @@ export async function rsMatrix(k: number, m: number): Promise<Buffer> {
   for (let i = 0; i < d.length; i++) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; d[i] = x & 0xff; }
   const want = Buffer.alloc(m * s), got = Buffer.alloc(m * s);
   await libraryEncode(k, m, d, want, s);
-  sysAddon()!.rsParity!(matrix, d, got, k, m, s);
+  sysAddon()!.rsParity(matrix, d, got, k, m, s);
   if (!got.equals(want)) throw new Error(`rs:${k}+${m}: the matrix read off the library does not give its parity`);
   return matrix;
 }
@@ -94,7 +94,7 @@ export function syncParityMatrix(k: number, m: number, shardSize: number): Buffe
   const key = `${k}+${m}`;
   const t = matrices.get(key);
   if (t !== undefined) return t;
-  if (!sysAddon()?.rsParity) {
+  if (!sysAddon()) {
     matrices.set(key, null);
     return null;
   }
@@ -112,5 +112,5 @@ export function syncParityMatrix(k: number, m: number, shardSize: number): Buffe
  * (from the addon) when the sizes do not fit.
  */
 export function syncParity(t: Buffer, data: Uint8Array, parity: Uint8Array, k: number, m: number, shardSize: number): void {
-  sysAddon()!.rsParity!(t, data, parity, k, m, shardSize);
+  sysAddon()!.rsParity(t, data, parity, k, m, shardSize);
 }

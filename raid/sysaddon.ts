@@ -15,27 +15,21 @@ export interface SysAddon {
   /** madvise(MADV_HUGEPAGE) over the 2 MiB pages wholly inside `view`; 0 or the errno. */
   adviseHugePages(view: Uint8Array): number;
   /**
-   * One pwritev2(fd, bufs, pos, RWF_DONTCACHE) on libuv's pool: resolves with the bytes written
-   * (may be short); rejects with an Error whose `code` is EOPNOTSUPP (the kernel or file system
-   * has no uncached writes), EINVAL, ENOSPC, EDQUOT, EBADF or ECANCELED, else EIO, with the
-   * system's message and `errno` the negative errno. Throws TypeError on bad arguments.
+   * Appends (`flat`: fd, buffers, position, again for each; 1..64 of them) done in order by one
+   * libuv pool thread, one job for all: each one pwritev2(RWF_DONTCACHE) up to its last page
+   * boundary and a plain pwritev2 of the partial page after it. Resolves with each append's bytes
+   * written (short if it failed part way) or its Error, whose `code` is EOPNOTSUPP (the kernel or
+   * file system has no uncached writes), EINVAL, ENOSPC, EDQUOT, EBADF or ECANCELED, else EIO,
+   * with the system's message and `errno` the negative errno. Throws TypeError on bad arguments.
    */
-  writevUncached(fd: number, bufs: Uint8Array[], pos: number): Promise<number>;
-  /**
-   * Several such writes (`flat`: fd, buffers, position, again for each; 1..64 writes) done in
-   * order by one pool thread: one job of the pool for all. Resolves with each write's bytes
-   * written or its Error (as writevUncached rejects with). Throws TypeError on bad arguments.
-   * (Absent from an addon built before it: optional.)
-   */
-  writevUncachedBatch?(flat: unknown[]): Promise<(number | Error)[]>;
+  writevUncachedBatch(flat: unknown[]): Promise<(number | Error)[]>;
   /**
    * The m parity shards of the k data shards of `data` (at least k*shardSize bytes) into `parity`
    * (at least m*shardSize, not overlapping `data`; shardSize a multiple of 8), in the calling
    * thread, as XORs of packets chosen by `matrix` (m*8 rows of k*8 bytes: native/sys/gf.h).
-   * `simd` false forces the portable loop. Throws TypeError on bad arguments. (Absent from an
-   * addon built before it: optional.)
+   * `simd` false forces the portable loop. Throws TypeError on bad arguments.
    */
-  rsParity?(matrix: Uint8Array, data: Uint8Array, parity: Uint8Array, k: number, m: number, shardSize: number, simd?: boolean): void;
+  rsParity(matrix: Uint8Array, data: Uint8Array, parity: Uint8Array, k: number, m: number, shardSize: number, simd?: boolean): void;
 }
 
 let addon: SysAddon | null | undefined;

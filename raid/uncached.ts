@@ -37,7 +37,7 @@ let queued: Queued[] = [];
 let scheduled = false;
 let batchJobs = 0;
 
-/** Jobs handed to the pool by the batched uncached writev since the process started (a single write counts as one). */
+/** Jobs handed to the pool by the uncached writev since the process started. */
 export function uncachedJobs(): number {
   return batchJobs;
 }
@@ -49,10 +49,6 @@ function flush(a: SysAddon): void {
   for (let at = 0; at < all.length; at += MAX_BATCH) {
     const ops = all.slice(at, at + MAX_BATCH);
     batchJobs++;
-    if (ops.length === 1 || !a.writevUncachedBatch) {
-      for (const o of ops) a.writevUncached(o.fd, o.bufs, o.pos).then(o.resolve, o.reject);
-      continue;
-    }
     const flat: unknown[] = [];
     for (const o of ops) flat.push(o.fd, o.bufs, o.pos);
     let p: Promise<(number | Error)[]>;
@@ -73,8 +69,8 @@ function flush(a: SysAddon): void {
 }
 
 /**
- * The uncached writev — one pwritev2(fd, bufs, pos, RWF_DONTCACHE), resolving with the bytes
- * written (may be short) or rejecting as the addon's writevUncached does (sysaddon.ts) — or
+ * The uncached writev — one append through the addon's writevUncachedBatch (sysaddon.ts),
+ * resolving with the bytes written (may be short) or rejecting with that append's Error — or
  * undefined where it is off (DW_UNCACHED=0) or the addon is not built. Calls made in one turn of
  * the event loop are written together, as one job of the pool, when the turn ends (setImmediate).
  */

@@ -74,14 +74,7 @@ export class ByteQueue {
       return out;
     }
     const out = alloc(n);
-    let at = 0;
-    while (at < n) {
-      const c = this.chunks[0]!;
-      const k = Math.min(c.length, n - at);
-      c.copy(out, at, 0, k);
-      at += k;
-      this.skip(k);
-    }
+    this.takeInto(out);
     return out;
   }
 }

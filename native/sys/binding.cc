@@ -5,15 +5,15 @@
 //   the kernel backs it with 2 MiB transparent huge pages where it allows them: one fault per
 //   2 MiB instead of 512 (off by default: on this VM small pages won, docs/benchmarks.md,
 //   2026-12-02).
-// - writevUncached: pwritev2(RWF_DONTCACHE) on libuv's thread pool (raid/uncached.ts). The
-//   device appends of large records go through the page cache but do not stay there: the kernel
+// - writevUncachedBatch: appends with pwritev2(RWF_DONTCACHE) on libuv's thread pool, several
+//   as one job (raid/uncached.ts batches the appends of one turn of the event loop: each job
+//   costs the event loop tens of us here). The device appends of large records go through the
+//   page cache but do not stay there: the kernel
 //   (6.14 and later, on file systems that support it) starts writing them back at once and drops
 //   the pages when that is done, so the next appends reuse memory already in use instead of
 //   taking new pages. Here new page-cache pages cost about 2.6 ms of CPU per MiB; the block store
 //   keeps its own cache of records, so the page cache's copy served only reads that miss it.
 //   The partial page an append ends in is written plainly (WriteAppend below).
-// - writevUncachedBatch: several such appends as one job of the pool (raid/uncached.ts batches
-//   the appends of one turn of the event loop: each job costs the event loop tens of us here).
 // - rsParity: Reed-Solomon parity of a small block in the calling thread (gf.cc, raid/gf.ts).
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -115,8 +115,8 @@ static int WriteAppend(int fd, const iovec* iov, size_t count, int64_t pos, size
   return 0;
 }
 
-// An Error for errno `e` as writevUncached rejects with: code (the errno's name, EIO for the
-// rest), the system's message, errno (negative).
+// An Error for errno `e`: code (the errno's name, EIO for the rest), the system's message, errno
+// (negative).
 static napi_value ErrnoError(napi_env env, int e) {
   const char* code = e == EOPNOTSUPP ? "EOPNOTSUPP" : e == EINVAL ? "EINVAL" : e == ENOSPC ? "ENOSPC" : e == EDQUOT ? "EDQUOT" : e == EBADF ? "EBADF" : e == ECANCELED ? "ECANCELED" : "EIO";
   napi_value out, c, msg, errno_v;
@@ -126,95 +126,6 @@ static napi_value ErrnoError(napi_env env, int e) {
   napi_create_int32(env, -e, &errno_v);
   napi_set_named_property(env, out, "errno", errno_v);
   return out;
-}
-
-// One writevUncached call: the iovecs point into the caller's buffers, which `keep` (a reference
-// to the array holding them) keeps alive until the write is done.
-struct UncachedWrite {
-  napi_async_work work = nullptr;
-  napi_deferred deferred = nullptr;
-  napi_ref keep = nullptr;
-  int fd = -1;
-  int64_t pos = 0;
-  std::vector<iovec> iov;
-  ssize_t written = 0;
-  int err = 0;
-};
-
-static void ExecuteUncached(napi_env, void* data) {
-  auto* w = static_cast<UncachedWrite*>(data);
-  size_t done = 0;
-  w->err = WriteAppend(w->fd, w->iov.data(), w->iov.size(), w->pos, &done);
-  // Bytes written before a failure count as a short write; the caller retries the rest.
-  if (w->err != 0 && done > 0) w->err = 0;
-  w->written = (ssize_t)done;
-}
-
-static void CompleteUncached(napi_env env, napi_status status, void* data) {
-  auto* w = static_cast<UncachedWrite*>(data);
-  napi_value out;
-  if (status == napi_ok && w->err == 0) {
-    napi_create_double(env, (double)w->written, &out);
-    napi_resolve_deferred(env, w->deferred, out);
-  } else {
-    out = ErrnoError(env, status == napi_ok ? w->err : ECANCELED);
-    napi_reject_deferred(env, w->deferred, out);
-  }
-  napi_delete_reference(env, w->keep);
-  napi_delete_async_work(env, w->work);
-  delete w;
-}
-
-// writevUncached(fd: number, bufs: Uint8Array[], pos: number) -> Promise<number>: one
-// pwritev2(fd, bufs, pos, RWF_DONTCACHE) on libuv's pool; resolves with the bytes written (may be
-// short), rejects with an Error whose code is the errno's name (EOPNOTSUPP where the kernel or
-// the file system has no uncached writes). Throws TypeError on bad arguments (at most 1024 buffers).
-static napi_value WritevUncached(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
-  int32_t fd = -1;
-  double pos = -1;
-  bool isArray = false;
-  uint32_t count = 0;
-  if (argc < 3 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 ||
-      napi_is_array(env, argv[1], &isArray) != napi_ok || !isArray ||
-      napi_get_array_length(env, argv[1], &count) != napi_ok || count == 0 || count > 1024 ||
-      napi_get_value_double(env, argv[2], &pos) != napi_ok || !(pos >= 0) || pos > 9007199254740991.0) {
-    napi_throw_type_error(env, "EINVAL", "writevUncached expects (fd, Uint8Array[1..1024], position >= 0)");
-    return nullptr;
-  }
-  auto* w = new UncachedWrite();
-  w->fd = fd;
-  w->pos = (int64_t)pos;
-  w->iov.resize(count);
-  for (uint32_t i = 0; i < count; i++) {
-    napi_value el, ab;
-    bool typed = false;
-    napi_typedarray_type type = napi_int8_array;
-    size_t length = 0, offset = 0;
-    void* p = nullptr;
-    if (napi_get_element(env, argv[1], i, &el) != napi_ok || napi_is_typedarray(env, el, &typed) != napi_ok || !typed ||
-        napi_get_typedarray_info(env, el, &type, &length, &p, &ab, &offset) != napi_ok || type != napi_uint8_array) {
-      delete w;
-      napi_throw_type_error(env, "EINVAL", "writevUncached expects Uint8Array buffers");
-      return nullptr;
-    }
-    w->iov[i].iov_base = p;
-    w->iov[i].iov_len = length;
-  }
-  napi_value promise, name;
-  if (napi_create_reference(env, argv[1], 1, &w->keep) != napi_ok ||
-      napi_create_promise(env, &w->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, "dw:writevUncached", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, nullptr, name, ExecuteUncached, CompleteUncached, w, &w->work) != napi_ok ||
-      napi_queue_async_work(env, w->work) != napi_ok) {
-    if (w->keep) napi_delete_reference(env, w->keep);
-    delete w;
-    napi_throw_error(env, "EIO", "writevUncached could not queue its work");
-    return nullptr;
-  }
-  return promise;
 }
 
 // The bytes of a Uint8Array argument, or false (a TypeError thrown) when it is not one.
@@ -279,11 +190,11 @@ static void CompleteBatch(napi_env env, napi_status status, void* data) {
 }
 
 // writevUncachedBatch(flat: [fd, Uint8Array[], pos, fd, Uint8Array[], pos, ...]) ->
-// Promise<(number | Error)[]>: each triple one pwritev2(fd, bufs, pos, RWF_DONTCACHE), done in
-// order by one pool thread (one round trip through libuv's pool for the lot, where writevUncached
-// costs one each); resolves with each write's bytes written (may be short) or its Error (as
-// writevUncached rejects with). Throws TypeError on bad arguments (1..64 triples, each 1..1024
-// buffers).
+// Promise<(number | Error)[]>: each triple one append (WriteAppend: pwritev2 with RWF_DONTCACHE up
+// to the last page boundary, plain after it), done in order by one pool thread (one round trip
+// through libuv's pool for the lot); resolves with each write's bytes written (short when it
+// failed part way) or its Error (ErrnoError: code EOPNOTSUPP where the kernel or the file system
+// has no uncached writes). Throws TypeError on bad arguments (1..64 triples, each 1..1024 buffers).
 static napi_value WritevUncachedBatch(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -377,8 +288,6 @@ NAPI_MODULE_INIT() {
   napi_value fn;
   if (napi_create_function(env, "adviseHugePages", NAPI_AUTO_LENGTH, AdviseHugePages, nullptr, &fn) != napi_ok) return nullptr;
   if (napi_set_named_property(env, exports, "adviseHugePages", fn) != napi_ok) return nullptr;
-  if (napi_create_function(env, "writevUncached", NAPI_AUTO_LENGTH, WritevUncached, nullptr, &fn) != napi_ok) return nullptr;
-  if (napi_set_named_property(env, exports, "writevUncached", fn) != napi_ok) return nullptr;
   if (napi_create_function(env, "writevUncachedBatch", NAPI_AUTO_LENGTH, WritevUncachedBatch, nullptr, &fn) != napi_ok) return nullptr;
   if (napi_set_named_property(env, exports, "writevUncachedBatch", fn) != napi_ok) return nullptr;
   if (napi_create_function(env, "rsParity", NAPI_AUTO_LENGTH, RsParity, nullptr, &fn) != napi_ok) return nullptr;
