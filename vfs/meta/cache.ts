@@ -16,6 +16,11 @@ type Cached = Buffer | typeof ABSENT;
  * transaction committed while the read was under way (a commit counter is compared); inside a
  * transaction (serialized) reads of keys the transaction has not written are committed state.
  * Scans are not cached. Bounded by bytes, oldest entries out first.
+ *
+ * Keys whose first byte is in `scanOnly` (rows that are only ever scanned, never read by key:
+ * keys.ts SCAN_ONLY_PREFIXES) are left out altogether: caching them cost each write the work of
+ * a cache entry for nothing, and pushed out entries that are read (a 64 KiB-record volume's
+ * rewrite writes 12 segment-index rows for its 3 other keys).
  */
 export class CachedKv implements KvStore {
   readonly engine: string;
@@ -32,8 +37,17 @@ export class CachedKv implements KvStore {
   private commits = 0;
   private evictions = 0;
 
-  constructor(private readonly inner: KvStore, private readonly maxBytes = 64 << 20) {
+  private readonly skip: Uint8Array;
+
+  constructor(private readonly inner: KvStore, private readonly maxBytes = 64 << 20, scanOnly: readonly number[] = []) {
     this.engine = inner.engine;
+    this.skip = new Uint8Array(256);
+    for (const p of scanOnly) this.skip[p & 0xff] = 1;
+  }
+
+  /** Whether the key may be cached (its first byte is not a scan-only prefix). */
+  private cacheable(key: Uint8Array): boolean {
+    return key.length === 0 || this.skip[key[0]!] === 0;
   }
 
   private static id(key: Buffer): string {
@@ -83,6 +97,7 @@ export class CachedKv implements KvStore {
   }
 
   async get(key: Buffer): Promise<Buffer | undefined> {
+    if (!this.cacheable(key)) return this.inner.get(key);
     const id = CachedKv.id(key);
     const c = this.hit(id);
     if (c !== undefined) return CachedKv.out(c);
@@ -105,6 +120,10 @@ export class CachedKv implements KvStore {
     const out: (Buffer | undefined)[] = new Array(keys.length);
     const miss: number[] = [];
     keys.forEach((k, i) => {
+      if (!this.cacheable(k)) {
+        miss.push(i);
+        return;
+      }
       const id = CachedKv.id(k);
       const c = bypass(id) ? undefined : this.hit(id);
       if (c === undefined) miss.push(i);
@@ -115,6 +134,7 @@ export class CachedKv implements KvStore {
       const got = await read(miss.map((i) => keys[i]!));
       miss.forEach((i, j) => {
         out[i] = got[j];
+        if (!this.cacheable(keys[i]!)) return;
         const id = CachedKv.id(keys[i]!);
         if (keep(mark, id)) this.store(id, got[j] ? Buffer.from(got[j]!) : ABSENT);
       });
@@ -131,6 +151,7 @@ export class CachedKv implements KvStore {
       const written = new Set<string>();
       const deltas = new CounterDeltas();
       const getOne = async (key: Buffer): Promise<Buffer | undefined> => {
+        if (!this.cacheable(key)) return tx.get(key);
         const id = CachedKv.id(key);
         if (written.has(id)) return tx.get(key);
         const c = this.hit(id);
@@ -144,8 +165,8 @@ export class CachedKv implements KvStore {
         // Keys neither written here nor cached are read from the engine in one batch.
         getMany: (ks) => this.readMany(ks, (id) => written.has(id), (m) => tx.getMany(m), (_mark, id) => !written.has(id)),
         scan: (b, e, o) => tx.scan(b, e, o),
-        set: (k, v) => { written.add(CachedKv.id(k)); tx.set(k, v); },
-        delete: (k) => { written.add(CachedKv.id(k)); tx.delete(k); },
+        set: (k, v) => { if (this.cacheable(k)) written.add(CachedKv.id(k)); tx.set(k, v); },
+        delete: (k) => { if (this.cacheable(k)) written.add(CachedKv.id(k)); tx.delete(k); },
         incrBy: async (k, d) => {
           const id = CachedKv.id(k);
           if (!written.has(id)) {
@@ -175,7 +196,7 @@ export class CachedKv implements KvStore {
       // Before any caller's hook runs, the cache takes exactly what the engine applied.
       applied: (writes) => {
         this.commits++;
-        for (const w of writes) this.store(w.id, w.value ? Buffer.from(w.value) : ABSENT);
+        for (const w of writes) if (this.cacheable(w.key)) this.store(w.id, w.value ? Buffer.from(w.value) : ABSENT);
         opts?.applied?.(writes);
       },
     });

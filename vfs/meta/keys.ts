@@ -98,6 +98,13 @@ export const PREFIX = {
   volume: 0x56, // 'V'
 } as const;
 
+/**
+ * Prefixes of rows that are only ever scanned, never read by key (the segment index G: compaction
+ * scans a segment's blocks, raid/maintenance.ts). The metadata read cache leaves them out
+ * (cache.ts CachedKv): they are written with every block and would only crowd it.
+ */
+export const SCAN_ONLY_PREFIXES: readonly number[] = [PREFIX.segIndex];
+
 /** Prefixes of the rows snapshots version (keyed by inode: I, E, X; by parent directory: D, d, F). */
 export const VERSIONED_PREFIXES: readonly number[] = [PREFIX.inode, PREFIX.dirent, PREFIX.dirCookie, PREFIX.folded, PREFIX.xattr, PREFIX.extent];
 

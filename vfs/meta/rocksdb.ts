@@ -31,6 +31,7 @@ import RocksDB from 'rocksdb-native';
 import { Errno, VfsError } from '../errno.js';
 import type { KvStore, KvTxn, ScanOptions, TxnOptions } from './kv.js';
 import { CachedKv } from './cache.js';
+import { SCAN_ONLY_PREFIXES } from './keys.js';
 import { type KvReader, mergeScan, openTxn, runHooks, SerialQueue } from './txn.js';
 
 export interface RocksKvOptions {
@@ -71,7 +72,7 @@ export async function openRocksKv(dir: string, opts: RocksKvOptions = {}): Promi
   }
   const kv = new RocksKv(db, dir, readOnly);
   const cacheBytes = readOnly ? 0 : opts.cacheBytes ?? 64 << 20;
-  return cacheBytes > 0 ? new CachedKv(kv, cacheBytes) : kv;
+  return cacheBytes > 0 ? new CachedKv(kv, cacheBytes, SCAN_ONLY_PREFIXES) : kv;
 }
 
 function openError(dir: string, err: unknown): VfsError {
