@@ -58,10 +58,11 @@ export function jobBytes(p: CodecParams): number {
   return (p.k + p.m) * p.shardSize;
 }
 
-function rsRun(p: CodecParams, buf: Uint8Array, sources: number, targets: number): Promise<void> {
+/** The library's encode or rebuild on libuv's pool: `targets` from `sources` (bit masks), the data slots in `data`, the parity slots in `parity` (may be views of one job buffer). */
+function rsRun(p: CodecParams, data: Uint8Array, parity: Uint8Array, sources: number, targets: number): Promise<void> {
   const { k, m, shardSize } = p;
   return new Promise((resolve, reject) => {
-    RS.encode(context(k, m), sources >>> 0, targets >>> 0, buf, 0, k * shardSize, buf, k * shardSize, m * shardSize, (err) => {
+    RS.encode(context(k, m), sources >>> 0, targets >>> 0, data, 0, k * shardSize, parity, 0, m * shardSize, (err) => {
       if (err) reject(err);
       else resolve();
     });
@@ -78,11 +79,7 @@ async function rsParity(p: CodecParams, data: Uint8Array, parity: Uint8Array): P
   let t = syncParityMatrix(k, m, shardSize);
   if (t instanceof Promise) t = await t;
   if (t) return syncParity(t, data, parity, k, m, shardSize);
-  const sources = (2 ** k - 1) >>> 0;
-  const targets = ((2 ** m - 1) * 2 ** k) >>> 0;
-  await new Promise<void>((resolve, reject) => {
-    RS.encode(context(k, m), sources, targets, data, 0, k * shardSize, parity, 0, m * shardSize, (err) => (err ? reject(err) : resolve()));
-  });
+  await rsRun(p, data, parity, 2 ** k - 1, (2 ** m - 1) * 2 ** k);
 }
 
 function slot(p: CodecParams, buf: Uint8Array, j: number): Uint8Array {
@@ -164,7 +161,7 @@ export async function decodeJob(p: CodecParams, buf: Uint8Array, present: number
     let count = 0;
     for (let j = 0; j < n; j++) if (has(good, j)) count++;
     if (count < p.k) return { good, rebuilt: 0, ok: false, sums };
-    await rsRun(p, buf, good, targets);
+    await rsRun(p, buf.subarray(0, p.k * p.shardSize), buf.subarray(p.k * p.shardSize, n * p.shardSize), good, targets);
     rebuilt = targets;
   } else if (p.kind === 'copy') {
     for (let j = 0; j < n; j++) {

@@ -30,8 +30,9 @@ export interface EncodeResult {
 
 /**
  * Parity and checksum computation for the block store. Two implementations with one contract
- * (and one shared test suite): `InlineCodec` runs in the calling thread (the Reed-Solomon
- * kernel itself still runs in libuv's pool), `WorkerCodec` runs each job in a piscina worker so
+ * (and one shared test suite): `InlineCodec` runs in the calling thread (the parity of a block of
+ * up to 256 KiB there too, gf.ts; of a larger one, and every rebuild, by the Reed-Solomon
+ * library in libuv's pool), `WorkerCodec` runs each job in a piscina worker so
  * checksums and copies stay off the event loop too.
  *
  * A job buffer (from `alloc`) holds the k+m shard slots back to back, slot j at j*shardSize.
@@ -174,8 +175,9 @@ export const INLINE_MAX_BYTES = 64 << 10;
 /**
  * …and plain jobs (no compression, no encryption: parity and checksums only) up to this many:
  * a 64 KiB-record volume's blocks (rs:4+2: 96 KiB jobs) and a 1 MiB-record file's (1.5 MiB
- * jobs). The Reed-Solomon kernel runs in libuv's pool either way (it is asynchronous); inline,
- * only the xxhash of the shards is left on the event loop, and the worker round trip (the job
+ * jobs). The parity of the 1.5 MiB jobs runs in libuv's pool either way (the library is
+ * asynchronous; a 96 KiB job's is computed in the calling thread since 2026-12-02, gf.ts); inline,
+ * the xxhash of the shards is left on the event loop, and the worker round trip (the job
  * transferred there and back, messages, wake-ups of two threads) is saved. Measured: 96 KiB jobs
  * took in-process volume writes from 187–202 to 215–242 MiB/s (with streamed shard writes,
  * device.ts); 1.5 MiB jobs took in-process file writes from 661–687 to 829–862 MiB/s and their

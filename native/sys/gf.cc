@@ -3,7 +3,8 @@
 // @ronomon/reed-solomon computes parity on libuv's thread pool only. For a block volume's 64 KiB
 // records the work itself takes microseconds, while handing it to the pool and back costs the
 // event loop tens of microseconds (waking a pool thread, the pool's lock, the completion's
-// wake-up: about 45 us a record on this 2-core VM, measured 2026-12-02). This kernel does the same
+// wake-up: the submitting call took about 45 us a record in a V8 CPU profile on this 2-core VM,
+// 2026-12-02; the XORs here take 4 us with AVX2). This kernel does the same
 // arithmetic synchronously.
 //
 // That library codes with a Cauchy bit matrix: each shard is cut into equal packets, and each

@@ -20,7 +20,7 @@ type Cached = Buffer | typeof ABSENT;
  * Keys whose first byte is in `scanOnly` (rows that are only ever scanned, never read by key:
  * keys.ts SCAN_ONLY_PREFIXES) are left out altogether: caching them cost each write the work of
  * a cache entry for nothing, and pushed out entries that are read (a 64 KiB-record volume's
- * rewrite writes 12 segment-index rows for its 3 other keys).
+ * record rewritten writes 12 segment-index rows beside its 3 block and extent rows).
  */
 export class CachedKv implements KvStore {
   readonly engine: string;
