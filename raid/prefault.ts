@@ -21,11 +21,19 @@
  * 2026-12-02). The likely reason, not traced: a plain load before the locked write (a
  * compare-and-swap loop), which maps the shared zero page, then a second fault to replace it.
  *
+ * First, with our addon (native/sys), the helper has the kernel populate each 1 MiB of new
+ * memory in one madvise(MADV_POPULATE_WRITE) call, then touches its pages as above: on this VM
+ * (whose hypervisor still takes one fault per page on first access after the kernel filled the
+ * page tables) a 512 MiB memory took the helper 0.84–0.87 s so, against 1.60–1.73 s touching
+ * alone (system time 0.11–0.12 against 0.84–0.88 s; docs/benchmarks.md, 2026-12-02). Without
+ * the addon, or on a kernel before 5.14 (EINVAL), it touches alone.
+ *
  * The helper is one worker thread per process, started on first use and unref'd (it never keeps
  * the process alive). It sleeps in `Atomics.wait` until an arena grows; a new arena's memory is
  * posted to it, and it lets go of the old one then.
  */
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { SYS_ADDON_PATH, sysAddon } from './sysaddon.js';
 
 /**
  * Bytes an arena grows ahead of its carved slots, for the helper to fault in: DW_PREFAULT_MIB
@@ -43,10 +51,15 @@ export interface SharedMemory {
 const WANT = 0;
 const DONE = 1;
 
+/** Units (64 KiB each) populated in one madvise call: 1 MiB. */
+const POPULATE_UNITS = 16;
+
 /** The helper's loop (plain JavaScript: eval'd in the worker, no loader needed). */
 const HELPER = `
 const { workerData, receiveMessageOnPort } = require('node:worker_threads');
-const { ctl, port } = workerData;
+const { ctl, port, addon } = workerData;
+let sys = null;
+try { if (addon) sys = require(addon); } catch { sys = null; }
 let mem;
 let done = 0;
 for (;;) {
@@ -55,10 +68,13 @@ for (;;) {
   const want = Atomics.load(ctl, ${WANT});
   if (!mem || want <= done) { Atomics.wait(ctl, ${WANT}, want); continue; }
   const words = new Int32Array(mem.buffer);
+  const bytes = new Uint8Array(mem.buffer);
   const upto = Math.min(want, words.length >>> 14);
-  for (let unit = done; unit < upto; unit++) {
-    for (let w = unit << 14, end = w + 16384; w < end; w += 1024) Atomics.compareExchange(words, w, 0, 0);
-    Atomics.store(ctl, ${DONE}, unit + 1);
+  for (let unit = done; unit < upto; unit += ${POPULATE_UNITS}) {
+    const end = Math.min(upto, unit + ${POPULATE_UNITS});
+    if (sys && sys.populateWrite(bytes.subarray(unit << 16, end << 16)) !== 0) sys = null;
+    for (let w = unit << 14, last = end << 14; w < last; w += 1024) Atomics.compareExchange(words, w, 0, 0);
+    Atomics.store(ctl, ${DONE}, end);
   }
   done = upto;
 }`;
@@ -74,7 +90,9 @@ export function prefault(mem: SharedMemory): void {
   if (!helper) {
     const ctl = new Int32Array(new SharedArrayBuffer(8));
     const { port1, port2 } = new MessageChannel();
-    const w = new Worker(HELPER, { eval: true, workerData: { ctl, port: port2 }, transferList: [port2] });
+    // The addon's path only where it loads here (a worker loads it again: N-API addons may be).
+    const addon = sysAddon() ? SYS_ADDON_PATH : undefined;
+    const w = new Worker(HELPER, { eval: true, workerData: { ctl, port: port2, addon }, transferList: [port2] });
     w.unref();
     w.on('error', () => { /* faulting in ahead is an optimisation: the event loop faults pages in itself */ });
     port1.unref();

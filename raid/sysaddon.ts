@@ -1,6 +1,6 @@
 /**
  * Loads our system-call addon (native/sys, built by `npm ci` through scripts/build-native.mjs):
- * madvise for the record arena (hugepages.ts), uncached device appends (uncached.ts) and
+ * madvise for the record arena (hugepages.ts, prefault.ts), uncached device appends (uncached.ts) and
  * Reed-Solomon parity in the calling thread (gf.ts). Every user treats it as optional: without it
  * (not built, or not Linux) each falls back to what Node and the libraries do alone.
  */
@@ -14,6 +14,11 @@ export const SYS_ADDON_PATH = fileURLToPath(new URL('../native/sys/build/Release
 export interface SysAddon {
   /** madvise(MADV_HUGEPAGE) over the 2 MiB pages wholly inside `view`; 0 or the errno. */
   adviseHugePages(view: Uint8Array): number;
+  /**
+   * madvise(MADV_POPULATE_WRITE) over the 4 KiB pages wholly inside `view` (contents unchanged);
+   * 0 or the errno (EINVAL before Linux 5.14). Used by the prefault helper (prefault.ts).
+   */
+  populateWrite(view: Uint8Array): number;
   /**
    * Appends (`flat`: fd, buffers, position, again for each; 1..64 of them) done in order by one
    * libuv pool thread, one job for all: each one pwritev2(RWF_DONTCACHE) up to its last page
