@@ -101,7 +101,7 @@ async function liveBytes(store: RaidBlockStore): Promise<Map<string, number>> {
   return out;
 }
 
-/** Block ids with a shard in segment `seg` of device `dev` (committed state). */
+/** Block ids with an index row in segment `seg` of device `dev` (committed state; rows of blocks freed since included). */
 async function blocksIn(store: RaidBlockStore, dev: number, seg: number): Promise<BlockId[]> {
   const pre = keys.segIndexPrefix(dev, seg);
   const ids: BlockId[] = [];
@@ -154,12 +154,38 @@ async function moveShard(store: RaidBlockStore, dev: Device, seg: number, id: Bl
   }
 }
 
+/** Index rows checked against their blocks in one transaction. */
+const STALE_BATCH = 256;
+
+/**
+ * Of `ids` (from segment `seg`'s index rows on device `dev`), the blocks that still have a shard
+ * there; the index rows of the others — blocks freed since (store.ts account leaves their rows)
+ * or moved — are deleted, each checked in the transaction that deletes it.
+ */
+async function dropStale(store: RaidBlockStore, dev: number, seg: number, ids: BlockId[]): Promise<BlockId[]> {
+  const live: BlockId[] = [];
+  for (let at = 0; at < ids.length; at += STALE_BATCH) {
+    const part = ids.slice(at, at + STALE_BATCH);
+    live.push(...await store.kv.txn(async (tx) => {
+      const rows = await tx.getMany(part.map((id) => keys.block(id)));
+      const here: BlockId[] = [];
+      part.forEach((id, i) => {
+        const v = rows[i];
+        if (v && decodeRow(v, id).shards.some((s) => s.device === dev && s.segment === seg)) here.push(id);
+        else tx.delete(keys.segIndex(dev, seg, id));
+      });
+      return here;
+    }));
+  }
+  return live;
+}
+
 /** Copies the live shards out of one segment and deletes it. Returns bytes copied, or -1 if it had to stay. */
 async function compactSegment(store: RaidBlockStore, dev: Device, seg: number): Promise<number> {
   let copied = 0;
   const failed = new Set<BlockId>();
   for (let round = 0; round < 100; round++) {
-    for (const id of await blocksIn(store, dev.index, seg)) {
+    for (const id of await dropStale(store, dev.index, seg, await blocksIn(store, dev.index, seg))) {
       if (failed.has(id)) return -1;
       const n = await moveShard(store, dev, seg, id);
       if (n < 0) failed.add(id);

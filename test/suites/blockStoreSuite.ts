@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { SHARD_HEADER_BYTES, segmentFileName, shardSizeFor } from '../../raid/format.js';
 import type { BlockId, BlockStore, StagedBlock } from '../../raid/types.js';
 import { Errno, VfsError } from '../../vfs/errno.js';
-import { keys } from '../../vfs/meta/keys.js';
+import { keys, prefixEnd } from '../../vfs/meta/keys.js';
 import { putCommit, rowOf, isEio, bytes, corrupt, segFiles, pairs, text, type Harness, type BlockStoreFactory } from './blockStoreHelpers.js';
 import { blockStorePackingCases } from './blockStorePacking.js';
 
@@ -426,6 +426,10 @@ export function blockStoreSuite(factory: BlockStoreFactory): void {
         assert.equal(end.blocks, 0);
         assert.equal(end.logicalUsed, 0);
         for (const d of h.devices!) assert.deepEqual(segFiles(d), [], 'no segment files left');
+        const g = Buffer.from('G');
+        let indexRows = 0;
+        for await (const _ of h.kv.scan(g, prefixEnd(g))) indexRows++;
+        assert.equal(indexRows, 0, 'no segment index rows left (those of freed blocks dropped by compaction)');
       } finally {
         await h.cleanup();
       }

@@ -22,7 +22,7 @@
  * | 'U'    | 'U' name(utf8)                            | user record JSON (gateway/users.ts)            | gateway          |
  * | 'T'    | 'T' iqn(utf8, canonical: lower case)      | iSCSI target JSON: LUNs, ACL, CHAP (gateway/admin-iscsi.ts) | gateway |
  * | 'B'    | 'B' blockId(u64)                          | block row: layout, refs, shard places, sums    | raid (raid/blocktable.ts) |
- * | 'G'    | 'G' dev(u16) seg(u32) blockId(u64)        | empty: index of the blocks with a shard in a segment | raid       |
+ * | 'G'    | 'G' dev(u16) seg(u32) blockId(u64)        | empty: index of the blocks with a shard in a segment; a freed block's rows stay until compaction of the segment drops them | raid |
  * | 'K'    | 'K' hash(32 bytes)                        | blockId(u64) offset(u32) length(u32): the dedup index, a chunk's content hash → where its bytes are | raid (raid/dedup.ts) |
  * | 'k'    | 'k' blockId(u64)                          | hashes (32 bytes each) of the 'K' rows pointing into a dedup container, dropped with its last reference | raid (raid/dedup.ts) |
  * | 'P'    | 'P' name(utf8)                            | 'pool': pool state JSON (devices, layout, rebuild) | raid (raid/poolstate.ts) |
