@@ -17,6 +17,8 @@
 // - populateWrite: madvise(MADV_POPULATE_WRITE) over the memory of a typed array (raid/prefault.ts):
 //   the prefault helper thread has the kernel fill the page tables of new record-arena memory in
 //   one call before touching each page, instead of one page fault per 4 KiB page.
+// - gcmOpenInPlace: AES-GCM decryption in place through Node's OpenSSL (aead.cc), for SMB3's
+//   encrypted messages: Node's Decipher returns each piece in a new buffer to copy back.
 // - rsParity: Reed-Solomon parity of a small block in the calling thread (gf.cc, raid/gf.ts).
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -28,6 +30,7 @@
 #include <unistd.h>
 #include <algorithm>
 #include <vector>
+#include "aead.h"
 #include "gf.h"
 
 #ifndef RWF_DONTCACHE
@@ -318,6 +321,30 @@ static napi_value RsParity(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// gcmOpenInPlace(key, nonce, aad, data, tag: Uint8Array) -> boolean: decrypts `data` in place
+// with AES-GCM (key 16 or 32 bytes, tag 16 bytes) and answers whether the tag matched (false:
+// `data` is garbage). Throws TypeError on bad arguments, Error when OpenSSL fails.
+static napi_value GcmOpenInPlace(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
+  uint8_t *key = nullptr, *nonce = nullptr, *aad = nullptr, *data = nullptr, *tag = nullptr;
+  size_t kl = 0, nl = 0, al = 0, dl = 0, tl = 0;
+  if (argc < 5 || !Bytes(env, argv[0], &key, &kl) || !Bytes(env, argv[1], &nonce, &nl) || !Bytes(env, argv[2], &aad, &al) ||
+      !Bytes(env, argv[3], &data, &dl) || !Bytes(env, argv[4], &tag, &tl) || (kl != 16 && kl != 32) || nl != 12 || tl != 16) {
+    napi_throw_type_error(env, "EINVAL", "gcmOpenInPlace expects (key 16 or 32 bytes, nonce 12, aad, data, tag 16: Uint8Array)");
+    return nullptr;
+  }
+  const int rc = DwGcmOpenInPlace(key, kl, nonce, nl, aad, al, data, dl, tag);
+  if (rc < 0) {
+    napi_throw_error(env, "EIO", "gcmOpenInPlace: OpenSSL failed");
+    return nullptr;
+  }
+  napi_value out;
+  if (napi_get_boolean(env, rc == 1, &out) != napi_ok) return nullptr;
+  return out;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   if (napi_create_function(env, "adviseHugePages", NAPI_AUTO_LENGTH, AdviseHugePages, nullptr, &fn) != napi_ok) return nullptr;
@@ -326,6 +353,8 @@ NAPI_MODULE_INIT() {
   if (napi_set_named_property(env, exports, "populateWrite", fn) != napi_ok) return nullptr;
   if (napi_create_function(env, "writevUncachedBatch", NAPI_AUTO_LENGTH, WritevUncachedBatch, nullptr, &fn) != napi_ok) return nullptr;
   if (napi_set_named_property(env, exports, "writevUncachedBatch", fn) != napi_ok) return nullptr;
+  if (napi_create_function(env, "gcmOpenInPlace", NAPI_AUTO_LENGTH, GcmOpenInPlace, nullptr, &fn) != napi_ok) return nullptr;
+  if (napi_set_named_property(env, exports, "gcmOpenInPlace", fn) != napi_ok) return nullptr;
   if (napi_create_function(env, "rsParity", NAPI_AUTO_LENGTH, RsParity, nullptr, &fn) != napi_ok) return nullptr;
   if (napi_set_named_property(env, exports, "rsParity", fn) != napi_ok) return nullptr;
   return exports;

@@ -12,6 +12,7 @@ import { Command, encodeHeader, header, HDR_FLAGS } from '../wire/header.js';
 import { CIPHER, DIALECT, SIGNING_ALG } from '../wire/negotiate.js';
 import { WireError } from '../wire/reader.js';
 import { cipherParams, decodeTransform, DecryptError, decryptMessage, encryptMessage, NonceSequence, sealMessage } from './encrypt.js';
+import { nativeGcmOpen, useNativeGcm } from './native.js';
 import { deriveServerKeys, kdf, PreauthHash, smbSessionKey } from './keys.js';
 import { aesCmac, computeSignature, gmacNonce, signingAlgorithmFor, signMessage, verifySignature } from './sign.js';
 
@@ -182,6 +183,34 @@ test('encryption: all four ciphers round-trip; any changed bit, wrong key or unk
   assert.notDeepEqual(a.next(), a.next());
   assert.notDeepEqual(a.next().subarray(8), b.next().subarray(8));
   assert.throws(() => cipherParams(9), RangeError);
+});
+
+test('GCM decryption: in place through our addon (native.ts) and through Node\'s cipher alike; tampering refused by both', () => {
+  assert.ok(nativeGcmOpen(), 'the native/sys addon loads with gcmOpenInPlace (built by node scripts/build-native.mjs)');
+  for (const cipher of [CIPHER.AES_128_GCM, CIPHER.AES_256_GCM]) {
+    const key = Buffer.alloc(cipherParams(cipher).keyLength, 0x3c);
+    const seq = new NonceSequence(12);
+    const lookup = () => ({ cipher, key });
+    fc.assert(fc.property(fc.uint8Array({ minLength: 1, maxLength: 70_000 }), fc.nat(), (m, pos) => {
+      const msg = Buffer.from(m);
+      const sealed = encryptMessage(msg, { cipher, key, sessionId: 5n, nonce: seq.next() });
+      const i = 20 + (pos % (sealed.length - 20)); // from the Nonce on: the AAD and the ciphertext
+      for (const native of [true, false]) {
+        const was = useNativeGcm(native);
+        try {
+          const copy = Buffer.from(sealed);
+          const out = decryptMessage(copy, lookup);
+          assert.deepEqual(out.message, msg);
+          assert.equal(out.inPlace, true);
+          const bad = Buffer.from(sealed);
+          bad[i] = bad[i]! ^ (1 << (pos % 8));
+          assert.throws(() => decryptMessage(bad, lookup), (e: unknown) => e instanceof DecryptError || e instanceof WireError);
+        } finally {
+          useNativeGcm(was);
+        }
+      }
+    }), { numRuns: 60 });
+  }
 });
 
 test('fuzz: decryptMessage on mutated and random input throws only WireError or DecryptError', () => {

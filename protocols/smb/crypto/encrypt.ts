@@ -7,6 +7,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes, type CipherCCM, type CipherCCMTypes, type CipherGCM, type CipherGCMTypes } from 'node:crypto';
 import { SMB2_TRANSFORM_ID } from '../wire/header.js';
+import { nativeGcmOpen } from './native.js';
 import { CIPHER } from '../wire/negotiate.js';
 import { Reader, WireError, Writer } from '../wire/reader.js';
 
@@ -173,10 +174,11 @@ export function sealInPlace(view: Buffer, cipher: number, key: Uint8Array, nonce
  * on a malformed header, DecryptError on an unknown session, Flags ≠ Encrypted, or a failed tag
  * check (wrong key, any bit of header or ciphertext changed). Returns the SMB2 message.
  *
- * GCM decrypts in place, IN_PLACE_PIECE bytes at a time (`inPlace`: the message is a view of
- * `buf`, whose ciphertext is overwritten — garbage when the tag check then fails), instead of one
- * update writing a whole WRITE's plaintext (smbclient sends 8 MiB) into a new buffer. CCM, which
- * Node takes in one update only, returns a new buffer.
+ * GCM decrypts in place (`inPlace`: the message is a view of `buf`, whose ciphertext is
+ * overwritten — garbage when the tag check then fails): through our addon in one call where it is
+ * built (native.ts), else IN_PLACE_PIECE bytes at a time with Node's cipher, instead of one update
+ * writing a whole WRITE's plaintext (smbclient sends 8 MiB) into a new buffer. CCM, which Node
+ * takes in one update only, returns a new buffer.
  */
 export function decryptMessage(buf: Buffer, keyFor: (sessionId: bigint) => { cipher: number; key: Buffer } | undefined): { sessionId: bigint; message: Buffer; inPlace: boolean } {
   const { header: h, ciphertext } = decodeTransform(buf);
@@ -196,6 +198,11 @@ export function decryptMessage(buf: Buffer, keyFor: (sessionId: bigint) => { cip
       const body = ccm.update(ciphertext);
       const tail = ccm.final(); // empty for CCM: no second copy of a large message
       return { sessionId: h.sessionId, message: tail.length ? Buffer.concat([body, tail]) : body, inPlace: false };
+    }
+    const open = nativeGcmOpen();
+    if (open) {
+      if (!open(s.key, nonce, aad, ciphertext, h.signature)) throw new DecryptError('tag mismatch');
+      return { sessionId: h.sessionId, message: ciphertext, inPlace: true };
     }
     const gcm = createDecipheriv(p.algorithm as CipherGCMTypes, s.key, nonce);
     gcm.setAuthTag(h.signature);
