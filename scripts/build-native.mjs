@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Builds our two N-API addons with node-gyp, against the running Node's headers:
 //   native/sys    madvise for the record arena's memory (transparent huge pages), uncached
-//                 device appends (pwritev2 RWF_DONTCACHE) and Reed-Solomon parity of small
-//                 blocks in the calling thread; needs nothing but a C++ compiler. Without it the
+//                 device appends (pwritev2 RWF_DONTCACHE), Reed-Solomon parity of small
+//                 blocks in the calling thread and AES-GCM decryption in place for SMB3 (through
+//                 the OpenSSL Node is built with); needs nothing but a C++ compiler. Without it the
 //                 arena works in 4 KiB pages, appends stay in the page cache and all parity is
 //                 computed by @ronomon/reed-solomon on libuv's pool.
 //   native/fuse3  the libfuse3 binding, when Debian's libfuse3-dev is there; otherwise says how
