@@ -29,6 +29,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #include <algorithm>
+#include <string>
 #include <vector>
 #include "aead.h"
 #include "gf.h"
@@ -37,9 +38,13 @@
 #define RWF_DONTCACHE 0x00000080  // linux/fs.h since 6.14
 #endif
 
-// adviseHugePages(view: Uint8Array) -> number: 0, or the errno madvise failed with. Only the
-// 2 MiB-aligned pages wholly inside the view are advised (none for a view under 2 MiB).
-static napi_value AdviseHugePages(napi_env env, napi_callback_info info) {
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // linux/mman.h since 5.14
+#endif
+
+// madvise(`advice`) over the `page`-aligned pages wholly inside the Uint8Array argv[0]; returns
+// 0 or the errno as a number, throws TypeError named after `fn` for any other argument.
+static napi_value MadviseView(napi_env env, napi_callback_info info, const char* fn, uintptr_t page, int advice) {
   size_t argc = 1;
   napi_value argv[1];
   if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
@@ -50,48 +55,30 @@ static napi_value AdviseHugePages(napi_env env, napi_callback_info info) {
   napi_value buffer;
   if (argc < 1 || napi_is_typedarray(env, argv[0], &typed) != napi_ok || !typed ||
       napi_get_typedarray_info(env, argv[0], &type, &length, &data, &buffer, &offset) != napi_ok || type != napi_uint8_array) {
-    napi_throw_type_error(env, "EINVAL", "adviseHugePages expects a Uint8Array");
+    std::string msg = std::string(fn) + " expects a Uint8Array";
+    napi_throw_type_error(env, "EINVAL", msg.c_str());
     return nullptr;
   }
-  const uintptr_t huge = (uintptr_t)2 << 20;
-  const uintptr_t from = ((uintptr_t)data + huge - 1) & ~(huge - 1);
-  const uintptr_t to = ((uintptr_t)data + length) & ~(huge - 1);
+  const uintptr_t from = ((uintptr_t)data + page - 1) & ~(page - 1);
+  const uintptr_t to = ((uintptr_t)data + length) & ~(page - 1);
   int rc = 0;
-  if (data != nullptr && to > from && madvise((void*)from, to - from, MADV_HUGEPAGE) != 0) rc = errno;
+  if (data != nullptr && to > from && madvise((void*)from, to - from, advice) != 0) rc = errno;
   napi_value out;
   if (napi_create_int32(env, rc, &out) != napi_ok) return nullptr;
   return out;
 }
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23  // linux/mman.h since 5.14
-#endif
+// adviseHugePages(view: Uint8Array) -> number: 0, or the errno madvise failed with. Only the
+// 2 MiB-aligned pages wholly inside the view are advised (none for a view under 2 MiB).
+static napi_value AdviseHugePages(napi_env env, napi_callback_info info) {
+  return MadviseView(env, info, "adviseHugePages", (uintptr_t)2 << 20, MADV_HUGEPAGE);
+}
 
 // populateWrite(view: Uint8Array) -> number: 0, or the errno madvise failed with (EINVAL where
 // the kernel predates MADV_POPULATE_WRITE). Only the 4 KiB pages wholly inside the view are
 // populated (writable, private, zero-filled where new); contents are never changed.
 static napi_value PopulateWrite(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
-  bool typed = false;
-  napi_typedarray_type type = napi_int8_array;
-  size_t length = 0, offset = 0;
-  void* data = nullptr;
-  napi_value buffer;
-  if (argc < 1 || napi_is_typedarray(env, argv[0], &typed) != napi_ok || !typed ||
-      napi_get_typedarray_info(env, argv[0], &type, &length, &data, &buffer, &offset) != napi_ok || type != napi_uint8_array) {
-    napi_throw_type_error(env, "EINVAL", "populateWrite expects a Uint8Array");
-    return nullptr;
-  }
-  const uintptr_t page = 4096;
-  const uintptr_t from = ((uintptr_t)data + page - 1) & ~(page - 1);
-  const uintptr_t to = ((uintptr_t)data + length) & ~(page - 1);
-  int rc = 0;
-  if (data != nullptr && to > from && madvise((void*)from, to - from, MADV_POPULATE_WRITE) != 0) rc = errno;
-  napi_value out;
-  if (napi_create_int32(env, rc, &out) != napi_ok) return nullptr;
-  return out;
+  return MadviseView(env, info, "populateWrite", 4096, MADV_POPULATE_WRITE);
 }
 
 // Writes all of `iov` at `pos` with pwritev2(`flags`), going on after short writes and EINTR.
