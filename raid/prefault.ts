@@ -24,7 +24,7 @@
  * First, with our addon (native/sys), the helper has the kernel populate each 1 MiB of new
  * memory in one madvise(MADV_POPULATE_WRITE) call, then touches its pages as above: on this VM
  * (whose hypervisor still takes one fault per page on first access after the kernel filled the
- * page tables) a 512 MiB memory took the helper 0.84–0.87 s so, against 1.60–1.73 s touching
+ * page tables) a 512 MiB memory took the helper 0.84–0.87 s that way, against 1.60–1.73 s touching
  * alone (system time 0.11–0.12 against 0.84–0.88 s; docs/benchmarks.md, 2026-12-02). Without
  * the addon, or on a kernel before 5.14 (EINVAL), it touches alone.
  *
